@@ -1,0 +1,627 @@
+"""Contract-faithful TikTok Content Posting API v2 sandbox (shared/platforms.md §1).
+
+Real HTTP on localhost so the real client is exercised end to end: auth, the chunked
+upload byte rules, status progression, rate limits and injected faults. State is kept in
+memory behind one lock. Token values are never logged or exposed in state snapshots.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import copy
+import hashlib
+import json
+import re
+import secrets
+import signal
+import sys
+import threading
+import time
+import traceback
+from typing import Any, Callable
+from urllib.parse import parse_qs
+
+from werkzeug.exceptions import ClientDisconnected
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+MiB = 1024 * 1024
+MIN_CHUNK, MAX_CHUNK, MAX_LAST_CHUNK = 5 * MiB, 64 * MiB, 128 * MiB
+MAX_VIDEO, MAX_CHUNKS, TITLE_MAX_UTF16 = 4 * 1024 * MiB, 1000, 2200
+UPLOAD_URL_TTL, CAP_WINDOW, RATE_WINDOW = 3600.0, 86400.0, 60.0
+RATE_LIMITS = {"creator_info": 20, "video_init": 6, "status": 30, "video_query": 600}
+PRIVACY_LEVELS = ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"]
+VIDEO_MIMETYPES = {"video/mp4", "video/quicktime", "video/webm"}
+VIDEO_FIELDS = {"id", "create_time", "cover_image_url", "share_url", "video_description", "duration",
+                "height", "width", "title", "embed_html", "embed_link", "like_count", "comment_count",
+                "share_count", "view_count", "is_aigc"}
+ROUTES = {  # path -> (endpoint name, method)
+    "/v2/post/publish/creator_info/query/": ("creator_info", "POST"),
+    "/v2/post/publish/video/init/": ("video_init", "POST"),
+    "/upload/": ("upload", "PUT"),
+    "/v2/post/publish/status/fetch/": ("status", "POST"),
+    "/v2/video/query/": ("video_query", "POST"),
+    "/v2/oauth/token/": ("token", "POST"),
+}
+ENDPOINTS = {name for name, _ in ROUTES.values()}
+FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "fail_publish"}
+_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _log_id() -> str:
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime()) + secrets.token_hex(9).upper()
+
+
+def _numeric_id() -> str:
+    return str(7_000_000_000_000_000_000 + secrets.randbelow(10**18))
+
+
+class _QuietHandler(WSGIRequestHandler):
+    # The default access log prints the request line, which carries upload_token: drop it all.
+    def log(self, type: str, message: str, *args: Any) -> None:
+        pass
+
+
+class TikTokSandbox:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, creators: dict[str, dict] | None = None,
+                 enforce_rate_limits: bool = True, status_fetches_before_complete: int = 1,
+                 daily_post_cap: int = 15, verified_url_prefixes: list[str] | tuple[str, ...] = (),
+                 clients: dict[str, str] | None = None, refresh_tokens: dict[str, str] | None = None,
+                 status_fetches_before_public_id: int = 0, post_ids_as_int: bool = False,
+                 clock: Callable[[], float] = time.monotonic):
+        self.host, self.port = host, port
+        self.enforce_rate_limits = enforce_rate_limits
+        self.status_fetches_before_complete = status_fetches_before_complete
+        self.status_fetches_before_public_id = status_fetches_before_public_id
+        self.daily_post_cap = daily_post_cap
+        self.verified_url_prefixes = tuple(verified_url_prefixes)
+        self.post_ids_as_int = post_ids_as_int  # the real API may send int64 ids; clients should cope
+        self._clients = clients
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._tokens: dict[str, str] = {}          # access token -> creator username
+        self._creators: dict[str, dict] = {}       # username -> creator_info
+        self._open_ids: dict[str, str] = {}
+        self._refresh: dict[str, str] = {}         # refresh token -> username
+        self._server = self._thread = None
+        self._base_url = ""
+        self._clear_state()
+        for token, overrides in (creators or {}).items():
+            self.add_creator(token, **(overrides or {}))
+        for rt, at in (refresh_tokens or {}).items():
+            self.add_refresh_token(rt, at)
+
+    def _clear_state(self) -> None:
+        self._posts: dict[str, dict] = {}
+        self._uploads: dict[str, str] = {}         # upload_id -> publish_id
+        self._log: list[dict] = []
+        self._faults: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self._fail_queue: collections.deque = collections.deque()
+        self._windows: dict[tuple[str, str], collections.deque] = collections.defaultdict(collections.deque)
+        self._inits: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self._metrics: dict[str, dict] = {}
+
+    # ---- Python control API ----
+    def add_creator(self, access_token: str, **creator_info_overrides: Any) -> None:
+        with self._lock:
+            username = creator_info_overrides.get("creator_username")
+            if username is None:
+                n = len(self._creators) + 1
+                while f"sandbox_creator_{n}" in self._creators:
+                    n += 1
+                username = f"sandbox_creator_{n}"
+            info = self._creators.get(username) or {
+                "creator_username": username, "creator_nickname": f"Sandbox {username}",
+                "creator_avatar_url": f"https://p16-sign.tiktokcdn.com/sandbox/{username}.jpeg",
+                "privacy_level_options": list(PRIVACY_LEVELS), "comment_disabled": False,
+                "duet_disabled": False, "stitch_disabled": False, "max_video_post_duration_sec": 600}
+            info.update(copy.deepcopy(creator_info_overrides))
+            self._creators[username] = info
+            self._open_ids.setdefault(username, "sbx-" + secrets.token_hex(12))
+            self._tokens[access_token] = username
+
+    def add_refresh_token(self, refresh_token: str, access_token: str) -> None:
+        with self._lock:
+            if access_token not in self._tokens:
+                self.add_creator(access_token)
+            self._refresh[refresh_token] = self._tokens[access_token]
+
+    def set_video_metrics(self, video_id: str, **fields: Any) -> None:
+        with self._lock:
+            self._metrics.setdefault(str(video_id), {}).update(fields)
+
+    def inject(self, endpoint: str, kind: str, count: int = 1, **params: Any) -> None:
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {sorted(ENDPOINTS)}")
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+        if kind == "fail_publish" and (endpoint != "status" or "fail_reason" not in params):
+            raise ValueError("fail_publish needs endpoint='status' and fail_reason=...")
+        if kind == "error" and not {"http_status", "code"} <= params.keys():
+            raise ValueError("error faults need http_status=... and code=...")
+        if kind == "slow" and "seconds" not in params:
+            raise ValueError("slow faults need seconds=...")
+        if int(count) < 1:
+            raise ValueError("count must be >= 1")
+        with self._lock:
+            if kind == "fail_publish":
+                self._fail_queue.extend([str(params["fail_reason"])] * int(count))
+            else:
+                self._faults[endpoint].append({"kind": kind, "left": int(count), **params})
+
+    def reset(self) -> None:
+        with self._lock:
+            self._clear_state()
+
+    @property
+    def requests_log(self) -> list[dict]:
+        with self._lock:
+            return copy.deepcopy(self._log)
+
+    def count(self, endpoint: str, status: int | None = None) -> int:
+        with self._lock:
+            return sum(1 for e in self._log if e["endpoint"] == endpoint and status in (None, e["status"]))
+
+    @property
+    def posts(self) -> dict[str, dict]:
+        with self._lock:
+            return {pid: self._public_post(p) for pid, p in self._posts.items()}
+
+    @staticmethod
+    def _public_post(p: dict) -> dict:
+        out = {k: copy.deepcopy(v) for k, v in p.items() if not k.startswith("_")}
+        out["sha256"] = p["_sha"].hexdigest() if p["upload_complete"] else None
+        return out
+
+    # ---- server lifecycle ----
+    def start(self) -> str:
+        self._server = make_server(self.host, self.port, self._wsgi, threaded=True, request_handler=_QuietHandler)
+        self.port = self._server.server_port
+        self._base_url = f"http://{self.host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="tiktok-sandbox", daemon=True)
+        self._thread.start()
+        return self._base_url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = self._thread = None
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    def __enter__(self) -> "TikTokSandbox":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # ---- request plumbing ----
+    def _wsgi(self, environ: dict, start_response: Callable) -> Any:
+        request = Request(environ)
+        if request.path.startswith("/_sandbox/"):
+            return self._control(request)(environ, start_response)
+        route = ROUTES.get(request.path)
+        endpoint = route[0] if route else "unknown"
+        try:
+            body, truncated = self._read_body(request)  # always drain, so error replies are not resets
+            if route is None:
+                raise ApiError(404, "not_found", f"no such endpoint: {request.path}")
+            if request.method != route[1]:
+                raise ApiError(405, "method_not_allowed", f"{request.path} expects {route[1]}")
+            fault = self._take_fault(endpoint)
+            if fault and fault["kind"] == "slow":
+                time.sleep(float(fault["seconds"]))  # outside the lock: other requests keep flowing
+                fault = None
+            if fault and not fault.get("after_accept"):
+                raise self._fault_error(fault)
+            response = getattr(self, "_h_" + endpoint)(request, body, truncated)
+            if fault:  # processed, but the caller sees an error: the "response was lost" case
+                raise self._fault_error(fault)
+        except ApiError as e:
+            response = self._error(endpoint, e)
+        except Exception:  # a sandbox bug must surface as a 500, never hang the client
+            traceback.print_exc(file=sys.stderr)
+            response = self._error(endpoint, ApiError(500, "internal_error", "sandbox crashed"))
+        with self._lock:
+            self._log.append({"endpoint": endpoint, "method": request.method, "path": request.path,
+                              "status": response.status_code,
+                              "error_code": getattr(response, "sandbox_code", "ok")})
+        return response(environ, start_response)
+
+    @staticmethod
+    def _read_body(request: Request) -> tuple[bytes, bool]:
+        parts, stream = [], request.stream
+        try:
+            while True:
+                piece = stream.read(MiB)
+                if not piece:
+                    return b"".join(parts), False
+                parts.append(piece)
+        except ClientDisconnected:
+            return b"".join(parts), True
+
+    def _take_fault(self, endpoint: str) -> dict | None:
+        with self._lock:
+            queue = self._faults.get(endpoint)
+            if not queue:
+                return None
+            fault = queue[0]
+            fault["left"] -= 1
+            if fault["left"] <= 0:
+                queue.popleft()
+            return dict(fault)
+
+    @staticmethod
+    def _fault_error(fault: dict) -> ApiError:
+        if fault["kind"] == "rate_limit":
+            return ApiError(429, "rate_limit_exceeded", "Rate limit exceeded (injected)")
+        if fault["kind"] == "server_error":
+            return ApiError(500, "internal_error", "Internal error (injected)")
+        return ApiError(int(fault["http_status"]), str(fault["code"]), str(fault.get("message", "injected error")))
+
+    @staticmethod
+    def _error(endpoint: str, e: ApiError) -> Response:
+        if endpoint == "upload":  # upload replies carry no JSON body; the status code is the signal
+            response = Response(b"", status=e.status, headers={"X-Sandbox-Error": f"{e.code}: {e.message}"})
+        elif endpoint == "token":  # OAuth endpoints use the OAuth error struct, not {error:{code}}
+            response = Response(json.dumps({"error": e.code, "error_description": e.message, "log_id": _log_id()}),
+                                status=e.status, mimetype="application/json")
+        else:
+            response = TikTokSandbox._json({}, status=e.status, code=e.code, message=e.message)
+        response.sandbox_code = e.code
+        return response
+
+    @staticmethod
+    def _json(data: Any, status: int = 200, code: str = "ok", message: str = "") -> Response:
+        body = {"data": data, "error": {"code": code, "message": message, "log_id": _log_id()}}
+        response = Response(json.dumps(body), status=status, mimetype="application/json")
+        response.sandbox_code = code
+        return response
+
+    def _auth(self, request: Request, endpoint: str) -> str:
+        header = request.headers.get("Authorization", "")
+        token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        with self._lock:
+            username = self._tokens.get(token) if token else None
+            if username is None:
+                raise ApiError(401, "access_token_invalid",
+                               "The access token is invalid or not found in the request.")
+            if self.enforce_rate_limits and endpoint in RATE_LIMITS:
+                window, now = self._windows[(token, endpoint)], self._clock()
+                while window and now - window[0] >= RATE_WINDOW:
+                    window.popleft()
+                if len(window) >= RATE_LIMITS[endpoint]:
+                    raise ApiError(429, "rate_limit_exceeded", "The API rate limit was exceeded.")
+                window.append(now)
+            return username
+
+    @staticmethod
+    def _json_body(request: Request, body: bytes) -> dict:
+        if request.mimetype != "application/json":
+            raise ApiError(400, "invalid_params", "Content-Type must be application/json")
+        try:
+            parsed = json.loads(body.decode("utf-8") or "null")
+        except (UnicodeDecodeError, ValueError):
+            raise ApiError(400, "invalid_params", "request body is not valid JSON") from None
+        if not isinstance(parsed, dict):
+            raise ApiError(400, "invalid_params", "request body must be a JSON object")
+        return parsed
+
+    # ---- endpoint handlers ----
+    def _h_creator_info(self, request: Request, body: bytes, truncated: bool) -> Response:
+        username = self._auth(request, "creator_info")
+        with self._lock:
+            return self._json(copy.deepcopy(self._creators[username]))
+
+    def _h_video_init(self, request: Request, body: bytes, truncated: bool) -> Response:
+        username = self._auth(request, "video_init")
+        payload = self._json_body(request, body)
+        with self._lock:
+            creator = self._creators[username]
+            post_info = self._check_post_info(payload.get("post_info"), creator)
+            source_info = self._check_source_info(payload.get("source_info"))
+            inits, now = self._inits[username], self._clock()
+            while inits and now - inits[0] >= CAP_WINDOW:
+                inits.popleft()
+            if len(inits) >= self.daily_post_cap:
+                raise ApiError(403, "spam_risk_too_many_posts", "The creator has reached the daily post cap.")
+            inits.append(now)
+            pull = source_info["source"] == "PULL_FROM_URL"
+            pid = ("v_pub_url~v2-1." if pull else "v_pub_file~v2-1.") + _numeric_id()
+            post = {"publish_id": pid, "creator_username": username, "post_info": post_info,
+                    "source_info": source_info, "uploaded_bytes": 0, "chunks_received": 0,
+                    "upload_complete": pull, "status": "PROCESSING_DOWNLOAD" if pull else "PROCESSING_UPLOAD",
+                    "fail_reason": None, "video_id": None, "share_url": None, "create_time": None,
+                    "_sha": hashlib.sha256(), "_accepted": set(), "_fetches_after_upload": 0,
+                    "_complete_fetches": 0, "_pending_fail": self._pop_fail() if pull else None}
+            self._posts[pid] = post
+            if pull:
+                return self._json({"publish_id": pid})
+            upload_id, post["_upload_token"] = _numeric_id(), secrets.token_urlsafe(24)
+            post["_upload_expires"] = now + UPLOAD_URL_TTL
+            self._uploads[upload_id] = pid
+            # Build the URL from the Host the client used, so it also works behind a port mapping.
+            upload_url = f"{request.host_url.rstrip('/')}/upload/?upload_id={upload_id}&upload_token={post['_upload_token']}"
+            return self._json({"publish_id": pid, "upload_url": upload_url})
+
+    def _pop_fail(self) -> str | None:
+        return self._fail_queue.popleft() if self._fail_queue else None
+
+    @staticmethod
+    def _check_post_info(post_info: Any, creator: dict) -> dict:
+        if not isinstance(post_info, dict):
+            raise ApiError(400, "invalid_params", "post_info is required and must be an object")
+        title = post_info.get("title", "")
+        if not isinstance(title, str):
+            raise ApiError(400, "invalid_params", "post_info.title must be a string")
+        if len(title.encode("utf-16-le")) // 2 > TITLE_MAX_UTF16:
+            raise ApiError(400, "invalid_params", f"post_info.title exceeds {TITLE_MAX_UTF16} UTF-16 code units")
+        privacy = post_info.get("privacy_level")
+        if not isinstance(privacy, str) or not privacy:
+            raise ApiError(400, "invalid_params", "post_info.privacy_level is required")
+        if privacy not in creator["privacy_level_options"]:
+            raise ApiError(403, "privacy_level_option_mismatch",
+                           "post_info.privacy_level is not in the creator's privacy_level_options")
+        for field in ("disable_duet", "disable_stitch", "disable_comment", "brand_content_toggle",
+                      "brand_organic_toggle", "is_aigc"):
+            if field in post_info and not isinstance(post_info[field], bool):
+                raise ApiError(400, "invalid_params", f"post_info.{field} must be a boolean")
+        ts = post_info.get("video_cover_timestamp_ms", 0)
+        if isinstance(ts, bool) or not isinstance(ts, int) or ts < 0:
+            raise ApiError(400, "invalid_params", "post_info.video_cover_timestamp_ms must be a non-negative int")
+        for kind in ("comment", "duet", "stitch"):
+            if creator.get(f"{kind}_disabled") and post_info.get(f"disable_{kind}") is not True:
+                raise ApiError(400, "invalid_params",
+                               f"post_info.disable_{kind} must be true: the creator has {kind}_disabled")
+        if post_info.get("brand_content_toggle") and privacy == "SELF_ONLY":
+            raise ApiError(400, "invalid_params", "post_info.brand_content_toggle cannot be used with SELF_ONLY")
+        return copy.deepcopy(post_info)
+
+    def _check_source_info(self, source_info: Any) -> dict:
+        if not isinstance(source_info, dict):
+            raise ApiError(400, "invalid_params", "source_info is required and must be an object")
+        source = source_info.get("source")
+        if source == "PULL_FROM_URL":
+            url = source_info.get("video_url")
+            if not isinstance(url, str) or not url.startswith("https://"):
+                raise ApiError(400, "invalid_params", "source_info.video_url must be an https URL")
+            if not any(url.startswith(p) for p in self.verified_url_prefixes):
+                raise ApiError(403, "url_ownership_unverified", "source_info.video_url prefix is not verified")
+            return {"source": source, "video_url": url}
+        if source != "FILE_UPLOAD":
+            raise ApiError(400, "invalid_params", "source_info.source must be FILE_UPLOAD or PULL_FROM_URL")
+        for field in ("video_size", "chunk_size", "total_chunk_count"):
+            value = source_info.get(field)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ApiError(400, "invalid_params", f"source_info.{field} is required and must be a positive int")
+        size, chunk, count = source_info["video_size"], source_info["chunk_size"], source_info["total_chunk_count"]
+        if size > MAX_VIDEO:
+            raise ApiError(400, "invalid_params", "source_info.video_size exceeds 4 GB")
+        if size < MIN_CHUNK:  # small files go up whole, as one chunk
+            if chunk != size:
+                raise ApiError(400, "invalid_params", "source_info.chunk_size must equal video_size below 5 MB")
+            if count != 1:
+                raise ApiError(400, "invalid_params", "source_info.total_chunk_count must be 1 below 5 MB")
+        else:
+            if not MIN_CHUNK <= chunk <= MAX_CHUNK:
+                raise ApiError(400, "invalid_params", "source_info.chunk_size must be between 5 MB and 64 MB")
+            if count != size // chunk:
+                raise ApiError(400, "invalid_params",
+                               f"source_info.total_chunk_count must be floor(video_size/chunk_size) = {size // chunk}")
+            if not 1 <= count <= MAX_CHUNKS:
+                raise ApiError(400, "invalid_params", "source_info.total_chunk_count must be 1..1000")
+            if chunk + size % chunk > MAX_LAST_CHUNK:
+                raise ApiError(400, "invalid_params", "source_info.chunk_size leaves a last chunk over 128 MB")
+        return {"source": source, "video_size": size, "chunk_size": chunk, "total_chunk_count": count}
+
+    def _h_upload(self, request: Request, body: bytes, truncated: bool) -> Response:
+        upload_id = request.args.get("upload_id", "")
+        upload_token = request.args.get("upload_token", "")
+        with self._lock:
+            post = self._posts.get(self._uploads.get(upload_id, ""))
+            if post is None or not secrets.compare_digest(upload_token.encode(), post["_upload_token"].encode()):
+                raise ApiError(403, "upload_url_invalid", "unknown upload_id or wrong upload_token")
+            if self._clock() > post["_upload_expires"]:
+                raise ApiError(403, "upload_url_expired", "the upload_url expired 1 h after init")
+            if request.mimetype not in VIDEO_MIMETYPES:
+                raise ApiError(400, "invalid_file_upload", "Content-Type must be video/mp4, video/quicktime or video/webm")
+            m = _RANGE_RE.match(request.headers.get("Content-Range", "").strip())
+            if not m:
+                raise ApiError(400, "invalid_file_upload", "Content-Range 'bytes FIRST-LAST/TOTAL' is required")
+            first, last, total = (int(g) for g in m.groups())
+            size, chunk = post["source_info"]["video_size"], post["source_info"]["chunk_size"]
+            count = post["source_info"]["total_chunk_count"]
+            if total != size:
+                raise ApiError(400, "invalid_file_upload", f"Content-Range total {total} != declared video_size {size}")
+            if request.content_length is None:
+                raise ApiError(400, "invalid_file_upload", "Content-Length is required")
+            if first > last or last >= size:
+                raise ApiError(416, "range_not_satisfiable", "Content-Range is outside the video")
+            resend = (first, last) in post["_accepted"]  # e.g. after a 5xx whose chunk was in fact stored
+            if not resend and first != post["uploaded_bytes"]:
+                raise ApiError(416, "range_not_satisfiable",
+                               f"chunk must start at byte {post['uploaded_bytes']}, got {first}")
+            index = first // chunk
+            expected_last = size - 1 if index == count - 1 else first + chunk - 1
+            if last != expected_last:
+                raise ApiError(400, "invalid_file_upload",
+                               f"chunk {index} must cover bytes {first}-{expected_last}, got {first}-{last}")
+            if request.content_length != last - first + 1:
+                raise ApiError(400, "invalid_file_upload", "Content-Length does not match Content-Range")
+            if truncated or len(body) != request.content_length:
+                raise ApiError(400, "invalid_file_upload", "body length does not match Content-Length")
+            if resend:  # idempotent: acknowledge without counting the bytes twice
+                return Response(b"", status=201 if post["upload_complete"] else 206)
+            post["_sha"].update(body)
+            post["_accepted"].add((first, last))
+            post["uploaded_bytes"] = last + 1
+            post["chunks_received"] += 1
+            if post["uploaded_bytes"] < size:
+                return Response(b"", status=206)
+            post["upload_complete"] = True
+            post["_pending_fail"] = self._pop_fail()
+            return Response(b"", status=201)
+
+    def _h_status(self, request: Request, body: bytes, truncated: bool) -> Response:
+        username = self._auth(request, "status")
+        pid = self._json_body(request, body).get("publish_id")
+        if not isinstance(pid, str) or not pid:
+            raise ApiError(400, "invalid_params", "publish_id is required")
+        with self._lock:
+            post = self._posts.get(pid)
+            if post is None:
+                raise ApiError(400, "invalid_publish_id", "publish_id does not exist")
+            if post["creator_username"] != username:
+                raise ApiError(403, "token_not_authorized_for_specified_publish_id",
+                               "the access token does not own this publish_id")
+            if post["status"].startswith("PROCESSING") and post["upload_complete"]:
+                post["_fetches_after_upload"] += 1
+                if post["_fetches_after_upload"] > self.status_fetches_before_complete:
+                    self._finish(post)
+            data: dict[str, Any] = {"status": post["status"], "publicaly_available_post_id": []}
+            if post["source_info"]["source"] == "PULL_FROM_URL":
+                data["downloaded_bytes"] = 0
+            else:
+                data["uploaded_bytes"] = post["uploaded_bytes"]
+            if post["status"] == "FAILED":
+                data["fail_reason"] = post["fail_reason"]
+            elif post["status"] == "PUBLISH_COMPLETE":
+                post["_complete_fetches"] += 1
+                # Public ids appear only after moderation, and never for private posts.
+                if (post["post_info"]["privacy_level"] != "SELF_ONLY"
+                        and post["_complete_fetches"] > self.status_fetches_before_public_id):
+                    vid = post["video_id"]
+                    data["publicaly_available_post_id"] = [int(vid) if self.post_ids_as_int else vid]
+            return self._json(data)
+
+    def _finish(self, post: dict) -> None:
+        if post["_pending_fail"]:
+            post["status"], post["fail_reason"] = "FAILED", post["_pending_fail"]
+            return
+        post["status"], post["video_id"], post["create_time"] = "PUBLISH_COMPLETE", _numeric_id(), int(time.time())
+        post["share_url"] = f"https://www.tiktok.com/@{post['creator_username']}/video/{post['video_id']}"
+
+    def _h_video_query(self, request: Request, body: bytes, truncated: bool) -> Response:
+        username = self._auth(request, "video_query")
+        fields = [f.strip() for f in request.args.get("fields", "").split(",") if f.strip()]
+        if not fields:
+            raise ApiError(400, "invalid_params", "the fields query parameter is required")
+        filters = self._json_body(request, body).get("filters")
+        ids = filters.get("video_ids") if isinstance(filters, dict) else None
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, (str, int)) for i in ids):
+            raise ApiError(400, "invalid_params", "filters.video_ids must be a non-empty list of ids")
+        if len(ids) > 20:
+            raise ApiError(400, "invalid_params", "filters.video_ids accepts at most 20 ids")
+        wanted = {str(i) for i in ids}
+        with self._lock:
+            videos = []
+            for post in self._posts.values():
+                vid = post["video_id"]
+                if vid in wanted and post["creator_username"] == username and post["status"] == "PUBLISH_COMPLETE":
+                    full = self._video_object(post)
+                    videos.append({f: full[f] for f in fields if f in full})
+            return self._json({"videos": videos})
+
+    def _video_object(self, post: dict) -> dict:
+        vid, info = post["video_id"], post["post_info"]
+        full = {"id": vid, "create_time": post["create_time"], "share_url": post["share_url"],
+                "title": info.get("title", ""), "video_description": info.get("title", ""),
+                "duration": 15, "height": 1920, "width": 1080, "is_aigc": bool(info.get("is_aigc", False)),
+                "cover_image_url": f"https://p16-sign.tiktokcdn.com/sandbox/{vid}.jpeg",
+                "embed_link": f"https://www.tiktok.com/player/v1/{vid}",
+                "embed_html": f'<blockquote class="tiktok-embed" data-video-id="{vid}"></blockquote>',
+                "view_count": 0, "like_count": 0, "comment_count": 0, "share_count": 0}
+        full.update(self._metrics.get(vid, {}))
+        return full
+
+    def _h_token(self, request: Request, body: bytes, truncated: bool) -> Response:
+        if request.mimetype != "application/x-www-form-urlencoded":
+            raise ApiError(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        key, secret = form.get("client_key", ""), form.get("client_secret", "")
+        if not key or not secret:
+            raise ApiError(400, "invalid_request", "client_key and client_secret are required")
+        if self._clients is not None and not secrets.compare_digest(
+                self._clients.get(key, "").encode(), secret.encode()):
+            raise ApiError(401, "invalid_client", "Client authentication failed.")
+        if form.get("grant_type") != "refresh_token":
+            raise ApiError(400, "unsupported_grant_type", "the sandbox supports grant_type=refresh_token only")
+        with self._lock:
+            username = self._refresh.pop(form.get("refresh_token", ""), None)
+            if username is None:
+                raise ApiError(400, "invalid_grant", "The refresh token is invalid, expired or revoked.")
+            access, refresh = "act." + secrets.token_urlsafe(32), "rft." + secrets.token_urlsafe(32)
+            self._tokens[access], self._refresh[refresh] = username, username  # rotation: old one is gone
+            body_out = {"access_token": access, "expires_in": 7200, "open_id": self._open_ids[username],
+                        "refresh_token": refresh, "refresh_expires_in": 15552000, "token_type": "Bearer",
+                        "scope": "user.info.basic,video.publish,video.upload,video.list"}
+        response = Response(json.dumps(body_out), mimetype="application/json")
+        response.sandbox_code = "ok"
+        return response
+
+    # ---- HTTP control surface for a sandbox running as its own process ----
+    def _control(self, request: Request) -> Response:
+        try:
+            payload = json.loads(request.get_data() or b"{}") if request.method == "POST" else {}
+            if request.path == "/_sandbox/state" and request.method == "GET":
+                return Response(json.dumps({"posts": self.posts, "requests": self.requests_log}),
+                                mimetype="application/json")
+            if request.method != "POST":
+                raise ValueError("control endpoints other than /_sandbox/state are POST")
+            if request.path == "/_sandbox/faults":
+                self.inject(payload.pop("endpoint", ""), payload.pop("kind", ""), int(payload.pop("count", 1)), **payload)
+            elif request.path == "/_sandbox/reset":
+                self.reset()
+            elif request.path == "/_sandbox/creators":
+                token, refresh = payload.pop("access_token"), payload.pop("refresh_token", None)
+                self.add_creator(token, **payload)
+                if refresh:
+                    self.add_refresh_token(refresh, token)
+            elif request.path == "/_sandbox/metrics":
+                self.set_video_metrics(payload.pop("video_id"), **payload)
+            else:
+                return Response(json.dumps({"ok": False, "error": "unknown control path"}), status=404,
+                                mimetype="application/json")
+        except (ValueError, KeyError, TypeError) as e:
+            return Response(json.dumps({"ok": False, "error": str(e)}), status=400, mimetype="application/json")
+        return Response(json.dumps({"ok": True}), mimetype="application/json")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="TikTok Content Posting API v2 sandbox")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9100)
+    parser.add_argument("--token", action="append", default=[], help="valid bearer access token (repeatable)")
+    parser.add_argument("--status-fetches-before-complete", type=int, default=1)
+    parser.add_argument("--daily-post-cap", type=int, default=15)
+    parser.add_argument("--no-rate-limits", action="store_true")
+    parser.add_argument("--verified-url-prefix", action="append", default=[])
+    args = parser.parse_args(argv)
+    sandbox = TikTokSandbox(args.host, args.port, creators={t: {} for t in args.token},
+                            enforce_rate_limits=not args.no_rate_limits,
+                            status_fetches_before_complete=args.status_fetches_before_complete,
+                            daily_post_cap=args.daily_post_cap, verified_url_prefixes=args.verified_url_prefix)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(json.dumps({"ready": sandbox.start()}), flush=True)
+    while not stop.wait(0.5):
+        pass
+    sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

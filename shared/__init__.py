@@ -1,0 +1,1 @@
+"""Postgate's shared package: domain, stores and platform clients imported by every function."""

@@ -1,0 +1,1 @@
+"""Content: briefs, generated drafts, their versions and the hash approvals bind to."""

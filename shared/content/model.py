@@ -1,0 +1,151 @@
+"""Pydantic models for briefs and content items (Firestore collection `content`)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Platform = Literal["tiktok", "instagram", "x", "youtube", "linkedin"]
+TikTokPrivacy = Literal["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class TargetSpec(_Strict):
+    """One account the content should go to, with the per-post choices a person made.
+
+    TikTok forbids a pre-selected privacy default, so `privacy_level` has none: the brief
+    must say it, and the publisher checks it against a fresh creator_info answer.
+    """
+
+    account_id: str = Field(min_length=1, max_length=128)
+    privacy_level: TikTokPrivacy | None = None
+    disable_comment: bool = False
+    disable_duet: bool = False
+    disable_stitch: bool = False
+    brand_content_toggle: bool = False
+    brand_organic_toggle: bool = False
+
+
+class Brief(_Strict):
+    """What the marketing team asks for."""
+
+    campaign: str = Field(min_length=1, max_length=120)
+    topic: str = Field(min_length=3, max_length=1000)
+    audience: str | None = Field(default=None, max_length=300)
+    tone: str = Field(default="friendly", max_length=60)
+    call_to_action: str | None = Field(default=None, max_length=200)
+    hashtags: list[str] = Field(default_factory=list, max_length=30)
+    language: str = Field(default="en", min_length=2, max_length=10)
+    video: str | None = Field(default=None, description="gs://bucket/object of the video to post")
+    targets: list[TargetSpec] = Field(min_length=1, max_length=50)
+    publish_at: datetime | None = None
+    requested_by: str = Field(min_length=3, max_length=200)
+
+    @field_validator("video")
+    @classmethod
+    def _gs_uri(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith("gs://") and "/" in value[5:]):
+            raise ValueError("video must be a gs://bucket/object URI")
+        return value
+
+    @field_validator("hashtags")
+    @classmethod
+    def _clean_tags(cls, tags: list[str]) -> list[str]:
+        cleaned = [t.strip().lstrip("#") for t in tags if t.strip().lstrip("#")]
+        for tag in cleaned:
+            if any(ch.isspace() for ch in tag):
+                raise ValueError(f"hashtag {tag!r} contains whitespace")
+        return cleaned
+
+
+class GeneratedImage(BaseModel):
+    mime_type: str
+    data: bytes
+
+
+class GeneratedDraft(BaseModel):
+    """What a generator returns: text for the post, optionally an image."""
+
+    caption: str = Field(min_length=1)
+    hashtags: list[str] = Field(default_factory=list)
+    image: GeneratedImage | None = None
+    generator: str  # e.g. "offline-template-v1" or "gemini:<model id>"
+
+
+class MediaRef(BaseModel):
+    """An object in Cloud Storage that belongs to a content item."""
+
+    kind: Literal["video", "image"]
+    bucket: str
+    name: str
+    content_type: str
+    size: int = Field(ge=0)
+
+    @property
+    def uri(self) -> str:
+        return f"gs://{self.bucket}/{self.name}"
+
+
+class Approval(BaseModel):
+    """The recorded human decision, bound to the exact content version it was made on."""
+
+    decision: Literal["approved", "rejected"]
+    decided_by: str
+    decided_at: datetime
+    content_hash: str
+    token_id: str
+
+
+ContentStatus = Literal["pending_approval", "approved", "rejected", "cancelled"]
+
+
+class ContentItem(BaseModel):
+    id: str
+    campaign: str
+    caption: str
+    hashtags: list[str] = Field(default_factory=list)
+    media: list[MediaRef] = Field(default_factory=list)
+    targets: list[TargetSpec]
+    publish_at: datetime | None = None
+    requested_by: str
+    generator: str
+    version: int = 1
+    content_hash: str
+    status: ContentStatus = "pending_approval"
+    approval: Approval | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    def text(self) -> str:
+        """The text as it will be posted: caption then hashtags."""
+        tags = " ".join(f"#{t}" for t in self.hashtags)
+        return f"{self.caption}\n\n{tags}".strip() if tags else self.caption
+
+    def current_hash(self) -> str:
+        return content_hash(self.caption, self.hashtags, self.media, self.targets, self.publish_at)
+
+
+def content_hash(
+    caption: str,
+    hashtags: list[str],
+    media: list[MediaRef],
+    targets: list[TargetSpec],
+    publish_at: datetime | None,
+) -> str:
+    """SHA-256 over everything a person approves. Any edit changes it and so voids the approval."""
+    canonical = {
+        "caption": caption,
+        "hashtags": hashtags,
+        "media": [m.model_dump(mode="json") for m in media],
+        "targets": [t.model_dump(mode="json") for t in targets],
+        "publish_at": publish_at.isoformat() if publish_at else None,
+    }
+    blob = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()

@@ -1,0 +1,74 @@
+"""The post document (Firestore collection `posts`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from shared.content.model import Platform, TargetSpec
+
+PostStatus = Literal[
+    "draft",
+    "pending_approval",
+    "approved",
+    "scheduled",
+    "queued",
+    "publishing",
+    "processing",
+    "published",
+    "rejected",
+    "cancelled",
+    "failed",
+]
+
+
+class Transition(BaseModel):
+    from_status: PostStatus
+    to_status: PostStatus
+    at: datetime
+    reason: str | None = None
+
+
+class Post(BaseModel):
+    id: str
+    content_id: str
+    account_id: str
+    platform: Platform
+    campaign: str
+    status: PostStatus
+    content_hash: str = Field(description="content version this post was made for")
+    target: TargetSpec
+    scheduled_at: datetime | None = None
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+
+    # Claim-before-call (invariant 2): who is publishing and until when.
+    attempt_count: int = 0
+    attempt_id: str | None = None
+    lease_until: datetime | None = None
+    next_attempt_at: datetime | None = None
+    # Set just before the platform's create call is sent: after it, a blind retry could post twice.
+    create_sent_at: datetime | None = None
+
+    platform_ids: dict[str, str] = Field(default_factory=dict)
+    share_url: str | None = None
+
+    # Status polling.
+    next_check_at: datetime | None = None
+    check_count: int = 0
+    poll_deadline: datetime | None = None
+
+    published_at: datetime | None = None
+    publish_log_written: bool = False
+    fail_reason: str | None = None
+    fail_class: str | None = None
+    history: list[Transition] = Field(default_factory=list)
+    created_at: datetime
+    updated_at: datetime
+
+
+def post_id_for(content_id: str, account_id: str) -> str:
+    """Deterministic id: a redelivered 'generate' can never create a second post for a target."""
+    return f"{content_id}--{account_id}"

@@ -1,0 +1,209 @@
+"""Firestore access for content items and posts. Every status change is a transaction that
+re-reads the document, checks the expected state and applies one state-machine transition."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from shared.content.model import ContentItem
+from shared.errors import IllegalTransition
+from shared.posts.model import Post, PostStatus
+from shared.posts.state_machine import TERMINAL, transition
+from shared.runtime.clock import utcnow
+
+CONTENT = "content"
+POSTS = "posts"
+ACCOUNTS = "accounts"
+APPROVALS = "approvals"
+
+
+def _dump(model) -> dict:
+    return model.model_dump(mode="python")
+
+
+class Repository:
+    """Content, posts and accounts in one Firestore database."""
+
+    def __init__(self, db):
+        self.db = db
+
+    # -- content ---------------------------------------------------------------------------
+    def create_content(self, content: ContentItem, posts: list[Post]) -> bool:
+        """Write the item and its posts atomically. False if the id exists already (redelivery)."""
+        from google.api_core.exceptions import AlreadyExists
+
+        batch = self.db.batch()
+        batch.create(self.db.collection(CONTENT).document(content.id), _dump(content))
+        for post in posts:
+            batch.create(self.db.collection(POSTS).document(post.id), _dump(post))
+        try:
+            batch.commit()
+        except AlreadyExists:
+            return False
+        return True
+
+    def get_content(self, content_id: str, transaction=None) -> ContentItem | None:
+        snap = self.db.collection(CONTENT).document(content_id).get(transaction=transaction)
+        return ContentItem.model_validate(snap.to_dict()) if snap.exists else None
+
+    def content_ref(self, content_id: str):
+        return self.db.collection(CONTENT).document(content_id)
+
+    # -- posts -----------------------------------------------------------------------------
+    def post_ref(self, post_id: str):
+        return self.db.collection(POSTS).document(post_id)
+
+    def get_post(self, post_id: str, transaction=None) -> Post | None:
+        snap = self.post_ref(post_id).get(transaction=transaction)
+        return Post.model_validate(snap.to_dict()) if snap.exists else None
+
+    def posts_for_content(self, content_id: str, transaction=None) -> list[Post]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self.db.collection(POSTS).where(filter=FieldFilter("content_id", "==", content_id))
+        docs = query.get(transaction=transaction) if transaction is not None else query.get()
+        return sorted((Post.model_validate(d.to_dict()) for d in docs), key=lambda p: p.id)
+
+    def change_post(
+        self,
+        post_id: str,
+        decide: Callable[[Post], Post | None],
+    ) -> tuple[Post | None, Post | None]:
+        """Run `decide(current)` in a transaction; write what it returns (None = leave as is).
+
+        Returns (before, after). `decide` must be pure: Firestore may call it again on contention.
+        """
+        from google.cloud import firestore
+
+        ref = self.post_ref(post_id)
+
+        @firestore.transactional
+        def _run(transaction):
+            snap = ref.get(transaction=transaction)
+            if not snap.exists:
+                return None, None
+            before = Post.model_validate(snap.to_dict())
+            after = decide(before)
+            if after is not None:
+                transaction.set(ref, _dump(after))
+            return before, after
+
+        return _run(self.db.transaction())
+
+    def move_post(self, post_id: str, expected: set[str], to: PostStatus, *, reason: str | None = None, **changes) -> Post | None:
+        """Transition only if the post is still in one of `expected`; None if it moved on meanwhile."""
+
+        def decide(post: Post) -> Post | None:
+            if post.status not in expected:
+                return None
+            return transition(post, to, reason=reason, **changes)
+
+        _, after = self.change_post(post_id, decide)
+        return after
+
+    def update_fields(self, post_id: str, expected_attempt: str | None = None, **changes) -> Post | None:
+        """Set fields without a status change (e.g. platform ids), guarded by the attempt id."""
+
+        def decide(post: Post) -> Post | None:
+            if expected_attempt is not None and post.attempt_id != expected_attempt:
+                return None
+            return post.model_copy(update={**changes, "updated_at": utcnow()})
+
+        _, after = self.change_post(post_id, decide)
+        return after
+
+    def posts_due_for_check(self, now: datetime, limit: int) -> list[Post]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self.db.collection(POSTS)
+            .where(filter=FieldFilter("status", "==", "processing"))
+            .where(filter=FieldFilter("next_check_at", "<=", now))
+            .order_by("next_check_at")
+            .limit(limit)
+        )
+        return [Post.model_validate(d.to_dict()) for d in query.get()]
+
+    def posts_missing_publish_log(self, limit: int) -> list[Post]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self.db.collection(POSTS)
+            .where(filter=FieldFilter("status", "==", "published"))
+            .where(filter=FieldFilter("publish_log_written", "==", False))
+            .limit(limit)
+        )
+        return [Post.model_validate(d.to_dict()) for d in query.get()]
+
+    # -- accounts --------------------------------------------------------------------------
+    def get_account(self, account_id: str) -> dict | None:
+        snap = self.db.collection(ACCOUNTS).document(account_id).get()
+        return snap.to_dict() if snap.exists else None
+
+    def put_account(self, account_id: str, account: dict) -> None:
+        self.db.collection(ACCOUNTS).document(account_id).set(account)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Outcome of trying to claim a post for publishing."""
+
+    post: Post | None
+    claimed: bool
+    reason: str
+
+
+def claim_for_publishing(repo: Repository, post_id: str, lease_seconds: int, now: datetime | None = None) -> Claim:
+    """queued -> publishing with a fresh attempt id and lease, in one transaction (invariant 2).
+
+    A duplicate or concurrent delivery finds the post already publishing (lease alive), processing
+    or terminal, and gets claimed=False. A lease that ran out is taken over only when the create
+    call was never sent; otherwise a retry could post twice, so the post fails for a person to check.
+    """
+    attempt_id = uuid.uuid4().hex
+    now = now or utcnow()
+    outcome: dict[str, str] = {}
+
+    def decide(post: Post) -> Post | None:
+        lease = {"attempt_id": attempt_id, "lease_until": now + timedelta(seconds=lease_seconds)}
+        if post.status == "queued":
+            if post.next_attempt_at and post.next_attempt_at > now:
+                outcome["reason"] = f"not due until {post.next_attempt_at.isoformat()}"
+                return None
+            outcome["reason"] = "claimed"
+            return transition(post, "publishing", attempt_count=post.attempt_count + 1, next_attempt_at=None, **lease)
+        if post.status == "publishing" and post.lease_until and post.lease_until < now:
+            if post.create_sent_at is None:
+                outcome["reason"] = "claimed after expired lease"
+                return post.model_copy(update={**lease, "attempt_count": post.attempt_count + 1, "updated_at": now})
+            if post.platform_ids:
+                outcome["reason"] = "expired lease after create: handing to status poll"
+                return transition(post, "processing", reason="lease expired after the platform accepted the post",
+                                  next_check_at=now, poll_deadline=now + timedelta(hours=6))
+            outcome["reason"] = "expired lease after create call with no platform id: ambiguous"
+            return transition(post, "failed", reason="ambiguous", fail_class="ambiguous",
+                              fail_reason="the publisher stopped after sending the create call and before the platform answered; "
+                                          "check the account before publishing again")
+        if post.status == "publishing":
+            outcome["reason"] = "already being published by another attempt"
+        elif post.status in TERMINAL or post.status == "processing":
+            outcome["reason"] = f"already {post.status}"
+        else:
+            outcome["reason"] = f"not publishable in status {post.status}"
+        return None
+
+    before, after = repo.change_post(post_id, decide)
+    if before is None:
+        return Claim(None, False, "no such post")
+    claimed = after is not None and after.status == "publishing" and after.attempt_id == attempt_id
+    return Claim(after or before, claimed, outcome.get("reason", "unknown"))
+
+
+def ensure_transition_allowed(post: Post, to: str) -> None:
+    from shared.posts.state_machine import can_transition
+
+    if not can_transition(post.status, to):
+        raise IllegalTransition(f"post {post.id}: {post.status} -> {to} is not allowed")

@@ -1,0 +1,39 @@
+"""The post state machine (invariant 7): every status change goes through `transition`."""
+
+from __future__ import annotations
+
+from shared.errors import IllegalTransition
+from shared.posts.model import Post, PostStatus, Transition
+from shared.runtime.clock import utcnow
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "draft": frozenset({"pending_approval", "cancelled"}),
+    "pending_approval": frozenset({"approved", "rejected", "cancelled"}),
+    "approved": frozenset({"scheduled", "queued", "cancelled"}),
+    "scheduled": frozenset({"queued", "cancelled"}),
+    # queued -> failed: refused before any platform call (validation, approval voided).
+    "queued": frozenset({"publishing", "cancelled", "failed"}),
+    # publishing -> queued: a transient failure before anything was created releases the claim.
+    # publishing -> published: platforms that confirm synchronously.
+    "publishing": frozenset({"processing", "queued", "published", "failed"}),
+    "processing": frozenset({"published", "failed"}),
+    "published": frozenset(),
+    "rejected": frozenset(),
+    "cancelled": frozenset(),
+    "failed": frozenset(),
+}
+
+TERMINAL = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
+
+
+def can_transition(current: str, target: str) -> bool:
+    return target in TRANSITIONS.get(current, frozenset())
+
+
+def transition(post: Post, to: PostStatus, *, reason: str | None = None, **changes) -> Post:
+    """Return a copy of `post` in state `to` with `changes` applied; raise IllegalTransition if not allowed."""
+    if not can_transition(post.status, to):
+        raise IllegalTransition(f"post {post.id}: {post.status} -> {to} is not allowed")
+    now = utcnow()
+    history = [*post.history, Transition(from_status=post.status, to_status=to, at=now, reason=reason)]
+    return post.model_copy(update={**changes, "status": to, "history": history, "updated_at": now})

@@ -1,0 +1,1 @@
+"""Runtime plumbing: configuration, structured logging, lazily created Google clients."""

@@ -1,0 +1,123 @@
+"""Configuration from the environment, validated once, with errors that name the variable."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticValidationError
+
+from shared.errors import ConfigError
+
+# env var -> field name. Required fields have no default in Config.
+_ENV = {
+    "GOOGLE_CLOUD_PROJECT": "project",
+    "POSTGATE_MEDIA_BUCKET": "media_bucket",
+    "POSTGATE_APPROVAL_BASE_URL": "approval_base_url",
+    "POSTGATE_APPROVAL_SIGNING_SECRET": "approval_signing_secret",
+    "POSTGATE_APPROVAL_LINK_TTL_SECONDS": "approval_link_ttl_seconds",
+    "POSTGATE_APPROVERS": "approvers",
+    "POSTGATE_SECRET_BACKEND": "secret_backend",
+    "POSTGATE_SECRETS_FILE": "secrets_file",
+    "POSTGATE_GENERATOR": "generator",
+    "POSTGATE_GEMINI_MODEL": "gemini_model",
+    "POSTGATE_GEMINI_BASE_URL": "gemini_base_url",
+    "POSTGATE_GEMINI_API_KEY_SECRET": "gemini_api_key_secret",
+    "POSTGATE_GEMINI_USE_VERTEX": "gemini_use_vertex",
+    "POSTGATE_GEMINI_LOCATION": "gemini_location",
+    "POSTGATE_NOTIFIER": "notifier",
+    "POSTGATE_SLACK_WEBHOOK_SECRET": "slack_webhook_secret",
+    "POSTGATE_SMTP_HOST": "smtp_host",
+    "POSTGATE_SMTP_PORT": "smtp_port",
+    "POSTGATE_SMTP_FROM": "smtp_from",
+    "POSTGATE_SMTP_PASSWORD_SECRET": "smtp_password_secret",
+    "POSTGATE_TIKTOK_BASE_URL": "tiktok_base_url",
+    "POSTGATE_BIGQUERY_ENDPOINT": "bigquery_endpoint",
+    "POSTGATE_HTTP_TIMEOUT_SECONDS": "http_timeout_seconds",
+    "POSTGATE_PUBLISH_LEASE_SECONDS": "publish_lease_seconds",
+    "POSTGATE_RETRY_ATTEMPTS": "retry_attempts",
+    "POSTGATE_RETRY_BASE_SECONDS": "retry_base_seconds",
+    "POSTGATE_MAX_INPROCESS_WAIT_SECONDS": "max_inprocess_wait_seconds",
+    "POSTGATE_TIKTOK_RATE_LIMIT_WAIT_SECONDS": "tiktok_rate_limit_wait_seconds",
+    "POSTGATE_TIKTOK_CHUNK_BYTES": "tiktok_chunk_bytes",
+    "POSTGATE_POLL_FIRST_CHECK_SECONDS": "poll_first_check_seconds",
+    "POSTGATE_POLL_MAX_INTERVAL_SECONDS": "poll_max_interval_seconds",
+    "POSTGATE_POLL_GIVE_UP_SECONDS": "poll_give_up_seconds",
+    "POSTGATE_POLL_BATCH_SIZE": "poll_batch_size",
+    "POSTGATE_MAX_MESSAGE_AGE_SECONDS": "max_message_age_seconds",
+}
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    project: str = Field(min_length=1)
+    media_bucket: str = Field(min_length=3)
+    approval_base_url: str = Field(pattern=r"^https?://")
+    approval_signing_secret: str = "approval-signing-key"
+    approval_link_ttl_seconds: int = Field(default=72 * 3600, gt=0)
+    approvers: str = ""
+
+    secret_backend: Literal["secret-manager", "file", "env"] = "secret-manager"
+    secrets_file: str | None = None
+
+    generator: Literal["offline", "gemini"] = "offline"
+    gemini_model: str = "gemini-nano-banana-2.1"
+    gemini_base_url: str | None = None
+    gemini_api_key_secret: str = "gemini-api-key"
+    gemini_use_vertex: bool = False
+    gemini_location: str = "global"
+
+    notifier: Literal["log", "slack", "smtp"] = "log"
+    slack_webhook_secret: str = "slack-webhook-url"
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_from: str | None = None
+    smtp_password_secret: str | None = None
+
+    tiktok_base_url: str = "https://open.tiktokapis.com"
+    bigquery_endpoint: str | None = None
+
+    http_timeout_seconds: float = Field(default=30.0, gt=0)
+    publish_lease_seconds: int = Field(default=600, gt=0)
+    retry_attempts: int = Field(default=4, ge=1, le=10)
+    retry_base_seconds: float = Field(default=1.0, ge=0)
+    max_inprocess_wait_seconds: float = Field(default=65.0, ge=0)
+    # TikTok documents a one-minute window and no Retry-After header.
+    tiktok_rate_limit_wait_seconds: float = Field(default=60.0, ge=0)
+    tiktok_chunk_bytes: int = Field(default=10 * 1024 * 1024, ge=5 * 1024 * 1024, le=64 * 1024 * 1024)
+
+    poll_first_check_seconds: float = Field(default=10.0, ge=0)
+    poll_max_interval_seconds: float = Field(default=300.0, gt=0)
+    poll_give_up_seconds: float = Field(default=6 * 3600.0, gt=0)
+    poll_batch_size: int = Field(default=50, ge=1, le=500)
+    max_message_age_seconds: float = Field(default=24 * 3600.0, gt=0)
+
+    @property
+    def approver_list(self) -> list[str]:
+        return [a.strip() for a in self.approvers.split(",") if a.strip()]
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> Config:
+    """Build Config from environment variables; a missing or bad one raises ConfigError naming it."""
+    env = os.environ if environ is None else environ
+    values = {field: env[var] for var, field in _ENV.items() if env.get(var, "") != ""}
+    if "project" not in values and env.get("POSTGATE_PROJECT"):
+        values["project"] = env["POSTGATE_PROJECT"]
+    try:
+        return Config(**values)
+    except PydanticValidationError as exc:
+        by_field = {field: var for var, field in _ENV.items()}
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            var = by_field.get(field, field)
+            problems.append(f"{var}: {'missing' if err['type'] == 'missing' else err['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_config() -> Config:
+    """The process-wide config, read once per instance (cold start)."""
+    return load_config()

@@ -1,0 +1,137 @@
+"""Secret store: one interface, Secret Manager in the cloud, a file or the environment locally.
+
+Every value read is registered with the log redactor so it can never be printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Protocol
+
+from shared.errors import ConfigError
+from shared.runtime.logging import register_secret
+
+
+class SecretNotFound(ConfigError):
+    """The named secret (or version) does not exist."""
+
+
+class SecretStore(Protocol):
+    def access(self, name: str) -> str:
+        """The latest version's value."""
+
+    def add_version(self, name: str, value: str) -> None:
+        """Store a new version (e.g. a rotated refresh token); later reads return it."""
+
+
+class SecretManagerStore:
+    """Google Secret Manager. `client` is a SecretManagerServiceClient (injectable for tests)."""
+
+    def __init__(self, project: str, client=None):
+        self._project = project
+        self._client = client
+
+    def _sm(self):
+        if self._client is None:
+            from google.cloud import secretmanager  # lazy: only this function's cold start pays
+
+            self._client = secretmanager.SecretManagerServiceClient()
+        return self._client
+
+    def _path(self, name: str) -> str:
+        return f"projects/{self._project}/secrets/{name}"
+
+    def access(self, name: str) -> str:
+        from google.api_core import exceptions
+
+        try:
+            response = self._sm().access_secret_version(request={"name": f"{self._path(name)}/versions/latest"})
+        except exceptions.NotFound:
+            raise SecretNotFound(f"secret {name!r} not found in project {self._project}") from None
+        value = response.payload.data.decode("utf-8")
+        register_secret(value)
+        return value
+
+    def add_version(self, name: str, value: str) -> None:
+        register_secret(value)
+        self._sm().add_secret_version(request={"parent": self._path(name), "payload": {"data": value.encode("utf-8")}})
+
+
+class FileSecretStore:
+    """A JSON file {name: value | [versions...]} for the local stack. Writes append a version."""
+
+    def __init__(self, path: str | Path):
+        self._path = Path(path)
+        self._lock = threading.Lock()
+
+    def _read(self) -> dict:
+        if not self._path.exists():
+            raise ConfigError(f"secrets file {self._path} does not exist (POSTGATE_SECRETS_FILE)")
+        with open(self._path, encoding="utf-8") as fh:
+            return json.load(fh)
+
+    def access(self, name: str) -> str:
+        with self._lock:
+            data = self._read()
+        if name not in data:
+            raise SecretNotFound(f"secret {name!r} not found in {self._path}")
+        versions = data[name] if isinstance(data[name], list) else [data[name]]
+        value = str(versions[-1])
+        register_secret(value)
+        return value
+
+    def add_version(self, name: str, value: str) -> None:
+        register_secret(value)
+        with self._lock:
+            data = self._read() if self._path.exists() else {}
+            current = data.get(name, [])
+            versions = current if isinstance(current, list) else [current]
+            data[name] = [*versions, value]
+            tmp = self._path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+            os.replace(tmp, self._path)  # atomic, so a reader never sees half a file
+
+
+class EnvSecretStore:
+    """POSTGATE_SECRET_<NAME> variables (name upper-cased, '-' -> '_'). Read-only but for this process."""
+
+    def __init__(self, environ=None):
+        self._env = os.environ if environ is None else environ
+
+    @staticmethod
+    def _var(name: str) -> str:
+        return "POSTGATE_SECRET_" + name.upper().replace("-", "_").replace(".", "_")
+
+    def access(self, name: str) -> str:
+        value = self._env.get(self._var(name))
+        if not value:
+            raise SecretNotFound(f"secret {name!r} not set: export {self._var(name)}")
+        register_secret(value)
+        return value
+
+    def add_version(self, name: str, value: str) -> None:
+        register_secret(value)
+        self._env[self._var(name)] = value
+
+
+_stores: dict[tuple, SecretStore] = {}
+_stores_lock = threading.Lock()
+
+
+def secret_store_from_config(config) -> SecretStore:
+    """The store POSTGATE_SECRET_BACKEND names, created once per instance."""
+    key = (config.secret_backend, config.secrets_file, config.project)
+    with _stores_lock:
+        if key not in _stores:
+            if config.secret_backend == "file":
+                if not config.secrets_file:
+                    raise ConfigError("POSTGATE_SECRETS_FILE is required when POSTGATE_SECRET_BACKEND=file")
+                _stores[key] = FileSecretStore(config.secrets_file)
+            elif config.secret_backend == "env":
+                _stores[key] = EnvSecretStore()
+            else:
+                _stores[key] = SecretManagerStore(config.project)
+        return _stores[key]

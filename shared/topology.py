@@ -1,0 +1,154 @@
+"""Typed view of infra/topology.yaml, the single declaration of topics, functions and tables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+TOPOLOGY_PATH = Path(__file__).resolve().parent.parent / "infra" / "topology.yaml"
+# Deployed functions carry shared/ but not infra/; the deploy step copies the file here.
+_BUNDLED_PATH = Path(__file__).resolve().parent / "topology.yaml"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Topic(_Model):
+    description: str = ""
+    platform: str | None = None
+
+
+class DeadLetter(_Model):
+    suffix: str
+    inspection_subscription_suffix: str
+    message_retention_seconds: int
+
+
+class Trigger(_Model):
+    type: Literal["http", "pubsub"]
+    topic: str | None = None
+    public: bool = False
+
+
+class Function(_Model):
+    source: str
+    entry_point: str
+    trigger: Trigger
+    memory: str
+    max_instances: int = Field(ge=1)
+    timeout_seconds: int = Field(ge=1, le=3600)
+
+
+class RetryPolicy(_Model):
+    minimum_backoff_seconds: int = Field(ge=0, le=600)
+    maximum_backoff_seconds: int = Field(ge=0, le=600)
+
+
+class Subscription(_Model):
+    topic: str
+    push_function: str
+    ack_deadline_seconds: int = Field(ge=10, le=600)
+    retry_policy: RetryPolicy
+    max_delivery_attempts: int = Field(ge=5, le=100)
+
+
+class Schedule(_Model):
+    cron: str
+    time_zone: str
+    topic: str
+    payload: dict[str, Any]
+    local_interval_seconds: float = Field(gt=0)
+
+
+class Column(_Model):
+    name: str
+    type: str
+    mode: Literal["REQUIRED", "NULLABLE", "REPEATED"] = "NULLABLE"
+
+
+class Table(_Model):
+    description: str = ""
+    partition_field: str
+    clustering: list[str] = []
+    schema_: list[Column] = Field(alias="schema")
+
+
+class BigQuery(_Model):
+    dataset: str
+    tables: dict[str, Table]
+
+
+class Bucket(_Model):
+    location: str
+    delete_after_days: int
+
+
+class Storage(_Model):
+    buckets: dict[str, Bucket]
+
+
+class Topology(_Model):
+    project_prefix: str
+    topics: dict[str, Topic]
+    dead_letter: DeadLetter
+    functions: dict[str, Function]
+    subscriptions: dict[str, Subscription]
+    schedules: dict[str, Schedule]
+    bigquery: BigQuery
+    storage: Storage
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> "Topology":
+        problems = []
+        for name, fn in self.functions.items():
+            if fn.trigger.type == "pubsub" and fn.trigger.topic not in self.topics:
+                problems.append(f"function {name}: unknown topic {fn.trigger.topic}")
+        for name, sub in self.subscriptions.items():
+            if sub.topic not in self.topics:
+                problems.append(f"subscription {name}: unknown topic {sub.topic}")
+            fn = self.functions.get(sub.push_function)
+            if fn is None or fn.trigger.topic != sub.topic:
+                problems.append(f"subscription {name}: push_function {sub.push_function} is not triggered by {sub.topic}")
+        for name, sch in self.schedules.items():
+            if sch.topic not in self.topics:
+                problems.append(f"schedule {name}: unknown topic {sch.topic}")
+        for name, table in self.bigquery.tables.items():
+            columns = {c.name for c in table.schema_}
+            for field in [table.partition_field, *table.clustering]:
+                if field not in columns:
+                    problems.append(f"table {name}: {field} is not a column")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def dead_letter_topic(self, topic: str) -> str:
+        return topic + self.dead_letter.suffix
+
+    def publish_topic(self, platform: str) -> str:
+        for name, topic in self.topics.items():
+            if topic.platform == platform:
+                return name
+        raise KeyError(f"no publish topic declared for platform {platform!r}")
+
+    def subscription_for_function(self, function: str) -> tuple[str, Subscription]:
+        for name, sub in self.subscriptions.items():
+            if sub.push_function == function:
+                return name, sub
+        raise KeyError(f"no subscription pushes to {function!r}")
+
+
+def load_topology(path: Path | None = None) -> Topology:
+    if path is None:
+        path = TOPOLOGY_PATH if TOPOLOGY_PATH.exists() else _BUNDLED_PATH
+    with open(path, encoding="utf-8") as fh:
+        return Topology.model_validate(yaml.safe_load(fh))
+
+
+@lru_cache(maxsize=1)
+def get_topology() -> Topology:
+    return load_topology()
