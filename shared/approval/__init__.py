@@ -1,0 +1,1 @@
+"""Approval: signed single-use links, the confirm page, notifiers and the recorded decision."""

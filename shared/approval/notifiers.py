@@ -1,0 +1,122 @@
+"""Where approval requests go: the log (default), a Slack incoming webhook, or e-mail.
+
+The links are credentials, so the log notifier never logs them: it logs that a request went
+out and, when POSTGATE_OUTBOX_DIR is set (the local stack), writes the message to a file there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import smtplib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+
+import requests
+
+from shared.errors import PermanentError, TransientError
+from shared.runtime.logging import log_event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    content_id: str
+    campaign: str
+    recipient: str
+    preview: str
+    targets: list[str]
+    approve_url: str
+    reject_url: str
+
+    def text(self) -> str:
+        return (f"Postgate: a post for campaign '{self.campaign}' needs your approval.\n\n{self.preview}\n\n"
+                f"Targets: {', '.join(self.targets)}\nReview and approve: {self.approve_url}\nReject: {self.reject_url}\n")
+
+
+class Notifier(Protocol):
+    def send(self, request: ApprovalRequest) -> None: ...
+
+
+class LogNotifier:
+    def __init__(self, outbox_dir: str | None = None):
+        self._outbox = Path(outbox_dir) if outbox_dir else None
+
+    def send(self, request: ApprovalRequest) -> None:
+        if self._outbox:
+            self._outbox.mkdir(parents=True, exist_ok=True)
+            path = self._outbox / f"{request.content_id}--{request.recipient}.json"
+            path.write_text(json.dumps(request.__dict__, indent=2), encoding="utf-8")
+        log_event(log, logging.INFO, "approval request ready", recipient=request.recipient,
+                  outbox=str(self._outbox) if self._outbox else None)
+
+
+class SlackNotifier:
+    """Slack incoming webhook: POST JSON {text}; 200 "ok" on success."""
+
+    def __init__(self, webhook_url: str, timeout: float = 10.0):
+        self._url = webhook_url
+        self._timeout = timeout
+
+    def send(self, request: ApprovalRequest) -> None:
+        body = {
+            "text": f"Post for {request.campaign} needs approval",
+            "blocks": [
+                {"type": "section", "text": {"type": "mrkdwn", "text": request.preview[:2900]}},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": "Targets: " + ", ".join(request.targets)}]},
+                {"type": "actions", "elements": [
+                    {"type": "button", "text": {"type": "plain_text", "text": "Review & approve"}, "url": request.approve_url, "style": "primary"},
+                    {"type": "button", "text": {"type": "plain_text", "text": "Reject"}, "url": request.reject_url, "style": "danger"},
+                ]},
+            ],
+        }
+        try:
+            response = requests.post(self._url, json=body, timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise TransientError(f"slack webhook unreachable: {type(exc).__name__}") from None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise TransientError(f"slack webhook answered {response.status_code}")
+        if response.status_code != 200:
+            raise PermanentError(f"slack webhook refused the message: {response.status_code} {response.text[:200]}")
+        log_event(log, logging.INFO, "approval request sent to slack", recipient=request.recipient)
+
+
+class SmtpNotifier:
+    def __init__(self, host: str, port: int, sender: str, password: str | None = None, timeout: float = 20.0):
+        self._host, self._port, self._sender, self._password, self._timeout = host, port, sender, password, timeout
+
+    def send(self, request: ApprovalRequest) -> None:
+        message = EmailMessage()
+        message["Subject"] = f"[Postgate] Approve post for {request.campaign}"
+        message["From"] = self._sender
+        message["To"] = request.recipient
+        message.set_content(request.text())
+        try:
+            with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
+                if self._port == 587:
+                    smtp.starttls()
+                if self._password:
+                    smtp.login(self._sender, self._password)
+                smtp.send_message(message)
+        except (OSError, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
+            raise TransientError(f"smtp {self._host}:{self._port} unreachable: {type(exc).__name__}") from None
+        except smtplib.SMTPRecipientsRefused:
+            raise PermanentError(f"smtp refused recipient {request.recipient}") from None
+        log_event(log, logging.INFO, "approval request e-mailed", recipient=request.recipient)
+
+
+def notifier_from_config(config, secrets) -> Notifier:
+    if config.notifier == "slack":
+        return SlackNotifier(secrets.access(config.slack_webhook_secret))
+    if config.notifier == "smtp":
+        if not (config.smtp_host and config.smtp_from):
+            from shared.errors import ConfigError
+
+            raise ConfigError("POSTGATE_SMTP_HOST and POSTGATE_SMTP_FROM are required when POSTGATE_NOTIFIER=smtp")
+        password = secrets.access(config.smtp_password_secret) if config.smtp_password_secret else None
+        return SmtpNotifier(config.smtp_host, config.smtp_port, config.smtp_from, password)
+    return LogNotifier(os.environ.get("POSTGATE_OUTBOX_DIR"))

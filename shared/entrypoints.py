@@ -1,0 +1,116 @@
+"""What each deployed function does, in terms of shared/ services. main.py files call these."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from shared import services
+from shared.errors import BadMessage, TransientError
+from shared.runtime.config import get_config
+from shared.runtime.logging import log_context, log_event
+
+log = logging.getLogger("postgate")
+
+
+def generate(brief_payload: dict[str, Any], idempotency_key: str | None = None):
+    """Brief -> draft -> content-created message. Returns the ContentItem."""
+    from pydantic import ValidationError as PydanticError
+
+    from shared.content.generation import generator_from_config
+    from shared.content.model import Brief
+    from shared.content.service import create_draft
+    from shared.pubsub import publish_json
+
+    config = get_config()
+    try:
+        brief = Brief.model_validate(brief_payload)
+    except PydanticError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise BadMessage(f"invalid brief: {problems}") from None
+    content, _created = create_draft(
+        brief, generator=generator_from_config(config), repo=services.repository(), media_store=services.media_store(),
+        media_bucket=config.media_bucket, idempotency_key=idempotency_key)
+    with log_context(correlation_id=content.id):
+        # Published even on a redelivery: approval-notify is idempotent per content version.
+        publish_json(config.project, "content-created", {"content_id": content.id, "content_hash": content.content_hash},
+                     correlation_id=content.id)
+    return content
+
+
+def notify_approvers(payload: dict[str, Any]) -> int:
+    from shared.approval.notifiers import notifier_from_config
+    from shared.approval.service import approval_requests
+
+    content_id = payload.get("content_id")
+    if not isinstance(content_id, str):
+        raise BadMessage("content.created message without content_id")
+    config = get_config()
+    repo = services.repository()
+    with log_context(correlation_id=content_id):
+        content = repo.get_content(content_id)
+        if content is None or content.status != "pending_approval":
+            log_event(log, logging.INFO, "no approval needed", status=content.status if content else None)
+            return 0
+        if payload.get("content_hash") and payload["content_hash"] != content.content_hash:
+            log_event(log, logging.INFO, "content changed since this message; a newer request covers it")
+            return 0
+        key = services.secrets().access(config.approval_signing_secret)
+        accounts = {t.account_id: repo.get_account(t.account_id) or {} for t in content.targets}
+        notifier = notifier_from_config(config, services.secrets())
+        sent = 0
+        for request in approval_requests(config, key, content, accounts):
+            notifier.send(request)
+            sent += 1
+        log_event(log, logging.INFO, "approval requested", recipients=sent)
+        return sent
+
+
+def approval_page(method: str, token: str | None, action: str | None):
+    """(status, html) for the approval HTTP function; POST publishes due posts after commit."""
+    from shared.approval import pages
+    from shared.approval.service import apply_decision, render_confirm
+    from shared.pubsub import publish_json
+    from shared.topology import get_topology
+
+    if not token:
+        return 400, pages.result_page("Link not usable", "This link is incomplete: it has no token.")
+    config = get_config()
+    repo = services.repository()
+    key = services.secrets().access(config.approval_signing_secret)
+    if method == "GET" or method == "HEAD":
+        result = render_confirm(repo, key, token)
+        return result.status, result.html
+    if method != "POST":
+        return 405, pages.result_page("Not allowed", "Use the buttons on the review page.")
+    if action not in ("approve", "reject"):
+        return 400, pages.result_page("Link not usable", "Unknown action.")
+    result = apply_decision(repo, key, token, action)
+    topology = get_topology()
+    for post in result.due_posts:
+        with log_context(correlation_id=post.content_id, post_id=post.id, platform=post.platform):
+            try:
+                publish_json(config.project, topology.publish_topic(post.platform), {"post_id": post.id},
+                             correlation_id=post.content_id)
+            except Exception as exc:  # noqa: BLE001 - the decision stands; the post stays queued for dispatch
+                log_event(log, logging.ERROR, "could not enqueue approved post; it stays queued", error=str(exc))
+    return result.status, result.html
+
+
+def publish(payload: dict[str, Any]):
+    from shared.publishing.publisher import publish_post
+
+    post_id = payload.get("post_id")
+    if not isinstance(post_id, str) or not post_id:
+        raise BadMessage("publish message without post_id")
+    outcome = publish_post(post_id, repo=services.repository(), config=get_config(), secrets=services.secrets(),
+                           media_store=services.media_store())
+    if outcome.retry:
+        raise TransientError(outcome.detail)
+    return outcome
+
+
+def poll():
+    from shared.publishing.status_poll import poll_once
+
+    return poll_once(repo=services.repository(), config=get_config(), secrets=services.secrets(), bq=services.bigquery())

@@ -1,0 +1,45 @@
+"""TikTok FILE_UPLOAD chunk plan (platforms.md 1.3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.errors import ValidationError
+
+MIN_CHUNK = 5 * 1024 * 1024
+MAX_CHUNK = 64 * 1024 * 1024
+MAX_LAST_CHUNK = 128 * 1024 * 1024
+MAX_VIDEO = 4 * 1024 * 1024 * 1024
+MAX_CHUNKS = 1000
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    video_size: int
+    chunk_size: int
+    total_chunk_count: int
+
+    def ranges(self) -> list[tuple[int, int]]:
+        """Inclusive (first, last) byte offsets; the remainder rides in the last chunk."""
+        out = []
+        for index in range(self.total_chunk_count):
+            first = index * self.chunk_size
+            last = self.video_size - 1 if index == self.total_chunk_count - 1 else first + self.chunk_size - 1
+            out.append((first, last))
+        return out
+
+
+def plan_chunks(video_size: int, preferred_chunk: int) -> ChunkPlan:
+    """Under 5 MB one chunk; otherwise floor(size / chunk) chunks with the remainder in the last."""
+    if video_size <= 0:
+        raise ValidationError("video is empty", field="video", limit="size > 0")
+    if video_size > MAX_VIDEO:
+        raise ValidationError(f"video is {video_size} bytes; TikTok accepts at most 4 GB", field="video", limit="4 GB")
+    if video_size < MIN_CHUNK:
+        return ChunkPlan(video_size, video_size, 1)
+    chunk = max(MIN_CHUNK, min(preferred_chunk, MAX_CHUNK, video_size))
+    count = video_size // chunk
+    if count > MAX_CHUNKS:  # only reachable with a tiny preferred chunk: grow it
+        chunk = -(-video_size // MAX_CHUNKS)
+        count = video_size // chunk
+    return ChunkPlan(video_size, chunk, count)

@@ -1,0 +1,185 @@
+"""A real TikTok Content Posting client. Base URL is configurable so tests point it at the sandbox.
+
+Every JSON answer carries error.code; success is "ok" even on HTTP 200, so it is checked on
+every response. Errors are classified into TransientError / PermanentError / AmbiguousError.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import requests
+
+from shared.errors import AmbiguousError, PermanentError, TransientError, ValidationError
+from shared.platforms.tiktok.chunking import ChunkPlan
+from shared.runtime.logging import log_event
+
+log = logging.getLogger(__name__)
+
+_TRANSIENT_CODES = {"internal_error", "rate_limit_exceeded"}
+# Caps: the post must wait, not fail (platforms.md section 0).
+_CAP_CODES = {"spam_risk_too_many_posts", "spam_risk_too_many_pending_share", "reached_active_user_cap"}
+TRANSIENT_FAIL_REASONS = {"internal", "video_pull_failed", "photo_pull_failed"}
+
+
+class RateLimited(TransientError):
+    """429 rate_limit_exceeded: a one-minute window per token and endpoint."""
+
+
+class CapReached(TransientError):
+    """A daily cap: reschedule about a day later instead of looping."""
+
+
+@dataclass(frozen=True)
+class CreatorInfo:
+    username: str
+    nickname: str
+    privacy_level_options: list[str]
+    comment_disabled: bool
+    duet_disabled: bool
+    stitch_disabled: bool
+    max_video_post_duration_sec: int
+
+
+@dataclass(frozen=True)
+class InitResult:
+    publish_id: str
+    upload_url: str | None
+
+
+@dataclass(frozen=True)
+class PublishStatus:
+    status: str
+    fail_reason: str | None
+    public_post_ids: list[str]
+    uploaded_bytes: int | None
+
+
+class TikTokClient:
+    def __init__(self, access_token: str, *, base_url: str, timeout: float = 30.0,
+                 rate_limit_wait: float = 60.0, session: requests.Session | None = None):
+        self._token = access_token
+        self._base = base_url.rstrip("/")
+        self._timeout = timeout
+        self._rate_limit_wait = rate_limit_wait
+        self._http = session or requests.Session()
+
+    # -- JSON endpoints --------------------------------------------------------------------
+    def _post(self, path: str, body: dict | None, *, endpoint: str, creates: bool = False, params=None) -> dict:
+        try:
+            response = self._http.post(
+                f"{self._base}{path}",
+                params=params,
+                json=body if body is not None else {},
+                headers={"Authorization": f"Bearer {self._token}", "Content-Type": "application/json; charset=UTF-8"},
+                timeout=self._timeout,
+            )
+        except requests.ConnectionError as exc:
+            raise TransientError(f"tiktok {endpoint}: connection failed ({type(exc).__name__})") from None
+        except requests.Timeout as exc:
+            if creates and not isinstance(exc, requests.ConnectTimeout):
+                # The create call may have been accepted: never re-init blindly (platforms.md section 0).
+                raise AmbiguousError(f"tiktok {endpoint}: no answer within {self._timeout}s after the request was sent") from None
+            raise TransientError(f"tiktok {endpoint}: timed out") from None
+        return self._check(response, endpoint)
+
+    def _check(self, response: requests.Response, endpoint: str) -> dict:
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = {}
+        error = payload.get("error") or {}
+        code = error.get("code") or ("ok" if response.ok else f"http_{response.status_code}")
+        log_event(log, logging.INFO, "tiktok call", endpoint=endpoint, http_status=response.status_code,
+                  error_code=code, log_id=error.get("log_id"))
+        if response.ok and code == "ok":
+            return payload.get("data") or {}
+        message = f"tiktok {endpoint}: {code}: {error.get('message', '')}".rstrip(": ")
+        if response.status_code == 429 or code == "rate_limit_exceeded":
+            retry_after = response.headers.get("Retry-After")
+            raise RateLimited(message, retry_after=float(retry_after) if retry_after else self._rate_limit_wait, platform_code=code)
+        if code in _CAP_CODES:
+            raise CapReached(message, retry_after=24 * 3600.0, platform_code=code)
+        if response.status_code >= 500 or code in _TRANSIENT_CODES:
+            raise TransientError(message, platform_code=code)
+        raise PermanentError(message, platform_code=code)
+
+    def creator_info(self) -> CreatorInfo:
+        data = self._post("/v2/post/publish/creator_info/query/", {}, endpoint="creator_info")
+        return CreatorInfo(
+            username=data.get("creator_username", ""),
+            nickname=data.get("creator_nickname", ""),
+            privacy_level_options=list(data.get("privacy_level_options") or []),
+            comment_disabled=bool(data.get("comment_disabled")),
+            duet_disabled=bool(data.get("duet_disabled")),
+            stitch_disabled=bool(data.get("stitch_disabled")),
+            max_video_post_duration_sec=int(data.get("max_video_post_duration_sec") or 600),
+        )
+
+    def init_video(self, post_info: dict, plan: ChunkPlan) -> InitResult:
+        body = {
+            "post_info": post_info,
+            "source_info": {
+                "source": "FILE_UPLOAD",
+                "video_size": plan.video_size,
+                "chunk_size": plan.chunk_size,
+                "total_chunk_count": plan.total_chunk_count,
+            },
+        }
+        data = self._post("/v2/post/publish/video/init/", body, endpoint="video_init", creates=True)
+        if not data.get("publish_id"):
+            raise AmbiguousError("tiktok video_init answered ok without a publish_id")
+        return InitResult(publish_id=data["publish_id"], upload_url=data.get("upload_url"))
+
+    def fetch_status(self, publish_id: str) -> PublishStatus:
+        data = self._post("/v2/post/publish/status/fetch/", {"publish_id": publish_id}, endpoint="status")
+        return PublishStatus(
+            status=data.get("status", ""),
+            fail_reason=data.get("fail_reason") or None,
+            public_post_ids=[str(i) for i in data.get("publicaly_available_post_id") or []],  # sic: API spelling
+            uploaded_bytes=data.get("uploaded_bytes"),
+        )
+
+    def query_videos(self, video_ids: list[str], fields: Iterable[str]) -> list[dict]:
+        if len(video_ids) > 20:
+            raise ValidationError("TikTok video query takes at most 20 ids", field="video_ids", limit="20")
+        data = self._post("/v2/video/query/", {"filters": {"video_ids": video_ids}}, endpoint="video_query",
+                          params={"fields": ",".join(fields)})
+        return list(data.get("videos") or [])
+
+    # -- upload ----------------------------------------------------------------------------
+    def upload_chunk(self, upload_url: str, first: int, last: int, total: int, data: bytes, content_type: str) -> int:
+        """PUT one chunk exactly as given (the upload URL is used whole, query string included)."""
+        try:
+            response = self._http.put(
+                upload_url,
+                data=data,
+                headers={
+                    "Content-Type": content_type,
+                    "Content-Length": str(len(data)),
+                    "Content-Range": f"bytes {first}-{last}/{total}",
+                },
+                timeout=self._timeout,
+            )
+        except (requests.ConnectionError, requests.Timeout):
+            raise TransientError(f"tiktok upload: chunk {first}-{last} not acknowledged") from None
+        log_event(log, logging.INFO, "tiktok chunk", endpoint="upload", http_status=response.status_code,
+                  first=first, last=last, total=total)
+        if response.status_code in (201, 206):
+            return response.status_code
+        if response.status_code >= 500:
+            raise TransientError(f"tiktok upload: HTTP {response.status_code} on chunk {first}-{last}")
+        raise PermanentError(f"tiktok upload: HTTP {response.status_code} on chunk {first}-{last}",
+                             platform_code=f"upload_http_{response.status_code}")
+
+
+def upload_all(client: TikTokClient, upload_url: str, plan: ChunkPlan, chunks: Iterator[bytes], content_type: str,
+               retry) -> None:
+    """Send each chunk in order; `retry` wraps one chunk's PUT (a 5xx re-sends the same chunk)."""
+    final_status = None
+    for (first, last), data in zip(plan.ranges(), chunks):
+        final_status = retry(lambda: client.upload_chunk(upload_url, first, last, plan.video_size, data, content_type))
+    if final_status != 201:
+        raise PermanentError(f"tiktok upload ended with HTTP {final_status}, expected 201 after the last chunk")
