@@ -1,0 +1,127 @@
+"""`make demo`: one brief through the whole local pipeline to a confirmed TikTok post.
+
+Starts the stack, submits a brief over HTTP, approves it through the real signed link (GET the
+confirm page, POST its form), waits for status-poll to confirm, prints a summary, tears down.
+"""
+
+from __future__ import annotations
+
+import html.parser
+import json
+import sys
+import time
+
+import requests
+
+from infra.local.stack import DEMO_ACCOUNT, LocalStack
+
+VIDEO_BYTES = 12 * 1024 * 1024  # over the 5 MB single-chunk limit, so the upload is chunked
+
+
+class _Forms(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.forms: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.forms.append({})
+        elif tag == "input" and self.forms and attrs.get("type") == "hidden":
+            self.forms[-1][attrs["name"]] = attrs.get("value", "")
+
+
+def approve_via_link(approve_url: str) -> requests.Response:
+    """What a person does: open the link (GET shows a page), press Approve (POST its form)."""
+    page = requests.get(approve_url, timeout=30)
+    page.raise_for_status()
+    parser = _Forms()
+    parser.feed(page.text)
+    form = next(f for f in parser.forms if f.get("action") == "approve")
+    return requests.post(approve_url.split("?")[0], data=form, timeout=60)
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return None
+
+
+def run(stack: LocalStack, out=print) -> dict:
+    from shared import services
+
+    video = stack.upload_video("briefs/spring-launch.mp4", VIDEO_BYTES)
+    brief = {
+        "campaign": "Spring Launch",
+        "topic": "Our new reusable bottle keeps drinks cold for 24 hours",
+        "audience": "commuters and hikers",
+        "tone": "friendly",
+        "call_to_action": "Tap the link in bio to pre-order.",
+        "hashtags": ["SpringLaunch", "StayCold"],
+        "video": video,
+        "targets": [{"account_id": DEMO_ACCOUNT, "privacy_level": "PUBLIC_TO_EVERYONE"}],
+        "requested_by": "marketing@example.com",
+    }
+    response = requests.post(stack.function_urls["generate-http"], json=brief, timeout=60)
+    if response.status_code != 201:
+        raise RuntimeError(f"generate refused the brief: {response.status_code} {response.text}")
+    content_id = response.json()["content_id"]
+    out(f"generated   {content_id}: {response.json()['caption']!r}")
+    request = wait_for(lambda: _outbox(stack, content_id), timeout=30)
+    if not request:
+        raise RuntimeError("no approval request arrived in the outbox")
+    out(f"approval    link sent to {request['recipient']}")
+    decision = approve_via_link(request["approve_url"])
+    out(f"approved    HTTP {decision.status_code}")
+    repo = services.repository()
+    post = wait_for(lambda: next((p for p in repo.posts_for_content(content_id) if p.status in ("published", "failed")
+                                  and (p.publish_log_written or p.status == "failed")), None), timeout=90)
+    if post is None:
+        states = [p.status for p in repo.posts_for_content(content_id)]
+        raise RuntimeError(f"post did not reach published within 90 s (states: {states})")
+    rows = list(services.bigquery().query(
+        f"SELECT post_id, platform, account_id, campaign, approved_by, published_at, attempts, share_url "
+        f"FROM `{stack.project}.postgate.publish_log` WHERE content_id = @cid",
+        job_config=_params(content_id)).result())
+    summary = {
+        "content_id": content_id,
+        "post_id": post.id,
+        "status": post.status,
+        "fail_reason": post.fail_reason,
+        "tiktok": {**post.platform_ids, "share_url": post.share_url},
+        "publish_log": [dict(r.items()) for r in rows],
+        "timings": stack.timings,
+    }
+    return summary
+
+
+def _outbox(stack: LocalStack, content_id: str):
+    try:
+        return stack.outbox(content_id)
+    except StopIteration:
+        return None
+
+
+def _params(content_id: str):
+    from google.cloud import bigquery
+
+    return bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("cid", "STRING", content_id)])
+
+
+def main() -> int:
+    print("starting local stack (emulators, TikTok sandbox, functions)...", flush=True)
+    with LocalStack() as stack:
+        print(f"stack ready in {stack.timings['stack_ready_s']} s (emulators {stack.timings['emulators_ready_s']} s); "
+              f"logs in {stack.workdir}", flush=True)
+        summary = run(stack, out=lambda line: print(line, flush=True))
+    print("\n=== Postgate demo summary ===")
+    print(json.dumps(summary, indent=2, default=str))
+    return 0 if summary["status"] == "published" and summary["publish_log"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

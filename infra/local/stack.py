@@ -1,0 +1,180 @@
+"""The local stack: emulators + TikTok sandbox + every function under functions-framework,
+wired by push subscriptions from infra/topology.yaml, with a scheduler stand-in that publishes
+each schedule's tick. Used by `make demo` and the end-to-end test; stops everything on exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets as pysecrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from infra.local.emulators import Emulators, _free_ports, start_emulators
+from infra.local.sandboxes.tiktok import TikTokSandbox
+from shared.topology import get_topology
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_ACCOUNT = "tiktok-demo"
+DEMO_TOKEN_SECRET = "tiktok-account-tiktok-demo"
+
+
+class LocalStack:
+    def __init__(self, project: str = "postgate-local", *, workdir: Path | None = None, extra_env: dict | None = None):
+        self.project = project
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="postgate-stack-"))
+        self.extra_env = extra_env or {}
+        self.emulators: Emulators | None = None
+        self.sandbox: TikTokSandbox | None = None
+        self.function_urls: dict[str, str] = {}
+        self._procs: list[subprocess.Popen] = []
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self.access_token = "act." + pysecrets.token_urlsafe(24)
+        self.media_bucket = f"{project}-media"
+        self.timings: dict[str, float] = {}
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> "LocalStack":
+        t0 = time.monotonic()
+        self.emulators = start_emulators(self.project, log_dir=self.workdir / "emulator-logs")
+        self.timings["emulators_ready_s"] = round(time.monotonic() - t0, 2)
+        os.environ.update(self.emulators.env())
+        self.sandbox = TikTokSandbox(status_fetches_before_complete=1)
+        self.sandbox.add_creator(self.access_token, creator_username="postgate_demo", creator_nickname="Postgate Demo")
+        self.sandbox.start()
+        self._write_secrets()
+        topo = get_topology()
+        ports = _free_ports(len(topo.functions))
+        self.function_urls = {name: f"http://127.0.0.1:{port}" for name, port in zip(topo.functions, ports)}
+        env = self.function_env()
+        for (name, fn), port in zip(topo.functions.items(), ports):
+            signature = "http" if fn.trigger.type == "http" else "cloudevent"
+            log = open(self.workdir / f"fn-{name}.log", "ab")
+            self._procs.append(subprocess.Popen(
+                [str(Path(sys.executable).with_name("functions-framework")), "--target", fn.entry_point,
+                 "--source", str(REPO / fn.source / "main.py"), "--signature-type", signature,
+                 "--host", "127.0.0.1", "--port", str(port)],
+                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        from shared import services
+        from shared.runtime.clients import bigquery_client
+        from infra.local.provision import provision
+
+        os.environ.update({k: v for k, v in env.items() if k.startswith(("POSTGATE_", "GOOGLE_CLOUD_PROJECT"))})
+        services.reset()
+        provision(self.project, media_bucket=self.media_bucket, function_urls=self.function_urls,
+                  bq=bigquery_client(self.project, self.emulators.bigquery_url))
+        services.repository().put_account(DEMO_ACCOUNT, {"platform": "tiktok", "handle": "postgate_demo",
+                                                         "secret_name": DEMO_TOKEN_SECRET})
+        self._wait_functions()
+        self.timings["stack_ready_s"] = round(time.monotonic() - t0, 2)
+        self._ticker = threading.Thread(target=self._tick_schedules, daemon=True)
+        self._ticker.start()
+        return self
+
+    def function_env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            **self.emulators.env(),
+            "PYTHONPATH": str(REPO),
+            "GOOGLE_CLOUD_PROJECT": self.project,
+            "POSTGATE_MEDIA_BUCKET": self.media_bucket,
+            "POSTGATE_APPROVAL_BASE_URL": self.function_urls["approval-http"],
+            "POSTGATE_APPROVERS": "lead@example.com",
+            "POSTGATE_SECRET_BACKEND": "file",
+            "POSTGATE_SECRETS_FILE": str(self.workdir / "secrets.json"),
+            "POSTGATE_OUTBOX_DIR": str(self.workdir / "outbox"),
+            "POSTGATE_TIKTOK_BASE_URL": self.sandbox.base_url,
+            "POSTGATE_TIKTOK_CHUNK_BYTES": str(5 * 1024 * 1024),
+            "POSTGATE_POLL_FIRST_CHECK_SECONDS": "1",
+            "POSTGATE_POLL_MAX_INTERVAL_SECONDS": "3",
+            "POSTGATE_RETRY_BASE_SECONDS": "0.2",
+            "POSTGATE_TIKTOK_RATE_LIMIT_WAIT_SECONDS": "1",
+            **self.extra_env,
+        }
+
+    def _write_secrets(self) -> None:
+        path = self.workdir / "secrets.json"
+        path.write_text(json.dumps({
+            "approval-signing-key": pysecrets.token_hex(32),
+            DEMO_TOKEN_SECRET: json.dumps({"access_token": self.access_token}),
+        }), encoding="utf-8")
+        path.chmod(0o600)
+
+    def _wait_functions(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        pending = dict(self.function_urls)
+        while pending and time.monotonic() < deadline:
+            for name, url in list(pending.items()):
+                try:
+                    urllib.request.urlopen(url + "/", timeout=1)
+                    pending.pop(name)
+                except urllib.error.HTTPError:
+                    pending.pop(name)  # any HTTP answer means it is serving
+                except OSError:
+                    pass
+            time.sleep(0.1)
+        if pending:
+            raise RuntimeError(f"functions not serving after {timeout}s: {sorted(pending)}; see {self.workdir}")
+
+    def _tick_schedules(self) -> None:
+        from shared.pubsub import publish_json
+
+        topo = get_topology()
+        next_due = {name: 0.0 for name in topo.schedules}
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for name, schedule in topo.schedules.items():
+                if now >= next_due[name]:
+                    try:
+                        publish_json(self.project, schedule.topic, schedule.payload)
+                    except Exception:  # noqa: BLE001 - the stand-in scheduler keeps ticking
+                        pass
+                    next_due[name] = now + schedule.local_interval_seconds
+            self._stop.wait(0.2)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for proc in self._procs:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        self._procs.clear()
+        if self.sandbox:
+            self.sandbox.stop()
+            self.sandbox = None
+        if self.emulators:
+            self.emulators.stop()
+            self.emulators = None
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- helpers for the demo and tests ---------------------------------------------------
+    def upload_video(self, name: str, size: int) -> str:
+        """A deterministic sample video object (the bytes are not decoded by the sandbox)."""
+        from shared.runtime.clients import storage_client
+
+        pattern = bytes(range(256)) * (size // 256 + 1)
+        blob = storage_client(self.project).bucket(self.media_bucket).blob(name)
+        blob.upload_from_string(pattern[:size], content_type="video/mp4")
+        return f"gs://{self.media_bucket}/{name}"
+
+    def outbox(self, content_id: str) -> dict:
+        path = next((self.workdir / "outbox").glob(f"{content_id}--*.json"))
+        return json.loads(path.read_text(encoding="utf-8"))
