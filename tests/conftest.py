@@ -1,0 +1,180 @@
+"""Session fixtures: the real emulators and the TikTok sandbox, wiped between tests."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import secrets as pysecrets
+from pathlib import Path
+
+import pytest
+
+from infra.local.emulators import start_emulators
+from infra.local.sandboxes.tiktok import TikTokSandbox
+
+PROJECT = "test-project"
+MEDIA_BUCKET = "test-media"
+ACCOUNT = "tiktok-main"
+ACCOUNT_SECRET = "tiktok-account-tiktok-main"
+SIGNING_SECRET = "approval-signing-key"
+
+
+@pytest.fixture(scope="session")
+def emulators():
+    emus = start_emulators(PROJECT)
+    yield emus
+    emus.stop()
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    box = TikTokSandbox(status_fetches_before_complete=1)
+    box.start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="session")
+def stack_env(emulators, sandbox, tmp_path_factory):
+    """Environment every function would get, pointed at the emulators and the sandbox."""
+    workdir = tmp_path_factory.mktemp("postgate")
+    access_token = "act." + pysecrets.token_urlsafe(24)
+    signing_key = pysecrets.token_hex(32)
+    secrets_file = workdir / "secrets.json"
+    secrets_file.write_text(json.dumps({SIGNING_SECRET: signing_key,
+                                        ACCOUNT_SECRET: json.dumps({"access_token": access_token})}))
+    env = {
+        **emulators.env(),
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        "POSTGATE_MEDIA_BUCKET": MEDIA_BUCKET,
+        "POSTGATE_APPROVAL_BASE_URL": "http://approval.test",
+        "POSTGATE_APPROVERS": "lead@example.com",
+        "POSTGATE_SECRET_BACKEND": "file",
+        "POSTGATE_SECRETS_FILE": str(secrets_file),
+        "POSTGATE_OUTBOX_DIR": str(workdir / "outbox"),
+        "POSTGATE_TIKTOK_BASE_URL": sandbox.base_url,
+        "POSTGATE_TIKTOK_CHUNK_BYTES": str(5 * 1024 * 1024),
+        "POSTGATE_RETRY_BASE_SECONDS": "0.05",
+        "POSTGATE_TIKTOK_RATE_LIMIT_WAIT_SECONDS": "0.2",
+        "POSTGATE_POLL_FIRST_CHECK_SECONDS": "0",
+        "POSTGATE_HTTP_TIMEOUT_SECONDS": "10",
+    }
+    os.environ.update(env)
+    from shared import services
+    from shared.runtime.clients import bigquery_client
+    from infra.local.provision import provision
+
+    services.reset()
+    provision(PROJECT, media_bucket=MEDIA_BUCKET, bq=bigquery_client(PROJECT, emulators.bigquery_url))
+    return {"access_token": access_token, "signing_key": signing_key, "workdir": workdir, **env}
+
+
+@pytest.fixture
+def env(stack_env, emulators, sandbox):
+    """Per test: empty Firestore and buckets, a fresh sandbox, the TikTok account registered."""
+    from shared import services
+
+    emulators.wipe()
+    sandbox.reset()
+    sandbox.add_creator(stack_env["access_token"], creator_username="brand_main", creator_nickname="Brand")
+    services.reset()
+    services.repository().put_account(ACCOUNT, {"platform": "tiktok", "handle": "brand_main", "secret_name": ACCOUNT_SECRET})
+    return stack_env
+
+
+@pytest.fixture
+def logs():
+    """Every JSON log line written during the test, as text and parsed."""
+    from shared.runtime.logging import configure_logging
+
+    stream = io.StringIO()
+    configure_logging(stream=stream)
+
+    class Captured:
+        @property
+        def text(self) -> str:
+            return stream.getvalue()
+
+        @property
+        def entries(self) -> list[dict]:
+            return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+    yield Captured()
+    configure_logging()
+
+
+def upload_video(size: int = 6 * 1024 * 1024, name: str = "in/video.mp4") -> str:
+    from shared.runtime.clients import storage_client
+
+    data = (bytes(range(256)) * (size // 256 + 1))[:size]
+    storage_client(PROJECT).bucket(MEDIA_BUCKET).blob(name).upload_from_string(data, content_type="video/mp4")
+    return f"gs://{MEDIA_BUCKET}/{name}"
+
+
+def brief(video: str, **overrides) -> dict:
+    body = {
+        "campaign": "Launch",
+        "topic": "Our bottle keeps drinks cold all day",
+        "call_to_action": "Pre-order now.",
+        "hashtags": ["Launch"],
+        "video": video,
+        "targets": [{"account_id": ACCOUNT, "privacy_level": "PUBLIC_TO_EVERYONE"}],
+        "requested_by": "marketing@example.com",
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def draft(env):
+    """A generated content item awaiting approval (through the real generate entry point)."""
+    from shared import entrypoints
+
+    return entrypoints.generate(brief(upload_video()))
+
+
+def issue_link(env, content, action: str, *, expires_in: float = 3600, recipient: str = "lead@example.com") -> str:
+    from datetime import timedelta
+
+    from shared.approval.tokens import issue_token
+    from shared.runtime.clock import utcnow
+
+    token, _ = issue_token(env["signing_key"], content_id=content.id, content_hash=content.content_hash,
+                           action=action, expires_at=utcnow() + timedelta(seconds=expires_in), recipient=recipient)
+    return token
+
+
+def approve(env, content) -> list:
+    """Record an approval the way the POST would; returns the posts now due."""
+    from shared import services
+    from shared.approval.service import apply_decision
+
+    result = apply_decision(services.repository(), env["signing_key"], issue_link(env, content, "approve"), "approve")
+    assert result.decision == "approved", result.html
+    return result.due_posts
+
+
+def snapshot_state() -> dict:
+    """Everything a decision could change: content, posts and used-token records."""
+    from shared import services
+
+    db = services.repository().db
+    return {name: sorted((d.id, json.dumps(d.to_dict(), default=str, sort_keys=True)) for d in db.collection(name).stream())
+            for name in ("content", "posts", "approvals")}
+
+
+def pubsub_envelope(payload, message_id: str = "1") -> dict:
+    import base64
+    from datetime import datetime, timezone
+
+    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return {"subscription": f"projects/{PROJECT}/subscriptions/s",
+            "message": {"data": base64.b64encode(data).decode(), "messageId": message_id,
+                        "publishTime": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"), "attributes": {}}}
+
+
+def function_client(source: str, target: str, signature: str = "cloudevent"):
+    from functions_framework import create_app
+
+    return create_app(target=target, source=str(Path(__file__).resolve().parents[1] / source), signature_type=signature).test_client()
