@@ -77,7 +77,8 @@ def env(stack_env, emulators, sandbox):
 
     emulators.wipe()
     sandbox.reset()
-    sandbox.add_creator(stack_env["access_token"], creator_username="brand_main", creator_nickname="Brand")
+    sandbox.add_creator(stack_env["access_token"], creator_username="brand_main", creator_nickname="Brand",
+                        privacy_level_options=["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"])
     services.reset()
     services.repository().put_account(ACCOUNT, {"platform": "tiktok", "handle": "brand_main", "secret_name": ACCOUNT_SECRET})
     return stack_env
