@@ -74,12 +74,15 @@ def stack_env(emulators, sandbox, tmp_path_factory):
 def env(stack_env, emulators, sandbox):
     """Per test: empty Firestore and buckets, a fresh sandbox, the TikTok account registered."""
     from shared import services
+    from shared.topology import get_topology
 
     emulators.wipe()
     sandbox.reset()
     sandbox.add_creator(stack_env["access_token"], creator_username="brand_main", creator_nickname="Brand",
                         privacy_level_options=["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"])
     services.reset()
+    for table in get_topology().bigquery.tables:  # BigQuery has no wipe endpoint: DML it is
+        services.bigquery().query(f"DELETE FROM `{PROJECT}.{get_topology().bigquery.dataset}.{table}` WHERE TRUE").result()
     services.repository().put_account(ACCOUNT, {"platform": "tiktok", "handle": "brand_main", "secret_name": ACCOUNT_SECRET})
     return stack_env
 
