@@ -5,7 +5,7 @@ BQ_VENV := .venv-bq
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: venv demo test bench emulators-check clean
+.PHONY: venv demo test emulators-check clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)

@@ -21,6 +21,7 @@ def generate(brief_payload: dict[str, Any], idempotency_key: str | None = None):
     from shared.content.model import Brief
     from shared.content.service import create_draft
     from shared.pubsub import publish_json
+    from shared.topology import get_topology
 
     config = get_config()
     try:
@@ -33,7 +34,8 @@ def generate(brief_payload: dict[str, Any], idempotency_key: str | None = None):
         media_bucket=config.media_bucket, idempotency_key=idempotency_key)
     with log_context(correlation_id=content.id):
         # Published even on a redelivery: approval-notify is idempotent per content version.
-        publish_json(config.project, "content-created", {"content_id": content.id, "content_hash": content.content_hash},
+        topic = get_topology().functions["approval-notify"].trigger.topic
+        publish_json(config.project, topic, {"content_id": content.id, "content_hash": content.content_hash},
                      correlation_id=content.id)
     return content
 

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from shared.content.model import ContentItem
-from shared.errors import IllegalTransition
 from shared.posts.model import Post, PostStatus
 from shared.posts.state_machine import TERMINAL, transition
 from shared.runtime.clock import utcnow
@@ -201,9 +200,3 @@ def claim_for_publishing(repo: Repository, post_id: str, lease_seconds: int, now
     claimed = after is not None and after.status == "publishing" and after.attempt_id == attempt_id
     return Claim(after or before, claimed, outcome.get("reason", "unknown"))
 
-
-def ensure_transition_allowed(post: Post, to: str) -> None:
-    from shared.posts.state_machine import can_transition
-
-    if not can_transition(post.status, to):
-        raise IllegalTransition(f"post {post.id}: {post.status} -> {to} is not allowed")
