@@ -19,8 +19,10 @@ def _tick():
     from shared import services
     from shared.runtime.clock import utcnow
 
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
     repo = services.repository()
-    for snap in repo.db.collection("posts").where("status", "==", "processing").stream():
+    for snap in repo.db.collection("posts").where(filter=FieldFilter("status", "==", "processing")).stream():
         repo.update_fields(snap.id, next_check_at=utcnow() - timedelta(seconds=1))
     client = function_client("functions/status_poll/main.py", "poll_statuses")
     assert client.post("/", json=pubsub_envelope({"tick": "status-poll"})).status_code == 200
