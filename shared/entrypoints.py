@@ -116,3 +116,20 @@ def poll():
     from shared.publishing.status_poll import poll_once
 
     return poll_once(repo=services.repository(), config=get_config(), secrets=services.secrets(), bq=services.bigquery())
+
+
+def dispatch():
+    """Send scheduled posts that are due and parked posts whose wait is over to their platform topics."""
+    from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS, dispatch_due
+    from shared.pubsub import publish_json
+    from shared.topology import get_topology
+
+    config = get_config()
+    topology = get_topology()
+
+    def send(post) -> None:
+        publish_json(config.project, topology.publish_topic(post.platform), {"post_id": post.id},
+                     correlation_id=post.content_id)
+
+    return dispatch_due(repo=services.repository(), send=send, batch_size=config.poll_batch_size,
+                        redispatch_seconds=LOST_MESSAGE_RESEND_SECONDS)

@@ -56,3 +56,15 @@ class IllegalTransition(PostgateError):
 
 class BadMessage(PostgateError):
     """A Pub/Sub message or request body that cannot be parsed: ack it and log it, never retry."""
+
+
+class AuthError(PermanentError):
+    """The platform rejected the account's token even after one refresh: a person must reconnect it."""
+
+
+class CapReached(TransientError):
+    """A posting cap or quota (ours or the platform's) is used up: the post waits, it does not fail.
+
+    `retry_after` is how long until a slot frees; the publisher parks the post in `queued`
+    with a next attempt time and dispatch sends it again then.
+    """

@@ -5,6 +5,7 @@ Every value read is registered with the log redactor so it can never be printed.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import threading
@@ -85,7 +86,9 @@ class FileSecretStore:
 
     def add_version(self, name: str, value: str) -> None:
         register_secret(value)
-        with self._lock:
+        # The lock file serialises writers in other processes too (each function is its own process locally).
+        with self._lock, open(self._path.with_suffix(".lock"), "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
             data = self._read() if self._path.exists() else {}
             current = data.get(name, [])
             versions = current if isinstance(current, list) else [current]

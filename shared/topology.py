@@ -35,6 +35,18 @@ class Trigger(_Model):
     public: bool = False
 
 
+class Access(_Model):
+    """What a function touches; infra/terraform grants its service account exactly this and no more."""
+
+    firestore: Literal["read", "write"] | None = None
+    storage: dict[str, Literal["read", "write"]] = {}
+    publishes: list[str] = []
+    secrets: list[str] = []
+    secret_prefixes: dict[str, Literal["read", "rotate"]] = {}
+    bigquery_tables: list[str] = []
+    sign_urls: bool = False
+
+
 class Function(_Model):
     source: str
     entry_point: str
@@ -42,6 +54,7 @@ class Function(_Model):
     memory: str
     max_instances: int = Field(ge=1)
     timeout_seconds: int = Field(ge=1, le=3600)
+    access: Access = Access()
 
 
 class RetryPolicy(_Model):
@@ -108,6 +121,15 @@ class Topology(_Model):
         for name, fn in self.functions.items():
             if fn.trigger.type == "pubsub" and fn.trigger.topic not in self.topics:
                 problems.append(f"function {name}: unknown topic {fn.trigger.topic}")
+            for topic in fn.access.publishes:
+                if topic not in self.topics:
+                    problems.append(f"function {name}: publishes to unknown topic {topic}")
+            for bucket in fn.access.storage:
+                if bucket not in self.storage.buckets:
+                    problems.append(f"function {name}: unknown bucket {bucket}")
+            for table in fn.access.bigquery_tables:
+                if table not in self.bigquery.tables:
+                    problems.append(f"function {name}: unknown table {table}")
         for name, sub in self.subscriptions.items():
             if sub.topic not in self.topics:
                 problems.append(f"subscription {name}: unknown topic {sub.topic}")

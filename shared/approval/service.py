@@ -11,9 +11,11 @@ from shared.approval import pages
 from shared.approval.notifiers import ApprovalRequest
 from shared.approval.tokens import LinkClaims, TokenRefused, issue_token, verify_token
 from shared.content.model import Approval, ContentItem
+from shared.errors import ValidationError
 from shared.posts.model import Post
 from shared.posts.repository import APPROVALS, Repository, _dump
 from shared.posts.state_machine import transition
+from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_event, register_secret
 
@@ -67,6 +69,10 @@ def render_confirm(repo: Repository, signing_key: str, token: str, now: datetime
     problem = _why_not_decidable(repo, claims, content)
     if problem:
         return _refused(409, "Nothing to decide", problem)
+    if claims.action == "approve":
+        refusal = _platform_refusal(repo, content)
+        if refusal:
+            return refusal
     register_secret(token)
     other_action = "reject" if claims.action == "approve" else "approve"
     # The page offers the other choice too; its token is minted for the same person and expiry.
@@ -86,6 +92,19 @@ def render_confirm(repo: Repository, signing_key: str, token: str, now: datetime
         expires_at=f"{claims.expires_at:%Y-%m-%d %H:%M}",
     )
     return PageResult(200, html)
+
+
+def _platform_refusal(repo: Repository, content: ContentItem) -> PageResult | None:
+    """Platform rules again at approval time (accounts or rules may have changed since generation)."""
+    from shared.content.service import validate_for_targets
+
+    accounts = {t.account_id: repo.get_account(t.account_id) for t in content.targets}
+    try:
+        validate_for_targets(content, accounts)
+    except ValidationError as exc:
+        detail = f" ({exc.field}: {exc.limit})" if exc.field else ""
+        return _refused(422, "Can't be approved as it is", f"{exc}{detail}. Fix the post and request approval again.")
+    return None
 
 
 def _why_not_decidable(repo: Repository, claims: LinkClaims, content: ContentItem | None, transaction=None) -> str | None:
@@ -113,6 +132,13 @@ def apply_decision(repo: Repository, signing_key: str, token: str, action: str, 
         return _refused(403 if refused.reason != "expired" else 410, "Link not usable", str(refused))
 
     content_ref = repo.content_ref(claims.content_id)
+    if claims.action == "approve":
+        content = repo.get_content(claims.content_id)
+        refusal = _platform_refusal(repo, content) if content is not None else None
+        if refusal:
+            log_event(log, logging.WARNING, "approval refused: a platform would refuse this content",
+                      content_id=claims.content_id)
+            return refusal
 
     @firestore.transactional
     def _decide(transaction) -> tuple[str | None, list[Post]]:
@@ -140,7 +166,7 @@ def apply_decision(repo: Repository, signing_key: str, token: str, action: str, 
                 if content.publish_at and content.publish_at > now:
                     updated = transition(updated, "scheduled", scheduled_at=content.publish_at)
                 else:
-                    updated = transition(updated, "queued")
+                    updated = transition(updated, "queued", redispatch_at=now + timedelta(seconds=LOST_MESSAGE_RESEND_SECONDS))
                     due.append(updated)
             transaction.set(repo.post_ref(post.id), _dump(updated))
         return None, due

@@ -32,6 +32,26 @@ class TargetSpec(_Strict):
     brand_content_toggle: bool = False
     brand_organic_toggle: bool = False
 
+    # Instagram: which kind of post (an image, a reel from the video, or a carousel of the images).
+    instagram_media_type: Literal["IMAGE", "REELS", "CAROUSEL"] | None = None
+    share_to_feed: bool = True
+    # Instagram image / LinkedIn image alt text.
+    alt_text: str | None = Field(default=None, max_length=1000)
+    # YouTube: title, tags and privacy are per target (the caption becomes the description).
+    title: str | None = Field(default=None, max_length=500)
+    tags: list[str] = Field(default_factory=list, max_length=100)
+    youtube_privacy: Literal["private", "unlisted", "public"] | None = None
+    youtube_category_id: str = "22"
+    made_for_kids: bool = False
+    # LinkedIn: who sees the post.
+    linkedin_visibility: Literal["PUBLIC", "CONNECTIONS", "LOGGED_IN"] = "PUBLIC"
+    # X: post text only even when the content has media.
+    text_only: bool = False
+
+
+def _is_gs_uri(value: str) -> bool:
+    return value.startswith("gs://") and "/" in value[5:] and not value.endswith("/")
+
 
 class Brief(_Strict):
     """What the marketing team asks for."""
@@ -44,6 +64,7 @@ class Brief(_Strict):
     hashtags: list[str] = Field(default_factory=list, max_length=30)
     language: str = Field(default="en", min_length=2, max_length=10)
     video: str | None = Field(default=None, description="gs://bucket/object of the video to post")
+    images: list[str] = Field(default_factory=list, max_length=10, description="gs:// images, in carousel order")
     targets: list[TargetSpec] = Field(min_length=1, max_length=50)
     publish_at: datetime | None = None
     requested_by: str = Field(min_length=3, max_length=200)
@@ -51,9 +72,17 @@ class Brief(_Strict):
     @field_validator("video")
     @classmethod
     def _gs_uri(cls, value: str | None) -> str | None:
-        if value is not None and not (value.startswith("gs://") and "/" in value[5:]):
+        if value is not None and not _is_gs_uri(value):
             raise ValueError("video must be a gs://bucket/object URI")
         return value
+
+    @field_validator("images")
+    @classmethod
+    def _gs_uris(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not _is_gs_uri(value):
+                raise ValueError(f"image {value!r} must be a gs://bucket/object URI")
+        return values
 
     @field_validator("hashtags")
     @classmethod

@@ -16,7 +16,6 @@ from shared.runtime.logging import log_context, log_event
 
 log = logging.getLogger(__name__)
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
-TIKTOK_CAPTION_LIMIT = 2200  # UTF-16 code units (platforms.md 1.2)
 
 
 def content_id_for(brief: Brief, idempotency_key: str | None) -> str:
@@ -25,29 +24,21 @@ def content_id_for(brief: Brief, idempotency_key: str | None) -> str:
     return "c-" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:20]
 
 
-def validate_for_targets(caption_text: str, brief: Brief, accounts: dict[str, dict], media: list[MediaRef]) -> None:
-    """Per-platform checks before anyone is asked to approve (a person never approves a refusal)."""
-    for target in brief.targets:
+def validate_for_targets(content: ContentItem, accounts: dict[str, dict | None]) -> None:
+    """Each target's platform rules, before anyone is asked to approve (a person never approves a refusal).
+    Raises ValidationError naming the target, the field and the limit."""
+    from shared.platforms.registry import adapter_for
+
+    for target in content.targets:
         account = accounts.get(target.account_id)
         if account is None:
             raise ValidationError(f"unknown account {target.account_id!r}", field="targets.account_id",
                                   limit="an account registered in Firestore `accounts`")
-        if account.get("platform") == "tiktok":
-            if target.privacy_level is None:
-                raise ValidationError("TikTok needs an explicit privacy_level (no default is allowed)",
-                                      field="targets.privacy_level", limit="one of the creator's privacy_level_options")
-            if len(caption_text.encode("utf-16-le")) // 2 > TIKTOK_CAPTION_LIMIT:
-                raise ValidationError("caption too long for TikTok", field="caption",
-                                      limit=f"{TIKTOK_CAPTION_LIMIT} UTF-16 code units")
-            if target.brand_content_toggle and target.privacy_level == "SELF_ONLY":
-                raise ValidationError("branded content cannot be SELF_ONLY on TikTok", field="targets.privacy_level",
-                                      limit="not SELF_ONLY with brand_content_toggle")
-            if not any(m.kind == "video" for m in media):
-                raise ValidationError("TikTok posts need a video", field="video", limit="a gs:// video object")
-            video = next(m for m in media if m.kind == "video")
-            if video.content_type not in ("video/mp4", "video/quicktime", "video/webm"):
-                raise ValidationError(f"TikTok does not take {video.content_type}", field="video",
-                                      limit="video/mp4, video/quicktime or video/webm")
+        try:
+            adapter_for(account.get("platform", "")).validate(content, target, account)
+        except ValidationError as exc:
+            raise ValidationError(f"{account.get('platform')} account {target.account_id}: {exc}",
+                                  field=exc.field, limit=exc.limit) from None
 
 
 def create_draft(brief: Brief, *, generator: ContentGenerator, repo: Repository, media_store, media_bucket: str,
@@ -64,12 +55,12 @@ def create_draft(brief: Brief, *, generator: ContentGenerator, repo: Repository,
         media: list[MediaRef] = []
         if brief.video:
             media.append(media_store.describe(brief.video, "video"))
+        media.extend(media_store.describe(uri, "image") for uri in brief.images)
         draft = generator.generate(brief)
         if draft.image is not None:
             ext = _EXTENSIONS.get(draft.image.mime_type, "bin")
             media.append(media_store.put(media_bucket, f"generated/{content_id}/image.{ext}", draft.image.data,
                                          draft.image.mime_type, "image"))
-        item_text = ContentItem.text  # same rendering the platforms will get
         now = utcnow()
         digest = content_hash(draft.caption, draft.hashtags, media, brief.targets, brief.publish_at)
         content = ContentItem(
@@ -77,7 +68,7 @@ def create_draft(brief: Brief, *, generator: ContentGenerator, repo: Repository,
             targets=brief.targets, publish_at=brief.publish_at, requested_by=brief.requested_by,
             generator=draft.generator, content_hash=digest, created_at=now, updated_at=now,
         )
-        validate_for_targets(item_text(content), brief, accounts, media)
+        validate_for_targets(content, accounts)
         posts = [
             Post(id=post_id_for(content_id, t.account_id), content_id=content_id, account_id=t.account_id,
                  platform=accounts[t.account_id]["platform"], campaign=brief.campaign, status="pending_approval",

@@ -48,7 +48,9 @@ class Post(BaseModel):
     attempt_count: int = 0
     attempt_id: str | None = None
     lease_until: datetime | None = None
-    next_attempt_at: datetime | None = None
+    next_attempt_at: datetime | None = None  # parked (cap, retry wait): not to be claimed before this
+    # A queued post still queued at this time is sent again by dispatch (its message may be lost).
+    redispatch_at: datetime | None = None
     # Set just before the platform's create call is sent: after it, a blind retry could post twice.
     create_sent_at: datetime | None = None
 

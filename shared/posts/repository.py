@@ -126,6 +126,22 @@ class Repository:
         )
         return [Post.model_validate(d.to_dict()) for d in query.get()]
 
+    def posts_due_for_dispatch(self, now: datetime, limit: int) -> list[Post]:
+        """Scheduled posts whose time has come, and queued posts whose wait (cap, retry) is over."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        found: dict[str, Post] = {}
+        for status, field in (("scheduled", "scheduled_at"), ("queued", "next_attempt_at"), ("queued", "redispatch_at")):
+            query = (
+                self.db.collection(POSTS)
+                .where(filter=FieldFilter("status", "==", status))
+                .where(filter=FieldFilter(field, "<=", now))
+                .order_by(field)
+                .limit(limit)
+            )
+            found.update((d.id, Post.model_validate(d.to_dict())) for d in query.get())
+        return list(found.values())
+
     def posts_missing_publish_log(self, limit: int) -> list[Post]:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
@@ -173,7 +189,8 @@ def claim_for_publishing(repo: Repository, post_id: str, lease_seconds: int, now
                 outcome["reason"] = f"not due until {post.next_attempt_at.isoformat()}"
                 return None
             outcome["reason"] = "claimed"
-            return transition(post, "publishing", attempt_count=post.attempt_count + 1, next_attempt_at=None, **lease)
+            return transition(post, "publishing", attempt_count=post.attempt_count + 1, next_attempt_at=None,
+                              redispatch_at=None, **lease)
         if post.status == "publishing" and post.lease_until and post.lease_until < now:
             if post.create_sent_at is None:
                 outcome["reason"] = "claimed after expired lease"

@@ -9,16 +9,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable
 
 from shared.content.model import ContentItem
-from shared.errors import AmbiguousError, ConfigError, PermanentError, TransientError, ValidationError
-from shared.platforms.tiktok.client import CapReached, TikTokClient
+from shared.errors import AmbiguousError, CapReached, ConfigError, PermanentError, TransientError, ValidationError
+from shared.platforms.base import PublishContext, PublishResult
+from shared.platforms.registry import adapter_for
 from shared.posts.model import Post
 from shared.posts.repository import Repository, claim_for_publishing
-from shared.publishing.accounts import access_token_for
+from shared.publishing import limits
+from shared.publishing.credentials import AccountTokens
+from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS
 from shared.publishing.retry import make_retry
-from shared.publishing.tiktok import publish_to_tiktok
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
 
@@ -43,14 +44,6 @@ def approval_problem(post: Post, content: ContentItem | None) -> str | None:
     return None
 
 
-def _tiktok_client(token: str, config) -> TikTokClient:
-    return TikTokClient(token, base_url=config.tiktok_base_url, timeout=config.http_timeout_seconds,
-                        rate_limit_wait=config.tiktok_rate_limit_wait_seconds)
-
-
-PLATFORM_CLIENTS: dict[str, Callable] = {"tiktok": _tiktok_client}
-
-
 def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store) -> PublishOutcome:
     post = repo.get_post(post_id)
     if post is None:
@@ -72,41 +65,69 @@ def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store
         post = claim.post
         attempt = post.attempt_id
         log_event(log, logging.INFO, "publish claimed", attempt=post.attempt_count)
+        account = repo.get_account(post.account_id)
+        adapter = adapter_for(post.platform)
+        if account is None:
+            return _fail(repo, post, attempt, f"account {post.account_id} not found", "ConfigError")
+        # Invariant 4: a post over the account's cap waits in `queued`; dispatch resends it when a slot frees.
+        reservation = limits.reserve(repo.db, post.account_id, limits.limits_for(account, adapter.DEFAULT_LIMITS), post.id)
+        if not reservation.granted:
+            delay = max((reservation.retry_at - utcnow()).total_seconds(), 1.0)
+            return _release(repo, post, attempt, f"account limit {reservation.limit} reached", delay=delay, retry=False)
         try:
-            fields = _run_platform_flow(post, content, repo=repo, config=config, secrets=secrets, media_store=media_store)
+            result = _run_platform_flow(post, content, account, adapter, repo=repo, config=config, secrets=secrets,
+                                        media_store=media_store)
         except CapReached as exc:
-            return _release(repo, post, attempt, f"platform cap reached: {exc}", delay=exc.retry_after or 86400, retry=False)
+            return _release(repo, post, attempt, f"platform cap reached: {exc}", delay=exc.retry_after or 86400,
+                            retry=False, reservation=reservation)
         except TransientError as exc:
-            return _release(repo, post, attempt, str(exc), delay=exc.retry_after or 0, retry=True)
+            return _release(repo, post, attempt, str(exc), delay=exc.retry_after or 0, retry=True, reservation=reservation)
         except AmbiguousError as exc:
             return _fail(repo, post, attempt, str(exc), "ambiguous")
         except (PermanentError, ValidationError, ConfigError) as exc:
             return _fail(repo, post, attempt, str(exc), type(exc).__name__)
-        moved = repo.move_post(post.id, {"publishing"}, "processing", reason="platform accepted the upload", **fields)
-        log_event(log, logging.INFO, "publish handed to status poll", platform_ids=fields.get("platform_ids"))
+        now = utcnow()
+        if result.confirmed:
+            moved = repo.move_post(post.id, {"publishing"}, "published", reason="platform confirmed on create",
+                                   platform_ids=result.platform_ids, share_url=result.share_url, published_at=now)
+            log_event(log, logging.INFO, "post published", platform_ids=result.platform_ids, share_url=result.share_url)
+            return PublishOutcome("published" if moved else "skipped", "published")
+        first_check = result.next_check_seconds if result.next_check_seconds is not None else config.poll_first_check_seconds
+        moved = repo.move_post(post.id, {"publishing"}, "processing", reason="platform accepted the upload",
+                               platform_ids=result.platform_ids, check_count=0,
+                               next_check_at=now + timedelta(seconds=first_check),
+                               poll_deadline=now + timedelta(seconds=config.poll_give_up_seconds))
+        log_event(log, logging.INFO, "publish handed to status poll", platform_ids=result.platform_ids)
         return PublishOutcome("processing" if moved else "skipped", "uploaded; awaiting platform confirmation")
 
 
-def _run_platform_flow(post: Post, content: ContentItem, *, repo: Repository, config, secrets, media_store) -> dict:
-    account = repo.get_account(post.account_id)
-    if account is None:
-        raise ConfigError(f"account {post.account_id} not found")
-    client = PLATFORM_CLIENTS[post.platform](access_token_for(account, secrets), config)
+def account_tokens(account_id: str, account: dict, adapter, *, repo: Repository, config, secrets) -> AccountTokens:
+    return AccountTokens(account_id, account, secrets=secrets, db=repo.db,
+                         refresh_fn=lambda tokens: adapter.refresh_tokens(tokens, config=config))
+
+
+def _run_platform_flow(post: Post, content: ContentItem, account: dict, adapter, *, repo: Repository, config, secrets,
+                       media_store) -> PublishResult:
     retry = make_retry(config.retry_attempts, config.retry_base_seconds, config.max_inprocess_wait_seconds)
 
     def mark_create_sent() -> None:
         repo.update_fields(post.id, expected_attempt=post.attempt_id, create_sent_at=utcnow())
 
     def save_platform_ids(ids: dict) -> None:
-        # Saved before the slow upload: a crash after this point never leads to a second init.
+        # Saved before any slow step: a crash after this point never leads to a second create.
         repo.update_fields(post.id, expected_attempt=post.attempt_id, platform_ids=ids)
 
-    return publish_to_tiktok(post=post, content=content, client=client, media_store=media_store, config=config,
-                             retry=retry, mark_create_sent=mark_create_sent, save_platform_ids=save_platform_ids)
+    ctx = PublishContext(post=post, content=content, account=account,
+                         tokens=account_tokens(post.account_id, account, adapter, repo=repo, config=config, secrets=secrets),
+                         media_store=media_store, config=config, retry=retry, mark_create_sent=mark_create_sent,
+                         save_platform_ids=save_platform_ids, repo=repo)
+    return adapter.publish(ctx)
 
 
-def _release(repo: Repository, post: Post, attempt: str, reason: str, *, delay: float, retry: bool) -> PublishOutcome:
-    """Back to queued. An unfinished TikTok upload is never published, so the next attempt may init again."""
+def _release(repo: Repository, post: Post, attempt: str, reason: str, *, delay: float, retry: bool,
+             reservation: limits.Reservation | None = None) -> PublishOutcome:
+    """Back to queued. An unfinished upload is never published, so the next attempt may start again.
+    The account's limit slot goes back too: nothing was posted."""
     now = utcnow()
 
     def decide(current: Post):
@@ -116,10 +137,14 @@ def _release(repo: Repository, post: Post, attempt: str, reason: str, *, delay: 
 
         abandoned = dict(current.platform_ids)
         note = f"{reason}" + (f" (abandoned incomplete upload {abandoned})" if abandoned else "")
+        # Pub/Sub redelivers a retry=True release; redispatch_at covers a message that runs out of deliveries.
         return transition(current, "queued", reason=note, attempt_id=None, lease_until=None, create_sent_at=None,
-                          platform_ids={}, next_attempt_at=now + timedelta(seconds=delay) if delay else None)
+                          platform_ids={}, next_attempt_at=now + timedelta(seconds=delay) if delay else None,
+                          redispatch_at=None if delay else now + timedelta(seconds=LOST_MESSAGE_RESEND_SECONDS))
 
     repo.change_post(post.id, decide)
+    if reservation is not None:
+        limits.release(repo.db, reservation, post.id)
     log_event(log, logging.WARNING, "publish attempt released for retry", reason=reason, retry_in_seconds=delay)
     return PublishOutcome("queued", reason, retry=retry)
 

@@ -6,8 +6,7 @@ from typing import Callable, TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from shared.errors import TransientError
-from shared.platforms.tiktok.client import CapReached
+from shared.errors import CapReached, TransientError
 
 T = TypeVar("T")
 

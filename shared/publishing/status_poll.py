@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from shared.errors import PostgateError, TransientError
-from shared.platforms.tiktok.client import TRANSIENT_FAIL_REASONS
+from shared.platforms.base import StatusContext
+from shared.platforms.registry import adapter_for
 from shared.posts.model import Post
 from shared.posts.repository import Repository
-from shared.publishing.accounts import access_token_for
 from shared.publishing.publish_log import write_publish_log
-from shared.publishing.publisher import PLATFORM_CLIENTS
+from shared.publishing.publisher import account_tokens
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
 
@@ -64,40 +64,35 @@ def poll_once(*, repo: Repository, config, secrets, bq, now: datetime | None = N
 
 def _check_one(post: Post, *, repo: Repository, config, secrets, now: datetime, summary: PollSummary) -> None:
     account = repo.get_account(post.account_id) or {}
-    client = PLATFORM_CLIENTS[post.platform](access_token_for(account, secrets), config)
-    status = client.fetch_status(post.platform_ids["publish_id"])
-    if status.status == "PUBLISH_COMPLETE":
-        public = status.public_post_ids
-        needs_public_id = post.target.privacy_level == "PUBLIC_TO_EVERYONE"
-        # Public posts get their id only after moderation; wait for it until the deadline.
-        if public or not needs_public_id or (post.poll_deadline and now >= post.poll_deadline):
-            ids = dict(post.platform_ids)
-            share_url = None
-            if public:
-                ids["video_id"] = public[0]
-                videos = client.query_videos([public[0]], ["id", "share_url"])
-                share_url = next((v.get("share_url") for v in videos if str(v.get("id")) == public[0]), None)
-            moved = repo.move_post(post.id, {"processing"}, "published", reason="platform confirmed",
-                                   platform_ids=ids, share_url=share_url, published_at=now, next_check_at=None)
-            if moved:
-                summary.published += 1
-                log_event(log, logging.INFO, "post published", platform_ids=ids, share_url=share_url)
-            return
-    elif status.status == "FAILED":
-        reason = status.fail_reason or "unknown"
-        fail_class = "transient" if reason in TRANSIENT_FAIL_REASONS else "platform"
+    adapter = adapter_for(post.platform)
+    tokens = account_tokens(post.account_id, account, adapter, repo=repo, config=config, secrets=secrets)
+    result = adapter.check_status(StatusContext(post=post, account=account, tokens=tokens, config=config, repo=repo, now=now))
+    if result.state == "published":
+        ids = {**post.platform_ids, **result.platform_ids}
+        moved = repo.move_post(post.id, {"processing"}, "published", reason="platform confirmed",
+                               platform_ids=ids, share_url=result.share_url, published_at=now, next_check_at=None)
+        if moved:
+            summary.published += 1
+            log_event(log, logging.INFO, "post published", platform_ids=ids, share_url=result.share_url)
+        return
+    if result.state == "failed":
+        reason = result.fail_reason or "unknown"
+        fail_class = result.fail_class or "platform"
         if repo.move_post(post.id, {"processing"}, "failed", reason=f"platform: {reason}", fail_reason=reason,
                           fail_class=fail_class, next_check_at=None):
             summary.failed += 1
             log_event(log, logging.ERROR, "post failed", reason=reason, fail_class=fail_class)
         return
     if post.poll_deadline and now >= post.poll_deadline:
-        reason = f"gave up waiting: still {status.status} at the deadline"
+        reason = f"gave up waiting: still {result.detail or 'processing'} at the deadline"
         if repo.move_post(post.id, {"processing"}, "failed", reason=reason, fail_reason=reason, fail_class="timeout"):
             summary.failed += 1
             log_event(log, logging.ERROR, "post failed", reason=reason, fail_class="timeout")
         return
-    delay = next_check_delay(config, post.check_count)
-    repo.update_fields(post.id, next_check_at=now + timedelta(seconds=delay), check_count=post.check_count + 1)
+    delay = result.next_check_seconds if result.next_check_seconds is not None else next_check_delay(config, post.check_count)
+    changes = {"next_check_at": now + timedelta(seconds=delay), "check_count": post.check_count + 1}
+    if result.platform_ids:
+        changes["platform_ids"] = {**post.platform_ids, **result.platform_ids}
+    repo.update_fields(post.id, **changes)
     summary.waiting += 1
-    log_event(log, logging.INFO, "post still processing", platform_status=status.status, next_check_in=delay)
+    log_event(log, logging.INFO, "post still processing", platform_status=result.detail, next_check_in=delay)

@@ -33,6 +33,21 @@ _ENV = {
     "POSTGATE_SMTP_FROM": "smtp_from",
     "POSTGATE_SMTP_PASSWORD_SECRET": "smtp_password_secret",
     "POSTGATE_TIKTOK_BASE_URL": "tiktok_base_url",
+    "POSTGATE_INSTAGRAM_BASE_URL": "instagram_base_url",
+    "POSTGATE_INSTAGRAM_CONTAINER_POLL_SECONDS": "instagram_container_poll_seconds",
+    "POSTGATE_INSTAGRAM_CONTAINER_WAIT_SECONDS": "instagram_container_wait_seconds",
+    "POSTGATE_X_BASE_URL": "x_base_url",
+    "POSTGATE_X_CHUNK_BYTES": "x_chunk_bytes",
+    "POSTGATE_YOUTUBE_BASE_URL": "youtube_base_url",
+    "POSTGATE_YOUTUBE_OAUTH_URL": "youtube_oauth_url",
+    "POSTGATE_YOUTUBE_CHUNK_BYTES": "youtube_chunk_bytes",
+    "POSTGATE_YOUTUBE_DAILY_QUOTA": "youtube_daily_quota",
+    "POSTGATE_LINKEDIN_BASE_URL": "linkedin_base_url",
+    "POSTGATE_LINKEDIN_OAUTH_URL": "linkedin_oauth_url",
+    "POSTGATE_LINKEDIN_VERSION": "linkedin_version",
+    "POSTGATE_SIGNED_URL_TTL_SECONDS": "signed_url_ttl_seconds",
+    "POSTGATE_SIGNED_URL_ENDPOINT": "signed_url_endpoint",
+    "POSTGATE_URL_SIGNING_KEY_FILE": "url_signing_key_file",
     "POSTGATE_BIGQUERY_ENDPOINT": "bigquery_endpoint",
     "POSTGATE_HTTP_TIMEOUT_SECONDS": "http_timeout_seconds",
     "POSTGATE_PUBLISH_LEASE_SECONDS": "publish_lease_seconds",
@@ -77,6 +92,23 @@ class Config(BaseModel):
     smtp_password_secret: str | None = None
 
     tiktok_base_url: str = "https://open.tiktokapis.com"
+    instagram_base_url: str = "https://graph.facebook.com/v25.0"
+    # Containers are polled about once a minute for at most five minutes (platforms.md 2.1).
+    instagram_container_poll_seconds: float = Field(default=60.0, ge=0)
+    instagram_container_wait_seconds: float = Field(default=300.0, ge=0)
+    x_base_url: str = "https://api.x.com"
+    x_chunk_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=5 * 1024 * 1024)
+    youtube_base_url: str = "https://www.googleapis.com"
+    youtube_oauth_url: str = "https://oauth2.googleapis.com/token"
+    youtube_chunk_bytes: int = Field(default=8 * 1024 * 1024, ge=256 * 1024, multiple_of=256 * 1024)
+    youtube_daily_quota: int = Field(default=10000, gt=0)
+    linkedin_base_url: str = "https://api.linkedin.com"
+    linkedin_oauth_url: str = "https://www.linkedin.com/oauth/v2/accessToken"
+    linkedin_version: str = Field(default="202611", pattern=r"^\d{6}$")
+    # Instagram fetches media from a V4 signed Cloud Storage URL.
+    signed_url_ttl_seconds: int = Field(default=3600, gt=0, le=7 * 24 * 3600)
+    signed_url_endpoint: str | None = None  # locally: the storage emulator's URL
+    url_signing_key_file: str | None = None  # locally: a service-account key; in GCP: IAM signBlob
     bigquery_endpoint: str | None = None
 
     http_timeout_seconds: float = Field(default=30.0, gt=0)

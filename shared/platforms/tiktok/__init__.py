@@ -1,1 +1,1 @@
-"""TikTok Content Posting API v2: client, chunk plan and error classification. Nothing of the pipeline."""
+"""TikTok Content Posting API v2: client, chunk plan, error classification, and the adapter."""

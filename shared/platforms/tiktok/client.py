@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import requests
 
-from shared.errors import AmbiguousError, PermanentError, TransientError, ValidationError
+from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError, ValidationError
 from shared.platforms.tiktok.chunking import ChunkPlan
+from shared.publishing.credentials import StaticToken, with_fresh_token
 from shared.runtime.logging import log_event
+
+if TYPE_CHECKING:
+    from shared.platforms.base import TokenSource
 
 log = logging.getLogger(__name__)
 
+_AUTH_CODES = {"access_token_invalid"}
 _TRANSIENT_CODES = {"internal_error", "rate_limit_exceeded"}
 # Caps: the post must wait, not fail (platforms.md section 0).
 _CAP_CODES = {"spam_risk_too_many_posts", "spam_risk_too_many_pending_share", "reached_active_user_cap"}
@@ -26,10 +31,6 @@ TRANSIENT_FAIL_REASONS = {"internal", "video_pull_failed", "photo_pull_failed"}
 
 class RateLimited(TransientError):
     """429 rate_limit_exceeded: a one-minute window per token and endpoint."""
-
-
-class CapReached(TransientError):
-    """A daily cap: reschedule about a day later instead of looping."""
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,9 @@ class PublishStatus:
 
 
 class TikTokClient:
-    def __init__(self, access_token: str, *, base_url: str, timeout: float = 30.0,
+    def __init__(self, tokens: "str | TokenSource", *, base_url: str, timeout: float = 30.0,
                  rate_limit_wait: float = 60.0, session: requests.Session | None = None):
-        self._token = access_token
+        self._tokens = StaticToken(tokens) if isinstance(tokens, str) else tokens
         self._base = base_url.rstrip("/")
         self._timeout = timeout
         self._rate_limit_wait = rate_limit_wait
@@ -68,12 +69,16 @@ class TikTokClient:
 
     # -- JSON endpoints --------------------------------------------------------------------
     def _post(self, path: str, body: dict | None, *, endpoint: str, creates: bool = False, params=None) -> dict:
+        # A 401 refreshes the token once (rejected before anything was created, so re-sending is safe).
+        return with_fresh_token(self._tokens, lambda token: self._post_once(path, body, endpoint, creates, params, token))
+
+    def _post_once(self, path: str, body: dict | None, endpoint: str, creates: bool, params, token: str) -> dict:
         try:
             response = self._http.post(
                 f"{self._base}{path}",
                 params=params,
                 json=body if body is not None else {},
-                headers={"Authorization": f"Bearer {self._token}", "Content-Type": "application/json; charset=UTF-8"},
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json; charset=UTF-8"},
                 timeout=self._timeout,
             )
         except requests.ConnectionError as exc:
@@ -97,6 +102,8 @@ class TikTokClient:
         if response.ok and code == "ok":
             return payload.get("data") or {}
         message = f"tiktok {endpoint}: {code}: {error.get('message', '')}".rstrip(": ")
+        if response.status_code == 401 or code in _AUTH_CODES:
+            raise AuthError(message, platform_code=code)
         if response.status_code == 429 or code == "rate_limit_exceeded":
             retry_after = response.headers.get("Retry-After")
             raise RateLimited(message, retry_after=float(retry_after) if retry_after else self._rate_limit_wait, platform_code=code)
@@ -183,3 +190,25 @@ def upload_all(client: TikTokClient, upload_url: str, plan: ChunkPlan, chunks: I
         final_status = retry(lambda: client.upload_chunk(upload_url, first, last, plan.video_size, data, content_type))
     if final_status != 201:
         raise PermanentError(f"tiktok upload ended with HTTP {final_status}, expected 201 after the last chunk")
+
+
+def refresh_user_tokens(token_url: str, tokens: dict, *, timeout: float = 30.0, http: requests.Session | None = None) -> dict:
+    """POST /v2/oauth/token/ (grant_type=refresh_token). TikTok rotates the refresh token (platforms.md 1.7)."""
+    http = http or requests.Session()
+    try:
+        response = http.post(token_url, data={
+            "client_key": tokens.get("client_id") or tokens.get("client_key", ""),
+            "client_secret": tokens.get("client_secret", ""),
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+        }, headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=timeout)
+    except (requests.ConnectionError, requests.Timeout):
+        raise TransientError("tiktok token refresh: no answer") from None
+    payload = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else {}
+    if response.ok and payload.get("access_token"):
+        return {k: payload.get(k) for k in ("access_token", "refresh_token", "expires_in", "refresh_expires_in", "open_id")}
+    code = (payload.get("error") or {}).get("code") if isinstance(payload.get("error"), dict) else payload.get("error")
+    if response.status_code >= 500:
+        raise TransientError(f"tiktok token refresh: HTTP {response.status_code}")
+    raise AuthError(f"tiktok token refresh refused ({code or response.status_code}); reconnect the account",
+                    platform_code=str(code or response.status_code))

@@ -1,0 +1,11 @@
+"""publish-instagram: claim an approved post and publish it to Instagram."""
+
+import functions_framework
+
+from shared import entrypoints
+from shared.runtime.handlers import handle_pubsub
+
+
+@functions_framework.cloud_event
+def publish_instagram(event):
+    handle_pubsub(event, lambda payload, attrs, message_id: entrypoints.publish(payload))

@@ -1,0 +1,93 @@
+"""What every platform adapter provides, and what the publisher and status poll hand it.
+
+One module per platform, `shared/platforms/<platform>/adapter.py`, exposing module-level
+functions with these signatures (see registry.py):
+
+    validate(content: ContentItem, target: TargetSpec, account: dict) -> None
+        Raise ValidationError(field=..., limit=...) for anything the platform would refuse.
+        Pure: no network. Runs at generation, on the review page and again at approval.
+    publish(ctx: PublishContext) -> PublishResult
+        Runs inside a claimed attempt, after the approval gate and the account's limits.
+        Calls ctx.mark_create_sent() right before the call that creates the post, and
+        ctx.save_platform_ids(...) the moment the platform names it (before any slow step).
+    check_status(ctx: StatusContext) -> StatusResult
+        For posts in `processing`: ask the platform whether the post is live.
+    refresh_tokens(tokens: dict, *, config, http) -> dict
+        Exchange tokens["refresh_token"] for new tokens; return {access_token, refresh_token?,
+        expires_in?}. A rotated refresh token must be in the answer (it is written back).
+    DEFAULT_LIMITS: list[Limit]   posting caps per account (account doc `limits` overrides).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Literal, Protocol
+
+from shared.content.model import ContentItem, TargetSpec
+from shared.posts.model import Post
+
+
+class TokenSource(Protocol):
+    """An account's access token, refreshed at most once per rejection (see publishing/credentials.py)."""
+
+    def current(self) -> str:
+        """The access token to send now."""
+
+    def refresh(self, rejected: str) -> str:
+        """The platform rejected `rejected` (401 / expired): return a working token or raise AuthError."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `max_count` posts per `window_seconds` (sliding) for one account."""
+
+    name: str
+    max_count: int
+    window_seconds: int
+
+
+@dataclass
+class PublishContext:
+    post: Post
+    content: ContentItem
+    account: dict
+    tokens: TokenSource
+    media_store: Any  # shared.media.MediaStore
+    config: Any  # shared.runtime.config.Config
+    retry: Callable[[Callable[[], Any]], Any]  # in-process retry of TransientError
+    mark_create_sent: Callable[[], None]
+    save_platform_ids: Callable[[dict[str, str]], None]
+    repo: Any = None  # shared.posts.repository.Repository, for platform bookkeeping (e.g. quota)
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """`confirmed=True`: the platform says the post is live (-> published). Otherwise the
+    status poll confirms it later (-> processing), first after `next_check_seconds`."""
+
+    platform_ids: dict[str, str]
+    confirmed: bool = False
+    share_url: str | None = None
+    next_check_seconds: float | None = None
+
+
+@dataclass
+class StatusContext:
+    post: Post
+    account: dict
+    tokens: TokenSource
+    config: Any
+    repo: Any = None
+    now: datetime | None = None  # the poll's clock (tests move it)
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    state: Literal["published", "failed", "pending"]
+    platform_ids: dict[str, str] = field(default_factory=dict)  # merged into the post's ids
+    share_url: str | None = None
+    fail_reason: str | None = None
+    fail_class: str | None = None  # transient | platform | ...
+    detail: str | None = None  # the platform's own status word, for logs
+    next_check_seconds: float | None = None  # the platform's hint (e.g. X check_after_secs)

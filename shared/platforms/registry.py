@@ -1,0 +1,21 @@
+"""Platform name -> its adapter module, imported on first use (a function loads only its own)."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from shared.errors import ConfigError
+
+PLATFORMS = ("tiktok", "instagram", "x", "youtube", "linkedin")
+_REQUIRED = ("validate", "publish", "check_status", "refresh_tokens", "DEFAULT_LIMITS")
+
+
+def adapter_for(platform: str) -> ModuleType:
+    if platform not in PLATFORMS:
+        raise ConfigError(f"unknown platform {platform!r} (known: {', '.join(PLATFORMS)})")
+    module = importlib.import_module(f"shared.platforms.{platform}.adapter")
+    missing = [name for name in _REQUIRED if not hasattr(module, name)]
+    if missing:
+        raise ConfigError(f"platform adapter {platform} lacks {', '.join(missing)}")
+    return module

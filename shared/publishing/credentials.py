@@ -1,0 +1,124 @@
+"""Account credentials: one JSON secret per account, refreshed once per rejection, rotation kept.
+
+The secret holds {"access_token", "refresh_token", "expires_at" (epoch s), "client_id",
+"client_secret", ...}. A bare string is taken as an access token with no way to refresh.
+
+Two instances that both see a 401 must not both spend the refresh token: platforms that rotate
+it (TikTok, X) invalidate the old one on first use, so the second refresh would fail and, worse,
+a slower writer could overwrite the newer token. So a refresh happens under a Firestore lease,
+and re-reads the secret first: if another instance already rotated it, its token is used.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Callable
+
+from shared.errors import AuthError, ConfigError, TransientError
+from shared.publishing import leases
+from shared.runtime.logging import log_event
+
+log = logging.getLogger(__name__)
+_EARLY_REFRESH_SECONDS = 60  # refresh a token this close to expiry before using it
+
+
+def parse_token_secret(raw: str) -> dict:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {"access_token": raw}
+    if isinstance(value, str):
+        return {"access_token": value}
+    if not isinstance(value, dict) or not value.get("access_token"):
+        raise ConfigError("account secret has no access_token")
+    return value
+
+
+class AccountTokens:
+    """TokenSource for one account (see shared/platforms/base.py)."""
+
+    def __init__(self, account_id: str, account: dict, *, secrets, db, refresh_fn: Callable[[dict], dict],
+                 wait_seconds: float = 20.0, lease_seconds: float = 30.0):
+        secret_name = account.get("secret_name")
+        if not secret_name:
+            raise ConfigError(f"account {account_id} has no secret_name")
+        self.account_id = account_id
+        self.secret_name = secret_name
+        self._secrets = secrets
+        self._db = db
+        self._refresh_fn = refresh_fn
+        self._wait = wait_seconds
+        self._lease = lease_seconds
+        self._tokens: dict | None = None
+
+    def _load(self) -> dict:
+        self._tokens = parse_token_secret(self._secrets.access(self.secret_name))
+        return self._tokens
+
+    def current(self) -> str:
+        tokens = self._tokens or self._load()
+        expires_at = tokens.get("expires_at")
+        if expires_at and float(expires_at) - time.time() < _EARLY_REFRESH_SECONDS and tokens.get("refresh_token"):
+            return self.refresh(tokens["access_token"])
+        return tokens["access_token"]
+
+    def refresh(self, rejected: str) -> str:
+        holder = uuid.uuid4().hex
+        lease_name = f"token-refresh--{self.account_id}"
+        deadline = time.monotonic() + self._wait
+        while True:
+            latest = self._load()
+            if latest["access_token"] != rejected:
+                return latest["access_token"]  # another instance rotated it meanwhile
+            if leases.try_acquire(self._db, lease_name, holder, self._lease):
+                try:
+                    latest = self._load()  # re-check under the lease
+                    if latest["access_token"] != rejected:
+                        return latest["access_token"]
+                    return self._refresh_now(latest)
+                finally:
+                    leases.release(self._db, lease_name, holder)
+            if time.monotonic() > deadline:
+                raise TransientError(f"account {self.account_id}: token refresh by another instance did not finish")
+            time.sleep(0.1)
+
+    def _refresh_now(self, tokens: dict) -> str:
+        if not tokens.get("refresh_token"):
+            raise AuthError(f"account {self.account_id}: token rejected and no refresh token; reconnect the account")
+        fresh = self._refresh_fn(tokens)  # AuthError on invalid_grant: reconnect needed
+        if not fresh.get("access_token"):
+            raise AuthError(f"account {self.account_id}: refresh answered without an access token")
+        updated = {**tokens, **{k: v for k, v in fresh.items() if v is not None and k != "expires_in"}}
+        if fresh.get("expires_in"):
+            updated["expires_at"] = int(time.time() + float(fresh["expires_in"]))
+        # Written before use: if this instance dies now, the rotated refresh token is not lost.
+        self._secrets.add_version(self.secret_name, json.dumps(updated))
+        self._tokens = updated
+        log_event(log, logging.INFO, "account token refreshed", account_id=self.account_id,
+                  rotated=fresh.get("refresh_token") not in (None, tokens.get("refresh_token")))
+        return updated["access_token"]
+
+
+class StaticToken:
+    """A TokenSource for a bare access token: nothing to refresh with."""
+
+    def __init__(self, token: str):
+        self._token = token
+
+    def current(self) -> str:
+        return self._token
+
+    def refresh(self, rejected: str) -> str:
+        raise AuthError("the access token was rejected and there is no refresh token; reconnect the account")
+
+
+def with_fresh_token(tokens, call: Callable[[str], object]):
+    """Call `call(token)`; on AuthError refresh once and call again (a second rejection stands)."""
+    token = tokens.current()
+    try:
+        return call(token)
+    except AuthError:
+        return call(tokens.refresh(token))
