@@ -182,3 +182,48 @@ def function_client(source: str, target: str, signature: str = "cloudevent"):
     from functions_framework import create_app
 
     return create_app(target=target, source=str(Path(__file__).resolve().parents[1] / source), signature_type=signature).test_client()
+
+
+def register_account(account_id: str, platform: str, tokens: dict, **fields) -> dict:
+    """An account in Firestore plus its one token secret (`<platform>-account-<id>`), as an operator
+    connecting it would leave them. `fields` are platform details (e.g. platform_account_id, limits)."""
+    from shared import services
+
+    secret_name = f"{platform}-account-{account_id}"
+    services.secrets().add_version(secret_name, json.dumps(tokens))
+    account = {"platform": platform, "handle": fields.pop("handle", account_id), "secret_name": secret_name, **fields}
+    services.repository().put_account(account_id, account)
+    return account
+
+
+def generic_brief(targets: list[dict], *, video: str | None = None, images: list[str] | None = None, **overrides) -> dict:
+    body = {
+        "campaign": "Launch",
+        "topic": "Our bottle keeps drinks cold all day",
+        "call_to_action": "Pre-order now.",
+        "hashtags": ["Launch"],
+        "targets": targets,
+        "requested_by": "marketing@example.com",
+    }
+    if video:
+        body["video"] = video
+    if images:
+        body["images"] = images
+    body.update(overrides)
+    return body
+
+
+def upload_object(name: str, data: bytes, content_type: str) -> str:
+    from shared.runtime.clients import storage_client
+
+    storage_client(PROJECT).bucket(MEDIA_BUCKET).blob(name).upload_from_string(data, content_type=content_type)
+    return f"gs://{MEDIA_BUCKET}/{name}"
+
+
+def jpeg_bytes(width: int = 1080, height: int = 1080) -> bytes:
+    """A small, real baseline JPEG header (SOI, SOF0 with the given size, EOI): enough for sandboxes
+    that check the type and aspect ratio without decoding pixels."""
+    import struct
+
+    sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 17, 8, height, width, 3) + b"\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+    return b"\xff\xd8" + b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + sof0 + b"\xff\xd9"
