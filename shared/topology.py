@@ -105,6 +105,21 @@ class Storage(_Model):
     buckets: dict[str, Bucket]
 
 
+class FirestoreIndex(_Model):
+    """A composite index; every field ascending, as the repository's queries order them."""
+
+    collection: str
+    fields: list[str] = Field(min_length=2)
+
+
+class Firestore(_Model):
+    indexes: list[FirestoreIndex] = []
+
+
+# Service account ids are "<project_prefix>-<function>" and GCP allows at most 30 characters.
+_SERVICE_ACCOUNT_ID_MAX = 30
+
+
 class Topology(_Model):
     project_prefix: str
     topics: dict[str, Topic]
@@ -114,11 +129,19 @@ class Topology(_Model):
     schedules: dict[str, Schedule]
     bigquery: BigQuery
     storage: Storage
+    secrets: list[str] = []
+    firestore: Firestore = Firestore()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> "Topology":
         problems = []
         for name, fn in self.functions.items():
+            if len(f"{self.project_prefix}-{name}") > _SERVICE_ACCOUNT_ID_MAX:
+                problems.append(f"function {name}: service account id {self.project_prefix}-{name} is over "
+                                f"{_SERVICE_ACCOUNT_ID_MAX} characters")
+            for secret in fn.access.secrets:
+                if secret not in self.secrets:
+                    problems.append(f"function {name}: secret {secret} is not declared under secrets")
             if fn.trigger.type == "pubsub" and fn.trigger.topic not in self.topics:
                 problems.append(f"function {name}: unknown topic {fn.trigger.topic}")
             for topic in fn.access.publishes:
