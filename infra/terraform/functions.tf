@@ -1,0 +1,176 @@
+# One gen2 Cloud Function per entry in infra/topology.yaml's functions, each with its own service account.
+
+locals {
+  # shared/ goes into every zip; caches and any stray copy of the topology stay out.
+  shared_files = {
+    for file in fileset("${local.repo_root}/shared", "**") :
+    "shared/${file}" => "${local.repo_root}/shared/${file}"
+    if !strcontains(file, "__pycache__") && !endswith(file, ".pyc") && file != "topology.yaml"
+  }
+
+  source_files = {
+    for key, dir in module.topology.sources : key => merge(
+      local.shared_files,
+      {
+        for file in fileset("${local.repo_root}/${dir}", "**") :
+        file => "${local.repo_root}/${dir}/${file}"
+        if !strcontains(file, "__pycache__") && !endswith(file, ".pyc")
+      },
+      { "requirements.txt" = "${local.repo_root}/requirements.txt" },
+    )
+  }
+
+  # Every function reads the same configuration (shared/runtime/config.py); these are the values
+  # that only the deployment knows. var.function_environment adds the optional ones.
+  function_environment = {
+    GOOGLE_CLOUD_PROJECT       = var.project
+    POSTGATE_MEDIA_BUCKET      = module.topology.buckets["media"].bucket_name
+    POSTGATE_APPROVAL_BASE_URL = module.topology.approval_url
+    POSTGATE_SECRET_BACKEND    = "secret-manager"
+  }
+}
+
+data "archive_file" "function_source" {
+  for_each    = module.topology.sources
+  type        = "zip"
+  output_path = "${path.module}/.build/${each.key}.zip"
+
+  # main.py at the root of the zip, next to the shared package it imports. file() reads text only,
+  # which is all a function source holds.
+  dynamic "source" {
+    for_each = local.source_files[each.key]
+    content {
+      filename = source.key
+      content  = file(source.value)
+    }
+  }
+
+  # Deployed functions have no infra/; shared/topology.py falls back to this copy.
+  source {
+    filename = "shared/topology.yaml"
+    content  = file(local.topology_path)
+  }
+}
+
+resource "google_storage_bucket" "function_sources" {
+  #checkov:skip=CKV_GCP_62:Only Terraform writes here and Cloud Build reads; Cloud Audit Logs record both.
+  #checkov:skip=CKV_GCP_78:Objects are named by content hash and never overwritten, so versions add nothing.
+  project                     = var.project
+  name                        = "${var.project}-${local.prefix}-function-sources"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+
+  depends_on = [google_project_service.required]
+}
+
+# Named by content hash, so a change to the code is a new object and redeploys the function.
+resource "google_storage_bucket_object" "function_source" {
+  for_each = module.topology.sources
+  name     = "${each.key}-${data.archive_file.function_source[each.key].output_md5}.zip"
+  bucket   = google_storage_bucket.function_sources.name
+  source   = data.archive_file.function_source[each.key].output_path
+}
+
+resource "google_service_account" "function" {
+  for_each     = module.topology.functions
+  project      = var.project
+  account_id   = each.value.service_account_id
+  display_name = "Postgate function ${each.key}"
+}
+
+# Builds the function images, so the functions' own accounts need no build rights.
+resource "google_service_account" "function_builder" {
+  project      = var.project
+  account_id   = "${local.prefix}-function-builder"
+  display_name = "Postgate function builds"
+}
+
+# What a gen2 build does: write its logs and push the image. It reads the source through the
+# bucket grant below.
+resource "google_project_iam_member" "function_builder" {
+  for_each = toset(["roles/logging.logWriter", "roles/artifactregistry.writer"])
+  project  = var.project
+  role     = each.value
+  member   = "serviceAccount:${google_service_account.function_builder.email}"
+}
+
+resource "google_storage_bucket_iam_member" "function_builder_reads_sources" {
+  bucket = google_storage_bucket.function_sources.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.function_builder.email}"
+}
+
+resource "google_cloudfunctions2_function" "function" {
+  #checkov:skip=CKV_GCP_124:Only HTTP functions allow all ingress (browsers open approval links); Pub/Sub-fed ones are internal-only.
+  for_each    = module.topology.functions
+  project     = var.project
+  location    = var.region
+  name        = each.key
+  description = "Postgate ${each.key} (infra/topology.yaml)"
+
+  build_config {
+    runtime         = "python311"
+    entry_point     = each.value.entry_point
+    service_account = google_service_account.function_builder.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.function_sources.name
+        object = google_storage_bucket_object.function_source[each.value.source_key].name
+      }
+    }
+  }
+
+  # Pub/Sub-fed functions have no event_trigger: google_pubsub_subscription.push delivers to them
+  # with the retry and dead-letter settings the topology declares, which Eventarc cannot express.
+  service_config {
+    available_memory               = each.value.memory
+    max_instance_count             = each.value.max_instances
+    timeout_seconds                = each.value.timeout_seconds
+    ingress_settings               = each.value.ingress
+    service_account_email          = google_service_account.function[each.key].email
+    all_traffic_on_latest_revision = true
+    environment_variables          = merge(var.function_environment, local.function_environment)
+  }
+
+  depends_on = [
+    google_project_service.required,
+    google_project_iam_member.function_builder,
+    google_storage_bucket_iam_member.function_builder_reads_sources,
+  ]
+}
+
+resource "google_cloud_run_v2_service_iam_member" "pubsub_push_invoker" {
+  for_each = module.topology.subscriptions
+  project  = var.project
+  location = var.region
+  name     = google_cloudfunctions2_function.function[each.value.push_function].name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.pubsub_push.email}"
+}
+
+# Functions marked public in the topology (approval-http) are guarded by their signed, single-use
+# tokens; a person's browser opening an approval link carries no Google identity.
+resource "google_cloud_run_v2_service_iam_member" "public_invoker" {
+  for_each = { for name, fn in module.topology.functions : name => fn if fn.public }
+  project  = var.project
+  location = var.region
+  name     = google_cloudfunctions2_function.function[each.key].name
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}
+
+resource "google_cloud_run_v2_service_iam_member" "http_invoker" {
+  for_each = {
+    for pair in setproduct(
+      [for name, fn in module.topology.functions : name if fn.trigger_type == "http" && !fn.public],
+      var.http_invokers,
+    ) : "${pair[0]}/${pair[1]}" => { function = pair[0], member = pair[1] }
+  }
+  project  = var.project
+  location = var.region
+  name     = google_cloudfunctions2_function.function[each.value.function].name
+  role     = "roles/run.invoker"
+  member   = each.value.member
+}

@@ -1,0 +1,66 @@
+output "prefix" {
+  value = local.prefix
+}
+
+output "functions" {
+  value = local.functions
+}
+
+output "sources" {
+  description = "Source key -> folder under the repository root."
+  value       = { for key, dirs in local.sources : key => dirs[0] }
+}
+
+output "topics" {
+  value = local.topics
+}
+
+output "dead_letter_topics" {
+  value = local.dead_letter_topics
+}
+
+output "subscriptions" {
+  value = local.subscriptions
+}
+
+output "schedules" {
+  value = local.schedules
+}
+
+output "bigquery_dataset" {
+  value = local.topology.bigquery.dataset
+}
+
+output "tables" {
+  value = local.tables
+}
+
+output "buckets" {
+  value = local.buckets
+}
+
+output "secrets" {
+  value = local.secrets
+
+  precondition {
+    condition     = alltrue([for account in var.accounts : contains(local.platforms, account.platform)])
+    error_message = "Every account's platform must be one a topic declares: ${join(", ", local.platforms)}."
+  }
+}
+
+output "firestore_indexes" {
+  value = local.firestore_indexes
+}
+
+output "grants" {
+  value = local.grants
+}
+
+output "grants_by_kind" {
+  value = { for kind in local.grant_kinds : kind => { for key, grant in local.grants : key => grant if grant.kind == kind } }
+}
+
+output "approval_url" {
+  description = "URL of the approval function, known before it exists (gen2 functions answer on cloudfunctions.net)."
+  value       = "https://${var.region}-${var.project}.cloudfunctions.net/${var.approval_function}"
+}
