@@ -153,7 +153,7 @@ resource "google_cloud_run_v2_service_iam_member" "pubsub_push_invoker" {
 # Functions marked public in the topology (approval-http) are guarded by their signed, single-use
 # tokens; a person's browser opening an approval link carries no Google identity.
 resource "google_cloud_run_v2_service_iam_member" "public_invoker" {
-  for_each = { for name, fn in module.topology.functions : name => fn if fn.public }
+  for_each = module.topology.public_functions
   project  = var.project
   location = var.region
   name     = google_cloudfunctions2_function.function[each.key].name
@@ -163,10 +163,8 @@ resource "google_cloud_run_v2_service_iam_member" "public_invoker" {
 
 resource "google_cloud_run_v2_service_iam_member" "http_invoker" {
   for_each = {
-    for pair in setproduct(
-      [for name, fn in module.topology.functions : name if fn.trigger_type == "http" && !fn.public],
-      var.http_invokers,
-    ) : "${pair[0]}/${pair[1]}" => { function = pair[0], member = pair[1] }
+    for pair in setproduct(module.topology.private_http_functions, var.http_invokers) :
+    "${pair[0]}/${pair[1]}" => { function = pair[0], member = pair[1] }
   }
   project  = var.project
   location = var.region

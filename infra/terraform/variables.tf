@@ -52,4 +52,10 @@ variable "http_invokers" {
   description = "Members (e.g. group:marketing@example.com) allowed to call the HTTP functions that are not public (generate-http)."
   type        = list(string)
   default     = []
+
+  validation {
+    # Opening a function to everyone is the topology's decision (trigger.public), not a variable's.
+    condition     = length(setintersection(var.http_invokers, ["allUsers", "allAuthenticatedUsers"])) == 0
+    error_message = "http_invokers must name identities; mark a function public in infra/topology.yaml instead."
+  }
 }

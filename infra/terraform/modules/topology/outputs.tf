@@ -6,6 +6,16 @@ output "functions" {
   value = local.functions
 }
 
+output "public_functions" {
+  description = "Functions the topology marks public: callable without IAM (guarded by their own tokens)."
+  value       = { for name, fn in local.functions : name => fn if fn.public }
+}
+
+output "private_http_functions" {
+  description = "HTTP functions that only var.http_invokers may call."
+  value       = [for name, fn in local.functions : name if fn.trigger_type == "http" && !fn.public]
+}
+
 output "sources" {
   description = "Source key -> folder under the repository root."
   value       = { for key, dirs in local.sources : key => dirs[0] }

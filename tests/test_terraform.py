@@ -1,0 +1,464 @@
+"""infra/terraform deploys exactly what infra/topology.yaml declares.
+
+Every topic, subscription, function and schedule of the topology becomes a resource with the same
+settings, and every function's service account holds only the roles its access block asks for.
+Resource blocks are read with python-hcl2; the maps they iterate over (for_each) come from
+module.topology, evaluated by the terraform binary offline (the module has no providers). Each
+resource instance is then rendered by substituting each.key / each.value into its block.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import hcl2
+import pytest
+
+from shared.topology import Topology, load_topology
+
+ROOT = Path(__file__).resolve().parent.parent
+TERRAFORM_DIR = ROOT / "infra" / "terraform"
+MODULE_DIR = TERRAFORM_DIR / "modules" / "topology"
+PROJECT = "postgate-test"
+PROJECT_NUMBER = "123456789012"
+ACCOUNTS = [{"platform": "tiktok", "account_id": "brand-main"}, {"platform": "x", "account_id": "brand"}]
+
+# The role each access level means; the Terraform module must derive these and nothing else.
+FIRESTORE_ROLES = {"read": "roles/datastore.viewer", "write": "roles/datastore.user"}
+STORAGE_ROLES = {"read": "roles/storage.objectViewer", "write": "roles/storage.objectUser"}
+SECRET_PREFIX_ROLES = {
+    "read": ["roles/secretmanager.secretAccessor"],
+    "rotate": ["roles/secretmanager.secretAccessor", "roles/secretmanager.secretVersionAdder"],
+}
+
+pytestmark = pytest.mark.skipif(shutil.which("terraform") is None,
+                                reason="terraform binary not on PATH: cannot evaluate module.topology")
+
+
+# --- reading the configuration -------------------------------------------------------------------
+
+def _clean(node):
+    """python-hcl2's output without its markers: keys and string literals unquoted."""
+    if isinstance(node, dict):
+        return {_unquote(k): _clean(v) for k, v in node.items() if k not in ("__is_block__", "__comments__")}
+    if isinstance(node, list):
+        return [_clean(v) for v in node]
+    if isinstance(node, str):
+        return _unquote(node)
+    return node
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
+        return json.loads(text) if "${" not in text else text[1:-1]
+    return text
+
+
+def _parse_root_module() -> tuple[dict[str, dict], dict[str, str]]:
+    """('type.name' -> block for resources and 'data.type.name' data sources, local name -> expression)."""
+    blocks, local_values = {}, {}
+    for path in sorted(TERRAFORM_DIR.glob("*.tf")):
+        with open(path, encoding="utf-8") as fh:
+            parsed = _clean(hcl2.load(fh))
+        for kind, prefix in (("resource", ""), ("data", "data.")):
+            for entry in parsed.get(kind, []):
+                for rtype, named in entry.items():
+                    for name, body in named.items():
+                        blocks[f"{prefix}{rtype}.{name}"] = body
+        for entry in parsed.get("locals", []):
+            local_values.update(entry)
+    return blocks, local_values
+
+
+@pytest.fixture(scope="module")
+def resources() -> dict[str, dict]:
+    return _parse_root_module()[0]
+
+
+def _evaluate_module(workdir: Path, **inputs) -> dict:
+    """module.topology's outputs for these inputs, as Terraform computes them (no providers needed)."""
+    inputs = {"topology_path": str(ROOT / "infra" / "topology.yaml"), "project": PROJECT,
+              "project_number": PROJECT_NUMBER, "region": "europe-west1", **inputs}
+    (workdir / "main.tf").write_text(
+        'module "topology" {\n  source = "%s"\n%s}\noutput "topology" {\n  value = module.topology\n}\n'
+        % (MODULE_DIR, "".join(f"  {k} = {json.dumps(v)}\n" for k, v in inputs.items())),
+        encoding="utf-8",
+    )
+    (workdir / "empty.tfrc").write_text("", encoding="utf-8")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(workdir), "CHECKPOINT_DISABLE": "1",
+           "TF_CLI_CONFIG_FILE": str(workdir / "empty.tfrc"), "TF_IN_AUTOMATION": "1"}
+
+    def run(*args):
+        return subprocess.run(["terraform", f"-chdir={workdir}", *args], env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    for args in (("init", "-input=false", "-backend=false"), ("apply", "-input=false", "-auto-approve")):
+        done = run(*args)
+        if done.returncode != 0:
+            raise RuntimeError(f"terraform {args[0]} failed:\n{done.stderr}")
+    return json.loads(run("output", "-json").stdout)["topology"]["value"]
+
+
+@pytest.fixture(scope="module")
+def expanded(tmp_path_factory) -> dict:
+    return _evaluate_module(tmp_path_factory.mktemp("tf"), accounts=ACCOUNTS)
+
+
+@pytest.fixture(scope="module")
+def topology() -> Topology:
+    return load_topology()
+
+
+_EACH = re.compile(r"each\.(key|value((?:\.[A-Za-z_]\w*)*))")
+
+
+def _substitute(text: str, key: str, value):
+    def lookup(match):
+        if match.group(1) == "key":
+            return key
+        found = value
+        for part in match.group(2).split(".")[1:]:
+            found = found[part]
+        return found
+
+    whole = re.fullmatch(r"\$\{(each\.(?:key|value(?:\.[A-Za-z_]\w*)*))\}", text)
+    if whole:
+        return lookup(_EACH.fullmatch(whole.group(1)))
+    # Inside a larger expression (an index, an interpolation) a substituted value is a literal.
+    return _EACH.sub(lambda m: json.dumps(lookup(m)), text)
+
+
+def _render(node, key: str, value):
+    if isinstance(node, dict):
+        return {k: _render(v, key, value) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_render(v, key, value) for v in node]
+    if isinstance(node, str):
+        return _substitute(node, key, value)
+    return node
+
+
+def _for_each_source(block: dict, expanded: dict) -> dict | None:
+    """The map a resource iterates over, when it is one of module.topology's outputs."""
+    match = re.fullmatch(r'\$\{module\.topology\.(\w+)(?:\["(\w+)"\])?\}', str(block.get("for_each", "")))
+    if not match:
+        return None
+    source = expanded[match.group(1)]
+    return source[match.group(2)] if match.group(2) else source
+
+
+def _each(resources: dict, expanded: dict, address: str) -> dict[str, tuple]:
+    """Instance key -> (each.value, the block with each.key / each.value substituted)."""
+    block = resources[address]
+    source = _for_each_source(block, expanded)
+    assert source is not None, f"{address} does not iterate over module.topology"
+    if isinstance(source, list):  # a set of strings
+        source = {item: item for item in source}
+    body = {k: v for k, v in block.items() if k != "for_each"}
+    return {key: (value, _render(body, key, value)) for key, value in source.items()}
+
+
+def instances(resources: dict, expanded: dict, address: str) -> dict[str, dict]:
+    return {key: rendered for key, (_, rendered) in _each(resources, expanded, address).items()}
+
+
+def _block(body: dict, name: str) -> dict:
+    (inner,) = body[name]
+    return inner
+
+
+# --- topics, subscriptions, schedules --------------------------------------------------------------
+
+def test_every_topic_and_its_dead_letter_topic_is_created(resources, expanded, topology):
+    topics = instances(resources, expanded, "google_pubsub_topic.topic")
+    dead_letters = instances(resources, expanded, "google_pubsub_topic.dead_letter")
+
+    assert {t["name"] for t in topics.values()} == set(topology.topics)
+    assert {t["name"] for t in dead_letters.values()} == {topology.dead_letter_topic(t) for t in topology.topics}
+
+
+def test_dead_lettered_messages_are_kept_for_inspection_on_a_pull_subscription(resources, expanded, topology):
+    inspection = instances(resources, expanded, "google_pubsub_subscription.dead_letter_inspection")
+
+    by_name = {sub["name"]: sub for sub in inspection.values()}
+    for topic in topology.topics:
+        dead_letter = topology.dead_letter_topic(topic)
+        sub = by_name[dead_letter + topology.dead_letter.inspection_subscription_suffix]
+        assert sub["topic"] == f'${{google_pubsub_topic.dead_letter["{dead_letter}"].id}}'
+        assert sub["message_retention_duration"] == f"{topology.dead_letter.message_retention_seconds}s"
+        assert "push_config" not in sub
+        assert _block(sub, "expiration_policy")["ttl"] == ""
+
+
+def test_every_subscription_pushes_to_its_function_with_the_declared_delivery_settings(resources, expanded,
+                                                                                      topology):
+    subscriptions = instances(resources, expanded, "google_pubsub_subscription.push")
+
+    assert set(subscriptions) == set(topology.subscriptions)
+    for name, declared in topology.subscriptions.items():
+        sub = subscriptions[name]
+        assert sub["name"] == name
+        assert sub["topic"] == f'${{google_pubsub_topic.topic["{declared.topic}"].id}}'
+        assert sub["ack_deadline_seconds"] == declared.ack_deadline_seconds
+        retry = _block(sub, "retry_policy")
+        assert retry["minimum_backoff"] == f"{declared.retry_policy.minimum_backoff_seconds}s"
+        assert retry["maximum_backoff"] == f"{declared.retry_policy.maximum_backoff_seconds}s"
+        dead_letter = _block(sub, "dead_letter_policy")
+        assert dead_letter["dead_letter_topic"] == (
+            f'${{google_pubsub_topic.dead_letter["{topology.dead_letter_topic(declared.topic)}"].id}}')
+        assert dead_letter["max_delivery_attempts"] == declared.max_delivery_attempts
+        push = _block(sub, "push_config")
+        function_uri = f'google_cloudfunctions2_function.function["{declared.push_function}"].service_config[0].uri'
+        assert push["push_endpoint"].startswith("${" + function_uri + "}")
+        assert _block(push, "oidc_token")["audience"] == "${" + function_uri + "}"
+
+
+def test_every_schedule_publishes_its_payload_to_its_topic(resources, expanded, topology):
+    jobs = instances(resources, expanded, "google_cloud_scheduler_job.schedule")
+
+    assert set(jobs) == set(topology.schedules)
+    for name, declared in topology.schedules.items():
+        job = jobs[name]
+        assert (job["schedule"], job["time_zone"]) == (declared.cron, declared.time_zone)
+        target = _block(job, "pubsub_target")
+        assert target["topic_name"] == f'${{google_pubsub_topic.topic["{declared.topic}"].id}}'
+        assert json.loads(base64.b64decode(target["data"])) == declared.payload
+
+
+# --- functions ---------------------------------------------------------------------------------------
+
+def test_every_function_is_a_gen2_python311_function_with_its_declared_settings(resources, expanded, topology):
+    functions = instances(resources, expanded, "google_cloudfunctions2_function.function")
+
+    assert set(functions) == set(topology.functions)
+    for name, declared in topology.functions.items():
+        fn = functions[name]
+        build = _block(fn, "build_config")
+        service = _block(fn, "service_config")
+        assert build["runtime"] == "python311"
+        assert build["entry_point"] == declared.entry_point
+        source = _block(_block(build, "source"), "storage_source")
+        assert source["object"] == (
+            f'${{google_storage_bucket_object.function_source["{Path(declared.source).name}"].name}}')
+        assert service["available_memory"] == declared.memory
+        assert service["max_instance_count"] == declared.max_instances
+        assert service["timeout_seconds"] == declared.timeout_seconds
+        assert service["service_account_email"] == f'${{google_service_account.function["{name}"].email}}'
+        assert "event_trigger" not in fn  # Pub/Sub reaches it through google_pubsub_subscription.push
+        expected_ingress = "ALLOW_ALL" if declared.trigger.type == "http" else "ALLOW_INTERNAL_ONLY"
+        assert service["ingress_settings"] == expected_ingress
+
+
+def test_every_function_is_zipped_with_shared_requirements_and_the_topology(resources, expanded, topology):
+    archives = instances(resources, expanded, "data.archive_file.function_source")
+    _, local_values = _parse_root_module()
+
+    assert set(expanded["sources"].values()) == {fn.source for fn in topology.functions.values()}
+    for key, archive in archives.items():
+        assert archive["dynamic"][0]["source"]["for_each"] == f'${{local.source_files["{key}"]}}'
+        assert archive["source"] == [{"filename": "shared/topology.yaml", "content": "${file(local.topology_path)}"}]
+    source_files = local_values["source_files"]
+    assert "local.shared_files" in source_files and "requirements.txt" in source_files
+    for fn in topology.functions.values():
+        main = ROOT / fn.source / "main.py"
+        assert re.search(rf"^def {fn.entry_point}\(", main.read_text(encoding="utf-8"), re.M), (
+            f"{fn.source}/main.py has no entry point {fn.entry_point}")
+
+
+def test_memory_and_max_instance_overrides_replace_only_the_named_functions(tmp_path, topology):
+    overridden = _evaluate_module(tmp_path, memory_overrides={"publish-youtube": "2Gi"},
+                                  max_instances_overrides={"publish-tiktok": 7})["functions"]
+
+    assert overridden["publish-youtube"]["memory"] == "2Gi"
+    assert overridden["publish-tiktok"]["max_instances"] == 7
+    for name, declared in topology.functions.items():
+        if name != "publish-youtube":
+            assert overridden[name]["memory"] == declared.memory
+        if name != "publish-tiktok":
+            assert overridden[name]["max_instances"] == declared.max_instances
+
+
+def test_only_functions_marked_public_can_be_invoked_by_all_users(resources, expanded, topology):
+    all_users = []
+    for address in resources:
+        if not address.startswith(("google_cloud_run_v2_service_iam", "google_cloudfunctions2_function_iam")):
+            continue
+        for instance in _all_instances(resources, expanded, address).values():
+            if instance.get("member") == "allUsers":
+                all_users.append(instance["name"])
+
+    public = [name for name, fn in topology.functions.items() if fn.trigger.public]
+    assert public == ["approval-http"]
+    # The one invoker list taken from a variable covers only non-public HTTP functions, never everyone.
+    assert "module.topology.private_http_functions" in (
+        resources["google_cloud_run_v2_service_iam_member.http_invoker"]["for_each"])
+    assert sorted(all_users) == [f'${{google_cloudfunctions2_function.function["{name}"].name}}' for name in public]
+
+
+def test_pubsub_fed_functions_are_invoked_by_the_push_identity(resources, expanded, topology):
+    invokers = instances(resources, expanded, "google_cloud_run_v2_service_iam_member.pubsub_push_invoker")
+
+    invoked = {inv["name"] for inv in invokers.values()}
+    assert invoked == {f'${{google_cloudfunctions2_function.function["{sub.push_function}"].name}}'
+                       for sub in topology.subscriptions.values()}
+    assert {inv["member"] for inv in invokers.values()} == {"serviceAccount:${google_service_account.pubsub_push.email}"}
+    push_identity = {_block(_block(sub, "push_config"), "oidc_token")["service_account_email"]
+                     for sub in instances(resources, expanded, "google_pubsub_subscription.push").values()}
+    assert push_identity == {"${google_service_account.pubsub_push.email}"}
+
+
+# --- least privilege -----------------------------------------------------------------------------------
+
+def _expected_grants(topology: Topology) -> set[tuple]:
+    """(function, role, where) for every role the access blocks ask for."""
+    grants = set()
+    for name, fn in topology.functions.items():
+        access = fn.access
+        if access.firestore:
+            grants.add((name, FIRESTORE_ROLES[access.firestore], "project"))
+        for bucket, level in access.storage.items():
+            grants.add((name, STORAGE_ROLES[level], f"bucket {bucket}"))
+        for topic in access.publishes:
+            grants.add((name, "roles/pubsub.publisher", f"topic {topic}"))
+        for secret in access.secrets:
+            grants.add((name, "roles/secretmanager.secretAccessor", f"secret {secret}"))
+        for prefix, level in access.secret_prefixes.items():
+            for role in SECRET_PREFIX_ROLES[level]:
+                grants.add((name, role, f'project if resource.name.startsWith("projects/{PROJECT_NUMBER}/secrets/{prefix}")'))
+        for table in access.bigquery_tables:
+            grants.add((name, "roles/bigquery.dataEditor", f"table {table}"))
+        if access.sign_urls:
+            grants.add((name, "roles/iam.serviceAccountTokenCreator", f"service account {name}"))
+    return grants
+
+
+# Which argument names the resource a grant is on, per IAM resource type.
+_GRANT_TARGETS = {
+    "google_storage_bucket_iam_member": ("bucket", r'google_storage_bucket\.topology\["([^"]+)"\]', "bucket"),
+    "google_pubsub_topic_iam_member": ("topic", r'google_pubsub_topic\.topic\["([^"]+)"\]', "topic"),
+    "google_secret_manager_secret_iam_member": ("secret_id", r'google_secret_manager_secret\.secret\["([^"]+)"\]',
+                                                "secret"),
+    "google_bigquery_table_iam_member": ("table_id", r'google_bigquery_table\.table\["([^"]+)"\]', "table"),
+    "google_service_account_iam_member": ("service_account_id",
+                                          r'google_service_account\.function\["([^"]+)"\]', "service account"),
+}
+
+
+def _all_instances(resources, expanded, address):
+    block = resources[address]
+    if "for_each" not in block:
+        return {None: block}
+    if _for_each_source(block, expanded) is None:
+        return {"(not from the topology)": block}
+    return instances(resources, expanded, address)
+
+
+def test_each_function_service_account_holds_exactly_the_roles_its_access_block_declares(resources, expanded,
+                                                                                         topology):
+    actual = set()
+    for address, block in resources.items():
+        rtype = address.split(".")[0]
+        if not rtype.endswith("_iam_member"):
+            continue
+        if "function_members" in block["member"] or "google_service_account.function[" in block["member"]:
+            assert block["member"] == "${local.function_members[each.value.function]}", (
+                f"{address} grants to a function's account outside module.topology.grants")
+        if block["member"] != "${local.function_members[each.value.function]}":
+            continue
+        for value, instance in _each(resources, expanded, address).values():
+            if rtype == "google_project_iam_member":
+                condition = instance["dynamic"][0]["condition"]
+                # The condition is there exactly when the grant carries one (secret prefixes).
+                assert block["dynamic"][0]["condition"]["for_each"] == (
+                    "${each.value.condition_expression == null ? [] : [each.value]}")
+                assert condition["content"][0]["expression"] == "${condition.value.condition_expression}"
+                where = "project"
+                if value["condition_expression"] is not None:
+                    where = f"project if {value['condition_expression']}"
+            else:
+                argument, pattern, label = _GRANT_TARGETS[rtype]
+                target = re.search(pattern, instance[argument])
+                assert target, f"{address}: {argument} {instance[argument]} is not a topology resource"
+                where = f"{label} {target.group(1)}"
+            actual.add((value["function"], instance["role"], where))
+
+    assert actual == _expected_grants(topology)
+
+
+def test_functions_without_firestore_access_get_no_firestore_role(tmp_path):
+    topology_path = tmp_path / "topology.yaml"
+    source = (ROOT / "infra" / "topology.yaml").read_text(encoding="utf-8")
+    # dispatch, declared as a function that only publishes to TikTok
+    edited = source.replace(
+        "    access:\n      firestore: write\n      publishes: [publish-tiktok, publish-instagram, publish-x, "
+        "publish-youtube, publish-linkedin]\n\n# One push",
+        "    access:\n      publishes: [publish-tiktok]\n\n# One push")
+    assert edited != source
+    topology_path.write_text(edited, encoding="utf-8")
+
+    workdir = tmp_path / "eval"
+    workdir.mkdir()
+
+    grants = _evaluate_module(workdir, topology_path=str(topology_path))["grants"]
+
+    assert [(g["role"], g["resource"]) for g in grants.values() if g["function"] == "dispatch"] == [
+        ("roles/pubsub.publisher", "publish-tiktok")]
+
+
+# --- data stores -------------------------------------------------------------------------------------
+
+def test_every_table_has_the_topology_schema_day_partitioning_and_clustering(resources, expanded, topology):
+    tables = instances(resources, expanded, "google_bigquery_table.table")
+
+    assert set(tables) == set(topology.bigquery.tables)
+    for name, declared in topology.bigquery.tables.items():
+        table = tables[name]
+        assert json.loads(table["schema"]) == [c.model_dump() for c in declared.schema_]
+        partitioning = _block(table, "time_partitioning")
+        assert (partitioning["type"], partitioning["field"]) == ("DAY", declared.partition_field)
+        assert expanded["tables"][name]["clustering"] == declared.clustering
+        assert table["deletion_protection"] is True
+    assert expanded["bigquery_dataset"] == topology.bigquery.dataset
+
+
+def test_buckets_delete_objects_after_the_declared_days(resources, expanded, topology):
+    buckets = instances(resources, expanded, "google_storage_bucket.topology")
+
+    assert set(buckets) == set(topology.storage.buckets)
+    for name, declared in topology.storage.buckets.items():
+        bucket = buckets[name]
+        rule = _block(bucket, "lifecycle_rule")
+        assert _block(rule, "condition")["age"] == declared.delete_after_days
+        assert _block(rule, "action")["type"] == "Delete"
+        assert bucket["location"] == declared.location
+        assert bucket["public_access_prevention"] == "enforced"
+
+
+def test_declared_secrets_and_one_secret_per_connected_account_are_created(resources, expanded, topology):
+    secrets = instances(resources, expanded, "google_secret_manager_secret.secret")
+
+    assert {s["secret_id"] for s in secrets.values()} == (
+        set(topology.secrets) | {"tiktok-account-brand-main", "x-account-brand"})
+    assert not any("google_secret_manager_secret_version" in address for address in resources)
+
+
+def test_an_account_on_a_platform_without_a_publisher_is_refused(tmp_path):
+    with pytest.raises(RuntimeError, match="platform must be one a topic declares"):
+        _evaluate_module(tmp_path, accounts=[{"platform": "myspace", "account_id": "brand"}])
+
+
+def test_firestore_has_the_declared_composite_indexes(resources, expanded, topology):
+    indexes = instances(resources, expanded, "google_firestore_index.composite")
+
+    created = set()
+    for index in indexes.values():
+        fields = index["dynamic"][0]["fields"]
+        assert fields["content"] == [{"field_path": "${fields.value}", "order": "ASCENDING"}]
+        created.add((index["collection"], tuple(fields["for_each"])))
+    assert created == {(ix.collection, tuple(ix.fields)) for ix in topology.firestore.indexes}
