@@ -45,6 +45,8 @@ _ENV = {
     "POSTGATE_LINKEDIN_BASE_URL": "linkedin_base_url",
     "POSTGATE_LINKEDIN_OAUTH_URL": "linkedin_oauth_url",
     "POSTGATE_LINKEDIN_VERSION": "linkedin_version",
+    "POSTGATE_LINKEDIN_MEDIA_POLL_SECONDS": "linkedin_media_poll_seconds",
+    "POSTGATE_LINKEDIN_MEDIA_WAIT_SECONDS": "linkedin_media_wait_seconds",
     "POSTGATE_SIGNED_URL_TTL_SECONDS": "signed_url_ttl_seconds",
     "POSTGATE_SIGNED_URL_ENDPOINT": "signed_url_endpoint",
     "POSTGATE_URL_SIGNING_KEY_FILE": "url_signing_key_file",
@@ -104,7 +106,11 @@ class Config(BaseModel):
     youtube_daily_quota: int = Field(default=10000, gt=0)
     linkedin_base_url: str = "https://api.linkedin.com"
     linkedin_oauth_url: str = "https://www.linkedin.com/oauth/v2/accessToken"
-    linkedin_version: str = Field(default="202611", pattern=r"^\d{6}$")
+    # 202511 was sunset 2026-11-16; 202607 is the newest version confirmed released (supported >= 1 year).
+    linkedin_version: str = Field(default="202607", pattern=r"^\d{6}$")
+    # Uploaded images/videos are polled until AVAILABLE before the post is created, at most this long.
+    linkedin_media_poll_seconds: float = Field(default=3.0, ge=0)
+    linkedin_media_wait_seconds: float = Field(default=120.0, ge=0)
     # Instagram fetches media from a V4 signed Cloud Storage URL.
     signed_url_ttl_seconds: int = Field(default=3600, gt=0, le=7 * 24 * 3600)
     signed_url_endpoint: str | None = None  # locally: the storage emulator's URL
