@@ -1,0 +1,714 @@
+"""Contract-faithful LinkedIn Posts API sandbox (versioned /rest, shared/platforms.md §5).
+
+Real HTTP on localhost so the real client is exercised end to end: the version and Rest.li
+headers, image and multi-part video uploads with ETags, media status progressions (advanced
+per status request, never by wall clock), the little text format of `commentary`, the post URN
+in the `x-restli-id` header, LinkedIn's error shape {status, serviceErrorCode, code, message},
+injected faults and the OAuth refresh endpoint. Token values are never logged or exposed.
+"""
+from __future__ import annotations
+
+import collections
+import copy
+import json
+import re
+import secrets
+import sys
+import threading
+import time
+import traceback
+from typing import Any, Callable
+from urllib.parse import parse_qs, quote, unquote
+
+from werkzeug.exceptions import ClientDisconnected
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+MiB = 1024 * 1024
+COMMENTARY_MAX = 3000
+DEFAULT_PART_BYTES = 4 * MiB  # parts of about 4 MB (platforms.md 5.2)
+VISIBILITIES = {"PUBLIC", "CONNECTIONS", "LOGGED_IN"}
+LIFECYCLE_STATES = {"PUBLISHED", "DRAFT"}
+POST_FIELDS = {"author", "commentary", "visibility", "distribution", "content", "lifecycleState",
+               "isReshareDisabledByAuthor", "contentLandingPage", "contentCallToActionLabel", "adContext"}
+RESERVED = set("\\|{}@[]()<>#*_~")
+_URN_AUTHOR = re.compile(r"^urn:li:(person|organization):[A-Za-z0-9_-]+$")
+_HASHTAG_OPEN = "{hashtag|\\#|"
+_MENTION = re.compile(r"^@\[([^\]]*)\]\((urn:li:(?:person|organization):[A-Za-z0-9_-]+)\)")
+FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "fail_processing"}
+ENDPOINTS = {"posts_create", "posts_get", "posts_delete", "images_init", "image_upload", "images_get",
+             "videos_init", "video_upload", "videos_finalize", "videos_get", "token"}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, service_error_code: int | None = None,
+                 body: dict | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.service_error_code = service_error_code
+        self.body = body
+
+
+def _num_id(digits: int = 19) -> str:
+    return str(secrets.randbelow(9 * 10 ** (digits - 1)) + 10 ** (digits - 1))
+
+
+def _asset_id(prefix: str) -> str:
+    return prefix + secrets.token_urlsafe(12).replace("-", "x").replace("_", "y")
+
+
+def parse_little(text: str) -> tuple[str, bool, list[str], list[str]]:
+    """Render little text as LinkedIn would: (visible text, truncated?, hashtags, mentions).
+
+    An unescaped reserved character that starts no template makes LinkedIn drop the rest of the
+    commentary silently (platforms.md 5.3); that is what `truncated` reports."""
+    out: list[str] = []
+    tags: list[str] = []
+    mentions: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\":
+            if i + 1 < n:
+                out.append(text[i + 1])
+                i += 2
+                continue
+            return "".join(out), True, tags, mentions
+        if text.startswith(_HASHTAG_OPEN, i):
+            j, tag = i + len(_HASHTAG_OPEN), []
+            while j < n and text[j] != "}":
+                if text[j] == "\\" and j + 1 < n:
+                    tag.append(text[j + 1])
+                    j += 2
+                    continue
+                if text[j] in RESERVED:
+                    break
+                tag.append(text[j])
+                j += 1
+            if j < n and text[j] == "}" and tag:
+                tags.append("".join(tag))
+                out.append("#" + "".join(tag))
+                i = j + 1
+                continue
+            return "".join(out), True, tags, mentions
+        if ch == "@":
+            m = _MENTION.match(text[i:])
+            if m:
+                mentions.append(m.group(2))
+                out.append(m.group(1))
+                i += m.end()
+                continue
+        if ch in RESERVED:
+            return "".join(out), True, tags, mentions
+        out.append(ch)
+        i += 1
+    return "".join(out), False, tags, mentions
+
+
+class _QuietHandler(WSGIRequestHandler):
+    # The default access log prints request lines, and upload URLs carry upload tokens: drop it all.
+    def log(self, type: str, message: str, *args: Any) -> None:
+        pass
+
+
+class LinkedInSandbox:
+    """In-memory LinkedIn. Versions <= `sunset_through` answer 426; versions after `latest_version`
+    do not exist yet (400). Media become AVAILABLE after `status_checks_before_available` status
+    GETs following the upload (finalize for videos)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, latest_version: str = "202611",
+                 sunset_through: str = "202511", status_checks_before_available: int = 1,
+                 part_bytes: int = DEFAULT_PART_BYTES, daily_post_limit: int = 150,
+                 unescaped_reserved: str = "truncate", clients: dict[str, str] | None = None,
+                 access_token_ttl: int = 60 * 86400, refresh_token_ttl: int = 365 * 86400,
+                 rotate_refresh_tokens: bool = False, clock: Callable[[], float] = time.time):
+        if unescaped_reserved not in ("truncate", "reject"):
+            raise ValueError("unescaped_reserved must be 'truncate' (like LinkedIn) or 'reject'")
+        self.host, self.port = host, port
+        self.latest_version, self.sunset_through = latest_version, sunset_through
+        self.status_checks_before_available = status_checks_before_available
+        self.part_bytes = part_bytes
+        self.daily_post_limit = daily_post_limit
+        self.unescaped_reserved = unescaped_reserved
+        self.access_token_ttl, self.refresh_token_ttl = access_token_ttl, refresh_token_ttl
+        self.rotate_refresh_tokens = rotate_refresh_tokens
+        self._clients = clients
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._members: dict[str, dict] = {}        # person urn -> {organizations: set}
+        self._tokens: dict[str, str] = {}           # access token -> person urn
+        self._refresh: dict[str, dict] = {}         # refresh token -> {person, expires_at, client_id}
+        self._server = self._thread = None
+        self._base_url = ""
+        self._clear_state()
+
+    def _clear_state(self) -> None:
+        self._posts: dict[str, dict] = {}
+        self._images: dict[str, dict] = {}
+        self._videos: dict[str, dict] = {}
+        self._log: list[dict] = []
+        self._faults: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self._processing_failures: dict[str, int] = collections.defaultdict(int)
+        self._daily: dict[tuple[str, str], int] = collections.defaultdict(int)
+
+    # ---- Python control API ----
+    def add_account(self, access_token: str, refresh_token: str | None = None, *, person_id: str | None = None,
+                    organization_id: str | None = None, client_id: str | None = None) -> dict[str, str]:
+        """A member with this token (and refresh token); with `organization_id` (or "auto") the
+        member administers that organization. Returns {"person_urn", "organization_urn"?}."""
+        with self._lock:
+            person = f"urn:li:person:{person_id or secrets.token_urlsafe(8).replace('-', 'a').replace('_', 'b')}"
+            member = self._members.setdefault(person, {"organizations": set()})
+            ids = {"person_urn": person}
+            if organization_id:
+                org = f"urn:li:organization:{_num_id(8) if organization_id == 'auto' else organization_id}"
+                member["organizations"].add(org)
+                ids["organization_urn"] = org
+            self._tokens[access_token] = person
+            if refresh_token:
+                self._refresh[refresh_token] = {"person": person, "client_id": client_id,
+                                                "expires_at": self._clock() + self.refresh_token_ttl}
+            return ids
+
+    def revoke_access_token(self, access_token: str) -> None:
+        """The token stops working (expired or revoked): the next call gets 401."""
+        with self._lock:
+            self._tokens.pop(access_token, None)
+
+    def inject(self, endpoint: str, kind: str, count: int = 1, **params: Any) -> None:
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {sorted(ENDPOINTS)}")
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+        if kind == "error" and not {"http_status", "code"} <= params.keys():
+            raise ValueError("error faults need http_status=... and code=... (message=, service_error_code= optional)")
+        if kind == "slow" and "seconds" not in params:
+            raise ValueError("slow faults need seconds=...")
+        if kind == "fail_processing" and endpoint not in ("videos_get", "images_get"):
+            raise ValueError("fail_processing applies to videos_get or images_get")
+        if int(count) < 1:
+            raise ValueError("count must be >= 1")
+        with self._lock:
+            if kind == "fail_processing":
+                self._processing_failures[endpoint] += int(count)
+            else:
+                self._faults[endpoint].append({"kind": kind, "left": int(count), **params})
+
+    def reset(self) -> None:
+        """Forget posts, media, faults and the log; registered accounts and tokens stay."""
+        with self._lock:
+            self._clear_state()
+
+    @property
+    def requests_log(self) -> list[dict]:
+        with self._lock:
+            return copy.deepcopy(self._log)
+
+    def count(self, endpoint: str, status: int | None = None) -> int:
+        with self._lock:
+            return sum(1 for e in self._log if e["endpoint"] == endpoint and status in (None, e["status"]))
+
+    @property
+    def posts(self) -> dict[str, dict]:
+        with self._lock:
+            return copy.deepcopy(self._posts)
+
+    @property
+    def images(self) -> dict[str, dict]:
+        with self._lock:
+            return {k: {f: copy.deepcopy(v) for f, v in img.items() if not f.startswith("_")} for k, img in self._images.items()}
+
+    @property
+    def videos(self) -> dict[str, dict]:
+        with self._lock:
+            return {k: {f: copy.deepcopy(v) for f, v in vid.items() if not f.startswith("_")} for k, vid in self._videos.items()}
+
+    # ---- server lifecycle ----
+    def start(self) -> str:
+        self._server = make_server(self.host, self.port, self._wsgi, threaded=True, request_handler=_QuietHandler)
+        self.port = self._server.server_port
+        self._base_url = f"http://{self.host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="linkedin-sandbox", daemon=True)
+        self._thread.start()
+        return self._base_url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = self._thread = None
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    @property
+    def oauth_url(self) -> str:
+        return self._base_url + "/oauth/v2/accessToken"
+
+    def __enter__(self) -> "LinkedInSandbox":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # ---- request plumbing ----
+    def _route(self, request: Request) -> tuple[str, str | None]:
+        """(endpoint name, URN from the path or None). Path URNs must arrive URL-encoded."""
+        path, method, action = request.path, request.method, request.args.get("action")
+        raw_path = (request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or path).split("?")[0]
+        for prefix, kind in (("/rest/posts", "posts"), ("/rest/images", "images"), ("/rest/videos", "videos")):
+            if path == prefix and method == "POST":
+                if kind == "posts":
+                    return "posts_create", None
+                if action in ("initializeUpload", "finalizeUpload"):
+                    name = f"{kind}_init" if action == "initializeUpload" else f"{kind}_finalize"
+                    if name == "images_finalize":
+                        raise ApiError(400, "ILLEGAL_ARGUMENT", "images have no finalizeUpload action", 100)
+                    return name, None
+                raise ApiError(400, "ILLEGAL_ARGUMENT", f"unknown or missing action {action!r}", 100)
+            if path.startswith(prefix + "/"):
+                raw = raw_path[len(prefix) + 1:]
+                urn = unquote(raw)
+                if ":" in raw:  # sent as urn:li:... instead of urn%3Ali%3A...
+                    raise ApiError(400, "ILLEGAL_ARGUMENT", f"the URN in the path must be URL-encoded: {raw}", 100)
+                if method == "GET":
+                    return f"{kind}_get", urn
+                if method == "DELETE" and kind == "posts":
+                    return "posts_delete", urn
+                raise ApiError(405, "METHOD_NOT_ALLOWED", f"{method} is not supported on {prefix}/{{urn}}", 100)
+        if path.startswith("/dms-uploads/image/") and method == "PUT":
+            return "image_upload", path.rsplit("/", 1)[-1]
+        if path.startswith("/dms-uploads/video/") and method == "PUT":
+            return "video_upload", path[len("/dms-uploads/video/"):]
+        if path == "/oauth/v2/accessToken" and method == "POST":
+            return "token", None
+        raise ApiError(404, "NOT_FOUND", f"no such resource: {method} {path}", 100)
+
+    def _wsgi(self, environ: dict, start_response: Callable) -> Any:
+        request = Request(environ)
+        endpoint = "unknown"
+        try:
+            body, truncated = self._read_body(request)
+            endpoint, urn = self._route(request)
+            fault = self._take_fault(endpoint)
+            if fault and fault["kind"] == "slow":
+                time.sleep(float(fault["seconds"]))  # outside the lock; the request is still processed
+                fault = None
+            if fault and not fault.get("after_accept"):
+                raise self._fault_error(fault)
+            if endpoint != "token" and not endpoint.endswith("_upload"):
+                self._check_headers(request, write=request.method in ("POST", "PUT"))
+            response = getattr(self, "_h_" + endpoint)(request, body, truncated, urn)
+            if fault:  # processed, but the caller sees an error: the lost-response case
+                raise self._fault_error(fault)
+        except ApiError as e:
+            response = self._error(endpoint, e)
+        except Exception:  # a sandbox bug must surface as a 500, never hang the client
+            traceback.print_exc(file=sys.stderr)
+            response = self._error(endpoint, ApiError(500, "INTERNAL_SERVER_ERROR", "sandbox crashed"))
+        with self._lock:
+            self._log.append({"endpoint": endpoint, "method": request.method, "path": request.path,
+                              "status": response.status_code, "error_code": getattr(response, "sandbox_code", None),
+                              "linkedin_version": request.headers.get("Linkedin-Version"),
+                              "restli_protocol": request.headers.get("X-Restli-Protocol-Version"),
+                              "content_type": request.headers.get("Content-Type")})
+        return response(environ, start_response)
+
+    @staticmethod
+    def _read_body(request: Request) -> tuple[bytes, bool]:
+        parts, stream = [], request.stream
+        try:
+            while True:
+                piece = stream.read(MiB)
+                if not piece:
+                    return b"".join(parts), False
+                parts.append(piece)
+        except ClientDisconnected:
+            return b"".join(parts), True
+
+    def _take_fault(self, endpoint: str) -> dict | None:
+        with self._lock:
+            queue = self._faults.get(endpoint)
+            if not queue:
+                return None
+            fault = queue[0]
+            fault["left"] -= 1
+            if fault["left"] <= 0:
+                queue.popleft()
+            return dict(fault)
+
+    @staticmethod
+    def _fault_error(fault: dict) -> ApiError:
+        if fault["kind"] == "rate_limit":
+            return ApiError(429, "TOO_MANY_REQUESTS",
+                            "Resource level throttle DAY limit for calls to this resource is reached.", 101)
+        if fault["kind"] == "server_error":
+            return ApiError(int(fault.get("http_status", 500)), "INTERNAL_SERVER_ERROR", "Internal Server Error (injected)")
+        return ApiError(int(fault["http_status"]), str(fault["code"]), str(fault.get("message", "injected error")),
+                        fault.get("service_error_code"))
+
+    @staticmethod
+    def _error(endpoint: str, e: ApiError) -> Response:
+        if endpoint == "token":  # OAuth answers use the OAuth error struct
+            body = {"error": e.code, "error_description": e.message}
+        elif e.body is not None:
+            body = e.body
+        else:
+            body = {"status": e.status, "code": e.code, "message": e.message}
+            if e.service_error_code is not None:
+                body["serviceErrorCode"] = e.service_error_code
+        response = Response(json.dumps(body), status=e.status, mimetype="application/json")
+        response.sandbox_code = e.code
+        return response
+
+    @staticmethod
+    def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response:
+        response = Response(json.dumps(data), status=status, mimetype="application/json", headers=headers or {})
+        response.sandbox_code = None
+        return response
+
+    def _check_headers(self, request: Request, *, write: bool) -> None:
+        version = request.headers.get("Linkedin-Version", "")  # header names are case-insensitive
+        if not version:
+            raise ApiError(400, "VERSION_MISSING", "A version must be present. Please specify a version by adding the "
+                           "LinkedIn-Version header.", 100)
+        if not re.fullmatch(r"\d{6}(\.\d{2})?", version):
+            raise ApiError(400, "INVALID_VERSION", f"Invalid version format {version!r}; expected YYYYMM", 100)
+        if version[:6] <= self.sunset_through:
+            raise ApiError(426, "NONEXISTENT_VERSION", f"Requested version {version} is not active", 100)
+        if version[:6] > self.latest_version:
+            raise ApiError(400, "NONEXISTENT_VERSION", f"Requested version {version} is not active", 100)
+        if request.headers.get("X-Restli-Protocol-Version") != "2.0.0":
+            raise ApiError(400, "ILLEGAL_ARGUMENT", "X-Restli-Protocol-Version: 2.0.0 is required", 100)
+        if write and request.mimetype != "application/json":
+            raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json", 100)
+
+    def _auth(self, request: Request) -> str:
+        header = request.headers.get("Authorization", "")
+        token = header[7:].strip() if header[:7] == "Bearer " else ""
+        with self._lock:
+            person = self._tokens.get(token) if token else None
+        if person is None:
+            raise ApiError(401, "INVALID_ACCESS_TOKEN", "Invalid access token", 65600)
+        return person
+
+    @staticmethod
+    def _json_body(body: bytes) -> dict:
+        try:
+            parsed = json.loads(body.decode("utf-8") or "null")
+        except (UnicodeDecodeError, ValueError):
+            raise ApiError(400, "ILLEGAL_ARGUMENT", "request body is not valid JSON", 100) from None
+        if not isinstance(parsed, dict):
+            raise ApiError(400, "ILLEGAL_ARGUMENT", "request body must be a JSON object", 100)
+        return parsed
+
+    def _may_act_as(self, person: str, owner: Any, what: str) -> str:
+        if not isinstance(owner, str) or not _URN_AUTHOR.match(owner):
+            raise ApiError(422, "UNPROCESSABLE_ENTITY", f"{what} must be urn:li:person:... or urn:li:organization:...", 100)
+        if owner == person or owner in self._members.get(person, {}).get("organizations", set()):
+            return owner
+        raise ApiError(403, "ACCESS_DENIED", f"Not enough permissions to act as {owner} ({what})", 100)
+
+    # ---- posts ----
+    def _h_posts_create(self, request: Request, body: bytes, truncated: bool, urn: None) -> Response:
+        person = self._auth(request)
+        post = self._json_body(body)
+        unknown = set(post) - POST_FIELDS
+        if unknown:
+            raise ApiError(422, "UNPROCESSABLE_ENTITY", f"Unrecognized field(s): {', '.join(sorted(unknown))}", 100)
+        required = ("author", "commentary", "visibility", "distribution", "lifecycleState")
+        missing = [f for f in required if f not in post]
+        if missing:
+            raise ApiError(422, "UNPROCESSABLE_ENTITY", f"Field(s) required: {', '.join(missing)}", 100)
+        with self._lock:
+            author = self._may_act_as(person, post["author"], "author")
+            commentary = post["commentary"]
+            if not isinstance(commentary, str):
+                raise ApiError(422, "UNPROCESSABLE_ENTITY", "commentary must be a string", 100)
+            if len(commentary) > COMMENTARY_MAX:
+                raise ApiError(422, "UNPROCESSABLE_ENTITY", f"commentary is longer than {COMMENTARY_MAX} characters", 100)
+            if post["visibility"] not in VISIBILITIES:
+                raise ApiError(422, "UNPROCESSABLE_ENTITY", f"visibility must be one of {sorted(VISIBILITIES)}", 100)
+            if post["lifecycleState"] not in LIFECYCLE_STATES:
+                raise ApiError(422, "UNPROCESSABLE_ENTITY", "lifecycleState must be PUBLISHED or DRAFT", 100)
+            if "isReshareDisabledByAuthor" in post and not isinstance(post["isReshareDisabledByAuthor"], bool):
+                raise ApiError(422, "UNPROCESSABLE_ENTITY", "isReshareDisabledByAuthor must be a boolean", 100)
+            self._check_distribution(post["distribution"])
+            media_urn = self._check_content(post.get("content"), author)
+            rendered, cut, tags, mentions = parse_little(commentary)
+            if cut and self.unescaped_reserved == "reject":
+                raise ApiError(422, "UNPROCESSABLE_ENTITY", "commentary has an unescaped reserved character", 100)
+            day = time.strftime("%Y-%m-%d", time.gmtime(self._clock()))
+            if self._daily[(person, day)] >= self.daily_post_limit:
+                raise ApiError(429, "TOO_MANY_REQUESTS",
+                               "Resource level throttle DAY limit for calls to this resource is reached.", 101)
+            duplicate = next((u for u, p in self._posts.items()
+                              if p["author"] == author and p["commentary"] == commentary and p["media_urn"] == media_urn
+                              and p["lifecycleState"] == "PUBLISHED"), None)
+            if duplicate:
+                raise ApiError(422, "DUPLICATE_POST", f"Content is a duplicate of {duplicate}", body={
+                    "errorDetailType": "com.linkedin.common.error.BadRequest",
+                    "message": f"com.linkedin.content.common.exception.BadRequestResponseException: "
+                               f"Content is a duplicate of {duplicate}",
+                    "errorDetails": {"inputErrors": [{"description": "Duplicate post is detected", "input": {},
+                                                      "code": "DUPLICATE_POST"}]},
+                    "status": 422})
+            self._daily[(person, day)] += 1
+            post_urn = f"urn:li:share:{_num_id()}"
+            self._posts[post_urn] = {
+                "id": post_urn, "author": author, "commentary": commentary, "visibility": post["visibility"],
+                "distribution": copy.deepcopy(post["distribution"]), "content": copy.deepcopy(post.get("content")),
+                "lifecycleState": post["lifecycleState"],
+                "isReshareDisabledByAuthor": bool(post.get("isReshareDisabledByAuthor", False)),
+                "media_urn": media_urn, "created_by": person, "createdAt": int(self._clock() * 1000),
+                # What members see: LinkedIn silently drops the text after an unescaped reserved character.
+                "rendered_text": rendered, "commentary_truncated": cut, "hashtags": tags, "mentions": mentions,
+            }
+        response = Response(b"", status=201, headers={"x-restli-id": post_urn, "x-linkedin-id": post_urn})
+        response.sandbox_code = None
+        return response
+
+    @staticmethod
+    def _check_distribution(distribution: Any) -> None:
+        if not isinstance(distribution, dict) or distribution.get("feedDistribution") not in ("MAIN_FEED", "NONE"):
+            raise ApiError(422, "UNPROCESSABLE_ENTITY", "distribution.feedDistribution must be MAIN_FEED or NONE", 100)
+        for key in ("targetEntities", "thirdPartyDistributionChannels"):
+            if not isinstance(distribution.get(key, []), list):
+                raise ApiError(422, "UNPROCESSABLE_ENTITY", f"distribution.{key} must be a list", 100)
+        unknown = set(distribution) - {"feedDistribution", "targetEntities", "thirdPartyDistributionChannels"}
+        if unknown:
+            raise ApiError(422, "UNPROCESSABLE_ENTITY", f"Unrecognized field(s) in distribution: {sorted(unknown)}", 100)
+
+    def _check_content(self, content: Any, author: str) -> str | None:
+        if content is None:
+            return None
+        if not isinstance(content, dict) or set(content) != {"media"}:
+            raise ApiError(422, "UNPROCESSABLE_ENTITY", "the sandbox supports content.media only", 100)
+        media = content["media"]
+        if not isinstance(media, dict) or not isinstance(media.get("id"), str):
+            raise ApiError(422, "UNPROCESSABLE_ENTITY", "content.media.id is required", 100)
+        unknown = set(media) - {"id", "title", "altText"}
+        if unknown:
+            raise ApiError(422, "UNPROCESSABLE_ENTITY", f"Unrecognized field(s) in content.media: {sorted(unknown)}", 100)
+        urn = media["id"]
+        store = self._images if urn.startswith("urn:li:image:") else self._videos if urn.startswith("urn:li:video:") else None
+        asset = store.get(urn) if store is not None else None
+        if asset is None:
+            raise ApiError(400, "ILLEGAL_ARGUMENT", f"content.media.id {urn} does not exist", 100)
+        if "altText" in media and not urn.startswith("urn:li:image:"):
+            raise ApiError(422, "UNPROCESSABLE_ENTITY", "content.media.altText applies to images only", 100)
+        if asset["owner"] != author:
+            raise ApiError(403, "ACCESS_DENIED", f"{urn} is owned by {asset['owner']}, not the author {author}", 100)
+        if asset["status"] != "AVAILABLE":
+            raise ApiError(400, "ILLEGAL_ARGUMENT", f"{urn} is not AVAILABLE yet (status {asset['status']})", 100)
+        return urn
+
+    def _h_posts_get(self, request: Request, body: bytes, truncated: bool, urn: str) -> Response:
+        self._auth(request)
+        with self._lock:
+            post = self._posts.get(urn)
+            if post is None:
+                raise ApiError(404, "NOT_FOUND", f"Post {urn} does not exist", 100)
+            public = {k: post[k] for k in ("id", "author", "commentary", "visibility", "distribution", "lifecycleState",
+                                           "isReshareDisabledByAuthor", "createdAt")}
+            if post["content"]:
+                public["content"] = post["content"]
+            public["lastModifiedAt"] = post["createdAt"]
+            public["publishedAt"] = post["createdAt"]
+            return self._json(public)
+
+    def _h_posts_delete(self, request: Request, body: bytes, truncated: bool, urn: str) -> Response:
+        person = self._auth(request)
+        with self._lock:
+            post = self._posts.get(urn)
+            if post is None:
+                raise ApiError(404, "NOT_FOUND", f"Post {urn} does not exist", 100)
+            self._may_act_as(person, post["author"], "post author")
+            del self._posts[urn]
+        return Response(b"", status=204)
+
+    # ---- images ----
+    def _h_images_init(self, request: Request, body: bytes, truncated: bool, urn: None) -> Response:
+        person = self._auth(request)
+        req = self._json_body(body).get("initializeUploadRequest")
+        if not isinstance(req, dict) or set(req) - {"owner", "mediaLibraryMetadata"}:
+            raise ApiError(422, "UNPROCESSABLE_ENTITY", "body must be {initializeUploadRequest: {owner}}", 100)
+        with self._lock:
+            owner = self._may_act_as(person, req.get("owner"), "initializeUploadRequest.owner")
+            image_urn = "urn:li:image:" + _asset_id("D4E10AQ")
+            token = secrets.token_urlsafe(16)
+            self._images[image_urn] = {"id": image_urn, "owner": owner, "status": "WAITING_UPLOAD", "bytes": 0,
+                                       "_token": token, "_checks": 0}
+        expires = int((self._clock() + 86400) * 1000)
+        url = f"{self._base_url}/dms-uploads/image/{quote(image_urn, safe='')}?ut={token}"
+        return self._json({"value": {"uploadUrlExpiresAt": expires, "uploadUrl": url, "image": image_urn}})
+
+    def _h_image_upload(self, request: Request, body: bytes, truncated: bool, key: str) -> Response:
+        person = self._auth(request)  # the image upload URL takes the member's Bearer token too
+        image_urn = unquote(key)
+        with self._lock:
+            image = self._images.get(image_urn)
+            if image is None or not secrets.compare_digest(request.args.get("ut", "").encode(), image["_token"].encode()):
+                raise ApiError(400, "ILLEGAL_ARGUMENT", "unknown upload URL", 100)
+            self._may_act_as(person, image["owner"], "image owner")
+            if image["status"] != "WAITING_UPLOAD":
+                raise ApiError(409, "CONFLICT", f"{image_urn} was already uploaded", 100)
+            if truncated or not body or (request.content_length is not None and len(body) != request.content_length):
+                raise ApiError(400, "ILLEGAL_ARGUMENT", "the image bytes are missing or incomplete", 100)
+            if not (body.startswith(b"\xff\xd8") or body.startswith(b"\x89PNG") or body.startswith(b"GIF8")):
+                raise ApiError(400, "ILLEGAL_ARGUMENT", "the upload is not a JPEG, PNG or GIF image", 100)
+            image["bytes"], image["status"] = len(body), "PROCESSING"
+        return Response(b"", status=201)
+
+    def _h_images_get(self, request: Request, body: bytes, truncated: bool, urn: str) -> Response:
+        person = self._auth(request)
+        with self._lock:
+            image = self._images.get(urn)
+            if image is None:
+                raise ApiError(404, "NOT_FOUND", f"Image {urn} does not exist", 100)
+            self._may_act_as(person, image["owner"], "image owner")
+            self._advance(image, "images_get")
+            return self._json({"id": urn, "owner": image["owner"], "status": image["status"],
+                               "downloadUrl": f"https://media.licdn.com/dms/image/sandbox/{urn.rsplit(':', 1)[-1]}"})
+
+    def _advance(self, asset: dict, endpoint: str) -> None:
+        if asset["status"] != "PROCESSING":
+            return
+        asset["_checks"] += 1
+        if asset["_checks"] > self.status_checks_before_available:
+            if self._processing_failures[endpoint] > 0:
+                self._processing_failures[endpoint] -= 1
+                asset["status"] = "PROCESSING_FAILED"
+                asset["processingFailureReason"] = "INVALID_MEDIA"
+            else:
+                asset["status"] = "AVAILABLE"
+
+    # ---- videos ----
+    def _h_videos_init(self, request: Request, body: bytes, truncated: bool, urn: None) -> Response:
+        person = self._auth(request)
+        req = self._json_body(body).get("initializeUploadRequest")
+        if not isinstance(req, dict):
+            raise ApiError(422, "UNPROCESSABLE_ENTITY", "body must be {initializeUploadRequest: {...}}", 100)
+        unknown = set(req) - {"owner", "fileSizeBytes", "uploadCaptions", "uploadThumbnail", "purpose", "mediaLibraryMetadata"}
+        if unknown:
+            raise ApiError(422, "UNPROCESSABLE_ENTITY", f"Unrecognized field(s): {sorted(unknown)}", 100)
+        size = req.get("fileSizeBytes")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ApiError(422, "UNPROCESSABLE_ENTITY", "initializeUploadRequest.fileSizeBytes must be a positive integer", 100)
+        for flag in ("uploadCaptions", "uploadThumbnail"):
+            if not isinstance(req.get(flag), bool):
+                raise ApiError(422, "UNPROCESSABLE_ENTITY", f"initializeUploadRequest.{flag} must be a boolean", 100)
+        with self._lock:
+            owner = self._may_act_as(person, req.get("owner"), "initializeUploadRequest.owner")
+            video_urn = "urn:li:video:" + _asset_id("D5F10AQ")
+            token = secrets.token_urlsafe(12)
+            parts = []
+            for index, first in enumerate(range(0, size, self.part_bytes)):
+                last, ut = min(first + self.part_bytes, size) - 1, secrets.token_urlsafe(10)
+                parts.append({"firstByte": first, "lastByte": last, "_ut": ut,
+                              "uploadUrl": f"{self._base_url}/dms-uploads/video/{quote(video_urn, safe='')}/{index}?ut={ut}"})
+            self._videos[video_urn] = {"id": video_urn, "owner": owner, "status": "WAITING_UPLOAD", "fileSizeBytes": size,
+                                       "parts_received": 0, "_token": token, "_parts": parts, "_etags": {}, "_checks": 0}
+        expires = int((self._clock() + 86400) * 1000)
+        value = {"uploadUrlsExpireAt": expires, "video": video_urn, "uploadToken": token,
+                 "uploadInstructions": [{k: p[k] for k in ("uploadUrl", "firstByte", "lastByte")} for p in parts]}
+        return self._json({"value": value})
+
+    def _h_video_upload(self, request: Request, body: bytes, truncated: bool, key: str) -> Response:
+        encoded, _, index_text = key.rpartition("/")
+        video_urn = unquote(encoded)
+        with self._lock:
+            video = self._videos.get(video_urn)
+            part = None
+            if video is not None and index_text.isdigit() and int(index_text) < len(video["_parts"]):
+                part = video["_parts"][int(index_text)]
+            if part is None or not secrets.compare_digest(request.args.get("ut", "").encode(), part["_ut"].encode()):
+                raise ApiError(400, "ILLEGAL_ARGUMENT", "unknown upload URL (use each uploadUrl exactly as given)", 100)
+            if video["status"] != "WAITING_UPLOAD":
+                raise ApiError(409, "CONFLICT", f"{video_urn} is already finalized", 100)
+            if request.mimetype != "application/octet-stream":
+                raise ApiError(400, "ILLEGAL_ARGUMENT", "Content-Type must be application/octet-stream", 100)
+            expected = part["lastByte"] - part["firstByte"] + 1
+            if truncated or len(body) != expected:
+                raise ApiError(400, "ILLEGAL_ARGUMENT",
+                               f"part {index_text} must be bytes {part['firstByte']}-{part['lastByte']} "
+                               f"({expected} bytes), got {len(body)}", 100)
+            etag = "/" + secrets.token_urlsafe(24)
+            if int(index_text) not in video["_etags"]:
+                video["parts_received"] += 1
+            video["_etags"][int(index_text)] = etag  # a re-sent part replaces the earlier one
+        response = Response(b"", status=200, headers={"ETag": etag})
+        response.sandbox_code = None
+        return response
+
+    def _h_videos_finalize(self, request: Request, body: bytes, truncated: bool, urn: None) -> Response:
+        person = self._auth(request)
+        req = self._json_body(body).get("finalizeUploadRequest")
+        if not isinstance(req, dict) or set(req) != {"video", "uploadToken", "uploadedPartIds"}:
+            raise ApiError(422, "UNPROCESSABLE_ENTITY",
+                           "body must be {finalizeUploadRequest: {video, uploadToken, uploadedPartIds}}", 100)
+        with self._lock:
+            video = self._videos.get(req["video"])
+            if video is None:
+                raise ApiError(404, "NOT_FOUND", f"Video {req['video']} does not exist", 100)
+            self._may_act_as(person, video["owner"], "video owner")
+            if req["uploadToken"] != video["_token"]:
+                raise ApiError(400, "ILLEGAL_ARGUMENT", "uploadToken does not match the video", 100)
+            expected = [video["_etags"].get(i) for i in range(len(video["_parts"]))]
+            if None in expected:
+                raise ApiError(400, "ILLEGAL_ARGUMENT", "not every part has been uploaded", 100)
+            if req["uploadedPartIds"] != expected:
+                raise ApiError(400, "ILLEGAL_ARGUMENT", "uploadedPartIds must list each part's ETag in order", 100)
+            if video["status"] == "WAITING_UPLOAD":
+                video["status"] = "PROCESSING"
+        return Response(b"", status=200)
+
+    def _h_videos_get(self, request: Request, body: bytes, truncated: bool, urn: str) -> Response:
+        person = self._auth(request)
+        with self._lock:
+            video = self._videos.get(urn)
+            if video is None:
+                raise ApiError(404, "NOT_FOUND", f"Video {urn} does not exist", 100)
+            self._may_act_as(person, video["owner"], "video owner")
+            self._advance(video, "videos_get")
+            out = {"id": urn, "owner": video["owner"], "status": video["status"], "duration": 15000,
+                   "aspectRatioWidth": 16.0, "aspectRatioHeight": 9.0}
+            if video["status"] == "PROCESSING_FAILED":
+                out["processingFailureReason"] = video["processingFailureReason"]
+            return self._json(out)
+
+    # ---- OAuth ----
+    def _h_token(self, request: Request, body: bytes, truncated: bool, urn: None) -> Response:
+        if request.mimetype != "application/x-www-form-urlencoded":
+            raise ApiError(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        if form.get("grant_type") != "refresh_token":
+            raise ApiError(400, "unsupported_grant_type", "the sandbox supports grant_type=refresh_token only")
+        client_id, client_secret = form.get("client_id", ""), form.get("client_secret", "")
+        if not client_id or not client_secret:
+            raise ApiError(401, "invalid_client", "client_id and client_secret are required")
+        if self._clients is not None and not secrets.compare_digest(self._clients.get(client_id, "").encode(),
+                                                                     client_secret.encode()):
+            raise ApiError(401, "invalid_client", "Client authentication failed")
+        with self._lock:
+            grant = self._refresh.get(form.get("refresh_token", ""))
+            now = self._clock()
+            if grant is None or grant["expires_at"] <= now:
+                raise ApiError(400, "invalid_request", "The provided refresh token is invalid, expired or revoked")
+            if grant["client_id"] and grant["client_id"] != client_id:
+                raise ApiError(400, "invalid_request", "The refresh token was issued to another client")
+            access = "AQV" + secrets.token_urlsafe(40)
+            self._tokens[access] = grant["person"]
+            refresh = form["refresh_token"]
+            if self.rotate_refresh_tokens:
+                del self._refresh[refresh]
+                refresh = "AQX" + secrets.token_urlsafe(40)
+                self._refresh[refresh] = grant
+            # The refresh token's lifetime counts from the first authorization; it never slides.
+            out = {"access_token": access, "expires_in": self.access_token_ttl, "refresh_token": refresh,
+                   "refresh_token_expires_in": int(grant["expires_at"] - now), "scope": "w_member_social,w_organization_social"}
+        return self._json(out)

@@ -1,0 +1,155 @@
+"""LinkedIn Posts API as a platform adapter (see shared/platforms/base.py).
+
+Text, image or video posts by a member (urn:li:person) or an organization (urn:li:organization).
+Media are uploaded and polled until AVAILABLE before the post is created; the post exists the
+moment POST /rest/posts answers 201, so publish confirms at once.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from shared.content.model import ContentItem, MediaRef, TargetSpec
+from shared.errors import PermanentError, TransientError, ValidationError
+from shared.platforms.base import Limit, PublishContext, PublishResult, StatusContext, StatusResult
+from shared.platforms.linkedin.client import LinkedInClient, refresh_member_tokens
+from shared.platforms.linkedin.commentary import COMMENTARY_LIMIT, build_commentary
+
+AUTHOR_PATTERN = re.compile(r"^urn:li:(person|organization):[A-Za-z0-9_-]+$")
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif")
+VIDEO_TYPES = ("video/mp4",)
+# LinkedIn does not publish its per-member daily limit (a third-party figure says 150); stay well under.
+DEFAULT_LIMITS = [Limit("posts_per_day", 100, 86400)]
+
+
+def share_url(post_urn: str) -> str:
+    return f"https://www.linkedin.com/feed/update/{post_urn}/"
+
+
+def _media(content: ContentItem) -> MediaRef | None:
+    """One media item per post: the video if there is one, else the first image."""
+    video = next((m for m in content.media if m.kind == "video"), None)
+    return video or next((m for m in content.media if m.kind == "image"), None)
+
+
+def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
+    author = account.get("platform_account_id") or ""
+    if not AUTHOR_PATTERN.match(author):
+        raise ValidationError(f"LinkedIn account needs its author URN, got {author!r}", field="account.platform_account_id",
+                              limit="urn:li:person:<id> or urn:li:organization:<id>")
+    commentary = build_commentary(content)
+    if len(commentary) > COMMENTARY_LIMIT:
+        raise ValidationError(f"text too long for LinkedIn ({len(commentary)} characters once escaped for the little "
+                              f"text format)", field="caption", limit=f"{COMMENTARY_LIMIT} characters of commentary")
+    media = _media(content)
+    if media is None:
+        return
+    allowed = VIDEO_TYPES if media.kind == "video" else IMAGE_TYPES
+    if media.content_type not in allowed:
+        raise ValidationError(f"LinkedIn does not take {media.kind} of type {media.content_type}", field=media.kind,
+                              limit=", ".join(allowed))
+    if media.kind == "video" and target.alt_text:
+        raise ValidationError("LinkedIn alt text applies to images only", field="targets.alt_text",
+                              limit="only with an image post")
+
+
+def client_for(tokens, config) -> LinkedInClient:
+    return LinkedInClient(tokens, base_url=config.linkedin_base_url, version=config.linkedin_version,
+                          timeout=config.http_timeout_seconds)
+
+
+def refresh_tokens(tokens: dict, *, config, http=None) -> dict:
+    return refresh_member_tokens(config.linkedin_oauth_url, tokens, timeout=config.http_timeout_seconds, http=http)
+
+
+def _wait_until_available(get_status, urn: str, config) -> None:
+    """Poll the media status (bounded by config). Still PROCESSING at the bound: TransientError, so
+    the attempt is released and retried; PROCESSING_FAILED: the media is refused for good."""
+    deadline = time.monotonic() + config.linkedin_media_wait_seconds
+    while True:
+        answer = get_status()
+        status = answer.get("status")
+        if status == "AVAILABLE":
+            return
+        if status == "PROCESSING_FAILED":
+            reason = answer.get("processingFailureReason") or "no reason given"
+            raise PermanentError(f"linkedin: {urn} PROCESSING_FAILED ({reason})", platform_code="PROCESSING_FAILED")
+        if time.monotonic() >= deadline:
+            raise TransientError(f"linkedin: {urn} still {status} after {config.linkedin_media_wait_seconds:g}s")
+        time.sleep(config.linkedin_media_poll_seconds)
+
+
+def _upload_image(ctx: PublishContext, client: LinkedInClient, author: str, media: MediaRef, ids: dict) -> str:
+    upload = ctx.retry(lambda: client.initialize_image_upload(author))
+    ids["media_urn"] = upload.image_urn
+    ctx.save_platform_ids(dict(ids))
+    data = ctx.media_store.read_range(media, 0, media.size - 1)
+    ctx.retry(lambda: client.upload_image(upload.upload_url, data))
+    _wait_until_available(lambda: ctx.retry(lambda: client.get_image(upload.image_urn)), upload.image_urn, ctx.config)
+    return upload.image_urn
+
+
+def _upload_video(ctx: PublishContext, client: LinkedInClient, author: str, media: MediaRef, ids: dict) -> str:
+    upload = ctx.retry(lambda: client.initialize_video_upload(author, media.size))
+    ids["media_urn"] = upload.video_urn
+    ctx.save_platform_ids(dict(ids))
+    ranges = [(p.first_byte, p.last_byte) for p in upload.parts]
+    etags = []
+    for part, data in zip(upload.parts, ctx.media_store.iter_ranges(media, ranges)):
+        etags.append(ctx.retry(lambda: client.upload_video_part(part, data)))
+    ctx.retry(lambda: client.finalize_video_upload(upload, etags))
+    _wait_until_available(lambda: ctx.retry(lambda: client.get_video(upload.video_urn)), upload.video_urn, ctx.config)
+    return upload.video_urn
+
+
+def build_post(author: str, content: ContentItem, target: TargetSpec, media: MediaRef | None, media_urn: str | None) -> dict:
+    post = {
+        "author": author,
+        "commentary": build_commentary(content),
+        "visibility": target.linkedin_visibility,
+        "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []},
+        "lifecycleState": "PUBLISHED",
+        "isReshareDisabledByAuthor": False,
+    }
+    if media is not None and media_urn:
+        entry: dict = {"id": media_urn}
+        if media.kind == "video" and target.title:
+            entry["title"] = target.title
+        if media.kind == "image" and target.alt_text:
+            entry["altText"] = target.alt_text
+        post["content"] = {"media": entry}
+    return post
+
+
+def publish(ctx: PublishContext) -> PublishResult:
+    content, account, target = ctx.content, ctx.account, ctx.post.target
+    validate(content, target, account)  # the account may have changed since approval
+    author = account["platform_account_id"]
+    client = client_for(ctx.tokens, ctx.config)
+    media = _media(content)
+    ids: dict[str, str] = {}
+    media_urn = None
+    if media is not None:
+        upload = _upload_video if media.kind == "video" else _upload_image
+        media_urn = upload(ctx, client, author, media, ids)
+    post = build_post(author, content, target, media, media_urn)
+    ctx.mark_create_sent()
+    post_urn = ctx.retry(lambda: client.create_post(post))
+    ids["post_urn"] = post_urn
+    ctx.save_platform_ids(dict(ids))
+    return PublishResult(platform_ids=ids, confirmed=True, share_url=share_url(post_urn))
+
+
+def check_status(ctx: StatusContext) -> StatusResult:
+    post_urn = ctx.post.platform_ids.get("post_urn")
+    if not post_urn:
+        return StatusResult("failed", fail_reason="no LinkedIn post URN was recorded", fail_class="platform")
+    found = client_for(ctx.tokens, ctx.config).get_post(post_urn)
+    if found is None:
+        return StatusResult("failed", fail_reason=f"LinkedIn has no post {post_urn} (deleted?)", fail_class="platform",
+                            detail="NOT_FOUND")
+    state = found.get("lifecycleState", "PUBLISHED")
+    if state == "PUBLISHED":
+        return StatusResult("published", share_url=share_url(post_urn), detail=state)
+    return StatusResult("pending", detail=state)

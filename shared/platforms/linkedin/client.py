@@ -1,0 +1,252 @@
+"""A real LinkedIn client for the versioned /rest API. Base URL, OAuth URL and version come from
+config so tests point it at the sandbox.
+
+Every /rest call sends the Bearer token, `LinkedIn-Version: YYYYMM` and
+`X-Restli-Protocol-Version: 2.0.0` (platforms.md 5.1). Errors arrive as
+{status, serviceErrorCode, code, message} (or, for duplicates, with errorDetails.inputErrors)
+and are classified here: 401 AuthError, 426 PermanentError naming the version setting,
+429 and 5xx TransientError (LinkedIn sends no Retry-After), other 4xx PermanentError.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+import requests
+
+from shared.errors import AmbiguousError, AuthError, PermanentError, TransientError
+from shared.publishing.credentials import StaticToken, with_fresh_token
+from shared.runtime.logging import log_event
+
+if TYPE_CHECKING:
+    from shared.platforms.base import TokenSource
+
+log = logging.getLogger(__name__)
+RESTLI_PROTOCOL = "2.0.0"
+
+
+@dataclass(frozen=True)
+class UploadPart:
+    upload_url: str
+    first_byte: int
+    last_byte: int
+
+
+@dataclass(frozen=True)
+class VideoUpload:
+    video_urn: str
+    upload_token: str
+    parts: list[UploadPart]
+
+
+@dataclass(frozen=True)
+class ImageUpload:
+    image_urn: str
+    upload_url: str
+
+
+def _sent_before_failing(exc: requests.RequestException) -> bool:
+    """True when the request may have reached LinkedIn (so a create may have happened)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.ConnectionError):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        return not type(reason).__name__ == "NewConnectionError"
+    return isinstance(exc, requests.Timeout)
+
+
+class LinkedInClient:
+    def __init__(self, tokens: "str | TokenSource", *, base_url: str, version: str, timeout: float = 30.0,
+                 session: requests.Session | None = None):
+        self._tokens = StaticToken(tokens) if isinstance(tokens, str) else tokens
+        self._base = base_url.rstrip("/")
+        self._version = version
+        self._timeout = timeout
+        self._http = session or requests.Session()
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _headers(self, token: str, *, write: bool) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {token}", "LinkedIn-Version": self._version,
+                   "X-Restli-Protocol-Version": RESTLI_PROTOCOL}
+        if write:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    def _call(self, method: str, path: str, *, endpoint: str, body: dict | None = None, params: dict | None = None,
+              creates: bool = False) -> requests.Response:
+        # A 401 refreshes the token once and re-sends: a rejected request created nothing.
+        return with_fresh_token(self._tokens, lambda token: self._call_once(method, path, endpoint, body, params,
+                                                                             creates, token))
+
+    def _call_once(self, method: str, path: str, endpoint: str, body, params, creates: bool, token: str):
+        try:
+            response = self._http.request(method, f"{self._base}{path}", params=params, json=body,
+                                          headers=self._headers(token, write=body is not None), timeout=self._timeout)
+        except requests.RequestException as exc:
+            if creates and _sent_before_failing(exc):
+                # No idempotency key on POST /rest/posts: the post may exist (platforms.md section 0).
+                raise AmbiguousError(f"linkedin {endpoint}: no answer after the request was sent "
+                                     f"({type(exc).__name__}); the post may exist, check before posting again") from None
+            raise TransientError(f"linkedin {endpoint}: {type(exc).__name__}") from None
+        self._check(response, endpoint)
+        return response
+
+    def _check(self, response: requests.Response, endpoint: str) -> None:
+        status = response.status_code
+        log_event(log, logging.INFO, "linkedin call", endpoint=endpoint, http_status=status)
+        if status < 400:
+            return
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = {}
+        payload = payload if isinstance(payload, dict) else {}
+        input_errors = (payload.get("errorDetails") or {}).get("inputErrors") or []
+        code = (payload.get("code") or (input_errors[0].get("code") if input_errors else None)
+                or (str(payload["serviceErrorCode"]) if payload.get("serviceErrorCode") is not None else None)
+                or f"HTTP_{status}")
+        reason = payload.get("message") or response.reason or ""
+        message = f"linkedin {endpoint}: HTTP {status} {code}: {reason}"
+        log_event(log, logging.WARNING, "linkedin error", endpoint=endpoint, http_status=status, error_code=code,
+                  service_error_code=payload.get("serviceErrorCode"))
+        if status == 401:
+            raise AuthError(message, platform_code=code)
+        if status == 426:
+            raise PermanentError(f"{message}. LinkedIn-Version {self._version} is sunset: set POSTGATE_LINKEDIN_VERSION "
+                                 f"to a supported YYYYMM version", platform_code=code)
+        if status == 429 or status >= 500:
+            # No Retry-After from LinkedIn: the caller's exponential backoff decides the wait.
+            raise TransientError(message, platform_code=code)
+        raise PermanentError(message, platform_code=code)
+
+    @staticmethod
+    def _json(response: requests.Response, endpoint: str) -> dict:
+        try:
+            data = response.json()
+        except ValueError:
+            raise TransientError(f"linkedin {endpoint}: answer was not JSON") from None
+        if not isinstance(data, dict):
+            raise TransientError(f"linkedin {endpoint}: unexpected answer")
+        return data
+
+    # -- images ----------------------------------------------------------------------------
+    def initialize_image_upload(self, owner: str) -> ImageUpload:
+        response = self._call("POST", "/rest/images", endpoint="images_init", params={"action": "initializeUpload"},
+                              body={"initializeUploadRequest": {"owner": owner}})
+        value = self._json(response, "images_init").get("value") or {}
+        if not value.get("image") or not value.get("uploadUrl"):
+            raise TransientError("linkedin images_init: answer without image URN or uploadUrl")
+        return ImageUpload(image_urn=value["image"], upload_url=value["uploadUrl"])
+
+    def upload_image(self, upload_url: str, data: bytes) -> None:
+        def put(token: str) -> None:
+            try:
+                response = self._http.put(upload_url, data=data, timeout=self._timeout, headers={
+                    "Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"})
+            except requests.RequestException as exc:
+                raise TransientError(f"linkedin image upload: {type(exc).__name__}") from None
+            self._check(response, "image_upload")
+
+        with_fresh_token(self._tokens, put)
+
+    def get_image(self, image_urn: str) -> dict:
+        response = self._call("GET", f"/rest/images/{quote(image_urn, safe='')}", endpoint="images_get")
+        return self._json(response, "images_get")
+
+    # -- videos ----------------------------------------------------------------------------
+    def initialize_video_upload(self, owner: str, size: int) -> VideoUpload:
+        body = {"initializeUploadRequest": {"owner": owner, "fileSizeBytes": size, "uploadCaptions": False,
+                                            "uploadThumbnail": False}}
+        response = self._call("POST", "/rest/videos", endpoint="videos_init", params={"action": "initializeUpload"},
+                              body=body)
+        value = self._json(response, "videos_init").get("value") or {}
+        instructions = value.get("uploadInstructions") or []
+        if not value.get("video") or not instructions:
+            raise TransientError("linkedin videos_init: answer without video URN or uploadInstructions")
+        parts = [UploadPart(i["uploadUrl"], int(i["firstByte"]), int(i["lastByte"])) for i in instructions]
+        covered = sum(p.last_byte - p.first_byte + 1 for p in parts)
+        if covered != size or parts[0].first_byte != 0:
+            raise PermanentError(f"linkedin videos_init: upload instructions cover {covered} of {size} bytes")
+        return VideoUpload(video_urn=value["video"], upload_token=value.get("uploadToken", ""), parts=parts)
+
+    def upload_video_part(self, part: UploadPart, data: bytes) -> str:
+        """PUT one byte range to its upload URL (used whole, as given); returns the part's ETag."""
+        if len(data) != part.last_byte - part.first_byte + 1:
+            raise PermanentError(f"linkedin video upload: part {part.first_byte}-{part.last_byte} got {len(data)} bytes")
+        try:
+            response = self._http.put(part.upload_url, data=data, timeout=self._timeout,
+                                      headers={"Content-Type": "application/octet-stream"})
+        except requests.RequestException as exc:
+            raise TransientError(f"linkedin video upload: part {part.first_byte}-{part.last_byte} "
+                                 f"not acknowledged ({type(exc).__name__})") from None
+        self._check(response, "video_upload")
+        etag = response.headers.get("ETag")
+        if not etag:
+            raise TransientError(f"linkedin video upload: no ETag for part {part.first_byte}-{part.last_byte}")
+        return etag
+
+    def finalize_video_upload(self, upload: VideoUpload, etags: list[str]) -> None:
+        body = {"finalizeUploadRequest": {"video": upload.video_urn, "uploadToken": upload.upload_token,
+                                          "uploadedPartIds": etags}}
+        self._call("POST", "/rest/videos", endpoint="videos_finalize", params={"action": "finalizeUpload"}, body=body)
+
+    def get_video(self, video_urn: str) -> dict:
+        response = self._call("GET", f"/rest/videos/{quote(video_urn, safe='')}", endpoint="videos_get")
+        return self._json(response, "videos_get")
+
+    # -- posts -----------------------------------------------------------------------------
+    def create_post(self, post: dict) -> str:
+        """POST /rest/posts -> 201 with the post URN in the x-restli-id header (the body is empty)."""
+        response = self._call("POST", "/rest/posts", endpoint="posts_create", body=post, creates=True)
+        urn = response.headers.get("x-restli-id")
+        if not urn:
+            raise AmbiguousError(f"linkedin posts_create: HTTP {response.status_code} without an x-restli-id header; "
+                                 "the post may exist")
+        return urn
+
+    def get_post(self, post_urn: str) -> dict | None:
+        """The post, or None when LinkedIn says it does not exist (404)."""
+        try:
+            response = self._call("GET", f"/rest/posts/{quote(post_urn, safe='')}", endpoint="posts_get")
+        except PermanentError as exc:
+            if exc.platform_code in ("NOT_FOUND", "HTTP_404") and not isinstance(exc, AuthError):
+                return None
+            raise
+        return self._json(response, "posts_get")
+
+
+def refresh_member_tokens(oauth_url: str, tokens: dict, *, timeout: float = 30.0,
+                          http: requests.Session | None = None) -> dict:
+    """POST the OAuth endpoint (grant_type=refresh_token). The refresh token's lifetime counts from the
+    first authorization and never slides, so its absolute expiry is kept with the tokens (platforms.md 5.6)."""
+    import time
+
+    http = http or requests.Session()
+    try:
+        response = http.post(oauth_url, data={
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "client_id": tokens.get("client_id", ""),
+            "client_secret": tokens.get("client_secret", ""),
+        }, headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=timeout)
+    except requests.RequestException:
+        raise TransientError("linkedin token refresh: no answer") from None
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {}
+    if response.ok and payload.get("access_token"):
+        fresh = {"access_token": payload["access_token"], "refresh_token": payload.get("refresh_token"),
+                 "expires_in": payload.get("expires_in")}
+        if payload.get("refresh_token_expires_in") is not None:
+            fresh["refresh_token_expires_at"] = int(time.time() + float(payload["refresh_token_expires_in"]))
+        return fresh
+    code = payload.get("error") if isinstance(payload, dict) else None
+    if response.status_code >= 500 or response.status_code == 429:
+        raise TransientError(f"linkedin token refresh: HTTP {response.status_code}")
+    raise AuthError(f"linkedin token refresh refused ({code or response.status_code}: "
+                    f"{payload.get('error_description', '')}); the member must reconnect the account",
+                    platform_code=str(code or response.status_code))
