@@ -1,0 +1,674 @@
+"""Contract-faithful X API v2 sandbox (shared/platforms.md §3).
+
+Real HTTP on localhost so the real client is exercised end to end: bearer auth, the dedicated
+v2 chunked media upload (initialize / {id}/append / {id}/finalize / STATUS), POST /2/tweets with
+weighted character counting, x-rate-limit-* headers on every answer, 429s from a real
+100-posts-per-15-minutes window per user, RFC 7807 problem bodies, and OAuth 2.0 refresh with
+single-use rotating refresh tokens. Media processing advances per STATUS request, never on the
+wall clock. Token values are never logged or exposed in state snapshots.
+
+Character counting uses twitter-text (config v3), X's own open-source counting library, in its
+Python port (PyPI twitter-text-parser).
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import collections
+import copy
+import hashlib
+import io
+import json
+import re
+import secrets
+import signal
+import sys
+import threading
+import time
+import traceback
+import unicodedata
+from typing import Any, Callable
+from urllib.parse import parse_qs
+
+from twitter_text import parse_tweet
+from werkzeug.exceptions import ClientDisconnected
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+MiB = 1024 * 1024
+MAX_TOTAL_BYTES = 17_179_869_184
+MAX_SEGMENT_BYTES = 5 * MiB  # per APPEND (v1.1 documented 5 MB; the v2 maximum is unverified)
+MAX_SEGMENT_INDEX = 999
+MAX_WEIGHTED_LENGTH = 280
+# media_category -> (accepted MIME types, max total bytes, needs async processing)
+CATEGORIES = {
+    "tweet_image": ({"image/jpeg", "image/png", "image/webp"}, 5 * MiB, False),
+    "tweet_gif": ({"image/gif"}, 15 * MiB, True),
+    "tweet_video": ({"video/mp4", "video/quicktime"}, 512 * MiB, True),
+    "amplify_video": ({"video/mp4", "video/quicktime"}, 512 * MiB, True),
+}
+OTHER_CATEGORIES = {"dm_image", "dm_gif", "dm_video", "subtitles"}
+POST_FIELDS = {"text", "media", "reply", "quote_tweet_id", "poll", "reply_settings", "made_with_ai",
+               "paid_partnership", "community_id", "share_with_followers", "nullcast", "edit_options",
+               "for_super_followers_only", "geo", "direct_message_deep_link"}
+# endpoint -> (requests per 15-minute window per user) [docs.x.com/x-api/fundamentals/rate-limits]
+RATE_LIMITS = {"create_post": 100, "get_post": 900, "media_initialize": 1875, "media_append": 1875,
+               "media_finalize": 1875, "media_status": 1000}
+RATE_WINDOW = 900.0
+DAY = 86400.0
+ENDPOINTS = set(RATE_LIMITS) | {"token"}
+FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "fail_processing"}
+PROBLEM = "https://api.twitter.com/2/problems/"
+_MEDIA_PATH = re.compile(r"^/2/media/upload/(\d+)/(append|finalize)$")
+_TWEET_PATH = re.compile(r"^/2/tweets/(\d+)$")
+
+
+class ApiError(Exception):
+    """An RFC 7807 problem (or, for the token endpoint, an OAuth error)."""
+
+    def __init__(self, status: int, title: str, detail: str, type_: str = "about:blank",
+                 errors: list | None = None, headers: dict | None = None):
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.type = status, title, detail, type_
+        self.errors, self.headers = errors, headers or {}
+
+
+def _invalid(detail: str, parameter: str | None = None) -> ApiError:
+    errors = [{"parameters": {parameter: []} if parameter else {}, "message": detail}]
+    return ApiError(400, "Invalid Request", "One or more parameters to your request was invalid.",
+                    PROBLEM + "invalid-request", errors=errors)
+
+
+def _snowflake() -> str:
+    return str(1_800_000_000_000_000_000 + secrets.randbelow(10**17))
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log(self, type: str, message: str, *args: Any) -> None:  # no access log: nothing to leak
+        pass
+
+
+class XSandbox:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, enforce_rate_limits: bool = True,
+                 posts_per_window: int = 100, user_daily_cap: int | None = None,
+                 status_checks_before_succeeded: int = 1, check_after_secs: int = 1,
+                 clients: dict[str, str] | None = None, max_segment_bytes: int = MAX_SEGMENT_BYTES,
+                 clock: Callable[[], float] = time.time):
+        self.host, self.port = host, port
+        self.enforce_rate_limits = enforce_rate_limits
+        self.posts_per_window = posts_per_window
+        self.user_daily_cap = user_daily_cap          # None: no 24 h user cap headers
+        self.status_checks_before_succeeded = status_checks_before_succeeded
+        self.check_after_secs = check_after_secs
+        self.max_segment_bytes = max_segment_bytes
+        self._clients = clients                       # client_id -> secret (confidential); None: any client
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._tokens: dict[str, str] = {}             # access token -> user id
+        self._refresh: dict[str, tuple[str, str]] = {}  # refresh token -> (user id, client id)
+        self._users: dict[str, dict] = {}             # user id -> {id, username}
+        self._server = self._thread = None
+        self._base_url = ""
+        self._clear_state()
+
+    def _clear_state(self) -> None:
+        self._posts: dict[str, dict] = {}
+        self._media: dict[str, dict] = {}
+        self._log: list[dict] = []
+        self._faults: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self._windows: dict[tuple[str, str], collections.deque] = collections.defaultdict(collections.deque)
+        self._daily: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+
+    # ---- Python control API ----
+    def add_account(self, access_token: str, refresh_token: str | None = None, *, username: str | None = None,
+                    user_id: str | None = None, client_id: str = "postgate-client") -> dict:
+        """Register a user and its tokens; returns {"user_id", "username"} (the platform's ids)."""
+        with self._lock:
+            existing = self._tokens.get(access_token)
+            uid = user_id or existing or next((u["id"] for u in self._users.values()
+                                               if username and u["username"] == username), None) or _snowflake()
+            user = self._users.setdefault(uid, {"id": uid, "username": username or f"sandbox_user_{len(self._users) + 1}"})
+            if username:
+                user["username"] = username
+            self._tokens[access_token] = uid
+            if refresh_token:
+                self._refresh[refresh_token] = (uid, client_id)
+            return {"user_id": uid, "username": user["username"]}
+
+    def expire_token(self, access_token: str) -> None:
+        """The access token stops working (as after its 2 h lifetime): the next call gets a 401."""
+        with self._lock:
+            self._tokens.pop(access_token, None)
+
+    def inject(self, endpoint: str, kind: str, count: int = 1, **params: Any) -> None:
+        """Faults, consumed one per request to `endpoint`:
+        rate_limit (429 with headers; reset_in=seconds, default 0; daily=True for the 24 h usage cap),
+        server_error (503), error (http_status=, title=, detail=, type=), slow (seconds=),
+        fail_processing (endpoint media_finalize; the media ends `failed` with message=).
+        after_accept=True: the request is processed, then the error is answered (a lost response)."""
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {sorted(ENDPOINTS)}")
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+        if kind == "error" and not {"http_status", "detail"} <= params.keys():
+            raise ValueError("error faults need http_status=... and detail=...")
+        if kind == "slow" and "seconds" not in params:
+            raise ValueError("slow faults need seconds=...")
+        if kind == "fail_processing" and endpoint != "media_finalize":
+            raise ValueError("fail_processing applies to endpoint='media_finalize'")
+        if int(count) < 1:
+            raise ValueError("count must be >= 1")
+        with self._lock:
+            self._faults[endpoint].append({"kind": kind, "left": int(count), **params})
+
+    def reset(self) -> None:
+        """Forget posts, media, logs, faults and windows; registered accounts and tokens stay."""
+        with self._lock:
+            self._clear_state()
+
+    @property
+    def requests_log(self) -> list[dict]:
+        with self._lock:
+            return copy.deepcopy(self._log)
+
+    def count(self, endpoint: str, status: int | None = None) -> int:
+        with self._lock:
+            return sum(1 for e in self._log if e["endpoint"] == endpoint and status in (None, e["status"]))
+
+    @property
+    def posts(self) -> dict[str, dict]:
+        with self._lock:
+            return copy.deepcopy(self._posts)
+
+    @property
+    def media(self) -> dict[str, dict]:
+        with self._lock:
+            return {mid: {k: copy.deepcopy(v) for k, v in m.items() if not k.startswith("_")}
+                    for mid, m in self._media.items()}
+
+    # ---- server lifecycle ----
+    def start(self) -> str:
+        self._server = make_server(self.host, self.port, self._wsgi, threaded=True, request_handler=_QuietHandler)
+        self.port = self._server.server_port
+        self._base_url = f"http://{self.host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="x-sandbox", daemon=True)
+        self._thread.start()
+        return self._base_url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = self._thread = None
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    def __enter__(self) -> "XSandbox":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # ---- request plumbing ----
+    def _route(self, request: Request) -> tuple[str, str, dict]:
+        path, kw = request.path, {}
+        if path == "/2/tweets":
+            return "create_post", "POST", kw
+        if m := _TWEET_PATH.match(path):
+            return "get_post", "GET", {"tweet_id": m.group(1)}
+        if path == "/2/media/upload/initialize":
+            return "media_initialize", "POST", kw
+        if m := _MEDIA_PATH.match(path):
+            return "media_" + m.group(2), "POST", {"media_id": m.group(1)}
+        if path == "/2/media/upload":
+            return "media_status", "GET", kw
+        if path == "/2/oauth2/token":
+            return "token", "POST", kw
+        return "unknown", "", kw
+
+    def _wsgi(self, environ: dict, start_response: Callable) -> Any:
+        request = Request(environ)
+        if request.path.startswith("/_sandbox/"):
+            return self._control(request)(environ, start_response)
+        endpoint, method, kwargs = self._route(request)
+        user = None
+        try:
+            body, truncated = self._read_body(request)  # always drain, so error replies are not resets
+            if endpoint == "unknown":
+                raise ApiError(404, "Not Found Error", f"no such endpoint: {request.path}", PROBLEM + "resource-not-found")
+            if request.method != method:
+                if endpoint == "media_status" and request.method == "POST":
+                    raise _invalid("command-style uploads (command=INIT|APPEND|FINALIZE) are retired: use "
+                                   "/2/media/upload/initialize, /2/media/upload/{id}/append, /2/media/upload/{id}/finalize",
+                                   "command")
+                raise ApiError(405, "Method Not Allowed", f"{request.path} expects {method}")
+            if endpoint != "token":
+                user = self._auth(request)
+            fault = self._take_fault(endpoint)
+            if fault and fault["kind"] == "slow":
+                time.sleep(float(fault["seconds"]))  # outside the lock: other requests keep flowing
+                fault = None
+            if fault and fault["kind"] == "fail_processing":
+                kwargs["fail_processing"], fault = fault, None
+            if fault and not fault.get("after_accept"):
+                raise self._fault_error(fault, user, endpoint)
+            if endpoint != "token":
+                self._count_request(user, endpoint)
+            response = getattr(self, "_h_" + endpoint)(request, body, truncated, user, **kwargs)
+            if fault:  # processed, but the caller sees an error: the "response was lost" case
+                raise self._fault_error(fault, user, endpoint)
+        except ApiError as e:
+            response = self._error(endpoint, e)
+        except Exception:  # a sandbox bug must surface as a 500, never hang the client
+            traceback.print_exc(file=sys.stderr)
+            response = self._error(endpoint, ApiError(500, "Internal Server Error", "sandbox crashed"))
+        if user is not None and endpoint in RATE_LIMITS:
+            for k, v in self._rate_headers(user, endpoint).items():
+                response.headers.setdefault(k, v)
+        with self._lock:
+            self._log.append({"endpoint": endpoint, "method": request.method, "path": request.path,
+                              "status": response.status_code, "error": getattr(response, "sandbox_error", None)})
+        return response(environ, start_response)
+
+    @staticmethod
+    def _read_body(request: Request) -> tuple[bytes, bool]:
+        parts, stream = [], request.stream
+        try:
+            while True:
+                piece = stream.read(MiB)
+                if not piece:
+                    return b"".join(parts), False
+                parts.append(piece)
+        except ClientDisconnected:
+            return b"".join(parts), True
+
+    def _take_fault(self, endpoint: str) -> dict | None:
+        with self._lock:
+            queue = self._faults.get(endpoint)
+            if not queue:
+                return None
+            fault = queue[0]
+            fault["left"] -= 1
+            if fault["left"] <= 0:
+                queue.popleft()
+            return dict(fault)
+
+    def _fault_error(self, fault: dict, user: str | None, endpoint: str) -> ApiError:
+        if fault["kind"] == "rate_limit":
+            reset = int(self._clock() + float(fault.get("reset_in", 0)))
+            if fault.get("daily"):
+                headers = {"x-user-limit-24hour-limit": str(self.user_daily_cap or 0),
+                           "x-user-limit-24hour-remaining": "0", "x-user-limit-24hour-reset": str(reset)}
+                return ApiError(429, "UsageCapExceeded", "Usage cap exceeded: Daily user limit",
+                                PROBLEM + "usage-capped", headers=headers)
+            headers = {"x-rate-limit-limit": str(RATE_LIMITS.get(endpoint, 0)), "x-rate-limit-remaining": "0",
+                       "x-rate-limit-reset": str(reset)}
+            return ApiError(429, "Too Many Requests", "Too Many Requests", headers=headers)
+        if fault["kind"] == "server_error":
+            return ApiError(503, "Service Unavailable", "Service Unavailable")
+        return ApiError(int(fault["http_status"]), str(fault.get("title", "Forbidden")), str(fault["detail"]),
+                        str(fault.get("type", "about:blank")))
+
+    @staticmethod
+    def _error(endpoint: str, e: ApiError) -> Response:
+        if endpoint == "token":  # OAuth endpoints answer with the OAuth error struct
+            body: dict = {"error": e.title, "error_description": e.detail}
+        else:
+            body = {"title": e.title, "detail": e.detail, "type": e.type, "status": e.status}
+            if e.errors:
+                body["errors"] = e.errors
+        response = Response(json.dumps(body), status=e.status, headers=e.headers,
+                            mimetype="application/json" if endpoint == "token" else "application/problem+json")
+        response.sandbox_error = e.title if endpoint == "token" else (e.type if e.type != "about:blank" else e.title)
+        return response
+
+    @staticmethod
+    def _json(data: Any, status: int = 200) -> Response:
+        return Response(json.dumps(data), status=status, mimetype="application/json")
+
+    def _auth(self, request: Request) -> str:
+        header = request.headers.get("Authorization", "")
+        token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        with self._lock:
+            user = self._tokens.get(token) if token else None
+        if user is None:
+            raise ApiError(401, "Unauthorized", "Unauthorized")
+        return user
+
+    # ---- rate limits: a 15-minute window per user and endpoint, plus an optional 24 h post cap ----
+    def _window(self, user: str, endpoint: str) -> collections.deque:
+        window, now = self._windows[(user, endpoint)], self._clock()
+        while window and now - window[0] >= RATE_WINDOW:
+            window.popleft()
+        return window
+
+    def _limit(self, endpoint: str) -> int:
+        return self.posts_per_window if endpoint == "create_post" else RATE_LIMITS[endpoint]
+
+    def _rate_headers(self, user: str, endpoint: str) -> dict[str, str]:
+        with self._lock:
+            window = self._window(user, endpoint)
+            limit = self._limit(endpoint)
+            reset = int((window[0] if window else self._clock()) + RATE_WINDOW)
+            headers = {"x-rate-limit-limit": str(limit), "x-rate-limit-remaining": str(max(limit - len(window), 0)),
+                       "x-rate-limit-reset": str(reset)}
+            if endpoint == "create_post" and self.user_daily_cap is not None:
+                day = self._day(user)
+                headers.update({"x-user-limit-24hour-limit": str(self.user_daily_cap),
+                                "x-user-limit-24hour-remaining": str(max(self.user_daily_cap - len(day), 0)),
+                                "x-user-limit-24hour-reset": str(int((day[0] if day else self._clock()) + DAY))})
+            return headers
+
+    def _day(self, user: str) -> collections.deque:
+        day, now = self._daily[user], self._clock()
+        while day and now - day[0] >= DAY:
+            day.popleft()
+        return day
+
+    def _count_request(self, user: str, endpoint: str) -> None:
+        if not self.enforce_rate_limits:
+            return
+        with self._lock:
+            window = self._window(user, endpoint)
+            if len(window) >= self._limit(endpoint):
+                raise ApiError(429, "Too Many Requests", "Too Many Requests",
+                               headers=self._rate_headers(user, endpoint))
+            if endpoint == "create_post" and self.user_daily_cap is not None:
+                if len(self._day(user)) >= self.user_daily_cap:
+                    raise ApiError(429, "UsageCapExceeded", "Usage cap exceeded: Daily user limit",
+                                   PROBLEM + "usage-capped", headers=self._rate_headers(user, endpoint))
+            window.append(self._clock())
+
+    # ---- bodies ----
+    @staticmethod
+    def _json_body(request: Request, body: bytes) -> dict:
+        if request.mimetype != "application/json":
+            raise ApiError(415, "Unsupported Media Type", "Content-Type must be application/json")
+        try:
+            parsed = json.loads(body.decode("utf-8") or "null")
+        except (UnicodeDecodeError, ValueError):
+            raise _invalid("request body is not valid JSON") from None
+        if not isinstance(parsed, dict):
+            raise _invalid("request body must be a JSON object")
+        return parsed
+
+    def _owned_media(self, media_id: str, user: str) -> dict:
+        media = self._media.get(media_id)
+        if media is None or media["_owner"] != user:
+            raise ApiError(400, "Invalid Request", f"media id {media_id} is not valid for this user",
+                           PROBLEM + "invalid-request", errors=[{"message": "Invalid media id", "parameters": {"media_id": [media_id]}}])
+        return media
+
+    # ---- media upload ----
+    def _h_media_initialize(self, request: Request, body: bytes, truncated: bool, user: str) -> Response:
+        form = self._json_body(request, body)
+        total, media_type, category = form.get("total_bytes"), form.get("media_type"), form.get("media_category")
+        if isinstance(total, bool) or not isinstance(total, int) or not 1 <= total <= MAX_TOTAL_BYTES:
+            raise _invalid(f"total_bytes must be an integer in 1..{MAX_TOTAL_BYTES}", "total_bytes")
+        if not isinstance(media_type, str) or "/" not in media_type:
+            raise _invalid("media_type (a MIME type) is required", "media_type")
+        if category not in CATEGORIES and category not in OTHER_CATEGORIES:
+            raise _invalid(f"media_category must be one of {sorted(set(CATEGORIES) | OTHER_CATEGORIES)}", "media_category")
+        unknown = set(form) - {"total_bytes", "media_type", "media_category", "additional_owners", "shared"}
+        if unknown:
+            raise _invalid(f"unknown fields: {sorted(unknown)}", sorted(unknown)[0])
+        types, max_bytes, processing = CATEGORIES.get(category, (set(), MAX_TOTAL_BYTES, False))
+        if types and media_type not in types:
+            raise _invalid(f"media_type {media_type} is not accepted for {category} ({', '.join(sorted(types))})", "media_type")
+        if total > max_bytes:
+            raise _invalid(f"total_bytes {total} exceeds the {category} limit of {max_bytes} bytes", "total_bytes")
+        media_id = _snowflake()
+        key_prefix = {"tweet_image": "3", "tweet_gif": "16"}.get(category, "13")
+        with self._lock:
+            self._media[media_id] = {
+                "id": media_id, "media_key": f"{key_prefix}_{media_id}", "media_type": media_type,
+                "media_category": category, "total_bytes": total, "state": "uploading", "segments_received": 0,
+                "status_checks": 0, "sha256": None, "_owner": user, "_segments": {}, "_processing": processing,
+                "_fail": None}
+        return self._json({"data": {"id": media_id, "media_key": f"{key_prefix}_{media_id}", "expires_after_secs": 86400}})
+
+    def _h_media_append(self, request: Request, body: bytes, truncated: bool, user: str, media_id: str) -> Response:
+        if truncated:
+            raise _invalid("request body ended early")
+        if request.mimetype == "multipart/form-data":
+            # The body was already drained (see _read_body): parse the multipart form from the bytes.
+            parsed = Request(dict(request.environ, **{"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}))
+            index_raw = parsed.form.get("segment_index")
+            upload = parsed.files.get("media")
+            if upload is None:
+                raise _invalid("the media part (binary file content) is required", "media")
+            chunk = upload.read()
+        elif request.mimetype == "application/json":
+            form = self._json_body(request, body)
+            index_raw = form.get("segment_index")
+            try:
+                chunk = base64.b64decode(form.get("media") or "", validate=True)
+            except (binascii.Error, TypeError):
+                raise _invalid("media must be base64 in a JSON body", "media") from None
+        else:
+            raise ApiError(415, "Unsupported Media Type", "append takes multipart/form-data (or JSON with base64 media)")
+        try:
+            index = int(str(index_raw))
+        except ValueError:
+            raise _invalid("segment_index is required and must be an integer", "segment_index") from None
+        if not 0 <= index <= MAX_SEGMENT_INDEX:
+            raise _invalid(f"segment_index must be between 0 and {MAX_SEGMENT_INDEX}", "segment_index")
+        if not chunk:
+            raise _invalid("the media part is empty", "media")
+        if len(chunk) > self.max_segment_bytes:
+            raise ApiError(413, "Payload Too Large", f"segment of {len(chunk)} bytes exceeds {self.max_segment_bytes} bytes")
+        with self._lock:
+            media = self._owned_media(media_id, user)
+            if media["state"] != "uploading":
+                raise _invalid(f"media {media_id} was already finalized", "media_id")
+            media["_segments"][index] = chunk  # a re-sent segment replaces the earlier one
+            media["segments_received"] = len(media["_segments"])
+            if sum(len(c) for c in media["_segments"].values()) > media["total_bytes"]:
+                raise _invalid("segments add up to more than total_bytes declared at initialize", "media")
+        return self._json({"data": {"expires_at": int(self._clock() + 86400)}})
+
+    def _h_media_finalize(self, request: Request, body: bytes, truncated: bool, user: str, media_id: str,
+                          fail_processing: dict | None = None) -> Response:
+        with self._lock:
+            media = self._owned_media(media_id, user)
+            if media["state"] == "uploading":
+                indexes = sorted(media["_segments"])
+                if indexes != list(range(len(indexes))) or not indexes:
+                    raise _invalid(f"segments must be 0..n-1 without gaps; received {indexes}", "segment_index")
+                data = b"".join(media["_segments"][i] for i in indexes)
+                if len(data) != media["total_bytes"]:
+                    raise _invalid(f"File size mismatch: received {len(data)} bytes, total_bytes was {media['total_bytes']}",
+                                   "total_bytes")
+                media["sha256"] = hashlib.sha256(data).hexdigest()
+                media["size"] = len(data)
+                media["_segments"] = {}
+                media["state"] = "pending" if media["_processing"] else "succeeded"
+                if fail_processing:
+                    media["_fail"] = str(fail_processing.get("message", "Unsupported video format"))
+            out = {"id": media_id, "media_key": media["media_key"], "size": media.get("size"),
+                   "expires_after_secs": 86400}
+            if media["_processing"]:
+                out["processing_info"] = self._processing_info(media)
+            return self._json({"data": out})
+
+    def _processing_info(self, media: dict) -> dict:
+        info: dict[str, Any] = {"state": media["state"]}
+        if media["state"] in ("pending", "in_progress"):
+            info["check_after_secs"] = self.check_after_secs
+            info["progress_percent"] = 0 if media["state"] == "pending" else 50
+        elif media["state"] == "failed":
+            info["progress_percent"] = 12
+            info["error"] = {"code": 1, "name": "InvalidMedia", "message": media["_fail"]}
+        else:
+            info["progress_percent"] = 100
+        return info
+
+    def _h_media_status(self, request: Request, body: bytes, truncated: bool, user: str) -> Response:
+        args = request.args
+        if args.get("command") != "STATUS":
+            raise _invalid("command must be STATUS", "command")
+        media_id = args.get("media_id", "")
+        with self._lock:
+            media = self._owned_media(media_id, user)
+            if media["state"] == "uploading":
+                raise _invalid(f"media {media_id} has not been finalized", "media_id")
+            if media["state"] in ("pending", "in_progress"):
+                media["status_checks"] += 1
+                if media["status_checks"] >= self.status_checks_before_succeeded:
+                    media["state"] = "failed" if media["_fail"] else "succeeded"
+                else:
+                    media["state"] = "in_progress"
+            return self._json({"data": {"id": media_id, "media_key": media["media_key"],
+                                        "processing_info": self._processing_info(media)}})
+
+    # ---- posts ----
+    def _h_create_post(self, request: Request, body: bytes, truncated: bool, user: str) -> Response:
+        form = self._json_body(request, body)
+        unknown = set(form) - POST_FIELDS
+        if unknown:
+            raise _invalid(f"unknown fields: {sorted(unknown)}", sorted(unknown)[0])
+        text = form.get("text", "")
+        if not isinstance(text, str):
+            raise _invalid("text must be a string", "text")
+        media_ids: list[str] = []
+        if "media" in form:
+            media = form["media"]
+            if not isinstance(media, dict) or set(media) - {"media_ids", "tagged_user_ids"}:
+                raise _invalid("media must be an object with media_ids (and optional tagged_user_ids)", "media")
+            media_ids = media.get("media_ids")
+            if not isinstance(media_ids, list) or not 1 <= len(media_ids) <= 4 \
+                    or not all(isinstance(m, str) and m.isdigit() for m in media_ids):
+                raise _invalid("media.media_ids must be 1 to 4 numeric strings", "media.media_ids")
+        if not text and not media_ids:
+            raise _invalid("text or media is required", "text")
+        text = unicodedata.normalize("NFC", text)
+        weighted = parse_tweet(text).weightedLength
+        if weighted > MAX_WEIGHTED_LENGTH:
+            raise ApiError(400, "Invalid Request", "One or more parameters to your request was invalid.",
+                           PROBLEM + "invalid-request",
+                           errors=[{"parameters": {"text": [text[:40]]},
+                                    "message": f"Your Tweet text is too long: weighted length {weighted} > {MAX_WEIGHTED_LENGTH}"}])
+        with self._lock:
+            kinds = []
+            for mid in media_ids:
+                media = self._owned_media(mid, user)
+                if media["state"] != "succeeded":
+                    raise _invalid(f"media {mid} is not ready (processing state {media['state']})", "media.media_ids")
+                kinds.append(media["media_category"])
+            if len(media_ids) > 1 and any(k != "tweet_image" for k in kinds):
+                raise _invalid("a post takes up to 4 images, or 1 GIF, or 1 video", "media.media_ids")
+            fingerprint = (text, tuple(media_ids))
+            if any(p["author_id"] == user and (p["text"], tuple(p["media_ids"])) == fingerprint for p in self._posts.values()):
+                raise ApiError(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.")
+            if self.user_daily_cap is not None:
+                self._day(user).append(self._clock())
+            tweet_id = _snowflake()
+            self._posts[tweet_id] = {
+                "id": tweet_id, "text": text, "author_id": user, "username": self._users[user]["username"],
+                "media_ids": list(media_ids), "media_categories": kinds,
+                "media_sha256": [self._media[m]["sha256"] for m in media_ids],
+                "weighted_length": weighted, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                "other_fields": {k: v for k, v in form.items() if k not in ("text", "media")}}
+        return self._json({"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}}, status=201)
+
+    def _h_get_post(self, request: Request, body: bytes, truncated: bool, user: str, tweet_id: str) -> Response:
+        with self._lock:
+            post = self._posts.get(tweet_id)
+            if post is None:  # X answers 200 with a partial error for a missing post
+                return self._json({"errors": [{"value": tweet_id, "detail": f"Could not find tweet with id: [{tweet_id}].",
+                                               "title": "Not Found Error", "resource_type": "tweet", "parameter": "id",
+                                               "resource_id": tweet_id, "type": PROBLEM + "resource-not-found"}]})
+            data = {"id": tweet_id, "text": post["text"], "edit_history_tweet_ids": [tweet_id]}
+            fields = {f for f in request.args.get("tweet.fields", "").split(",") if f}
+            if "author_id" in fields:
+                data["author_id"] = post["author_id"]
+            if "created_at" in fields:
+                data["created_at"] = post["created_at"]
+            return self._json({"data": data})
+
+    # ---- OAuth 2.0 refresh (single-use, rotating refresh tokens) ----
+    def _h_token(self, request: Request, body: bytes, truncated: bool, user: None) -> Response:
+        if request.mimetype != "application/x-www-form-urlencoded":
+            raise ApiError(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        if form.get("grant_type") != "refresh_token":
+            raise ApiError(400, "unsupported_grant_type", "the sandbox supports grant_type=refresh_token only")
+        client_id = form.get("client_id", "")
+        basic = request.authorization if request.authorization and request.authorization.type == "basic" else None
+        if basic is not None:
+            client_id = client_id or basic.username or ""
+            if basic.username != client_id:
+                raise ApiError(401, "unauthorized_client", "client_id does not match the Basic credentials")
+        if not client_id:
+            raise ApiError(400, "invalid_request", "Missing required parameter [client_id].")
+        if self._clients is not None:
+            expected = self._clients.get(client_id)
+            if expected is None:
+                raise ApiError(401, "unauthorized_client", "Unknown client")
+            if expected and (basic is None or not secrets.compare_digest((basic.password or "").encode(), expected.encode())):
+                raise ApiError(401, "unauthorized_client", "Missing valid authorization header")
+        with self._lock:
+            entry = self._refresh.pop(form.get("refresh_token", ""), None)  # single use: gone on first use
+            if entry is None or entry[1] != client_id:
+                raise ApiError(400, "invalid_request", "Value passed for the token was invalid.")
+            uid = entry[0]
+            access, refresh = secrets.token_urlsafe(40), secrets.token_urlsafe(40)
+            self._tokens[access], self._refresh[refresh] = uid, (uid, client_id)
+        return self._json({"token_type": "bearer", "expires_in": 7200, "access_token": access,
+                           "scope": "tweet.read tweet.write users.read media.write offline.access",
+                           "refresh_token": refresh})
+
+    # ---- HTTP control surface for a sandbox running as its own process ----
+    def _control(self, request: Request) -> Response:
+        try:
+            payload = json.loads(request.get_data() or b"{}") if request.method == "POST" else {}
+            result: Any = {"ok": True}
+            if request.path == "/_sandbox/state" and request.method == "GET":
+                return self._json({"posts": self.posts, "media": self.media, "requests": self.requests_log})
+            if request.method != "POST":
+                raise ValueError("control endpoints other than /_sandbox/state are POST")
+            if request.path == "/_sandbox/faults":
+                self.inject(payload.pop("endpoint", ""), payload.pop("kind", ""), int(payload.pop("count", 1)), **payload)
+            elif request.path == "/_sandbox/reset":
+                self.reset()
+            elif request.path == "/_sandbox/accounts":
+                result = self.add_account(payload.pop("access_token"), payload.pop("refresh_token", None), **payload)
+            else:
+                return self._json({"ok": False, "error": "unknown control path"}, status=404)
+        except (ValueError, KeyError, TypeError) as e:
+            return self._json({"ok": False, "error": str(e)}, status=400)
+        return self._json(result)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="X API v2 sandbox")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9102)
+    parser.add_argument("--token", action="append", default=[], help="valid bearer access token (repeatable)")
+    parser.add_argument("--status-checks-before-succeeded", type=int, default=1)
+    parser.add_argument("--check-after-secs", type=int, default=1)
+    parser.add_argument("--no-rate-limits", action="store_true")
+    args = parser.parse_args(argv)
+    sandbox = XSandbox(args.host, args.port, enforce_rate_limits=not args.no_rate_limits,
+                       status_checks_before_succeeded=args.status_checks_before_succeeded,
+                       check_after_secs=args.check_after_secs)
+    for token in args.token:
+        sandbox.add_account(token)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(json.dumps({"ready": sandbox.start()}), flush=True)
+    while not stop.wait(0.5):
+        pass
+    sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""A real X API v2 client. Base URL is configurable so tests point it at the sandbox.
+
+Errors are RFC 7807 problems {title, detail, type, status} (platforms.md 3.3) and are classified:
+401 -> AuthError (refresh once); 429 -> TransientError until x-rate-limit-reset, or CapReached
+until the 24 h reset when the daily user cap is used up; 5xx -> TransientError; other 4xx ->
+PermanentError with the problem's detail; a timeout after POST /2/tweets was sent -> AmbiguousError.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import requests
+
+from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError
+from shared.publishing.credentials import StaticToken, with_fresh_token
+from shared.runtime.logging import log_event
+
+if TYPE_CHECKING:
+    from shared.platforms.base import TokenSource
+
+log = logging.getLogger(__name__)
+
+_DAY = 24 * 3600.0
+_DEFAULT_RATE_WAIT = 60.0  # a 429 without x-rate-limit-reset (not expected): wait a minute
+
+
+@dataclass(frozen=True)
+class Processing:
+    state: str  # pending | in_progress | succeeded | failed
+    check_after_secs: float
+    error: str | None = None
+    error_code: str | None = None
+
+
+def _processing(data: dict) -> Processing | None:
+    info = data.get("processing_info")
+    if not info:
+        return None
+    error = info.get("error") or {}
+    return Processing(state=str(info.get("state", "")), check_after_secs=float(info.get("check_after_secs") or 0),
+                      error=error.get("message"), error_code=error.get("name") or (str(error["code"]) if "code" in error else None))
+
+
+class XClient:
+    def __init__(self, tokens: "str | TokenSource", *, base_url: str, timeout: float = 30.0,
+                 session: requests.Session | None = None, clock: Callable[[], float] = time.time):
+        self._tokens = StaticToken(tokens) if isinstance(tokens, str) else tokens
+        self._base = base_url.rstrip("/")
+        self._timeout = timeout
+        self._http = session or requests.Session()
+        self._clock = clock
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _call(self, method: str, path: str, *, endpoint: str, creates: bool = False, **kwargs) -> dict:
+        # A 401 refreshes the token once (rejected before anything was created, so re-sending is safe).
+        return with_fresh_token(self._tokens, lambda token: self._call_once(method, path, endpoint, creates, token, kwargs))
+
+    def _call_once(self, method: str, path: str, endpoint: str, creates: bool, token: str, kwargs: dict) -> dict:
+        try:
+            response = self._http.request(method, f"{self._base}{path}", headers={"Authorization": f"Bearer {token}"},
+                                          timeout=self._timeout, **kwargs)
+        except requests.ConnectionError as exc:
+            never_sent = "NewConnectionError" in repr(exc) or "refused" in str(exc).lower()
+            if creates and not never_sent:
+                raise AmbiguousError(f"x {endpoint}: connection lost after the request was sent; "
+                                     "check the account's recent posts before posting again") from None
+            raise TransientError(f"x {endpoint}: connection failed ({type(exc).__name__})") from None
+        except requests.Timeout as exc:
+            if creates and not isinstance(exc, requests.ConnectTimeout):
+                # The post may exist: never re-post blindly (platforms.md section 0).
+                raise AmbiguousError(f"x {endpoint}: no answer within {self._timeout}s after the request was sent; "
+                                     "check the account's recent posts before posting again") from None
+            raise TransientError(f"x {endpoint}: timed out") from None
+        return self._check(response, endpoint)
+
+    def _check(self, response: requests.Response, endpoint: str) -> dict:
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = {}
+        if not isinstance(payload, dict):
+            payload = {}
+        headers = response.headers
+        log_event(log, logging.INFO, "x call", endpoint=endpoint, http_status=response.status_code,
+                  rate_limit_remaining=headers.get("x-rate-limit-remaining"),
+                  rate_limit_reset=headers.get("x-rate-limit-reset"),
+                  user_24h_remaining=headers.get("x-user-limit-24hour-remaining"),
+                  problem=None if response.ok else payload.get("type") or payload.get("title"))
+        if response.ok:
+            return payload
+        code, message = _problem(payload, response.status_code, endpoint)
+        status = response.status_code
+        if status == 401:
+            raise AuthError(message, platform_code=code)
+        if status == 429:
+            if headers.get("x-user-limit-24hour-remaining") == "0" or str(payload.get("type", "")).endswith("/usage-capped"):
+                raise CapReached(message, retry_after=self._until(headers.get("x-user-limit-24hour-reset"), _DAY),
+                                 platform_code=code)
+            raise TransientError(message, retry_after=self._until(headers.get("x-rate-limit-reset"), _DEFAULT_RATE_WAIT),
+                                 platform_code=code)
+        if status >= 500:
+            raise TransientError(message, platform_code=code)
+        raise PermanentError(message, platform_code=code)
+
+    def _until(self, reset_epoch: str | None, default: float) -> float:
+        """Seconds until an x-*-reset epoch (no Retry-After header is sent on X)."""
+        try:
+            return max(float(reset_epoch) - self._clock(), 0.0)
+        except (TypeError, ValueError):
+            return default
+
+    # -- media upload (dedicated v2 endpoints, platforms.md 3.1) --------------------------------
+    def initialize_upload(self, total_bytes: int, media_type: str, media_category: str) -> str:
+        body = {"total_bytes": total_bytes, "media_type": media_type, "media_category": media_category}
+        data = self._call("POST", "/2/media/upload/initialize", endpoint="media_initialize", json=body).get("data") or {}
+        if not data.get("id"):
+            raise PermanentError("x media_initialize answered without a media id", platform_code="no_media_id")
+        return str(data["id"])
+
+    def append(self, media_id: str, segment_index: int, chunk: bytes) -> None:
+        self._call("POST", f"/2/media/upload/{media_id}/append", endpoint="media_append",
+                   data={"segment_index": str(segment_index)},
+                   files={"media": ("segment", chunk, "application/octet-stream")})
+
+    def finalize(self, media_id: str) -> Processing | None:
+        data = self._call("POST", f"/2/media/upload/{media_id}/finalize", endpoint="media_finalize").get("data") or {}
+        return _processing(data)
+
+    def upload_status(self, media_id: str) -> Processing:
+        data = self._call("GET", "/2/media/upload", endpoint="media_status",
+                          params={"command": "STATUS", "media_id": media_id}).get("data") or {}
+        return _processing(data) or Processing(state="succeeded", check_after_secs=0)
+
+    # -- posts -----------------------------------------------------------------------------
+    def create_post(self, text: str, media_ids: list[str]) -> dict:
+        body: dict = {"text": text}
+        if media_ids:
+            body["media"] = {"media_ids": media_ids}
+        data = self._call("POST", "/2/tweets", endpoint="create_post", creates=True, json=body).get("data") or {}
+        if not data.get("id"):
+            raise AmbiguousError("x create_post answered without a post id; check the account's recent posts")
+        return data
+
+    def get_post(self, tweet_id: str) -> dict | None:
+        """The post, or None when X reports it not found (a partial error on a 200)."""
+        payload = self._call("GET", f"/2/tweets/{tweet_id}", endpoint="get_post",
+                             params={"tweet.fields": "author_id,created_at"})
+        return payload.get("data") or None
+
+
+def _problem(payload: dict, status: int, endpoint: str) -> tuple[str, str]:
+    """(platform code, message) from an RFC 7807 problem or a v1-style {errors:[{code,message}]} body."""
+    errors = payload.get("errors") if isinstance(payload.get("errors"), list) else []
+    if payload.get("title") or payload.get("detail"):
+        kind = str(payload.get("type") or "about:blank")
+        code = kind.rsplit("/", 1)[-1] if kind != "about:blank" else str(payload.get("title") or status)
+        reasons = [str(payload.get("detail") or payload.get("title"))]
+        reasons += [str(e.get("message")) for e in errors if isinstance(e, dict) and e.get("message")]
+    elif errors:
+        first = errors[0] if isinstance(errors[0], dict) else {}
+        code = str(first.get("code") or status)
+        reasons = [str(e.get("message")) for e in errors if isinstance(e, dict) and e.get("message")]
+    else:
+        code, reasons = f"http_{status}", [f"HTTP {status}"]
+    return code, f"x {endpoint}: HTTP {status} {code}: " + "; ".join(reasons)
+
+
+def refresh_user_tokens(token_url: str, tokens: dict, *, timeout: float = 30.0, http: requests.Session | None = None) -> dict:
+    """POST /2/oauth2/token (grant_type=refresh_token). X refresh tokens are single-use: the answer
+    carries a new one, which the caller must persist before using the access token (platforms.md 3.5)."""
+    http = http or requests.Session()
+    client_id, client_secret = tokens.get("client_id", ""), tokens.get("client_secret")
+    form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": client_id}
+    try:
+        response = http.post(token_url, data=form, auth=(client_id, client_secret) if client_secret else None,
+                             headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=timeout)
+    except (requests.ConnectionError, requests.Timeout):
+        raise TransientError("x token refresh: no answer") from None
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {}
+    if response.ok and payload.get("access_token"):
+        return {k: payload.get(k) for k in ("access_token", "refresh_token", "expires_in")}
+    code = payload.get("error") if isinstance(payload, dict) else None
+    log_event(log, logging.WARNING, "x token refresh refused", http_status=response.status_code, error=code)
+    if response.status_code >= 500 or response.status_code == 429:
+        raise TransientError(f"x token refresh: HTTP {response.status_code}")
+    raise AuthError(f"x token refresh refused ({code or response.status_code}: "
+                    f"{payload.get('error_description', '') if isinstance(payload, dict) else ''}); reconnect the account",
+                    platform_code=str(code or response.status_code))
