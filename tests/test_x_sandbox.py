@@ -1,0 +1,327 @@
+"""The X sandbox enforces platforms.md §3 over real HTTP, and the X client keeps to it.
+No emulators: plain `requests` and the client against a sandbox on localhost."""
+from __future__ import annotations
+
+import base64
+
+import pytest
+import requests
+
+from infra.local.sandboxes.x import XSandbox
+from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError
+from shared.platforms.x.client import XClient, refresh_user_tokens
+from shared.platforms.x.validation import weighted_length
+
+ALICE, BOB = "x-alice-access", "x-bob-access"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def make_sandbox(clock):
+    started = []
+
+    def make(**kwargs):
+        kwargs.setdefault("clock", clock)
+        kwargs.setdefault("check_after_secs", 0)
+        sb = XSandbox(**kwargs)
+        sb.start()
+        sb.add_account(ALICE, "alice-refresh", username="alice")
+        sb.add_account(BOB, username="bob")
+        started.append(sb)
+        return sb
+
+    yield make
+    for sb in started:
+        sb.stop()
+
+
+@pytest.fixture
+def sb(make_sandbox):
+    return make_sandbox()
+
+
+def call(sb, method, path, token=ALICE, **kw):
+    headers = kw.pop("headers", {})
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return requests.request(method, sb.base_url + path, headers=headers, timeout=30, **kw)
+
+
+def init(sb, total=100, media_type="image/png", category="tweet_image", token=ALICE):
+    return call(sb, "POST", "/2/media/upload/initialize", token,
+                json={"total_bytes": total, "media_type": media_type, "media_category": category})
+
+
+def append(sb, media_id, index, data, token=ALICE):
+    return call(sb, "POST", f"/2/media/upload/{media_id}/append", token,
+                data={"segment_index": str(index)}, files={"media": ("blob", data, "application/octet-stream")})
+
+
+def uploaded_image(sb, data=b"\x89PNG" + b"i" * 96, token=ALICE) -> str:
+    media_id = init(sb, len(data), token=token).json()["data"]["id"]
+    assert append(sb, media_id, 0, data, token).status_code == 200
+    assert call(sb, "POST", f"/2/media/upload/{media_id}/finalize", token).status_code == 200
+    return media_id
+
+
+def tweet(sb, body, token=ALICE):
+    return call(sb, "POST", "/2/tweets", token, json=body)
+
+
+# ---- auth, headers, error shapes ----
+
+def test_missing_or_unknown_token_is_a_401_problem(sb):
+    for token in (None, "nope"):
+        r = tweet(sb, {"text": "hi"}, token)
+        assert r.status_code == 401
+        assert r.json() == {"title": "Unauthorized", "detail": "Unauthorized", "type": "about:blank", "status": 401}
+    assert sb.posts == {}
+
+
+def test_every_answer_carries_the_rate_limit_headers(sb, clock):
+    r = tweet(sb, {"text": "hello"})
+    assert r.status_code == 201
+    assert r.headers["x-rate-limit-limit"] == "100"
+    assert r.headers["x-rate-limit-remaining"] == "99"
+    assert int(r.headers["x-rate-limit-reset"]) == int(clock.now + 900)
+    bad = tweet(sb, {"text": ""})
+    assert bad.status_code == 400 and bad.headers["x-rate-limit-remaining"] == "98"
+
+
+def test_post_window_of_100_per_15_minutes_answers_429_until_reset(sb, clock):
+    for i in range(100):
+        assert tweet(sb, {"text": f"post {i}"}).status_code == 201
+    r = tweet(sb, {"text": "one too many"})
+    assert r.status_code == 429
+    assert r.headers["x-rate-limit-remaining"] == "0" and int(r.headers["x-rate-limit-reset"]) == int(clock.now + 900)
+    assert r.json()["title"] == "Too Many Requests"
+    assert tweet(sb, {"text": "bob has his own window"}, BOB).status_code == 201
+    clock.now += 900
+    assert tweet(sb, {"text": "after the reset"}).status_code == 201
+    assert len(sb.posts) == 102
+
+
+def test_create_post_answers_201_with_id_and_text_and_rejects_unknown_fields(sb):
+    r = tweet(sb, {"text": "Caf\u0065\u0301 time"})
+    assert r.status_code == 201
+    data = r.json()["data"]
+    assert data["text"] == "Café time" and sb.posts[data["id"]]["text"] == "Café time"  # NFC
+    r = tweet(sb, {"text": "x", "status": "v1 field name"})
+    assert r.status_code == 400 and r.json()["type"].endswith("/invalid-request")
+
+
+def test_weighted_length_over_280_is_refused_with_the_problem_shape(sb):
+    ok = "日" * 140  # CJK weighs 2: exactly 280
+    assert weighted_length(ok) == 280 and tweet(sb, {"text": ok}).status_code == 201
+    assert tweet(sb, {"text": "日" * 140 + "a"}).status_code == 400
+    url_text = "a" * 256 + " https://example.com/" + "p" * 200  # the URL counts 23: 256 + 1 + 23 = 280
+    assert weighted_length(url_text) == 280 and tweet(sb, {"text": url_text}).status_code == 201
+    r = tweet(sb, {"text": "👍" * 141})
+    assert r.status_code == 400
+    body = r.json()
+    assert body["status"] == 400 and body["type"].endswith("/invalid-request") and "too long" in body["errors"][0]["message"]
+
+
+def test_duplicate_content_is_a_403_with_the_platform_detail(sb):
+    assert tweet(sb, {"text": "same words"}).status_code == 201
+    r = tweet(sb, {"text": "same words"})
+    assert r.status_code == 403
+    assert r.json()["detail"] == "You are not allowed to create a Tweet with duplicate content."
+    assert tweet(sb, {"text": "same words"}, BOB).status_code == 201  # another user may
+
+
+def test_get_post_returns_it_or_a_not_found_partial_error(sb):
+    tid = tweet(sb, {"text": "look me up"}).json()["data"]["id"]
+    assert call(sb, "GET", f"/2/tweets/{tid}").json()["data"]["text"] == "look me up"
+    missing = call(sb, "GET", "/2/tweets/123")
+    assert missing.status_code == 200 and missing.json()["errors"][0]["title"] == "Not Found Error"
+
+
+# ---- media upload ----
+
+def test_image_upload_initialize_append_finalize_then_post(sb):
+    media_id = uploaded_image(sb)
+    assert sb.media[media_id]["state"] == "succeeded"
+    r = tweet(sb, {"text": "with a picture", "media": {"media_ids": [media_id]}})
+    assert r.status_code == 201
+    assert sb.posts[r.json()["data"]["id"]]["media_categories"] == ["tweet_image"]
+
+
+def test_initialize_enforces_type_category_and_size(sb):
+    assert init(sb, 6 * 1024 * 1024).status_code == 400  # images are at most 5 MB
+    assert init(sb, 100, "video/mp4", "tweet_image").status_code == 400
+    assert init(sb, 100, "image/png", "tweet_photo").status_code == 400
+    r = call(sb, "POST", "/2/media/upload/initialize", data={"total_bytes": "100", "media_type": "image/png"})
+    assert r.status_code == 415  # the v2 initialize body is JSON
+    r = init(sb, 100)
+    assert r.status_code == 200 and set(r.json()["data"]) == {"id", "media_key", "expires_after_secs"}
+
+
+def test_command_style_upload_is_refused(sb):
+    r = call(sb, "POST", "/2/media/upload", data={"command": "INIT", "total_bytes": "10", "media_type": "image/png"})
+    assert r.status_code == 400 and "initialize" in r.json()["errors"][0]["message"]
+
+
+def test_append_needs_multipart_media_and_a_segment_index(sb):
+    media_id = init(sb, 10).json()["data"]["id"]
+    no_media = call(sb, "POST", f"/2/media/upload/{media_id}/append", files={"segment_index": (None, "0")})
+    assert no_media.status_code == 400 and no_media.json()["errors"][0]["parameters"] == {"media": []}
+    form_urlencoded = call(sb, "POST", f"/2/media/upload/{media_id}/append", data={"segment_index": "0"})
+    assert form_urlencoded.status_code == 415
+    no_index = call(sb, "POST", f"/2/media/upload/{media_id}/append", files={"media": ("b", b"0123456789")})
+    assert no_index.status_code == 400
+    assert append(sb, media_id, 1000, b"0123456789").status_code == 400
+    raw = call(sb, "POST", f"/2/media/upload/{media_id}/append", data=b"0123456789",
+               headers={"Content-Type": "application/octet-stream"})
+    assert raw.status_code == 415
+    as_json = call(sb, "POST", f"/2/media/upload/{media_id}/append",
+                   json={"segment_index": 0, "media": base64.b64encode(b"0123456789").decode()})
+    assert as_json.status_code == 200
+    assert call(sb, "POST", f"/2/media/upload/{media_id}/finalize").status_code == 200
+
+
+def test_segment_over_the_limit_is_413(make_sandbox):
+    sb = make_sandbox(max_segment_bytes=1024)
+    media_id = init(sb, 2000).json()["data"]["id"]
+    assert append(sb, media_id, 0, b"x" * 1025).status_code == 413
+
+
+def test_finalize_checks_the_bytes_add_up_and_segments_have_no_gaps(sb):
+    media_id = init(sb, 30).json()["data"]["id"]
+    append(sb, media_id, 0, b"a" * 10)
+    append(sb, media_id, 2, b"c" * 10)
+    r = call(sb, "POST", f"/2/media/upload/{media_id}/finalize")
+    assert r.status_code == 400 and "without gaps" in r.json()["errors"][0]["message"]
+    append(sb, media_id, 1, b"b" * 9)
+    r = call(sb, "POST", f"/2/media/upload/{media_id}/finalize")
+    assert r.status_code == 400 and "File size mismatch" in r.json()["errors"][0]["message"]
+
+
+def test_video_processing_advances_per_status_request(make_sandbox):
+    sb = make_sandbox(status_checks_before_succeeded=3, check_after_secs=5)
+    media_id = init(sb, 20, "video/mp4", "tweet_video").json()["data"]["id"]
+    append(sb, media_id, 0, b"v" * 20)
+    fin = call(sb, "POST", f"/2/media/upload/{media_id}/finalize").json()["data"]
+    assert fin["processing_info"] == {"state": "pending", "check_after_secs": 5, "progress_percent": 0}
+    assert tweet(sb, {"text": "too early", "media": {"media_ids": [media_id]}}).status_code == 400
+    states = [call(sb, "GET", "/2/media/upload", params={"command": "STATUS", "media_id": media_id})
+              .json()["data"]["processing_info"]["state"] for _ in range(3)]
+    assert states == ["in_progress", "in_progress", "succeeded"]
+    assert tweet(sb, {"text": "now", "media": {"media_ids": [media_id]}}).status_code == 201
+
+
+def test_injected_processing_failure_reports_the_error(sb):
+    sb.inject("media_finalize", "fail_processing", message="Unsupported video format")
+    media_id = init(sb, 20, "video/mp4", "tweet_video").json()["data"]["id"]
+    append(sb, media_id, 0, b"v" * 20)
+    call(sb, "POST", f"/2/media/upload/{media_id}/finalize")
+    info = call(sb, "GET", "/2/media/upload", params={"command": "STATUS", "media_id": media_id}).json()["data"]["processing_info"]
+    assert info["state"] == "failed" and info["error"]["message"] == "Unsupported video format"
+
+
+def test_a_post_takes_four_images_or_one_video(sb):
+    images = [uploaded_image(sb, b"\x89PNG" + bytes([i]) * 20) for i in range(5)]
+    assert tweet(sb, {"text": "five", "media": {"media_ids": images}}).status_code == 400
+    assert tweet(sb, {"text": "four", "media": {"media_ids": images[:4]}}).status_code == 201
+    video = init(sb, 5, "video/mp4", "tweet_video").json()["data"]["id"]
+    append(sb, video, 0, b"v" * 5)
+    call(sb, "POST", f"/2/media/upload/{video}/finalize")
+    call(sb, "GET", "/2/media/upload", params={"command": "STATUS", "media_id": video})
+    assert tweet(sb, {"text": "mixed", "media": {"media_ids": [video, images[4]]}}).status_code == 400
+
+
+def test_media_of_another_user_is_refused(sb):
+    media_id = uploaded_image(sb, token=BOB)
+    assert tweet(sb, {"text": "not mine", "media": {"media_ids": [media_id]}}).status_code == 400
+
+
+# ---- tokens ----
+
+def test_refresh_rotates_and_the_old_refresh_token_is_single_use(make_sandbox):
+    sb = make_sandbox(clients={"postgate-client": "s3cret"})
+    url = sb.base_url + "/2/oauth2/token"
+    form = {"grant_type": "refresh_token", "refresh_token": "alice-refresh", "client_id": "postgate-client"}
+    no_basic = requests.post(url, data=form, timeout=10)
+    assert no_basic.status_code == 401 and no_basic.json()["error"] == "unauthorized_client"
+    r = requests.post(url, data=form, auth=("postgate-client", "s3cret"), timeout=10)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["refresh_token"] != "alice-refresh" and body["expires_in"] == 7200
+    assert tweet(sb, {"text": "with the new token"}, body["access_token"]).status_code == 201
+    again = requests.post(url, data=form, auth=("postgate-client", "s3cret"), timeout=10)
+    assert again.status_code == 400 and again.json()["error"] == "invalid_request"
+    as_json = requests.post(url, json=form, auth=("postgate-client", "s3cret"), timeout=10)
+    assert as_json.status_code == 400
+
+
+def test_client_refresh_sends_basic_auth_and_returns_the_rotated_token(make_sandbox):
+    sb = make_sandbox(clients={"postgate-client": "s3cret"})
+    fresh = refresh_user_tokens(sb.base_url + "/2/oauth2/token",
+                                {"refresh_token": "alice-refresh", "client_id": "postgate-client", "client_secret": "s3cret"})
+    assert fresh["access_token"] and fresh["refresh_token"] not in (None, "alice-refresh")
+    with pytest.raises(AuthError, match="reconnect"):
+        refresh_user_tokens(sb.base_url + "/2/oauth2/token",
+                            {"refresh_token": "alice-refresh", "client_id": "postgate-client", "client_secret": "s3cret"})
+
+
+def test_tokens_never_appear_in_the_sandbox_log(sb):
+    tweet(sb, {"text": "secret-free log"})
+    requests.post(sb.base_url + "/2/oauth2/token", timeout=10,
+                  data={"grant_type": "refresh_token", "refresh_token": "alice-refresh", "client_id": "postgate-client"})
+    text = repr(sb.requests_log) + repr(sb.posts) + repr(sb.media)
+    assert ALICE not in text and "alice-refresh" not in text
+
+
+# ---- the client's error classification ----
+
+def test_client_classifies_429_as_transient_until_the_reset(sb, clock):
+    client = XClient(ALICE, base_url=sb.base_url, clock=clock)
+    sb.inject("create_post", "rate_limit", reset_in=42)
+    with pytest.raises(TransientError) as info:
+        client.create_post("hello", [])
+    assert not isinstance(info.value, CapReached) and info.value.retry_after == pytest.approx(42, abs=1)
+
+
+def test_client_classifies_the_24h_user_cap_as_cap_reached(make_sandbox, clock):
+    sb = make_sandbox(user_daily_cap=2)
+    client = XClient(ALICE, base_url=sb.base_url, clock=clock)
+    client.create_post("one", [])
+    client.create_post("two", [])
+    with pytest.raises(CapReached) as info:
+        client.create_post("three", [])
+    assert info.value.retry_after == pytest.approx(86400, abs=1) and info.value.platform_code == "usage-capped"
+
+
+def test_client_classifies_5xx_401_and_403(sb):
+    client = XClient(ALICE, base_url=sb.base_url)
+    sb.inject("create_post", "server_error")
+    with pytest.raises(TransientError):
+        client.create_post("a", [])
+    with pytest.raises(AuthError):
+        XClient("wrong", base_url=sb.base_url).create_post("a", [])
+    sb.inject("create_post", "error", http_status=403, title="Forbidden",
+              detail="You are not permitted to perform this action.")
+    with pytest.raises(PermanentError) as info:
+        client.create_post("a", [])
+    assert "You are not permitted to perform this action." in str(info.value) and info.value.platform_code == "Forbidden"
+
+
+def test_client_timeout_after_create_was_sent_is_ambiguous(sb):
+    sb.inject("create_post", "slow", seconds=1.0)
+    with pytest.raises(AmbiguousError):
+        XClient(ALICE, base_url=sb.base_url, timeout=0.3).create_post("slow one", [])
+    sb.inject("media_initialize", "slow", seconds=1.0)
+    with pytest.raises(TransientError):
+        XClient(ALICE, base_url=sb.base_url, timeout=0.3).initialize_upload(10, "image/png", "tweet_image")
