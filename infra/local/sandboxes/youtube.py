@@ -1,0 +1,687 @@
+"""Contract-faithful YouTube Data API v3 sandbox (shared/platforms.md §4).
+
+Real HTTP on localhost so the real client is exercised end to end: the resumable upload protocol
+(session start with X-Upload-* headers and the video resource, Location session URI, PUT chunks
+with Content-Range, every chunk but the last a multiple of 256 KiB, 308 + Range, status queries
+with `bytes */N`, 404 for an unknown session), video resource field rules (title, description,
+tags, privacy, publishAt), processing progressions advanced per videos.list request (never by wall
+clock), videos.update of the status part, quota buckets (quotaExceeded), Google's error shape
+{"error": {"code", "message", "errors": [{"domain", "reason", "message"}]}}, injected faults
+(including an upload that stores only part of a chunk and then drops or 5xx's), and the OAuth token
+endpoint (no refresh-token rotation, as Google). Token values are never logged or exposed.
+"""
+from __future__ import annotations
+
+import collections
+import copy
+import hashlib
+import json
+import re
+import secrets
+import socket
+import sys
+import threading
+import time
+import traceback
+from datetime import datetime, timezone
+from typing import Any, Callable
+from urllib.parse import parse_qs
+
+from werkzeug.exceptions import ClientDisconnected
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+KiB, MiB = 1024, 1024 * 1024
+GRANULE = 256 * KiB
+MAX_VIDEO_BYTES = 256 * 1024 ** 3
+TITLE_MAX, DESCRIPTION_MAX_BYTES, TAGS_MAX = 100, 5000, 500
+PRIVACY = {"public", "unlisted", "private"}
+CATEGORIES = {"1", "2", "10", "15", "17", "19", "20", "22", "23", "24", "25", "26", "27", "28", "29"}
+SNIPPET_FIELDS = {"title", "description", "tags", "categoryId", "defaultLanguage", "defaultAudioLanguage"}
+STATUS_FIELDS = {"privacyStatus", "publishAt", "selfDeclaredMadeForKids", "containsSyntheticMedia", "embeddable",
+                 "license", "publicStatsViewable"}
+RESOURCE_PARTS = {"snippet", "status", "recordingDetails", "localizations"}
+LIST_PARTS = {"id", "snippet", "status", "processingDetails", "contentDetails", "statistics"}
+COSTS = {"insert": ("insert", 1), "list": ("general", 1), "update": ("general", 50)}
+FAILURE_REASONS = {"codec", "conversion", "emptyFile", "invalidFile", "tooSmall", "uploadAborted"}
+REJECTION_REASONS = {"claim", "copyright", "duplicate", "inappropriate", "legal", "length", "termsOfUse", "trademark",
+                     "uploaderAccountClosed", "uploaderAccountSuspended"}
+ENDPOINTS = {"insert", "upload", "list", "update", "token"}
+FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "quota", "interrupt", "fail_processing"}
+UPLOAD_PATH = "/upload/youtube/v3/videos"
+VIDEOS_PATH = "/youtube/v3/videos"
+_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
+_QUERY_RE = re.compile(r"^bytes \*/(\d+|\*)$")
+_ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, reason: str, message: str, domain: str = "youtube.api"):
+        super().__init__(message)
+        self.status, self.reason, self.message, self.domain = status, reason, message, domain
+
+
+class _Drop(Exception):
+    """Close the connection without an answer (the interrupted-upload case)."""
+
+
+def _video_id() -> str:
+    return secrets.token_urlsafe(8)[:11].replace("-", "x").replace("_", "y")
+
+
+def tags_length(tags: list[str]) -> int:
+    return sum(len(t) + (2 if " " in t else 0) for t in tags) + max(len(tags) - 1, 0)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    # The access log would print the session URI (upload_id is its credential): drop it all.
+    def log(self, type: str, message: str, *args: Any) -> None:
+        pass
+
+
+class YouTubeSandbox:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, list_requests_before_processed: int = 1,
+                 daily_quota: int = 10_000, insert_daily_calls: int = 100, channel_upload_cap: int | None = None,
+                 clients: dict[str, str] | None = None, require_explicit_privacy: bool = True,
+                 clock: Callable[[], float] = time.time):
+        self.host, self.port = host, port
+        self.list_requests_before_processed = list_requests_before_processed
+        self.daily_quota, self.insert_daily_calls = daily_quota, insert_daily_calls
+        self.channel_upload_cap = channel_upload_cap
+        # The API defaults an omitted privacyStatus to public (2026-11); we never want that, so say so loudly.
+        self.require_explicit_privacy = require_explicit_privacy
+        self._clients = clients
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._tokens: dict[str, str] = {}   # access token -> channel id
+        self._refresh: dict[str, str] = {}  # refresh token -> channel id
+        self._channels: dict[str, dict] = {}
+        self._server = self._thread = None
+        self._base_url = ""
+        self._clear_state()
+
+    def _clear_state(self) -> None:
+        self._sessions: dict[str, dict] = {}
+        self._videos: dict[str, dict] = {}
+        self._log: list[dict] = []
+        self._faults: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self._fail_queue: collections.deque = collections.deque()
+        self._quota_used = {"general": 0, "insert": 0}
+        self._uploads_by_channel: collections.Counter = collections.Counter()
+
+    # ---- Python control API ----
+    def add_account(self, access_token: str, refresh_token: str | None = None, *, channel_id: str | None = None,
+                    title: str | None = None) -> dict:
+        """A channel the token authorizes (youtube.upload scope). Returns its platform ids."""
+        with self._lock:
+            channel_id = channel_id or "UC" + secrets.token_urlsafe(16)[:22].replace("-", "x").replace("_", "y")
+            self._channels.setdefault(channel_id, {"id": channel_id, "title": title or f"Sandbox channel {len(self._channels) + 1}"})
+            self._tokens[access_token] = channel_id
+            if refresh_token:
+                self._refresh[refresh_token] = channel_id
+            return {"channel_id": channel_id}
+
+    def expire_token(self, access_token: str) -> None:
+        """The access token stops working (its hour is up): the next call answers 401."""
+        with self._lock:
+            self._tokens.pop(access_token, None)
+
+    def inject(self, endpoint: str, kind: str, count: int = 1, **params: Any) -> None:
+        """Queue a fault for the next `count` requests to `endpoint`.
+
+        rate_limit (403 rateLimitExceeded; http_status=429 and reason=... allowed), server_error
+        (503 backendError), quota (403 quotaExceeded), error (http_status=..., reason=..., message=...),
+        slow (seconds=...), interrupt (upload only: store `store_bytes` of the chunk (default half,
+        rounded down to 256 KiB granules unless exact=True), then respond="drop" (close the connection
+        without an answer, the default) or "server_error"), fail_processing (upload only: the next
+        completed upload ends with failure_reason=... or rejection_reason=...).
+        """
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {sorted(ENDPOINTS)}")
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+        if kind in ("interrupt", "fail_processing") and endpoint != "upload":
+            raise ValueError(f"{kind} faults apply to endpoint='upload'")
+        if kind == "fail_processing":
+            fr, rr = params.get("failure_reason"), params.get("rejection_reason")
+            if (fr is None) == (rr is None) or (fr and fr not in FAILURE_REASONS) or (rr and rr not in REJECTION_REASONS):
+                raise ValueError("fail_processing needs one of failure_reason=<documented> / rejection_reason=<documented>")
+        if kind == "error" and not ({"http_status"} <= params.keys() and ({"reason", "code"} & params.keys())):
+            raise ValueError("error faults need http_status=... and reason=...")
+        if kind == "slow" and "seconds" not in params:
+            raise ValueError("slow faults need seconds=...")
+        if kind == "interrupt" and params.get("respond", "drop") not in ("drop", "server_error"):
+            raise ValueError("interrupt respond must be 'drop' or 'server_error'")
+        if int(count) < 1:
+            raise ValueError("count must be >= 1")
+        with self._lock:
+            if kind == "fail_processing":
+                self._fail_queue.extend([dict(params)] * int(count))
+            else:
+                self._faults[endpoint].append({"kind": kind, "left": int(count), **params})
+
+    def reset(self) -> None:
+        """Forget videos, sessions, faults, log and quota use; registered accounts stay."""
+        with self._lock:
+            self._clear_state()
+
+    def set_quota_used(self, general: int | None = None, insert: int | None = None) -> None:
+        with self._lock:
+            if general is not None:
+                self._quota_used["general"] = general
+            if insert is not None:
+                self._quota_used["insert"] = insert
+
+    @property
+    def quota_used(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._quota_used)
+
+    @property
+    def requests_log(self) -> list[dict]:
+        with self._lock:
+            return copy.deepcopy(self._log)
+
+    def count(self, endpoint: str, status: int | None = None) -> int:
+        with self._lock:
+            return sum(1 for e in self._log if e["endpoint"] == endpoint and status in (None, e["status"]))
+
+    @property
+    def posts(self) -> dict[str, dict]:
+        """Completed uploads by video id: resource, status, sha256 of the bytes, chunk log."""
+        with self._lock:
+            return {vid: self._public(v) for vid, v in self._videos.items()}
+
+    @property
+    def sessions(self) -> dict[str, dict]:
+        with self._lock:
+            return {sid: {k: copy.deepcopy(v) for k, v in s.items() if not k.startswith("_")}
+                    for sid, s in self._sessions.items()}
+
+    @staticmethod
+    def _public(v: dict) -> dict:
+        return {k: copy.deepcopy(val) for k, val in v.items() if not k.startswith("_")}
+
+    # ---- server lifecycle ----
+    def start(self) -> str:
+        self._server = make_server(self.host, self.port, self._wsgi, threaded=True, request_handler=_QuietHandler)
+        self.port = self._server.server_port
+        self._base_url = f"http://{self.host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="youtube-sandbox", daemon=True)
+        self._thread.start()
+        return self._base_url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = self._thread = None
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    @property
+    def token_url(self) -> str:
+        return self._base_url + "/token"
+
+    def __enter__(self) -> "YouTubeSandbox":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # ---- request plumbing ----
+    def _route(self, request: Request) -> str:
+        if request.path == UPLOAD_PATH:
+            return "upload" if request.method == "PUT" else "insert"
+        if request.path == VIDEOS_PATH:
+            return "update" if request.method == "PUT" else "list"
+        if request.path == "/token":
+            return "token"
+        return "unknown"
+
+    def _wsgi(self, environ: dict, start_response: Callable) -> Any:
+        request = Request(environ)
+        endpoint = self._route(request)
+        entry: dict[str, Any] = {"endpoint": endpoint, "method": request.method, "path": request.path}
+        try:
+            body, truncated = self._read_body(request)  # always drain, so error replies are not resets
+            if endpoint == "unknown":
+                raise ApiError(404, "notFound", f"no such endpoint: {request.method} {request.path}", "global")
+            expected = {"insert": "POST", "upload": "PUT", "list": "GET", "update": "PUT", "token": "POST"}[endpoint]
+            if request.method != expected:
+                raise ApiError(405, "methodNotAllowed", f"{request.path} expects {expected}", "global")
+            # An interrupt waits for a chunk that carries bytes (a status query passes it by).
+            fault = self._take_fault(endpoint, chunk=bool(body))
+            if fault and fault["kind"] == "slow":
+                time.sleep(float(fault["seconds"]))
+                fault = None
+            if fault and fault["kind"] == "interrupt":
+                response = self._h_upload(request, body, truncated, entry, interrupt=fault)
+            else:
+                if fault:
+                    raise self._fault_error(fault)
+                response = getattr(self, "_h_" + endpoint)(request, body, truncated, entry)
+        except _Drop:
+            with self._lock:
+                self._log.append({**entry, "status": None, "reason": "connection_dropped"})
+            sock = environ.get("werkzeug.socket")
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)  # the client sees the connection close with no answer
+                except OSError:
+                    pass
+            start_response("500 Connection Dropped", [("Content-Length", "0")])  # never reaches the client
+            return []
+        except ApiError as e:
+            response = self._error(endpoint, e)
+        except Exception:  # a sandbox bug must surface as a 500, never hang the client
+            traceback.print_exc(file=sys.stderr)
+            response = self._error(endpoint, ApiError(500, "backendError", "sandbox crashed", "global"))
+        with self._lock:
+            self._log.append({**entry, "status": response.status_code, "reason": getattr(response, "sandbox_reason", "ok")})
+        return response(environ, start_response)
+
+    @staticmethod
+    def _read_body(request: Request) -> tuple[bytes, bool]:
+        parts, stream = [], request.stream
+        try:
+            while True:
+                piece = stream.read(MiB)
+                if not piece:
+                    return b"".join(parts), False
+                parts.append(piece)
+        except ClientDisconnected:
+            return b"".join(parts), True
+
+    def _take_fault(self, endpoint: str, chunk: bool = True) -> dict | None:
+        with self._lock:
+            queue = self._faults.get(endpoint)
+            if not queue or (queue[0]["kind"] == "interrupt" and not chunk):
+                return None
+            fault = queue[0]
+            fault["left"] -= 1
+            if fault["left"] <= 0:
+                queue.popleft()
+            return dict(fault)
+
+    @staticmethod
+    def _fault_error(fault: dict) -> ApiError:
+        kind = fault["kind"]
+        if kind == "rate_limit":
+            return ApiError(int(fault.get("http_status", 403)), fault.get("reason", "rateLimitExceeded"),
+                            "The request cannot be completed because you have exceeded your quota rate (injected).",
+                            "youtube.quota")
+        if kind == "server_error":
+            return ApiError(int(fault.get("http_status", 503)), "backendError", "Backend Error (injected)", "global")
+        if kind == "quota":
+            return ApiError(403, "quotaExceeded", "The request cannot be completed because you have exceeded your quota.",
+                            "youtube.quota")
+        return ApiError(int(fault["http_status"]), str(fault.get("reason") or fault.get("code")),
+                        str(fault.get("message", "injected error")), str(fault.get("domain", "youtube.api")))
+
+    @staticmethod
+    def _error(endpoint: str, e: ApiError) -> Response:
+        if endpoint == "token":  # OAuth endpoints answer {"error": "...", "error_description": "..."}
+            body = {"error": e.reason, "error_description": e.message}
+        else:
+            status_word = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                           429: "RESOURCE_EXHAUSTED"}.get(e.status, "UNAVAILABLE" if e.status >= 500 else "FAILED_PRECONDITION")
+            err = {"message": e.message, "domain": e.domain, "reason": e.reason}
+            if e.status == 401:
+                err.update(location="Authorization", locationType="header")
+            body = {"error": {"code": e.status, "message": e.message, "errors": [err], "status": status_word}}
+        response = Response(json.dumps(body), status=e.status, mimetype="application/json")
+        if e.status == 401 and endpoint != "token":
+            response.headers["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/", error="invalid_token"'
+        response.sandbox_reason = e.reason
+        return response
+
+    @staticmethod
+    def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response:
+        response = Response(json.dumps(data), status=status, mimetype="application/json", headers=headers or {})
+        response.sandbox_reason = "ok"
+        return response
+
+    def _auth(self, request: Request) -> str:
+        header = request.headers.get("Authorization", "")
+        token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        with self._lock:
+            channel = self._tokens.get(token) if token else None
+        if channel is None:
+            raise ApiError(401, "authError" if token else "required",
+                           "Request had invalid authentication credentials. Expected OAuth 2 access token.", "global")
+        return channel
+
+    def _charge(self, endpoint: str) -> None:
+        bucket, cost = COSTS[endpoint]
+        limit = self.daily_quota if bucket == "general" else self.insert_daily_calls
+        with self._lock:
+            if self._quota_used[bucket] + cost > limit:
+                raise ApiError(403, "quotaExceeded", "The request cannot be completed because you have exceeded your "
+                               "quota.", "youtube.quota")
+            self._quota_used[bucket] += cost  # invalid requests cost too: charged before checking them
+
+    @staticmethod
+    def _json_body(request: Request, body: bytes) -> dict:
+        if request.mimetype != "application/json":
+            raise ApiError(400, "badContent", "Content-Type must be application/json; charset=UTF-8")
+        charset = request.mimetype_params.get("charset")
+        if charset is not None and charset.lower() != "utf-8":
+            raise ApiError(400, "badContent", "the JSON body must be UTF-8")
+        try:
+            parsed = json.loads(body.decode("utf-8") or "null")
+        except (UnicodeDecodeError, ValueError):
+            raise ApiError(400, "parseError", "This API does not support parsing form-encoded input.", "global") from None
+        if not isinstance(parsed, dict):
+            raise ApiError(400, "parseError", "the body must be a JSON object (a video resource)", "global")
+        return parsed
+
+    # ---- videos.insert (resumable session start) ----
+    def _h_insert(self, request: Request, body: bytes, truncated: bool, entry: dict) -> Response:
+        channel = self._auth(request)
+        self._charge("insert")
+        if request.args.get("uploadType") != "resumable":
+            raise ApiError(400, "invalidUploadType", "the sandbox supports uploadType=resumable only", "global")
+        parts = {p.strip() for p in request.args.get("part", "").split(",") if p.strip()}
+        if not parts or not parts <= RESOURCE_PARTS | {"id", "contentDetails", "processingDetails"}:
+            raise ApiError(400, "unexpectedPart", f"part must name video resource parts, got {request.args.get('part')!r}")
+        length = request.headers.get("X-Upload-Content-Length", "")
+        if not length.isdigit() or int(length) < 1:
+            raise ApiError(400, "invalidUploadLength", "X-Upload-Content-Length must be the file size in bytes")
+        if int(length) > MAX_VIDEO_BYTES:
+            raise ApiError(400, "invalidUploadLength", "X-Upload-Content-Length exceeds 256 GB")
+        media_type = request.headers.get("X-Upload-Content-Type", "")
+        if not (media_type.startswith("video/") or media_type == "application/octet-stream"):
+            raise ApiError(400, "invalidContentType", "X-Upload-Content-Type must be video/* or application/octet-stream")
+        resource = self._json_body(request, body)
+        self._check_resource(resource, parts)
+        with self._lock:
+            if self.channel_upload_cap is not None and self._uploads_by_channel[channel] >= self.channel_upload_cap:
+                raise ApiError(400, "uploadLimitExceeded", "The user has exceeded the number of videos they may upload.",
+                               "youtube.video")
+            upload_id = secrets.token_urlsafe(24)
+            self._sessions[upload_id] = {
+                "upload_id": upload_id, "channel_id": channel, "total": int(length), "content_type": media_type,
+                "resource": copy.deepcopy(resource), "stored": 0, "chunks": [], "video_id": None,
+                "_data": bytearray(), "_expired": False,
+            }
+        entry["upload_id"] = upload_id[:6]
+        location = f"{self._base_url}{UPLOAD_PATH}?uploadType=resumable&upload_id={upload_id}"
+        return self._json({}, headers={"Location": location, "X-GUploader-UploadID": upload_id})
+
+    def _check_resource(self, resource: dict, parts: set[str]) -> None:
+        extra = set(resource) - RESOURCE_PARTS - {"kind", "id"}
+        if extra:
+            raise ApiError(400, "unexpectedPart", f"unknown video resource part(s): {sorted(extra)}")
+        for part in set(resource) & RESOURCE_PARTS:
+            if part not in parts:
+                raise ApiError(400, "unexpectedPart", f"the body sets {part!r} but the part parameter omits it")
+        snippet = resource.get("snippet")
+        if not isinstance(snippet, dict):
+            raise ApiError(400, "invalidTitle", "snippet.title is required", "youtube.video")
+        unknown = set(snippet) - SNIPPET_FIELDS
+        if unknown:
+            raise ApiError(400, "invalidVideoMetadata", f"unknown snippet field(s): {sorted(unknown)}", "youtube.video")
+        title = snippet.get("title")
+        if not isinstance(title, str) or not title.strip() or len(title) > TITLE_MAX or "<" in title or ">" in title:
+            raise ApiError(400, "invalidTitle", "The request metadata specifies an invalid or empty video title.",
+                           "youtube.video")
+        description = snippet.get("description", "")
+        if (not isinstance(description, str) or len(description.encode("utf-8")) > DESCRIPTION_MAX_BYTES
+                or "<" in description or ">" in description):
+            raise ApiError(400, "invalidDescription", "The request metadata specifies an invalid video description.",
+                           "youtube.video")
+        tags = snippet.get("tags", [])
+        if (not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags)
+                or tags_length(tags) > TAGS_MAX):
+            raise ApiError(400, "invalidTags", "The request metadata specifies invalid video keywords.", "youtube.video")
+        category = snippet.get("categoryId")
+        if category is not None and category not in CATEGORIES:
+            raise ApiError(400, "invalidCategoryId", "The snippet.categoryId property specifies an invalid category ID.",
+                           "youtube.video")
+        status = resource.get("status", {})
+        if not isinstance(status, dict):
+            raise ApiError(400, "invalidVideoMetadata", "status must be an object", "youtube.video")
+        self._check_status(status, new=True)
+
+    def _check_status(self, status: dict, *, new: bool) -> None:
+        unknown = set(status) - STATUS_FIELDS
+        if unknown:
+            raise ApiError(400, "invalidVideoMetadata", f"unknown status field(s): {sorted(unknown)}", "youtube.video")
+        privacy = status.get("privacyStatus")
+        if privacy is None and self.require_explicit_privacy:
+            raise ApiError(400, "invalidVideoMetadata", "status.privacyStatus is missing: it would default to PUBLIC "
+                           "(sandbox refuses; always send it)", "youtube.video")
+        if privacy is not None and privacy not in PRIVACY:
+            raise ApiError(400, "invalidVideoMetadata", f"status.privacyStatus {privacy!r} is not one of {sorted(PRIVACY)}",
+                           "youtube.video")
+        for flag in ("selfDeclaredMadeForKids", "containsSyntheticMedia", "embeddable", "publicStatsViewable"):
+            if flag in status and not isinstance(status[flag], bool):
+                raise ApiError(400, "invalidVideoMetadata", f"status.{flag} must be a boolean", "youtube.video")
+        if "publishAt" in status:
+            value = status["publishAt"]
+            if not isinstance(value, str) or not _ISO_RE.match(value):
+                raise ApiError(400, "invalidPublishAt", "status.publishAt must be an ISO 8601 date-time", "youtube.video")
+            if privacy != "private":
+                raise ApiError(400, "invalidPublishAt", "status.publishAt can only be set while privacyStatus is private",
+                               "youtube.video")
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if when.timestamp() <= self._clock():
+                raise ApiError(400, "invalidPublishAt", "status.publishAt must be in the future", "youtube.video")
+
+    # ---- the session URI: chunks and status queries ----
+    def _h_upload(self, request: Request, body: bytes, truncated: bool, entry: dict,
+                  interrupt: dict | None = None) -> Response:
+        upload_id = request.args.get("upload_id", "")
+        with self._lock:
+            session = self._sessions.get(upload_id)
+            if session is None or session["_expired"] or request.args.get("uploadType") != "resumable":
+                raise ApiError(404, "notFound", "the upload session does not exist or expired", "global")
+        channel = self._auth(request)
+        entry["upload_id"] = upload_id[:6]
+        with self._lock:
+            if channel != session["channel_id"]:
+                raise ApiError(403, "forbidden", "the access token does not own this upload session", "youtube.video")
+            content_range = request.headers.get("Content-Range", "").strip()
+            entry["content_range"] = content_range
+            total = session["total"]
+            if request.content_length is None:
+                raise ApiError(400, "badContent", "Content-Length is required", "global")
+            if truncated or len(body) != request.content_length:
+                raise ApiError(400, "badContent", "body length does not match Content-Length", "global")
+            q = _QUERY_RE.match(content_range)
+            if q:  # step 3: how much is stored?
+                if body:
+                    raise ApiError(400, "badContent", "a status query has an empty body and Content-Length: 0", "global")
+                if q.group(1) != "*" and int(q.group(1)) != total:
+                    raise ApiError(400, "badContent", f"Content-Range total must be {total}", "global")
+                return self._progress(session)
+            m = _RANGE_RE.match(content_range)
+            if not m:
+                if not content_range and len(body) == total and session["stored"] == 0:
+                    first, last = 0, total - 1  # the whole file in one PUT, no Content-Range
+                else:
+                    raise ApiError(400, "badContent", "Content-Range 'bytes FIRST-LAST/TOTAL' (or 'bytes */TOTAL') is "
+                                   "required", "global")
+            else:
+                first, last, declared = (int(g) for g in m.groups())
+                if declared != total:
+                    raise ApiError(400, "badContent", f"Content-Range total {declared} != X-Upload-Content-Length {total}",
+                                   "global")
+            if session["video_id"] is not None:
+                return self._progress(session)  # already complete: answer with the video again
+            ctype = request.mimetype
+            if not (ctype.startswith("video/") or ctype == "application/octet-stream"):
+                raise ApiError(400, "badContent", "chunk Content-Type must be video/* or application/octet-stream", "global")
+            if first > last or last >= total:
+                raise ApiError(400, "badContent", f"Content-Range {first}-{last} is outside 0-{total - 1}", "global")
+            if len(body) != last - first + 1:
+                raise ApiError(400, "badContent", "Content-Length does not match Content-Range", "global")
+            if first != session["stored"]:
+                # Strict: the client must resume from exactly the byte the session reported.
+                raise ApiError(400, "badContent", f"chunk starts at {first} but the session has {session['stored']} bytes; "
+                               "query the session and resume from there", "global")
+            if last != total - 1 and len(body) % GRANULE:
+                raise ApiError(400, "badContent", f"every chunk but the last must be a multiple of {GRANULE} bytes "
+                               f"(got {len(body)})", "global")
+            if interrupt is not None:
+                keep = interrupt.get("store_bytes")
+                keep = len(body) // 2 if keep is None else int(keep)
+                if not interrupt.get("exact"):
+                    keep -= keep % GRANULE
+                keep = max(0, min(keep, len(body) - 1))
+                self._store(session, body[:keep], first)
+                entry["interrupted_after"] = keep
+                if interrupt.get("respond", "drop") == "drop":
+                    raise _Drop()
+                raise ApiError(503, "backendError", "Backend Error (injected mid-chunk)", "global")
+            self._store(session, body, first)
+            if session["stored"] < total:
+                return self._progress(session)
+            return self._complete(session)
+
+    def _store(self, session: dict, data: bytes, first: int) -> None:
+        if data:
+            session["_data"] += data
+            session["stored"] += len(data)
+            session["chunks"].append([first, first + len(data) - 1])
+
+    def _progress(self, session: dict) -> Response:
+        if session["video_id"] is not None:
+            return self._json(self._resource(self._videos[session["video_id"]], {"id", "snippet", "status"}), status=200)
+        headers = {"Range": f"bytes=0-{session['stored'] - 1}"} if session["stored"] else {}
+        response = Response(b"", status=308, headers=headers)
+        response.sandbox_reason = "resume_incomplete"
+        return response
+
+    def _complete(self, session: dict) -> Response:
+        vid = _video_id()
+        data = bytes(session["_data"])
+        resource = session["resource"]
+        status = dict(resource.get("status", {}))
+        status.setdefault("privacyStatus", "public")
+        fail = self._fail_queue.popleft() if self._fail_queue else None
+        self._videos[vid] = {
+            "id": vid, "channel_id": session["channel_id"], "snippet": copy.deepcopy(resource.get("snippet", {})),
+            "status": {**status, "uploadStatus": "uploaded"}, "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(), "chunks": copy.deepcopy(session["chunks"]),
+            "list_requests": 0, "updates": [], "_fail": fail,
+        }
+        session["video_id"] = vid
+        session["_data"] = bytearray()  # bytes live on as the hash only
+        self._uploads_by_channel[session["channel_id"]] += 1
+        return self._json(self._resource(self._videos[vid], {"id", "snippet", "status"}), status=200)
+
+    def _resource(self, video: dict, parts: set[str]) -> dict:
+        out: dict[str, Any] = {"kind": "youtube#video", "etag": hashlib.md5(video["id"].encode()).hexdigest(), "id": video["id"]}
+        if "snippet" in parts:
+            out["snippet"] = {**copy.deepcopy(video["snippet"]), "channelId": video["channel_id"],
+                              "publishedAt": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        if "status" in parts:
+            out["status"] = copy.deepcopy(video["status"])
+        if "processingDetails" in parts:
+            out["processingDetails"] = copy.deepcopy(video.get("processingDetails") or {"processingStatus": "processing"})
+        return out
+
+    # ---- videos.list: processing advances per request ----
+    def _h_list(self, request: Request, body: bytes, truncated: bool, entry: dict) -> Response:
+        channel = self._auth(request)
+        self._charge("list")
+        parts = {p.strip() for p in request.args.get("part", "").split(",") if p.strip()}
+        if not parts or not parts <= LIST_PARTS:
+            raise ApiError(400, "unknownPart", f"part must be a subset of {sorted(LIST_PARTS)}")
+        ids = [i for i in request.args.get("id", "").split(",") if i]
+        if not ids:
+            raise ApiError(400, "missingRequiredParameter", "No filter selected. Expected one of: id, chart, myRating")
+        if len(ids) > 50:
+            raise ApiError(400, "invalidValue", "id accepts at most 50 video ids")
+        items = []
+        with self._lock:
+            for vid in ids:
+                video = self._videos.get(vid)
+                if video is None:
+                    continue  # unknown ids are silently absent, as in the API
+                if video["status"]["uploadStatus"] == "uploaded":
+                    video["list_requests"] += 1
+                    if video["list_requests"] > self.list_requests_before_processed:
+                        self._finish_processing(video)
+                item = self._resource(video, parts)
+                if video["channel_id"] != channel:
+                    item.pop("processingDetails", None)  # only the owner sees processingDetails
+                items.append(item)
+        return self._json({"kind": "youtube#videoListResponse", "items": items,
+                           "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)}})
+
+    def _finish_processing(self, video: dict) -> None:
+        fail = video["_fail"]
+        if fail and fail.get("failure_reason"):
+            video["status"].update(uploadStatus="failed", failureReason=fail["failure_reason"])
+            video["processingDetails"] = {"processingStatus": "failed", "processingFailureReason": "transcodeFailed"}
+        elif fail:
+            video["status"].update(uploadStatus="rejected", rejectionReason=fail["rejection_reason"])
+            video["processingDetails"] = {"processingStatus": "terminated"}
+        else:
+            video["status"]["uploadStatus"] = "processed"
+            video["processingDetails"] = {"processingStatus": "succeeded"}
+
+    # ---- videos.update part=status ----
+    def _h_update(self, request: Request, body: bytes, truncated: bool, entry: dict) -> Response:
+        channel = self._auth(request)
+        self._charge("update")
+        parts = {p.strip() for p in request.args.get("part", "").split(",") if p.strip()}
+        if parts != {"status"}:
+            raise ApiError(400, "unexpectedPart", "the sandbox supports videos.update with part=status only")
+        resource = self._json_body(request, body)
+        vid = resource.get("id")
+        status = resource.get("status")
+        if not isinstance(vid, str) or not isinstance(status, dict) or set(resource) - {"id", "status", "kind"}:
+            raise ApiError(400, "invalidVideoMetadata", "the body must be {id, status}", "youtube.video")
+        if "privacyStatus" not in status:  # the part is replaced whole: an omitted privacy would reset
+            raise ApiError(400, "invalidVideoMetadata", "status.privacyStatus is required on update", "youtube.video")
+        self._check_status(status, new=False)
+        with self._lock:
+            video = self._videos.get(vid)
+            if video is None:
+                raise ApiError(404, "videoNotFound", "The video that you are trying to update cannot be found.",
+                               "youtube.video")
+            if video["channel_id"] != channel:
+                raise ApiError(403, "forbidden", "The video that you are trying to update belongs to another channel.",
+                               "youtube.video")
+            keep = {k: v for k, v in video["status"].items() if k in ("uploadStatus", "failureReason", "rejectionReason")}
+            video["status"] = {**copy.deepcopy(status), **keep}
+            video["updates"].append(copy.deepcopy(status))
+            return self._json(self._resource(video, {"id", "status"}))
+
+    # ---- OAuth token endpoint ----
+    def _h_token(self, request: Request, body: bytes, truncated: bool, entry: dict) -> Response:
+        if request.mimetype != "application/x-www-form-urlencoded":
+            raise ApiError(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        if not client_id or not secret:
+            raise ApiError(401, "invalid_client", "The OAuth client was not found.")
+        if self._clients is not None and not secrets.compare_digest(self._clients.get(client_id, "").encode(), secret.encode()):
+            raise ApiError(401, "invalid_client", "Unauthorized")
+        if form.get("grant_type") != "refresh_token":
+            raise ApiError(400, "unsupported_grant_type", "Invalid grant_type (the sandbox supports refresh_token)")
+        with self._lock:
+            channel = self._refresh.get(form.get("refresh_token", ""))
+            if channel is None:
+                raise ApiError(400, "invalid_grant", "Token has been expired or revoked.")
+            access = "ya29." + secrets.token_urlsafe(32)
+            self._tokens[access] = channel  # no rotation: the refresh token stays valid and is not returned
+        return self._json({"access_token": access, "expires_in": 3599, "token_type": "Bearer",
+                           "scope": "https://www.googleapis.com/auth/youtube.upload "
+                                    "https://www.googleapis.com/auth/youtube.readonly"})
+
+    def expire_session(self, video_or_upload_id: str | None = None) -> None:
+        """Make an upload session answer 404 (expired); without an id, every open session."""
+        with self._lock:
+            for sid, s in self._sessions.items():
+                if video_or_upload_id in (None, sid) and s["video_id"] is None:
+                    s["_expired"] = True

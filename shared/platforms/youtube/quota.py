@@ -1,0 +1,74 @@
+"""YouTube Data API quota, accounted per call in Firestore before the call is made (platforms.md 4.2).
+
+The quota belongs to the Google Cloud project of the OAuth client, not to a channel, and resets at
+midnight Pacific Time. Since 2026-06 videos.insert has its own bucket of 100 calls a day; the other
+methods we call draw on the general bucket (default 10,000 units). Invalid and failed requests cost
+too, so every attempt is charged, retries included. One document per quota key and Pacific day,
+`youtube_quota/{key}--{YYYY-MM-DD}`, charged in a transaction: concurrent instances never overspend.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from shared.errors import CapReached
+from shared.runtime.clock import utcnow
+
+QUOTA_COLLECTION = "youtube_quota"
+PACIFIC = ZoneInfo("America/Los_Angeles")
+INSERT_DAILY_CALLS = 100
+# method -> (bucket, cost)
+COSTS: dict[str, tuple[str, int]] = {
+    "videos.insert": ("insert", 1),
+    "videos.list": ("general", 1),
+    "videos.update": ("general", 50),
+}
+
+
+def pacific_day(now: datetime | None = None) -> str:
+    return (now or utcnow()).astimezone(PACIFIC).date().isoformat()
+
+
+def seconds_until_pacific_midnight(now: datetime | None = None) -> float:
+    local = (now or utcnow()).astimezone(PACIFIC)
+    midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), tzinfo=PACIFIC)
+    return max((midnight.astimezone(timezone.utc) - local.astimezone(timezone.utc)).total_seconds(), 1.0)
+
+
+def bucket_limits(daily_quota: int) -> dict[str, int]:
+    return {"general": int(daily_quota), "insert": INSERT_DAILY_CALLS}
+
+
+def charge(db, method: str, *, daily_quota: int, key: str = "default", now: datetime | None = None) -> int:
+    """Spend `method`'s cost, or raise CapReached (retry_after = until midnight PT) without spending.
+    Returns the bucket's usage after the charge."""
+    from google.cloud import firestore
+
+    bucket, cost = COSTS[method]
+    limit = bucket_limits(daily_quota)[bucket]
+    now = now or utcnow()
+    day = pacific_day(now)
+    ref = db.collection(QUOTA_COLLECTION).document(f"{key}--{day}")
+
+    @firestore.transactional
+    def _charge(transaction) -> int | None:
+        snap = ref.get(transaction=transaction)
+        used = int((snap.to_dict() or {}).get(bucket, 0)) if snap.exists else 0
+        if used + cost > limit:
+            return None
+        transaction.set(ref, {bucket: used + cost, "day": day, "key": key, "updated_at": now}, merge=True)
+        return used + cost
+
+    after = _charge(db.transaction())
+    if after is None:
+        raise CapReached(f"youtube quota: {method} costs {cost} and the {bucket} bucket ({limit}/day) is used up "
+                         f"for {day} (resets at midnight Pacific Time)",
+                         retry_after=seconds_until_pacific_midnight(now), platform_code="quotaExceeded")
+    return after
+
+
+def usage(db, *, key: str = "default", now: datetime | None = None) -> dict[str, int]:
+    snap = db.collection(QUOTA_COLLECTION).document(f"{key}--{pacific_day(now)}").get()
+    data = (snap.to_dict() or {}) if snap.exists else {}
+    return {"general": int(data.get("general", 0)), "insert": int(data.get("insert", 0))}
