@@ -127,12 +127,13 @@ class YouTubeSandbox:
             self._tokens.pop(access_token, None)
 
     def inject(self, endpoint: str, kind: str, count: int = 1, **params: Any) -> None:
-        """Queue a fault for the next `count` requests to `endpoint`.
+        """Queue a fault for the next `count` requests to `endpoint` (after `skip=N` more pass through).
 
         rate_limit (403 rateLimitExceeded; http_status=429 and reason=... allowed), server_error
         (503 backendError), quota (403 quotaExceeded), error (http_status=..., reason=..., message=...),
         slow (seconds=...), interrupt (upload only: store `store_bytes` of the chunk (default half,
-        rounded down to 256 KiB granules unless exact=True), then respond="drop" (close the connection
+        rounded down to 256 KiB granules unless exact=True; "all" = the whole chunk, completing the
+        upload if it was the last), then respond="drop" (close the connection
         without an answer, the default) or "server_error"), fail_processing (upload only: the next
         completed upload ends with failure_reason=... or rejection_reason=...).
         """
@@ -304,6 +305,9 @@ class YouTubeSandbox:
             if not queue or (queue[0]["kind"] == "interrupt" and not chunk):
                 return None
             fault = queue[0]
+            if fault.get("skip", 0) > 0:  # let this many requests through first
+                fault["skip"] -= 1
+                return None
             fault["left"] -= 1
             if fault["left"] <= 0:
                 queue.popleft()
@@ -529,6 +533,14 @@ class YouTubeSandbox:
             if last != total - 1 and len(body) % GRANULE:
                 raise ApiError(400, "badContent", f"every chunk but the last must be a multiple of {GRANULE} bytes "
                                f"(got {len(body)})", "global")
+            if interrupt is not None and interrupt.get("store_bytes") == "all":
+                self._store(session, body, first)  # accepted in full, but the answer is lost
+                entry["interrupted_after"] = len(body)
+                if session["stored"] == total:
+                    self._complete(session)
+                if interrupt.get("respond", "drop") == "drop":
+                    raise _Drop()
+                raise ApiError(503, "backendError", "Backend Error (injected after storing the chunk)", "global")
             if interrupt is not None:
                 keep = interrupt.get("store_bytes")
                 keep = len(body) // 2 if keep is None else int(keep)
