@@ -264,6 +264,9 @@ def test_refresh_rotates_and_the_old_refresh_token_is_single_use(make_sandbox):
     assert again.status_code == 400 and again.json()["error"] == "invalid_request"
     as_json = requests.post(url, json=form, auth=("postgate-client", "s3cret"), timeout=10)
     assert as_json.status_code == 400
+    sb.add_account("carol-access", "carol-refresh", client_id="another-app")
+    other = requests.post(url, data={**form, "refresh_token": "carol-refresh"}, auth=("postgate-client", "s3cret"), timeout=10)
+    assert other.status_code == 400  # issued to another app
 
 
 def test_client_refresh_sends_basic_auth_and_returns_the_rotated_token(make_sandbox):

@@ -106,7 +106,7 @@ class XSandbox:
         self._clock = clock
         self._lock = threading.RLock()
         self._tokens: dict[str, str] = {}             # access token -> user id
-        self._refresh: dict[str, tuple[str, str]] = {}  # refresh token -> (user id, client id)
+        self._refresh: dict[str, tuple[str, str | None]] = {}  # refresh token -> (user id, client id)
         self._users: dict[str, dict] = {}             # user id -> {id, username}
         self._server = self._thread = None
         self._base_url = ""
@@ -122,8 +122,9 @@ class XSandbox:
 
     # ---- Python control API ----
     def add_account(self, access_token: str, refresh_token: str | None = None, *, username: str | None = None,
-                    user_id: str | None = None, client_id: str = "postgate-client") -> dict:
-        """Register a user and its tokens; returns {"user_id", "username"} (the platform's ids)."""
+                    user_id: str | None = None, client_id: str | None = None) -> dict:
+        """Register a user and its tokens; returns {"user_id", "username"} (the platform's ids).
+        `client_id`: the app the refresh token was issued to (None: any client may refresh it)."""
         with self._lock:
             existing = self._tokens.get(access_token)
             uid = user_id or existing or next((u["id"] for u in self._users.values()
@@ -615,11 +616,11 @@ class XSandbox:
                 raise ApiError(401, "unauthorized_client", "Missing valid authorization header")
         with self._lock:
             entry = self._refresh.pop(form.get("refresh_token", ""), None)  # single use: gone on first use
-            if entry is None or entry[1] != client_id:
+            if entry is None or entry[1] not in (None, client_id):
                 raise ApiError(400, "invalid_request", "Value passed for the token was invalid.")
             uid = entry[0]
             access, refresh = secrets.token_urlsafe(40), secrets.token_urlsafe(40)
-            self._tokens[access], self._refresh[refresh] = uid, (uid, client_id)
+            self._tokens[access], self._refresh[refresh] = uid, (uid, entry[1] or client_id)
         return self._json({"token_type": "bearer", "expires_in": 7200, "access_token": access,
                            "scope": "tweet.read tweet.write users.read media.write offline.access",
                            "refresh_token": refresh})
