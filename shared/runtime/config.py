@@ -99,7 +99,8 @@ class Config(BaseModel):
     instagram_container_poll_seconds: float = Field(default=60.0, ge=0)
     instagram_container_wait_seconds: float = Field(default=300.0, ge=0)
     x_base_url: str = "https://api.x.com"
-    x_chunk_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=5 * 1024 * 1024)
+    # 1 MiB like X's samples: 5 MB multipart segments are refused at the edge (413).
+    x_chunk_bytes: int = Field(default=1024 * 1024, ge=1024, le=5 * 1024 * 1024)
     youtube_base_url: str = "https://www.googleapis.com"
     youtube_oauth_url: str = "https://oauth2.googleapis.com/token"
     youtube_chunk_bytes: int = Field(default=8 * 1024 * 1024, ge=256 * 1024, multiple_of=256 * 1024)
