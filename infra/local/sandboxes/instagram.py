@@ -1,0 +1,832 @@
+"""Contract-faithful Instagram Graph API content-publishing sandbox (shared/platforms.md §2).
+
+Real HTTP on localhost so the real client is exercised end to end: media containers (image,
+reel, carousel children and parent), the container status progression, media_publish and the
+24 h publishing cap, the Graph error body, Business Use Case throttling headers, both token
+flows (Facebook Login `fb_exchange_token`, Instagram Login `ig_refresh_token`) and injected
+faults. Like Meta's servers it FETCHES the media URL it is given: it must be a well-formed,
+unexpired V4 signed Cloud Storage URL, and the bytes are checked (JPEG, <= 8 MiB, aspect ratio
+4:5..1.91:1 from the SOF header; reels must be video).
+
+Container processing advances per status request (`status_checks_before_finished`), never on
+wall-clock time, so tests stay fast. Token values are never logged or kept in snapshots.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import copy
+import json
+import re
+import secrets
+import signal
+import struct
+import sys
+import threading
+import time
+import traceback
+from datetime import datetime, timezone
+from typing import Any, Callable
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+MiB = 1024 * 1024
+MAX_IMAGE_BYTES = 8 * MiB
+MIN_RATIO, MAX_RATIO = 4 / 5, 1.91
+CAPTION_MAX, MENTIONS_MAX, CAROUSEL_MIN, CAROUSEL_MAX = 2200, 20, 2, 10
+QUOTA_WINDOW = 86400.0
+LONG_LIVED_SECONDS = 60 * 86400
+VIDEO_TYPES = {"video/mp4", "video/quicktime"}
+MEDIA_PARAMS = {"image_url", "video_url", "media_type", "caption", "alt_text", "is_carousel_item", "children",
+                "share_to_feed", "cover_url", "thumb_offset", "audio_name", "user_tags", "location_id",
+                "collaborators", "product_tags", "trial_params", "upload_type", "access_token"}
+CONTAINER_FIELDS = {"id", "status_code", "status", "copyright_check_status"}
+MEDIA_FIELDS = {"id", "media_type", "media_product_type", "permalink", "shortcode", "timestamp", "caption",
+                "username", "children", "like_count", "comments_count", "alt_text", "is_shared_to_feed", "owner"}
+SECRET_PARAMS = {"access_token", "client_secret", "fb_exchange_token"}
+ENDPOINTS = {"publishing_limit", "media", "container_status", "media_publish", "media_read", "fb_token", "ig_refresh"}
+FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "container_error", "container_expired"}
+RATE_LIMIT_MESSAGES = {
+    4: "(#4) Application request limit reached",
+    17: "(#17) User request limit reached",
+    32: "(#32) Page request limit reached",
+    613: "(#613) Calls to this api have exceeded the rate limit.",
+    80002: "(#80002) There have been too many calls to this Instagram account. Wait a bit and try again.",
+}
+_HASHTAG_RE = re.compile(r"(?<![\w&])#(\w+)")
+_MENTION_RE = re.compile(r"(?<![\w.])@([\w.]+)")
+_HEX_RE = re.compile(r"^[0-9a-f]+$")
+
+
+class GraphError(Exception):
+    def __init__(self, code: int, message: str, *, subcode: int | None = None, status: int = 400,
+                 is_transient: bool = False, user_msg: str | None = None, headers: dict | None = None,
+                 error_type: str = "OAuthException"):
+        super().__init__(message)
+        self.code, self.message, self.subcode, self.status = code, message, subcode, status
+        self.is_transient, self.user_msg, self.headers, self.error_type = is_transient, user_msg, headers or {}, error_type
+
+    @property
+    def label(self) -> str:
+        return f"{self.code}/{self.subcode}" if self.subcode else str(self.code)
+
+
+def _trace_id() -> str:
+    return secrets.token_urlsafe(16)[:23]
+
+
+def _graph_id() -> str:
+    return str(17_800_000_000_000_000 + secrets.randbelow(10**15))
+
+
+def jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the first SOF0..SOF15 marker (not DHT/JPG/DAC), or None."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        if marker == 0xD9:
+            return None
+        (length,) = struct.unpack(">H", data[i + 2:i + 4])
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if i + 9 > len(data):
+                return None
+            height, width = struct.unpack(">HH", data[i + 5:i + 9])
+            return width, height
+        i += 2 + length
+    return None
+
+
+class _QuietHandler(WSGIRequestHandler):
+    # The access log prints the request line, which carries tokens on the OAuth endpoints: drop it.
+    def log(self, type: str, message: str, *args: Any) -> None:
+        pass
+
+
+class InstagramSandbox:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, api_version: str = "v25.0",
+                 status_checks_before_finished: int = 1, quota_total: int = 100, max_hashtags: int = 30,
+                 clients: dict[str, str] | None = None, require_signed_urls: bool = True,
+                 fetch_timeout: float = 10.0, clock: Callable[[], float] = time.time):
+        self.host, self.port = host, port
+        self.api_version = api_version
+        self.status_checks_before_finished = status_checks_before_finished
+        self.quota_total = quota_total
+        self.max_hashtags = max_hashtags  # the API docs still say 30 (the 5-per-post product limit is unverified)
+        self.require_signed_urls = require_signed_urls
+        self.fetch_timeout = fetch_timeout
+        self._clients = clients
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._users: dict[str, dict] = {}     # ig user id -> {"id", "username"}
+        self._tokens: dict[str, dict] = {}    # token -> {"user", "issued_at", "expires_at", "revoked"}
+        self._server = self._thread = None
+        self._base_url = ""
+        self._clear_state()
+
+    def _clear_state(self) -> None:
+        self._containers: dict[str, dict] = {}
+        self._media: dict[str, dict] = {}
+        self._published_at: dict[str, list[float]] = collections.defaultdict(list)
+        self._log: list[dict] = []
+        self._faults: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self._container_faults: collections.deque = collections.deque()
+        self._fetches: list[dict] = []
+
+    # ---- Python control API ----
+    def add_account(self, access_token: str, refresh_token: str | None = None, *, ig_user_id: str | None = None,
+                    username: str | None = None, token_age_seconds: float = 2 * 86400,
+                    expires_in: float = LONG_LIVED_SECONDS) -> dict[str, str]:
+        """An Instagram professional account and its long-lived token(s). `refresh_token` is a
+        second long-lived token of the same user (what the refresh flows exchange). Returns
+        {"ig_user_id", "username"}."""
+        with self._lock:
+            uid = ig_user_id or next((t["user"] for tok, t in self._tokens.items() if tok == access_token), None) or _graph_id()
+            user = self._users.setdefault(uid, {"id": uid, "username": username or f"sandbox_ig_{len(self._users) + 1}"})
+            if username:
+                user["username"] = username
+            now = self._clock()
+            for token in filter(None, (access_token, refresh_token)):
+                self._tokens[token] = {"user": uid, "issued_at": now - token_age_seconds,
+                                       "expires_at": now - token_age_seconds + expires_in, "revoked": False}
+            return {"ig_user_id": uid, "username": user["username"]}
+
+    def expire_token(self, token: str) -> None:
+        """The token now answers 190 / 463 (session expired)."""
+        with self._lock:
+            self._tokens[token]["expires_at"] = self._clock() - 1
+
+    def revoke_token(self, token: str) -> None:
+        """The token now answers 190 / 460 (session invalidated, e.g. password changed)."""
+        with self._lock:
+            self._tokens[token]["revoked"] = True
+
+    def is_token_valid(self, token: str) -> bool:
+        with self._lock:
+            info = self._tokens.get(token)
+            return bool(info) and not info["revoked"] and info["expires_at"] > self._clock()
+
+    def set_quota_usage(self, ig_user_id: str, used: int) -> None:
+        """Pretend `used` posts were published in the last 24 h."""
+        with self._lock:
+            self._published_at[ig_user_id] = [self._clock()] * used
+
+    def quota_usage(self, ig_user_id: str) -> int:
+        with self._lock:
+            now = self._clock()
+            window = [t for t in self._published_at[ig_user_id] if now - t < QUOTA_WINDOW]
+            self._published_at[ig_user_id] = window
+            return len(window)
+
+    def inject(self, endpoint: str, kind: str, count: int = 1, **params: Any) -> None:
+        """Queue faults. rate_limit(code=4|17|32|613|80002, regain_minutes=...), server_error,
+        error(code=..., subcode=..., message=..., http_status=400, is_transient=False), slow(seconds=...);
+        `after_accept=True` processes the request and then answers with the error (a lost reply).
+        container_error(subcode=...) / container_expired (endpoint "media"): the next created
+        container ends in ERROR / EXPIRED instead of FINISHED."""
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {sorted(ENDPOINTS)}")
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+        if kind in ("container_error", "container_expired") and endpoint != "media":
+            raise ValueError(f"{kind} faults apply to endpoint 'media'")
+        if kind == "error" and "code" not in params:
+            raise ValueError("error faults need code=... (and usually subcode=..., message=...)")
+        if kind == "slow" and "seconds" not in params:
+            raise ValueError("slow faults need seconds=...")
+        if int(count) < 1:
+            raise ValueError("count must be >= 1")
+        with self._lock:
+            if kind in ("container_error", "container_expired"):
+                for _ in range(int(count)):
+                    self._container_faults.append({"kind": kind, **params})
+            else:
+                self._faults[endpoint].append({"kind": kind, "left": int(count), **params})
+
+    def reset(self) -> None:
+        """Forget containers, media, logs and faults; registered accounts and tokens stay."""
+        with self._lock:
+            self._clear_state()
+
+    @property
+    def requests_log(self) -> list[dict]:
+        with self._lock:
+            return copy.deepcopy(self._log)
+
+    def count(self, endpoint: str, status: int | None = None) -> int:
+        with self._lock:
+            return sum(1 for e in self._log if e["endpoint"] == endpoint and status in (None, e["status"]))
+
+    @property
+    def posts(self) -> dict[str, dict]:
+        """Published media by IG media id."""
+        with self._lock:
+            return copy.deepcopy(self._media)
+
+    @property
+    def containers(self) -> dict[str, dict]:
+        with self._lock:
+            return {cid: {k: copy.deepcopy(v) for k, v in c.items() if not k.startswith("_")}
+                    for cid, c in self._containers.items()}
+
+    @property
+    def fetches(self) -> list[dict]:
+        """Every media URL fetch: {"url_path", "status", "bytes", "content_type"} (query strings dropped)."""
+        with self._lock:
+            return copy.deepcopy(self._fetches)
+
+    # ---- server lifecycle ----
+    def start(self) -> str:
+        self._server = make_server(self.host, self.port, self._wsgi, threaded=True, request_handler=_QuietHandler)
+        self.port = self._server.server_port
+        self._base_url = f"http://{self.host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="instagram-sandbox", daemon=True)
+        self._thread.start()
+        return self._base_url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = self._thread = None
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    @property
+    def graph_url(self) -> str:
+        """What POSTGATE_INSTAGRAM_BASE_URL should be: the base URL plus the version prefix."""
+        return f"{self._base_url}/{self.api_version}"
+
+    def __enter__(self) -> "InstagramSandbox":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # ---- request plumbing ----
+    def _route(self, request: Request) -> tuple[str, list[str]]:
+        path = request.path.rstrip("/")
+        if path == "/refresh_access_token":
+            return "ig_refresh", []
+        parts = [p for p in path.split("/") if p]
+        if not parts or not re.fullmatch(r"v\d+\.\d+", parts[0]):
+            raise GraphError(2500, "Unknown path components: the Graph API path must start with a version, e.g. "
+                                   f"/{self.api_version}/", error_type="OAuthException")
+        if parts[0] != self.api_version:
+            raise GraphError(2635, f"You are calling a version of the Graph API ({parts[0]}) this sandbox does not "
+                                   f"serve; use {self.api_version}.")
+        rest = parts[1:]
+        if rest == ["refresh_access_token"]:
+            return "ig_refresh", []
+        if rest == ["oauth", "access_token"]:
+            return "fb_token", []
+        if len(rest) == 2 and rest[1] == "content_publishing_limit":
+            return "publishing_limit", rest
+        if len(rest) == 2 and rest[1] == "media":
+            return "media", rest
+        if len(rest) == 2 and rest[1] == "media_publish":
+            return "media_publish", rest
+        if len(rest) == 1:
+            with self._lock:
+                if rest[0] in self._media:
+                    return "media_read", rest
+            return "container_status", rest
+        raise GraphError(2500, f"Unknown path components: /{'/'.join(rest)}")
+
+    def _wsgi(self, environ: dict, start_response: Callable) -> Any:
+        request = Request(environ)
+        if request.path.startswith("/_sandbox/"):
+            return self._control(request)(environ, start_response)
+        endpoint, params = "unknown", {}
+        try:
+            params = self._params(request)
+            endpoint, parts = self._route(request)
+            expected = "POST" if endpoint in ("media", "media_publish") else "GET"
+            if request.method != expected:
+                raise GraphError(100, f"Unsupported {request.method.lower()} request on this endpoint; use {expected}")
+            fault = self._take_fault(endpoint)
+            if fault and fault["kind"] == "slow":
+                time.sleep(float(fault["seconds"]))  # outside the lock: other requests keep flowing
+                fault = None
+            if fault and not fault.get("after_accept"):
+                raise self._fault_error(fault)
+            body = getattr(self, "_h_" + endpoint)(request, parts, params)
+            if fault:  # processed, but the caller sees an error: the "reply was lost" case
+                raise self._fault_error(fault)
+            response = Response(json.dumps(body), mimetype="application/json")
+            response.sandbox_code = "ok"
+        except GraphError as e:
+            response = self._error(e)
+        except Exception:  # a sandbox bug must surface as a 500, never hang the client
+            traceback.print_exc(file=sys.stderr)
+            response = self._error(GraphError(1, "An unknown error has occurred.", status=500, is_transient=True))
+        with self._lock:
+            self._log.append({"endpoint": endpoint, "method": request.method, "path": request.path,
+                              "status": response.status_code, "error_code": response.sandbox_code,
+                              "params": {k: v for k, v in params.items() if k not in SECRET_PARAMS},
+                              "content_type": request.mimetype or None,
+                              "auth": "header" if request.headers.get("Authorization") else
+                                      ("param" if "access_token" in params else "none")})
+        return response(environ, start_response)
+
+    @staticmethod
+    def _params(request: Request) -> dict[str, Any]:
+        """Graph parameters: query string, then a form or JSON body (both are accepted by Graph)."""
+        params: dict[str, Any] = dict(parse_qsl(request.query_string.decode("utf-8", "replace"), keep_blank_values=True))
+        if request.method == "POST":
+            raw = request.get_data()
+            if request.mimetype == "application/json":
+                try:
+                    body = json.loads(raw.decode("utf-8") or "{}")
+                except (UnicodeDecodeError, ValueError):
+                    raise GraphError(100, "The request body is not valid JSON") from None
+                if not isinstance(body, dict):
+                    raise GraphError(100, "The JSON body must be an object")
+                params.update(body)
+            elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+                params.update(request.form.to_dict())
+            elif raw:
+                raise GraphError(100, f"Unsupported Content-Type {request.mimetype!r}: send form fields or JSON")
+        return params
+
+    def _take_fault(self, endpoint: str) -> dict | None:
+        with self._lock:
+            queue = self._faults.get(endpoint)
+            if not queue:
+                return None
+            fault = queue[0]
+            fault["left"] -= 1
+            if fault["left"] <= 0:
+                queue.popleft()
+            return dict(fault)
+
+    @staticmethod
+    def _fault_error(fault: dict) -> GraphError:
+        if fault["kind"] == "rate_limit":
+            code = int(fault.get("code", 4))
+            headers = {}
+            if fault.get("regain_minutes") is not None:
+                headers["X-Business-Use-Case-Usage"] = json.dumps({"sandbox": [{
+                    "type": "instagram", "call_count": 100, "total_cputime": 12, "total_time": 40,
+                    "estimated_time_to_regain_access": int(fault["regain_minutes"])}]})
+            return GraphError(code, RATE_LIMIT_MESSAGES.get(code, f"(#{code}) Rate limit reached"),
+                              subcode=fault.get("subcode"), is_transient=True, headers=headers)
+        if fault["kind"] == "server_error":
+            return GraphError(2, "An unexpected error has occurred. Please retry your request later.", status=500,
+                              is_transient=True)
+        return GraphError(int(fault["code"]), str(fault.get("message", "injected error")), subcode=fault.get("subcode"),
+                          status=int(fault.get("http_status", 400)), is_transient=bool(fault.get("is_transient", False)),
+                          user_msg=fault.get("user_msg"))
+
+    @staticmethod
+    def _error(e: GraphError) -> Response:
+        error: dict[str, Any] = {"message": e.message, "type": e.error_type, "code": e.code}
+        if e.subcode:
+            error["error_subcode"] = e.subcode
+        error["is_transient"] = e.is_transient
+        if e.user_msg:
+            error["error_user_msg"] = e.user_msg
+        error["fbtrace_id"] = _trace_id()
+        response = Response(json.dumps({"error": error}), status=e.status, mimetype="application/json",
+                            headers={"WWW-Authenticate": 'OAuth "Facebook Platform" "invalid_request"', **e.headers})
+        response.sandbox_code = e.label
+        return response
+
+    def _auth(self, request: Request, params: dict) -> str:
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        token = value.strip() if scheme.lower() in ("bearer", "oauth") else ""
+        token = token or str(params.get("access_token") or "")
+        if not token:
+            raise GraphError(104, "An access token is required to request this resource.")
+        with self._lock:
+            info = self._tokens.get(token)
+            if info is None:
+                raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
+            if info["revoked"]:
+                raise GraphError(190, "Error validating access token: The session has been invalidated because the "
+                                      "user changed their password or Facebook has changed the session for security reasons.",
+                                 subcode=460)
+            if info["expires_at"] <= self._clock():
+                raise GraphError(190, "Error validating access token: Session has expired.", subcode=463)
+            return info["user"]
+
+    def _own_user(self, request: Request, params: dict, ig_id: str) -> str:
+        user = self._auth(request, params)
+        if ig_id != user:
+            raise GraphError(100, f"Unsupported request. Object with ID '{ig_id}' does not exist, cannot be loaded due "
+                                  "to missing permissions, or does not support this operation.", subcode=33)
+        return user
+
+    @staticmethod
+    def _fields(params: dict, allowed: set[str], node: str) -> list[str]:
+        fields = [f.strip() for f in str(params.get("fields", "")).split(",") if f.strip()]
+        for f in fields:
+            if f not in allowed:
+                raise GraphError(100, f"Tried accessing nonexisting field ({f}) on node type ({node})")
+        return fields
+
+    @staticmethod
+    def _bool(params: dict, name: str) -> bool | None:
+        value = params.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "1"):
+            return True
+        if str(value).lower() in ("false", "0"):
+            return False
+        raise GraphError(100, f"Param {name} must be a boolean")
+
+    # ---- endpoints ----
+    def _h_publishing_limit(self, request: Request, parts: list[str], params: dict) -> dict:
+        user = self._own_user(request, params, parts[0])
+        fields = self._fields(params, {"quota_usage", "config"}, "ContentPublishingLimit") or ["quota_usage"]
+        row: dict[str, Any] = {}
+        if "quota_usage" in fields:
+            row["quota_usage"] = self.quota_usage(user)
+        if "config" in fields:
+            row["config"] = {"quota_total": self.quota_total, "quota_duration": int(QUOTA_WINDOW)}
+        return {"data": [row]}
+
+    def _h_media(self, request: Request, parts: list[str], params: dict) -> dict:
+        user = self._own_user(request, params, parts[0])
+        unknown = sorted(set(params) - MEDIA_PARAMS)
+        if unknown:
+            raise GraphError(100, f"(#100) Param {unknown[0]} is not a valid parameter for creating IG media")
+        media_type = params.get("media_type")
+        carousel_item = bool(self._bool(params, "is_carousel_item"))
+        share_to_feed = self._bool(params, "share_to_feed")
+        image_url, video_url = params.get("image_url"), params.get("video_url")
+        caption = params.get("caption")
+        if params.get("upload_type"):
+            raise GraphError(100, "The sandbox does not implement resumable uploads; pass video_url")
+        if caption is not None:
+            self._check_caption(str(caption))
+        if carousel_item:
+            if media_type not in (None, "VIDEO"):
+                raise GraphError(100, f"media_type {media_type} is not valid for a carousel item", subcode=2207023)
+            if caption is not None or share_to_feed is not None:
+                raise GraphError(100, "caption and share_to_feed are not supported on carousel items")
+            if media_type == "VIDEO":
+                kind, url, want = "CAROUSEL_ITEM_VIDEO", self._require(video_url, "video_url"), "video"
+                if image_url:
+                    raise GraphError(100, "A video carousel item takes video_url, not image_url")
+            else:
+                kind, url, want = "CAROUSEL_ITEM_IMAGE", self._require(image_url, "image_url"), "image"
+                if video_url:
+                    raise GraphError(100, "video_url on a carousel item requires media_type=VIDEO")
+        elif media_type is None:
+            if video_url:
+                raise GraphError(100, "The media_type VIDEO is no longer supported; single videos are published as "
+                                      "media_type=REELS", subcode=2207023)
+            kind, url, want = "IMAGE", self._require(image_url, "image_url"), "image"
+            if share_to_feed is not None:
+                raise GraphError(100, "share_to_feed applies to reels only")
+        elif media_type == "REELS":
+            kind, url, want = "REELS", self._require(video_url, "video_url"), "video"
+            if image_url or params.get("alt_text"):
+                raise GraphError(100, "A reel takes video_url (no image_url, no alt_text)")
+        elif media_type == "CAROUSEL":
+            kind, url, want = "CAROUSEL", None, None
+            if image_url or video_url or params.get("alt_text") or share_to_feed is not None:
+                raise GraphError(100, "A carousel container takes children (and caption) only")
+        else:
+            raise GraphError(100, f"The media type {media_type} is not supported" +
+                             ("; VIDEO was replaced by REELS" if media_type == "VIDEO" else ""), subcode=2207023)
+        fetched = self._fetch_media(url, want) if url else None
+        children: list[str] = []
+        if kind == "CAROUSEL":
+            children = [c.strip() for c in str(params.get("children") or "").split(",") if c.strip()]
+            if not CAROUSEL_MIN <= len(children) <= CAROUSEL_MAX:
+                raise GraphError(100, f"The carousel must have between {CAROUSEL_MIN} and {CAROUSEL_MAX} children; "
+                                      f"got {len(children)}", subcode=2207028)
+        with self._lock:
+            for child in children:
+                c = self._containers.get(child)
+                if c is None or c["owner"] != user or not c["kind"].startswith("CAROUSEL_ITEM"):
+                    raise GraphError(100, f"Child {child} is not a carousel item container of this account",
+                                     subcode=2207028)
+            cid = _graph_id()
+            fault = self._container_faults.popleft() if self._container_faults and kind != "CAROUSEL" else None
+            self._containers[cid] = {
+                "id": cid, "owner": user, "kind": kind, "status_code": "IN_PROGRESS", "status": "In Progress",
+                "caption": caption, "alt_text": params.get("alt_text"), "share_to_feed": share_to_feed,
+                "children": children, "media": fetched, "media_id": None, "created_at": self._clock(),
+                "_gets": 0, "_fault": fault,
+            }
+            return {"id": cid}
+
+    @staticmethod
+    def _require(value: Any, name: str) -> str:
+        if not value:
+            raise GraphError(100, f"The parameter {name} is required")
+        return str(value)
+
+    def _check_caption(self, caption: str) -> None:
+        if len(caption) > CAPTION_MAX:
+            raise GraphError(36004, f"The caption is too long (max {CAPTION_MAX} characters)", subcode=2207010)
+        if len(_HASHTAG_RE.findall(caption)) > self.max_hashtags:
+            raise GraphError(36004, f"The caption has more than {self.max_hashtags} hashtags", subcode=2207010)
+        if len(_MENTION_RE.findall(caption)) > MENTIONS_MAX:
+            raise GraphError(36004, f"The caption mentions more than {MENTIONS_MAX} accounts", subcode=2207040)
+
+    def _check_signed_url(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise GraphError(9004, "Only photo or video can be accepted as media type; the URI is not fetchable",
+                             subcode=2207052)
+        if not self.require_signed_urls:
+            return
+        q = {k: v for k, v in parse_qsl(parts.query, keep_blank_values=True)}
+        missing = [k for k in ("X-Goog-Algorithm", "X-Goog-Credential", "X-Goog-Date", "X-Goog-Expires",
+                               "X-Goog-SignedHeaders", "X-Goog-Signature") if not q.get(k)]
+        problem = None
+        if missing:
+            problem = f"not a V4 signed URL (missing {', '.join(missing)})"
+        elif q["X-Goog-Algorithm"] != "GOOG4-RSA-SHA256":
+            problem = f"X-Goog-Algorithm {q['X-Goog-Algorithm']} is not GOOG4-RSA-SHA256"
+        elif len(q["X-Goog-Credential"].split("/")) != 5 or not q["X-Goog-Credential"].endswith("/storage/goog4_request"):
+            problem = "X-Goog-Credential is not <email>/<date>/<region>/storage/goog4_request"
+        elif "host" not in q["X-Goog-SignedHeaders"].split(";"):
+            problem = "X-Goog-SignedHeaders must include host"
+        elif not _HEX_RE.match(q["X-Goog-Signature"]):
+            problem = "X-Goog-Signature is not hex"
+        else:
+            try:
+                signed_at = datetime.strptime(q["X-Goog-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
+                expires = int(q["X-Goog-Expires"])
+            except ValueError:
+                signed_at, expires = 0.0, -1
+            if not 1 <= expires <= 604800:
+                problem = "X-Goog-Expires must be 1..604800 seconds"
+            elif time.time() > signed_at + expires:
+                problem = "the signed URL has expired"
+            elif signed_at > time.time() + 900:
+                problem = "X-Goog-Date is in the future"
+        if problem:
+            raise GraphError(9004, f"The media could not be fetched from this URI: {problem}", subcode=2207052)
+
+    def _fetch_media(self, url: str, want: str) -> dict:
+        self._check_signed_url(url)
+        try:
+            response = requests.get(url, timeout=self.fetch_timeout)
+        except requests.Timeout:
+            raise GraphError(-2, "It takes too long to download the media.", subcode=2207003, is_transient=True) from None
+        except requests.RequestException:
+            raise GraphError(9004, "The media could not be fetched from this URI", subcode=2207052) from None
+        data, content_type = response.content, response.headers.get("Content-Type", "").split(";")[0].strip()
+        with self._lock:
+            self._fetches.append({"url_path": urlsplit(url).path, "status": response.status_code, "bytes": len(data),
+                                  "content_type": content_type})
+        if response.status_code != 200:
+            raise GraphError(9004, f"The media could not be fetched from this URI (HTTP {response.status_code})",
+                             subcode=2207052)
+        if want == "image":
+            if len(data) > MAX_IMAGE_BYTES:
+                raise GraphError(36000, "The image size is too large.", subcode=2207004,
+                                 user_msg="The image is too large to download. It should be less than 8 MiB.")
+            size = jpeg_size(data)
+            if size is None:
+                raise GraphError(100, "Only JPEG images are supported (the bytes are not a JPEG)", subcode=2207023)
+            width, height = size
+            if not height or not MIN_RATIO - 1e-9 <= width / height <= MAX_RATIO + 1e-9:
+                raise GraphError(36003, f"The aspect ratio {width}x{height} is not supported.", subcode=2207009,
+                                 user_msg="The submitted image with aspect ratio is not supported: use 4:5 to 1.91:1.")
+            return {"kind": "image", "bytes": len(data), "width": width, "height": height}
+        if content_type not in VIDEO_TYPES:
+            raise GraphError(352, f"The video format is not supported ({content_type or 'no Content-Type'}); "
+                                  "use MP4 or MOV", subcode=2207026)
+        return {"kind": "video", "bytes": len(data), "content_type": content_type}
+
+    def _advance(self, c: dict) -> None:
+        """One status request's worth of processing."""
+        if c["status_code"] != "IN_PROGRESS":
+            return
+        for child in c["children"]:
+            self._advance(self._containers[child])
+        c["_gets"] += 1
+        if c["_gets"] <= self.status_checks_before_finished:
+            return
+        failed = next((self._containers[ch] for ch in c["children"]
+                       if self._containers[ch]["status_code"] in ("ERROR", "EXPIRED")), None)
+        if failed is not None:
+            c["status_code"], c["status"] = "ERROR", failed["status"]
+            return
+        if any(self._containers[ch]["status_code"] != "FINISHED" for ch in c["children"]):
+            return
+        fault = c["_fault"]
+        if fault and fault["kind"] == "container_error":
+            subcode = int(fault.get("subcode", 2207053))
+            c["status_code"], c["status"] = "ERROR", f"Error: Media upload has failed with error code {subcode}"
+        elif fault and fault["kind"] == "container_expired":
+            c["status_code"], c["status"] = "EXPIRED", "Expired: the container was not published within 24 hours"
+        else:
+            c["status_code"], c["status"] = "FINISHED", "Finished: Media has been uploaded and it is ready to be published."
+
+    def _container_for(self, user: str, cid: str) -> dict:
+        c = self._containers.get(cid)
+        if c is None or c["owner"] != user:
+            raise GraphError(100, f"Unsupported get request. Object with ID '{cid}' does not exist, cannot be loaded "
+                                  "due to missing permissions, or does not support this operation.", subcode=33)
+        return c
+
+    def _h_container_status(self, request: Request, parts: list[str], params: dict) -> dict:
+        user = self._auth(request, params)
+        fields = self._fields(params, CONTAINER_FIELDS, "ShadowIGMediaBuilder")
+        with self._lock:
+            c = self._container_for(user, parts[0])
+            if "status_code" in fields or "status" in fields:
+                self._advance(c)
+            out: dict[str, Any] = {}
+            for f in fields:
+                if f == "copyright_check_status":
+                    out[f] = {"status": "completed", "matches_found": False}
+                elif f != "id":
+                    out[f] = c[f]
+            out["id"] = c["id"]
+            return out
+
+    def _h_media_publish(self, request: Request, parts: list[str], params: dict) -> dict:
+        user = self._own_user(request, params, parts[0])
+        unknown = sorted(set(params) - {"creation_id", "access_token"})
+        if unknown:
+            raise GraphError(100, f"(#100) Param {unknown[0]} is not a valid parameter for media_publish")
+        cid = str(params.get("creation_id") or "")
+        if not cid:
+            raise GraphError(100, "The parameter creation_id is required")
+        with self._lock:
+            c = self._container_for(user, cid)
+            if c["kind"].startswith("CAROUSEL_ITEM"):
+                raise GraphError(100, "A carousel item cannot be published on its own; publish the CAROUSEL container")
+            if c["status_code"] == "PUBLISHED":
+                raise GraphError(100, f"The container {cid} has already been published as media {c['media_id']}")
+            if c["status_code"] == "EXPIRED":
+                raise GraphError(-2, "The media you are trying to access has expired. Please try to upload again.",
+                                 subcode=2207020)
+            if c["status_code"] == "ERROR":
+                raise GraphError(9007, f"The container failed processing: {c['status']}", subcode=2207027)
+            if c["status_code"] != "FINISHED":
+                raise GraphError(9007, "Media ID is not available", subcode=2207027,
+                                 user_msg="The media is not ready for publishing, please wait for a moment")
+            if self.quota_usage(user) >= self.quota_total:
+                raise GraphError(9, "Application request limit reached", subcode=2207042,
+                                 user_msg="You reached maximum number of posts that is allowed to be published by "
+                                          "Content Publishing API.")
+            media_id = _graph_id()
+            shortcode = secrets.token_urlsafe(8).replace("-", "A").replace("_", "B")
+            media_type = {"IMAGE": "IMAGE", "REELS": "VIDEO", "CAROUSEL": "CAROUSEL_ALBUM"}[c["kind"]]
+            self._media[media_id] = {
+                "id": media_id, "owner": user, "username": self._users[user]["username"], "container_id": cid,
+                "media_type": media_type, "media_product_type": "REELS" if c["kind"] == "REELS" else "FEED",
+                "caption": c["caption"], "alt_text": c["alt_text"],
+                "is_shared_to_feed": c["share_to_feed"] is not False,
+                "children": [{"id": ch, "media_type": "VIDEO" if self._containers[ch]["kind"].endswith("VIDEO") else "IMAGE"}
+                             for ch in c["children"]],
+                "permalink": f"https://www.instagram.com/{'reel' if c['kind'] == 'REELS' else 'p'}/{shortcode}/",
+                "shortcode": shortcode,
+                "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+                "like_count": 0, "comments_count": 0,
+            }
+            c["status_code"], c["status"], c["media_id"] = "PUBLISHED", "Published: Media has been published.", media_id
+            self._published_at[user].append(self._clock())
+            return {"id": media_id}
+
+    def _h_media_read(self, request: Request, parts: list[str], params: dict) -> dict:
+        user = self._auth(request, params)
+        fields = self._fields(params, MEDIA_FIELDS, "IGMedia")
+        with self._lock:
+            m = self._media.get(parts[0])
+            if m is None or m["owner"] != user:
+                raise GraphError(100, f"Unsupported get request. Object with ID '{parts[0]}' does not exist", subcode=33)
+            out: dict[str, Any] = {}
+            for f in fields:
+                if f == "children":
+                    out[f] = {"data": [{"id": ch["id"]} for ch in m["children"]]}
+                elif f == "owner":
+                    out[f] = {"id": m["owner"]}
+                elif f != "id":
+                    out[f] = m[f]
+            out["id"] = m["id"]
+            return out
+
+    def _check_client(self, params: dict) -> None:
+        client_id, secret = str(params.get("client_id") or ""), str(params.get("client_secret") or "")
+        if not client_id:
+            raise GraphError(101, "Missing client_id parameter.")
+        if not secret:
+            raise GraphError(1, "Missing client_secret parameter.")
+        if self._clients is not None:
+            if client_id not in self._clients:
+                raise GraphError(101, "Error validating application. Invalid application ID.")
+            if not secrets.compare_digest(self._clients[client_id].encode(), secret.encode()):
+                raise GraphError(1, "Error validating client secret.")
+
+    def _issue(self, user: str) -> str:
+        token = "EAAG" + secrets.token_urlsafe(48).replace("-", "x").replace("_", "y")
+        now = self._clock()
+        self._tokens[token] = {"user": user, "issued_at": now, "expires_at": now + LONG_LIVED_SECONDS, "revoked": False}
+        return token
+
+    def _valid_token_user(self, token: str) -> str:
+        info = self._tokens.get(token)
+        if info is None:
+            raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
+        if info["revoked"]:
+            raise GraphError(190, "Error validating access token: The session has been invalidated.", subcode=460)
+        if info["expires_at"] <= self._clock():
+            raise GraphError(190, "Error validating access token: Session has expired; an expired token cannot be "
+                                  "exchanged, the user must log in again.", subcode=463)
+        return info["user"]
+
+    def _h_fb_token(self, request: Request, parts: list[str], params: dict) -> dict:
+        """GET /vNN.0/oauth/access_token?grant_type=fb_exchange_token&client_id&client_secret&fb_exchange_token."""
+        if params.get("grant_type") != "fb_exchange_token":
+            raise GraphError(100, "grant_type must be fb_exchange_token (the only grant this sandbox serves here)")
+        self._check_client(params)
+        exchange = str(params.get("fb_exchange_token") or "")
+        if not exchange:
+            raise GraphError(100, "Missing fb_exchange_token parameter.")
+        with self._lock:
+            user = self._valid_token_user(exchange)
+            return {"access_token": self._issue(user), "token_type": "bearer", "expires_in": LONG_LIVED_SECONDS - 56}
+
+    def _h_ig_refresh(self, request: Request, parts: list[str], params: dict) -> dict:
+        """GET /refresh_access_token?grant_type=ig_refresh_token&access_token=<long-lived>."""
+        if params.get("grant_type") != "ig_refresh_token":
+            raise GraphError(100, "grant_type must be ig_refresh_token")
+        token = str(params.get("access_token") or "")
+        if not token:
+            raise GraphError(100, "Missing access_token parameter.")
+        with self._lock:
+            user = self._valid_token_user(token)
+            if self._clock() - self._tokens[token]["issued_at"] < 86400:
+                raise GraphError(100, "The access token must be at least 24 hours old to be refreshed")
+            return {"access_token": self._issue(user), "token_type": "bearer", "expires_in": LONG_LIVED_SECONDS,
+                    "permissions": "instagram_business_basic,instagram_business_content_publish"}
+
+    # ---- HTTP control surface for a sandbox running as its own process ----
+    def _control(self, request: Request) -> Response:
+        try:
+            payload = json.loads(request.get_data() or b"{}") if request.method == "POST" else {}
+            if request.path == "/_sandbox/state" and request.method == "GET":
+                return Response(json.dumps({"posts": self.posts, "containers": self.containers,
+                                            "requests": self.requests_log}), mimetype="application/json")
+            if request.method != "POST":
+                raise ValueError("control endpoints other than /_sandbox/state are POST")
+            if request.path == "/_sandbox/faults":
+                self.inject(payload.pop("endpoint", ""), payload.pop("kind", ""), int(payload.pop("count", 1)), **payload)
+            elif request.path == "/_sandbox/reset":
+                self.reset()
+            elif request.path == "/_sandbox/accounts":
+                ids = self.add_account(payload.pop("access_token"), payload.pop("refresh_token", None), **payload)
+                return Response(json.dumps({"ok": True, **ids}), mimetype="application/json")
+            else:
+                return Response(json.dumps({"ok": False, "error": "unknown control path"}), status=404,
+                                mimetype="application/json")
+        except (ValueError, KeyError, TypeError) as e:
+            return Response(json.dumps({"ok": False, "error": str(e)}), status=400, mimetype="application/json")
+        return Response(json.dumps({"ok": True}), mimetype="application/json")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Instagram Graph API content-publishing sandbox")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9101)
+    parser.add_argument("--token", action="append", default=[], help="valid long-lived access token (repeatable)")
+    parser.add_argument("--status-checks-before-finished", type=int, default=1)
+    parser.add_argument("--quota-total", type=int, default=100)
+    args = parser.parse_args(argv)
+    sandbox = InstagramSandbox(args.host, args.port, status_checks_before_finished=args.status_checks_before_finished,
+                               quota_total=args.quota_total)
+    accounts = [sandbox.add_account(t) for t in args.token]
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(json.dumps({"ready": sandbox.start(), "graph_url": sandbox.graph_url, "accounts": accounts}), flush=True)
+    while not stop.wait(0.5):
+        pass
+    sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

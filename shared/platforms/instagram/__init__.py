@@ -1,0 +1,1 @@
+"""Instagram Graph API content publishing: client, validation and adapter."""

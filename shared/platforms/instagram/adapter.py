@@ -1,0 +1,252 @@
+"""Instagram (Graph API content publishing) as a platform adapter (see shared/platforms/base.py).
+
+publish: cap check -> container(s) from V4 signed Cloud Storage URLs (ids saved at once) ->
+container status until FINISHED (bounded by config) -> media_publish -> permalink. A container
+still IN_PROGRESS at the bound is handed to the status poll, whose check_status publishes it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from shared.content.model import ContentItem, MediaRef, TargetSpec
+from shared.errors import (AmbiguousError, CapReached, ConfigError, PermanentError, PostgateError, TransientError,
+                           ValidationError)
+from shared.platforms.base import Limit, PublishContext, PublishResult, StatusContext, StatusResult
+from shared.platforms.instagram.client import (CAP_RETRY_SECONDS, ContainerStatus, InstagramClient,
+                                               refresh_long_lived_token)
+
+CAPTION_LIMIT = 2200       # characters (platforms.md 2.3)
+HASHTAG_LIMIT = 5          # CHANGED 2025-12: 5 per post; the API docs still say 30
+MENTION_LIMIT = 20
+CAROUSEL_MIN, CAROUSEL_MAX = 2, 10
+IMAGE_MAX_BYTES = 8 * 1024 * 1024
+IMAGE_TYPES = ("image/jpeg",)
+VIDEO_TYPES = ("video/mp4", "video/quicktime")
+MEDIA_TYPES = ("IMAGE", "REELS", "CAROUSEL")
+# The docs disagree on 100 vs 50 API posts per 24 h; we keep to the lower number and also read
+# content_publishing_limit live before each post.
+DEFAULT_LIMITS = [Limit("posts_per_day", 50, 86400)]
+# Container status sub-reasons after which a fresh container may work (platforms.md 2.4).
+_RENEWABLE = {2207001, 2207003, 2207008, 2207020, 2207032, 2207053}
+_HASHTAG_RE = re.compile(r"(?<![\w&])#(\w+)")
+_MENTION_RE = re.compile(r"(?<![\w.])@([\w.]+)")
+_SUBCODE_RE = re.compile(r"\b(22\d{5})\b")
+
+
+# -- validation (pure) -----------------------------------------------------------------------
+def hashtags_in(text: str) -> list[str]:
+    """Distinct hashtags as posted (the caption's own and content.hashtags both end up in the text)."""
+    return list(dict.fromkeys(tag.lower() for tag in _HASHTAG_RE.findall(text)))
+
+
+def _images(content: ContentItem) -> list[MediaRef]:
+    return [m for m in content.media if m.kind == "image"]
+
+
+def _video(content: ContentItem) -> MediaRef | None:
+    return next((m for m in content.media if m.kind == "video"), None)
+
+
+def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
+    kind = target.instagram_media_type
+    if kind not in MEDIA_TYPES:
+        raise ValidationError("Instagram needs targets.instagram_media_type", field="targets.instagram_media_type",
+                              limit="one of IMAGE, REELS, CAROUSEL")
+    text = content.text()
+    if len(text) > CAPTION_LIMIT:
+        raise ValidationError(f"caption is {len(text)} characters, too long for Instagram", field="caption",
+                              limit=f"{CAPTION_LIMIT} characters (caption + hashtags)")
+    tags = hashtags_in(text)
+    if len(tags) > HASHTAG_LIMIT:
+        raise ValidationError(f"{len(tags)} hashtags; Instagram allows {HASHTAG_LIMIT} per post", field="hashtags",
+                              limit=f"{HASHTAG_LIMIT} hashtags (caption and hashtags together)")
+    mentions = _MENTION_RE.findall(text)
+    if len(mentions) > MENTION_LIMIT:
+        raise ValidationError(f"{len(mentions)} @-mentions; Instagram allows {MENTION_LIMIT}", field="caption",
+                              limit=f"{MENTION_LIMIT} @-mentions")
+    if target.alt_text and kind != "IMAGE":
+        raise ValidationError("Instagram takes alt text on image posts only", field="targets.alt_text",
+                              limit="instagram_media_type IMAGE")
+    images = _images(content)
+    if kind == "IMAGE" and len(images) != 1:
+        raise ValidationError(f"an Instagram IMAGE post needs exactly one image, got {len(images)}", field="images",
+                              limit="exactly 1 JPEG image")
+    if kind == "CAROUSEL" and not CAROUSEL_MIN <= len(images) <= CAROUSEL_MAX:
+        raise ValidationError(f"an Instagram carousel needs {CAROUSEL_MIN}-{CAROUSEL_MAX} images, got {len(images)}",
+                              field="images", limit=f"{CAROUSEL_MIN}-{CAROUSEL_MAX} items")
+    if kind in ("IMAGE", "CAROUSEL"):
+        for image in images:
+            if image.content_type not in IMAGE_TYPES:
+                raise ValidationError(f"Instagram takes JPEG images only, not {image.content_type} ({image.uri})",
+                                      field="images", limit="image/jpeg")
+            if image.size > IMAGE_MAX_BYTES:
+                raise ValidationError(f"{image.uri} is {image.size} bytes, too large for Instagram", field="images",
+                                      limit="8 MiB per image")
+    if kind == "REELS":
+        video = _video(content)
+        if video is None:
+            raise ValidationError("an Instagram reel needs the video", field="video", limit="a gs:// MP4 or MOV video")
+        if video.content_type not in VIDEO_TYPES:
+            raise ValidationError(f"Instagram reels take MP4 or MOV, not {video.content_type}", field="video",
+                                  limit=", ".join(VIDEO_TYPES))
+    if not str(account.get("platform_account_id") or "").strip():
+        raise ValidationError("the Instagram account has no IG user id", field="account.platform_account_id",
+                              limit="the account's Instagram user id")
+
+
+# -- wiring ----------------------------------------------------------------------------------
+def client_for(tokens, config) -> InstagramClient:
+    return InstagramClient(tokens, base_url=config.instagram_base_url, timeout=config.http_timeout_seconds)
+
+
+def refresh_tokens(tokens: dict, *, config, http=None) -> dict:
+    return refresh_long_lived_token(config.instagram_base_url, tokens, timeout=config.http_timeout_seconds, http=http)
+
+
+def _ig_user_id(account: dict) -> str:
+    ig_id = str(account.get("platform_account_id") or "").strip()
+    if not ig_id:
+        raise ConfigError("Instagram account has no platform_account_id (the IG user id)")
+    return ig_id
+
+
+def _poll_hint(config) -> float | None:
+    return config.instagram_container_poll_seconds or None
+
+
+def _container_failure(status: ContainerStatus) -> PostgateError:
+    match = _SUBCODE_RE.search(status.status or "")
+    subcode = int(match.group(1)) if match else None
+    reason = f"instagram container {status.status_code}: {status.status or 'no detail'}"
+    code = f"{status.status_code}/{subcode}" if subcode else status.status_code
+    if status.status_code == "EXPIRED" or subcode in _RENEWABLE:
+        return TransientError(reason + "; a new container is needed", platform_code=code)
+    return PermanentError(reason, platform_code=code)
+
+
+def _wait_for_container(client: InstagramClient, container_id: str, config, retry) -> ContainerStatus:
+    """Poll until the container leaves IN_PROGRESS or the configured wait is spent."""
+    poll = config.instagram_container_poll_seconds
+    deadline = time.monotonic() + config.instagram_container_wait_seconds
+    while True:
+        status = retry(lambda: client.container_status(container_id))
+        if status.status_code != "IN_PROGRESS" or time.monotonic() + poll > deadline:
+            return status
+        time.sleep(poll)
+
+
+def _publish_container(client: InstagramClient, ig_id: str, container_id: str, retry) -> str | None:
+    """media_publish, never twice: after an error whose outcome is unclear, the container's status
+    says whether it went out (PUBLISHED -> success; media id unknown -> None)."""
+
+    def attempt() -> str | None:
+        try:
+            return client.publish(ig_id, container_id)
+        except CapReached:
+            raise
+        except (TransientError, AmbiguousError) as exc:
+            try:
+                status = client.container_status(container_id)
+            except PostgateError:
+                raise exc from None
+            if status.status_code == "PUBLISHED":
+                return None
+            raise
+
+    return retry(attempt)
+
+
+def _permalink(client: InstagramClient, media_id: str | None, retry) -> str | None:
+    if not media_id:
+        return None
+    try:
+        return retry(lambda: client.media(media_id, ["id", "permalink"])).get("permalink")
+    except PostgateError:
+        return None  # the post is live; a missing link must not fail it
+
+
+def _signed_url(ctx: PublishContext, media: MediaRef) -> str:
+    config = ctx.config
+    return ctx.media_store.signed_url(media, ttl_seconds=config.signed_url_ttl_seconds,
+                                      endpoint=config.signed_url_endpoint, key_file=config.url_signing_key_file)
+
+
+def _create_containers(ctx: PublishContext, client: InstagramClient, ig_id: str) -> dict[str, str]:
+    content, target, retry = ctx.content, ctx.post.target, ctx.retry
+    caption = content.text()
+    kind = target.instagram_media_type
+    if kind == "IMAGE":
+        fields = {"image_url": _signed_url(ctx, _images(content)[0]), "caption": caption}
+        if target.alt_text:
+            fields["alt_text"] = target.alt_text
+        ids = {"container_id": retry(lambda: client.create_container(ig_id, fields))}
+    elif kind == "REELS":
+        fields = {"media_type": "REELS", "video_url": _signed_url(ctx, _video(content)), "caption": caption,
+                  "share_to_feed": "true" if target.share_to_feed else "false"}
+        ids = {"container_id": retry(lambda: client.create_container(ig_id, fields))}
+    else:
+        children: list[str] = []
+        for image in _images(content):
+            fields = {"is_carousel_item": "true", "image_url": _signed_url(ctx, image)}
+            children.append(retry(lambda fields=fields: client.create_container(ig_id, fields)))
+            ctx.save_platform_ids({"children": ",".join(children)})
+        parent = {"media_type": "CAROUSEL", "children": ",".join(children), "caption": caption}
+        ids = {"children": ",".join(children), "container_id": retry(lambda: client.create_container(ig_id, parent))}
+    ctx.save_platform_ids(ids)
+    return ids
+
+
+# -- the contract ----------------------------------------------------------------------------
+def publish(ctx: PublishContext) -> PublishResult:
+    validate(ctx.content, ctx.post.target, ctx.account)
+    ig_id = _ig_user_id(ctx.account)
+    client = client_for(ctx.tokens, ctx.config)
+    limit = ctx.retry(lambda: client.publishing_limit(ig_id))
+    if limit.quota_total is not None and limit.quota_usage >= limit.quota_total:
+        raise CapReached(f"instagram publishing cap reached ({limit.quota_usage}/{limit.quota_total} in 24 h)",
+                         retry_after=CAP_RETRY_SECONDS, platform_code="content_publishing_limit")
+    ids = _create_containers(ctx, client, ig_id)
+    status = _wait_for_container(client, ids["container_id"], ctx.config, ctx.retry)
+    if status.status_code == "IN_PROGRESS":
+        return PublishResult(platform_ids=ids, confirmed=False, next_check_seconds=_poll_hint(ctx.config))
+    if status.status_code == "PUBLISHED":
+        return PublishResult(platform_ids=ids, confirmed=True)
+    if status.status_code != "FINISHED":
+        raise _container_failure(status)
+    ctx.mark_create_sent()
+    media_id = _publish_container(client, ig_id, ids["container_id"], ctx.retry)
+    if media_id:
+        ids = {**ids, "media_id": media_id}
+        ctx.save_platform_ids(ids)
+    return PublishResult(platform_ids=ids, confirmed=True, share_url=_permalink(client, media_id, ctx.retry))
+
+
+def check_status(ctx: StatusContext) -> StatusResult:
+    """For a container left IN_PROGRESS by publish: FINISHED -> media_publish; PUBLISHED -> done."""
+    ids = ctx.post.platform_ids
+    client = client_for(ctx.tokens, ctx.config)
+    once = lambda fn: fn()  # noqa: E731 - the poll reschedules transient errors itself
+    if ids.get("media_id"):
+        return StatusResult("published", share_url=_permalink(client, ids["media_id"], once), detail="PUBLISHED")
+    container_id = ids.get("container_id")
+    if not container_id:
+        return StatusResult("failed", fail_reason="no Instagram container id was saved", fail_class="platform")
+    status = client.container_status(container_id)
+    if status.status_code == "IN_PROGRESS":
+        return StatusResult("pending", detail=status.status_code, next_check_seconds=_poll_hint(ctx.config))
+    if status.status_code == "PUBLISHED":
+        return StatusResult("published", detail=status.status_code)
+    if status.status_code != "FINISHED":
+        failure = _container_failure(status)
+        return StatusResult("failed", fail_reason=str(failure), detail=status.status_code,
+                            fail_class="transient" if isinstance(failure, TransientError) else "platform")
+    try:
+        media_id = _publish_container(client, _ig_user_id(ctx.account), container_id, once)
+    except AmbiguousError as exc:
+        return StatusResult("failed", fail_reason=str(exc), fail_class="ambiguous", detail=status.status_code)
+    except PermanentError as exc:
+        return StatusResult("failed", fail_reason=str(exc), fail_class="platform", detail=status.status_code)
+    return StatusResult("published", platform_ids={"media_id": media_id} if media_id else {},
+                        share_url=_permalink(client, media_id, once), detail="PUBLISHED")

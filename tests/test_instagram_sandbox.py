@@ -1,0 +1,394 @@
+"""The Instagram sandbox enforces the documented contract, and our client keeps it (no emulators).
+
+Media is served by a tiny local "bucket" behind real V4 signed URLs (signed with a throwaway
+service-account key), because the sandbox fetches every image_url / video_url like Meta does.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from infra.local.sandboxes.instagram import InstagramSandbox, jpeg_size
+from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError
+from shared.platforms.instagram.client import InstagramClient, NotReady, classify, login_kind, refresh_long_lived_token
+from tests.conftest import jpeg_bytes
+
+TOKEN = "EAAGsandbox-page-token"
+LONG = "EAAGsandbox-long-lived-user-token"
+IG_ID = "17841400000000001"
+BUCKET = "ig-media"
+
+
+@pytest.fixture(scope="module")
+def bucket():
+    """A minimal GCS-like object server: GET /<bucket>/<name> returns the bytes (signature not checked)."""
+    objects: dict[str, tuple[bytes, str]] = {}
+
+    def app(environ, start_response):
+        request = Request(environ)
+        obj = objects.get(request.path)
+        response = Response(obj[0], mimetype=obj[1]) if obj else Response(b"NoSuchKey", status=404)
+        return response(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield {"url": f"http://127.0.0.1:{server.server_port}", "objects": objects}
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def credentials(tmp_path_factory):
+    from google.oauth2 import service_account
+
+    from infra.local.signing_key import write_local_signing_key
+
+    path = write_local_signing_key(tmp_path_factory.mktemp("ig") / "key.json", "test-project")
+    return service_account.Credentials.from_service_account_file(str(path))
+
+
+@pytest.fixture(scope="module")
+def box():
+    sandbox = InstagramSandbox(status_checks_before_finished=1, clients={"app-1": "app-secret"})
+    sandbox.start()
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def ids(box):
+    box.reset()
+    return box.add_account(TOKEN, LONG, ig_user_id=IG_ID, username="brand")
+
+
+@pytest.fixture
+def put(bucket, credentials):
+    from google.cloud.storage._signing import generate_signed_url_v4
+
+    def _put(name: str, data: bytes, content_type: str = "image/jpeg", ttl: int = 600) -> str:
+        bucket["objects"][f"/{BUCKET}/{name}"] = (data, content_type)
+        return generate_signed_url_v4(credentials, resource=f"/{BUCKET}/{name}", expiration=timedelta(seconds=ttl),
+                                      api_access_endpoint=bucket["url"], method="GET")
+    return _put
+
+
+def _client(box, token=TOKEN) -> InstagramClient:
+    return InstagramClient(token, base_url=box.graph_url, timeout=5)
+
+
+def _finish(client: InstagramClient, container_id: str) -> str:
+    for _ in range(5):
+        status = client.container_status(container_id)
+        if status.status_code != "IN_PROGRESS":
+            return status.status_code
+    return status.status_code
+
+
+# ---- the three media kinds through our client ----------------------------------------------
+def test_image_container_progresses_per_status_request_then_publishes(box, ids, put):
+    client = _client(box)
+    cid = client.create_container(IG_ID, {"image_url": put("a.jpg", jpeg_bytes(1080, 1350)), "caption": "Hi #launch",
+                                          "alt_text": "A bottle"})
+    assert client.container_status(cid).status_code == "IN_PROGRESS"
+    assert client.container_status(cid).status_code == "FINISHED"
+    media_id = client.publish(IG_ID, cid)
+    assert client.container_status(cid).status_code == "PUBLISHED"
+    post = box.posts[media_id]
+    assert post["media_type"] == "IMAGE" and post["media_product_type"] == "FEED" and post["alt_text"] == "A bottle"
+    assert client.media(media_id, ["id", "permalink"])["permalink"].startswith("https://www.instagram.com/p/")
+    assert client.publishing_limit(IG_ID).quota_usage == 1
+    assert box.fetches[-1] == {"url_path": f"/{BUCKET}/a.jpg", "status": 200, "bytes": len(jpeg_bytes(1080, 1350)),
+                               "content_type": "image/jpeg"}
+
+
+def test_reel_reads_back_as_video_with_reels_product_type(box, ids, put):
+    client = _client(box)
+    cid = client.create_container(IG_ID, {"media_type": "REELS", "video_url": put("v.mp4", b"\0" * 4096, "video/mp4"),
+                                          "caption": "Reel", "share_to_feed": "false"})
+    assert _finish(client, cid) == "FINISHED"
+    media_id = client.publish(IG_ID, cid)
+    post = box.posts[media_id]
+    assert (post["media_type"], post["media_product_type"], post["is_shared_to_feed"]) == ("VIDEO", "REELS", False)
+    assert "/reel/" in post["permalink"]
+
+
+def test_carousel_parent_finishes_with_its_children_and_counts_once_against_the_cap(box, ids, put):
+    client = _client(box)
+    children = [client.create_container(IG_ID, {"is_carousel_item": "true", "image_url": put(f"c{i}.jpg", jpeg_bytes())})
+                for i in range(3)]
+    parent = client.create_container(IG_ID, {"media_type": "CAROUSEL", "children": ",".join(children), "caption": "C"})
+    assert _finish(client, parent) == "FINISHED"
+    media_id = client.publish(IG_ID, parent)
+    post = box.posts[media_id]
+    assert post["media_type"] == "CAROUSEL_ALBUM" and [c["id"] for c in post["children"]] == children
+    assert client.publishing_limit(IG_ID).quota_usage == 1
+
+
+@pytest.mark.parametrize("count", [1, 11])
+def test_carousel_child_count_outside_2_to_10_is_100_2207028(box, ids, put, count):
+    client = _client(box)
+    children = [client.create_container(IG_ID, {"is_carousel_item": "true", "image_url": put(f"k{i}.jpg", jpeg_bytes())})
+                for i in range(count)]
+    with pytest.raises(PermanentError) as err:
+        client.create_container(IG_ID, {"media_type": "CAROUSEL", "children": ",".join(children)})
+    assert err.value.platform_code == "100/2207028"
+
+
+def test_a_carousel_item_cannot_carry_a_caption_or_be_published_alone(box, ids, put):
+    client = _client(box)
+    with pytest.raises(PermanentError):
+        client.create_container(IG_ID, {"is_carousel_item": "true", "image_url": put("x.jpg", jpeg_bytes()), "caption": "no"})
+    child = client.create_container(IG_ID, {"is_carousel_item": "true", "image_url": put("x.jpg", jpeg_bytes())})
+    _finish(client, child)
+    with pytest.raises(PermanentError, match="carousel item"):
+        client.publish(IG_ID, child)
+
+
+# ---- the media URL and bytes ----------------------------------------------------------------
+def test_unsigned_url_is_refused_as_not_fetchable(box, ids, bucket):
+    bucket["objects"][f"/{BUCKET}/plain.jpg"] = (jpeg_bytes(), "image/jpeg")
+    with pytest.raises(PermanentError) as err:
+        _client(box).create_container(IG_ID, {"image_url": f"{bucket['url']}/{BUCKET}/plain.jpg"})
+    assert err.value.platform_code == "9004/2207052" and "X-Goog-Signature" in str(err.value)
+
+
+def test_expired_signed_url_is_refused(box, ids, put):
+    url = put("old.jpg", jpeg_bytes())
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query["X-Goog-Date"] = (datetime.now(timezone.utc) - timedelta(hours=2)).strftime("%Y%m%dT%H%M%SZ")
+    with pytest.raises(PermanentError, match="expired") as err:
+        _client(box).create_container(IG_ID, {"image_url": urlunsplit(parts._replace(query=urlencode(query)))})
+    assert err.value.platform_code == "9004/2207052"
+
+
+def test_missing_object_behind_a_valid_signature_is_not_fetchable(box, ids, put, bucket):
+    url = put("gone.jpg", jpeg_bytes())
+    del bucket["objects"][f"/{BUCKET}/gone.jpg"]
+    with pytest.raises(PermanentError, match="HTTP 404"):
+        _client(box).create_container(IG_ID, {"image_url": url})
+
+
+@pytest.mark.parametrize("width,height,ok", [(1080, 1350, True), (1910, 1000, True), (1080, 1351, False),
+                                             (1920, 1000, False), (1080, 1920, False)])
+def test_image_aspect_ratio_must_be_4_5_to_1_91(box, ids, put, width, height, ok):
+    url = put(f"r{width}x{height}.jpg", jpeg_bytes(width, height))
+    if ok:
+        assert _client(box).create_container(IG_ID, {"image_url": url})
+    else:
+        with pytest.raises(PermanentError) as err:
+            _client(box).create_container(IG_ID, {"image_url": url})
+        assert err.value.platform_code == "36003/2207009"
+
+
+def test_image_over_8_mib_is_36000_2207004_with_the_user_message(box, ids, put):
+    big = jpeg_bytes()[:-2] + b"\0" * (8 * 1024 * 1024) + b"\xff\xd9"
+    with pytest.raises(PermanentError, match="less than 8 MiB") as err:
+        _client(box).create_container(IG_ID, {"image_url": put("big.jpg", big)})
+    assert err.value.platform_code == "36000/2207004"
+
+
+def test_png_is_not_accepted_as_an_image(box, ids, put):
+    with pytest.raises(PermanentError, match="JPEG"):
+        _client(box).create_container(IG_ID, {"image_url": put("p.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "image/png")})
+
+
+def test_reel_must_be_a_video(box, ids, put):
+    with pytest.raises(PermanentError) as err:
+        _client(box).create_container(IG_ID, {"media_type": "REELS", "video_url": put("nv.jpg", jpeg_bytes())})
+    assert err.value.platform_code == "352/2207026"
+
+
+def test_jpeg_size_reads_the_sof_header():
+    assert jpeg_size(jpeg_bytes(640, 480)) == (640, 480)
+    assert jpeg_size(b"GIF89a") is None
+
+
+# ---- fields and parameters ------------------------------------------------------------------
+def test_media_type_video_was_removed_for_single_videos(box, ids, put):
+    with pytest.raises(PermanentError) as err:
+        _client(box).create_container(IG_ID, {"media_type": "VIDEO", "video_url": put("v2.mp4", b"\0" * 64, "video/mp4")})
+    assert err.value.platform_code == "100/2207023"
+
+
+def test_misspelled_parameter_is_refused(box, ids, put):
+    with pytest.raises(PermanentError, match="imageurl"):
+        _client(box).create_container(IG_ID, {"imageurl": put("t.jpg", jpeg_bytes())})
+
+
+def test_container_status_without_fields_has_no_status_code(box, ids, put):
+    cid = _client(box).create_container(IG_ID, {"image_url": put("f.jpg", jpeg_bytes())})
+    raw = requests.get(f"{box.graph_url}/{cid}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+    assert raw.json() == {"id": cid}
+    bad = requests.get(f"{box.graph_url}/{cid}", params={"fields": "state"}, headers={"Authorization": f"Bearer {TOKEN}"},
+                       timeout=5)
+    assert bad.status_code == 400 and "nonexisting field (state)" in bad.json()["error"]["message"]
+
+
+def test_publishing_before_finished_is_9007_not_ready(box, ids, put):
+    client = _client(box)
+    cid = client.create_container(IG_ID, {"image_url": put("n.jpg", jpeg_bytes())})
+    with pytest.raises(NotReady) as err:
+        client.publish(IG_ID, cid)
+    assert err.value.platform_code == "9007/2207027"
+    assert box.posts == {}
+
+
+def test_wrong_api_version_and_other_accounts_are_refused(box, ids, put):
+    r = requests.get(f"{box.base_url}/v19.0/{IG_ID}/content_publishing_limit", headers={"Authorization": f"Bearer {TOKEN}"},
+                     timeout=5)
+    assert r.status_code == 400 and r.json()["error"]["code"] == 2635
+    with pytest.raises(PermanentError) as err:
+        _client(box).publishing_limit("17841499999999999")
+    assert err.value.platform_code == "100/33"
+
+
+def test_error_body_has_graphs_shape(box, ids):
+    r = requests.post(f"{box.graph_url}/{IG_ID}/media", data={"caption": "x"}, headers={"Authorization": f"Bearer {TOKEN}"},
+                      timeout=5)
+    error = r.json()["error"]
+    assert r.status_code == 400
+    assert {"message", "type", "code", "is_transient", "fbtrace_id"} <= error.keys() and error["type"] == "OAuthException"
+
+
+def test_caption_over_2200_is_36004_2207010(box, ids, put):
+    with pytest.raises(PermanentError) as err:
+        _client(box).create_container(IG_ID, {"image_url": put("l.jpg", jpeg_bytes()), "caption": "x" * 2201})
+    assert err.value.platform_code == "36004/2207010"
+
+
+# ---- auth ----------------------------------------------------------------------------------
+def test_missing_and_expired_tokens_answer_like_graph(box, ids):
+    r = requests.get(f"{box.graph_url}/{IG_ID}/content_publishing_limit", timeout=5)
+    assert r.json()["error"]["code"] == 104
+    box.add_account("EAAGshort-lived", ig_user_id=IG_ID)
+    box.expire_token("EAAGshort-lived")
+    with pytest.raises(AuthError):  # a bare token has nothing to refresh with
+        _client(box, "EAAGshort-lived").publishing_limit(IG_ID)
+    assert box.requests_log[-1]["error_code"] == "190/463"
+
+
+def test_client_sends_the_token_in_the_authorization_header_and_it_is_never_logged(box, ids, put, caplog):
+    caplog.set_level(logging.DEBUG)
+    client = _client(box)
+    cid = client.create_container(IG_ID, {"image_url": put("h.jpg", jpeg_bytes())})
+    _finish(client, cid)
+    client.publish(IG_ID, cid)
+    assert {e["auth"] for e in box.requests_log} == {"header"}
+    assert TOKEN not in json.dumps(box.requests_log) and TOKEN not in caplog.text
+
+
+# ---- transient, cap, ambiguous -------------------------------------------------------------
+@pytest.mark.parametrize("code", [4, 17, 32, 613])
+def test_rate_limit_codes_are_transient_with_the_buc_wait(box, ids, code):
+    box.inject("publishing_limit", "rate_limit", code=code, regain_minutes=3)
+    with pytest.raises(TransientError) as err:
+        _client(box).publishing_limit(IG_ID)
+    assert not isinstance(err.value, CapReached)
+    assert err.value.retry_after == 180 and err.value.platform_code == str(code)
+    assert _client(box).publishing_limit(IG_ID).quota_usage == 0  # the fault was used up
+
+
+def test_server_error_and_is_transient_flag_are_transient(box, ids):
+    box.inject("publishing_limit", "server_error")
+    box.inject("publishing_limit", "error", code=-1, subcode=2207001, message="Instagram server error. Try again.")
+    with pytest.raises(TransientError):
+        _client(box).publishing_limit(IG_ID)
+    with pytest.raises(TransientError) as err:
+        _client(box).publishing_limit(IG_ID)
+    assert err.value.platform_code == "-1/2207001"
+
+
+def test_publish_cap_is_reported_by_content_publishing_limit_and_enforced_at_media_publish(box, ids, put):
+    box.set_quota_usage(IG_ID, 100)
+    client = _client(box)
+    limit = client.publishing_limit(IG_ID)
+    assert (limit.quota_usage, limit.quota_total) == (100, 100)
+    cid = client.create_container(IG_ID, {"image_url": put("q.jpg", jpeg_bytes())})
+    _finish(client, cid)
+    with pytest.raises(CapReached) as err:
+        client.publish(IG_ID, cid)
+    assert err.value.platform_code == "9/2207042" and err.value.retry_after > 0
+
+
+def test_spam_block_at_publish_is_ambiguous(box, ids, put):
+    client = _client(box)
+    cid = client.create_container(IG_ID, {"image_url": put("s.jpg", jpeg_bytes())})
+    _finish(client, cid)
+    box.inject("media_publish", "error", code=4, subcode=2207051,
+               message="We restrict certain activity to protect our community.", after_accept=True)
+    with pytest.raises(AmbiguousError):
+        client.publish(IG_ID, cid)
+    assert client.container_status(cid).status_code == "PUBLISHED"  # it did go out
+
+
+def test_injected_container_error_shows_in_status_with_its_subcode(box, ids, put):
+    box.inject("media", "container_error", subcode=2207026)
+    client = _client(box)
+    cid = client.create_container(IG_ID, {"media_type": "REELS", "video_url": put("e.mp4", b"\0" * 64, "video/mp4")})
+    assert _finish(client, cid) == "ERROR"
+    assert "2207026" in client.container_status(cid).status
+
+
+@pytest.mark.parametrize("status,body,expected", [
+    (400, {"error": {"code": 190, "error_subcode": 463}}, AuthError),
+    (400, {"error": {"code": 9, "error_subcode": 2207042}}, CapReached),
+    (400, {"error": {"code": 4, "error_subcode": 2207051}}, AmbiguousError),
+    (400, {"error": {"code": 24, "error_subcode": 2207008}}, TransientError),
+    (400, {"error": {"code": -2, "error_subcode": 2207003}}, TransientError),
+    (400, {"error": {"code": 100, "error_subcode": 2207023}}, PermanentError),
+    (400, {"error": {"code": 25, "error_subcode": 2207050}}, PermanentError),
+    (400, {"error": {"code": 1, "error_subcode": 2207057}}, PermanentError),
+    (400, {"error": {"code": 100, "is_transient": True}}, TransientError),
+    (503, {}, TransientError),
+])
+def test_classification_follows_platforms_md(status, body, expected):
+    error = classify(status, body, {}, "test")
+    assert type(error) is expected or (expected is TransientError and type(error).__mro__[1] is TransientError)
+
+
+# ---- tokens --------------------------------------------------------------------------------
+def test_facebook_login_refresh_exchanges_the_long_lived_token(box, ids):
+    fresh = refresh_long_lived_token(box.graph_url, {"access_token": TOKEN, "refresh_token": LONG,
+                                                     "client_id": "app-1", "client_secret": "app-secret"}, timeout=5)
+    assert fresh["access_token"] != LONG and fresh["refresh_token"] == fresh["access_token"]
+    assert fresh["expires_in"] > 50 * 86400 and box.is_token_valid(fresh["access_token"])
+    assert box.count("fb_token", 200) == 1
+    with pytest.raises(AuthError):
+        refresh_long_lived_token(box.graph_url, {"refresh_token": LONG, "client_id": "app-1", "client_secret": "wrong"},
+                                 timeout=5)
+
+
+def test_instagram_login_refresh_uses_the_unversioned_endpoint_and_needs_a_day_old_token(box, ids):
+    tokens = {"login": "instagram", "refresh_token": LONG}
+    fresh = refresh_long_lived_token(box.graph_url, tokens, timeout=5)
+    assert box.is_token_valid(fresh["access_token"])
+    assert [e["path"] for e in box.requests_log if e["endpoint"] == "ig_refresh"] == ["/refresh_access_token"]
+    with pytest.raises(AuthError):  # just issued: not 24 h old yet
+        refresh_long_lived_token(box.graph_url, {"login": "instagram", "refresh_token": fresh["access_token"]}, timeout=5)
+    box.expire_token(LONG)
+    with pytest.raises(AuthError, match="190/463"):
+        refresh_long_lived_token(box.graph_url, tokens, timeout=5)
+    assert LONG not in json.dumps(box.requests_log)
+
+
+def test_login_kind_follows_the_host_unless_the_secret_says():
+    assert login_kind({}, "https://graph.facebook.com/v25.0") == "facebook"
+    assert login_kind({}, "https://graph.instagram.com/v25.0") == "instagram"
+    assert login_kind({"login": "instagram"}, "http://127.0.0.1:9/v25.0") == "instagram"
+
+
+def test_reset_keeps_accounts(box, ids, put):
+    _client(box).create_container(IG_ID, {"image_url": put("z.jpg", jpeg_bytes())})
+    box.reset()
+    assert box.containers == {} and box.requests_log == []
+    assert _client(box).publishing_limit(IG_ID).quota_usage == 0
