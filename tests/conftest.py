@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from infra.local.emulators import start_emulators
+from infra.local.sample_media import jpeg_bytes  # noqa: F401 - tests import it from here
 from infra.local.sandboxes.tiktok import TikTokSandbox
 
 PROJECT = "test-project"
@@ -218,12 +219,3 @@ def upload_object(name: str, data: bytes, content_type: str) -> str:
 
     storage_client(PROJECT).bucket(MEDIA_BUCKET).blob(name).upload_from_string(data, content_type=content_type)
     return f"gs://{MEDIA_BUCKET}/{name}"
-
-
-def jpeg_bytes(width: int = 1080, height: int = 1080) -> bytes:
-    """A small, real baseline JPEG header (SOI, SOF0 with the given size, EOI): enough for sandboxes
-    that check the type and aspect ratio without decoding pixels."""
-    import struct
-
-    sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 17, 8, height, width, 3) + b"\x01\x22\x00\x02\x11\x01\x03\x11\x01"
-    return b"\xff\xd8" + b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + sof0 + b"\xff\xd9"

@@ -1,5 +1,5 @@
 """The whole pipeline on the local stack: functions under functions-framework, emulator push
-subscriptions, the scheduler stand-in, the TikTok sandbox. Same path as `make demo`."""
+subscriptions, the scheduler stand-in, a sandbox per platform. Same path as `make demo`."""
 
 from __future__ import annotations
 
@@ -33,16 +33,26 @@ def demo_summary(local_stack):
     return run(local_stack, out=lambda line: None)
 
 
-def test_brief_to_published_post_with_publish_log_row(demo_summary, local_stack):
-    assert demo_summary["status"] == "published", demo_summary
-    tiktok = demo_summary["tiktok"]
-    assert tiktok["publish_id"] and tiktok["video_id"] and tiktok["share_url"].endswith(tiktok["video_id"])
-    [row] = demo_summary["publish_log"]
-    assert row["post_id"] == demo_summary["post_id"]
-    assert row["approved_by"] == "lead@example.com" and row["platform"] == "tiktok" and row["campaign"] == "Spring Launch"
-    # The sandbox saw exactly one post, fully uploaded in the documented chunk layout.
+def test_one_brief_is_published_on_all_five_platforms_with_publish_log_rows(demo_summary, local_stack):
+    posts = demo_summary["posts"]
+    assert set(posts) == {"tiktok", "instagram", "x", "youtube", "linkedin"}
+    assert {p: v["status"] for p, v in posts.items()} == {p: "published" for p in posts}, demo_summary
+    rows = {row["platform"]: row for row in demo_summary["publish_log"]}
+    assert set(rows) == set(posts) and len(demo_summary["publish_log"]) == 5
+    for platform, row in rows.items():
+        assert row["post_id"] == posts[platform]["post_id"] and row["share_url"] == posts[platform]["share_url"]
+        assert row["approved_by"] == "lead@example.com" and row["campaign"] == "Spring Launch"
+    assert len(demo_summary["lines"]) == 5 and all(" published " in line for line in demo_summary["lines"])
+
+
+def test_each_sandbox_saw_exactly_one_post(demo_summary, local_stack):
+    tiktok = demo_summary["posts"]["tiktok"]
+    assert tiktok["platform_ids"]["video_id"] and tiktok["share_url"].endswith(tiktok["platform_ids"]["video_id"])
+    # TikTok: fully uploaded in the documented chunk layout.
     [post] = local_stack.sandbox.posts.values()
     assert post["upload_complete"] and post["source_info"]["total_chunk_count"] == 2
+    for platform in ("instagram", "x", "youtube", "linkedin"):
+        assert len(local_stack.platforms[platform].sandbox.posts) == 1, platform
 
 
 def test_no_token_or_secret_appears_in_any_function_log(demo_summary, local_stack):
@@ -50,7 +60,7 @@ def test_no_token_or_secret_appears_in_any_function_log(demo_summary, local_stac
     approval = next((local_stack.workdir / "outbox").glob("*.json"))
     links = json.loads(approval.read_text())
     link_tokens = [links[k].split("token=")[1] for k in ("approve_url", "reject_url")]
-    forbidden = [local_stack.access_token, secrets_file["approval-signing-key"], *link_tokens]
+    forbidden = [*local_stack.secret_values(), secrets_file["approval-signing-key"], *link_tokens]
     logs = {p.name: p.read_text(errors="replace") for p in local_stack.workdir.glob("fn-*.log")}
     assert sum(len(t) for t in logs.values()) > 1000  # the functions did log
     structured = [json.loads(line) for text in logs.values() for line in text.splitlines() if line.startswith("{")]

@@ -1,7 +1,8 @@
-"""`make demo`: one brief through the whole local pipeline to a confirmed TikTok post.
+"""`make demo`: one brief through the whole local pipeline to confirmed posts on all five platforms.
 
 Starts the stack, submits a brief over HTTP, approves it through the real signed link (GET the
-confirm page, POST its form), waits for status-poll to confirm, prints a summary, tears down.
+confirm page, POST its form), waits until every platform has confirmed and every publish is in
+BigQuery, prints one line per post and a summary, tears down.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 
 import requests
 
-from infra.local.stack import DEMO_ACCOUNT, LocalStack
+from infra.local.stack import LocalStack
 
 VIDEO_BYTES = 12 * 1024 * 1024  # over the 5 MB single-chunk limit, so the upload is chunked
 
@@ -51,19 +52,21 @@ def wait_for(predicate, timeout: float, interval: float = 0.5):
     return None
 
 
-def run(stack: LocalStack, out=print) -> dict:
+def run(stack: LocalStack, out=print, timeout: float = 120.0) -> dict:
     from shared import services
 
     video = stack.upload_video("briefs/spring-launch.mp4", VIDEO_BYTES)
+    image = stack.upload_image("briefs/spring-launch.jpg", 1080, 1350)
     brief = {
         "campaign": "Spring Launch",
         "topic": "Our new reusable bottle keeps drinks cold for 24 hours",
         "audience": "commuters and hikers",
         "tone": "friendly",
-        "call_to_action": "Tap the link in bio to pre-order.",
+        "call_to_action": "Pre-order today.",
         "hashtags": ["SpringLaunch", "StayCold"],
         "video": video,
-        "targets": [{"account_id": DEMO_ACCOUNT, "privacy_level": "PUBLIC_TO_EVERYONE"}],
+        "images": [image],
+        "targets": [local.target for local in stack.platforms.values()],
         "requested_by": "marketing@example.com",
     }
     response = requests.post(stack.function_urls["generate-http"], json=brief, timeout=60)
@@ -78,25 +81,36 @@ def run(stack: LocalStack, out=print) -> dict:
     decision = approve_via_link(request["approve_url"])
     out(f"approved    HTTP {decision.status_code}")
     repo = services.repository()
-    post = wait_for(lambda: next((p for p in repo.posts_for_content(content_id) if p.status in ("published", "failed")
-                                  and (p.publish_log_written or p.status == "failed")), None), timeout=90)
-    if post is None:
-        states = [p.status for p in repo.posts_for_content(content_id)]
-        raise RuntimeError(f"post did not reach published within 90 s (states: {states})")
+
+    def settled():
+        posts = repo.posts_for_content(content_id)
+        done = all(p.status == "failed" or (p.status == "published" and p.publish_log_written) for p in posts)
+        return posts if done else None
+
+    posts = wait_for(settled, timeout=timeout)
+    if posts is None:
+        states = {p.platform: p.status for p in repo.posts_for_content(content_id)}
+        raise RuntimeError(f"posts did not settle within {timeout:.0f} s: {states}")
     rows = list(services.bigquery().query(
         f"SELECT post_id, platform, account_id, campaign, approved_by, published_at, attempts, share_url "
-        f"FROM `{stack.project}.postgate.publish_log` WHERE content_id = @cid",
+        f"FROM `{stack.project}.postgate.publish_log` WHERE content_id = @cid ORDER BY platform",
         job_config=_params(content_id)).result())
-    summary = {
+    lines = [post_line(p) for p in sorted(posts, key=lambda p: list(stack.platforms).index(p.platform))]
+    return {
         "content_id": content_id,
-        "post_id": post.id,
-        "status": post.status,
-        "fail_reason": post.fail_reason,
-        "tiktok": {**post.platform_ids, "share_url": post.share_url},
+        "lines": lines,
+        "posts": {p.platform: {"post_id": p.id, "status": p.status, "platform_ids": p.platform_ids,
+                               "share_url": p.share_url, "fail_reason": p.fail_reason} for p in posts},
         "publish_log": [dict(r.items()) for r in rows],
         "timings": stack.timings,
     }
-    return summary
+
+
+def post_line(post) -> str:
+    # Upload session handles are resume credentials, not something to print.
+    ids = ", ".join(f"{k}={v}" for k, v in sorted(post.platform_ids.items()) if not k.startswith("upload_"))
+    outcome = (post.share_url or "") if post.status == "published" else f"reason: {post.fail_reason}"
+    return f"{post.platform:<9} {post.status:<9} {post.account_id:<15} {ids}  {outcome}".rstrip()
 
 
 def _outbox(stack: LocalStack, content_id: str):
@@ -113,14 +127,18 @@ def _params(content_id: str):
 
 
 def main() -> int:
-    print("starting local stack (emulators, TikTok sandbox, functions)...", flush=True)
+    print("starting local stack (emulators, platform sandboxes, functions)...", flush=True)
     with LocalStack() as stack:
         print(f"stack ready in {stack.timings['stack_ready_s']} s (emulators {stack.timings['emulators_ready_s']} s); "
               f"logs in {stack.workdir}", flush=True)
         summary = run(stack, out=lambda line: print(line, flush=True))
-    print("\n=== Postgate demo summary ===")
-    print(json.dumps(summary, indent=2, default=str))
-    return 0 if summary["status"] == "published" and summary["publish_log"] else 1
+    print("\n=== Postgate demo: one line per post ===")
+    for line in summary["lines"]:
+        print(line)
+    print("\n=== summary ===")
+    print(json.dumps({k: v for k, v in summary.items() if k != "lines"}, indent=2, default=str))
+    published = [p for p in summary["posts"].values() if p["status"] == "published"]
+    return 0 if len(published) == len(summary["posts"]) == len(summary["publish_log"]) else 1
 
 
 if __name__ == "__main__":

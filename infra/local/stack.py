@@ -1,4 +1,4 @@
-"""The local stack: emulators + TikTok sandbox + every function under functions-framework,
+"""The local stack: emulators + a sandbox per platform + every function under functions-framework,
 wired by push subscriptions from infra/topology.yaml, with a scheduler stand-in that publishes
 each schedule's tick. Used by `make demo` and the end-to-end test; stops everything on exit."""
 
@@ -17,12 +17,10 @@ import urllib.request
 from pathlib import Path
 
 from infra.local.emulators import Emulators, _free_ports, start_emulators
-from infra.local.sandboxes.tiktok import TikTokSandbox
+from infra.local.platform_sandboxes import LocalPlatform, start_platforms, stop_platforms
 from shared.topology import get_topology
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_ACCOUNT = "tiktok-demo"
-DEMO_TOKEN_SECRET = "tiktok-account-tiktok-demo"
 
 
 class LocalStack:
@@ -31,12 +29,11 @@ class LocalStack:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="postgate-stack-"))
         self.extra_env = extra_env or {}
         self.emulators: Emulators | None = None
-        self.sandbox: TikTokSandbox | None = None
+        self.platforms: dict[str, LocalPlatform] = {}
         self.function_urls: dict[str, str] = {}
         self._procs: list[subprocess.Popen] = []
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
-        self.access_token = "act." + pysecrets.token_urlsafe(24)
         self.media_bucket = f"{project}-media"
         self.timings: dict[str, float] = {}
 
@@ -46,9 +43,8 @@ class LocalStack:
         self.emulators = start_emulators(self.project, log_dir=self.workdir / "emulator-logs")
         self.timings["emulators_ready_s"] = round(time.monotonic() - t0, 2)
         os.environ.update(self.emulators.env())
-        self.sandbox = TikTokSandbox(status_fetches_before_complete=1)
-        self.sandbox.add_creator(self.access_token, creator_username="postgate_demo", creator_nickname="Postgate Demo")
-        self.sandbox.start()
+        self.platforms = start_platforms(workdir=self.workdir, project=self.project,
+                                         storage_url=self.emulators.env()["STORAGE_EMULATOR_HOST"])
         self._write_secrets()
         topo = get_topology()
         ports = _free_ports(len(topo.functions))
@@ -70,8 +66,9 @@ class LocalStack:
         services.reset()
         provision(self.project, media_bucket=self.media_bucket, function_urls=self.function_urls,
                   bq=bigquery_client(self.project, self.emulators.bigquery_url))
-        services.repository().put_account(DEMO_ACCOUNT, {"platform": "tiktok", "handle": "postgate_demo",
-                                                         "secret_name": DEMO_TOKEN_SECRET})
+        for local in self.platforms.values():
+            services.repository().put_account(local.account_id, {"platform": local.platform, "secret_name": local.secret_name,
+                                                                 **local.account})
         self._wait_functions()
         self.timings["stack_ready_s"] = round(time.monotonic() - t0, 2)
         self._ticker = threading.Thread(target=self._tick_schedules, daemon=True)
@@ -90,12 +87,10 @@ class LocalStack:
             "POSTGATE_SECRET_BACKEND": "file",
             "POSTGATE_SECRETS_FILE": str(self.workdir / "secrets.json"),
             "POSTGATE_OUTBOX_DIR": str(self.workdir / "outbox"),
-            "POSTGATE_TIKTOK_BASE_URL": self.sandbox.base_url,
-            "POSTGATE_TIKTOK_CHUNK_BYTES": str(5 * 1024 * 1024),
+            **{k: v for local in self.platforms.values() for k, v in local.env.items()},
             "POSTGATE_POLL_FIRST_CHECK_SECONDS": "1",
             "POSTGATE_POLL_MAX_INTERVAL_SECONDS": "3",
             "POSTGATE_RETRY_BASE_SECONDS": "0.2",
-            "POSTGATE_TIKTOK_RATE_LIMIT_WAIT_SECONDS": "1",
             **self.extra_env,
         }
 
@@ -103,7 +98,7 @@ class LocalStack:
         path = self.workdir / "secrets.json"
         path.write_text(json.dumps({
             "approval-signing-key": pysecrets.token_hex(32),
-            DEMO_TOKEN_SECRET: json.dumps({"access_token": self.access_token}),
+            **{local.secret_name: json.dumps(local.tokens) for local in self.platforms.values()},
         }), encoding="utf-8")
         path.chmod(0o600)
 
@@ -152,9 +147,8 @@ class LocalStack:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
         self._procs.clear()
-        if self.sandbox:
-            self.sandbox.stop()
-            self.sandbox = None
+        stop_platforms(self.platforms)
+        self.platforms = {}
         if self.emulators:
             self.emulators.stop()
             self.emulators = None
@@ -166,6 +160,23 @@ class LocalStack:
         self.stop()
 
     # -- helpers for the demo and tests ---------------------------------------------------
+    @property
+    def sandbox(self):
+        """The TikTok sandbox (the primary platform)."""
+        return self.platforms["tiktok"].sandbox
+
+    def secret_values(self) -> list[str]:
+        """Every token the platforms' accounts hold: none may appear in a log."""
+        return [value for local in self.platforms.values() for value in local.secret_values]
+
+    def upload_image(self, name: str, width: int = 1080, height: int = 1080) -> str:
+        from infra.local.sample_media import jpeg_bytes
+        from shared.runtime.clients import storage_client
+
+        blob = storage_client(self.project).bucket(self.media_bucket).blob(name)
+        blob.upload_from_string(jpeg_bytes(width, height), content_type="image/jpeg")
+        return f"gs://{self.media_bucket}/{name}"
+
     def upload_video(self, name: str, size: int) -> str:
         """A deterministic sample video object (the bytes are not decoded by the sandbox)."""
         from shared.runtime.clients import storage_client

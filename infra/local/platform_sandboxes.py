@@ -1,0 +1,139 @@
+"""The local stack's platforms: one contract-faithful sandbox and one demo account per platform.
+
+Each entry starts its sandbox, registers the demo account's tokens with it, and says what the
+functions need to reach it (environment), what Firestore and the secret store hold for the
+account, and how the demo brief targets it. Tokens are random per run.
+"""
+
+from __future__ import annotations
+
+import secrets as pysecrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+
+@dataclass
+class LocalPlatform:
+    platform: str
+    sandbox: Any
+    account_id: str
+    account: dict  # Firestore `accounts/{id}` fields besides platform and secret_name
+    tokens: dict  # the account's one secret
+    env: dict[str, str]
+    target: dict  # this account in the demo brief's `targets`
+    secret_values: list[str] = field(default_factory=list)  # must never appear in a log
+
+    @property
+    def secret_name(self) -> str:
+        return f"{self.platform}-account-{self.account_id}"
+
+
+def _tokens(prefix: str) -> tuple[str, str]:
+    return f"{prefix}-at.{pysecrets.token_urlsafe(24)}", f"{prefix}-rt.{pysecrets.token_urlsafe(24)}"
+
+
+def _app_credentials(tokens: dict) -> dict:
+    return {**tokens, "client_id": "postgate-local", "client_secret": pysecrets.token_urlsafe(16)}
+
+
+def _tiktok(ctx: dict) -> LocalPlatform:
+    from infra.local.sandboxes.tiktok import TikTokSandbox
+
+    access, refresh = _tokens("tt")
+    box = TikTokSandbox(status_fetches_before_complete=1)
+    box.add_creator(access, creator_username="postgate_demo", creator_nickname="Postgate Demo")
+    box.add_refresh_token(refresh, access)
+    box.start()
+    return LocalPlatform(
+        "tiktok", box, "tiktok-demo", {"handle": "postgate_demo"},
+        _app_credentials({"access_token": access, "refresh_token": refresh}),
+        {"POSTGATE_TIKTOK_BASE_URL": box.base_url, "POSTGATE_TIKTOK_CHUNK_BYTES": str(5 * 1024 * 1024),
+         "POSTGATE_TIKTOK_RATE_LIMIT_WAIT_SECONDS": "1"},
+        {"account_id": "tiktok-demo", "privacy_level": "PUBLIC_TO_EVERYONE"}, [access, refresh])
+
+
+def _instagram(ctx: dict) -> LocalPlatform:
+    from infra.local.sandboxes.instagram import InstagramSandbox
+    from infra.local.signing_key import write_local_signing_key
+
+    access, refresh = _tokens("ig")
+    box = InstagramSandbox(status_checks_before_finished=1)
+    box.start()
+    ids = box.add_account(access, refresh, username="postgate_demo")
+    key_file = write_local_signing_key(Path(ctx["workdir"]) / "url-signing-key.json", ctx["project"])
+    return LocalPlatform(
+        "instagram", box, "instagram-demo", {"handle": ids["username"], "platform_account_id": ids["ig_user_id"]},
+        _app_credentials({"access_token": access, "refresh_token": refresh}),
+        {"POSTGATE_INSTAGRAM_BASE_URL": f"{box.base_url}/v25.0", "POSTGATE_INSTAGRAM_CONTAINER_POLL_SECONDS": "0.2",
+         "POSTGATE_INSTAGRAM_CONTAINER_WAIT_SECONDS": "20", "POSTGATE_SIGNED_URL_ENDPOINT": ctx["storage_url"],
+         "POSTGATE_URL_SIGNING_KEY_FILE": str(key_file)},
+        {"account_id": "instagram-demo", "instagram_media_type": "IMAGE",
+         "alt_text": "A steel bottle on a mossy rock"}, [access, refresh])
+
+
+def _x(ctx: dict) -> LocalPlatform:
+    from infra.local.sandboxes.x import XSandbox
+
+    access, refresh = _tokens("x")
+    box = XSandbox(check_after_secs=0)
+    box.start()
+    ids = box.add_account(access, refresh, username="postgate_demo")
+    return LocalPlatform(
+        "x", box, "x-demo", {"handle": ids["username"], "platform_account_id": ids["user_id"]},
+        _app_credentials({"access_token": access, "refresh_token": refresh}),
+        {"POSTGATE_X_BASE_URL": box.base_url},
+        {"account_id": "x-demo"}, [access, refresh])
+
+
+def _youtube(ctx: dict) -> LocalPlatform:
+    from infra.local.sandboxes.youtube import YouTubeSandbox
+
+    access, refresh = _tokens("yt")
+    box = YouTubeSandbox(list_requests_before_processed=1)
+    box.start()
+    ids = box.add_account(access, refresh, title="Postgate Demo")
+    return LocalPlatform(
+        "youtube", box, "youtube-demo", {"handle": "Postgate Demo", "platform_account_id": ids["channel_id"]},
+        _app_credentials({"access_token": access, "refresh_token": refresh}),
+        {"POSTGATE_YOUTUBE_BASE_URL": box.base_url, "POSTGATE_YOUTUBE_OAUTH_URL": box.token_url,
+         "POSTGATE_YOUTUBE_CHUNK_BYTES": str(4 * 1024 * 1024)},
+        {"account_id": "youtube-demo", "title": "Cold for 24 hours: the Postgate bottle",
+         "youtube_privacy": "public", "tags": ["bottle", "hiking"]}, [access, refresh])
+
+
+def _linkedin(ctx: dict) -> LocalPlatform:
+    from infra.local.sandboxes.linkedin import LinkedInSandbox
+
+    access, refresh = _tokens("li")
+    box = LinkedInSandbox()
+    box.start()
+    ids = box.add_account(access, refresh, organization_id="auto")
+    return LocalPlatform(
+        "linkedin", box, "linkedin-demo", {"handle": "Postgate", "platform_account_id": ids["organization_urn"]},
+        _app_credentials({"access_token": access, "refresh_token": refresh}),
+        {"POSTGATE_LINKEDIN_BASE_URL": box.base_url, "POSTGATE_LINKEDIN_OAUTH_URL": box.oauth_url,
+         "POSTGATE_LINKEDIN_MEDIA_POLL_SECONDS": "0.2"},
+        {"account_id": "linkedin-demo", "linkedin_visibility": "PUBLIC"}, [access, refresh])
+
+
+STARTERS: dict[str, Callable[[dict], LocalPlatform]] = {
+    "tiktok": _tiktok, "instagram": _instagram, "x": _x, "youtube": _youtube, "linkedin": _linkedin,
+}
+
+
+def start_platforms(*, workdir: Path, project: str, storage_url: str) -> dict[str, LocalPlatform]:
+    started: dict[str, LocalPlatform] = {}
+    ctx = {"workdir": workdir, "project": project, "storage_url": storage_url}
+    try:
+        for platform, start in STARTERS.items():
+            started[platform] = start(ctx)
+    except BaseException:
+        stop_platforms(started)
+        raise
+    return started
+
+
+def stop_platforms(platforms: dict[str, LocalPlatform]) -> None:
+    for local in platforms.values():
+        local.sandbox.stop()
