@@ -1,0 +1,359 @@
+"""Publishing to Instagram through the real pipeline: generate -> approve -> publish_instagram
+function -> Graph API sandbox (which fetches the media through V4 signed URLs served by the
+storage emulator) -> status poll, on the emulators."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from datetime import timedelta
+
+import pytest
+
+from tests.conftest import (approve, function_client, generic_brief, jpeg_bytes, pubsub_envelope, register_account,
+                            upload_object, upload_video)
+
+ACCOUNT = "ig-main"
+IG_ID = "17841400000000077"
+TOKEN = "EAAGpipeline-access-token"
+LONG = "EAAGpipeline-long-lived-user-token"
+CLIENT = {"client_id": "postgate-app", "client_secret": "postgate-app-secret"}
+SECRET = f"instagram-account-{ACCOUNT}"
+
+
+@pytest.fixture(scope="module")
+def ig(stack_env, tmp_path_factory):
+    from infra.local.sandboxes.instagram import InstagramSandbox
+    from infra.local.signing_key import write_local_signing_key
+    from shared import services
+
+    box = InstagramSandbox(status_checks_before_finished=1, clients={CLIENT["client_id"]: CLIENT["client_secret"]})
+    box.start()
+    key = write_local_signing_key(tmp_path_factory.mktemp("ig-signing") / "key.json", "test-project")
+    settings = {
+        "POSTGATE_INSTAGRAM_BASE_URL": box.graph_url,
+        "POSTGATE_INSTAGRAM_CONTAINER_POLL_SECONDS": "0",
+        "POSTGATE_INSTAGRAM_CONTAINER_WAIT_SECONDS": "2",
+        "POSTGATE_SIGNED_URL_ENDPOINT": os.environ["STORAGE_EMULATOR_HOST"],
+        "POSTGATE_URL_SIGNING_KEY_FILE": str(key),
+    }
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
+    services.reset()
+    yield box
+    box.stop()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    services.reset()
+
+
+@pytest.fixture
+def account(env, ig):
+    ig.reset()
+    ig.status_checks_before_finished = 1
+    ig.add_account(TOKEN, LONG, ig_user_id=IG_ID, username="brand")
+    register_account(ACCOUNT, "instagram", {"access_token": TOKEN, "refresh_token": LONG, **CLIENT},
+                     platform_account_id=IG_ID, handle="brand")
+    return env
+
+
+def _target(media_type: str | None, **fields) -> dict:
+    target = {"account_id": ACCOUNT, **fields}
+    if media_type:
+        target["instagram_media_type"] = media_type
+    return target
+
+
+def _images(n: int, width: int = 1080, height: int = 1080) -> list[str]:
+    return [upload_object(f"in/ig-{i}-{width}x{height}.jpg", jpeg_bytes(width, height), "image/jpeg") for i in range(n)]
+
+
+def _draft(media_type: str, *, images: list[str] | None = None, video: str | None = None, **target_fields):
+    from shared import entrypoints
+
+    return entrypoints.generate(generic_brief([_target(media_type, **target_fields)], images=images, video=video))
+
+
+def _deliver(post_id: str, message_id: str = "1"):
+    client = function_client("functions/publish_instagram/main.py", "publish_instagram")
+    return client.post("/", json=pubsub_envelope({"post_id": post_id}, message_id))
+
+
+def _approved(env, content) -> str:
+    [due] = approve(env, content)
+    return due.id
+
+
+def _post(post_id: str):
+    from shared import services
+
+    return services.repository().get_post(post_id)
+
+
+def _poll(now=None):
+    from shared import services
+    from shared.publishing.status_poll import poll_once
+    from shared.runtime.config import get_config
+
+    return poll_once(repo=services.repository(), config=get_config(), secrets=services.secrets(),
+                     bq=services.bigquery(), now=now)
+
+
+def _params(ig, endpoint: str) -> list[dict]:
+    return [e["params"] for e in ig.requests_log if e["endpoint"] == endpoint and e["status"] == 200]
+
+
+# ---- happy path and every media kind -------------------------------------------------------
+def test_image_post_is_published_and_confirmed_with_its_permalink(account, ig):
+    content = _draft("IMAGE", images=_images(1), alt_text="A steel bottle on a desk")
+    post_id = _approved(account, content)
+    assert _deliver(post_id).status_code == 200
+    post = _post(post_id)
+    assert post.status == "published"
+    media = ig.posts[post.platform_ids["media_id"]]
+    assert media["media_type"] == "IMAGE" and media["caption"] == content.text()
+    assert media["alt_text"] == "A steel bottle on a desk"
+    assert post.share_url == media["permalink"] and post.platform_ids["container_id"] == media["container_id"]
+    assert ig.count("media_publish") == 1
+    assert _poll().logged == 1 and _post(post_id).publish_log_written
+
+
+def test_reel_is_published_from_the_video_with_share_to_feed(account, ig):
+    content = _draft("REELS", video=upload_video(256 * 1024, "in/reel.mp4"), share_to_feed=False)
+    post_id = _approved(account, content)
+    _deliver(post_id)
+    post = _post(post_id)
+    assert post.status == "published"
+    media = ig.posts[post.platform_ids["media_id"]]
+    assert (media["media_type"], media["media_product_type"], media["is_shared_to_feed"]) == ("VIDEO", "REELS", False)
+    assert ig.fetches[-1]["bytes"] == 256 * 1024 and ig.fetches[-1]["content_type"] == "video/mp4"
+
+
+def test_carousel_is_published_from_the_images_in_order(account, ig):
+    content = _draft("CAROUSEL", images=_images(3))
+    post_id = _approved(account, content)
+    _deliver(post_id)
+    post = _post(post_id)
+    assert post.status == "published"
+    media = ig.posts[post.platform_ids["media_id"]]
+    children = post.platform_ids["children"].split(",")
+    assert media["media_type"] == "CAROUSEL_ALBUM" and [c["id"] for c in media["children"]] == children
+    assert [f["url_path"].rsplit("/", 1)[-1] for f in ig.fetches] == [f"ig-{i}-1080x1080.jpg" for i in range(3)]
+    assert ig.count("media") == 4 and ig.count("media_publish") == 1
+
+
+def test_slow_container_is_handed_to_the_status_poll_which_publishes_it_once(account, ig, monkeypatch):
+    from shared import services
+    from shared.runtime.clock import utcnow
+
+    monkeypatch.setenv("POSTGATE_INSTAGRAM_CONTAINER_WAIT_SECONDS", "0")
+    services.reset()
+    ig.status_checks_before_finished = 3
+    post_id = _approved(account, _draft("REELS", video=upload_video(128 * 1024, "in/slow.mp4")))
+    _deliver(post_id)
+    post = _post(post_id)
+    assert post.status == "processing" and post.platform_ids["container_id"]
+    assert ig.count("media_publish") == 0
+    for minute in range(1, 8):
+        _poll(now=utcnow() + timedelta(minutes=minute))
+        if _post(post_id).status != "processing":
+            break
+    post = _post(post_id)
+    assert post.status == "published" and post.platform_ids["media_id"] in ig.posts
+    assert post.share_url == ig.posts[post.platform_ids["media_id"]]["permalink"]
+    assert ig.count("media_publish") == 1 and post.publish_log_written
+
+
+def test_a_container_already_published_is_confirmed_without_a_second_publish(account, ig, monkeypatch):
+    from shared import services
+    from shared.platforms.instagram.client import InstagramClient
+    from shared.runtime.clock import utcnow
+
+    monkeypatch.setenv("POSTGATE_INSTAGRAM_CONTAINER_WAIT_SECONDS", "0")
+    services.reset()
+    post_id = _approved(account, _draft("IMAGE", images=_images(1)))
+    _deliver(post_id)
+    container = _post(post_id).platform_ids["container_id"]
+    client = InstagramClient(TOKEN, base_url=ig.graph_url)
+    client.container_status(container)
+    client.publish(IG_ID, container)  # e.g. an earlier attempt whose reply was lost
+    _poll(now=utcnow() + timedelta(minutes=1))
+    assert _post(post_id).status == "published"
+    assert ig.count("media_publish") == 1 and len(ig.posts) == 1
+
+
+# ---- transient ------------------------------------------------------------------------------
+def test_transient_failures_are_retried_in_process_and_the_post_goes_out(account, ig):
+    ig.inject("publishing_limit", "rate_limit", code=17)
+    ig.inject("media", "server_error")
+    ig.inject("container_status", "error", code=-2, subcode=2207003, message="It takes too long to download the media.")
+    ig.inject("media_publish", "server_error")
+    post_id = _approved(account, _draft("IMAGE", images=_images(1)))
+    assert _deliver(post_id).status_code == 200
+    assert _post(post_id).status == "published"
+    assert ig.count("publishing_limit", 400) == 1 and ig.count("media", 500) == 1 and ig.count("media_publish", 500) == 1
+    assert ig.count("media_publish", 200) == 1 and len(ig.posts) == 1
+
+
+def test_lost_reply_from_media_publish_is_not_published_twice(account, ig):
+    ig.inject("media_publish", "server_error", after_accept=True)
+    post_id = _approved(account, _draft("IMAGE", images=_images(1)))
+    _deliver(post_id)
+    post = _post(post_id)
+    assert post.status == "published" and len(ig.posts) == 1 and ig.count("media_publish") == 1
+
+
+def test_long_throttle_releases_the_post_for_redelivery_after_the_buc_wait(account, ig):
+    ig.inject("publishing_limit", "rate_limit", code=4, regain_minutes=30)
+    post_id = _approved(account, _draft("IMAGE", images=_images(1)))
+    assert _deliver(post_id).status_code >= 500  # Pub/Sub redelivers later
+    post = _post(post_id)
+    assert post.status == "queued" and post.next_attempt_at is not None
+    assert ig.count("publishing_limit") == 1 and ig.count("media") == 0
+
+
+def test_publishing_cap_parks_the_post_without_creating_a_container(account, ig):
+    ig.set_quota_usage(IG_ID, 100)
+    post_id = _approved(account, _draft("IMAGE", images=_images(1)))
+    assert _deliver(post_id).status_code == 200
+    post = _post(post_id)
+    assert post.status == "queued" and post.next_attempt_at is not None
+    assert ig.count("media") == 0 and ig.posts == {}
+
+
+# ---- permanent -----------------------------------------------------------------------------
+def test_refused_image_fails_once_with_instagrams_reason_and_no_retry_storm(account, ig):
+    post_id = _approved(account, _draft("IMAGE", images=_images(1, 1080, 1920)))  # 9:16 is outside 4:5..1.91:1
+    assert _deliver(post_id).status_code == 200
+    post = _post(post_id)
+    assert post.status == "failed"
+    assert "aspect ratio" in post.fail_reason and "36003/2207009" in post.fail_reason
+    assert ig.count("media") == 1
+    assert _deliver(post_id, message_id="again").status_code == 200
+    assert ig.count("media") == 1 and ig.posts == {}
+
+
+def test_container_processing_error_fails_the_post_with_the_status_reason(account, ig):
+    ig.inject("media", "container_error", subcode=2207026)
+    post_id = _approved(account, _draft("REELS", video=upload_video(64 * 1024, "in/bad.mp4")))
+    _deliver(post_id)
+    post = _post(post_id)
+    assert post.status == "failed" and "2207026" in post.fail_reason
+    assert ig.count("media_publish") == 0
+
+
+def test_spam_block_at_publish_fails_as_ambiguous_for_a_person_to_check(account, ig):
+    ig.inject("media_publish", "error", code=4, subcode=2207051,
+              message="We restrict certain activity to protect our community.")
+    post_id = _approved(account, _draft("IMAGE", images=_images(1)))
+    _deliver(post_id)
+    post = _post(post_id)
+    assert post.status == "failed" and post.fail_class == "ambiguous" and "restrict" in post.fail_reason
+    assert ig.count("media_publish") == 1
+
+
+# ---- duplicate delivery --------------------------------------------------------------------
+def test_three_sequential_and_two_concurrent_deliveries_make_one_instagram_post(account, ig):
+    post_id = _approved(account, _draft("CAROUSEL", images=_images(2)))
+    barrier = threading.Barrier(2)
+    codes: list[int] = []
+
+    def deliver(message_id: str):
+        barrier.wait()
+        codes.append(_deliver(post_id, message_id).status_code)
+
+    threads = [threading.Thread(target=deliver, args=(f"c{i}",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    for _ in range(3):
+        codes.append(_deliver(post_id, "same").status_code)
+    assert codes == [200] * 5
+    assert len(ig.posts) == 1 and ig.count("media_publish") == 1 and ig.count("media") == 3
+    assert _post(post_id).status == "published" and _post(post_id).attempt_count == 1
+
+
+# ---- contract ------------------------------------------------------------------------------
+def test_client_keeps_the_graph_contract_on_every_call(account, ig):
+    content = _draft("IMAGE", images=_images(1, 1080, 1350), alt_text="Alt")
+    post_id = _approved(account, content)
+    _deliver(post_id)
+    post = _post(post_id)
+    assert post.status == "published"
+    log = ig.requests_log
+    assert all(e["status"] == 200 and e["auth"] == "header" and e["path"].startswith("/v25.0/") for e in log)
+    assert [e["endpoint"] for e in log] == ["publishing_limit", "media", "container_status", "container_status",
+                                             "media_publish", "media_read"]
+    assert _params(ig, "publishing_limit") == [{"fields": "quota_usage,config"}]
+    [create] = _params(ig, "media")
+    assert set(create) == {"image_url", "caption", "alt_text"} and create["caption"] == content.text()
+    assert "X-Goog-Signature=" in create["image_url"] and create["image_url"].startswith(os.environ["STORAGE_EMULATOR_HOST"])
+    assert {e["content_type"] for e in log if e["method"] == "POST"} == {"application/x-www-form-urlencoded"}
+    assert _params(ig, "media_publish") == [{"creation_id": post.platform_ids["container_id"]}]
+    assert _params(ig, "container_status")[0] == {"fields": "id,status_code,status"}
+    assert ig.fetches == [{"url_path": "/test-media/in/ig-0-1080x1350.jpg", "status": 200,
+                           "bytes": len(jpeg_bytes(1080, 1350)), "content_type": "image/jpeg"}]
+    assert TOKEN not in json.dumps(log)
+
+
+# ---- tokens --------------------------------------------------------------------------------
+def test_rejected_token_is_refreshed_once_and_the_new_token_written_back(account, ig):
+    from shared import services
+
+    ig.revoke_token(TOKEN)  # 190 / 460: the session was invalidated
+    post_id = _approved(account, _draft("IMAGE", images=_images(1)))
+    assert _deliver(post_id).status_code == 200
+    assert _post(post_id).status == "published"
+    assert ig.count("fb_token", 200) == 1
+    stored = json.loads(services.secrets().access(SECRET))
+    assert stored["access_token"] not in (TOKEN, LONG) and ig.is_token_valid(stored["access_token"])
+    assert stored["refresh_token"] == stored["access_token"] and stored["expires_at"] > 0
+    assert stored["client_id"] == CLIENT["client_id"]  # the rest of the secret is kept
+    # The next post uses the stored token straight away: no second refresh.
+    other = _approved(account, _draft("IMAGE", images=_images(1, 1200, 1000)))
+    _deliver(other, "2")
+    assert _post(other).status == "published" and ig.count("fb_token") == 1
+
+
+def test_token_that_cannot_be_refreshed_fails_the_post_asking_to_reconnect(account, ig):
+    ig.revoke_token(TOKEN)
+    ig.revoke_token(LONG)
+    post_id = _approved(account, _draft("IMAGE", images=_images(1)))
+    assert _deliver(post_id).status_code == 200
+    post = _post(post_id)
+    assert post.status == "failed" and "reconnect" in post.fail_reason and ig.count("media") == 0
+
+
+# ---- validation at generation ----------------------------------------------------------------
+@pytest.mark.parametrize("media_type,kwargs,field,limit", [
+    (None, {"images": 1}, "targets.instagram_media_type", "IMAGE, REELS, CAROUSEL"),
+    ("IMAGE", {"images": 1, "hashtags": ["a", "b", "c", "d", "e", "f"]}, "hashtags", "5 hashtags"),
+    ("IMAGE", {"images": 1, "caption_extra": "#g #h #i #j #k"}, "hashtags", "5 hashtags"),
+    ("IMAGE", {"images": 2}, "images", "exactly 1 JPEG image"),
+    ("IMAGE", {"png": True}, "images", "image/jpeg"),
+    ("CAROUSEL", {"images": 1}, "images", "2-10 items"),
+    ("REELS", {"images": 1}, "video", "MP4 or MOV"),
+    ("REELS", {"video": True, "alt_text": "x"}, "targets.alt_text", "IMAGE"),
+    ("IMAGE", {"images": 1, "hashtags": [f"{'x' * 450}{i}" for i in range(5)]}, "caption", "2200 characters"),
+])
+def test_generation_refuses_what_instagram_would_refuse(account, ig, media_type, kwargs, field, limit):
+    from shared import entrypoints
+    from shared.errors import ValidationError
+
+    images = _images(kwargs.get("images", 0))
+    if kwargs.get("png"):
+        images = [upload_object("in/pic.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 32, "image/png")]
+    video = upload_video(64 * 1024, "in/v.mp4") if kwargs.get("video") else None
+    target = _target(media_type, **({"alt_text": kwargs["alt_text"]} if "alt_text" in kwargs else {}))
+    overrides = {"hashtags": kwargs["hashtags"]} if "hashtags" in kwargs else {}
+    if "caption_extra" in kwargs:
+        overrides["topic"] = "Our bottle keeps drinks cold all day " + kwargs["caption_extra"]
+    with pytest.raises(ValidationError) as err:
+        entrypoints.generate(generic_brief([target], images=images, video=video, **overrides))
+    assert err.value.field == field and limit in err.value.limit
+    assert ig.requests_log == []
