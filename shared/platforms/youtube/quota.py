@@ -9,10 +9,13 @@ too, so every attempt is charged, retries included. One document per quota key a
 
 from __future__ import annotations
 
+import random
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from shared.errors import CapReached
+from shared.errors import CapReached, TransientError
 from shared.runtime.clock import utcnow
 
 QUOTA_COLLECTION = "youtube_quota"
@@ -60,12 +63,41 @@ def charge(db, method: str, *, daily_quota: int, key: str = "default", now: date
         transaction.set(ref, {bucket: used + cost, "day": day, "key": key, "updated_at": now}, merge=True)
         return used + cost
 
-    after = _charge(db.transaction())
+    with _local_lock(ref.path):  # threads of one instance queue here; instances meet in the transaction
+        after = _run_contended(lambda: _charge(db.transaction()))
     if after is None:
         raise CapReached(f"youtube quota: {method} costs {cost} and the {bucket} bucket ({limit}/day) is used up "
                          f"for {day} (resets at midnight Pacific Time)",
                          retry_after=seconds_until_pacific_midnight(now), platform_code="quotaExceeded")
     return after
+
+
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _local_lock(path: str) -> threading.Lock:
+    """Two transactions of one process reading the same document deadlock on its lock until the
+    lock times out (seconds); serialising them locally avoids that without weakening anything."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(path, threading.Lock())
+
+
+def _run_contended(run, attempts: int = 12):
+    """Concurrent instances contend on one document: a transaction that could not commit (the
+    emulator's lock timeout, Aborted) is tried again after a jittered pause, never charged twice."""
+    from google.api_core import exceptions as gexc
+
+    for attempt in range(attempts):
+        try:
+            return run()
+        except (ValueError, gexc.Aborted, gexc.DeadlineExceeded, gexc.ServiceUnavailable) as exc:
+            if isinstance(exc, ValueError) and "transaction" not in str(exc).lower():
+                raise
+            if attempt == attempts - 1:
+                raise TransientError(f"youtube quota: could not record the charge ({type(exc).__name__})") from None
+            time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def usage(db, *, key: str = "default", now: datetime | None = None) -> dict[str, int]:
