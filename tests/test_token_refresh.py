@@ -96,3 +96,29 @@ def test_revoked_refresh_token_fails_the_post_with_a_reconnect_message(env, sand
     assert "reconnect the account" in outcome.detail
     assert sandbox.count("video_init") == 0
     assert services.repository().get_post(due.id).fail_class == "AuthError"
+
+
+def test_a_token_near_its_expiry_is_refreshed_before_use(env, sandbox):
+    """Meta-style tokens can't be refreshed once expired, so adapters may ask for an early refresh."""
+    import time
+
+    from shared import services
+    from shared.publishing.credentials import AccountTokens
+    from shared.platforms.registry import adapter_for
+    from shared.runtime.config import get_config
+
+    _stale_account(env, sandbox)
+    stored = json.loads(services.secrets().access(ACCOUNT_SECRET))
+    services.secrets().add_version(ACCOUNT_SECRET, json.dumps({**stored, "expires_at": int(time.time()) + 3 * 86400}))
+    repo = services.repository()
+    adapter = adapter_for("tiktok")
+
+    def tokens(ahead: float) -> AccountTokens:
+        return AccountTokens(ACCOUNT, repo.get_account(ACCOUNT), secrets=services.secrets(), db=repo.db,
+                             refresh_fn=lambda t: adapter.refresh_tokens(t, config=get_config()),
+                             refresh_ahead_seconds=ahead)
+
+    assert tokens(60).current() == "act.expired-token"  # three days left: fine for a one-minute margin
+    fresh = tokens(7 * 86400).current()  # within a week of expiry: refreshed first
+    assert fresh != "act.expired-token" and sandbox.count("token") == 1
+    assert json.loads(services.secrets().access(ACCOUNT_SECRET))["access_token"] == fresh

@@ -22,7 +22,7 @@ from shared.publishing import leases
 from shared.runtime.logging import log_event
 
 log = logging.getLogger(__name__)
-_EARLY_REFRESH_SECONDS = 60  # refresh a token this close to expiry before using it
+DEFAULT_REFRESH_AHEAD_SECONDS = 60  # refresh a token this close to expiry before using it
 
 
 def parse_token_secret(raw: str) -> dict:
@@ -41,7 +41,8 @@ class AccountTokens:
     """TokenSource for one account (see shared/platforms/base.py)."""
 
     def __init__(self, account_id: str, account: dict, *, secrets, db, refresh_fn: Callable[[dict], dict],
-                 wait_seconds: float = 20.0, lease_seconds: float = 30.0):
+                 wait_seconds: float = 20.0, lease_seconds: float = 30.0,
+                 refresh_ahead_seconds: float = DEFAULT_REFRESH_AHEAD_SECONDS):
         secret_name = account.get("secret_name")
         if not secret_name:
             raise ConfigError(f"account {account_id} has no secret_name")
@@ -52,6 +53,7 @@ class AccountTokens:
         self._refresh_fn = refresh_fn
         self._wait = wait_seconds
         self._lease = lease_seconds
+        self._refresh_ahead = refresh_ahead_seconds
         self._tokens: dict | None = None
 
     def _load(self) -> dict:
@@ -61,7 +63,7 @@ class AccountTokens:
     def current(self) -> str:
         tokens = self._tokens or self._load()
         expires_at = tokens.get("expires_at")
-        if expires_at and float(expires_at) - time.time() < _EARLY_REFRESH_SECONDS and tokens.get("refresh_token"):
+        if expires_at and float(expires_at) - time.time() < self._refresh_ahead and tokens.get("refresh_token"):
             return self.refresh(tokens["access_token"])
         return tokens["access_token"]
 

@@ -17,7 +17,7 @@ from shared.platforms.registry import adapter_for
 from shared.posts.model import Post
 from shared.posts.repository import Repository, claim_for_publishing
 from shared.publishing import limits
-from shared.publishing.credentials import AccountTokens
+from shared.publishing.credentials import DEFAULT_REFRESH_AHEAD_SECONDS, AccountTokens
 from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS
 from shared.publishing.retry import make_retry
 from shared.runtime.clock import utcnow
@@ -102,8 +102,10 @@ def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store
 
 
 def account_tokens(account_id: str, account: dict, adapter, *, repo: Repository, config, secrets) -> AccountTokens:
+    # Tokens that cannot be refreshed once expired (Meta's) say how far ahead to refresh them.
     return AccountTokens(account_id, account, secrets=secrets, db=repo.db,
-                         refresh_fn=lambda tokens: adapter.refresh_tokens(tokens, config=config))
+                         refresh_fn=lambda tokens: adapter.refresh_tokens(tokens, config=config),
+                         refresh_ahead_seconds=getattr(adapter, "REFRESH_AHEAD_SECONDS", DEFAULT_REFRESH_AHEAD_SECONDS))
 
 
 def _run_platform_flow(post: Post, content: ContentItem, account: dict, adapter, *, repo: Repository, config, secrets,

@@ -28,6 +28,8 @@ MEDIA_TYPES = ("IMAGE", "REELS", "CAROUSEL")
 # The docs disagree on 100 vs 50 API posts per 24 h; we keep to the lower number and also read
 # content_publishing_limit live before each post.
 DEFAULT_LIMITS = [Limit("posts_per_day", 50, 86400)]
+# Long-lived tokens last 60 days and cannot be refreshed once expired: refresh a week ahead.
+REFRESH_AHEAD_SECONDS = 7 * 86400
 # Container status sub-reasons after which a fresh container may work (platforms.md 2.4).
 _RENEWABLE = {2207001, 2207003, 2207008, 2207020, 2207032, 2207053}
 _HASHTAG_RE = re.compile(r"(?<![\w&])#(\w+)")
