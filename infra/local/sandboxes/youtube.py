@@ -697,3 +697,29 @@ class YouTubeSandbox:
             for sid, s in self._sessions.items():
                 if video_or_upload_id in (None, sid) and s["video_id"] is None:
                     s["_expired"] = True
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description="YouTube Data API v3 sandbox")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9104)
+    parser.add_argument("--token", action="append", default=[], help="valid bearer access token (repeatable)")
+    parser.add_argument("--list-requests-before-processed", type=int, default=1)
+    args = parser.parse_args(argv)
+    sandbox = YouTubeSandbox(args.host, args.port, list_requests_before_processed=args.list_requests_before_processed)
+    channels = [sandbox.add_account(token)["channel_id"] for token in args.token]
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(json.dumps({"ready": sandbox.start(), "channels": channels}), flush=True)
+    while not stop.wait(0.5):
+        pass
+    sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
