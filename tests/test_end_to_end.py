@@ -69,3 +69,11 @@ def test_no_token_or_secret_appears_in_any_function_log(demo_summary, local_stac
     for name, text in logs.items():
         for value in forbidden:
             assert value not in text, f"a secret value leaked into {name}"
+
+
+def test_upload_session_handles_stay_out_of_logs(demo_summary, local_stack):
+    session = demo_summary["posts"]["youtube"]["platform_ids"]["upload_session"]
+    assert session.startswith("http")
+    for path in local_stack.workdir.glob("fn-*.log"):
+        assert session not in path.read_text(errors="replace"), path.name
+    assert not any(session in line for line in demo_summary["lines"])

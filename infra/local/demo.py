@@ -107,8 +107,9 @@ def run(stack: LocalStack, out=print, timeout: float = 120.0) -> dict:
 
 
 def post_line(post) -> str:
-    # Upload session handles are resume credentials, not something to print.
-    ids = ", ".join(f"{k}={v}" for k, v in sorted(post.platform_ids.items()) if not k.startswith("upload_"))
+    from shared.platforms.base import loggable_ids
+
+    ids = ", ".join(f"{k}={v}" for k, v in sorted(loggable_ids(post.platform_ids).items()))
     outcome = (post.share_url or "") if post.status == "published" else f"reason: {post.fail_reason}"
     return f"{post.platform:<9} {post.status:<9} {post.account_id:<15} {ids}  {outcome}".rstrip()
 

@@ -91,3 +91,9 @@ class StatusResult:
     fail_class: str | None = None  # transient | platform | ...
     detail: str | None = None  # the platform's own status word, for logs
     next_check_seconds: float | None = None  # the platform's hint (e.g. X check_after_secs)
+
+
+def loggable_ids(platform_ids: dict[str, str]) -> dict[str, str]:
+    """Platform ids fit for a log line: upload handles (e.g. a YouTube session URI, which lets
+    anyone holding it continue the upload) are left out."""
+    return {k: v for k, v in platform_ids.items() if not k.startswith("upload_")}

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from shared.content.model import ContentItem
 from shared.errors import AmbiguousError, CapReached, ConfigError, PermanentError, TransientError, ValidationError
-from shared.platforms.base import PublishContext, PublishResult
+from shared.platforms.base import PublishContext, PublishResult, loggable_ids
 from shared.platforms.registry import adapter_for
 from shared.posts.model import Post
 from shared.posts.repository import Repository, claim_for_publishing
@@ -90,14 +90,14 @@ def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store
         if result.confirmed:
             moved = repo.move_post(post.id, {"publishing"}, "published", reason="platform confirmed on create",
                                    platform_ids=result.platform_ids, share_url=result.share_url, published_at=now)
-            log_event(log, logging.INFO, "post published", platform_ids=result.platform_ids, share_url=result.share_url)
+            log_event(log, logging.INFO, "post published", platform_ids=loggable_ids(result.platform_ids), share_url=result.share_url)
             return PublishOutcome("published" if moved else "skipped", "published")
         first_check = result.next_check_seconds if result.next_check_seconds is not None else config.poll_first_check_seconds
         moved = repo.move_post(post.id, {"publishing"}, "processing", reason="platform accepted the upload",
                                platform_ids=result.platform_ids, check_count=0,
                                next_check_at=now + timedelta(seconds=first_check),
                                poll_deadline=now + timedelta(seconds=config.poll_give_up_seconds))
-        log_event(log, logging.INFO, "publish handed to status poll", platform_ids=result.platform_ids)
+        log_event(log, logging.INFO, "publish handed to status poll", platform_ids=loggable_ids(result.platform_ids))
         return PublishOutcome("processing" if moved else "skipped", "uploaded; awaiting platform confirmation")
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from shared.errors import PostgateError, TransientError
-from shared.platforms.base import StatusContext
+from shared.platforms.base import StatusContext, loggable_ids
 from shared.platforms.registry import adapter_for
 from shared.posts.model import Post
 from shared.posts.repository import Repository
@@ -73,7 +73,7 @@ def _check_one(post: Post, *, repo: Repository, config, secrets, now: datetime, 
                                platform_ids=ids, share_url=result.share_url, published_at=now, next_check_at=None)
         if moved:
             summary.published += 1
-            log_event(log, logging.INFO, "post published", platform_ids=ids, share_url=result.share_url)
+            log_event(log, logging.INFO, "post published", platform_ids=loggable_ids(ids), share_url=result.share_url)
         return
     if result.state == "failed":
         reason = result.fail_reason or "unknown"
