@@ -30,8 +30,9 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from infra.local.sandboxes.server import SandboxServer
 
 MiB = 1024 * 1024
 MAX_IMAGE_BYTES = 8 * MiB
@@ -109,13 +110,9 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-class _QuietHandler(WSGIRequestHandler):
-    # The access log prints the request line, which carries tokens on the OAuth endpoints: drop it.
-    def log(self, type: str, message: str, *args: Any) -> None:
-        pass
+class InstagramSandbox(SandboxServer):
+    _thread_name = "instagram-sandbox"
 
-
-class InstagramSandbox:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, api_version: str = "v25.0",
                  status_checks_before_finished: int = 1, quota_total: int = 100, max_hashtags: int = 30,
                  clients: dict[str, str] | None = None, require_signed_urls: bool = True,
@@ -221,15 +218,6 @@ class InstagramSandbox:
             self._clear_state()
 
     @property
-    def requests_log(self) -> list[dict]:
-        with self._lock:
-            return copy.deepcopy(self._log)
-
-    def count(self, endpoint: str, status: int | None = None) -> int:
-        with self._lock:
-            return sum(1 for e in self._log if e["endpoint"] == endpoint and status in (None, e["status"]))
-
-    @property
     def posts(self) -> dict[str, dict]:
         """Published media by IG media id."""
         with self._lock:
@@ -248,37 +236,10 @@ class InstagramSandbox:
             return copy.deepcopy(self._fetches)
 
     # ---- server lifecycle ----
-    def start(self) -> str:
-        self._server = make_server(self.host, self.port, self._wsgi, threaded=True, request_handler=_QuietHandler)
-        self.port = self._server.server_port
-        self._base_url = f"http://{self.host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="instagram-sandbox", daemon=True)
-        self._thread.start()
-        return self._base_url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = self._thread = None
-
-    @property
-    def base_url(self) -> str:
-        return self._base_url
-
     @property
     def graph_url(self) -> str:
         """What POSTGATE_INSTAGRAM_BASE_URL should be: the base URL plus the version prefix."""
         return f"{self._base_url}/{self.api_version}"
-
-    def __enter__(self) -> "InstagramSandbox":
-        self.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     # ---- request plumbing ----
     def _route(self, request: Request) -> tuple[str, list[str]]:

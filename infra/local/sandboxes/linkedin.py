@@ -21,8 +21,9 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, quote, unquote
 
 from werkzeug.exceptions import ClientDisconnected
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from infra.local.sandboxes.server import SandboxServer
 
 MiB = 1024 * 1024
 COMMENTARY_MAX = 3000
@@ -105,13 +106,9 @@ def parse_little(text: str) -> tuple[str, bool, list[str], list[str]]:
     return "".join(out), False, tags, mentions
 
 
-class _QuietHandler(WSGIRequestHandler):
-    # The default access log prints request lines, and upload URLs carry upload tokens: drop it all.
-    def log(self, type: str, message: str, *args: Any) -> None:
-        pass
+class LinkedInSandbox(SandboxServer):
+    _thread_name = "linkedin-sandbox"
 
-
-class LinkedInSandbox:
     """In-memory LinkedIn. Versions <= `sunset_through` answer 426; versions after `latest_version`
     do not exist yet (400). Media become AVAILABLE after `status_checks_before_available` status
     GETs following the upload (finalize for videos)."""
@@ -200,15 +197,6 @@ class LinkedInSandbox:
             self._clear_state()
 
     @property
-    def requests_log(self) -> list[dict]:
-        with self._lock:
-            return copy.deepcopy(self._log)
-
-    def count(self, endpoint: str, status: int | None = None) -> int:
-        with self._lock:
-            return sum(1 for e in self._log if e["endpoint"] == endpoint and status in (None, e["status"]))
-
-    @property
     def posts(self) -> dict[str, dict]:
         with self._lock:
             return copy.deepcopy(self._posts)
@@ -224,36 +212,9 @@ class LinkedInSandbox:
             return {k: {f: copy.deepcopy(v) for f, v in vid.items() if not f.startswith("_")} for k, vid in self._videos.items()}
 
     # ---- server lifecycle ----
-    def start(self) -> str:
-        self._server = make_server(self.host, self.port, self._wsgi, threaded=True, request_handler=_QuietHandler)
-        self.port = self._server.server_port
-        self._base_url = f"http://{self.host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="linkedin-sandbox", daemon=True)
-        self._thread.start()
-        return self._base_url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = self._thread = None
-
-    @property
-    def base_url(self) -> str:
-        return self._base_url
-
     @property
     def oauth_url(self) -> str:
         return self._base_url + "/oauth/v2/accessToken"
-
-    def __enter__(self) -> "LinkedInSandbox":
-        self.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     # ---- request plumbing ----
     def _route(self, request: Request) -> tuple[str, str | None]:

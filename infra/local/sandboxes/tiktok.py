@@ -22,8 +22,9 @@ from typing import Any, Callable
 from urllib.parse import parse_qs
 
 from werkzeug.exceptions import ClientDisconnected
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from infra.local.sandboxes.server import SandboxServer
 
 MiB = 1024 * 1024
 MIN_CHUNK, MAX_CHUNK, MAX_LAST_CHUNK = 5 * MiB, 64 * MiB, 128 * MiB
@@ -62,13 +63,9 @@ def _numeric_id() -> str:
     return str(7_000_000_000_000_000_000 + secrets.randbelow(10**18))
 
 
-class _QuietHandler(WSGIRequestHandler):
-    # The default access log prints the request line, which carries upload_token: drop it all.
-    def log(self, type: str, message: str, *args: Any) -> None:
-        pass
+class TikTokSandbox(SandboxServer):
+    _thread_name = "tiktok-sandbox"
 
-
-class TikTokSandbox:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, creators: dict[str, dict] | None = None,
                  enforce_rate_limits: bool = True, status_fetches_before_complete: int = 1,
                  daily_post_cap: int = 15, verified_url_prefixes: list[str] | tuple[str, ...] = (),
@@ -160,15 +157,6 @@ class TikTokSandbox:
             self._clear_state()
 
     @property
-    def requests_log(self) -> list[dict]:
-        with self._lock:
-            return copy.deepcopy(self._log)
-
-    def count(self, endpoint: str, status: int | None = None) -> int:
-        with self._lock:
-            return sum(1 for e in self._log if e["endpoint"] == endpoint and status in (None, e["status"]))
-
-    @property
     def posts(self) -> dict[str, dict]:
         with self._lock:
             return {pid: self._public_post(p) for pid, p in self._posts.items()}
@@ -180,33 +168,6 @@ class TikTokSandbox:
         return out
 
     # ---- server lifecycle ----
-    def start(self) -> str:
-        self._server = make_server(self.host, self.port, self._wsgi, threaded=True, request_handler=_QuietHandler)
-        self.port = self._server.server_port
-        self._base_url = f"http://{self.host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="tiktok-sandbox", daemon=True)
-        self._thread.start()
-        return self._base_url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = self._thread = None
-
-    @property
-    def base_url(self) -> str:
-        return self._base_url
-
-    def __enter__(self) -> "TikTokSandbox":
-        self.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
     # ---- request plumbing ----
     def _wsgi(self, environ: dict, start_response: Callable) -> Any:
         request = Request(environ)

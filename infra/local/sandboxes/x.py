@@ -33,8 +33,9 @@ from urllib.parse import parse_qs
 
 from twitter_text import parse_tweet
 from werkzeug.exceptions import ClientDisconnected
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from infra.local.sandboxes.server import SandboxServer
 
 MiB = 1024 * 1024
 MAX_TOTAL_BYTES = 17_179_869_184
@@ -84,12 +85,9 @@ def _snowflake() -> str:
     return str(1_800_000_000_000_000_000 + secrets.randbelow(10**17))
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log(self, type: str, message: str, *args: Any) -> None:  # no access log: nothing to leak
-        pass
+class XSandbox(SandboxServer):
+    _thread_name = "x-sandbox"
 
-
-class XSandbox:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, enforce_rate_limits: bool = True,
                  posts_per_window: int = 100, user_daily_cap: int | None = None,
                  status_checks_before_succeeded: int = 1, check_after_secs: int = 1,
@@ -169,15 +167,6 @@ class XSandbox:
             self._clear_state()
 
     @property
-    def requests_log(self) -> list[dict]:
-        with self._lock:
-            return copy.deepcopy(self._log)
-
-    def count(self, endpoint: str, status: int | None = None) -> int:
-        with self._lock:
-            return sum(1 for e in self._log if e["endpoint"] == endpoint and status in (None, e["status"]))
-
-    @property
     def posts(self) -> dict[str, dict]:
         with self._lock:
             return copy.deepcopy(self._posts)
@@ -189,33 +178,6 @@ class XSandbox:
                     for mid, m in self._media.items()}
 
     # ---- server lifecycle ----
-    def start(self) -> str:
-        self._server = make_server(self.host, self.port, self._wsgi, threaded=True, request_handler=_QuietHandler)
-        self.port = self._server.server_port
-        self._base_url = f"http://{self.host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="x-sandbox", daemon=True)
-        self._thread.start()
-        return self._base_url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = self._thread = None
-
-    @property
-    def base_url(self) -> str:
-        return self._base_url
-
-    def __enter__(self) -> "XSandbox":
-        self.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
     # ---- request plumbing ----
     def _route(self, request: Request) -> tuple[str, str, dict]:
         path, kw = request.path, {}

@@ -28,8 +28,9 @@ from typing import Any, Callable
 from urllib.parse import parse_qs
 
 from werkzeug.exceptions import ClientDisconnected
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from infra.local.sandboxes.server import SandboxServer
 
 KiB, MiB = 1024, 1024 * 1024
 GRANULE = 256 * KiB
@@ -73,13 +74,9 @@ def tags_length(tags: list[str]) -> int:
     return sum(len(t) + (2 if " " in t else 0) for t in tags) + max(len(tags) - 1, 0)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    # The access log would print the session URI (upload_id is its credential): drop it all.
-    def log(self, type: str, message: str, *args: Any) -> None:
-        pass
+class YouTubeSandbox(SandboxServer):
+    _thread_name = "youtube-sandbox"
 
-
-class YouTubeSandbox:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, list_requests_before_processed: int = 1,
                  daily_quota: int = 10_000, insert_daily_calls: int = 100, channel_upload_cap: int | None = None,
                  clients: dict[str, str] | None = None, require_explicit_privacy: bool = True,
@@ -179,15 +176,6 @@ class YouTubeSandbox:
             return dict(self._quota_used)
 
     @property
-    def requests_log(self) -> list[dict]:
-        with self._lock:
-            return copy.deepcopy(self._log)
-
-    def count(self, endpoint: str, status: int | None = None) -> int:
-        with self._lock:
-            return sum(1 for e in self._log if e["endpoint"] == endpoint and status in (None, e["status"]))
-
-    @property
     def posts(self) -> dict[str, dict]:
         """Completed uploads by video id: resource, status, sha256 of the bytes, chunk log."""
         with self._lock:
@@ -204,36 +192,9 @@ class YouTubeSandbox:
         return {k: copy.deepcopy(val) for k, val in v.items() if not k.startswith("_")}
 
     # ---- server lifecycle ----
-    def start(self) -> str:
-        self._server = make_server(self.host, self.port, self._wsgi, threaded=True, request_handler=_QuietHandler)
-        self.port = self._server.server_port
-        self._base_url = f"http://{self.host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="youtube-sandbox", daemon=True)
-        self._thread.start()
-        return self._base_url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = self._thread = None
-
-    @property
-    def base_url(self) -> str:
-        return self._base_url
-
     @property
     def token_url(self) -> str:
         return self._base_url + "/token"
-
-    def __enter__(self) -> "YouTubeSandbox":
-        self.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     # ---- request plumbing ----
     def _route(self, request: Request) -> str:
