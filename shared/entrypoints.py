@@ -15,29 +15,29 @@ log = logging.getLogger("postgate")
 
 def generate(brief_payload: dict[str, Any], idempotency_key: str | None = None):
     """Brief -> draft -> content-created message. Returns the ContentItem."""
-    from pydantic import ValidationError as PydanticError
-
+    from shared.content.brief_request import parse_brief
     from shared.content.generation import generator_from_config
-    from shared.content.model import Brief
     from shared.content.service import create_draft
-    from shared.pubsub import publish_json
-    from shared.topology import get_topology
 
     config = get_config()
-    try:
-        brief = Brief.model_validate(brief_payload)
-    except PydanticError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise BadMessage(f"invalid brief: {problems}") from None
+    brief = parse_brief(brief_payload)
     content, _created = create_draft(
         brief, generator=generator_from_config(config), repo=services.repository(), media_store=services.media_store(),
         media_bucket=config.media_bucket, idempotency_key=idempotency_key)
+    # Published even on a redelivery: approval-notify is idempotent per content version.
+    request_approval(config, content)
+    return content
+
+
+def request_approval(config, content) -> None:
+    """Ask the approvers about this exact version (content-created; approval-notify sends the links)."""
+    from shared.pubsub import publish_json
+    from shared.topology import get_topology
+
     with log_context(correlation_id=content.id):
-        # Published even on a redelivery: approval-notify is idempotent per content version.
         topic = get_topology().functions["approval-notify"].trigger.topic
         publish_json(config.project, topic, {"content_id": content.id, "content_hash": content.content_hash},
                      correlation_id=content.id)
-    return content
 
 
 def notify_approvers(payload: dict[str, Any]) -> int:
@@ -68,26 +68,37 @@ def notify_approvers(payload: dict[str, Any]) -> int:
         return sent
 
 
-def approval_page(method: str, token: str | None, action: str | None):
-    """(status, html) for the approval HTTP function; POST publishes due posts after commit."""
-    from shared.approval import pages
-    from shared.approval.service import apply_decision, render_confirm
+def approval_page(method: str, form: dict[str, str], query_token: str | None = None):
+    """The approval HTTP function: a PageResult. POST publishes due posts after the commit.
+
+    GET without a token: the page that reads the token from the link's fragment and POSTs it.
+    GET ?token= (links sent before tokens moved into the fragment): the review, read-only.
+    POST step=review: the review. POST action=approve|reject: the decision.
+    """
+    from shared.approval import service
     from shared.pubsub import publish_json
     from shared.topology import get_topology
 
+    if method in ("GET", "HEAD") and not query_token:
+        return service.shell()
+    if method not in ("GET", "HEAD", "POST"):
+        return service.PageResult(405, service.pages.result_page("Not allowed", "Use the buttons on the review page."))
+    token = query_token if method != "POST" else form.get("token")
     if not token:
-        return 400, pages.result_page("Link not usable", "This link is incomplete: it has no token.")
+        return service.PageResult(400, service.pages.result_page("Link not usable", "This link is incomplete: it has no token."))
     config = get_config()
     repo = services.repository()
     key = services.secrets().access(config.approval_signing_secret)
-    if method == "GET" or method == "HEAD":
-        result = render_confirm(repo, key, token)
-        return result.status, result.html
+    env = service.ReviewEnv(media_store=services.media_store(), config=config,
+                            request_approval=lambda content: request_approval(config, content))
     if method != "POST":
-        return 405, pages.result_page("Not allowed", "Use the buttons on the review page.")
+        return service.render_review(repo, key, token, env, may_reask=False)
+    action = form.get("action")
+    if form.get("step") == "review" and not action:
+        return service.render_review(repo, key, token, env, tz=form.get("tz"))
     if action not in ("approve", "reject"):
-        return 400, pages.result_page("Link not usable", "Unknown action.")
-    result = apply_decision(repo, key, token, action)
+        return service.PageResult(400, service.pages.result_page("Link not usable", "Unknown action."))
+    result = service.apply_decision(repo, key, token, action, env, reason=form.get("reason"), tz=form.get("tz"))
     topology = get_topology()
     for post in result.due_posts:
         with log_context(correlation_id=post.content_id, post_id=post.id, platform=post.platform):
@@ -96,7 +107,7 @@ def approval_page(method: str, token: str | None, action: str | None):
                              correlation_id=post.content_id)
             except Exception as exc:  # noqa: BLE001 - the decision stands; the post stays queued for dispatch
                 log_event(log, logging.ERROR, "could not enqueue approved post; it stays queued", error=str(exc))
-    return result.status, result.html
+    return result
 
 
 def publish(payload: dict[str, Any]):
@@ -105,8 +116,9 @@ def publish(payload: dict[str, Any]):
     post_id = payload.get("post_id")
     if not isinstance(post_id, str) or not post_id:
         raise BadMessage("publish message without post_id")
-    outcome = publish_post(post_id, repo=services.repository(), config=get_config(), secrets=services.secrets(),
-                           media_store=services.media_store())
+    config = get_config()
+    outcome = publish_post(post_id, repo=services.repository(), config=config, secrets=services.secrets(),
+                           media_store=services.media_store(), request_approval=lambda c: request_approval(config, c))
     if outcome.retry:
         raise TransientError(outcome.detail)
     return outcome

@@ -68,3 +68,16 @@ class CapReached(TransientError):
     `retry_after` is how long until a slot frees; the publisher parks the post in `queued`
     with a next attempt time and dispatch sends it again then.
     """
+
+
+class MediaChanged(PermanentError):
+    """An approved media object is no longer the generation that was approved (replaced or deleted).
+
+    The approval covers those exact bytes, so it is void: the content goes back to its approver
+    (or, when the object is gone, the post fails naming it). `uri` names the object.
+    """
+
+    def __init__(self, message: str, *, uri: str, vanished: bool):
+        super().__init__(message, platform_code="media_changed")
+        self.uri = uri
+        self.vanished = vanished

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from shared.content.model import MediaRef
+from shared.errors import MediaChanged
 from shared.runtime.clients import storage_client
 
 
@@ -17,26 +18,48 @@ class MediaStore:
     def __init__(self, project: str):
         self._client = storage_client(project)
 
-    def describe(self, uri: str, kind: str) -> MediaRef:
-        """Look the object up; a missing one is an error the brief's author can fix."""
+    def describe(self, uri: str, kind: str, field: str = "video") -> MediaRef:
+        """The object's live generation; a missing one is an error the brief's author can fix."""
         from shared.errors import ValidationError
 
         bucket, name = parse_gs_uri(uri)
         blob = self._client.bucket(bucket).get_blob(name)
         if blob is None:
-            raise ValidationError(f"{uri} does not exist", field="video", limit="an existing Cloud Storage object")
-        return MediaRef(kind=kind, bucket=bucket, name=name, content_type=blob.content_type or "application/octet-stream",
-                        size=blob.size or 0)
+            raise ValidationError(f"{uri} does not exist", field=field, limit="an existing Cloud Storage object")
+        return _ref(blob, kind)
 
     def put(self, bucket: str, name: str, data: bytes, content_type: str, kind: str) -> MediaRef:
         blob = self._client.bucket(bucket).blob(name)
         blob.upload_from_string(data, content_type=content_type)
-        return MediaRef(kind=kind, bucket=bucket, name=name, content_type=content_type, size=len(data))
+        return _ref(blob, kind)
+
+    def current(self, media: MediaRef) -> MediaRef | None:
+        """What the object's name holds now (None if nothing)."""
+        blob = self._client.bucket(media.bucket).get_blob(media.name)
+        return _ref(blob, media.kind) if blob is not None else None
+
+    def verify(self, media: list[MediaRef]) -> None:
+        """Raise MediaChanged unless every object is still the approved generation with its checksum."""
+        for ref in media:
+            live = self.current(ref)
+            if live is None:
+                raise MediaChanged(f"{ref.uri} (generation {ref.generation}) was deleted after it was approved",
+                                   uri=ref.uri, vanished=True)
+            if (live.generation, live.crc32c, live.md5_hash, live.size) != (ref.generation, ref.crc32c, ref.md5_hash, ref.size):
+                raise MediaChanged(f"{ref.uri} was replaced after it was approved (generation {ref.generation} -> "
+                                   f"{live.generation})", uri=ref.uri, vanished=False)
 
     def read_range(self, media: MediaRef, first: int, last: int) -> bytes:
-        """Bytes first..last inclusive, as Content-Range counts them."""
-        blob = self._client.bucket(media.bucket).blob(media.name)
-        data = blob.download_as_bytes(start=first, end=last)
+        """Bytes first..last inclusive, as Content-Range counts them, of the approved generation only."""
+        from google.api_core.exceptions import NotFound
+
+        blob = self._client.bucket(media.bucket).blob(media.name, generation=media.generation)
+        try:
+            data = blob.download_as_bytes(start=first, end=last)
+        except NotFound:
+            # Without bucket versioning an overwritten generation is gone: the approved bytes no longer exist.
+            raise MediaChanged(f"{media.uri} generation {media.generation} is no longer available (replaced or "
+                               f"deleted after approval)", uri=media.uri, vanished=True) from None
         if len(data) != last - first + 1:
             raise IOError(f"{media.uri}: asked for {last - first + 1} bytes at {first}, got {len(data)}")
         return data
@@ -57,6 +80,8 @@ class MediaStore:
 
         blob = self._client.bucket(media.bucket).blob(media.name)
         options: dict = {"version": "v4", "expiration": timedelta(seconds=ttl_seconds), "method": "GET"}
+        if media.generation is not None:
+            options["generation"] = media.generation  # the approved bytes, not whatever the name holds later
         if endpoint:
             options["api_access_endpoint"] = endpoint
         if key_file:
@@ -72,3 +97,10 @@ class MediaStore:
             options["service_account_email"] = credentials.service_account_email
             options["access_token"] = credentials.token
         return blob.generate_signed_url(**options)
+
+
+def _ref(blob, kind: str) -> MediaRef:
+    return MediaRef(kind=kind, bucket=blob.bucket.name, name=blob.name,
+                    content_type=blob.content_type or "application/octet-stream", size=blob.size or 0,
+                    generation=int(blob.generation) if blob.generation is not None else None,
+                    crc32c=blob.crc32c, md5_hash=blob.md5_hash)

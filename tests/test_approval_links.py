@@ -154,6 +154,6 @@ def test_notify_sends_approve_and_reject_links_that_verify(draft, env):
     [outbox] = list((env["workdir"] / "outbox").glob(f"{draft.id}--*.json"))
     message = json.loads(outbox.read_text())
     for action in ("approve", "reject"):
-        token = parse_qs(urlparse(message[f"{action}_url"]).query)["token"][0]
+        token = parse_qs(urlparse(message[f"{action}_url"]).fragment)["token"][0]
         claims = verify_token(env["signing_key"], token, now=utcnow())
         assert (claims.action, claims.content_id, claims.content_hash) == (action, draft.id, draft.content_hash)

@@ -1,7 +1,7 @@
 """`make demo`: one brief through the whole local pipeline to confirmed posts on all five platforms.
 
-Starts the stack, submits a brief over HTTP, approves it through the real signed link (GET the
-confirm page, POST its form), waits until every platform has confirmed and every publish is in
+Starts the stack, submits a brief over HTTP, approves it through the real signed link (the page's
+POST of the #fragment token, then its Approve form), waits until every platform has confirmed and every publish is in
 BigQuery, prints one line per post and a summary, tears down.
 """
 
@@ -11,6 +11,7 @@ import html.parser
 import json
 import sys
 import time
+from urllib.parse import parse_qs
 
 import requests
 
@@ -20,6 +21,8 @@ VIDEO_BYTES = 12 * 1024 * 1024  # over the 5 MB single-chunk limit, so the uploa
 
 
 class _Forms(html.parser.HTMLParser):
+    """The page's forms: hidden inputs plus the submit button's name/value, as a browser sends them."""
+
     def __init__(self):
         super().__init__()
         self.forms: list[dict] = []
@@ -28,18 +31,22 @@ class _Forms(html.parser.HTMLParser):
         attrs = dict(attrs)
         if tag == "form":
             self.forms.append({})
-        elif tag == "input" and self.forms and attrs.get("type") == "hidden":
+        elif self.forms and ((tag == "input" and attrs.get("type") == "hidden") or (tag == "button" and attrs.get("name"))):
             self.forms[-1][attrs["name"]] = attrs.get("value", "")
 
 
 def approve_via_link(approve_url: str) -> requests.Response:
-    """What a person does: open the link (GET shows a page), press Approve (POST its form)."""
-    page = requests.get(approve_url, timeout=30)
+    """What a person's browser does: open the link (the shell page's script reads the token from the
+    #fragment and POSTs it for the review), then press Approve (POST its form)."""
+    base, _, fragment = approve_url.partition("#")
+    token = parse_qs(fragment)["token"][0]
+    requests.get(base, timeout=30).raise_for_status()  # the shell page; the token never reaches the server here
+    page = requests.post(base, data={"step": "review", "token": token, "tz": "UTC"}, timeout=30)
     page.raise_for_status()
     parser = _Forms()
     parser.feed(page.text)
     form = next(f for f in parser.forms if f.get("action") == "approve")
-    return requests.post(approve_url.split("?")[0], data=form, timeout=60)
+    return requests.post(base, data=form, timeout=60)
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.5):

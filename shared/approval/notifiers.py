@@ -48,9 +48,13 @@ class LogNotifier:
 
     def send(self, request: ApprovalRequest) -> None:
         if self._outbox:
-            self._outbox.mkdir(parents=True, exist_ok=True)
+            self._outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
             path = self._outbox / f"{request.content_id}--{request.recipient}.json"
-            path.write_text(json.dumps(request.__dict__, indent=2), encoding="utf-8")
+            # The links are credentials: readable by the owner only, whatever the umask says.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(json.dumps(request.__dict__, indent=2))
         log_event(log, logging.INFO, "approval request ready", recipient=request.recipient,
                   outbox=str(self._outbox) if self._outbox else None)
 

@@ -1,47 +1,176 @@
-"""HTML pages for the approval link. Autoescaped: generated captions are untrusted text."""
+"""HTML pages for the approval link, and the security headers every approval response carries.
+
+Autoescaped (generated captions are untrusted text). The one stylesheet and the one script are
+inline and allowed by their SHA-256 in the Content-Security-Policy, so no other script can run.
+"""
 
 from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import Environment, select_autoescape
 
 _env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
 
+_STYLE = """
+*{box-sizing:border-box}
+body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:46rem;margin:0 auto;padding:1rem;color:#1f2328;
+overflow-wrap:anywhere}
+h1{font-size:1.5rem;margin:.5rem 0}h2{font-size:1.15rem;margin:1.5rem 0 .5rem}h3{font-size:1rem;margin:0 0 .5rem}
+.muted{color:#59636e}.card,.target{border:1px solid #d1d9e0;border-radius:8px;padding:.75rem 1rem;margin:.75rem 0}
+.text{white-space:pre-wrap;background:#f6f8fa;border-radius:6px;padding:.5rem .75rem;margin:.5rem 0}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem .75rem;margin:.5rem 0}dt{color:#59636e}dd{margin:0}
+.media{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,14rem),1fr));gap:.75rem}
+figure{margin:0}figcaption{font-size:.875rem;color:#59636e}
+.media-preview{display:block;width:100%;max-height:20rem;object-fit:contain;background:#eee;border-radius:6px}
+form{margin:1rem 0}textarea{width:100%;font:inherit;min-height:4rem;padding:.5rem}
+button{font:inherit;padding:.7rem 1.2rem;border-radius:6px;border:1px solid #888;cursor:pointer;min-height:44px}
+.approve{background:#1a7f37;color:#fff;border-color:#1a7f37}.reject{background:#b42318;color:#fff;border-color:#b42318}
+.problem{border-left:4px solid #b42318;padding-left:.75rem}
+"""
+
+# Reads the token from the URL fragment (never sent to any server, so never in a request log),
+# clears it from the address bar and history, and POSTs it with the browser's time zone.
+_SCRIPT = """
+(function () {
+  var token = new URLSearchParams(location.hash.slice(1)).get("token");
+  history.replaceState(null, "", location.pathname + location.search);
+  var form = document.getElementById("open-review");
+  if (!token) {
+    document.getElementById("status").textContent =
+      "This link is incomplete: it has no token. Open the whole link from your message.";
+    return;
+  }
+  form.elements.token.value = token;
+  var zone = "UTC";
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch (e) {}
+  form.elements.tz.value = zone;
+  form.submit();
+})();
+"""
+
+
+def _sha256(source: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode() + "'"
+
+
 _BASE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex"><meta name="referrer" content="no-referrer">
-<title>{{ title }} · Postgate</title>
-<style>body{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;color:#222}
-.card{border:1px solid #ddd;border-radius:8px;padding:1rem;white-space:pre-wrap}
-button{font-size:1rem;padding:.6rem 1.2rem;margin-right:.5rem;border-radius:6px;border:1px solid #888;cursor:pointer}
-.approve{background:#1a7f37;color:#fff}.reject{background:#b42318;color:#fff}.muted{color:#666}</style></head>
+<title>{{ title }} · Postgate</title><style>""" + _STYLE + """</style></head>
 <body><h1>{{ title }}</h1>{% block body %}{% endblock %}</body></html>"""
 
-_CONFIRM = _BASE.replace("{% block body %}{% endblock %}", """
+
+def _page(body: str):
+    return _env.from_string(_BASE.replace("{% block body %}{% endblock %}", body))
+
+
+_SHELL = _page("""<p id="status">Opening the post for review…</p>
+<noscript><p class="problem">This page needs JavaScript to read the link (the link keeps its key in the part after
+#, which is never sent to a server). Turn JavaScript on and open the link again.</p></noscript>
+<form id="open-review" method="post"><input type="hidden" name="step" value="review">
+<input type="hidden" name="token" value=""><input type="hidden" name="tz" value=""></form>
+<script>""" + _SCRIPT + """</script>""")
+
+_REVIEW = _page("""
 <p class="muted">Campaign <strong>{{ content.campaign }}</strong> · requested by {{ content.requested_by }} ·
 version {{ content.version }}</p>
-<h2>Post text</h2><div class="card">{{ content.text() }}</div>
-{% if content.media %}<h2>Media</h2><ul>{% for m in content.media %}<li>{{ m.kind }}: {{ m.uri }} ({{ m.size }} bytes)</li>{% endfor %}</ul>{% endif %}
-<h2>Will be posted to</h2><ul>{% for t in targets %}<li>{{ t.platform }} · {{ t.account_id }}{% if t.handle %} (@{{ t.handle }}){% endif %}
-{% if t.privacy_level %} · privacy {{ t.privacy_level }}{% endif %}</li>{% endfor %}</ul>
-<p>{% if content.publish_at %}Scheduled for {{ content.publish_at }}.{% else %}Publishes as soon as it is approved.{% endif %}
-Platforms may take a few minutes to process a video after upload.</p>
-<form method="post"><input type="hidden" name="token" value="{{ primary.token }}">
-<input type="hidden" name="action" value="{{ primary.action }}">
-<button class="{{ primary.action }}" type="submit">{{ primary.label }}</button></form>
-<form method="post" style="margin-top:.5rem"><input type="hidden" name="token" value="{{ other.token }}">
-<input type="hidden" name="action" value="{{ other.action }}">
-<button class="{{ other.action }}" type="submit">{{ other.label }}</button></form>
-<p class="muted">Nothing happens until you press a button. This link expires {{ expires_at }} UTC and works once.</p>""")
+<h2>When</h2><p class="when">{{ when }}</p>
+{% if media %}<h2>Media</h2><p class="muted">The exact files that were submitted for approval.</p>
+<div class="media">{% for m in media %}<figure>
+{% if m.kind == "video" %}<video class="media-preview" controls preload="metadata" playsinline src="{{ m.url }}"></video>
+{% else %}<img class="media-preview" src="{{ m.url }}" alt="{{ m.label }}">{% endif %}
+<figcaption>{{ m.label }} · {{ m.name }} · {{ m.size }} · {{ m.content_type }}</figcaption></figure>{% endfor %}</div>{% endif %}
+<h2>Will be posted to {{ cards|length }} {{ "account" if cards|length == 1 else "accounts" }}</h2>
+{% for c in cards %}<section class="target" data-platform="{{ c.platform }}" data-account="{{ c.account_id }}">
+<h3>{{ c.platform_name }} · {{ c.handle }}</h3>
+<div class="muted">{{ c.text_label }}</div><div class="text">{{ c.text }}</div>
+<dl>{% for label, value in c.fields %}<dt>{{ label }}</dt><dd>{{ value }}</dd>{% endfor %}
+<dt>Media</dt><dd>{{ c.media or "none" }}</dd></dl></section>{% endfor %}
+<form method="post"><input type="hidden" name="token" value="{{ approve_token }}">
+<input type="hidden" name="tz" value="{{ tz }}">
+<button class="approve" type="submit" name="action" value="approve">Approve and publish</button></form>
+<form method="post"><input type="hidden" name="token" value="{{ reject_token }}">
+<input type="hidden" name="tz" value="{{ tz }}">
+<label for="reason">Reason for rejecting (optional; {{ content.requested_by }} sees it)</label>
+<textarea id="reason" name="reason" maxlength="1000"></textarea>
+<button class="reject" type="submit" name="action" value="reject">Reject</button></form>
+<p class="muted">Nothing happens until you press a button. This link expires {{ expires }} and works once.
+Platforms may take a few minutes to process a video after upload.</p>""")
 
-_RESULT = _BASE.replace("{% block body %}{% endblock %}", "<p>{{ message }}</p>")
+_RESULT = _page("""<p>{{ message }}</p>
+{% if recap %}<h2>{{ recap_title }}</h2><ul class="recap">{% for line in recap %}<li>{{ line }}</li>{% endfor %}</ul>{% endif %}
+{% if note %}<p class="muted">{{ note }}</p>{% endif %}""")
 
-_confirm = _env.from_string(_CONFIRM)
-_result = _env.from_string(_RESULT)
-
-
-def confirm_page(content, targets: list[dict], primary: dict, other: dict, expires_at: str) -> str:
-    return _confirm.render(title="Review post", content=content, targets=targets, primary=primary, other=other,
-                           expires_at=expires_at)
+_PLATFORM_NAMES = {"tiktok": "TikTok", "instagram": "Instagram", "x": "X", "youtube": "YouTube", "linkedin": "LinkedIn"}
 
 
-def result_page(title: str, message: str) -> str:
-    return _result.render(title=title, message=message)
+@dataclass(frozen=True)
+class Page:
+    """An HTML answer: the markup and the origins its media may load from (for the CSP)."""
+
+    html: str
+    media_origins: tuple[str, ...] = ()
+
+
+def security_headers(media_origins: tuple[str, ...] = ()) -> dict[str, str]:
+    """Every approval response, errors included: nothing framed, cached, sniffed or referred, and
+    only our own hashed style and script run; media only from the signed-URL origins."""
+    media = " ".join(sorted(set(media_origins))) or "'none'"
+    csp = (f"default-src 'none'; script-src {_sha256(_SCRIPT)}; style-src {_sha256(_STYLE)}; img-src {media}; "
+           f"media-src {media}; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+    return {"Content-Security-Policy": csp, "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "DENY", "Cache-Control": "no-store", "Content-Type": "text/html; charset=utf-8"}
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def zone_or_utc(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name) if name else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def when_text(at: datetime | None, zone: ZoneInfo) -> str:
+    """The approver's local time with UTC beside it (the two agree on the instant, not the wall clock)."""
+    if at is None:
+        return "As soon as it is approved."
+    at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+    local, utc = at.astimezone(zone), at.astimezone(timezone.utc)
+    if zone.key == "UTC":
+        return f"{utc:%a %d %b %Y, %H:%M} UTC"
+    return f"{local:%a %d %b %Y, %H:%M} {zone.key} ({utc:%a %d %b %H:%M} UTC)"
+
+
+def size_text(size: int) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
+
+
+def platform_name(platform: str) -> str:
+    return _PLATFORM_NAMES.get(platform, platform)
+
+
+def shell_page() -> Page:
+    return Page(_SHELL.render(title="Review post"))
+
+
+def review_page(**context) -> Page:
+    media_origins = tuple(origin_of(m["url"]) for m in context.get("media", []))
+    return Page(_REVIEW.render(title="Review post", **context), media_origins)
+
+
+def result_page(title: str, message: str, *, recap: list[str] | None = None, recap_title: str = "",
+                note: str | None = None) -> str:
+    return _RESULT.render(title=title, message=message, recap=recap or [], recap_title=recap_title, note=note)

@@ -1,30 +1,43 @@
-"""Issue links, render the confirm page (GET: read-only), record a decision (POST: one transaction)."""
+"""Issue links, show the review page (read-only), record a decision (POST: one transaction).
+
+A link carries its token in the URL fragment (`.../#token=...`): browsers never send the fragment,
+so unused tokens stay out of request logs, proxies and Referer headers. The page's script POSTs
+the token; the review and the decision both answer POSTs.
+"""
 
 from __future__ import annotations
 
 import logging
+import random
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Callable
 from urllib.parse import urlencode
 
 from shared.approval import pages
 from shared.approval.notifiers import ApprovalRequest
 from shared.approval.tokens import LinkClaims, TokenRefused, issue_token, verify_token
 from shared.content.model import Approval, ContentItem
-from shared.errors import ValidationError
-from shared.posts.model import Post
+from shared.errors import MediaChanged, ValidationError
+from shared.posts.model import Post, post_id_for
 from shared.posts.repository import APPROVALS, Repository, _dump
 from shared.posts.state_machine import transition
 from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS
 from shared.runtime.clock import utcnow
-from shared.runtime.logging import log_event, register_secret
+from shared.runtime.logging import log_context, log_event, register_secret
 
 log = logging.getLogger(__name__)
 DEFAULT_APPROVER = "marketing-lead"
+# Previews are fetched while the page is open; a short life keeps a forwarded page from leaking media.
+PREVIEW_URL_TTL_SECONDS = 1800
+# Concurrent decisions on one item contend on its document: retry briefly, then answer (never a 500).
+DECISION_ATTEMPTS = 8
+REASON_MAX_CHARS = 1000
 
 
 def link_for(base_url: str, token: str) -> str:
-    return f"{base_url.rstrip('/')}/?{urlencode({'token': token})}"
+    return f"{base_url.rstrip('/')}/#{urlencode({'token': token})}"
 
 
 def approval_requests(config, signing_key: str, content: ContentItem, accounts: dict[str, dict],
@@ -52,46 +65,135 @@ class PageResult:
     html: str
     decision: str | None = None
     due_posts: list[Post] = field(default_factory=list)
+    media_origins: tuple[str, ...] = ()
+    retry_after: int | None = None
 
 
-def _refused(status: int, title: str, message: str) -> PageResult:
-    return PageResult(status, pages.result_page(title, message))
+@dataclass(frozen=True)
+class ReviewEnv:
+    """What showing or deciding needs beyond Firestore: media (previews, the generation check),
+    the runtime config, and how to ask the approver again when approved media changed."""
+
+    media_store: object
+    config: object
+    request_approval: Callable[[ContentItem], None]
 
 
-def render_confirm(repo: Repository, signing_key: str, token: str, now: datetime | None = None) -> PageResult:
-    """GET: never writes (mail scanners and chat unfurlers open links)."""
-    now = now or utcnow()
+def _refused(status: int, title: str, message: str, **kwargs) -> PageResult:
+    return PageResult(status, pages.result_page(title, message), **kwargs)
+
+
+def _verify(signing_key: str, token: str, now: datetime, action: str | None = None) -> LinkClaims | PageResult:
     try:
-        claims = verify_token(signing_key, token, now=now)
+        return verify_token(signing_key, token, now=now, action=action)
     except TokenRefused as refused:
+        log_event(log, logging.WARNING, "approval link refused", reason=refused.reason)
         return _refused(403 if refused.reason != "expired" else 410, "Link not usable", str(refused))
-    content = repo.get_content(claims.content_id)
-    problem = _why_not_decidable(repo, claims, content)
-    if problem:
-        return _refused(409, "Nothing to decide", problem)
-    if claims.action == "approve":
-        refusal = _platform_refusal(repo, content)
-        if refusal:
-            return refusal
-    register_secret(token)
-    other_action = "reject" if claims.action == "approve" else "approve"
-    # The page offers the other choice too; its token is minted for the same person and expiry.
-    other_token, _ = issue_token(signing_key, content_id=claims.content_id, content_hash=claims.content_hash,
-                                 action=other_action, expires_at=claims.expires_at, recipient=claims.recipient)
-    register_secret(other_token)
-    targets = []
-    for t in content.targets:
-        account = repo.get_account(t.account_id) or {}
-        targets.append({"account_id": t.account_id, "platform": account.get("platform", "?"),
-                        "handle": account.get("handle"), "privacy_level": t.privacy_level})
-    labels = {"approve": "Approve and publish", "reject": "Reject"}
-    html = pages.confirm_page(
-        content, targets,
-        primary={"token": token, "action": claims.action, "label": labels[claims.action]},
-        other={"token": other_token, "action": other_action, "label": labels[other_action]},
-        expires_at=f"{claims.expires_at:%Y-%m-%d %H:%M}",
-    )
-    return PageResult(200, html)
+
+
+def shell() -> PageResult:
+    """GET without a token: the page whose script reads the token from the fragment and POSTs it."""
+    return PageResult(200, pages.shell_page().html)
+
+
+def render_review(repo: Repository, signing_key: str, token: str, env: ReviewEnv, *, tz: str | None = None,
+                  may_reask: bool = True, now: datetime | None = None) -> PageResult:
+    """The review page. Never records a decision. With `may_reask` (the page's own POST, not a bare
+    GET a mail scanner could make), approved-media changes send the new version to the approver."""
+    now = now or utcnow()
+    claims = _verify(signing_key, token, now)
+    if isinstance(claims, PageResult):
+        return claims
+    with log_context(correlation_id=claims.content_id):
+        content = repo.get_content(claims.content_id)
+        problem = _why_not_decidable(claims, content, used=_token_used(repo, claims))
+        if problem:
+            return _refused(409, "Nothing to decide", problem)
+        media_problem = _media_problem(repo, content, env, may_reask=may_reask)
+        if media_problem:
+            return media_problem
+        if claims.action == "approve":
+            refusal = _platform_refusal(repo, content)
+            if refusal:
+                return refusal
+        register_secret(token)
+        # The page offers the other choice too; its token is minted for the same person and expiry.
+        other_action = "reject" if claims.action == "approve" else "approve"
+        other_token, _ = issue_token(signing_key, content_id=claims.content_id, content_hash=claims.content_hash,
+                                     action=other_action, expires_at=claims.expires_at, recipient=claims.recipient)
+        register_secret(other_token)
+        tokens = {claims.action: token, other_action: other_token}
+        zone = pages.zone_or_utc(tz)
+        page = pages.review_page(
+            content=content, cards=_cards(repo, content), media=_previews(content, env),
+            when=pages.when_text(content.publish_at, zone), tz=zone.key,
+            approve_token=tokens["approve"], reject_token=tokens["reject"],
+            expires=pages.when_text(claims.expires_at, zone),
+        )
+        return PageResult(200, page.html, media_origins=page.media_origins)
+
+
+def _cards(repo: Repository, content: ContentItem) -> list[dict]:
+    """Per target, what that platform will carry, built by its adapter from what publish sends."""
+    from shared.platforms.registry import adapter_for
+
+    position = {id(m): i for i, m in enumerate(content.media)}
+    labels = _media_labels(content)
+    cards = []
+    for target in content.targets:
+        account = repo.get_account(target.account_id) or {}
+        platform = account.get("platform", "?")
+        card = adapter_for(platform).preview(content, target, account)
+        handle = account.get("handle")
+        cards.append({
+            "platform": platform, "platform_name": pages.platform_name(platform), "account_id": target.account_id,
+            "handle": f"@{str(handle).lstrip('@')}" if handle else target.account_id,
+            "text": card.text, "text_label": card.text_label, "fields": card.fields,
+            "media": ", ".join(labels[position[id(m)]] for m in card.media if id(m) in position),
+        })
+    return cards
+
+
+def _media_labels(content: ContentItem) -> list[str]:
+    counts: dict[str, int] = {}
+    labels = []
+    for media in content.media:
+        counts[media.kind] = counts.get(media.kind, 0) + 1
+        labels.append(f"{media.kind.capitalize()} {counts[media.kind]}")
+    return labels
+
+
+def _previews(content: ContentItem, env: ReviewEnv) -> list[dict]:
+    """Short-lived signed URLs of exactly the generations under review."""
+    config = env.config
+    previews = []
+    for label, media in zip(_media_labels(content), content.media):
+        url = env.media_store.signed_url(media, ttl_seconds=PREVIEW_URL_TTL_SECONDS, endpoint=config.signed_url_endpoint,
+                                         key_file=config.url_signing_key_file)
+        previews.append({"kind": media.kind, "url": url, "label": label, "name": media.name.rsplit("/", 1)[-1],
+                         "size": pages.size_text(media.size), "content_type": media.content_type})
+    return previews
+
+
+def _media_problem(repo: Repository, content: ContentItem, env: ReviewEnv, *, may_reask: bool) -> PageResult | None:
+    """The media under review must still be the generations this link was issued for."""
+    from shared.content.service import void_for_changed_media
+
+    try:
+        env.media_store.verify(content.media)
+        return None
+    except MediaChanged as changed:
+        reason = str(changed)
+    if not may_reask:
+        return _refused(409, "The media changed", f"{reason}. This link no longer applies; open it in a browser to "
+                                                  "have the new version sent for approval.")
+    reopened, cannot = void_for_changed_media(repo, content, env.media_store, reason)
+    if cannot:
+        return _refused(409, "The media is gone", f"{cannot}. Nothing can be approved from this link.")
+    if reopened is not None:
+        env.request_approval(reopened)
+    return _refused(409, "The media changed", f"{reason}, so this link no longer applies. A new approval request for "
+                                              "the current version has been sent.")
 
 
 def _platform_refusal(repo: Repository, content: ContentItem) -> PageResult | None:
@@ -107,76 +209,142 @@ def _platform_refusal(repo: Repository, content: ContentItem) -> PageResult | No
     return None
 
 
-def _why_not_decidable(repo: Repository, claims: LinkClaims, content: ContentItem | None, transaction=None) -> str | None:
+def _token_used(repo: Repository, claims: LinkClaims) -> bool:
+    return repo.db.collection(APPROVALS).document(claims.token_id).get().exists
+
+
+def _why_not_decidable(claims: LinkClaims, content: ContentItem | None, *, used: bool) -> str | None:
     if content is None:
         return "This post no longer exists."
-    used = repo.db.collection(APPROVALS).document(claims.token_id).get(transaction=transaction)
-    if used.exists:
+    if used:
         return "This link has already been used."
     if content.status != "pending_approval":
-        return f"This post was already {content.status}; nothing more to do."
+        decided = content.approval
+        by = f" by {decided.decided_by} at {decided.decided_at:%Y-%m-%d %H:%M} UTC" if decided else ""
+        return f"This post was already {content.status}{by}; nothing more to do."
     if claims.content_hash != content.content_hash or content.current_hash() != content.content_hash:
         return "The post was edited after this link was sent, so this link no longer applies. A new approval request is needed."
     return None
 
 
-def apply_decision(repo: Repository, signing_key: str, token: str, action: str, now: datetime | None = None) -> PageResult:
-    """POST: verify, then record the decision once, in a transaction with the posts' transitions."""
+def apply_decision(repo: Repository, signing_key: str, token: str, action: str, env: ReviewEnv | None = None, *,
+                   reason: str | None = None, tz: str | None = None, now: datetime | None = None) -> PageResult:
+    """POST: verify, then record the decision once, in a transaction with the posts' transitions.
+
+    The transaction reads and writes only this item's documents (content, the token's use record,
+    its posts by id), so decisions on different items never contend. Concurrent decisions on one
+    item: one commits; the others find it decided and get 409.
+    """
+    now = now or utcnow()
+    claims = _verify(signing_key, token, now, action)
+    if isinstance(claims, PageResult):
+        return claims
+    reason = (reason or "").strip()[:REASON_MAX_CHARS] or None
+    with log_context(correlation_id=claims.content_id):
+        content = repo.get_content(claims.content_id)
+        problem = _why_not_decidable(claims, content, used=_token_used(repo, claims))
+        if problem:
+            log_event(log, logging.WARNING, "approval decision refused", reason=problem)
+            return _refused(409, "Nothing to decide", problem)
+        if claims.action == "approve":
+            refusal = _platform_refusal(repo, content)
+            if refusal:
+                log_event(log, logging.WARNING, "approval refused: a platform would refuse this content")
+                return refusal
+            if env is not None:
+                media_problem = _media_problem(repo, content, env, may_reask=True)
+                if media_problem:
+                    return media_problem
+        outcome = _record_decision(repo, claims, content, reason, now)
+        if isinstance(outcome, PageResult):
+            return outcome
+        decision, due, scheduled = outcome
+        log_event(log, logging.INFO, f"content {decision}", decided_by=claims.recipient, posts_due=len(due),
+                  posts_scheduled=len(scheduled))
+        return PageResult(200, _decision_page(repo, content, decision, reason, due, scheduled, pages.zone_or_utc(tz)),
+                          decision=decision, due_posts=due)
+
+
+def _record_decision(repo: Repository, claims: LinkClaims, content: ContentItem, reason: str | None, now: datetime):
+    from google.api_core import exceptions as gexc
     from google.cloud import firestore
 
-    now = now or utcnow()
-    try:
-        claims = verify_token(signing_key, token, now=now, action=action)
-    except TokenRefused as refused:
-        log_event(log, logging.WARNING, "approval link refused", reason=refused.reason)
-        return _refused(403 if refused.reason != "expired" else 410, "Link not usable", str(refused))
-
     content_ref = repo.content_ref(claims.content_id)
-    if claims.action == "approve":
-        content = repo.get_content(claims.content_id)
-        refusal = _platform_refusal(repo, content) if content is not None else None
-        if refusal:
-            log_event(log, logging.WARNING, "approval refused: a platform would refuse this content",
-                      content_id=claims.content_id)
-            return refusal
+    used_ref = repo.db.collection(APPROVALS).document(claims.token_id)
+    post_refs = [repo.post_ref(post_id_for(content.id, t.account_id)) for t in content.targets]
+    decision = "approved" if claims.action == "approve" else "rejected"
 
     @firestore.transactional
-    def _decide(transaction) -> tuple[str | None, list[Post]]:
-        content = repo.get_content(claims.content_id, transaction=transaction)
-        problem = _why_not_decidable(repo, claims, content, transaction=transaction)
+    def _decide(transaction):
+        snaps = {s.reference.path: s for s in transaction.get_all([content_ref, used_ref, *post_refs])}
+        current = snaps[content_ref.path]
+        current = ContentItem.model_validate(current.to_dict()) if current.exists else None
+        problem = _why_not_decidable(claims, current, used=snaps[used_ref.path].exists)
         if problem:
-            return problem, []
-        posts = repo.posts_for_content(claims.content_id, transaction=transaction)
-        decision = "approved" if claims.action == "approve" else "rejected"
+            return problem
         approval = Approval(decision=decision, decided_by=claims.recipient, decided_at=now,
-                            content_hash=content.content_hash, token_id=claims.token_id)
-        transaction.set(repo.db.collection(APPROVALS).document(claims.token_id), {
-            "content_id": content.id, "action": claims.action, "recipient": claims.recipient, "used_at": now,
-        })
+                            content_hash=current.content_hash, token_id=claims.token_id, reason=reason)
+        transaction.set(used_ref, {"content_id": current.id, "action": claims.action, "recipient": claims.recipient,
+                                   "used_at": now})
         transaction.update(content_ref, {"status": decision, "approval": _dump(approval), "updated_at": now})
-        due = []
-        for post in posts:
-            if post.status != "pending_approval":
+        due, scheduled = [], []
+        for ref in post_refs:
+            snap = snaps[ref.path]
+            post = Post.model_validate(snap.to_dict()) if snap.exists else None
+            if post is None or post.status != "pending_approval":
                 continue
             if decision == "rejected":
-                updated = transition(post, "rejected", reason=f"rejected by {claims.recipient}")
+                note = f"rejected by {claims.recipient}" + (f": {reason}" if reason else "")
+                updated = transition(post, "rejected", reason=note, fail_reason=reason)
             else:
                 updated = transition(post, "approved", reason=f"approved by {claims.recipient}",
                                      approved_by=claims.recipient, approved_at=now)
-                if content.publish_at and content.publish_at > now:
-                    updated = transition(updated, "scheduled", scheduled_at=content.publish_at)
+                if current.publish_at and current.publish_at > now:
+                    updated = transition(updated, "scheduled", scheduled_at=current.publish_at)
+                    scheduled.append(updated)
                 else:
                     updated = transition(updated, "queued", redispatch_at=now + timedelta(seconds=LOST_MESSAGE_RESEND_SECONDS))
                     due.append(updated)
-            transaction.set(repo.post_ref(post.id), _dump(updated))
-        return None, due
+            transaction.set(ref, _dump(updated))
+        return decision, due, scheduled
 
-    problem, due = _decide(repo.db.transaction())
-    if problem:
-        log_event(log, logging.WARNING, "approval decision refused", content_id=claims.content_id, reason=problem)
-        return _refused(409, "Nothing to decide", problem)
-    decision = "approved" if claims.action == "approve" else "rejected"
-    log_event(log, logging.INFO, f"content {decision}", decided_by=claims.recipient, posts_due=len(due))
-    message = (f"Approved. {len(due)} post(s) are on their way; you can close this page." if decision == "approved"
-               else "Rejected. Nothing will be published.")
-    return PageResult(200, pages.result_page(decision.capitalize(), message), decision=decision, due_posts=due)
+    for attempt in range(DECISION_ATTEMPTS):
+        try:
+            outcome = _decide(repo.db.transaction(max_attempts=2))
+        except (gexc.Aborted, gexc.DeadlineExceeded, gexc.ServiceUnavailable, ValueError) as exc:
+            if isinstance(exc, ValueError) and "commit transaction" not in str(exc):
+                raise  # a real bug (e.g. a document that does not validate), not contention
+            # Contention with another decision on this item (or the emulator's lock timeout).
+            log_event(log, logging.INFO, "decision transaction contended; retrying", attempt=attempt + 1,
+                      error=type(exc).__name__)
+            problem = _why_not_decidable(claims, repo.get_content(claims.content_id), used=_token_used(repo, claims))
+            if problem:
+                return _refused(409, "Nothing to decide", problem)
+            time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0))
+            continue
+        if isinstance(outcome, str):
+            log_event(log, logging.WARNING, "approval decision refused", reason=outcome)
+            return _refused(409, "Nothing to decide", outcome)
+        return outcome
+    log_event(log, logging.ERROR, "decision not recorded: the item stayed contended", attempts=DECISION_ATTEMPTS)
+    return _refused(503, "Busy, nothing recorded", "Many decisions arrived for this post at once and yours was not "
+                    "recorded. Press the button again in a few seconds.", retry_after=5)
+
+
+def _decision_page(repo: Repository, content: ContentItem, decision: str, reason: str | None, due: list[Post],
+                   scheduled: list[Post], zone) -> str:
+    """What was decided, and for an approval where and when each post goes."""
+    if decision == "rejected":
+        note = f"Reason recorded for {content.requested_by}: {reason}" if reason else "No reason was given."
+        return pages.result_page("Rejected", "Rejected. Nothing will be published.", note=note)
+    recap = []
+    for post in [*due, *scheduled]:
+        account = repo.get_account(post.account_id) or {}
+        handle = account.get("handle")
+        where = f"{pages.platform_name(post.platform)} · {'@' + str(handle).lstrip('@') if handle else post.account_id}"
+        when = "publishing now" if post.status == "queued" else f"scheduled for {pages.when_text(post.scheduled_at, zone)}"
+        recap.append(f"{where}: {when}")
+    message = (f"Approved version {content.version} of the post for campaign “{content.campaign}”. "
+               f"{len(due)} post(s) are on their way now" + (f", {len(scheduled)} scheduled" if scheduled else "") + ".")
+    return pages.result_page("Approved", message, recap=recap, recap_title="Where and when",
+                             note="Platforms may take a few minutes to process a video. You can close this page.")

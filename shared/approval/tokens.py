@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Literal
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadData, BadSignature, URLSafeSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
 
 Action = Literal["approve", "reject"]
 ACTIONS: tuple[Action, ...] = ("approve", "reject")
@@ -56,13 +57,15 @@ def issue_token(key: str, *, content_id: str, content_hash: str, action: Action,
 def verify_token(key: str, token: str, *, now: datetime, action: str | None = None) -> LinkClaims:
     """Signature, shape, expiry and (if given) the action the request claims to perform."""
     try:
+        if not _is_canonical(token):
+            raise BadSignature("non-canonical encoding")
         data = _serializer(key).loads(token)
         claims = LinkClaims(
             content_id=str(data["c"]), content_hash=str(data["h"]), action=data["a"],
             expires_at=datetime.fromtimestamp(int(data["e"]), timezone.utc), token_id=str(data["j"]),
             recipient=str(data["r"]),
         )
-    except (BadSignature, KeyError, TypeError, ValueError):
+    except (BadData, KeyError, TypeError, ValueError):
         raise TokenRefused("invalid", "This approval link is not valid. It may have been altered or truncated.") from None
     if claims.action not in ACTIONS:
         raise TokenRefused("invalid", "This approval link is not valid.")
@@ -71,3 +74,15 @@ def verify_token(key: str, token: str, *, now: datetime, action: str | None = No
     if now >= claims.expires_at:
         raise TokenRefused("expired", f"This link expired at {claims.expires_at:%Y-%m-%d %H:%M} UTC. Ask for a new one.")
     return claims
+
+
+def _is_canonical(token: str) -> bool:
+    """Exactly the string issue_token would have made. Unpadded base64 leaves spare low bits in its
+    last character, so several strings decode to the same bytes; only the one we issued counts."""
+    if not token.isascii() or token.count(".") not in (1, 2):
+        return False
+    payload, _, signature = token.lstrip(".").rpartition(".")
+    try:
+        return all(part and base64_encode(base64_decode(part)).decode() == part for part in (payload, signature))
+    except BadData:
+        return False

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 Platform = Literal["tiktok", "instagram", "x", "youtube", "linkedin"]
 TikTokPrivacy = Literal["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"]
@@ -39,9 +40,9 @@ class TargetSpec(_Strict):
     alt_text: str | None = Field(default=None, max_length=1000)
     # YouTube: title, tags and privacy are per target (the caption becomes the description).
     title: str | None = Field(default=None, max_length=500)
-    tags: list[str] = Field(default_factory=list, max_length=100)
+    tags: list[Annotated[str, Field(max_length=500)]] = Field(default_factory=list, max_length=100)
     youtube_privacy: Literal["private", "unlisted", "public"] | None = None
-    youtube_category_id: str = "22"
+    youtube_category_id: str = Field(default="22", max_length=10)
     made_for_kids: bool = False
     # LinkedIn: who sees the post.
     linkedin_visibility: Literal["PUBLIC", "CONNECTIONS", "LOGGED_IN"] = "PUBLIC"
@@ -49,8 +50,14 @@ class TargetSpec(_Strict):
     text_only: bool = False
 
 
-def _is_gs_uri(value: str) -> bool:
-    return value.startswith("gs://") and "/" in value[5:] and not value.endswith("/")
+def _gs_uri(value: str) -> str:
+    if not (value.startswith("gs://") and "/" in value[5:] and not value.endswith("/")):
+        raise PydanticCustomError("gs_uri", "must be a gs://bucket/object URI", {"limit": "gs://bucket/object"})
+    return value
+
+
+# gs:// + bucket name (at most 222 characters) + / + object name (at most 1024 bytes).
+GsUri = Annotated[str, Field(max_length=5 + 222 + 1 + 1024), AfterValidator(_gs_uri)]
 
 
 class Brief(_Strict):
@@ -61,28 +68,13 @@ class Brief(_Strict):
     audience: str | None = Field(default=None, max_length=300)
     tone: str = Field(default="friendly", max_length=60)
     call_to_action: str | None = Field(default=None, max_length=200)
-    hashtags: list[str] = Field(default_factory=list, max_length=30)
+    hashtags: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=30)
     language: str = Field(default="en", min_length=2, max_length=10)
-    video: str | None = Field(default=None, description="gs://bucket/object of the video to post")
-    images: list[str] = Field(default_factory=list, max_length=10, description="gs:// images, in carousel order")
+    video: GsUri | None = Field(default=None, description="gs://bucket/object of the video to post")
+    images: list[GsUri] = Field(default_factory=list, max_length=10, description="gs:// images, in carousel order")
     targets: list[TargetSpec] = Field(min_length=1, max_length=50)
     publish_at: datetime | None = None
     requested_by: str = Field(min_length=3, max_length=200)
-
-    @field_validator("video")
-    @classmethod
-    def _gs_uri(cls, value: str | None) -> str | None:
-        if value is not None and not _is_gs_uri(value):
-            raise ValueError("video must be a gs://bucket/object URI")
-        return value
-
-    @field_validator("images")
-    @classmethod
-    def _gs_uris(cls, values: list[str]) -> list[str]:
-        for value in values:
-            if not _is_gs_uri(value):
-                raise ValueError(f"image {value!r} must be a gs://bucket/object URI")
-        return values
 
     @field_validator("hashtags")
     @classmethod
@@ -92,6 +84,19 @@ class Brief(_Strict):
             if any(ch.isspace() for ch in tag):
                 raise ValueError(f"hashtag {tag!r} contains whitespace")
         return cleaned
+
+    @model_validator(mode="after")
+    def _each_account_once(self) -> Brief:
+        """One post per account and brief: a second target for the same account names that target."""
+        seen: set[str] = set()
+        for index, target in enumerate(self.targets):
+            if target.account_id in seen:
+                error = PydanticCustomError("duplicate_target", "account {account_id} is already a target of this brief",
+                                            {"account_id": target.account_id, "limit": "each account once"})
+                raise ValidationError.from_exception_data("Brief", [InitErrorDetails(
+                    type=error, loc=("targets", index, "account_id"), input=target.account_id)])
+            seen.add(target.account_id)
+        return self
 
 
 class GeneratedImage(BaseModel):
@@ -109,17 +114,29 @@ class GeneratedDraft(BaseModel):
 
 
 class MediaRef(BaseModel):
-    """An object in Cloud Storage that belongs to a content item."""
+    """One generation of an object in Cloud Storage that belongs to a content item.
+
+    The generation and the checksum are part of the content hash: an approval covers these exact
+    bytes, and publishing reads this generation only (an overwrite under the same name is a
+    different object, and voids the approval).
+    """
 
     kind: Literal["video", "image"]
     bucket: str
     name: str
     content_type: str
     size: int = Field(ge=0)
+    generation: int | None = None
+    crc32c: str | None = None  # base64, as Cloud Storage reports it
+    md5_hash: str | None = None  # base64; absent for composite objects
 
     @property
     def uri(self) -> str:
         return f"gs://{self.bucket}/{self.name}"
+
+    @property
+    def versioned_uri(self) -> str:
+        return f"{self.uri}#{self.generation}"
 
 
 class Approval(BaseModel):
@@ -130,6 +147,7 @@ class Approval(BaseModel):
     decided_at: datetime
     content_hash: str
     token_id: str
+    reason: str | None = Field(default=None, max_length=1000)  # a rejection's reason, for the requester
 
 
 ContentStatus = Literal["pending_approval", "approved", "rejected", "cancelled"]
@@ -149,6 +167,8 @@ class ContentItem(BaseModel):
     content_hash: str
     status: ContentStatus = "pending_approval"
     approval: Approval | None = None
+    # Earlier versions' decisions and voided approvals, oldest first (what happened, and why).
+    approval_history: list[dict] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
 

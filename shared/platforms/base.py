@@ -15,6 +15,9 @@ functions with these signatures (see registry.py):
     refresh_tokens(tokens: dict, *, config, http) -> dict
         Exchange tokens["refresh_token"] for new tokens; return {access_token, refresh_token?,
         expires_in?}. A rotated refresh token must be in the answer (it is written back).
+    preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCard
+        What this target will carry, for the approver's review page. Pure: built from the same
+        functions publish uses, so the page shows what is sent.
     DEFAULT_LIMITS: list[Limit]   posting caps per account (account doc `limits` overrides).
 """
 
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Literal, Protocol
 
-from shared.content.model import ContentItem, TargetSpec
+from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.posts.model import Post
 
 
@@ -91,6 +94,21 @@ class StatusResult:
     fail_class: str | None = None  # transient | platform | ...
     detail: str | None = None  # the platform's own status word, for logs
     next_check_seconds: float | None = None  # the platform's hint (e.g. X check_after_secs)
+
+
+@dataclass(frozen=True)
+class ReviewCard:
+    """One target as the approver sees it: the text as the platform carries it, the settings that
+    are published (label, value) and the media it gets, in the order it gets them."""
+
+    text: str
+    fields: list[tuple[str, str]]
+    media: list[MediaRef]
+    text_label: str = "Text"
+
+
+def on_off(enabled: bool) -> str:
+    return "on" if enabled else "off"
 
 
 def loggable_ids(platform_ids: dict[str, str]) -> dict[str, str]:

@@ -9,10 +9,12 @@ from shared.runtime.clock import utcnow
 TRANSITIONS: dict[str, frozenset[str]] = {
     "draft": frozenset({"pending_approval", "cancelled"}),
     "pending_approval": frozenset({"approved", "rejected", "cancelled"}),
-    "approved": frozenset({"scheduled", "queued", "cancelled"}),
-    "scheduled": frozenset({"queued", "cancelled"}),
-    # queued -> failed: refused before any platform call (validation, approval voided).
-    "queued": frozenset({"publishing", "cancelled", "failed"}),
+    # -> pending_approval: the approval was voided (content edited, approved media replaced) before a
+    # publisher claimed the post; the new version goes back to its approver.
+    "approved": frozenset({"scheduled", "queued", "cancelled", "pending_approval"}),
+    "scheduled": frozenset({"queued", "cancelled", "pending_approval"}),
+    # queued -> failed: refused before any platform call (validation, approved media deleted).
+    "queued": frozenset({"publishing", "cancelled", "failed", "pending_approval"}),
     # publishing -> queued: a transient failure before anything was created releases the claim.
     # publishing -> published: platforms that confirm synchronously.
     "publishing": frozenset({"processing", "queued", "published", "failed"}),

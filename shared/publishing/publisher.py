@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Callable
 
 from shared.content.model import ContentItem
-from shared.errors import AmbiguousError, CapReached, ConfigError, PermanentError, TransientError, ValidationError
+from shared.errors import (AmbiguousError, CapReached, ConfigError, MediaChanged, PermanentError, TransientError,
+                           ValidationError)
 from shared.platforms.base import PublishContext, PublishResult, loggable_ids
 from shared.platforms.registry import adapter_for
 from shared.posts.model import Post
@@ -44,7 +46,9 @@ def approval_problem(post: Post, content: ContentItem | None) -> str | None:
     return None
 
 
-def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store) -> PublishOutcome:
+def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store,
+                 request_approval: Callable[[ContentItem], None] = lambda content: None) -> PublishOutcome:
+    """`request_approval(content)` sends a new version to its approver (after an approved object changed)."""
     post = repo.get_post(post_id)
     if post is None:
         log_event(log, logging.ERROR, "publish message names an unknown post", post_id=post_id)
@@ -57,6 +61,10 @@ def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store
             if post.status == "queued":
                 repo.move_post(post.id, {"queued"}, "failed", reason=problem, fail_reason=problem, fail_class="approval")
             return PublishOutcome("refused", problem)
+        try:
+            media_store.verify(content.media)  # invariant 1: the approved generations, byte for byte
+        except MediaChanged as changed:
+            return _media_changed(repo, post, content, str(changed), media_store, request_approval, attempt=None)
 
         claim = claim_for_publishing(repo, post.id, config.publish_lease_seconds)
         if not claim.claimed:
@@ -84,6 +92,10 @@ def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store
             return _release(repo, post, attempt, str(exc), delay=exc.retry_after or 0, retry=True, reservation=reservation)
         except AmbiguousError as exc:
             return _fail(repo, post, attempt, str(exc), "ambiguous")
+        except MediaChanged as changed:
+            # Replaced mid-upload: nothing was created from the new bytes (reads are pinned to the approved generation).
+            limits.release(repo.db, reservation, post.id)
+            return _media_changed(repo, post, content, str(changed), media_store, request_approval, attempt=attempt)
         except (PermanentError, ValidationError, ConfigError) as exc:
             return _fail(repo, post, attempt, str(exc), type(exc).__name__)
         now = utcnow()
@@ -99,6 +111,29 @@ def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store
                                poll_deadline=now + timedelta(seconds=config.poll_give_up_seconds))
         log_event(log, logging.INFO, "publish handed to status poll", platform_ids=loggable_ids(result.platform_ids))
         return PublishOutcome("processing" if moved else "skipped", "uploaded; awaiting platform confirmation")
+
+
+def _media_changed(repo: Repository, post: Post, content: ContentItem, reason: str, media_store,
+                   request_approval: Callable[[ContentItem], None], *, attempt: str | None) -> PublishOutcome:
+    """Refuse the post: its approval is void. A replaced object goes back to the approver as a new
+    version; a deleted one fails the post naming it."""
+    from shared.content.service import void_for_changed_media
+    from shared.posts.state_machine import transition
+
+    if attempt is not None:  # hand the claim back first: only unclaimed posts go back for approval
+        repo.change_post(post.id, lambda current: transition(current, "queued", reason=reason, attempt_id=None,
+                                                             lease_until=None, create_sent_at=None, platform_ids={})
+                         if current.attempt_id == attempt and current.status == "publishing" else None)
+    reopened, cannot = void_for_changed_media(repo, content, media_store, reason)
+    if cannot:
+        repo.move_post(post.id, {"queued", "approved", "scheduled"}, "failed", reason=cannot, fail_reason=cannot,
+                       fail_class="media_changed")
+        log_event(log, logging.ERROR, "post failed", reason=cannot, fail_class="media_changed")
+        return PublishOutcome("failed", cannot)
+    if reopened is not None:
+        request_approval(reopened)
+    log_event(log, logging.WARNING, "publish refused: approved media changed; approval requested again", reason=reason)
+    return PublishOutcome("refused", f"approval void: {reason}")
 
 
 def account_tokens(account_id: str, account: dict, adapter, *, repo: Repository, config, secrets) -> AccountTokens:

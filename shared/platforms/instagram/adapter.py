@@ -13,7 +13,7 @@ import time
 from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import (AmbiguousError, CapReached, ConfigError, PermanentError, PostgateError, TransientError,
                            ValidationError)
-from shared.platforms.base import Limit, PublishContext, PublishResult, StatusContext, StatusResult
+from shared.platforms.base import Limit, PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult
 from shared.platforms.instagram.client import (CAP_RETRY_SECONDS, ContainerStatus, InstagramClient,
                                                refresh_long_lived_token)
 
@@ -99,6 +99,19 @@ def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
 
 
 # -- wiring ----------------------------------------------------------------------------------
+def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCard:
+    kind = target.instagram_media_type or ""
+    media = {"IMAGE": _images(content)[:1], "CAROUSEL": _images(content),
+             "REELS": [v for v in [_video(content)] if v is not None]}.get(kind, [])
+    fields = [("Post type", {"IMAGE": "image", "CAROUSEL": f"carousel of {len(media)} images, in this order",
+                             "REELS": "reel"}.get(kind, kind))]
+    if kind == "IMAGE":
+        fields.append(("Alt text", target.alt_text or "none"))
+    if kind == "REELS":
+        fields.append(("Also in the feed", "yes" if target.share_to_feed else "no (Reels tab only)"))
+    return ReviewCard(text=content.text(), fields=fields, media=media, text_label="Caption")
+
+
 def client_for(tokens, config) -> InstagramClient:
     return InstagramClient(tokens, base_url=config.instagram_base_url, timeout=config.http_timeout_seconds)
 

@@ -12,7 +12,7 @@ import time
 
 from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import PermanentError, TransientError, ValidationError
-from shared.platforms.base import Limit, PublishContext, PublishResult, StatusContext, StatusResult
+from shared.platforms.base import Limit, PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult
 from shared.platforms.linkedin.client import LinkedInClient, refresh_member_tokens
 from shared.platforms.linkedin.commentary import COMMENTARY_LIMIT, build_commentary
 
@@ -52,6 +52,18 @@ def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
     if media.kind == "video" and target.alt_text:
         raise ValidationError("LinkedIn alt text applies to images only", field="targets.alt_text",
                               limit="only with an image post")
+
+
+def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCard:
+    media = _media(content)
+    fields = [("Visibility", {"PUBLIC": "anyone", "CONNECTIONS": "connections only",
+                              "LOGGED_IN": "signed-in LinkedIn members"}[target.linkedin_visibility])]
+    if media is not None and media.kind == "image":
+        fields.append(("Alt text", target.alt_text or "none"))
+    if media is not None and media.kind == "video" and target.title:
+        fields.append(("Video title", target.title))
+    # The commentary is sent escaped (little text format); LinkedIn shows it as this text.
+    return ReviewCard(text=content.text(), fields=fields, media=[media] if media else [])
 
 
 def client_for(tokens, config) -> LinkedInClient:

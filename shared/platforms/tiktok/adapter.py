@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from shared.content.model import ContentItem, TargetSpec
 from shared.errors import ValidationError
-from shared.platforms.base import Limit, PublishContext, PublishResult, StatusContext, StatusResult
+from shared.platforms.base import Limit, PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult, on_off
 from shared.platforms.tiktok.chunking import plan_chunks
 from shared.platforms.tiktok.client import TRANSIENT_FAIL_REASONS, TikTokClient, refresh_user_tokens, upload_all
 from shared.posts.model import Post
@@ -62,8 +62,24 @@ def build_post_info(content: ContentItem, post: Post, creator) -> dict:
         "disable_stitch": target.disable_stitch or creator.stitch_disabled,
         "brand_content_toggle": target.brand_content_toggle,
         "brand_organic_toggle": target.brand_organic_toggle,
-        "is_aigc": content.generator != "offline-template-v1" and any(m.kind == "image" for m in content.media),
+        "is_aigc": is_aigc(content),
     }
+
+
+def is_aigc(content: ContentItem) -> bool:
+    """TikTok's AI-generated content label: set when a generated image is part of the post."""
+    return content.generator != "offline-template-v1" and any(m.kind == "image" for m in content.media)
+
+
+def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCard:
+    # The creator's own disabled toggles can only turn these off further at publish time.
+    fields = [("Privacy", str(target.privacy_level)), ("Comments", on_off(not target.disable_comment)),
+              ("Duet", on_off(not target.disable_duet)), ("Stitch", on_off(not target.disable_stitch)),
+              ("AI-generated label", "yes" if is_aigc(content) else "no")]
+    if target.brand_content_toggle or target.brand_organic_toggle:
+        fields.append(("Promotion", "branded content" if target.brand_content_toggle else "your own brand"))
+    video = [m for m in content.media if m.kind == "video"][:1]
+    return ReviewCard(text=content.text(), fields=fields, media=video, text_label="Caption")
 
 
 def publish(ctx: PublishContext) -> PublishResult:

@@ -9,9 +9,10 @@ import time
 
 from shared.content.model import MediaRef
 from shared.errors import PermanentError, TransientError
-from shared.platforms.base import Limit, PublishContext, PublishResult, StatusContext, StatusResult
+from shared.platforms.base import Limit, PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult
 from shared.platforms.x.client import XClient, refresh_user_tokens
-from shared.platforms.x.validation import media_plan, post_text, validate  # noqa: F401  (validate is the contract)
+from shared.platforms.x.validation import (MAX_WEIGHTED_LENGTH, media_plan, post_text, validate,  # noqa: F401
+                                           weighted_length)
 
 MAX_SEGMENTS = 1000  # segment_index 0..999
 _CATEGORY = {"images": "tweet_image", "gif": "tweet_gif", "video": "tweet_video"}
@@ -43,6 +44,15 @@ def publish(ctx: PublishContext) -> PublishResult:
     ids = {"tweet_id": str(data["id"]), "media_ids": ",".join(media_ids)}
     ctx.save_platform_ids(ids)
     return PublishResult(platform_ids=ids, confirmed=True, share_url=share_url(ctx.account, ids["tweet_id"]))
+
+
+def preview(content, target, account: dict) -> ReviewCard:
+    text = post_text(content)
+    kind, media = media_plan(content, target)
+    fields = [("Length", f"{weighted_length(text)} of {MAX_WEIGHTED_LENGTH} (X's weighted count)"),
+              ("Media", {"text": "none (text only)", "images": f"{len(media)} image(s)", "gif": "1 GIF",
+                         "video": "1 video"}[kind])]
+    return ReviewCard(text=text, fields=fields, media=media)
 
 
 def _upload(client: XClient, ctx: PublishContext, media: MediaRef, category: str) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from shared.content.model import ContentItem, TargetSpec
 from shared.errors import ValidationError
-from shared.platforms.base import Limit, PublishContext, PublishResult, StatusContext, StatusResult
+from shared.platforms.base import Limit, PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult
 from shared.platforms.youtube import quota
 from shared.platforms.youtube.client import SessionExpired, YouTubeClient, refresh_user_tokens, upload_resumable
 from shared.runtime.clock import utcnow
@@ -70,6 +70,21 @@ def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
                               limit="video/* or application/octet-stream")
     if video.size <= 0:
         raise ValidationError("video is empty", field="video", limit="size > 0")
+
+
+def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCard:
+    snippet = build_resource(content, target, now=utcnow())["snippet"]
+    release = _scheduled_release(content, target, utcnow())
+    privacy = str(target.youtube_privacy)
+    if release is not None:
+        privacy += " at the scheduled time (YouTube releases it; private until then)"
+    elif target.youtube_privacy != "private":
+        privacy += " once YouTube has processed it (uploaded private first)"
+    fields = [("Title", snippet["title"] or ""), ("Tags", ", ".join(snippet.get("tags", [])) or "none"),
+              ("Privacy", privacy), ("Made for kids", "yes" if target.made_for_kids else "no"),
+              ("Category", snippet["categoryId"])]
+    return ReviewCard(text=snippet["description"], fields=fields, media=[v for v in [_video(content)] if v],
+                      text_label="Description")
 
 
 def client_for(tokens, config) -> YouTubeClient:
