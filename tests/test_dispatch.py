@@ -85,15 +85,16 @@ def test_dispatch_function_sends_due_posts_to_the_platform_topic(env):
 
 def test_content_a_platform_would_refuse_cannot_be_approved(env):
     from shared import entrypoints, services
-    from shared.approval.service import apply_decision, render_confirm
+    from shared.approval.service import ReviewEnv, apply_decision, render_review
     from shared.content.service import edit_content
+    from shared.runtime.config import get_config
 
     content = entrypoints.generate(brief(upload_video()))
     # Edited after generation into something TikTok refuses (captions are at most 2200 UTF-16 units).
     edited = edit_content(services.repository(), content.id, caption="x" * 2300)
     token = issue_link(env, edited, "approve")
     before = snapshot_state()
-    page = render_confirm(services.repository(), env["signing_key"], token)
+    page = render_review(services.repository(), env["signing_key"], token, ReviewEnv(services.media_store(), get_config(), print))
     assert page.status == 422 and "2200 UTF-16 code units" in page.html and "caption" in page.html
     result = apply_decision(services.repository(), env["signing_key"], token, "approve")
     assert result.status == 422 and result.decision is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
@@ -31,8 +32,12 @@ log = logging.getLogger(__name__)
 DEFAULT_APPROVER = "marketing-lead"
 # Previews are fetched while the page is open; a short life keeps a forwarded page from leaking media.
 PREVIEW_URL_TTL_SECONDS = 1800
-# Concurrent decisions on one item contend on its document: retry briefly, then answer (never a 500).
-DECISION_ATTEMPTS = 8
+# Concurrent decisions on one item: one holds the item's lock, the others wait up to this long for
+# its outcome; the holder's transaction retries contention this many times. Then an answer, never a 500.
+DECISION_WAIT_SECONDS = 20.0
+DECISION_ATTEMPTS = 6
+DECISION_LOCK_SECONDS = 30
+DECISION_LOCKS = "decision_locks"
 REASON_MAX_CHARS = 1000
 
 
@@ -308,27 +313,78 @@ def _record_decision(repo: Repository, claims: LinkClaims, content: ContentItem,
             transaction.set(ref, _dump(updated))
         return decision, due, scheduled
 
-    for attempt in range(DECISION_ATTEMPTS):
-        try:
-            outcome = _decide(repo.db.transaction(max_attempts=2))
-        except (gexc.Aborted, gexc.DeadlineExceeded, gexc.ServiceUnavailable, ValueError) as exc:
-            if isinstance(exc, ValueError) and "commit transaction" not in str(exc):
-                raise  # a real bug (e.g. a document that does not validate), not contention
-            # Contention with another decision on this item (or the emulator's lock timeout).
-            log_event(log, logging.INFO, "decision transaction contended; retrying", attempt=attempt + 1,
-                      error=type(exc).__name__)
-            problem = _why_not_decidable(claims, repo.get_content(claims.content_id), used=_token_used(repo, claims))
-            if problem:
-                return _refused(409, "Nothing to decide", problem)
-            time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0))
-            continue
-        if isinstance(outcome, str):
-            log_event(log, logging.WARNING, "approval decision refused", reason=outcome)
-            return _refused(409, "Nothing to decide", outcome)
-        return outcome
+    holder = _DecisionLock(repo, claims.content_id)
+    deadline = time.monotonic() + DECISION_WAIT_SECONDS
+    while not holder.acquire():
+        # Another decision on this item is being recorded: wait for it, then say what it was.
+        problem = _why_not_decidable(claims, repo.get_content(claims.content_id), used=_token_used(repo, claims))
+        if problem:
+            return _refused(409, "Nothing to decide", problem)
+        if time.monotonic() > deadline:
+            log_event(log, logging.ERROR, "decision not recorded: another decision held the item too long")
+            return _refused(503, "Busy, nothing recorded", "Another decision on this post is being recorded. "
+                            "Open the link again in a few seconds to see the outcome.", retry_after=5)
+        time.sleep(random.uniform(0.05, 0.2))
+    try:
+        for attempt in range(DECISION_ATTEMPTS):
+            try:
+                outcome = _decide(repo.db.transaction())
+            except (gexc.Aborted, gexc.DeadlineExceeded, gexc.ServiceUnavailable, ValueError) as exc:
+                if isinstance(exc, ValueError) and "commit transaction" not in str(exc):
+                    raise  # a real bug (e.g. a document that does not validate), not contention
+                # Contention with a writer that does not take the lock (a publisher voiding an approval).
+                log_event(log, logging.INFO, "decision transaction contended; retrying", attempt=attempt + 1,
+                          error=type(exc).__name__)
+                time.sleep(min(1.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0))
+                continue
+            if isinstance(outcome, str):
+                log_event(log, logging.WARNING, "approval decision refused", reason=outcome)
+                return _refused(409, "Nothing to decide", outcome)
+            return outcome
+    finally:
+        holder.release()
     log_event(log, logging.ERROR, "decision not recorded: the item stayed contended", attempts=DECISION_ATTEMPTS)
-    return _refused(503, "Busy, nothing recorded", "Many decisions arrived for this post at once and yours was not "
-                    "recorded. Press the button again in a few seconds.", retry_after=5)
+    return _refused(503, "Busy, nothing recorded", "Many changes arrived for this post at once and your decision "
+                    "was not recorded. Press the button again in a few seconds.", retry_after=5)
+
+
+class _DecisionLock:
+    """One decision at a time per content item. Concurrent presses would otherwise all open a
+    transaction on the same documents and abort one another (the emulator's pessimistic locks turn
+    that into timeouts); a create-only document admits exactly one, and the rest wait and read the
+    outcome. It expires, so a crashed holder cannot block the item for long."""
+
+    def __init__(self, repo: Repository, content_id: str):
+        self._db = repo.db
+        self._ref = repo.db.collection(DECISION_LOCKS).document(content_id)
+        self._token = uuid.uuid4().hex
+
+    def acquire(self) -> bool:
+        from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
+
+        expires = utcnow() + timedelta(seconds=DECISION_LOCK_SECONDS)
+        try:
+            self._ref.create({"holder": self._token, "expires_at": expires})
+            return True
+        except AlreadyExists:
+            pass
+        snap = self._ref.get()
+        if snap.exists and snap.to_dict()["expires_at"] < utcnow():
+            try:  # a holder that died: remove its lock only if nobody renewed it meanwhile
+                self._ref.delete(option=self._db.write_option(last_update_time=snap.update_time))
+            except (FailedPrecondition, NotFound):
+                pass
+        return False
+
+    def release(self) -> None:
+        from google.api_core.exceptions import FailedPrecondition, NotFound
+
+        snap = self._ref.get()
+        if snap.exists and snap.to_dict().get("holder") == self._token:
+            try:
+                self._ref.delete(option=self._db.write_option(last_update_time=snap.update_time))
+            except (FailedPrecondition, NotFound):
+                pass
 
 
 def _decision_page(repo: Repository, content: ContentItem, decision: str, reason: str | None, due: list[Post],
