@@ -3,6 +3,7 @@
 import functions_framework
 
 from shared import entrypoints
+from shared.content.brief_request import RequestRefused, read_brief_request
 from shared.errors import BadMessage, PostgateError, TransientError, ValidationError
 from shared.runtime.handlers import ensure_logging, handle_pubsub
 
@@ -10,19 +11,17 @@ from shared.runtime.handlers import ensure_logging, handle_pubsub
 @functions_framework.http
 def generate_http(request):
     ensure_logging()
-    if request.method != "POST":
-        return {"error": "POST a brief as JSON"}, 405
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return {"error": "body must be a JSON object (a brief)"}, 400
     try:
-        content = entrypoints.generate(body, request.headers.get("Idempotency-Key"))
+        brief, idempotency_key = read_brief_request(request)
+        content = entrypoints.generate(brief, idempotency_key)
+    except RequestRefused as exc:
+        return _error(exc, exc.status)
     except (BadMessage, ValidationError) as exc:
-        return {"error": str(exc), "field": getattr(exc, "field", None), "limit": getattr(exc, "limit", None)}, 400
+        return _error(exc, 400)
     except TransientError as exc:
-        return {"error": str(exc)}, 503
+        return _error(exc, 503)
     except PostgateError as exc:
-        return {"error": str(exc)}, 502
+        return _error(exc, 502)
     return {"content_id": content.id, "status": content.status, "content_hash": content.content_hash,
             "caption": content.text()}, 201
 
@@ -30,3 +29,8 @@ def generate_http(request):
 @functions_framework.cloud_event
 def generate_from_message(event):
     handle_pubsub(event, lambda payload, attrs, message_id: entrypoints.generate(payload, message_id))
+
+
+def _error(exc: Exception, status: int):
+    body = {"error": str(exc), "field": getattr(exc, "field", None), "limit": getattr(exc, "limit", None)}
+    return body, status, {"Allow": "POST"} if status == 405 else {}

@@ -68,7 +68,7 @@ class Brief(_Strict):
     audience: str | None = Field(default=None, max_length=300)
     tone: str = Field(default="friendly", max_length=60)
     call_to_action: str | None = Field(default=None, max_length=200)
-    hashtags: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=30)
+    hashtags: list[Annotated[str, Field(max_length=500)]] = Field(default_factory=list, max_length=30)
     language: str = Field(default="en", min_length=2, max_length=10)
     video: GsUri | None = Field(default=None, description="gs://bucket/object of the video to post")
     images: list[GsUri] = Field(default_factory=list, max_length=10, description="gs:// images, in carousel order")
