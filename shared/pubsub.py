@@ -25,7 +25,7 @@ def decode_cloud_event(event) -> tuple[dict[str, Any], dict[str, str], datetime 
         message = event.data["message"]
         raw = base64.b64decode(message.get("data") or "")
         payload = json.loads(raw.decode("utf-8")) if raw else {}
-    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError, RecursionError) as exc:  # nesting bomb: unreadable
         raise BadMessage(f"cannot decode Pub/Sub message: {type(exc).__name__}: {exc}") from None
     if not isinstance(payload, dict):
         raise BadMessage("Pub/Sub message data is JSON but not an object")

@@ -151,3 +151,23 @@ def test_brief_over_pubsub_with_video_outside_the_media_bucket_is_acked_and_stor
     assert _stored() == {"content": [], "posts": [], "media": []}
     [refusal] = [e for e in logs.entries if e.get("message") == "message refused; acked"]
     assert "video" in refusal["error"] and OTHER_BUCKET in refusal["error"]
+
+
+def test_every_generate_answer_carries_the_security_headers(env):
+    client = function_client("functions/generate/main.py", "generate_http", "http")
+    for response in (client.get("/"), client.post("/", data="x", content_type="text/plain"),
+                     client.post("/", data=b"{" * 70_000, content_type="application/json")):
+        assert response.status_code in (405, 415, 413)
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["Cache-Control"] == "no-store"
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_a_deeply_nested_pubsub_brief_is_acked_as_unreadable(env):
+    client = function_client("functions/generate/main.py", "generate_from_message")
+    response = client.post("/", json=pubsub_envelope(b"[" * 100_000 + b"]" * 100_000))
+    assert response.status_code == 200  # acked: redelivering cannot make it readable
+    from shared import services
+
+    assert list(services.repository().db.collection("content").stream()) == []

@@ -29,7 +29,8 @@ def _answer(request):
     try:
         form = web.read_form(request, MAX_BODY_BYTES) if request.method == "POST" else {}
     except web.BodyTooLarge:
-        return pages.result_page("Request too large", "That request was too large."), 413, pages.security_headers()
+        return web.unread_body_answer(pages.result_page("Request too large", "That request was too large."), 413,
+                                      pages.security_headers())
     result = entrypoints.approval_page(request.method, form, request.args.get("token"))
     headers = pages.security_headers(result.media_origins)
     if result.retry_after:

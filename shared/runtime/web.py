@@ -32,6 +32,21 @@ def add_headers_to_every_response(headers: Callable[[], dict[str, str]]) -> None
     flask.current_app.after_request(_add)
 
 
+def api_headers() -> dict[str, str]:
+    """For JSON answers: nothing to render, frame, cache, sniff or refer."""
+    return {"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'", "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
+def unread_body_answer(body: str, status: int, headers: dict[str, str]):
+    """An answer that leaves a refused body unread: functions-framework reads every request body
+    after a non-streamed response (read_request), so a 413 is sent streamed, closing the connection."""
+    import flask
+
+    response = flask.Response(iter([body]), status=status, headers={**headers, "Connection": "close"})
+    return response
+
+
 def read_form(request, limit: int) -> dict[str, str]:
     """The urlencoded form, refusing more than `limit` bytes before anything is read or parsed."""
     from werkzeug.exceptions import RequestEntityTooLarge
