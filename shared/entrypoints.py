@@ -51,6 +51,8 @@ def notify_approvers(payload: dict[str, Any]) -> int:
     repo = services.repository()
     with log_context(correlation_id=content_id):
         content = repo.get_content(content_id)
+        if payload.get("decision") == "rejected":
+            return _tell_requester(config, content, payload)
         if content is None or content.status != "pending_approval":
             log_event(log, logging.INFO, "no approval needed", status=content.status if content else None)
             return 0
@@ -66,6 +68,19 @@ def notify_approvers(payload: dict[str, Any]) -> int:
             sent += 1
         log_event(log, logging.INFO, "approval requested", recipients=sent)
         return sent
+
+
+def _tell_requester(config, content, payload: dict[str, Any]) -> int:
+    from shared.approval.notifiers import DecisionNotice, notifier_from_config
+
+    if content is None or content.status != "rejected" or content.content_hash != payload.get("content_hash"):
+        log_event(log, logging.INFO, "decision notice no longer applies", status=content.status if content else None)
+        return 0
+    approval = content.approval
+    notice = DecisionNotice(content.id, content.campaign, content.requested_by, "rejected", approval.decided_by,
+                            approval.reason, content.text())
+    notifier_from_config(config, services.secrets()).notify(notice)
+    return 1
 
 
 def approval_page(method: str, form: dict[str, str], query_token: str | None = None):
@@ -100,6 +115,15 @@ def approval_page(method: str, form: dict[str, str], query_token: str | None = N
         return service.PageResult(400, service.pages.result_page("Link not usable", "Unknown action."))
     result = service.apply_decision(repo, key, token, action, env, reason=form.get("reason"), tz=form.get("tz"))
     topology = get_topology()
+    if result.decision == "rejected":  # approval-notify tells whoever asked for it, with the reason
+        content_id = result.content.id
+        with log_context(correlation_id=content_id):
+            try:
+                publish_json(config.project, topology.functions["approval-notify"].trigger.topic,
+                             {"content_id": content_id, "content_hash": result.content.content_hash,
+                              "decision": "rejected"}, correlation_id=content_id)
+            except Exception as exc:  # noqa: BLE001 - the decision stands; only the notice is lost
+                log_event(log, logging.ERROR, "could not send the rejection notice", error=str(exc))
     for post in result.due_posts:
         with log_context(correlation_id=post.content_id, post_id=post.id, platform=post.platform):
             try:

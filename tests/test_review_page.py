@@ -4,6 +4,7 @@ media of the approved generation, the schedule in the approver's zone, and a rec
 from __future__ import annotations
 
 import html
+import json
 import re
 from datetime import datetime, timezone
 
@@ -97,6 +98,16 @@ def test_reject_reason_is_stored_and_recapped(env):
     assert stored.status == "rejected" and stored.approval.reason == "Wrong product shot; use the blue bottle."
     posts = services.repository().posts_for_content(content.id)
     assert all(p.status == "rejected" and "use the blue bottle" in p.history[-1].reason for p in posts)
+    # approval-notify tells the requester, reason included.
+    from shared import entrypoints
+    from tests.test_approval_binding import _approval_requests
+
+    [notice_request] = [m for m in _approval_requests() if m.get("decision") == "rejected"]
+    assert entrypoints.notify_approvers(notice_request) == 1
+    [notice] = list((env["workdir"] / "outbox").glob(f"{content.id}--rejected--*.json"))
+    told = json.loads(notice.read_text())
+    assert told["recipient"] == "marketing@example.com" and told["reason"] == "Wrong product shot; use the blue bottle."
+    assert told["decided_by"] == "lead@example.com"
 
 
 def test_approval_recaps_where_and_when_each_post_goes(env):

@@ -38,8 +38,28 @@ class ApprovalRequest:
                 f"Targets: {', '.join(self.targets)}\nReview and approve: {self.approve_url}\nReject: {self.reject_url}\n")
 
 
+@dataclass(frozen=True)
+class DecisionNotice:
+    """Tells whoever asked for the content what the approver decided, and why when they said."""
+
+    content_id: str
+    campaign: str
+    recipient: str
+    decision: str
+    decided_by: str
+    reason: str | None
+    preview: str
+
+    def text(self) -> str:
+        why = f"Reason: {self.reason}" if self.reason else "No reason was given."
+        return (f"Postgate: the post for campaign '{self.campaign}' was {self.decision} by {self.decided_by}.\n{why}\n\n"
+                f"{self.preview}\n")
+
+
 class Notifier(Protocol):
     def send(self, request: ApprovalRequest) -> None: ...
+
+    def notify(self, notice: DecisionNotice) -> None: ...
 
 
 class LogNotifier:
@@ -47,16 +67,23 @@ class LogNotifier:
         self._outbox = Path(outbox_dir) if outbox_dir else None
 
     def send(self, request: ApprovalRequest) -> None:
-        if self._outbox:
-            self._outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
-            path = self._outbox / f"{request.content_id}--{request.recipient}.json"
-            # The links are credentials: readable by the owner only, whatever the umask says.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(json.dumps(request.__dict__, indent=2))
+        self._write(f"{request.content_id}--{request.recipient}.json", request.__dict__)
         log_event(log, logging.INFO, "approval request ready", recipient=request.recipient,
                   outbox=str(self._outbox) if self._outbox else None)
+
+    def notify(self, notice: DecisionNotice) -> None:
+        self._write(f"{notice.content_id}--{notice.decision}--{notice.recipient}.json", notice.__dict__)
+        log_event(log, logging.INFO, f"requester told: content {notice.decision}", recipient=notice.recipient)
+
+    def _write(self, filename: str, message: dict) -> None:
+        if not self._outbox:
+            return
+        self._outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Approval links are credentials: readable by the owner only, whatever the umask says.
+        fd = os.open(self._outbox / filename, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(json.dumps(message, indent=2))
 
 
 class SlackNotifier:
@@ -78,6 +105,14 @@ class SlackNotifier:
                 ]},
             ],
         }
+        self._post(body)
+        log_event(log, logging.INFO, "approval request sent to slack", recipient=request.recipient)
+
+    def notify(self, notice: DecisionNotice) -> None:
+        self._post({"text": notice.text()[:3000]})
+        log_event(log, logging.INFO, f"requester told on slack: content {notice.decision}", recipient=notice.recipient)
+
+    def _post(self, body: dict) -> None:
         try:
             response = requests.post(self._url, json=body, timeout=self._timeout)
         except requests.RequestException as exc:
@@ -86,7 +121,6 @@ class SlackNotifier:
             raise TransientError(f"slack webhook answered {response.status_code}")
         if response.status_code != 200:
             raise PermanentError(f"slack webhook refused the message: {response.status_code} {response.text[:200]}")
-        log_event(log, logging.INFO, "approval request sent to slack", recipient=request.recipient)
 
 
 class SmtpNotifier:
@@ -94,11 +128,19 @@ class SmtpNotifier:
         self._host, self._port, self._sender, self._password, self._timeout = host, port, sender, password, timeout
 
     def send(self, request: ApprovalRequest) -> None:
+        self._mail(request.recipient, f"[Postgate] Approve post for {request.campaign}", request.text())
+        log_event(log, logging.INFO, "approval request e-mailed", recipient=request.recipient)
+
+    def notify(self, notice: DecisionNotice) -> None:
+        self._mail(notice.recipient, f"[Postgate] Post for {notice.campaign} {notice.decision}", notice.text())
+        log_event(log, logging.INFO, f"requester e-mailed: content {notice.decision}", recipient=notice.recipient)
+
+    def _mail(self, recipient: str, subject: str, text: str) -> None:
         message = EmailMessage()
-        message["Subject"] = f"[Postgate] Approve post for {request.campaign}"
+        message["Subject"] = subject
         message["From"] = self._sender
-        message["To"] = request.recipient
-        message.set_content(request.text())
+        message["To"] = recipient
+        message.set_content(text)
         try:
             with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
                 if self._port == 587:
@@ -109,8 +151,7 @@ class SmtpNotifier:
         except (OSError, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
             raise TransientError(f"smtp {self._host}:{self._port} unreachable: {type(exc).__name__}") from None
         except smtplib.SMTPRecipientsRefused:
-            raise PermanentError(f"smtp refused recipient {request.recipient}") from None
-        log_event(log, logging.INFO, "approval request e-mailed", recipient=request.recipient)
+            raise PermanentError(f"smtp refused recipient {recipient}") from None
 
 
 def notifier_from_config(config, secrets) -> Notifier:

@@ -72,6 +72,7 @@ class PageResult:
     due_posts: list[Post] = field(default_factory=list)
     media_origins: tuple[str, ...] = ()
     retry_after: int | None = None
+    content: ContentItem | None = None  # the item decided on
 
 
 @dataclass(frozen=True)
@@ -267,7 +268,7 @@ def apply_decision(repo: Repository, signing_key: str, token: str, action: str, 
         log_event(log, logging.INFO, f"content {decision}", decided_by=claims.recipient, posts_due=len(due),
                   posts_scheduled=len(scheduled))
         return PageResult(200, _decision_page(repo, content, decision, reason, due, scheduled, pages.zone_or_utc(tz)),
-                          decision=decision, due_posts=due)
+                          decision=decision, due_posts=due, content=content)
 
 
 def _record_decision(repo: Repository, claims: LinkClaims, content: ContentItem, reason: str | None, now: datetime):
