@@ -7,7 +7,7 @@ TERRAFORM ?= terraform
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: venv demo test lint emulators-check clean
+.PHONY: venv browser demo test lint emulators-check clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,19 @@ venv: $(VENV)/.installed $(BQ_VENV)/.installed
 demo: venv
 	$(PY) -m infra.local.demo
 
-test: venv
+# Debian's Chromium and its matching chromedriver for the real-browser tests (tests/browser.py).
+# Installed only when missing; the demo does not need them.
+BROWSER_PACKAGES := chromium chromium-driver
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	elif command -v sudo >/dev/null; then SUDO=sudo; \
+	else echo "browser: /usr/bin/chromium or /usr/bin/chromedriver is missing; run as root (or install sudo) to apt-get install $(BROWSER_PACKAGES)" >&2; exit 1; fi; \
+	echo "browser: installing $(BROWSER_PACKAGES) from Debian"; \
+	$$SUDO apt-get update -qq && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES)
+
+test: venv browser
 	$(PY) -m pytest -q tests
 
 # Offline checks: no provider is downloaded. --skip-download keeps checkov from calling home.

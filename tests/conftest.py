@@ -14,6 +14,7 @@ from infra.local.emulators import start_emulators
 from infra.local.sample_media import jpeg_bytes  # noqa: F401 - tests import it from here
 from infra.local.sandboxes.tiktok import TikTokSandbox
 
+pytest_plugins = ["tests.browser"]  # the `chromium` and `browser` fixtures
 PROJECT = "test-project"
 MEDIA_BUCKET = "test-media"
 ACCOUNT = "tiktok-main"
@@ -42,6 +43,9 @@ def stack_env(emulators, sandbox, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("postgate")
     access_token = "act." + pysecrets.token_urlsafe(24)
     signing_key = pysecrets.token_hex(32)
+    from infra.local.signing_key import write_local_signing_key
+
+    url_signing_key = write_local_signing_key(workdir / "url-signing-key.json", PROJECT)
     secrets_file = workdir / "secrets.json"
     secrets_file.write_text(json.dumps({SIGNING_SECRET: signing_key,
                                         ACCOUNT_SECRET: json.dumps({"access_token": access_token})}))
@@ -60,6 +64,9 @@ def stack_env(emulators, sandbox, tmp_path_factory):
         "POSTGATE_TIKTOK_RATE_LIMIT_WAIT_SECONDS": "0.2",
         "POSTGATE_POLL_FIRST_CHECK_SECONDS": "0",
         "POSTGATE_HTTP_TIMEOUT_SECONDS": "10",
+        # Review-page previews and Instagram's media fetches: V4 URLs signed locally, served by the storage emulator.
+        "POSTGATE_SIGNED_URL_ENDPOINT": emulators.env()["STORAGE_EMULATOR_HOST"],
+        "POSTGATE_URL_SIGNING_KEY_FILE": str(url_signing_key),
     }
     os.environ.update(env)
     from shared import services

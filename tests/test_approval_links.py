@@ -19,7 +19,7 @@ def test_confirm_page_shows_preview_targets_and_both_buttons_without_changing_st
     response = _http().get("/", query_string={"token": token})
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "Pre-order now." in page and "tiktok-main" in page and "PUBLIC_TO_EVERYONE" in page
+    assert "Pre-order now." in page and "tiktok-main" in page and "Everyone" in page
     assert 'value="approve"' in page and 'value="reject"' in page
     assert snapshot_state() == before
 

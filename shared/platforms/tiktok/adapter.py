@@ -71,9 +71,14 @@ def is_aigc(content: ContentItem) -> bool:
     return content.generator != "offline-template-v1" and any(m.kind == "image" for m in content.media)
 
 
+# TikTok's own words for the privacy options (its UX guidelines ask apps to show them this way).
+_AUDIENCE = {"PUBLIC_TO_EVERYONE": "Everyone", "MUTUAL_FOLLOW_FRIENDS": "Friends", "FOLLOWER_OF_CREATOR": "Followers",
+             "SELF_ONLY": "Only me"}
+
+
 def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCard:
     # The creator's own disabled toggles can only turn these off further at publish time.
-    fields = [("Privacy", str(target.privacy_level)), ("Comments", on_off(not target.disable_comment)),
+    fields = [("Who can watch", _AUDIENCE.get(str(target.privacy_level), str(target.privacy_level))), ("Comments", on_off(not target.disable_comment)),
               ("Duet", on_off(not target.disable_duet)), ("Stitch", on_off(not target.disable_stitch)),
               ("AI-generated label", "yes" if is_aigc(content) else "no")]
     if target.brand_content_toggle or target.brand_organic_toggle:
