@@ -102,7 +102,7 @@ def test_reject_reason_is_stored_and_recapped(env):
     from shared import entrypoints
     from tests.test_approval_binding import _approval_requests
 
-    [notice_request] = [m for m in _approval_requests() if m.get("decision") == "rejected"]
+    [notice_request] = [m for m in _approval_requests() if m.get("decision") == "rejected" and m["content_hash"] == content.content_hash]
     assert entrypoints.notify_approvers(notice_request) == 1
     [notice] = list((env["workdir"] / "outbox").glob(f"{content.id}--rejected--*.json"))
     told = json.loads(notice.read_text())
