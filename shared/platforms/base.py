@@ -12,6 +12,14 @@ functions with these signatures (see registry.py):
         ctx.save_platform_ids(...) the moment the platform names it (before any slow step).
     check_status(ctx: StatusContext) -> StatusResult
         For posts in `processing`: ask the platform whether the post is live.
+    reconcile(ctx: StatusContext) -> StatusResult
+        For posts whose create call had an unknown outcome (`post.unconfirmed`: a timeout, a dropped
+        connection or a 5xx after the call was sent, a "duplicate" or "already published" refusal):
+        find the post on the platform. `published` with its ids when found; `pending` when not found
+        yet or still processing (the poll asks again until the deadline, then the post fails as
+        `unconfirmed`); `absent` only when the platform's answer proves no post exists from this
+        attempt (the post goes back to `queued` and is published again). Never creates anything.
+        publish() raises AmbiguousError for an unknown outcome, after saving every id it has.
     refresh_tokens(tokens: dict, *, config, http) -> dict
         Exchange tokens["refresh_token"] for new tokens; return {access_token, refresh_token?,
         expires_in?}. A rotated refresh token must be in the answer (it is written back).
@@ -83,11 +91,12 @@ class StatusContext:
     config: Any
     repo: Any = None
     now: datetime | None = None  # the poll's clock (tests move it)
+    content: ContentItem | None = None  # what was sent (reconcile matches text and media on it)
 
 
 @dataclass(frozen=True)
 class StatusResult:
-    state: Literal["published", "failed", "pending"]
+    state: Literal["published", "failed", "pending", "absent"]
     platform_ids: dict[str, str] = field(default_factory=dict)  # merged into the post's ids
     share_url: str | None = None
     fail_reason: str | None = None

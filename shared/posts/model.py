@@ -53,6 +53,9 @@ class Post(BaseModel):
     redispatch_at: datetime | None = None
     # Set just before the platform's create call is sent: after it, a blind retry could post twice.
     create_sent_at: datetime | None = None
+    # In `processing` because the create call's outcome is unknown: the status poll reconciles
+    # (looks the post up on the platform) instead of checking a known id.
+    unconfirmed: bool = False
 
     platform_ids: dict[str, str] = Field(default_factory=dict)
     share_url: str | None = None
@@ -64,6 +67,7 @@ class Post(BaseModel):
 
     published_at: datetime | None = None
     publish_log_written: bool = False
+    publish_log_claim_until: datetime | None = None  # a poll run is writing the row (publish_log.py)
     fail_reason: str | None = None
     fail_class: str | None = None
     history: list[Transition] = Field(default_factory=list)

@@ -74,6 +74,8 @@ class Repository:
         """Run `decide(current)` in a transaction; write what it returns (None = leave as is).
 
         Returns (before, after). `decide` must be pure: Firestore may call it again on contention.
+        Contention (the emulator's lock timeouts included) is retried with backoff; a change is
+        either applied whole or not at all, never half.
         """
         from google.cloud import firestore
 
@@ -90,7 +92,7 @@ class Repository:
                 transaction.set(ref, _dump(after))
             return before, after
 
-        return _run(self.db.transaction())
+        return run_with_contention_retry(lambda: _run(self.db.transaction()))
 
     def move_post(self, post_id: str, expected: set[str], to: PostStatus, *, reason: str | None = None, **changes) -> Post | None:
         """Transition only if the post is still in one of `expected`; None if it moved on meanwhile."""
@@ -142,6 +144,19 @@ class Repository:
             found.update((d.id, Post.model_validate(d.to_dict())) for d in query.get())
         return list(found.values())
 
+    def posts_with_expired_lease(self, now: datetime, limit: int) -> list[Post]:
+        """Publishing attempts that died (crash, timeout) without moving their post on."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self.db.collection(POSTS)
+            .where(filter=FieldFilter("status", "==", "publishing"))
+            .where(filter=FieldFilter("lease_until", "<", now))
+            .order_by("lease_until")
+            .limit(limit)
+        )
+        return [Post.model_validate(d.to_dict()) for d in query.get()]
+
     def posts_missing_publish_log(self, limit: int) -> list[Post]:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
@@ -162,6 +177,28 @@ class Repository:
         self.db.collection(ACCOUNTS).document(account_id).set(account)
 
 
+# Many instances move posts at once (publishers, the poll, dispatch): a transaction that keeps
+# losing is retried this many times over a few seconds before the error reaches the caller.
+CONTENTION_ATTEMPTS = 8
+
+
+def run_with_contention_retry(run: Callable[[], object]):
+    import random
+    import time
+
+    from google.api_core import exceptions as gexc
+
+    for attempt in range(CONTENTION_ATTEMPTS):
+        try:
+            return run()
+        except (gexc.Aborted, gexc.DeadlineExceeded, gexc.ServiceUnavailable, ValueError) as exc:
+            if isinstance(exc, ValueError) and "commit transaction" not in str(exc):
+                raise  # not contention: a real bug
+            if attempt == CONTENTION_ATTEMPTS - 1:
+                raise
+            time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0))
+
+
 @dataclass(frozen=True)
 class Claim:
     """Outcome of trying to claim a post for publishing."""
@@ -176,7 +213,8 @@ def claim_for_publishing(repo: Repository, post_id: str, lease_seconds: int, now
 
     A duplicate or concurrent delivery finds the post already publishing (lease alive), processing
     or terminal, and gets claimed=False. A lease that ran out is taken over only when the create
-    call was never sent; otherwise a retry could post twice, so the post fails for a person to check.
+    call was never sent; otherwise a retry could post twice, so the post goes to the status poll,
+    which looks it up on the platform (see recover_expired_lease).
     """
     attempt_id = uuid.uuid4().hex
     now = now or utcnow()
@@ -195,14 +233,8 @@ def claim_for_publishing(repo: Repository, post_id: str, lease_seconds: int, now
             if post.create_sent_at is None:
                 outcome["reason"] = "claimed after expired lease"
                 return post.model_copy(update={**lease, "attempt_count": post.attempt_count + 1, "updated_at": now})
-            if post.platform_ids:
-                outcome["reason"] = "expired lease after create: handing to status poll"
-                return transition(post, "processing", reason="lease expired after the platform accepted the post",
-                                  next_check_at=now, poll_deadline=now + timedelta(hours=6))
-            outcome["reason"] = "expired lease after create call with no platform id: ambiguous"
-            return transition(post, "failed", reason="ambiguous", fail_class="ambiguous",
-                              fail_reason="the publisher stopped after sending the create call and before the platform answered; "
-                                          "check the account before publishing again")
+            outcome["reason"] = "expired lease after the create call: handing to status poll to look it up"
+            return unconfirmed(post, now, "the publisher stopped after sending the create call")
         if post.status == "publishing":
             outcome["reason"] = "already being published by another attempt"
         elif post.status in TERMINAL or post.status == "processing":
@@ -217,3 +249,33 @@ def claim_for_publishing(repo: Repository, post_id: str, lease_seconds: int, now
     claimed = after is not None and after.status == "publishing" and after.attempt_id == attempt_id
     return Claim(after or before, claimed, outcome.get("reason", "unknown"))
 
+
+
+# How long the status poll keeps looking for a post whose create outcome is unknown, before it
+# ends `failed` as `unconfirmed` for a person to check.
+UNCONFIRMED_GIVE_UP_SECONDS = 6 * 3600
+
+
+def unconfirmed(post: Post, now: datetime, why: str, *, deadline_seconds: float = UNCONFIRMED_GIVE_UP_SECONDS) -> Post:
+    """publishing -> processing, to be settled by looking the post up on the platform (never by
+    creating it again: it may be live). Every platform id saved so far is kept."""
+    return transition(post, "processing", reason=f"outcome unknown: {why}; the status poll will look it up",
+                      unconfirmed=True, attempt_id=None, lease_until=None, check_count=0, next_check_at=now,
+                      poll_deadline=now + timedelta(seconds=deadline_seconds))
+
+
+def recover_expired_lease(repo: Repository, post_id: str, now: datetime | None = None) -> Post | None:
+    """A publishing post whose attempt died (its lease ran out): back to `queued` when the create
+    call was never sent, else to the status poll to be looked up. None if it moved on meanwhile."""
+    now = now or utcnow()
+
+    def decide(post: Post) -> Post | None:
+        if post.status != "publishing" or not post.lease_until or post.lease_until >= now:
+            return None
+        if post.create_sent_at is None:
+            return transition(post, "queued", reason="publishing attempt died before the create call",
+                              attempt_id=None, lease_until=None, platform_ids={}, redispatch_at=now)
+        return unconfirmed(post, now, "the publishing attempt died after sending the create call")
+
+    _, after = repo.change_post(post_id, decide)
+    return after

@@ -18,7 +18,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     # publishing -> queued: a transient failure before anything was created releases the claim.
     # publishing -> published: platforms that confirm synchronously.
     "publishing": frozenset({"processing", "queued", "published", "failed"}),
-    "processing": frozenset({"published", "failed"}),
+    # processing -> queued: a create of unknown outcome that the platform proves never happened.
+    "processing": frozenset({"published", "failed", "queued"}),
     "published": frozenset(),
     "rejected": frozenset(),
     "cancelled": frozenset(),

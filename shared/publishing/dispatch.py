@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from shared.posts.model import Post
-from shared.posts.repository import Repository
+from shared.posts.repository import Repository, recover_expired_lease
 from shared.posts.state_machine import transition
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
@@ -29,6 +29,7 @@ LOST_MESSAGE_RESEND_SECONDS = 900
 class DispatchSummary:
     sent: int = 0
     released: int = 0  # scheduled -> queued
+    recovered: int = 0  # publishing with an expired lease -> queued (nothing sent) or processing (look it up)
     errors: int = 0
     post_ids: list[str] = field(default_factory=list)
 
@@ -37,6 +38,13 @@ def dispatch_due(*, repo: Repository, send: Callable[[Post], None], batch_size: 
                  now: datetime | None = None) -> DispatchSummary:
     now = now or utcnow()
     summary = DispatchSummary()
+    # Attempts that died holding their lease: nothing else revisits them (invariant: every post ends final).
+    for post in repo.posts_with_expired_lease(now, batch_size):
+        with log_context(correlation_id=post.content_id, post_id=post.id, platform=post.platform):
+            recovered = recover_expired_lease(repo, post.id, now)
+            if recovered is not None:
+                summary.recovered += 1
+                log_event(log, logging.WARNING, "recovered a post from a dead publishing attempt", to=recovered.status)
     # A post parked until later than now is not returned by the query, so next_attempt_at is honoured.
     for post in repo.posts_due_for_dispatch(now, batch_size):
         with log_context(correlation_id=post.content_id, post_id=post.id, platform=post.platform):
@@ -64,5 +72,6 @@ def dispatch_due(*, repo: Repository, send: Callable[[Post], None], batch_size: 
                 continue
             summary.sent += 1
             summary.post_ids.append(post.id)
-    log_event(log, logging.INFO, "dispatch done", sent=summary.sent, released=summary.released, errors=summary.errors)
+    log_event(log, logging.INFO, "dispatch done", sent=summary.sent, released=summary.released,
+              recovered=summary.recovered, errors=summary.errors)
     return summary

@@ -1,11 +1,22 @@
-"""BigQuery publish_log: one row per confirmed publish (schema in infra/topology.yaml)."""
+"""BigQuery publish_log: exactly one row per confirmed publish (schema in infra/topology.yaml).
+
+Two guards make it exactly one, whatever the overlap of poll runs and whether or not BigQuery
+honours insertIds (the emulator ignores them; BigQuery dedupes only best effort):
+- a poll run takes a short Firestore lease on the post before writing (`claim_publish_log`), so
+  overlapping runs never write the same post at once;
+- the write is a MERGE on post_id that inserts only rows not already there, so a writer that
+  crashed after the insert and before marking the post leaves nothing to duplicate.
+"""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 from shared.posts.model import Post
 from shared.topology import get_topology
+
+CLAIM_SECONDS = 300  # longer than one MERGE takes; a crashed writer's claim lapses after it
 
 
 def publish_log_row(post: Post) -> dict:
@@ -15,11 +26,11 @@ def publish_log_row(post: Post) -> dict:
         "platform": post.platform,
         "account_id": post.account_id,
         "campaign": post.campaign,
-        "platform_ids": json.dumps(dict(post.platform_ids), sort_keys=True),  # insertAll takes JSON columns as strings
+        "platform_ids": json.dumps(dict(post.platform_ids), sort_keys=True),
         "share_url": post.share_url,
         "approved_by": post.approved_by or "",
-        "approved_at": post.approved_at.isoformat() if post.approved_at else None,
-        "published_at": post.published_at.isoformat() if post.published_at else None,
+        "approved_at": post.approved_at,
+        "published_at": post.published_at,
         "attempts": post.attempt_count,
     }
 
@@ -28,12 +39,46 @@ def table_id(project: str) -> str:
     return f"{project}.{get_topology().bigquery.dataset}.publish_log"
 
 
-def write_publish_log(bq, project: str, post: Post) -> None:
-    """Streaming insert with the post id as insertId, so a retried write is deduplicated."""
+def claim_publish_log(repo, post_id: str, now: datetime) -> Post | None:
+    """Take the write of this post's row for CLAIM_SECONDS; None if it is written or another run holds it."""
+
+    def decide(post: Post) -> Post | None:
+        if post.status != "published" or post.publish_log_written:
+            return None
+        if post.publish_log_claim_until and post.publish_log_claim_until > now:
+            return None
+        return post.model_copy(update={"publish_log_claim_until": now + timedelta(seconds=CLAIM_SECONDS)})
+
+    _, after = repo.change_post(post_id, decide)
+    return after
+
+
+def write_publish_log(bq, project: str, posts: list[Post]) -> None:
+    """One MERGE for the batch: inserts the rows whose post_id is not in the table yet."""
     from google.cloud import bigquery
 
+    if not posts:
+        return
+    schema = get_topology().bigquery.tables["publish_log"].schema_
+    columns = [c.name for c in schema]
+    types = {c.name: c.type for c in schema}
+    selects, params = [], []
+    for i, post in enumerate(posts):
+        row = publish_log_row(post)
+        exprs = []
+        for column in columns:
+            name = f"r{i}_{column}"
+            if types[column] == "JSON":
+                exprs.append(f"PARSE_JSON(@{name}) AS {column}")
+                params.append(bigquery.ScalarQueryParameter(name, "STRING", row[column]))
+            else:
+                exprs.append(f"@{name} AS {column}")
+                params.append(bigquery.ScalarQueryParameter(name, types[column], row[column]))
+        selects.append("SELECT " + ", ".join(exprs))
+    sql = (f"MERGE `{table_id(project)}` AS logged USING ({' UNION ALL '.join(selects)}) AS confirmed "
+           f"ON logged.post_id = confirmed.post_id "
+           f"WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({', '.join('confirmed.' + c for c in columns)})")
     # Bounded: the default retry deadline (10 min) would outlive the tick; the next tick retries.
-    errors = bq.insert_rows_json(table_id(project), [publish_log_row(post)], row_ids=[post.id],
-                                 retry=bigquery.DEFAULT_RETRY.with_deadline(30), timeout=30)
-    if errors:
-        raise RuntimeError(f"publish_log insert failed: {errors}")
+    job = bq.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=params),
+                   retry=bigquery.DEFAULT_RETRY.with_deadline(30))
+    job.result(timeout=60)

@@ -17,7 +17,7 @@ from shared.errors import (AmbiguousError, CapReached, ConfigError, MediaChanged
 from shared.platforms.base import PublishContext, PublishResult, loggable_ids
 from shared.platforms.registry import adapter_for
 from shared.posts.model import Post
-from shared.posts.repository import Repository, claim_for_publishing
+from shared.posts.repository import Repository, claim_for_publishing, unconfirmed
 from shared.publishing import limits
 from shared.publishing.credentials import DEFAULT_REFRESH_AHEAD_SECONDS, AccountTokens
 from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS
@@ -91,7 +91,7 @@ def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store
         except TransientError as exc:
             return _release(repo, post, attempt, str(exc), delay=exc.retry_after or 0, retry=True, reservation=reservation)
         except AmbiguousError as exc:
-            return _fail(repo, post, attempt, str(exc), "ambiguous")
+            return _unconfirmed(repo, post, attempt, str(exc))
         except MediaChanged as changed:
             # Replaced mid-upload: nothing was created from the new bytes (reads are pinned to the approved generation).
             limits.release(repo.db, reservation, post.id)
@@ -184,6 +184,16 @@ def _release(repo: Repository, post: Post, attempt: str, reason: str, *, delay: 
         limits.release(repo.db, reservation, post.id)
     log_event(log, logging.WARNING, "publish attempt released for retry", reason=reason, retry_in_seconds=delay)
     return PublishOutcome("queued", reason, retry=retry)
+
+
+def _unconfirmed(repo: Repository, post: Post, attempt: str, reason: str) -> PublishOutcome:
+    """The create call's outcome is unknown: never failed (it may be live), never re-created; the
+    status poll settles it by looking it up on the platform. The account's slot stays taken."""
+    now = utcnow()
+    repo.change_post(post.id, lambda current: unconfirmed(current, now, reason)
+                     if current.attempt_id == attempt and current.status == "publishing" else None)
+    log_event(log, logging.WARNING, "create outcome unknown; the status poll will look the post up", reason=reason)
+    return PublishOutcome("processing", f"unconfirmed: {reason}")
 
 
 def _fail(repo: Repository, post: Post, attempt: str, reason: str, fail_class: str) -> PublishOutcome:

@@ -6,12 +6,12 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from shared.errors import PostgateError, TransientError
-from shared.platforms.base import StatusContext, loggable_ids
+from shared.errors import AuthError, ConfigError, PermanentError, TransientError, ValidationError
+from shared.platforms.base import StatusContext, StatusResult, loggable_ids
 from shared.platforms.registry import adapter_for
 from shared.posts.model import Post
 from shared.posts.repository import Repository
-from shared.publishing.publish_log import write_publish_log
+from shared.publishing.publish_log import claim_publish_log, write_publish_log
 from shared.publishing.publisher import account_tokens
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
@@ -27,6 +27,7 @@ class PollSummary:
     waiting: int = 0
     errors: int = 0
     logged: int = 0
+    requeued: int = 0
     details: list[str] = field(default_factory=list)
 
 
@@ -42,38 +43,57 @@ def poll_once(*, repo: Repository, config, secrets, bq, now: datetime | None = N
         with log_context(correlation_id=post.content_id, post_id=post.id, platform=post.platform):
             try:
                 _check_one(post, repo=repo, config=config, secrets=secrets, now=now, summary=summary)
-            except PostgateError as exc:
+            except (AuthError, PermanentError, ValidationError, ConfigError) as exc:
+                # Retrying cannot help (revoked auth, a missing scope): end now, saying why.
                 summary.errors += 1
-                delay = exc.retry_after if isinstance(exc, TransientError) and exc.retry_after else next_check_delay(config, post.check_count)
-                repo.update_fields(post.id, next_check_at=now + timedelta(seconds=delay), check_count=post.check_count + 1)
-                log_event(log, logging.WARNING, "status check failed; will check again", error=str(exc))
-    # Rows whose publish was confirmed but not yet logged (a BigQuery hiccup loses nothing).
-    for post in repo.posts_missing_publish_log(config.poll_batch_size):
-        with log_context(correlation_id=post.content_id, post_id=post.id, platform=post.platform):
-            try:
-                write_publish_log(bq, config.project, post)
-            except Exception as exc:  # noqa: BLE001 - any BigQuery failure: keep the flag, retry next tick
-                log_event(log, logging.WARNING, "publish_log write failed; will retry", error=str(exc))
-                continue
-            repo.update_fields(post.id, publish_log_written=True)
-            summary.logged += 1
+                _give_up(repo, post, summary, f"the platform refused the status check: {exc}",
+                         "unconfirmed" if post.unconfirmed else "status_check")
+            except Exception as exc:  # noqa: BLE001 - transient or our bug: counts toward the deadline, never stops the tick
+                summary.errors += 1
+                _check_again_or_give_up(post, repo=repo, config=config, now=now, summary=summary, error=exc)
+    _write_owed_publish_log_rows(repo, config, bq, now, summary)
     log_event(log, logging.INFO, "status poll done", checked=summary.checked, published=summary.published,
-              failed=summary.failed, waiting=summary.waiting, errors=summary.errors, logged=summary.logged)
+              failed=summary.failed, waiting=summary.waiting, errors=summary.errors, logged=summary.logged,
+              requeued=summary.requeued)
     return summary
+
+
+def _write_owed_publish_log_rows(repo: Repository, config, bq, now: datetime, summary: PollSummary) -> None:
+    """Confirmed publishes not yet in BigQuery (a BigQuery hiccup loses nothing; see publish_log.py)."""
+    claimed = [p for p in (claim_publish_log(repo, post.id, now) for post in repo.posts_missing_publish_log(
+        config.poll_batch_size)) if p is not None]
+    if not claimed:
+        return
+    try:
+        write_publish_log(bq, config.project, claimed)
+    except Exception as exc:  # noqa: BLE001 - any BigQuery failure: the claims lapse, the next tick retries
+        log_event(log, logging.WARNING, "publish_log write failed; will retry", error=str(exc), posts=len(claimed))
+        return
+    for post in claimed:
+        repo.update_fields(post.id, publish_log_written=True, publish_log_claim_until=None)
+    summary.logged += len(claimed)
 
 
 def _check_one(post: Post, *, repo: Repository, config, secrets, now: datetime, summary: PollSummary) -> None:
     account = repo.get_account(post.account_id) or {}
     adapter = adapter_for(post.platform)
     tokens = account_tokens(post.account_id, account, adapter, repo=repo, config=config, secrets=secrets)
-    result = adapter.check_status(StatusContext(post=post, account=account, tokens=tokens, config=config, repo=repo, now=now))
+    ctx = StatusContext(post=post, account=account, tokens=tokens, config=config, repo=repo, now=now,
+                        content=repo.get_content(post.content_id))
+    if post.unconfirmed:
+        reconcile = getattr(adapter, "reconcile", None)
+        result = reconcile(ctx) if reconcile else StatusResult("pending", detail="no lookup for this platform yet")
+    else:
+        result = adapter.check_status(ctx)
     if result.state == "published":
         ids = {**post.platform_ids, **result.platform_ids}
         moved = repo.move_post(post.id, {"processing"}, "published", reason="platform confirmed",
-                               platform_ids=ids, share_url=result.share_url, published_at=now, next_check_at=None)
+                               platform_ids=ids, share_url=result.share_url, published_at=now, next_check_at=None,
+                               unconfirmed=False)
         if moved:
             summary.published += 1
-            log_event(log, logging.INFO, "post published", platform_ids=loggable_ids(ids), share_url=result.share_url)
+            log_event(log, logging.INFO, "post published", platform_ids=loggable_ids(ids), share_url=result.share_url,
+                      found_by_lookup=post.unconfirmed)
         return
     if result.state == "failed":
         reason = result.fail_reason or "unknown"
@@ -83,16 +103,46 @@ def _check_one(post: Post, *, repo: Repository, config, secrets, now: datetime, 
             summary.failed += 1
             log_event(log, logging.ERROR, "post failed", reason=reason, fail_class=fail_class)
         return
-    if post.poll_deadline and now >= post.poll_deadline:
-        reason = f"gave up waiting: still {result.detail or 'processing'} at the deadline"
-        if repo.move_post(post.id, {"processing"}, "failed", reason=reason, fail_reason=reason, fail_class="timeout"):
-            summary.failed += 1
-            log_event(log, logging.ERROR, "post failed", reason=reason, fail_class="timeout")
+    if result.state == "absent":
+        # The platform's answer proves the unknown create never happened: publish it again.
+        if repo.move_post(post.id, {"processing"}, "queued", reason=f"not on the platform: {result.detail or 'absent'}",
+                          unconfirmed=False, create_sent_at=None, platform_ids=dict(result.platform_ids),
+                          next_check_at=None, poll_deadline=None, redispatch_at=now):
+            summary.requeued += 1
+            log_event(log, logging.WARNING, "unknown create proved absent; queued to publish again", detail=result.detail)
         return
-    delay = result.next_check_seconds if result.next_check_seconds is not None else next_check_delay(config, post.check_count)
-    changes = {"next_check_at": now + timedelta(seconds=delay), "check_count": post.check_count + 1}
-    if result.platform_ids:
-        changes["platform_ids"] = {**post.platform_ids, **result.platform_ids}
-    repo.update_fields(post.id, **changes)
-    summary.waiting += 1
-    log_event(log, logging.INFO, "post still processing", platform_status=result.detail, next_check_in=delay)
+    _check_again_or_give_up(post, repo=repo, config=config, now=now, summary=summary, result=result)
+
+
+def _check_again_or_give_up(post: Post, *, repo: Repository, config, now: datetime, summary: PollSummary,
+                            result: StatusResult | None = None, error: Exception | None = None) -> None:
+    if post.poll_deadline and now >= post.poll_deadline:
+        if post.unconfirmed:
+            reason = ("the create call's outcome is unknown and the post was not found on the platform by the deadline"
+                      + (f" (last error: {error})" if error else "") + "; check the account for this post before publishing again")
+            _give_up(repo, post, summary, reason, "unconfirmed")
+        else:
+            still = f"still {result.detail or 'processing'}" if result else f"status checks failing ({error})"
+            _give_up(repo, post, summary, f"gave up waiting: {still} at the deadline", "timeout")
+        return
+    if error is not None:
+        delay = error.retry_after if isinstance(error, TransientError) and error.retry_after else next_check_delay(config, post.check_count)
+        log_event(log, logging.WARNING, "status check failed; will check again", error=str(error),
+                  error_type=type(error).__name__, next_check_in=delay)
+        changes: dict = {}
+    else:
+        delay = result.next_check_seconds if result.next_check_seconds is not None else next_check_delay(config, post.check_count)
+        changes = {"platform_ids": {**post.platform_ids, **result.platform_ids}} if result.platform_ids else {}
+        summary.waiting += 1
+        log_event(log, logging.INFO, "post still processing" if not post.unconfirmed else "post not found yet",
+                  platform_status=result.detail, next_check_in=delay)
+    repo.update_fields(post.id, next_check_at=now + timedelta(seconds=delay), check_count=post.check_count + 1, **changes)
+
+
+def _give_up(repo: Repository, post: Post, summary: PollSummary, reason: str, fail_class: str) -> None:
+    if repo.move_post(post.id, {"processing"}, "failed", reason=reason, fail_reason=reason, fail_class=fail_class,
+                      next_check_at=None):
+        summary.failed += 1
+        # The one line a person acts on: which post, where, and what to check.
+        log_event(log, logging.ERROR, "post failed", reason=reason, fail_class=fail_class, account_id=post.account_id,
+                  platform_ids=loggable_ids(post.platform_ids))
