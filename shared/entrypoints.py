@@ -154,6 +154,12 @@ def poll():
     return poll_once(repo=services.repository(), config=get_config(), secrets=services.secrets(), bq=services.bigquery())
 
 
+def refresh_tokens():
+    from shared.publishing.token_refresh import refresh_expiring_tokens
+
+    return refresh_expiring_tokens(repo=services.repository(), config=get_config(), secrets=services.secrets())
+
+
 def dispatch():
     """Send scheduled posts that are due and parked posts whose wait is over to their platform topics."""
     from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS, dispatch_due

@@ -23,6 +23,10 @@ from shared.runtime.logging import log_event
 
 log = logging.getLogger(__name__)
 DEFAULT_REFRESH_AHEAD_SECONDS = 60  # refresh a token this close to expiry before using it
+# Platforms whose refresh token is spent by its first use (a new one comes in the reply): a lost
+# reply may leave the account with no working refresh token (platforms.md: TikTok, X).
+ROTATING_REFRESH_TOKEN_PLATFORMS = frozenset({"tiktok", "x"})
+NEEDS_RECONNECT = "needs_reconnect"
 
 
 def parse_token_secret(raw: str) -> dict:
@@ -42,7 +46,7 @@ class AccountTokens:
 
     def __init__(self, account_id: str, account: dict, *, secrets, db, refresh_fn: Callable[[dict], dict],
                  wait_seconds: float = 20.0, lease_seconds: float = 30.0,
-                 refresh_ahead_seconds: float = DEFAULT_REFRESH_AHEAD_SECONDS):
+                 refresh_ahead_seconds: float = DEFAULT_REFRESH_AHEAD_SECONDS, refresh_token_rotates: bool = False):
         secret_name = account.get("secret_name")
         if not secret_name:
             raise ConfigError(f"account {account_id} has no secret_name")
@@ -54,6 +58,7 @@ class AccountTokens:
         self._wait = wait_seconds
         self._lease = lease_seconds
         self._refresh_ahead = refresh_ahead_seconds
+        self._refresh_token_rotates = refresh_token_rotates
         self._tokens: dict | None = None
 
     def _load(self) -> dict:
@@ -90,7 +95,17 @@ class AccountTokens:
     def _refresh_now(self, tokens: dict) -> str:
         if not tokens.get("refresh_token"):
             raise AuthError(f"account {self.account_id}: token rejected and no refresh token; reconnect the account")
-        fresh = self._refresh_fn(tokens)  # AuthError on invalid_grant: reconnect needed
+        try:
+            fresh = self._refresh_fn(tokens)  # AuthError on invalid_grant: reconnect needed
+        except AuthError as exc:
+            self._mark_needs_reconnect(f"the platform refused the refresh token: {exc}")
+            raise
+        except Exception as exc:
+            if self._refresh_token_rotates:
+                # The platform may have spent the refresh token and sent a new one we never got.
+                self._mark_needs_reconnect(f"a token refresh got no answer ({type(exc).__name__}); its refresh token "
+                                           "may be spent. If the next refresh fails, reconnect the account")
+            raise
         if not fresh.get("access_token"):
             raise AuthError(f"account {self.account_id}: refresh answered without an access token")
         updated = {**tokens, **{k: v for k, v in fresh.items() if v is not None and k != "expires_in"}}
@@ -99,9 +114,39 @@ class AccountTokens:
         # Written before use: if this instance dies now, the rotated refresh token is not lost.
         self._secrets.add_version(self.secret_name, json.dumps(updated))
         self._tokens = updated
+        self._clear_needs_reconnect()
         log_event(log, logging.INFO, "account token refreshed", account_id=self.account_id,
                   rotated=fresh.get("refresh_token") not in (None, tokens.get("refresh_token")))
         return updated["access_token"]
+
+    def expires_within(self, seconds: float) -> bool:
+        """A refreshable token that expires within `seconds` (unknown expiry: no)."""
+        tokens = self._tokens or self._load()
+        expires_at = tokens.get("expires_at")
+        return bool(tokens.get("refresh_token") and expires_at and float(expires_at) - time.time() < seconds)
+
+    def refresh_if_expiring(self, seconds: float) -> bool:
+        if not self.expires_within(seconds):
+            return False
+        self.refresh(self._tokens["access_token"])
+        return True
+
+    def _account_ref(self):
+        return self._db.collection("accounts").document(self.account_id)
+
+    def _mark_needs_reconnect(self, reason: str) -> None:
+        from shared.runtime.clock import utcnow
+
+        self._account_ref().set({"status": NEEDS_RECONNECT, "status_reason": reason, "status_at": utcnow()}, merge=True)
+        # The line alerting keys on: which account, and what a person must do.
+        log_event(log, logging.ERROR, "account needs reconnecting", account_id=self.account_id, reason=reason)
+
+    def _clear_needs_reconnect(self) -> None:
+        from google.cloud import firestore
+
+        snap = self._account_ref().get()
+        if snap.exists and snap.to_dict().get("status") == NEEDS_RECONNECT:
+            self._account_ref().update({"status": "connected", "status_reason": firestore.DELETE_FIELD})
 
 
 class StaticToken:

@@ -19,7 +19,7 @@ from shared.platforms.registry import adapter_for
 from shared.posts.model import Post
 from shared.posts.repository import Repository, claim_for_publishing, unconfirmed
 from shared.publishing import limits
-from shared.publishing.credentials import DEFAULT_REFRESH_AHEAD_SECONDS, AccountTokens
+from shared.publishing.credentials import DEFAULT_REFRESH_AHEAD_SECONDS, ROTATING_REFRESH_TOKEN_PLATFORMS, AccountTokens
 from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS
 from shared.publishing.retry import make_retry
 from shared.runtime.clock import utcnow
@@ -140,7 +140,8 @@ def account_tokens(account_id: str, account: dict, adapter, *, repo: Repository,
     # Tokens that cannot be refreshed once expired (Meta's) say how far ahead to refresh them.
     return AccountTokens(account_id, account, secrets=secrets, db=repo.db,
                          refresh_fn=lambda tokens: adapter.refresh_tokens(tokens, config=config),
-                         refresh_ahead_seconds=getattr(adapter, "REFRESH_AHEAD_SECONDS", DEFAULT_REFRESH_AHEAD_SECONDS))
+                         refresh_ahead_seconds=getattr(adapter, "REFRESH_AHEAD_SECONDS", DEFAULT_REFRESH_AHEAD_SECONDS),
+                         refresh_token_rotates=account.get("platform") in ROTATING_REFRESH_TOKEN_PLATFORMS)
 
 
 def _run_platform_flow(post: Post, content: ContentItem, account: dict, adapter, *, repo: Repository, config, secrets,
