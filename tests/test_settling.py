@@ -194,3 +194,28 @@ def test_a_writer_that_died_after_inserting_leaves_no_duplicate_row(env):
     _poll()
     assert _row_counts([post_id]) == {post_id: 1}
     assert _repo().get_post(post_id).publish_log_written
+
+
+def test_an_attempt_that_crashes_after_the_create_call_goes_to_the_poll_not_stuck_publishing(env, sandbox, draft):
+    from shared import services
+    from shared.publishing.publisher import publish_post
+    from shared.runtime.config import get_config
+
+    [due] = approve(env, draft)
+    # A crash the publisher does not classify, right after TikTok accepted the post (init answered).
+
+    class CrashingStore:
+        def __init__(self, inner):
+            self._inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self._inner, name)
+
+        def iter_ranges(self, media, ranges):
+            raise RuntimeError("disk on fire")
+
+    outcome = publish_post(due.id, repo=_repo(), config=get_config(), secrets=services.secrets(),
+                           media_store=CrashingStore(services.media_store()))
+    post = _repo().get_post(due.id)
+    assert outcome.status == "processing" and post.status == "processing" and post.unconfirmed
+    assert post.platform_ids.get("publish_id") and sandbox.count("video_init") == 1

@@ -98,6 +98,13 @@ def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store
             return _media_changed(repo, post, content, str(changed), media_store, request_approval, attempt=attempt)
         except (PermanentError, ValidationError, ConfigError) as exc:
             return _fail(repo, post, attempt, str(exc), type(exc).__name__)
+        except Exception as exc:  # noqa: BLE001 - our bug or an unclassified error: never leave the claim behind
+            log.exception("publishing attempt crashed")
+            current = repo.get_post(post.id)
+            if current is not None and current.attempt_id == attempt and current.create_sent_at is not None:
+                return _unconfirmed(repo, post, attempt, f"the attempt crashed after the create call ({type(exc).__name__})")
+            return _release(repo, post, attempt, f"the attempt crashed before the create call ({type(exc).__name__})",
+                            delay=0, retry=True, reservation=reservation)
         now = utcnow()
         if result.confirmed:
             moved = repo.move_post(post.id, {"publishing"}, "published", reason="platform confirmed on create",
