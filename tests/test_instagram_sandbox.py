@@ -19,7 +19,8 @@ from werkzeug.wrappers import Request, Response
 
 from infra.local.sandboxes.instagram import InstagramSandbox, jpeg_size
 from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError
-from shared.platforms.instagram.client import InstagramClient, NotReady, classify, login_kind, refresh_long_lived_token
+from shared.platforms.instagram.client import InstagramClient, NotReady, classify
+from shared.platforms.instagram.login_tokens import login_kind, refresh
 from tests.conftest import jpeg_bytes
 
 TOKEN = "EAAGsandbox-page-token"
@@ -359,29 +360,178 @@ def test_classification_follows_platforms_md(status, body, expected):
         assert type(error) is expected
 
 
+# ---- publishing once, and answers that get lost ---------------------------------------------
+def _finished_container(box, put, name: str = "once.jpg", caption: str = "Once") -> str:
+    client = _client(box)
+    cid = client.create_container(IG_ID, {"image_url": put(name, jpeg_bytes()), "caption": caption})
+    assert _finish(client, cid) == "FINISHED"
+    return cid
+
+
+def test_a_container_is_published_once_and_a_second_publish_is_refused(box, ids, put):
+    cid = _finished_container(box, put)
+    client = _client(box)
+    media_id = client.publish(IG_ID, cid)
+    with pytest.raises(PermanentError, match="already been published"):
+        client.publish(IG_ID, cid)
+    assert list(box.posts) == [media_id] and client.container_status(cid).status_code == "PUBLISHED"
+
+
+@pytest.mark.parametrize("via", ["drop", "server_error"])
+def test_a_publish_whose_answer_is_lost_went_out_and_the_client_calls_it_unknown(box, ids, put, via):
+    cid = _finished_container(box, put)
+    box.inject("media_publish", "lost_response", via=via)
+    with pytest.raises(AmbiguousError, match="may have been published"):
+        _client(box).publish(IG_ID, cid)
+    assert len(box.posts) == 1 and _client(box).container_status(cid).status_code == "PUBLISHED"
+
+
+def test_no_answer_within_the_timeout_after_media_publish_was_sent_is_unknown(box, ids, put):
+    cid = _finished_container(box, put)
+    box.inject("media_publish", "lost_response", via="timeout", seconds=1.5)
+    with pytest.raises(AmbiguousError, match="no answer after the request was sent"):
+        InstagramClient(TOKEN, base_url=box.graph_url, timeout=0.5).publish(IG_ID, cid)
+    assert len(box.posts) == 1
+
+
+def test_a_publish_that_never_connected_is_transient_not_unknown():
+    # Nothing listens on port 9: the request never left, so publishing again is safe.
+    with pytest.raises(TransientError) as err:
+        InstagramClient(TOKEN, base_url="http://127.0.0.1:9/v25.0", timeout=2).publish(IG_ID, "1")
+    assert not isinstance(err.value, AmbiguousError)
+
+
+def test_lost_response_faults_are_for_the_calls_that_create(box):
+    with pytest.raises(ValueError, match="create"):
+        box.inject("container_status", "lost_response")
+    with pytest.raises(ValueError, match="seconds"):
+        box.inject("media_publish", "lost_response", via="timeout")
+
+
+def test_media_list_is_newest_first_cursor_paged_and_read_back_by_time(box, ids, put):
+    client = _client(box)
+    published = [client.publish(IG_ID, _finished_container(box, put, f"l{i}.jpg", f"Post {i}")) for i in range(3)]
+    first = requests.get(f"{box.graph_url}/{IG_ID}/media", params={"fields": "id,caption,timestamp,permalink,media_type",
+                                                                   "limit": 2},
+                         headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).json()
+    assert [m["id"] for m in first["data"]] == published[:0:-1]
+    assert set(first["data"][0]) == {"id", "caption", "timestamp", "permalink", "media_type"}
+    rest = requests.get(first["paging"]["next"], headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).json()
+    assert [m["id"] for m in rest["data"]] == published[:1] and "next" not in rest["paging"]
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    listing = client.media_since(IG_ID, since, ["id", "caption"], max_pages=4)
+    assert [m["id"] for m in listing.items] == published[::-1] and listing.complete
+    assert client.media_since(IG_ID, datetime.now(timezone.utc) + timedelta(minutes=1), ["id"], max_pages=4).items == []
+
+
+def test_media_list_reports_when_its_page_budget_ran_out(box, ids, put, monkeypatch):
+    from shared.platforms.instagram import client as client_module
+
+    monkeypatch.setattr(client_module, "MEDIA_PAGE_SIZE", 1)
+    client = _client(box)
+    for i in range(3):
+        client.publish(IG_ID, _finished_container(box, put, f"b{i}.jpg", f"Budget {i}"))
+    listing = client.media_since(IG_ID, datetime.now(timezone.utc) - timedelta(minutes=1), ["id"], max_pages=2)
+    assert len(listing.items) == 2 and not listing.complete
+
+
+def test_a_new_media_can_lag_behind_the_list(box, ids, put):
+    box.listing_lag = 1
+    client = _client(box)
+    media_id = client.publish(IG_ID, _finished_container(box, put))
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    assert client.media_since(IG_ID, since, ["id"], max_pages=1).items == []
+    assert [m["id"] for m in client.media_since(IG_ID, since, ["id"], max_pages=1).items] == [media_id]
+    box.listing_lag = 0
+
+
+def test_expired_container_reads_expired_and_cannot_be_published(box, ids, put):
+    cid = _finished_container(box, put)
+    box.expire_container(cid)
+    assert _client(box).container_status(cid).status_code == "EXPIRED"
+    with pytest.raises(TransientError, match="new container") as err:
+        _client(box).publish(IG_ID, cid)
+    assert err.value.platform_code == "-2/2207020" and box.posts == {}
+
+
+def test_lookup_matches_what_was_sent_on_caption_and_the_type_it_reads_back_as(box, ids, put):
+    from shared.platforms.instagram import lookup
+
+    client = _client(box)
+    image = client.publish(IG_ID, _finished_container(box, put, "m.jpg", "Same words\n\n#launch"))
+    reel_container = client.create_container(IG_ID, {"media_type": "REELS", "caption": "Same words\n\n#launch",
+                                                      "video_url": put("m.mp4", b"\0" * 64, "video/mp4")})
+    _finish(client, reel_container)
+    reel = client.publish(IG_ID, reel_container)
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+
+    def found(caption, media_type, product=None):
+        expected = lookup.Expected(caption=caption, media_type=media_type, product_type=product, since=since)
+        return [m["id"] for m in lookup.find(client, IG_ID, expected).matches]
+
+    assert found("Same words\r\n\r\n#launch  ", "IMAGE") == [image]
+    assert found("Same words\n\n#launch", "VIDEO", "REELS") == [reel]
+    assert found("Same words\n\n#launch", "CAROUSEL_ALBUM") == [] and found("Other words", "IMAGE") == []
+
+
+@pytest.mark.parametrize("status,body,expected", [
+    (503, {}, AmbiguousError),
+    (500, {"error": {"code": 2, "is_transient": True}}, AmbiguousError),
+    (400, {"error": {"code": -1, "error_subcode": 2207001}}, AmbiguousError),
+    (400, {"error": {"code": 4, "error_subcode": 2207051}}, AmbiguousError),
+    (400, {"error": {"code": 17}}, TransientError),
+    (400, {"error": {"code": 9, "error_subcode": 2207042}}, CapReached),
+    (400, {"error": {"code": 9007, "error_subcode": 2207027}}, NotReady),
+    (400, {"error": {"code": 190, "error_subcode": 463}}, AuthError),
+    (400, {"error": {"code": 100}}, PermanentError),
+])
+def test_media_publish_errors_after_the_request_arrived_are_unknown_unless_meta_answered_before_acting(
+        status, body, expected):
+    assert type(classify(status, body, {}, "media_publish", creates=True)) is expected
+
+
 # ---- tokens --------------------------------------------------------------------------------
-def test_facebook_login_refresh_exchanges_the_long_lived_token(box, ids):
-    fresh = refresh_long_lived_token(box.graph_url, {"access_token": TOKEN, "refresh_token": LONG,
-                                                     "client_id": "app-1", "client_secret": "app-secret"}, timeout=5)
-    assert fresh["access_token"] != LONG and fresh["refresh_token"] == fresh["access_token"]
-    assert fresh["expires_in"] > 50 * 86400 and box.is_token_valid(fresh["access_token"])
-    assert box.count("fb_token", 200) == 1
-    with pytest.raises(AuthError):
-        refresh_long_lived_token(box.graph_url, {"refresh_token": LONG, "client_id": "app-1", "client_secret": "wrong"},
-                                 timeout=5)
+def test_fb_exchange_token_lengthens_a_short_lived_token_but_not_a_long_lived_one(box, ids):
+    box.add_short_lived_token("EAAGshort", IG_ID)
+    client = {"grant_type": "fb_exchange_token", "client_id": "app-1", "client_secret": "app-secret"}
+    short = requests.get(f"{box.graph_url}/oauth/access_token", params={**client, "fb_exchange_token": "EAAGshort"},
+                         timeout=5).json()
+    assert short["access_token"] != "EAAGshort" and short["expires_in"] > 50 * 86400
+    long = requests.get(f"{box.graph_url}/oauth/access_token", params={**client, "fb_exchange_token": LONG},
+                        timeout=5).json()
+    assert long["access_token"] == LONG and long["expires_in"] < 59 * 86400  # nothing gained
 
 
-def test_instagram_login_refresh_uses_the_unversioned_endpoint_and_needs_a_day_old_token(box, ids):
-    tokens = {"login": "instagram", "refresh_token": LONG}
-    fresh = refresh_long_lived_token(box.graph_url, tokens, timeout=5)
-    assert box.is_token_valid(fresh["access_token"])
-    assert [e["path"] for e in box.requests_log if e["endpoint"] == "ig_refresh"] == ["/refresh_access_token"]
+def test_facebook_login_keeps_a_working_token_and_never_exchanges_it(box, ids):
+    tokens = {"access_token": TOKEN, "refresh_token": LONG, "client_id": "app-1", "client_secret": "app-secret",
+              "expires_at": box.token_expires_at(TOKEN)}
+    fresh = refresh(box.graph_url, tokens, timeout=5)
+    assert fresh["access_token"] == TOKEN and fresh["refresh_token"] == ""  # nothing left to refresh with
+    assert fresh["reconnect_by"].startswith("20")
+    assert box.count("fb_token") == 0 and box.count("me", 200) == 1
+    assert [e["auth"] for e in box.requests_log] == ["header"]
+
+
+def test_facebook_login_rejected_token_asks_for_a_reconnect(box, ids):
+    box.revoke_token(TOKEN)
+    with pytest.raises(AuthError, match="reconnect") as err:
+        refresh(box.graph_url, {"access_token": TOKEN, "refresh_token": LONG}, timeout=5)
+    assert err.value.platform_code == "190/460" and box.count("fb_token") == 0
+
+
+def test_instagram_login_refresh_uses_ig_refresh_token_on_the_unversioned_endpoint(box, ids):
+    tokens = {"login": "instagram", "access_token": TOKEN, "refresh_token": LONG}
+    fresh = refresh(box.graph_url, tokens, timeout=5)
+    assert box.is_token_valid(fresh["access_token"]) and fresh["refresh_token"] == fresh["access_token"]
+    assert fresh["expires_in"] == 60 * 86400
+    [call] = [e for e in box.requests_log if e["endpoint"] == "ig_refresh"]
+    assert call["path"] == "/refresh_access_token" and call["params"] == {"grant_type": "ig_refresh_token"}
     with pytest.raises(AuthError):  # just issued: not 24 h old yet
-        refresh_long_lived_token(box.graph_url, {"login": "instagram", "refresh_token": fresh["access_token"]}, timeout=5)
+        refresh(box.graph_url, {"login": "instagram", "refresh_token": fresh["access_token"]}, timeout=5)
     box.expire_token(LONG)
     with pytest.raises(AuthError, match="190/463"):
-        refresh_long_lived_token(box.graph_url, tokens, timeout=5)
-    assert LONG not in json.dumps(box.requests_log)
+        refresh(box.graph_url, tokens, timeout=5)
+    assert LONG not in json.dumps(box.requests_log) and box.count("fb_token") == 0
 
 
 def test_login_kind_follows_the_host_unless_the_secret_says():

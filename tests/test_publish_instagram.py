@@ -1,12 +1,14 @@
 """Publishing to Instagram through the real pipeline: generate -> approve -> publish_instagram
 function -> Graph API sandbox (which fetches the media through V4 signed URLs served by the
-storage emulator) -> status poll, on the emulators."""
+storage emulator) -> status poll, on the emulators. A media_publish whose outcome is unknown leaves
+the post `processing` and unconfirmed; the status poll settles it by looking the media up."""
 
 from __future__ import annotations
 
 import json
 import os
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -55,6 +57,7 @@ def ig(stack_env, tmp_path_factory):
 def account(env, ig):
     ig.reset()
     ig.status_checks_before_finished = 1
+    ig.listing_lag = 0
     ig.add_account(TOKEN, LONG, ig_user_id=IG_ID, username="brand")
     register_account(ACCOUNT, "instagram", {"access_token": TOKEN, "refresh_token": LONG, **CLIENT},
                      platform_account_id=IG_ID, handle="brand")
@@ -101,6 +104,16 @@ def _poll(now=None):
 
     return poll_once(repo=services.repository(), config=get_config(), secrets=services.secrets(),
                      bq=services.bigquery(), now=now)
+
+
+def _unconfirmed(post_id: str):
+    post = _post(post_id)
+    assert post.status == "processing" and post.unconfirmed, (post.status, post.fail_reason)
+    return post
+
+
+def _after_deadline(post_id: str):
+    return _post(post_id).poll_deadline + timedelta(seconds=1)
 
 
 def _params(ig, endpoint: str) -> list[dict]:
@@ -182,7 +195,10 @@ def test_a_container_already_published_is_confirmed_without_a_second_publish(acc
     client.container_status(container)
     client.publish(IG_ID, container)  # e.g. an earlier attempt whose reply was lost
     _poll(now=utcnow() + timedelta(minutes=1))
-    assert _post(post_id).status == "published"
+    post = _post(post_id)
+    [media_id] = ig.posts
+    assert post.status == "published" and post.platform_ids["media_id"] == media_id
+    assert post.share_url == ig.posts[media_id]["permalink"]
     assert ig.count("media_publish") == 1 and len(ig.posts) == 1
 
 
@@ -191,20 +207,104 @@ def test_transient_failures_are_retried_in_process_and_the_post_goes_out(account
     ig.inject("publishing_limit", "rate_limit", code=17)
     ig.inject("media", "server_error")
     ig.inject("container_status", "error", code=-2, subcode=2207003, message="It takes too long to download the media.")
-    ig.inject("media_publish", "server_error")
+    ig.inject("media_publish", "rate_limit", code=17)  # a throttle is answered before anything is done
     post_id = _approved(account, _draft("IMAGE", images=_images(1)))
     assert _deliver(post_id).status_code == 200
     assert _post(post_id).status == "published"
-    assert ig.count("publishing_limit", 400) == 1 and ig.count("media", 500) == 1 and ig.count("media_publish", 500) == 1
+    assert ig.count("publishing_limit", 400) == 1 and ig.count("media", 500) == 1 and ig.count("media_publish", 400) == 1
     assert ig.count("media_publish", 200) == 1 and len(ig.posts) == 1
 
 
-def test_lost_reply_from_media_publish_is_not_published_twice(account, ig):
-    ig.inject("media_publish", "server_error", after_accept=True)
+@pytest.mark.parametrize("via", ["drop", "server_error"])
+def test_lost_publish_answer_leaves_the_post_unconfirmed_and_the_poll_finds_its_media(account, ig, via):
+    ig.inject("media_publish", "lost_response", via=via)
+    post_id = _approved(account, _draft("IMAGE", images=_images(1)))
+    assert _deliver(post_id).status_code == 200
+    post = _unconfirmed(post_id)
+    assert post.create_sent_at and post.platform_ids["container_id"] and "media_id" not in post.platform_ids
+    summary = _poll()
+    post = _post(post_id)
+    [media_id] = ig.posts
+    assert summary.published == 1 and post.status == "published" and not post.unconfirmed
+    assert post.platform_ids["media_id"] == media_id and post.share_url == ig.posts[media_id]["permalink"]
+    assert ig.count("media_publish") == 1 and len(ig.posts) == 1 and post.publish_log_written
+
+
+def test_already_published_refusal_is_looked_up_not_failed(account, ig):
+    # The publish went through but the answer is a refusal (as a re-sent publish of the same
+    # container would get): the post is live, so it is settled by lookup, never failed.
+    ig.inject("media_publish", "error", code=100, message="The media container has already been published",
+              after_accept=True)
     post_id = _approved(account, _draft("IMAGE", images=_images(1)))
     _deliver(post_id)
+    _unconfirmed(post_id)
+    _poll()
     post = _post(post_id)
-    assert post.status == "published" and len(ig.posts) == 1 and ig.count("media_publish") == 1
+    assert post.status == "published" and post.platform_ids["media_id"] in ig.posts and len(ig.posts) == 1
+
+
+def test_published_media_not_listed_yet_is_looked_up_again(account, ig):
+    ig.listing_lag = 1
+    ig.inject("media_publish", "lost_response")
+    post_id = _approved(account, _draft("REELS", video=upload_video(64 * 1024, "in/lag.mp4")))
+    _deliver(post_id)
+    assert _poll().waiting == 1 and _unconfirmed(post_id)
+    _poll(now=_post(post_id).next_check_at)
+    post = _post(post_id)
+    [media_id] = ig.posts
+    assert post.status == "published" and post.platform_ids["media_id"] == media_id
+    assert ig.posts[media_id]["media_product_type"] == "REELS" and ig.count("media_publish") == 1
+
+
+def test_server_error_at_media_publish_is_never_sent_again_and_fails_unconfirmed_at_the_deadline(account, ig):
+    ig.inject("media_publish", "server_error")  # refused before publishing, but we cannot know that
+    post_id = _approved(account, _draft("IMAGE", images=_images(1)))
+    _deliver(post_id)
+    _unconfirmed(post_id)
+    _poll()
+    assert _unconfirmed(post_id).platform_ids["container_id"] in ig.containers
+    _deliver(post_id, message_id="redelivered")  # a duplicate delivery does not publish either
+    _poll(now=_after_deadline(post_id))
+    post = _post(post_id)
+    assert post.status == "failed" and post.fail_class == "unconfirmed" and "check the account" in post.fail_reason
+    assert ig.count("media_publish") == 1 and ig.count("media") == 1 and ig.posts == {}
+
+
+def test_unknown_publish_whose_container_expired_unpublished_is_published_again_once(account, ig):
+    ig.inject("media_publish", "server_error")
+    post_id = _approved(account, _draft("IMAGE", images=_images(1)))
+    _deliver(post_id)
+    first_container = _unconfirmed(post_id).platform_ids["container_id"]
+    ig.expire_container(first_container)  # 24 h later: the container never went out
+    assert _poll().requeued == 1
+    post = _post(post_id)
+    assert post.status == "queued" and not post.unconfirmed and post.create_sent_at is None
+    assert _deliver(post_id, message_id="again").status_code == 200
+    post = _post(post_id)
+    [media_id] = ig.posts
+    assert post.status == "published" and post.platform_ids["media_id"] == media_id
+    assert post.platform_ids["container_id"] != first_container and ig.count("media_publish", 200) == 1
+
+
+def test_lost_answer_to_a_publish_sent_by_the_status_poll_is_looked_up_not_sent_again(account, ig, monkeypatch):
+    from shared import services
+    from shared.runtime.clock import utcnow
+
+    monkeypatch.setenv("POSTGATE_INSTAGRAM_CONTAINER_WAIT_SECONDS", "0")
+    services.reset()
+    ig.status_checks_before_finished = 2
+    post_id = _approved(account, _draft("IMAGE", images=_images(1)))
+    _deliver(post_id)
+    assert _post(post_id).status == "processing" and not _post(post_id).unconfirmed
+    ig.inject("media_publish", "lost_response")
+    for minute in range(1, 8):
+        _poll(now=utcnow() + timedelta(minutes=minute))
+        if _post(post_id).status != "processing":
+            break
+    post = _post(post_id)
+    [media_id] = ig.posts
+    assert post.status == "published" and post.platform_ids["media_id"] == media_id
+    assert ig.count("media_publish") == 1
 
 
 def test_long_throttle_releases_the_post_for_redelivery_after_the_buc_wait(account, ig):
@@ -246,14 +346,18 @@ def test_container_processing_error_fails_the_post_with_the_status_reason(accoun
     assert ig.count("media_publish") == 0
 
 
-def test_spam_block_at_publish_fails_as_ambiguous_for_a_person_to_check(account, ig):
+def test_spam_block_at_publish_is_looked_up_and_found_when_the_media_went_out(account, ig):
+    # 4 / 2207051: "the media may already be published" (platforms.md 2.4)
     ig.inject("media_publish", "error", code=4, subcode=2207051,
-              message="We restrict certain activity to protect our community.")
-    post_id = _approved(account, _draft("IMAGE", images=_images(1)))
+              message="We restrict certain activity to protect our community.", after_accept=True)
+    post_id = _approved(account, _draft("CAROUSEL", images=_images(2)))
     _deliver(post_id)
+    assert "restrict" in _unconfirmed(post_id).history[-1].reason
+    _poll()
     post = _post(post_id)
-    assert post.status == "failed" and post.fail_class == "ambiguous" and "restrict" in post.fail_reason
-    assert ig.count("media_publish") == 1
+    [media_id] = ig.posts
+    assert post.status == "published" and post.platform_ids["media_id"] == media_id
+    assert ig.posts[media_id]["media_type"] == "CAROUSEL_ALBUM" and ig.count("media_publish") == 1
 
 
 # ---- duplicate delivery --------------------------------------------------------------------
@@ -302,14 +406,20 @@ def test_client_keeps_the_graph_contract_on_every_call(account, ig):
 
 
 # ---- tokens --------------------------------------------------------------------------------
-def test_rejected_token_is_refreshed_once_and_the_new_token_written_back(account, ig):
+def _instagram_login(account_env, ig, **secret):
+    register_account(ACCOUNT, "instagram", {"access_token": TOKEN, "refresh_token": LONG, "login": "instagram",
+                                            **CLIENT, **secret}, platform_account_id=IG_ID, handle="brand")
+
+
+def test_instagram_login_rejected_token_is_refreshed_with_ig_refresh_token_and_written_back(account, ig):
     from shared import services
 
+    _instagram_login(account, ig)
     ig.revoke_token(TOKEN)  # 190 / 460: the session was invalidated
     post_id = _approved(account, _draft("IMAGE", images=_images(1)))
     assert _deliver(post_id).status_code == 200
     assert _post(post_id).status == "published"
-    assert ig.count("fb_token", 200) == 1
+    assert ig.count("ig_refresh", 200) == 1 and ig.count("fb_token") == 0
     stored = json.loads(services.secrets().access(SECRET))
     assert stored["access_token"] not in (TOKEN, LONG) and ig.is_token_valid(stored["access_token"])
     assert stored["refresh_token"] == stored["access_token"] and stored["expires_at"] > 0
@@ -317,7 +427,44 @@ def test_rejected_token_is_refreshed_once_and_the_new_token_written_back(account
     # The next post uses the stored token straight away: no second refresh.
     other = _approved(account, _draft("IMAGE", images=_images(1, 1200, 1000)))
     _deliver(other, "2")
-    assert _post(other).status == "published" and ig.count("fb_token") == 1
+    assert _post(other).status == "published" and ig.count("ig_refresh") == 1
+
+
+def test_instagram_login_token_is_refreshed_a_week_before_it_expires(account, ig):
+    from shared import services
+    from shared.platforms.instagram.adapter import REFRESH_AHEAD_SECONDS
+
+    _instagram_login(account, ig, expires_at=int(time.time() + REFRESH_AHEAD_SECONDS - 3600))
+    post_id = _approved(account, _draft("IMAGE", images=_images(1)))
+    _deliver(post_id)
+    assert _post(post_id).status == "published"
+    assert [e["endpoint"] for e in ig.requests_log][:2] == ["ig_refresh", "publishing_limit"]
+    stored = json.loads(services.secrets().access(SECRET))
+    assert stored["access_token"] != TOKEN and stored["expires_at"] > time.time() + 50 * 86400
+
+
+def test_facebook_login_token_near_expiry_is_kept_not_exchanged_and_reconnect_is_asked_for(account, ig):
+    from shared import services
+    from shared.platforms.instagram.adapter import REFRESH_AHEAD_SECONDS
+
+    expires_at = int(time.time() + REFRESH_AHEAD_SECONDS - 3600)
+    register_account(ACCOUNT, "instagram", {"access_token": TOKEN, "refresh_token": LONG, "expires_at": expires_at,
+                                            **CLIENT}, platform_account_id=IG_ID, handle="brand")
+    post_id = _approved(account, _draft("IMAGE", images=_images(1)))
+    _deliver(post_id)
+    assert _post(post_id).status == "published"
+    assert ig.count("fb_token") == 0 and ig.count("me", 200) == 1  # checked, not exchanged
+    stored = json.loads(services.secrets().access(SECRET))
+    assert stored["access_token"] == TOKEN and stored["refresh_token"] == "" and stored["expires_at"] == expires_at
+    assert stored["reconnect_by"]
+    # Still in the window, but nothing is refreshed again; once Meta rejects the token, reconnect.
+    other = _approved(account, _draft("IMAGE", images=_images(1, 1200, 1000)))
+    _deliver(other, "2")
+    assert _post(other).status == "published" and ig.count("me") == 1
+    ig.revoke_token(TOKEN)
+    third = _approved(account, _draft("IMAGE", images=_images(1, 1000, 1000)))
+    _deliver(third, "3")
+    assert _post(third).status == "failed" and "reconnect" in _post(third).fail_reason
 
 
 def test_token_that_cannot_be_refreshed_fails_the_post_asking_to_reconnect(account, ig):
@@ -327,6 +474,7 @@ def test_token_that_cannot_be_refreshed_fails_the_post_asking_to_reconnect(accou
     assert _deliver(post_id).status_code == 200
     post = _post(post_id)
     assert post.status == "failed" and "reconnect" in post.fail_reason and ig.count("media") == 0
+    assert ig.count("fb_token") == 0
 
 
 # ---- validation at generation ----------------------------------------------------------------

@@ -1,10 +1,11 @@
 """Contract-faithful Instagram Graph API content-publishing sandbox (shared/platforms.md §2).
 
 Real HTTP on localhost so the real client is exercised end to end: media containers (image,
-reel, carousel children and parent), the container status progression, media_publish and the
-24 h publishing cap, the Graph error body, Business Use Case throttling headers, both token
-flows (Facebook Login `fb_exchange_token`, Instagram Login `ig_refresh_token`) and injected
-faults. Like Meta's servers it FETCHES the media URL it is given: it must be a well-formed,
+reel, carousel children and parent), the container status progression, media_publish (once per
+container) and the 24 h publishing cap, the account's media list, the Graph error body, Business
+Use Case throttling headers, the token flows (Facebook Login `fb_exchange_token` for short-lived
+tokens, Instagram Login `ig_refresh_token`) and injected faults, among them a publish whose
+answer is lost. Like Meta's servers it FETCHES the media URL it is given: it must be a well-formed,
 unexpired V4 signed Cloud Storage URL, and the bytes are checked (JPEG, <= 8 MiB, aspect ratio
 4:5..1.91:1 from the SOF header; reels must be video).
 
@@ -14,12 +15,14 @@ wall-clock time, so tests stay fast. Token values are never logged or kept in sn
 from __future__ import annotations
 
 import argparse
+import base64
 import collections
 import copy
 import json
 import re
 import secrets
 import signal
+import socket
 import struct
 import sys
 import threading
@@ -48,8 +51,12 @@ CONTAINER_FIELDS = {"id", "status_code", "status", "copyright_check_status"}
 MEDIA_FIELDS = {"id", "media_type", "media_product_type", "permalink", "shortcode", "timestamp", "caption",
                 "username", "children", "like_count", "comments_count", "alt_text", "is_shared_to_feed", "owner"}
 SECRET_PARAMS = {"access_token", "client_secret", "fb_exchange_token"}
-ENDPOINTS = {"publishing_limit", "media", "container_status", "media_publish", "media_read", "fb_token", "ig_refresh"}
-FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "container_error", "container_expired"}
+ENDPOINTS = {"publishing_limit", "media", "media_list", "container_status", "media_publish", "media_read", "me",
+             "fb_token", "ig_refresh"}
+FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "container_error", "container_expired", "lost_response"}
+LOST_RESPONSE_VIA = {"drop", "server_error", "timeout"}
+SHORT_LIVED_SECONDS = 3600
+MEDIA_PAGE_DEFAULT, MEDIA_PAGE_MAX = 25, 100
 RATE_LIMIT_MESSAGES = {
     4: "(#4) Application request limit reached",
     17: "(#17) User request limit reached",
@@ -120,6 +127,8 @@ class InstagramSandbox(SandboxServer):
         self.host, self.port = host, port
         self.api_version = api_version
         self.status_checks_before_finished = status_checks_before_finished
+        # Media lists are eventually consistent: a new media stays out of this many list requests.
+        self.listing_lag = 0
         self.quota_total = quota_total
         self.max_hashtags = max_hashtags  # the API docs still say 30 (the 5-per-post product limit is unverified)
         self.require_signed_urls = require_signed_urls
@@ -140,6 +149,7 @@ class InstagramSandbox(SandboxServer):
         self._log: list[dict] = []
         self._faults: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._container_faults: collections.deque = collections.deque()
+        self._unlisted: dict[str, int] = {}   # media id -> list requests it still stays out of
         self._fetches: list[dict] = []
 
     # ---- Python control API ----
@@ -147,8 +157,8 @@ class InstagramSandbox(SandboxServer):
                     username: str | None = None, token_age_seconds: float = 2 * 86400,
                     expires_in: float = LONG_LIVED_SECONDS) -> dict[str, str]:
         """An Instagram professional account and its long-lived token(s). `refresh_token` is a
-        second long-lived token of the same user (what the refresh flows exchange). Returns
-        {"ig_user_id", "username"}."""
+        second long-lived token of the same user. `expires_in` counts from when the token was
+        issued, `token_age_seconds` ago. Returns {"ig_user_id", "username"}."""
         with self._lock:
             uid = ig_user_id or next((t["user"] for tok, t in self._tokens.items() if tok == access_token), None) or _graph_id()
             user = self._users.setdefault(uid, {"id": uid, "username": username or f"sandbox_ig_{len(self._users) + 1}"})
@@ -157,8 +167,20 @@ class InstagramSandbox(SandboxServer):
             now = self._clock()
             for token in filter(None, (access_token, refresh_token)):
                 self._tokens[token] = {"user": uid, "issued_at": now - token_age_seconds,
-                                       "expires_at": now - token_age_seconds + expires_in, "revoked": False}
+                                       "expires_at": now - token_age_seconds + expires_in, "revoked": False,
+                                       "long_lived": True}
             return {"ig_user_id": uid, "username": user["username"]}
+
+    def add_short_lived_token(self, token: str, ig_user_id: str) -> None:
+        """A one-hour user token, as Facebook Login hands it to the app (what fb_exchange_token takes)."""
+        with self._lock:
+            now = self._clock()
+            self._tokens[token] = {"user": ig_user_id, "issued_at": now, "expires_at": now + SHORT_LIVED_SECONDS,
+                                   "revoked": False, "long_lived": False}
+
+    def token_expires_at(self, token: str) -> float:
+        with self._lock:
+            return self._tokens[token]["expires_at"]
 
     def expire_token(self, token: str) -> None:
         """The token now answers 190 / 463 (session expired)."""
@@ -192,7 +214,11 @@ class InstagramSandbox(SandboxServer):
         error(code=..., subcode=..., message=..., http_status=400, is_transient=False), slow(seconds=...);
         `after_accept=True` processes the request and then answers with the error (a lost reply).
         container_error(subcode=...) / container_expired (endpoint "media"): the next created
-        container ends in ERROR / EXPIRED instead of FINISHED."""
+        container ends in ERROR / EXPIRED instead of FINISHED.
+        lost_response(via="drop" | "server_error" | "timeout", seconds=...) on "media" or
+        "media_publish": the call is done (the container made, the media published), then the
+        answer is lost: the connection is closed without a reply, a 500 comes back, or the reply
+        is held `seconds` (longer than the client waits)."""
         if endpoint not in ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {sorted(ENDPOINTS)}")
         if kind not in FAULT_KINDS:
@@ -203,6 +229,14 @@ class InstagramSandbox(SandboxServer):
             raise ValueError("error faults need code=... (and usually subcode=..., message=...)")
         if kind == "slow" and "seconds" not in params:
             raise ValueError("slow faults need seconds=...")
+        if kind == "lost_response":
+            if endpoint not in ("media", "media_publish"):
+                raise ValueError("lost_response faults apply to the calls that create: 'media', 'media_publish'")
+            params.setdefault("via", "drop")
+            if params["via"] not in LOST_RESPONSE_VIA:
+                raise ValueError(f"lost_response via must be one of {sorted(LOST_RESPONSE_VIA)}")
+            if params["via"] == "timeout" and "seconds" not in params:
+                raise ValueError("lost_response via='timeout' needs seconds=... (longer than the client's timeout)")
         if int(count) < 1:
             raise ValueError("count must be >= 1")
         with self._lock:
@@ -211,6 +245,14 @@ class InstagramSandbox(SandboxServer):
                     self._container_faults.append({"kind": kind, **params})
             else:
                 self._faults[endpoint].append({"kind": kind, "left": int(count), **params})
+
+    def expire_container(self, container_id: str) -> None:
+        """24 hours pass without a publish: the container now reads EXPIRED (documented status_code)."""
+        with self._lock:
+            c = self._containers[container_id]
+            if c["status_code"] == "PUBLISHED":
+                raise ValueError("a published container does not expire")
+            c["status_code"], c["status"] = "EXPIRED", "Expired: the container was not published within 24 hours"
 
     def reset(self) -> None:
         """Forget containers, media, logs and faults; registered accounts and tokens stay."""
@@ -261,9 +303,11 @@ class InstagramSandbox(SandboxServer):
         if len(rest) == 2 and rest[1] == "content_publishing_limit":
             return "publishing_limit", rest
         if len(rest) == 2 and rest[1] == "media":
-            return "media", rest
+            return ("media_list" if request.method == "GET" else "media"), rest
         if len(rest) == 2 and rest[1] == "media_publish":
             return "media_publish", rest
+        if rest == ["me"]:
+            return "me", []
         if len(rest) == 1:
             with self._lock:
                 if rest[0] in self._media:
@@ -279,17 +323,23 @@ class InstagramSandbox(SandboxServer):
         try:
             params = self._params(request)
             endpoint, parts = self._route(request)
-            expected = "POST" if endpoint in ("media", "media_publish") else "GET"
+            expected = "POST" if endpoint in ("media", "media_publish") else "GET"  # media_list is GET .../media
             if request.method != expected:
                 raise GraphError(100, f"Unsupported {request.method.lower()} request on this endpoint; use {expected}")
             fault = self._take_fault(endpoint)
             if fault and fault["kind"] == "slow":
                 time.sleep(float(fault["seconds"]))  # outside the lock: other requests keep flowing
                 fault = None
-            if fault and not fault.get("after_accept"):
+            if fault and fault["kind"] != "lost_response" and not fault.get("after_accept"):
                 raise self._fault_error(fault)
             body = getattr(self, "_h_" + endpoint)(request, parts, params)
-            if fault:  # processed, but the caller sees an error: the "reply was lost" case
+            if fault and fault["kind"] == "lost_response":
+                self._lose_response(environ, fault)
+                if fault["via"] == "drop":
+                    self._log_request(endpoint, request, params, status=0, code="dropped")
+                    start_response("200 OK", [])  # never reaches the client: the server sees a broken pipe
+                    return []
+            elif fault:  # processed, but the caller sees an error: the "reply was lost" case
                 raise self._fault_error(fault)
             response = Response(json.dumps(body), mimetype="application/json")
             response.sandbox_code = "ok"
@@ -298,14 +348,29 @@ class InstagramSandbox(SandboxServer):
         except Exception:  # a sandbox bug must surface as a 500, never hang the client
             traceback.print_exc(file=sys.stderr)
             response = self._error(GraphError(1, "An unknown error has occurred.", status=500, is_transient=True))
+        self._log_request(endpoint, request, params, status=response.status_code, code=response.sandbox_code)
+        return response(environ, start_response)
+
+    def _log_request(self, endpoint: str, request: Request, params: dict, *, status: int, code: str) -> None:
         with self._lock:
             self._log.append({"endpoint": endpoint, "method": request.method, "path": request.path,
-                              "status": response.status_code, "error_code": response.sandbox_code,
+                              "status": status, "error_code": code,
                               "params": {k: v for k, v in params.items() if k not in SECRET_PARAMS},
                               "content_type": request.mimetype or None,
                               "auth": "header" if request.headers.get("Authorization") else
                                       ("param" if "access_token" in params else "none")})
-        return response(environ, start_response)
+
+    def _lose_response(self, environ: dict, fault: dict) -> None:
+        """The work is done; now the caller must not learn of it."""
+        if fault["via"] == "drop":
+            connection = environ.get("werkzeug.socket")
+            if connection is not None:
+                connection.shutdown(socket.SHUT_RDWR)  # no status line, no body: the client sees a reset
+        elif fault["via"] == "timeout":
+            time.sleep(float(fault["seconds"]))
+        else:
+            raise GraphError(2, "An unexpected error has occurred. Please retry your request later.", status=500,
+                             is_transient=True)
 
     @staticmethod
     def _params(request: Request) -> dict[str, Any]:
@@ -639,7 +704,10 @@ class InstagramSandbox(SandboxServer):
             if c["kind"].startswith("CAROUSEL_ITEM"):
                 raise GraphError(100, "A carousel item cannot be published on its own; publish the CAROUSEL container")
             if c["status_code"] == "PUBLISHED":
-                raise GraphError(100, f"The container {cid} has already been published as media {c['media_id']}")
+                # A container publishes once. Meta documents no error code for the second try
+                # (unverified); the client must not depend on this one, only on the refusal.
+                raise GraphError(100, "The media container has already been published; create a new container "
+                                      "to publish again")
             if c["status_code"] == "EXPIRED":
                 raise GraphError(-2, "The media you are trying to access has expired. Please try to upload again.",
                                  subcode=2207020)
@@ -664,10 +732,12 @@ class InstagramSandbox(SandboxServer):
                              for ch in c["children"]],
                 "permalink": f"https://www.instagram.com/{'reel' if c['kind'] == 'REELS' else 'p'}/{shortcode}/",
                 "shortcode": shortcode,
-                "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+                "timestamp": datetime.fromtimestamp(self._clock(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000"),
                 "like_count": 0, "comments_count": 0,
             }
             c["status_code"], c["status"], c["media_id"] = "PUBLISHED", "Published: Media has been published.", media_id
+            if self.listing_lag:
+                self._unlisted[media_id] = self.listing_lag
             self._published_at[user].append(self._clock())
             return {"id": media_id}
 
@@ -678,16 +748,68 @@ class InstagramSandbox(SandboxServer):
             m = self._media.get(parts[0])
             if m is None or m["owner"] != user:
                 raise GraphError(100, f"Unsupported get request. Object with ID '{parts[0]}' does not exist", subcode=33)
-            out: dict[str, Any] = {}
-            for f in fields:
-                if f == "children":
-                    out[f] = {"data": [{"id": ch["id"]} for ch in m["children"]]}
-                elif f == "owner":
-                    out[f] = {"id": m["owner"]}
-                elif f != "id":
-                    out[f] = m[f]
-            out["id"] = m["id"]
-            return out
+            return self._media_view(m, fields)
+
+    def _h_media_list(self, request: Request, parts: list[str], params: dict) -> dict:
+        """GET /<IG_ID>/media: the account's media, newest first, cursor-paged (`limit`, `after`)."""
+        user = self._own_user(request, params, parts[0])
+        fields = self._fields(params, MEDIA_FIELDS, "IGMedia") or ["id"]
+        try:
+            limit = int(params.get("limit") or MEDIA_PAGE_DEFAULT)
+        except ValueError:
+            raise GraphError(100, "Param limit must be an integer") from None
+        if not 1 <= limit <= MEDIA_PAGE_MAX:
+            raise GraphError(100, f"Param limit must be between 1 and {MEDIA_PAGE_MAX}")
+        with self._lock:
+            newest_first = [m for m in reversed(self._media.values()) if m["owner"] == user
+                            and not self._unlisted.get(m["id"])]
+            for media_id in list(self._unlisted):
+                self._unlisted[media_id] -= 1
+                if self._unlisted[media_id] <= 0:
+                    del self._unlisted[media_id]
+            start = 0
+            if params.get("after"):
+                ids = [m["id"] for m in newest_first]
+                cursor = self._uncursor(str(params["after"]))
+                if cursor not in ids:
+                    raise GraphError(100, "Invalid cursor: after")
+                start = ids.index(cursor) + 1
+            page = newest_first[start:start + limit]
+            body: dict[str, Any] = {"data": [self._media_view(m, fields) for m in page]}
+            if page:
+                body["paging"] = {"cursors": {"before": self._cursor(page[0]["id"]), "after": self._cursor(page[-1]["id"])}}
+                if start + limit < len(newest_first):
+                    body["paging"]["next"] = (f"{self.graph_url}/{user}/media?fields={','.join(fields)}&limit={limit}"
+                                              f"&after={self._cursor(page[-1]['id'])}")
+            return body
+
+    def _h_me(self, request: Request, parts: list[str], params: dict) -> dict:
+        """GET /me: the token's user (the Facebook user for Facebook Login; the IG user here)."""
+        return {"id": self._auth(request, params)}
+
+    @staticmethod
+    def _cursor(media_id: str) -> str:
+        return base64.urlsafe_b64encode(f"media:{media_id}".encode()).decode().rstrip("=")
+
+    @staticmethod
+    def _uncursor(cursor: str) -> str:
+        try:
+            return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().removeprefix("media:")
+        except (ValueError, UnicodeDecodeError):
+            return ""
+
+    @staticmethod
+    def _media_view(m: dict, fields: list[str]) -> dict:
+        out: dict[str, Any] = {}
+        for f in fields:
+            if f == "children":
+                out[f] = {"data": [{"id": ch["id"]} for ch in m["children"]]}
+            elif f == "owner":
+                out[f] = {"id": m["owner"]}
+            elif f != "id":
+                out[f] = m[f]
+        out["id"] = m["id"]
+        return out
 
     def _check_client(self, params: dict) -> None:
         client_id, secret = str(params.get("client_id") or ""), str(params.get("client_secret") or "")
@@ -704,7 +826,8 @@ class InstagramSandbox(SandboxServer):
     def _issue(self, user: str) -> str:
         token = "EAAG" + secrets.token_urlsafe(48).replace("-", "x").replace("_", "y")
         now = self._clock()
-        self._tokens[token] = {"user": user, "issued_at": now, "expires_at": now + LONG_LIVED_SECONDS, "revoked": False}
+        self._tokens[token] = {"user": user, "issued_at": now, "expires_at": now + LONG_LIVED_SECONDS, "revoked": False,
+                               "long_lived": True}
         return token
 
     def _valid_token_user(self, token: str) -> str:
@@ -719,7 +842,11 @@ class InstagramSandbox(SandboxServer):
         return info["user"]
 
     def _h_fb_token(self, request: Request, parts: list[str], params: dict) -> dict:
-        """GET /vNN.0/oauth/access_token?grant_type=fb_exchange_token&client_id&client_secret&fb_exchange_token."""
+        """GET /vNN.0/oauth/access_token?grant_type=fb_exchange_token&client_id&client_secret&fb_exchange_token.
+
+        Meta documents this for a short-lived token, which becomes a ~60-day one. What it does with
+        a long-lived token is not documented; here it extends nothing: the same token comes back
+        with the time it has left (unverified), so relying on it as a refresh gains no time."""
         if params.get("grant_type") != "fb_exchange_token":
             raise GraphError(100, "grant_type must be fb_exchange_token (the only grant this sandbox serves here)")
         self._check_client(params)
@@ -728,6 +855,10 @@ class InstagramSandbox(SandboxServer):
             raise GraphError(100, "Missing fb_exchange_token parameter.")
         with self._lock:
             user = self._valid_token_user(exchange)
+            info = self._tokens[exchange]
+            if info.get("long_lived", True):
+                return {"access_token": exchange, "token_type": "bearer",
+                        "expires_in": int(info["expires_at"] - self._clock())}
             return {"access_token": self._issue(user), "token_type": "bearer", "expires_in": LONG_LIVED_SECONDS - 56}
 
     def _h_ig_refresh(self, request: Request, parts: list[str], params: dict) -> dict:

@@ -1,21 +1,26 @@
 """Instagram (Graph API content publishing) as a platform adapter (see shared/platforms/base.py).
 
 publish: cap check -> container(s) from V4 signed Cloud Storage URLs (ids saved at once) ->
-container status until FINISHED (bounded by config) -> media_publish -> permalink. A container
-still IN_PROGRESS at the bound is handed to the status poll, whose check_status publishes it.
+container status until FINISHED (bounded by config) -> media_publish, sent once -> permalink. A
+container still IN_PROGRESS at the bound is handed to the status poll, whose check_status publishes
+it. media_publish is the one call that creates the post: when its outcome is unknown (no answer,
+a server error, a refusal while the container reads PUBLISHED) publish raises AmbiguousError and
+reconcile settles it by looking the media up, never by publishing again.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from datetime import datetime
 
 from shared.content.model import ContentItem, MediaRef, TargetSpec
-from shared.errors import (AmbiguousError, CapReached, ConfigError, PermanentError, PostgateError, TransientError,
-                           ValidationError)
+from shared.errors import (AmbiguousError, AuthError, CapReached, ConfigError, PermanentError, PostgateError,
+                           TransientError, ValidationError)
 from shared.platforms.base import Limit, PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult
-from shared.platforms.instagram.client import (CAP_RETRY_SECONDS, ContainerStatus, InstagramClient,
-                                               refresh_long_lived_token)
+from shared.platforms.instagram import login_tokens, lookup
+from shared.platforms.instagram.client import CAP_RETRY_SECONDS, ContainerStatus, InstagramClient
+from shared.runtime.clock import utcnow
 
 CAPTION_LIMIT = 2200       # characters (platforms.md 2.3)
 HASHTAG_LIMIT = 5          # CHANGED 2025-12: 5 per post; the API docs still say 30
@@ -117,7 +122,7 @@ def client_for(tokens, config) -> InstagramClient:
 
 
 def refresh_tokens(tokens: dict, *, config, http=None) -> dict:
-    return refresh_long_lived_token(config.instagram_base_url, tokens, timeout=config.http_timeout_seconds, http=http)
+    return login_tokens.refresh(config.instagram_base_url, tokens, timeout=config.http_timeout_seconds, http=http)
 
 
 def _ig_user_id(account: dict) -> str:
@@ -152,25 +157,29 @@ def _wait_for_container(client: InstagramClient, container_id: str, config, retr
         time.sleep(poll)
 
 
-def _publish_container(client: InstagramClient, ig_id: str, container_id: str, retry) -> str | None:
-    """media_publish, never twice: after an error whose outcome is unclear, the container's status
-    says whether it went out (PUBLISHED -> success; media id unknown -> None)."""
+def _publish_once(client: InstagramClient, ig_id: str, container_id: str, retry) -> str:
+    """media_publish. Sent again only after an answer Meta gives before acting (a throttle, "not
+    ready"); an unknown outcome raises AmbiguousError and is looked up later, never re-sent."""
+    try:
+        return retry(lambda: client.publish(ig_id, container_id))
+    except (AmbiguousError, AuthError, TransientError):
+        raise
+    except PermanentError as refusal:
+        raise _refusal_or_already_published(client, container_id, refusal) from None
 
-    def attempt() -> str | None:
-        try:
-            return client.publish(ig_id, container_id)
-        except CapReached:
-            raise
-        except (TransientError, AmbiguousError) as exc:
-            try:
-                status = client.container_status(container_id)
-            except PostgateError:
-                raise exc from None
-            if status.status_code == "PUBLISHED":
-                return None
-            raise
 
-    return retry(attempt)
+def _refusal_or_already_published(client: InstagramClient, container_id: str, refusal: PermanentError) -> PostgateError:
+    """Meta documents no error code for publishing a container twice, so a refusal is read against
+    the container: PUBLISHED means the post is live (an earlier send went through)."""
+    try:
+        status = client.container_status(container_id)
+    except PostgateError:
+        return AmbiguousError(f"{refusal}; the container's status could not be read, so it may be published")
+    if status.status_code == "PUBLISHED":
+        return AmbiguousError(f"{refusal}; the container is already PUBLISHED, so its media is looked up")
+    if status.status_code in ("ERROR", "EXPIRED"):
+        return _container_failure(status)
+    return refusal
 
 
 def _permalink(client: InstagramClient, media_id: str | None, retry) -> str | None:
@@ -227,41 +236,119 @@ def publish(ctx: PublishContext) -> PublishResult:
     if status.status_code == "IN_PROGRESS":
         return PublishResult(platform_ids=ids, confirmed=False, next_check_seconds=_poll_hint(ctx.config))
     if status.status_code == "PUBLISHED":
-        return PublishResult(platform_ids=ids, confirmed=True)
+        raise AmbiguousError(f"instagram container {ids['container_id']} reads PUBLISHED before our media_publish; "
+                             "its media is looked up")
     if status.status_code != "FINISHED":
         raise _container_failure(status)
     ctx.mark_create_sent()
-    media_id = _publish_container(client, ig_id, ids["container_id"], ctx.retry)
-    if media_id:
-        ids = {**ids, "media_id": media_id}
-        ctx.save_platform_ids(ids)
+    media_id = _publish_once(client, ig_id, ids["container_id"], ctx.retry)
+    ids = {**ids, "media_id": media_id}
+    ctx.save_platform_ids(ids)
     return PublishResult(platform_ids=ids, confirmed=True, share_url=_permalink(client, media_id, ctx.retry))
 
 
 def check_status(ctx: StatusContext) -> StatusResult:
-    """For a container left IN_PROGRESS by publish: FINISHED -> media_publish; PUBLISHED -> done."""
+    """For a container left IN_PROGRESS by publish: FINISHED -> media_publish; PUBLISHED -> its media."""
     ids = ctx.post.platform_ids
     client = client_for(ctx.tokens, ctx.config)
-    once = lambda fn: fn()  # noqa: E731 - the poll reschedules transient errors itself
     if ids.get("media_id"):
-        return StatusResult("published", share_url=_permalink(client, ids["media_id"], once), detail="PUBLISHED")
+        return StatusResult("published", share_url=_permalink(client, ids["media_id"], _once), detail="PUBLISHED")
     container_id = ids.get("container_id")
     if not container_id:
         return StatusResult("failed", fail_reason="no Instagram container id was saved", fail_class="platform")
+    if ctx.post.create_sent_at is not None:
+        return reconcile(ctx)  # an earlier check sent media_publish and lost the answer: look, never re-send
     status = client.container_status(container_id)
     if status.status_code == "IN_PROGRESS":
         return StatusResult("pending", detail=status.status_code, next_check_seconds=_poll_hint(ctx.config))
     if status.status_code == "PUBLISHED":
-        return StatusResult("published", detail=status.status_code)
+        return _settle_from_container(ctx, client, status)
     if status.status_code != "FINISHED":
-        failure = _container_failure(status)
-        return StatusResult("failed", fail_reason=str(failure), detail=status.status_code,
-                            fail_class="transient" if isinstance(failure, TransientError) else "platform")
+        return _failed(_container_failure(status), status.status_code)
+    _record_create_sent(ctx, utcnow())
     try:
-        media_id = _publish_container(client, _ig_user_id(ctx.account), container_id, once)
+        media_id = _publish_once(client, _ig_user_id(ctx.account), container_id, _once)
     except AmbiguousError as exc:
-        return StatusResult("failed", fail_reason=str(exc), fail_class="ambiguous", detail=status.status_code)
+        return StatusResult("pending", detail=f"media_publish outcome unknown, looking it up: {exc}")
+    except (TransientError, AuthError):
+        _record_create_sent(ctx, None)  # refused before anything was done: publishing again stays allowed
+        raise
     except PermanentError as exc:
-        return StatusResult("failed", fail_reason=str(exc), fail_class="platform", detail=status.status_code)
-    return StatusResult("published", platform_ids={"media_id": media_id} if media_id else {},
-                        share_url=_permalink(client, media_id, once), detail="PUBLISHED")
+        return _failed(exc, status.status_code)
+    return StatusResult("published", platform_ids={"media_id": media_id},
+                        share_url=_permalink(client, media_id, _once), detail="PUBLISHED")
+
+
+def reconcile(ctx: StatusContext) -> StatusResult:
+    """Settle a media_publish whose outcome is unknown, by reading: the container's status, then the
+    account's recent media for what was sent. Never publishes (see the module docstring)."""
+    ids = ctx.post.platform_ids
+    client = client_for(ctx.tokens, ctx.config)
+    if ids.get("media_id"):  # the answer arrived and was saved before the attempt ended
+        return StatusResult("published", share_url=_permalink(client, ids["media_id"], _once), detail="PUBLISHED")
+    container_id = ids.get("container_id")
+    status = client.container_status(container_id) if container_id else None
+    return _settle_from_container(ctx, client, status)
+
+
+# -- settling from what Meta says ------------------------------------------------------------
+def _settle_from_container(ctx: StatusContext, client: InstagramClient, status: ContainerStatus | None) -> StatusResult:
+    if status is None:
+        # Nothing ties this post to a media: a same-caption media could be anybody's.
+        return _pending("no container id was saved; a person should check the account")
+    code = status.status_code
+    if code in ("IN_PROGRESS", "FINISHED"):
+        # Not published (yet). A media with the same caption would be somebody else's.
+        return _pending(f"container {code}: not published")
+    sighting = _sighting(ctx, client)
+    if code == "PUBLISHED":
+        if sighting.matches:
+            media = sighting.matches[0]  # the first one after our call; later look-alikes are not ours
+            return StatusResult("published", platform_ids={"media_id": str(media["id"])},
+                                share_url=media.get("permalink") or _permalink(client, str(media["id"]), _once),
+                                detail=f"container {code}; media found in the account's recent media")
+        if _last_look(ctx):
+            # Known to be live: recorded as published without its id rather than failed.
+            return StatusResult("published", detail="container PUBLISHED; its media was not found in recent media")
+        return _pending(f"container {code}; its media is not listed yet")
+    # EXPIRED or ERROR: the container never became a post.
+    if not sighting.matches and sighting.complete:
+        return StatusResult("absent", detail=f"container {code} and no media like it since the publish call")
+    return _pending(f"container {code}, but {len(sighting.matches)} media with the same caption "
+                         f"{'' if sighting.complete else 'or more unread '}since the publish call: a person should check")
+
+
+def _sighting(ctx: StatusContext, client: InstagramClient) -> lookup.Sighting:
+    if ctx.content is None:
+        return lookup.Sighting(matches=[], complete=False)
+    post = ctx.post
+    sent_at = post.create_sent_at or post.approved_at or post.created_at
+    expected = lookup.expected_media(ctx.content, post.target, sent_at)
+    return lookup.find(client, _ig_user_id(ctx.account), expected)
+
+
+def _last_look(ctx: StatusContext) -> bool:
+    """True when the poll will not look again before its deadline."""
+    deadline = ctx.post.poll_deadline
+    now = ctx.now or utcnow()
+    margin = float(getattr(ctx.config, "poll_max_interval_seconds", 300.0))
+    return deadline is not None and (deadline - now).total_seconds() <= margin
+
+
+def _pending(detail: str) -> StatusResult:
+    return StatusResult("pending", detail=detail)  # the poll's own backoff decides when to look again
+
+
+def _failed(exc: PostgateError, detail: str) -> StatusResult:
+    return StatusResult("failed", fail_reason=str(exc), detail=detail,
+                        fail_class="transient" if isinstance(exc, TransientError) else "platform")
+
+
+def _record_create_sent(ctx: StatusContext, at: datetime | None) -> None:
+    """Written before media_publish goes out from the poll, so a lost answer is looked up, not re-sent."""
+    if ctx.repo is not None:
+        ctx.repo.update_fields(ctx.post.id, create_sent_at=at)
+
+
+def _once(fn):
+    return fn()  # the status poll reschedules transient errors itself

@@ -1,10 +1,11 @@
 """A real Instagram Graph API content-publishing client. The base URL (host + version, e.g.
 https://graph.facebook.com/v25.0) is configurable so tests point it at the sandbox.
 
-The token travels in the Authorization header, never in a URL we build (the two OAuth refresh
-calls take it as a query parameter because that is their documented shape; they are never logged).
-Errors come as {error:{message,type,code,error_subcode,is_transient,fbtrace_id}} and are
-classified per shared/platforms.md section 0 and 2.4.
+The token travels in the Authorization header, never in a URL we build. Errors come as
+{error:{message,type,code,error_subcode,is_transient,fbtrace_id}} and are classified per
+shared/platforms.md section 0 and 2.4. media_publish is the one call that creates a post: once it
+has been sent, an answer that does not say what happened (timeout, dropped connection, 5xx, a
+server-side error) is an AmbiguousError, never a TransientError that would invite a re-send.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError
 from shared.publishing.credentials import StaticToken, with_fresh_token
@@ -34,6 +36,7 @@ CAP = (9, 2207042)
 AMBIGUOUS = (4, 2207051)             # "spam": the post may already be out
 NOT_READY = (9007, 2207027)
 CAP_RETRY_SECONDS = 3600.0           # the cap is a 24 h moving window; look again in an hour
+MEDIA_PAGE_SIZE = 25                 # the media edge's default page size
 
 
 class NotReady(TransientError):
@@ -47,12 +50,18 @@ class ContainerStatus:
 
 
 @dataclass(frozen=True)
+class MediaListing:
+    items: list[dict]
+    complete: bool  # False: the page budget ran out before reaching older media
+
+
+@dataclass(frozen=True)
 class PublishingLimit:
     quota_usage: int
     quota_total: int | None
 
 
-def _code_pair(error: dict) -> tuple[int | None, int | None]:
+def code_pair(error: dict) -> tuple[int | None, int | None]:
     def as_int(value):
         try:
             return int(value)
@@ -76,10 +85,14 @@ def regain_seconds(headers) -> float | None:
     return minutes * 60.0 if minutes > 0 else None
 
 
-def classify(status: int, payload: dict, headers, endpoint: str) -> Exception:
-    """The error a failed Graph answer means (see platforms.md section 0 for the classes)."""
+def classify(status: int, payload: dict, headers, endpoint: str, *, creates: bool = False) -> Exception:
+    """The error a failed Graph answer means (see platforms.md section 0 for the classes).
+
+    `creates`: the call publishes (media_publish). A throttle, the cap, "not ready" and an auth
+    refusal are answered before anything is done, so they keep their class; a server-side failure
+    (5xx, code -1/1/2, `is_transient`) may come after the post went out, so it is ambiguous."""
     error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
-    code, subcode = _code_pair(error)
+    code, subcode = code_pair(error)
     label = f"{code}/{subcode}" if subcode else (str(code) if code is not None else f"http_{status}")
     reason = error.get("error_user_msg") or error.get("message") or f"HTTP {status}"
     message = f"instagram {endpoint}: {reason} ({label})"
@@ -93,12 +106,24 @@ def classify(status: int, payload: dict, headers, endpoint: str) -> Exception:
         return TransientError(message, retry_after=regain_seconds(headers), platform_code=label)
     if (code, subcode) == NOT_READY:
         return NotReady(message, platform_code=label)
-    if (code, subcode) in TRANSIENT or error.get("is_transient") is True or status >= 500:
+    server_side = (code, subcode) in TRANSIENT or error.get("is_transient") is True or status >= 500
+    if server_side and creates:
+        return AmbiguousError(message + "; the server failed after the publish request reached it, so the media "
+                                        "may have been published")
+    if server_side:
         retry_after = 30.0 if (code, subcode) == (24, 2207008) else None
         return TransientError(message, retry_after=retry_after, platform_code=label)
     if (code, subcode) in NEW_CONTAINER:
         return TransientError(message + "; a new container is needed", platform_code=label)
     return PermanentError(message, platform_code=label)
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request provably never reached Meta (no connection was made)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
 
 
 class InstagramClient:
@@ -119,12 +144,13 @@ class InstagramClient:
         try:
             response = self._http.request(method, f"{self._base}{path}", params=params, data=data,
                                           headers={"Authorization": f"Bearer {token}"}, timeout=self._timeout)
-        except requests.Timeout as exc:
-            if creates and not isinstance(exc, requests.ConnectTimeout):
-                raise AmbiguousError(f"instagram {endpoint}: no answer within {self._timeout}s after the request "
-                                     "was sent; the media may have been published") from None
-            raise TransientError(f"instagram {endpoint}: timed out") from None
-        except requests.ConnectionError as exc:
+        except requests.RequestException as exc:
+            if creates and not _never_sent(exc):
+                # Sent, then no answer (read timeout, connection dropped mid-reply): it may have been done.
+                raise AmbiguousError(f"instagram {endpoint}: no answer after the request was sent "
+                                     f"({type(exc).__name__}); the media may have been published") from None
+            if isinstance(exc, requests.Timeout):
+                raise TransientError(f"instagram {endpoint}: timed out") from None
             raise TransientError(f"instagram {endpoint}: connection failed ({type(exc).__name__})") from None
         try:
             payload = response.json()
@@ -132,12 +158,12 @@ class InstagramClient:
             payload = {}
         payload = payload if isinstance(payload, dict) else {}
         error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
-        code, subcode = _code_pair(error)
+        code, subcode = code_pair(error)
         log_event(log, logging.INFO, "instagram call", endpoint=endpoint, http_status=response.status_code,
                   error_code=f"{code}/{subcode}" if error else "ok", fbtrace_id=error.get("fbtrace_id"))
         if response.ok and not error:
             return payload
-        raise classify(response.status_code, payload, response.headers, endpoint)
+        raise classify(response.status_code, payload, response.headers, endpoint, creates=creates)
 
     # -- publishing -------------------------------------------------------------------------
     def publishing_limit(self, ig_user_id: str) -> PublishingLimit:
@@ -171,59 +197,32 @@ class InstagramClient:
     def media(self, media_id: str, fields: list[str]) -> dict:
         return self._call("GET", f"/{media_id}", endpoint="media_read", params={"fields": ",".join(fields)})
 
+    def media_since(self, ig_user_id: str, since: datetime, fields: list[str], *, max_pages: int) -> MediaListing:
+        """The account's media published at or after `since` (GET /<IG_ID>/media, newest first,
+        cursor-paged, at most `max_pages` pages). The edge has no time filter we rely on, so paging
+        stops at the first older item; `complete` says nothing newer was left unread."""
+        params = {"fields": ",".join(sorted({*fields, "timestamp"})), "limit": str(MEDIA_PAGE_SIZE)}
+        items: list[dict] = []
+        for _ in range(max_pages):
+            page = self._call("GET", f"/{ig_user_id}/media", endpoint="media_list", params=params)
+            for item in page.get("data") or []:
+                published = parse_timestamp(item.get("timestamp")) if isinstance(item, dict) else None
+                if published is None:
+                    continue
+                if published < since:
+                    return MediaListing(items, complete=True)
+                items.append(item)
+            paging = page.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after")
+            if not after or not paging.get("next"):
+                return MediaListing(items, complete=True)
+            params = {**params, "after": after}
+        return MediaListing(items, complete=False)
 
-# -- tokens ---------------------------------------------------------------------------------
-def login_kind(tokens: dict, base_url: str) -> str:
-    """Which token flow the account uses: "instagram" (Instagram Login, graph.instagram.com) or
-    "facebook" (Facebook Login, graph.facebook.com). The secret may say so in `login`."""
-    explicit = str(tokens.get("login") or "").lower()
-    if explicit in ("instagram", "facebook"):
-        return explicit
-    return "instagram" if urlsplit(base_url).hostname == "graph.instagram.com" else "facebook"
 
-
-def refresh_long_lived_token(base_url: str, tokens: dict, *, timeout: float = 30.0,
-                             http: requests.Session | None = None) -> dict:
-    """Exchange the account's long-lived token (`refresh_token`) for a fresh 60-day one.
-
-    Facebook Login: GET <base>/oauth/access_token?grant_type=fb_exchange_token&client_id&client_secret
-    &fb_exchange_token. Instagram Login: GET <host>/refresh_access_token?grant_type=ig_refresh_token
-    &access_token (unversioned; the token must be >= 24 h old and unexpired). Meta has no separate
-    refresh token, so the new long-lived token becomes both the access and the refresh token.
-    """
-    http = http or requests.Session()
-    long_lived = tokens.get("refresh_token")
-    if not long_lived:
-        raise AuthError("instagram token refresh: no long-lived token to exchange; reconnect the account")
-    kind = login_kind(tokens, base_url)
-    if kind == "instagram":
-        parts = urlsplit(base_url)
-        url = f"{parts.scheme}://{parts.netloc}/refresh_access_token"
-        params = {"grant_type": "ig_refresh_token", "access_token": long_lived}
-    else:
-        if not tokens.get("client_id") or not tokens.get("client_secret"):
-            raise AuthError("instagram token refresh (Facebook Login) needs client_id and client_secret in the "
-                            "account secret; reconnect the account")
-        url = base_url.rstrip("/") + "/oauth/access_token"
-        params = {"grant_type": "fb_exchange_token", "client_id": tokens["client_id"],
-                  "client_secret": tokens["client_secret"], "fb_exchange_token": long_lived}
+def parse_timestamp(value) -> datetime | None:
+    """Graph timestamps look like 2026-11-24T10:15:00+0000."""
     try:
-        response = http.get(url, params=params, timeout=timeout)
-    except (requests.ConnectionError, requests.Timeout):
-        raise TransientError(f"instagram token refresh ({kind} login): no answer") from None
-    try:
-        payload = response.json()
+        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%S%z")
     except ValueError:
-        payload = {}
-    payload = payload if isinstance(payload, dict) else {}
-    log_event(log, logging.INFO, "instagram token refresh", login=kind, http_status=response.status_code)
-    if response.ok and payload.get("access_token"):
-        new = str(payload["access_token"])
-        return {"access_token": new, "refresh_token": new, "expires_in": payload.get("expires_in")}
-    error = classify(response.status_code, payload, response.headers, f"token refresh ({kind} login)")
-    code, _ = _code_pair(payload.get("error") if isinstance(payload.get("error"), dict) else {})
-    # Only a server-side hiccup or a throttle is worth retrying; any other refusal (code 1 / 101
-    # bad client, 190 expired or revoked) means a person must reconnect the account.
-    if response.status_code >= 500 or code in RATE_LIMIT_CODES:
-        raise error
-    raise AuthError(f"{error}; reconnect the account", platform_code=getattr(error, "platform_code", None))
+        return None

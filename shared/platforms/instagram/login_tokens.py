@@ -1,0 +1,109 @@
+"""Keeping an Instagram account's token alive, the way Meta documents it for each login.
+
+Instagram API with Instagram Login (graph.instagram.com): a long-lived Instagram User token is
+refreshed with GET https://graph.instagram.com/refresh_access_token?grant_type=ig_refresh_token
+&access_token=<long-lived>; the token must be at least 24 hours old and unexpired, and the answer
+is a new 60-day token [developers.facebook.com/docs/instagram-platform/reference/refresh_access_token].
+
+Instagram API with Facebook Login (graph.facebook.com, Facebook Login for Business user tokens):
+Meta documents `fb_exchange_token` only for turning a *short-lived* user token into a long-lived
+one, and no call that extends a long-lived one: it lasts about 60 days, an expired one cannot be
+exchanged, and then "the person will have to go through the login flow again"
+[developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived;
+.../facebook-login/auth-vs-data]. So there is nothing to exchange: we check that the token still
+works and keep it, stop asking for early refreshes (the answer drops the refresh token), and warn
+that the account must be reconnected before it expires. A token Meta has rejected means reconnect.
+
+The secret may say which login it is in `login` ("instagram" | "facebook"); otherwise the host of
+the configured base URL decides. Tokens travel as query parameters only where Meta's documented
+shape requires it, and are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+import requests
+
+from shared.errors import AuthError, TransientError
+from shared.platforms.instagram.client import RATE_LIMIT_CODES, code_pair, classify
+from shared.runtime.logging import log_event
+
+log = logging.getLogger(__name__)
+
+
+def login_kind(tokens: dict, base_url: str) -> str:
+    """Which login the account's token comes from: "instagram" (Instagram Login, graph.instagram.com)
+    or "facebook" (Facebook Login, graph.facebook.com). The secret may say so in `login`."""
+    explicit = str(tokens.get("login") or "").lower()
+    if explicit in ("instagram", "facebook"):
+        return explicit
+    return "instagram" if urlsplit(base_url).hostname == "graph.instagram.com" else "facebook"
+
+
+def refresh(base_url: str, tokens: dict, *, timeout: float = 30.0, http: requests.Session | None = None) -> dict:
+    """New tokens for the account, as base.py's refresh_tokens contract describes."""
+    http = http or requests.Session()
+    if login_kind(tokens, base_url) == "instagram":
+        return _refresh_instagram_login(base_url, tokens, timeout, http)
+    return _keep_facebook_login(base_url, tokens, timeout, http)
+
+
+def _refresh_instagram_login(base_url: str, tokens: dict, timeout: float, http: requests.Session) -> dict:
+    long_lived = tokens.get("refresh_token") or tokens.get("access_token")
+    if not long_lived:
+        raise AuthError("instagram token refresh: no long-lived token to refresh; reconnect the account")
+    parts = urlsplit(base_url)  # the refresh endpoint is unversioned
+    payload = _get(http, f"{parts.scheme}://{parts.netloc}/refresh_access_token",
+                   {"grant_type": "ig_refresh_token", "access_token": long_lived}, timeout, "instagram")
+    if not payload.get("access_token"):
+        raise AuthError("instagram token refresh (Instagram Login) answered without a token; reconnect the account")
+    new = str(payload["access_token"])
+    # Instagram Login has no separate refresh token: the new long-lived token is both.
+    return {"access_token": new, "refresh_token": new, "expires_in": payload.get("expires_in")}
+
+
+def _keep_facebook_login(base_url: str, tokens: dict, timeout: float, http: requests.Session) -> dict:
+    current = tokens.get("access_token")
+    if not current:
+        raise AuthError("instagram token check (Facebook Login): no access token; reconnect the account")
+    # Works -> keep it; rejected -> the only documented way forward is the person logging in again.
+    http_headers = {"Authorization": f"Bearer {current}"}
+    _get(http, base_url.rstrip("/") + "/me", {"fields": "id"}, timeout, "facebook", headers=http_headers)
+    reconnect_by = _expiry(tokens.get("expires_at"))
+    log_event(log, logging.WARNING, "instagram token (Facebook Login) cannot be extended; reconnect the account "
+              "before it expires", reconnect_by=reconnect_by)
+    # An empty refresh token tells the credential store there is nothing to refresh with: no more
+    # early refreshes, and a later rejection fails the post asking for a reconnect.
+    return {"access_token": current, "refresh_token": "", "reconnect_by": reconnect_by}
+
+
+def _get(http: requests.Session, url: str, params: dict, timeout: float, kind: str, headers: dict | None = None) -> dict:
+    try:
+        response = http.get(url, params=params, headers=headers or {}, timeout=timeout)
+    except (requests.ConnectionError, requests.Timeout):
+        raise TransientError(f"instagram token refresh ({kind} login): no answer") from None
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {}
+    payload = payload if isinstance(payload, dict) else {}
+    log_event(log, logging.INFO, "instagram token refresh", login=kind, http_status=response.status_code)
+    if response.ok and "error" not in payload:
+        return payload
+    error = classify(response.status_code, payload, response.headers, f"token refresh ({kind} login)")
+    code, _ = code_pair(payload.get("error") if isinstance(payload.get("error"), dict) else {})
+    # Only a server-side hiccup or a throttle is worth retrying; any other refusal (code 1 / 101
+    # bad client, 100 token too young, 190 expired or revoked) means a person must reconnect.
+    if response.status_code >= 500 or code in RATE_LIMIT_CODES:
+        raise error
+    raise AuthError(f"{error}; reconnect the account", platform_code=getattr(error, "platform_code", None))
+
+
+def _expiry(expires_at) -> str | None:
+    try:
+        return datetime.fromtimestamp(float(expires_at), timezone.utc).isoformat() if expires_at else None
+    except (TypeError, ValueError, OverflowError):
+        return None
