@@ -139,7 +139,7 @@ def test_video_goes_up_private_then_turns_public_when_processing_succeeds(yt):
     assert done.status == "published" and done.share_url == f"https://www.youtube.com/watch?v={video_id}"
     assert yt.posts[video_id]["status"]["privacyStatus"] == "public"
     assert yt.count("update") == 1 and yt.count("insert") == 1
-    assert quota_used() == {"insert": 1, "general": 2 + 50}  # two videos.list, one videos.update
+    assert quota_used() == {"insert": 1, "general": 3 + 50}  # videos.list twice and once after videos.update
 
 
 @pytest.mark.parametrize("privacy,updates", [("unlisted", 1), ("private", 0)])
@@ -149,6 +149,20 @@ def test_requested_privacy_is_set_after_processing_and_private_needs_no_update(y
     assert post_of(post.content_id).status == "published"
     assert yt.posts[post.platform_ids["video_id"]]["status"]["privacyStatus"] == privacy
     assert yt.count("update") == updates
+
+
+def test_video_youtube_keeps_private_after_the_update_fails_saying_so_and_keeps_its_id(yt, monkeypatch):
+    """The update is answered 200 but the privacy read back is still private (YouTube restricts some
+    uploads to private): the post is not live for its audience, so it is not recorded as published."""
+    monkeypatch.setattr(yt, "uploads_stay_private", True)
+    post = publish(generate())
+    poll(), poll()
+    done = post_of(post.content_id)
+    video_id = post.platform_ids["video_id"]
+    assert done.status == "failed" and done.platform_ids["video_id"] == video_id
+    assert f"kept video {video_id} private when it was set public" in done.fail_reason
+    assert "do not publish it again" in done.fail_reason
+    assert yt.count("update") == 1 and yt.count("list") == 3 and len(yt.posts) == 1
 
 
 def test_video_sent_before_its_publish_time_is_a_youtube_scheduled_release(yt):

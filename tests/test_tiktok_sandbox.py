@@ -208,7 +208,8 @@ def test_disabled_interactions_must_be_disabled_in_post(make_sandbox):
     (file_source(5 * MiB - 1), None),                                   # small file, one chunk
     (file_source(5 * MiB), None),                                       # exactly 5 MB as one chunk
     (file_source(23 * MiB + 7, 5 * MiB), None),                         # 4 chunks, last takes remainder
-    (file_source(127 * MiB, 64 * MiB), None),                           # last chunk 127 MB
+    (file_source(188 * MiB, 64 * MiB), None),                           # 2 chunks, the last 124 MB
+    (file_source(127 * MiB, 64 * MiB), "multiple chunks"),              # > 64 MB in one chunk
     (file_source(1000, 999, 1), "chunk_size"),                          # small file must be one whole chunk
     (file_source(1000, 1000, 2), "total_chunk_count"),
     (file_source(20 * MiB, 4 * MiB), "chunk_size"),                     # below 5 MB chunk
@@ -272,11 +273,14 @@ def test_chunked_upload_end_to_end(make_sandbox):
     assert sb.posts[pid]["share_url"] == f"https://www.tiktok.com/@alice/video/{ids[0]}"
 
 
-def test_large_single_chunk_body(make_sandbox):
+def test_video_over_64_mb_goes_in_two_chunks_with_the_remainder_in_the_last(make_sandbox):
     sb = make_sandbox()
     video = b"\x01" * (64 * MiB + 5)
-    d = init(sb, source=file_source(len(video), 64 * MiB)).json()["data"]
-    assert put_chunk(d["upload_url"], video, 0, len(video)).status_code == 201
+    assert init(sb, source=file_source(len(video), 64 * MiB)).status_code == 400  # one chunk: refused
+    half = len(video) // 2
+    d = init(sb, source=file_source(len(video), half, 2)).json()["data"]
+    assert put_chunk(d["upload_url"], video[:half], 0, len(video)).status_code == 206
+    assert put_chunk(d["upload_url"], video[half:], half, len(video)).status_code == 201
     assert sb.posts[d["publish_id"]]["uploaded_bytes"] == len(video)
 
 
@@ -336,7 +340,7 @@ def test_truncated_body_is_rejected(sb):
     assert sb.posts[d["publish_id"]]["uploaded_bytes"] == 0
 
 
-def test_chunks_must_arrive_in_order_and_resend_is_idempotent(make_sandbox):
+def test_chunks_must_arrive_in_order_and_a_resent_chunk_before_the_last_counts_once(make_sandbox):
     sb = make_sandbox(status_fetches_before_complete=0)
     video = os.urandom(10 * MiB + 1)
     d = init(sb, source=file_source(len(video), 5 * MiB)).json()["data"]
@@ -350,9 +354,21 @@ def test_chunks_must_arrive_in_order_and_resend_is_idempotent(make_sandbox):
     assert put_chunk(url, video[5 * MiB:], 5 * MiB, len(video)).status_code == 500
     assert sb.posts[pid]["uploaded_bytes"] == 5 * MiB
     assert put_chunk(url, video[5 * MiB:], 5 * MiB, len(video)).status_code == 201
-    assert put_chunk(url, video[5 * MiB:], 5 * MiB, len(video)).status_code == 201  # re-send of the last
     assert sb.posts[pid]["sha256"] == hashlib.sha256(video).hexdigest()
     assert fetch(sb, pid).json()["data"]["status"] == "PUBLISH_COMPLETE"
+
+
+def test_chunks_after_the_upload_completed_are_refused(make_sandbox):
+    """The media transfer guide promises nothing for a chunk sent again once every byte is in:
+    the sandbox refuses it, so a client that re-sends the last chunk after a lost answer fails here."""
+    sb = make_sandbox(status_fetches_before_complete=0)
+    video = os.urandom(10 * MiB + 1)
+    d = init(sb, source=file_source(len(video), 5 * MiB)).json()["data"]
+    url, pid = d["upload_url"], d["publish_id"]
+    assert upload_all(url, video, 5 * MiB) == [206, 201]
+    assert put_chunk(url, video[5 * MiB:], 5 * MiB, len(video)).status_code == 416  # the last, again
+    assert put_chunk(url, video[:5 * MiB], 0, len(video)).status_code == 416        # any chunk, again
+    assert sb.posts[pid]["chunks_received"] == 2 and sb.posts[pid]["sha256"] == hashlib.sha256(video).hexdigest()
 
 
 # ---- status ----
@@ -465,11 +481,49 @@ def test_injected_slow_then_normal(sb):
 def test_init_accepted_but_reply_lost(sb):
     sb.inject("video_init", "server_error", after_accept=True)
     assert init(sb).status_code == 500
-    assert len(sb.posts) == 1  # the publish exists: a blind re-init would double-post
+    [(pid, state)] = sb.posts.items()  # the publish exists, but its upload_url went out with the lost reply:
+    assert state["uploaded_bytes"] == 0 and fetch(sb, pid).json()["data"]["status"] == "PROCESSING_UPLOAD"
+
+
+@pytest.mark.parametrize("respond,seen", [("drop", None), ("server_error", 500)])
+def test_lost_response_stores_the_last_chunk_then_loses_the_answer(make_sandbox, respond, seen):
+    sb = make_sandbox(status_fetches_before_complete=0)
+    d = init(sb).json()["data"]
+    sb.inject("upload", "lost_response", respond=respond)
+    if seen is None:
+        with pytest.raises(requests.ConnectionError):
+            put_chunk(d["upload_url"], b"x" * 1000, 0, 1000)
+    else:
+        assert put_chunk(d["upload_url"], b"x" * 1000, 0, 1000).status_code == seen
+    assert sb.posts[d["publish_id"]]["upload_complete"] is True  # TikTok has every byte: it posts
+    assert fetch(sb, d["publish_id"]).json()["data"]["status"] == "PUBLISH_COMPLETE"
+    assert [e["status"] for e in sb.requests_log if e["endpoint"] == "upload"] == [seen]
+
+
+def test_lost_response_on_init_creates_the_publish_and_drops_the_answer(sb):
+    sb.inject("video_init", "lost_response")
+    with pytest.raises(requests.ConnectionError):
+        init(sb)
+    assert len(sb.posts) == 1
+
+
+def test_status_fetch_and_video_query_need_their_scopes(make_sandbox):
+    sb = make_sandbox()
+    _, status = published(sb)
+    vid = status["publicaly_available_post_id"][0]
+    pid = init(sb).json()["data"]["publish_id"]
+    sb.add_creator("tok-upload-only", creator_username="alice", scopes=["video.upload"])  # the same user, re-consented
+    assert fetch(sb, pid, token="tok-upload-only").status_code == 200  # video.upload is enough for status
+    r = post(sb, QUERY + "?fields=id", token="tok-upload-only", body={"filters": {"video_ids": [vid]}})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "scope_not_authorized"
+    sb.add_creator("tok-list-only", creator_username="alice", scopes=["video.list"])
+    r = fetch(sb, pid, token="tok-list-only")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "scope_not_authorized"
+    assert post(sb, QUERY + "?fields=id", token="tok-list-only", body={"filters": {"video_ids": [vid]}}).status_code == 200
 
 
 @pytest.mark.parametrize("args", [("nope", "rate_limit"), ("status", "nope"), ("video_init", "fail_publish"),
-                                  ("status", "error")])
+                                  ("status", "error"), ("status", "lost_response")])
 def test_inject_rejects_bad_arguments(sb, args):
     with pytest.raises(ValueError):
         sb.inject(*args)

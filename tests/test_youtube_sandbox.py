@@ -126,6 +126,38 @@ def test_persistent_silence_after_the_final_chunk_is_ambiguous(sb, client):
         upload(client, uri, data, max_interruptions=2)
 
 
+@pytest.mark.parametrize("respond,seen", [("drop", None), ("server_error", 503)])
+def test_lost_response_stores_the_final_chunk_and_the_session_then_answers_with_the_video(sb, client, respond, seen):
+    data = video_bytes(GRANULE + 10)
+    uri = client.start_session(resource(), len(data), "video/mp4")
+    client.put_chunk(uri, 0, data[:GRANULE], len(data), "video/mp4")
+    sb.inject("upload", "lost_response", respond=respond)
+
+    def put_final():
+        return requests.put(uri, data=data[GRANULE:], timeout=10, headers={
+            "Authorization": f"Bearer {TOKEN}", "Content-Type": "video/mp4",
+            "Content-Range": f"bytes {GRANULE}-{len(data) - 1}/{len(data)}"})
+
+    if seen is None:
+        with pytest.raises(requests.ConnectionError):
+            put_final()
+    else:
+        assert put_final().status_code == seen
+    [video_id] = sb.posts  # the video exists although its uploader never heard so
+    progress = client.query_session(uri, len(data))
+    assert progress.complete and progress.video["id"] == video_id
+
+
+def test_session_gone_after_the_final_chunk_is_ambiguous_not_a_fresh_start(sb, client):
+    data = video_bytes(GRANULE)
+    uri = client.start_session(resource(), len(data), "video/mp4")
+    sb.inject("upload", "lost_response")                                       # the final chunk: stored, answer lost
+    sb.inject("upload", "error", http_status=404, reason="notFound")           # then the session says nothing
+    with pytest.raises(AmbiguousError):
+        upload(client, uri, data)
+    assert len(sb.posts) == 1
+
+
 def test_status_query_without_range_means_nothing_stored(sb, client):
     uri = client.start_session(resource(), SIZE, "video/mp4")
     r = requests.put(uri, data=b"", headers={"Authorization": f"Bearer {TOKEN}", "Content-Range": f"bytes */{SIZE}"})
@@ -234,6 +266,18 @@ def test_update_replaces_the_status_part_and_requires_privacy(sb, client):
     client.update_status(vid, {"privacyStatus": "unlisted", "selfDeclaredMadeForKids": False, "containsSyntheticMedia": True})
     assert sb.posts[vid]["status"]["privacyStatus"] == "unlisted"
     assert sb.posts[vid]["status"]["uploadStatus"] == "uploaded"  # server-owned fields survive
+
+
+def test_uploads_can_stay_private_whatever_the_update_asks():
+    box = YouTubeSandbox(uploads_stay_private=True)
+    with box:
+        box.add_account(TOKEN)
+        yt = YouTubeClient(TOKEN, base_url=box.base_url, timeout=10)
+        data = video_bytes(GRANULE)
+        vid = upload(yt, yt.start_session(resource(), len(data), "video/mp4"), data)["id"]
+        yt.update_status(vid, {"privacyStatus": "public", "selfDeclaredMadeForKids": False, "containsSyntheticMedia": True})
+        [item] = yt.list_videos([vid], parts="status")
+        assert item["status"]["privacyStatus"] == "private"
 
 
 # ---- errors, quota, tokens ---------------------------------------------------------------------

@@ -1,8 +1,12 @@
 """Contract-faithful TikTok Content Posting API v2 sandbox (shared/platforms.md §1).
 
-Real HTTP on localhost so the real client is exercised end to end: auth, the chunked
+Real HTTP on localhost so the real client is exercised end to end: auth and scopes, the chunked
 upload byte rules, status progression, rate limits and injected faults. State is kept in
 memory behind one lock. Token values are never logged or exposed in state snapshots.
+
+Where TikTok's docs are silent the sandbox takes the strict side: once every chunk has arrived the
+upload_url takes no more bytes (the media transfer guide promises nothing for a re-sent chunk), and a
+lost answer (`lost_response`) is a dropped connection or a 500 after the request took effect.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import json
 import re
 import secrets
 import signal
+import socket
 import sys
 import threading
 import time
@@ -45,7 +50,11 @@ ROUTES = {  # path -> (endpoint name, method)
     "/v2/oauth/token/": ("token", "POST"),
 }
 ENDPOINTS = {name for name, _ in ROUTES.values()}
-FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "fail_publish"}
+FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "fail_publish", "lost_response"}
+DEFAULT_SCOPES = ("user.info.basic", "video.publish", "video.upload", "video.list")
+# Any one of these scopes lets a token call the endpoint (TikTok API reference, "Scope" per endpoint).
+SCOPES_NEEDED = {"creator_info": {"video.publish"}, "video_init": {"video.publish"},
+                 "status": {"video.publish", "video.upload"}, "video_query": {"video.list"}}
 _RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 
 
@@ -53,6 +62,10 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+
+
+class _Drop(Exception):
+    """Close the connection without an answer (a reply lost on the way back)."""
 
 
 def _log_id() -> str:
@@ -86,6 +99,7 @@ class TikTokSandbox(SandboxServer):
         self._creators: dict[str, dict] = {}       # username -> creator_info
         self._open_ids: dict[str, str] = {}
         self._refresh: dict[str, str] = {}         # refresh token -> username
+        self._scopes: dict[str, set[str]] = {}     # username -> scopes the user granted the app
         self._server = self._thread = None
         self._base_url = ""
         self._clear_state()
@@ -105,7 +119,9 @@ class TikTokSandbox(SandboxServer):
         self._metrics: dict[str, dict] = {}
 
     # ---- Python control API ----
-    def add_creator(self, access_token: str, **creator_info_overrides: Any) -> None:
+    def add_creator(self, access_token: str, *, scopes: list[str] | tuple[str, ...] | None = None,
+                    **creator_info_overrides: Any) -> None:
+        """A creator the token acts for; `scopes` are what the user granted (default: all we use)."""
         with self._lock:
             username = creator_info_overrides.get("creator_username")
             if username is None:
@@ -121,6 +137,8 @@ class TikTokSandbox(SandboxServer):
             info.update(copy.deepcopy(creator_info_overrides))
             self._creators[username] = info
             self._open_ids.setdefault(username, "sbx-" + secrets.token_hex(12))
+            if scopes is not None or username not in self._scopes:
+                self._scopes[username] = set(DEFAULT_SCOPES if scopes is None else scopes)
             self._tokens[access_token] = username
 
     def add_refresh_token(self, refresh_token: str, access_token: str) -> None:
@@ -144,6 +162,9 @@ class TikTokSandbox(SandboxServer):
             raise ValueError("error faults need http_status=... and code=...")
         if kind == "slow" and "seconds" not in params:
             raise ValueError("slow faults need seconds=...")
+        if kind == "lost_response" and (endpoint not in ("video_init", "upload")
+                                        or params.get("respond", "drop") not in ("drop", "server_error")):
+            raise ValueError("lost_response applies to video_init or upload, with respond='drop' or 'server_error'")
         if int(count) < 1:
             raise ValueError("count must be >= 1")
         with self._lock:
@@ -185,11 +206,15 @@ class TikTokSandbox(SandboxServer):
             if fault and fault["kind"] == "slow":
                 time.sleep(float(fault["seconds"]))  # outside the lock: other requests keep flowing
                 fault = None
-            if fault and not fault.get("after_accept"):
+            if fault and not fault.get("after_accept") and fault["kind"] != "lost_response":
                 raise self._fault_error(fault)
             response = getattr(self, "_h_" + endpoint)(request, body, truncated)
+            if fault and fault["kind"] == "lost_response" and fault.get("respond", "drop") == "drop":
+                raise _Drop()
             if fault:  # processed, but the caller sees an error: the "response was lost" case
                 raise self._fault_error(fault)
+        except _Drop:
+            return self._drop(environ, start_response, request, endpoint)
         except ApiError as e:
             response = self._error(endpoint, e)
         except Exception:  # a sandbox bug must surface as a 500, never hang the client
@@ -200,6 +225,19 @@ class TikTokSandbox(SandboxServer):
                               "status": response.status_code,
                               "error_code": getattr(response, "sandbox_code", "ok")})
         return response(environ, start_response)
+
+    def _drop(self, environ: dict, start_response: Callable, request: Request, endpoint: str) -> list:
+        with self._lock:
+            self._log.append({"endpoint": endpoint, "method": request.method, "path": request.path,
+                              "status": None, "error_code": "connection_dropped"})
+        sock = environ.get("werkzeug.socket")
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # the client sees the connection close with no answer
+            except OSError:
+                pass
+        start_response("500 Connection Dropped", [("Content-Length", "0")])  # never reaches the client
+        return []
 
     @staticmethod
     def _read_body(request: Request) -> tuple[bytes, bool]:
@@ -228,7 +266,7 @@ class TikTokSandbox(SandboxServer):
     def _fault_error(fault: dict) -> ApiError:
         if fault["kind"] == "rate_limit":
             return ApiError(429, "rate_limit_exceeded", "Rate limit exceeded (injected)")
-        if fault["kind"] == "server_error":
+        if fault["kind"] in ("server_error", "lost_response"):
             return ApiError(500, "internal_error", "Internal error (injected)")
         return ApiError(int(fault["http_status"]), str(fault["code"]), str(fault.get("message", "injected error")))
 
@@ -259,6 +297,10 @@ class TikTokSandbox(SandboxServer):
             if username is None:
                 raise ApiError(401, "access_token_invalid",
                                "The access token is invalid or not found in the request.")
+            needed = SCOPES_NEEDED.get(endpoint)
+            if needed and not needed & self._scopes[username]:
+                raise ApiError(401, "scope_not_authorized", f"The user did not authorize the scope required for "
+                               f"this request ({' or '.join(sorted(needed))}).")
             if self.enforce_rate_limits and endpoint in RATE_LIMITS:
                 window, now = self._windows[(token, endpoint)], self._clock()
                 while window and now - window[0] >= RATE_WINDOW:
@@ -378,6 +420,8 @@ class TikTokSandbox(SandboxServer):
         else:
             if not MIN_CHUNK <= chunk <= MAX_CHUNK:
                 raise ApiError(400, "invalid_params", "source_info.chunk_size must be between 5 MB and 64 MB")
+            if size > MAX_CHUNK and count < 2:
+                raise ApiError(400, "invalid_params", "videos over 64 MB must be uploaded in multiple chunks")
             if count != size // chunk:
                 raise ApiError(400, "invalid_params",
                                f"source_info.total_chunk_count must be floor(video_size/chunk_size) = {size // chunk}")
@@ -402,6 +446,9 @@ class TikTokSandbox(SandboxServer):
             if not m:
                 raise ApiError(400, "invalid_file_upload", "Content-Range 'bytes FIRST-LAST/TOTAL' is required")
             first, last, total = (int(g) for g in m.groups())
+            if post["upload_complete"]:
+                # Every chunk is in and the post is on its way: this URL takes no more bytes.
+                raise ApiError(416, "upload_already_complete", "every chunk was already received for this upload")
             size, chunk = post["source_info"]["video_size"], post["source_info"]["chunk_size"]
             count = post["source_info"]["total_chunk_count"]
             if total != size:
@@ -423,8 +470,8 @@ class TikTokSandbox(SandboxServer):
                 raise ApiError(400, "invalid_file_upload", "Content-Length does not match Content-Range")
             if truncated or len(body) != request.content_length:
                 raise ApiError(400, "invalid_file_upload", "body length does not match Content-Length")
-            if resend:  # idempotent: acknowledge without counting the bytes twice
-                return Response(b"", status=201 if post["upload_complete"] else 206)
+            if resend:  # a chunk before the last, sent again after a lost answer: counted once
+                return Response(b"", status=206)
             post["_sha"].update(body)
             post["_accepted"].add((first, last))
             post["uploaded_bytes"] = last + 1
@@ -527,7 +574,7 @@ class TikTokSandbox(SandboxServer):
             self._tokens[access], self._refresh[refresh] = username, username  # rotation: old one is gone
             body_out = {"access_token": access, "expires_in": 7200, "open_id": self._open_ids[username],
                         "refresh_token": refresh, "refresh_expires_in": 15552000, "token_type": "Bearer",
-                        "scope": "user.info.basic,video.publish,video.upload,video.list"}
+                        "scope": ",".join(sorted(self._scopes[username]))}
         response = Response(json.dumps(body_out), mimetype="application/json")
         response.sandbox_code = "ok"
         return response

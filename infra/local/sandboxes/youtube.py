@@ -7,8 +7,13 @@ with `bytes */N`, 404 for an unknown session), video resource field rules (title
 tags, privacy, publishAt), processing progressions advanced per videos.list request (never by wall
 clock), videos.update of the status part, quota buckets (quotaExceeded), Google's error shape
 {"error": {"code", "message", "errors": [{"domain", "reason", "message"}]}}, injected faults
-(including an upload that stores only part of a chunk and then drops or 5xx's), and the OAuth token
-endpoint (no refresh-token rotation, as Google). Token values are never logged or exposed.
+(including an upload that stores only part of a chunk and then drops or 5xx's, and `lost_response`:
+the chunk is stored, completing the video if it was the last, and the answer is lost), and the OAuth
+token endpoint (no refresh-token rotation, as Google). Token values are never logged or exposed.
+
+`uploads_stay_private=True` models YouTube keeping every upload private whatever videos.update asks
+(the answer is 200 and the status part reads private): the restriction on unverified API projects
+from 2020-07-28 until 2026-11-02, or a channel whose uploads default to private.
 """
 from __future__ import annotations
 
@@ -48,7 +53,7 @@ FAILURE_REASONS = {"codec", "conversion", "emptyFile", "invalidFile", "tooSmall"
 REJECTION_REASONS = {"claim", "copyright", "duplicate", "inappropriate", "legal", "length", "termsOfUse", "trademark",
                      "uploaderAccountClosed", "uploaderAccountSuspended"}
 ENDPOINTS = {"insert", "upload", "list", "update", "token"}
-FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "quota", "interrupt", "fail_processing"}
+FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "quota", "interrupt", "fail_processing", "lost_response"}
 UPLOAD_PATH = "/upload/youtube/v3/videos"
 VIDEOS_PATH = "/youtube/v3/videos"
 _RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
@@ -80,13 +85,14 @@ class YouTubeSandbox(SandboxServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, list_requests_before_processed: int = 1,
                  daily_quota: int = 10_000, insert_daily_calls: int = 100, channel_upload_cap: int | None = None,
                  clients: dict[str, str] | None = None, require_explicit_privacy: bool = True,
-                 clock: Callable[[], float] = time.time):
+                 uploads_stay_private: bool = False, clock: Callable[[], float] = time.time):
         self.host, self.port = host, port
         self.list_requests_before_processed = list_requests_before_processed
         self.daily_quota, self.insert_daily_calls = daily_quota, insert_daily_calls
         self.channel_upload_cap = channel_upload_cap
         # The API defaults an omitted privacyStatus to public (2026-11); we never want that, so say so loudly.
         self.require_explicit_privacy = require_explicit_privacy
+        self.uploads_stay_private = uploads_stay_private
         self._clients = clients
         self._clock = clock
         self._lock = threading.RLock()
@@ -131,14 +137,15 @@ class YouTubeSandbox(SandboxServer):
         slow (seconds=...), interrupt (upload only: store `store_bytes` of the chunk (default half,
         rounded down to 256 KiB granules unless exact=True; "all" = the whole chunk, completing the
         upload if it was the last), then respond="drop" (close the connection
-        without an answer, the default) or "server_error"), fail_processing (upload only: the next
-        completed upload ends with failure_reason=... or rejection_reason=...).
+        without an answer, the default) or "server_error"), lost_response (upload only: interrupt
+        with store_bytes="all": the chunk is stored, the answer dropped or a 503), fail_processing
+        (upload only: the next completed upload ends with failure_reason=... or rejection_reason=...).
         """
         if endpoint not in ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {sorted(ENDPOINTS)}")
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
-        if kind in ("interrupt", "fail_processing") and endpoint != "upload":
+        if kind in ("interrupt", "fail_processing", "lost_response") and endpoint != "upload":
             raise ValueError(f"{kind} faults apply to endpoint='upload'")
         if kind == "fail_processing":
             fr, rr = params.get("failure_reason"), params.get("rejection_reason")
@@ -148,13 +155,15 @@ class YouTubeSandbox(SandboxServer):
             raise ValueError("error faults need http_status=... and reason=...")
         if kind == "slow" and "seconds" not in params:
             raise ValueError("slow faults need seconds=...")
-        if kind == "interrupt" and params.get("respond", "drop") not in ("drop", "server_error"):
-            raise ValueError("interrupt respond must be 'drop' or 'server_error'")
+        if kind in ("interrupt", "lost_response") and params.get("respond", "drop") not in ("drop", "server_error"):
+            raise ValueError(f"{kind} respond must be 'drop' or 'server_error'")
         if int(count) < 1:
             raise ValueError("count must be >= 1")
         with self._lock:
             if kind == "fail_processing":
                 self._fail_queue.extend([dict(params)] * int(count))
+            elif kind == "lost_response":
+                self._faults[endpoint].append({**params, "kind": "interrupt", "store_bytes": "all", "left": int(count)})
             else:
                 self._faults[endpoint].append({"kind": kind, "left": int(count), **params})
 
@@ -627,6 +636,8 @@ class YouTubeSandbox(SandboxServer):
                                "youtube.video")
             keep = {k: v for k, v in video["status"].items() if k in ("uploadStatus", "failureReason", "rejectionReason")}
             video["status"] = {**copy.deepcopy(status), **keep}
+            if self.uploads_stay_private:  # accepted, and quietly not applied
+                video["status"]["privacyStatus"] = "private"
             video["updates"].append(copy.deepcopy(status))
             return self._json(self._resource(video, {"id", "status"}))
 
@@ -652,11 +663,12 @@ class YouTubeSandbox(SandboxServer):
                            "scope": "https://www.googleapis.com/auth/youtube.upload "
                                     "https://www.googleapis.com/auth/youtube.readonly"})
 
-    def expire_session(self, video_or_upload_id: str | None = None) -> None:
-        """Make an upload session answer 404 (expired); without an id, every open session."""
+    def expire_session(self, video_or_upload_id: str | None = None, *, completed_too: bool = False) -> None:
+        """Make an upload session answer 404 (expired); without an id, every open session.
+        `completed_too`: also sessions whose video exists (they no longer say so)."""
         with self._lock:
             for sid, s in self._sessions.items():
-                if video_or_upload_id in (None, sid) and s["video_id"] is None:
+                if video_or_upload_id in (None, sid) and (s["video_id"] is None or completed_too):
                     s["_expired"] = True
 
 

@@ -1,16 +1,22 @@
 """TikTok Direct Post as a platform adapter (see shared/platforms/base.py): creator_info, init,
-chunked upload inside a claimed attempt; status fetch for the poll; token refresh."""
+chunked upload inside a claimed attempt; status fetch for the poll and for a publish whose last
+chunk got no clear answer (reconcile); token refresh."""
 
 from __future__ import annotations
 
+import logging
 
-from shared.content.model import ContentItem, TargetSpec
+from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import ValidationError
 from shared.platforms.base import Limit, PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult, on_off
+from shared.platforms.tiktok import status
 from shared.platforms.tiktok.chunking import plan_chunks
-from shared.platforms.tiktok.client import TRANSIENT_FAIL_REASONS, TikTokClient, refresh_user_tokens, upload_all
+from shared.platforms.tiktok.client import CreatorInfo, TikTokClient, refresh_user_tokens, upload_all
+from shared.platforms.tiktok.duration import mp4_duration_seconds
 from shared.posts.model import Post
-from shared.runtime.clock import utcnow
+from shared.runtime.logging import log_event
+
+log = logging.getLogger(__name__)
 
 CAPTION_LIMIT = 2200  # UTF-16 code units (platforms.md 1.2)
 VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/webm")
@@ -88,8 +94,10 @@ def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCa
 
 
 def publish(ctx: PublishContext) -> PublishResult:
-    """creator_info -> init -> chunked upload. The publish id is saved the moment init answers,
-    before the (slow) upload; TikTok confirms asynchronously, so the poll takes it from here."""
+    """creator_info -> duration check -> init -> chunked upload. The publish id is saved the moment
+    init answers, before the (slow) upload; TikTok confirms asynchronously, so the poll takes it from
+    here. No clear answer to the last chunk raises AmbiguousError (the publish id is already saved):
+    reconcile settles it with the status fetch, and init is never called again for it."""
     content, config, retry = ctx.content, ctx.config, ctx.retry
     video = next((m for m in content.media if m.kind == "video"), None)
     if video is None:
@@ -97,6 +105,7 @@ def publish(ctx: PublishContext) -> PublishResult:
     client = client_for(ctx.tokens, config)
     creator = retry(client.creator_info)
     post_info = build_post_info(content, ctx.post, creator)
+    check_duration(video, creator, ctx.media_store)
     plan = plan_chunks(video.size, config.tiktok_chunk_bytes)
     ctx.mark_create_sent()
     init = retry(lambda: client.init_video(post_info, plan))
@@ -106,26 +115,27 @@ def publish(ctx: PublishContext) -> PublishResult:
     return PublishResult(platform_ids={"publish_id": init.publish_id})
 
 
+def check_duration(video: MediaRef, creator: CreatorInfo, media_store) -> None:
+    """Refuse a video longer than this creator may post, before init (TikTok's UX guidelines). The
+    duration is known only here: nothing records it at generation, and validate() makes no network
+    call, so it cannot read the file or the creator's limit."""
+    seconds = mp4_duration_seconds(lambda first, last: media_store.read_range(video, first, last), video.size)
+    limit = creator.max_video_post_duration_sec
+    if seconds is None:
+        log_event(log, logging.INFO, "video duration unreadable; TikTok checks it", video=video.uri, max_seconds=limit)
+        return
+    if seconds > limit:
+        raise ValidationError(f"video is {seconds:.1f} s long; @{creator.username} can post at most {limit} s on TikTok",
+                              field="video", limit=f"{limit} seconds (the creator's max_video_post_duration_sec)")
+
+
 def check_status(ctx: StatusContext) -> StatusResult:
-    client = client_for(ctx.tokens, ctx.config)
-    post = ctx.post
-    status = client.fetch_status(post.platform_ids["publish_id"])
-    if status.status == "PUBLISH_COMPLETE":
-        public = status.public_post_ids
-        # Public posts get their id only after moderation; wait for it until the deadline.
-        needs_public_id = post.target.privacy_level == "PUBLIC_TO_EVERYONE"
-        if public or not needs_public_id or (post.poll_deadline and (ctx.now or utcnow()) >= post.poll_deadline):
-            ids: dict[str, str] = {}
-            share_url = None
-            if public:
-                ids["video_id"] = public[0]
-                videos = client.query_videos([public[0]], ["id", "share_url"])
-                share_url = next((v.get("share_url") for v in videos if str(v.get("id")) == public[0]), None)
-            return StatusResult("published", platform_ids=ids, share_url=share_url, detail=status.status)
-    elif status.status == "FAILED":
-        reason = status.fail_reason or "unknown"
-        return StatusResult("failed", fail_reason=reason, detail=status.status,
-                            fail_class="transient" if reason in TRANSIENT_FAIL_REASONS else "platform")
-    return StatusResult("pending", detail=status.status)
+    return status.settle(ctx, client_for(ctx.tokens, ctx.config), unconfirmed=False)
+
+
+def reconcile(ctx: StatusContext) -> StatusResult:
+    """A publish whose last chunk got no clear answer: TikTok's status of its publish_id says whether
+    it posted (published), is still working (pending) or provably posted nothing (absent)."""
+    return status.settle(ctx, client_for(ctx.tokens, ctx.config), unconfirmed=True)
 
 

@@ -30,7 +30,8 @@ class ChunkPlan:
 
 
 def plan_chunks(video_size: int, preferred_chunk: int) -> ChunkPlan:
-    """Under 5 MB one chunk; otherwise floor(size / chunk) chunks with the remainder in the last."""
+    """Under 5 MB one chunk; otherwise floor(size / chunk) chunks with the remainder in the last.
+    A video over 64 MB always goes in several chunks, whatever chunk size is configured."""
     if video_size <= 0:
         raise ValidationError("video is empty", field="video", limit="size > 0")
     if video_size > MAX_VIDEO:
@@ -42,4 +43,8 @@ def plan_chunks(video_size: int, preferred_chunk: int) -> ChunkPlan:
     if count > MAX_CHUNKS:  # only reachable with a tiny preferred chunk: grow it
         chunk = -(-video_size // MAX_CHUNKS)
         count = video_size // chunk
+    if count == 1 and video_size > MAX_CHUNK:
+        # A chunk over half the video would leave one chunk carrying it all, and TikTok takes a
+        # file over 64 MB only in several chunks: halve it (the last then holds at most 1 byte more).
+        chunk, count = video_size // 2, 2
     return ChunkPlan(video_size, chunk, count)

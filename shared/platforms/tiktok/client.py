@@ -2,6 +2,11 @@
 
 Every JSON answer carries error.code; success is "ok" even on HTTP 200, so it is checked on
 every response. Errors are classified into TransientError / PermanentError / AmbiguousError.
+
+What can post twice: only the last chunk. A FILE_UPLOAD publish becomes a post once TikTok holds
+every byte, and the bytes go to the upload_url that init's answer carries. So a lost answer to init
+is safe to retry (nothing can reach the orphaned publish), and so is a lost answer to any chunk
+before the last; a lost answer to the last chunk is not (AmbiguousError: the status fetch settles it).
 """
 
 from __future__ import annotations
@@ -23,14 +28,25 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _AUTH_CODES = {"access_token_invalid"}
+_SCOPE_CODES = {"scope_not_authorized", "scope_permission_missed"}
 _TRANSIENT_CODES = {"internal_error", "rate_limit_exceeded"}
 # Caps: the post must wait, not fail (platforms.md section 0).
 _CAP_CODES = {"spam_risk_too_many_posts", "spam_risk_too_many_pending_share", "reached_active_user_cap"}
 TRANSIENT_FAIL_REASONS = {"internal", "video_pull_failed", "photo_pull_failed"}
+# status fail_reason values that are not the post's fault (platforms.md 1.4): the creator's daily cap
+# (wait, then post again) and a creator who took the app's access away (reconnect the account).
+CAP_FAIL_REASONS = {"spam_risk_too_many_posts", "spam_risk_too_many_pending_share", "reached_active_user_cap"}
+AUTH_FAIL_REASONS = {"auth_removed"}
+CAP_WAIT_SECONDS = 24 * 3600.0  # the creator's cap is per 24 h; TikTok says no exact reset time
 
 
 class RateLimited(TransientError):
     """429 rate_limit_exceeded: a one-minute window per token and endpoint."""
+
+
+class _ScopeMissing(PermanentError):
+    """The user never granted the scope: refreshing the token cannot help, so it is raised past the
+    refresh-once wrapper (as a plain PermanentError) and turned into an AuthError outside it."""
 
 
 @dataclass(frozen=True)
@@ -68,11 +84,14 @@ class TikTokClient:
         self._http = session or requests.Session()
 
     # -- JSON endpoints --------------------------------------------------------------------
-    def _post(self, path: str, body: dict | None, *, endpoint: str, creates: bool = False, params=None) -> dict:
+    def _post(self, path: str, body: dict | None, *, endpoint: str, params=None) -> dict:
         # A 401 refreshes the token once (rejected before anything was created, so re-sending is safe).
-        return with_fresh_token(self._tokens, lambda token: self._post_once(path, body, endpoint, creates, params, token))
+        try:
+            return with_fresh_token(self._tokens, lambda token: self._post_once(path, body, endpoint, params, token))
+        except _ScopeMissing as exc:
+            raise AuthError(f"{exc}; reconnect the account granting it", platform_code=exc.platform_code) from None
 
-    def _post_once(self, path: str, body: dict | None, endpoint: str, creates: bool, params, token: str) -> dict:
+    def _post_once(self, path: str, body: dict | None, endpoint: str, params, token: str) -> dict:
         try:
             response = self._http.post(
                 f"{self._base}{path}",
@@ -81,13 +100,10 @@ class TikTokClient:
                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json; charset=UTF-8"},
                 timeout=self._timeout,
             )
-        except requests.ConnectionError as exc:
-            raise TransientError(f"tiktok {endpoint}: connection failed ({type(exc).__name__})") from None
-        except requests.Timeout as exc:
-            if creates and not isinstance(exc, requests.ConnectTimeout):
-                # The create call may have been accepted: never re-init blindly (platforms.md section 0).
-                raise AmbiguousError(f"tiktok {endpoint}: no answer within {self._timeout}s after the request was sent") from None
-            raise TransientError(f"tiktok {endpoint}: timed out") from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            # Init included: its lost answer carried the only upload_url, so no byte can reach that
+            # publish and it never becomes a post (see the module docstring).
+            raise TransientError(f"tiktok {endpoint}: no answer ({type(exc).__name__})") from None
         return self._check(response, endpoint)
 
     def _check(self, response: requests.Response, endpoint: str) -> dict:
@@ -102,13 +118,15 @@ class TikTokClient:
         if response.ok and code == "ok":
             return payload.get("data") or {}
         message = f"tiktok {endpoint}: {code}: {error.get('message', '')}".rstrip(": ")
+        if code in _SCOPE_CODES:
+            raise _ScopeMissing(message, platform_code=code)
         if response.status_code == 401 or code in _AUTH_CODES:
             raise AuthError(message, platform_code=code)
         if response.status_code == 429 or code == "rate_limit_exceeded":
             retry_after = response.headers.get("Retry-After")
             raise RateLimited(message, retry_after=float(retry_after) if retry_after else self._rate_limit_wait, platform_code=code)
         if code in _CAP_CODES:
-            raise CapReached(message, retry_after=24 * 3600.0, platform_code=code)
+            raise CapReached(message, retry_after=CAP_WAIT_SECONDS, platform_code=code)
         if response.status_code >= 500 or code in _TRANSIENT_CODES:
             raise TransientError(message, platform_code=code)
         raise PermanentError(message, platform_code=code)
@@ -135,7 +153,7 @@ class TikTokClient:
                 "total_chunk_count": plan.total_chunk_count,
             },
         }
-        data = self._post("/v2/post/publish/video/init/", body, endpoint="video_init", creates=True)
+        data = self._post("/v2/post/publish/video/init/", body, endpoint="video_init")
         if not data.get("publish_id"):
             raise AmbiguousError("tiktok video_init answered ok without a publish_id")
         return InitResult(publish_id=data["publish_id"], upload_url=data.get("upload_url"))
@@ -157,8 +175,10 @@ class TikTokClient:
         return list(data.get("videos") or [])
 
     # -- upload ----------------------------------------------------------------------------
-    def upload_chunk(self, upload_url: str, first: int, last: int, total: int, data: bytes, content_type: str) -> int:
-        """PUT one chunk exactly as given (the upload URL is used whole, query string included)."""
+    def upload_chunk(self, upload_url: str, first: int, last: int, total: int, data: bytes, content_type: str, *,
+                     last_chunk: bool = False) -> int:
+        """PUT one chunk exactly as given (the upload URL is used whole, query string included).
+        No clear answer to the last chunk is AmbiguousError: TikTok may hold every byte and be posting."""
         try:
             response = self._http.put(
                 upload_url,
@@ -171,12 +191,18 @@ class TikTokClient:
                 timeout=self._timeout,
             )
         except (requests.ConnectionError, requests.Timeout):
+            if last_chunk:
+                raise AmbiguousError(f"tiktok upload: the last chunk ({first}-{last}) got no answer; TikTok may have "
+                                     f"every byte") from None
             raise TransientError(f"tiktok upload: chunk {first}-{last} not acknowledged") from None
         log_event(log, logging.INFO, "tiktok chunk", endpoint="upload", http_status=response.status_code,
                   first=first, last=last, total=total)
         if response.status_code in (201, 206):
             return response.status_code
         if response.status_code >= 500:
+            if last_chunk:  # a 5xx may come after the bytes were stored (the answer, not the upload, failed)
+                raise AmbiguousError(f"tiktok upload: HTTP {response.status_code} on the last chunk ({first}-{last}); "
+                                     f"TikTok may have every byte")
             raise TransientError(f"tiktok upload: HTTP {response.status_code} on chunk {first}-{last}")
         raise PermanentError(f"tiktok upload: HTTP {response.status_code} on chunk {first}-{last}",
                              platform_code=f"upload_http_{response.status_code}")
@@ -184,12 +210,18 @@ class TikTokClient:
 
 def upload_all(client: TikTokClient, upload_url: str, plan: ChunkPlan, chunks: Iterator[bytes], content_type: str,
                retry) -> None:
-    """Send each chunk in order; `retry` wraps one chunk's PUT (a 5xx re-sends the same chunk)."""
-    final_status = None
-    for (first, last), data in zip(plan.ranges(), chunks):
-        final_status = retry(lambda: client.upload_chunk(upload_url, first, last, plan.video_size, data, content_type))
-    if final_status != 201:
-        raise PermanentError(f"tiktok upload ended with HTTP {final_status}, expected 201 after the last chunk")
+    """Send each chunk in order. `retry` re-sends a chunk before the last after a 5xx or a lost
+    answer; the last goes once (retry leaves AmbiguousError alone): TikTok refuses chunks once the
+    upload is complete, and a new init could be a second post."""
+    ranges = plan.ranges()
+    for index, ((first, last), data) in enumerate(zip(ranges, chunks)):
+        last_chunk = index == len(ranges) - 1
+        status = retry(lambda: client.upload_chunk(upload_url, first, last, plan.video_size, data, content_type,
+                                                   last_chunk=last_chunk))
+        if status == 201 and not last_chunk:
+            raise AmbiguousError(f"tiktok upload: HTTP 201 (all received) after chunk {first}-{last}, before the last one")
+        if status != 201 and last_chunk:
+            raise PermanentError(f"tiktok upload ended with HTTP {status}, expected 201 after the last chunk")
 
 
 def refresh_user_tokens(token_url: str, tokens: dict, *, timeout: float = 30.0, http: requests.Session | None = None) -> dict:

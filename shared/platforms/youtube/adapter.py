@@ -1,26 +1,27 @@
 """YouTube as a platform adapter (see shared/platforms/base.py).
 
 publish: quota check -> resumable session (saved before any byte) -> chunked upload with resume
--> video id saved. The video goes up private; once processing succeeds the status poll sets the
-requested privacy (videos.update), or a future publish time is handed to YouTube as a scheduled
-release (status.publishAt, private until then).
+-> video id saved. A session saved by an earlier attempt (one that YouTube reported incomplete) is
+resumed, not started again. The video goes up private; once processing succeeds the status poll
+sets the requested privacy (videos.update, settle.py), or a future publish time is handed to
+YouTube as a scheduled release (status.publishAt, private until then).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
-from shared.content.model import ContentItem, TargetSpec
+from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import ValidationError
 from shared.platforms.base import Limit, PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult
-from shared.platforms.youtube import quota
-from shared.platforms.youtube.client import SessionExpired, YouTubeClient, refresh_user_tokens, upload_resumable
+from shared.platforms.youtube import settle
+from shared.platforms.youtube.client import (SessionExpired, UploadProgress, YouTubeClient, refresh_user_tokens,
+                                             upload_resumable)
+from shared.platforms.youtube.quota import charge_call
+from shared.platforms.youtube.resource import build_resource, scheduled_release
 from shared.runtime.clock import utcnow
 
 TITLE_MAX_CHARS = 100
 DESCRIPTION_MAX_BYTES = 5000
 TAGS_MAX_CHARS = 500
-OFFLINE_GENERATOR = "offline-template-v1"
 # videos.insert has its own bucket of 100 calls a day per API project (platforms.md 4.2); the
 # per-channel upload cap is not published, so the account cap stays well under the bucket.
 DEFAULT_LIMITS = [Limit("uploads_per_day", 50, 86400)]
@@ -74,7 +75,7 @@ def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
 
 def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCard:
     snippet = build_resource(content, target, now=utcnow())["snippet"]
-    release = _scheduled_release(content, target, utcnow())
+    release = scheduled_release(content, target, utcnow())
     privacy = str(target.youtube_privacy)
     if release is not None:
         privacy += " at the scheduled time (YouTube releases it; private until then)"
@@ -95,132 +96,80 @@ def refresh_tokens(tokens: dict, *, config, http=None) -> dict:
     return refresh_user_tokens(config.youtube_oauth_url, tokens, timeout=config.http_timeout_seconds, http=http)
 
 
-def quota_key(account: dict) -> str:
-    """Quota belongs to the API project of the account's OAuth client; accounts sharing one share it."""
-    return str(account.get("quota_project") or "default")
-
-
-def _charge(ctx, method: str) -> None:
-    if ctx.repo is not None:
-        quota.charge(ctx.repo.db, method, daily_quota=ctx.config.youtube_daily_quota, key=quota_key(ctx.account))
-
-
-def _scheduled_release(content: ContentItem, target: TargetSpec, now: datetime) -> datetime | None:
-    """A future publish time for a public video is YouTube's own scheduled release."""
-    at = content.publish_at
-    if at is None or target.youtube_privacy != "public":
-        return None
-    at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
-    return at if at > now else None
-
-
-def status_part(privacy: str, *, made_for_kids: bool, synthetic: bool, publish_at: datetime | None = None) -> dict:
-    status = {"privacyStatus": privacy, "selfDeclaredMadeForKids": made_for_kids, "containsSyntheticMedia": synthetic}
-    if publish_at is not None:
-        status["publishAt"] = publish_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return status
-
-
-def build_resource(content: ContentItem, target: TargetSpec, *, now: datetime) -> dict:
-    """Always private first (and always explicit: omitted means public since 2026-11)."""
-    snippet = {"title": target.title, "description": content.text(), "categoryId": target.youtube_category_id}
-    if target.tags:
-        snippet["tags"] = list(target.tags)
-    return {"snippet": snippet,
-            "status": status_part("private", made_for_kids=target.made_for_kids,
-                                  synthetic=content.generator != OFFLINE_GENERATOR,
-                                  publish_at=_scheduled_release(content, target, now))}
-
-
 def publish(ctx: PublishContext) -> PublishResult:
+    """The final chunk is the create call: with no clear answer to it (and none from the session
+    afterwards) upload_resumable raises AmbiguousError, the session URI already saved for reconcile."""
     content, post, config = ctx.content, ctx.post, ctx.config
     validate(content, post.target, ctx.account)
     video = _video(content)
-    now = utcnow()
-    resource = build_resource(content, post.target, now=now)
     client = client_for(ctx.tokens, config)
-    ids: dict[str, str] = {}
-    release = resource["status"].get("publishAt")
+    ids, progress = _saved_session(ctx, client, video)
+    if progress is not None and progress.complete:  # the earlier attempt's video exists after all
+        return _uploaded(ctx, ids, progress.video)
     for attempt in range(2):  # a second session only after a 404 before any video id existed
-        def start() -> str:
-            _charge(ctx, "videos.insert")  # each attempt costs, so each is charged
-            return client.start_session(resource, video.size, video.content_type)
-
-        ctx.mark_create_sent()
-        session_uri = ctx.retry(start)
-        ids = {"upload_session": session_uri, "upload_size": str(video.size)}
-        if release:
-            ids["scheduled_release"] = release
-        ctx.save_platform_ids(ids)  # the resume handle, before any byte is sent
+        if ids is None:
+            ids = _start_session(ctx, client, video)
+            start = 0
+        else:
+            ctx.mark_create_sent()  # resuming: the bytes that follow can complete the video
+            start = progress.next_offset
         try:
-            uploaded = upload_resumable(client, session_uri, total=video.size, chunk_bytes=config.youtube_chunk_bytes,
-                                        content_type=video.content_type,
+            uploaded = upload_resumable(client, ids["upload_session"], total=video.size, start=start,
+                                        chunk_bytes=config.youtube_chunk_bytes, content_type=video.content_type,
                                         read=lambda first, last: ctx.media_store.read_range(video, first, last),
                                         max_interruptions=config.retry_attempts, backoff_seconds=config.retry_base_seconds)
             break
-        except SessionExpired:
+        except SessionExpired:  # a chunk answered 404: that session is gone and took no final chunk
             if attempt:
                 raise
-    ids = {**ids, "video_id": str(uploaded["id"])}
+            ids = None
+    return _uploaded(ctx, ids, uploaded)
+
+
+def _start_session(ctx: PublishContext, client: YouTubeClient, video: MediaRef) -> dict[str, str]:
+    resource = build_resource(ctx.content, ctx.post.target, now=utcnow())
+
+    def start() -> str:
+        charge_call(ctx, "videos.insert")  # each attempt costs, so each is charged
+        return client.start_session(resource, video.size, video.content_type)
+
+    ctx.mark_create_sent()
+    ids = {"upload_session": ctx.retry(start), "upload_size": str(video.size)}
+    release = resource["status"].get("publishAt")
+    if release:
+        ids["scheduled_release"] = release
+    ctx.save_platform_ids(ids)  # the resume handle, before any byte is sent
+    return ids
+
+
+def _saved_session(ctx: PublishContext, client: YouTubeClient,
+                   video: MediaRef) -> tuple[dict[str, str] | None, UploadProgress | None]:
+    """The session an earlier attempt of this post left (reconcile found it incomplete and kept it)
+    and where it stands now; (None, None) when there is none to go on with."""
+    ids = dict(ctx.post.platform_ids)
+    session = ids.get("upload_session")
+    if not session or ids.get("upload_size") != str(video.size):
+        return None, None
+    try:
+        return ids, ctx.retry(lambda: client.query_session(session, video.size))
+    except SessionExpired:
+        # It was incomplete when reconcile asked and no byte has gone to it since: its expiry left
+        # no video behind, so a new session is safe.
+        return None, None
+
+
+def _uploaded(ctx: PublishContext, ids: dict[str, str], video: dict) -> PublishResult:
+    ids = {**ids, "video_id": str(video["id"])}
     ctx.save_platform_ids(ids)
     return PublishResult(platform_ids=ids)
 
 
 def check_status(ctx: StatusContext) -> StatusResult:
-    post, config = ctx.post, ctx.config
-    client = client_for(ctx.tokens, config)
-    found: dict[str, str] = {}
-    video_id = post.platform_ids.get("video_id")
-    if not video_id:  # the publisher stopped mid-upload: only the session knows whether a video exists
-        session, size = post.platform_ids.get("upload_session"), post.platform_ids.get("upload_size")
-        if not session or not size:
-            return StatusResult("failed", fail_reason="no video id and no upload session recorded", fail_class="platform")
-        try:
-            progress = client.query_session(session, int(size))
-        except SessionExpired:
-            progress = None
-        if progress is None or not progress.complete:
-            stored = progress.next_offset if progress else 0
-            return StatusResult("failed", fail_class="transient", detail="upload_incomplete",
-                                fail_reason=f"upload interrupted at {stored} of {size} bytes; no video was created, "
-                                            f"publish again")
-        video_id = found["video_id"] = str(progress.video["id"])
-    _charge(ctx, "videos.list")
-    items = client.list_videos([video_id])
-    if not items:
-        return StatusResult("pending", platform_ids=found, detail="not_listed_yet")
-    item = items[0]
-    status = item.get("status") or {}
-    processing = item.get("processingDetails") or {}
-    upload_status = status.get("uploadStatus", "")
-    processing_status = processing.get("processingStatus", "")
-    if upload_status == "failed":
-        return StatusResult("failed", platform_ids=found, detail=upload_status,
-                            fail_reason=f"upload failed: {status.get('failureReason', 'unknown')}")
-    if upload_status == "rejected":
-        return StatusResult("failed", platform_ids=found, detail=upload_status,
-                            fail_reason=f"rejected: {status.get('rejectionReason', 'unknown')}")
-    if upload_status == "deleted":
-        return StatusResult("failed", platform_ids=found, detail=upload_status, fail_reason="the video was deleted")
-    if processing_status in ("failed", "terminated"):
-        return StatusResult("failed", platform_ids=found, detail=processing_status,
-                            fail_reason=f"processing {processing_status}: "
-                                        f"{processing.get('processingFailureReason', 'unknown')}")
-    if upload_status != "processed":
-        return StatusResult("pending", platform_ids=found, detail=processing_status or upload_status)
-    wanted = post.target.youtube_privacy or "private"
-    scheduled = post.platform_ids.get("scheduled_release")
-    if not scheduled and wanted != "private" and status.get("privacyStatus") != wanted:
-        _charge(ctx, "videos.update")
-        client.update_status(video_id, status_part(wanted, made_for_kids=post.target.made_for_kids,
-                                                   synthetic=_synthetic(ctx, status)))
-    return StatusResult("published", platform_ids=found, share_url=f"https://www.youtube.com/watch?v={video_id}",
-                        detail="scheduled" if scheduled else wanted)
+    return settle.settle(ctx, client_for(ctx.tokens, ctx.config), unconfirmed=False)
 
 
-def _synthetic(ctx: StatusContext, status: dict) -> bool:
-    """videos.update replaces the whole status part: resend the disclosure made at upload."""
-    if "containsSyntheticMedia" in status:
-        return bool(status["containsSyntheticMedia"])
-    content = ctx.repo.get_content(ctx.post.content_id) if ctx.repo is not None else None
-    return bool(content and content.generator != OFFLINE_GENERATOR)
+def reconcile(ctx: StatusContext) -> StatusResult:
+    """An upload whose final chunk got no clear answer: the saved session says whether the video
+    exists (then it is checked like any other), is incomplete (absent; the session is kept so the
+    next attempt resumes it) or cannot say (pending)."""
+    return settle.settle(ctx, client_for(ctx.tokens, ctx.config), unconfirmed=True)

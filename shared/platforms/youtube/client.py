@@ -209,16 +209,28 @@ def upload_resumable(client: YouTubeClient, session_uri: str, *, total: int, chu
     shorter). After an interrupted chunk (no answer, 5xx) the session is queried and the upload goes
     on from the byte it reports, so nothing it stored is sent again. Returns the video resource.
 
-    `read(first, last)` returns bytes first..last inclusive (the media store reads ranges).
+    Once the final chunk has gone out, an outcome the session cannot confirm (no answer to any query,
+    the session gone, the token refused) is AmbiguousError: the video may exist, and a new session
+    could upload it twice. `read(first, last)` returns bytes first..last inclusive.
     """
     if chunk_bytes <= 0 or chunk_bytes % UPLOAD_GRANULE:
         raise ValueError(f"chunk size must be a positive multiple of {UPLOAD_GRANULE} bytes")
     offset, interruptions, stalls, final_sent = start, 0, 0, False
+
+    def query() -> UploadProgress:
+        try:
+            return client.query_session(session_uri, total)
+        except (SessionExpired, AuthError) as exc:
+            if final_sent:
+                raise AmbiguousError(f"youtube upload: the final chunk was sent and the session cannot say whether "
+                                     f"the video exists ({exc})") from None
+            raise
+
     while True:
         last = min(offset + chunk_bytes, total) - 1
         try:
             if offset >= total:  # everything is stored but the session has not said so: ask
-                progress = client.query_session(session_uri, total)
+                progress = query()
             else:
                 final_sent = last == total - 1
                 progress = client.put_chunk(session_uri, offset, read(offset, last), total, content_type)
@@ -234,7 +246,7 @@ def upload_resumable(client: YouTubeClient, session_uri: str, *, total: int, chu
                                          platform_code=exc.platform_code) from None
                 sleep(exc.retry_after if exc.retry_after is not None else backoff_seconds * 2 ** (interruptions - 1))
                 try:
-                    progress = client.query_session(session_uri, total)
+                    progress = query()
                 except UploadInterrupted as again:
                     exc = again
             log_event(log, logging.WARNING, "youtube upload resumed", resume_from=progress.next_offset,

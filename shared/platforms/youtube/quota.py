@@ -104,3 +104,14 @@ def usage(db, *, key: str = "default", now: datetime | None = None) -> dict[str,
     snap = db.collection(QUOTA_COLLECTION).document(f"{key}--{pacific_day(now)}").get()
     data = (snap.to_dict() or {}) if snap.exists else {}
     return {"general": int(data.get("general", 0)), "insert": int(data.get("insert", 0))}
+
+
+def quota_key(account: dict) -> str:
+    """Quota belongs to the API project of the account's OAuth client; accounts sharing one share it."""
+    return str(account.get("quota_project") or "default")
+
+
+def charge_call(ctx, method: str) -> None:
+    """Charge one call made for a publish or a status check (ctx: PublishContext / StatusContext)."""
+    if ctx.repo is not None:
+        charge(ctx.repo.db, method, daily_quota=ctx.config.youtube_daily_quota, key=quota_key(ctx.account))
