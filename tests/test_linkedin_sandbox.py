@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import requests
 
 from infra.local.sandboxes.linkedin import LinkedInSandbox, parse_little
 from shared.errors import AmbiguousError, AuthError, PermanentError, TransientError
-from shared.platforms.linkedin.client import LinkedInClient, refresh_member_tokens
+from shared.platforms.linkedin.client import DuplicatePost, LinkedInClient, refresh_member_tokens
 from shared.platforms.linkedin.commentary import escape, hashtag
 
 VERSION = "202607"
@@ -116,12 +117,26 @@ def test_unknown_or_malformed_post_fields_are_refused(box, ids):
     assert box.posts == {}
 
 
-def test_duplicate_content_is_linkedins_422_duplicate_post(box, ids):
+def test_duplicate_content_is_linkedins_422_duplicate_post_naming_the_existing_urn(box, ids):
+    first = _client(box).create_post(_text_post(ids["person_urn"], "Same words"))
+    raw = requests.post(f"{box.base_url}/rest/posts", json=_text_post(ids["person_urn"], "Same words"),
+                        headers=_raw_headers())
+    # LinkedIn's shape as seen in the wild (Arisamiga/Linkedin-RSS#5): the URN only in `message`.
+    assert raw.status_code == 422 and raw.json() == {
+        "errorDetailType": "com.linkedin.common.error.BadRequest",
+        "message": f"com.linkedin.content.common.exception.BadRequestResponseException: Content is a duplicate of {first}",
+        "errorDetails": {"inputErrors": [{"description": "Duplicate post is detected", "input": {},
+                                          "code": "DUPLICATE_POST"}]},
+        "status": 422}
+
+
+def test_client_raises_duplicate_post_with_the_named_urn_as_ambiguous(box, ids):
     client = _client(box)
     first = client.create_post(_text_post(ids["person_urn"], "Same words"))
-    with pytest.raises(PermanentError, match=first) as err:
+    with pytest.raises(DuplicatePost) as err:
         client.create_post(_text_post(ids["person_urn"], "Same words"))
-    assert err.value.platform_code == "DUPLICATE_POST"
+    assert err.value.post_urn == first and not isinstance(err.value, PermanentError)
+    assert len(box.posts) == 1
 
 
 # ---- little text format --------------------------------------------------------------------
@@ -218,6 +233,13 @@ def test_429_and_5xx_are_transient_without_a_retry_after(box, ids):
         _client(box).initialize_image_upload(ids["person_urn"])
 
 
+def test_5xx_on_create_is_ambiguous_not_transient(box, ids):
+    box.inject("posts_create", "server_error")  # no idempotency key: a 5xx proves nothing either way
+    with pytest.raises(AmbiguousError) as err:
+        _client(box).create_post(_text_post(ids["person_urn"]))
+    assert not isinstance(err.value, TransientError)
+
+
 def test_4xx_is_permanent_with_linkedins_code_and_message(box, ids):
     box.inject("posts_create", "error", http_status=422, code="UNPROCESSABLE_ENTITY",
                message="Organization is restricted from posting", service_error_code=100)
@@ -285,3 +307,72 @@ def test_reset_keeps_accounts(box, ids):
     box.reset()
     assert box.posts == {} and box.requests_log == []
     assert _client(box).create_post(_text_post(ids["organization_urn"]))
+
+
+# ---- a create whose answer is lost ---------------------------------------------------------
+def test_lost_response_stores_the_post_then_answers_linkedins_500(box, ids):
+    box.inject("posts_create", "lost_response")
+    r = requests.post(f"{box.base_url}/rest/posts", json=_text_post(ids["person_urn"], "kept"), headers=_raw_headers())
+    assert r.status_code == 500 and r.json()["status"] == 500 and "x-restli-id" not in r.headers
+    assert [p["commentary"] for p in box.posts.values()] == ["kept"]
+
+
+def test_lost_response_can_drop_the_connection_and_the_client_calls_it_ambiguous(box, ids):
+    box.inject("posts_create", "lost_response", how="drop")
+    with pytest.raises(AmbiguousError):
+        _client(box).create_post(_text_post(ids["person_urn"], "kept, no answer"))
+    assert [p["commentary"] for p in box.posts.values()] == ["kept, no answer"]
+    assert box.requests_log[-1]["error_code"] == "CONNECTION_DROPPED"
+
+
+# ---- find posts by author ------------------------------------------------------------------
+def test_find_by_author_lists_newest_first_with_paging(box, ids):
+    client = _client(box)
+    org = ids["organization_urn"]
+    urns = [client.create_post(_text_post(org, f"post {i}")) for i in range(5)]
+    client.create_post(_text_post(ids["person_urn"], "the member's own"))
+    page = client.find_posts_by_author(org, start=0, count=3)
+    assert [p["id"] for p in page["elements"]] == urns[::-1][:3]
+    assert page["paging"]["total"] == 5 and page["paging"]["links"][0]["rel"] == "next"
+    assert {"commentary", "createdAt", "lifecycleState", "author"} <= set(page["elements"][0])
+    rest = client.find_posts_by_author(org, start=3, count=3)
+    assert [p["id"] for p in rest["elements"]] == urns[::-1][3:] and rest["paging"]["links"] == []
+    entry = box.requests_log[-1]
+    assert entry["endpoint"] == "posts_find" and entry["restli_method"] == "FINDER"
+    assert entry["linkedin_version"] == VERSION and entry["restli_protocol"] == "2.0.0"
+
+
+def test_find_by_author_refuses_bad_parameters_and_other_authors(box, ids):
+    base = {"q": "author", "author": ids["organization_urn"]}
+    for params in ({**base, "count": 101}, {**base, "sortBy": "NEWEST"}, {**base, "q": "authors"},
+                   {**base, "start": -1}):
+        r = requests.get(f"{box.base_url}/rest/posts", params=params, headers=_raw_headers())
+        assert r.status_code == 400 and r.json()["code"] == "ILLEGAL_ARGUMENT", params
+    with pytest.raises(PermanentError, match="ACCESS_DENIED"):
+        _client(box).find_posts_by_author("urn:li:organization:999")
+    # A member's posts need r_member_social, a private permission this app lacks by default.
+    with pytest.raises(PermanentError, match="r_member_social") as err:
+        _client(box).find_posts_by_author(ids["person_urn"])
+    assert not isinstance(err.value, AuthError)
+
+
+# ---- video parts sent again ----------------------------------------------------------------
+def test_finalize_accepts_a_part_sent_again_after_a_timeout_whichever_copy_lands_last(box, ids):
+    client = _client(box, timeout=0.3)
+    size = 2 * 1024 * 1024
+    data = bytes(range(256)) * (size // 256)
+    upload = client.initialize_video_upload(ids["person_urn"], size)
+    box.inject("video_upload", "slow", seconds=1.0)  # the first copy of part 0 lands after its retry
+    with pytest.raises(TransientError):
+        client.upload_video_part(upload.parts[0], data[:1024 * 1024])
+    etags = [client.upload_video_part(p, data[p.first_byte:p.last_byte + 1]) for p in upload.parts]
+    deadline = time.monotonic() + 5
+    while box.count("video_upload", 200) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert box.count("video_upload", 200) == 3  # part 0 twice, part 1 once
+    with pytest.raises(PermanentError, match="in order"):
+        client.finalize_video_upload(upload, [etags[1], etags[0]])
+    with pytest.raises(PermanentError, match="in order"):
+        client.finalize_video_upload(upload, [etags[1], etags[1]])
+    client.finalize_video_upload(upload, etags)
+    assert box.videos[upload.video_urn]["parts_received"] == 2 and box.videos[upload.video_urn]["status"] == "PROCESSING"

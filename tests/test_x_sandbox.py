@@ -3,13 +3,17 @@ No emulators: plain `requests` and the client against a sandbox on localhost."""
 from __future__ import annotations
 
 import base64
+import time
+from datetime import datetime, timezone
 
 import pytest
 import requests
 
 from infra.local.sandboxes.x import XSandbox
 from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError
-from shared.platforms.x.client import XClient, refresh_user_tokens
+from shared.platforms.x.client import DuplicateContent, XClient, refresh_user_tokens
+from shared.platforms.x.rate_limits import RATE_LIMIT_FLOOR_SECONDS, rate_limited
+from shared.platforms.x.reconcile import find_sent_post
 from shared.platforms.x.validation import weighted_length
 
 ALICE, BOB = "x-alice-access", "x-bob-access"
@@ -138,8 +142,19 @@ def test_duplicate_content_is_a_403_with_the_platform_detail(sb):
     assert tweet(sb, {"text": "same words"}).status_code == 201
     r = tweet(sb, {"text": "same words"})
     assert r.status_code == 403
-    assert r.json()["detail"] == "You are not allowed to create a Tweet with duplicate content."
+    # X's problem as seen in the wild (akrherz/iembot#163, 2026): no id of the existing post in it.
+    assert r.json() == {"detail": "You are not allowed to create a Tweet with duplicate content.",
+                        "type": "about:blank", "title": "Forbidden", "status": 403}
     assert tweet(sb, {"text": "same words"}, BOB).status_code == 201  # another user may
+
+
+def test_client_raises_duplicate_content_as_ambiguous_not_permanent(sb):
+    client = XClient(ALICE, base_url=sb.base_url)
+    client.create_post("said once", [])
+    with pytest.raises(DuplicateContent) as info:
+        client.create_post("said once", [])
+    assert isinstance(info.value, AmbiguousError) and not isinstance(info.value, PermanentError)
+    assert len(sb.posts) == 1
 
 
 def test_get_post_returns_it_or_a_not_found_partial_error(sb):
@@ -309,8 +324,11 @@ def test_client_classifies_the_24h_user_cap_as_cap_reached(make_sandbox, clock):
 
 def test_client_classifies_5xx_401_and_403(sb):
     client = XClient(ALICE, base_url=sb.base_url)
-    sb.inject("create_post", "server_error")
+    sb.inject("media_initialize", "server_error")
     with pytest.raises(TransientError):
+        client.initialize_upload(10, "image/png", "tweet_image")
+    sb.inject("create_post", "server_error")  # no idempotency key: a 5xx on create proves nothing
+    with pytest.raises(AmbiguousError):
         client.create_post("a", [])
     with pytest.raises(AuthError):
         XClient("wrong", base_url=sb.base_url).create_post("a", [])
@@ -328,3 +346,146 @@ def test_client_timeout_after_create_was_sent_is_ambiguous(sb):
     sb.inject("media_initialize", "slow", seconds=1.0)
     with pytest.raises(TransientError):
         XClient(ALICE, base_url=sb.base_url, timeout=0.3).initialize_upload(10, "image/png", "tweet_image")
+
+
+# ---- a create whose answer is lost ----
+
+def test_lost_response_stores_the_post_then_answers_xs_503(sb):
+    sb.inject("create_post", "lost_response")
+    r = tweet(sb, {"text": "stored, answer lost"})
+    assert r.status_code == 503
+    assert r.json() == {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank",
+                        "status": 503}
+    [post] = sb.posts.values()
+    assert post["text"] == "stored, answer lost"
+
+
+def test_lost_response_can_drop_the_connection_and_the_client_calls_it_ambiguous(sb):
+    sb.inject("create_post", "lost_response", how="drop")
+    with pytest.raises(AmbiguousError):
+        XClient(ALICE, base_url=sb.base_url).create_post("stored, connection dropped", [])
+    assert [p["text"] for p in sb.posts.values()] == ["stored, connection dropped"]
+    assert sb.requests_log[-1]["error"] == "connection dropped"
+
+
+# ---- 24-hour caps and rate-limit waits ----
+
+def test_app_daily_cap_counts_every_user_and_only_the_app_headers_say_so(make_sandbox, clock):
+    sb = make_sandbox(app_daily_cap=2)
+    first = tweet(sb, {"text": "alice posts"})
+    assert first.headers["x-app-limit-24hour-limit"] == "2" and first.headers["x-app-limit-24hour-remaining"] == "1"
+    assert tweet(sb, {"text": "bob posts"}, BOB).status_code == 201
+    r = tweet(sb, {"text": "over the app cap"})
+    assert r.status_code == 429
+    assert r.headers["x-rate-limit-remaining"] != "0"  # the 15-minute window looks healthy
+    assert r.headers["x-app-limit-24hour-remaining"] == "0"
+    assert int(r.headers["x-app-limit-24hour-reset"]) == int(clock.now + 86400)
+    clock.now += 86400
+    assert tweet(sb, {"text": "a day later"}).status_code == 201
+
+
+def test_client_turns_the_app_daily_cap_into_cap_reached_until_its_reset(make_sandbox, clock):
+    sb = make_sandbox(app_daily_cap=1)
+    client = XClient(ALICE, base_url=sb.base_url, clock=clock)
+    client.create_post("the one", [])
+    clock.now += 3600
+    with pytest.raises(CapReached) as info:
+        client.create_post("one too many", [])
+    assert info.value.retry_after == pytest.approx(86400 - 3600, abs=1)
+
+
+def test_with_both_daily_caps_used_up_the_post_waits_for_the_later_reset(make_sandbox, clock):
+    sb = make_sandbox(user_daily_cap=1, app_daily_cap=5)
+    client = XClient(ALICE, base_url=sb.base_url, clock=clock)
+    client.create_post("user cap used", [])  # the user's day resets 24 h from now
+    sb.inject("create_post", "rate_limit", daily="app", reset_in=30 * 3600)  # the app's later still
+    with pytest.raises(CapReached) as info:
+        client.create_post("capped twice", [])
+    assert info.value.retry_after == pytest.approx(30 * 3600, abs=1)
+
+
+def test_a_429_whose_reset_is_already_past_waits_the_floor_never_zero(sb, clock):
+    sb.inject("create_post", "rate_limit", reset_in=-30)
+    with pytest.raises(TransientError) as info:
+        XClient(ALICE, base_url=sb.base_url, clock=clock).create_post("hello", [])
+    assert info.value.retry_after == RATE_LIMIT_FLOOR_SECONDS > 0
+    assert sb.posts == {}
+
+
+@pytest.mark.parametrize("headers", [{}, {"x-rate-limit-reset": "soon"}, {"x-rate-limit-reset": "1700000000"}])
+def test_a_429_without_a_usable_future_reset_waits_the_floor(headers):
+    error = rate_limited(headers, {}, "x create_post: HTTP 429", "429", now=1_800_000_000.0)
+    assert type(error) is TransientError and error.retry_after == RATE_LIMIT_FLOOR_SECONDS
+
+
+# ---- the user's post timeline ----
+
+def _timeline(sb, user_id, token=ALICE, **params):
+    return call(sb, "GET", f"/2/users/{user_id}/tweets", token, params=params)
+
+
+def test_users_me_names_the_tokens_user(sb):
+    me = call(sb, "GET", "/2/users/me").json()["data"]
+    assert me["username"] == "alice" and me["id"].isdigit()
+    assert call(sb, "GET", "/2/users/me", token=None).status_code == 401
+
+
+def test_timeline_is_newest_first_paged_and_bounded_by_start_time(sb, clock):
+    me = call(sb, "GET", "/2/users/me").json()["data"]["id"]
+    tweet(sb, {"text": "before the window"})
+    clock.now += 60
+    start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock.now))
+    ids = [tweet(sb, {"text": f"in the window {i}"}).json()["data"]["id"] for i in range(7)]
+    tweet(sb, {"text": "bob's, not alice's"}, BOB)
+    first = _timeline(sb, me, start_time=start, max_results=5, **{"tweet.fields": "created_at"})
+    assert first.status_code == 200 and first.headers["x-rate-limit-limit"] == "900"
+    body = first.json()
+    assert [p["id"] for p in body["data"]] == ids[::-1][:5] and body["meta"]["result_count"] == 5
+    assert body["data"][0]["created_at"].endswith(".000Z") and body["meta"]["newest_id"] == ids[-1]
+    rest = _timeline(sb, me, start_time=start, max_results=5, pagination_token=body["meta"]["next_token"]).json()
+    assert [p["id"] for p in rest["data"]] == ids[::-1][5:] and "next_token" not in rest["meta"]
+    clock.now += 60
+    empty = _timeline(sb, me, start_time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock.now))).json()
+    assert empty == {"meta": {"result_count": 0}}  # no `data` on an empty page
+
+
+def test_timeline_refuses_what_x_refuses(sb):
+    me = call(sb, "GET", "/2/users/me").json()["data"]["id"]
+    for params in ({"max_results": 4}, {"max_results": 101}, {"start_time": "2026-01-01T00:00:00.000Z"},
+                   {"start_time": "2026-01-01"}, {"tweet.fields": "text,colour"}, {"count": 10},
+                   {"pagination_token": "not-a-token"}):
+        r = _timeline(sb, me, **params)
+        assert r.status_code == 400 and r.json()["type"].endswith("/invalid-request"), params
+    assert _timeline(sb, me, token=None).status_code == 401
+    missing = _timeline(sb, "42").json()
+    assert missing["errors"][0]["resource_type"] == "user" and "data" not in missing
+
+
+def test_timeline_gives_the_text_back_rewritten_as_x_does(sb):
+    me = call(sb, "GET", "/2/users/me").json()["data"]["id"]
+    media_id = uploaded_image(sb)
+    sent = "Salt & <pepper> at https://example.com/menu and example.org"
+    tweet(sb, {"text": sent, "media": {"media_ids": [media_id]}})
+    [post] = _timeline(sb, me, **{"tweet.fields": "attachments,entities"}).json()["data"]
+    assert "&amp;" in post["text"] and "&lt;pepper&gt;" in post["text"] and "https://example.com" not in post["text"]
+    urls = post["entities"]["urls"]
+    assert [u["expanded_url"] for u in urls[:2]] == ["https://example.com/menu", "http://example.org"]
+    assert urls[2]["media_key"] == f"3_{media_id}" and post["text"].endswith(urls[2]["url"])
+    assert all(post["text"][u["start"]:u["end"]] == u["url"] for u in urls)
+    assert post["attachments"] == {"media_keys": [f"3_{media_id}"]}
+
+
+def test_reconcile_search_matches_the_exact_text_and_media_through_xs_rewriting(sb, clock):
+    client = XClient(ALICE, base_url=sb.base_url, clock=clock)
+    me = client.me()["id"]
+    start = datetime.fromtimestamp(clock.now - 120, timezone.utc)
+    media_id = uploaded_image(sb)
+    sent = "Salt & <pepper> at https://example.com/menu and example.org #Launch"
+    tweet(sb, {"text": sent, "media": {"media_ids": [media_id]}})
+    tweet(sb, {"text": sent.replace("Salt", "Sugar")})
+    found = find_sent_post(client, me, sent, [media_id], start)
+    assert found.complete and found.post["text"] != sent and found.post["attachments"]["media_keys"] == [f"3_{media_id}"]
+    assert find_sent_post(client, me, sent, ["999"], start).post is None  # other media: not ours
+    assert find_sent_post(client, me, sent + "!", [media_id], start).post is None
+    assert find_sent_post(client, me, sent.replace("Salt", "Sugar"), [], start).post is not None
+    assert sb.count("create_post") == 2  # looking never posts

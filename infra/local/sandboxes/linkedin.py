@@ -3,8 +3,10 @@
 Real HTTP on localhost so the real client is exercised end to end: the version and Rest.li
 headers, image and multi-part video uploads with ETags, media status progressions (advanced
 per status request, never by wall clock), the little text format of `commentary`, the post URN
-in the `x-restli-id` header, LinkedIn's error shape {status, serviceErrorCode, code, message},
-injected faults and the OAuth refresh endpoint. Token values are never logged or exposed.
+in the `x-restli-id` header, the 422 DUPLICATE_POST refusal naming the existing post, the
+find-posts-by-author finder, LinkedIn's error shape {status, serviceErrorCode, code, message},
+injected faults (including a create whose answer is lost) and the OAuth refresh endpoint.
+Token values are never logged or exposed.
 """
 from __future__ import annotations
 
@@ -36,9 +38,13 @@ RESERVED = set("\\|{}@[]()<>#*_~")
 _URN_AUTHOR = re.compile(r"^urn:li:(person|organization):[A-Za-z0-9_-]+$")
 _HASHTAG_OPEN = "{hashtag|\\#|"
 _MENTION = re.compile(r"^@\[([^\]]*)\]\((urn:li:(?:person|organization):[A-Za-z0-9_-]+)\)")
-FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "fail_processing"}
-ENDPOINTS = {"posts_create", "posts_get", "posts_delete", "images_init", "image_upload", "images_get",
+FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "fail_processing", "lost_response"}
+ENDPOINTS = {"posts_create", "posts_get", "posts_find", "posts_delete", "images_init", "image_upload", "images_get",
              "videos_init", "video_upload", "videos_finalize", "videos_get", "token"}
+# GET /rest/posts?q=author [learn.microsoft.com/linkedin/marketing/community-management/shares/posts-api
+# #find-posts-by-authors]; the largest `count` is not documented (unverified): Rest.li's usual 100.
+FINDER_MAX_COUNT = 100
+FINDER_SORTS = {"LAST_MODIFIED", "CREATED"}
 
 
 class ApiError(Exception):
@@ -48,6 +54,18 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
         self.service_error_code = service_error_code
         self.body = body
+
+
+def _drop_connection(environ: dict) -> None:
+    """Close the connection without an answer, as a lost response looks to the caller."""
+    import socket
+
+    conn = environ.get("werkzeug.socket")
+    if conn is not None:
+        try:
+            conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _num_id(digits: int = 19) -> str:
@@ -118,7 +136,8 @@ class LinkedInSandbox(SandboxServer):
                  part_bytes: int = DEFAULT_PART_BYTES, daily_post_limit: int = 150,
                  unescaped_reserved: str = "truncate", clients: dict[str, str] | None = None,
                  access_token_ttl: int = 60 * 86400, refresh_token_ttl: int = 365 * 86400,
-                 rotate_refresh_tokens: bool = False, clock: Callable[[], float] = time.time):
+                 rotate_refresh_tokens: bool = False, member_post_reads: bool = False,
+                 clock: Callable[[], float] = time.time):
         if unescaped_reserved not in ("truncate", "reject"):
             raise ValueError("unescaped_reserved must be 'truncate' (like LinkedIn) or 'reject'")
         self.host, self.port = host, port
@@ -129,6 +148,8 @@ class LinkedInSandbox(SandboxServer):
         self.unescaped_reserved = unescaped_reserved
         self.access_token_ttl, self.refresh_token_ttl = access_token_ttl, refresh_token_ttl
         self.rotate_refresh_tokens = rotate_refresh_tokens
+        # r_member_social (reading a member's posts) is a private permission most apps lack.
+        self.member_post_reads = member_post_reads
         self._clients = clients
         self._clock = clock
         self._lock = threading.RLock()
@@ -173,6 +194,11 @@ class LinkedInSandbox(SandboxServer):
             self._tokens.pop(access_token, None)
 
     def inject(self, endpoint: str, kind: str, count: int = 1, **params: Any) -> None:
+        """Faults, consumed one per request to `endpoint`: rate_limit (429), server_error (500, or
+        http_status=), error (http_status=, code=, message=, service_error_code=), slow (seconds=; the
+        request is still carried out), fail_processing (videos_get / images_get), lost_response (the
+        request is carried out, e.g. the post stored, then the caller gets LinkedIn's 500, or with
+        how="drop" no answer at all). after_accept=True on other kinds: processed, then that error."""
         if endpoint not in ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {sorted(ENDPOINTS)}")
         if kind not in FAULT_KINDS:
@@ -183,6 +209,8 @@ class LinkedInSandbox(SandboxServer):
             raise ValueError("slow faults need seconds=...")
         if kind == "fail_processing" and endpoint not in ("videos_get", "images_get"):
             raise ValueError("fail_processing applies to videos_get or images_get")
+        if kind == "lost_response" and params.get("how", "error") not in ("error", "drop"):
+            raise ValueError("lost_response takes how='error' (LinkedIn's 500) or how='drop' (no answer)")
         if int(count) < 1:
             raise ValueError("count must be >= 1")
         with self._lock:
@@ -222,6 +250,8 @@ class LinkedInSandbox(SandboxServer):
         path, method, action = request.path, request.method, request.args.get("action")
         raw_path = (request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or path).split("?")[0]
         for prefix, kind in (("/rest/posts", "posts"), ("/rest/images", "images"), ("/rest/videos", "videos")):
+            if path == prefix and method == "GET" and kind == "posts":
+                return "posts_find", None
             if path == prefix and method == "POST":
                 if kind == "posts":
                     return "posts_create", None
@@ -251,7 +281,7 @@ class LinkedInSandbox(SandboxServer):
 
     def _wsgi(self, environ: dict, start_response: Callable) -> Any:
         request = Request(environ)
-        endpoint = "unknown"
+        endpoint, dropped = "unknown", False
         try:
             body, truncated = self._read_body(request)
             endpoint, urn = self._route(request)
@@ -259,12 +289,15 @@ class LinkedInSandbox(SandboxServer):
             if fault and fault["kind"] == "slow":
                 time.sleep(float(fault["seconds"]))  # outside the lock; the request is still processed
                 fault = None
-            if fault and not fault.get("after_accept"):
+            lost = fault if fault and fault["kind"] == "lost_response" else None
+            if fault and not fault.get("after_accept") and not lost:
                 raise self._fault_error(fault)
             if endpoint != "token" and not endpoint.endswith("_upload"):
                 self._check_headers(request, write=request.method in ("POST", "PUT"))
             response = getattr(self, "_h_" + endpoint)(request, body, truncated, urn)
-            if fault:  # processed, but the caller sees an error: the lost-response case
+            if lost and lost.get("how") == "drop":
+                dropped = True
+            elif fault:  # processed, but the caller sees an error: the lost-response case
                 raise self._fault_error(fault)
         except ApiError as e:
             response = self._error(endpoint, e)
@@ -273,10 +306,14 @@ class LinkedInSandbox(SandboxServer):
             response = self._error(endpoint, ApiError(500, "INTERNAL_SERVER_ERROR", "sandbox crashed"))
         with self._lock:
             self._log.append({"endpoint": endpoint, "method": request.method, "path": request.path,
-                              "status": response.status_code, "error_code": getattr(response, "sandbox_code", None),
+                              "status": None if dropped else response.status_code,
+                              "error_code": "CONNECTION_DROPPED" if dropped else getattr(response, "sandbox_code", None),
                               "linkedin_version": request.headers.get("Linkedin-Version"),
                               "restli_protocol": request.headers.get("X-Restli-Protocol-Version"),
+                              "restli_method": request.headers.get("X-RestLi-Method"),
                               "content_type": request.headers.get("Content-Type")})
+        if dropped:
+            _drop_connection(environ)
         return response(environ, start_response)
 
     @staticmethod
@@ -309,6 +346,8 @@ class LinkedInSandbox(SandboxServer):
                             "Resource level throttle DAY limit for calls to this resource is reached.", 101)
         if fault["kind"] == "server_error":
             return ApiError(int(fault.get("http_status", 500)), "INTERNAL_SERVER_ERROR", "Internal Server Error (injected)")
+        if fault["kind"] == "lost_response":  # LinkedIn's answer on an internal error
+            return ApiError(int(fault.get("http_status", 500)), "INTERNAL_SERVER_ERROR", "Internal Server Error")
         return ApiError(int(fault["http_status"]), str(fault["code"]), str(fault.get("message", "injected error")),
                         fault.get("service_error_code"))
 
@@ -474,13 +513,52 @@ class LinkedInSandbox(SandboxServer):
             post = self._posts.get(urn)
             if post is None:
                 raise ApiError(404, "NOT_FOUND", f"Post {urn} does not exist", 100)
-            public = {k: post[k] for k in ("id", "author", "commentary", "visibility", "distribution", "lifecycleState",
-                                           "isReshareDisabledByAuthor", "createdAt")}
-            if post["content"]:
-                public["content"] = post["content"]
-            public["lastModifiedAt"] = post["createdAt"]
-            public["publishedAt"] = post["createdAt"]
-            return self._json(public)
+            return self._json(self._public_post(post))
+
+    @staticmethod
+    def _public_post(post: dict) -> dict:
+        public = {k: copy.deepcopy(post[k]) for k in ("id", "author", "commentary", "visibility", "distribution",
+                                                      "lifecycleState", "isReshareDisabledByAuthor", "createdAt")}
+        if post["content"]:
+            public["content"] = copy.deepcopy(post["content"])
+        public["lastModifiedAt"] = post["createdAt"]
+        public["publishedAt"] = post["createdAt"]
+        return public
+
+    def _h_posts_find(self, request: Request, body: bytes, truncated: bool, urn: None) -> Response:
+        """Find posts by author: GET /rest/posts?q=author&author={URN}&sortBy=&start=&count=, newest
+        first, as {paging: {start, count, links, total}, elements}. An organization's posts need an
+        admin of it; a member's need the member's own token and r_member_social."""
+        person = self._auth(request)
+        args = request.args
+        if args.get("q") != "author":
+            raise ApiError(400, "ILLEGAL_ARGUMENT", f"unknown finder q={args.get('q')!r}; expected q=author", 100)
+        author, sort_by = args.get("author", ""), args.get("sortBy", "LAST_MODIFIED")
+        if sort_by not in FINDER_SORTS:
+            raise ApiError(400, "ILLEGAL_ARGUMENT", f"sortBy must be one of {sorted(FINDER_SORTS)}", 100)
+        try:
+            start, count = int(args.get("start", "0")), int(args.get("count", "10"))
+        except ValueError:
+            raise ApiError(400, "ILLEGAL_ARGUMENT", "start and count must be integers", 100) from None
+        if start < 0 or not 1 <= count <= FINDER_MAX_COUNT:
+            raise ApiError(400, "ILLEGAL_ARGUMENT", f"start must be >= 0 and count 1..{FINDER_MAX_COUNT}", 100)
+        with self._lock:
+            self._may_act_as(person, author, "author")
+            if author.startswith("urn:li:person:") and not self.member_post_reads:
+                raise ApiError(403, "ACCESS_DENIED", "Not enough permissions to access: "
+                               "partnerApiPostsExternal.FINDER-author (r_member_social)", 100)
+            # Newest first; posts created in the same millisecond keep their creation order.
+            ordered = [p for p in reversed(list(self._posts.values())) if p["author"] == author
+                       and p["lifecycleState"] == "PUBLISHED"]
+            ordered.sort(key=lambda p: p["createdAt"], reverse=True)
+            page = [self._public_post(p) for p in ordered[start:start + count]]
+        links = []
+        if start + count < len(ordered):
+            links.append({"type": "application/json", "rel": "next",
+                          "href": f"/rest/posts?author={quote(author, safe='')}&count={count}&q=author&sortBy={sort_by}"
+                                  f"&start={start + count}"})
+        return self._json({"paging": {"start": start, "count": count, "links": links, "total": len(ordered)},
+                           "elements": page})
 
     def _h_posts_delete(self, request: Request, body: bytes, truncated: bool, urn: str) -> Response:
         person = self._auth(request)
@@ -601,7 +679,9 @@ class LinkedInSandbox(SandboxServer):
             etag = "/" + secrets.token_urlsafe(24)
             if int(index_text) not in video["_etags"]:
                 video["parts_received"] += 1
-            video["_etags"][int(index_text)] = etag  # a re-sent part replaces the earlier one
+            # Every complete upload of a part is a valid copy of those bytes: a re-sent part (say,
+            # after a timeout) may land before or after the first, and either ETag finalizes it.
+            video["_etags"].setdefault(int(index_text), []).append(etag)
         response = Response(b"", status=200, headers={"ETag": etag})
         response.sandbox_code = None
         return response
@@ -619,10 +699,12 @@ class LinkedInSandbox(SandboxServer):
             self._may_act_as(person, video["owner"], "video owner")
             if req["uploadToken"] != video["_token"]:
                 raise ApiError(400, "ILLEGAL_ARGUMENT", "uploadToken does not match the video", 100)
-            expected = [video["_etags"].get(i) for i in range(len(video["_parts"]))]
-            if None in expected:
+            issued = [video["_etags"].get(i) for i in range(len(video["_parts"]))]
+            if None in issued:
                 raise ApiError(400, "ILLEGAL_ARGUMENT", "not every part has been uploaded", 100)
-            if req["uploadedPartIds"] != expected:
+            listed = req["uploadedPartIds"]
+            if not isinstance(listed, list) or len(listed) != len(issued) or any(
+                    etag not in etags for etag, etags in zip(listed, issued)):
                 raise ApiError(400, "ILLEGAL_ARGUMENT", "uploadedPartIds must list each part's ETag in order", 100)
             if video["status"] == "WAITING_UPLOAD":
                 video["status"] = "PROCESSING"

@@ -2,10 +2,16 @@
 
 Real HTTP on localhost so the real client is exercised end to end: bearer auth, the dedicated
 v2 chunked media upload (initialize / {id}/append / {id}/finalize / STATUS), POST /2/tweets with
-weighted character counting, x-rate-limit-* headers on every answer, 429s from a real
-100-posts-per-15-minutes window per user, RFC 7807 problem bodies, and OAuth 2.0 refresh with
-single-use rotating refresh tokens. Media processing advances per STATUS request, never on the
-wall clock. Token values are never logged or exposed in state snapshots.
+weighted character counting and X's duplicate-content refusal, the user's post timeline
+(GET /2/users/:id/tweets) and GET /2/users/me, x-rate-limit-* headers on every answer, 429s from
+a real 100-posts-per-15-minutes window per user, the 24-hour user and app caps with their
+x-user-limit-24hour-* / x-app-limit-24hour-* headers, RFC 7807 problem bodies, and OAuth 2.0
+refresh with single-use rotating refresh tokens. Media processing advances per STATUS request,
+never on the wall clock. Token values are never logged or exposed in state snapshots.
+
+Posts come back the way X gives them back: URLs rewritten to t.co links (the original in
+entities.urls[].expanded_url), a post with media ending in a t.co link to it (a url entity with
+its media_key), and &, <, > as HTML entities. Post ids grow with time, like snowflakes.
 
 Character counting uses twitter-text (config v3), X's own open-source counting library, in its
 Python port (PyPI twitter-text-parser).
@@ -15,6 +21,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import calendar
 import collections
 import copy
 import hashlib
@@ -31,7 +38,7 @@ import unicodedata
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
-from twitter_text import parse_tweet
+from twitter_text import extract_urls_with_indices, parse_tweet
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
@@ -55,14 +62,31 @@ POST_FIELDS = {"text", "media", "reply", "quote_tweet_id", "poll", "reply_settin
                "for_super_followers_only", "geo", "direct_message_deep_link"}
 # endpoint -> (requests per 15-minute window per user) [docs.x.com/x-api/fundamentals/rate-limits]
 RATE_LIMITS = {"create_post": 100, "get_post": 900, "media_initialize": 1875, "media_append": 1875,
-               "media_finalize": 1875, "media_status": 1000}
+               "media_finalize": 1875, "media_status": 1000, "user_posts": 900, "users_me": 75}
 RATE_WINDOW = 900.0
 DAY = 86400.0
+APP_DAILY_POSTS = 10_000  # POST /2/tweets per 24 h per app [docs.x.com/x-api/fundamentals/rate-limits]
 ENDPOINTS = set(RATE_LIMITS) | {"token"}
-FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "fail_processing"}
+FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "fail_processing", "lost_response"}
 PROBLEM = "https://api.twitter.com/2/problems/"
+# GET /2/users/:id/tweets [docs.x.com/x-api/posts/user-posts-timeline-by-user-id]
+TIMELINE_MAX_POSTS = 3200  # only the most recent 3,200 posts are reachable
+TIMELINE_PARAMS = {"since_id", "until_id", "max_results", "pagination_token", "exclude", "start_time", "end_time",
+                   "tweet.fields", "expansions", "media.fields", "poll.fields", "user.fields", "place.fields"}
+TWEET_FIELDS = {"article", "attachments", "author_id", "card_uri", "community_id", "context_annotations",
+                "conversation_id", "created_at", "display_text_range", "edit_controls", "edit_history_tweet_ids",
+                "entities", "geo", "id", "in_reply_to_user_id", "lang", "media_metadata", "non_public_metrics",
+                "note_tweet", "organic_metrics", "possibly_sensitive", "promoted_metrics", "public_metrics",
+                "referenced_tweets", "reply_settings", "scopes", "source", "text", "withheld"}
+EXPANSIONS = {"article.cover_media", "article.media_entities", "attachments.media_keys", "attachments.media_source_tweet",
+              "attachments.poll_ids", "author_id", "edit_history_tweet_ids", "entities.mentions.username",
+              "geo.place_id", "in_reply_to_user_id", "entities.note.mentions.username", "referenced_tweets.id",
+              "referenced_tweets.id.author_id"}
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")  # second granularity; no milliseconds
 _MEDIA_PATH = re.compile(r"^/2/media/upload/(\d+)/(append|finalize)$")
 _TWEET_PATH = re.compile(r"^/2/tweets/(\d+)$")
+_USER_POSTS_PATH = re.compile(r"^/2/users/(\d+)/tweets$")
+_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
 class ApiError(Exception):
@@ -85,11 +109,59 @@ def _snowflake() -> str:
     return str(1_800_000_000_000_000_000 + secrets.randbelow(10**17))
 
 
+def _tco() -> str:
+    return "https://t.co/" + "".join(secrets.choice(_ALNUM) for _ in range(10))
+
+
+def _display(url: str) -> str:
+    shown = url.split("://", 1)[-1]
+    return shown if len(shown) <= 26 else shown[:25] + "\u2026"
+
+
+def render_text(text: str, media_keys: list[str], status_url: str) -> tuple[str, list[dict]]:
+    """(text, entities.urls) as X returns a post: each URL replaced by a t.co link, one t.co link to
+    the media appended (one url entity per media item, each with its media_key), &, < and >
+    escaped; start/end are offsets in the returned text."""
+    parts, entities, last = [], [], 0
+    for found in extract_urls_with_indices(text):
+        start, end = found["indices"]
+        short, original = _tco(), found["url"]
+        parts += [text[last:start], short]
+        last = end
+        entities.append({"url": short, "expanded_url": original if "://" in original else f"http://{original}"})
+    rendered = "".join(parts) + text[last:]
+    if media_keys:
+        short = _tco()
+        rendered = f"{rendered} {short}"
+        kind = "video" if media_keys[0].startswith("13_") else "photo"  # X links a GIF as a photo
+        entities += [{"url": short, "expanded_url": f"{status_url}/{kind}/{i}", "media_key": key,
+                      "display_url": "pic.x.com/" + short.rsplit("/", 1)[-1]} for i, key in enumerate(media_keys, 1)]
+    rendered = rendered.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for entity in entities:
+        entity.setdefault("display_url", _display(entity["expanded_url"]))
+        entity["start"] = rendered.index(entity["url"])
+        entity["end"] = entity["start"] + len(entity["url"])
+    return rendered, entities
+
+
+def _drop_connection(environ: dict) -> None:
+    """Close the connection without an answer, as a lost response looks to the caller."""
+    import socket
+
+    conn = environ.get("werkzeug.socket")
+    if conn is not None:
+        try:
+            conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 class XSandbox(SandboxServer):
     _thread_name = "x-sandbox"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, enforce_rate_limits: bool = True,
                  posts_per_window: int = 100, user_daily_cap: int | None = None,
+                 app_daily_cap: int | None = None,
                  status_checks_before_succeeded: int = 1, check_after_secs: int = 1,
                  clients: dict[str, str] | None = None, max_segment_bytes: int = MAX_SEGMENT_BYTES,
                  clock: Callable[[], float] = time.time):
@@ -97,6 +169,7 @@ class XSandbox(SandboxServer):
         self.enforce_rate_limits = enforce_rate_limits
         self.posts_per_window = posts_per_window
         self.user_daily_cap = user_daily_cap          # None: no 24 h user cap headers
+        self.app_daily_cap = app_daily_cap            # None: no 24 h app cap headers (APP_DAILY_POSTS is X's)
         self.status_checks_before_succeeded = status_checks_before_succeeded
         self.check_after_secs = check_after_secs
         self.max_segment_bytes = max_segment_bytes
@@ -117,6 +190,8 @@ class XSandbox(SandboxServer):
         self._faults: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._windows: dict[tuple[str, str], collections.deque] = collections.defaultdict(collections.deque)
         self._daily: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self._app_daily: collections.deque = collections.deque()
+        self._last_post_id = int(_snowflake())
 
     # ---- Python control API ----
     def add_account(self, access_token: str, refresh_token: str | None = None, *, username: str | None = None,
@@ -142,10 +217,13 @@ class XSandbox(SandboxServer):
 
     def inject(self, endpoint: str, kind: str, count: int = 1, **params: Any) -> None:
         """Faults, consumed one per request to `endpoint`:
-        rate_limit (429 with headers; reset_in=seconds, default 0; daily=True for the 24 h usage cap),
-        server_error (503), error (http_status=, title=, detail=, type=), slow (seconds=),
-        fail_processing (endpoint media_finalize; the media ends `failed` with message=).
-        after_accept=True: the request is processed, then the error is answered (a lost response)."""
+        rate_limit (429 with headers; reset_in=seconds, default 0; daily=True for the 24 h user cap,
+        daily="app" for the app's), server_error (503), error (http_status=, title=, detail=, type=),
+        slow (seconds=), fail_processing (endpoint media_finalize; the media ends `failed` with message=),
+        lost_response: the request is carried out (a post is stored), then the caller gets what X
+        answers on an internal error, 503 Service Unavailable (http_status= to change it), or with
+        how="drop" no answer at all (the connection is closed).
+        after_accept=True on any other kind: processed first, then that error is answered."""
         if endpoint not in ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {sorted(ENDPOINTS)}")
         if kind not in FAULT_KINDS:
@@ -156,6 +234,8 @@ class XSandbox(SandboxServer):
             raise ValueError("slow faults need seconds=...")
         if kind == "fail_processing" and endpoint != "media_finalize":
             raise ValueError("fail_processing applies to endpoint='media_finalize'")
+        if kind == "lost_response" and params.get("how", "error") not in ("error", "drop"):
+            raise ValueError("lost_response takes how='error' (X's 5xx) or how='drop' (no answer)")
         if int(count) < 1:
             raise ValueError("count must be >= 1")
         with self._lock:
@@ -185,6 +265,10 @@ class XSandbox(SandboxServer):
             return "create_post", "POST", kw
         if m := _TWEET_PATH.match(path):
             return "get_post", "GET", {"tweet_id": m.group(1)}
+        if m := _USER_POSTS_PATH.match(path):
+            return "user_posts", "GET", {"author_id": m.group(1)}
+        if path == "/2/users/me":
+            return "users_me", "GET", kw
         if path == "/2/media/upload/initialize":
             return "media_initialize", "POST", kw
         if m := _MEDIA_PATH.match(path):
@@ -200,7 +284,7 @@ class XSandbox(SandboxServer):
         if request.path.startswith("/_sandbox/"):
             return self._control(request)(environ, start_response)
         endpoint, method, kwargs = self._route(request)
-        user = None
+        user, dropped = None, False
         try:
             body, truncated = self._read_body(request)  # always drain, so error replies are not resets
             if endpoint == "unknown":
@@ -219,12 +303,15 @@ class XSandbox(SandboxServer):
                 fault = None
             if fault and fault["kind"] == "fail_processing":
                 kwargs["fail_processing"], fault = fault, None
-            if fault and not fault.get("after_accept"):
+            lost = fault if fault and fault["kind"] == "lost_response" else None
+            if fault and not fault.get("after_accept") and not lost:
                 raise self._fault_error(fault, user, endpoint)
             if endpoint != "token":
                 self._count_request(user, endpoint)
             response = getattr(self, "_h_" + endpoint)(request, body, truncated, user, **kwargs)
-            if fault:  # processed, but the caller sees an error: the "response was lost" case
+            if lost and lost.get("how") == "drop":
+                dropped = True
+            elif fault:  # processed, but the caller sees an error: the "response was lost" case
                 raise self._fault_error(fault, user, endpoint)
         except ApiError as e:
             response = self._error(endpoint, e)
@@ -236,7 +323,10 @@ class XSandbox(SandboxServer):
                 response.headers.setdefault(k, v)
         with self._lock:
             self._log.append({"endpoint": endpoint, "method": request.method, "path": request.path,
-                              "status": response.status_code, "error": getattr(response, "sandbox_error", None)})
+                              "status": None if dropped else response.status_code,
+                              "error": "connection dropped" if dropped else getattr(response, "sandbox_error", None)})
+        if dropped:
+            _drop_connection(environ)
         return response(environ, start_response)
 
     @staticmethod
@@ -265,6 +355,10 @@ class XSandbox(SandboxServer):
     def _fault_error(self, fault: dict, user: str | None, endpoint: str) -> ApiError:
         if fault["kind"] == "rate_limit":
             reset = int(self._clock() + float(fault.get("reset_in", 0)))
+            if fault.get("daily") == "app":  # the 15-minute headers look healthy on this one
+                headers = {"x-app-limit-24hour-limit": str(self.app_daily_cap or APP_DAILY_POSTS),
+                           "x-app-limit-24hour-remaining": "0", "x-app-limit-24hour-reset": str(reset)}
+                return ApiError(429, "Too Many Requests", "Too Many Requests", headers=headers)
             if fault.get("daily"):
                 headers = {"x-user-limit-24hour-limit": str(self.user_daily_cap or 0),
                            "x-user-limit-24hour-remaining": "0", "x-user-limit-24hour-reset": str(reset)}
@@ -275,6 +369,10 @@ class XSandbox(SandboxServer):
             return ApiError(429, "Too Many Requests", "Too Many Requests", headers=headers)
         if fault["kind"] == "server_error":
             return ApiError(503, "Service Unavailable", "Service Unavailable")
+        if fault["kind"] == "lost_response":  # X's answer on an internal error
+            status = int(fault.get("http_status", 503))
+            title = "Service Unavailable" if status == 503 else "Internal Server Error"
+            return ApiError(status, title, title)
         return ApiError(int(fault["http_status"]), str(fault.get("title", "Forbidden")), str(fault["detail"]),
                         str(fault.get("type", "about:blank")))
 
@@ -326,10 +424,21 @@ class XSandbox(SandboxServer):
                 headers.update({"x-user-limit-24hour-limit": str(self.user_daily_cap),
                                 "x-user-limit-24hour-remaining": str(max(self.user_daily_cap - len(day), 0)),
                                 "x-user-limit-24hour-reset": str(int((day[0] if day else self._clock()) + DAY))})
+            if endpoint == "create_post" and self.app_daily_cap is not None:
+                day = self._app_day()
+                headers.update({"x-app-limit-24hour-limit": str(self.app_daily_cap),
+                                "x-app-limit-24hour-remaining": str(max(self.app_daily_cap - len(day), 0)),
+                                "x-app-limit-24hour-reset": str(int((day[0] if day else self._clock()) + DAY))})
             return headers
 
     def _day(self, user: str) -> collections.deque:
         day, now = self._daily[user], self._clock()
+        while day and now - day[0] >= DAY:
+            day.popleft()
+        return day
+
+    def _app_day(self) -> collections.deque:
+        day, now = self._app_daily, self._clock()
         while day and now - day[0] >= DAY:
             day.popleft()
         return day
@@ -346,6 +455,11 @@ class XSandbox(SandboxServer):
                 if len(self._day(user)) >= self.user_daily_cap:
                     raise ApiError(429, "UsageCapExceeded", "Usage cap exceeded: Daily user limit",
                                    PROBLEM + "usage-capped", headers=self._rate_headers(user, endpoint))
+            if endpoint == "create_post" and self.app_daily_cap is not None:
+                if len(self._app_day()) >= self.app_daily_cap:
+                    # Only the x-app-limit-24hour-* headers say why: the 15-minute ones look healthy.
+                    raise ApiError(429, "Too Many Requests", "Too Many Requests",
+                                   headers=self._rate_headers(user, endpoint))
             window.append(self._clock())
 
     # ---- bodies ----
@@ -531,12 +645,21 @@ class XSandbox(SandboxServer):
                 raise ApiError(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.")
             if self.user_daily_cap is not None:
                 self._day(user).append(self._clock())
-            tweet_id = _snowflake()
+            if self.app_daily_cap is not None:
+                self._app_day().append(self._clock())
+            # Snowflake ids grow with time: since_id / until_id and "newest first" rely on it.
+            self._last_post_id += 1 + secrets.randbelow(1000)
+            tweet_id, now = str(self._last_post_id), self._clock()
+            username = self._users[user]["username"]
+            rendered, url_entities = render_text(text, [self._media[m]["media_key"] for m in media_ids],
+                                                 f"https://x.com/{username}/status/{tweet_id}")
             self._posts[tweet_id] = {
-                "id": tweet_id, "text": text, "author_id": user, "username": self._users[user]["username"],
+                "id": tweet_id, "text": text, "author_id": user, "username": username,
                 "media_ids": list(media_ids), "media_categories": kinds,
                 "media_sha256": [self._media[m]["sha256"] for m in media_ids],
-                "weighted_length": weighted, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                "weighted_length": weighted, "created_epoch": now,
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now)),
+                "rendered_text": rendered, "url_entities": url_entities,
                 "other_fields": {k: v for k, v in form.items() if k not in ("text", "media")}}
         return self._json({"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}}, status=201)
 
@@ -547,13 +670,100 @@ class XSandbox(SandboxServer):
                 return self._json({"errors": [{"value": tweet_id, "detail": f"Could not find tweet with id: [{tweet_id}].",
                                                "title": "Not Found Error", "resource_type": "tweet", "parameter": "id",
                                                "resource_id": tweet_id, "type": PROBLEM + "resource-not-found"}]})
-            data = {"id": tweet_id, "text": post["text"], "edit_history_tweet_ids": [tweet_id]}
             fields = {f for f in request.args.get("tweet.fields", "").split(",") if f}
-            if "author_id" in fields:
-                data["author_id"] = post["author_id"]
-            if "created_at" in fields:
-                data["created_at"] = post["created_at"]
-            return self._json({"data": data})
+            return self._json({"data": self._public_post(post, fields)})
+
+    def _public_post(self, post: dict, fields: set[str]) -> dict:
+        """A post as X returns it: id, text (rewritten as X shows it), edit history, and the asked-for fields."""
+        data = {"id": post["id"], "text": post["rendered_text"], "edit_history_tweet_ids": [post["id"]]}
+        if "author_id" in fields:
+            data["author_id"] = post["author_id"]
+        if "created_at" in fields:
+            data["created_at"] = post["created_at"]
+        if "attachments" in fields and post["media_ids"]:
+            data["attachments"] = {"media_keys": [self._media[m]["media_key"] for m in post["media_ids"]]}
+        if "entities" in fields and post["url_entities"]:
+            data["entities"] = {"urls": copy.deepcopy(post["url_entities"])}
+        return data
+
+    def _h_users_me(self, request: Request, body: bytes, truncated: bool, user: str) -> Response:
+        with self._lock:
+            found = self._users[user]
+        return self._json({"data": {"id": found["id"], "name": found["username"], "username": found["username"]}})
+
+    def _h_user_posts(self, request: Request, body: bytes, truncated: bool, user: str, author_id: str) -> Response:
+        """GET /2/users/:id/tweets: newest first, at most 3,200 back, 5..100 a page, inclusive
+        start_time / end_time in seconds, since_id / until_id exclusive, an opaque next_token."""
+        args = request.args
+        unknown = sorted(set(args) - TIMELINE_PARAMS)
+        if unknown:
+            raise _invalid(f"The query parameter [{unknown[0]}] is not one of {sorted(TIMELINE_PARAMS)}", unknown[0])
+        try:
+            max_results = int(args.get("max_results", "10"))
+        except ValueError:
+            raise _invalid("The `max_results` query parameter value is not a number", "max_results") from None
+        if not 5 <= max_results <= 100:
+            raise _invalid(f"The `max_results` query parameter value [{max_results}] is not between 5 and 100",
+                           "max_results")
+        bounds = {}
+        for name in ("start_time", "end_time"):
+            if name in args:
+                if not _TIMESTAMP.match(args[name]):
+                    raise _invalid(f"Invalid '{name}':'{args[name]}'. '{name}' must be YYYY-MM-DDTHH:mm:ssZ", name)
+                bounds[name] = float(calendar.timegm(time.strptime(args[name], "%Y-%m-%dT%H:%M:%SZ")))
+        for name, allowed in (("tweet.fields", TWEET_FIELDS), ("expansions", EXPANSIONS),
+                              ("exclude", {"retweets", "replies"})):
+            values = [v for v in args.get(name, "").split(",") if v]
+            bad = [v for v in values if v not in allowed]
+            if bad:
+                raise _invalid(f"The `{name}` query parameter value [{bad[0]}] is not one of {sorted(allowed)}", name)
+        for name in ("since_id", "until_id"):
+            if name in args and not args[name].isdigit():
+                raise _invalid(f"The `{name}` query parameter value [{args[name]}] is not a valid id", name)
+        offset = self._page_offset(args.get("pagination_token"))
+        fields = {f for f in args.get("tweet.fields", "").split(",") if f}
+        with self._lock:
+            if author_id not in self._users:
+                return self._json({"errors": [{"value": author_id, "detail": f"Could not find user with id: [{author_id}].",
+                                               "title": "Not Found Error", "resource_type": "user", "parameter": "id",
+                                               "resource_id": author_id, "type": PROBLEM + "resource-not-found"}]})
+            posts = sorted((p for p in self._posts.values() if p["author_id"] == author_id),
+                           key=lambda p: int(p["id"]), reverse=True)[:TIMELINE_MAX_POSTS]
+            posts = [p for p in posts
+                     if ("start_time" not in bounds or int(p["created_epoch"]) >= bounds["start_time"])
+                     and ("end_time" not in bounds or int(p["created_epoch"]) <= bounds["end_time"])
+                     and ("since_id" not in args or int(p["id"]) > int(args["since_id"]))
+                     and ("until_id" not in args or int(p["id"]) < int(args["until_id"]))]
+            page = posts[offset:offset + max_results]
+            data = [self._public_post(p, fields) for p in page]
+            media = [{"media_key": self._media[m]["media_key"], "type": self._media_type(m)}
+                     for p in page for m in p["media_ids"]]
+        meta: dict[str, Any] = {"result_count": len(page)}
+        if page:
+            meta.update(newest_id=page[0]["id"], oldest_id=page[-1]["id"])
+        if offset + max_results < len(posts):
+            meta["next_token"] = base64.urlsafe_b64encode(f"page:{offset + max_results}".encode()).decode()
+        out: dict[str, Any] = {"meta": meta}
+        if data:  # X leaves `data` out of an empty page
+            out["data"] = data
+        if media and "attachments.media_keys" in args.get("expansions", ""):
+            out["includes"] = {"media": media}
+        return self._json(out)
+
+    @staticmethod
+    def _page_offset(token: str | None) -> int:
+        if token is None:
+            return 0
+        try:
+            kind, _, offset = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+            if kind == "page" and offset.isdigit():
+                return int(offset)
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            pass
+        raise _invalid("The `pagination_token` query parameter value is not valid", "pagination_token")
+
+    def _media_type(self, media_id: str) -> str:
+        return {"tweet_image": "photo", "tweet_gif": "animated_gif"}.get(self._media[media_id]["media_category"], "video")
 
     # ---- OAuth 2.0 refresh (single-use, rotating refresh tokens) ----
     def _h_token(self, request: Request, body: bytes, truncated: bool, user: None) -> Response:

@@ -2,25 +2,37 @@
 
 Text, image or video posts by a member (urn:li:person) or an organization (urn:li:organization).
 Media are uploaded and polled until AVAILABLE before the post is created; the post exists the
-moment POST /rest/posts answers 201, so publish confirms at once.
+moment POST /rest/posts answers 201, so publish confirms at once. A create whose outcome is
+unknown is settled by reconcile (the URN we have, else the author's recent posts); a
+DUPLICATE_POST answer names the existing post, which confirms it when it is ours.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from datetime import datetime, timedelta
 
 from shared.content.model import ContentItem, MediaRef, TargetSpec
-from shared.errors import PermanentError, TransientError, ValidationError
+from shared.errors import AmbiguousError, AuthError, PermanentError, TransientError, ValidationError
 from shared.platforms.base import Limit, PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult
-from shared.platforms.linkedin.client import LinkedInClient, refresh_member_tokens
+from shared.platforms.linkedin.client import DuplicatePost, LinkedInClient, refresh_member_tokens
 from shared.platforms.linkedin.commentary import COMMENTARY_LIMIT, build_commentary
+from shared.platforms.linkedin.reconcile import find_sent_post
+from shared.posts.model import Post
+from shared.runtime.clock import utcnow
 
 AUTHOR_PATTERN = re.compile(r"^urn:li:(person|organization):[A-Za-z0-9_-]+$")
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif")
 VIDEO_TYPES = ("video/mp4",)
 # LinkedIn does not publish its per-member daily limit (a third-party figure says 150); stay well under.
 DEFAULT_LIMITS = [Limit("posts_per_day", 100, 86400)]
+# Our clock and LinkedIn's disagree a little: "created after X" is read with this much slack.
+CLOCK_SKEW = timedelta(minutes=2)
+# "Not among the author's posts" proves nothing until LinkedIn has had this long to list a post
+# created then. LinkedIn documents no listing delay; the margin is ours, and generous, because a
+# wrong "absent" posts twice.
+ABSENT_AFTER = timedelta(minutes=15)
 
 
 def share_url(post_urn: str) -> str:
@@ -147,10 +159,44 @@ def publish(ctx: PublishContext) -> PublishResult:
         media_urn = upload(ctx, client, author, media, ids)
     post = build_post(author, content, target, media, media_urn)
     ctx.mark_create_sent()
-    post_urn = ctx.retry(lambda: client.create_post(post))
+    try:
+        # ctx.retry re-sends only on a 429 (a refusal); every unknown outcome is AmbiguousError.
+        post_urn = ctx.retry(lambda: client.create_post(post))
+    except DuplicatePost as duplicate:
+        if not duplicate.post_urn:
+            raise
+        return _settle_duplicate(ctx, client, ids, duplicate.post_urn)
     ids["post_urn"] = post_urn
     ctx.save_platform_ids(dict(ids))
     return PublishResult(platform_ids=ids, confirmed=True, share_url=share_url(post_urn))
+
+
+def _settle_duplicate(ctx: PublishContext, client: LinkedInClient, ids: dict, post_urn: str) -> PublishResult:
+    """LinkedIn refused the create as a duplicate of `post_urn`: ours (a create whose answer was
+    lost) unless it was published before this content was approved."""
+    ctx.save_platform_ids({**ids, "post_urn": post_urn})  # named: saved before anything slow
+    try:
+        existing = ctx.retry(lambda: client.get_post(post_urn))
+    except TransientError as exc:  # past the create now: never released to be created again
+        raise AmbiguousError(f"linkedin: duplicate of {post_urn}, which could not be read ({exc})") from exc
+    if existing is None:  # LinkedIn has named posts it no longer shows (deleted ones); look again later
+        raise AmbiguousError(f"linkedin: duplicate of {post_urn}, which LinkedIn does not show (yet)")
+    if not _created_for(existing, ctx.post):
+        ctx.save_platform_ids({**ids, "duplicate_of": post_urn})
+        raise PermanentError(f"linkedin: refused as a duplicate of {post_urn}, published before this content "
+                             "was approved", platform_code="DUPLICATE_POST")
+    confirmed = existing.get("lifecycleState", "PUBLISHED") == "PUBLISHED"
+    return PublishResult(platform_ids={**ids, "post_urn": post_urn}, confirmed=confirmed,
+                         share_url=share_url(post_urn) if confirmed else None)
+
+
+def _created_for(found: dict, post: Post) -> bool:
+    """A post created before the approval of the content cannot be this post."""
+    return post.approved_at is None or int(found.get("createdAt") or 0) >= _epoch_ms(post.approved_at - CLOCK_SKEW)
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def check_status(ctx: StatusContext) -> StatusResult:
@@ -165,3 +211,39 @@ def check_status(ctx: StatusContext) -> StatusResult:
     if state == "PUBLISHED":
         return StatusResult("published", share_url=share_url(post_urn), detail=state)
     return StatusResult("pending", detail=state)
+
+
+def reconcile(ctx: StatusContext) -> StatusResult:
+    """Find a post whose create had an unknown outcome: by the URN we hold, else among the author's
+    posts created since the create was sent (less CLOCK_SKEW). Never creates. `absent` only after
+    ABSENT_AFTER, with every post since then read and none matching."""
+    post, ids = ctx.post, ctx.post.platform_ids
+    client = client_for(ctx.tokens, ctx.config)
+    if ids.get("post_urn"):
+        found = client.get_post(ids["post_urn"])
+        if found is not None and _created_for(found, post):
+            return _reconciled(found, ids["post_urn"], detail="found by URN")
+    if ctx.content is None:
+        return StatusResult("pending", detail="no content to match the author's posts against")
+    sent_at = post.create_sent_at
+    since = (sent_at or post.approved_at or post.created_at) - CLOCK_SKEW
+    try:
+        search = find_sent_post(client, ctx.account.get("platform_account_id", ""), build_commentary(ctx.content),
+                                ids.get("media_urn"), _epoch_ms(since))
+    except AuthError:
+        raise
+    except PermanentError as exc:  # e.g. a member's posts need r_member_social: nothing can be proven
+        return StatusResult("pending", detail=f"cannot list the author's posts: {exc}")
+    if search.post is not None:
+        return _reconciled(search.post, search.post["id"], detail="found among the author's posts")
+    if not search.complete or sent_at is None or (ctx.now or utcnow()) - sent_at < ABSENT_AFTER:
+        return StatusResult("pending", detail="not among the author's posts yet")
+    return StatusResult("absent", detail=f"not among the author's posts {ABSENT_AFTER} after the create was sent")
+
+
+def _reconciled(found: dict, post_urn: str, *, detail: str) -> StatusResult:
+    state = found.get("lifecycleState", "PUBLISHED")
+    if state == "PUBLISHED":
+        return StatusResult("published", platform_ids={"post_urn": post_urn}, share_url=share_url(post_urn),
+                            detail=detail)
+    return StatusResult("pending", platform_ids={"post_urn": post_urn}, detail=state)

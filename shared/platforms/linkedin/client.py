@@ -6,11 +6,17 @@ Every /rest call sends the Bearer token, `LinkedIn-Version: YYYYMM` and
 {status, serviceErrorCode, code, message} (or, for duplicates, with errorDetails.inputErrors)
 and are classified here: 401 AuthError, 426 PermanentError naming the version setting,
 429 and 5xx TransientError (LinkedIn sends no Retry-After), other 4xx PermanentError.
+
+POST /rest/posts has no idempotency key, so on it every answer that does not prove nothing was
+created is AmbiguousError: no answer after the request was sent, and a 5xx. Its 422
+DUPLICATE_POST names the existing post ("Content is a duplicate of urn:li:share:…"): that is
+DuplicatePost, carrying the URN. A 429 is a throttle that refused the call, so it stays transient.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -26,6 +32,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 RESTLI_PROTOCOL = "2.0.0"
+_DUPLICATE_OF = re.compile(r"duplicate of (urn:li:(?:share|ugcPost):[0-9]+)")
+
+
+class DuplicatePost(AmbiguousError):
+    """422 DUPLICATE_POST on create. `post_urn` is the existing post LinkedIn names (None if the
+    message named none)."""
+
+    def __init__(self, message: str, post_urn: str | None):
+        super().__init__(message)
+        self.post_urn = post_urn
 
 
 @dataclass(frozen=True)
@@ -76,25 +92,25 @@ class LinkedInClient:
         return headers
 
     def _call(self, method: str, path: str, *, endpoint: str, body: dict | None = None, params: dict | None = None,
-              creates: bool = False) -> requests.Response:
+              creates: bool = False, headers: dict | None = None) -> requests.Response:
         # A 401 refreshes the token once and re-sends: a rejected request created nothing.
         return with_fresh_token(self._tokens, lambda token: self._call_once(method, path, endpoint, body, params,
-                                                                             creates, token))
+                                                                             creates, token, headers or {}))
 
-    def _call_once(self, method: str, path: str, endpoint: str, body, params, creates: bool, token: str):
+    def _call_once(self, method: str, path: str, endpoint: str, body, params, creates: bool, token: str, extra: dict):
         try:
-            response = self._http.request(method, f"{self._base}{path}", params=params, json=body,
-                                          headers=self._headers(token, write=body is not None), timeout=self._timeout)
+            response = self._http.request(method, f"{self._base}{path}", params=params, json=body, timeout=self._timeout,
+                                          headers={**self._headers(token, write=body is not None), **extra})
         except requests.RequestException as exc:
             if creates and _sent_before_failing(exc):
                 # No idempotency key on POST /rest/posts: the post may exist (platforms.md section 0).
                 raise AmbiguousError(f"linkedin {endpoint}: no answer after the request was sent "
                                      f"({type(exc).__name__}); the post may exist, check before posting again") from None
             raise TransientError(f"linkedin {endpoint}: {type(exc).__name__}") from None
-        self._check(response, endpoint)
+        self._check(response, endpoint, creates)
         return response
 
-    def _check(self, response: requests.Response, endpoint: str) -> None:
+    def _check(self, response: requests.Response, endpoint: str, creates: bool = False) -> None:
         status = response.status_code
         log_event(log, logging.INFO, "linkedin call", endpoint=endpoint, http_status=status)
         if status < 400:
@@ -117,6 +133,11 @@ class LinkedInClient:
         if status == 426:
             raise PermanentError(f"{message}. LinkedIn-Version {self._version} is sunset: set POSTGATE_LINKEDIN_VERSION "
                                  f"to a supported YYYYMM version", platform_code=code)
+        if creates and code == "DUPLICATE_POST":
+            named = _DUPLICATE_OF.search(str(payload.get("message") or ""))
+            raise DuplicatePost(message, named.group(1) if named else None)
+        if creates and status >= 500:
+            raise AmbiguousError(f"{message}; the post may exist (no idempotency key), look it up before posting again")
         if status == 429 or status >= 500:
             # No Retry-After from LinkedIn: the caller's exponential backoff decides the wait.
             raise TransientError(message, platform_code=code)
@@ -206,6 +227,15 @@ class LinkedInClient:
             raise AmbiguousError(f"linkedin posts_create: HTTP {response.status_code} without an x-restli-id header; "
                                  "the post may exist")
         return urn
+
+    def find_posts_by_author(self, author: str, *, start: int = 0, count: int = 50) -> dict:
+        """GET /rest/posts?q=author: the author's posts, newest created first
+        ({paging: {start, count, total, links}, elements: [post…]}). Reading a member's posts needs
+        r_member_social (a private permission): without it LinkedIn answers 403."""
+        response = self._call("GET", "/rest/posts", endpoint="posts_find", headers={"X-RestLi-Method": "FINDER"},
+                              params={"q": "author", "author": author, "sortBy": "CREATED", "start": start,
+                                      "count": count})
+        return self._json(response, "posts_find")
 
     def get_post(self, post_urn: str) -> dict | None:
         """The post, or None when LinkedIn says it does not exist (404)."""

@@ -1,23 +1,35 @@
 """X as a platform adapter (see shared/platforms/base.py): media upload (chunked, with processing
 waits for video and GIF), then POST /2/tweets, which is synchronous, so the post is confirmed on
-create; status lookup for completeness; token refresh with rotation."""
+create; reconcile for a create whose outcome is unknown (the account's timeline); status lookup
+for completeness; token refresh with rotation."""
 
 from __future__ import annotations
 
 import math
 import time
+from datetime import timedelta
 
 from shared.content.model import MediaRef
 from shared.errors import PermanentError, TransientError
 from shared.platforms.base import Limit, PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult
-from shared.platforms.x.client import XClient, refresh_user_tokens
+from shared.platforms.x.client import DuplicateContent, XClient, refresh_user_tokens
+from shared.platforms.x.reconcile import find_sent_post
 from shared.platforms.x.validation import (MAX_WEIGHTED_LENGTH, media_plan, post_text, validate,  # noqa: F401
                                            weighted_length)
+from shared.runtime.clock import utcnow
 
 MAX_SEGMENTS = 1000  # segment_index 0..999
 _CATEGORY = {"images": "tweet_image", "gif": "tweet_gif", "video": "tweet_video"}
 # POST /2/tweets: 100 per 15 minutes per user (platforms.md 3.1); X reports the live numbers in headers.
 DEFAULT_LIMITS = [Limit("posts_per_15_minutes", 100, 900)]
+# Our clock and X's disagree a little: the timeline is read from this much before the create was sent.
+CLOCK_SKEW = timedelta(minutes=2)
+# "Not on the timeline" proves nothing until X has had this long to show a post created then. X
+# documents no timeline delay (posts show within seconds); this margin is ours, and generous,
+# because a wrong "absent" posts twice.
+ABSENT_AFTER = timedelta(minutes=15)
+# platform_ids marker: X refused the create as duplicate content (see reconcile()).
+REFUSED_AS_DUPLICATE = "create_refused"
 
 
 def client_for(tokens, config) -> XClient:
@@ -39,9 +51,16 @@ def publish(ctx: PublishContext) -> PublishResult:
     text = post_text(ctx.content)
     client = client_for(ctx.tokens, ctx.config)
     media_ids = [_upload(client, ctx, m, _CATEGORY[kind]) for m in media]
+    ids = {"media_ids": ",".join(media_ids)}
+    ctx.save_platform_ids(dict(ids))  # reconcile matches the post on these if the create's answer is lost
     ctx.mark_create_sent()
-    data = ctx.retry(lambda: client.create_post(text, media_ids))
-    ids = {"tweet_id": str(data["id"]), "media_ids": ",".join(media_ids)}
+    try:
+        # ctx.retry re-sends only on a 429 (X did nothing); every unknown outcome is AmbiguousError.
+        data = ctx.retry(lambda: client.create_post(text, media_ids))
+    except DuplicateContent:
+        ctx.save_platform_ids({**ids, REFUSED_AS_DUPLICATE: "duplicate"})
+        raise
+    ids = {"tweet_id": str(data["id"]), **ids}
     ctx.save_platform_ids(ids)
     return PublishResult(platform_ids=ids, confirmed=True, share_url=share_url(ctx.account, ids["tweet_id"]))
 
@@ -90,3 +109,35 @@ def check_status(ctx: StatusContext) -> StatusResult:
         return StatusResult("failed", fail_reason=f"x post {tweet_id} not found", fail_class="platform",
                             detail="not_found")
     return StatusResult("published", share_url=share_url(ctx.account, tweet_id), detail="found")
+
+
+def reconcile(ctx: StatusContext) -> StatusResult:
+    """Find a post whose create had an unknown outcome on the account's own timeline. Never creates.
+
+    Read from the create (less CLOCK_SKEW); when X refused the create as a duplicate, from the
+    approval instead, since the live copy may come from an earlier attempt of this approval.
+    `absent` only after ABSENT_AFTER, with every post since then read and none matching."""
+    post, ids = ctx.post, ctx.post.platform_ids
+    client = client_for(ctx.tokens, ctx.config)
+    if ids.get("tweet_id") and client.get_post(ids["tweet_id"]) is not None:
+        return StatusResult("published", share_url=share_url(ctx.account, ids["tweet_id"]), detail="found by id")
+    if ctx.content is None:
+        return StatusResult("pending", detail="no content to match the timeline against")
+    refused_as_duplicate = ids.get(REFUSED_AS_DUPLICATE) == "duplicate"
+    sent_at = post.create_sent_at
+    start = (post.approved_at if refused_as_duplicate else None) or sent_at or post.approved_at or post.created_at
+    media_ids = [m for m in ids.get("media_ids", "").split(",") if m]
+    user_id = ctx.account.get("platform_account_id") or client.me()["id"]
+    search = find_sent_post(client, str(user_id), post_text(ctx.content), media_ids, start - CLOCK_SKEW,
+                            same_media_ids=not refused_as_duplicate)
+    if search.post is not None:
+        tweet_id = str(search.post["id"])
+        return StatusResult("published", platform_ids={"tweet_id": tweet_id}, detail="found on the timeline",
+                            share_url=share_url(ctx.account, tweet_id))
+    now = ctx.now or utcnow()
+    if not search.complete or sent_at is None or now - sent_at < ABSENT_AFTER:
+        return StatusResult("pending", detail="not on the account's timeline yet")
+    if refused_as_duplicate:
+        reason = "X refused the post as duplicate content and no post from this approval is on the timeline"
+        return StatusResult("failed", fail_reason=reason, fail_class="platform", detail="duplicate")
+    return StatusResult("absent", detail=f"not on the account's timeline {ABSENT_AFTER} after the create was sent")

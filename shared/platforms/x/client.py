@@ -2,8 +2,14 @@
 
 Errors are RFC 7807 problems {title, detail, type, status} (platforms.md 3.3) and are classified:
 401 -> AuthError (refresh once); 429 -> TransientError until x-rate-limit-reset, or CapReached
-until the 24 h reset when the daily user cap is used up; 5xx -> TransientError; other 4xx ->
-PermanentError with the problem's detail; a timeout after POST /2/tweets was sent -> AmbiguousError.
+until the 24 h reset when the daily user or app cap is used up (rate_limits.py); 5xx ->
+TransientError; other 4xx -> PermanentError with the problem's detail.
+
+POST /2/tweets has no idempotency key, so any answer that does not prove nothing was created is
+AmbiguousError there: a timeout or dropped connection after the request was sent, a 5xx (X
+answers 503 on internal errors, and a post can exist behind one), and the 403 "duplicate
+content" refusal (DuplicateContent: the identical post may be ours, from a create whose answer
+was lost). Only a 429 proves X did not act, so only a 429 may be retried.
 """
 
 from __future__ import annotations
@@ -11,11 +17,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
 import requests
 
-from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError
+from shared.errors import AmbiguousError, AuthError, PermanentError, TransientError
+from shared.platforms.x.rate_limits import rate_limited
 from shared.publishing.credentials import StaticToken, with_fresh_token
 from shared.runtime.logging import log_event
 
@@ -24,8 +32,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_DAY = 24 * 3600.0
-_DEFAULT_RATE_WAIT = 60.0  # a 429 without x-rate-limit-reset (not expected): wait a minute
+TIMELINE_PAGE_SIZE = 100  # max_results is 5..100 on GET /2/users/:id/tweets
+# What reconcile reads of each post: created_at for the window, attachments for the media ids,
+# entities to undo X's rewriting of the text (t.co links, the media link).
+TIMELINE_FIELDS = "created_at,attachments,entities"
+
+
+class DuplicateContent(AmbiguousError):
+    """X refused POST /2/tweets as duplicate content. The live duplicate may be this very post
+    (a create whose answer was lost) or an older one; X's answer does not say which."""
 
 
 @dataclass(frozen=True)
@@ -75,9 +90,9 @@ class XClient:
                 raise AmbiguousError(f"x {endpoint}: no answer within {self._timeout}s after the request was sent; "
                                      "check the account's recent posts before posting again") from None
             raise TransientError(f"x {endpoint}: timed out") from None
-        return self._check(response, endpoint)
+        return self._check(response, endpoint, creates)
 
-    def _check(self, response: requests.Response, endpoint: str) -> dict:
+    def _check(self, response: requests.Response, endpoint: str, creates: bool = False) -> dict:
         try:
             payload = response.json()
         except ValueError:
@@ -89,6 +104,7 @@ class XClient:
                   rate_limit_remaining=headers.get("x-rate-limit-remaining"),
                   rate_limit_reset=headers.get("x-rate-limit-reset"),
                   user_24h_remaining=headers.get("x-user-limit-24hour-remaining"),
+                  app_24h_remaining=headers.get("x-app-limit-24hour-remaining"),
                   problem=None if response.ok else payload.get("type") or payload.get("title"))
         if response.ok:
             return payload
@@ -96,22 +112,16 @@ class XClient:
         status = response.status_code
         if status == 401:
             raise AuthError(message, platform_code=code)
-        if status == 429:
-            if headers.get("x-user-limit-24hour-remaining") == "0" or str(payload.get("type", "")).endswith("/usage-capped"):
-                raise CapReached(message, retry_after=self._until(headers.get("x-user-limit-24hour-reset"), _DAY),
-                                 platform_code=code)
-            raise TransientError(message, retry_after=self._until(headers.get("x-rate-limit-reset"), _DEFAULT_RATE_WAIT),
-                                 platform_code=code)
+        if status == 429:  # refused before anything was done: safe to send again after the wait
+            raise rate_limited(headers, payload, message, code, self._clock())
+        if creates and _is_duplicate(status, payload):
+            raise DuplicateContent(f"{message}; the identical post may be live already (ours, from a create "
+                                   "whose answer was lost): look it up before posting again")
+        if creates and status >= 500:
+            raise AmbiguousError(f"{message}; the post may exist: look it up before posting again")
         if status >= 500:
             raise TransientError(message, platform_code=code)
         raise PermanentError(message, platform_code=code)
-
-    def _until(self, reset_epoch: str | None, default: float) -> float:
-        """Seconds until an x-*-reset epoch (no Retry-After header is sent on X)."""
-        try:
-            return max(float(reset_epoch) - self._clock(), 0.0)
-        except (TypeError, ValueError):
-            return default
 
     # -- media upload (dedicated v2 endpoints, platforms.md 3.1) --------------------------------
     def initialize_upload(self, total_bytes: int, media_type: str, media_category: str) -> str:
@@ -145,11 +155,37 @@ class XClient:
             raise AmbiguousError("x create_post answered without a post id; check the account's recent posts")
         return data
 
+    def me(self) -> dict:
+        """GET /2/users/me: the user the token acts for ({id, name, username})."""
+        data = self._call("GET", "/2/users/me", endpoint="users_me").get("data") or {}
+        if not data.get("id"):
+            raise TransientError("x users_me answered without a user id")
+        return data
+
+    def user_posts(self, user_id: str, *, start_time: datetime, pagination_token: str | None = None) -> dict:
+        """GET /2/users/:id/tweets, newest first, posts created at or after `start_time` (second
+        granularity, no milliseconds); the whole payload ({data?, meta{result_count, next_token?}})."""
+        params = {"start_time": start_time.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  "max_results": TIMELINE_PAGE_SIZE, "tweet.fields": TIMELINE_FIELDS, "exclude": "retweets,replies"}
+        if pagination_token:
+            params["pagination_token"] = pagination_token
+        return self._call("GET", f"/2/users/{user_id}/tweets", endpoint="user_posts", params=params)
+
     def get_post(self, tweet_id: str) -> dict | None:
         """The post, or None when X reports it not found (a partial error on a 200)."""
         payload = self._call("GET", f"/2/tweets/{tweet_id}", endpoint="get_post",
                              params={"tweet.fields": "author_id,created_at"})
         return payload.get("data") or None
+
+
+def _is_duplicate(status: int, payload: dict) -> bool:
+    """X's duplicate refusal: 403 "You are not allowed to create a Tweet with duplicate content."
+    (v1-style bodies say code 187 "Status is a duplicate.")."""
+    if status != 403:
+        return False
+    errors = payload.get("errors") if isinstance(payload.get("errors"), list) else []
+    texts = [str(payload.get("detail") or "")] + [str(e.get("message") or "") for e in errors if isinstance(e, dict)]
+    return any("duplicate" in t.lower() for t in texts) or any(isinstance(e, dict) and e.get("code") == 187 for e in errors)
 
 
 def _problem(payload: dict, status: int, endpoint: str) -> tuple[str, str]:
