@@ -118,11 +118,23 @@ def test_a_permanent_status_check_refusal_ends_the_post_at_once(draft, env, sand
     from tests.test_status_poll import _publish
 
     post_id = _publish(draft, env)
-    sandbox.inject("status", "error", count=50, http_status=401, code="access_token_invalid")
+    sandbox.inject("status", "error", count=50, http_status=400, code="invalid_params")
     _repo().update_fields(post_id, next_check_at=utcnow() - timedelta(seconds=1))
     _poll()
     post = _repo().get_post(post_id)
     assert post.status == "failed" and post.fail_class == "status_check" and "refused the status check" in post.fail_reason
+
+
+def test_revoked_access_during_a_status_check_ends_the_post_asking_to_reconnect(draft, env, sandbox):
+    from shared.runtime.clock import utcnow
+    from tests.test_status_poll import _publish
+
+    post_id = _publish(draft, env)
+    sandbox.inject("status", "error", count=50, http_status=401, code="scope_not_authorized")  # video.list revoked
+    _repo().update_fields(post_id, next_check_at=utcnow() - timedelta(seconds=1))
+    _poll()
+    post = _repo().get_post(post_id)
+    assert post.status == "failed" and post.fail_class == "auth" and "reconnect the account" in post.fail_reason
 
 
 def test_concurrent_changes_to_one_post_all_apply(env):

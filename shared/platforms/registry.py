@@ -8,7 +8,7 @@ from types import ModuleType
 from shared.errors import ConfigError
 
 PLATFORMS = ("tiktok", "instagram", "x", "youtube", "linkedin")
-_REQUIRED = ("validate", "publish", "check_status", "refresh_tokens", "preview", "DEFAULT_LIMITS")
+_REQUIRED = ("validate", "publish", "check_status", "reconcile", "refresh_tokens", "preview", "DEFAULT_LIMITS")
 
 
 def adapter_for(platform: str) -> ModuleType:

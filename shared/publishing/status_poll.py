@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from shared.errors import AuthError, ConfigError, PermanentError, TransientError, ValidationError
+from shared.errors import AuthError, CapReached, ConfigError, PermanentError, TransientError, ValidationError
 from shared.platforms.base import StatusContext, StatusResult, loggable_ids
 from shared.platforms.registry import adapter_for
 from shared.posts.model import Post
@@ -43,7 +43,10 @@ def poll_once(*, repo: Repository, config, secrets, bq, now: datetime | None = N
         with log_context(correlation_id=post.content_id, post_id=post.id, platform=post.platform):
             try:
                 _check_one(post, repo=repo, config=config, secrets=secrets, now=now, summary=summary)
-            except (AuthError, PermanentError, ValidationError, ConfigError) as exc:
+            except AuthError as exc:
+                summary.errors += 1
+                _give_up(repo, post, summary, f"the account's access was refused: {exc}", "auth")
+            except (PermanentError, ValidationError, ConfigError) as exc:
                 # Retrying cannot help (revoked auth, a missing scope): end now, saying why.
                 summary.errors += 1
                 _give_up(repo, post, summary, f"the platform refused the status check: {exc}",
@@ -105,9 +108,12 @@ def _check_one(post: Post, *, repo: Repository, config, secrets, now: datetime, 
         return
     if result.state == "absent":
         # The platform's answer proves the unknown create never happened: publish it again.
+        wait = result.next_check_seconds  # e.g. a platform cap: not worth trying before then
         if repo.move_post(post.id, {"processing"}, "queued", reason=f"not on the platform: {result.detail or 'absent'}",
                           unconfirmed=False, create_sent_at=None, platform_ids=dict(result.platform_ids),
-                          next_check_at=None, poll_deadline=None, redispatch_at=now):
+                          next_check_at=None, poll_deadline=None,
+                          next_attempt_at=now + timedelta(seconds=wait) if wait else None,
+                          redispatch_at=None if wait else now):
             summary.requeued += 1
             log_event(log, logging.WARNING, "unknown create proved absent; queued to publish again", detail=result.detail)
         return
@@ -116,7 +122,8 @@ def _check_one(post: Post, *, repo: Repository, config, secrets, now: datetime, 
 
 def _check_again_or_give_up(post: Post, *, repo: Repository, config, now: datetime, summary: PollSummary,
                             result: StatusResult | None = None, error: Exception | None = None) -> None:
-    if post.poll_deadline and now >= post.poll_deadline:
+    # Our own quota (e.g. YouTube's daily units) says nothing about the post: it never runs the clock out.
+    if post.poll_deadline and now >= post.poll_deadline and not isinstance(error, CapReached):
         if post.unconfirmed:
             reason = ("the create call's outcome is unknown and the post was not found on the platform by the deadline"
                       + (f" (last error: {error})" if error else "") + "; check the account for this post before publishing again")
