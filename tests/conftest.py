@@ -12,7 +12,7 @@ import pytest
 
 from infra.local.emulators import start_emulators
 from infra.local.sample_media import jpeg_bytes  # noqa: F401 - tests import it from here
-from infra.local.sandboxes.tiktok import TikTokSandbox
+from infra.local.sandboxes.tiktok import DEFAULT_SCOPES as TIKTOK_SCOPES, TikTokSandbox
 
 pytest_plugins = ["tests.browser"]  # the `chromium` and `browser` fixtures
 PROJECT = "test-project"
@@ -86,7 +86,9 @@ def env(stack_env, emulators, sandbox):
 
     emulators.wipe()
     sandbox.reset()
+    # Every scope again: a test may have narrowed them, and the sandbox keeps creators across resets.
     sandbox.add_creator(stack_env["access_token"], creator_username="brand_main", creator_nickname="Brand",
+                        scopes=TIKTOK_SCOPES, max_video_post_duration_sec=600,
                         privacy_level_options=["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"])
     services.reset()
     for table in get_topology().bigquery.tables:  # BigQuery has no wipe endpoint: DML it is
