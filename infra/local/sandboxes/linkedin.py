@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, quote, unquote
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
-from infra.local.sandboxes.server import SandboxServer
+from infra.local.sandboxes.server import SandboxServer, drop_connection
 
 MiB = 1024 * 1024
 COMMENTARY_MAX = 3000
@@ -54,18 +54,6 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
         self.service_error_code = service_error_code
         self.body = body
-
-
-def _drop_connection(environ: dict) -> None:
-    """Close the connection without an answer, as a lost response looks to the caller."""
-    import socket
-
-    conn = environ.get("werkzeug.socket")
-    if conn is not None:
-        try:
-            conn.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def _num_id(digits: int = 19) -> str:
@@ -313,7 +301,7 @@ class LinkedInSandbox(SandboxServer):
                               "restli_method": request.headers.get("X-RestLi-Method"),
                               "content_type": request.headers.get("Content-Type")})
         if dropped:
-            _drop_connection(environ)
+            drop_connection(environ)
         return response(environ, start_response)
 
     @staticmethod

@@ -4,8 +4,9 @@ request log that tests read. Each sandbox supplies `_wsgi`, `_lock`, `_log` and 
 from __future__ import annotations
 
 import copy
+import socket
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -15,6 +16,23 @@ class _QuietHandler(WSGIRequestHandler):
     # tokens on some endpoints: drop it all.
     def log(self, type: str, message: str, *args: Any) -> None:
         pass
+
+
+def drop_connection(environ: dict) -> None:
+    """Close the connection without an answer: how a lost response looks to the caller."""
+    conn = environ.get("werkzeug.socket")
+    if conn is not None:
+        try:
+            conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def dropped_answer(environ: dict, start_response: Callable) -> list:
+    """Drop the connection; the WSGI answer that follows never reaches the client."""
+    drop_connection(environ)
+    start_response("500 Connection Dropped", [("Content-Length", "0")])
+    return []
 
 
 class SandboxServer:

@@ -18,7 +18,6 @@ import json
 import re
 import secrets
 import signal
-import socket
 import sys
 import threading
 import time
@@ -29,7 +28,7 @@ from urllib.parse import parse_qs
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
-from infra.local.sandboxes.server import SandboxServer
+from infra.local.sandboxes.server import SandboxServer, dropped_answer
 
 MiB = 1024 * 1024
 MIN_CHUNK, MAX_CHUNK, MAX_LAST_CHUNK = 5 * MiB, 64 * MiB, 128 * MiB
@@ -230,14 +229,7 @@ class TikTokSandbox(SandboxServer):
         with self._lock:
             self._log.append({"endpoint": endpoint, "method": request.method, "path": request.path,
                               "status": None, "error_code": "connection_dropped"})
-        sock = environ.get("werkzeug.socket")
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)  # the client sees the connection close with no answer
-            except OSError:
-                pass
-        start_response("500 Connection Dropped", [("Content-Length", "0")])  # never reaches the client
-        return []
+        return dropped_answer(environ, start_response)
 
     @staticmethod
     def _read_body(request: Request) -> tuple[bytes, bool]:

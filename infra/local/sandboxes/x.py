@@ -42,7 +42,7 @@ from twitter_text import extract_urls_with_indices, parse_tweet
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
-from infra.local.sandboxes.server import SandboxServer
+from infra.local.sandboxes.server import SandboxServer, drop_connection
 
 MiB = 1024 * 1024
 MAX_TOTAL_BYTES = 17_179_869_184
@@ -142,18 +142,6 @@ def render_text(text: str, media_keys: list[str], status_url: str) -> tuple[str,
         entity["start"] = rendered.index(entity["url"])
         entity["end"] = entity["start"] + len(entity["url"])
     return rendered, entities
-
-
-def _drop_connection(environ: dict) -> None:
-    """Close the connection without an answer, as a lost response looks to the caller."""
-    import socket
-
-    conn = environ.get("werkzeug.socket")
-    if conn is not None:
-        try:
-            conn.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 class XSandbox(SandboxServer):
@@ -326,7 +314,7 @@ class XSandbox(SandboxServer):
                               "status": None if dropped else response.status_code,
                               "error": "connection dropped" if dropped else getattr(response, "sandbox_error", None)})
         if dropped:
-            _drop_connection(environ)
+            drop_connection(environ)
         return response(environ, start_response)
 
     @staticmethod

@@ -23,7 +23,6 @@ import hashlib
 import json
 import re
 import secrets
-import socket
 import sys
 import threading
 import time
@@ -35,7 +34,7 @@ from urllib.parse import parse_qs
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
-from infra.local.sandboxes.server import SandboxServer
+from infra.local.sandboxes.server import SandboxServer, dropped_answer
 
 KiB, MiB = 1024, 1024 * 1024
 GRANULE = 256 * KiB
@@ -240,14 +239,7 @@ class YouTubeSandbox(SandboxServer):
         except _Drop:
             with self._lock:
                 self._log.append({**entry, "status": None, "reason": "connection_dropped"})
-            sock = environ.get("werkzeug.socket")
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)  # the client sees the connection close with no answer
-                except OSError:
-                    pass
-            start_response("500 Connection Dropped", [("Content-Length", "0")])  # never reaches the client
-            return []
+            return dropped_answer(environ, start_response)
         except ApiError as e:
             response = self._error(endpoint, e)
         except Exception:  # a sandbox bug must surface as a 500, never hang the client
