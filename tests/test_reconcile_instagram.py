@@ -87,6 +87,14 @@ def test_a_container_still_finished_is_pending_and_never_published_by_reconcile(
     assert ig.count("media_list") == 0  # a same-caption media could only be somebody else's
 
 
+def test_a_container_still_finished_long_after_the_call_is_proved_absent(account, ig, counts):
+    post_id = _unknown_publish(account, ig, {"kind": "server_error"})
+    before = counts()
+    result = _reconcile(post_id, now=_post(post_id).create_sent_at + timedelta(minutes=16))
+    assert result.state == "absent" and "still FINISHED" in result.detail
+    assert counts() == before and ig.posts == {}
+
+
 def test_an_expired_container_with_no_media_like_it_is_proved_absent(account, ig, counts):
     post_id = _unknown_publish(account, ig, {"kind": "server_error"})
     ig.expire_container(_post(post_id).platform_ids["container_id"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import (AmbiguousError, AuthError, CapReached, ConfigError, PermanentError, PostgateError,
@@ -32,6 +32,9 @@ VIDEO_TYPES = ("video/mp4", "video/quicktime")
 MEDIA_TYPES = ("IMAGE", "REELS", "CAROUSEL")
 # The docs disagree on 100 vs 50 API posts per 24 h; we keep to the lower number and also read
 # content_publishing_limit live before each post.
+# How long a media_publish may still be taking effect after it was sent: past this, a container
+# that still reads FINISHED was never published (the same margin LinkedIn's reconcile uses).
+FINISHED_PROVES_UNPUBLISHED_AFTER = timedelta(minutes=15)
 DEFAULT_LIMITS = [Limit("posts_per_day", 50, 86400)]
 # Long-lived tokens last 60 days and cannot be refreshed once expired: refresh a week ahead.
 REFRESH_AHEAD_SECONDS = 7 * 86400
@@ -297,6 +300,12 @@ def _settle_from_container(ctx: StatusContext, client: InstagramClient, status: 
         # Nothing ties this post to a media: a same-caption media could be anybody's.
         return _pending("no container id was saved; a person should check the account")
     code = status.status_code
+    sent_at = ctx.post.create_sent_at
+    now = ctx.now or utcnow()
+    if code == "FINISHED" and sent_at is not None and now - sent_at > FINISHED_PROVES_UNPUBLISHED_AFTER:
+        # A container is published at most once and then reads PUBLISHED; still FINISHED long after
+        # the call means the call never took effect (e.g. a 500 before acting): publish it again.
+        return StatusResult("absent", detail=f"container still FINISHED {now - sent_at} after media_publish was sent")
     if code in ("IN_PROGRESS", "FINISHED"):
         # Not published (yet). A media with the same caption would be somebody else's.
         return _pending(f"container {code}: not published")
