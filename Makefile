@@ -7,7 +7,7 @@ TERRAFORM ?= terraform
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: venv browser demo test lint emulators-check clean
+.PHONY: venv browser demo test lint emulators-check soak clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,14 @@ lint: $(VENV)/.installed $(LINT_VENV)/.installed
 
 emulators-check: venv
 	$(PY) -m infra.local.emulators --check
+
+# Benchmark, not part of `make test`: N approved posts over the five platform sandboxes, every publish
+# message delivered three times, ~20 % injected faults; exits 1 on any double, lost, failed-but-live,
+# unsettled post or extra publish_log row. `make soak N=200`; more options: SOAK_ARGS="--seed 7 --workers 32".
+N ?= 1000
+SOAK_ARGS ?=
+soak: venv
+	$(PY) -m infra.local.soak --posts $(N) $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) $(BQ_VENV) $(LINT_VENV) .pytest_cache infra/terraform/.build
