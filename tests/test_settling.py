@@ -135,6 +135,8 @@ def test_revoked_access_during_a_status_check_ends_the_post_asking_to_reconnect(
     _poll()
     post = _repo().get_post(post_id)
     assert post.status == "failed" and post.fail_class == "auth" and "reconnect the account" in post.fail_reason
+    account = _repo().get_account("tiktok-main")
+    assert account["status"] == "needs_reconnect" and "scope_not_authorized" in account["status_reason"]
 
 
 def test_concurrent_changes_to_one_post_all_apply(env):

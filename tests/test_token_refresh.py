@@ -95,7 +95,8 @@ def test_revoked_refresh_token_fails_the_post_with_a_reconnect_message(env, sand
     assert outcome.status == "failed"
     assert "reconnect the account" in outcome.detail
     assert sandbox.count("video_init") == 0
-    assert services.repository().get_post(due.id).fail_class == "AuthError"
+    assert services.repository().get_post(due.id).fail_class == "auth"
+    assert services.repository().get_account(ACCOUNT)["status"] == "needs_reconnect"
 
 
 def test_a_token_near_its_expiry_is_refreshed_before_use(env, sandbox):

@@ -135,11 +135,7 @@ class AccountTokens:
         return self._db.collection("accounts").document(self.account_id)
 
     def _mark_needs_reconnect(self, reason: str) -> None:
-        from shared.runtime.clock import utcnow
-
-        self._account_ref().set({"status": NEEDS_RECONNECT, "status_reason": reason, "status_at": utcnow()}, merge=True)
-        # The line alerting keys on: which account, and what a person must do.
-        log_event(log, logging.ERROR, "account needs reconnecting", account_id=self.account_id, reason=reason)
+        mark_needs_reconnect(self._db, self.account_id, reason)
 
     def _clear_needs_reconnect(self) -> None:
         from google.cloud import firestore
@@ -169,3 +165,13 @@ def with_fresh_token(tokens, call: Callable[[str], object]):
         return call(token)
     except AuthError:
         return call(tokens.refresh(token))
+
+
+def mark_needs_reconnect(db, account_id: str, reason: str) -> None:
+    """Visible on the account in Firestore, and one ERROR line (alerting keys on it): which account,
+    and what a person must do. A later good refresh clears it."""
+    from shared.runtime.clock import utcnow
+
+    db.collection("accounts").document(account_id).set(
+        {"status": NEEDS_RECONNECT, "status_reason": reason, "status_at": utcnow()}, merge=True)
+    log_event(log, logging.ERROR, "account needs reconnecting", account_id=account_id, reason=reason)

@@ -12,14 +12,15 @@ from datetime import timedelta
 from typing import Callable
 
 from shared.content.model import ContentItem
-from shared.errors import (AmbiguousError, CapReached, ConfigError, MediaChanged, PermanentError, TransientError,
-                           ValidationError)
+from shared.errors import (AmbiguousError, AuthError, CapReached, ConfigError, MediaChanged, PermanentError,
+                           TransientError, ValidationError)
 from shared.platforms.base import PublishContext, PublishResult, loggable_ids
 from shared.platforms.registry import adapter_for
 from shared.posts.model import Post
 from shared.posts.repository import Repository, claim_for_publishing, unconfirmed
 from shared.publishing import limits
-from shared.publishing.credentials import DEFAULT_REFRESH_AHEAD_SECONDS, ROTATING_REFRESH_TOKEN_PLATFORMS, AccountTokens
+from shared.publishing.credentials import (DEFAULT_REFRESH_AHEAD_SECONDS, ROTATING_REFRESH_TOKEN_PLATFORMS, AccountTokens,
+                                          mark_needs_reconnect)
 from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS
 from shared.publishing.retry import make_retry
 from shared.runtime.clock import utcnow
@@ -96,6 +97,9 @@ def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store
             # Replaced mid-upload: nothing was created from the new bytes (reads are pinned to the approved generation).
             limits.release(repo.db, reservation, post.id)
             return _media_changed(repo, post, content, str(changed), media_store, request_approval, attempt=attempt)
+        except AuthError as exc:
+            mark_needs_reconnect(repo.db, post.account_id, str(exc))
+            return _fail(repo, post, attempt, str(exc), "auth")
         except (PermanentError, ValidationError, ConfigError) as exc:
             return _fail(repo, post, attempt, str(exc), type(exc).__name__)
         except Exception as exc:  # noqa: BLE001 - our bug or an unclassified error: never leave the claim behind

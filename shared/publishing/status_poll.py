@@ -12,6 +12,7 @@ from shared.platforms.registry import adapter_for
 from shared.posts.model import Post
 from shared.posts.repository import Repository
 from shared.publishing.publish_log import claim_publish_log, write_publish_log
+from shared.publishing.credentials import mark_needs_reconnect
 from shared.publishing.publisher import account_tokens
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
@@ -45,6 +46,7 @@ def poll_once(*, repo: Repository, config, secrets, bq, now: datetime | None = N
                 _check_one(post, repo=repo, config=config, secrets=secrets, now=now, summary=summary)
             except AuthError as exc:
                 summary.errors += 1
+                mark_needs_reconnect(repo.db, post.account_id, str(exc))  # e.g. TikTok auth_removed, a revoked scope
                 _give_up(repo, post, summary, f"the account's access was refused: {exc}", "auth")
             except (PermanentError, ValidationError, ConfigError) as exc:
                 # Retrying cannot help (revoked auth, a missing scope): end now, saying why.
