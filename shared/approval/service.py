@@ -22,7 +22,8 @@ from shared.approval.tokens import LinkClaims, TokenRefused, issue_token, verify
 from shared.content.model import Approval, ContentItem
 from shared.errors import MediaChanged, ValidationError
 from shared.posts.model import Post, post_id_for
-from shared.posts.repository import APPROVALS, Repository, _dump
+from shared.posts.repository import (APPROVALS, CONTENTION_ERRORS, Repository, _dump, is_contention,
+                                     run_with_contention_retry)
 from shared.posts.state_machine import transition
 from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS
 from shared.runtime.clock import utcnow
@@ -33,9 +34,8 @@ DEFAULT_APPROVER = "marketing-lead"
 # Previews are fetched while the page is open; a short life keeps a forwarded page from leaking media.
 PREVIEW_URL_TTL_SECONDS = 1800
 # Concurrent decisions on one item: one holds the item's lock, the others wait up to this long for
-# its outcome; the holder's transaction retries contention this many times. Then an answer, never a 500.
+# its outcome. Then an answer, never a 500.
 DECISION_WAIT_SECONDS = 20.0
-DECISION_ATTEMPTS = 6
 DECISION_LOCK_SECONDS = 30
 DECISION_LOCKS = "decision_locks"
 REASON_MAX_CHARS = 1000
@@ -272,7 +272,6 @@ def apply_decision(repo: Repository, signing_key: str, token: str, action: str, 
 
 
 def _record_decision(repo: Repository, claims: LinkClaims, content: ContentItem, reason: str | None, now: datetime):
-    from google.api_core import exceptions as gexc
     from google.cloud import firestore
 
     content_ref = repo.content_ref(claims.content_id)
@@ -327,26 +326,20 @@ def _record_decision(repo: Repository, claims: LinkClaims, content: ContentItem,
                             "Open the link again in a few seconds to see the outcome.", retry_after=5)
         time.sleep(random.uniform(0.05, 0.2))
     try:
-        for attempt in range(DECISION_ATTEMPTS):
-            try:
-                outcome = _decide(repo.db.transaction())
-            except (gexc.Aborted, gexc.DeadlineExceeded, gexc.ServiceUnavailable, ValueError) as exc:
-                if isinstance(exc, ValueError) and "commit transaction" not in str(exc):
-                    raise  # a real bug (e.g. a document that does not validate), not contention
-                # Contention with a writer that does not take the lock (a publisher voiding an approval).
-                log_event(log, logging.INFO, "decision transaction contended; retrying", attempt=attempt + 1,
-                          error=type(exc).__name__)
-                time.sleep(min(1.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0))
-                continue
-            if isinstance(outcome, str):
-                log_event(log, logging.WARNING, "approval decision refused", reason=outcome)
-                return _refused(409, "Nothing to decide", outcome)
-            return outcome
+        # Contention can still come from writers that take no decision lock (a publisher voiding an approval).
+        outcome = run_with_contention_retry(lambda: _decide(repo.db.transaction()))
+    except CONTENTION_ERRORS as exc:
+        if not is_contention(exc):
+            raise
+        log_event(log, logging.ERROR, "decision not recorded: the item stayed contended", error=type(exc).__name__)
+        return _refused(503, "Busy, nothing recorded", "Many changes arrived for this post at once and your decision "
+                        "was not recorded. Press the button again in a few seconds.", retry_after=5)
     finally:
         holder.release()
-    log_event(log, logging.ERROR, "decision not recorded: the item stayed contended", attempts=DECISION_ATTEMPTS)
-    return _refused(503, "Busy, nothing recorded", "Many changes arrived for this post at once and your decision "
-                    "was not recorded. Press the button again in a few seconds.", retry_after=5)
+    if isinstance(outcome, str):
+        log_event(log, logging.WARNING, "approval decision refused", reason=outcome)
+        return _refused(409, "Nothing to decide", outcome)
+    return outcome
 
 
 class _DecisionLock:

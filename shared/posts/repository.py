@@ -182,17 +182,33 @@ class Repository:
 CONTENTION_ATTEMPTS = 8
 
 
+def _contention_errors() -> tuple[type[Exception], ...]:
+    try:
+        from google.api_core import exceptions as gexc
+    except ImportError:  # shared/ imports without the Google clients installed
+        return (ValueError,)
+    # ValueError: firestore.transactional's "Failed to commit transaction in N attempts".
+    return (gexc.Aborted, gexc.DeadlineExceeded, gexc.ServiceUnavailable, ValueError)
+
+
+CONTENTION_ERRORS = _contention_errors()
+
+
+def is_contention(exc: BaseException) -> bool:
+    """A ValueError is contention only as firestore.transactional's give-up; any other is a bug."""
+    return isinstance(exc, CONTENTION_ERRORS) and (not isinstance(exc, ValueError) or "commit transaction" in str(exc))
+
+
 def run_with_contention_retry(run: Callable[[], object]):
+    """Run a Firestore transaction, retrying contention with backoff; the last error is raised."""
     import random
     import time
-
-    from google.api_core import exceptions as gexc
 
     for attempt in range(CONTENTION_ATTEMPTS):
         try:
             return run()
-        except (gexc.Aborted, gexc.DeadlineExceeded, gexc.ServiceUnavailable, ValueError) as exc:
-            if isinstance(exc, ValueError) and "commit transaction" not in str(exc):
+        except CONTENTION_ERRORS as exc:
+            if not is_contention(exc):
                 raise  # not contention: a real bug
             if attempt == CONTENTION_ATTEMPTS - 1:
                 raise
