@@ -228,3 +228,16 @@ def upload_object(name: str, data: bytes, content_type: str) -> str:
 
     storage_client(PROJECT).bucket(MEDIA_BUCKET).blob(name).upload_from_string(data, content_type=content_type)
     return f"gs://{MEDIA_BUCKET}/{name}"
+
+
+def reconcile(post, now=None):
+    """The post's adapter's reconcile, with the context the status poll hands it."""
+    from shared import services
+    from shared.platforms.registry import adapter_for
+    from shared.publishing.status_poll import status_context
+    from shared.runtime.clock import utcnow
+    from shared.runtime.config import get_config
+
+    ctx = status_context(post, repo=services.repository(), config=get_config(), secrets=services.secrets(),
+                         now=now or utcnow())
+    return adapter_for(post.platform).reconcile(ctx)

@@ -8,27 +8,15 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import upload_video
+from tests.conftest import reconcile, upload_video
 from tests.test_publish_instagram import _approved, _deliver, _draft, _images, _post, account, ig  # noqa: F401
 
 
 def _reconcile(post_id: str, now=None):
-    """StatusContext built as shared/publishing/status_poll.py builds it."""
+    """The adapter's reconcile, with the context the status poll hands it."""
     from shared import services
-    from shared.platforms.base import StatusContext
-    from shared.platforms.registry import adapter_for
-    from shared.publishing.publisher import account_tokens
-    from shared.runtime.clock import utcnow
-    from shared.runtime.config import get_config
 
-    repo, config = services.repository(), get_config()
-    post = repo.get_post(post_id)
-    account = repo.get_account(post.account_id) or {}
-    adapter = adapter_for(post.platform)
-    tokens = account_tokens(post.account_id, account, adapter, repo=repo, config=config, secrets=services.secrets())
-    ctx = StatusContext(post=post, account=account, tokens=tokens, config=config, repo=repo, now=now or utcnow(),
-                        content=repo.get_content(post.content_id))
-    return adapter.reconcile(ctx)
+    return reconcile(services.repository().get_post(post_id), now)
 
 
 def _unknown_publish(account_env, ig, fault: dict, media_type: str = "IMAGE") -> str:

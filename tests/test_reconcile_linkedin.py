@@ -10,25 +10,14 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import approve, jpeg_bytes, upload_object
+from tests.conftest import approve, jpeg_bytes, reconcile, upload_object
 from tests.test_publish_linkedin import (_APPROVAL_ENV, ACCESS, ACCOUNT, _approval_env, _deliver, _generate,  # noqa: F401
                                          _post, _publish, li, linkedin)  # fixtures: _approval_env, li, linkedin
 
 
 def _reconcile(post, *, now=None):
-    """adapter.reconcile with a StatusContext built as shared/publishing/status_poll.py builds one."""
-    from shared import services
-    from shared.platforms.base import StatusContext
-    from shared.platforms.registry import adapter_for
-    from shared.publishing.publisher import account_tokens
-    from shared.runtime.config import get_config
-
-    repo, config = services.repository(), get_config()
-    account = repo.get_account(post.account_id) or {}
-    adapter = adapter_for(post.platform)
-    tokens = account_tokens(post.account_id, account, adapter, repo=repo, config=config, secrets=services.secrets())
-    return adapter.reconcile(StatusContext(post=post, account=account, tokens=tokens, config=config, repo=repo,
-                                           now=now, content=repo.get_content(post.content_id)))
+    """The adapter's reconcile, with the context the status poll hands it."""
+    return reconcile(post, now)
 
 
 def _poll():

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.conftest import approve, function_client, pubsub_envelope
+from tests.conftest import approve, function_client, pubsub_envelope, reconcile
 
 MiB = 1024 * 1024
 
@@ -42,19 +42,8 @@ def _poll(at: datetime | None = None):
 
 
 def _reconcile(post, now: datetime | None = None):
-    """The adapter's reconcile, with the context status_poll.py hands it."""
-    from shared import services
-    from shared.platforms.base import StatusContext
-    from shared.platforms.registry import adapter_for
-    from shared.publishing.publisher import account_tokens
-    from shared.runtime.config import get_config
-
-    repo, config, adapter = services.repository(), get_config(), adapter_for("tiktok")
-    account = repo.get_account(post.account_id) or {}
-    tokens = account_tokens(post.account_id, account, adapter, repo=repo, config=config, secrets=services.secrets())
-    return adapter.reconcile(StatusContext(post=post, account=account, tokens=tokens, config=config, repo=repo,
-                                           now=now or datetime.now(timezone.utc),
-                                           content=repo.get_content(post.content_id)))
+    """The adapter's reconcile, with the context the status poll hands it."""
+    return reconcile(post, now)
 
 
 def _unconfirmed(draft, env, sandbox, **fault):

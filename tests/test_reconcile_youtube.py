@@ -6,9 +6,8 @@ sends only the missing bytes.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from infra.local.sandboxes.youtube import GRANULE
+from tests.conftest import reconcile
 from tests.test_publish_youtube import (VIDEO_SIZE, approve_env, deliver, generate, object_sha, poll, post_of,  # noqa: F401
                                         yt, yt_sandbox)
 
@@ -37,18 +36,8 @@ def _publish_unconfirmed(yt, *, stored: bool):
 
 
 def _reconcile(post):
-    """The adapter's reconcile, with the context status_poll.py hands it."""
-    from shared import services
-    from shared.platforms.base import StatusContext
-    from shared.platforms.registry import adapter_for
-    from shared.publishing.publisher import account_tokens
-    from shared.runtime.config import get_config
-
-    repo, config, adapter = services.repository(), get_config(), adapter_for("youtube")
-    account = repo.get_account(post.account_id) or {}
-    tokens = account_tokens(post.account_id, account, adapter, repo=repo, config=config, secrets=services.secrets())
-    return adapter.reconcile(StatusContext(post=post, account=account, tokens=tokens, config=config, repo=repo,
-                                           now=datetime.now(timezone.utc), content=repo.get_content(post.content_id)))
+    """The adapter's reconcile, with the context the status poll hands it."""
+    return reconcile(post)
 
 
 # ---- end to end: publish function, then the status poll ------------------------------------------

@@ -79,12 +79,18 @@ def _write_owed_publish_log_rows(repo: Repository, config, bq, now: datetime, su
     summary.logged += len(claimed)
 
 
-def _check_one(post: Post, *, repo: Repository, config, secrets, now: datetime, summary: PollSummary) -> None:
+def status_context(post: Post, *, repo: Repository, config, secrets, now: datetime) -> StatusContext:
+    """What an adapter's check_status / reconcile is handed for one post."""
     account = repo.get_account(post.account_id) or {}
+    tokens = account_tokens(post.account_id, account, adapter_for(post.platform), repo=repo, config=config,
+                            secrets=secrets)
+    return StatusContext(post=post, account=account, tokens=tokens, config=config, repo=repo, now=now,
+                         content=repo.get_content(post.content_id))
+
+
+def _check_one(post: Post, *, repo: Repository, config, secrets, now: datetime, summary: PollSummary) -> None:
     adapter = adapter_for(post.platform)
-    tokens = account_tokens(post.account_id, account, adapter, repo=repo, config=config, secrets=secrets)
-    ctx = StatusContext(post=post, account=account, tokens=tokens, config=config, repo=repo, now=now,
-                        content=repo.get_content(post.content_id))
+    ctx = status_context(post, repo=repo, config=config, secrets=secrets, now=now)
     if post.unconfirmed:
         reconcile = getattr(adapter, "reconcile", None)
         result = reconcile(ctx) if reconcile else StatusResult("pending", detail="no lookup for this platform yet")
