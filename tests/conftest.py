@@ -20,6 +20,7 @@ MEDIA_BUCKET = "test-media"
 ACCOUNT = "tiktok-main"
 ACCOUNT_SECRET = "tiktok-account-tiktok-main"
 SIGNING_SECRET = "approval-signing-key"
+API_JWT_SECRET = "api-jwt-key"
 
 
 @pytest.fixture(scope="session")
@@ -43,11 +44,12 @@ def stack_env(emulators, sandbox, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("postgate")
     access_token = "act." + pysecrets.token_urlsafe(24)
     signing_key = pysecrets.token_hex(32)
+    api_jwt_key = pysecrets.token_hex(32)
     from infra.local.signing_key import write_local_signing_key
 
     url_signing_key = write_local_signing_key(workdir / "url-signing-key.json", PROJECT)
     secrets_file = workdir / "secrets.json"
-    secrets_file.write_text(json.dumps({SIGNING_SECRET: signing_key,
+    secrets_file.write_text(json.dumps({SIGNING_SECRET: signing_key, API_JWT_SECRET: api_jwt_key,
                                         ACCOUNT_SECRET: json.dumps({"access_token": access_token})}))
     env = {
         **emulators.env(),
@@ -55,6 +57,7 @@ def stack_env(emulators, sandbox, tmp_path_factory):
         "POSTGATE_MEDIA_BUCKET": MEDIA_BUCKET,
         "POSTGATE_APPROVAL_BASE_URL": "http://approval.test",
         "POSTGATE_APPROVERS": "lead@example.com",
+        "POSTGATE_API_BASE_URL": "http://api.test",
         "POSTGATE_SECRET_BACKEND": "file",
         "POSTGATE_SECRETS_FILE": str(secrets_file),
         "POSTGATE_OUTBOX_DIR": str(workdir / "outbox"),
@@ -75,7 +78,8 @@ def stack_env(emulators, sandbox, tmp_path_factory):
 
     services.reset()
     provision(PROJECT, media_bucket=MEDIA_BUCKET, bq=bigquery_client(PROJECT, emulators.bigquery_url))
-    return {"access_token": access_token, "signing_key": signing_key, "workdir": workdir, **env}
+    return {"access_token": access_token, "signing_key": signing_key, "api_jwt_key": api_jwt_key, "workdir": workdir,
+            **env}
 
 
 @pytest.fixture
@@ -241,3 +245,20 @@ def reconcile(post, now=None):
     ctx = status_context(post, repo=services.repository(), config=get_config(), secrets=services.secrets(),
                          now=now or utcnow())
     return adapter_for(post.platform).reconcile(ctx)
+
+
+def bearer(env, user: str = "editor@example.com", roles: tuple[str, ...] = ("editor",), **kwargs) -> dict[str, str]:
+    """Authorization header of an API caller with these roles (HS256, the local key)."""
+    from shared.api.auth import issue_api_token
+
+    return {"Authorization": "Bearer " + issue_api_token(env["api_jwt_key"], user, list(roles), **kwargs)}
+
+
+@pytest.fixture
+def api(env):
+    """The api function in-process (functions-framework test client). Each test starts with a fresh
+    app, so cached state never leaks between tests."""
+    import shared.api.app as api_app
+
+    api_app._app = None
+    return function_client("functions/api/main.py", "api", "http")

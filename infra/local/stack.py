@@ -84,6 +84,7 @@ class LocalStack:
             "POSTGATE_MEDIA_BUCKET": self.media_bucket,
             "POSTGATE_APPROVAL_BASE_URL": self.function_urls["approval-http"],
             "POSTGATE_APPROVERS": "lead@example.com",
+            "POSTGATE_API_BASE_URL": self.function_urls["api"],
             "POSTGATE_SECRET_BACKEND": "file",
             "POSTGATE_SECRETS_FILE": str(self.workdir / "secrets.json"),
             "POSTGATE_OUTBOX_DIR": str(self.workdir / "outbox"),
@@ -98,6 +99,7 @@ class LocalStack:
         path = self.workdir / "secrets.json"
         path.write_text(json.dumps({
             "approval-signing-key": pysecrets.token_hex(32),
+            "api-jwt-key": pysecrets.token_hex(32),
             **{local.secret_name: json.dumps(local.tokens) for local in self.platforms.values()},
         }), encoding="utf-8")
         path.chmod(0o600)

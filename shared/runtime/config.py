@@ -63,6 +63,12 @@ _ENV = {
     "POSTGATE_POLL_GIVE_UP_SECONDS": "poll_give_up_seconds",
     "POSTGATE_POLL_BATCH_SIZE": "poll_batch_size",
     "POSTGATE_MAX_MESSAGE_AGE_SECONDS": "max_message_age_seconds",
+    "POSTGATE_API_BASE_URL": "api_base_url",
+    "POSTGATE_API_JWT_SECRET": "api_jwt_secret",
+    "POSTGATE_API_AUDIENCE": "api_audience",
+    "POSTGATE_API_REQUESTS_PER_MINUTE": "api_requests_per_minute",
+    "POSTGATE_API_STREAM_SECONDS": "api_stream_seconds",
+    "POSTGATE_OAUTH_CLIENTS_SECRET": "oauth_clients_secret",
 }
 
 
@@ -132,6 +138,18 @@ class Config(BaseModel):
     poll_give_up_seconds: float = Field(default=6 * 3600.0, gt=0)
     poll_batch_size: int = Field(default=50, ge=1, le=500)
     max_message_age_seconds: float = Field(default=24 * 3600.0, gt=0)
+
+    # Content API (functions/api). Its own URL: OAuth redirect URIs and links in answers.
+    api_base_url: str | None = Field(default=None, pattern=r"^https?://")
+    # HS256 key for the API's bearer tokens (local and small teams); Google ID tokens need no key.
+    api_jwt_secret: str = "api-jwt-key"
+    # Expected `aud` of bearer tokens: for Google ID tokens the function's URL.
+    api_audience: str = "postgate-api"
+    api_requests_per_minute: int = Field(default=60, ge=1)
+    # A live-status stream ends after this long; clients reconnect (EventSource does by itself).
+    api_stream_seconds: float = Field(default=300.0, gt=0)
+    # One secret holding every platform's OAuth app credentials: {"<platform>": {"client_id", "client_secret"}}.
+    oauth_clients_secret: str = "oauth-clients"
 
     @property
     def approver_list(self) -> list[str]:

@@ -1,0 +1,180 @@
+"""The API app: flask-openapi3 routes validated by pydantic models that also make `/openapi.json`.
+
+Every request but the public ones is authenticated, then counted against the caller's rate limit.
+Errors are `{"detail", "field"}` JSON; an unexpected exception is logged and answered 500.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from shared.api.errors import COMMON_ERRORS, ApiError, loc_to_field
+
+log = logging.getLogger("postgate.api")
+MAX_BODY_BYTES = 1024 * 1024  # a bulk of 100 posts with long captions fits
+ROUTE_MODULES = ("accounts", "posts", "campaigns", "approvals", "events", "youtube_metadata")
+# Reached without a bearer token: the API's description, and the OAuth callback (the platform
+# redirects a browser there; the `state` it carries is what authenticates it).
+PUBLIC_PATHS = {"/openapi.json", "/health", "/accounts/oauth/callback"}
+
+
+def create_app():
+    import flask
+    from flask_openapi3 import Info, OpenAPI
+    from werkzeug.exceptions import HTTPException
+
+    app = OpenAPI(
+        "postgate-api",
+        info=Info(title="Postgate content API", version="1.0.0",
+                  description="Accounts, posts, calendar, campaigns, approvals and live status. "
+                              "Errors are {\"detail\": ...}; lists paginate with skip/limit and report total."),
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        responses=COMMON_ERRORS,
+        validation_error_status=400,
+        validation_error_callback=_validation_error,
+        doc_ui=False,
+    )
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.sort_keys = False
+
+    @app.get("/openapi.json", doc_ui=False)
+    def openapi_document():
+        return flask.jsonify(app.api_doc)
+
+    @app.get("/health", doc_ui=False)
+    def health():
+        return {"ok": True}
+
+    for name in ROUTE_MODULES:
+        try:
+            module = importlib.import_module(f"shared.api.routes.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"shared.api.routes.{name}":
+                raise
+            continue  # resource not built yet
+        app.register_api(module.blueprint)
+
+    app.before_request(_authenticate_and_count)
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return _error_response(exc.status, exc.detail, field=exc.field, headers=exc.headers)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc):
+        return _error_response(exc.code or 500, exc.description or exc.name,
+                               headers={"Allow": ", ".join(exc.valid_methods)} if getattr(exc, "valid_methods", None) else None)
+
+    @app.errorhandler(Exception)
+    def _crash(exc):
+        from shared.errors import IllegalTransition, ValidationError
+        from shared.runtime.logging import log_event
+
+        if isinstance(exc, ValidationError):
+            return _error_response(422, str(exc), field=exc.field)
+        if isinstance(exc, IllegalTransition):
+            return _error_response(409, str(exc))
+        if _is_contention(exc):
+            return _error_response(503, "too many changes to this item at once; nothing was changed, try again",
+                                   headers={"Retry-After": "2"})
+        log.exception("api request failed")
+        log_event(log, logging.ERROR, "answered 500", path=flask.request.path)
+        return _error_response(500, "internal error; nothing was changed")
+
+    @app.after_request
+    def _headers(response):
+        from shared.runtime.web import api_headers
+
+        for name, value in api_headers().items():
+            response.headers.setdefault(name, value)
+        return response
+
+    return app
+
+
+def _is_contention(exc: BaseException) -> bool:
+    from shared.posts.repository import is_contention
+
+    return is_contention(exc)
+
+
+def _error_response(status: int, detail: str, *, field: str | None = None, headers: dict | None = None,
+                    errors: list | None = None):
+    import flask
+
+    body = {"detail": detail, "field": field}
+    if errors is not None:
+        body["errors"] = errors
+    response = flask.jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _validation_error(exc):
+    """A request that does not match its model: 400 naming each field."""
+    errors = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc") or ())
+        errors.append({"field": loc_to_field(loc) or "body", "message": err.get("msg", "invalid"),
+                       "type": err.get("type", "value_error")})
+    first = errors[0] if errors else {"field": "body", "message": "invalid"}
+    return _error_response(400, f"{first['field']}: {first['message']}", field=first["field"], errors=errors)
+
+
+def current_principal():
+    """The authenticated caller of this request (set before the route runs)."""
+    import flask
+
+    return flask.g.principal
+
+
+def _authenticate_and_count():
+    import flask
+
+    from shared import services
+    from shared.api.auth import API_USERS, authenticate
+    from shared.api.rate_limit import count_request
+    from shared.runtime.clock import utcnow
+    from shared.runtime.config import get_config
+
+    if flask.request.path in PUBLIC_PATHS or flask.request.method == "OPTIONS":
+        return None
+    config = get_config()
+    repo = services.repository()
+
+    def roles_of(email: str) -> list[str]:
+        snap = repo.db.collection(API_USERS).document(email).get()
+        return list((snap.to_dict() or {}).get("roles", [])) if snap.exists else []
+
+    principal = authenticate(flask.request.headers.get("Authorization"),
+                             key_loader=lambda: services.secrets().access(config.api_jwt_secret),
+                             audience=config.api_audience, roles_of=roles_of)
+    if not principal.roles:
+        raise ApiError(403, f"{principal.user} has no role in Postgate (editor or approver)")
+    flask.g.principal = principal
+    verdict = count_request(repo.db, principal.user, config.api_requests_per_minute, utcnow())
+    if not verdict.allowed:
+        raise ApiError(429, f"more than {config.api_requests_per_minute} requests in a minute; "
+                            f"try again in {verdict.retry_after} s", headers={"Retry-After": str(verdict.retry_after)})
+    return None
+
+
+_app = None
+
+
+def get_app():
+    """One app per instance (routes and the OpenAPI document are built once, at the first request)."""
+    global _app
+    if _app is None:
+        _app = create_app()
+    return _app
+
+
+def dispatch(request):
+    """Run the API app on a request functions-framework received (streamed answers keep streaming)."""
+    app = get_app()
+    with app.request_context(request.environ):
+        return app.full_dispatch_request()
