@@ -112,8 +112,16 @@ class FirestoreIndex(_Model):
     fields: list[str] = Field(min_length=2)
 
 
+class FirestoreTtl(_Model):
+    """Documents whose `field` (a timestamp) has passed are deleted by Firestore (within about a day)."""
+
+    collection: str
+    field: str
+
+
 class Firestore(_Model):
     indexes: list[FirestoreIndex] = []
+    ttl: list[FirestoreTtl] = []
 
 
 # Service account ids are "<project_prefix>-<function>" and GCP allows at most 30 characters.

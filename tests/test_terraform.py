@@ -294,11 +294,12 @@ def test_only_functions_marked_public_can_be_invoked_by_all_users(resources, exp
                 all_users.append(instance["name"])
 
     public = [name for name, fn in topology.functions.items() if fn.trigger.public]
-    assert public == ["approval-http"]
+    # approval-http: signed single-use links; api: bearer tokens checked by the function and the OAuth callback.
+    assert sorted(public) == ["api", "approval-http"]
     # The one invoker list taken from a variable covers only non-public HTTP functions, never everyone.
     assert "module.topology.private_http_functions" in (
         resources["google_cloud_run_v2_service_iam_member.http_invoker"]["for_each"])
-    assert sorted(all_users) == [f'${{google_cloudfunctions2_function.function["{name}"].name}}' for name in public]
+    assert sorted(all_users) == sorted(f'${{google_cloudfunctions2_function.function["{name}"].name}}' for name in public)
 
 
 def test_pubsub_fed_functions_are_invoked_by_the_push_identity(resources, expanded, topology):
@@ -462,3 +463,13 @@ def test_firestore_has_the_declared_composite_indexes(resources, expanded, topol
         assert fields["content"] == [{"field_path": "${fields.value}", "order": "ASCENDING"}]
         created.add((index["collection"], tuple(fields["for_each"])))
     assert created == {(ix.collection, tuple(ix.fields)) for ix in topology.firestore.indexes}
+
+
+def test_short_lived_collections_have_a_ttl_policy_on_their_expiry_field(resources, expanded, topology):
+    fields = instances(resources, expanded, "google_firestore_field.ttl")
+
+    assert {(f["collection"], f["field"]) for f in fields.values()} == {
+        (t.collection, t.field) for t in topology.firestore.ttl}
+    assert ("api_rate", "expires_at") in {(t.collection, t.field) for t in topology.firestore.ttl}
+    for field in fields.values():
+        assert field["ttl_config"] == [{}] or field["ttl_config"] == {}

@@ -28,6 +28,19 @@ resource "google_firestore_index" "composite" {
   }
 }
 
+# Time-to-live policies: Firestore deletes a document once its timestamp field has passed.
+resource "google_firestore_field" "ttl" {
+  for_each   = module.topology.firestore_ttl
+  project    = var.project
+  database   = google_firestore_database.default.name
+  collection = each.value.collection
+  field      = each.value.field
+
+  ttl_config {}
+  # TTL fields are not queried: no single-field index entries to pay for.
+  index_config {}
+}
+
 resource "google_bigquery_dataset" "postgate" {
   #checkov:skip=CKV_GCP_81:Google-managed encryption is enough for publish logs; a CMEK key ring is an org-level choice.
   project    = var.project

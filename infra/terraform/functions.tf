@@ -26,6 +26,7 @@ locals {
     GOOGLE_CLOUD_PROJECT       = var.project
     POSTGATE_MEDIA_BUCKET      = module.topology.buckets["media"].bucket_name
     POSTGATE_APPROVAL_BASE_URL = module.topology.approval_url
+    POSTGATE_API_BASE_URL      = module.topology.api_url
     POSTGATE_SECRET_BACKEND    = "secret-manager"
   }
 }

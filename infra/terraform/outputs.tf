@@ -3,6 +3,11 @@ output "approval_url" {
   value       = module.topology.approval_url
 }
 
+output "api_url" {
+  description = "Base URL of the content API (POSTGATE_API_URL for the postgate CLI); register <api_url>/accounts/oauth/callback as each platform app's redirect URI."
+  value       = module.topology.api_url
+}
+
 output "function_urls" {
   description = "Function name -> Cloud Run URL."
   value       = { for name, fn in google_cloudfunctions2_function.function : name => fn.service_config[0].uri }

@@ -121,6 +121,11 @@ locals {
     }
   }
 
+  firestore_ttl = {
+    for ttl in try(local.topology.firestore.ttl, []) :
+    "${ttl.collection}:${ttl.field}" => { collection = ttl.collection, field = ttl.field }
+  }
+
   # Every role a function's service account gets, derived from its access block and nothing else.
   # kind says where the binding lives: project, bucket, topic, secret, table or service_account.
   grants = merge(flatten([

@@ -62,12 +62,21 @@ output "firestore_indexes" {
   value = local.firestore_indexes
 }
 
+output "firestore_ttl" {
+  value = local.firestore_ttl
+}
+
 output "grants" {
   value = local.grants
 }
 
 output "grants_by_kind" {
   value = { for kind in local.grant_kinds : kind => { for key, grant in local.grants : key => grant if grant.kind == kind } }
+}
+
+output "api_url" {
+  description = "URL of the content API function (OAuth redirect URIs are built from it)."
+  value       = "https://${var.region}-${var.project}.cloudfunctions.net/api"
 }
 
 output "approval_url" {
