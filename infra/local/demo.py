@@ -1,22 +1,28 @@
 """`make demo`: one brief through the whole local pipeline to confirmed posts on all five platforms.
 
-Starts the stack, submits a brief over HTTP, approves it through the real signed link (the page's
+Starts the stack, submits a brief over HTTP, shows the week's calendar with the operator CLI (`postgate
+calendar`, against the stack's api function), approves the brief through the real signed link (the page's
 POST of the #fragment token, then its Approve form), waits until every platform has confirmed and every publish is in
-BigQuery, prints one line per post and a summary, tears down.
+BigQuery, shows the calendar again, prints one line per post and a summary, tears down.
 """
 
 from __future__ import annotations
 
 import html.parser
 import json
+import os
+import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import requests
 
 from infra.local.stack import LocalStack
 
+REPO = Path(__file__).resolve().parents[2]
 VIDEO_BYTES = 12 * 1024 * 1024  # over the 5 MB single-chunk limit, so the upload is chunked
 
 
@@ -85,6 +91,10 @@ def run(stack: LocalStack, out=print, timeout: float = 120.0) -> dict:
     if not request:
         raise RuntimeError("no approval request arrived in the outbox")
     out(f"approval    link sent to {request['recipient']}")
+    operator = OperatorCli(stack)
+    today = datetime.now(timezone.utc).date()
+    calendar = ["calendar", "--from", today.isoformat(), "--to", (today + timedelta(days=6)).isoformat()]
+    operator.run(*calendar, out=out)
     decision = approve_via_link(request["approve_url"])
     out(f"approved    HTTP {decision.status_code}")
     repo = services.repository()
@@ -98,6 +108,7 @@ def run(stack: LocalStack, out=print, timeout: float = 120.0) -> dict:
     if posts is None:
         states = {p.platform: p.status for p in repo.posts_for_content(content_id)}
         raise RuntimeError(f"posts did not settle within {timeout:.0f} s: {states}")
+    operator.run(*calendar, out=out)
     rows = list(services.bigquery().query(
         f"SELECT post_id, platform, account_id, campaign, approved_by, published_at, attempts, share_url "
         f"FROM `{stack.project}.postgate.publish_log` WHERE content_id = @cid ORDER BY platform",
@@ -111,6 +122,31 @@ def run(stack: LocalStack, out=print, timeout: float = 120.0) -> dict:
         "publish_log": [dict(r.items()) for r in rows],
         "timings": stack.timings,
     }
+
+
+class OperatorCli:
+    """The `postgate` CLI as an operator runs it (its own process) against the stack's api function,
+    with a token minted by `postgate token` from the stack's secret store."""
+
+    def __init__(self, stack: LocalStack, user: str = "marketing@example.com"):
+        self._env = {**os.environ, "PYTHONPATH": str(REPO), "POSTGATE_API_URL": stack.function_urls["api"],
+                     "POSTGATE_SECRET_BACKEND": "file", "POSTGATE_SECRETS_FILE": str(stack.workdir / "secrets.json")}
+        self._env["POSTGATE_API_TOKEN"] = self._postgate("token", "--user", user, "--role", "editor").strip()
+
+    def run(self, *args: str, out=print) -> str:
+        """Run `postgate ARGS`, echo the command and what it printed; a non-zero exit stops the demo."""
+        text = self._postgate(*args)
+        out(f"$ postgate {' '.join(args)}")
+        for line in text.rstrip("\n").splitlines():
+            out(line)
+        return text
+
+    def _postgate(self, *args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "shared.cli", *args], env=self._env, cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"postgate {' '.join(args[:2])} exited {done.returncode}: {done.stderr.strip()}")
+        return done.stdout
 
 
 def post_line(post) -> str:

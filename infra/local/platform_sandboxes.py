@@ -23,6 +23,12 @@ class LocalPlatform:
     env: dict[str, str]
     target: dict  # this account in the demo brief's `targets`
     secret_values: list[str] = field(default_factory=list)  # must never appear in a log
+    oauth_user: Any = None  # who is signed in at the sandbox's consent page (the demo account's owner)
+
+    @property
+    def oauth_client(self) -> dict[str, str]:
+        """Postgate's app on this platform: its entry in the `oauth-clients` secret."""
+        return {"client_id": self.tokens["client_id"], "client_secret": self.tokens["client_secret"]}
 
     @property
     def secret_name(self) -> str:
@@ -34,7 +40,19 @@ def _tokens(prefix: str) -> tuple[str, str]:
 
 
 def _app_credentials(tokens: dict) -> dict:
+    """The account's tokens with the app's credentials beside them (what refresh sends); the same
+    app connects accounts through the sandbox's consent page (register_oauth_app)."""
     return {**tokens, "client_id": "postgate-local", "client_secret": pysecrets.token_urlsafe(16)}
+
+
+def register_oauth_app(platforms: dict[str, LocalPlatform], redirect_uri: str) -> None:
+    """Register Postgate's app (and its exact redirect URI) with every sandbox's consent page, and
+    sign the demo account's owner in there, consenting: `postgate accounts connect` then completes
+    against the local stack."""
+    for local in platforms.values():
+        local.sandbox.oauth.register_client(local.oauth_client["client_id"], local.oauth_client["client_secret"],
+                                            [redirect_uri])
+        local.sandbox.oauth.sign_in(local.oauth_user)
 
 
 def _tiktok(ctx: dict) -> LocalPlatform:
@@ -49,8 +67,8 @@ def _tiktok(ctx: dict) -> LocalPlatform:
         "tiktok", box, "tiktok-demo", {"handle": "postgate_demo"},
         _app_credentials({"access_token": access, "refresh_token": refresh}),
         {"POSTGATE_TIKTOK_BASE_URL": box.base_url, "POSTGATE_TIKTOK_CHUNK_BYTES": str(5 * 1024 * 1024),
-         "POSTGATE_TIKTOK_RATE_LIMIT_WAIT_SECONDS": "1"},
-        {"account_id": "tiktok-demo", "privacy_level": "PUBLIC_TO_EVERYONE"}, [access, refresh])
+         "POSTGATE_TIKTOK_RATE_LIMIT_WAIT_SECONDS": "1", "POSTGATE_TIKTOK_AUTHORIZE_URL": box.base_url + "/v2/auth/authorize/"},
+        {"account_id": "tiktok-demo", "privacy_level": "PUBLIC_TO_EVERYONE"}, [access, refresh], "postgate_demo")
 
 
 def _instagram(ctx: dict) -> LocalPlatform:
@@ -67,9 +85,12 @@ def _instagram(ctx: dict) -> LocalPlatform:
         _app_credentials({"access_token": access, "refresh_token": refresh}),
         {"POSTGATE_INSTAGRAM_BASE_URL": f"{box.base_url}/v25.0", "POSTGATE_INSTAGRAM_CONTAINER_POLL_SECONDS": "0.2",
          "POSTGATE_INSTAGRAM_CONTAINER_WAIT_SECONDS": "20", "POSTGATE_SIGNED_URL_ENDPOINT": ctx["storage_url"],
-         "POSTGATE_URL_SIGNING_KEY_FILE": str(key_file)},
+         "POSTGATE_URL_SIGNING_KEY_FILE": str(key_file),
+         "POSTGATE_INSTAGRAM_AUTHORIZE_URL": box.base_url + "/oauth/authorize",
+         "POSTGATE_INSTAGRAM_TOKEN_URL": box.base_url + "/oauth/access_token",
+         "POSTGATE_INSTAGRAM_EXCHANGE_URL": box.base_url + "/access_token"},
         {"account_id": "instagram-demo", "instagram_media_type": "IMAGE",
-         "alt_text": "A steel bottle on a mossy rock"}, [access, refresh])
+         "alt_text": "A steel bottle on a mossy rock"}, [access, refresh], ids["ig_user_id"])
 
 
 def _x(ctx: dict) -> LocalPlatform:
@@ -82,8 +103,8 @@ def _x(ctx: dict) -> LocalPlatform:
     return LocalPlatform(
         "x", box, "x-demo", {"handle": ids["username"], "platform_account_id": ids["user_id"]},
         _app_credentials({"access_token": access, "refresh_token": refresh}),
-        {"POSTGATE_X_BASE_URL": box.base_url},
-        {"account_id": "x-demo"}, [access, refresh])
+        {"POSTGATE_X_BASE_URL": box.base_url, "POSTGATE_X_AUTHORIZE_URL": box.base_url + "/i/oauth2/authorize"},
+        {"account_id": "x-demo"}, [access, refresh], ids["user_id"])
 
 
 def _youtube(ctx: dict) -> LocalPlatform:
@@ -97,9 +118,10 @@ def _youtube(ctx: dict) -> LocalPlatform:
         "youtube", box, "youtube-demo", {"handle": "Postgate Demo", "platform_account_id": ids["channel_id"]},
         _app_credentials({"access_token": access, "refresh_token": refresh}),
         {"POSTGATE_YOUTUBE_BASE_URL": box.base_url, "POSTGATE_YOUTUBE_OAUTH_URL": box.token_url,
-         "POSTGATE_YOUTUBE_CHUNK_BYTES": str(4 * 1024 * 1024)},
+         "POSTGATE_YOUTUBE_CHUNK_BYTES": str(4 * 1024 * 1024),
+         "POSTGATE_YOUTUBE_AUTHORIZE_URL": box.base_url + "/o/oauth2/v2/auth"},
         {"account_id": "youtube-demo", "title": "Cold for 24 hours: the Postgate bottle",
-         "youtube_privacy": "public", "tags": ["bottle", "hiking"]}, [access, refresh])
+         "youtube_privacy": "public", "tags": ["bottle", "hiking"]}, [access, refresh], ids["channel_id"])
 
 
 def _linkedin(ctx: dict) -> LocalPlatform:
@@ -113,8 +135,9 @@ def _linkedin(ctx: dict) -> LocalPlatform:
         "linkedin", box, "linkedin-demo", {"handle": "Postgate", "platform_account_id": ids["organization_urn"]},
         _app_credentials({"access_token": access, "refresh_token": refresh}),
         {"POSTGATE_LINKEDIN_BASE_URL": box.base_url, "POSTGATE_LINKEDIN_OAUTH_URL": box.oauth_url,
-         "POSTGATE_LINKEDIN_MEDIA_POLL_SECONDS": "0.2"},
-        {"account_id": "linkedin-demo", "linkedin_visibility": "PUBLIC"}, [access, refresh])
+         "POSTGATE_LINKEDIN_MEDIA_POLL_SECONDS": "0.2",
+         "POSTGATE_LINKEDIN_AUTHORIZE_URL": box.base_url + "/oauth/v2/authorization"},
+        {"account_id": "linkedin-demo", "linkedin_visibility": "PUBLIC"}, [access, refresh], ids["person_urn"])
 
 
 STARTERS: dict[str, Callable[[dict], LocalPlatform]] = {

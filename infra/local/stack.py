@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from infra.local.emulators import Emulators, _free_ports, start_emulators
-from infra.local.platform_sandboxes import LocalPlatform, start_platforms, stop_platforms
+from infra.local.platform_sandboxes import LocalPlatform, register_oauth_app, start_platforms, stop_platforms
 from shared.topology import get_topology
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,6 +49,8 @@ class LocalStack:
         topo = get_topology()
         ports = _free_ports(len(topo.functions))
         self.function_urls = {name: f"http://127.0.0.1:{port}" for name, port in zip(topo.functions, ports)}
+        # Connecting an account: each sandbox's consent page knows the app and sends back to the api.
+        register_oauth_app(self.platforms, self.function_urls["api"] + "/accounts/oauth/callback")
         env = self.function_env()
         for (name, fn), port in zip(topo.functions.items(), ports):
             signature = "http" if fn.trigger.type == "http" else "cloudevent"
@@ -101,6 +103,7 @@ class LocalStack:
             "approval-signing-key": pysecrets.token_hex(32),
             "api-jwt-key": pysecrets.token_hex(32),
             **{local.secret_name: json.dumps(local.tokens) for local in self.platforms.values()},
+            "oauth-clients": json.dumps({p: local.oauth_client for p, local in self.platforms.items()}),
         }), encoding="utf-8")
         path.chmod(0o600)
 

@@ -40,7 +40,7 @@ def create_app():
 
     @app.get("/openapi.json", doc_ui=False)
     def openapi_document():
-        return flask.jsonify(app.api_doc)
+        return flask.jsonify(_document(app))
 
     @app.get("/health", doc_ui=False)
     def health():
@@ -91,6 +91,45 @@ def create_app():
         return response
 
     return app
+
+
+_documents: dict[int, dict] = {}
+
+
+def _document(app) -> dict:
+    """The OpenAPI document, with every operation declaring the error answers it can give
+    (ErrorBody for each status in COMMON_ERRORS; flask-openapi3 would otherwise describe a 400 as
+    its own list of pydantic errors and leave the rest out), and the bearer scheme on each operation
+    that needs it."""
+    import copy
+
+    from shared.api.errors import ErrorBody
+
+    if id(app) in _documents:
+        return _documents[id(app)]
+    doc = copy.deepcopy(app.api_doc)
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}").pop("$defs", {}).items():
+        schemas.setdefault(name, schema)
+    schemas["ErrorBody"] = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas["ErrorBody"].pop("$defs", None)
+    schemas.pop("ValidationErrorModel", None)
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+    for path, item in doc.get("paths", {}).items():
+        for method, operation in item.items():
+            responses = operation.setdefault("responses", {})
+            for status in COMMON_ERRORS:
+                if path in PUBLIC_PATHS and status in (401, 403, 429):
+                    continue
+                responses[str(status)] = {"description": _REASONS.get(status, "error"), **error}
+            responses.setdefault("500", {"description": "our bug (logged)", **error})
+    _documents[id(app)] = doc
+    return doc
+
+
+_REASONS = {400: "bad input (the field is named)", 401: "no or invalid bearer token", 403: "not allowed for this role",
+            404: "not found", 409: "state conflict", 413: "request too large", 422: "refused by a rule (the field is named)",
+            429: "too many requests (see Retry-After)", 503: "busy; nothing changed (see Retry-After)"}
 
 
 def _is_contention(exc: BaseException) -> bool:
@@ -175,6 +214,26 @@ def get_app():
 
 def dispatch(request):
     """Run the API app on a request functions-framework received (streamed answers keep streaming)."""
+    import io
+    import json
+
+    from shared.runtime.web import api_headers, unread_body_answer
+
     app = get_app()
-    with app.request_context(request.environ):
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return unread_body_answer(json.dumps({"detail": f"request body over {MAX_BODY_BYTES} bytes", "field": "body"}),
+                                  413, {**api_headers(), "Content-Type": "application/json"})
+    # functions-framework reads the body again after we answer (read_request): read it once here
+    # (bounded) and hand the API app its own copy of the stream.
+    request.max_content_length = MAX_BODY_BYTES
+    try:
+        body = request.get_data(cache=True)
+    except Exception:  # noqa: BLE001 - werkzeug's RequestEntityTooLarge for a chunked body over the limit
+        return unread_body_answer(json.dumps({"detail": f"request body over {MAX_BODY_BYTES} bytes", "field": "body"}),
+                                  413, {**api_headers(), "Content-Type": "application/json"})
+    environ = dict(request.environ)
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    with app.request_context(environ):
         return app.full_dispatch_request()

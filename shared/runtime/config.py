@@ -69,6 +69,14 @@ _ENV = {
     "POSTGATE_API_REQUESTS_PER_MINUTE": "api_requests_per_minute",
     "POSTGATE_API_STREAM_SECONDS": "api_stream_seconds",
     "POSTGATE_OAUTH_CLIENTS_SECRET": "oauth_clients_secret",
+    "POSTGATE_OAUTH_STATE_TTL_SECONDS": "oauth_state_ttl_seconds",
+    "POSTGATE_TIKTOK_AUTHORIZE_URL": "tiktok_authorize_url",
+    "POSTGATE_INSTAGRAM_AUTHORIZE_URL": "instagram_authorize_url",
+    "POSTGATE_INSTAGRAM_TOKEN_URL": "instagram_token_url",
+    "POSTGATE_INSTAGRAM_EXCHANGE_URL": "instagram_exchange_url",
+    "POSTGATE_X_AUTHORIZE_URL": "x_authorize_url",
+    "POSTGATE_YOUTUBE_AUTHORIZE_URL": "youtube_authorize_url",
+    "POSTGATE_LINKEDIN_AUTHORIZE_URL": "linkedin_authorize_url",
 }
 
 
@@ -150,6 +158,17 @@ class Config(BaseModel):
     api_stream_seconds: float = Field(default=300.0, gt=0)
     # One secret holding every platform's OAuth app credentials: {"<platform>": {"client_id", "client_secret"}}.
     oauth_clients_secret: str = "oauth-clients"
+    # Connecting an account (shared/accounts/oauth.py): how long an authorize link's `state` lasts,
+    # and each platform's authorize page (token endpoints are the ones refresh already uses, except
+    # Instagram Login's two). Overridable so tests and the local stack point them at the sandboxes.
+    oauth_state_ttl_seconds: int = Field(default=600, gt=0, le=3600)
+    tiktok_authorize_url: str = Field(default="https://www.tiktok.com/v2/auth/authorize/", pattern=r"^https?://")
+    instagram_authorize_url: str = Field(default="https://www.instagram.com/oauth/authorize", pattern=r"^https?://")
+    instagram_token_url: str = Field(default="https://api.instagram.com/oauth/access_token", pattern=r"^https?://")
+    instagram_exchange_url: str = Field(default="https://graph.instagram.com/access_token", pattern=r"^https?://")
+    x_authorize_url: str = Field(default="https://x.com/i/oauth2/authorize", pattern=r"^https?://")
+    youtube_authorize_url: str = Field(default="https://accounts.google.com/o/oauth2/v2/auth", pattern=r"^https?://")
+    linkedin_authorize_url: str = Field(default="https://www.linkedin.com/oauth/v2/authorization", pattern=r"^https?://")
 
     @property
     def approver_list(self) -> list[str]:

@@ -35,7 +35,7 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 from werkzeug.wrappers import Request, Response
 
-from infra.local.sandboxes.server import SandboxServer
+from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, SandboxServer, redirect_response, refusal_page
 
 MiB = 1024 * 1024
 MAX_IMAGE_BYTES = 8 * MiB
@@ -52,7 +52,15 @@ MEDIA_FIELDS = {"id", "media_type", "media_product_type", "permalink", "shortcod
                 "username", "children", "like_count", "comments_count", "alt_text", "is_shared_to_feed", "owner"}
 SECRET_PARAMS = {"access_token", "client_secret", "fb_exchange_token"}
 ENDPOINTS = {"publishing_limit", "media", "media_list", "container_status", "media_publish", "media_read", "me",
-             "fb_token", "ig_refresh"}
+             "fb_token", "ig_refresh", "authorize", "ig_code", "ig_exchange"}
+# Business Login for Instagram: authorize at www.instagram.com/oauth/authorize (scope comma-separated,
+# state optional, no PKCE documented; "#_" is appended to the redirect), exchange the code at POST
+# api.instagram.com/oauth/access_token (client_id, client_secret, grant_type=authorization_code,
+# redirect_uri, code) for a 1-hour token, then GET graph.instagram.com/access_token
+# ?grant_type=ig_exchange_token for a 60-day one; codes are valid 1 hour and single use
+# [developers.facebook.com/documentation/instagram-platform/instagram-api-with-instagram-login/business-login;
+# .../reference/oauth-authorize; .../reference/access_token].
+AUTHORIZATION_CODE_TTL = 3600.0
 FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "container_error", "container_expired", "lost_response"}
 LOST_RESPONSE_VIA = {"drop", "server_error", "timeout"}
 SHORT_LIVED_SECONDS = 3600
@@ -138,6 +146,8 @@ class InstagramSandbox(SandboxServer):
         self._lock = threading.RLock()
         self._users: dict[str, dict] = {}     # ig user id -> {"id", "username"}
         self._tokens: dict[str, dict] = {}    # token -> {"user", "issued_at", "expires_at", "revoked"}
+        self.oauth = AuthorizationServer(code_ttl=AUTHORIZATION_CODE_TTL, pkce="ignored", scope_separator=",",
+                                         clock=clock)
         self._server = self._thread = None
         self._base_url = ""
         self._clear_state()
@@ -186,6 +196,13 @@ class InstagramSandbox(SandboxServer):
         """The token now answers 190 / 463 (session expired)."""
         with self._lock:
             self._tokens[token]["expires_at"] = self._clock() - 1
+
+    def revoke_authorization(self, ig_user_id: str) -> None:
+        """The account removed the app: every token of theirs answers 190 / 460."""
+        with self._lock:
+            for info in self._tokens.values():
+                if info["user"] == ig_user_id:
+                    info["revoked"] = True
 
     def revoke_token(self, token: str) -> None:
         """The token now answers 190 / 460 (session invalidated, e.g. password changed)."""
@@ -288,6 +305,14 @@ class InstagramSandbox(SandboxServer):
         path = request.path.rstrip("/")
         if path == "/refresh_access_token":
             return "ig_refresh", []
+        # Unversioned Instagram Login endpoints (www.instagram.com, api.instagram.com and
+        # graph.instagram.com in production; one host here).
+        if path == "/oauth/authorize":
+            return "authorize", []
+        if path == "/oauth/access_token":
+            return "ig_code", []
+        if path == "/access_token":
+            return "ig_exchange", []
         parts = [p for p in path.split("/") if p]
         if not parts or not re.fullmatch(r"v\d+\.\d+", parts[0]):
             raise GraphError(2500, "Unknown path components: the Graph API path must start with a version, e.g. "
@@ -323,7 +348,7 @@ class InstagramSandbox(SandboxServer):
         try:
             params = self._params(request)
             endpoint, parts = self._route(request)
-            expected = "POST" if endpoint in ("media", "media_publish") else "GET"  # media_list is GET .../media
+            expected = "POST" if endpoint in ("media", "media_publish", "ig_code") else "GET"  # media_list is GET .../media
             if request.method != expected:
                 raise GraphError(100, f"Unsupported {request.method.lower()} request on this endpoint; use {expected}")
             fault = self._take_fault(endpoint)
@@ -341,7 +366,7 @@ class InstagramSandbox(SandboxServer):
                     return []
             elif fault:  # processed, but the caller sees an error: the "reply was lost" case
                 raise self._fault_error(fault)
-            response = Response(json.dumps(body), mimetype="application/json")
+            response = body if isinstance(body, Response) else Response(json.dumps(body), mimetype="application/json")
             response.sandbox_code = "ok"
         except GraphError as e:
             response = self._error(e)
@@ -784,8 +809,61 @@ class InstagramSandbox(SandboxServer):
             return body
 
     def _h_me(self, request: Request, parts: list[str], params: dict) -> dict:
-        """GET /me: the token's user (the Facebook user for Facebook Login; the IG user here)."""
-        return {"id": self._auth(request, params)}
+        """GET /me?fields=user_id,username: the token's user (the Facebook user for Facebook Login;
+        the IG professional account here, `user_id` being the id that publishing uses)."""
+        user = self._auth(request, params)
+        fields = self._fields(params, {"id", "user_id", "username", "name", "account_type"}, "User")
+        with self._lock:
+            found = self._users.get(user, {"id": user, "username": ""})
+        full = {"id": user, "user_id": user, "username": found["username"], "name": found["username"],
+                "account_type": "BUSINESS"}
+        return {"id": user, **{f: full[f] for f in fields}}
+
+    def _h_authorize(self, request: Request, parts: list[str], params: dict):
+        try:
+            location = self.oauth.authorize(request.args.to_dict())
+        except OAuthRefusal as refusal:
+            return refusal_page(refusal)
+        return redirect_response(location + "#_")  # Meta appends #_ to the redirect (not part of the code)
+
+    def _h_ig_code(self, request: Request, parts: list[str], params: dict) -> dict:
+        """POST /oauth/access_token: code -> a short-lived (1 h) Instagram User token."""
+        if params.get("grant_type") != "authorization_code":
+            raise GraphError(100, "grant_type must be authorization_code")
+        try:
+            grant = self.oauth.redeem(code=str(params.get("code") or ""), client_id=str(params.get("client_id") or ""),
+                                      client_secret=str(params.get("client_secret") or ""),
+                                      redirect_uri=params.get("redirect_uri"), code_verifier=None)
+        except OAuthRefusal as refusal:
+            code = 101 if refusal.error == "invalid_client" else 100
+            raise GraphError(code, f"{refusal.error}: {refusal.description}", error_type="OAuthException") from None
+        with self._lock:
+            token = "IGAA" + secrets.token_urlsafe(40).replace("-", "x").replace("_", "y")
+            now = self._clock()
+            self._tokens[token] = {"user": grant["user"], "issued_at": now, "expires_at": now + SHORT_LIVED_SECONDS,
+                                   "revoked": False, "long_lived": False, "client_id": params.get("client_id")}
+        return {"data": [{"access_token": token, "user_id": grant["user"], "permissions": ",".join(grant["scopes"])}]}
+
+    def _h_ig_exchange(self, request: Request, parts: list[str], params: dict) -> dict:
+        """GET /access_token?grant_type=ig_exchange_token&client_secret&access_token=<short-lived>."""
+        if params.get("grant_type") != "ig_exchange_token":
+            raise GraphError(100, "grant_type must be ig_exchange_token")
+        short = str(params.get("access_token") or "")
+        secret = str(params.get("client_secret") or "")
+        if not short or not secret:
+            raise GraphError(100, "access_token and client_secret are required")
+        with self._lock:
+            user = self._valid_token_user(short)
+            info = self._tokens[short]
+            client = info.get("client_id")
+            if client is not None:
+                try:
+                    self.oauth.check_client(client, secret)
+                except OAuthRefusal:
+                    raise GraphError(1, "Error validating client secret.") from None
+            if info.get("long_lived", True):
+                raise GraphError(100, "the access token is already long-lived")
+            return {"access_token": self._issue(user), "token_type": "bearer", "expires_in": LONG_LIVED_SECONDS}
 
     @staticmethod
     def _cursor(media_id: str) -> str:

@@ -25,7 +25,8 @@ from urllib.parse import parse_qs, quote, unquote
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
-from infra.local.sandboxes.server import SandboxServer, drop_connection
+from infra.local.sandboxes.server import (AuthorizationServer, OAuthRefusal, SandboxServer, drop_connection,
+                                          redirect_response, refusal_page)
 
 MiB = 1024 * 1024
 COMMENTARY_MAX = 3000
@@ -40,7 +41,15 @@ _HASHTAG_OPEN = "{hashtag|\\#|"
 _MENTION = re.compile(r"^@\[([^\]]*)\]\((urn:li:(?:person|organization):[A-Za-z0-9_-]+)\)")
 FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "fail_processing", "lost_response"}
 ENDPOINTS = {"posts_create", "posts_get", "posts_find", "posts_delete", "images_init", "image_upload", "images_get",
-             "videos_init", "video_upload", "videos_finalize", "videos_get", "token"}
+             "videos_init", "video_upload", "videos_finalize", "videos_get", "token", "authorize", "userinfo"}
+# 3-legged OAuth: authorize at www.linkedin.com/oauth/v2/authorization (scopes space-delimited, no
+# PKCE for web apps), exchange at /oauth/v2/accessToken with grant_type=authorization_code, code,
+# client_id, client_secret and the same redirect_uri; the code lives 30 minutes; a member who
+# cancels comes back with error=user_cancelled_authorize (or user_cancelled_login)
+# [learn.microsoft.com/linkedin/shared/authentication/authorization-code-flow]. Identity: GET
+# /v2/userinfo with scopes openid profile [learn.microsoft.com/linkedin/consumer/integrations/
+# self-serve/sign-in-with-linkedin-v2].
+AUTHORIZATION_CODE_TTL = 30 * 60.0
 # GET /rest/posts?q=author [learn.microsoft.com/linkedin/marketing/community-management/shares/posts-api
 # #find-posts-by-authors]; the largest `count` is not documented (unverified): Rest.li's usual 100.
 FINDER_MAX_COUNT = 100
@@ -144,6 +153,8 @@ class LinkedInSandbox(SandboxServer):
         self._members: dict[str, dict] = {}        # person urn -> {organizations: set}
         self._tokens: dict[str, str] = {}           # access token -> person urn
         self._refresh: dict[str, dict] = {}         # refresh token -> {person, expires_at, client_id}
+        self.oauth = AuthorizationServer(code_ttl=AUTHORIZATION_CODE_TTL, pkce="ignored",
+                                         denial_error="user_cancelled_authorize", clock=clock)
         self._server = self._thread = None
         self._base_url = ""
         self._clear_state()
@@ -175,6 +186,14 @@ class LinkedInSandbox(SandboxServer):
                 self._refresh[refresh_token] = {"person": person, "client_id": client_id,
                                                 "expires_at": self._clock() + self.refresh_token_ttl}
             return ids
+
+    def revoke_authorization(self, person_urn: str) -> None:
+        """The member removed the app: its access and refresh tokens stop working."""
+        with self._lock:
+            for token in [t for t, person in self._tokens.items() if person == person_urn]:
+                del self._tokens[token]
+            for token in [t for t, grant in self._refresh.items() if grant["person"] == person_urn]:
+                del self._refresh[token]
 
     def revoke_access_token(self, access_token: str) -> None:
         """The token stops working (expired or revoked): the next call gets 401."""
@@ -265,6 +284,10 @@ class LinkedInSandbox(SandboxServer):
             return "video_upload", path[len("/dms-uploads/video/"):]
         if path == "/oauth/v2/accessToken" and method == "POST":
             return "token", None
+        if path == "/oauth/v2/authorization" and method == "GET":  # www.linkedin.com; one host here
+            return "authorize", None
+        if path == "/v2/userinfo" and method == "GET":
+            return "userinfo", None
         raise ApiError(404, "NOT_FOUND", f"no such resource: {method} {path}", 100)
 
     def _wsgi(self, environ: dict, start_response: Callable) -> Any:
@@ -280,7 +303,7 @@ class LinkedInSandbox(SandboxServer):
             lost = fault if fault and fault["kind"] == "lost_response" else None
             if fault and not fault.get("after_accept") and not lost:
                 raise self._fault_error(fault)
-            if endpoint != "token" and not endpoint.endswith("_upload"):
+            if endpoint not in ("token", "authorize", "userinfo") and not endpoint.endswith("_upload"):
                 self._check_headers(request, write=request.method in ("POST", "PUT"))
             response = getattr(self, "_h_" + endpoint)(request, body, truncated, urn)
             if lost and lost.get("how") == "drop":
@@ -717,8 +740,10 @@ class LinkedInSandbox(SandboxServer):
         if request.mimetype != "application/x-www-form-urlencoded":
             raise ApiError(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        if form.get("grant_type") == "authorization_code":
+            return self._authorization_code(form)
         if form.get("grant_type") != "refresh_token":
-            raise ApiError(400, "unsupported_grant_type", "the sandbox supports grant_type=refresh_token only")
+            raise ApiError(400, "unsupported_grant_type", "grant_type must be authorization_code or refresh_token")
         client_id, client_secret = form.get("client_id", ""), form.get("client_secret", "")
         if not client_id or not client_secret:
             raise ApiError(401, "invalid_client", "client_id and client_secret are required")
@@ -743,3 +768,38 @@ class LinkedInSandbox(SandboxServer):
             out = {"access_token": access, "expires_in": self.access_token_ttl, "refresh_token": refresh,
                    "refresh_token_expires_in": int(grant["expires_at"] - now), "scope": "w_member_social,w_organization_social"}
         return self._json(out)
+
+    def _authorization_code(self, form: dict) -> Response:
+        try:
+            grant = self.oauth.redeem(code=form.get("code", ""), client_id=form.get("client_id", ""),
+                                      client_secret=form.get("client_secret", ""), redirect_uri=form.get("redirect_uri"),
+                                      code_verifier=None)
+        except OAuthRefusal as refusal:
+            raise ApiError(refusal.status, refusal.error, refusal.description) from None
+        person = grant["user"]
+        with self._lock:
+            access = "AQV" + secrets.token_urlsafe(40)
+            self._tokens[access] = person
+            out = {"access_token": access, "expires_in": self.access_token_ttl, "scope": ",".join(grant["scopes"])}
+            # Programmatic refresh tokens only for approved partners (platforms.md 5.6); the sandbox issues one.
+            refresh = "AQX" + secrets.token_urlsafe(40)
+            self._refresh[refresh] = {"person": person, "client_id": form.get("client_id"),
+                                      "expires_at": self._clock() + self.refresh_token_ttl}
+            out.update(refresh_token=refresh, refresh_token_expires_in=self.refresh_token_ttl)
+        return self._json(out)
+
+    def _h_authorize(self, request: Request, body: bytes, truncated: bool, urn: None) -> Response:
+        try:
+            return redirect_response(self.oauth.authorize(request.args.to_dict()))
+        except OAuthRefusal as refusal:
+            return refusal_page(refusal)
+
+    def _h_userinfo(self, request: Request, body: bytes, truncated: bool, urn: None) -> Response:
+        """GET /v2/userinfo (OpenID Connect): the member the token acts for."""
+        person = self._auth(request)
+        member_id = person.rsplit(":", 1)[-1]
+        name = f"Sandbox Member {member_id[:4]}"
+        given, _, family = name.rpartition(" ")
+        return self._json({"sub": member_id, "name": name, "given_name": given, "family_name": family,
+                           "picture": f"https://media.licdn.com/sandbox/{member_id}.jpg",
+                           "locale": {"country": "US", "language": "en"}})

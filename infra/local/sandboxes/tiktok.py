@@ -28,13 +28,14 @@ from urllib.parse import parse_qs
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
-from infra.local.sandboxes.server import SandboxServer, dropped_answer
+from infra.local.sandboxes.server import (AuthorizationServer, OAuthRefusal, SandboxServer, dropped_answer,
+                                          redirect_response, refusal_page)
 
 MiB = 1024 * 1024
 MIN_CHUNK, MAX_CHUNK, MAX_LAST_CHUNK = 5 * MiB, 64 * MiB, 128 * MiB
 MAX_VIDEO, MAX_CHUNKS, TITLE_MAX_UTF16 = 4 * 1024 * MiB, 1000, 2200
 UPLOAD_URL_TTL, CAP_WINDOW, RATE_WINDOW = 3600.0, 86400.0, 60.0
-RATE_LIMITS = {"creator_info": 20, "video_init": 6, "status": 30, "video_query": 600}
+RATE_LIMITS = {"creator_info": 20, "video_init": 6, "status": 30, "video_query": 600, "user_info": 600}
 PRIVACY_LEVELS = ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"]
 VIDEO_MIMETYPES = {"video/mp4", "video/quicktime", "video/webm"}
 VIDEO_FIELDS = {"id", "create_time", "cover_image_url", "share_url", "video_description", "duration",
@@ -47,13 +48,22 @@ ROUTES = {  # path -> (endpoint name, method)
     "/v2/post/publish/status/fetch/": ("status", "POST"),
     "/v2/video/query/": ("video_query", "POST"),
     "/v2/oauth/token/": ("token", "POST"),
+    "/v2/auth/authorize/": ("authorize", "GET"),  # www.tiktok.com in production; one host here
+    "/v2/user/info/": ("user_info", "GET"),
 }
 ENDPOINTS = {name for name, _ in ROUTES.values()}
+# Login Kit for Web: redirect URIs registered exactly; the code is exchanged with client_key,
+# client_secret, code, grant_type=authorization_code and the same redirect_uri; code_verifier only
+# for mobile and desktop apps [developers.tiktok.com/doc/login-kit-web; .../oauth-user-access-token-management].
+# How long a code lives is not documented (unverified): 10 minutes here.
+AUTHORIZATION_CODE_TTL = 600.0
+USER_INFO_FIELDS = {"open_id", "union_id", "avatar_url", "avatar_url_100", "avatar_large_url", "display_name"}
 FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "fail_publish", "lost_response"}
 DEFAULT_SCOPES = ("user.info.basic", "video.publish", "video.upload", "video.list")
 # Any one of these scopes lets a token call the endpoint (TikTok API reference, "Scope" per endpoint).
 SCOPES_NEEDED = {"creator_info": {"video.publish"}, "video_init": {"video.publish"},
-                 "status": {"video.publish", "video.upload"}, "video_query": {"video.list"}}
+                 "status": {"video.publish", "video.upload"}, "video_query": {"video.list"},
+                 "user_info": {"user.info.basic"}}
 _RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 
 
@@ -101,6 +111,9 @@ class TikTokSandbox(SandboxServer):
         self._scopes: dict[str, set[str]] = {}     # username -> scopes the user granted the app
         self._server = self._thread = None
         self._base_url = ""
+        # Login Kit: scopes come comma-separated; PKCE is for mobile and desktop apps, checked when sent.
+        self.oauth = AuthorizationServer(code_ttl=AUTHORIZATION_CODE_TTL, pkce="optional", scope_separator=",",
+                                         client_param="client_key")
         self._clear_state()
         for token, overrides in (creators or {}).items():
             self.add_creator(token, **(overrides or {}))
@@ -145,6 +158,17 @@ class TikTokSandbox(SandboxServer):
             if access_token not in self._tokens:
                 self.add_creator(access_token)
             self._refresh[refresh_token] = self._tokens[access_token]
+
+    def revoke_authorization(self, username: str) -> None:
+        """The creator removed the app: every access and refresh token of theirs stops working."""
+        with self._lock:
+            for table in (self._tokens, self._refresh):
+                for token in [t for t, user in table.items() if user == username]:
+                    del table[token]
+
+    def open_id(self, username: str) -> str:
+        with self._lock:
+            return self._open_ids[username]
 
     def set_video_metrics(self, video_id: str, **fields: Any) -> None:
         with self._lock:
@@ -556,12 +580,26 @@ class TikTokSandbox(SandboxServer):
         if self._clients is not None and not secrets.compare_digest(
                 self._clients.get(key, "").encode(), secret.encode()):
             raise ApiError(401, "invalid_client", "Client authentication failed.")
-        if form.get("grant_type") != "refresh_token":
-            raise ApiError(400, "unsupported_grant_type", "the sandbox supports grant_type=refresh_token only")
+        grant_type = form.get("grant_type")
+        if grant_type == "authorization_code":
+            try:
+                grant = self.oauth.redeem(code=form.get("code", ""), client_id=key, client_secret=secret,
+                                          redirect_uri=form.get("redirect_uri"), code_verifier=form.get("code_verifier"))
+            except OAuthRefusal as refusal:
+                raise ApiError(refusal.status, refusal.error, refusal.description) from None
+            with self._lock:
+                self._scopes[grant["user"]] = set(grant["scopes"])
+            return self._issue_tokens(grant["user"])
+        if grant_type != "refresh_token":
+            raise ApiError(400, "unsupported_grant_type", "grant_type must be authorization_code or refresh_token")
         with self._lock:
             username = self._refresh.pop(form.get("refresh_token", ""), None)
             if username is None:
                 raise ApiError(400, "invalid_grant", "The refresh token is invalid, expired or revoked.")
+        return self._issue_tokens(username)
+
+    def _issue_tokens(self, username: str) -> Response:
+        with self._lock:
             access, refresh = "act." + secrets.token_urlsafe(32), "rft." + secrets.token_urlsafe(32)
             self._tokens[access], self._refresh[refresh] = username, username  # rotation: old one is gone
             body_out = {"access_token": access, "expires_in": 7200, "open_id": self._open_ids[username],
@@ -570,6 +608,32 @@ class TikTokSandbox(SandboxServer):
         response = Response(json.dumps(body_out), mimetype="application/json")
         response.sandbox_code = "ok"
         return response
+
+    # ---- Login Kit for Web: the authorize page (auto-consent for the signed-in test creator) ----
+    def _h_authorize(self, request: Request, body: bytes, truncated: bool) -> Response:
+        args = request.args.to_dict()
+        try:
+            if args.get("client_key") is None:
+                raise OAuthRefusal("invalid_request", "client_key is required")
+            return redirect_response(self.oauth.authorize(args))
+        except OAuthRefusal as refusal:
+            return refusal_page(refusal)
+
+    def _h_user_info(self, request: Request, body: bytes, truncated: bool) -> Response:
+        """GET /v2/user/info/?fields=...: the token's user (scope user.info.basic)."""
+        username = self._auth(request, "user_info")
+        fields = [f.strip() for f in request.args.get("fields", "").split(",") if f.strip()]
+        if not fields:
+            raise ApiError(400, "invalid_params", "the fields query parameter is required")
+        unknown = [f for f in fields if f not in USER_INFO_FIELDS]
+        if unknown:
+            raise ApiError(400, "invalid_params", f"unknown or unauthorized field {unknown[0]!r}")
+        with self._lock:
+            creator = self._creators[username]
+            full = {"open_id": self._open_ids[username], "union_id": "u-" + self._open_ids[username],
+                    "avatar_url": creator["creator_avatar_url"], "avatar_url_100": creator["creator_avatar_url"],
+                    "avatar_large_url": creator["creator_avatar_url"], "display_name": creator["creator_nickname"]}
+        return self._json({"user": {f: full[f] for f in fields}})
 
     # ---- HTTP control surface for a sandbox running as its own process ----
     def _control(self, request: Request) -> Response:

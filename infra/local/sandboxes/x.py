@@ -42,6 +42,7 @@ from twitter_text import extract_urls_with_indices, parse_tweet
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
+from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, redirect_response, refusal_page
 from infra.local.sandboxes.server import SandboxServer, drop_connection
 
 MiB = 1024 * 1024
@@ -66,7 +67,12 @@ RATE_LIMITS = {"create_post": 100, "get_post": 900, "media_initialize": 1875, "m
 RATE_WINDOW = 900.0
 DAY = 86400.0
 APP_DAILY_POSTS = 10_000  # POST /2/tweets per 24 h per app [docs.x.com/x-api/fundamentals/rate-limits]
-ENDPOINTS = set(RATE_LIMITS) | {"token"}
+ENDPOINTS = set(RATE_LIMITS) | {"token", "authorize"}
+# OAuth 2.0 Authorization Code Flow with PKCE: authorize at x.com/i/oauth2/authorize (PKCE required,
+# S256 or plain), exchange at POST /2/oauth2/token (confidential clients: HTTP Basic), refresh token
+# only with offline.access [docs.x.com/fundamentals/authentication/oauth-2-0/user-access-token,
+# .../authorization-code]. The code is short-lived; 30 s per the user-access-token guide (unverified here).
+AUTHORIZATION_CODE_TTL = 30.0
 FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "fail_processing", "lost_response"}
 PROBLEM = "https://api.twitter.com/2/problems/"
 # GET /2/users/:id/tweets [docs.x.com/x-api/posts/user-posts-timeline-by-user-id]
@@ -167,6 +173,7 @@ class XSandbox(SandboxServer):
         self._tokens: dict[str, str] = {}             # access token -> user id
         self._refresh: dict[str, tuple[str, str | None]] = {}  # refresh token -> (user id, client id)
         self._users: dict[str, dict] = {}             # user id -> {id, username}
+        self.oauth = AuthorizationServer(code_ttl=AUTHORIZATION_CODE_TTL, pkce="required", clock=clock)
         self._server = self._thread = None
         self._base_url = ""
         self._clear_state()
@@ -202,6 +209,14 @@ class XSandbox(SandboxServer):
         """The access token stops working (as after its 2 h lifetime): the next call gets a 401."""
         with self._lock:
             self._tokens.pop(access_token, None)
+
+    def revoke_authorization(self, user_id: str) -> None:
+        """The user revoked the app: every access and refresh token of theirs stops working."""
+        with self._lock:
+            for token in [t for t, uid in self._tokens.items() if uid == user_id]:
+                del self._tokens[token]
+            for token in [t for t, entry in self._refresh.items() if entry[0] == user_id]:
+                del self._refresh[token]
 
     def inject(self, endpoint: str, kind: str, count: int = 1, **params: Any) -> None:
         """Faults, consumed one per request to `endpoint`:
@@ -265,6 +280,8 @@ class XSandbox(SandboxServer):
             return "media_status", "GET", kw
         if path == "/2/oauth2/token":
             return "token", "POST", kw
+        if path == "/i/oauth2/authorize":  # x.com in production; one host here
+            return "authorize", "GET", kw
         return "unknown", "", kw
 
     def _wsgi(self, environ: dict, start_response: Callable) -> Any:
@@ -283,7 +300,7 @@ class XSandbox(SandboxServer):
                                    "/2/media/upload/initialize, /2/media/upload/{id}/append, /2/media/upload/{id}/finalize",
                                    "command")
                 raise ApiError(405, "Method Not Allowed", f"{request.path} expects {method}")
-            if endpoint != "token":
+            if endpoint not in ("token", "authorize"):
                 user = self._auth(request)
             fault = self._take_fault(endpoint)
             if fault and fault["kind"] == "slow":
@@ -294,7 +311,7 @@ class XSandbox(SandboxServer):
             lost = fault if fault and fault["kind"] == "lost_response" else None
             if fault and not fault.get("after_accept") and not lost:
                 raise self._fault_error(fault, user, endpoint)
-            if endpoint != "token":
+            if endpoint not in ("token", "authorize"):
                 self._count_request(user, endpoint)
             response = getattr(self, "_h_" + endpoint)(request, body, truncated, user, **kwargs)
             if lost and lost.get("how") == "drop":
@@ -758,8 +775,10 @@ class XSandbox(SandboxServer):
         if request.mimetype != "application/x-www-form-urlencoded":
             raise ApiError(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        if form.get("grant_type") == "authorization_code":
+            return self._authorization_code(request, form)
         if form.get("grant_type") != "refresh_token":
-            raise ApiError(400, "unsupported_grant_type", "the sandbox supports grant_type=refresh_token only")
+            raise ApiError(400, "unsupported_grant_type", "grant_type must be authorization_code or refresh_token")
         client_id = form.get("client_id", "")
         basic = request.authorization if request.authorization and request.authorization.type == "basic" else None
         if basic is not None:
@@ -784,6 +803,35 @@ class XSandbox(SandboxServer):
         return self._json({"token_type": "bearer", "expires_in": 7200, "access_token": access,
                            "scope": "tweet.read tweet.write users.read media.write offline.access",
                            "refresh_token": refresh})
+
+    def _authorization_code(self, request: Request, form: dict) -> Response:
+        """Confidential clients authenticate with HTTP Basic client_id:client_secret; public clients
+        send client_id in the form and no secret (then the client must be registered without one)."""
+        basic = request.authorization if request.authorization and request.authorization.type == "basic" else None
+        client_id = (basic.username if basic else None) or form.get("client_id", "")
+        secret = basic.password if basic else ""
+        try:
+            grant = self.oauth.redeem(code=form.get("code", ""), client_id=client_id or "", client_secret=secret or "",
+                                      redirect_uri=form.get("redirect_uri"), code_verifier=form.get("code_verifier"))
+        except OAuthRefusal as refusal:
+            raise ApiError(refusal.status, refusal.error, refusal.description) from None
+        uid = grant["user"]
+        with self._lock:
+            access = secrets.token_urlsafe(40)
+            self._tokens[access] = uid
+            out = {"token_type": "bearer", "expires_in": 7200, "access_token": access, "scope": " ".join(grant["scopes"])}
+            if "offline.access" in grant["scopes"]:  # no refresh token without it
+                refresh = secrets.token_urlsafe(40)
+                self._refresh[refresh] = (uid, client_id)
+                out["refresh_token"] = refresh
+        return self._json(out)
+
+    def _h_authorize(self, request: Request, body: bytes, truncated: bool, user: None) -> Response:
+        try:
+            return redirect_response(self.oauth.authorize(request.args.to_dict(),
+                                                          required=("response_type", "redirect_uri", "scope", "state")))
+        except OAuthRefusal as refusal:
+            return refusal_page(refusal)
 
     # ---- HTTP control surface for a sandbox running as its own process ----
     def _control(self, request: Request) -> Response:

@@ -5,7 +5,8 @@ Real HTTP on localhost so the real client is exercised end to end: the resumable
 with Content-Range, every chunk but the last a multiple of 256 KiB, 308 + Range, status queries
 with `bytes */N`, 404 for an unknown session), video resource field rules (title, description,
 tags, privacy, publishAt), processing progressions advanced per videos.list request (never by wall
-clock), videos.update of the status part, quota buckets (quotaExceeded), Google's error shape
+clock), videos.update of the snippet and status parts (each replaced whole), quota buckets
+(quotaExceeded), Google's error shape
 {"error": {"code", "message", "errors": [{"domain", "reason", "message"}]}}, injected faults
 (including an upload that stores only part of a chunk and then drops or 5xx's, and `lost_response`:
 the chunk is stored, completing the video if it was the last, and the answer is lost), and the OAuth
@@ -34,7 +35,8 @@ from urllib.parse import parse_qs
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
-from infra.local.sandboxes.server import SandboxServer, dropped_answer
+from infra.local.sandboxes.server import (AuthorizationServer, OAuthRefusal, SandboxServer, dropped_answer,
+                                          redirect_response, refusal_page)
 
 KiB, MiB = 1024, 1024 * 1024
 GRANULE = 256 * KiB
@@ -47,11 +49,21 @@ STATUS_FIELDS = {"privacyStatus", "publishAt", "selfDeclaredMadeForKids", "conta
                  "license", "publicStatsViewable"}
 RESOURCE_PARTS = {"snippet", "status", "recordingDetails", "localizations"}
 LIST_PARTS = {"id", "snippet", "status", "processingDetails", "contentDetails", "statistics"}
+UPDATE_PARTS = {"snippet", "status"}
+# Output-only snippet properties: a client that sends back what videos.list gave is not refused for them.
+SNIPPET_READ_ONLY = {"publishedAt", "channelId", "channelTitle", "thumbnails", "liveBroadcastContent", "localized"}
 COSTS = {"insert": ("insert", 1), "list": ("general", 1), "update": ("general", 50)}
 FAILURE_REASONS = {"codec", "conversion", "emptyFile", "invalidFile", "tooSmall", "uploadAborted"}
 REJECTION_REASONS = {"claim", "copyright", "duplicate", "inappropriate", "legal", "length", "termsOfUse", "trademark",
                      "uploaderAccountClosed", "uploaderAccountSuspended"}
-ENDPOINTS = {"insert", "upload", "list", "update", "token"}
+ENDPOINTS = {"insert", "upload", "list", "update", "token", "authorize", "channels"}
+# Google OAuth 2.0 for web server apps: authorize at accounts.google.com/o/oauth2/v2/auth
+# (access_type=offline for a refresh token; PKCE S256/plain optional), exchange at
+# oauth2.googleapis.com/token with code, client_id, client_secret, redirect_uri,
+# grant_type=authorization_code and code_verifier [developers.google.com/identity/protocols/oauth2/web-server].
+# A code's lifetime is not documented (unverified): 10 minutes here.
+AUTHORIZATION_CODE_TTL = 600.0
+CHANNEL_PARTS = {"id", "snippet", "contentDetails", "statistics", "status", "brandingSettings"}
 FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "quota", "interrupt", "fail_processing", "lost_response"}
 UPLOAD_PATH = "/upload/youtube/v3/videos"
 VIDEOS_PATH = "/youtube/v3/videos"
@@ -98,6 +110,7 @@ class YouTubeSandbox(SandboxServer):
         self._tokens: dict[str, str] = {}   # access token -> channel id
         self._refresh: dict[str, str] = {}  # refresh token -> channel id
         self._channels: dict[str, dict] = {}
+        self.oauth = AuthorizationServer(code_ttl=AUTHORIZATION_CODE_TTL, pkce="optional", clock=clock)
         self._server = self._thread = None
         self._base_url = ""
         self._clear_state()
@@ -127,6 +140,13 @@ class YouTubeSandbox(SandboxServer):
         """The access token stops working (its hour is up): the next call answers 401."""
         with self._lock:
             self._tokens.pop(access_token, None)
+
+    def revoke_authorization(self, channel_id: str) -> None:
+        """The owner removed the app's access: its access and refresh tokens stop working."""
+        with self._lock:
+            for table in (self._tokens, self._refresh):
+                for token in [t for t, channel in table.items() if channel == channel_id]:
+                    del table[token]
 
     def inject(self, endpoint: str, kind: str, count: int = 1, **params: Any) -> None:
         """Queue a fault for the next `count` requests to `endpoint` (after `skip=N` more pass through).
@@ -212,6 +232,10 @@ class YouTubeSandbox(SandboxServer):
             return "update" if request.method == "PUT" else "list"
         if request.path == "/token":
             return "token"
+        if request.path == "/o/oauth2/v2/auth":  # accounts.google.com in production; one host here
+            return "authorize"
+        if request.path == "/youtube/v3/channels":
+            return "channels"
         return "unknown"
 
     def _wsgi(self, environ: dict, start_response: Callable) -> Any:
@@ -222,7 +246,8 @@ class YouTubeSandbox(SandboxServer):
             body, truncated = self._read_body(request)  # always drain, so error replies are not resets
             if endpoint == "unknown":
                 raise ApiError(404, "notFound", f"no such endpoint: {request.method} {request.path}", "global")
-            expected = {"insert": "POST", "upload": "PUT", "list": "GET", "update": "PUT", "token": "POST"}[endpoint]
+            expected = {"insert": "POST", "upload": "PUT", "list": "GET", "update": "PUT", "token": "POST",
+                        "authorize": "GET", "channels": "GET"}[endpoint]
             if request.method != expected:
                 raise ApiError(405, "methodNotAllowed", f"{request.path} expects {expected}", "global")
             # An interrupt waits for a chunk that carries bytes (a status query passes it by).
@@ -387,7 +412,13 @@ class YouTubeSandbox(SandboxServer):
         for part in set(resource) & RESOURCE_PARTS:
             if part not in parts:
                 raise ApiError(400, "unexpectedPart", f"the body sets {part!r} but the part parameter omits it")
-        snippet = resource.get("snippet")
+        self._check_snippet(resource.get("snippet"))
+        status = resource.get("status", {})
+        if not isinstance(status, dict):
+            raise ApiError(400, "invalidVideoMetadata", "status must be an object", "youtube.video")
+        self._check_status(status, new=True)
+
+    def _check_snippet(self, snippet: Any) -> None:
         if not isinstance(snippet, dict):
             raise ApiError(400, "invalidTitle", "snippet.title is required", "youtube.video")
         unknown = set(snippet) - SNIPPET_FIELDS
@@ -410,10 +441,6 @@ class YouTubeSandbox(SandboxServer):
         if category is not None and category not in CATEGORIES:
             raise ApiError(400, "invalidCategoryId", "The snippet.categoryId property specifies an invalid category ID.",
                            "youtube.video")
-        status = resource.get("status", {})
-        if not isinstance(status, dict):
-            raise ApiError(400, "invalidVideoMetadata", "status must be an object", "youtube.video")
-        self._check_status(status, new=True)
 
     def _check_status(self, status: dict, *, new: bool) -> None:
         unknown = set(status) - STATUS_FIELDS
@@ -603,21 +630,37 @@ class YouTubeSandbox(SandboxServer):
             video["status"]["uploadStatus"] = "processed"
             video["processingDetails"] = {"processingStatus": "succeeded"}
 
-    # ---- videos.update part=status ----
+    # ---- videos.update part=snippet,status: each part named is replaced whole ----
     def _h_update(self, request: Request, body: bytes, truncated: bool, entry: dict) -> Response:
         channel = self._auth(request)
         self._charge("update")
         parts = {p.strip() for p in request.args.get("part", "").split(",") if p.strip()}
-        if parts != {"status"}:
-            raise ApiError(400, "unexpectedPart", "the sandbox supports videos.update with part=status only")
+        if not parts or not parts <= UPDATE_PARTS:
+            raise ApiError(400, "unexpectedPart", "the sandbox supports videos.update with part=snippet and/or status")
         resource = self._json_body(request, body)
         vid = resource.get("id")
-        status = resource.get("status")
-        if not isinstance(vid, str) or not isinstance(status, dict) or set(resource) - {"id", "status", "kind"}:
-            raise ApiError(400, "invalidVideoMetadata", "the body must be {id, status}", "youtube.video")
-        if "privacyStatus" not in status:  # the part is replaced whole: an omitted privacy would reset
-            raise ApiError(400, "invalidVideoMetadata", "status.privacyStatus is required on update", "youtube.video")
-        self._check_status(status, new=False)
+        if not isinstance(vid, str) or set(resource) - {"id", "kind", "etag"} - parts:
+            raise ApiError(400, "invalidVideoMetadata", "the body must be {id, and the parts named in part}",
+                           "youtube.video")
+        if parts - set(resource):  # a named part that is absent would be cleared: refuse rather than guess
+            raise ApiError(400, "invalidVideoMetadata", f"the body omits part(s) {sorted(parts - set(resource))}",
+                           "youtube.video")
+        snippet = status = None
+        if "snippet" in parts:
+            if not isinstance(resource["snippet"], dict):
+                raise ApiError(400, "invalidVideoMetadata", "snippet must be an object", "youtube.video")
+            snippet = {k: v for k, v in resource["snippet"].items() if k not in SNIPPET_READ_ONLY}
+            if "categoryId" not in snippet:  # documented: required whenever the snippet is updated
+                raise ApiError(400, "invalidCategoryId", "snippet.categoryId is required when updating the snippet",
+                               "youtube.video")
+            self._check_snippet(snippet)
+        if "status" in parts:
+            status = resource["status"]
+            if not isinstance(status, dict):
+                raise ApiError(400, "invalidVideoMetadata", "status must be an object", "youtube.video")
+            if "privacyStatus" not in status:  # the part is replaced whole: an omitted privacy would reset
+                raise ApiError(400, "invalidVideoMetadata", "status.privacyStatus is required on update", "youtube.video")
+            self._check_status(status, new=False)
         with self._lock:
             video = self._videos.get(vid)
             if video is None:
@@ -626,12 +669,22 @@ class YouTubeSandbox(SandboxServer):
             if video["channel_id"] != channel:
                 raise ApiError(403, "forbidden", "The video that you are trying to update belongs to another channel.",
                                "youtube.video")
-            keep = {k: v for k, v in video["status"].items() if k in ("uploadStatus", "failureReason", "rejectionReason")}
-            video["status"] = {**copy.deepcopy(status), **keep}
-            if self.uploads_stay_private:  # accepted, and quietly not applied
-                video["status"]["privacyStatus"] = "private"
-            video["updates"].append(copy.deepcopy(status))
-            return self._json(self._resource(video, {"id", "status"}))
+            if snippet is not None:
+                video["snippet"] = copy.deepcopy(snippet)  # omitted fields (description, tags) are deleted
+            if status is not None:
+                keep = {k: v for k, v in video["status"].items() if k in ("uploadStatus", "failureReason", "rejectionReason")}
+                video["status"] = {**copy.deepcopy(status), **keep}
+                if self.uploads_stay_private:  # accepted, and quietly not applied
+                    video["status"]["privacyStatus"] = "private"
+            video["updates"].append({part: copy.deepcopy(resource[part]) for part in sorted(parts)})
+            return self._json(self._resource(video, {"id"} | parts))
+
+    def edit_video(self, video_id: str, *, snippet: dict | None = None, status: dict | None = None) -> None:
+        """The channel owner edits the video in YouTube Studio: the given fields change, others stay."""
+        with self._lock:
+            video = self._videos[video_id]
+            video["snippet"].update(copy.deepcopy(snippet or {}))
+            video["status"].update(copy.deepcopy(status or {}))
 
     # ---- OAuth token endpoint ----
     def _h_token(self, request: Request, body: bytes, truncated: bool, entry: dict) -> Response:
@@ -643,8 +696,10 @@ class YouTubeSandbox(SandboxServer):
             raise ApiError(401, "invalid_client", "The OAuth client was not found.")
         if self._clients is not None and not secrets.compare_digest(self._clients.get(client_id, "").encode(), secret.encode()):
             raise ApiError(401, "invalid_client", "Unauthorized")
+        if form.get("grant_type") == "authorization_code":
+            return self._authorization_code(form)
         if form.get("grant_type") != "refresh_token":
-            raise ApiError(400, "unsupported_grant_type", "Invalid grant_type (the sandbox supports refresh_token)")
+            raise ApiError(400, "unsupported_grant_type", "Invalid grant_type: " + str(form.get("grant_type")))
         with self._lock:
             channel = self._refresh.get(form.get("refresh_token", ""))
             if channel is None:
@@ -654,6 +709,53 @@ class YouTubeSandbox(SandboxServer):
         return self._json({"access_token": access, "expires_in": 3599, "token_type": "Bearer",
                            "scope": "https://www.googleapis.com/auth/youtube.upload "
                                     "https://www.googleapis.com/auth/youtube.readonly"})
+
+    def _authorization_code(self, form: dict) -> Response:
+        try:
+            grant = self.oauth.redeem(code=form.get("code", ""), client_id=form.get("client_id", ""),
+                                      client_secret=form.get("client_secret", ""), redirect_uri=form.get("redirect_uri"),
+                                      code_verifier=form.get("code_verifier"))
+        except OAuthRefusal as refusal:
+            # Google answers a bad, used or expired code (or verifier) with invalid_grant "Bad Request".
+            raise ApiError(refusal.status, refusal.error, refusal.description) from None
+        channel = grant["user"]
+        with self._lock:
+            access = "ya29." + secrets.token_urlsafe(32)
+            self._tokens[access] = channel
+            out = {"access_token": access, "expires_in": 3599, "token_type": "Bearer", "scope": " ".join(grant["scopes"])}
+            if grant.get("offline"):  # a refresh token only for access_type=offline
+                refresh = "1//" + secrets.token_urlsafe(40)
+                self._refresh[refresh] = channel
+                out["refresh_token"] = refresh
+        return self._json(out)
+
+    def _h_authorize(self, request: Request, body: bytes, truncated: bool, entry: dict) -> Response:
+        args = request.args.to_dict()
+        try:
+            return redirect_response(self.oauth.authorize(args, extra={"offline": args.get("access_type") == "offline"}))
+        except OAuthRefusal as refusal:
+            return refusal_page(refusal)
+
+    def _h_channels(self, request: Request, body: bytes, truncated: bool, entry: dict) -> Response:
+        """channels.list part=...&mine=true: the token's channel (1 quota unit)."""
+        channel_id = self._auth(request)
+        parts = {p.strip() for p in request.args.get("part", "").split(",") if p.strip()}
+        if not parts:
+            raise ApiError(400, "required", "Required parameter: part", "global")
+        if parts - CHANNEL_PARTS:
+            raise ApiError(400, "unknownPart", f"unknown part {sorted(parts - CHANNEL_PARTS)[0]!r}", "youtube.part")
+        if request.args.get("mine") != "true":
+            raise ApiError(400, "missingRequiredParameter", "the sandbox serves channels.list with mine=true only",
+                           "youtube.parameter")
+        self._charge("list")
+        with self._lock:
+            channel = dict(self._channels[channel_id])
+        item: dict[str, Any] = {"kind": "youtube#channel", "etag": hashlib.sha1(channel_id.encode()).hexdigest(),
+                                "id": channel_id}
+        if "snippet" in parts:
+            item["snippet"] = {"title": channel["title"], "description": "", "customUrl": "@" + channel["title"].lower().replace(" ", "")}
+        return self._json({"kind": "youtube#channelListResponse", "pageInfo": {"totalResults": 1, "resultsPerPage": 5},
+                           "items": [item]})
 
     def expire_session(self, video_or_upload_id: str | None = None, *, completed_too: bool = False) -> None:
         """Make an upload session answer 404 (expired); without an id, every open session.

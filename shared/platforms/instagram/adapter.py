@@ -19,7 +19,8 @@ from shared.errors import (AmbiguousError, AuthError, CapReached, ConfigError, P
                            TransientError, ValidationError)
 from shared.platforms.base import Limit, PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult
 from shared.platforms.instagram import login_tokens, lookup
-from shared.platforms.instagram.client import CAP_RETRY_SECONDS, ContainerStatus, InstagramClient
+from shared.platforms.instagram.client import (CAP_RETRY_SECONDS, ContainerStatus, InstagramClient,
+                                              exchange_authorization_code)
 from shared.runtime.clock import utcnow
 
 CAPTION_LIMIT = 2200       # characters (platforms.md 2.3)
@@ -361,3 +362,27 @@ def _record_create_sent(ctx: StatusContext, at: datetime | None) -> None:
 
 def _once(fn):
     return fn()  # the status poll reschedules transient errors itself
+
+
+# -- connecting an account (shared/accounts): the consent page, the code exchange, who it is ----------
+# Business Login for Instagram: scopes comma-separated (the instagram_business_* names since 2025-01-27);
+# no PKCE documented. The account's token is then an Instagram User token for graph.instagram.com.
+OAUTH_SCOPES = ("instagram_business_basic", "instagram_business_content_publish")
+
+
+def authorization_request(config, account: dict) -> dict:
+    return {"url": config.instagram_authorize_url, "client_param": "client_id", "scope": ",".join(OAUTH_SCOPES),
+            "pkce": False, "params": {}}
+
+
+def exchange_code(code: str, *, client_id: str, client_secret: str, redirect_uri: str, code_verifier: str | None,
+                  config, http=None) -> dict:
+    return exchange_authorization_code(config.instagram_token_url, config.instagram_exchange_url, client_id=client_id,
+                                       client_secret=client_secret, code=code, redirect_uri=redirect_uri,
+                                       timeout=config.http_timeout_seconds, http=http)
+
+
+def identity(tokens, config, account: dict) -> dict:
+    """GET /me?fields=user_id,username: {platform_account_id: IG user id, handle: username}."""
+    me = client_for(tokens, config).me()
+    return {"platform_account_id": str(me.get("user_id") or me["id"]), "handle": me.get("username") or None}

@@ -21,7 +21,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError
 from shared.publishing.credentials import StaticToken, with_fresh_token
-from shared.runtime.logging import log_event
+from shared.runtime.logging import log_event, register_secret
 
 if TYPE_CHECKING:
     from shared.platforms.base import TokenSource
@@ -165,6 +165,15 @@ class InstagramClient:
             return payload
         raise classify(response.status_code, payload, response.headers, endpoint, creates=creates)
 
+    # -- identity ---------------------------------------------------------------------------
+    def me(self) -> dict:
+        """GET /me?fields=user_id,username: the professional account the token acts for (Instagram
+        Login; `user_id` is the IG user id that publishing uses)."""
+        data = self._call("GET", "/me", endpoint="me", params={"fields": "user_id,username"})
+        if not (data.get("user_id") or data.get("id")):
+            raise TransientError("instagram me answered without an id")
+        return data
+
     # -- publishing -------------------------------------------------------------------------
     def publishing_limit(self, ig_user_id: str) -> PublishingLimit:
         data = self._call("GET", f"/{ig_user_id}/content_publishing_limit", endpoint="publishing_limit",
@@ -226,3 +235,49 @@ def parse_timestamp(value) -> datetime | None:
         return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%S%z")
     except ValueError:
         return None
+
+
+def exchange_authorization_code(token_url: str, exchange_url: str, *, client_id: str, client_secret: str, code: str,
+                                redirect_uri: str, timeout: float = 30.0, http: requests.Session | None = None) -> dict:
+    """Business Login for Instagram: the code becomes a 1-hour token (POST api.instagram.com/oauth/
+    access_token), which becomes a 60-day one (GET graph.instagram.com/access_token,
+    grant_type=ig_exchange_token). The answer is shaped for login_tokens.py: the long-lived token is
+    also the "refresh token" (Instagram Login refreshes the token itself), login = "instagram"."""
+    http = http or requests.Session()
+    code = code.split("#", 1)[0]  # Meta appends "#_" to the redirect; it is not part of the code
+    short = _oauth_call(http, "POST", token_url, timeout, "code exchange",
+                        data={"client_id": client_id, "client_secret": client_secret,
+                              "grant_type": "authorization_code", "redirect_uri": redirect_uri, "code": code})
+    row = (short.get("data") or [short])[0] if isinstance(short.get("data"), list) else short
+    if not row.get("access_token"):
+        raise PermanentError("instagram code exchange answered without a token", platform_code="no_token")
+    register_secret(str(row["access_token"]))
+    long_lived = _oauth_call(http, "GET", exchange_url, timeout, "long-lived token exchange",
+                             params={"grant_type": "ig_exchange_token", "client_secret": client_secret,
+                                     "access_token": row["access_token"]})
+    if not long_lived.get("access_token"):
+        raise PermanentError("instagram long-lived token exchange answered without a token", platform_code="no_token")
+    token = str(long_lived["access_token"])
+    return {"access_token": token, "refresh_token": token, "expires_in": long_lived.get("expires_in"),
+            "user_id": str(row.get("user_id") or ""), "scope": row.get("permissions"), "login": "instagram"}
+
+
+def _oauth_call(http: requests.Session, method: str, url: str, timeout: float, what: str, **kwargs) -> dict:
+    try:
+        response = http.request(method, url, timeout=timeout, **kwargs)
+    except requests.RequestException:
+        raise TransientError(f"instagram {what}: no answer") from None
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {}
+    payload = payload if isinstance(payload, dict) else {}
+    log_event(log, logging.INFO, "instagram oauth call", endpoint=what, http_status=response.status_code)
+    if response.ok and "error" not in payload and "error_message" not in payload:
+        return payload
+    if response.status_code >= 500:
+        raise TransientError(f"instagram {what}: HTTP {response.status_code}")
+    error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
+    message = error.get("message") or payload.get("error_message") or f"HTTP {response.status_code}"
+    raise PermanentError(f"instagram refused the {what} ({message})",
+                         platform_code=str(error.get("code") or payload.get("error_type") or response.status_code))

@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import AmbiguousError, AuthError, PermanentError, TransientError, ValidationError
 from shared.platforms.base import Limit, PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult
-from shared.platforms.linkedin.client import DuplicatePost, LinkedInClient, refresh_member_tokens
+from shared.platforms.linkedin.client import (DuplicatePost, LinkedInClient, exchange_authorization_code,
+                                             refresh_member_tokens)
 from shared.platforms.linkedin.commentary import COMMENTARY_LIMIT, build_commentary
 from shared.platforms.linkedin.reconcile import find_sent_post
 from shared.posts.model import Post
@@ -247,3 +248,36 @@ def _reconciled(found: dict, post_urn: str, *, detail: str) -> StatusResult:
         return StatusResult("published", platform_ids={"post_urn": post_urn}, share_url=share_url(post_urn),
                             detail=detail)
     return StatusResult("pending", platform_ids={"post_urn": post_urn}, detail=state)
+
+
+# -- connecting an account (shared/accounts): the consent page, the code exchange, who it is ----------
+# 3-legged OAuth for web apps (no PKCE), scopes space-delimited; openid profile for /v2/userinfo;
+# an organization account also needs w_organization_social (and r_organization_social to find its
+# posts) [learn.microsoft.com/linkedin/shared/authentication/authorization-code-flow; platforms.md 5.2].
+MEMBER_SCOPES = ("openid", "profile", "w_member_social")
+ORGANIZATION_SCOPES = ("w_organization_social", "r_organization_social")
+
+
+def authorization_request(config, account: dict) -> dict:
+    scopes = MEMBER_SCOPES + (ORGANIZATION_SCOPES if _is_organization(account) else ())
+    return {"url": config.linkedin_authorize_url, "client_param": "client_id", "scope": " ".join(scopes),
+            "pkce": False, "params": {}}
+
+
+def exchange_code(code: str, *, client_id: str, client_secret: str, redirect_uri: str, code_verifier: str | None,
+                  config, http=None) -> dict:
+    return exchange_authorization_code(config.linkedin_oauth_url, client_id=client_id, client_secret=client_secret,
+                                       code=code, redirect_uri=redirect_uri, timeout=config.http_timeout_seconds, http=http)
+
+
+def identity(tokens, config, account: dict) -> dict:
+    """GET /v2/userinfo: the member. An organization account keeps its organization URN as author
+    (the member is who administers it); a member account's author is the member's person URN."""
+    member = client_for(tokens, config).userinfo()
+    person = f"urn:li:person:{member['sub']}"
+    author = account.get("platform_account_id") if _is_organization(account) else person
+    return {"platform_account_id": author, "person_urn": person, "name": member.get("name") or None}
+
+
+def _is_organization(account: dict) -> bool:
+    return str(account.get("platform_account_id") or "").startswith("urn:li:organization:")

@@ -153,6 +153,24 @@ class LinkedInClient:
             raise TransientError(f"linkedin {endpoint}: unexpected answer")
         return data
 
+    # -- identity --------------------------------------------------------------------------
+    def userinfo(self) -> dict:
+        """GET /v2/userinfo (OpenID Connect, scopes openid profile; unversioned, so no LinkedIn-Version
+        header): the member the token acts for, {sub, name, ...}."""
+        def once(token: str) -> dict:
+            try:
+                response = self._http.get(f"{self._base}/v2/userinfo", timeout=self._timeout,
+                                          headers={"Authorization": f"Bearer {token}"})
+            except requests.RequestException as exc:
+                raise TransientError(f"linkedin userinfo: {type(exc).__name__}") from None
+            self._check(response, "userinfo")
+            return self._json(response, "userinfo")
+
+        data = with_fresh_token(self._tokens, once)
+        if not data.get("sub"):
+            raise TransientError("linkedin userinfo answered without a member id (sub)")
+        return data
+
     # -- images ----------------------------------------------------------------------------
     def initialize_image_upload(self, owner: str) -> ImageUpload:
         response = self._call("POST", "/rest/images", endpoint="images_init", params={"action": "initializeUpload"},
@@ -280,3 +298,33 @@ def refresh_member_tokens(oauth_url: str, tokens: dict, *, timeout: float = 30.0
     raise AuthError(f"linkedin token refresh refused ({code or response.status_code}: "
                     f"{payload.get('error_description', '')}); the member must reconnect the account",
                     platform_code=str(code or response.status_code))
+
+
+def exchange_authorization_code(oauth_url: str, *, client_id: str, client_secret: str, code: str, redirect_uri: str,
+                                timeout: float = 30.0, http: requests.Session | None = None) -> dict:
+    """POST /oauth/v2/accessToken with grant_type=authorization_code, the client credentials in the
+    form and the same redirect_uri as the authorization request."""
+    import time
+
+    http = http or requests.Session()
+    try:
+        response = http.post(oauth_url, data={"grant_type": "authorization_code", "code": code, "client_id": client_id,
+                                              "client_secret": client_secret, "redirect_uri": redirect_uri},
+                             headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=timeout)
+    except requests.RequestException:
+        raise TransientError("linkedin code exchange: no answer") from None
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {}
+    payload = payload if isinstance(payload, dict) else {}
+    if response.ok and payload.get("access_token"):
+        tokens = {k: payload.get(k) for k in ("access_token", "refresh_token", "expires_in", "scope")}
+        if payload.get("refresh_token_expires_in") is not None:  # counted from this authorization, never slides
+            tokens["refresh_token_expires_at"] = int(time.time() + float(payload["refresh_token_expires_in"]))
+        return tokens
+    if response.status_code >= 500 or response.status_code == 429:
+        raise TransientError(f"linkedin code exchange: HTTP {response.status_code}")
+    code_name = payload.get("error")
+    raise PermanentError(f"linkedin refused the authorization code ({code_name or response.status_code}: "
+                         f"{payload.get('error_description', '')})", platform_code=str(code_name or response.status_code))

@@ -11,7 +11,8 @@ from shared.errors import ValidationError
 from shared.platforms.base import Limit, PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult, on_off
 from shared.platforms.tiktok import status
 from shared.platforms.tiktok.chunking import plan_chunks
-from shared.platforms.tiktok.client import CreatorInfo, TikTokClient, refresh_user_tokens, upload_all
+from shared.platforms.tiktok.client import (CreatorInfo, TikTokClient, exchange_authorization_code, refresh_user_tokens,
+                                            upload_all)
 from shared.platforms.tiktok.duration import mp4_duration_seconds
 from shared.posts.model import Post
 from shared.runtime.logging import log_event
@@ -139,3 +140,25 @@ def reconcile(ctx: StatusContext) -> StatusResult:
     return status.settle(ctx, client_for(ctx.tokens, ctx.config), unconfirmed=True)
 
 
+# -- connecting an account (shared/accounts): the consent page, the code exchange, who it is ----------
+# Login Kit for Web: scopes comma-separated; no PKCE for web apps (code_verifier is for mobile and
+# desktop) [developers.tiktok.com/doc/login-kit-web; .../oauth-user-access-token-management].
+OAUTH_SCOPES = ("user.info.basic", "video.publish", "video.upload", "video.list")
+
+
+def authorization_request(config, account: dict) -> dict:
+    return {"url": config.tiktok_authorize_url, "client_param": "client_key", "scope": ",".join(OAUTH_SCOPES),
+            "pkce": False, "params": {}}
+
+
+def exchange_code(code: str, *, client_id: str, client_secret: str, redirect_uri: str, code_verifier: str | None,
+                  config, http=None) -> dict:
+    return exchange_authorization_code(config.tiktok_base_url.rstrip("/") + "/v2/oauth/token/", client_key=client_id,
+                                       client_secret=client_secret, code=code, redirect_uri=redirect_uri,
+                                       timeout=config.http_timeout_seconds, http=http)
+
+
+def identity(tokens, config, account: dict) -> dict:
+    """GET /v2/user/info/ (the cheapest call that names the creator): {platform_account_id: open_id, name}."""
+    user = client_for(tokens, config).user_info()
+    return {"platform_account_id": str(user["open_id"]), "name": user.get("display_name") or None}

@@ -131,6 +131,28 @@ class TikTokClient:
             raise TransientError(message, platform_code=code)
         raise PermanentError(message, platform_code=code)
 
+    def _get(self, path: str, *, endpoint: str, params=None) -> dict:
+        def once(token: str) -> dict:
+            try:
+                response = self._http.get(f"{self._base}{path}", params=params, timeout=self._timeout,
+                                          headers={"Authorization": f"Bearer {token}"})
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise TransientError(f"tiktok {endpoint}: no answer ({type(exc).__name__})") from None
+            return self._check(response, endpoint)
+
+        try:
+            return with_fresh_token(self._tokens, once)
+        except _ScopeMissing as exc:
+            raise AuthError(f"{exc}; reconnect the account granting it", platform_code=exc.platform_code) from None
+
+    def user_info(self) -> dict:
+        """GET /v2/user/info/ (scope user.info.basic): the creator the token acts for, {open_id, display_name}."""
+        data = self._get("/v2/user/info/", endpoint="user_info", params={"fields": "open_id,display_name"})
+        user = data.get("user") or {}
+        if not user.get("open_id"):
+            raise TransientError("tiktok user_info answered without an open_id")
+        return user
+
     def creator_info(self) -> CreatorInfo:
         data = self._post("/v2/post/publish/creator_info/query/", {}, endpoint="creator_info")
         return CreatorInfo(
@@ -244,3 +266,33 @@ def refresh_user_tokens(token_url: str, tokens: dict, *, timeout: float = 30.0, 
         raise TransientError(f"tiktok token refresh: HTTP {response.status_code}")
     raise AuthError(f"tiktok token refresh refused ({code or response.status_code}); reconnect the account",
                     platform_code=str(code or response.status_code))
+
+
+def exchange_authorization_code(token_url: str, *, client_key: str, client_secret: str, code: str, redirect_uri: str,
+                                code_verifier: str | None = None, timeout: float = 30.0,
+                                http: requests.Session | None = None) -> dict:
+    """POST /v2/oauth/token/ with grant_type=authorization_code (Login Kit for Web: the same
+    redirect_uri as the authorize request; code_verifier only where PKCE was used)."""
+    http = http or requests.Session()
+    form = {"client_key": client_key, "client_secret": client_secret, "code": code,
+            "grant_type": "authorization_code", "redirect_uri": redirect_uri}
+    if code_verifier:
+        form["code_verifier"] = code_verifier
+    try:
+        response = http.post(token_url, data=form, headers={"Content-Type": "application/x-www-form-urlencoded"},
+                             timeout=timeout)
+    except (requests.ConnectionError, requests.Timeout):
+        raise TransientError("tiktok code exchange: no answer") from None
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {}
+    if response.ok and payload.get("access_token"):
+        return {k: payload.get(k) for k in ("access_token", "refresh_token", "expires_in", "refresh_expires_in",
+                                             "open_id", "scope")}
+    code_name = payload.get("error") if isinstance(payload.get("error"), str) else \
+        (payload.get("error") or {}).get("code") if isinstance(payload.get("error"), dict) else None
+    if response.status_code >= 500:
+        raise TransientError(f"tiktok code exchange: HTTP {response.status_code}")
+    raise PermanentError(f"tiktok refused the authorization code ({code_name or response.status_code}: "
+                         f"{payload.get('error_description', '')})", platform_code=str(code_name or response.status_code))

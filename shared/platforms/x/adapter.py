@@ -12,7 +12,7 @@ from datetime import timedelta
 from shared.content.model import MediaRef
 from shared.errors import PermanentError, TransientError
 from shared.platforms.base import Limit, PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult
-from shared.platforms.x.client import DuplicateContent, XClient, refresh_user_tokens
+from shared.platforms.x.client import DuplicateContent, XClient, exchange_authorization_code, refresh_user_tokens
 from shared.platforms.x.reconcile import find_sent_post
 from shared.platforms.x.validation import (MAX_WEIGHTED_LENGTH, media_plan, post_text, validate,  # noqa: F401
                                            weighted_length)
@@ -141,3 +141,26 @@ def reconcile(ctx: StatusContext) -> StatusResult:
         reason = "X refused the post as duplicate content and no post from this approval is on the timeline"
         return StatusResult("failed", fail_reason=reason, fail_class="platform", detail="duplicate")
     return StatusResult("absent", detail=f"not on the account's timeline {ABSENT_AFTER} after the create was sent")
+
+
+# -- connecting an account (shared/accounts): the consent page, the code exchange, who it is ----------
+# OAuth 2.0 with PKCE (required); a refresh token only with offline.access (platforms.md 3.5).
+OAUTH_SCOPES = ("tweet.read", "tweet.write", "users.read", "media.write", "offline.access")
+
+
+def authorization_request(config, account: dict) -> dict:
+    return {"url": config.x_authorize_url, "client_param": "client_id", "scope": " ".join(OAUTH_SCOPES),
+            "pkce": True, "params": {}}
+
+
+def exchange_code(code: str, *, client_id: str, client_secret: str, redirect_uri: str, code_verifier: str | None,
+                  config, http=None) -> dict:
+    return exchange_authorization_code(config.x_base_url.rstrip("/") + "/2/oauth2/token", client_id=client_id,
+                                       client_secret=client_secret, code=code, redirect_uri=redirect_uri,
+                                       code_verifier=code_verifier or "", timeout=config.http_timeout_seconds, http=http)
+
+
+def identity(tokens, config, account: dict) -> dict:
+    """GET /2/users/me: {platform_account_id: user id, handle: @username, name}."""
+    user = client_for(tokens, config).me()
+    return {"platform_account_id": str(user["id"]), "handle": user.get("username") or None, "name": user.get("name") or None}

@@ -229,3 +229,30 @@ def refresh_user_tokens(token_url: str, tokens: dict, *, timeout: float = 30.0, 
     raise AuthError(f"x token refresh refused ({code or response.status_code}: "
                     f"{payload.get('error_description', '') if isinstance(payload, dict) else ''}); reconnect the account",
                     platform_code=str(code or response.status_code))
+
+
+def exchange_authorization_code(token_url: str, *, client_id: str, client_secret: str | None, code: str,
+                                redirect_uri: str, code_verifier: str, timeout: float = 30.0,
+                                http: requests.Session | None = None) -> dict:
+    """POST /2/oauth2/token with grant_type=authorization_code and the PKCE code_verifier; a
+    confidential client authenticates with HTTP Basic client_id:client_secret (platforms.md 3.5)."""
+    http = http or requests.Session()
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+            "code_verifier": code_verifier, "client_id": client_id}
+    try:
+        response = http.post(token_url, data=form, auth=(client_id, client_secret) if client_secret else None,
+                             headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=timeout)
+    except (requests.ConnectionError, requests.Timeout):
+        raise TransientError("x code exchange: no answer") from None
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {}
+    payload = payload if isinstance(payload, dict) else {}
+    if response.ok and payload.get("access_token"):
+        return {k: payload.get(k) for k in ("access_token", "refresh_token", "expires_in", "scope")}
+    if response.status_code >= 500 or response.status_code == 429:
+        raise TransientError(f"x code exchange: HTTP {response.status_code}")
+    code_name = payload.get("error")
+    raise PermanentError(f"x refused the authorization code ({code_name or response.status_code}: "
+                         f"{payload.get('error_description', '')})", platform_code=str(code_name or response.status_code))

@@ -13,8 +13,8 @@ from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import ValidationError
 from shared.platforms.base import Limit, PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult
 from shared.platforms.youtube import settle
-from shared.platforms.youtube.client import (SessionExpired, UploadProgress, YouTubeClient, refresh_user_tokens,
-                                             upload_resumable)
+from shared.platforms.youtube.client import (SessionExpired, UploadProgress, YouTubeClient, exchange_authorization_code,
+                                             refresh_user_tokens, upload_resumable)
 from shared.platforms.youtube.quota import charge_call
 from shared.platforms.youtube.resource import build_resource, scheduled_release
 from shared.runtime.clock import utcnow
@@ -173,3 +173,28 @@ def reconcile(ctx: StatusContext) -> StatusResult:
     exists (then it is checked like any other), is incomplete (absent; the session is kept so the
     next attempt resumes it) or cannot say (pending)."""
     return settle.settle(ctx, client_for(ctx.tokens, ctx.config), unconfirmed=True)
+
+
+# -- connecting an account (shared/accounts): the consent page, the code exchange, who it is ----------
+# Google's web server flow: access_type=offline (and prompt=consent, so a reconnect gets a new refresh
+# token too), PKCE S256 supported [developers.google.com/identity/protocols/oauth2/web-server].
+# youtube.readonly is what channels.list mine=true and the stats calls need (platforms.md 4.6).
+OAUTH_SCOPES = ("https://www.googleapis.com/auth/youtube.upload", "https://www.googleapis.com/auth/youtube.readonly")
+
+
+def authorization_request(config, account: dict) -> dict:
+    return {"url": config.youtube_authorize_url, "client_param": "client_id", "scope": " ".join(OAUTH_SCOPES),
+            "pkce": True, "params": {"access_type": "offline", "prompt": "consent", "include_granted_scopes": "true"}}
+
+
+def exchange_code(code: str, *, client_id: str, client_secret: str, redirect_uri: str, code_verifier: str | None,
+                  config, http=None) -> dict:
+    return exchange_authorization_code(config.youtube_oauth_url, client_id=client_id, client_secret=client_secret,
+                                       code=code, redirect_uri=redirect_uri, code_verifier=code_verifier,
+                                       timeout=config.http_timeout_seconds, http=http)
+
+
+def identity(tokens, config, account: dict) -> dict:
+    """channels.list part=id,snippet mine=true (1 quota unit): {platform_account_id: channel id, name}."""
+    channel = client_for(tokens, config).my_channel()
+    return {"platform_account_id": str(channel["id"]), "name": (channel.get("snippet") or {}).get("title") or None}

@@ -127,10 +127,37 @@ class YouTubeClient:
         data = self._call("GET", VIDEOS_PATH, endpoint="videos.list", params={"part": parts, "id": ",".join(video_ids)})
         return list(data.get("items") or [])
 
+    def my_channel(self) -> dict:
+        """channels.list part=id,snippet mine=true (1 quota unit): the channel the token acts for."""
+        data = self._call("GET", "/youtube/v3/channels", endpoint="channels.list",
+                          params={"part": "id,snippet", "mine": "true"})
+        items = list(data.get("items") or [])
+        if not items:
+            raise PermanentError("youtube channels.list: the authorized Google account has no YouTube channel",
+                                 platform_code="noChannel")
+        return items[0]
+
     def update_status(self, video_id: str, status: dict) -> dict:
         """videos.update part=status: the whole status part is replaced, so send all of it."""
         return self._call("PUT", VIDEOS_PATH, endpoint="videos.update", params={"part": "status"},
                           body={"id": video_id, "status": status})
+
+    def get_video(self, video_id: str) -> dict | None:
+        """videos.list part=snippet,status for one video; None when YouTube does not list it
+        (deleted, or not this channel's and not public)."""
+        items = self.list_videos([video_id], parts="snippet,status")
+        return items[0] if items else None
+
+    def update_video(self, video_id: str, *, snippet: dict, status: dict) -> dict:
+        """videos.update part=snippet,status. Both parts are REPLACED: an omitted snippet field
+        (description, tags) is deleted and an omitted privacyStatus resets, and snippet.title and
+        snippet.categoryId are required. So send a whole part, read first (writable_parts)."""
+        if not snippet.get("title") or not snippet.get("categoryId"):
+            raise ValueError("videos.update of the snippet needs snippet.title and snippet.categoryId")
+        if not status.get("privacyStatus"):
+            raise ValueError("videos.update of the status needs status.privacyStatus")
+        return self._call("PUT", VIDEOS_PATH, endpoint="videos.update", params={"part": "snippet,status"},
+                          body={"id": video_id, "snippet": snippet, "status": status})
 
     # -- resumable upload ----------------------------------------------------------------------
     def start_session(self, resource: dict, size: int, content_type: str, *, notify_subscribers: bool = True) -> str:
@@ -200,6 +227,20 @@ class YouTubeClient:
     def _log(endpoint: str, response: requests.Response) -> None:
         reason = google_error(response)[0] if not response.ok else "ok"
         log_event(log, logging.INFO, "youtube call", endpoint=endpoint, http_status=response.status_code, reason=reason)
+
+
+# What videos.update may set; the rest of a videos.list answer is output only.
+WRITABLE_SNIPPET = ("title", "description", "tags", "categoryId", "defaultLanguage", "defaultAudioLanguage")
+WRITABLE_STATUS = ("privacyStatus", "publishAt", "selfDeclaredMadeForKids", "containsSyntheticMedia", "embeddable",
+                   "license", "publicStatsViewable")
+
+
+def writable_parts(video: dict) -> tuple[dict, dict]:
+    """(snippet, status) of a videos.list item as videos.update takes them back: the writable fields
+    only, so a read-modify-write keeps everything the change does not touch."""
+    snippet = {k: v for k, v in (video.get("snippet") or {}).items() if k in WRITABLE_SNIPPET}
+    status = {k: v for k, v in (video.get("status") or {}).items() if k in WRITABLE_STATUS}
+    return snippet, status
 
 
 def upload_resumable(client: YouTubeClient, session_uri: str, *, total: int, chunk_bytes: int, content_type: str,
@@ -288,3 +329,31 @@ def refresh_user_tokens(token_url: str, tokens: dict, *, timeout: float = 30.0, 
         raise TransientError(f"youtube token refresh: HTTP {response.status_code}")
     raise AuthError(f"youtube token refresh refused ({code}: {payload.get('error_description', '')}); reconnect the account",
                     platform_code=code)
+
+
+def exchange_authorization_code(token_url: str, *, client_id: str, client_secret: str, code: str, redirect_uri: str,
+                                code_verifier: str | None = None, timeout: float = 30.0,
+                                http: requests.Session | None = None) -> dict:
+    """POST the Google token endpoint with grant_type=authorization_code (web server flow; the
+    refresh token comes only for access_type=offline)."""
+    http = http or requests.Session()
+    form = {"grant_type": "authorization_code", "code": code, "client_id": client_id,
+            "client_secret": client_secret, "redirect_uri": redirect_uri}
+    if code_verifier:
+        form["code_verifier"] = code_verifier
+    try:
+        response = http.post(token_url, data=form, headers={"Content-Type": "application/x-www-form-urlencoded"},
+                             timeout=timeout)
+    except (requests.ConnectionError, requests.Timeout):
+        raise TransientError("youtube code exchange: no answer") from None
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {}
+    if response.ok and payload.get("access_token"):
+        return {k: payload.get(k) for k in ("access_token", "refresh_token", "expires_in", "scope")}
+    code_name = payload.get("error") if isinstance(payload.get("error"), str) else f"http_{response.status_code}"
+    if response.status_code >= 500:
+        raise TransientError(f"youtube code exchange: HTTP {response.status_code}")
+    raise PermanentError(f"google refused the authorization code ({code_name}: {payload.get('error_description', '')})",
+                         platform_code=code_name)

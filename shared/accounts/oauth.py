@@ -1,0 +1,210 @@
+"""Connecting an account: the platform's OAuth authorization-code flow.
+
+start_connect builds the consent-page URL: the app's client id (from the `oauth-clients` secret),
+redirect_uri = <api base>/accounts/oauth/callback, the scopes publishing needs, a random `state`
+and, where the platform takes it, a PKCE S256 challenge. The state is stored (as its SHA-256, so a
+database reader cannot replay it) in Firestore `oauth_states`, bound to the account and the user
+who asked, single use, expiring after config.oauth_state_ttl_seconds.
+
+finish_connect runs on the callback: it spends the state (once, in a transaction), exchanges the
+code at the platform's token endpoint, asks the platform who the tokens belong to, refuses a
+different account than the one this record is bound to, then writes the tokens as a new version
+of the account's secret (the shape credentials.parse_token_secret reads) and marks the account
+connected with its platform ids. Tokens are registered with the log redactor and never returned.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import secrets as pysecrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from shared.errors import AuthError, ConfigError, PermanentError, PostgateError, TransientError
+from shared.platforms.registry import adapter_for
+from shared.publishing.credentials import StaticToken
+from shared.runtime.logging import log_event, register_secret
+
+log = logging.getLogger(__name__)
+
+OAUTH_STATES = "oauth_states"
+CALLBACK_PATH = "/accounts/oauth/callback"
+# Kept in the secret beside the tokens when the platform sends them (refresh reads some of them).
+_KEPT = ("open_id", "scope", "refresh_expires_in", "refresh_token_expires_at", "user_id", "login")
+_PLATFORM_NAMES = {"tiktok": "TikTok", "instagram": "Instagram", "x": "X", "youtube": "YouTube", "linkedin": "LinkedIn"}
+
+
+class ConnectError(PostgateError):
+    """The connect flow cannot go on: `status` is what the API answers (400 bad or spent state,
+    409 another platform account, 502 the platform failed, 503 not configured)."""
+
+    def __init__(self, status: int, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.status, self.field = status, field
+
+
+@dataclass(frozen=True)
+class ConnectStart:
+    authorize_url: str
+    state: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Connected:
+    account_id: str
+    platform: str
+    platform_account_id: str
+    name: str | None
+    redirect_after: str | None
+
+
+def redirect_uri(config) -> str:
+    if not config.api_base_url:
+        raise ConnectError(503, "POSTGATE_API_BASE_URL is not set: the OAuth redirect URI cannot be built")
+    return config.api_base_url.rstrip("/") + CALLBACK_PATH
+
+
+def _state_id(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def _pkce_pair() -> tuple[str, str]:
+    verifier = pysecrets.token_urlsafe(64)  # 86 characters of [A-Za-z0-9_-]: within RFC 7636's 43..128
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).decode().rstrip("=")
+    return verifier, challenge
+
+
+def app_credentials(secrets, config, platform: str) -> dict:
+    """{"client_id", "client_secret"} of Postgate's app on `platform`, from the oauth-clients secret."""
+    from shared.secrets import SecretNotFound
+
+    try:
+        raw = secrets.access(config.oauth_clients_secret)
+    except SecretNotFound:
+        raise ConnectError(503, f"secret {config.oauth_clients_secret!r} is missing: it holds each platform's "
+                                'OAuth app, {"<platform>": {"client_id", "client_secret"}}') from None
+    try:
+        entry = (json.loads(raw) or {}).get(platform)
+    except (ValueError, AttributeError):
+        raise ConnectError(503, f"secret {config.oauth_clients_secret!r} is not a JSON object") from None
+    if not isinstance(entry, dict) or not entry.get("client_id") or (platform != "x" and not entry.get("client_secret")):
+        raise ConnectError(503, f"secret {config.oauth_clients_secret!r} has no client_id/client_secret for {platform}")
+    register_secret(entry.get("client_secret"))
+    return {"client_id": str(entry["client_id"]), "client_secret": str(entry.get("client_secret") or "")}
+
+
+def start_connect(db, secrets, config, *, account_id: str, account: dict, user: str, redirect_after: str | None,
+                  now: datetime) -> ConnectStart:
+    platform = account["platform"]
+    request = adapter_for(platform).authorization_request(config, account)
+    client = app_credentials(secrets, config, platform)
+    state = pysecrets.token_urlsafe(32)
+    params = {request["client_param"]: client["client_id"], "response_type": "code",
+              "redirect_uri": redirect_uri(config), "scope": request["scope"], "state": state, **request["params"]}
+    verifier = None
+    if request["pkce"]:
+        verifier, challenge = _pkce_pair()
+        params.update(code_challenge=challenge, code_challenge_method="S256")
+    expires_at = now + timedelta(seconds=config.oauth_state_ttl_seconds)
+    db.collection(OAUTH_STATES).document(_state_id(state)).set({
+        "account_id": account_id, "platform": platform, "user": user, "code_verifier": verifier,
+        "redirect_uri": params["redirect_uri"], "redirect_after": redirect_after, "created_at": now,
+        "expires_at": expires_at, "used_at": None})
+    log_event(log, logging.INFO, "account connect started", account_id=account_id, platform=platform, by=user)
+    url = request["url"]
+    return ConnectStart(url + ("&" if "?" in url else "?") + urlencode(params), state, expires_at)
+
+
+def _spend_state(db, state: str, now: datetime) -> dict:
+    """The stored request behind `state`, marked used in the same transaction (single use)."""
+    from google.cloud import firestore
+
+    from shared.posts.repository import run_with_contention_retry
+
+    ref = db.collection(OAUTH_STATES).document(_state_id(state))
+
+    @firestore.transactional
+    def spend(transaction) -> dict | str:
+        snap = ref.get(transaction=transaction)
+        if not snap.exists:
+            return "unknown"
+        record = snap.to_dict()
+        if record.get("used_at") is not None:
+            return "used"
+        transaction.update(ref, {"used_at": now})
+        return "expired" if record["expires_at"] <= now else record
+
+    outcome = run_with_contention_retry(lambda: spend(db.transaction()))
+    if outcome == "unknown":
+        raise ConnectError(400, "this sign-in link is not one Postgate issued; start again from "
+                                "POST /accounts/{id}/connect", field="state")
+    if outcome == "used":
+        raise ConnectError(400, "this sign-in link was already used; start again from POST /accounts/{id}/connect",
+                           field="state")
+    if outcome == "expired":
+        raise ConnectError(400, "this sign-in link expired; start again from POST /accounts/{id}/connect", field="state")
+    return outcome
+
+
+def finish_connect(db, secrets, config, *, state: str | None, code: str | None, error: str | None, now: datetime,
+                   http=None) -> Connected:
+    from google.cloud import firestore
+
+    if not state:
+        raise ConnectError(400, "the platform's answer carries no state", field="state")
+    record = _spend_state(db, state, now)
+    account_id, platform = record["account_id"], record["platform"]
+    name = _PLATFORM_NAMES.get(platform, platform)
+    if error:
+        shown = "".join(c for c in str(error)[:60] if c.isalnum() or c in "_-.")
+        log_event(log, logging.WARNING, "account connect declined", account_id=account_id, platform=platform, error=shown)
+        raise ConnectError(400, f"{name} did not grant access ({shown}): the account owner declined or cancelled; "
+                                "nothing was changed", field="error")
+    if not code:
+        raise ConnectError(400, f"{name} answered without an authorization code", field="code")
+    account = db.collection("accounts").document(account_id).get()
+    if not account.exists:
+        raise ConnectError(400, f"account {account_id!r} was deleted while connecting")
+    account = account.to_dict()
+    adapter = adapter_for(platform)
+    client = app_credentials(secrets, config, platform)
+    try:
+        fresh = adapter.exchange_code(code, client_id=client["client_id"], client_secret=client["client_secret"],
+                                      redirect_uri=record["redirect_uri"], code_verifier=record.get("code_verifier"),
+                                      config=config, http=http)
+        for key in ("access_token", "refresh_token"):
+            register_secret(fresh.get(key))
+        who = adapter.identity(StaticToken(fresh["access_token"]), config, account)
+    except TransientError as exc:
+        raise ConnectError(502, f"{name} did not answer the sign-in ({exc}); start again") from None
+    except (PermanentError, AuthError, ConfigError) as exc:
+        raise ConnectError(400, f"{name} refused the sign-in ({exc}); start again") from None
+    bound = account.get("platform_account_id")
+    if bound and bound != who["platform_account_id"]:
+        raise ConnectError(409, f"the {name} sign-in was for {who.get('handle') or who['platform_account_id']}, not the "
+                                f"account {account_id!r} is bound to ({bound}); sign in as that account, or add a new one")
+    tokens = {"access_token": fresh["access_token"], "client_id": client["client_id"],
+              "client_secret": client["client_secret"]}
+    if fresh.get("refresh_token"):
+        tokens["refresh_token"] = fresh["refresh_token"]
+    if fresh.get("expires_in"):
+        tokens["expires_at"] = int(time.time() + float(fresh["expires_in"]))
+    tokens.update({k: fresh[k] for k in _KEPT if fresh.get(k) is not None})
+    secret_name = account.get("secret_name") or f"{platform}-account-{account_id}"
+    secrets.add_version(secret_name, json.dumps(tokens))
+    changes = {"status": "connected", "status_reason": firestore.DELETE_FIELD, "status_at": now, "connected_at": now,
+               "connected_by": record.get("user"), "updated_at": now, "secret_name": secret_name,
+               "platform_account_id": who["platform_account_id"]}
+    changes.update({k: v for k, v in who.items() if k not in ("platform_account_id", "name") and v})
+    if who.get("name"):
+        changes["platform_name"] = who["name"]
+    db.collection("accounts").document(account_id).update(changes)
+    log_event(log, logging.INFO, "account connected", account_id=account_id, platform=platform,
+              by=record.get("user"), platform_account_id=who["platform_account_id"])
+    return Connected(account_id, platform, who["platform_account_id"], who.get("name"), record.get("redirect_after"))

@@ -1,0 +1,271 @@
+"""Accounts: the platform accounts posts go to, their connection (OAuth connect, test) and caps.
+
+Never answers tokens. Deleting an account leaves its token secret for the operator to destroy
+(see shared/accounts/service.py)."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+from typing import Literal
+
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.accounts.service import ACCOUNT_ID_PATTERN, AccountError, LimitSpec
+from shared.api.errors import ApiError
+from shared.api.schemas import PageQuery, page_fields
+
+# Security per operation, not per blueprint: the OAuth callback is public (its `state` authenticates it).
+blueprint = APIBlueprint("accounts", __name__, abp_tags=[Tag(name="accounts")])
+BEARER = [{"bearer": []}]
+
+Platform = Literal["tiktok", "instagram", "x", "youtube", "linkedin"]
+
+
+class AccountPath(BaseModel):
+    account_id: str = Field(pattern=ACCOUNT_ID_PATTERN, max_length=100)
+
+
+class AccountCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=ACCOUNT_ID_PATTERN, max_length=100, description="Postgate's id for the account")
+    platform: Platform
+    handle: str = Field(min_length=1, max_length=100, description="the name people know the account by")
+    platform_account_id: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9:._-]+$",
+                                            description="the platform's id (filled in by connect when omitted; a "
+                                                        "LinkedIn organization's urn:li:organization:<id> must be given)")
+    limits: list[LimitSpec] | None = Field(default=None, max_length=10, description="posting caps (default: the platform's)")
+
+
+class AccountPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    handle: str | None = Field(default=None, min_length=1, max_length=100)
+    limits: list[LimitSpec] | None = Field(default=None, max_length=10, description="[] restores the platform's defaults")
+
+
+class AccountListQuery(PageQuery):
+    platform: Platform | None = None
+
+
+class DeleteQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    force: bool = Field(default=False, description="cancel the account's unclaimed posts instead of refusing")
+
+
+class LimitOut(BaseModel):
+    name: str
+    max_count: int
+    window_seconds: int
+
+
+class Account(BaseModel):
+    id: str
+    platform: str
+    handle: str
+    platform_account_id: str | None = None
+    limits: list[LimitOut] = Field(description="the caps publishing enforces (the platform's defaults unless set)")
+    limits_custom: bool = False
+    status: Literal["connected", "needs_reconnect", "not_connected"]
+    status_reason: str | None = None
+    connected_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def of(cls, account_id: str, record: dict) -> "Account":
+        from shared.accounts.service import effective_status
+        from shared.platforms.registry import adapter_for
+        from shared.publishing.limits import limits_for
+
+        limits = limits_for(record, adapter_for(record["platform"]).DEFAULT_LIMITS)
+        return cls(id=account_id, platform=record["platform"], handle=str(record.get("handle") or account_id),
+                   platform_account_id=record.get("platform_account_id") or None,
+                   limits=[LimitOut(name=l.name, max_count=l.max_count, window_seconds=l.window_seconds) for l in limits],
+                   limits_custom=bool(record.get("limits")), status=effective_status(record),
+                   status_reason=record.get("status_reason"), connected_at=record.get("connected_at"),
+                   created_at=record.get("created_at"), updated_at=record.get("updated_at"))
+
+
+class AccountPage(BaseModel):
+    items: list[Account]
+    total: int
+    skip: int
+    limit: int
+
+
+class ConnectionTest(BaseModel):
+    account_id: str
+    platform: str
+    result: Literal["ok", "needs_reconnect", "error"]
+    detail: str
+    identity: dict[str, str] | None = Field(default=None, description="who the platform says the tokens act for")
+
+
+class ConnectBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    redirect_after: str | None = Field(default=None, max_length=2000, pattern=r"^https://[^\s]+$",
+                                       description="an https page the success page links back to")
+
+
+class ConnectOut(BaseModel):
+    authorize_url: str = Field(description="open it in a browser signed in as the account")
+    state: str
+    expires_at: datetime
+
+
+class CallbackQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # platforms add their own (scope, scopes, authuser, prompt...)
+
+    code: str | None = Field(default=None, max_length=4000)
+    state: str | None = Field(default=None, max_length=200)
+    error: str | None = Field(default=None, max_length=200)
+    error_description: str | None = Field(default=None, max_length=2000)
+
+
+def _deps():
+    from shared import services
+    from shared.runtime.clock import utcnow
+    from shared.runtime.config import get_config
+
+    return services.repository(), services.secrets(), get_config(), utcnow()
+
+
+def _refused(exc) -> ApiError:
+    return ApiError(exc.status, str(exc), field=exc.field)
+
+
+@blueprint.post("/accounts", security=BEARER, responses={201: Account})
+def create_account(body: AccountCreate):
+    """Add an account (not connected yet: POST /accounts/{id}/connect gets its tokens)."""
+    from shared.accounts import service
+    from shared.api.app import current_principal
+
+    principal = current_principal()
+    principal.require("editor")
+    repo, _, _, now = _deps()
+    try:
+        record = service.create_account(repo.db, account_id=body.id, platform=body.platform, handle=body.handle,
+                                        platform_account_id=body.platform_account_id, limits=body.limits, now=now,
+                                        by=principal.user)
+    except AccountError as exc:
+        raise _refused(exc) from None
+    return Account.of(body.id, record).model_dump(mode="json"), 201
+
+
+@blueprint.get("/accounts", security=BEARER, responses={200: AccountPage})
+def list_accounts(query: AccountListQuery):
+    from shared.accounts import service
+
+    repo, _, _, _ = _deps()
+    rows, total = service.list_accounts(repo.db, platform=query.platform, skip=query.skip, limit=query.limit)
+    page = AccountPage(**page_fields([Account.of(i, r) for i, r in rows], total, query))
+    return page.model_dump(mode="json")
+
+
+@blueprint.get("/accounts/<account_id>", security=BEARER, responses={200: Account})
+def get_account(path: AccountPath):
+    from shared.accounts import service
+
+    repo, _, _, _ = _deps()
+    try:
+        return Account.of(path.account_id, service.require_account(repo.db, path.account_id)).model_dump(mode="json")
+    except AccountError as exc:
+        raise _refused(exc) from None
+
+
+@blueprint.patch("/accounts/<account_id>", security=BEARER, responses={200: Account})
+def update_account(path: AccountPath, body: AccountPatch):
+    from shared.accounts import service
+    from shared.api.app import current_principal
+
+    principal = current_principal()
+    principal.require("editor")
+    repo, _, _, now = _deps()
+    try:
+        record = service.update_account(repo.db, path.account_id, handle=body.handle, limits=body.limits, now=now,
+                                        by=principal.user)
+    except AccountError as exc:
+        raise _refused(exc) from None
+    return Account.of(path.account_id, record).model_dump(mode="json")
+
+
+@blueprint.delete("/accounts/<account_id>", security=BEARER, responses={204: None})
+def delete_account(path: AccountPath, query: DeleteQuery):
+    """409 while posts for it are approved, scheduled, queued or being published; with force=true
+    its unclaimed posts are cancelled (a post a publisher holds still refuses). The token secret is
+    left for the operator to destroy."""
+    from shared.accounts import service
+    from shared.api.app import current_principal
+
+    principal = current_principal()
+    principal.require("editor")
+    repo, _, _, _ = _deps()
+    try:
+        service.delete_account(repo, path.account_id, force=query.force, by=principal.user)
+    except AccountError as exc:
+        raise _refused(exc) from None
+    return "", 204
+
+
+@blueprint.post("/accounts/<account_id>/test", security=BEARER, responses={200: ConnectionTest})
+def test_connection(path: AccountPath):
+    """Ask the platform who the stored tokens belong to (its cheapest identity call, one refresh on 401)."""
+    from shared.accounts import service
+    from shared.accounts.connection import test_connection as run_test
+    from shared.api.app import current_principal
+
+    current_principal().require("editor")
+    repo, secrets, config, _ = _deps()
+    try:
+        account = service.require_account(repo.db, path.account_id)
+    except AccountError as exc:
+        raise _refused(exc) from None
+    outcome = run_test(path.account_id, account, secrets=secrets, db=repo.db, config=config)
+    return ConnectionTest(account_id=path.account_id, platform=account["platform"], result=outcome.result,
+                          detail=outcome.detail, identity={k: str(v) for k, v in outcome.identity.items()} or None
+                          ).model_dump(mode="json")
+
+
+@blueprint.post("/accounts/<account_id>/connect", security=BEARER, responses={200: ConnectOut})
+def connect_account(path: AccountPath, body: ConnectBody):
+    """Start the platform's OAuth consent: open `authorize_url` signed in as the account; the platform
+    sends the browser back to /accounts/oauth/callback, which stores the tokens."""
+    from shared.accounts import oauth, service
+    from shared.api.app import current_principal
+
+    principal = current_principal()
+    principal.require("editor")
+    repo, secrets, config, now = _deps()
+    try:
+        account = service.require_account(repo.db, path.account_id)
+        started = oauth.start_connect(repo.db, secrets, config, account_id=path.account_id, account=account,
+                                      user=principal.user, redirect_after=body.redirect_after, now=now)
+    except (AccountError, oauth.ConnectError) as exc:
+        raise _refused(exc) from None
+    return ConnectOut(authorize_url=started.authorize_url, state=started.state,
+                      expires_at=started.expires_at).model_dump(mode="json")
+
+
+@blueprint.get("/accounts/oauth/callback",
+               responses={200: {"description": "a small page saying the account is connected",
+                                "content": {"text/html": {"schema": {"type": "string"}}}}})
+def oauth_callback(query: CallbackQuery):
+    """Where the platform sends the browser back (public: the single-use `state` authenticates it)."""
+    from shared.accounts import oauth
+
+    repo, secrets, config, now = _deps()
+    try:
+        done = oauth.finish_connect(repo.db, secrets, config, state=query.state, code=query.code, error=query.error,
+                                    now=now)
+    except oauth.ConnectError as exc:
+        raise _refused(exc) from None
+    back = f'<p><a href="{html.escape(done.redirect_after)}">Back</a></p>' if done.redirect_after else ""
+    page = (f"<!doctype html><meta charset=utf-8><title>Connected</title>"
+            f"<h1>Connected</h1><p>Postgate can now publish to {html.escape(done.platform)} account "
+            f"{html.escape(done.name or done.platform_account_id)} ({html.escape(done.account_id)}).</p>{back}")
+    return page, 200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
