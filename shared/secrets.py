@@ -57,8 +57,14 @@ class SecretManagerStore:
         return value
 
     def add_version(self, name: str, value: str) -> None:
+        from google.api_core import exceptions
+
         register_secret(value)
-        self._sm().add_secret_version(request={"parent": self._path(name), "payload": {"data": value.encode("utf-8")}})
+        try:
+            self._sm().add_secret_version(request={"parent": self._path(name), "payload": {"data": value.encode("utf-8")}})
+        except exceptions.NotFound:
+            # Terraform creates one secret per account listed in terraform.tfvars; functions only add versions.
+            raise SecretNotFound(f"secret {name!r} does not exist in project {self._project}") from None
 
 
 class FileSecretStore:

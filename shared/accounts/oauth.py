@@ -30,6 +30,8 @@ from shared.platforms.registry import adapter_for
 from shared.publishing.credentials import StaticToken
 from shared.runtime.logging import log_event, register_secret
 
+from shared.secrets import SecretNotFound
+
 log = logging.getLogger(__name__)
 
 OAUTH_STATES = "oauth_states"
@@ -197,7 +199,12 @@ def finish_connect(db, secrets, config, *, state: str | None, code: str | None, 
         tokens["expires_at"] = int(time.time() + float(fresh["expires_in"]))
     tokens.update({k: fresh[k] for k in _KEPT if fresh.get(k) is not None})
     secret_name = account.get("secret_name") or f"{platform}-account-{account_id}"
-    secrets.add_version(secret_name, json.dumps(tokens))
+    try:
+        secrets.add_version(secret_name, json.dumps(tokens))
+    except SecretNotFound:
+        raise ConnectError(409, f"the secret {secret_name!r} for these tokens does not exist: add "
+                                f"{{platform = \"{platform}\", account_id = \"{account_id}\"}} to `accounts` in "
+                                "terraform.tfvars and apply, then connect again (nothing was stored)") from None
     changes = {"status": "connected", "status_reason": firestore.DELETE_FIELD, "status_at": now, "connected_at": now,
                "connected_by": record.get("user"), "updated_at": now, "secret_name": secret_name,
                "platform_account_id": who["platform_account_id"]}
