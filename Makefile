@@ -26,7 +26,14 @@ $(LINT_VENV)/.installed:
 	$(LINT_VENV)/bin/pip install -q --disable-pip-version-check checkov==3.3.30
 	touch $@
 
-venv: $(VENV)/.installed $(BQ_VENV)/.installed
+# The `postgate` operator CLI (shared/cli) as a command in the venv: a launcher that runs this checkout's code.
+$(VENV)/bin/postgate: $(VENV)/.installed
+	printf '#!/bin/sh\n# postgate: the operator CLI (shared/cli) of the checkout at %s\nPYTHONPATH="%s$${PYTHONPATH:+:$$PYTHONPATH}" exec "%s" -m shared.cli "$$@"\n' \
+		"$(CURDIR)" "$(CURDIR)" "$(CURDIR)/$(PY)" > $@.tmp
+	chmod +x $@.tmp
+	mv $@.tmp $@
+
+venv: $(VENV)/.installed $(BQ_VENV)/.installed $(VENV)/bin/postgate
 
 demo: venv
 	$(PY) -m infra.local.demo

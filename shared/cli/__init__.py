@@ -1,0 +1,1 @@
+"""`postgate`: the operator command line over the content API (accounts, posts, calendar, campaigns, approvals)."""
