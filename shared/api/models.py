@@ -3,9 +3,10 @@ and events resources). Built from the stored models; never carries tokens or sec
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.content.model import ContentItem, TargetSpec
 from shared.posts.model import Post
@@ -96,3 +97,23 @@ class ContentOut(BaseModel):
                    approved_at=approval.decided_at if approval else None,
                    posts=[PostOut.of(p, content) for p in posts], created_at=content.created_at,
                    updated_at=content.updated_at)
+
+
+class BulkOut(BaseModel):
+    """What a bulk create made, in the order of the request's items."""
+
+    items: list[ContentOut]
+
+
+class CalendarDay(BaseModel):
+    date: dt.date = Field(description="local date in the requested time zone")
+    posts: list[PostOut] = Field(default_factory=list)
+
+
+class CalendarOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    tz: str = Field(description="IANA time zone the days are in")
+    from_: dt.date = Field(alias="from")
+    to: dt.date
+    days: list[CalendarDay] = Field(description="every day from `from` to `to`, each with its posts in time order")

@@ -168,6 +168,49 @@ class Repository:
         )
         return [Post.model_validate(d.to_dict()) for d in query.get()]
 
+    # -- lists and the calendar -----------------------------------------------------------
+    # Equality filters (status, platform, account_id, campaign) run in Firestore; deployed, each
+    # combination with an order or a range needs a composite index (Firestore names it on first use).
+    def _posts_where(self, equals: dict[str, str]):
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self.db.collection(POSTS)
+        for field, value in equals.items():
+            query = query.where(filter=FieldFilter(field, "==", value))
+        return query
+
+    def count_posts(self, equals: dict[str, str]) -> int:
+        [[result]] = self._posts_where(equals).count().get()
+        return int(result.value)
+
+    def page_posts(self, equals: dict[str, str], skip: int, limit: int) -> list[Post]:
+        """Newest first (created_at), one page."""
+        from google.cloud import firestore
+
+        query = self._posts_where(equals).order_by("created_at", direction=firestore.Query.DESCENDING)
+        return [Post.model_validate(d.to_dict()) for d in query.offset(skip).limit(limit).get()]
+
+    def posts_between(self, equals: dict[str, str], field: str, start: datetime, end: datetime, limit: int, *,
+                      unset: str | None = None) -> list[Post]:
+        """Posts with start <= `field` < end (and `unset` null, when named), at most `limit`."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._posts_where(equals)
+        if unset:
+            query = query.where(filter=FieldFilter(unset, "==", None))
+        query = (query.where(filter=FieldFilter(field, ">=", start)).where(filter=FieldFilter(field, "<", end))
+                 .order_by(field).limit(limit))
+        return [Post.model_validate(d.to_dict()) for d in query.get()]
+
+    def contents_by_id(self, content_ids: set[str] | list[str]) -> dict[str, ContentItem]:
+        """Many content items, read in batches of 100."""
+        ids = sorted(set(content_ids))
+        found: dict[str, ContentItem] = {}
+        for start in range(0, len(ids), 100):
+            refs = [self.content_ref(i) for i in ids[start:start + 100]]
+            found.update((s.id, ContentItem.model_validate(s.to_dict())) for s in self.db.get_all(refs) if s.exists)
+        return found
+
     # -- accounts --------------------------------------------------------------------------
     def get_account(self, account_id: str) -> dict | None:
         snap = self.db.collection(ACCOUNTS).document(account_id).get()

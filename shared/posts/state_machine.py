@@ -14,7 +14,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "approved": frozenset({"scheduled", "queued", "cancelled", "pending_approval"}),
     "scheduled": frozenset({"queued", "cancelled", "pending_approval"}),
     # queued -> failed: refused before any platform call (validation, approved media deleted).
-    "queued": frozenset({"publishing", "cancelled", "failed", "pending_approval"}),
+    # queued -> scheduled: rescheduled to a new time before a publisher claimed it (the approval
+    # stands; dispatch sends it when that time comes, and a publish message still in flight finds
+    # it no longer queued and leaves it).
+    "queued": frozenset({"publishing", "cancelled", "failed", "pending_approval", "scheduled"}),
     # publishing -> queued: a transient failure before anything was created releases the claim.
     # publishing -> published: platforms that confirm synchronously.
     "publishing": frozenset({"processing", "queued", "published", "failed"}),

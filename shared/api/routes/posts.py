@@ -1,0 +1,321 @@
+"""Posts: create (AI draft or the team's own copy, one or in bulk), list, get, edit, delete,
+cancel, reschedule, and the calendar. Routes only translate; shared/posts/service.py and
+shared/content/service.py decide. Every write needs the editor role and names the caller in the
+post's history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import datetime
+from typing import Annotated
+
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shared.api.errors import ApiError, not_found
+from shared.api.models import BulkOut, CalendarDay, CalendarOut, ContentOut, PostOut, PostPage
+from shared.api.schemas import PageQuery, page_fields
+from shared.content.model import Brief, GsUri, Platform
+from shared.content.service import CAPTION_MAX_CHARS, CopyRefused, OwnCopy, clean_hashtags, utc_or_refuse
+from shared.posts.model import PostStatus
+
+blueprint = APIBlueprint("posts", __name__, abp_tags=[Tag(name="posts")], abp_security=[{"bearer": []}])
+
+# Firestore document ids: no "/", not "." or "..", not __x__ (the leading character rules those out).
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,299}$"
+MAX_CALENDAR_DAYS = 92
+UtcDatetime = Annotated[datetime, AfterValidator(utc_or_refuse)]
+
+
+# -- request models -------------------------------------------------------------------------------
+
+class PostPath(BaseModel):
+    post_id: str = Field(pattern=ID_PATTERN, max_length=300)
+
+
+class ContentPath(BaseModel):
+    content_id: str = Field(pattern=ID_PATTERN, max_length=300)
+
+
+class IdempotencyHeader(BaseModel):
+    idempotency_key: str | None = Field(default=None, alias="Idempotency-Key", min_length=1, max_length=200,
+                                        description="the same key returns the same item(s) instead of new ones")
+
+
+class GenerateIn(Brief):
+    """A brief for AI drafts; `requested_by` defaults to the caller."""
+
+    requested_by: str | None = Field(default=None, min_length=3, max_length=200)
+    publish_at: UtcDatetime | None = None
+
+
+class BulkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[OwnCopy] = Field(min_length=1, max_length=100)
+
+
+class PostListQuery(PageQuery):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    status: PostStatus | None = None
+    platform: Platform | None = None
+    account_id: str | None = Field(default=None, pattern=ID_PATTERN, max_length=300)
+    campaign: str | None = Field(default=None, min_length=1, max_length=120)
+    from_: UtcDatetime | None = Field(default=None, alias="from",
+                                      description="posts at or after (scheduled_at, else created_at when unscheduled)")
+    to: UtcDatetime | None = Field(default=None, description="posts before this time (exclusive)")
+    q: str | None = Field(default=None, min_length=1, max_length=200,
+                          description="case-insensitive text in the caption or hashtags")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "PostListQuery":
+        if self.from_ and self.to and self.to < self.from_:
+            raise ValueError("`to` is before `from`")
+        return self
+
+
+class PostPatch(BaseModel):
+    """Text or media edits void the approval and ask the approver again; a time change alone keeps it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    caption: str | None = Field(default=None, min_length=1, max_length=CAPTION_MAX_CHARS)
+    hashtags: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(default=None, max_length=30)
+    video: GsUri | None = None
+    images: list[GsUri] | None = Field(default=None, max_length=10)
+    scheduled_at: UtcDatetime | None = None
+
+    @field_validator("caption")
+    @classmethod
+    def _not_blank(cls, caption: str | None) -> str | None:
+        if caption is not None and not caption.strip():
+            raise ValueError("caption is blank")
+        return caption
+
+    @field_validator("hashtags")
+    @classmethod
+    def _clean(cls, tags: list[str] | None) -> list[str] | None:
+        return clean_hashtags(tags) if tags is not None else None
+
+
+class RescheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scheduled_at: UtcDatetime = Field(description="the new time; now (or a moment ago) means publish soon")
+
+
+class CalendarQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: dt.date = Field(alias="from", ge=dt.date(1970, 1, 2), le=dt.date(9998, 12, 31))
+    to: dt.date = Field(ge=dt.date(1970, 1, 2), le=dt.date(9998, 12, 31))
+    tz: str = Field(default="UTC", min_length=1, max_length=64, description="IANA time zone, e.g. Europe/Berlin")
+    platform: Platform | None = None
+    account_id: str | None = Field(default=None, pattern=ID_PATTERN, max_length=300)
+    campaign: str | None = Field(default=None, min_length=1, max_length=120)
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+def _editor() -> str:
+    from shared.api.app import current_principal
+
+    principal = current_principal()
+    principal.require("editor")
+    return principal.user
+
+
+def _repo():
+    from shared import services
+
+    return services.repository()
+
+
+def _content_out(content) -> dict:
+    return ContentOut.of(content, _repo().posts_for_content(content.id)).model_dump(mode="json")
+
+
+def _post_out(post) -> dict:
+    return PostOut.of(post, _repo().get_content(post.content_id)).model_dump(mode="json")
+
+
+def _refused(refused: CopyRefused, status: int = 422):
+    """Every problem at once, each naming its field (`items[3].targets[0].account_id`)."""
+    return {"detail": f"{len(refused.problems)} problem(s); first: {refused}", "field": refused.field,
+            "errors": refused.problems}, status
+
+
+def _ask_approval(content) -> None:
+    from shared.entrypoints import request_approval
+    from shared.runtime.config import get_config
+
+    request_approval(get_config(), content)
+
+
+# -- create ---------------------------------------------------------------------------------------
+
+@blueprint.post("/posts/generate", responses={201: ContentOut})
+def generate_posts(body: GenerateIn, header: IdempotencyHeader):
+    """AI drafts from a brief, one post per target, sent for approval."""
+    from shared import entrypoints
+
+    user = _editor()
+    payload = body.model_dump(mode="json")
+    payload["requested_by"] = body.requested_by or user
+    content = entrypoints.generate(payload, idempotency_key=header.idempotency_key)
+    return _content_out(content), 201
+
+
+@blueprint.post("/posts", responses={201: ContentOut})
+def create_post(body: OwnCopy, header: IdempotencyHeader):
+    """The team's own copy: caption, hashtags and media go out verbatim, after approval like any draft."""
+    from shared import services
+    from shared.content.service import create_from_copy
+    from shared.runtime.config import get_config
+
+    user = _editor()
+    try:
+        content, created = create_from_copy(body, requested_by=user, repo=_repo(), media_store=services.media_store(),
+                                            media_bucket=get_config().media_bucket,
+                                            idempotency_key=header.idempotency_key)
+    except CopyRefused as refused:
+        return _refused(refused)
+    if created:
+        _ask_approval(content)
+    return _content_out(content), 201
+
+
+@blueprint.post("/posts/bulk", responses={201: BulkOut})
+def create_posts_in_bulk(body: BulkIn, header: IdempotencyHeader):
+    """Up to 100 posts of the team's own copy, all or nothing: any refused item and none is stored."""
+    from shared import services
+    from shared.content.service import create_copies
+    from shared.runtime.config import get_config
+
+    user = _editor()
+    try:
+        made = create_copies(body.items, requested_by=user, repo=_repo(), media_store=services.media_store(),
+                             media_bucket=get_config().media_bucket, idempotency_key=header.idempotency_key)
+    except CopyRefused as refused:
+        return _refused(refused)
+    for content, created in made:
+        if created:
+            _ask_approval(content)
+    return BulkOut(items=[ContentOut.model_validate(_content_out(c)) for c, _ in made]).model_dump(mode="json"), 201
+
+
+# -- read -----------------------------------------------------------------------------------------
+
+@blueprint.get("/posts", responses={200: PostPage})
+def list_posts(query: PostListQuery):
+    """Newest first. from/to compare a post's scheduled_at, or its created_at when it has no planned
+    time; with from/to or q at most 2000 posts per query are searched (a wider search is a 422)."""
+    from shared.posts.service import PostFilter, list_posts as list_matching
+
+    flt = PostFilter(status=query.status, platform=query.platform, account_id=query.account_id,
+                     campaign=query.campaign, start=query.from_, end=query.to, q=query.q)
+    found = list_matching(_repo(), flt, skip=query.skip, limit=query.limit)
+    items = [PostOut.of(p, found.contents.get(p.content_id)) for p in found.posts]
+    return PostPage(**page_fields(items, found.total, query)).model_dump(mode="json")
+
+
+@blueprint.get("/posts/<post_id>", responses={200: PostOut})
+def get_post(path: PostPath):
+    post = _repo().get_post(path.post_id)
+    if post is None:
+        raise not_found("post", path.post_id)
+    return _post_out(post)
+
+
+@blueprint.get("/contents/<content_id>", responses={200: ContentOut})
+def get_content(path: ContentPath):
+    content = _repo().get_content(path.content_id)
+    if content is None:
+        raise not_found("content", path.content_id)
+    return _content_out(content)
+
+
+@blueprint.get("/calendar", responses={200: CalendarOut})
+def get_calendar(query: CalendarQuery):
+    """Posts from `from` to `to` (inclusive, at most 92 days) grouped by local date in `tz`."""
+    from zoneinfo import ZoneInfo
+
+    from shared.posts.calendar import calendar
+
+    try:
+        zone = ZoneInfo(query.tz)
+    except Exception:  # noqa: BLE001 - unknown name, a path, odd characters: all the caller's to fix
+        raise ApiError(400, f"tz {query.tz!r} is not an IANA time zone name (e.g. Europe/Berlin)", field="tz") from None
+    if query.to < query.from_:
+        raise ApiError(400, "`to` is before `from`", field="to")
+    if (query.to - query.from_).days + 1 > MAX_CALENDAR_DAYS:
+        raise ApiError(400, f"the calendar shows at most {MAX_CALENDAR_DAYS} days at once", field="to")
+    equals = {k: v for k, v in (("platform", query.platform), ("account_id", query.account_id),
+                                ("campaign", query.campaign)) if v}
+    days, contents = calendar(_repo(), query.from_, query.to, zone, equals)
+    out = CalendarOut(tz=zone.key, from_=query.from_, to=query.to,
+                      days=[CalendarDay(date=day, posts=[PostOut.of(p, contents.get(p.content_id)) for p in posts])
+                            for day, posts in days])
+    return out.model_dump(mode="json", by_alias=True)
+
+
+# -- change ---------------------------------------------------------------------------------------
+
+@blueprint.patch("/posts/<post_id>", responses={200: PostOut})
+def update_post(path: PostPath, body: PostPatch):
+    """Caption, hashtags or media: a new version of the content (all its posts), approval asked
+    again. scheduled_at alone: this post's new time, approval kept. Claimed or done posts: 409."""
+    from shared import services
+    from shared.posts.service import PostEdit, edit_post
+    from shared.runtime.config import get_config
+
+    user = _editor()
+    if all(value is None for value in body.model_dump().values()):
+        raise ApiError(400, "nothing to change: send caption, hashtags, video, images or scheduled_at", field="body")
+    edit = PostEdit(caption=body.caption, hashtags=body.hashtags, video=body.video, images=body.images,
+                    scheduled_at=body.scheduled_at)
+    try:
+        post = edit_post(_repo(), path.post_id, edit, by=user, media_store=services.media_store(),
+                         media_bucket=get_config().media_bucket, ask_approval=_ask_approval)
+    except CopyRefused as refused:
+        return _refused(refused)
+    if post is None:
+        raise not_found("post", path.post_id)
+    return _post_out(post)
+
+
+@blueprint.delete("/posts/<post_id>", responses={204: None})
+def delete_post(path: PostPath):
+    """Posts that never reached a platform only; the content item goes with its last post."""
+    from shared.posts.service import delete_post as delete
+
+    user = _editor()
+    if not delete(_repo(), path.post_id, by=user):
+        raise not_found("post", path.post_id)
+    return "", 204
+
+
+@blueprint.post("/posts/<post_id>/cancel", responses={200: PostOut})
+def cancel_post(path: PostPath):
+    """Any state before a publisher claims the post; claimed (publishing, processing) or done: 409."""
+    from shared.posts.service import cancel_post as cancel
+
+    user = _editor()
+    post = cancel(_repo(), path.post_id, by=user)
+    if post is None:
+        raise not_found("post", path.post_id)
+    return _post_out(post)
+
+
+@blueprint.post("/posts/<post_id>/reschedule", responses={200: PostOut})
+def reschedule_post(path: PostPath, body: RescheduleIn):
+    """A new time; approval kept. Refused (422, scheduled_at) in the past or when the account's
+    posts-per-day cap is full that UTC day."""
+    from shared.posts.service import reschedule_post as reschedule
+
+    user = _editor()
+    post = reschedule(_repo(), path.post_id, body.scheduled_at, by=user)
+    if post is None:
+        raise not_found("post", path.post_id)
+    return _post_out(post)
