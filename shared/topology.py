@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -106,10 +106,10 @@ class Storage(_Model):
 
 
 class FirestoreIndex(_Model):
-    """A composite index; every field ascending, as the repository's queries order them."""
+    """A composite index; fields ascending unless named "<field> desc"."""
 
     collection: str
-    fields: list[str] = Field(min_length=2)
+    fields: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*( desc)?$")]] = Field(min_length=2)
 
 
 class FirestoreTtl(_Model):

@@ -460,7 +460,8 @@ def test_firestore_has_the_declared_composite_indexes(resources, expanded, topol
     created = set()
     for index in indexes.values():
         fields = index["dynamic"][0]["fields"]
-        assert fields["content"] == [{"field_path": "${fields.value}", "order": "ASCENDING"}]
+        assert fields["content"] == [{"field_path": '${split(" ", fields.value)[0]}',
+                                      "order": '${endswith(fields.value, " desc") ? "DESCENDING" : "ASCENDING"}'}]
         created.add((index["collection"], tuple(fields["for_each"])))
     assert created == {(ix.collection, tuple(ix.fields)) for ix in topology.firestore.indexes}
 

@@ -22,8 +22,8 @@ resource "google_firestore_index" "composite" {
   dynamic "fields" {
     for_each = each.value.fields
     content {
-      field_path = fields.value
-      order      = "ASCENDING"
+      field_path = split(" ", fields.value)[0]
+      order      = endswith(fields.value, " desc") ? "DESCENDING" : "ASCENDING"
     }
   }
 }
