@@ -44,6 +44,10 @@ def notify_approvers(payload: dict[str, Any]) -> int:
     from shared.approval.notifiers import notifier_from_config
     from shared.approval.service import approval_requests
 
+    if isinstance(payload.get("metadata_change_id"), str):  # a YouTube metadata change, not a content item
+        from shared.youtube_sync.service import notify
+
+        return notify(payload, repo=services.repository(), config=get_config(), secrets=services.secrets())
     content_id = payload.get("content_id")
     if not isinstance(content_id, str):
         raise BadMessage("content.created message without content_id")
@@ -91,8 +95,7 @@ def approval_page(method: str, form: dict[str, str], query_token: str | None = N
     POST step=review: the review. POST action=approve|reject: the decision.
     """
     from shared.approval import service
-    from shared.pubsub import publish_json
-    from shared.topology import get_topology
+    from shared.youtube_sync import links as metadata_links
 
     if method in ("GET", "HEAD") and not query_token:
         return service.shell()
@@ -104,6 +107,9 @@ def approval_page(method: str, form: dict[str, str], query_token: str | None = N
     config = get_config()
     repo = services.repository()
     key = services.secrets().access(config.approval_signing_secret)
+    if metadata_links.is_change_link(key, token):  # a YouTube metadata change: its own review and apply
+        return metadata_links.answer(method, form, token, repo=repo, signing_key=key, config=config,
+                                     secrets=services.secrets(), bq=services.bigquery())
     env = service.ReviewEnv(media_store=services.media_store(), config=config,
                             request_approval=lambda content: request_approval(config, content))
     if method != "POST":
@@ -114,6 +120,17 @@ def approval_page(method: str, form: dict[str, str], query_token: str | None = N
     if action not in ("approve", "reject"):
         return service.PageResult(400, service.pages.result_page("Link not usable", "Unknown action."))
     result = service.apply_decision(repo, key, token, action, env, reason=form.get("reason"), tz=form.get("tz"))
+    after_decision(config, result)
+    return result
+
+
+def after_decision(config, result) -> None:
+    """Once a decision is committed (link or API): due posts go to their platforms' publish topics,
+    and a rejection is told to whoever asked for the approval, with the reason. Neither can undo
+    the decision: a lost message leaves the post queued for dispatch, a lost notice is logged."""
+    from shared.pubsub import publish_json
+    from shared.topology import get_topology
+
     topology = get_topology()
     if result.decision == "rejected":  # approval-notify tells whoever asked for it, with the reason
         content_id = result.content.id
@@ -131,7 +148,6 @@ def approval_page(method: str, form: dict[str, str], query_token: str | None = N
                              correlation_id=post.content_id)
             except Exception as exc:  # noqa: BLE001 - the decision stands; the post stays queued for dispatch
                 log_event(log, logging.ERROR, "could not enqueue approved post; it stays queued", error=str(exc))
-    return result
 
 
 def publish(payload: dict[str, Any]):
