@@ -93,7 +93,9 @@ class Client:
                 rate_limited += 1
                 self.sleep(_retry_after(response, default=1.0))
                 continue
-            if response.status_code == 503 and unavailable < MAX_UNAVAILABLE_RETRIES:
+            # A 503 with Retry-After is a busy moment (nothing changed); without it, a missing setting that waiting won't fix.
+            if (response.status_code == 503 and "Retry-After" in response.headers
+                    and unavailable < MAX_UNAVAILABLE_RETRIES):
                 unavailable += 1
                 self.sleep(_retry_after(response, default=float(unavailable)))
                 continue
