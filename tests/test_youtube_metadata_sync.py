@@ -340,3 +340,167 @@ def test_the_audit_row_is_written_once_when_the_write_is_retried(published, api,
              headers=bearer(env, APPROVER, roles=("approver",)))
     write_audit(services.repository(), services.bigquery(), PROJECT, _change(change["id"]))
     assert len(_audit_rows(change["id"])) == 1
+
+
+# ---- unknown outcomes, crashed appliers and owed audit rows (settled by the status poll) ----------
+def _poll(minutes: float = 0.0):
+    """One status-poll tick as if `minutes` had passed (retry times and leases are read against it)."""
+    from shared import services
+    from shared.publishing.status_poll import poll_once
+    from shared.runtime.config import get_config
+
+    return poll_once(repo=services.repository(), config=get_config(), secrets=services.secrets(),
+                     bq=services.bigquery(), now=datetime.now(timezone.utc) + timedelta(minutes=minutes))
+
+
+def _approved_without_applying(change: dict):
+    """The decision recorded and nothing after it: what a request that died right then leaves behind."""
+    from shared import services
+    from shared.youtube_sync.service import record_decision
+
+    decided = record_decision(services.repository(), change["id"], action="approve",
+                              change_hash_claimed=change["change_hash"], decided_by=APPROVER, via="api")
+    assert decided.status == "approved"
+    return decided
+
+
+def _wait_for(condition, seconds: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)
+
+
+def test_an_update_whose_answer_is_lost_is_confirmed_by_reading_back_and_never_sent_twice(published, api, env, yt):
+    from shared import services
+    from shared.runtime.config import get_config
+    from shared.youtube_sync import service
+
+    post, video_id = published
+    change = _request(api, env, post.id, title="Hot all night").get_json()
+    impatient = get_config().model_copy(update={"http_timeout_seconds": 0.5})
+    yt.inject("update", "slow", seconds=2)  # YouTube applies it, but only after our client gave up waiting
+    decided = service.decide_via_api(services.repository(), impatient, services.secrets(), services.bigquery(),
+                                     change["id"], action="approve", change_hash_claimed=change["change_hash"],
+                                     user=APPROVER, reason=None, publish=service.publisher(impatient))
+    # The read-back right after the timeout still saw the old title: not failed, not applied, try later.
+    assert decided.status == "approved" and decided.outcome is None and decided.update_attempts == 1
+    assert "old values" in decided.last_error and _audit_rows(change["id"]) == []
+    _wait_for(lambda: yt.posts[video_id]["snippet"]["title"] == "Hot all night")  # the late update lands
+
+    _poll()  # the retry is not due yet
+    assert _change(change["id"]).status == "approved"
+    _poll(minutes=10)
+    done = _change(change["id"])
+    assert done.status == "applied" and done.outcome == "applied" and done.audit_written
+    assert done.platform_response["note"] == "confirmed by reading back" and done.after.title == "Hot all night"
+    assert yt.count("update") == 1 and len(yt.posts[video_id]["updates"]) == 1
+    [row] = _audit_rows(change["id"])
+    assert row["outcome"] == "applied" and _as_json(row["response_json"])["note"] == "confirmed by reading back"
+    _poll(minutes=20)
+    assert yt.count("update") == 1 and len(_audit_rows(change["id"])) == 1
+
+
+def test_an_update_answered_5xx_that_did_not_land_is_sent_again_by_the_next_poll(published, api, env, yt):
+    post, video_id = published
+    change = _request(api, env, post.id, privacy="unlisted").get_json()
+    _run_approval_notify()
+    yt.inject("update", "server_error")
+    answer = _approval_http().post("/", data={"token": _link_token(env, change["id"]), "action": "approve"})
+    assert answer.status_code == 200 and "within a few minutes" in answer.get_data(as_text=True)
+    waiting = _change(change["id"])
+    assert waiting.status == "approved" and waiting.outcome is None and waiting.update_attempts == 1
+    assert yt.posts[video_id]["status"]["privacyStatus"] == "private" and yt.count("update", 503) == 1
+
+    _poll(minutes=10)
+    done = _change(change["id"])
+    assert done.status == "applied" and done.update_attempts == 2 and done.audit_written
+    assert yt.posts[video_id]["status"]["privacyStatus"] == "unlisted"
+    assert yt.count("update") == 2 and len(yt.posts[video_id]["updates"]) == 1
+    [row] = _audit_rows(change["id"])
+    assert row["outcome"] == "applied" and row["decided_via"] == "link"
+    assert {"metadata_change_id": change["id"], "outcome": "applied"} in _drain_approval_messages()
+
+
+def test_updates_youtube_never_applies_fail_after_the_bounded_attempts(published, api, env, yt):
+    from shared.youtube_sync.service import MAX_UPDATE_ATTEMPTS
+
+    post, video_id = published
+    change = _request(api, env, post.id, title="Never lands").get_json()
+    yt.inject("update", "server_error", count=10)
+    decided = api.post(f"/youtube/metadata-changes/{change['id']}/decision",
+                       json={"action": "approve", "change_hash": change["change_hash"]},
+                       headers=bearer(env, APPROVER, roles=("approver",)))
+    assert decided.status_code == 200 and decided.get_json()["status"] == "approved"
+    for tick in range(1, MAX_UPDATE_ATTEMPTS + 1):
+        _poll(minutes=120 * tick)  # past each retry time
+    failed = _change(change["id"])
+    assert failed.status == "failed" and failed.outcome == "failed" and "old values" in failed.failure_reason
+    assert yt.count("update") == MAX_UPDATE_ATTEMPTS and yt.posts[video_id]["snippet"]["title"] == "Cold all day"
+    [row] = _audit_rows(change["id"])
+    assert row["outcome"] == "failed"
+
+
+def test_an_approval_whose_request_died_is_applied_once_by_the_poll(published, api, env, yt):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shared.youtube_sync.service import APPLY_GRACE_SECONDS
+
+    post, video_id = published
+    change = _request(api, env, post.id, title="Applied by the poll", tags=["bottle"]).get_json()
+    _approved_without_applying(change)
+    _poll()  # within the grace period the deciding request may still be applying it
+    assert _change(change["id"]).status == "approved" and yt.count("update") == 0
+
+    later = APPLY_GRACE_SECONDS / 60 + 1
+    with ThreadPoolExecutor(max_workers=3) as pool:  # overlapping ticks: one lease, one update
+        list(pool.map(lambda _: _poll(minutes=later), range(3)))
+    done = _change(change["id"])
+    assert done.status == "applied" and done.update_attempts == 1 and done.audit_written
+    assert yt.count("update") == 1 and yt.posts[video_id]["snippet"]["title"] == "Applied by the poll"
+    assert yt.posts[video_id]["snippet"]["tags"] == ["bottle"]
+    assert len(_audit_rows(change["id"])) == 1
+    _poll(minutes=later + 10)
+    assert yt.count("update") == 1 and len(_audit_rows(change["id"])) == 1
+
+
+def test_a_dead_appliers_lease_is_taken_over_only_once_it_runs_out(published, api, env, yt):
+    from shared import services
+    from shared.youtube_sync.model import CHANGES
+
+    post, video_id = published
+    change = _request(api, env, post.id, description="Sent just before the crash").get_json()
+    _approved_without_applying(change)
+    # It died holding the lease right after sending the update, which YouTube applied.
+    yt.edit_video(video_id, snippet={"description": "Sent just before the crash"})
+    services.repository().db.collection(CHANGES).document(change["id"]).update({
+        "status": "applying", "apply_claim": "dead-applier", "update_attempts": 1,
+        "apply_due_at": datetime.now(timezone.utc) + timedelta(minutes=5)})
+    _poll()
+    assert _change(change["id"]).status == "applying"  # the lease is still live
+    _poll(minutes=6)
+    done = _change(change["id"])
+    assert done.status == "applied" and done.platform_response["note"] == "confirmed by reading back"
+    assert yt.count("update") == 0 and len(_audit_rows(change["id"])) == 1
+
+
+def test_an_owed_audit_row_is_written_by_the_poll_once(published, api, env, yt):
+    from shared import services
+    from shared.runtime.config import get_config
+    from shared.youtube_sync.service import apply_approved
+
+    post, _ = published
+    change = _request(api, env, post.id, title="Audited later").get_json()
+    _approved_without_applying(change)
+    applied = apply_approved(services.repository(), get_config(), services.secrets(), change["id"])
+    # Applied, and the process died before the audit (or BigQuery refused it).
+    assert applied.status == "applied" and not _change(change["id"]).audit_written
+    assert _audit_rows(change["id"]) == [] and _firestore_audit(change["id"]) is None
+    _poll()
+    assert _change(change["id"]).audit_written and _firestore_audit(change["id"])["outcome"] == "applied"
+    [row] = _audit_rows(change["id"])
+    assert row["outcome"] == "applied" and row["decided_by"] == APPROVER
+    _poll(minutes=10)
+    assert len(_audit_rows(change["id"])) == 1 and yt.count("update") == 1

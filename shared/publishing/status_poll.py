@@ -57,6 +57,9 @@ def poll_once(*, repo: Repository, config, secrets, bq, now: datetime | None = N
                 summary.errors += 1
                 _check_again_or_give_up(post, repo=repo, config=config, now=now, summary=summary, error=exc)
     _write_owed_publish_log_rows(repo, config, bq, now, summary)
+    # YouTube metadata changes a crash or an unanswered update left approved, and owed audit rows (never raises).
+    from shared.youtube_sync.service import settle_owed_changes
+    settle_owed_changes(repo=repo, config=config, secrets=secrets, bq=bq, now=now)
     log_event(log, logging.INFO, "status poll done", checked=summary.checked, published=summary.published,
               failed=summary.failed, waiting=summary.waiting, errors=summary.errors, logged=summary.logged,
               requeued=summary.requeued)

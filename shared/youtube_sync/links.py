@@ -104,6 +104,10 @@ def _outcome_page(change: MetadataChange) -> str:
         note = f"Reason recorded for {change.requested_by}: {change.reason}" if change.reason else "No reason was given."
         return pages.result_page("Rejected", "Rejected. Nothing was changed on YouTube.", recap=recap,
                                  recap_title="Not applied", note=note)
+    if change.outcome is None:  # approved, but YouTube's answer to the update is not settled yet
+        return pages.result_page("Approved", "Approved. YouTube did not answer in time; Postgate checks the video and "
+                                 "applies the change within a few minutes, without applying it twice.", recap=recap,
+                                 recap_title="To apply", note=f"{change.requested_by} hears the outcome.")
     if change.outcome == "applied":
         return pages.result_page("Approved and applied", f"YouTube video {change.video_id} now has the new values.",
                                  recap=recap, recap_title="Changed", note="You can close this page.")

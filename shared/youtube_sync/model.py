@@ -23,7 +23,10 @@ ID_PREFIX = "ytm-"  # approval links of changes carry this id, so the approval p
 FIELDS = ("title", "description", "tags", "privacy")
 
 Privacy = Literal["private", "unlisted", "public"]
-ChangeStatus = Literal["pending_approval", "approved", "applied", "failed", "rejected", "superseded"]
+# approved -> applying (one applier holds a lease) -> applied | failed, or back to approved when the
+# update's outcome could not be settled yet (the status poll tries again at apply_due_at).
+ChangeStatus = Literal["pending_approval", "approved", "applying", "applied", "failed", "rejected", "superseded"]
+FINAL_STATUSES = ("applied", "failed", "rejected")  # decided for good: these get the audit record
 # What happened in the end: applied; refused because the video changed on YouTube since the request
 # (conflict); the platform refused or kept a value (failed); the approver said no (rejected).
 Outcome = Literal["applied", "conflict", "failed", "rejected"]
@@ -131,7 +134,14 @@ class MetadataChange(BaseModel):
     failure_reason: str | None = None
     applied_at: datetime | None = None
     superseded_by: str | None = None
+    apply_due_at: datetime | None = Field(default=None, description="approved: when the status poll may apply it "
+                                          "(the deciding request applies at once); applying: when the lease ends")
+    apply_claim: str | None = Field(default=None, description="the lease holder's id while applying")
+    update_attempts: int = Field(default=0, description="videos.update calls sent (recorded before each is sent)")
+    apply_tries: int = Field(default=0, description="apply runs that ended without an outcome")
+    last_error: str | None = Field(default=None, description="why the last apply run ended without an outcome")
     audit_written: bool = False
+    audit_claim_until: datetime | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -147,6 +157,11 @@ def values_of(video: dict) -> MetadataValues:
     snippet, status = video.get("snippet") or {}, video.get("status") or {}
     return MetadataValues(title=snippet.get("title", ""), description=snippet.get("description", ""),
                           tags=list(snippet.get("tags") or []), privacy=status.get("privacyStatus"))
+
+
+def expected_after(change: "MetadataChange") -> MetadataValues:
+    """All four fields as they should read once the change is applied."""
+    return change.before.model_copy(update=change.proposed.given())
 
 
 def changed_fields(proposed: MetadataValues, before: MetadataValues) -> list[str]:
