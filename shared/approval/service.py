@@ -39,6 +39,7 @@ DECISION_WAIT_SECONDS = 20.0
 DECISION_LOCK_SECONDS = 30
 DECISION_LOCKS = "decision_locks"
 REASON_MAX_CHARS = 1000
+API_TOKEN_PREFIX = "api:"  # token id of a decision made through the content API
 
 
 def link_for(base_url: str, token: str) -> str:
@@ -73,6 +74,7 @@ class PageResult:
     media_origins: tuple[str, ...] = ()
     retry_after: int | None = None
     content: ContentItem | None = None  # the item decided on
+    message: str | None = None  # a refusal's sentence, plain text (what the API answers)
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ class ReviewEnv:
 
 
 def _refused(status: int, title: str, message: str, **kwargs) -> PageResult:
-    return PageResult(status, pages.result_page(title, message), **kwargs)
+    return PageResult(status, pages.result_page(title, message), message=message, **kwargs)
 
 
 def _verify(signing_key: str, token: str, now: datetime, action: str | None = None) -> LinkClaims | PageResult:
@@ -181,7 +183,8 @@ def _previews(content: ContentItem, env: ReviewEnv) -> list[dict]:
     return previews
 
 
-def _media_problem(repo: Repository, content: ContentItem, env: ReviewEnv, *, may_reask: bool) -> PageResult | None:
+def _media_problem(repo: Repository, content: ContentItem, env: ReviewEnv, *, may_reask: bool,
+                   via_api: bool = False) -> PageResult | None:
     """The media under review must still be the generations this link was issued for."""
     from shared.content.service import void_for_changed_media
 
@@ -198,8 +201,9 @@ def _media_problem(repo: Repository, content: ContentItem, env: ReviewEnv, *, ma
         return _refused(409, "The media is gone", f"{cannot}. Nothing can be approved from this link.")
     if reopened is not None:
         env.request_approval(reopened)
-    return _refused(409, "The media changed", f"{reason}, so this link no longer applies. A new approval request for "
-                                              "the current version has been sent.")
+    what = "the version you read can't be decided on any more" if via_api else "this link no longer applies"
+    return _refused(409, "The media changed", f"The media changed: {reason}, so {what}. Nothing was recorded; a new "
+                                              "approval request for the current version has been sent.")
 
 
 def _platform_refusal(repo: Repository, content: ContentItem) -> PageResult | None:
@@ -219,6 +223,10 @@ def _token_used(repo: Repository, claims: LinkClaims) -> bool:
     return repo.db.collection(APPROVALS).document(claims.token_id).get().exists
 
 
+def _via_api(claims: LinkClaims) -> bool:
+    return claims.token_id.startswith(API_TOKEN_PREFIX)
+
+
 def _why_not_decidable(claims: LinkClaims, content: ContentItem | None, *, used: bool) -> str | None:
     if content is None:
         return "This post no longer exists."
@@ -229,6 +237,10 @@ def _why_not_decidable(claims: LinkClaims, content: ContentItem | None, *, used:
         by = f" by {decided.decided_by} at {decided.decided_at:%Y-%m-%d %H:%M} UTC" if decided else ""
         return f"This post was already {content.status}{by}; nothing more to do."
     if claims.content_hash != content.content_hash or content.current_hash() != content.content_hash:
+        if _via_api(claims):
+            return (f"The content changed since the version you decided on (content_hash {claims.content_hash}); it is "
+                    f"now version {content.version}, content_hash {content.content_hash}. Nothing was recorded: "
+                    "read it again and decide on the current version.")
         return "The post was edited after this link was sent, so this link no longer applies. A new approval request is needed."
     return None
 
@@ -245,6 +257,23 @@ def apply_decision(repo: Repository, signing_key: str, token: str, action: str, 
     claims = _verify(signing_key, token, now, action)
     if isinstance(claims, PageResult):
         return claims
+    return _decide(repo, claims, env, reason=reason, tz=tz, now=now)
+
+
+def decide_via_api(repo: Repository, content_id: str, action: str, content_hash: str, decided_by: str,
+                   env: ReviewEnv | None = None, *, reason: str | None = None, now: datetime | None = None) -> PageResult:
+    """An approver's decision through the content API: recorded exactly as a link's (same checks,
+    same lock, same transaction), by the authenticated caller, bound to the `content_hash` they
+    read. The decision's token id is "api:<uuid>" (its use record sits with the links')."""
+    now = now or utcnow()
+    claims = LinkClaims(content_id=content_id, content_hash=content_hash, action=action, expires_at=now,
+                        token_id=f"{API_TOKEN_PREFIX}{uuid.uuid4()}", recipient=decided_by)
+    return _decide(repo, claims, env, reason=reason, tz=None, now=now)
+
+
+def _decide(repo: Repository, claims: LinkClaims, env: ReviewEnv | None, *, reason: str | None, tz: str | None,
+            now: datetime) -> PageResult:
+    """The decision once its maker is known (a verified link or an authenticated API caller)."""
     reason = (reason or "").strip()[:REASON_MAX_CHARS] or None
     with log_context(correlation_id=claims.content_id):
         content = repo.get_content(claims.content_id)
@@ -258,7 +287,7 @@ def apply_decision(repo: Repository, signing_key: str, token: str, action: str, 
                 log_event(log, logging.WARNING, "approval refused: a platform would refuse this content")
                 return refusal
             if env is not None:
-                media_problem = _media_problem(repo, content, env, may_reask=True)
+                media_problem = _media_problem(repo, content, env, may_reask=True, via_api=_via_api(claims))
                 if media_problem:
                     return media_problem
         outcome = _record_decision(repo, claims, content, reason, now)
@@ -266,7 +295,7 @@ def apply_decision(repo: Repository, signing_key: str, token: str, action: str, 
             return outcome
         decision, due, scheduled = outcome
         log_event(log, logging.INFO, f"content {decision}", decided_by=claims.recipient, posts_due=len(due),
-                  posts_scheduled=len(scheduled))
+                  posts_scheduled=len(scheduled), via="api" if _via_api(claims) else "link")
         return PageResult(200, _decision_page(repo, content, decision, reason, due, scheduled, pages.zone_or_utc(tz)),
                           decision=decision, due_posts=due, content=content)
 
@@ -304,8 +333,9 @@ def _record_decision(repo: Repository, claims: LinkClaims, content: ContentItem,
             else:
                 updated = transition(post, "approved", reason=f"approved by {claims.recipient}",
                                      approved_by=claims.recipient, approved_at=now)
-                if current.publish_at and current.publish_at > now:
-                    updated = transition(updated, "scheduled", scheduled_at=current.publish_at)
+                planned = post.scheduled_at or current.publish_at  # a post rescheduled while pending keeps its time
+                if planned and planned > now:
+                    updated = transition(updated, "scheduled", scheduled_at=planned)
                     scheduled.append(updated)
                 else:
                     updated = transition(updated, "queued", redispatch_at=now + timedelta(seconds=LOST_MESSAGE_RESEND_SECONDS))
@@ -398,3 +428,34 @@ def _decision_page(repo: Repository, content: ContentItem, decision: str, reason
                f"{len(due)} post(s) are on their way now" + (f", {len(scheduled)} scheduled" if scheduled else "") + ".")
     return pages.result_page("Approved", message, recap=recap, recap_title="Where and when",
                              note="Platforms may take a few minutes to process a video. You can close this page.")
+
+
+def record_approval_request(repo: Repository, content_id: str, requested_by: str,
+                            now: datetime | None = None) -> tuple[ContentItem | None, str | None]:
+    """Note in the item's approval history that `requested_by` asked its approvers again (the
+    caller then sends the fresh links). Returns (content, None), or (content or None, why not):
+    only an item still pending approval can be asked about."""
+    from google.cloud import firestore
+
+    ref = repo.content_ref(content_id)
+    now = now or utcnow()
+
+    @firestore.transactional
+    def _run(transaction):
+        content = repo.get_content(content_id, transaction=transaction)
+        if content is None:
+            return None, f"no content {content_id!r}"
+        if content.status != "pending_approval":
+            decided = content.approval
+            by = f" by {decided.decided_by}" if decided else ""
+            return content, f"content {content_id} is {content.status}{by}; only content pending approval can be asked about again"
+        entry = {"event": "approval_requested", "requested_by": requested_by, "requested_at": now,
+                 "version": content.version, "content_hash": content.content_hash}
+        history = [*content.approval_history, entry]
+        transaction.update(ref, {"approval_history": history, "updated_at": now})
+        return content.model_copy(update={"approval_history": history, "updated_at": now}), None
+
+    content, problem = run_with_contention_retry(lambda: _run(repo.db.transaction()))
+    if problem is None:
+        log_event(log, logging.INFO, "approval requested again", correlation_id=content_id, version=content.version)
+    return content, problem

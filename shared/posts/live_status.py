@@ -1,0 +1,104 @@
+"""Live status of a content item's posts as Server-Sent Events, fed by a Firestore listener.
+
+A real-time listener (`Query.on_snapshot`) on the item's posts hands each snapshot to the stream
+through a queue: first one event per post with its current state, then one each time a post's
+status changes. Comment lines keep idle connections (and proxies) open and let the server notice
+a client that left. The stream ends with `event: end` once every post is final, or at the time
+limit; the listener is always unsubscribed when the stream stops, the client's leaving included.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Callable, Iterator
+
+from shared.posts.repository import POSTS
+from shared.posts.state_machine import TERMINAL
+from shared.runtime.logging import log_event
+
+log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class PostState:
+    """What a dashboard shows of one post (the `data` of a `post` event)."""
+
+    post_id: str
+    status: str
+    platform: str
+    account_id: str
+    share_url: str | None
+    fail_reason: str | None
+    at: str  # when the post last changed, ISO 8601
+
+    @classmethod
+    def of(cls, doc: dict) -> "PostState":
+        at = doc.get("updated_at")
+        return cls(post_id=doc["id"], status=doc["status"], platform=doc.get("platform", ""),
+                   account_id=doc.get("account_id", ""), share_url=doc.get("share_url"),
+                   fail_reason=doc.get("fail_reason"), at=at.isoformat() if isinstance(at, datetime) else str(at))
+
+
+def sse_message(event: str, data: dict, event_id: str | None = None) -> str:
+    """One Server-Sent Events message (data is one line of JSON, so no line needs splitting)."""
+    head = f"event: {event}\n" + (f"id: {event_id}\n" if event_id else "")
+    return f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def sse_comment(text: str) -> str:
+    return f": {text}\n\n"
+
+
+def content_events(db, content_id: str, *, stream_seconds: float, heartbeat_seconds: float = HEARTBEAT_SECONDS,
+                   clock: Callable[[], float] = time.monotonic) -> Iterator[str]:
+    """The SSE text of one content item's post changes, as they happen (a generator: the listener
+    is started at the first `next()` and unsubscribed when it finishes or is closed)."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    snapshots: queue.Queue[list[dict]] = queue.Queue()
+    query = db.collection(POSTS).where(filter=FieldFilter("content_id", "==", content_id))
+    # Runs on the listener's thread: hand over plain dicts, nothing else.
+    watch = query.on_snapshot(lambda docs, _changes, _read_time: snapshots.put([d.to_dict() for d in docs]))
+    started = clock()
+    deadline = started + stream_seconds
+    next_heartbeat = started + heartbeat_seconds
+    last_status: dict[str, str] = {}
+    sent: dict[str, int] = {}
+    reason = "client left"
+    log_event(log, logging.INFO, "live status stream opened", correlation_id=content_id)
+    try:
+        yield sse_comment(f"posts of content {content_id}")
+        while True:
+            now = clock()
+            if now >= deadline:
+                reason = "time limit"
+                yield sse_message("end", {"content_id": content_id, "reason": reason})
+                return
+            try:
+                docs = snapshots.get(timeout=max(0.0, min(deadline, next_heartbeat) - now))
+            except queue.Empty:
+                if clock() >= next_heartbeat:
+                    next_heartbeat = clock() + heartbeat_seconds
+                    yield sse_comment("heartbeat")
+                continue
+            states = sorted((PostState.of(d) for d in docs), key=lambda s: s.post_id)
+            for state in states:
+                if last_status.get(state.post_id) == state.status:
+                    continue  # a change of other fields (poll times, leases): nothing to show
+                last_status[state.post_id] = state.status
+                sent[state.post_id] = sent.get(state.post_id, 0) + 1
+                yield sse_message("post", asdict(state), f"{state.post_id}:{sent[state.post_id]}")
+            if all(s.status in TERMINAL for s in states):
+                reason = "all posts final" if states else "no posts"
+                yield sse_message("end", {"content_id": content_id, "reason": reason})
+                return
+    finally:
+        watch.unsubscribe()
+        log_event(log, logging.INFO, "live status stream closed", correlation_id=content_id, reason=reason,
+                  events=sum(sent.values()), seconds=round(clock() - started, 1))
