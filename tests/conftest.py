@@ -262,3 +262,23 @@ def api(env):
 
     api_app._app = None
     return function_client("functions/api/main.py", "api", "http")
+
+
+def drain_messages(subscription: str = "approval-notify") -> list[dict]:
+    """JSON messages published so far to the topic behind this subscription (pulled and acked), oldest
+    first. "approval-notify": the content-created messages that make approval-notify send links."""
+    from google.api_core.exceptions import DeadlineExceeded
+    from google.cloud import pubsub_v1
+
+    sub = pubsub_v1.SubscriberClient()
+    path = sub.subscription_path(PROJECT, subscription)
+    messages = []
+    while True:
+        try:
+            pulled = sub.pull(subscription=path, max_messages=50, timeout=3)
+        except DeadlineExceeded:
+            return messages
+        if not pulled.received_messages:
+            return messages
+        messages += [json.loads(m.message.data) for m in pulled.received_messages]
+        sub.acknowledge(subscription=path, ack_ids=[m.ack_id for m in pulled.received_messages])

@@ -3,9 +3,8 @@ bound to the version they read, exactly as a signed link's; asking again; the de
 
 from __future__ import annotations
 
-import json
 
-from tests.conftest import PROJECT, approve, bearer, snapshot_state, upload_video
+from tests.conftest import approve, bearer, snapshot_state, upload_video, drain_messages
 
 APPROVER = "approver@example.com"
 
@@ -19,23 +18,6 @@ def _decide(api, env, content, action: str = "approve", *, content_hash: str | N
     return api.post(f"/contents/{content.id}/decision", json=body, headers=headers or _approver(env))
 
 
-def _drain(subscription: str) -> list[dict]:
-    """Messages published to a topic so far (its subscription, pulled and acked)."""
-    from google.api_core.exceptions import DeadlineExceeded
-    from google.cloud import pubsub_v1
-
-    sub = pubsub_v1.SubscriberClient()
-    path = sub.subscription_path(PROJECT, subscription)
-    messages = []
-    while True:
-        try:
-            pulled = sub.pull(subscription=path, max_messages=50, timeout=3)
-        except DeadlineExceeded:
-            return messages
-        if not pulled.received_messages:
-            return messages
-        messages += [json.loads(m.message.data) for m in pulled.received_messages]
-        sub.acknowledge(subscription=path, ack_ids=[m.ack_id for m in pulled.received_messages])
 
 
 def _stored(content_id: str):
@@ -46,7 +28,7 @@ def _stored(content_id: str):
 
 
 def test_api_approvers_decision_is_recorded_with_their_identity(api, env, draft):
-    _drain("publish-tiktok")
+    drain_messages("publish-tiktok")
     answer = _decide(api, env, draft)
     assert answer.status_code == 200, answer.get_json()
     body = answer.get_json()
@@ -61,7 +43,7 @@ def test_api_approvers_decision_is_recorded_with_their_identity(api, env, draft)
     [used] = [d.to_dict() for d in services.repository().db.collection("approvals").stream()]
     assert used["recipient"] == APPROVER and used["content_id"] == draft.id
     # As after a link's POST, the due post was sent to its platform's publish topic.
-    assert {"post_id": post.id} in _drain("publish-tiktok")
+    assert {"post_id": post.id} in drain_messages("publish-tiktok")
 
 
 def test_stale_content_hash_is_409_saying_the_content_changed_and_records_nothing(api, env, draft):
@@ -106,12 +88,12 @@ def services_repo():
 
 
 def test_rejection_tells_the_requester_and_shows_in_the_history(api, env, draft):
-    _drain("approval-notify")
+    drain_messages("approval-notify")
     answer = _decide(api, env, draft, "reject", reason="Wrong product shot; use the blue bottle.")
     assert answer.status_code == 200 and answer.get_json()["decision"] == "rejected"
     content, [post] = _stored(draft.id)
     assert post.status == "rejected" and post.fail_reason == "Wrong product shot; use the blue bottle."
-    assert {"content_id": draft.id, "content_hash": draft.content_hash, "decision": "rejected"} in _drain("approval-notify")
+    assert {"content_id": draft.id, "content_hash": draft.content_hash, "decision": "rejected"} in drain_messages("approval-notify")
     approvals = api.get(f"/contents/{draft.id}/approvals", headers=bearer(env)).get_json()
     assert approvals["status"] == "rejected" and approvals["current"]["decided_by"] == APPROVER
     assert approvals["current"]["reason"] == "Wrong product shot; use the blue bottle." and approvals["current"]["via"] == "api"
@@ -129,13 +111,13 @@ def test_platform_refusal_at_decision_time_is_422_and_records_nothing(api, env, 
 
 
 def test_replaced_media_is_409_and_the_new_version_goes_to_the_approvers(api, env, draft):
-    _drain("approval-notify")
+    drain_messages("approval-notify")
     upload_video(name="in/video.mp4")  # same name, new generation: not what the approver saw
     answer = _decide(api, env, draft)
     assert answer.status_code == 409 and "media changed" in answer.get_json()["detail"].lower()
     content, [post] = _stored(draft.id)
     assert content.status == "pending_approval" and content.version == 2 and post.status == "pending_approval"
-    assert any(m.get("content_hash") == content.content_hash for m in _drain("approval-notify"))
+    assert any(m.get("content_hash") == content.content_hash for m in drain_messages("approval-notify"))
 
 
 def test_bad_decision_requests_are_400_or_404(api, env, draft):
@@ -150,11 +132,11 @@ def test_bad_decision_requests_are_400_or_404(api, env, draft):
 
 
 def test_asking_again_sends_a_fresh_request_and_is_recorded(api, env, draft):
-    _drain("approval-notify")
+    drain_messages("approval-notify")
     answer = api.post(f"/contents/{draft.id}/approval-requests", headers=bearer(env))
     assert answer.status_code == 202
     assert answer.get_json() == {"content_id": draft.id, "content_hash": draft.content_hash, "version": 1}
-    assert {"content_id": draft.id, "content_hash": draft.content_hash} in _drain("approval-notify")
+    assert {"content_id": draft.id, "content_hash": draft.content_hash} in drain_messages("approval-notify")
     history = api.get(f"/contents/{draft.id}/approvals", headers=bearer(env)).get_json()["history"]
     assert [(e["event"], e["by"], e["version"]) for e in history] == [("approval_requested", "editor@example.com", 1)]
     # Once decided there is nothing to ask about.

@@ -4,14 +4,13 @@ an approval of exactly the version that goes out, and a post a publisher claimed
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from datetime import timedelta
 
 import pytest
 
-from tests.conftest import (ACCOUNT, ACCOUNT_SECRET, PROJECT, approve, bearer, brief, function_client, pubsub_envelope,
+from tests.conftest import (ACCOUNT, ACCOUNT_SECRET, approve, bearer, brief, function_client, pubsub_envelope, drain_messages,
                             upload_video)
 
 EDITOR = "editor@example.com"
@@ -43,23 +42,6 @@ def _tick():
     assert client.post("/", json=pubsub_envelope({"tick": "status-poll"})).status_code == 200
 
 
-def _approval_requests() -> list[dict]:
-    """content-created messages (what makes approval-notify send links) published so far."""
-    from google.api_core.exceptions import DeadlineExceeded
-    from google.cloud import pubsub_v1
-
-    sub = pubsub_v1.SubscriberClient()
-    path = sub.subscription_path(PROJECT, "approval-notify")
-    messages = []
-    while True:
-        try:
-            pulled = sub.pull(subscription=path, max_messages=50, timeout=3)
-        except DeadlineExceeded:
-            return messages
-        if not pulled.received_messages:
-            return messages
-        messages += [json.loads(m.message.data) for m in pulled.received_messages]
-        sub.acknowledge(subscription=path, ack_ids=[m.ack_id for m in pulled.received_messages])
 
 
 def _repo():
@@ -81,7 +63,7 @@ def _later(**delta):
 # -- create -----------------------------------------------------------------------------------------
 
 def test_own_copy_is_stored_verbatim_and_sent_for_approval(api, env):
-    _approval_requests()
+    drain_messages()
     video = upload_video()
     answer = api.post("/posts", json=_copy(video), headers=bearer(env))
     assert answer.status_code == 201, answer.get_json()
@@ -91,7 +73,7 @@ def test_own_copy_is_stored_verbatim_and_sent_for_approval(api, env):
     assert body["media"][0]["uri"] == video and body["media"][0]["generation"]
     [post] = body["posts"]
     assert post["status"] == "pending_approval" and post["caption"] == "Cold for 24 hours. Really.\n\n#Launch #bottle"
-    assert [m["content_hash"] for m in _approval_requests()] == [body["content_hash"]]
+    assert [m["content_hash"] for m in drain_messages()] == [body["content_hash"]]
     # Nothing skips approval: the publisher refuses it untouched.
     assert _deliver(post["id"]).status_code == 200
     assert _repo().get_post(post["id"]).status == "pending_approval"
@@ -244,7 +226,7 @@ def test_bad_input_is_400_naming_the_field(api, env, method, path, body, field):
 
 def test_editing_approved_text_voids_the_approval_and_nothing_goes_out_until_approved_again(api, env, draft, sandbox):
     [due] = approve(env, draft)
-    _approval_requests()
+    drain_messages()
     answer = api.patch(f"/posts/{due.id}", json={"caption": "Rewritten after approval"}, headers=bearer(env))
     assert answer.status_code == 200, answer.get_json()
     assert answer.get_json()["status"] == "pending_approval"
@@ -256,7 +238,7 @@ def test_editing_approved_text_voids_the_approval_and_nothing_goes_out_until_app
     assert content.caption == "Rewritten after approval" and content.version == 2 and content.approval is None
     assert content.approval_history[0]["reason"] == f"edited by {EDITOR}"
     assert f"edited by {EDITOR}" in post.history[-1].reason
-    assert [m["content_hash"] for m in _approval_requests()] == [content.content_hash]
+    assert [m["content_hash"] for m in drain_messages()] == [content.content_hash]
 
     [due_again] = approve(env, content)
     assert _deliver(due_again.id).status_code == 200

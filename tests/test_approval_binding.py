@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.conftest import (MEDIA_BUCKET, PROJECT, approve, brief, function_client, issue_link, pubsub_envelope,
+from tests.conftest import (MEDIA_BUCKET, PROJECT, approve, brief, function_client, issue_link, pubsub_envelope, drain_messages,
                             snapshot_state, upload_video)
 
 
@@ -40,23 +40,6 @@ def _delete(uri: str) -> None:
     storage_client(PROJECT).bucket(MEDIA_BUCKET).blob(uri.split("/", 3)[3]).delete()
 
 
-def _approval_requests() -> list[dict]:
-    """content-created messages (what makes approval-notify send links) published so far."""
-    from google.api_core.exceptions import DeadlineExceeded
-    from google.cloud import pubsub_v1
-
-    sub = pubsub_v1.SubscriberClient()
-    path = sub.subscription_path(PROJECT, "approval-notify")
-    messages = []
-    while True:
-        try:
-            pulled = sub.pull(subscription=path, max_messages=50, timeout=3)
-        except DeadlineExceeded:
-            return messages
-        if not pulled.received_messages:
-            return messages
-        messages += [json.loads(m.message.data) for m in pulled.received_messages]
-        sub.acknowledge(subscription=path, ack_ids=[m.ack_id for m in pulled.received_messages])
 
 
 def _content(content_id: str):
@@ -90,7 +73,7 @@ def test_the_hash_covers_each_media_objects_generation_and_checksum(env):
 
 def test_video_replaced_after_the_link_went_out_cannot_be_approved_and_the_new_version_is_sent(draft, env):
     token = issue_link(env, draft, "approve")
-    _approval_requests()
+    drain_messages()
     _overwrite(draft.media[0].uri, 7)
     response = _http().post("/", data={"token": token, "action": "approve"})
     page = response.get_data(as_text=True)
@@ -100,7 +83,7 @@ def test_video_replaced_after_the_link_went_out_cannot_be_approved_and_the_new_v
     assert content.media[0].generation != draft.media[0].generation
     assert content.approval_history[0]["content_hash"] == draft.content_hash
     assert _post(draft.id).content_hash == content.content_hash
-    assert len([m for m in _approval_requests() if m["content_hash"] == content.content_hash]) == 1
+    assert len([m for m in drain_messages() if m["content_hash"] == content.content_hash]) == 1
     # The old link stays dead; a link for the new version works.
     assert _http().post("/", data={"token": token, "action": "approve"}).status_code == 409
     assert _http().post("/", data={"token": issue_link(env, content, "approve"), "action": "approve"}).status_code == 200
@@ -108,7 +91,7 @@ def test_video_replaced_after_the_link_went_out_cannot_be_approved_and_the_new_v
 
 def test_video_replaced_after_approval_is_not_published_and_goes_back_to_the_approver(draft, env, sandbox):
     [due] = approve(env, draft)
-    _approval_requests()
+    drain_messages()
     _overwrite(draft.media[0].uri, 9)
     assert _deliver(due.id).status_code == 200
     assert sandbox.requests_log == []
@@ -117,7 +100,7 @@ def test_video_replaced_after_approval_is_not_published_and_goes_back_to_the_app
     assert "replaced after it was approved" in post.history[-1].reason
     assert content.status == "pending_approval" and content.approval is None
     assert content.approval_history[0]["approval"]["decided_by"] == "lead@example.com"
-    assert len([m for m in _approval_requests() if m["content_hash"] == content.content_hash]) == 1
+    assert len([m for m in drain_messages() if m["content_hash"] == content.content_hash]) == 1
     # Approving the new version publishes the new bytes, once.
     [due] = approve(env, content)
     assert _deliver(due.id).status_code == 200

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from infra.local.sandboxes.youtube import GRANULE, YouTubeSandbox
-from tests.conftest import (PROJECT, approve, bearer, function_client, generic_brief, pubsub_envelope, register_account,
+from tests.conftest import (PROJECT, approve, bearer, function_client, generic_brief, pubsub_envelope, register_account, drain_messages,
                             upload_video)
 
 ACCOUNT = "yt-main"
@@ -53,7 +53,7 @@ def yt(env, yt_sandbox):
     register_account(ACCOUNT, "youtube", {"access_token": ACCESS, "refresh_token": REFRESH, "client_id": "cid",
                                           "client_secret": "csecret"},
                      handle="Brand", platform_account_id=ids["channel_id"])
-    _drain_approval_messages()
+    drain_messages()
     return yt_sandbox
 
 
@@ -76,34 +76,17 @@ def published(yt, env):
                   now=datetime.now(timezone.utc) + timedelta(seconds=10 * tick))
     post = services.repository().get_post(due.id)
     assert post.status == "published"
-    _drain_approval_messages()
+    drain_messages()
     return post, post.platform_ids["video_id"]
 
 
 # ---- helpers -----------------------------------------------------------------------------------
-def _drain_approval_messages() -> list[dict]:
-    """content-created messages published so far (what approval-notify would receive), acked."""
-    from google.api_core.exceptions import DeadlineExceeded
-    from google.cloud import pubsub_v1
-
-    sub = pubsub_v1.SubscriberClient()
-    path = sub.subscription_path(PROJECT, "approval-notify")
-    messages = []
-    while True:
-        try:
-            pulled = sub.pull(subscription=path, max_messages=50, timeout=3)
-        except DeadlineExceeded:
-            return messages
-        if not pulled.received_messages:
-            return messages
-        messages += [json.loads(m.message.data) for m in pulled.received_messages]
-        sub.acknowledge(subscription=path, ack_ids=[m.ack_id for m in pulled.received_messages])
 
 
 def _run_approval_notify() -> list[dict]:
     """Deliver the pending content-created messages to the approval-notify function."""
     notify = function_client("functions/approval/main.py", "notify_approvers")
-    messages = _drain_approval_messages()
+    messages = drain_messages()
     for i, payload in enumerate(messages):
         assert notify.post("/", json=pubsub_envelope(payload, message_id=str(i + 100))).status_code == 200
     return messages
@@ -421,7 +404,7 @@ def test_an_update_answered_5xx_that_did_not_land_is_sent_again_by_the_next_poll
     assert yt.count("update") == 2 and len(yt.posts[video_id]["updates"]) == 1
     [row] = _audit_rows(change["id"])
     assert row["outcome"] == "applied" and row["decided_via"] == "link"
-    assert {"metadata_change_id": change["id"], "outcome": "applied"} in _drain_approval_messages()
+    assert {"metadata_change_id": change["id"], "outcome": "applied"} in drain_messages()
 
 
 def test_updates_youtube_never_applies_fail_after_the_bounded_attempts(published, api, env, yt):
