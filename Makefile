@@ -7,7 +7,7 @@ TERRAFORM ?= terraform
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: venv browser demo test lint emulators-check soak clean
+.PHONY: venv browser demo test lint emulators-check soak bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,13 @@ N ?= 1000
 SOAK_ARGS ?=
 soak: venv
 	$(PY) -m infra.local.soak --posts $(N) $(SOAK_ARGS)
+
+# Benchmark of one whole analytics pull (fan-out + every work message) over N published posts across the
+# five sandboxes: metrics calls per platform against ceil(N_p / batch size), wall time, post_metrics rows,
+# Firestore reads and writes per post. Exits 1 if a platform needs more calls than the minimum.
+BENCH_ARGS ?=
+bench: venv
+	$(PY) -m infra.local.bench --posts 100 1000 $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(BQ_VENV) $(LINT_VENV) .pytest_cache infra/terraform/.build

@@ -191,3 +191,29 @@ def dispatch():
 
     return dispatch_due(repo=services.repository(), send=send, batch_size=config.poll_batch_size,
                         redispatch_seconds=LOST_MESSAGE_RESEND_SECONDS)
+
+
+def pull_metrics(payload: dict[str, Any], message_id: str | None = None):
+    """analytics-pull: a Scheduler tick (or a continuation of a big run) -> analytics-work messages,
+    one account and at most analytics_batch_max_posts posts each."""
+    from shared.analytics.fanout import pull
+    from shared.pubsub import publish_json
+    from shared.topology import get_topology
+
+    config = get_config()
+    topology = get_topology()
+    work_topic = topology.functions["analytics-fetch"].trigger.topic
+    tick_topic = topology.functions["analytics-pull"].trigger.topic
+    return pull(services.repository().db, config=config, payload=payload, message_id=message_id,
+                send_work=lambda message: publish_json(config.project, work_topic, message,
+                                                       correlation_id=message["run_id"]),
+                send_tick=lambda message: publish_json(config.project, tick_topic, message,
+                                                       correlation_id=message["run_id"]))
+
+
+def fetch_metrics(payload: dict[str, Any], message_id: str = ""):
+    """analytics-fetch: one account's due posts -> platform metrics -> post_metrics rows and the posts."""
+    from shared.analytics.fetch import fetch_work
+
+    return fetch_work(payload, repo=services.repository(), config=get_config(), secrets=services.secrets(),
+                      bq=services.bigquery(), message_id=message_id)

@@ -44,6 +44,7 @@ class Access(_Model):
     secrets: list[str] = []
     secret_prefixes: dict[str, Literal["read", "rotate"]] = {}
     bigquery_tables: list[str] = []
+    bigquery_reads: list[str] = []  # tables or views it only queries
     sign_urls: bool = False
 
 
@@ -91,14 +92,30 @@ class Table(_Model):
     schema_: list[Column] = Field(alias="schema")
 
 
+class View(_Model):
+    """A BigQuery view; `query` names tables as `{dataset}.<table>` (filled in by each reader)."""
+
+    description: str = ""
+    query: str
+
+
 class BigQuery(_Model):
     dataset: str
     tables: dict[str, Table]
+    views: dict[str, View] = {}
+
+
+class BucketNotification(_Model):
+    """Cloud Storage publishes an OBJECT_FINALIZE notification to `topic` for objects under `prefix`."""
+
+    topic: str
+    prefix: str = ""
 
 
 class Bucket(_Model):
     location: str
     delete_after_days: int
+    notify: BucketNotification | None = None
 
 
 class Storage(_Model):
@@ -161,6 +178,9 @@ class Topology(_Model):
             for table in fn.access.bigquery_tables:
                 if table not in self.bigquery.tables:
                     problems.append(f"function {name}: unknown table {table}")
+            for table in fn.access.bigquery_reads:
+                if table not in self.bigquery.tables and table not in self.bigquery.views:
+                    problems.append(f"function {name}: reads unknown table or view {table}")
         for name, sub in self.subscriptions.items():
             if sub.topic not in self.topics:
                 problems.append(f"subscription {name}: unknown topic {sub.topic}")
@@ -170,6 +190,9 @@ class Topology(_Model):
         for name, sch in self.schedules.items():
             if sch.topic not in self.topics:
                 problems.append(f"schedule {name}: unknown topic {sch.topic}")
+        for name, bucket in self.storage.buckets.items():
+            if bucket.notify and bucket.notify.topic not in self.topics:
+                problems.append(f"bucket {name}: notifies unknown topic {bucket.notify.topic}")
         for name, table in self.bigquery.tables.items():
             columns = {c.name for c in table.schema_}
             for field in [table.partition_field, *table.clustering]:

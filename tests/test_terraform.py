@@ -334,6 +334,10 @@ def _expected_grants(topology: Topology) -> set[tuple]:
                 grants.add((name, role, f'project if resource.name.startsWith("projects/{PROJECT_NUMBER}/secrets/{prefix}")'))
         for table in access.bigquery_tables:
             grants.add((name, "roles/bigquery.dataEditor", f"table {table}"))
+        for table in access.bigquery_reads:
+            grants.add((name, "roles/bigquery.dataViewer", f"table {table}"))
+        if access.bigquery_tables or access.bigquery_reads:  # MERGE, load jobs and queries are jobs
+            grants.add((name, "roles/bigquery.jobUser", "project"))
         if access.sign_urls:
             grants.add((name, "roles/iam.serviceAccountTokenCreator", f"service account {name}"))
     return grants
@@ -345,7 +349,8 @@ _GRANT_TARGETS = {
     "google_pubsub_topic_iam_member": ("topic", r'google_pubsub_topic\.topic\["([^"]+)"\]', "topic"),
     "google_secret_manager_secret_iam_member": ("secret_id", r'google_secret_manager_secret\.secret\["([^"]+)"\]',
                                                 "secret"),
-    "google_bigquery_table_iam_member": ("table_id", r'google_bigquery_table\.table\["([^"]+)"\]', "table"),
+    "google_bigquery_table_iam_member": ("table_id", r'merge\(google_bigquery_table\.table, google_bigquery_table\.view\)'
+                                                     r'\["([^"]+)"\]', "table"),
     "google_service_account_iam_member": ("service_account_id",
                                           r'google_service_account\.function\["([^"]+)"\]', "service account"),
 }
@@ -394,14 +399,12 @@ def test_each_function_service_account_holds_exactly_the_roles_its_access_block_
 
 def test_functions_without_firestore_access_get_no_firestore_role(tmp_path):
     topology_path = tmp_path / "topology.yaml"
-    source = (ROOT / "infra" / "topology.yaml").read_text(encoding="utf-8")
+    import yaml
+
+    declared = yaml.safe_load((ROOT / "infra" / "topology.yaml").read_text(encoding="utf-8"))
     # dispatch, declared as a function that only publishes to TikTok
-    edited = source.replace(
-        "    access:\n      firestore: write\n      publishes: [publish-tiktok, publish-instagram, publish-x, "
-        "publish-youtube, publish-linkedin]\n\n# One push",
-        "    access:\n      publishes: [publish-tiktok]\n\n# One push")
-    assert edited != source
-    topology_path.write_text(edited, encoding="utf-8")
+    declared["functions"]["dispatch"]["access"] = {"publishes": ["publish-tiktok"]}
+    topology_path.write_text(yaml.safe_dump(declared), encoding="utf-8")
 
     workdir = tmp_path / "eval"
     workdir.mkdir()
@@ -474,3 +477,83 @@ def test_short_lived_collections_have_a_ttl_policy_on_their_expiry_field(resourc
     assert ("api_rate", "expires_at") in {(t.collection, t.field) for t in topology.firestore.ttl}
     for field in fields.values():
         assert field["ttl_config"] == [{}] or field["ttl_config"] == {}
+
+
+# --- Cloud Storage notifications (reports.tf) ----------------------------------------------------------
+
+def _evaluate_locals(workdir: Path, tf_file: str, names: list[str], topology_path: Path | None = None) -> dict:
+    """The `locals` block of one root-module file, as Terraform computes it from the topology alone."""
+    text = (TERRAFORM_DIR / tf_file).read_text(encoding="utf-8")
+    (block,) = re.findall(r"^locals \{\n.*?^\}\n", text, re.M | re.S)
+    path = topology_path or ROOT / "infra" / "topology.yaml"
+    (workdir / "main.tf").write_text(
+        f"locals {{\n  topology_path = {json.dumps(str(path))}\n}}\n{block}"
+        + "".join(f'output "{name}" {{\n  value = local.{name}\n}}\n' for name in names), encoding="utf-8")
+    (workdir / "empty.tfrc").write_text("", encoding="utf-8")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(workdir), "CHECKPOINT_DISABLE": "1",
+           "TF_CLI_CONFIG_FILE": str(workdir / "empty.tfrc"), "TF_IN_AUTOMATION": "1"}
+    for args in (("init", "-input=false", "-backend=false"), ("apply", "-input=false", "-auto-approve")):
+        done = subprocess.run(["terraform", f"-chdir={workdir}", *args], env=env, capture_output=True, text=True,
+                              timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"terraform {args[0]} failed:\n{done.stderr}")
+    out = subprocess.run(["terraform", f"-chdir={workdir}", "output", "-json"], env=env, capture_output=True,
+                         text=True, timeout=120)
+    return {name: value["value"] for name, value in json.loads(out.stdout).items()}
+
+
+def test_each_notifying_bucket_publishes_finalize_events_under_its_prefix_to_its_topic(resources, topology,
+                                                                                       tmp_path):
+    evaluated = _evaluate_locals(tmp_path, "reports.tf", ["bucket_notifications", "notification_topics"])
+    notifications = evaluated["bucket_notifications"]
+
+    declared = {name: bucket.notify for name, bucket in topology.storage.buckets.items() if bucket.notify}
+    assert "reports" in declared
+    assert notifications == {name: {"topic": n.topic, "prefix": n.prefix} for name, n in declared.items()}
+    block = resources["google_storage_notification.bucket"]
+    assert block["for_each"] == "${local.bucket_notifications}"
+    body = {k: v for k, v in block.items() if k != "for_each"}
+    for name, value in notifications.items():
+        notification = _render(body, name, value)
+        assert notification["bucket"] == f'${{google_storage_bucket.topology["{name}"].name}}'
+        assert notification["topic"] == f'${{google_pubsub_topic.topic["{value["topic"]}"].id}}'
+        assert (notification["payload_format"], notification["event_types"]) == ("JSON_API_V1", ["OBJECT_FINALIZE"])
+        assert notification["object_name_prefix"] == value["prefix"] == "incoming/"
+        # GCS checks it may publish when the notification is created, so the grant must exist first.
+        assert notification["depends_on"] == ["${google_pubsub_topic_iam_member.storage_notifications}"]
+
+    grant = resources["google_pubsub_topic_iam_member.storage_notifications"]
+    assert grant["for_each"] == "${local.notification_topics}"
+    assert sorted(evaluated["notification_topics"]) == sorted({n.topic for n in declared.values()})
+    for topic in evaluated["notification_topics"]:
+        rendered = _render({k: v for k, v in grant.items() if k != "for_each"}, topic, topic)
+        assert rendered["topic"] == f'${{google_pubsub_topic.topic["{topic}"].name}}'
+        assert rendered["role"] == "roles/pubsub.publisher"
+        assert rendered["member"] == "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
+    assert resources["data.google_storage_project_service_account.gcs"]["project"] == "${var.project}"
+
+
+def test_buckets_without_notify_get_no_notification(tmp_path):
+    source = (ROOT / "infra" / "topology.yaml").read_text(encoding="utf-8")
+    edited = source.replace(", notify: {topic: report-files, prefix: incoming/}}", "}")
+    assert edited != source
+    topology_path = tmp_path / "topology.yaml"
+    topology_path.write_text(edited, encoding="utf-8")
+    workdir = tmp_path / "eval"
+    workdir.mkdir()
+
+    evaluated = _evaluate_locals(workdir, "reports.tf", ["bucket_notifications", "notification_topics"],
+                                 topology_path)
+
+    assert evaluated == {"bucket_notifications": {}, "notification_topics": []}
+
+
+def test_every_function_writing_or_reading_bigquery_may_run_jobs(resources, expanded, topology):
+    """MERGE (publish_log, post_metrics), load jobs (reports) and queries (campaign numbers) are BigQuery
+    jobs; without roles/bigquery.jobUser on the project each fails with "bigquery.jobs.create denied"."""
+    grants = expanded["grants"]
+    users = {name for name, fn in topology.functions.items() if fn.access.bigquery_tables or fn.access.bigquery_reads}
+    assert {"status-poll", "analytics-fetch", "report-ingest", "api"} <= users
+    for name in users:
+        assert grants[f"{name}/project/bigquery-jobs"]["role"] == "roles/bigquery.jobUser"
+    assert grants["api/table-read/campaign_daily_metrics"]["role"] == "roles/bigquery.dataViewer"

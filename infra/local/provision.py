@@ -55,8 +55,12 @@ def provision(project: str, *, media_bucket: str, function_urls: dict[str, str] 
 
     from shared.runtime.clients import storage_client
 
+    from infra.local.emulators import local_bucket_name
+
     gcs = storage_client(project)
-    for bucket in {media_bucket}:
+    # The media bucket under the caller's name; every other topology bucket as Terraform names it.
+    others = {local_bucket_name(project, name) for name in topo.storage.buckets if name != "media"}
+    for bucket in {media_bucket} | others:
         try:
             gcs.create_bucket(bucket)
         except Conflict:
@@ -85,3 +89,26 @@ def create_tables(bq, project: str, topo: Topology) -> None:
             bq.create_table(t)
         except Conflict:
             pass
+    create_views(bq, project, topo)
+
+
+def view_query(topo: Topology, project: str, name: str) -> str:
+    """The view's SQL with `{dataset}` filled in, as Terraform fills it (infra/terraform/modules/topology)."""
+    return topo.bigquery.views[name].query.replace("{dataset}", f"{project}.{topo.bigquery.dataset}")
+
+
+def create_views(bq, project: str, topo: Topology) -> None:
+    """Each declared view (bqemulator runs views: tables.insert with `view.query`, standard SQL). An
+    existing view gets the topology's current query, so a changed declaration reaches a kept stack."""
+    from google.api_core.exceptions import Conflict
+    from google.cloud import bigquery
+
+    for name, view in topo.bigquery.views.items():
+        table = bigquery.Table(f"{project}.{topo.bigquery.dataset}.{name}")
+        table.view_query = view_query(topo, project, name)
+        table.view_use_legacy_sql = False
+        table.description = view.description
+        try:
+            bq.create_table(table)
+        except Conflict:
+            bq.update_table(table, ["view_query", "description"])

@@ -16,7 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from infra.local.emulators import Emulators, _free_ports, start_emulators
+from infra.local.emulators import Emulators, _free_ports, local_bucket_name, start_emulators
 from infra.local.platform_sandboxes import LocalPlatform, register_oauth_app, start_platforms, stop_platforms
 from shared.topology import get_topology
 
@@ -35,6 +35,8 @@ class LocalStack:
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         self.media_bucket = f"{project}-media"
+        # A CSV written under its notify prefix (incoming/) reaches report-ingest through report-files.
+        self.reports_bucket = local_bucket_name(project, "reports")
         self.timings: dict[str, float] = {}
 
     # -- lifecycle ----------------------------------------------------------------------

@@ -48,9 +48,10 @@ resource "google_bigquery_table_iam_member" "function_access" {
   for_each   = module.topology.grants_by_kind["table"]
   project    = var.project
   dataset_id = google_bigquery_dataset.postgate.dataset_id
-  table_id   = google_bigquery_table.table[each.value.resource].table_id
-  role       = each.value.role
-  member     = local.function_members[each.value.function]
+  # A grant names a table or a view (both are google_bigquery_table resources).
+  table_id = merge(google_bigquery_table.table, google_bigquery_table.view)[each.value.resource].table_id
+  role     = each.value.role
+  member   = local.function_members[each.value.function]
 }
 
 # sign_urls: the function signs V4 URLs through signBlob as itself, on its own account only.

@@ -13,7 +13,7 @@ from shared.api.errors import COMMON_ERRORS, ApiError, loc_to_field
 
 log = logging.getLogger("postgate.api")
 MAX_BODY_BYTES = 1024 * 1024  # a bulk of 100 posts with long captions fits
-ROUTE_MODULES = ("accounts", "posts", "campaigns", "approvals", "events", "youtube_metadata")
+ROUTE_MODULES = ("accounts", "posts", "campaigns", "approvals", "events", "youtube_metadata", "analytics")
 # Reached without a bearer token: the API's description, and the OAuth callback (the platform
 # redirects a browser there; the `state` it carries is what authenticates it).
 PUBLIC_PATHS = {"/openapi.json", "/health", "/accounts/oauth/callback"}
@@ -54,6 +54,8 @@ def create_app():
                 raise
             continue  # resource not built yet
         app.register_api(module.blueprint)
+        # Routes a browser opens from a short-lived signed link (no Authorization header possible).
+        app.config.setdefault("VIEW_LINK_AUTH", {}).update(getattr(module, "VIEW_LINK_AUTHENTICATORS", {}))
 
     app.before_request(_authenticate_and_count)
 
@@ -188,9 +190,12 @@ def _authenticate_and_count():
         snap = repo.db.collection(API_USERS).document(email).get()
         return list((snap.to_dict() or {}).get("roles", [])) if snap.exists else []
 
-    principal = authenticate(flask.request.headers.get("Authorization"),
-                             key_loader=lambda: services.secrets().access(config.api_jwt_secret),
-                             audience=config.api_audience, roles_of=roles_of)
+    view_link = flask.current_app.config.get("VIEW_LINK_AUTH", {}).get(flask.request.endpoint)
+    principal = view_link(flask.request) if view_link else None
+    if principal is None:
+        principal = authenticate(flask.request.headers.get("Authorization"),
+                                 key_loader=lambda: services.secrets().access(config.api_jwt_secret),
+                                 audience=config.api_audience, roles_of=roles_of)
     if not principal.roles:
         raise ApiError(403, f"{principal.user} has no role in Postgate (editor or approver)")
     flask.g.principal = principal

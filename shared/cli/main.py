@@ -452,6 +452,25 @@ def cmd_campaigns_posts(ctx: Context) -> int:
     return OK
 
 
+def cmd_campaigns_stats(ctx: Context) -> int:
+    a = ctx.args
+    if a.to < a.from_:
+        raise UsageError(f"--to {a.to} is before --from {a.from_}")
+    path = f"/campaigns/{_seg(a.campaign_id)}/analytics"
+    params = {"from": a.from_, "to": a.to}
+    if a.link:
+        answer = ctx.client.get(path + "/link", params)
+
+        def render(data, tz):
+            output.emit(f"Open in a browser (valid until {output.format_time(data.get('expires_at'), tz)}):")
+            output.emit(data["url"])
+
+        ctx.show(answer, render)
+        return OK
+    ctx.show(ctx.client.get(path, params), output.print_campaign_stats)
+    return OK
+
+
 # -- approvals ----------------------------------------------------------------------------
 
 def cmd_approvals_history(ctx: Context) -> int:
@@ -632,6 +651,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command(campaigns, "posts", cmd_campaigns_posts, "a campaign's posts")
     sub.add_argument("campaign_id", metavar="ID")
     paging(sub)
+    sub = command(campaigns, "stats", cmd_campaigns_stats,
+                  "a campaign's numbers per platform and UTC day, with totals (from BigQuery)")
+    sub.add_argument("campaign_id", metavar="ID")
+    sub.add_argument("--from", dest="from_", type=day_arg, required=True, metavar="YYYY-MM-DD", help="first UTC day")
+    sub.add_argument("--to", type=day_arg, required=True, metavar="YYYY-MM-DD", help="last UTC day (inclusive)")
+    sub.add_argument("--link", action="store_true",
+                     help="print a short-lived link to the campaign page with charts instead")
 
     approvals = commands.add_parser("approvals", help="approval history, requests and decisions").add_subparsers(
         dest="action", metavar="ACTION", required=True)

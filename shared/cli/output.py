@@ -177,3 +177,36 @@ def _day_heading(value) -> str:
     except ValueError:
         return f"== {value} =="
     return f"== {day.isoformat()} {day.strftime('%a')} =="
+
+
+STATS_METRICS = [("views", "VIEWS"), ("likes", "LIKES"), ("comments", "COMMENTS"), ("shares", "SHARES"),
+                 ("saves", "SAVES"), ("impressions", "IMPRESSIONS"), ("reach", "REACH")]
+
+
+def _stats_row(first: str, row: dict) -> list[str]:
+    rate = row.get("engagement_rate")
+    counts = ["-" if row.get(key) is None else f"{row[key]:,}" for key, _ in STATS_METRICS]
+    return [first, f"{row.get('posts', 0):,}", *counts, "-" if rate is None else f"{rate * 100:.2f}%"]
+
+
+def print_campaign_stats(stats: dict, tz: ZoneInfo) -> None:
+    """One table per platform: a row per UTC day (each post's last snapshot that day, summed), then
+    the range's total (each post's last snapshot in the range, summed: days do not add up)."""
+    emit(f"campaign {stats.get('campaign')}  {stats.get('from')} .. {stats.get('to')} "
+         f"({stats.get('tz', 'UTC')} days; counts are lifetime counts at each day's last snapshot)")
+    totals = {t["platform"]: t for t in stats.get("totals") or []}
+    platforms = sorted({d["platform"] for d in stats.get("days") or []} | set(totals))
+    if not platforms:
+        emit("no numbers in this range")
+        return
+    headers = ["DATE", "POSTS", *[title for _, title in STATS_METRICS], "ENGAGEMENT"]
+    for platform in platforms:
+        rows = [_stats_row(str(d["date"]), d) for d in stats["days"] if d["platform"] == platform]
+        if platform in totals:
+            total = totals[platform]
+            rows.append(_stats_row("total", total))
+        emit("")
+        emit(f"== {platform} ==" + (f"  (total as of {format_time(totals[platform].get('as_of'), tz)})"
+                                    if platform in totals else ""))
+        emit(tabulate(rows, headers=headers, tablefmt=TABLE_FORMAT, disable_numparse=True,
+                      colalign=("left",) + ("right",) * (len(headers) - 1)))

@@ -27,6 +27,11 @@ functions with these signatures (see registry.py):
         What this target will carry, for the approver's review page. Pure: built from the same
         functions publish uses, so the page shows what is sent.
     DEFAULT_LIMITS: list[Limit]   posting caps per account (account doc `limits` overrides).
+    METRICS_BATCH_SIZE: int   the most posts one metrics call may carry (the platform's documented maximum).
+    fetch_metrics(ctx: MetricsContext) -> list[PlatformMetrics | MetricsRefused]
+        Metrics of ctx.posts (at most METRICS_BATCH_SIZE, all of one account) in ONE platform HTTP call
+        (plus at most one token refresh on a 401). Raises TransientError / CapReached (with
+        retry_after: the platform's reset) for the whole batch, AuthError when the account must reconnect.
 """
 
 from __future__ import annotations
@@ -92,6 +97,16 @@ class StatusContext:
     repo: Any = None
     now: datetime | None = None  # the poll's clock (tests move it)
     content: ContentItem | None = None  # what was sent (reconcile matches text and media on it)
+
+
+@dataclass
+class MetricsContext:
+    posts: list[Post]  # published posts of one account, with their platform ids
+    account: dict
+    tokens: TokenSource
+    config: Any
+    repo: Any = None  # platform bookkeeping (YouTube quota)
+    now: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from types import ModuleType
 from shared.errors import ConfigError
 
 PLATFORMS = ("tiktok", "instagram", "x", "youtube", "linkedin")
-_REQUIRED = ("validate", "publish", "check_status", "reconcile", "refresh_tokens", "preview", "DEFAULT_LIMITS")
+_REQUIRED = ("validate", "publish", "check_status", "reconcile", "refresh_tokens", "preview", "DEFAULT_LIMITS",
+             "METRICS_BATCH_SIZE", "fetch_metrics")
 
 
 def adapter_for(platform: str) -> ModuleType:

@@ -70,6 +70,15 @@ class Post(BaseModel):
     publish_log_claim_until: datetime | None = None  # a poll run is writing the row (publish_log.py)
     fail_reason: str | None = None
     fail_class: str | None = None
+
+    # Analytics (shared/analytics): the latest numbers, and when the post is next due a fetch
+    # (decaying schedule; None once it is past the maximum age).
+    metrics: dict[str, float | int | None] | None = None
+    metrics_fetched_at: datetime | None = None
+    metrics_checked_at: datetime | None = None
+    metrics_next_at: datetime | None = None
+    metrics_run_id: str | None = None
+    metrics_refused: str | None = None
     history: list[Transition] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime

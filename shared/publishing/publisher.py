@@ -112,7 +112,8 @@ def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store
         now = utcnow()
         if result.confirmed:
             moved = repo.move_post(post.id, {"publishing"}, "published", reason="platform confirmed on create",
-                                   platform_ids=result.platform_ids, share_url=result.share_url, published_at=now)
+                                   platform_ids=result.platform_ids, share_url=result.share_url, published_at=now,
+                                   metrics_next_at=now)  # due at the next analytics pull
             log_event(log, logging.INFO, "post published", platform_ids=loggable_ids(result.platform_ids), share_url=result.share_url)
             return PublishOutcome("published" if moved else "skipped", "published")
         first_check = result.next_check_seconds if result.next_check_seconds is not None else config.poll_first_check_seconds

@@ -103,7 +103,7 @@ def _check_one(post: Post, *, repo: Repository, config, secrets, now: datetime, 
         ids = {**post.platform_ids, **result.platform_ids}
         moved = repo.move_post(post.id, {"processing"}, "published", reason="platform confirmed",
                                platform_ids=ids, share_url=result.share_url, published_at=now, next_check_at=None,
-                               unconfirmed=False)
+                               unconfirmed=False, metrics_next_at=now)  # due at the next analytics pull
         if moved:
             summary.published += 1
             log_event(log, logging.INFO, "post published", platform_ids=loggable_ids(ids), share_url=result.share_url,

@@ -77,6 +77,10 @@ _ENV = {
     "POSTGATE_X_AUTHORIZE_URL": "x_authorize_url",
     "POSTGATE_YOUTUBE_AUTHORIZE_URL": "youtube_authorize_url",
     "POSTGATE_LINKEDIN_AUTHORIZE_URL": "linkedin_authorize_url",
+    "POSTGATE_ANALYTICS_BATCH_MAX_POSTS": "analytics_batch_max_posts",
+    "POSTGATE_ANALYTICS_YOUNG_AGE_HOURS": "analytics_young_age_hours",
+    "POSTGATE_ANALYTICS_DAILY_UNTIL_DAYS": "analytics_daily_until_days",
+    "POSTGATE_ANALYTICS_MAX_AGE_DAYS": "analytics_max_age_days",
 }
 
 
@@ -169,6 +173,14 @@ class Config(BaseModel):
     x_authorize_url: str = Field(default="https://x.com/i/oauth2/authorize", pattern=r"^https?://")
     youtube_authorize_url: str = Field(default="https://accounts.google.com/o/oauth2/v2/auth", pattern=r"^https?://")
     linkedin_authorize_url: str = Field(default="https://www.linkedin.com/oauth/v2/authorization", pattern=r"^https?://")
+
+    # Analytics pulls (shared/analytics): one work message carries at most this many posts of one
+    # account (rounded down to whole platform batches). Posts younger than the first age are pulled
+    # on every run, then daily until the second, then weekly until the last; older ones never.
+    analytics_batch_max_posts: int = Field(default=500, ge=1, le=5000)
+    analytics_young_age_hours: int = Field(default=48, ge=0)
+    analytics_daily_until_days: int = Field(default=30, ge=0)
+    analytics_max_age_days: int = Field(default=365, ge=1)
 
     @property
     def approver_list(self) -> list[str]:

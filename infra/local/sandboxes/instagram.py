@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 from werkzeug.wrappers import Request, Response
 
+from infra.local.sandboxes.engagement import engagement
 from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, SandboxServer, redirect_response, refusal_page
 
 MiB = 1024 * 1024
@@ -52,7 +53,15 @@ MEDIA_FIELDS = {"id", "media_type", "media_product_type", "permalink", "shortcod
                 "username", "children", "like_count", "comments_count", "alt_text", "is_shared_to_feed", "owner"}
 SECRET_PARAMS = {"access_token", "client_secret", "fb_exchange_token"}
 ENDPOINTS = {"publishing_limit", "media", "media_list", "container_status", "media_publish", "media_read", "me",
-             "fb_token", "ig_refresh", "authorize", "ig_code", "ig_exchange"}
+             "fb_token", "ig_refresh", "authorize", "ig_code", "ig_exchange", "insights", "batch"}
+# Graph batch requests: at most 50 operations per batch [developers.facebook.com/docs/graph-api/batch-requests].
+# The error for a longer batch is not documented (unverified): (#100) with Meta's usual wording here.
+BATCH_MAX = 50
+# GET /<media>/insights?metric= (platforms.md 2.5): the current metrics, and the ones removed in 2025-04,
+# whose request fails as a whole.
+INSIGHT_METRICS = {"views", "reach", "likes", "comments", "shares", "saved", "total_interactions", "follows",
+                   "profile_visits", "profile_activity", "ig_reels_avg_watch_time", "ig_reels_video_view_total_time"}
+REMOVED_METRICS = {"impressions", "plays", "video_views", "clips_replays_count", "ig_reels_aggregated_all_plays_count"}
 # Business Login for Instagram: authorize at www.instagram.com/oauth/authorize (scope comma-separated,
 # state optional, no PKCE documented; "#_" is appended to the redirect), exchange the code at POST
 # api.instagram.com/oauth/access_token (client_id, client_secret, grant_type=authorization_code,
@@ -161,6 +170,7 @@ class InstagramSandbox(SandboxServer):
         self._container_faults: collections.deque = collections.deque()
         self._unlisted: dict[str, int] = {}   # media id -> list requests it still stays out of
         self._fetches: list[dict] = []
+        self._published_clock: dict[str, float] = {}  # media id -> sandbox clock when it was published
 
     # ---- Python control API ----
     def add_account(self, access_token: str, refresh_token: str | None = None, *, ig_user_id: str | None = None,
@@ -263,6 +273,46 @@ class InstagramSandbox(SandboxServer):
             else:
                 self._faults[endpoint].append({"kind": kind, "left": int(count), **params})
 
+    # ---- metrics (media insights, fetched in Graph batch requests) ----
+    def add_media(self, access_token: str, *, age_seconds: float = 0.0, media_type: str = "IMAGE") -> str:
+        """A media the token's account published `age_seconds` ago (IMAGE or REELS); returns its id.
+        Its insights grow with the sandbox clock from then on."""
+        with self._lock:
+            user = self._tokens[access_token]["user"]
+            media_id = _graph_id()
+            published = self._clock() - age_seconds
+            self._media[media_id] = {
+                "id": media_id, "owner": user, "username": self._users[user]["username"], "container_id": None,
+                "media_type": "VIDEO" if media_type == "REELS" else "IMAGE",
+                "media_product_type": "REELS" if media_type == "REELS" else "FEED", "caption": "", "alt_text": None,
+                "is_shared_to_feed": True, "children": [], "permalink": f"https://www.instagram.com/p/{media_id}/",
+                "shortcode": media_id,
+                "timestamp": datetime.fromtimestamp(published, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+                "like_count": 0, "comments_count": 0}
+            self._published_clock[media_id] = published
+            return media_id
+
+    def delete_media(self, media_id: str) -> None:
+        """The account deleted the media: its insights answer error 100 / 33 from now on."""
+        with self._lock:
+            self._media.pop(media_id, None)
+
+    def metrics_of(self, media_id: str) -> dict[str, int]:
+        """The media's lifetime insights right now, by metric name."""
+        with self._lock:
+            return self._insight_values(media_id)
+
+    def metrics_calls(self, status: int | None = None) -> int:
+        """Graph batch requests received (any outcome, or only those answered with `status`)."""
+        return self.count("batch", status)
+
+    def _insight_values(self, media_id: str) -> dict[str, int]:
+        live = engagement(media_id, self._clock() - self._published_clock.get(media_id, self._clock()))
+        values = {"views": live.views, "reach": live.reach, "likes": live.likes, "comments": live.comments,
+                  "shares": live.shares, "saved": live.saves}
+        values["total_interactions"] = live.likes + live.comments + live.shares + live.saves
+        return values
+
     def expire_container(self, container_id: str) -> None:
         """24 hours pass without a publish: the container now reads EXPIRED (documented status_code)."""
         with self._lock:
@@ -321,6 +371,10 @@ class InstagramSandbox(SandboxServer):
             raise GraphError(2635, f"You are calling a version of the Graph API ({parts[0]}) this sandbox does not "
                                    f"serve; use {self.api_version}.")
         rest = parts[1:]
+        if not rest and request.method == "POST":
+            return "batch", []
+        if len(rest) == 2 and rest[1] == "insights":
+            return "insights", rest
         if rest == ["refresh_access_token"]:
             return "ig_refresh", []
         if rest == ["oauth", "access_token"]:
@@ -348,7 +402,7 @@ class InstagramSandbox(SandboxServer):
         try:
             params = self._params(request)
             endpoint, parts = self._route(request)
-            expected = "POST" if endpoint in ("media", "media_publish", "ig_code") else "GET"  # media_list is GET .../media
+            expected = "POST" if endpoint in ("media", "media_publish", "ig_code", "batch") else "GET"  # media_list is GET .../media
             if request.method != expected:
                 raise GraphError(100, f"Unsupported {request.method.lower()} request on this endpoint; use {expected}")
             fault = self._take_fault(endpoint)
@@ -764,6 +818,7 @@ class InstagramSandbox(SandboxServer):
             if self.listing_lag:
                 self._unlisted[media_id] = self.listing_lag
             self._published_at[user].append(self._clock())
+            self._published_clock[media_id] = self._clock()
             return {"id": media_id}
 
     def _h_media_read(self, request: Request, parts: list[str], params: dict) -> dict:
@@ -807,6 +862,70 @@ class InstagramSandbox(SandboxServer):
                     body["paging"]["next"] = (f"{self.graph_url}/{user}/media?fields={','.join(fields)}&limit={limit}"
                                               f"&after={self._cursor(page[-1]['id'])}")
             return body
+
+    def _h_insights(self, request: Request, parts: list[str], params: dict) -> dict:
+        """GET /<media>/insights?metric=a,b: lifetime values, {data: [{name, period, values: [{value}],
+        title, description, id}]}."""
+        return self._insights(self._auth(request, params), parts[0], params)
+
+    def _insights(self, user: str, media_id: str, params: dict) -> dict:
+        metrics = [m.strip() for m in str(params.get("metric", "")).split(",") if m.strip()]
+        if not metrics:
+            raise GraphError(100, "(#100) The parameter metric is required")
+        removed = [m for m in metrics if m in REMOVED_METRICS]
+        if removed:
+            raise GraphError(100, f"(#100) The Media Insights API does not support the {removed[0]} metric for this "
+                                  "media product type (deprecated in v22.0; use views)")
+        unknown = [m for m in metrics if m not in INSIGHT_METRICS]
+        if unknown:
+            raise GraphError(100, f"(#100) metric[0] must be one of the following values: {', '.join(sorted(INSIGHT_METRICS))}")
+        with self._lock:
+            m = self._media.get(media_id)
+            if m is None or m["owner"] != user:
+                raise GraphError(100, f"Unsupported get request. Object with ID '{media_id}' does not exist, cannot be "
+                                      "loaded due to missing permissions, or does not support this operation", subcode=33)
+            values = self._insight_values(media_id)
+        return {"data": [{"name": name, "period": "lifetime", "values": [{"value": values.get(name, 0)}],
+                          "title": name.replace("_", " ").capitalize(), "description": f"Lifetime {name} of the media",
+                          "id": f"{media_id}/insights/{name}/lifetime"} for name in metrics]}
+
+    def _h_batch(self, request: Request, parts: list[str], params: dict):
+        """POST /vNN.0/ with batch=[{method, relative_url}, ...]: each operation answered as {code,
+        headers, body (JSON as a string)}, in order; an operation's failure is its own answer, not the
+        batch's. This sandbox serves GET <media>/insights operations. A fault injected on "insights"
+        answers the next operation(s) with it (e.g. a throttle inside the batch)."""
+        user = self._auth(request, params)
+        try:
+            operations = json.loads(str(params.get("batch") or ""))
+        except ValueError:
+            raise GraphError(100, "(#100) The parameter batch must be a JSON array of requests") from None
+        if not isinstance(operations, list) or not operations:
+            raise GraphError(100, "(#100) The parameter batch must be a non-empty JSON array of requests")
+        if len(operations) > BATCH_MAX:
+            raise GraphError(100, f"(#100) Too many requests in batch message. Maximum batch size is {BATCH_MAX}")
+        answers = [self._batch_operation(user, op) for op in operations]
+        return Response(json.dumps(answers), mimetype="application/json")
+
+    def _batch_operation(self, user: str, op: Any) -> dict:
+        headers = [{"name": "Content-Type", "value": "application/json; charset=UTF-8"}]
+        try:
+            if not isinstance(op, dict) or str(op.get("method", "GET")).upper() != "GET":
+                raise GraphError(100, "(#100) this sandbox serves GET operations in batches")
+            path, _, query = str(op.get("relative_url") or "").lstrip("/").partition("?")
+            segments = [seg for seg in path.split("/") if seg]
+            if segments and re.fullmatch(r"v\d+\.\d+", segments[0]):
+                segments = segments[1:]
+            if len(segments) != 2 or segments[1] != "insights":
+                raise GraphError(2500, f"Unknown path components: /{'/'.join(segments)} (the sandbox batches insights)")
+            fault = self._take_fault("insights")
+            if fault and fault["kind"] != "slow":
+                raise self._fault_error(fault)
+            body = self._insights(user, segments[0], dict(parse_qsl(query, keep_blank_values=True)))
+            return {"code": 200, "headers": headers, "body": json.dumps(body)}
+        except GraphError as e:
+            error = json.loads(self._error(e).get_data())
+            return {"code": e.status, "headers": headers + [{"name": k, "value": v} for k, v in e.headers.items()],
+                    "body": json.dumps(error)}
 
     def _h_me(self, request: Request, parts: list[str], params: dict) -> dict:
         """GET /me?fields=user_id,username: the token's user (the Facebook user for Facebook Login;

@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, quote, unquote
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
+from infra.local.sandboxes.engagement import engagement
 from infra.local.sandboxes.server import (AuthorizationServer, OAuthRefusal, SandboxServer, drop_connection,
                                           redirect_response, refusal_page)
 
@@ -41,7 +42,15 @@ _HASHTAG_OPEN = "{hashtag|\\#|"
 _MENTION = re.compile(r"^@\[([^\]]*)\]\((urn:li:(?:person|organization):[A-Za-z0-9_-]+)\)")
 FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "fail_processing", "lost_response"}
 ENDPOINTS = {"posts_create", "posts_get", "posts_find", "posts_delete", "images_init", "image_upload", "images_get",
-             "videos_init", "video_upload", "videos_finalize", "videos_get", "token", "authorize", "userinfo"}
+             "videos_init", "video_upload", "videos_finalize", "videos_get", "token", "authorize", "userinfo",
+             "share_statistics"}
+# GET /rest/organizationalEntityShareStatistics with shares=List(...) / ugcPosts=List(...)
+# [learn.microsoft.com/linkedin/marketing/community-management/organizations/share-statistics]. LinkedIn
+# documents no maximum number of URNs (unverified); the sandbox refuses more than Postgate's own
+# bound (shared/platforms/linkedin/adapter.py METRICS_BATCH_SIZE), so a larger batch shows up in tests.
+SHARE_STATISTICS_MAX_URNS = 20
+SHARE_STATISTICS_WINDOW = 365 * 86400.0  # statistics cover a rolling 12 months
+_LIST_PARAM = re.compile(r"^List\((.*)\)$")
 # 3-legged OAuth: authorize at www.linkedin.com/oauth/v2/authorization (scopes space-delimited, no
 # PKCE for web apps), exchange at /oauth/v2/accessToken with grant_type=authorization_code, code,
 # client_id, client_secret and the same redirect_uri; the code lives 30 minutes; a member who
@@ -187,6 +196,49 @@ class LinkedInSandbox(SandboxServer):
                                                 "expires_at": self._clock() + self.refresh_token_ttl}
             return ids
 
+    # ---- metrics (organizationalEntityShareStatistics) ----
+    def add_post(self, access_token: str, *, author: str | None = None, age_seconds: float = 0.0,
+                 kind: str = "share") -> str:
+        """A published text post by `author` (default: the first organization the token's member
+        administers, else the member) created `age_seconds` ago; `kind` share or ugcPost. Returns its
+        URN. Its statistics grow with the sandbox clock from then on."""
+        with self._lock:
+            person = self._tokens[access_token]
+            author = author or next(iter(sorted(self._members[person]["organizations"])), person)
+            urn = f"urn:li:{kind}:{_num_id()}"
+            text = f"sandbox post {len(self._posts) + 1}"
+            self._posts[urn] = {
+                "id": urn, "author": author, "commentary": text, "visibility": "PUBLIC",
+                "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [],
+                                 "thirdPartyDistributionChannels": []},
+                "content": None, "lifecycleState": "PUBLISHED", "isReshareDisabledByAuthor": False, "media_urn": None,
+                "created_by": person, "createdAt": int((self._clock() - age_seconds) * 1000), "rendered_text": text,
+                "commentary_truncated": False, "hashtags": [], "mentions": []}
+            return urn
+
+    def delete_post(self, post_urn: str) -> None:
+        """The post is gone (as after DELETE /rest/posts/{urn}): no statistics for it any more."""
+        with self._lock:
+            self._posts.pop(post_urn, None)
+
+    def metrics_of(self, post_urn: str) -> dict[str, Any]:
+        """The post's lifetime totalShareStatistics right now."""
+        with self._lock:
+            return self._share_statistics(self._posts[post_urn])
+
+    def metrics_calls(self, status: int | None = None) -> int:
+        """organizationalEntityShareStatistics requests received (any outcome, or only `status`)."""
+        return self.count("share_statistics", status)
+
+    def _share_statistics(self, post: dict) -> dict[str, Any]:
+        live = engagement(post["id"], self._clock() - post["createdAt"] / 1000)
+        stats = {"impressionCount": live.views, "uniqueImpressionsCount": live.reach, "clickCount": live.clicks,
+                 "likeCount": live.likes, "commentCount": live.comments, "shareCount": live.shares}
+        # LinkedIn's engagement: (clicks + likes + comments + shares) / impressions.
+        acted = live.clicks + live.likes + live.comments + live.shares
+        stats["engagement"] = round(acted / live.views, 6) if live.views else 0.0
+        return stats
+
     def revoke_authorization(self, person_urn: str) -> None:
         """The member removed the app: its access and refresh tokens stop working."""
         with self._lock:
@@ -278,6 +330,8 @@ class LinkedInSandbox(SandboxServer):
                 if method == "DELETE" and kind == "posts":
                     return "posts_delete", urn
                 raise ApiError(405, "METHOD_NOT_ALLOWED", f"{method} is not supported on {prefix}/{{urn}}", 100)
+        if path == "/rest/organizationalEntityShareStatistics" and method == "GET":
+            return "share_statistics", None
         if path.startswith("/dms-uploads/image/") and method == "PUT":
             return "image_upload", path.rsplit("/", 1)[-1]
         if path.startswith("/dms-uploads/video/") and method == "PUT":
@@ -570,6 +624,52 @@ class LinkedInSandbox(SandboxServer):
                                   f"&start={start + count}"})
         return self._json({"paging": {"start": start, "count": count, "links": links, "total": len(ordered)},
                            "elements": page})
+
+    def _h_share_statistics(self, request: Request, body: bytes, truncated: bool, urn: None) -> Response:
+        """Lifetime organic statistics of an organization's posts (no timeIntervals), for the URNs in
+        shares=List(...) and ugcPosts=List(...), each URN URL-encoded inside the List (Rest.li 2.0).
+        A URN LinkedIn has no statistics for (not this organization's, deleted, a draft, older than 12
+        months) is left out of `elements`."""
+        person = self._auth(request)
+        args = request.args
+        if args.get("q") != "organizationalEntity":
+            raise ApiError(400, "ILLEGAL_ARGUMENT", f"unknown finder q={args.get('q')!r}; expected q=organizationalEntity",
+                           100)
+        organization = args.get("organizationalEntity", "")
+        if not organization.startswith("urn:li:organization:"):
+            raise ApiError(400, "ILLEGAL_ARGUMENT", "organizationalEntity must be an organization URN", 100)
+        if "timeIntervals" in args:
+            raise ApiError(400, "ILLEGAL_ARGUMENT", "the sandbox serves lifetime statistics only (no timeIntervals)", 100)
+        raw_query = request.query_string.decode("ascii", "replace")
+        if re.search(r"(shares|ugcPosts)=List\([^)]*urn:", raw_query):
+            raise ApiError(400, "ILLEGAL_ARGUMENT", "URNs inside List(...) must be URL-encoded (urn%3Ali%3A...)", 100)
+        wanted: list[tuple[str, str]] = []
+        for param, kind in (("shares", "share"), ("ugcPosts", "ugcPost")):
+            if param not in args:
+                continue
+            listed = _LIST_PARAM.match(args[param])
+            if not listed:
+                raise ApiError(400, "ILLEGAL_ARGUMENT", f"{param} must be List(urn,...) (Rest.li 2.0)", 100)
+            for item in filter(None, listed.group(1).split(",")):
+                if not item.startswith(f"urn:li:{kind}:"):
+                    raise ApiError(400, "ILLEGAL_ARGUMENT", f"{param} takes urn:li:{kind} URNs, got {item}", 100)
+                wanted.append((kind, item))
+        if len(wanted) > SHARE_STATISTICS_MAX_URNS:
+            raise ApiError(400, "ILLEGAL_ARGUMENT", f"at most {SHARE_STATISTICS_MAX_URNS} share and ugcPost URNs per "
+                           f"request, got {len(wanted)}", 100)
+        with self._lock:
+            if organization not in self._members.get(person, {}).get("organizations", set()):
+                raise ApiError(403, "ACCESS_DENIED", f"Not enough permissions to access organizationalEntityShareStatistics "
+                               f"of {organization} (rw_organization_admin, ADMINISTRATOR role)", 100)
+            elements = []
+            for kind, post_urn in dict.fromkeys(wanted):
+                post = self._posts.get(post_urn)
+                if (post is None or post["author"] != organization or post["lifecycleState"] != "PUBLISHED"
+                        or self._clock() - post["createdAt"] / 1000 > SHARE_STATISTICS_WINDOW):
+                    continue
+                elements.append({"totalShareStatistics": self._share_statistics(post), kind: post_urn,
+                                 "organizationalEntity": organization})
+        return self._json({"paging": {"start": 0, "count": len(elements), "links": []}, "elements": elements})
 
     def _h_posts_delete(self, request: Request, body: bytes, truncated: bool, urn: str) -> Response:
         person = self._auth(request)

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
+from infra.local.sandboxes.engagement import engagement
 from infra.local.sandboxes.server import (AuthorizationServer, OAuthRefusal, SandboxServer, dropped_answer,
                                           redirect_response, refusal_page)
 
@@ -129,6 +130,7 @@ class TikTokSandbox(SandboxServer):
         self._windows: dict[tuple[str, str], collections.deque] = collections.defaultdict(collections.deque)
         self._inits: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._metrics: dict[str, dict] = {}
+        self._published: dict[str, float] = {}    # video id -> sandbox clock when it went live
 
     # ---- Python control API ----
     def add_creator(self, access_token: str, *, scopes: list[str] | tuple[str, ...] | None = None,
@@ -171,8 +173,52 @@ class TikTokSandbox(SandboxServer):
             return self._open_ids[username]
 
     def set_video_metrics(self, video_id: str, **fields: Any) -> None:
+        """Pin some of a video's counts (they no longer grow with the clock)."""
         with self._lock:
             self._metrics.setdefault(str(video_id), {}).update(fields)
+
+    # ---- metrics (POST /v2/video/query/) ----
+    def add_video(self, access_token: str, *, age_seconds: float = 0.0, title: str = "",
+                  privacy_level: str = "PUBLIC_TO_EVERYONE") -> dict[str, str]:
+        """A video the token's creator published `age_seconds` ago (as if init, upload and moderation
+        had run): {"publish_id", "video_id"}. Its counts grow with the sandbox clock from then on."""
+        with self._lock:
+            username = self._tokens[access_token]
+            pid = "v_pub_file~v2-1." + _numeric_id()
+            post = {"publish_id": pid, "creator_username": username, "post_info": {"title": title,
+                    "privacy_level": privacy_level}, "source_info": {"source": "FILE_UPLOAD", "video_size": 1,
+                    "chunk_size": 1, "total_chunk_count": 1}, "uploaded_bytes": 1, "chunks_received": 1,
+                    "upload_complete": True, "status": "PROCESSING_UPLOAD", "fail_reason": None, "video_id": None,
+                    "share_url": None, "create_time": None, "_sha": hashlib.sha256(b"x"), "_accepted": set(),
+                    "_fetches_after_upload": 0, "_complete_fetches": 0, "_pending_fail": None}
+            self._posts[pid] = post
+            self._finish(post)
+            self._published[post["video_id"]] -= age_seconds
+            post["create_time"] -= int(age_seconds)
+            return {"publish_id": pid, "video_id": post["video_id"]}
+
+    def delete_video(self, video_id: str) -> None:
+        """The creator deleted the video: the video query leaves it out from now on."""
+        with self._lock:
+            for post in self._posts.values():
+                if post["video_id"] == str(video_id):
+                    post["deleted"] = True
+
+    def metrics_of(self, video_id: str) -> dict[str, int]:
+        """The counts the video query answers for the video right now."""
+        with self._lock:
+            return self._counts(str(video_id))
+
+    def metrics_calls(self, status: int | None = None) -> int:
+        """Video queries received (any outcome, or only those answered with `status`)."""
+        return self.count("video_query", status)
+
+    def _counts(self, vid: str) -> dict[str, int]:
+        live = engagement(vid, self._clock() - self._published.get(vid, self._clock()))
+        counts = {"view_count": live.views, "like_count": live.likes, "comment_count": live.comments,
+                  "share_count": live.shares}
+        counts.update({k: v for k, v in self._metrics.get(vid, {}).items() if k in counts})
+        return counts
 
     def inject(self, endpoint: str, kind: str, count: int = 1, **params: Any) -> None:
         if endpoint not in ENDPOINTS:
@@ -535,6 +581,7 @@ class TikTokSandbox(SandboxServer):
             post["status"], post["fail_reason"] = "FAILED", post["_pending_fail"]
             return
         post["status"], post["video_id"], post["create_time"] = "PUBLISH_COMPLETE", _numeric_id(), int(time.time())
+        self._published[post["video_id"]] = self._clock()
         post["share_url"] = f"https://www.tiktok.com/@{post['creator_username']}/video/{post['video_id']}"
 
     def _h_video_query(self, request: Request, body: bytes, truncated: bool) -> Response:
@@ -553,7 +600,9 @@ class TikTokSandbox(SandboxServer):
             videos = []
             for post in self._posts.values():
                 vid = post["video_id"]
-                if vid in wanted and post["creator_username"] == username and post["status"] == "PUBLISH_COMPLETE":
+                # Ids that are not this creator's live videos are left out of the answer, not refused.
+                if (vid in wanted and post["creator_username"] == username and post["status"] == "PUBLISH_COMPLETE"
+                        and not post.get("deleted")):
                     full = self._video_object(post)
                     videos.append({f: full[f] for f in fields if f in full})
             return self._json({"videos": videos})
@@ -566,7 +615,7 @@ class TikTokSandbox(SandboxServer):
                 "cover_image_url": f"https://p16-sign.tiktokcdn.com/sandbox/{vid}.jpeg",
                 "embed_link": f"https://www.tiktok.com/player/v1/{vid}",
                 "embed_html": f'<blockquote class="tiktok-embed" data-video-id="{vid}"></blockquote>',
-                "view_count": 0, "like_count": 0, "comment_count": 0, "share_count": 0}
+                **self._counts(vid)}
         full.update(self._metrics.get(vid, {}))
         return full
 

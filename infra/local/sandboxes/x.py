@@ -42,6 +42,7 @@ from twitter_text import extract_urls_with_indices, parse_tweet
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
+from infra.local.sandboxes.engagement import engagement
 from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, redirect_response, refusal_page
 from infra.local.sandboxes.server import SandboxServer, drop_connection
 
@@ -63,7 +64,11 @@ POST_FIELDS = {"text", "media", "reply", "quote_tweet_id", "poll", "reply_settin
                "for_super_followers_only", "geo", "direct_message_deep_link"}
 # endpoint -> (requests per 15-minute window per user) [docs.x.com/x-api/fundamentals/rate-limits]
 RATE_LIMITS = {"create_post": 100, "get_post": 900, "media_initialize": 1875, "media_append": 1875,
-               "media_finalize": 1875, "media_status": 1000, "user_posts": 900, "users_me": 75}
+               "media_finalize": 1875, "media_status": 1000, "user_posts": 900, "users_me": 75,
+               "posts_lookup": 5000}  # GET /2/tweets: 5,000 per 15 min per user (platforms.md 3.1)
+# GET /2/tweets?ids= takes 1..100 ids (platforms.md 0, 3.1) [github.com/xdevplatform/docs openapi.json]
+LOOKUP_MAX_IDS = 100
+LOOKUP_PARAMS = {"ids", "tweet.fields", "expansions", "media.fields", "poll.fields", "user.fields", "place.fields"}
 RATE_WINDOW = 900.0
 DAY = 86400.0
 APP_DAILY_POSTS = 10_000  # POST /2/tweets per 24 h per app [docs.x.com/x-api/fundamentals/rate-limits]
@@ -205,6 +210,30 @@ class XSandbox(SandboxServer):
                 self._refresh[refresh_token] = (uid, client_id)
             return {"user_id": uid, "username": user["username"]}
 
+    # ---- metrics (GET /2/tweets?ids=&tweet.fields=public_metrics) ----
+    def add_post(self, access_token: str, text: str | None = None, *, age_seconds: float = 0.0) -> str:
+        """A text post the token's user made `age_seconds` ago; returns its id. Its public_metrics
+        grow with the sandbox clock from then on."""
+        with self._lock:
+            user = self._tokens[access_token]
+            text = text if text is not None else f"sandbox post {len(self._posts) + 1}"
+            return self._store_post(user, text, [], [], parse_tweet(text).weightedLength, {},
+                                    self._clock() - age_seconds)
+
+    def delete_post(self, tweet_id: str) -> None:
+        """The author deleted the post: lookups answer a Not Found Error for it."""
+        with self._lock:
+            self._posts.pop(str(tweet_id), None)
+
+    def metrics_of(self, tweet_id: str) -> dict[str, int]:
+        """The public_metrics a lookup answers for the post right now."""
+        with self._lock:
+            return self._public_metrics(self._posts[str(tweet_id)])
+
+    def metrics_calls(self, status: int | None = None) -> int:
+        """GET /2/tweets lookups received (any outcome, or only those answered with `status`)."""
+        return self.count("posts_lookup", status)
+
     def expire_token(self, access_token: str) -> None:
         """The access token stops working (as after its 2 h lifetime): the next call gets a 401."""
         with self._lock:
@@ -265,7 +294,7 @@ class XSandbox(SandboxServer):
     def _route(self, request: Request) -> tuple[str, str, dict]:
         path, kw = request.path, {}
         if path == "/2/tweets":
-            return "create_post", "POST", kw
+            return ("posts_lookup", "GET", kw) if request.method == "GET" else ("create_post", "POST", kw)
         if m := _TWEET_PATH.match(path):
             return "get_post", "GET", {"tweet_id": m.group(1)}
         if m := _USER_POSTS_PATH.match(path):
@@ -652,21 +681,70 @@ class XSandbox(SandboxServer):
                 self._day(user).append(self._clock())
             if self.app_daily_cap is not None:
                 self._app_day().append(self._clock())
-            # Snowflake ids grow with time: since_id / until_id and "newest first" rely on it.
-            self._last_post_id += 1 + secrets.randbelow(1000)
-            tweet_id, now = str(self._last_post_id), self._clock()
-            username = self._users[user]["username"]
-            rendered, url_entities = render_text(text, [self._media[m]["media_key"] for m in media_ids],
-                                                 f"https://x.com/{username}/status/{tweet_id}")
-            self._posts[tweet_id] = {
-                "id": tweet_id, "text": text, "author_id": user, "username": username,
-                "media_ids": list(media_ids), "media_categories": kinds,
-                "media_sha256": [self._media[m]["sha256"] for m in media_ids],
-                "weighted_length": weighted, "created_epoch": now,
-                "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now)),
-                "rendered_text": rendered, "url_entities": url_entities,
-                "other_fields": {k: v for k, v in form.items() if k not in ("text", "media")}}
+            tweet_id = self._store_post(user, text, media_ids, kinds, weighted,
+                                        {k: v for k, v in form.items() if k not in ("text", "media")}, self._clock())
         return self._json({"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}}, status=201)
+
+    def _store_post(self, user: str, text: str, media_ids: list[str], kinds: list[str], weighted: int,
+                    other_fields: dict, now: float) -> str:
+        # Snowflake ids grow with time: since_id / until_id and "newest first" rely on it.
+        self._last_post_id += 1 + secrets.randbelow(1000)
+        tweet_id = str(self._last_post_id)
+        username = self._users[user]["username"]
+        rendered, url_entities = render_text(text, [self._media[m]["media_key"] for m in media_ids],
+                                             f"https://x.com/{username}/status/{tweet_id}")
+        self._posts[tweet_id] = {
+            "id": tweet_id, "text": text, "author_id": user, "username": username,
+            "media_ids": list(media_ids), "media_categories": kinds,
+            "media_sha256": [self._media[m]["sha256"] for m in media_ids],
+            "weighted_length": weighted, "created_epoch": now,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now)),
+            "rendered_text": rendered, "url_entities": url_entities, "other_fields": other_fields}
+        return tweet_id
+
+    # ---- GET /2/tweets: posts lookup with public_metrics (platforms.md 3.4) ----
+    def _h_posts_lookup(self, request: Request, body: bytes, truncated: bool, user: str) -> Response:
+        """1..100 ids; what X cannot return comes back in `errors` beside `data` (a 200 either way)."""
+        args = request.args
+        unknown = sorted(set(args) - LOOKUP_PARAMS)
+        if unknown:
+            raise _invalid(f"The query parameter [{unknown[0]}] is not one of {sorted(LOOKUP_PARAMS)}", unknown[0])
+        ids = [i for i in args.get("ids", "").split(",") if i]
+        if not 1 <= len(ids) <= LOOKUP_MAX_IDS:
+            raise _invalid(f"The number of values in the `ids` query parameter list [{len(ids)}] is not between 1 "
+                           f"and {LOOKUP_MAX_IDS}", "ids")
+        bad = [i for i in ids if not (i.isdigit() and len(i) <= 19)]
+        if bad:
+            raise _invalid(f"The `ids` query parameter value [{bad[0]}] does not match ^[0-9]{{1,19}}$", "ids")
+        fields = {f for f in args.get("tweet.fields", "").split(",") if f}
+        wrong = sorted(fields - TWEET_FIELDS)
+        if wrong:
+            raise _invalid(f"The `tweet.fields` query parameter value [{wrong[0]}] is not one of {sorted(TWEET_FIELDS)}",
+                           "tweet.fields")
+        data, errors = [], []
+        with self._lock:
+            for tweet_id in dict.fromkeys(ids):
+                post = self._posts.get(tweet_id)
+                if post is None:
+                    errors.append({"value": tweet_id, "detail": f"Could not find tweet with id: [{tweet_id}].",
+                                   "title": "Not Found Error", "resource_type": "tweet", "parameter": "ids",
+                                   "resource_id": tweet_id, "type": PROBLEM + "resource-not-found"})
+                    continue
+                item = self._public_post(post, fields)
+                if "public_metrics" in fields:
+                    item["public_metrics"] = self._public_metrics(post)
+                data.append(item)
+        out: dict[str, Any] = {}
+        if data:  # X leaves `data` out when nothing was found
+            out["data"] = data
+        if errors:
+            out["errors"] = errors
+        return self._json(out)
+
+    def _public_metrics(self, post: dict) -> dict[str, int]:
+        live = engagement(post["id"], self._clock() - post["created_epoch"])
+        return {"retweet_count": live.shares, "reply_count": live.comments, "like_count": live.likes,
+                "quote_count": live.quotes, "bookmark_count": live.saves, "impression_count": live.views}
 
     def _h_get_post(self, request: Request, body: bytes, truncated: bool, user: str, tweet_id: str) -> Response:
         with self._lock:

@@ -35,6 +35,7 @@ from urllib.parse import parse_qs
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
+from infra.local.sandboxes.engagement import engagement
 from infra.local.sandboxes.server import (AuthorizationServer, OAuthRefusal, SandboxServer, dropped_answer,
                                           redirect_response, refusal_page)
 
@@ -123,6 +124,7 @@ class YouTubeSandbox(SandboxServer):
         self._fail_queue: collections.deque = collections.deque()
         self._quota_used = {"general": 0, "insert": 0}
         self._uploads_by_channel: collections.Counter = collections.Counter()
+        self._published: dict[str, float] = {}  # video id -> sandbox clock when the upload completed
 
     # ---- Python control API ----
     def add_account(self, access_token: str, refresh_token: str | None = None, *, channel_id: str | None = None,
@@ -198,6 +200,44 @@ class YouTubeSandbox(SandboxServer):
             if insert is not None:
                 self._quota_used["insert"] = insert
 
+    # ---- metrics (videos.list part=statistics) ----
+    def add_video(self, access_token: str, *, age_seconds: float = 0.0, title: str = "Sandbox video",
+                  privacy: str = "public") -> str:
+        """A processed video of the token's channel, uploaded `age_seconds` ago; returns its id. Its
+        statistics grow with the sandbox clock from then on."""
+        with self._lock:
+            channel = self._tokens[access_token]
+            vid = _video_id()
+            self._videos[vid] = {
+                "id": vid, "channel_id": channel, "snippet": {"title": title, "categoryId": "22"},
+                "status": {"privacyStatus": privacy, "uploadStatus": "processed"}, "size": 0,
+                "sha256": hashlib.sha256(b"").hexdigest(), "chunks": [], "list_requests": 0, "updates": [],
+                "_fail": None, "processingDetails": {"processingStatus": "succeeded"}}
+            self._published[vid] = self._clock() - age_seconds
+            return vid
+
+    def delete_video(self, video_id: str) -> None:
+        """The owner deleted the video: videos.list leaves it out from now on."""
+        with self._lock:
+            self._videos.pop(video_id, None)
+
+    def metrics_of(self, video_id: str) -> dict[str, str]:
+        """The statistics part videos.list answers for the video right now (counts are strings)."""
+        with self._lock:
+            return self._statistics(video_id)
+
+    def metrics_calls(self, status: int | None = None) -> int:
+        """videos.list requests that asked for part=statistics (any outcome, or only `status`)."""
+        with self._lock:
+            return sum(1 for e in self._log if e["endpoint"] == "list" and "statistics" in e.get("part", "")
+                       and status in (None, e["status"]))
+
+    def _statistics(self, video_id: str) -> dict[str, str]:
+        live = engagement(video_id, self._clock() - self._published.get(video_id, self._clock()))
+        # dislikeCount is private since 2021-12 and favoriteCount is always 0 (deprecated).
+        return {"viewCount": str(live.views), "likeCount": str(live.likes), "favoriteCount": "0",
+                "commentCount": str(live.comments)}
+
     @property
     def quota_used(self) -> dict[str, int]:
         with self._lock:
@@ -242,6 +282,8 @@ class YouTubeSandbox(SandboxServer):
         request = Request(environ)
         endpoint = self._route(request)
         entry: dict[str, Any] = {"endpoint": endpoint, "method": request.method, "path": request.path}
+        if endpoint == "list":  # statistics reads are told apart from status polls by their part
+            entry["part"] = request.args.get("part", "")
         try:
             body, truncated = self._read_body(request)  # always drain, so error replies are not resets
             if endpoint == "unknown":
@@ -576,6 +618,7 @@ class YouTubeSandbox(SandboxServer):
         session["video_id"] = vid
         session["_data"] = bytearray()  # bytes live on as the hash only
         self._uploads_by_channel[session["channel_id"]] += 1
+        self._published[vid] = self._clock()
         return self._json(self._resource(self._videos[vid], {"id", "snippet", "status"}), status=200)
 
     def _resource(self, video: dict, parts: set[str]) -> dict:
@@ -587,6 +630,8 @@ class YouTubeSandbox(SandboxServer):
             out["status"] = copy.deepcopy(video["status"])
         if "processingDetails" in parts:
             out["processingDetails"] = copy.deepcopy(video.get("processingDetails") or {"processingStatus": "processing"})
+        if "statistics" in parts:
+            out["statistics"] = self._statistics(video["id"])
         return out
 
     # ---- videos.list: processing advances per request ----
@@ -607,7 +652,8 @@ class YouTubeSandbox(SandboxServer):
                 video = self._videos.get(vid)
                 if video is None:
                     continue  # unknown ids are silently absent, as in the API
-                if video["status"]["uploadStatus"] == "uploaded":
+                # Processing advances on requests that look at it, not on a statistics read.
+                if video["status"]["uploadStatus"] == "uploaded" and parts - {"id", "statistics"}:
                     video["list_requests"] += 1
                     if video["list_requests"] > self.list_requests_before_processed:
                         self._finish_processing(video)

@@ -14,13 +14,16 @@ import re
 import time
 from datetime import datetime, timedelta
 
+from shared.analytics.model import MetricsRefused, PlatformMetrics
 from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import (AmbiguousError, AuthError, CapReached, ConfigError, PermanentError, PostgateError,
                            TransientError, ValidationError)
-from shared.platforms.base import Limit, PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult
+from shared.platforms.base import (Limit, MetricsContext, PublishContext, PublishResult, ReviewCard, StatusContext,
+                                   StatusResult)
 from shared.platforms.instagram import login_tokens, lookup
-from shared.platforms.instagram.client import (CAP_RETRY_SECONDS, ContainerStatus, InstagramClient,
-                                              exchange_authorization_code)
+from shared.platforms.instagram.client import (CAP_RETRY_SECONDS, BatchAnswer, ContainerStatus, InstagramClient,
+                                              classify, exchange_authorization_code, is_throttle)
+from shared.platforms.metrics import check_batch, ids_to_fetch, in_post_order
 from shared.runtime.clock import utcnow
 
 CAPTION_LIMIT = 2200       # characters (platforms.md 2.3)
@@ -37,6 +40,14 @@ MEDIA_TYPES = ("IMAGE", "REELS", "CAROUSEL")
 # that still reads FINISHED was never published (the same margin LinkedIn's reconcile uses).
 FINISHED_PROVES_UNPUBLISHED_AFTER = timedelta(minutes=15)
 DEFAULT_LIMITS = [Limit("posts_per_day", 50, 86400)]
+# A Graph batch carries at most 50 operations [developers.facebook.com/docs/graph-api/batch-requests];
+# each is one media's insights, so 50 media per call (each still counts as a call against the limits).
+METRICS_BATCH_SIZE = 50
+# The current media metrics (platforms.md 2.5): impressions, plays and video_views are gone (2025-04)
+# and asking for them fails the request, so views stands for them; Instagram has no impressions now.
+INSIGHT_METRICS = ("views", "reach", "likes", "comments", "shares", "saved")
+# A throttle without X-Business-Use-Case-Usage says no wait: the platform-level window is a rolling hour.
+THROTTLE_WAIT_SECONDS = 3600.0
 # Long-lived tokens last 60 days and cannot be refreshed once expired: refresh a week ahead.
 REFRESH_AHEAD_SECONDS = 7 * 86400
 # Container status sub-reasons after which a fresh container may work (platforms.md 2.4).
@@ -293,6 +304,53 @@ def reconcile(ctx: StatusContext) -> StatusResult:
     container_id = ids.get("container_id")
     status = client.container_status(container_id) if container_id else None
     return _settle_from_container(ctx, client, status)
+
+
+# -- metrics ---------------------------------------------------------------------------------
+def fetch_metrics(ctx: MetricsContext) -> list[PlatformMetrics | MetricsRefused]:
+    """Every media's insights in ONE Graph batch request. An operation's own error (a deleted
+    media, "not enough viewers", a metric its media type lacks) refuses that media only, with Meta's
+    words; a throttle, on the batch or on any operation in it, parks the whole batch until Meta's
+    estimated_time_to_regain_access (further calls would only deepen it)."""
+    check_batch("instagram", ctx.posts, METRICS_BATCH_SIZE)
+    ids = ids_to_fetch(ctx.posts, "media_id")
+    answers: dict[str, PlatformMetrics | MetricsRefused] = {}
+    if ids:
+        try:
+            results = client_for(ctx.tokens, ctx.config).insights_batch(ids, INSIGHT_METRICS)
+        except TransientError as exc:
+            if is_throttle(exc):
+                raise _throttled(exc) from None
+            raise
+        for media_id, result in zip(ids, results):
+            answers[media_id] = _insights(media_id, result)
+    return in_post_order(ctx.posts, "media_id", answers, no_id="no Instagram media id was recorded for this post",
+                         not_answered="Meta's batch answer has no entry for it")
+
+
+def _throttled(exc: TransientError) -> CapReached:
+    return CapReached(str(exc), retry_after=exc.retry_after or THROTTLE_WAIT_SECONDS, platform_code=exc.platform_code)
+
+
+def _insights(media_id: str, answer: BatchAnswer | None) -> PlatformMetrics | MetricsRefused:
+    if answer is None:
+        return MetricsRefused(platform_post_id=media_id, reason="Meta did not complete this request within the batch")
+    if not answer.ok:
+        error = classify(answer.code, answer.body, answer.headers, "insights")
+        if is_throttle(error):
+            raise _throttled(error)
+        return MetricsRefused(platform_post_id=media_id, reason=str(error))
+    values: dict[str, int] = {}
+    for row in answer.body.get("data") or []:
+        # Lifetime media metrics come as values[0].value; newer versions may send total_value.value.
+        listed = row.get("values") or []
+        value = (listed[0] or {}).get("value") if listed else (row.get("total_value") or {}).get("value")
+        if row.get("name") and value is not None:
+            values[str(row["name"])] = int(value)
+    # "An empty data set instead of 0" when a metric is not available (yet): those stay None.
+    return PlatformMetrics(platform_post_id=media_id, views=values.get("views"), reach=values.get("reach"),
+                           likes=values.get("likes"), comments=values.get("comments"), shares=values.get("shares"),
+                           saves=values.get("saved"))
 
 
 # -- settling from what Meta says ------------------------------------------------------------

@@ -44,6 +44,19 @@ class NotReady(TransientError):
 
 
 @dataclass(frozen=True)
+class BatchAnswer:
+    """One operation's answer inside a Graph batch: its HTTP code, headers and parsed JSON body."""
+
+    code: int
+    headers: dict[str, str]
+    body: dict
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.code < 300 and "error" not in self.body
+
+
+@dataclass(frozen=True)
 class ContainerStatus:
     status_code: str
     status: str
@@ -116,6 +129,15 @@ def classify(status: int, payload: dict, headers, endpoint: str, *, creates: boo
     if (code, subcode) in NEW_CONTAINER:
         return TransientError(message + "; a new container is needed", platform_code=label)
     return PermanentError(message, platform_code=label)
+
+
+def is_throttle(exc: Exception) -> bool:
+    """A TransientError that classify() made of an app / user / page / custom / Business Use Case
+    throttle (4, 17, 32, 613, 800xx); its retry_after is Meta's estimated_time_to_regain_access, if sent."""
+    if not isinstance(exc, TransientError) or not exc.platform_code:
+        return False
+    head = exc.platform_code.split("/")[0]
+    return head.isdigit() and (int(head) in RATE_LIMIT_CODES or int(head) in BUC_CODES)
 
 
 def _never_sent(exc: requests.RequestException) -> bool:
@@ -206,6 +228,42 @@ class InstagramClient:
     def media(self, media_id: str, fields: list[str]) -> dict:
         return self._call("GET", f"/{media_id}", endpoint="media_read", params={"fields": ",".join(fields)})
 
+    def insights_batch(self, media_ids: list[str], metrics: list[str] | tuple[str, ...]) -> list[BatchAnswer | None]:
+        """GET /<media>/insights?metric=... for each media id, all in ONE Graph batch request (POST to
+        the versioned root with `batch`, at most 50 operations) [developers.facebook.com/docs/graph-api/
+        batch-requests]. One answer per id, in order: a failed operation does not fail the batch, it
+        answers its own error; None where Meta did not complete an operation. The batch itself can
+        fail as a whole (a throttle, a bad token): that raises like any call. An operation refused for
+        the token (190) is the token's fault, so it raises AuthError here and the token is refreshed
+        once, as for any call."""
+        operations = json.dumps([{"method": "GET", "relative_url": f"{media_id}/insights?metric={','.join(metrics)}"}
+                                 for media_id in media_ids])
+
+        def once(token: str) -> list[BatchAnswer | None]:
+            try:
+                response = self._http.post(f"{self._base}/", data={"batch": operations},
+                                           headers={"Authorization": f"Bearer {token}"}, timeout=self._timeout)
+            except requests.RequestException as exc:
+                raise TransientError(f"instagram insights_batch: no answer ({type(exc).__name__})") from None
+            try:
+                payload = response.json()
+            except ValueError:
+                payload = None
+            failed = not response.ok or not isinstance(payload, list)
+            error = payload.get("error") if isinstance(payload, dict) and isinstance(payload.get("error"), dict) else {}
+            log_event(log, logging.INFO, "instagram call", endpoint="insights_batch", http_status=response.status_code,
+                      operations=len(media_ids), error_code="{}/{}".format(*code_pair(error)) if error else "ok")
+            if failed:
+                raise classify(response.status_code, payload if isinstance(payload, dict) else {}, response.headers,
+                               "insights_batch")
+            answers = [_batch_answer(item) for item in payload]
+            for answer in answers:
+                if answer is not None and code_pair(answer.body.get("error") or {})[0] == 190:
+                    raise classify(answer.code, answer.body, answer.headers, "insights_batch")
+            return answers
+
+        return with_fresh_token(self._tokens, once)
+
     def media_since(self, ig_user_id: str, since: datetime, fields: list[str], *, max_pages: int) -> MediaListing:
         """The account's media published at or after `since` (GET /<IG_ID>/media, newest first,
         cursor-paged, at most `max_pages` pages). The edge has no time filter we rely on, so paging
@@ -227,6 +285,22 @@ class InstagramClient:
                 return MediaListing(items, complete=True)
             params = {**params, "after": after}
         return MediaListing(items, complete=False)
+
+
+def _batch_answer(item) -> BatchAnswer | None:
+    """{code, headers: [{name, value}], body: "<JSON as a string>"} -> BatchAnswer; null -> None."""
+    if not isinstance(item, dict):
+        return None
+    try:
+        body = json.loads(item.get("body") or "{}")
+    except (TypeError, ValueError):
+        body = {}
+    headers = {str(h.get("name")): str(h.get("value")) for h in item.get("headers") or [] if isinstance(h, dict)}
+    try:
+        code = int(item.get("code"))
+    except (TypeError, ValueError):
+        code = 0
+    return BatchAnswer(code=code, headers=headers, body=body if isinstance(body, dict) else {})
 
 
 def parse_timestamp(value) -> datetime | None:

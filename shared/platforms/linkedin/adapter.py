@@ -13,11 +13,14 @@ import re
 import time
 from datetime import datetime, timedelta
 
+from shared.analytics.model import MetricsRefused, PlatformMetrics
 from shared.content.model import ContentItem, MediaRef, TargetSpec
-from shared.errors import AmbiguousError, AuthError, PermanentError, TransientError, ValidationError
-from shared.platforms.base import Limit, PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult
-from shared.platforms.linkedin.client import (DuplicatePost, LinkedInClient, exchange_authorization_code,
+from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError, ValidationError
+from shared.platforms.base import (Limit, MetricsContext, PublishContext, PublishResult, ReviewCard, StatusContext,
+                                   StatusResult)
+from shared.platforms.linkedin.client import (DuplicatePost, LinkedInClient, RateLimited, exchange_authorization_code,
                                              refresh_member_tokens)
+from shared.platforms.metrics import check_batch, ids_to_fetch, in_post_order
 from shared.platforms.linkedin.commentary import COMMENTARY_LIMIT, build_commentary
 from shared.platforms.linkedin.reconcile import find_sent_post
 from shared.posts.model import Post
@@ -28,6 +31,14 @@ IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif")
 VIDEO_TYPES = ("video/mp4",)
 # LinkedIn does not publish its per-member daily limit (a third-party figure says 150); stay well under.
 DEFAULT_LIMITS = [Limit("posts_per_day", 100, 86400)]
+# organizationalEntityShareStatistics takes a List(...) of post URNs, but LinkedIn documents no maximum
+# (platforms.md 5.5: unverified). 20 is our conservative pick: the smallest batch any of the five
+# platforms documents (TikTok's), and it keeps the GET URL near 1 KB (about 40 characters per encoded
+# URN), far from any URL length limit; a too-large list would fail the whole call, a small one only
+# costs calls.
+METRICS_BATCH_SIZE = 20
+MEMBER_POSTS_REFUSED = ("LinkedIn share statistics cover organization posts only; a member's post analytics "
+                        "(memberCreatorPostAnalytics) take one post and one metric per call and are not fetched")
 # Our clock and LinkedIn's disagree a little: "created after X" is read with this much slack.
 CLOCK_SKEW = timedelta(minutes=2)
 # "Not among the author's posts" proves nothing until LinkedIn has had this long to list a post
@@ -248,6 +259,52 @@ def _reconciled(found: dict, post_urn: str, *, detail: str) -> StatusResult:
         return StatusResult("published", platform_ids={"post_urn": post_urn}, share_url=share_url(post_urn),
                             detail=detail)
     return StatusResult("pending", platform_ids={"post_urn": post_urn}, detail=state)
+
+
+def fetch_metrics(ctx: MetricsContext) -> list[PlatformMetrics | MetricsRefused]:
+    """One organizationalEntityShareStatistics call for the batch (shares and ugcPosts together).
+    A member account's posts are refused without a call (MEMBER_POSTS_REFUSED). Lifetime organic
+    numbers only; LinkedIn leaves out posts it has no statistics for (deleted, another organization's,
+    older than its 12 months, or no activity yet), and those are refused. Mapping: impressionCount ->
+    impressions, uniqueImpressionsCount -> reach, likeCount (reactions) -> likes, commentCount ->
+    comments, shareCount (reposts) -> shares; LinkedIn counts no views or saves here. A 429 is a daily
+    limit, reset at midnight UTC, so the batch waits until then."""
+    check_batch("linkedin", ctx.posts, METRICS_BATCH_SIZE)
+    if not _is_organization(ctx.account):
+        return in_post_order(ctx.posts, "post_urn", {}, no_id=MEMBER_POSTS_REFUSED, not_answered=MEMBER_POSTS_REFUSED)
+    urns = ids_to_fetch(ctx.posts, "post_urn")
+    answers: dict[str, PlatformMetrics | MetricsRefused] = {
+        u: MetricsRefused(platform_post_id=u, reason="share statistics take urn:li:share or urn:li:ugcPost posts only")
+        for u in urns if not u.startswith(("urn:li:share:", "urn:li:ugcPost:"))}
+    wanted = [u for u in urns if u not in answers]
+    if wanted:
+        try:
+            elements = client_for(ctx.tokens, ctx.config).share_statistics(ctx.account["platform_account_id"], wanted)
+        except RateLimited as exc:
+            raise CapReached(str(exc), retry_after=_seconds_until_utc_midnight(ctx.now),
+                             platform_code=exc.platform_code) from None
+        for element in elements:
+            urn = element.get("share") or element.get("ugcPost")
+            if urn:
+                answers[str(urn)] = _linkedin_metrics(str(urn), element.get("totalShareStatistics") or {})
+    return in_post_order(ctx.posts, "post_urn", answers, no_id="no LinkedIn post URN was recorded for this post",
+                         not_answered="LinkedIn returned no statistics for it (deleted, another organization's, older "
+                                      "than 12 months, or no activity yet)")
+
+
+def _linkedin_metrics(urn: str, stats: dict) -> PlatformMetrics:
+    def count(name: str) -> int | None:
+        return int(stats[name]) if stats.get(name) is not None else None
+
+    return PlatformMetrics(platform_post_id=urn, impressions=count("impressionCount"),
+                           reach=count("uniqueImpressionsCount"), likes=count("likeCount"),
+                           comments=count("commentCount"), shares=count("shareCount"))
+
+
+def _seconds_until_utc_midnight(now: datetime | None = None) -> float:
+    now = now or utcnow()
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max((midnight - now).total_seconds(), 1.0)
 
 
 # -- connecting an account (shared/accounts): the consent page, the code exchange, who it is ----------

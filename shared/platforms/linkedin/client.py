@@ -35,6 +35,11 @@ RESTLI_PROTOCOL = "2.0.0"
 _DUPLICATE_OF = re.compile(r"duplicate of (urn:li:(?:share|ugcPost):[0-9]+)")
 
 
+class RateLimited(TransientError):
+    """429: a per-application or per-member daily limit; LinkedIn resets them at midnight UTC and
+    sends no Retry-After or rate-limit headers (platforms.md 5.4)."""
+
+
 class DuplicatePost(AmbiguousError):
     """422 DUPLICATE_POST on create. `post_urn` is the existing post LinkedIn names (None if the
     message named none)."""
@@ -138,8 +143,9 @@ class LinkedInClient:
             raise DuplicatePost(message, named.group(1) if named else None)
         if creates and status >= 500:
             raise AmbiguousError(f"{message}; the post may exist (no idempotency key), look it up before posting again")
-        if status == 429 or status >= 500:
-            # No Retry-After from LinkedIn: the caller's exponential backoff decides the wait.
+        if status == 429:  # no Retry-After from LinkedIn: the caller's backoff decides the wait
+            raise RateLimited(message, platform_code=code)
+        if status >= 500:
             raise TransientError(message, platform_code=code)
         raise PermanentError(message, platform_code=code)
 
@@ -254,6 +260,25 @@ class LinkedInClient:
                               params={"q": "author", "author": author, "sortBy": "CREATED", "start": start,
                                       "count": count})
         return self._json(response, "posts_find")
+
+    def share_statistics(self, organization: str, post_urns: list[str]) -> list[dict]:
+        """Lifetime organic statistics of an organization's posts: GET
+        /rest/organizationalEntityShareStatistics?q=organizationalEntity&organizationalEntity=<org>
+        &shares=List(...)&ugcPosts=List(...) (no timeIntervals = lifetime; rolling 12 months), one
+        call for both kinds, URNs URL-encoded inside Rest.li 2.0's List(...) [learn.microsoft.com/
+        linkedin/marketing/community-management/organizations/share-statistics]. Returns `elements`,
+        each {share | ugcPost, organizationalEntity, totalShareStatistics{impressionCount,
+        uniqueImpressionsCount, clickCount, likeCount, commentCount, shareCount, engagement}}. Needs
+        rw_organization_admin (an ADMINISTRATOR of the organization)."""
+        def listed(kind: str) -> str:
+            urns = [u for u in post_urns if u.startswith(f"urn:li:{kind}:")]
+            return f"&{kind}s=List({','.join(quote(u, safe='') for u in urns)})" if urns else ""
+
+        query = (f"q=organizationalEntity&organizationalEntity={quote(organization, safe='')}"
+                 f"{listed('share')}{listed('ugcPost')}")
+        # The query is built by hand: Rest.li's List(...) must keep its parentheses and commas unescaped.
+        response = self._call("GET", f"/rest/organizationalEntityShareStatistics?{query}", endpoint="share_statistics")
+        return list(self._json(response, "share_statistics").get("elements") or [])
 
     def get_post(self, post_urn: str) -> dict | None:
         """The post, or None when LinkedIn says it does not exist (404)."""

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import logging
 
+from shared.analytics.model import MetricsRefused, PlatformMetrics
 from shared.content.model import ContentItem, MediaRef, TargetSpec
-from shared.errors import ValidationError
-from shared.platforms.base import Limit, PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult, on_off
+from shared.errors import CapReached, ValidationError
+from shared.platforms.base import (Limit, MetricsContext, PublishContext, PublishResult, ReviewCard, StatusContext,
+                                   StatusResult, on_off)
+from shared.platforms.metrics import check_batch, ids_to_fetch, in_post_order
 from shared.platforms.tiktok import status
 from shared.platforms.tiktok.chunking import plan_chunks
-from shared.platforms.tiktok.client import (CreatorInfo, TikTokClient, exchange_authorization_code, refresh_user_tokens,
-                                            upload_all)
+from shared.platforms.tiktok.client import (CreatorInfo, RateLimited, TikTokClient, exchange_authorization_code,
+                                            refresh_user_tokens, upload_all)
 from shared.platforms.tiktok.duration import mp4_duration_seconds
 from shared.posts.model import Post
 from shared.runtime.logging import log_event
@@ -23,6 +26,10 @@ CAPTION_LIMIT = 2200  # UTF-16 code units (platforms.md 1.2)
 VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/webm")
 # About 15 Direct Posts per creator per 24 h across all clients (platforms.md 1.6); we stay under it.
 DEFAULT_LIMITS = [Limit("posts_per_day", 15, 86400)]
+# POST /v2/video/query/ takes up to 20 video ids per request (platforms.md 1.8;
+# developers.tiktok.com/doc/tiktok-api-v2-video-query).
+METRICS_BATCH_SIZE = 20
+METRICS_FIELDS = ("id", "view_count", "like_count", "comment_count", "share_count")
 
 
 def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
@@ -138,6 +145,36 @@ def reconcile(ctx: StatusContext) -> StatusResult:
     """A publish whose last chunk got no clear answer: TikTok's status of its publish_id says whether
     it posted (published), is still working (pending) or provably posted nothing (absent)."""
     return status.settle(ctx, client_for(ctx.tokens, ctx.config), unconfirmed=True)
+
+
+def fetch_metrics(ctx: MetricsContext) -> list[PlatformMetrics | MetricsRefused]:
+    """One video query for the batch. It takes the public video id (status fetch's
+    publicaly_available_post_id, kept as platform_ids["video_id"]); a post without one (SELF_ONLY
+    posts never get one) is refused without a call. TikTok leaves out of its answer any id that is
+    not one of this creator's videos (deleted, or never theirs). TikTok has no saves, reach or
+    impressions in this API (platforms.md 1.8), so those stay None."""
+    check_batch("tiktok", ctx.posts, METRICS_BATCH_SIZE)
+    ids = ids_to_fetch(ctx.posts, "video_id")
+    answers: dict[str, PlatformMetrics] = {}
+    if ids:
+        try:
+            videos = client_for(ctx.tokens, ctx.config).query_videos(ids, METRICS_FIELDS)
+        except RateLimited as exc:  # a one-minute window per token and endpoint: the batch waits it out
+            raise CapReached(str(exc), retry_after=exc.retry_after, platform_code=exc.platform_code) from None
+        for video in videos:
+            vid = str(video.get("id"))
+            answers[vid] = PlatformMetrics(platform_post_id=vid, views=_count(video, "view_count"),
+                                           likes=_count(video, "like_count"), comments=_count(video, "comment_count"),
+                                           shares=_count(video, "share_count"))
+    return in_post_order(ctx.posts, "video_id", answers, fallback_key="publish_id",
+                         no_id=lambda post: "no public video id: TikTok gives one only to a public post, after "
+                                            f"moderation (privacy {post.target.privacy_level})",
+                         not_answered="TikTok's video query did not return it (deleted, or not this creator's video)")
+
+
+def _count(item: dict, field: str) -> int | None:
+    value = item.get(field)
+    return int(value) if value is not None else None
 
 
 # -- connecting an account (shared/accounts): the consent page, the code exchange, who it is ----------

@@ -9,10 +9,14 @@ import math
 import time
 from datetime import timedelta
 
+from shared.analytics.model import MetricsRefused, PlatformMetrics
 from shared.content.model import MediaRef
-from shared.errors import PermanentError, TransientError
-from shared.platforms.base import Limit, PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult
-from shared.platforms.x.client import DuplicateContent, XClient, exchange_authorization_code, refresh_user_tokens
+from shared.errors import CapReached, PermanentError, TransientError
+from shared.platforms.base import (Limit, MetricsContext, PublishContext, PublishResult, ReviewCard, StatusContext,
+                                   StatusResult)
+from shared.platforms.metrics import check_batch, ids_to_fetch, in_post_order
+from shared.platforms.x.client import (DuplicateContent, RateLimited, XClient, exchange_authorization_code,
+                                       refresh_user_tokens)
 from shared.platforms.x.reconcile import find_sent_post
 from shared.platforms.x.validation import (MAX_WEIGHTED_LENGTH, media_plan, post_text, validate,  # noqa: F401
                                            weighted_length)
@@ -30,6 +34,8 @@ CLOCK_SKEW = timedelta(minutes=2)
 ABSENT_AFTER = timedelta(minutes=15)
 # platform_ids marker: X refused the create as duplicate content (see reconcile()).
 REFUSED_AS_DUPLICATE = "create_refused"
+# GET /2/tweets takes 1-100 ids (platforms.md 0, 3.1; github.com/xdevplatform/docs openapi.json).
+METRICS_BATCH_SIZE = 100
 
 
 def client_for(tokens, config) -> XClient:
@@ -141,6 +147,45 @@ def reconcile(ctx: StatusContext) -> StatusResult:
         reason = "X refused the post as duplicate content and no post from this approval is on the timeline"
         return StatusResult("failed", fail_reason=reason, fail_class="platform", detail="duplicate")
     return StatusResult("absent", detail=f"not on the account's timeline {ABSENT_AFTER} after the create was sent")
+
+
+def fetch_metrics(ctx: MetricsContext) -> list[PlatformMetrics | MetricsRefused]:
+    """One posts lookup with public_metrics for the batch (any token may read them; the author-only
+    non_public_metrics stop at 30 days, so they are not asked for). Ids X cannot return come back as
+    `errors` beside `data`: each is refused with X's own words. Mapping: impression_count is what
+    X shows as a post's views, so it is both views and impressions; replies are comments; reposts
+    and quotes are both shares; bookmarks are saves. X counts no reach."""
+    check_batch("x", ctx.posts, METRICS_BATCH_SIZE)
+    ids = ids_to_fetch(ctx.posts, "tweet_id")
+    answers: dict[str, PlatformMetrics | MetricsRefused] = {}
+    if ids:
+        try:
+            payload = client_for(ctx.tokens, ctx.config).posts_public_metrics(ids)
+        except RateLimited as exc:  # the 15-minute window is used up: the batch waits until x-rate-limit-reset
+            raise CapReached(str(exc), retry_after=exc.retry_after, platform_code=exc.platform_code) from None
+        for error in payload.get("errors") or []:
+            missing = str(error.get("resource_id") or error.get("value") or "")
+            if missing:
+                answers[missing] = MetricsRefused(platform_post_id=missing, reason=f"X: {error.get('title') or 'error'}: "
+                                                  f"{error.get('detail') or ''}".rstrip(": "))
+        for item in payload.get("data") or []:
+            answers[str(item["id"])] = _x_metrics(item)
+    return in_post_order(ctx.posts, "tweet_id", answers, no_id="no tweet id was recorded for this post",
+                         not_answered="X's lookup answered neither data nor an error for it")
+
+
+def _x_metrics(item: dict) -> PlatformMetrics:
+    m = item.get("public_metrics") or {}
+
+    def count(*names: str) -> int | None:
+        return next((int(m[n]) for n in names if m.get(n) is not None), None)
+
+    reposts, quotes = count("retweet_count", "repost_count"), count("quote_count")  # openapi also says repost_count
+    shares = None if reposts is None and quotes is None else (reposts or 0) + (quotes or 0)
+    impressions = count("impression_count")
+    return PlatformMetrics(platform_post_id=str(item["id"]), views=impressions, impressions=impressions,
+                           likes=count("like_count"), comments=count("reply_count"), shares=shares,
+                           saves=count("bookmark_count"))
 
 
 # -- connecting an account (shared/accounts): the consent page, the code exchange, who it is ----------

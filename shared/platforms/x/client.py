@@ -38,6 +38,10 @@ TIMELINE_PAGE_SIZE = 100  # max_results is 5..100 on GET /2/users/:id/tweets
 TIMELINE_FIELDS = "created_at,attachments,entities"
 
 
+class RateLimited(TransientError):
+    """429 in the 15-minute window: `retry_after` runs until x-rate-limit-reset."""
+
+
 class DuplicateContent(AmbiguousError):
     """X refused POST /2/tweets as duplicate content. The live duplicate may be this very post
     (a create whose answer was lost) or an older one; X's answer does not say which."""
@@ -113,7 +117,10 @@ class XClient:
         if status == 401:
             raise AuthError(message, platform_code=code)
         if status == 429:  # refused before anything was done: safe to send again after the wait
-            raise rate_limited(headers, payload, message, code, self._clock())
+            error = rate_limited(headers, payload, message, code, self._clock())
+            if type(error) is TransientError:  # the 15-minute window: named, so a caller can tell it from a 5xx
+                error = RateLimited(str(error), retry_after=error.retry_after, platform_code=error.platform_code)
+            raise error
         if creates and _is_duplicate(status, payload):
             raise DuplicateContent(f"{message}; the identical post may be live already (ours, from a create "
                                    "whose answer was lost): look it up before posting again")
@@ -170,6 +177,14 @@ class XClient:
         if pagination_token:
             params["pagination_token"] = pagination_token
         return self._call("GET", f"/2/users/{user_id}/tweets", endpoint="user_posts", params=params)
+
+    def posts_public_metrics(self, tweet_ids: list[str]) -> dict:
+        """GET /2/tweets?ids=<1..100>&tweet.fields=public_metrics (platforms.md 3.4): the whole payload,
+        {data?: [{id, text, public_metrics}], errors?: [{resource_id, title, detail, ...}]}. Ids X
+        cannot return (deleted, protected, never existed) come back as `errors` beside `data`, not as
+        a failed request. The id count is the caller's to keep within 100: X refuses more with a 400."""
+        return self._call("GET", "/2/tweets", endpoint="posts_lookup",
+                          params={"ids": ",".join(tweet_ids), "tweet.fields": "public_metrics"})
 
     def get_post(self, tweet_id: str) -> dict | None:
         """The post, or None when X reports it not found (a partial error on a 200)."""

@@ -9,9 +9,12 @@ YouTube as a scheduled release (status.publishAt, private until then).
 
 from __future__ import annotations
 
+from shared.analytics.model import MetricsRefused, PlatformMetrics
 from shared.content.model import ContentItem, MediaRef, TargetSpec
-from shared.errors import ValidationError
-from shared.platforms.base import Limit, PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult
+from shared.errors import CapReached, TransientError, ValidationError
+from shared.platforms.base import (Limit, MetricsContext, PublishContext, PublishResult, ReviewCard, StatusContext,
+                                   StatusResult)
+from shared.platforms.metrics import check_batch, ids_to_fetch, in_post_order
 from shared.platforms.youtube import settle
 from shared.platforms.youtube.client import (SessionExpired, UploadProgress, YouTubeClient, exchange_authorization_code,
                                              refresh_user_tokens, upload_resumable)
@@ -25,6 +28,12 @@ TAGS_MAX_CHARS = 500
 # videos.insert has its own bucket of 100 calls a day per API project (platforms.md 4.2); the
 # per-channel upload cap is not published, so the account cap stays well under the bucket.
 DEFAULT_LIMITS = [Limit("uploads_per_day", 50, 86400)]
+# videos.list takes at most 50 ids in `id` (maxResults 0-50) for 1 quota unit (platforms.md 4.2;
+# developers.google.com/youtube/v3/docs/videos/list).
+METRICS_BATCH_SIZE = 50
+# rateLimitExceeded / userRateLimitExceeded come with no reset time (platforms.md 4.5): look again after this.
+RATE_LIMIT_WAIT_SECONDS = 60.0
+_RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
 
 
 def tags_length(tags: list[str]) -> int:
@@ -173,6 +182,40 @@ def reconcile(ctx: StatusContext) -> StatusResult:
     exists (then it is checked like any other), is incomplete (absent; the session is kept so the
     next attempt resumes it) or cannot say (pending)."""
     return settle.settle(ctx, client_for(ctx.tokens, ctx.config), unconfirmed=True)
+
+
+def fetch_metrics(ctx: MetricsContext) -> list[PlatformMetrics | MetricsRefused]:
+    """One videos.list part=statistics for the batch, charged 1 unit of the general quota bucket
+    before it is sent (quota.py; over quota: CapReached until midnight Pacific, no call). YouTube
+    leaves out ids it does not list (deleted, or private and not this channel's): each is refused.
+    A channel can hide its likes and turn comments off; those counts are then absent (None). YouTube
+    has no shares, saves, reach or impressions in the Data API."""
+    check_batch("youtube", ctx.posts, METRICS_BATCH_SIZE)
+    ids = ids_to_fetch(ctx.posts, "video_id")
+    answers: dict[str, PlatformMetrics] = {}
+    if ids:
+        charge_call(ctx, "videos.list")
+        try:
+            items = client_for(ctx.tokens, ctx.config).video_statistics(ids)
+        except CapReached:
+            raise  # quotaExceeded: until midnight Pacific Time
+        except TransientError as exc:
+            if exc.platform_code not in _RATE_REASONS:
+                raise
+            raise CapReached(str(exc), retry_after=exc.retry_after or RATE_LIMIT_WAIT_SECONDS,
+                             platform_code=exc.platform_code) from None
+        for item in items:
+            stats = item.get("statistics") or {}
+            vid = str(item["id"])
+            answers[vid] = PlatformMetrics(platform_post_id=vid, views=_count(stats, "viewCount"),
+                                           likes=_count(stats, "likeCount"), comments=_count(stats, "commentCount"))
+    return in_post_order(ctx.posts, "video_id", answers, no_id="no YouTube video id was recorded for this post",
+                         not_answered="YouTube did not list it (deleted, or private and not this channel's)")
+
+
+def _count(stats: dict, field: str) -> int | None:
+    value = stats.get(field)
+    return int(value) if value is not None else None
 
 
 # -- connecting an account (shared/accounts): the consent page, the code exchange, who it is ----------

@@ -127,6 +127,15 @@ class YouTubeClient:
         data = self._call("GET", VIDEOS_PATH, endpoint="videos.list", params={"part": parts, "id": ",".join(video_ids)})
         return list(data.get("items") or [])
 
+    def video_statistics(self, video_ids: list[str]) -> list[dict]:
+        """videos.list part=statistics for up to 50 ids (1 quota unit): [{id, statistics: {viewCount,
+        likeCount, favoriteCount, commentCount}}], counts as strings. Ids YouTube does not list
+        (deleted, private to another channel) are simply absent. More than 50 ids is YouTube's to
+        refuse (400); the caller keeps within it (maxResults does not apply with `id`)."""
+        data = self._call("GET", VIDEOS_PATH, endpoint="videos.list",
+                          params={"part": "statistics", "id": ",".join(video_ids)})
+        return list(data.get("items") or [])
+
     def my_channel(self) -> dict:
         """channels.list part=id,snippet mine=true (1 quota unit): the channel the token acts for."""
         data = self._call("GET", "/youtube/v3/channels", endpoint="channels.list",

@@ -178,6 +178,21 @@ locals {
           condition_title = null, condition_expression = null
         }
       },
+      {
+        for table in try(fn.access.bigquery_reads, []) : "${name}/table-read/${table}" => {
+          function        = name, kind = "table", resource = table
+          role            = "roles/bigquery.dataViewer"
+          condition_title = null, condition_expression = null
+        }
+      },
+      # MERGE, load jobs and queries run as jobs: creating one needs a project-level role.
+      length(concat(try(fn.access.bigquery_tables, []), try(fn.access.bigquery_reads, []))) == 0 ? {} : {
+        "${name}/project/bigquery-jobs" = {
+          function        = name, kind = "project", resource = var.project
+          role            = "roles/bigquery.jobUser"
+          condition_title = null, condition_expression = null
+        }
+      },
       # V4 signed URLs without a key file are signed through IAM signBlob as the function itself.
       try(fn.access.sign_urls, false) ? {
         "${name}/service_account/self" = {

@@ -45,6 +45,17 @@ output "tables" {
   value = local.tables
 }
 
+output "views" {
+  description = "BigQuery views: name -> description and standard-SQL query, `{dataset}` replaced by project.dataset."
+  value = {
+    for name, view in try(local.topology.bigquery.views, {}) : name => {
+      name        = name
+      description = try(view.description, "")
+      query       = replace(view.query, "{dataset}", "${var.project}.${local.topology.bigquery.dataset}")
+    }
+  }
+}
+
 output "buckets" {
   value = local.buckets
 }

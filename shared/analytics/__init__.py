@@ -1,0 +1,1 @@
+"""Analytics: scheduled metrics pulls per platform and account into BigQuery post_metrics."""

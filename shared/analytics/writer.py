@@ -1,0 +1,98 @@
+"""Where a fetch's numbers go: BigQuery post_metrics (append-only snapshots) and the post in Firestore.
+
+Rows are deduplicated by `snapshot_id` = (post id, run id): a work message delivered twice (Pub/Sub
+is at-least-once; a TransientError asks for it again) writes each snapshot once. insertIds would
+not do: BigQuery dedups them best effort only, within about a minute, and the emulator ignores
+them. So the write is one MERGE per message that inserts only the snapshot ids not in the table
+yet; it behaves the same on BigQuery and the emulator. Its ON clause also bounds the target to
+partitions at or after the run's start (every row of a run is fetched after it starts), so the
+MERGE reads a few days of partitions, not the whole history. post_metrics is written only by
+this MERGE (no streaming inserts), so DML never meets a streaming buffer.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from shared.analytics.model import MetricsRefused, PlatformMetrics, engagement_rate
+from shared.topology import get_topology
+
+TABLE = "post_metrics"
+METRIC_FIELDS = ("views", "likes", "comments", "shares", "saves", "reach", "impressions")
+FIRESTORE_BATCH = 450  # under Firestore's 500 writes per commit
+
+
+def snapshot_id(post_id: str, run_id: str) -> str:
+    """Stable per post and run: the same work message always produces the same ids."""
+    return f"{post_id}@{run_id}"
+
+
+def metrics_row(post, platform_post_id: str, metrics: PlatformMetrics, *, run_id: str, fetched_at: datetime) -> dict:
+    return {
+        "snapshot_id": snapshot_id(post.id, run_id),
+        "post_id": post.id,
+        "content_id": post.content_id,
+        "campaign": post.campaign,
+        "platform": post.platform,
+        "account_id": post.account_id,
+        "platform_post_id": platform_post_id,
+        "fetched_at": fetched_at,
+        **{name: getattr(metrics, name) for name in METRIC_FIELDS},
+        "engagement_rate": engagement_rate(metrics),
+    }
+
+
+def latest_metrics(metrics: PlatformMetrics) -> dict:
+    """The `metrics` map kept on the post: the last numbers and their engagement rate."""
+    return {**{name: getattr(metrics, name) for name in METRIC_FIELDS}, "engagement_rate": engagement_rate(metrics)}
+
+
+def table_id(project: str) -> str:
+    return f"{project}.{get_topology().bigquery.dataset}.{TABLE}"
+
+
+def write_rows(bq, project: str, rows: list[dict], run_started_at: datetime) -> None:
+    """Insert the rows whose snapshot_id is not in post_metrics yet: one MERGE, rows as one JSON
+    parameter (a few parameters, whatever the batch size; BigQuery allows 10,000 per query)."""
+    from google.cloud import bigquery
+
+    if not rows:
+        return
+    schema = get_topology().bigquery.tables[TABLE].schema_
+    columns = [c.name for c in schema]
+    casts = {"STRING": "JSON_VALUE(r, '$.{0}')", "INT64": "CAST(JSON_VALUE(r, '$.{0}') AS INT64)",
+             "FLOAT64": "CAST(JSON_VALUE(r, '$.{0}') AS FLOAT64)", "TIMESTAMP": "TIMESTAMP(JSON_VALUE(r, '$.{0}'))"}
+    selects = ", ".join(casts[c.type].format(c.name) + f" AS {c.name}" for c in schema)
+    payload = json.dumps([{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+                          for row in rows])
+    sql = (f"MERGE `{table_id(project)}` AS stored "
+           f"USING (SELECT {selects} FROM UNNEST(JSON_QUERY_ARRAY(@rows)) AS r) AS fetched "
+           f"ON stored.snapshot_id = fetched.snapshot_id AND stored.fetched_at >= @run_started_at "
+           f"WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({', '.join('fetched.' + c for c in columns)})")
+    params = [bigquery.ScalarQueryParameter("rows", "STRING", payload),
+              bigquery.ScalarQueryParameter("run_started_at", "TIMESTAMP", run_started_at)]
+    # Bounded: the default retry deadline (10 min) would outlive the function; Pub/Sub redelivers.
+    job = bq.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=params),
+                   retry=bigquery.DEFAULT_RETRY.with_deadline(30))
+    job.result(timeout=120)
+
+
+def post_update(result: PlatformMetrics | MetricsRefused, *, run_id: str, fetched_at: datetime,
+                next_at: datetime | None) -> dict:
+    """Fields written on the post. A refusal keeps the last good numbers and says why."""
+    update = {"metrics_next_at": next_at, "metrics_run_id": run_id, "metrics_checked_at": fetched_at}
+    if isinstance(result, PlatformMetrics):
+        update.update({"metrics": latest_metrics(result), "metrics_fetched_at": fetched_at, "metrics_refused": None})
+    else:
+        update["metrics_refused"] = result.reason
+    return update
+
+
+def update_posts(db, updates: list[tuple[str, dict]]) -> None:
+    """Field updates (never whole documents) in batched commits."""
+    for start in range(0, len(updates), FIRESTORE_BATCH):
+        batch = db.batch()
+        for post_id, fields in updates[start:start + FIRESTORE_BATCH]:
+            batch.update(db.collection("posts").document(post_id), fields)
+        batch.commit()

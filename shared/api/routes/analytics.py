@@ -1,0 +1,189 @@
+"""Campaign numbers: per UTC day and platform (JSON), the same as an HTML page with charts, and a
+short-lived link that opens that page in a browser.
+
+A browser cannot send a bearer header, so `GET /campaigns/{id}/analytics/link` (bearer) mints a
+view link: the page URL with `?view=<token>`, an HS256 JWT signed with the API key but with its own
+audience (`<api audience>#view`), so it is refused as a bearer token anywhere else, and bound to the
+one campaign and to read-only use of this page. It expires after VIEW_LINK_SECONDS. The query string
+is in request logs, hence the short life; the page itself sends no Referer and loads nothing.
+
+Unknown campaign: 404 when BigQuery has no numbers for it in the range and there is neither a
+campaign record nor a post naming it (a typo should not look like a quiet campaign); a campaign that
+exists but has no numbers in the range answers 200 with empty `days` and `totals`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.analytics.campaign import MAX_RANGE_DAYS, CampaignNumbers
+from shared.api.errors import ApiError, not_found
+from shared.campaigns.model import CAMPAIGN_ID_PATTERN
+
+log = logging.getLogger("postgate.api.analytics")
+blueprint = APIBlueprint("analytics", __name__, abp_tags=[Tag(name="analytics")], abp_security=[{"bearer": []}])
+
+VIEW_LINK_SECONDS = 15 * 60
+_VIEW_AUDIENCE_SUFFIX = "#view"
+_VIEW_PURPOSE = "campaign-analytics-page"
+_PAGE_ENDPOINT = "analytics.campaign_analytics_page"
+_DAY_BOUNDS = {"ge": dt.date(1970, 1, 2), "le": dt.date(9998, 12, 31)}
+
+
+class AnalyticsPath(BaseModel):
+    campaign_id: str = Field(pattern=CAMPAIGN_ID_PATTERN, max_length=128, description="the campaign id")
+
+
+class RangeQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: dt.date = Field(alias="from", description="first UTC day (YYYY-MM-DD)", **_DAY_BOUNDS)
+    to: dt.date = Field(description=f"last UTC day, inclusive (at most {MAX_RANGE_DAYS} days after from)",
+                        **_DAY_BOUNDS)
+
+
+class PageQuery(RangeQuery):
+    view: str | None = Field(default=None, min_length=1, max_length=2048,
+                             description="a view token from GET /campaigns/{id}/analytics/link (instead of a bearer)")
+
+
+class ViewLinkOut(BaseModel):
+    url: str = Field(description="the page with a view token; open it in a browser")
+    expires_at: dt.datetime
+
+
+_HTML_PAGE = {"description": "the campaign page: SVG charts and tables of the same numbers",
+              "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def _checked_range(query: RangeQuery) -> None:
+    if query.to < query.from_:
+        raise ApiError(400, "`to` is before `from`", field="to")
+    if (query.to - query.from_).days + 1 > MAX_RANGE_DAYS:
+        raise ApiError(400, f"at most {MAX_RANGE_DAYS} days at once", field="to")
+
+
+def _numbers(campaign_id: str, query: RangeQuery) -> CampaignNumbers:
+    from shared import services
+    from shared.analytics.campaign import campaign_numbers
+    from shared.runtime.config import get_config
+    from shared.runtime.logging import log_context
+
+    _checked_range(query)
+    with log_context(correlation_id=f"campaign:{campaign_id}"):
+        numbers = campaign_numbers(services.bigquery(), get_config().project, campaign_id, query.from_, query.to)
+    if not numbers.days and not numbers.totals and not _campaign_known(campaign_id):
+        raise not_found("campaign", campaign_id)
+    return numbers
+
+
+def _campaign_known(campaign_id: str) -> bool:
+    from shared import services
+    from shared.campaigns import service
+
+    try:
+        service.campaign_posts(services.repository(), campaign_id, skip=0, limit=1)
+    except service.CampaignNotFound:
+        return False
+    return True
+
+
+@blueprint.get("/campaigns/<campaign_id>/analytics", responses={200: CampaignNumbers})
+def campaign_analytics(path: AnalyticsPath, query: RangeQuery):
+    """Per UTC day and platform: each post's last snapshot of the day, summed, with the engagement
+    rate of those sums; and per platform over the range: each post's last snapshot in it, summed."""
+    return _numbers(path.campaign_id, query).model_dump(mode="json", by_alias=True)
+
+
+@blueprint.get("/campaigns/<campaign_id>/analytics/page", responses={200: _HTML_PAGE})
+def campaign_analytics_page(path: AnalyticsPath, query: PageQuery):
+    """The same numbers as an HTML page with charts (bearer, or `?view=` from .../analytics/link)."""
+    import flask
+
+    from shared.analytics.page import campaign_page, security_headers
+
+    page = campaign_page(_numbers(path.campaign_id, query))
+    return flask.Response(page, status=200, headers=security_headers())
+
+
+@blueprint.get("/campaigns/<campaign_id>/analytics/link", responses={200: ViewLinkOut})
+def campaign_analytics_link(path: AnalyticsPath, query: RangeQuery):
+    """A link to the page that a browser can open without a bearer header, for VIEW_LINK_SECONDS."""
+    import flask
+
+    from shared import services
+    from shared.api.app import current_principal
+    from shared.runtime.config import get_config
+
+    _checked_range(query)
+    config = get_config()
+    principal = current_principal()
+    token, expires_at = mint_view_token(services.secrets().access(config.api_jwt_secret), config.api_audience,
+                                        user=principal.user, roles=sorted(principal.roles), campaign=path.campaign_id)
+    base = (config.api_base_url or flask.request.host_url).rstrip("/")
+    from urllib.parse import quote, urlencode
+
+    url = (f"{base}/campaigns/{quote(path.campaign_id, safe='')}/analytics/page?"
+           + urlencode({"from": query.from_.isoformat(), "to": query.to.isoformat(), "view": token}))
+    return ViewLinkOut(url=url, expires_at=expires_at).model_dump(mode="json")
+
+
+# -- view tokens ------------------------------------------------------------------------------
+
+def mint_view_token(key: str, audience: str, *, user: str, roles: list[str], campaign: str,
+                    ttl_seconds: int = VIEW_LINK_SECONDS) -> tuple[str, dt.datetime]:
+    import jwt
+
+    from shared.api.auth import ISSUER
+
+    now = int(time.time())
+    token = jwt.encode({"sub": user, "roles": roles, "aud": audience + _VIEW_AUDIENCE_SUFFIX, "iss": ISSUER,
+                        "iat": now, "exp": now + ttl_seconds, "purpose": _VIEW_PURPOSE, "campaign": campaign},
+                       key, algorithm="HS256")
+    return token, dt.datetime.fromtimestamp(now + ttl_seconds, dt.timezone.utc)
+
+
+def principal_from_view_token(token: str, *, key: str, audience: str, campaign: str):
+    """Who minted this view token, if it verifies and opens this campaign's page; else 401/403."""
+    import jwt
+
+    from shared.api.auth import ISSUER, ROLES, Principal
+
+    try:
+        claims = jwt.decode(token, key, algorithms=["HS256"], audience=audience + _VIEW_AUDIENCE_SUFFIX, issuer=ISSUER,
+                            options={"require": ["exp", "sub", "aud", "campaign", "purpose"]})
+    except jwt.ExpiredSignatureError:
+        raise ApiError(401, "this view link has expired; ask for a new one (GET /campaigns/{id}/analytics/link "
+                            "or `postgate campaigns stats ID --link`)", field="view") from None
+    except jwt.PyJWTError as exc:
+        raise ApiError(401, f"view token refused: {exc}", field="view") from None
+    if claims.get("purpose") != _VIEW_PURPOSE or claims.get("campaign") != campaign:
+        raise ApiError(403, "this view link opens another campaign's page", field="view")
+    roles = frozenset(r for r in claims.get("roles") or [] if r in ROLES)
+    if not roles:
+        raise ApiError(403, f"{claims['sub']} has no role in Postgate", field="view")
+    return Principal(str(claims["sub"]), roles)
+
+
+def authenticate_view_link(request):
+    """The page's caller from `?view=` when it has no Authorization header; None otherwise (then
+    the bearer header is required as on every route)."""
+    from shared import services
+    from shared.runtime.config import get_config
+
+    token = request.args.get("view")
+    if not token or request.headers.get("Authorization") or not request.view_args:
+        return None
+    config = get_config()
+    return principal_from_view_token(token, key=services.secrets().access(config.api_jwt_secret),
+                                     audience=config.api_audience, campaign=str(request.view_args.get("campaign_id")))
+
+
+# Endpoint -> how a request to it may authenticate without a bearer header (shared/api/app.py asks
+# before its bearer check).
+VIEW_LINK_AUTHENTICATORS = {_PAGE_ENDPOINT: authenticate_view_link}
