@@ -41,7 +41,7 @@ def test_one_brief_is_published_on_all_five_platforms_with_publish_log_rows(demo
     assert set(rows) == set(posts) and len(demo_summary["publish_log"]) == 5
     for platform, row in rows.items():
         assert row["post_id"] == posts[platform]["post_id"] and row["share_url"] == posts[platform]["share_url"]
-        assert row["approved_by"] == "lead@example.com" and row["campaign"] == "Spring Launch"
+        assert row["approved_by"] == "lead@example.com" and row["campaign"] == "spring-launch"
     assert len(demo_summary["lines"]) == 5 and all(" published " in line for line in demo_summary["lines"])
 
 
@@ -77,3 +77,10 @@ def test_upload_session_handles_stay_out_of_logs(demo_summary, local_stack):
     for path in local_stack.workdir.glob("fn-*.log"):
         assert session not in path.read_text(errors="replace"), path.name
     assert not any(session in line for line in demo_summary["lines"])
+
+
+def test_demo_ends_with_one_analytics_pull_and_the_campaign_totals(demo_summary):
+    assert demo_summary["post_metrics_rows"] == 5
+    stats = demo_summary["campaign_stats"]
+    for platform in ("tiktok", "instagram", "x", "youtube", "linkedin"):
+        assert platform in stats, stats

@@ -71,7 +71,7 @@ def run(stack: LocalStack, out=print, timeout: float = 120.0) -> dict:
     video = stack.upload_video("briefs/spring-launch.mp4", VIDEO_BYTES)
     image = stack.upload_image("briefs/spring-launch.jpg", 1080, 1350)
     brief = {
-        "campaign": "Spring Launch",
+        "campaign": "spring-launch",
         "topic": "Our new reusable bottle keeps drinks cold for 24 hours",
         "audience": "commuters and hikers",
         "tone": "friendly",
@@ -109,6 +109,10 @@ def run(stack: LocalStack, out=print, timeout: float = 120.0) -> dict:
         states = {p.platform: p.status for p in repo.posts_for_content(content_id)}
         raise RuntimeError(f"posts did not settle within {timeout:.0f} s: {states}")
     operator.run(*calendar, out=out)
+    metrics = _pull_metrics(stack, content_id, len(posts), timeout)
+    out(f"analytics   one pull: {metrics} post_metrics rows in BigQuery")
+    stats = operator.run("campaigns", "stats", "spring-launch", "--from", today.isoformat(), "--to", today.isoformat(),
+                         out=out)
     rows = list(services.bigquery().query(
         f"SELECT post_id, platform, account_id, campaign, approved_by, published_at, attempts, share_url "
         f"FROM `{stack.project}.postgate.publish_log` WHERE content_id = @cid ORDER BY platform",
@@ -120,8 +124,31 @@ def run(stack: LocalStack, out=print, timeout: float = 120.0) -> dict:
         "posts": {p.platform: {"post_id": p.id, "status": p.status, "platform_ids": p.platform_ids,
                                "share_url": p.share_url, "fail_reason": p.fail_reason} for p in posts},
         "publish_log": [dict(r.items()) for r in rows],
+        "post_metrics_rows": metrics,
+        "campaign_stats": stats,
         "timings": stack.timings,
     }
+
+
+def _pull_metrics(stack: LocalStack, content_id: str, expected: int, timeout: float) -> int:
+    """One analytics pull, as the hourly Scheduler tick starts it (analytics-pull fans out, analytics-fetch
+    writes post_metrics); the number of this content's snapshot rows once every post has one."""
+    from shared import services
+    from shared.pubsub import publish_json
+    from shared.topology import get_topology
+
+    publish_json(stack.project, get_topology().schedules["analytics-tick"].topic, {"tick": "analytics"})
+
+    def rows():
+        [row] = services.bigquery().query(
+            f"SELECT COUNT(DISTINCT post_id) AS n FROM `{stack.project}.postgate.post_metrics` WHERE content_id = @cid",
+            job_config=_params(content_id)).result()
+        return row["n"] if row["n"] >= expected else None
+
+    found = wait_for(rows, timeout=timeout, interval=1.0)
+    if found is None:
+        raise RuntimeError(f"the analytics pull wrote no metrics for every post within {timeout:.0f} s")
+    return found
 
 
 class OperatorCli:
@@ -180,9 +207,9 @@ def main() -> int:
     for line in summary["lines"]:
         print(line)
     print("\n=== summary ===")
-    print(json.dumps({k: v for k, v in summary.items() if k != "lines"}, indent=2, default=str))
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("lines", "campaign_stats")}, indent=2, default=str))
     published = [p for p in summary["posts"].values() if p["status"] == "published"]
-    return 0 if len(published) == len(summary["posts"]) == len(summary["publish_log"]) else 1
+    return 0 if len(published) == len(summary["posts"]) == len(summary["publish_log"]) == summary["post_metrics_rows"] else 1
 
 
 if __name__ == "__main__":
