@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.conftest import bearer
 
 
@@ -70,3 +72,92 @@ def test_unknown_path_is_a_json_404(api, env):
     answer = api.get("/nothing-here", headers=bearer(env))
     assert answer.status_code == 404
     assert answer.get_json()["detail"]
+
+
+# --- Google-signed ID tokens (deployed behind IAM) ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def google_certs():
+    """A stand-in for https://www.googleapis.com/oauth2/v1/certs: an RSA key whose self-signed
+    certificate is published as {kid: PEM}, the format google-auth reads."""
+    import datetime as dt
+    import json as _json
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    from werkzeug.wrappers import Response
+
+    from tests.browser import Served
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-google-signer")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    pem_cert = cert.public_bytes(serialization.Encoding.PEM).decode()
+    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+
+    def app(environ, start_response):
+        return Response(_json.dumps({"kid-1": pem_cert}), mimetype="application/json")(environ, start_response)
+
+    with Served(app) as served:
+        yield {"url": served.url + "/oauth2/v1/certs", "key": pem_key}
+
+
+def _id_token(certs, **claims) -> dict[str, str]:
+    from google.auth import crypt, jwt as google_jwt
+
+    now = int(time.time())
+    payload = {"iss": "https://accounts.google.com", "aud": "postgate-api", "sub": "1234567890",
+               "email": "lead@example.com", "email_verified": True, "iat": now, "exp": now + 600, **claims}
+    signer = crypt.RSASigner.from_string(certs["key"], key_id="kid-1")
+    return {"Authorization": "Bearer " + google_jwt.encode(signer, payload, key_id="kid-1").decode()}
+
+
+@pytest.fixture
+def google_api(env, google_certs, monkeypatch):
+    from shared import services
+
+    monkeypatch.setenv("POSTGATE_API_GOOGLE_CERTS_URL", google_certs["url"])
+    services.reset()
+    import shared.api.app as api_app
+
+    api_app._app = None
+    services.repository().db.collection("api_users").document("lead@example.com").set({"roles": ["approver"]})
+    from tests.conftest import function_client
+
+    yield function_client("functions/api/main.py", "api", "http")
+    monkeypatch.undo()
+    services.reset()
+
+
+def test_google_id_token_of_a_known_user_is_accepted_with_the_roles_from_firestore(google_api, google_certs):
+    answer = google_api.get("/campaigns", headers=_id_token(google_certs))
+    assert answer.status_code == 200, answer.get_json()
+
+
+def test_google_id_token_of_a_user_without_roles_is_403(google_api, google_certs):
+    answer = google_api.get("/campaigns", headers=_id_token(google_certs, email="stranger@example.com"))
+    assert answer.status_code == 403
+
+
+@pytest.mark.parametrize("claims", [{"aud": "another-service"}, {"iss": "https://evil.example"},
+                                    {"email_verified": False}, {"exp": 1_000_000_000, "iat": 999_999_000}])
+def test_google_id_token_with_a_wrong_claim_is_401(google_api, google_certs, claims):
+    answer = google_api.get("/campaigns", headers=_id_token(google_certs, **claims))
+    assert answer.status_code == 401, answer.get_json()
+    assert answer.get_json()["field"] == "Authorization"
+
+
+def test_google_id_token_signed_by_another_key_is_401(google_api, google_certs):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    answer = google_api.get("/campaigns", headers=_id_token({**google_certs, "key": other}))
+    assert answer.status_code == 401

@@ -195,7 +195,8 @@ def _authenticate_and_count():
     if principal is None:
         principal = authenticate(flask.request.headers.get("Authorization"),
                                  key_loader=lambda: services.secrets().access(config.api_jwt_secret),
-                                 audience=config.api_audience, roles_of=roles_of)
+                                 audience=config.api_audience, roles_of=roles_of,
+                                 google_certs_url=config.api_google_certs_url)
     if not principal.roles:
         raise ApiError(403, f"{principal.user} has no role in Postgate (editor or approver)")
     flask.g.principal = principal

@@ -46,7 +46,11 @@ def issue_api_token(key: str, user: str, roles: list[str], *, audience: str = "p
                        "exp": now + ttl_seconds}, key, algorithm="HS256")
 
 
-def authenticate(authorization: str | None, *, key_loader, audience: str, roles_of) -> Principal:
+GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
+
+
+def authenticate(authorization: str | None, *, key_loader, audience: str, roles_of,
+                 google_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs") -> Principal:
     """The caller, from an `Authorization: Bearer ...` header. `key_loader()` gives the HS256 key;
     `roles_of(email)` the roles of a Google identity."""
     import jwt
@@ -71,20 +75,28 @@ def authenticate(authorization: str | None, *, key_loader, audience: str, roles_
                            headers=_UNAUTHENTICATED)
         return Principal(str(claims["sub"]), frozenset(r for r in roles if r in ROLES))
     if header.get("alg") == "RS256":
-        return _google_identity(token, audience, roles_of)
+        return _google_identity(token, audience, roles_of, google_certs_url)
     raise ApiError(401, f"bearer token algorithm {header.get('alg')!r} is not accepted", field="Authorization",
                    headers=_UNAUTHENTICATED)
 
 
-def _google_identity(token: str, audience: str, roles_of) -> Principal:
-    """A Google-signed ID token (deployed behind IAM): verified against Google's keys; roles from Firestore."""
+def _google_identity(token: str, audience: str, roles_of, certs_url: str) -> Principal:
+    """A Google-signed ID token (deployed behind IAM): verified against Google's published certificates
+    (signature, expiry, audience, issuer); roles from Firestore api_users/<email>."""
+    from google.auth import exceptions as google_exceptions
     from google.auth.transport import requests as google_requests
     from google.oauth2 import id_token
 
     try:
-        claims = id_token.verify_oauth2_token(token, google_requests.Request(), audience=audience)
-    except ValueError as exc:
+        claims = id_token.verify_token(token, google_requests.Request(), audience=audience, certs_url=certs_url)
+    except google_exceptions.TransportError:
+        raise ApiError(503, "Google's ID token certificates could not be fetched; try again",
+                       headers={"Retry-After": "5"}) from None
+    except ValueError as exc:  # google-auth's invalid-token errors are ValueErrors
         raise ApiError(401, f"ID token refused: {exc}", field="Authorization", headers=_UNAUTHENTICATED) from None
+    if claims.get("iss") not in GOOGLE_ISSUERS:
+        raise ApiError(401, f"ID token refused: issuer {claims.get('iss')!r} is not Google", field="Authorization",
+                       headers=_UNAUTHENTICATED)
     email = claims.get("email")
     if not email or not claims.get("email_verified"):
         raise ApiError(401, "ID token has no verified e-mail", field="Authorization", headers=_UNAUTHENTICATED)

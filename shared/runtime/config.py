@@ -68,6 +68,7 @@ _ENV = {
     "POSTGATE_API_AUDIENCE": "api_audience",
     "POSTGATE_API_REQUESTS_PER_MINUTE": "api_requests_per_minute",
     "POSTGATE_API_STREAM_SECONDS": "api_stream_seconds",
+    "POSTGATE_API_GOOGLE_CERTS_URL": "api_google_certs_url",
     "POSTGATE_OAUTH_CLIENTS_SECRET": "oauth_clients_secret",
     "POSTGATE_OAUTH_STATE_TTL_SECONDS": "oauth_state_ttl_seconds",
     "POSTGATE_TIKTOK_AUTHORIZE_URL": "tiktok_authorize_url",
@@ -158,6 +159,8 @@ class Config(BaseModel):
     # Expected `aud` of bearer tokens: for Google ID tokens the function's URL.
     api_audience: str = "postgate-api"
     api_requests_per_minute: int = Field(default=60, ge=1)
+    # Where Google publishes the certificates that sign ID tokens (a local stand-in in tests).
+    api_google_certs_url: str = Field(default="https://www.googleapis.com/oauth2/v1/certs", pattern=r"^https?://")
     # A live-status stream ends after this long; clients reconnect (EventSource does by itself).
     api_stream_seconds: float = Field(default=300.0, gt=0)
     # One secret holding every platform's OAuth app credentials: {"<platform>": {"client_id", "client_secret"}}.
