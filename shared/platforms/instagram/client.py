@@ -20,6 +20,7 @@ import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError
+from shared.platforms.token_endpoint import call_token_endpoint
 from shared.publishing.credentials import StaticToken, with_fresh_token
 from shared.runtime.logging import log_event, register_secret
 
@@ -337,15 +338,8 @@ def exchange_authorization_code(token_url: str, exchange_url: str, *, client_id:
 
 
 def _oauth_call(http: requests.Session, method: str, url: str, timeout: float, what: str, **kwargs) -> dict:
-    try:
-        response = http.request(method, url, timeout=timeout, **kwargs)
-    except requests.RequestException:
-        raise TransientError(f"instagram {what}: no answer") from None
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = {}
-    payload = payload if isinstance(payload, dict) else {}
+    response, payload = call_token_endpoint(http, method, url, platform="instagram", step=what, timeout=timeout,
+                                            no_answer=requests.RequestException, **kwargs)
     log_event(log, logging.INFO, "instagram oauth call", endpoint=what, http_status=response.status_code)
     if response.ok and "error" not in payload and "error_message" not in payload:
         return payload

@@ -27,8 +27,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from shared.errors import AuthError, TransientError
+from shared.errors import AuthError
 from shared.platforms.instagram.client import RATE_LIMIT_CODES, code_pair, classify
+from shared.platforms.token_endpoint import call_token_endpoint
 from shared.runtime.logging import log_event
 
 log = logging.getLogger(__name__)
@@ -81,15 +82,8 @@ def _keep_facebook_login(base_url: str, tokens: dict, timeout: float, http: requ
 
 
 def _get(http: requests.Session, url: str, params: dict, timeout: float, kind: str, headers: dict | None = None) -> dict:
-    try:
-        response = http.get(url, params=params, headers=headers or {}, timeout=timeout)
-    except (requests.ConnectionError, requests.Timeout):
-        raise TransientError(f"instagram token refresh ({kind} login): no answer") from None
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = {}
-    payload = payload if isinstance(payload, dict) else {}
+    response, payload = call_token_endpoint(http, "GET", url, platform="instagram", step=f"token refresh ({kind} login)",
+                                            timeout=timeout, params=params, headers=headers or {})
     log_event(log, logging.INFO, "instagram token refresh", login=kind, http_status=response.status_code)
     if response.ok and "error" not in payload:
         return payload

@@ -24,6 +24,7 @@ from urllib.parse import quote
 import requests
 
 from shared.errors import AmbiguousError, AuthError, PermanentError, TransientError
+from shared.platforms.token_endpoint import post_token_form
 from shared.publishing.credentials import StaticToken, with_fresh_token
 from shared.runtime.logging import log_event
 
@@ -298,26 +299,17 @@ def refresh_member_tokens(oauth_url: str, tokens: dict, *, timeout: float = 30.0
     import time
 
     http = http or requests.Session()
-    try:
-        response = http.post(oauth_url, data={
-            "grant_type": "refresh_token",
-            "refresh_token": tokens["refresh_token"],
-            "client_id": tokens.get("client_id", ""),
-            "client_secret": tokens.get("client_secret", ""),
-        }, headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=timeout)
-    except requests.RequestException:
-        raise TransientError("linkedin token refresh: no answer") from None
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = {}
+    form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+            "client_id": tokens.get("client_id", ""), "client_secret": tokens.get("client_secret", "")}
+    response, payload = post_token_form(http, oauth_url, form, platform="linkedin", step="token refresh",
+                                        timeout=timeout, no_answer=requests.RequestException)
     if response.ok and payload.get("access_token"):
         fresh = {"access_token": payload["access_token"], "refresh_token": payload.get("refresh_token"),
                  "expires_in": payload.get("expires_in")}
         if payload.get("refresh_token_expires_in") is not None:
             fresh["refresh_token_expires_at"] = int(time.time() + float(payload["refresh_token_expires_in"]))
         return fresh
-    code = payload.get("error") if isinstance(payload, dict) else None
+    code = payload.get("error")
     if response.status_code >= 500 or response.status_code == 429:
         raise TransientError(f"linkedin token refresh: HTTP {response.status_code}")
     raise AuthError(f"linkedin token refresh refused ({code or response.status_code}: "
@@ -332,17 +324,10 @@ def exchange_authorization_code(oauth_url: str, *, client_id: str, client_secret
     import time
 
     http = http or requests.Session()
-    try:
-        response = http.post(oauth_url, data={"grant_type": "authorization_code", "code": code, "client_id": client_id,
-                                              "client_secret": client_secret, "redirect_uri": redirect_uri},
-                             headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=timeout)
-    except requests.RequestException:
-        raise TransientError("linkedin code exchange: no answer") from None
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = {}
-    payload = payload if isinstance(payload, dict) else {}
+    form = {"grant_type": "authorization_code", "code": code, "client_id": client_id, "client_secret": client_secret,
+            "redirect_uri": redirect_uri}
+    response, payload = post_token_form(http, oauth_url, form, platform="linkedin", step="code exchange",
+                                        timeout=timeout, no_answer=requests.RequestException)
     if response.ok and payload.get("access_token"):
         tokens = {k: payload.get(k) for k in ("access_token", "refresh_token", "expires_in", "scope")}
         if payload.get("refresh_token_expires_in") is not None:  # counted from this authorization, never slides

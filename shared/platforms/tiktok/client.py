@@ -19,6 +19,7 @@ import requests
 
 from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError, ValidationError
 from shared.platforms.tiktok.chunking import ChunkPlan
+from shared.platforms.token_endpoint import post_token_form
 from shared.publishing.credentials import StaticToken, with_fresh_token
 from shared.runtime.logging import log_event
 
@@ -249,16 +250,10 @@ def upload_all(client: TikTokClient, upload_url: str, plan: ChunkPlan, chunks: I
 def refresh_user_tokens(token_url: str, tokens: dict, *, timeout: float = 30.0, http: requests.Session | None = None) -> dict:
     """POST /v2/oauth/token/ (grant_type=refresh_token). TikTok rotates the refresh token (platforms.md 1.7)."""
     http = http or requests.Session()
-    try:
-        response = http.post(token_url, data={
-            "client_key": tokens.get("client_id") or tokens.get("client_key", ""),
-            "client_secret": tokens.get("client_secret", ""),
-            "grant_type": "refresh_token",
-            "refresh_token": tokens["refresh_token"],
-        }, headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=timeout)
-    except (requests.ConnectionError, requests.Timeout):
-        raise TransientError("tiktok token refresh: no answer") from None
-    payload = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else {}
+    form = {"client_key": tokens.get("client_id") or tokens.get("client_key", ""),
+            "client_secret": tokens.get("client_secret", ""), "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"]}
+    response, payload = post_token_form(http, token_url, form, platform="tiktok", step="token refresh", timeout=timeout)
     if response.ok and payload.get("access_token"):
         return {k: payload.get(k) for k in ("access_token", "refresh_token", "expires_in", "refresh_expires_in", "open_id")}
     code = (payload.get("error") or {}).get("code") if isinstance(payload.get("error"), dict) else payload.get("error")
@@ -278,15 +273,7 @@ def exchange_authorization_code(token_url: str, *, client_key: str, client_secre
             "grant_type": "authorization_code", "redirect_uri": redirect_uri}
     if code_verifier:
         form["code_verifier"] = code_verifier
-    try:
-        response = http.post(token_url, data=form, headers={"Content-Type": "application/x-www-form-urlencoded"},
-                             timeout=timeout)
-    except (requests.ConnectionError, requests.Timeout):
-        raise TransientError("tiktok code exchange: no answer") from None
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = {}
+    response, payload = post_token_form(http, token_url, form, platform="tiktok", step="code exchange", timeout=timeout)
     if response.ok and payload.get("access_token"):
         return {k: payload.get(k) for k in ("access_token", "refresh_token", "expires_in", "refresh_expires_in",
                                              "open_id", "scope")}

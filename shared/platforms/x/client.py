@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Callable
 import requests
 
 from shared.errors import AmbiguousError, AuthError, PermanentError, TransientError
+from shared.platforms.token_endpoint import post_token_form
 from shared.platforms.x.rate_limits import rate_limited
 from shared.publishing.credentials import StaticToken, with_fresh_token
 from shared.runtime.logging import log_event
@@ -226,23 +227,16 @@ def refresh_user_tokens(token_url: str, tokens: dict, *, timeout: float = 30.0, 
     http = http or requests.Session()
     client_id, client_secret = tokens.get("client_id", ""), tokens.get("client_secret")
     form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": client_id}
-    try:
-        response = http.post(token_url, data=form, auth=(client_id, client_secret) if client_secret else None,
-                             headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=timeout)
-    except (requests.ConnectionError, requests.Timeout):
-        raise TransientError("x token refresh: no answer") from None
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = {}
+    response, payload = post_token_form(http, token_url, form, platform="x", step="token refresh", timeout=timeout,
+                                        auth=_basic_auth(client_id, client_secret))
     if response.ok and payload.get("access_token"):
         return {k: payload.get(k) for k in ("access_token", "refresh_token", "expires_in")}
-    code = payload.get("error") if isinstance(payload, dict) else None
+    code = payload.get("error")
     log_event(log, logging.WARNING, "x token refresh refused", http_status=response.status_code, error=code)
     if response.status_code >= 500 or response.status_code == 429:
         raise TransientError(f"x token refresh: HTTP {response.status_code}")
     raise AuthError(f"x token refresh refused ({code or response.status_code}: "
-                    f"{payload.get('error_description', '') if isinstance(payload, dict) else ''}); reconnect the account",
+                    f"{payload.get('error_description', '')}); reconnect the account",
                     platform_code=str(code or response.status_code))
 
 
@@ -254,16 +248,8 @@ def exchange_authorization_code(token_url: str, *, client_id: str, client_secret
     http = http or requests.Session()
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
             "code_verifier": code_verifier, "client_id": client_id}
-    try:
-        response = http.post(token_url, data=form, auth=(client_id, client_secret) if client_secret else None,
-                             headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=timeout)
-    except (requests.ConnectionError, requests.Timeout):
-        raise TransientError("x code exchange: no answer") from None
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = {}
-    payload = payload if isinstance(payload, dict) else {}
+    response, payload = post_token_form(http, token_url, form, platform="x", step="code exchange", timeout=timeout,
+                                        auth=_basic_auth(client_id, client_secret))
     if response.ok and payload.get("access_token"):
         return {k: payload.get(k) for k in ("access_token", "refresh_token", "expires_in", "scope")}
     if response.status_code >= 500 or response.status_code == 429:
@@ -271,3 +257,8 @@ def exchange_authorization_code(token_url: str, *, client_id: str, client_secret
     code_name = payload.get("error")
     raise PermanentError(f"x refused the authorization code ({code_name or response.status_code}: "
                          f"{payload.get('error_description', '')})", platform_code=str(code_name or response.status_code))
+
+
+def _basic_auth(client_id: str, client_secret: str | None) -> tuple[str, str] | None:
+    """A confidential client authenticates with HTTP Basic client_id:client_secret; a public one does not."""
+    return (client_id, client_secret) if client_secret else None

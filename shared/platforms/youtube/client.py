@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable
 import requests
 
 from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError
+from shared.platforms.token_endpoint import post_token_form
 from shared.platforms.youtube.quota import seconds_until_pacific_midnight
 from shared.publishing.credentials import StaticToken, with_fresh_token
 from shared.runtime.logging import log_event
@@ -317,19 +318,9 @@ def refresh_user_tokens(token_url: str, tokens: dict, *, timeout: float = 30.0, 
     """POST the Google token endpoint with grant_type=refresh_token. Google does not rotate refresh
     tokens: the old one is kept unless the answer carries a new one."""
     http = http or requests.Session()
-    try:
-        response = http.post(token_url, data={
-            "grant_type": "refresh_token",
-            "client_id": tokens.get("client_id", ""),
-            "client_secret": tokens.get("client_secret", ""),
-            "refresh_token": tokens["refresh_token"],
-        }, headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=timeout)
-    except (requests.ConnectionError, requests.Timeout):
-        raise TransientError("youtube token refresh: no answer") from None
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = {}
+    form = {"grant_type": "refresh_token", "client_id": tokens.get("client_id", ""),
+            "client_secret": tokens.get("client_secret", ""), "refresh_token": tokens["refresh_token"]}
+    response, payload = post_token_form(http, token_url, form, platform="youtube", step="token refresh", timeout=timeout)
     if response.ok and payload.get("access_token"):
         return {"access_token": payload["access_token"], "expires_in": payload.get("expires_in"),
                 "refresh_token": payload.get("refresh_token")}  # None -> the stored one is kept
@@ -350,15 +341,7 @@ def exchange_authorization_code(token_url: str, *, client_id: str, client_secret
             "client_secret": client_secret, "redirect_uri": redirect_uri}
     if code_verifier:
         form["code_verifier"] = code_verifier
-    try:
-        response = http.post(token_url, data=form, headers={"Content-Type": "application/x-www-form-urlencoded"},
-                             timeout=timeout)
-    except (requests.ConnectionError, requests.Timeout):
-        raise TransientError("youtube code exchange: no answer") from None
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = {}
+    response, payload = post_token_form(http, token_url, form, platform="youtube", step="code exchange", timeout=timeout)
     if response.ok and payload.get("access_token"):
         return {k: payload.get(k) for k in ("access_token", "refresh_token", "expires_in", "scope")}
     code_name = payload.get("error") if isinstance(payload.get("error"), str) else f"http_{response.status_code}"
