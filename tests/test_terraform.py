@@ -284,14 +284,9 @@ def test_memory_and_max_instance_overrides_replace_only_the_named_functions(tmp_
             assert overridden[name]["max_instances"] == declared.max_instances
 
 
-def test_only_functions_marked_public_can_be_invoked_by_all_users(resources, expanded, topology):
-    all_users = []
-    for address in resources:
-        if not address.startswith(("google_cloud_run_v2_service_iam", "google_cloudfunctions2_function_iam")):
-            continue
-        for instance in _all_instances(resources, expanded, address).values():
-            if instance.get("member") == "allUsers":
-                all_users.append(instance["name"])
+def test_only_functions_marked_public_can_be_invoked_by_all_users(resources, expanded, topology, public_access):
+    # The default public_access ("all_users"); the other mode is tested with the first-apply defects below.
+    all_users = _all_users_invoked(resources, expanded, public_access["all_users"])
 
     public = [name for name, fn in topology.functions.items() if fn.trigger.public]
     # approval-http: signed single-use links; api: bearer tokens checked by the function and the OAuth callback.
@@ -356,13 +351,31 @@ _GRANT_TARGETS = {
 }
 
 
-def _all_instances(resources, expanded, address):
+def _all_instances(resources, expanded, address, local_values: dict | None = None):
+    """Every instance of a resource; for_each over module.topology, or over a root local evaluated in
+    local_values (see _evaluate_public_access)."""
     block = resources[address]
     if "for_each" not in block:
         return {None: block}
+    local = re.fullmatch(r"\$\{local\.(\w+)\}", str(block["for_each"]))
+    if local and local_values is not None and local.group(1) in local_values:
+        body = {k: v for k, v in block.items() if k != "for_each"}
+        return {key: _render(body, key, value) for key, value in local_values[local.group(1)].items()}
     if _for_each_source(block, expanded) is None:
         return {"(not from the topology)": block}
     return instances(resources, expanded, address)
+
+
+def _all_users_invoked(resources, expanded, local_values) -> list[str]:
+    """The function each allUsers invoker binding names, over every Cloud Run / Cloud Functions IAM resource."""
+    all_users = []
+    for address in resources:
+        if not address.startswith(("google_cloud_run_v2_service_iam", "google_cloudfunctions2_function_iam")):
+            continue
+        for instance in _all_instances(resources, expanded, address, local_values).values():
+            if instance.get("member") == "allUsers":
+                all_users.append(instance["name"])
+    return all_users
 
 
 def test_each_function_service_account_holds_exactly_the_roles_its_access_block_declares(resources, expanded,
@@ -557,3 +570,230 @@ def test_every_function_writing_or_reading_bigquery_may_run_jobs(resources, expa
     for name in users:
         assert grants[f"{name}/project/bigquery-jobs"]["role"] == "roles/bigquery.jobUser"
     assert grants["api/table-read/campaign_daily_metrics"]["role"] == "roles/bigquery.dataViewer"
+
+
+# --- a first apply on a fresh project (issue 12) ---------------------------------------------------------
+
+def _top_level_block(text: str, header: str) -> str:
+    """One top-level block of a .tf file, verbatim (terraform fmt puts its closing brace in column 0)."""
+    found = re.search(rf"^{re.escape(header)} \{{\n.*?^\}}\n", text, re.M | re.S)
+    assert found, f"no block {header}"
+    return found.group(0)
+
+
+def _evaluate_public_access(workdir: Path, public_access: str | None = None) -> dict:
+    """functions.tf's public-access locals as Terraform computes them: module.topology plus the real
+    `variable "public_access"` block (its validation included) and the locals block that reads it."""
+    functions_tf = (TERRAFORM_DIR / "functions.tf").read_text(encoding="utf-8")
+    (block,) = [b for b in re.findall(r"^locals \{\n.*?^\}\n", functions_tf, re.M | re.S) if "var.public_access" in b]
+    variable = _top_level_block((TERRAFORM_DIR / "variables.tf").read_text(encoding="utf-8"), 'variable "public_access"')
+    names = re.findall(r"^  (\w+)\s*=", block, re.M)
+    inputs = {"topology_path": str(ROOT / "infra" / "topology.yaml"), "project": PROJECT,
+              "project_number": PROJECT_NUMBER, "region": "europe-west1", "accounts": ACCOUNTS}
+    (workdir / "main.tf").write_text(
+        'module "topology" {\n  source = "%s"\n%s}\n' % (MODULE_DIR, "".join(f"  {k} = {json.dumps(v)}\n"
+                                                                          for k, v in inputs.items()))
+        + variable + block + "".join(f'output "{name}" {{\n  value = local.{name}\n}}\n' for name in names),
+        encoding="utf-8")
+    (workdir / "empty.tfrc").write_text("", encoding="utf-8")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(workdir), "CHECKPOINT_DISABLE": "1",
+           "TF_CLI_CONFIG_FILE": str(workdir / "empty.tfrc"), "TF_IN_AUTOMATION": "1"}
+    apply = ["apply", "-input=false", "-auto-approve"]
+    if public_access is not None:
+        apply.append(f"-var=public_access={public_access}")
+    for args in (["init", "-input=false", "-backend=false"], apply):
+        done = subprocess.run(["terraform", f"-chdir={workdir}", *args], env=env, capture_output=True, text=True,
+                              timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"terraform {args[0]} failed:\n{done.stderr}")
+    out = subprocess.run(["terraform", f"-chdir={workdir}", "output", "-json"], env=env, capture_output=True,
+                         text=True, timeout=120)
+    return {name: value["value"] for name, value in json.loads(out.stdout).items()}
+
+
+@pytest.fixture(scope="module")
+def public_access(tmp_path_factory) -> dict[str, dict]:
+    """Mode -> the evaluated public-access locals; "all_users" is what the variable's default gives."""
+    return {"all_users": _evaluate_public_access(tmp_path_factory.mktemp("public-default")),
+            "invoker_iam_disabled": _evaluate_public_access(tmp_path_factory.mktemp("public-iam-off"),
+                                                            "invoker_iam_disabled")}
+
+
+def _roles_in(for_each: str) -> set[str]:
+    return set(re.findall(r'"(roles/[^"]+)"', for_each))
+
+
+def _depends_on(block: dict) -> list[str]:
+    return block.get("depends_on", [])
+
+
+def test_function_builds_may_read_the_source_copy_in_the_gcf_v2_sources_bucket(resources):
+    """Cloud Functions copies the zip into gcf-v2-sources-<number>-<region> (a bucket it creates on the first
+    deploy) and the build fetches it there, so object read must be granted on the project, as the provider's
+    builder example does; a grant on the function_sources bucket only fails the first build
+    ("Access to bucket gcf-v2-sources-... denied", terraform-provider-google#20571)."""
+    builder = "serviceAccount:${google_service_account.function_builder.email}"
+    project_roles = set()
+    for address, block in resources.items():
+        if address.startswith("google_project_iam_member.") and block["member"] == builder:
+            project_roles |= _roles_in(block["for_each"]) if block["role"] == "${each.value}" else {block["role"]}
+
+    assert {"roles/logging.logWriter", "roles/artifactregistry.writer"} <= project_roles
+    assert project_roles & {"roles/storage.objectViewer", "roles/storage.objectAdmin"}, (
+        "the build account cannot read gcf-v2-sources-<number>-<region>")
+    function = resources["google_cloudfunctions2_function.function"]
+    assert _block(function, "build_config")["service_account"] == "${google_service_account.function_builder.id}"
+
+
+def test_the_first_function_build_waits_for_the_build_account_grants_to_settle(resources):
+    """The provider's builder example: "builder permissions need to stabilize" (time_sleep) before a function
+    is created; IAM grants take a while to propagate."""
+    waits = {address: block for address, block in resources.items() if address.startswith("time_sleep.")
+             and "${google_project_iam_member.function_builder}" in _depends_on(block)}
+    assert len(waits) == 1, "no time_sleep after the function build account's grants"
+    ((address, wait),) = waits.items()
+    seconds = re.fullmatch(r"(\d+)s", wait["create_duration"])
+    assert seconds and int(seconds.group(1)) >= 60
+
+    assert "${" + address + "}" in _depends_on(resources["google_cloudfunctions2_function.function"])
+    with open(TERRAFORM_DIR / "versions.tf", encoding="utf-8") as fh:
+        (providers,) = _clean(hcl2.load(fh))["terraform"][0]["required_providers"]
+    assert providers["time"]["source"] == "hashicorp/time"
+
+
+def _readme_section(title: str) -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index(title)
+    following = re.search(r"^#{2,3} ", text[start + len(title):], re.M)
+    return text[start:start + len(title) + following.start()] if following else text[start:]
+
+
+def test_service_accounts_wait_for_the_apis_and_the_bootstrap_enables_iam(resources):
+    """On a fresh project creating a service account races google_project_service unless it waits for it,
+    and the IAM API must be on before the first apply (README bootstrap) and enabled by Terraform."""
+    accounts = [address for address in resources if address.startswith("google_service_account.")]
+    assert {"google_service_account.function", "google_service_account.function_builder",
+            "google_service_account.pubsub_push"} <= set(accounts)
+    for address in accounts:
+        assert "${google_project_service.required}" in _depends_on(resources[address]), (
+            f"{address} does not wait for the API enablement")
+
+    assert "iam.googleapis.com" in _parse_root_module()[1]["required_apis"]
+    bootstrap = _readme_section("### 1. Bootstrap")
+    enable = re.search(r"gcloud services enable ((?:[^\n]*\\\n)*[^\n]*)", bootstrap)
+    assert enable and "iam.googleapis.com" in enable.group(1).split()
+
+
+def test_grants_to_the_pubsub_service_agent_wait_until_the_agent_exists(resources):
+    """The push token-creator grant (and the dead-letter grants) name service-<number>@gcp-sa-pubsub, which
+    exists only once the Pub/Sub API is on and Google has made it: google_project_service_identity makes it."""
+    identity = resources["google_project_service_identity.pubsub"]
+    assert identity["service"] == "pubsub.googleapis.com"
+    assert identity["provider"] in ("google-beta", "${google-beta}")  # the resource is in google-beta only
+    assert "${google_project_service.required}" in _depends_on(identity)
+
+    _, local_values = _parse_root_module()
+    assert local_values["pubsub_service_agent"] == (
+        "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com")
+    to_agent = [address for address, block in resources.items() if block.get("member") == "${local.pubsub_service_agent}"]
+    assert "google_service_account_iam_member.pubsub_push_token_creator" in to_agent
+    for address in to_agent:
+        assert "${google_project_service_identity.pubsub}" in _depends_on(resources[address]), (
+            f"{address} may run before the Pub/Sub service agent exists")
+
+
+def test_cloud_build_runs_as_a_named_account_that_may_write_its_logs():
+    """Since 2024 new projects build as the Compute Engine default account unless the build names one; a build
+    with its own account logs to Cloud Logging only, so that account needs Logs Writer."""
+    import yaml
+
+    build = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text(encoding="utf-8"))
+    account = re.fullmatch(r"projects/\$PROJECT_ID/serviceAccounts/([a-z][a-z0-9-]{4,28}[a-z0-9])"
+                           r"@\$PROJECT_ID\.iam\.gserviceaccount\.com", build.get("serviceAccount", ""))
+    assert account, f"cloudbuild.yaml names no service account: {build.get('serviceAccount')!r}"
+    assert build["options"]["logging"] == "CLOUD_LOGGING_ONLY"
+
+    cloud_build = _readme_section("### 5. Cloud Build keeps it current")
+    assert account.group(1) in cloud_build, "README does not say how to create the build's account"
+    roles = cloud_build[cloud_build.index("2. "):cloud_build.index("3. ")]
+    assert "Logs Writer" in roles and "logging.logWriter" in roles
+
+
+def test_public_functions_get_an_all_users_binding_by_default(resources, expanded, public_access, topology):
+    public = sorted(name for name, fn in topology.functions.items() if fn.trigger.public)
+    default = public_access["all_users"]
+
+    assert sorted(default["all_users_invoker_functions"]) == public
+    assert default["invoker_iam_disabled_functions"] == {}
+    assert sorted(_all_users_invoked(resources, expanded, default)) == sorted(
+        f'${{google_cloudfunctions2_function.function["{name}"].name}}' for name in public)
+    assert _all_instances(resources, expanded, "terraform_data.invoker_iam_check_disabled", default) == {}
+
+
+def test_public_functions_can_do_without_all_users_where_domain_restricted_sharing_refuses_it(
+        resources, expanded, public_access, topology):
+    """public_access = "invoker_iam_disabled": no allUsers binding anywhere; Cloud Run's invoker IAM check is
+    turned off on each public function's service instead (signed links and bearer tokens stay the guard),
+    set again whenever the function is redeployed and turned back on when the instance goes."""
+    public = sorted(name for name, fn in topology.functions.items() if fn.trigger.public)
+    disabled = public_access["invoker_iam_disabled"]
+
+    assert disabled["all_users_invoker_functions"] == {}
+    assert _all_users_invoked(resources, expanded, disabled) == []
+    switches = _all_instances(resources, expanded, "terraform_data.invoker_iam_check_disabled", disabled)
+    assert sorted(switches) == public == ["api", "approval-http"]
+    for name, switch in switches.items():
+        assert switch["input"]["service"] == f'${{google_cloudfunctions2_function.function["{name}"].name}}'
+        assert switch["triggers_replace"] == [f'${{google_cloudfunctions2_function.function["{name}"].update_time}}']
+        create, destroy = (p["local-exec"] for p in switch["provisioner"])
+        service = "${self.input.service} --project=${self.input.project} --region=${self.input.region}"
+        assert create["command"] == f"gcloud run services update {service} --no-invoker-iam-check --quiet"
+        assert "when" not in create
+        assert (destroy["when"], destroy["command"]) == (
+            "destroy", f"gcloud run services update {service} --invoker-iam-check --quiet")
+    # Cloud Build's apply step must have gcloud for that: it runs in the gcloud image.
+    import yaml
+
+    build = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text(encoding="utf-8"))
+    steps = {step["id"]: step for step in build["steps"]}
+    assert steps["terraform-apply"]["name"] == "${_CLI_IMAGE}" == steps["lint"]["name"]
+    assert any(e.startswith("PATH=/workspace/.bin:") for e in steps["terraform-apply"]["env"])
+
+
+def test_public_access_accepts_only_its_two_modes(tmp_path):
+    with pytest.raises(RuntimeError, match="public_access must be"):
+        _evaluate_public_access(tmp_path, "allAuthenticatedUsers")
+
+
+def _admits(constraint: str, version: tuple[int, int, int]) -> bool:
+    """Whether a Terraform version constraint (=, !=, >, >=, <, <=, ~>) admits a version."""
+    for part in constraint.split(","):
+        op, number = re.fullmatch(r"\s*(~>|>=|<=|!=|=|>|<)?\s*(\d+(?:\.\d+){0,2})\s*", part).groups()
+        wanted = tuple(int(n) for n in number.split("."))
+        padded = wanted + (0,) * (3 - len(wanted))
+        if op == "~>":
+            upper = list(wanted[:-1]) if len(wanted) > 1 else [wanted[0]]
+            upper[-1] += 1
+            ok = padded <= version < tuple(upper) + (0,) * (3 - len(upper))
+        else:
+            ok = {None: version == padded, "=": version == padded, "!=": version != padded, ">": version > padded,
+                  ">=": version >= padded, "<": version < padded, "<=": version <= padded}[op]
+        if not ok:
+            return False
+    return True
+
+
+def test_the_google_providers_are_pinned_to_one_major_version():
+    """A constraint spanning two majors lets `terraform init` pick either, with their breaking changes; 7.x is
+    the major the configuration was checked against (e.g. google_storage_notification's topic format)."""
+    assert _admits("~> 7.0", (7, 45, 0)) and not _admits("~> 7.0", (8, 0, 0)) and not _admits("~> 7.0", (6, 9, 0))
+    assert _admits(">= 6.0, < 8.0", (6, 1, 0)) and _admits(">= 6.0, < 8.0", (7, 0, 0))
+
+    with open(TERRAFORM_DIR / "versions.tf", encoding="utf-8") as fh:
+        (providers,) = _clean(hcl2.load(fh))["terraform"][0]["required_providers"]
+    candidates = [(major, minor, 0) for major in range(4, 10) for minor in (0, 1, 9, 45, 99)]
+    for name in ("google", "google-beta"):
+        assert providers[name]["source"] == f"hashicorp/{name}"
+        majors = {v[0] for v in candidates if _admits(providers[name]["version"], v)}
+        assert majors == {7}, f"{name} {providers[name]['version']!r} admits majors {sorted(majors)}"
+    assert providers["google"]["version"] == providers["google-beta"]["version"]

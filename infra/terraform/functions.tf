@@ -78,6 +78,9 @@ resource "google_service_account" "function" {
   project      = var.project
   account_id   = each.value.service_account_id
   display_name = "Postgate function ${each.key}"
+
+  # On a fresh project the IAM API must be on before an account can be created.
+  depends_on = [google_project_service.required]
 }
 
 # Builds the function images, so the functions' own accounts need no build rights.
@@ -85,21 +88,28 @@ resource "google_service_account" "function_builder" {
   project      = var.project
   account_id   = "${local.prefix}-function-builder"
   display_name = "Postgate function builds"
+
+  depends_on = [google_project_service.required]
 }
 
-# What a gen2 build does: write its logs and push the image. It reads the source through the
-# bucket grant below.
+# What a gen2 build does: write its logs, push the image and read the source. Cloud Functions copies
+# the source zip into its own bucket, gcf-v2-sources-<project number>-<region>, created on the first
+# deploy, and the build fetches it there; so object read is granted on the project, as in the provider's
+# cloudfunctions2 "basic builder" example (a grant on function_sources alone ends in "Access to bucket
+# gcf-v2-sources-... denied", terraform-provider-google#20571). Object Viewer is what that error asks for.
 resource "google_project_iam_member" "function_builder" {
-  for_each = toset(["roles/logging.logWriter", "roles/artifactregistry.writer"])
+  for_each = toset(["roles/logging.logWriter", "roles/artifactregistry.writer", "roles/storage.objectViewer"])
   project  = var.project
   role     = each.value
   member   = "serviceAccount:${google_service_account.function_builder.email}"
 }
 
-resource "google_storage_bucket_iam_member" "function_builder_reads_sources" {
-  bucket = google_storage_bucket.function_sources.name
-  role   = "roles/storage.objectViewer"
-  member = "serviceAccount:${google_service_account.function_builder.email}"
+# New grants take a while to reach every IAM check; the first build starts only after this wait (the
+# provider's builder example waits 60 s, its gen1 build-account test doubled that to stop flakes).
+resource "time_sleep" "function_builder_iam" {
+  create_duration = "120s"
+
+  depends_on = [google_project_iam_member.function_builder]
 }
 
 resource "google_cloudfunctions2_function" "function" {
@@ -137,8 +147,7 @@ resource "google_cloudfunctions2_function" "function" {
 
   depends_on = [
     google_project_service.required,
-    google_project_iam_member.function_builder,
-    google_storage_bucket_iam_member.function_builder_reads_sources,
+    time_sleep.function_builder_iam,
   ]
 }
 
@@ -151,15 +160,48 @@ resource "google_cloud_run_v2_service_iam_member" "pubsub_push_invoker" {
   member   = "serviceAccount:${google_service_account.pubsub_push.email}"
 }
 
-# Functions marked public in the topology (approval-http) are guarded by their signed, single-use
-# tokens; a person's browser opening an approval link carries no Google identity.
+# Functions marked public in the topology (approval-http, api) are guarded by their own tokens (signed
+# single-use approval links, bearer tokens); a person's browser opening a link carries no Google identity.
+# var.public_access says how Cloud Run lets such a request through.
+locals {
+  # "all_users": roles/run.invoker for allUsers, refused where Domain Restricted Sharing is enforced.
+  all_users_invoker_functions = var.public_access == "all_users" ? module.topology.public_functions : {}
+  # "invoker_iam_disabled": Cloud Run skips its invoker IAM check on the function's service; no binding.
+  invoker_iam_disabled_functions = var.public_access == "invoker_iam_disabled" ? module.topology.public_functions : {}
+}
+
 resource "google_cloud_run_v2_service_iam_member" "public_invoker" {
-  for_each = module.topology.public_functions
+  for_each = local.all_users_invoker_functions
   project  = var.project
   location = var.region
   name     = google_cloudfunctions2_function.function[each.key].name
   role     = "roles/run.invoker"
   member   = "allUsers"
+}
+
+# The Cloud Functions API has no invoker IAM switch (terraform-provider-google#23360); the Cloud Run service
+# behind a gen2 function has one (invokerIamDisabled: `gcloud run services update --no-invoker-iam-check`).
+# gcloud must be on PATH where Terraform runs (cloudbuild.yaml runs Terraform in the gcloud image). It is set
+# again whenever the function changes, since Cloud Functions then redeploys that service, and the check is
+# turned back on when a function stops being public or the mode changes.
+resource "terraform_data" "invoker_iam_check_disabled" {
+  for_each = local.invoker_iam_disabled_functions
+
+  input = {
+    service = google_cloudfunctions2_function.function[each.key].name
+    project = var.project
+    region  = var.region
+  }
+  triggers_replace = [google_cloudfunctions2_function.function[each.key].update_time]
+
+  provisioner "local-exec" {
+    command = "gcloud run services update ${self.input.service} --project=${self.input.project} --region=${self.input.region} --no-invoker-iam-check --quiet"
+  }
+
+  provisioner "local-exec" {
+    when    = destroy
+    command = "gcloud run services update ${self.input.service} --project=${self.input.project} --region=${self.input.region} --invoker-iam-check --quiet"
+  }
 }
 
 resource "google_cloud_run_v2_service_iam_member" "http_invoker" {

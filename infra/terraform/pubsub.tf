@@ -38,6 +38,20 @@ resource "google_service_account" "pubsub_push" {
   project      = var.project
   account_id   = "${local.prefix}-pubsub-push"
   display_name = "Postgate Pub/Sub push to functions"
+
+  # On a fresh project the IAM API must be on before an account can be created.
+  depends_on = [google_project_service.required]
+}
+
+# Pub/Sub's service agent (local.pubsub_service_agent) exists only once the API is on and Google has made
+# it; generateServiceIdentity makes it now, so the grants to it below cannot race its creation. The GA
+# provider has no such resource, hence google-beta (pinned to the same major in versions.tf).
+resource "google_project_service_identity" "pubsub" {
+  provider = google-beta
+  project  = var.project
+  service  = "pubsub.googleapis.com"
+
+  depends_on = [google_project_service.required]
 }
 
 resource "google_pubsub_subscription" "push" {
@@ -99,6 +113,8 @@ resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
   topic    = google_pubsub_topic.dead_letter[each.key].name
   role     = "roles/pubsub.publisher"
   member   = local.pubsub_service_agent
+
+  depends_on = [google_project_service_identity.pubsub]
 }
 
 resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
@@ -107,6 +123,8 @@ resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
   subscription = google_pubsub_subscription.push[each.key].name
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_service_agent
+
+  depends_on = [google_project_service_identity.pubsub]
 }
 
 # Mints the OIDC tokens of push requests (needed explicitly in projects made before April 2021).
@@ -114,4 +132,7 @@ resource "google_service_account_iam_member" "pubsub_push_token_creator" {
   service_account_id = google_service_account.pubsub_push.name
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = local.pubsub_service_agent
+
+  # The agent must exist before it can be named in a policy.
+  depends_on = [google_project_service_identity.pubsub]
 }

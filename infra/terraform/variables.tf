@@ -59,3 +59,18 @@ variable "http_invokers" {
     error_message = "http_invokers must name identities; mark a function public in infra/topology.yaml instead."
   }
 }
+
+variable "public_access" {
+  # "all_users" grants roles/run.invoker to allUsers on each public function's Cloud Run service, which
+  # organisations enforcing Domain Restricted Sharing (iam.allowedPolicyMemberDomains) refuse;
+  # "invoker_iam_disabled" turns Cloud Run's invoker IAM check off on those services instead (no allUsers
+  # binding) and needs gcloud where Terraform runs (functions.tf, README "Deploy to GCP").
+  description = "How the functions the topology marks public (approval-http, api) take requests without a Google identity: \"all_users\" (an allUsers invoker binding) or \"invoker_iam_disabled\" (Cloud Run's invoker IAM check off, for organisations enforcing Domain Restricted Sharing)."
+  type        = string
+  default     = "all_users"
+
+  validation {
+    condition     = contains(["all_users", "invoker_iam_disabled"], var.public_access)
+    error_message = "public_access must be \"all_users\" or \"invoker_iam_disabled\"."
+  }
+}
