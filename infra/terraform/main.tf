@@ -35,6 +35,7 @@ locals {
     "iam.googleapis.com",
     "iamcredentials.googleapis.com", # signBlob for V4 signed URLs
     "logging.googleapis.com",
+    "monitoring.googleapis.com", # alert policies, notification channels, the dashboard
     "pubsub.googleapis.com",
     "run.googleapis.com", # gen2 functions run on Cloud Run
     "secretmanager.googleapis.com",

@@ -74,3 +74,28 @@ variable "public_access" {
     error_message = "public_access must be \"all_users\" or \"invoker_iam_disabled\"."
   }
 }
+
+variable "alert_emails" {
+  description = "E-mail addresses every alert goes to (one email notification channel each)."
+  type        = list(string)
+  default     = []
+}
+
+variable "alert_slack_channel" {
+  description = "Slack channel (e.g. \"#postgate-alerts\") every alert also goes to; needs alert_slack_auth_token. Empty: no Slack channel."
+  type        = string
+  default     = ""
+}
+
+variable "alert_slack_auth_token" {
+  description = "OAuth token of the Slack app that posts to alert_slack_channel (or create the channel in the console and pass its id in alert_notification_channels)."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "alert_notification_channels" {
+  description = "Existing notification channel ids (projects/<project>/notificationChannels/<id>) every alert also goes to, e.g. a Slack channel made in the console."
+  type        = list(string)
+  default     = []
+}

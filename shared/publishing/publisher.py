@@ -114,7 +114,8 @@ def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store
             moved = repo.move_post(post.id, {"publishing"}, "published", reason="platform confirmed on create",
                                    platform_ids=result.platform_ids, share_url=result.share_url, published_at=now,
                                    metrics_next_at=now)  # due at the next analytics pull
-            log_event(log, logging.INFO, "post published", platform_ids=loggable_ids(result.platform_ids), share_url=result.share_url)
+            log_event(log, logging.INFO, "post published", platform_ids=loggable_ids(result.platform_ids), share_url=result.share_url,
+                      approval_to_publish_seconds=_since(post.approved_at, now))
             return PublishOutcome("published" if moved else "skipped", "published")
         first_check = result.next_check_seconds if result.next_check_seconds is not None else config.poll_first_check_seconds
         moved = repo.move_post(post.id, {"publishing"}, "processing", reason="platform accepted the upload",
@@ -221,3 +222,8 @@ def _fail(repo: Repository, post: Post, attempt: str, reason: str, fail_class: s
     # The failure notice for people: one ERROR line per failed post (alerting keys on it).
     log_event(log, logging.ERROR, "post failed", reason=reason, fail_class=fail_class)
     return PublishOutcome("failed", reason)
+
+
+def _since(start, now) -> float | None:
+    """Seconds from approval to the platform's confirmation (the dashboard's publish latency)."""
+    return round((now - start).total_seconds(), 3) if start else None

@@ -107,7 +107,9 @@ def _check_one(post: Post, *, repo: Repository, config, secrets, now: datetime, 
         if moved:
             summary.published += 1
             log_event(log, logging.INFO, "post published", platform_ids=loggable_ids(ids), share_url=result.share_url,
-                      found_by_lookup=post.unconfirmed)
+                      found_by_lookup=post.unconfirmed,
+                      approval_to_publish_seconds=round((now - post.approved_at).total_seconds(), 3)
+                      if post.approved_at else None)
         return
     if result.state == "failed":
         reason = result.fail_reason or "unknown"
