@@ -100,9 +100,9 @@ def test_reject_reason_is_stored_and_recapped(env):
     assert all(p.status == "rejected" and "use the blue bottle" in p.history[-1].reason for p in posts)
     # approval-notify tells the requester, reason included.
     from shared import entrypoints
-    from tests.test_approval_binding import _approval_requests
+    from tests.conftest import drain_messages
 
-    [notice_request] = [m for m in _approval_requests() if m.get("decision") == "rejected" and m["content_hash"] == content.content_hash]
+    [notice_request] = [m for m in drain_messages() if m.get("decision") == "rejected" and m["content_hash"] == content.content_hash]
     assert entrypoints.notify_approvers(notice_request) == 1
     [notice] = list((env["workdir"] / "outbox").glob(f"{content.id}--rejected--*.json"))
     told = json.loads(notice.read_text())
