@@ -7,7 +7,7 @@ TERRAFORM ?= terraform
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: venv browser demo test lint emulators-check soak bench clean
+.PHONY: venv browser demo test lint emulators-check soak bench smoke clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,13 @@ soak: venv
 BENCH_ARGS ?=
 bench: venv
 	$(PY) -m infra.local.bench --posts 100 1000 $(BENCH_ARGS)
+
+# Post-deploy smoke check of a deployed project; publishes nothing (README "Deploy to GCP", 7. Smoke check after a deploy):
+# `make smoke PROJECT=my-project REGION=europe-west1`; more options: SMOKE_ARGS="--url api=https://..." (see --help).
+SMOKE_ARGS ?=
+smoke: $(VENV)/.installed
+	@if [ -z "$(PROJECT)" ] || [ -z "$(REGION)" ]; then echo "usage: make smoke PROJECT=<project id> REGION=<region> [SMOKE_ARGS=...]" >&2; exit 2; fi
+	$(PY) -m infra.smoke --project "$(PROJECT)" --region "$(REGION)" $(SMOKE_ARGS)
 
 clean:
 	rm -rf $(VENV) $(BQ_VENV) $(LINT_VENV) .pytest_cache infra/terraform/.build

@@ -77,8 +77,9 @@ def _limits_doc(limits: list[LimitSpec]) -> list[dict]:
 
 
 def create_account(db, *, account_id: str, platform: str, handle: str, platform_account_id: str | None,
-                   limits: list[LimitSpec] | None, now: datetime, by: str) -> dict:
-    """A new account, not connected yet (POST /accounts/{id}/connect gets its tokens). 409 if the id is taken."""
+                   limits: list[LimitSpec] | None, now: datetime, by: str, dry_run: bool = False) -> dict:
+    """A new account, not connected yet (POST /accounts/{id}/connect gets its tokens). 409 if the id is taken.
+    `dry_run`: its posts stop before any platform call (shared/publishing/publisher.py; the smoke check's)."""
     from google.api_core.exceptions import AlreadyExists, Conflict
 
     if platform not in PLATFORMS:
@@ -89,11 +90,13 @@ def create_account(db, *, account_id: str, platform: str, handle: str, platform_
         doc["platform_account_id"] = platform_account_id
     if limits:
         doc["limits"] = _limits_doc(limits)
+    if dry_run:
+        doc["dry_run"] = True
     try:
         _ref(db, account_id).create(doc)  # atomic: two creators of one id cannot both win
     except (AlreadyExists, Conflict):
         raise AccountError(409, f"account {account_id!r} already exists", field="id") from None
-    log_event(log, logging.INFO, "account created", account_id=account_id, platform=platform, by=by)
+    log_event(log, logging.INFO, "account created", account_id=account_id, platform=platform, by=by, dry_run=dry_run)
     return doc
 
 

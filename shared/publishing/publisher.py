@@ -28,10 +28,14 @@ from shared.runtime.logging import log_context, log_event
 
 log = logging.getLogger(__name__)
 
+# An account document with `dry_run: true` (the post-deploy smoke check's, infra/smoke.py) has its posts go
+# through everything up to the claim, then cancelled with this reason: nothing is claimed, reserved or sent.
+DRY_RUN_REASON = "dry run: stopped before the platform call"
+
 
 @dataclass(frozen=True)
 class PublishOutcome:
-    status: str  # published | processing | failed | queued | skipped | refused
+    status: str  # published | processing | failed | queued | skipped | refused | cancelled (dry run)
     detail: str
     retry: bool = False  # True: the handler raises so Pub/Sub redelivers
 
@@ -66,6 +70,8 @@ def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store
             media_store.verify(content.media)  # invariant 1: the approved generations, byte for byte
         except MediaChanged as changed:
             return _media_changed(repo, post, content, str(changed), media_store, request_approval, attempt=None)
+        if (repo.get_account(post.account_id) or {}).get("dry_run") is True:
+            return _stop_dry_run(repo, post)
 
         claim = claim_for_publishing(repo, post.id, config.publish_lease_seconds)
         if not claim.claimed:
@@ -124,6 +130,14 @@ def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store
                                poll_deadline=now + timedelta(seconds=config.poll_give_up_seconds))
         log_event(log, logging.INFO, "publish handed to status poll", platform_ids=loggable_ids(result.platform_ids))
         return PublishOutcome("processing" if moved else "skipped", "uploaded; awaiting platform confirmation")
+
+
+def _stop_dry_run(repo: Repository, post: Post) -> PublishOutcome:
+    """A dry-run account's post: queued -> cancelled before any claim, cap reservation or platform call."""
+    moved = repo.move_post(post.id, {"queued"}, "cancelled", reason=DRY_RUN_REASON)
+    log_event(log, logging.INFO, "publish stopped: dry-run account", reason=DRY_RUN_REASON, account_id=post.account_id,
+              status=moved.status if moved else post.status)
+    return PublishOutcome("cancelled" if moved else "skipped", DRY_RUN_REASON)
 
 
 def _media_changed(repo: Repository, post: Post, content: ContentItem, reason: str, media_store,

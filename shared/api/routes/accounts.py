@@ -37,6 +37,8 @@ class AccountCreate(BaseModel):
                                             description="the platform's id (filled in by connect when omitted; a "
                                                         "LinkedIn organization's urn:li:organization:<id> must be given)")
     limits: list[LimitSpec] | None = Field(default=None, max_length=10, description="posting caps (default: the platform's)")
+    dry_run: bool = Field(default=False, description="its posts stop before any platform call and end cancelled "
+                                                     "(the post-deploy smoke check's accounts)")
 
 
 class AccountPatch(BaseModel):
@@ -71,6 +73,7 @@ class Account(BaseModel):
     limits_custom: bool = False
     status: Literal["connected", "needs_reconnect", "not_connected"]
     status_reason: str | None = None
+    dry_run: bool = Field(default=False, description="posts stop before any platform call")
     connected_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -86,7 +89,8 @@ class Account(BaseModel):
                    platform_account_id=record.get("platform_account_id") or None,
                    limits=[LimitOut(name=l.name, max_count=l.max_count, window_seconds=l.window_seconds) for l in limits],
                    limits_custom=bool(record.get("limits")), status=effective_status(record),
-                   status_reason=record.get("status_reason"), connected_at=record.get("connected_at"),
+                   status_reason=record.get("status_reason"), dry_run=record.get("dry_run") is True,
+                   connected_at=record.get("connected_at"),
                    created_at=record.get("created_at"), updated_at=record.get("updated_at"))
 
 
@@ -151,7 +155,7 @@ def create_account(body: AccountCreate):
     try:
         record = service.create_account(repo.db, account_id=body.id, platform=body.platform, handle=body.handle,
                                         platform_account_id=body.platform_account_id, limits=body.limits, now=now,
-                                        by=principal.user)
+                                        by=principal.user, dry_run=body.dry_run)
     except AccountError as exc:
         raise _refused(exc) from None
     return Account.of(body.id, record).model_dump(mode="json"), 201
