@@ -19,7 +19,6 @@ identity token (`--identity-token`); the local stack needs none.
 from __future__ import annotations
 
 import argparse
-import html.parser
 import os
 import subprocess
 import sys
@@ -30,6 +29,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import requests
+
+from infra.forms import page_forms
+from shared.errors import ConfigError
 
 IDENTITY_TOKEN_SOURCES = ("auto", "google", "gcloud", "none")
 DEFAULT_APPROVER = "postgate-smoke-check"
@@ -116,34 +118,9 @@ def identity_token_source(kind: str) -> Callable[[str], str] | None:
 
 def secret_store(project: str | None, secrets_file: str | None):
     """The store the functions read: a file (local stack), the environment, or Secret Manager."""
-    from shared.secrets import EnvSecretStore, FileSecretStore, SecretManagerStore
+    from shared.secrets import operator_secret_store
 
-    secrets_file = secrets_file or os.environ.get("POSTGATE_SECRETS_FILE")
-    backend = os.environ.get("POSTGATE_SECRET_BACKEND") or ("file" if secrets_file else "secret-manager")
-    if backend == "file":
-        if not secrets_file:
-            raise ValueError("POSTGATE_SECRET_BACKEND=file needs --secrets-file or POSTGATE_SECRETS_FILE")
-        return FileSecretStore(secrets_file)
-    if backend == "env":
-        return EnvSecretStore()
-    if not project:
-        raise ValueError("reading Secret Manager needs --project (or give --secrets-file)")
-    return SecretManagerStore(project)
-
-
-class _Forms(html.parser.HTMLParser):
-    """A page's forms as a browser submits them: hidden inputs plus the submit button's name/value."""
-
-    def __init__(self):
-        super().__init__()
-        self.forms: list[dict] = []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "form":
-            self.forms.append({})
-        elif self.forms and ((tag == "input" and attrs.get("type") == "hidden") or (tag == "button" and attrs.get("name"))):
-            self.forms[-1][attrs["name"]] = attrs.get("value", "")
+    return operator_secret_store(project, secrets_file)
 
 
 # -- the check ------------------------------------------------------------------------------------
@@ -316,9 +293,7 @@ class SmokeCheck:
     def link_review(self, token: str) -> str:
         response = self.expect(self.call("approval-http", "POST", "/", data={"step": "review", "token": token, "tz": "UTC"}),
                                200, "POST step=review")
-        parser = _Forms()
-        parser.feed(response.text)
-        self.review_form = next((f for f in parser.forms if f.get("action") == "approve"), None)
+        self.review_form = next((f for f in page_forms(response.text) if f.get("action") == "approve"), None)
         if self.review_form is None:
             raise StepFailed("the review page has no Approve form")
         if self.caption not in response.text:
@@ -397,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         urls = function_urls(args.project, args.region, dict(args.url))
         store = secret_store(args.project, args.secrets_file)
-    except ValueError as exc:
+    except (ValueError, ConfigError) as exc:
         print(f"smoke: {exc}", file=sys.stderr)
         return 2
     check = SmokeCheck(urls, secrets=store, identity_token=identity_token_source(args.identity_token),

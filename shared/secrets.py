@@ -144,3 +144,20 @@ def secret_store_from_config(config) -> SecretStore:
             else:
                 _stores[key] = SecretManagerStore(config.project)
         return _stores[key]
+
+
+def operator_secret_store(project: str | None, secrets_file: str | None = None) -> SecretStore:
+    """The store an operator's tool (the CLI's token, the smoke check) reads, chosen as the functions choose
+    theirs: POSTGATE_SECRET_BACKEND, else a secrets file when one is named, else Secret Manager of `project`."""
+    secrets_file = secrets_file or os.environ.get("POSTGATE_SECRETS_FILE")
+    backend = os.environ.get("POSTGATE_SECRET_BACKEND") or ("file" if secrets_file else "secret-manager")
+    if backend == "file":
+        if not secrets_file:
+            raise ConfigError("POSTGATE_SECRET_BACKEND=file needs a secrets file (POSTGATE_SECRETS_FILE or --secrets-file)")
+        return FileSecretStore(secrets_file)
+    if backend == "env":
+        return EnvSecretStore()
+    if not project:
+        raise ConfigError("reading Secret Manager needs a project (GOOGLE_CLOUD_PROJECT or --project); "
+                          "locally set POSTGATE_SECRETS_FILE")
+    return SecretManagerStore(project)

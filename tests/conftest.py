@@ -282,3 +282,21 @@ def drain_messages(subscription: str = "approval-notify") -> list[dict]:
             return messages
         messages += [json.loads(m.message.data) for m in pulled.received_messages]
         sub.acknowledge(subscription=path, ack_ids=[m.ack_id for m in pulled.received_messages])
+
+
+def running_local_stack(project: str):
+    """The whole local stack (emulators, sandboxes, every function) for a module's tests; the process
+    environment it changes is put back afterwards. A generator for a module fixture to `yield from`."""
+    from infra.local.stack import LocalStack
+    from shared import services
+
+    saved = dict(os.environ)
+    stack = LocalStack(project=project)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        services.reset()

@@ -4,26 +4,15 @@ subscriptions, the scheduler stand-in, a sandbox per platform. Same path as `mak
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
 
 @pytest.fixture(scope="module")
 def local_stack():
-    from infra.local.stack import LocalStack
-    from shared import services
+    from tests.conftest import running_local_stack
 
-    saved = dict(os.environ)
-    stack = LocalStack(project="e2e-project")
-    try:
-        stack.start()
-        yield stack
-    finally:
-        stack.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        services.reset()
+    yield from running_local_stack("e2e-project")
 
 
 @pytest.fixture(scope="module")

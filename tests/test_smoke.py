@@ -62,19 +62,9 @@ def test_an_account_without_dry_run_still_publishes(draft, env, sandbox):
 
 @pytest.fixture(scope="module")
 def local_stack():
-    from infra.local.stack import LocalStack
-    from shared import services
+    from tests.conftest import running_local_stack
 
-    saved = dict(os.environ)
-    stack = LocalStack(project="smoke-project")
-    try:
-        stack.start()
-        yield stack
-    finally:
-        stack.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        services.reset()
+    yield from running_local_stack("smoke-project")
 
 
 def _smoke_args(stack, **broken: str) -> list[str]:

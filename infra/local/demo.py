@@ -8,7 +8,6 @@ BigQuery, shows the calendar again, prints one line per post and a summary, tear
 
 from __future__ import annotations
 
-import html.parser
 import json
 import os
 import subprocess
@@ -20,25 +19,11 @@ from urllib.parse import parse_qs
 
 import requests
 
+from infra.forms import page_forms
 from infra.local.stack import LocalStack
 
 REPO = Path(__file__).resolve().parents[2]
 VIDEO_BYTES = 12 * 1024 * 1024  # over the 5 MB single-chunk limit, so the upload is chunked
-
-
-class _Forms(html.parser.HTMLParser):
-    """The page's forms: hidden inputs plus the submit button's name/value, as a browser sends them."""
-
-    def __init__(self):
-        super().__init__()
-        self.forms: list[dict] = []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "form":
-            self.forms.append({})
-        elif self.forms and ((tag == "input" and attrs.get("type") == "hidden") or (tag == "button" and attrs.get("name"))):
-            self.forms[-1][attrs["name"]] = attrs.get("value", "")
 
 
 def approve_via_link(approve_url: str) -> requests.Response:
@@ -49,9 +34,7 @@ def approve_via_link(approve_url: str) -> requests.Response:
     requests.get(base, timeout=30).raise_for_status()  # the shell page; the token never reaches the server here
     page = requests.post(base, data={"step": "review", "token": token, "tz": "UTC"}, timeout=30)
     page.raise_for_status()
-    parser = _Forms()
-    parser.feed(page.text)
-    form = next(f for f in parser.forms if f.get("action") == "approve")
+    form = next(f for f in page_forms(page.text) if f.get("action") == "approve")
     return requests.post(base, data=form, timeout=60)
 
 

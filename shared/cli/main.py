@@ -160,26 +160,16 @@ def cmd_token(ctx: Context) -> int:
 def _api_jwt_key() -> str:
     """The HS256 key from the secret store the API itself reads (same variables, same secret name)."""
     from shared.errors import ConfigError
-    from shared.secrets import EnvSecretStore, FileSecretStore, SecretManagerStore
+    from shared.secrets import operator_secret_store
 
     name = os.environ.get("POSTGATE_API_JWT_SECRET") or "api-jwt-key"
-    secrets_file = os.environ.get("POSTGATE_SECRETS_FILE")
-    backend = os.environ.get("POSTGATE_SECRET_BACKEND") or ("file" if secrets_file else "secret-manager")
-    if backend == "file":
-        if not secrets_file:
-            raise ConfigError("POSTGATE_SECRETS_FILE is required when POSTGATE_SECRET_BACKEND=file")
-        return FileSecretStore(secrets_file).access(name)
-    if backend == "env":
-        return EnvSecretStore().access(name)
-    project = os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("POSTGATE_PROJECT")
-    if not project:
-        raise ConfigError("set POSTGATE_SECRETS_FILE (local stack) or GOOGLE_CLOUD_PROJECT (Secret Manager)")
+    store = operator_secret_store(os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("POSTGATE_PROJECT"))
     try:
-        return SecretManagerStore(project).access(name)
+        return store.access(name)
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - no credentials, no API access: say so, briefly
-        raise ConfigError(f"Secret Manager: {exc}") from None
+        raise ConfigError(f"secret store ({type(store).__name__}): {exc}") from None
 
 
 # -- accounts -----------------------------------------------------------------------------
