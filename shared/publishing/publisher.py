@@ -70,7 +70,8 @@ def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store
             media_store.verify(content.media)  # invariant 1: the approved generations, byte for byte
         except MediaChanged as changed:
             return _media_changed(repo, post, content, str(changed), media_store, request_approval, attempt=None)
-        if (repo.get_account(post.account_id) or {}).get("dry_run") is True:
+        account = repo.get_account(post.account_id)  # read once: the dry-run stop and the platform flow use it
+        if (account or {}).get("dry_run") is True:
             return _stop_dry_run(repo, post)
 
         claim = claim_for_publishing(repo, post.id, config.publish_lease_seconds)
@@ -80,7 +81,6 @@ def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store
         post = claim.post
         attempt = post.attempt_id
         log_event(log, logging.INFO, "publish claimed", attempt=post.attempt_count)
-        account = repo.get_account(post.account_id)
         adapter = adapter_for(post.platform)
         if account is None:
             return _fail(repo, post, attempt, f"account {post.account_id} not found", "ConfigError")
