@@ -159,7 +159,7 @@ class X(Harness):
         m = self.sandbox.metrics_of(tweet_id)
         return PlatformMetrics(platform_post_id=tweet_id, views=m["impression_count"], impressions=m["impression_count"],
                                likes=m["like_count"], comments=m["reply_count"],
-                               shares=m["retweet_count"] + m["quote_count"], saves=m["bookmark_count"])
+                               shares=m["repost_count"] + m["quote_count"], saves=m["bookmark_count"])
 
     def delete(self, tweet_id: str) -> None:
         self.sandbox.delete_post(tweet_id)
