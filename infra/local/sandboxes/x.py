@@ -176,6 +176,7 @@ def render_text(text: str, media_keys: list[str], status_url: str) -> tuple[str,
 
 class XSandbox(SandboxServer):
     _thread_name = "x-sandbox"
+    contract_host = "api.x.com"  # the host the document serves (servers[0].url)
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, enforce_rate_limits: bool = True,
                  posts_per_window: int = 100, user_daily_cap: int | None = None,
@@ -270,7 +271,8 @@ class XSandbox(SandboxServer):
         """Faults, consumed one per request to `endpoint`:
         rate_limit (429 with headers; reset_in=seconds, default 0; daily=True for the 24 h user cap,
         daily="app" for the app's), server_error (503), error (http_status=, title=, detail=, type=),
-        slow (seconds=), fail_processing (endpoint media_finalize; the media ends `failed` with message=),
+        slow (seconds=), fail_processing (endpoint media_finalize; the media ends `failed`; message= is kept
+        in the sandbox only: X's v2 answer gives no reason),
         lost_response: the request is carried out (a post is stored), then the caller gets what X
         answers on an internal error, 503 Service Unavailable (http_status= to change it), or with
         how="drop" no answer at all (the connection is closed).
@@ -633,8 +635,9 @@ class XSandbox(SandboxServer):
             info["check_after_secs"] = self.check_after_secs
             info["progress_percent"] = 0 if media["state"] == "pending" else 50
         elif media["state"] == "failed":
+            # OpenAPI 2.167 closes processing_info to state, check_after_secs and progress_percent: a
+            # failed media says no reason (the v1.1 `error` object is not part of the v2 answer).
             info["progress_percent"] = 12
-            info["error"] = {"code": 1, "name": "InvalidMedia", "message": media["_fail"]}
         else:
             info["progress_percent"] = 100
         return info
