@@ -55,7 +55,7 @@ def test_review_shows_each_target_as_its_platform_will_carry_it(env):
     cards = _cards(page)
     assert set(cards) == {"tiktok", "instagram", "x", "youtube", "linkedin"}
     assert re.search(r"Who can watch</dt><dd>Friends", cards["tiktok"]) and re.search(r"Duet</dt><dd>off", cards["tiktok"])
-    assert re.search(r"Comments</dt><dd>on", cards["tiktok"]) and "AI-generated label" in cards["tiktok"]
+    assert re.search(r"Comments</dt><dd>on", cards["tiktok"]) and "AI-generated media" in cards["tiktok"]
     assert "reel" in cards["instagram"] and "Reels tab only" in cards["instagram"]
     assert re.search(r"Length</dt><dd>\d+ of 280", cards["x"])
     assert "Cold for 24 hours" in cards["youtube"] and "bottle, steel" in cards["youtube"]

@@ -129,6 +129,9 @@ class MediaRef(BaseModel):
     generation: int | None = None
     crc32c: str | None = None  # base64, as Cloud Storage reports it
     md5_hash: str | None = None  # base64; absent for composite objects
+    # Made by our AI generation (create_draft stores the generator's image with this set), never
+    # guessed from who wrote the text: TikTok and YouTube are told per post (shared/content/disclosure.py).
+    ai_generated: bool = False
 
     @property
     def uri(self) -> str:
@@ -192,9 +195,15 @@ def content_hash(
     canonical = {
         "caption": caption,
         "hashtags": hashtags,
-        "media": [m.model_dump(mode="json") for m in media],
+        "media": [_media_canonical(m) for m in media],
         "targets": [t.model_dump(mode="json") for t in targets],
         "publish_at": publish_at.isoformat() if publish_at else None,
     }
     blob = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _media_canonical(media: MediaRef) -> dict:
+    """`ai_generated` counts only when set: media stored before the field existed (all of it not
+    AI-generated) keeps the hash its approval was bound to."""
+    return media.model_dump(mode="json", exclude=None if media.ai_generated else {"ai_generated"})

@@ -37,6 +37,9 @@ class Exchange:
     response_headers: dict[str, str] = field(default_factory=dict)  # lower-case names
     response_body: bytes = b""
     dropped: bool = False  # the connection was closed without an answer: the client saw none
+    # The request target exactly as sent (path and query still percent-encoded): `path` and `query`
+    # are decoded, so only this shows whether e.g. a URN in a path or in Rest.li's List(...) was encoded.
+    raw_uri: str = ""
 
     @property
     def content_type(self) -> str:
@@ -117,7 +120,8 @@ def recording_app(app: Callable, *, sandbox: str, host: Callable[[], str]) -> Ca
             headers=_request_headers(environ), body=body[:BODY_LIMIT], body_size=len(body),
             status=int(status_line.split()[0]),
             response_headers={k.lower(): v for k, v in answer.get("headers", [])},
-            response_body=response[:BODY_LIMIT], dropped=DROPPED_REASON in status_line)
+            response_body=response[:BODY_LIMIT], dropped=DROPPED_REASON in status_line,
+            raw_uri=environ.get("RAW_URI") or environ.get("REQUEST_URI") or "")
         with _lock:
             for exchanges in _open:
                 exchanges.append(exchange)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from shared.analytics.model import MetricsRefused, PlatformMetrics
+from shared.content.disclosure import ai_generated
 from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import CapReached, ValidationError
 from shared.platforms.base import (Limit, MetricsContext, PublishContext, PublishResult, ReviewCard, StatusContext,
@@ -80,9 +81,15 @@ def build_post_info(content: ContentItem, post: Post, creator) -> dict:
     }
 
 
-def is_aigc(content: ContentItem) -> bool:
-    """TikTok's AI-generated content label: set when a generated image is part of the post."""
-    return content.generator != "offline-template-v1" and any(m.kind == "image" for m in content.media)
+def is_aigc(content: ContentItem, media: list[MediaRef] | None = None) -> bool:
+    """TikTok's AI-generated content label: set when media the post carries was made by our AI
+    generation (a fact on each MediaRef, not the generator's name: AI-written text is not AI media).
+    `media`: what the post carries; by default its video, or its images when it has no video
+    (TikTok posts one video or photos, never both)."""
+    if media is None:
+        videos = [m for m in content.media if m.kind == "video"][:1]
+        media = videos or [m for m in content.media if m.kind == "image"]
+    return ai_generated(media)
 
 
 # TikTok's own words for the privacy options (its UX guidelines ask apps to show them this way).
@@ -93,8 +100,7 @@ _AUDIENCE = {"PUBLIC_TO_EVERYONE": "Everyone", "MUTUAL_FOLLOW_FRIENDS": "Friends
 def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCard:
     # The creator's own disabled toggles can only turn these off further at publish time.
     fields = [("Who can watch", _AUDIENCE.get(str(target.privacy_level), str(target.privacy_level))), ("Comments", on_off(not target.disable_comment)),
-              ("Duet", on_off(not target.disable_duet)), ("Stitch", on_off(not target.disable_stitch)),
-              ("AI-generated label", "yes" if is_aigc(content) else "no")]
+              ("Duet", on_off(not target.disable_duet)), ("Stitch", on_off(not target.disable_stitch))]
     if target.brand_content_toggle or target.brand_organic_toggle:
         fields.append(("Promotion", "branded content" if target.brand_content_toggle else "your own brand"))
     video = [m for m in content.media if m.kind == "video"][:1]

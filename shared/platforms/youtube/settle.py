@@ -13,7 +13,7 @@ from __future__ import annotations
 from shared.platforms.base import StatusContext, StatusResult
 from shared.platforms.youtube.client import SessionExpired, YouTubeClient
 from shared.platforms.youtube.quota import charge_call
-from shared.platforms.youtube.resource import OFFLINE_GENERATOR, status_part
+from shared.platforms.youtube.resource import contains_synthetic_media, status_part
 
 
 def settle(ctx: StatusContext, client: YouTubeClient, *, unconfirmed: bool) -> StatusResult:
@@ -97,4 +97,4 @@ def _synthetic(ctx: StatusContext, status: dict) -> bool:
     if "containsSyntheticMedia" in status:
         return bool(status["containsSyntheticMedia"])
     content = ctx.content or (ctx.repo.get_content(ctx.post.content_id) if ctx.repo is not None else None)
-    return bool(content and content.generator != OFFLINE_GENERATOR)
+    return bool(content and contains_synthetic_media(content))
