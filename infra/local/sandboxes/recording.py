@@ -18,6 +18,9 @@ from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl
 
 BODY_LIMIT = 1024 * 1024  # bodies are kept up to this many bytes (video chunks are counted, not kept)
+# A multipart body is kept whole up to this size: its part headers and fields come after the media
+# bytes it may carry (X's APPEND segments are at most 5 MiB).
+MULTIPART_LIMIT = 8 * 1024 * 1024
 DROPPED_REASON = "Connection Dropped"  # the status reason of sandboxes' dropped_answer()
 
 
@@ -117,7 +120,7 @@ def recording_app(app: Callable, *, sandbox: str, host: Callable[[], str]) -> Ca
         exchange = Exchange(
             sandbox=sandbox, host=host(), method=environ["REQUEST_METHOD"], path=environ.get("PATH_INFO", ""),
             query=parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True),
-            headers=_request_headers(environ), body=body[:BODY_LIMIT], body_size=len(body),
+            headers=_request_headers(environ), body=body[:_kept(environ)], body_size=len(body),
             status=int(status_line.split()[0]),
             response_headers={k.lower(): v for k, v in answer.get("headers", [])},
             response_body=response[:BODY_LIMIT], dropped=DROPPED_REASON in status_line,
@@ -128,6 +131,10 @@ def recording_app(app: Callable, *, sandbox: str, host: Callable[[], str]) -> Ca
         return [response]
 
     return wsgi
+
+
+def _kept(environ: dict) -> int:
+    return MULTIPART_LIMIT if environ.get("CONTENT_TYPE", "").lower().startswith("multipart/") else BODY_LIMIT
 
 
 def _read_body(environ: dict) -> bytes:
