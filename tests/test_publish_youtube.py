@@ -151,6 +151,23 @@ def test_requested_privacy_is_set_after_processing_and_private_needs_no_update(y
     assert yt.count("update") == updates
 
 
+def test_privacy_change_keeps_the_status_the_channel_owner_set_while_it_processed(yt):
+    """videos.update part=status replaces the whole part: the privacy change reads the status and
+    writes every mutable field back, so the owner's Studio edits in between are not reset."""
+    post = publish(generate())
+    video_id = post.platform_ids["video_id"]
+    poll()  # still processing
+    owner = {"embeddable": False, "license": "creativeCommon", "publicStatsViewable": False}
+    yt.edit_video(video_id, status=owner)
+    poll()
+    assert post_of(post.content_id).status == "published"
+    status = yt.posts[video_id]["status"]
+    assert status["privacyStatus"] == "public" and {k: status[k] for k in owner} == owner
+    [update] = yt.posts[video_id]["updates"]
+    assert update["status"] == {"privacyStatus": "public", "selfDeclaredMadeForKids": False,
+                                "containsSyntheticMedia": False, **owner}
+
+
 def test_video_youtube_keeps_private_after_the_update_fails_saying_so_and_keeps_its_id(yt, monkeypatch):
     """The update is answered 200 but the privacy read back is still private (YouTube restricts some
     uploads to private): the post is not live for its audience, so it is not recorded as published."""

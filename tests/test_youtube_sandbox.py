@@ -263,9 +263,15 @@ def test_update_replaces_the_status_part_and_requires_privacy(sb, client):
     with pytest.raises(PermanentError) as info:
         client.update_status(vid, {"selfDeclaredMadeForKids": False})
     assert info.value.platform_code == "invalidVideoMetadata"
+    sb.edit_video(vid, status={"embeddable": False, "license": "creativeCommon", "publicStatsViewable": False})
     client.update_status(vid, {"privacyStatus": "unlisted", "selfDeclaredMadeForKids": False, "containsSyntheticMedia": True})
-    assert sb.posts[vid]["status"]["privacyStatus"] == "unlisted"
-    assert sb.posts[vid]["status"]["uploadStatus"] == "uploaded"  # server-owned fields survive
+    status = sb.posts[vid]["status"]
+    assert status["privacyStatus"] == "unlisted"
+    assert status["uploadStatus"] == "uploaded"  # server-owned fields survive
+    # mutable fields the body left out revert to their defaults, as YouTube documents
+    assert (status["embeddable"], status["license"], status["publicStatsViewable"]) == (True, "youtube", True)
+    with pytest.raises(PermanentError):
+        client.update_status(vid, {"privacyStatus": "unlisted", "license": "gpl"})
 
 
 def test_uploads_can_stay_private_whatever_the_update_asks():

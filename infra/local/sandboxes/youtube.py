@@ -5,7 +5,8 @@ Real HTTP on localhost so the real client is exercised end to end: the resumable
 with Content-Range, every chunk but the last a multiple of 256 KiB, 308 + Range, status queries
 with `bytes */N`, 404 for an unknown session), video resource field rules (title, description,
 tags, privacy, publishAt), processing progressions advanced per videos.list request (never by wall
-clock), videos.update of the snippet and status parts (each replaced whole), quota buckets
+clock), videos.update of the snippet and status parts (each replaced whole: a mutable status field the body
+leaves out reverts to its default), quota buckets
 (quotaExceeded), Google's error shape
 {"error": {"code", "message", "errors": [{"domain", "reason", "message"}]}}, injected faults
 (including an upload that stores only part of a chunk and then drops or 5xx's, and `lost_response`:
@@ -48,6 +49,11 @@ CATEGORIES = {"1", "2", "10", "15", "17", "19", "20", "22", "23", "24", "25", "2
 SNIPPET_FIELDS = {"title", "description", "tags", "categoryId", "defaultLanguage", "defaultAudioLanguage"}
 STATUS_FIELDS = {"privacyStatus", "publishAt", "selfDeclaredMadeForKids", "containsSyntheticMedia", "embeddable",
                  "license", "publicStatsViewable"}
+# What a mutable status field becomes when an insert or an update of the status part leaves it out: the
+# update replaces every mutable property of the part, and one the body omits reverts to its default
+# (developers.google.com/youtube/v3/docs/videos/update, `part`; defaults: developers.google.com/youtube/v3/docs/videos).
+STATUS_DEFAULTS = {"embeddable": True, "license": "youtube", "publicStatsViewable": True, "containsSyntheticMedia": False}
+LICENSES = {"youtube", "creativeCommon"}
 RESOURCE_PARTS = {"snippet", "status", "recordingDetails", "localizations"}
 LIST_PARTS = {"id", "snippet", "status", "processingDetails", "contentDetails", "statistics"}
 UPDATE_PARTS = {"snippet", "status"}
@@ -210,7 +216,7 @@ class YouTubeSandbox(SandboxServer):
             vid = _video_id()
             self._videos[vid] = {
                 "id": vid, "channel_id": channel, "snippet": {"title": title, "categoryId": "22"},
-                "status": {"privacyStatus": privacy, "uploadStatus": "processed"}, "size": 0,
+                "status": {**STATUS_DEFAULTS, "privacyStatus": privacy, "uploadStatus": "processed"}, "size": 0,
                 "sha256": hashlib.sha256(b"").hexdigest(), "chunks": [], "list_requests": 0, "updates": [],
                 "_fail": None, "processingDetails": {"processingStatus": "succeeded"}}
             self._published[vid] = self._clock() - age_seconds
@@ -498,6 +504,8 @@ class YouTubeSandbox(SandboxServer):
         for flag in ("selfDeclaredMadeForKids", "containsSyntheticMedia", "embeddable", "publicStatsViewable"):
             if flag in status and not isinstance(status[flag], bool):
                 raise ApiError(400, "invalidVideoMetadata", f"status.{flag} must be a boolean", "youtube.video")
+        if "license" in status and status["license"] not in LICENSES:
+            raise ApiError(400, "invalidVideoMetadata", f"status.license must be one of {sorted(LICENSES)}", "youtube.video")
         if "publishAt" in status:
             value = status["publishAt"]
             if not isinstance(value, str) or not _ISO_RE.match(value):
@@ -606,7 +614,7 @@ class YouTubeSandbox(SandboxServer):
         vid = _video_id()
         data = bytes(session["_data"])
         resource = session["resource"]
-        status = dict(resource.get("status", {}))
+        status = {**STATUS_DEFAULTS, **resource.get("status", {})}
         status.setdefault("privacyStatus", "public")
         fail = self._fail_queue.popleft() if self._fail_queue else None
         self._videos[vid] = {
@@ -719,7 +727,7 @@ class YouTubeSandbox(SandboxServer):
                 video["snippet"] = copy.deepcopy(snippet)  # omitted fields (description, tags) are deleted
             if status is not None:
                 keep = {k: v for k, v in video["status"].items() if k in ("uploadStatus", "failureReason", "rejectionReason")}
-                video["status"] = {**copy.deepcopy(status), **keep}
+                video["status"] = {**STATUS_DEFAULTS, **copy.deepcopy(status), **keep}  # omitted: the default
                 if self.uploads_stay_private:  # accepted, and quietly not applied
                     video["status"]["privacyStatus"] = "private"
             video["updates"].append({part: copy.deepcopy(resource[part]) for part in sorted(parts)})
