@@ -322,7 +322,12 @@ def test_sandbox_charges_quota_and_refuses_past_it(sb, client):
     client.start_session(resource(), SIZE, "video/mp4")
     with pytest.raises(CapReached):
         client.start_session(resource(), SIZE, "video/mp4")
-    assert sb.quota_used["insert"] == 2
+    assert sb.quota_used == {"insert": 2, "general": 0}  # uploads no longer spend general units
+    client.list_videos(["x"])  # the general bucket is untouched by the uploads
+    assert sb.quota_used == {"insert": 2, "general": 1}
+    sb.daily_quota = 50
+    with pytest.raises(CapReached):
+        client.update_status("x", {"privacyStatus": "public"})  # 50 units: 1 + 50 > 50
 
 
 def test_token_refresh_does_not_rotate_the_refresh_token(sb):
