@@ -99,6 +99,7 @@ def tags_length(tags: list[str]) -> int:
 
 class YouTubeSandbox(SandboxServer):
     _thread_name = "youtube-sandbox"
+    contract_host = "www.googleapis.com"  # also plays oauth2.googleapis.com (/token) and accounts.google.com
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, list_requests_before_processed: int = 1,
                  daily_quota: int = 10_000, insert_daily_calls: int = 100, channel_upload_cap: int | None = None,
