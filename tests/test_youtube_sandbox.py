@@ -277,6 +277,22 @@ def test_update_replaces_the_status_part_and_requires_privacy(sb, client):
         client.update_status(vid, {"privacyStatus": "unlisted", "license": "gpl"})
 
 
+def test_update_needs_a_scope_that_can_edit_videos_not_just_upload(sb, client):
+    """videos.update accepts youtube, youtube.force-ssl or youtubepartner (its discovery `scopes`):
+    a token granted youtube.upload and youtube.readonly uploads and lists but cannot update."""
+    narrow = "ya29.upload-and-read-only"
+    sb.add_account(narrow, channel_id=sb.ids["channel_id"], scopes=(
+        "https://www.googleapis.com/auth/youtube.upload", "https://www.googleapis.com/auth/youtube.readonly"))
+    yt = YouTubeClient(narrow, base_url=sb.base_url, timeout=10)
+    data = video_bytes(GRANULE)
+    vid = upload(yt, yt.start_session(resource(), len(data), "video/mp4"), data)["id"]
+    assert yt.list_videos([vid], parts="status")
+    with pytest.raises(PermanentError) as info:
+        yt.update_status(vid, {"privacyStatus": "public"})
+    assert info.value.platform_code == "insufficientPermissions"
+    client.update_status(vid, {"privacyStatus": "public"})  # the default token also carries youtube.force-ssl
+
+
 def test_uploads_can_stay_private_whatever_the_update_asks():
     box = YouTubeSandbox(uploads_stay_private=True)
     with box:

@@ -70,6 +70,21 @@ ENDPOINTS = {"insert", "upload", "list", "update", "token", "authorize", "channe
 # grant_type=authorization_code and code_verifier [developers.google.com/identity/protocols/oauth2/web-server].
 # A code's lifetime is not documented (unverified): 10 minutes here.
 AUTHORIZATION_CODE_TTL = 600.0
+# The scopes each method accepts (the `scopes` of its discovery-document method; the "Authorization"
+# section of developers.google.com/youtube/v3/docs/videos/update, .../videos/insert, .../videos/list,
+# .../channels/list). youtube.upload alone cannot call videos.update: Google answers 403
+# insufficientPermissions.
+_YT = "https://www.googleapis.com/auth/"
+SCOPES_ACCEPTED = {
+    "insert": {_YT + "youtube", _YT + "youtube.force-ssl", _YT + "youtube.upload", _YT + "youtubepartner"},
+    "upload": {_YT + "youtube", _YT + "youtube.force-ssl", _YT + "youtube.upload", _YT + "youtubepartner"},
+    "update": {_YT + "youtube", _YT + "youtube.force-ssl", _YT + "youtubepartner"},
+    "list": {_YT + "youtube", _YT + "youtube.force-ssl", _YT + "youtube.readonly", _YT + "youtubepartner"},
+    "channels": {_YT + "youtube", _YT + "youtube.force-ssl", _YT + "youtube.readonly", _YT + "youtubepartner",
+                 _YT + "youtubepartner-channel-audit"},
+}
+# What a token registered with add_account() carries unless told otherwise: upload, edit and read.
+DEFAULT_SCOPES = (_YT + "youtube.upload", _YT + "youtube.force-ssl")
 CHANNEL_PARTS = {"id", "snippet", "contentDetails", "statistics", "status", "brandingSettings"}
 FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "quota", "interrupt", "fail_processing", "lost_response"}
 UPLOAD_PATH = "/upload/youtube/v3/videos"
@@ -117,6 +132,7 @@ class YouTubeSandbox(SandboxServer):
         self._lock = threading.RLock()
         self._tokens: dict[str, str] = {}   # access token -> channel id
         self._refresh: dict[str, str] = {}  # refresh token -> channel id
+        self._scopes: dict[str, frozenset[str]] = {}  # access or refresh token -> the scopes granted with it
         self._channels: dict[str, dict] = {}
         self.oauth = AuthorizationServer(code_ttl=AUTHORIZATION_CODE_TTL, pkce="optional", clock=clock)
         self._server = self._thread = None
@@ -135,14 +151,16 @@ class YouTubeSandbox(SandboxServer):
 
     # ---- Python control API ----
     def add_account(self, access_token: str, refresh_token: str | None = None, *, channel_id: str | None = None,
-                    title: str | None = None) -> dict:
-        """A channel the token authorizes (youtube.upload scope). Returns its platform ids."""
+                    title: str | None = None, scopes: tuple[str, ...] = DEFAULT_SCOPES) -> dict:
+        """A channel the token authorizes (with `scopes`). Returns its platform ids."""
         with self._lock:
             channel_id = channel_id or "UC" + secrets.token_urlsafe(16)[:22].replace("-", "x").replace("_", "y")
             self._channels.setdefault(channel_id, {"id": channel_id, "title": title or f"Sandbox channel {len(self._channels) + 1}"})
             self._tokens[access_token] = channel_id
+            self._scopes[access_token] = frozenset(scopes)
             if refresh_token:
                 self._refresh[refresh_token] = channel_id
+                self._scopes[refresh_token] = frozenset(scopes)
             return {"channel_id": channel_id}
 
     def expire_token(self, access_token: str) -> None:
@@ -392,9 +410,13 @@ class YouTubeSandbox(SandboxServer):
         token = header[7:].strip() if header[:7].lower() == "bearer " else ""
         with self._lock:
             channel = self._tokens.get(token) if token else None
+            granted = self._scopes.get(token, frozenset())
         if channel is None:
             raise ApiError(401, "authError" if token else "required",
                            "Request had invalid authentication credentials. Expected OAuth 2 access token.", "global")
+        accepted = SCOPES_ACCEPTED.get(self._route(request))
+        if accepted is not None and not granted & accepted:
+            raise ApiError(403, "insufficientPermissions", "Request had insufficient authentication scopes.", "global")
         return channel
 
     def _charge(self, endpoint: str) -> None:
@@ -761,9 +783,9 @@ class YouTubeSandbox(SandboxServer):
                 raise ApiError(400, "invalid_grant", "Token has been expired or revoked.")
             access = "ya29." + secrets.token_urlsafe(32)
             self._tokens[access] = channel  # no rotation: the refresh token stays valid and is not returned
+            scopes = self._scopes[access] = self._scopes.get(form.get("refresh_token", ""), frozenset())
         return self._json({"access_token": access, "expires_in": 3599, "token_type": "Bearer",
-                           "scope": "https://www.googleapis.com/auth/youtube.upload "
-                                    "https://www.googleapis.com/auth/youtube.readonly"})
+                           "scope": " ".join(sorted(scopes))})
 
     def _authorization_code(self, form: dict) -> Response:
         try:
@@ -777,10 +799,12 @@ class YouTubeSandbox(SandboxServer):
         with self._lock:
             access = "ya29." + secrets.token_urlsafe(32)
             self._tokens[access] = channel
+            self._scopes[access] = frozenset(grant["scopes"])
             out = {"access_token": access, "expires_in": 3599, "token_type": "Bearer", "scope": " ".join(grant["scopes"])}
             if grant.get("offline"):  # a refresh token only for access_type=offline
                 refresh = "1//" + secrets.token_urlsafe(40)
                 self._refresh[refresh] = channel
+                self._scopes[refresh] = frozenset(grant["scopes"])
                 out["refresh_token"] = refresh
         return self._json(out)
 
