@@ -42,6 +42,7 @@ _ENV = {
     "POSTGATE_YOUTUBE_OAUTH_URL": "youtube_oauth_url",
     "POSTGATE_YOUTUBE_CHUNK_BYTES": "youtube_chunk_bytes",
     "POSTGATE_YOUTUBE_DAILY_QUOTA": "youtube_daily_quota",
+    "POSTGATE_YOUTUBE_DAILY_UPLOADS": "youtube_daily_uploads",
     "POSTGATE_LINKEDIN_BASE_URL": "linkedin_base_url",
     "POSTGATE_LINKEDIN_OAUTH_URL": "linkedin_oauth_url",
     "POSTGATE_LINKEDIN_VERSION": "linkedin_version",
@@ -123,7 +124,8 @@ class Config(BaseModel):
     youtube_base_url: str = "https://www.googleapis.com"
     youtube_oauth_url: str = "https://oauth2.googleapis.com/token"
     youtube_chunk_bytes: int = Field(default=8 * 1024 * 1024, ge=256 * 1024, multiple_of=256 * 1024)
-    youtube_daily_quota: int = Field(default=10000, gt=0)
+    youtube_daily_quota: int = Field(default=10000, gt=0)  # units of the general bucket (all but videos.insert)
+    youtube_daily_uploads: int = Field(default=100, gt=0)  # videos.insert calls: a bucket of its own since 2026-06
     linkedin_base_url: str = "https://api.linkedin.com"
     linkedin_oauth_url: str = "https://www.linkedin.com/oauth/v2/accessToken"
     # 202511 was sunset 2026-11-16; 202607 is the newest version confirmed released (supported >= 1 year).
