@@ -139,7 +139,8 @@ def test_lost_answer_to_the_last_chunk_is_unconfirmed_and_the_chunk_is_never_sen
     assert _deliver(due.id).status_code == 200
     post = _post(draft.id)
     assert post.status == "processing" and post.unconfirmed
-    assert post.platform_ids == {"publish_id": next(iter(sandbox.posts))}
+    assert post.platform_ids["publish_id"] == next(iter(sandbox.posts))
+    assert post.platform_ids["upload_url"].startswith(sandbox.base_url + "/upload/")  # the resume handle
     assert sandbox.count("upload") == 1 and sandbox.count("video_init") == 1
 
 
