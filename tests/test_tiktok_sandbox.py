@@ -191,6 +191,22 @@ def test_privacy_level_required_and_must_be_offered(make_sandbox):
     assert init(sb, privacy="SELF_ONLY").status_code == 200
 
 
+def test_unaudited_app_may_only_post_self_only_to_private_accounts(make_sandbox):
+    """Direct Post reference, error codes: 403 unaudited_client_can_only_post_to_private_accounts,
+    "The publish attempt will be blocked when calling /publish/video/init/"."""
+    sb = make_sandbox(audited=False)
+    refused = init(sb, privacy="SELF_ONLY")  # alice's account is public
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "unaudited_client_can_only_post_to_private_accounts"
+    sb.add_creator(ALICE, creator_username="alice", private_account=True)
+    assert init(sb, privacy="PUBLIC_TO_EVERYONE").json()["error"]["code"] == \
+        "unaudited_client_can_only_post_to_private_accounts"
+    assert init(sb, privacy="SELF_ONLY").status_code == 200
+    assert "private_account" not in post(sb, CREATOR).json()["data"]  # not part of creator_info's answer
+    r = requests.post(sb.base_url + "/_sandbox/app", json={"audited": True}, timeout=10)
+    assert r.status_code == 200 and init(sb, privacy="PUBLIC_TO_EVERYONE").status_code == 200
+
+
 def test_brand_content_cannot_be_self_only(sb):
     r = init(sb, privacy="SELF_ONLY", brand_content_toggle=True)
     assert r.status_code == 400 and "brand_content_toggle" in r.json()["error"]["message"]

@@ -97,7 +97,7 @@ class TikTokSandbox(SandboxServer):
                  enforce_rate_limits: bool = True, status_fetches_before_complete: int = 1,
                  daily_post_cap: int = 15, verified_url_prefixes: list[str] | tuple[str, ...] = (),
                  clients: dict[str, str] | None = None, refresh_tokens: dict[str, str] | None = None,
-                 status_fetches_before_public_id: int = 0, post_ids_as_int: bool = True,
+                 status_fetches_before_public_id: int = 0, post_ids_as_int: bool = True, audited: bool = True,
                  clock: Callable[[], float] = time.monotonic):
         self.host, self.port = host, port
         self.enforce_rate_limits = enforce_rate_limits
@@ -108,6 +108,9 @@ class TikTokSandbox(SandboxServer):
         # publicaly_available_post_id is list<int64> in the status reference: JSON numbers of up to 19
         # digits, past a double's exact range (False sends strings, as some client code expects).
         self.post_ids_as_int = post_ids_as_int
+        # An app TikTok has not audited may only post SELF_ONLY to private accounts; init refuses the
+        # rest with unaudited_client_can_only_post_to_private_accounts (Direct Post reference, error codes).
+        self.audited = audited
         self._clients = clients
         self._clock = clock
         self._lock = threading.RLock()
@@ -116,6 +119,7 @@ class TikTokSandbox(SandboxServer):
         self._open_ids: dict[str, str] = {}
         self._refresh: dict[str, str] = {}         # refresh token -> username
         self._scopes: dict[str, set[str]] = {}     # username -> scopes the user granted the app
+        self._private: dict[str, bool] = {}         # username -> the TikTok account is private
         self._server = self._thread = None
         self._base_url = ""
         # Login Kit: scopes come comma-separated; PKCE is for mobile and desktop apps, checked when sent.
@@ -140,8 +144,9 @@ class TikTokSandbox(SandboxServer):
 
     # ---- Python control API ----
     def add_creator(self, access_token: str, *, scopes: list[str] | tuple[str, ...] | None = None,
-                    **creator_info_overrides: Any) -> None:
-        """A creator the token acts for; `scopes` are what the user granted (default: all we use)."""
+                    private_account: bool | None = None, **creator_info_overrides: Any) -> None:
+        """A creator the token acts for; `scopes` are what the user granted (default: all we use);
+        `private_account`: the TikTok account is private (not part of creator_info's answer)."""
         with self._lock:
             username = creator_info_overrides.get("creator_username")
             if username is None:
@@ -160,6 +165,8 @@ class TikTokSandbox(SandboxServer):
             if scopes is not None or username not in self._scopes:
                 self._scopes[username] = set(DEFAULT_SCOPES if scopes is None else scopes)
             self._tokens[access_token] = username
+            if private_account is not None or username not in self._private:
+                self._private[username] = bool(private_account)
 
     def add_refresh_token(self, refresh_token: str, access_token: str) -> None:
         with self._lock:
@@ -406,6 +413,9 @@ class TikTokSandbox(SandboxServer):
             creator = self._creators[username]
             post_info = self._check_post_info(payload.get("post_info"), creator)
             source_info = self._check_source_info(payload.get("source_info"))
+            if not self.audited and not (self._private.get(username) and post_info["privacy_level"] == "SELF_ONLY"):
+                raise ApiError(403, "unaudited_client_can_only_post_to_private_accounts",
+                               "Unaudited clients can only post to a private account.")
             inits, now = self._inits[username], self._clock()
             while inits and now - inits[0] >= CAP_WINDOW:
                 inits.popleft()
@@ -722,6 +732,8 @@ class TikTokSandbox(SandboxServer):
                 self.add_creator(token, **payload)
                 if refresh:
                     self.add_refresh_token(refresh, token)
+            elif request.path == "/_sandbox/app":
+                self.audited = bool(payload["audited"])
             elif request.path == "/_sandbox/metrics":
                 self.set_video_metrics(payload.pop("video_id"), **payload)
             else:
@@ -741,11 +753,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--daily-post-cap", type=int, default=15)
     parser.add_argument("--no-rate-limits", action="store_true")
     parser.add_argument("--verified-url-prefix", action="append", default=[])
+    parser.add_argument("--unaudited", action="store_true", help="an app TikTok has not audited (SELF_ONLY, private accounts)")
     args = parser.parse_args(argv)
     sandbox = TikTokSandbox(args.host, args.port, creators={t: {} for t in args.token},
                             enforce_rate_limits=not args.no_rate_limits,
                             status_fetches_before_complete=args.status_fetches_before_complete,
-                            daily_post_cap=args.daily_post_cap, verified_url_prefixes=args.verified_url_prefix)
+                            daily_post_cap=args.daily_post_cap, verified_url_prefixes=args.verified_url_prefix,
+                            audited=not args.unaudited)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
