@@ -159,7 +159,7 @@ class X(Harness):
         m = self.sandbox.metrics_of(tweet_id)
         return PlatformMetrics(platform_post_id=tweet_id, views=m["impression_count"], impressions=m["impression_count"],
                                likes=m["like_count"], comments=m["reply_count"],
-                               shares=m["retweet_count"] + m["quote_count"], saves=m["bookmark_count"])
+                               shares=m["repost_count"] + m["quote_count"], saves=m["bookmark_count"])
 
     def delete(self, tweet_id: str) -> None:
         self.sandbox.delete_post(tweet_id)
@@ -343,7 +343,7 @@ def test_numbers_grow_as_time_passes_and_never_go_down(platform, clock):
             assert (old is None) == (new is None) and (old is None or new >= old), field
 
 
-@pytest.mark.sandbox_probe  # sends an over-limit request straight to the sandbox on purpose
+@pytest.mark.sandbox_probe  # sends one id over the documented limit on purpose: not contract-checked
 def test_one_post_over_the_limit_is_refused_by_the_platform_and_never_sent_by_the_adapter(platform):
     platform.one_over_the_limit()  # the client's call reaches the sandbox, which refuses it
     calls = platform.sandbox.metrics_calls()
