@@ -138,7 +138,7 @@ class TikTok(Harness):
         r = requests.post(self.sandbox.base_url + "/v2/video/query/?fields=id,view_count",
                           json={"filters": {"video_ids": ids}}, headers={"Authorization": f"Bearer {self.access}"},
                           timeout=10)
-        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_params"
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_param"
 
 
 class X(Harness):

@@ -134,7 +134,7 @@ def _candidates(platform: str, long_seconds: float) -> tuple[list[FaultSpec], st
             F("creator_info", "server_error"), F("video_init", "server_error"), F("upload", "server_error"),
             F("status", "server_error"),
             F("upload", "server_error", {"after_accept": True}),
-            F("video_init", "error", {"http_status": 400, "code": "invalid_params", "message": "injected refusal"}),
+            F("video_init", "error", {"http_status": 400, "code": "invalid_param", "message": "injected refusal"}),
             F("upload", "slow", short), F("video_init", "slow", long), F("status", "slow", long),
             F("status", "fail_publish", {"fail_reason": "internal"}),
             F("status", "fail_publish", {"fail_reason": "file_format_check_failed"}),

@@ -5,18 +5,20 @@ chunk got no clear answer (reconcile); token refresh."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from shared.analytics.model import MetricsRefused, PlatformMetrics
 from shared.content.disclosure import ai_generated
 from shared.content.model import ContentItem, MediaRef, TargetSpec
-from shared.errors import CapReached, ValidationError
+from shared.errors import CapReached, PermanentError, ValidationError
 from shared.platforms.base import (Limit, MetricsContext, PublishContext, PublishResult, ReviewCard, StatusContext,
                                    StatusResult, on_off)
 from shared.platforms.metrics import check_batch, ids_to_fetch, in_post_order
-from shared.platforms.tiktok import status
-from shared.platforms.tiktok.chunking import plan_chunks
+from shared.platforms.tiktok import account_state, status
+from shared.platforms.tiktok.chunking import ChunkPlan, plan_chunks
 from shared.platforms.tiktok.client import (CreatorInfo, RateLimited, TikTokClient, exchange_authorization_code,
                                             refresh_user_tokens, upload_all)
+from shared.runtime.clock import utcnow
 from shared.platforms.tiktok.duration import mp4_duration_seconds
 from shared.posts.model import Post
 from shared.runtime.logging import log_event
@@ -39,6 +41,15 @@ def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
                               field="targets.privacy_level", limit="one of the creator's privacy_level_options")
     if len(content.text().encode("utf-16-le")) // 2 > CAPTION_LIMIT:
         raise ValidationError("caption too long for TikTok", field="caption", limit=f"{CAPTION_LIMIT} UTF-16 code units")
+    offered = account_state.offered_privacy_levels(account)
+    if offered is not None and target.privacy_level not in offered:
+        raise ValidationError(f"privacy level {target.privacy_level!r} is not one this TikTok creator offers "
+                              f"(creator_info: {', '.join(offered) or 'none'})", field="targets.privacy_level",
+                              limit="one of the creator's privacy_level_options: " + ", ".join(offered))
+    if account_state.unaudited(account) and target.privacy_level != "SELF_ONLY":
+        raise ValidationError("TikTok has not audited this app yet, so it may only post SELF_ONLY (\"Only me\") to a "
+                              "private account", field="targets.privacy_level",
+                              limit="SELF_ONLY until TikTok audits the app")
     if target.brand_content_toggle and target.privacy_level == "SELF_ONLY":
         raise ValidationError("branded content cannot be SELF_ONLY on TikTok", field="targets.privacy_level",
                               limit="not SELF_ONLY with brand_content_toggle")
@@ -103,6 +114,13 @@ def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCa
               ("Duet", on_off(not target.disable_duet)), ("Stitch", on_off(not target.disable_stitch))]
     if target.brand_content_toggle or target.brand_organic_toggle:
         fields.append(("Promotion", "branded content" if target.brand_content_toggle else "your own brand"))
+    offered = account_state.offered_privacy_levels(account)
+    if offered is not None:
+        fields.append(("Audiences the creator offers", ", ".join(_AUDIENCE.get(o, o) for o in offered) or "none"))
+    flag = account_state.unaudited(account)
+    if flag:
+        fields.append(("TikTok audit", "not audited: TikTok only takes \"Only me\" (SELF_ONLY) posts to a private "
+                                       f"account from this app; it refused one with: {flag.get('message', '')}"))
     video = [m for m in content.media if m.kind == "video"][:1]
     return ReviewCard(text=content.text(), fields=fields, media=video, text_label="Caption")
 
@@ -117,16 +135,88 @@ def publish(ctx: PublishContext) -> PublishResult:
     if video is None:
         raise ValidationError("TikTok posts need a video", field="video", limit="a gs:// video object")
     client = client_for(ctx.tokens, config)
+    resumed = _resume_upload(ctx, client, video)
+    if resumed is not None:
+        return resumed
     creator = retry(client.creator_info)
+    if ctx.repo is not None:
+        account_state.remember_creator(ctx.repo.db, ctx.post.account_id, ctx.account, creator)
     post_info = build_post_info(content, ctx.post, creator)
     check_duration(video, creator, ctx.media_store)
     plan = plan_chunks(video.size, config.tiktok_chunk_bytes)
     ctx.mark_create_sent()
-    init = retry(lambda: client.init_video(post_info, plan))
-    ctx.save_platform_ids({"publish_id": init.publish_id})
+    issued = utcnow()  # before the call: TikTok's hour starts when it issues the URL
+    try:
+        init = retry(lambda: client.init_video(post_info, plan))
+    except PermanentError as exc:
+        if exc.platform_code == account_state.UNAUDITED_CODE:
+            _refused_unaudited(ctx, exc)
+        raise
+    # The upload handle goes with the publish id: a last chunk without a clear answer is resumed on
+    # it while it lives (upload_* ids are never logged).
+    ctx.save_platform_ids({"publish_id": init.publish_id, "upload_url": init.upload_url or "",
+                           "upload_expires_at": (issued + status.UPLOAD_URL_TTL).isoformat(),
+                           "upload_plan": f"{plan.video_size}/{plan.chunk_size}/{plan.total_chunk_count}"})
     chunks = ctx.media_store.iter_ranges(video, plan.ranges())
     upload_all(client, init.upload_url, plan, chunks, video.content_type, retry)
     return PublishResult(platform_ids={"publish_id": init.publish_id})
+
+
+class UnauditedApp(PermanentError):
+    """TikTok refused the post because the app has not passed its audit: never retried."""
+
+    fail_class = account_state.FAIL_CLASS
+
+
+def _refused_unaudited(ctx: PublishContext, exc: PermanentError) -> None:
+    message = str(exc)
+    if ctx.repo is not None and not account_state.unaudited(ctx.account):
+        account_state.mark_unaudited(ctx.repo.db, ctx.post.account_id, message)
+    raise UnauditedApp(f"{message} (TikTok has not audited this app: it may only post SELF_ONLY to a private "
+                       f"account; the account is flagged so approvers see it)",
+                       platform_code=exc.platform_code) from None
+
+
+def _resume_upload(ctx: PublishContext, client: TikTokClient, video: MediaRef) -> PublishResult | None:
+    """An earlier attempt's publish that TikTok holds only part of (reconcile found it so and kept its
+    upload handle): send the missing bytes on the same upload_url, as the media transfer guide allows,
+    instead of a new init (which would be a second publish). None: nothing to resume, start afresh."""
+    ids = ctx.post.platform_ids
+    publish_id, upload_url = ids.get("publish_id"), ids.get("upload_url")
+    plan = _saved_plan(ids.get("upload_plan"), video)
+    expires = _parse_time(ids.get("upload_expires_at"))
+    if not (publish_id and upload_url and plan and expires):
+        return None
+    if utcnow() >= expires - status.RESUME_MARGIN:
+        return None  # too close to its expiry to finish: that publish stays incomplete, never a post
+    found = ctx.retry(lambda: client.fetch_status(publish_id))
+    held = found.uploaded_bytes
+    if found.status == "PROCESSING_UPLOAD" and held is not None and held < video.size:
+        ranges = plan.ranges_from(held)
+        ctx.mark_create_sent()  # the bytes that follow can complete the post
+        log_event(log, logging.INFO, "tiktok upload resumed", held=held, total=video.size, chunks=len(ranges))
+        chunks = ctx.media_store.iter_ranges(video, ranges)
+        upload_all(client, upload_url, plan, chunks, video.content_type, ctx.retry, ranges=ranges)
+        return PublishResult(platform_ids={"publish_id": publish_id})
+    if found.status in ("PROCESSING_UPLOAD", "PUBLISH_COMPLETE"):  # every byte arrived after all: the poll settles it
+        ctx.mark_create_sent()
+        return PublishResult(platform_ids={"publish_id": publish_id})
+    return None  # FAILED (or an unknown word): nothing live from it, so a new publish
+
+
+def _saved_plan(value: str | None, video: MediaRef) -> ChunkPlan | None:
+    try:
+        size, chunk, count = (int(part) for part in (value or "").split("/"))
+    except ValueError:
+        return None
+    return ChunkPlan(size, chunk, count) if size == video.size else None
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 def check_duration(video: MediaRef, creator: CreatorInfo, media_store) -> None:
