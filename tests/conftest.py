@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from infra.local.emulators import start_emulators
+from infra.local.sandboxes.recording import recording
 from infra.local.sample_media import jpeg_bytes  # noqa: F401 - tests import it from here
 from infra.local.sandboxes.tiktok import DEFAULT_SCOPES as TIKTOK_SCOPES, TikTokSandbox
 
@@ -21,6 +22,31 @@ ACCOUNT = "tiktok-main"
 ACCOUNT_SECRET = "tiktok-account-tiktok-main"
 SIGNING_SECRET = "approval-signing-key"
 API_JWT_SECRET = "api-jwt-key"
+
+
+@pytest.fixture(autouse=True)
+def platform_contracts(request):
+    """Every request a sandbox receives during the test, and its answer, checked against the
+    platform's own document (tests/contracts/): a departure fails the test. Tests that send
+    malformed requests on purpose are marked `sandbox_probe`."""
+    if request.node.get_closest_marker("sandbox_probe"):
+        yield
+        return
+    from tests.contracts import check_exchanges
+
+    with recording() as exchanges:
+        yield
+    problems = check_exchanges(list(exchanges))
+    if problems:
+        pytest.fail("requests or answers departing from the platform's document:\n" + "\n".join(problems[:20]),
+                    pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests.contracts import summary_lines
+
+    for line in summary_lines():
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

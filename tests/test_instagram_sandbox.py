@@ -23,6 +23,9 @@ from shared.platforms.instagram.client import InstagramClient, NotReady, classif
 from shared.platforms.instagram.login_tokens import login_kind, refresh
 from tests.conftest import jpeg_bytes
 
+# Probes the sandbox with malformed requests on purpose: not contract-checked (tests/contracts).
+pytestmark = pytest.mark.sandbox_probe
+
 TOKEN = "EAAGsandbox-page-token"
 LONG = "EAAGsandbox-long-lived-user-token"
 IG_ID = "17841400000000001"

@@ -13,6 +13,9 @@ from shared.errors import AmbiguousError, AuthError, PermanentError, TransientEr
 from shared.platforms.linkedin.client import DuplicatePost, LinkedInClient, refresh_member_tokens
 from shared.platforms.linkedin.commentary import escape, hashtag
 
+# Probes the sandbox with malformed requests on purpose: not contract-checked (tests/contracts).
+pytestmark = pytest.mark.sandbox_probe
+
 VERSION = "202607"
 TOKEN = "AQV-member-token"
 REFRESH = "AQX-member-refresh"

@@ -21,6 +21,9 @@ import requests
 
 from infra.local.sandboxes.tiktok import TikTokSandbox
 
+# Probes the sandbox with malformed requests on purpose: not contract-checked (tests/contracts).
+pytestmark = pytest.mark.sandbox_probe
+
 MiB = 1024 * 1024
 ALICE, BOB = "tok-alice-secret", "tok-bob-secret"
 INIT = "/v2/post/publish/video/init/"

@@ -16,6 +16,9 @@ from shared.platforms.x.rate_limits import RATE_LIMIT_FLOOR_SECONDS, rate_limite
 from shared.platforms.x.reconcile import find_sent_post
 from shared.platforms.x.validation import weighted_length
 
+# Probes the sandbox with malformed requests on purpose: not contract-checked (tests/contracts).
+pytestmark = pytest.mark.sandbox_probe
+
 ALICE, BOB = "x-alice-access", "x-bob-access"
 
 

@@ -17,6 +17,9 @@ from shared.platforms.youtube.client import (SessionExpired, YouTubeClient, clas
                                              upload_resumable)
 from shared.platforms.youtube.quota import seconds_until_pacific_midnight
 
+# Probes the sandbox with malformed requests on purpose: not contract-checked (tests/contracts).
+pytestmark = pytest.mark.sandbox_probe
+
 TOKEN, REFRESH = "ya29.alice-secret-token", "1//alice-refresh-secret"
 UPLOAD = "/upload/youtube/v3/videos"
 VIDEOS = "/youtube/v3/videos"

@@ -10,6 +10,8 @@ from typing import Any, Callable
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from infra.local.sandboxes.recording import recording_app
+
 
 class _QuietHandler(WSGIRequestHandler):
     # The access log prints request lines, which carry upload tokens, session URIs and OAuth
@@ -39,8 +41,14 @@ class SandboxServer:
     host: str
     port: int
     _thread_name = "sandbox"
+    # The platform host this server plays, for the contract checks (recording.py); default: the platform's name.
+    contract_host: str = ""
     _server = _thread = None
     _base_url = ""
+
+    @property
+    def platform(self) -> str:
+        return self._thread_name.removesuffix("-sandbox")
 
     @property
     def requests_log(self) -> list[dict]:
@@ -52,7 +60,8 @@ class SandboxServer:
             return sum(1 for e in self._log if e["endpoint"] == endpoint and status in (None, e["status"]))
 
     def start(self) -> str:
-        self._server = make_server(self.host, self.port, self._wsgi, threaded=True, request_handler=_QuietHandler)
+        app = recording_app(self._wsgi, sandbox=self.platform, host=lambda: self.contract_host or self.platform)
+        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=_QuietHandler)
         self.port = self._server.server_port
         self._base_url = f"http://{self.host}:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
