@@ -13,11 +13,11 @@ from shared.platforms.base import (Limit, MetricsContext, PublishContext, Publis
                                    StatusResult, on_off)
 from shared.platforms.metrics import check_batch, ids_to_fetch, in_post_order
 from shared.platforms.tiktok import status
-from shared.platforms.tiktok import photo
 from shared.platforms.tiktok.chunking import plan_chunks
 from shared.platforms.tiktok.client import (CreatorInfo, RateLimited, TikTokClient, exchange_authorization_code,
                                             refresh_user_tokens, upload_all)
 from shared.platforms.tiktok.duration import mp4_duration_seconds
+from shared.platforms.tiktok import photo
 from shared.posts.model import Post
 from shared.runtime.logging import log_event
 
