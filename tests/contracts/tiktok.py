@@ -14,6 +14,7 @@ from typing import Any, Callable
 from infra.local.sandboxes.recording import Exchange
 from tests.contracts import Verdict
 from tests.contracts.specs import tiktok_rules as R
+from tests.contracts.tiktok_photo import OPERATION as PHOTO_INIT_OPERATION, PATH as PHOTO_INIT_PATH, check_photo_init
 
 UPLOAD_PATH = "/upload/"  # the sandbox's stand-in for the opaque upload_url (open-upload.tiktokapis.com/...)
 _RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
@@ -333,11 +334,10 @@ def _authorize(ex: Exchange, problems: list[str]) -> bool:
 
 
 def _photo_init(ex: Exchange, problems: list[str]) -> bool:
-    """Photo posts [PHOTO_POST]: their rules come with the photo post support (issue 16 item 8)."""
+    """Photo posts: the init's own rules live in tiktok_photo.py (one page of TikTok's reference)."""
     _bearer(ex, problems)
-    _json_body(ex, problems, R.PHOTO_POST)
-    _envelope(ex, problems, R.PHOTO_POST)
-    return False
+    problems.extend(check_photo_init(ex))
+    return True
 
 
 RULES: dict[tuple[str, str], tuple[str, Rule]] = {
@@ -345,7 +345,7 @@ RULES: dict[tuple[str, str], tuple[str, Rule]] = {
     ("POST", "/v2/post/publish/video/init/"): ("tiktok.video.init", _video_init),
     ("PUT", UPLOAD_PATH): ("tiktok.upload.put", _upload),
     ("POST", "/v2/post/publish/status/fetch/"): ("tiktok.status.fetch", _status),
-    ("POST", "/v2/post/publish/content/init/"): ("tiktok.content.init", _photo_init),
+    ("POST", PHOTO_INIT_PATH): (PHOTO_INIT_OPERATION, _photo_init),
     ("POST", "/v2/video/query/"): ("tiktok.video.query", _video_query),
     ("GET", "/v2/user/info/"): ("tiktok.user.info", _user_info),
     ("POST", "/v2/oauth/token/"): ("tiktok.oauth.token", _token),

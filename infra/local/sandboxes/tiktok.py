@@ -28,6 +28,7 @@ from urllib.parse import parse_qs
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
+from infra.local.sandboxes import tiktok_photo
 from infra.local.sandboxes.engagement import engagement
 from infra.local.sandboxes.server import (AuthorizationServer, OAuthRefusal, SandboxServer, dropped_answer,
                                           redirect_response, refusal_page)
@@ -36,7 +37,7 @@ MiB = 1024 * 1024
 MIN_CHUNK, MAX_CHUNK, MAX_LAST_CHUNK = 5 * MiB, 64 * MiB, 128 * MiB
 MAX_VIDEO, MAX_CHUNKS, TITLE_MAX_UTF16 = 4 * 1024 * MiB, 1000, 2200
 UPLOAD_URL_TTL, CAP_WINDOW, RATE_WINDOW = 3600.0, 86400.0, 60.0
-RATE_LIMITS = {"creator_info": 20, "video_init": 6, "status": 30, "video_query": 600, "user_info": 600}
+RATE_LIMITS = {"creator_info": 20, "video_init": 6, "content_init": 6, "status": 30, "video_query": 600, "user_info": 600}
 PRIVACY_LEVELS = ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"]
 VIDEO_MIMETYPES = {"video/mp4", "video/quicktime", "video/webm"}
 VIDEO_FIELDS = {"id", "create_time", "cover_image_url", "share_url", "video_description", "duration",
@@ -45,6 +46,7 @@ VIDEO_FIELDS = {"id", "create_time", "cover_image_url", "share_url", "video_desc
 ROUTES = {  # path -> (endpoint name, method)
     "/v2/post/publish/creator_info/query/": ("creator_info", "POST"),
     "/v2/post/publish/video/init/": ("video_init", "POST"),
+    "/v2/post/publish/content/init/": ("content_init", "POST"),  # photo posts (tiktok_photo.py)
     "/upload/": ("upload", "PUT"),
     "/v2/post/publish/status/fetch/": ("status", "POST"),
     "/v2/video/query/": ("video_query", "POST"),
@@ -63,6 +65,7 @@ FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "fail_publish", "l
 DEFAULT_SCOPES = ("user.info.basic", "video.publish", "video.upload", "video.list")
 # Any one of these scopes lets a token call the endpoint (TikTok API reference, "Scope" per endpoint).
 SCOPES_NEEDED = {"creator_info": {"video.publish"}, "video_init": {"video.publish"},
+                 "content_init": {"video.publish", "video.upload"},  # which one: by post_mode
                  "status": {"video.publish", "video.upload"}, "video_query": {"video.list"},
                  "user_info": {"user.info.basic"}}
 _RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
@@ -92,6 +95,9 @@ def _numeric_id() -> str:
 
 class TikTokSandbox(SandboxServer):
     _thread_name = "tiktok-sandbox"
+    # Whether the video query answers for photo posts: TikTok documents it for videos only.
+    video_query_lists_photos = False
+    photo_pull_timeout = 10.0
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, creators: dict[str, dict] | None = None,
                  enforce_rate_limits: bool = True, status_fetches_before_complete: int = 1,
@@ -610,6 +616,9 @@ class TikTokSandbox(SandboxServer):
         if post["_pending_fail"]:
             post["status"], post["fail_reason"] = "FAILED", post["_pending_fail"]
             return
+        if post.get("post_mode") == "MEDIA_UPLOAD":  # the creator finishes it in TikTok's app
+            post["status"] = "SEND_TO_USER_INBOX"
+            return
         post["status"], post["video_id"], post["create_time"] = "PUBLISH_COMPLETE", _numeric_id(), int(time.time())
         self._published[post["video_id"]] = self._clock()
         post["share_url"] = f"https://www.tiktok.com/@{post['creator_username']}/video/{post['video_id']}"
@@ -632,7 +641,8 @@ class TikTokSandbox(SandboxServer):
                 vid = post["video_id"]
                 # Ids that are not this creator's live videos are left out of the answer, not refused.
                 if (vid in wanted and post["creator_username"] == username and post["status"] == "PUBLISH_COMPLETE"
-                        and not post.get("deleted")):
+                        and not post.get("deleted")
+                        and (post.get("media_type") != "PHOTO" or self.video_query_lists_photos)):
                     full = self._video_object(post)
                     videos.append({f: full[f] for f in fields if f in full})
             return self._json({"videos": videos})
@@ -713,6 +723,39 @@ class TikTokSandbox(SandboxServer):
                     "avatar_url": creator["creator_avatar_url"], "avatar_url_100": creator["creator_avatar_url"],
                     "avatar_large_url": creator["creator_avatar_url"], "display_name": creator["creator_nickname"]}
         return self._json({"user": {f: full[f] for f in fields}})
+
+    def _h_content_init(self, request: Request, body: bytes, truncated: bool) -> Response:
+        """POST /v2/post/publish/content/init/ (photo posts; rules in tiktok_photo.py). The images are
+        pulled before the answer (here, not in the background, so tests are deterministic); what the
+        pull found shows only in the status fetch: PROCESSING_DOWNLOAD, then PUBLISH_COMPLETE or FAILED."""
+        username = self._auth(request, "content_init")
+        payload = self._json_body(request, body)
+        try:
+            with self._lock:
+                checked = tiktok_photo.check_init(payload, self._creators[username], self._scopes[username],
+                                                  self.verified_url_prefixes)
+        except tiktok_photo.Refusal as refusal:
+            raise ApiError(*refusal.args) from None
+        with self._lock:
+            inits, now = self._inits[username], self._clock()
+            while inits and now - inits[0] >= CAP_WINDOW:
+                inits.popleft()
+            if len(inits) >= self.daily_post_cap:
+                raise ApiError(403, "spam_risk_too_many_posts", "The creator has reached the daily post cap.")
+            inits.append(now)
+        fail, found, blobs = tiktok_photo.pull(checked["source_info"]["photo_images"], timeout=self.photo_pull_timeout)
+        with self._lock:
+            pid = "p_pub_url~v2-1." + _numeric_id()
+            sha = hashlib.sha256()
+            for blob in blobs:
+                sha.update(blob)
+            self._posts[pid] = {**checked, "publish_id": pid, "creator_username": username, "photos": found,
+                                "uploaded_bytes": 0, "chunks_received": 0, "upload_complete": True,
+                                "status": "PROCESSING_DOWNLOAD", "fail_reason": None, "video_id": None,
+                                "share_url": None, "create_time": None, "_sha": sha, "_accepted": set(),
+                                "_fetches_after_upload": 0, "_complete_fetches": 0,
+                                "_pending_fail": fail or self._pop_fail()}
+            return self._json({"publish_id": pid})
 
     # ---- HTTP control surface for a sandbox running as its own process ----
     def _control(self, request: Request) -> Response:

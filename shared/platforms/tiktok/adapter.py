@@ -20,6 +20,7 @@ from shared.platforms.tiktok.client import (CreatorInfo, RateLimited, TikTokClie
                                             refresh_user_tokens, upload_all)
 from shared.runtime.clock import utcnow
 from shared.platforms.tiktok.duration import mp4_duration_seconds
+from shared.platforms.tiktok import photo
 from shared.posts.model import Post
 from shared.runtime.logging import log_event
 
@@ -36,6 +37,8 @@ METRICS_FIELDS = ("id", "view_count", "like_count", "comment_count", "share_coun
 
 
 def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
+    if photo.post_type(content, target) == "PHOTO":
+        return photo.validate(content, target)
     if target.privacy_level is None:
         raise ValidationError("TikTok needs an explicit privacy_level (no default is allowed)",
                               field="targets.privacy_level", limit="one of the creator's privacy_level_options")
@@ -109,6 +112,9 @@ _AUDIENCE = {"PUBLIC_TO_EVERYONE": "Everyone", "MUTUAL_FOLLOW_FRIENDS": "Friends
 
 
 def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCard:
+    if photo.post_type(content, target) == "PHOTO":
+        return photo.preview(content, target, audience=_AUDIENCE.get(str(target.privacy_level), str(target.privacy_level)),
+                             aigc=is_aigc(content))
     # The creator's own disabled toggles can only turn these off further at publish time.
     fields = [("Who can watch", _AUDIENCE.get(str(target.privacy_level), str(target.privacy_level))), ("Comments", on_off(not target.disable_comment)),
               ("Duet", on_off(not target.disable_duet)), ("Stitch", on_off(not target.disable_stitch))]
@@ -130,6 +136,8 @@ def publish(ctx: PublishContext) -> PublishResult:
     init answers, before the (slow) upload; TikTok confirms asynchronously, so the poll takes it from
     here. No clear answer to the last chunk raises AmbiguousError (the publish id is already saved):
     reconcile settles it with the status fetch, and init is never called again for it."""
+    if photo.post_type(ctx.content, ctx.post.target) == "PHOTO":
+        return photo.publish(ctx, photo.client_for(ctx.tokens, ctx.config))
     content, config, retry = ctx.content, ctx.config, ctx.retry
     video = next((m for m in content.media if m.kind == "video"), None)
     if video is None:
@@ -239,7 +247,10 @@ def check_status(ctx: StatusContext) -> StatusResult:
 
 def reconcile(ctx: StatusContext) -> StatusResult:
     """A publish whose last chunk got no clear answer: TikTok's status of its publish_id says whether
-    it posted (published), is still working (pending) or provably posted nothing (absent)."""
+    it posted (published), is still working (pending) or provably posted nothing (absent). A photo
+    post's init can post by itself, so photo.reconcile reads a missing publish_id differently."""
+    if photo.post_type(ctx.content, ctx.post.target) == "PHOTO":
+        return photo.reconcile(ctx, client_for(ctx.tokens, ctx.config))
     return status.settle(ctx, client_for(ctx.tokens, ctx.config), unconfirmed=True)
 
 
@@ -265,7 +276,8 @@ def fetch_metrics(ctx: MetricsContext) -> list[PlatformMetrics | MetricsRefused]
     return in_post_order(ctx.posts, "video_id", answers, fallback_key="publish_id",
                          no_id=lambda post: "no public video id: TikTok gives one only to a public post, after "
                                             f"moderation (privacy {post.target.privacy_level})",
-                         not_answered="TikTok's video query did not return it (deleted, or not this creator's video)")
+                         not_answered="TikTok's video query did not return it (deleted, not this creator's video, or a "
+                                      "photo post: TikTok documents the query for videos only)")
 
 
 def _count(item: dict, field: str) -> int | None:
