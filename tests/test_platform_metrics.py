@@ -222,9 +222,11 @@ class Instagram(Harness):
 
         self.sandbox = InstagramSandbox(clock=self.clock)
         self.sandbox.start()
-        ids = self.sandbox.add_account(self.access, self.refresh, username="brand")
-        self.config = _config(instagram_base_url=self.sandbox.graph_url)
-        self.account = {"platform": "instagram", "platform_account_id": ids["ig_user_id"]}
+        # Connected through Business Login for Instagram: its tokens are valid on graph.instagram.com only.
+        ids = self.sandbox.add_account(self.access, self.refresh, username="brand", login="instagram")
+        self.config = _config(instagram_fb_login_base_url=self.sandbox.graph_url,
+                              instagram_ig_login_base_url=self.sandbox.ig_graph_url)
+        self.account = {"platform": "instagram", "platform_account_id": ids["ig_user_id"], "instagram_login": "instagram"}
 
     def publish(self, age_seconds: float) -> str:
         return self.sandbox.add_media(self.access, age_seconds=age_seconds)
@@ -245,7 +247,7 @@ class Instagram(Harness):
         from shared.platforms.instagram.client import InstagramClient
 
         with pytest.raises(PermanentError, match="Maximum batch size is 50"):
-            InstagramClient(self.access, base_url=self.sandbox.graph_url).insights_batch(
+            InstagramClient(self.access, base_url=self.sandbox.ig_graph_url).insights_batch(
                 [str(17_800_000_000_000_000 + i) for i in range(self.batch_size + 1)], ["views"])
 
     def stored_tokens(self) -> dict:

@@ -34,7 +34,7 @@ def ig(stack_env, tmp_path_factory):
     box.start()
     key = write_local_signing_key(tmp_path_factory.mktemp("ig-signing") / "key.json", "test-project")
     settings = {
-        "POSTGATE_INSTAGRAM_BASE_URL": box.graph_url,
+        **box.settings,  # graph.facebook.com and graph.instagram.com, each serving its own login's tokens
         "POSTGATE_INSTAGRAM_CONTAINER_POLL_SECONDS": "0",
         "POSTGATE_INSTAGRAM_CONTAINER_WAIT_SECONDS": "2",
         "POSTGATE_SIGNED_URL_ENDPOINT": os.environ["STORAGE_EMULATOR_HOST"],
@@ -410,22 +410,57 @@ def test_client_keeps_the_graph_contract_on_every_call(account, ig):
 
 
 # ---- tokens --------------------------------------------------------------------------------
-def _instagram_login(account_env, ig, **secret):
-    register_account(ACCOUNT, "instagram", {"access_token": TOKEN, "refresh_token": LONG, "login": "instagram",
-                                            **CLIENT, **secret}, platform_account_id=IG_ID, handle="brand")
+IG_TOKEN, IG_LONG = "IGAApipeline-access-token", "IGAApipeline-long-lived-token"
+
+
+def _instagram_login(account_env, ig, *, record_on_account: bool = True, **secret):
+    """The account as connect leaves it after Business Login for Instagram: tokens valid on
+    graph.instagram.com only, the login recorded in the secret and on the account."""
+    ig.add_account(IG_TOKEN, IG_LONG, ig_user_id=IG_ID, username="brand", login="instagram")
+    fields = {"instagram_login": "instagram"} if record_on_account else {}
+    register_account(ACCOUNT, "instagram", {"access_token": IG_TOKEN, "refresh_token": IG_LONG, "login": "instagram",
+                                            **CLIENT, **secret}, platform_account_id=IG_ID, handle="brand", **fields)
+
+
+def _hosts(ig) -> set[str]:
+    return {e["host"] for e in ig.requests_log}
+
+
+@pytest.mark.parametrize("recorded", ["account and secret", "account only", "secret only"])
+def test_instagram_login_account_publishes_on_graph_instagram_com(account, ig, recorded):
+    from shared import services
+
+    _instagram_login(account, ig, record_on_account=recorded != "secret only")
+    if recorded == "account only":  # e.g. an operator replaced the secret by hand with the bare tokens
+        services.secrets().add_version(SECRET, json.dumps({"access_token": IG_TOKEN, "refresh_token": IG_LONG, **CLIENT}))
+    post_id = _approved(account, _draft("IMAGE", images=_images(1)))
+    assert _deliver(post_id).status_code == 200
+    post = _post(post_id)
+    assert post.status == "published", post.fail_reason
+    assert _hosts(ig) == {"graph.instagram.com"} and all(e["status"] == 200 for e in ig.requests_log)
+    assert [e["endpoint"] for e in ig.requests_log] == ["publishing_limit", "media", "container_status",
+                                                        "container_status", "media_publish", "media_read"]
+
+
+def test_facebook_login_account_and_one_without_a_recorded_login_publish_on_graph_facebook_com(account, ig):
+    post_id = _approved(account, _draft("IMAGE", images=_images(1)))  # the `account` fixture records no login
+    _deliver(post_id)
+    assert _post(post_id).status == "published" and _hosts(ig) == {"graph.facebook.com"}
 
 
 def test_instagram_login_rejected_token_is_refreshed_with_ig_refresh_token_and_written_back(account, ig):
     from shared import services
 
     _instagram_login(account, ig)
-    ig.revoke_token(TOKEN)  # 190 / 460: the session was invalidated
+    ig.revoke_token(IG_TOKEN)  # 190 / 460: the session was invalidated
     post_id = _approved(account, _draft("IMAGE", images=_images(1)))
     assert _deliver(post_id).status_code == 200
     assert _post(post_id).status == "published"
     assert ig.count("ig_refresh", 200) == 1 and ig.count("fb_token") == 0
+    assert _hosts(ig) == {"graph.instagram.com"}
     stored = json.loads(services.secrets().access(SECRET))
-    assert stored["access_token"] not in (TOKEN, LONG) and ig.is_token_valid(stored["access_token"])
+    assert stored["access_token"] not in (IG_TOKEN, IG_LONG) and ig.is_token_valid(stored["access_token"])
+    assert stored["login"] == "instagram"
     assert stored["refresh_token"] == stored["access_token"] and stored["expires_at"] > 0
     assert stored["client_id"] == CLIENT["client_id"]  # the rest of the secret is kept
     # The next post uses the stored token straight away: no second refresh.
@@ -442,9 +477,10 @@ def test_instagram_login_token_is_refreshed_a_week_before_it_expires(account, ig
     post_id = _approved(account, _draft("IMAGE", images=_images(1)))
     _deliver(post_id)
     assert _post(post_id).status == "published"
-    assert [e["endpoint"] for e in ig.requests_log][:2] == ["ig_refresh", "publishing_limit"]
+    assert [(e["endpoint"], e["host"]) for e in ig.requests_log][:2] == [("ig_refresh", "graph.instagram.com"),
+                                                                         ("publishing_limit", "graph.instagram.com")]
     stored = json.loads(services.secrets().access(SECRET))
-    assert stored["access_token"] != TOKEN and stored["expires_at"] > time.time() + 50 * 86400
+    assert stored["access_token"] != IG_TOKEN and stored["expires_at"] > time.time() + 50 * 86400
 
 
 def test_facebook_login_token_near_expiry_is_kept_not_exchanged_and_reconnect_is_asked_for(account, ig):

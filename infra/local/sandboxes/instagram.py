@@ -9,6 +9,13 @@ answer is lost. Like Meta's servers it FETCHES the media URL it is given: it mus
 unexpired V4 signed Cloud Storage URL, and the bytes are checked (JPEG, <= 8 MiB, aspect ratio
 4:5..1.91:1 from the SOF header; reels must be video).
 
+Meta serves the two logins on different hosts, and so does this sandbox: one listening server per
+host it plays (HOSTS), sharing state. Instagram Login tokens (Business Login for Instagram) are
+valid on graph.instagram.com only, Facebook Login tokens on graph.facebook.com only; a token shown
+to the other host is answered as Meta answers a token it cannot parse (190), so a call sent to the
+wrong host fails [developers.facebook.com/docs/instagram-platform/overview]. The consent page
+(www.instagram.com) and the code exchange (api.instagram.com) have their own servers too.
+
 Container processing advances per status request (`status_checks_before_finished`), never on
 wall-clock time, so tests stay fast. Token values are never logged or kept in snapshots.
 """
@@ -36,7 +43,11 @@ import requests
 from werkzeug.wrappers import Request, Response
 
 from infra.local.sandboxes.engagement import engagement
-from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, SandboxServer, redirect_response, refusal_page
+from werkzeug.serving import make_server
+
+from infra.local.sandboxes.recording import recording_app
+from infra.local.sandboxes.server import (AuthorizationServer, OAuthRefusal, SandboxServer, _QuietHandler,
+                                          redirect_response, refusal_page)
 
 MiB = 1024 * 1024
 MAX_IMAGE_BYTES = 8 * MiB
@@ -70,6 +81,9 @@ REMOVED_METRICS = {"impressions", "plays", "video_views", "clips_replays_count",
 # [developers.facebook.com/documentation/instagram-platform/instagram-api-with-instagram-login/business-login;
 # .../reference/oauth-authorize; .../reference/access_token].
 AUTHORIZATION_CODE_TTL = 3600.0
+FB_GRAPH, IG_GRAPH, IG_API, IG_WWW = "graph.facebook.com", "graph.instagram.com", "api.instagram.com", "www.instagram.com"
+HOSTS = (FB_GRAPH, IG_GRAPH, IG_API, IG_WWW)
+GRAPH_LOGIN = {FB_GRAPH: "facebook", IG_GRAPH: "instagram"}  # whose tokens each Graph host takes
 FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "container_error", "container_expired", "lost_response"}
 LOST_RESPONSE_VIA = {"drop", "server_error", "timeout"}
 SHORT_LIVED_SECONDS = 3600
@@ -157,7 +171,8 @@ class InstagramSandbox(SandboxServer):
         self._tokens: dict[str, dict] = {}    # token -> {"user", "issued_at", "expires_at", "revoked"}
         self.oauth = AuthorizationServer(code_ttl=AUTHORIZATION_CODE_TTL, pkce="ignored", scope_separator=",",
                                          clock=clock)
-        self._server = self._thread = None
+        self._servers: dict[str, tuple[Any, threading.Thread]] = {}
+        self._urls: dict[str, str] = {}
         self._base_url = ""
         self._clear_state()
 
@@ -175,10 +190,13 @@ class InstagramSandbox(SandboxServer):
     # ---- Python control API ----
     def add_account(self, access_token: str, refresh_token: str | None = None, *, ig_user_id: str | None = None,
                     username: str | None = None, token_age_seconds: float = 2 * 86400,
-                    expires_in: float = LONG_LIVED_SECONDS) -> dict[str, str]:
+                    expires_in: float = LONG_LIVED_SECONDS, login: str = "facebook") -> dict[str, str]:
         """An Instagram professional account and its long-lived token(s). `refresh_token` is a
         second long-lived token of the same user. `expires_in` counts from when the token was
-        issued, `token_age_seconds` ago. Returns {"ig_user_id", "username"}."""
+        issued, `token_age_seconds` ago. `login`: which login issued the tokens, "facebook"
+        (valid on graph.facebook.com) or "instagram" (graph.instagram.com). Returns {"ig_user_id", "username"}."""
+        if login not in ("facebook", "instagram"):
+            raise ValueError("login must be facebook or instagram")
         with self._lock:
             uid = ig_user_id or next((t["user"] for tok, t in self._tokens.items() if tok == access_token), None) or _graph_id()
             user = self._users.setdefault(uid, {"id": uid, "username": username or f"sandbox_ig_{len(self._users) + 1}"})
@@ -188,7 +206,7 @@ class InstagramSandbox(SandboxServer):
             for token in filter(None, (access_token, refresh_token)):
                 self._tokens[token] = {"user": uid, "issued_at": now - token_age_seconds,
                                        "expires_at": now - token_age_seconds + expires_in, "revoked": False,
-                                       "long_lived": True}
+                                       "long_lived": True, "login": login}
             return {"ig_user_id": uid, "username": user["username"]}
 
     def add_short_lived_token(self, token: str, ig_user_id: str) -> None:
@@ -196,7 +214,12 @@ class InstagramSandbox(SandboxServer):
         with self._lock:
             now = self._clock()
             self._tokens[token] = {"user": ig_user_id, "issued_at": now, "expires_at": now + SHORT_LIVED_SECONDS,
-                                   "revoked": False, "long_lived": False}
+                                   "revoked": False, "long_lived": False, "login": "facebook"}
+
+    def token_login(self, token: str) -> str:
+        """Which login issued the token: "facebook" or "instagram"."""
+        with self._lock:
+            return self._tokens[token]["login"]
 
     def token_expires_at(self, token: str) -> float:
         with self._lock:
@@ -345,23 +368,74 @@ class InstagramSandbox(SandboxServer):
             return copy.deepcopy(self._fetches)
 
     # ---- server lifecycle ----
+    def start(self) -> str:
+        """One listening server per host (HOSTS), all serving this sandbox's state; each request
+        knows the host it reached (environ["sandbox.host"]). Returns graph.facebook.com's URL."""
+        for host in HOSTS:
+            def app(environ, start_response, host=host):
+                environ["sandbox.host"] = host
+                return self._wsgi(environ, start_response)
+            server = make_server(self.host, self.port if host == FB_GRAPH else 0,
+                                 recording_app(app, sandbox="instagram", host=lambda host=host: host),
+                                 threaded=True, request_handler=_QuietHandler)
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                      name=f"{self._thread_name}-{host}", daemon=True)
+            thread.start()
+            self._servers[host] = (server, thread)
+            self._urls[host] = f"http://{self.host}:{server.server_port}"
+        self.port = self._servers[FB_GRAPH][0].server_port
+        self._base_url = self._urls[FB_GRAPH]
+        return self._base_url
+
+    def stop(self) -> None:
+        for server, thread in self._servers.values():
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+        self._servers.clear()
+
+    def url(self, host: str) -> str:
+        """Where the server playing `host` listens (no version prefix)."""
+        return self._urls[host]
+
     @property
     def graph_url(self) -> str:
-        """What POSTGATE_INSTAGRAM_BASE_URL should be: the base URL plus the version prefix."""
-        return f"{self._base_url}/{self.api_version}"
+        """graph.facebook.com with the version prefix: where Facebook Login tokens are valid."""
+        return f"{self._urls[FB_GRAPH]}/{self.api_version}"
+
+    @property
+    def ig_graph_url(self) -> str:
+        """graph.instagram.com with the version prefix: where Instagram Login tokens are valid."""
+        return f"{self._urls[IG_GRAPH]}/{self.api_version}"
+
+    def graph_url_for(self, login: str) -> str:
+        return self.ig_graph_url if login == "instagram" else self.graph_url
+
+    @property
+    def settings(self) -> dict[str, str]:
+        """The POSTGATE_INSTAGRAM_* settings that point Postgate at this sandbox's hosts."""
+        return {"POSTGATE_INSTAGRAM_FB_LOGIN_BASE_URL": self.graph_url,
+                "POSTGATE_INSTAGRAM_IG_LOGIN_BASE_URL": self.ig_graph_url,
+                "POSTGATE_INSTAGRAM_AUTHORIZE_URL": self._urls[IG_WWW] + "/oauth/authorize",
+                "POSTGATE_INSTAGRAM_TOKEN_URL": self._urls[IG_API] + "/oauth/access_token",
+                "POSTGATE_INSTAGRAM_EXCHANGE_URL": self._urls[IG_GRAPH] + "/access_token"}
 
     # ---- request plumbing ----
     def _route(self, request: Request) -> tuple[str, list[str]]:
+        host = request.environ.get("sandbox.host", FB_GRAPH)
         path = request.path.rstrip("/")
-        if path == "/refresh_access_token":
+        # Business Login for Instagram's unversioned endpoints, each on its own host.
+        if host == IG_WWW:
+            if path == "/oauth/authorize":
+                return "authorize", []
+            raise GraphError(2500, f"Unknown path {path} on {IG_WWW}")
+        if host == IG_API:
+            if path == "/oauth/access_token":
+                return "ig_code", []
+            raise GraphError(2500, f"Unknown path {path} on {IG_API}")
+        if host == IG_GRAPH and path == "/refresh_access_token":
             return "ig_refresh", []
-        # Unversioned Instagram Login endpoints (www.instagram.com, api.instagram.com and
-        # graph.instagram.com in production; one host here).
-        if path == "/oauth/authorize":
-            return "authorize", []
-        if path == "/oauth/access_token":
-            return "ig_code", []
-        if path == "/access_token":
+        if host == IG_GRAPH and path == "/access_token":
             return "ig_exchange", []
         parts = [p for p in path.split("/") if p]
         if not parts or not re.fullmatch(r"v\d+\.\d+", parts[0]):
@@ -375,9 +449,7 @@ class InstagramSandbox(SandboxServer):
             return "batch", []
         if len(rest) == 2 and rest[1] == "insights":
             return "insights", rest
-        if rest == ["refresh_access_token"]:
-            return "ig_refresh", []
-        if rest == ["oauth", "access_token"]:
+        if rest == ["oauth", "access_token"] and host == FB_GRAPH:
             return "fb_token", []
         if len(rest) == 2 and rest[1] == "content_publishing_limit":
             return "publishing_limit", rest
@@ -385,6 +457,8 @@ class InstagramSandbox(SandboxServer):
             return ("media_list" if request.method == "GET" else "media"), rest
         if len(rest) == 2 and rest[1] == "media_publish":
             return "media_publish", rest
+        if len(rest) == 2 and rest[1] == "stories":
+            return "stories", rest
         if rest == ["me"]:
             return "me", []
         if len(rest) == 1:
@@ -433,6 +507,7 @@ class InstagramSandbox(SandboxServer):
     def _log_request(self, endpoint: str, request: Request, params: dict, *, status: int, code: str) -> None:
         with self._lock:
             self._log.append({"endpoint": endpoint, "method": request.method, "path": request.path,
+                              "host": request.environ.get("sandbox.host", FB_GRAPH),
                               "status": status, "error_code": code,
                               "params": {k: v for k, v in params.items() if k not in SECRET_PARAMS},
                               "content_type": request.mimetype or None,
@@ -523,7 +598,7 @@ class InstagramSandbox(SandboxServer):
             raise GraphError(104, "An access token is required to request this resource.")
         with self._lock:
             info = self._tokens.get(token)
-            if info is None:
+            if info is None or not self._host_takes(request, info):
                 raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
             if info["revoked"]:
                 raise GraphError(190, "Error validating access token: The session has been invalidated because the "
@@ -532,6 +607,13 @@ class InstagramSandbox(SandboxServer):
             if info["expires_at"] <= self._clock():
                 raise GraphError(190, "Error validating access token: Session has expired.", subcode=463)
             return info["user"]
+
+    @staticmethod
+    def _host_takes(request: Request, info: dict) -> bool:
+        """graph.instagram.com knows Instagram Login tokens only, graph.facebook.com Facebook Login
+        ones only: to the other host such a token is one it cannot parse."""
+        wanted = GRAPH_LOGIN.get(request.environ.get("sandbox.host", FB_GRAPH))
+        return wanted is None or info.get("login", "facebook") == wanted
 
     def _own_user(self, request: Request, params: dict, ig_id: str) -> str:
         user = self._auth(request, params)
@@ -859,7 +941,7 @@ class InstagramSandbox(SandboxServer):
             if page:
                 body["paging"] = {"cursors": {"before": self._cursor(page[0]["id"]), "after": self._cursor(page[-1]["id"])}}
                 if start + limit < len(newest_first):
-                    body["paging"]["next"] = (f"{self.graph_url}/{user}/media?fields={','.join(fields)}&limit={limit}"
+                    body["paging"]["next"] = (f"{request.host_url.rstrip('/')}/{self.api_version}/{user}/media?fields={','.join(fields)}&limit={limit}"
                                               f"&after={self._cursor(page[-1]['id'])}")
             return body
 
@@ -960,7 +1042,8 @@ class InstagramSandbox(SandboxServer):
             token = "IGAA" + secrets.token_urlsafe(40).replace("-", "x").replace("_", "y")
             now = self._clock()
             self._tokens[token] = {"user": grant["user"], "issued_at": now, "expires_at": now + SHORT_LIVED_SECONDS,
-                                   "revoked": False, "long_lived": False, "client_id": params.get("client_id")}
+                                   "revoked": False, "long_lived": False, "client_id": params.get("client_id"),
+                                   "login": "instagram"}
         return {"data": [{"access_token": token, "user_id": grant["user"], "permissions": ",".join(grant["scopes"])}]}
 
     def _h_ig_exchange(self, request: Request, parts: list[str], params: dict) -> dict:
@@ -972,7 +1055,7 @@ class InstagramSandbox(SandboxServer):
         if not short or not secret:
             raise GraphError(100, "access_token and client_secret are required")
         with self._lock:
-            user = self._valid_token_user(short)
+            user = self._valid_token_user(request, short)
             info = self._tokens[short]
             client = info.get("client_id")
             if client is not None:
@@ -982,7 +1065,7 @@ class InstagramSandbox(SandboxServer):
                     raise GraphError(1, "Error validating client secret.") from None
             if info.get("long_lived", True):
                 raise GraphError(100, "the access token is already long-lived")
-            return {"access_token": self._issue(user), "token_type": "bearer", "expires_in": LONG_LIVED_SECONDS}
+            return {"access_token": self._issue(user, "instagram"), "token_type": "bearer", "expires_in": LONG_LIVED_SECONDS}
 
     @staticmethod
     def _cursor(media_id: str) -> str:
@@ -1020,16 +1103,17 @@ class InstagramSandbox(SandboxServer):
             if not secrets.compare_digest(self._clients[client_id].encode(), secret.encode()):
                 raise GraphError(1, "Error validating client secret.")
 
-    def _issue(self, user: str) -> str:
-        token = "EAAG" + secrets.token_urlsafe(48).replace("-", "x").replace("_", "y")
+    def _issue(self, user: str, login: str) -> str:
+        # Meta's tokens look like this (EAA... from Facebook Login, IGAA... from Instagram Login); nothing relies on it.
+        token = ("IGAA" if login == "instagram" else "EAAG") + secrets.token_urlsafe(48).replace("-", "x").replace("_", "y")
         now = self._clock()
         self._tokens[token] = {"user": user, "issued_at": now, "expires_at": now + LONG_LIVED_SECONDS, "revoked": False,
-                               "long_lived": True}
+                               "long_lived": True, "login": login}
         return token
 
-    def _valid_token_user(self, token: str) -> str:
+    def _valid_token_user(self, request: Request, token: str) -> str:
         info = self._tokens.get(token)
-        if info is None:
+        if info is None or not self._host_takes(request, info):
             raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
         if info["revoked"]:
             raise GraphError(190, "Error validating access token: The session has been invalidated.", subcode=460)
@@ -1051,12 +1135,13 @@ class InstagramSandbox(SandboxServer):
         if not exchange:
             raise GraphError(100, "Missing fb_exchange_token parameter.")
         with self._lock:
-            user = self._valid_token_user(exchange)
+            user = self._valid_token_user(request, exchange)
             info = self._tokens[exchange]
             if info.get("long_lived", True):
                 return {"access_token": exchange, "token_type": "bearer",
                         "expires_in": int(info["expires_at"] - self._clock())}
-            return {"access_token": self._issue(user), "token_type": "bearer", "expires_in": LONG_LIVED_SECONDS - 56}
+            return {"access_token": self._issue(user, "facebook"), "token_type": "bearer",
+                    "expires_in": LONG_LIVED_SECONDS - 56}
 
     def _h_ig_refresh(self, request: Request, parts: list[str], params: dict) -> dict:
         """GET /refresh_access_token?grant_type=ig_refresh_token&access_token=<long-lived>."""
@@ -1066,10 +1151,10 @@ class InstagramSandbox(SandboxServer):
         if not token:
             raise GraphError(100, "Missing access_token parameter.")
         with self._lock:
-            user = self._valid_token_user(token)
+            user = self._valid_token_user(request, token)
             if self._clock() - self._tokens[token]["issued_at"] < 86400:
                 raise GraphError(100, "The access token must be at least 24 hours old to be refreshed")
-            return {"access_token": self._issue(user), "token_type": "bearer", "expires_in": LONG_LIVED_SECONDS,
+            return {"access_token": self._issue(user, "instagram"), "token_type": "bearer", "expires_in": LONG_LIVED_SECONDS,
                     "permissions": "instagram_business_basic,instagram_business_content_publish"}
 
     # ---- HTTP control surface for a sandbox running as its own process ----
@@ -1110,7 +1195,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    print(json.dumps({"ready": sandbox.start(), "graph_url": sandbox.graph_url, "accounts": accounts}), flush=True)
+    print(json.dumps({"ready": sandbox.start(), "graph_url": sandbox.graph_url, "settings": sandbox.settings,
+                      "accounts": accounts}), flush=True)
     while not stop.wait(0.5):
         pass
     sandbox.stop()

@@ -132,12 +132,19 @@ def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCa
     return ReviewCard(text=content.text(), fields=fields, media=media, text_label="Caption")
 
 
-def client_for(tokens, config) -> InstagramClient:
-    return InstagramClient(tokens, base_url=config.instagram_base_url, timeout=config.http_timeout_seconds)
+def client_for(tokens, config, account: dict | None) -> InstagramClient:
+    """A client on the host of the account's login: Instagram Login tokens are valid on
+    graph.instagram.com only, Facebook Login tokens on graph.facebook.com only."""
+    login = login_tokens.login_of(account, tokens, config.instagram_default_login)
+    return InstagramClient(tokens, base_url=login_tokens.base_url_for(login, config),
+                           timeout=config.http_timeout_seconds)
 
 
 def refresh_tokens(tokens: dict, *, config, http=None) -> dict:
-    return login_tokens.refresh(config.instagram_base_url, tokens, timeout=config.http_timeout_seconds, http=http)
+    # Only the secret reaches here; connect keeps the login in it (login_tokens.login_of).
+    login = login_tokens.login_of(None, tokens, config.instagram_default_login)
+    return login_tokens.refresh(tokens, login=login, base_url=login_tokens.base_url_for(login, config),
+                                timeout=config.http_timeout_seconds, http=http)
 
 
 def _ig_user_id(account: dict) -> str:
@@ -241,7 +248,7 @@ def _create_containers(ctx: PublishContext, client: InstagramClient, ig_id: str)
 def publish(ctx: PublishContext) -> PublishResult:
     validate(ctx.content, ctx.post.target, ctx.account)
     ig_id = _ig_user_id(ctx.account)
-    client = client_for(ctx.tokens, ctx.config)
+    client = client_for(ctx.tokens, ctx.config, ctx.account)
     limit = ctx.retry(lambda: client.publishing_limit(ig_id))
     if limit.quota_total is not None and limit.quota_usage >= limit.quota_total:
         raise CapReached(f"instagram publishing cap reached ({limit.quota_usage}/{limit.quota_total} in 24 h)",
@@ -265,7 +272,7 @@ def publish(ctx: PublishContext) -> PublishResult:
 def check_status(ctx: StatusContext) -> StatusResult:
     """For a container left IN_PROGRESS by publish: FINISHED -> media_publish; PUBLISHED -> its media."""
     ids = ctx.post.platform_ids
-    client = client_for(ctx.tokens, ctx.config)
+    client = client_for(ctx.tokens, ctx.config, ctx.account)
     if ids.get("media_id"):
         return StatusResult("published", share_url=_permalink(client, ids["media_id"], _once), detail="PUBLISHED")
     container_id = ids.get("container_id")
@@ -298,7 +305,7 @@ def reconcile(ctx: StatusContext) -> StatusResult:
     """Settle a media_publish whose outcome is unknown, by reading: the container's status, then the
     account's recent media for what was sent. Never publishes (see the module docstring)."""
     ids = ctx.post.platform_ids
-    client = client_for(ctx.tokens, ctx.config)
+    client = client_for(ctx.tokens, ctx.config, ctx.account)
     if ids.get("media_id"):  # the answer arrived and was saved before the attempt ended
         return StatusResult("published", share_url=_permalink(client, ids["media_id"], _once), detail="PUBLISHED")
     container_id = ids.get("container_id")
@@ -317,7 +324,7 @@ def fetch_metrics(ctx: MetricsContext) -> list[PlatformMetrics | MetricsRefused]
     answers: dict[str, PlatformMetrics | MetricsRefused] = {}
     if ids:
         try:
-            results = client_for(ctx.tokens, ctx.config).insights_batch(ids, INSIGHT_METRICS)
+            results = client_for(ctx.tokens, ctx.config, ctx.account).insights_batch(ids, INSIGHT_METRICS)
         except TransientError as exc:
             if is_throttle(exc):
                 raise _throttled(exc) from None
@@ -441,6 +448,11 @@ def exchange_code(code: str, *, client_id: str, client_secret: str, redirect_uri
 
 
 def identity(tokens, config, account: dict) -> dict:
-    """GET /me?fields=user_id,username: {platform_account_id: IG user id, handle: username}."""
-    me = client_for(tokens, config).me()
-    return {"platform_account_id": str(me.get("user_id") or me["id"]), "handle": me.get("username") or None}
+    """GET /me?fields=user_id,username on the login's host: {platform_account_id: IG user id,
+    handle: username, instagram_login}. Connect writes these onto the account, so the login is
+    recorded there."""
+    login = login_tokens.login_of(account, tokens, config.instagram_default_login)
+    me = InstagramClient(tokens, base_url=login_tokens.base_url_for(login, config),
+                         timeout=config.http_timeout_seconds).me()
+    return {"platform_account_id": str(me.get("user_id") or me["id"]), "handle": me.get("username") or None,
+            login_tokens.ACCOUNT_FIELD: login}
