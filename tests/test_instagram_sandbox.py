@@ -137,6 +137,78 @@ def test_carousel_parent_finishes_with_its_children_and_counts_once_against_the_
     assert client.publishing_limit(IG_ID).quota_usage == 1
 
 
+# ---- stories ----------------------------------------------------------------------------------
+def test_image_story_is_full_screen_has_no_caption_and_is_listed_on_the_stories_edge_only(box, ids, put):
+    from tests.media_samples import decodable_jpeg
+
+    client = _client(box)
+    portrait = put("s.jpg", decodable_jpeg(1080, 1920))  # 9:16: fine for a story, outside the feed's range
+    feed = requests.post(f"{box.graph_url}/{IG_ID}/media", data={"image_url": portrait},
+                         headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert feed.json()["error"]["error_subcode"] == 2207009
+    cid = client.create_container(IG_ID, {"media_type": "STORIES", "image_url": portrait})
+    assert _finish(client, cid) == "FINISHED"
+    media_id = client.publish(IG_ID, cid)
+    story = box.posts[media_id]
+    assert (story["media_type"], story["media_product_type"], story["caption"]) == ("IMAGE", "STORY", None)
+    assert "/stories/brand/" in story["permalink"]
+    since = datetime.now(timezone.utc) - timedelta(minutes=5)
+    assert client.media_since(IG_ID, since, ["id"], max_pages=1).items == []
+    [listed] = client.media_since(IG_ID, since, ["id", "media_product_type"], max_pages=1, edge="stories").items
+    assert listed["id"] == media_id and listed["media_product_type"] == "STORY"
+
+
+@pytest.mark.parametrize("fields,subcode_or_word", [
+    ({"caption": "Hello"}, "caption"),
+    ({"image_url": "both", "video_url": "both"}, 2207023),
+    ({}, 2207023),
+    ({"share_to_feed": "true"}, "image_url or video_url only"),
+])
+def test_story_container_refuses_a_caption_and_anything_but_one_media_url(box, ids, put, fields, subcode_or_word):
+    data = {"media_type": "STORIES", "image_url": put("s1.jpg", jpeg_bytes(1080, 1920)), **fields}
+    if fields.get("image_url") == "both":
+        data.update(image_url=put("s2.jpg", jpeg_bytes()), video_url=put("s2.mp4", b"\0" * 64, "video/mp4"))
+    if fields == {}:
+        data.pop("image_url")
+    error = requests.post(f"{box.graph_url}/{IG_ID}/media", data=data, headers={"Authorization": f"Bearer {TOKEN}"},
+                          timeout=10).json()["error"]
+    assert (error.get("error_subcode") == subcode_or_word if isinstance(subcode_or_word, int)
+            else subcode_or_word in error["message"]), error
+
+
+@pytest.mark.parametrize("seconds,accepted", [(2.9, False), (3, True), (60, True), (61, False)])
+def test_story_video_runs_3_to_60_seconds(box, ids, put, seconds, accepted):
+    from tests.media_samples import timed_mp4
+
+    video = put(f"story-{seconds}.mp4", timed_mp4(seconds), "video/mp4")
+    answer = requests.post(f"{box.graph_url}/{IG_ID}/media", data={"media_type": "STORIES", "video_url": video},
+                           headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).json()
+    assert ("id" in answer) is accepted, answer
+    if not accepted:
+        assert answer["error"]["error_subcode"] == 2207026 and "3-60 s" in answer["error"]["message"]
+
+
+def test_story_insights_have_no_likes_and_end_after_24_hours():
+    now = [1_800_000_000.0]
+    sandbox = InstagramSandbox(clock=lambda: now[0])
+    sandbox.start()
+    try:
+        sandbox.add_account(TOKEN, LONG, ig_user_id=IG_ID)
+        story, feed = sandbox.add_media(TOKEN, media_type="STORIES"), sandbox.add_media(TOKEN)
+        now[0] += 3600
+        client = InstagramClient(TOKEN, base_url=sandbox.graph_url, timeout=5)
+        [ok] = client.insights_batch([story], ["views", "reach", "shares"])
+        assert ok.ok and {row["name"] for row in ok.body["data"]} == {"views", "reach", "shares"}
+        answers = client.insights_batch([story, feed], ["likes"], per_media={feed: ("replies",)})
+        assert [a.body["error"]["code"] for a in answers] == [100, 100]
+        assert "likes" in answers[0].body["error"]["message"] and "replies" in answers[1].body["error"]["message"]
+        now[0] += 86400
+        [gone] = client.insights_batch([story], ["views"])
+        assert not gone.ok and gone.body["error"]["error_subcode"] == 33
+    finally:
+        sandbox.stop()
+
+
 @pytest.mark.parametrize("count", [1, 11])
 def test_carousel_child_count_outside_2_to_10_is_100_2207028(box, ids, put, count):
     client = _client(box)

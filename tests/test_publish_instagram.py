@@ -159,6 +159,52 @@ def test_carousel_is_published_from_the_images_in_order(account, ig):
     assert ig.count("media") == 4 and ig.count("media_publish") == 1
 
 
+def test_image_story_is_published_full_screen_without_a_caption(account, ig):
+    content = _draft("STORIES", images=_images(1, 1080, 1920))
+    post_id = _approved(account, content)
+    assert _deliver(post_id).status_code == 200
+    post = _post(post_id)
+    assert post.status == "published", post.fail_reason
+    story = ig.posts[post.platform_ids["media_id"]]
+    assert (story["media_type"], story["media_product_type"], story["caption"]) == ("IMAGE", "STORY", None)
+    [create] = _params(ig, "media")
+    assert set(create) == {"media_type", "image_url"} and create["media_type"] == "STORIES"
+    assert post.share_url == story["permalink"]
+
+
+def test_video_story_is_published_from_the_video(account, ig):
+    from tests.media_samples import timed_mp4
+
+    video = upload_object("in/story.mp4", timed_mp4(15), "video/mp4")
+    post_id = _approved(account, _draft("STORIES", video=video, images=_images(2)))  # the video wins over images
+    _deliver(post_id)
+    post = _post(post_id)
+    assert post.status == "published", post.fail_reason
+    story = ig.posts[post.platform_ids["media_id"]]
+    assert (story["media_type"], story["media_product_type"]) == ("VIDEO", "STORY")
+    assert set(_params(ig, "media")[0]) == {"media_type", "video_url"}
+
+
+def test_story_video_longer_than_60_seconds_fails_before_any_container(account, ig):
+    from tests.media_samples import timed_mp4
+
+    post_id = _approved(account, _draft("STORIES", video=upload_object("in/long.mp4", timed_mp4(75), "video/mp4")))
+    _deliver(post_id)
+    post = _post(post_id)
+    assert post.status == "failed" and "75.0 s" in post.fail_reason and "3-60" in post.fail_reason
+    assert ig.count("media") == 0 and ig.posts == {}
+
+
+def test_review_card_of_a_story_says_no_caption_is_shown(account, ig):
+    from shared.platforms.instagram.adapter import preview
+
+    content = _draft("STORIES", images=_images(1, 1080, 1920))
+    card = preview(content, content.targets[0], {"platform_account_id": IG_ID})
+    assert card.text_label == "Caption" and "no caption" in card.text and content.text() not in card.text
+    assert card.fields == [("Post type", "story from the image (visible for 24 hours)")]
+    assert [m.uri for m in card.media] == [m.uri for m in content.media]
+
+
 def test_slow_container_is_handed_to_the_status_poll_which_publishes_it_once(account, ig, monkeypatch):
     from shared import services
     from shared.runtime.clock import utcnow
@@ -519,7 +565,7 @@ def test_token_that_cannot_be_refreshed_fails_the_post_asking_to_reconnect(accou
 
 # ---- validation at generation ----------------------------------------------------------------
 @pytest.mark.parametrize("media_type,kwargs,field,limit", [
-    (None, {"images": 1}, "targets.instagram_media_type", "IMAGE, REELS, CAROUSEL"),
+    (None, {"images": 1}, "targets.instagram_media_type", "IMAGE, REELS, CAROUSEL, STORIES"),
     ("IMAGE", {"images": 1, "hashtags": ["a", "b", "c", "d", "e", "f"]}, "hashtags", "5 hashtags"),
     ("IMAGE", {"images": 1, "caption_extra": "#g #h #i #j #k"}, "hashtags", "5 hashtags"),
     ("IMAGE", {"images": 2}, "images", "exactly 1 JPEG image"),
@@ -527,6 +573,9 @@ def test_token_that_cannot_be_refreshed_fails_the_post_asking_to_reconnect(accou
     ("CAROUSEL", {"images": 1}, "images", "2-10 items"),
     ("REELS", {"images": 1}, "video", "MP4 or MOV"),
     ("REELS", {"video": True, "alt_text": "x"}, "targets.alt_text", "IMAGE"),
+    ("STORIES", {"images": 2}, "images", "1 JPEG image or 1 MP4/MOV video"),
+    ("STORIES", {"images": 1, "alt_text": "x"}, "targets.alt_text", "IMAGE"),
+    ("STORIES", {"png": True}, "images", "image/jpeg"),
     ("IMAGE", {"images": 1, "hashtags": [f"{'x' * 450}{i}" for i in range(5)]}, "caption", "2200 characters"),
 ])
 def test_generation_refuses_what_instagram_would_refuse(account, ig, media_type, kwargs, field, limit):

@@ -63,13 +63,25 @@ CONTAINER_FIELDS = {"id", "status_code", "status", "copyright_check_status"}
 MEDIA_FIELDS = {"id", "media_type", "media_product_type", "permalink", "shortcode", "timestamp", "caption",
                 "username", "children", "like_count", "comments_count", "alt_text", "is_shared_to_feed", "owner"}
 SECRET_PARAMS = {"access_token", "client_secret", "fb_exchange_token"}
-ENDPOINTS = {"publishing_limit", "media", "media_list", "container_status", "media_publish", "media_read", "me",
+ENDPOINTS = {"publishing_limit", "media", "media_list", "stories", "container_status", "media_publish", "media_read", "me",
              "fb_token", "ig_refresh", "authorize", "ig_code", "ig_exchange", "insights", "batch"}
 # Graph batch requests: at most 50 operations per batch [developers.facebook.com/docs/graph-api/batch-requests].
 # The error for a longer batch is not documented (unverified): (#100) with Meta's usual wording here.
 BATCH_MAX = 50
 # GET /<media>/insights?metric= (platforms.md 2.5): the current metrics, and the ones removed in 2025-04,
 # whose request fails as a whole.
+# Stories [developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media]:
+# media_type=STORIES with image_url or video_url, not both; images as for feed posts (JPEG, 8 MiB) but
+# full-screen, so the feed's aspect-ratio range does not apply (9:16 recommended); video MP4/MOV of
+# 3-60 s and at most 100 MB. No caption is shown on a story; this sandbox refuses one (whether Meta
+# refuses or ignores it is unverified). A story leaves the /stories edge and its insights after 24 h.
+STORY_VIDEO_MAX_BYTES = 100 * 1000 * 1000
+STORY_VIDEO_SECONDS = (3.0, 60.0)
+STORY_LIFETIME = 86400.0
+# Story insights [developers.facebook.com/docs/instagram-platform/reference/instagram-media/insights]:
+# no likes, comments or saved; navigation and replies are stories' own.
+STORY_METRICS = {"views", "reach", "shares", "total_interactions", "follows", "profile_visits", "profile_activity",
+                 "navigation", "replies"}
 INSIGHT_METRICS = {"views", "reach", "likes", "comments", "shares", "saved", "total_interactions", "follows",
                    "profile_visits", "profile_activity", "ig_reels_avg_watch_time", "ig_reels_video_view_total_time"}
 REMOVED_METRICS = {"impressions", "plays", "video_views", "clips_replays_count", "ig_reels_aggregated_all_plays_count"}
@@ -145,6 +157,33 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
             height, width = struct.unpack(">HH", data[i + 5:i + 9])
             return width, height
         i += 2 + length
+    return None
+
+
+def mp4_seconds(data: bytes) -> float | None:
+    """Duration from the moov/mvhd box of an MP4 / QuickTime file held in memory, or None."""
+    def boxes(start: int, end: int):
+        i = start
+        while i + 8 <= end:
+            size, kind = struct.unpack(">I4s", data[i:i + 8])
+            head = 8
+            if size == 1 and i + 16 <= end:
+                size, head = struct.unpack(">Q", data[i + 8:i + 16])[0], 16
+            elif size == 0:
+                size = end - i
+            if size < head:
+                return
+            yield kind, i + head, min(i + size, end)
+            i += size
+    for kind, start, end in boxes(0, len(data)):
+        if kind == b"moov":
+            for inner, body, stop in boxes(start, end):
+                if inner == b"mvhd" and stop - body >= 20:
+                    if data[body] == 1 and stop - body >= 32:
+                        timescale, duration = struct.unpack(">IQ", data[body + 20:body + 32])
+                    else:
+                        timescale, duration = struct.unpack(">II", data[body + 12:body + 20])
+                    return duration / timescale if timescale else None
     return None
 
 
@@ -298,8 +337,8 @@ class InstagramSandbox(SandboxServer):
 
     # ---- metrics (media insights, fetched in Graph batch requests) ----
     def add_media(self, access_token: str, *, age_seconds: float = 0.0, media_type: str = "IMAGE") -> str:
-        """A media the token's account published `age_seconds` ago (IMAGE or REELS); returns its id.
-        Its insights grow with the sandbox clock from then on."""
+        """A media the token's account published `age_seconds` ago (IMAGE, REELS or STORIES, an image
+        story); returns its id. Its insights grow with the sandbox clock from then on."""
         with self._lock:
             user = self._tokens[access_token]["user"]
             media_id = _graph_id()
@@ -307,7 +346,8 @@ class InstagramSandbox(SandboxServer):
             self._media[media_id] = {
                 "id": media_id, "owner": user, "username": self._users[user]["username"], "container_id": None,
                 "media_type": "VIDEO" if media_type == "REELS" else "IMAGE",
-                "media_product_type": "REELS" if media_type == "REELS" else "FEED", "caption": "", "alt_text": None,
+                "media_product_type": {"REELS": "REELS", "STORIES": "STORY"}.get(media_type, "FEED"), "caption": "",
+                "alt_text": None,
                 "is_shared_to_feed": True, "children": [], "permalink": f"https://www.instagram.com/p/{media_id}/",
                 "shortcode": media_id,
                 "timestamp": datetime.fromtimestamp(published, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000"),
@@ -692,6 +732,14 @@ class InstagramSandbox(SandboxServer):
             kind, url, want = "REELS", self._require(video_url, "video_url"), "video"
             if image_url or params.get("alt_text"):
                 raise GraphError(100, "A reel takes video_url (no image_url, no alt_text)")
+        elif media_type == "STORIES":
+            if bool(image_url) == bool(video_url):
+                raise GraphError(100, "A story takes image_url or video_url (one of them)", subcode=2207023)
+            if caption is not None:
+                raise GraphError(100, "(#100) Param caption is not supported for stories: a story shows no caption")
+            if params.get("alt_text") or share_to_feed is not None or params.get("children"):
+                raise GraphError(100, "A story takes image_url or video_url only")
+            kind, url, want = "STORIES", image_url or video_url, "story_image" if image_url else "story_video"
         elif media_type == "CAROUSEL":
             kind, url, want = "CAROUSEL", None, None
             if image_url or video_url or params.get("alt_text") or share_to_feed is not None:
@@ -787,7 +835,7 @@ class InstagramSandbox(SandboxServer):
         if response.status_code != 200:
             raise GraphError(9004, f"The media could not be fetched from this URI (HTTP {response.status_code})",
                              subcode=2207052)
-        if want == "image":
+        if want in ("image", "story_image"):
             if len(data) > MAX_IMAGE_BYTES:
                 raise GraphError(36000, "The image size is too large.", subcode=2207004,
                                  user_msg="The image is too large to download. It should be less than 8 MiB.")
@@ -795,13 +843,24 @@ class InstagramSandbox(SandboxServer):
             if size is None:
                 raise GraphError(100, "Only JPEG images are supported (the bytes are not a JPEG)", subcode=2207023)
             width, height = size
-            if not height or not MIN_RATIO - 1e-9 <= width / height <= MAX_RATIO + 1e-9:
+            if want == "image" and (not height or not MIN_RATIO - 1e-9 <= width / height <= MAX_RATIO + 1e-9):
                 raise GraphError(36003, f"The aspect ratio {width}x{height} is not supported.", subcode=2207009,
                                  user_msg="The submitted image with aspect ratio is not supported: use 4:5 to 1.91:1.")
             return {"kind": "image", "bytes": len(data), "width": width, "height": height}
         if content_type not in VIDEO_TYPES:
             raise GraphError(352, f"The video format is not supported ({content_type or 'no Content-Type'}); "
                                   "use MP4 or MOV", subcode=2207026)
+        if want == "story_video":
+            if len(data) > STORY_VIDEO_MAX_BYTES:
+                raise GraphError(352, "The story video is larger than 100 MB", subcode=2207026)
+            seconds = mp4_seconds(data)
+            low, high = STORY_VIDEO_SECONDS
+            if seconds is None:
+                raise GraphError(352, "The video format is not supported (no MP4 movie header)", subcode=2207026)
+            if not low <= seconds <= high:  # the error Meta gives is unverified
+                raise GraphError(352, f"The story video is {seconds:.1f} s long; stories take {low:.0f}-{high:.0f} s",
+                                 subcode=2207026)
+            return {"kind": "video", "bytes": len(data), "content_type": content_type, "seconds": seconds}
         return {"kind": "video", "bytes": len(data), "content_type": content_type}
 
     def _advance(self, c: dict) -> None:
@@ -883,15 +942,19 @@ class InstagramSandbox(SandboxServer):
                                           "Content Publishing API.")
             media_id = _graph_id()
             shortcode = secrets.token_urlsafe(8).replace("-", "A").replace("_", "B")
-            media_type = {"IMAGE": "IMAGE", "REELS": "VIDEO", "CAROUSEL": "CAROUSEL_ALBUM"}[c["kind"]]
+            story = c["kind"] == "STORIES"
+            media_type = ("VIDEO" if story and c["media"]["kind"] == "video" else
+                          {"IMAGE": "IMAGE", "REELS": "VIDEO", "CAROUSEL": "CAROUSEL_ALBUM", "STORIES": "IMAGE"}[c["kind"]])
             self._media[media_id] = {
                 "id": media_id, "owner": user, "username": self._users[user]["username"], "container_id": cid,
-                "media_type": media_type, "media_product_type": "REELS" if c["kind"] == "REELS" else "FEED",
+                "media_type": media_type,
+                "media_product_type": {"REELS": "REELS", "STORIES": "STORY"}.get(c["kind"], "FEED"),
                 "caption": c["caption"], "alt_text": c["alt_text"],
-                "is_shared_to_feed": c["share_to_feed"] is not False,
+                "is_shared_to_feed": c["share_to_feed"] is not False and not story,
                 "children": [{"id": ch, "media_type": "VIDEO" if self._containers[ch]["kind"].endswith("VIDEO") else "IMAGE"}
                              for ch in c["children"]],
-                "permalink": f"https://www.instagram.com/{'reel' if c['kind'] == 'REELS' else 'p'}/{shortcode}/",
+                "permalink": (f"https://www.instagram.com/stories/{self._users[user]['username']}/{media_id}/" if story
+                              else f"https://www.instagram.com/{'reel' if c['kind'] == 'REELS' else 'p'}/{shortcode}/"),
                 "shortcode": shortcode,
                 "timestamp": datetime.fromtimestamp(self._clock(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000"),
                 "like_count": 0, "comments_count": 0,
@@ -912,8 +975,9 @@ class InstagramSandbox(SandboxServer):
                 raise GraphError(100, f"Unsupported get request. Object with ID '{parts[0]}' does not exist", subcode=33)
             return self._media_view(m, fields)
 
-    def _h_media_list(self, request: Request, parts: list[str], params: dict) -> dict:
-        """GET /<IG_ID>/media: the account's media, newest first, cursor-paged (`limit`, `after`)."""
+    def _h_media_list(self, request: Request, parts: list[str], params: dict, *, stories: bool = False) -> dict:
+        """GET /<IG_ID>/media: the account's media, newest first, cursor-paged (`limit`, `after`);
+        stories are not on this edge. `stories`: GET /<IG_ID>/stories, the stories still up (24 h)."""
         user = self._own_user(request, params, parts[0])
         fields = self._fields(params, MEDIA_FIELDS, "IGMedia") or ["id"]
         try:
@@ -923,8 +987,11 @@ class InstagramSandbox(SandboxServer):
         if not 1 <= limit <= MEDIA_PAGE_MAX:
             raise GraphError(100, f"Param limit must be between 1 and {MEDIA_PAGE_MAX}")
         with self._lock:
+            now = self._clock()
             newest_first = [m for m in reversed(self._media.values()) if m["owner"] == user
-                            and not self._unlisted.get(m["id"])]
+                            and not self._unlisted.get(m["id"])
+                            and (m["media_product_type"] == "STORY") == stories
+                            and (not stories or now - self._published_clock.get(m["id"], now) < STORY_LIFETIME)]
             for media_id in list(self._unlisted):
                 self._unlisted[media_id] -= 1
                 if self._unlisted[media_id] <= 0:
@@ -941,9 +1008,12 @@ class InstagramSandbox(SandboxServer):
             if page:
                 body["paging"] = {"cursors": {"before": self._cursor(page[0]["id"]), "after": self._cursor(page[-1]["id"])}}
                 if start + limit < len(newest_first):
-                    body["paging"]["next"] = (f"{request.host_url.rstrip('/')}/{self.api_version}/{user}/media?fields={','.join(fields)}&limit={limit}"
+                    body["paging"]["next"] = (f"{request.host_url.rstrip('/')}/{self.api_version}/{user}/{'stories' if stories else 'media'}?fields={','.join(fields)}&limit={limit}"
                                               f"&after={self._cursor(page[-1]['id'])}")
             return body
+
+    def _h_stories(self, request: Request, parts: list[str], params: dict) -> dict:
+        return self._h_media_list(request, parts, params, stories=True)
 
     def _h_insights(self, request: Request, parts: list[str], params: dict) -> dict:
         """GET /<media>/insights?metric=a,b: lifetime values, {data: [{name, period, values: [{value}],
@@ -958,14 +1028,22 @@ class InstagramSandbox(SandboxServer):
         if removed:
             raise GraphError(100, f"(#100) The Media Insights API does not support the {removed[0]} metric for this "
                                   "media product type (deprecated in v22.0; use views)")
-        unknown = [m for m in metrics if m not in INSIGHT_METRICS]
+        unknown = [m for m in metrics if m not in INSIGHT_METRICS | STORY_METRICS]
         if unknown:
             raise GraphError(100, f"(#100) metric[0] must be one of the following values: {', '.join(sorted(INSIGHT_METRICS))}")
         with self._lock:
             m = self._media.get(media_id)
-            if m is None or m["owner"] != user:
+            expired_story = (m is not None and m["media_product_type"] == "STORY"
+                             and self._clock() - self._published_clock.get(media_id, 0.0) >= STORY_LIFETIME)
+            if m is None or m["owner"] != user or expired_story:  # Meta's answer for an expired story is unverified
                 raise GraphError(100, f"Unsupported get request. Object with ID '{media_id}' does not exist, cannot be "
                                       "loaded due to missing permissions, or does not support this operation", subcode=33)
+            story = m["media_product_type"] == "STORY"
+            wrong = [name for name in metrics
+                     if (name not in STORY_METRICS if story else name in ("navigation", "replies"))]
+            if wrong:
+                raise GraphError(100, f"(#100) The Media Insights API does not support the {wrong[0]} metric for this "
+                                      f"media product type ({m['media_product_type']})")
             values = self._insight_values(media_id)
         return {"data": [{"name": name, "period": "lifetime", "values": [{"value": values.get(name, 0)}],
                           "title": name.replace("_", " ").capitalize(), "description": f"Lifetime {name} of the media",
