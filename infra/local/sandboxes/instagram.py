@@ -35,6 +35,7 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
@@ -160,6 +161,20 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+_SANDBOXES: "weakref.WeakSet[InstagramSandbox]" = weakref.WeakSet()
+
+
+def token_login(token: str) -> str | None:
+    """Which login issued `token` in any sandbox of this process ("facebook" | "instagram"), or None:
+    the contract checks ask it whether a token went to its login's host."""
+    for sandbox in list(_SANDBOXES):
+        with sandbox._lock:
+            info = sandbox._tokens.get(token)
+        if info is not None:
+            return info.get("login", "facebook")
+    return None
+
+
 def mp4_seconds(data: bytes) -> float | None:
     """Duration from the moov/mvhd box of an MP4 / QuickTime file held in memory, or None."""
     def boxes(start: int, end: int):
@@ -214,6 +229,7 @@ class InstagramSandbox(SandboxServer):
         self._urls: dict[str, str] = {}
         self._base_url = ""
         self._clear_state()
+        _SANDBOXES.add(self)
 
     def _clear_state(self) -> None:
         self._containers: dict[str, dict] = {}
