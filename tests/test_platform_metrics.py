@@ -222,9 +222,11 @@ class Instagram(Harness):
 
         self.sandbox = InstagramSandbox(clock=self.clock)
         self.sandbox.start()
-        ids = self.sandbox.add_account(self.access, self.refresh, username="brand")
-        self.config = _config(instagram_base_url=self.sandbox.graph_url)
-        self.account = {"platform": "instagram", "platform_account_id": ids["ig_user_id"]}
+        # Connected through Business Login for Instagram: its tokens are valid on graph.instagram.com only.
+        ids = self.sandbox.add_account(self.access, self.refresh, username="brand", login="instagram")
+        self.config = _config(instagram_fb_login_base_url=self.sandbox.graph_url,
+                              instagram_ig_login_base_url=self.sandbox.ig_graph_url)
+        self.account = {"platform": "instagram", "platform_account_id": ids["ig_user_id"], "instagram_login": "instagram"}
 
     def publish(self, age_seconds: float) -> str:
         return self.sandbox.add_media(self.access, age_seconds=age_seconds)
@@ -245,7 +247,7 @@ class Instagram(Harness):
         from shared.platforms.instagram.client import InstagramClient
 
         with pytest.raises(PermanentError, match="Maximum batch size is 50"):
-            InstagramClient(self.access, base_url=self.sandbox.graph_url).insights_batch(
+            InstagramClient(self.access, base_url=self.sandbox.ig_graph_url).insights_batch(
                 [str(17_800_000_000_000_000 + i) for i in range(self.batch_size + 1)], ["views"])
 
     def stored_tokens(self) -> dict:
@@ -435,6 +437,27 @@ def test_instagram_asks_only_for_current_metrics_and_a_media_error_is_refused_in
     [batch] = [e for e in instagram.sandbox.requests_log if e["endpoint"] == "batch"]
     operations = json.loads(batch["params"]["batch"])
     assert [op["relative_url"].split("=", 1)[1] for op in operations] == ["views,reach,likes,comments,shares,saved"] * 2
+
+
+def test_instagram_story_asks_for_story_metrics_and_after_24_hours_is_not_asked(instagram):
+    from datetime import timedelta
+
+    feed = instagram.posts(1)[0]
+    story_id = instagram.sandbox.add_media(instagram.access, age_seconds=3600, media_type="STORIES")
+    story = _post("instagram", "acct", {"media_id": story_id}, instagram_media_type="STORIES")
+    story = story.model_copy(update={"published_at": datetime.now(timezone.utc) - timedelta(hours=1)})
+    numbers, feed_numbers = instagram.fetch([story, feed])
+    live = instagram.sandbox.metrics_of(story_id)
+    assert numbers == PlatformMetrics(platform_post_id=story_id, views=live["views"], reach=live["reach"],
+                                      shares=live["shares"])  # a story has no likes, comments or saves
+    assert feed_numbers == instagram.expected(feed.platform_ids["media_id"])
+    [batch] = [e for e in instagram.sandbox.requests_log if e["endpoint"] == "batch"]
+    metrics = [op["relative_url"].split("=", 1)[1] for op in json.loads(batch["params"]["batch"])]
+    assert metrics == ["views,reach,shares", "views,reach,likes,comments,shares,saved"]
+    gone = story.model_copy(update={"published_at": datetime.now(timezone.utc) - timedelta(hours=25)})
+    [refused] = instagram.fetch([gone])
+    assert refused.platform_post_id == story_id and "24 hours" in refused.reason
+    assert instagram.sandbox.metrics_calls() == 1  # nothing asked about the expired story
 
 
 @pytest.fixture

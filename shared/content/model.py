@@ -36,8 +36,9 @@ class TargetSpec(_Strict):
     # when the content has one, else the images.
     tiktok_post_type: Literal["VIDEO", "PHOTO"] | None = None
 
-    # Instagram: which kind of post (an image, a reel from the video, or a carousel of the images).
-    instagram_media_type: Literal["IMAGE", "REELS", "CAROUSEL"] | None = None
+    # Instagram: which kind of post (an image, a reel from the video, a carousel of the images, or a
+    # story from the video, else from the one image; a story shows no caption).
+    instagram_media_type: Literal["IMAGE", "REELS", "CAROUSEL", "STORIES"] | None = None
     share_to_feed: bool = True
     # Instagram image / LinkedIn image alt text.
     alt_text: str | None = Field(default=None, max_length=1000)
