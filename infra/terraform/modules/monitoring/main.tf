@@ -108,7 +108,7 @@ locals {
       group_by     = []
       documentation = join("\n", [
         "YouTube's daily API units are used up: YouTube posts wait in `queued` and status checks wait until midnight Pacific Time, when the quota resets. Nothing is lost.",
-        "Check: the `YouTube quota used` dashboard chart and the Firestore document `youtube_quota/<quota key>--<Pacific day>`; the `insert` bucket allows 100 uploads a day, the `general` one POSTGATE_YOUTUBE_DAILY_QUOTA units (videos.update costs 50); if it happens often, ask Google for more quota and raise POSTGATE_YOUTUBE_DAILY_QUOTA to match.",
+        "Check: the `YouTube quota used` dashboard chart and the Firestore document `youtube_quota/<quota key>--<Pacific day>`; the `insert` bucket allows POSTGATE_YOUTUBE_DAILY_UPLOADS videos.insert calls a day (100 by default), the `general` one POSTGATE_YOUTUBE_DAILY_QUOTA units (videos.update costs 50); if it happens often, ask Google for more quota in the bucket that ran out and raise the matching setting.",
         "${local.alerts_readme} \"YouTube quota exhausted\"",
       ])
     }
