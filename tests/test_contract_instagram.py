@@ -72,6 +72,8 @@ def test_refresh_access_token_is_graph_instagram_com_only():
     ({"media_type": "PHOTO", "image_url": "u"}, "media_type='PHOTO' is not one Meta documents"),
     ({"media_type": "STORIES", "image_url": "u", "video_url": "v"}, "exactly one"),
     ({"media_type": "REELS", "video_url": "u", "share_to_feed": "yes"}, "share_to_feed='yes' is not a bool"),
+    ({"is_carousel_item": "true", "image_url": "u", "is_ai_generated": "true"}, "not on its items"),
+    ({"image_url": "u", "is_ai_generated": "yes"}, "is_ai_generated='yes' is not a bool"),
 ])
 def test_create_media_params_are_the_sdks_with_its_types_and_metas_media_types(form, expected):
     assert any(expected in p for p in _problems(_exchange("POST", "/v25.0/1784/media", form=form)))

@@ -137,6 +137,9 @@ def _create_media_problems(form: dict[str, str]) -> list[str]:
         problems.append("media_type=VIDEO is only for carousel items (single videos are REELS)")
     if kind == "STORIES" and sum(1 for key in rules["stories_take_one_of"] if form.get(key)) != 1:
         problems.append("a story container takes image_url or video_url, exactly one")
+    label = rules["ai_label_not_on_carousel_items"]
+    if form.get("is_carousel_item") == "true" and label["param"] in form:
+        problems.append(f"{label['param']} goes on the carousel container, not on its items ({label['_source'].split(' ')[0]})")
     return problems
 
 

@@ -59,10 +59,10 @@ LONG_LIVED_SECONDS = 60 * 86400
 VIDEO_TYPES = {"video/mp4", "video/quicktime"}
 MEDIA_PARAMS = {"image_url", "video_url", "media_type", "caption", "alt_text", "is_carousel_item", "children",
                 "share_to_feed", "cover_url", "thumb_offset", "audio_name", "user_tags", "location_id",
-                "collaborators", "product_tags", "trial_params", "upload_type", "access_token"}
+                "collaborators", "product_tags", "trial_params", "upload_type", "is_ai_generated", "access_token"}
 CONTAINER_FIELDS = {"id", "status_code", "status", "copyright_check_status"}
 MEDIA_FIELDS = {"id", "media_type", "media_product_type", "permalink", "shortcode", "timestamp", "caption",
-                "username", "children", "like_count", "comments_count", "alt_text", "is_shared_to_feed", "owner"}
+                "username", "children", "like_count", "comments_count", "alt_text", "is_shared_to_feed", "owner", "is_ai_generated"}
 SECRET_PARAMS = {"access_token", "client_secret", "fb_exchange_token"}
 ENDPOINTS = {"publishing_limit", "media", "media_list", "stories", "container_status", "media_publish", "media_read", "me",
              "fb_token", "ig_refresh", "authorize", "ig_code", "ig_exchange", "insights", "batch"}
@@ -363,7 +363,7 @@ class InstagramSandbox(SandboxServer):
                 "id": media_id, "owner": user, "username": self._users[user]["username"], "container_id": None,
                 "media_type": "VIDEO" if media_type == "REELS" else "IMAGE",
                 "media_product_type": {"REELS": "REELS", "STORIES": "STORY"}.get(media_type, "FEED"), "caption": "",
-                "alt_text": None,
+                "alt_text": None, "is_ai_generated": False,
                 "is_shared_to_feed": True, "children": [], "permalink": f"https://www.instagram.com/p/{media_id}/",
                 "shortcode": media_id,
                 "timestamp": datetime.fromtimestamp(published, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000"),
@@ -718,6 +718,9 @@ class InstagramSandbox(SandboxServer):
         media_type = params.get("media_type")
         carousel_item = bool(self._bool(params, "is_carousel_item"))
         share_to_feed = self._bool(params, "share_to_feed")
+        # The AI info label (Meta's Instagram changelog, 2026-06-22): any container, a carousel's on the
+        # carousel container only.
+        ai_label = self._bool(params, "is_ai_generated")
         image_url, video_url = params.get("image_url"), params.get("video_url")
         caption = params.get("caption")
         if params.get("upload_type"):
@@ -729,6 +732,8 @@ class InstagramSandbox(SandboxServer):
                 raise GraphError(100, f"media_type {media_type} is not valid for a carousel item", subcode=2207023)
             if caption is not None or share_to_feed is not None:
                 raise GraphError(100, "caption and share_to_feed are not supported on carousel items")
+            if ai_label is not None:
+                raise GraphError(100, "is_ai_generated is set on the carousel container only, not on its items")
             if media_type == "VIDEO":
                 kind, url, want = "CAROUSEL_ITEM_VIDEO", self._require(video_url, "video_url"), "video"
                 if image_url:
@@ -781,7 +786,7 @@ class InstagramSandbox(SandboxServer):
             self._containers[cid] = {
                 "id": cid, "owner": user, "kind": kind, "status_code": "IN_PROGRESS", "status": "In Progress",
                 "caption": caption, "alt_text": params.get("alt_text"), "share_to_feed": share_to_feed,
-                "children": children, "media": fetched, "media_id": None, "created_at": self._clock(),
+                "is_ai_generated": bool(ai_label), "children": children, "media": fetched, "media_id": None, "created_at": self._clock(),
                 "_gets": 0, "_fault": fault,
             }
             return {"id": cid}
@@ -965,7 +970,7 @@ class InstagramSandbox(SandboxServer):
                 "id": media_id, "owner": user, "username": self._users[user]["username"], "container_id": cid,
                 "media_type": media_type,
                 "media_product_type": {"REELS": "REELS", "STORIES": "STORY"}.get(c["kind"], "FEED"),
-                "caption": c["caption"], "alt_text": c["alt_text"],
+                "caption": c["caption"], "alt_text": c["alt_text"], "is_ai_generated": c["is_ai_generated"],
                 "is_shared_to_feed": c["share_to_feed"] is not False and not story,
                 "children": [{"id": ch, "media_type": "VIDEO" if self._containers[ch]["kind"].endswith("VIDEO") else "IMAGE"}
                              for ch in c["children"]],

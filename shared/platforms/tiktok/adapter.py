@@ -4,6 +4,7 @@ chunk got no clear answer (reconcile); token refresh."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime, timedelta
 
@@ -107,8 +108,7 @@ def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCa
     if photo.post_type(content, target) == "PHOTO":
         card = photo.preview(content, target, audience=_AUDIENCE.get(str(target.privacy_level), str(target.privacy_level)),
                              aigc=is_aigc(content, photo.photos(content)))
-        return ReviewCard(text=card.text, fields=[*card.fields, *_account_fields(account)], media=card.media,
-                          text_label=card.text_label)
+        return dataclasses.replace(card, fields=[*card.fields, *_account_fields(account)])
     # The creator's own disabled toggles can only turn these off further at publish time.
     fields = [("Who can watch", _AUDIENCE.get(str(target.privacy_level), str(target.privacy_level))), ("Comments", on_off(not target.disable_comment)),
               ("Duet", on_off(not target.disable_duet)), ("Stitch", on_off(not target.disable_stitch))]

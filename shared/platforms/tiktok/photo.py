@@ -36,6 +36,8 @@ PHOTO_TYPES = ("image/jpeg", "image/webp")
 MAX_PHOTO_BYTES = 20 * 1024 * 1024
 MAX_LONG_SIDE, MAX_SHORT_SIDE = 1920, 1080
 COVER_INDEX = 0  # the first image, in the brief's order
+# The photo post's post_info defines no is_aigc (the video post's does): nothing to send.
+NO_AIGC = "TikTok photo posts have no is_aigc field"
 
 
 def post_type(content: ContentItem | None, target: TargetSpec) -> str:
@@ -94,7 +96,8 @@ def preview(content: ContentItem, target: TargetSpec, *, audience: str, aigc: bo
               ("AI-generated label", "not available for TikTok photo posts" if aigc else "no")]
     if target.brand_content_toggle or target.brand_organic_toggle:
         fields.append(("Promotion", "branded content" if target.brand_content_toggle else "your own brand"))
-    return ReviewCard(text=content.text(), fields=fields, media=images, text_label="Description")
+    return ReviewCard(text=content.text(), fields=fields, media=images, text_label="Description",
+                      ai_field_unavailable=NO_AIGC)
 
 
 def build_post_info(content: ContentItem, target: TargetSpec, creator: CreatorInfo) -> dict:
