@@ -190,7 +190,11 @@ def _graph(exchange: Exchange, method: str, segments: list[str], params: dict[st
         return Verdict(f"instagram.{owner.rsplit('.', 1)[1]}.{name}", problems, response_checked=checked)
     if len(segments) == 1 and GRAPH_ID.match(segments[0]) and method == "GET":
         asked = {f.strip() for f in params.get("fields", "").split(",") if f.strip()}
-        node = CONTAINER if asked and asked <= _fields(CONTAINER) else media
+        # A numeric id is a container, an IG user (Facebook Login's identity read, GET /{ig-user-id}
+        # [developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user]) or a
+        # media; the path cannot tell them apart, so the asked fields pick the node whose Field list holds them.
+        node = (CONTAINER if asked and asked <= _fields(CONTAINER) else
+                user if asked and asked <= _fields(user) else media)
         problems = _requested_fields(params, node) + _params_problems(params, _edge(node, "api_get"))
         if ok:
             problems += _answer_problems(answer, node)

@@ -63,8 +63,10 @@ MEDIA_PARAMS = {"image_url", "video_url", "media_type", "caption", "alt_text", "
 CONTAINER_FIELDS = {"id", "status_code", "status", "copyright_check_status"}
 MEDIA_FIELDS = {"id", "media_type", "media_product_type", "permalink", "shortcode", "timestamp", "caption",
                 "username", "children", "like_count", "comments_count", "alt_text", "is_shared_to_feed", "owner", "is_ai_generated"}
+IG_USER_FIELDS = {"id", "username", "name"}  # of IGUser's fields, the ones the sandbox serves
 SECRET_PARAMS = {"access_token", "client_secret", "fb_exchange_token"}
 ENDPOINTS = {"publishing_limit", "media", "media_list", "stories", "container_status", "media_publish", "media_read", "me",
+             "ig_user",
              "fb_token", "ig_refresh", "authorize", "ig_code", "ig_exchange", "insights", "batch"}
 # Graph batch requests: at most 50 operations per batch [developers.facebook.com/docs/graph-api/batch-requests].
 # The error for a longer batch is not documented (unverified): (#100) with Meta's usual wording here.
@@ -254,7 +256,9 @@ class InstagramSandbox(SandboxServer):
             raise ValueError("login must be facebook or instagram")
         with self._lock:
             uid = ig_user_id or next((t["user"] for tok, t in self._tokens.items() if tok == access_token), None) or _graph_id()
-            user = self._users.setdefault(uid, {"id": uid, "username": username or f"sandbox_ig_{len(self._users) + 1}"})
+            # fb_user_id: the Facebook user a Facebook Login token belongs to (what /me is on graph.facebook.com).
+            user = self._users.setdefault(uid, {"id": uid, "username": username or f"sandbox_ig_{len(self._users) + 1}",
+                                                "fb_user_id": _graph_id()})
             if username:
                 user["username"] = username
             now = self._clock()
@@ -521,6 +525,8 @@ class InstagramSandbox(SandboxServer):
             with self._lock:
                 if rest[0] in self._media:
                     return "media_read", rest
+                if rest[0] in self._users:
+                    return "ig_user", rest
             return "container_status", rest
         raise GraphError(2500, f"Unknown path components: /{'/'.join(rest)}")
 
@@ -1109,15 +1115,32 @@ class InstagramSandbox(SandboxServer):
                     "body": json.dumps(error)}
 
     def _h_me(self, request: Request, parts: list[str], params: dict) -> dict:
-        """GET /me?fields=user_id,username: the token's user (the Facebook user for Facebook Login;
-        the IG professional account here, `user_id` being the id that publishing uses)."""
+        """GET /me: the token's user. On graph.instagram.com (Instagram Login) the IG professional
+        account, `user_id` being the id publishing uses [developers.facebook.com/docs/instagram-platform/
+        instagram-api-with-instagram-login/get-started]; on graph.facebook.com (Facebook Login) the
+        Facebook user, a User node without user_id or username: asking for them is error #100
+        (nonexisting field), as Meta answers."""
         user = self._auth(request, params)
-        fields = self._fields(params, {"id", "user_id", "username", "name", "account_type"}, "User")
         with self._lock:
-            found = self._users.get(user, {"id": user, "username": ""})
+            found = self._users.get(user, {"id": user, "username": "", "fb_user_id": user})
+        if request.environ.get("sandbox.host", FB_GRAPH) == FB_GRAPH:
+            fields = self._fields(params, {"id", "name"}, "User")
+            full = {"id": found["fb_user_id"], "name": f"Sandbox person of {found['username']}"}
+            return {"id": found["fb_user_id"], **{f: full[f] for f in fields}}
+        fields = self._fields(params, {"id", "user_id", "username", "name", "account_type"}, "User")
         full = {"id": user, "user_id": user, "username": found["username"], "name": found["username"],
                 "account_type": "BUSINESS"}
         return {"id": user, **{f: full[f] for f in fields}}
+
+    def _h_ig_user(self, request: Request, parts: list[str], params: dict) -> dict:
+        """GET /<IG_USER_ID>?fields=id,username: the IG professional account, read with a token that
+        may act for it [developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user]."""
+        user = self._own_user(request, params, parts[0])
+        fields = self._fields(params, IG_USER_FIELDS, "IGUser") or ["id"]
+        with self._lock:
+            found = self._users[user]
+        full = {"id": user, "username": found["username"], "name": found["username"]}
+        return {"id": user, **{f: full[f] for f in fields if f in full}}
 
     def _h_authorize(self, request: Request, parts: list[str], params: dict):
         try:

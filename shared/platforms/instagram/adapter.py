@@ -552,11 +552,19 @@ def exchange_code(code: str, *, client_id: str, client_secret: str, redirect_uri
 
 
 def identity(tokens, config, account: dict) -> dict:
-    """GET /me?fields=user_id,username on the login's host: {platform_account_id: IG user id,
-    handle: username, instagram_login}. Connect writes these onto the account, so the login is
-    recorded there."""
+    """{platform_account_id: IG user id, handle: username, instagram_login}, asked the way each login
+    documents it. Instagram Login: GET /me?fields=user_id,username on graph.instagram.com (/me is the
+    professional account there). Facebook Login: /me on graph.facebook.com is the Facebook user, with no
+    user_id, so the account's own IG user id is read: GET /{ig-user-id}?fields=id,username
+    [developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user]. Connect
+    writes these onto the account, so the login is recorded there."""
     login = login_tokens.login_of(account, tokens, config.instagram_default_login)
-    me = InstagramClient(tokens, base_url=login_tokens.base_url_for(login, config),
-                         timeout=config.http_timeout_seconds).me()
+    client = InstagramClient(tokens, base_url=login_tokens.base_url_for(login, config),
+                             timeout=config.http_timeout_seconds)
+    if login == "facebook":
+        user = client.ig_user(_ig_user_id(account))
+        return {"platform_account_id": str(user["id"]), "handle": user.get("username") or None,
+                login_tokens.ACCOUNT_FIELD: login}
+    me = client.me()
     return {"platform_account_id": str(me.get("user_id") or me["id"]), "handle": me.get("username") or None,
             login_tokens.ACCOUNT_FIELD: login}
