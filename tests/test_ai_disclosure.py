@@ -238,7 +238,7 @@ def test_review_page_says_per_target_whether_ai_media_is_published_and_how_it_is
     assert lines["tiktok"] == "none in this post (is_aigc false)"
     assert lines["youtube"] == "none in this post (containsSyntheticMedia false)"
     assert lines["x"] == "none in this post" and lines["linkedin"] == "none in this post"  # both carry the video
-    assert lines["instagram"].startswith("yes: not disclosed by a platform field (Instagram has none)")
+    assert lines["instagram"].startswith("yes: disclosed to Instagram (is_ai_generated)")
 
 
 def test_review_page_shows_the_disclosure_to_tiktok_and_youtube_for_ai_made_media(env):
@@ -252,3 +252,28 @@ def test_review_page_shows_the_disclosure_to_tiktok_and_youtube_for_ai_made_medi
     assert lines["youtube"].startswith("yes: YouTube: contains synthetic media (containsSyntheticMedia)")
     assert lines["x"].startswith("yes: not disclosed by a platform field (X has none)")
     assert lines["linkedin"].startswith("yes: not disclosed by a platform field (LinkedIn has none)")
+
+
+def test_tiktok_photo_post_is_judged_by_its_images_and_says_tiktok_has_no_field_for_it(env):
+    """A photo post carries the images, not the content's video: the generator's image makes it AI
+    media, the team's video beside it does not, and the other way round. The photo post's post_info
+    has no is_aigc (developers.tiktok.com/doc/content-posting-api-reference-photo-post), so the card
+    says it cannot be disclosed there instead of claiming TikTok labels it."""
+    photo = {"account_id": ACCOUNT, "privacy_level": "SELF_ONLY", "tiktok_post_type": "PHOTO"}
+    ai_image = _draft([photo], video=upload_video())  # the generator's image, the team's video
+    [card] = _cards(_review_page(env, ai_image)).values()
+    assert _disclosure(card).startswith("yes: not disclosed by a platform field (TikTok photo posts have no is_aigc "
+                                        "field)")
+    assert "<dt>AI-generated label</dt><dd>not available for TikTok photo posts</dd>" in card
+    team_image = upload_object("in/team.jpg", jpeg_bytes(), "image/jpeg")
+    ai_video = _with_ai_video(_own_copy([photo], video=upload_video(name="in/ai.mp4"), images=[team_image]))
+    [card] = _cards(_review_page(env, ai_video)).values()
+    assert _disclosure(card) == "none in this post"
+    assert "<dt>AI-generated label</dt><dd>no</dd>" in card
+
+
+def _review_page(env, content) -> str:
+    client = function_client("functions/approval/main.py", "approval_http", "http")
+    response = client.post("/", data={"token": issue_link(env, content, "approve"), "step": "review"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_data(as_text=True)

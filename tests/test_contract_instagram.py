@@ -72,6 +72,8 @@ def test_refresh_access_token_is_graph_instagram_com_only():
     ({"media_type": "PHOTO", "image_url": "u"}, "media_type='PHOTO' is not one Meta documents"),
     ({"media_type": "STORIES", "image_url": "u", "video_url": "v"}, "exactly one"),
     ({"media_type": "REELS", "video_url": "u", "share_to_feed": "yes"}, "share_to_feed='yes' is not a bool"),
+    ({"is_carousel_item": "true", "image_url": "u", "is_ai_generated": "true"}, "not on its items"),
+    ({"image_url": "u", "is_ai_generated": "yes"}, "is_ai_generated='yes' is not a bool"),
 ])
 def test_create_media_params_are_the_sdks_with_its_types_and_metas_media_types(form, expected):
     assert any(expected in p for p in _problems(_exchange("POST", "/v25.0/1784/media", form=form)))
@@ -113,3 +115,15 @@ def test_paths_the_sdk_does_not_define_are_problems_and_sandbox_control_is_not_c
     assert _problems(_exchange("POST", "/oauth/access_token", host="api.instagram.com", token="",
                                form={"grant_type": "password", "code": "c"}))
     assert check(_exchange("POST", "/_sandbox/reset", token="")).operation is None
+
+
+def test_me_on_graph_facebook_com_is_the_facebook_user_and_the_ig_user_is_read_by_its_id():
+    """Facebook Login's /me is a User node (no user_id, no username); the IG user is GET /{ig-user-id}."""
+    problems = _problems(_exchange("GET", "/v25.0/me", query={"fields": "user_id,username"}))
+    assert any("'user_id'" in p for p in problems) and any("'username'" in p for p in problems)
+    assert _problems(_exchange("GET", "/v25.0/me", host="graph.instagram.com", token=IG_TOKEN,
+                               query={"fields": "user_id,username"},
+                               answer={"id": "1784", "user_id": "1784", "username": "brand"})) == []
+    user = _exchange("GET", "/v25.0/17841400000000009", query={"fields": "id,username"},
+                     answer={"id": "17841400000000009", "username": "brand"})
+    assert check(user).operation == "instagram.IGUser.get" and check(user).problems == []

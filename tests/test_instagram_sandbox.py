@@ -619,7 +619,7 @@ def test_each_graph_host_takes_its_own_logins_tokens_only(box, ids):
     a token on the other host is one Meta cannot parse (190)."""
     box.add_account(IG_TOKEN, IG_LONG, ig_user_id=IG_ID, login="instagram")
     assert InstagramClient(IG_TOKEN, base_url=box.ig_graph_url, timeout=5).me()["user_id"] == IG_ID
-    assert InstagramClient(TOKEN, base_url=box.graph_url, timeout=5).me()["user_id"] == IG_ID
+    assert InstagramClient(TOKEN, base_url=box.graph_url, timeout=5).ig_user(IG_ID)["id"] == IG_ID
     for token, wrong in ((IG_TOKEN, box.graph_url), (TOKEN, box.ig_graph_url)):
         answer = requests.get(f"{wrong}/me", params={"fields": "user_id"}, headers={"Authorization": f"Bearer {token}"},
                               timeout=5)
@@ -649,3 +649,21 @@ def test_reset_keeps_accounts(box, ids, put):
     box.reset()
     assert box.containers == {} and box.requests_log == []
     assert _client(box).publishing_limit(IG_ID).quota_usage == 0
+
+
+def test_me_on_graph_facebook_com_is_the_facebook_user_without_user_id(box, ids):
+    """Facebook Login: /me on graph.facebook.com is the Facebook user (a User node), which has no
+    user_id or username: Meta refuses the unknown field with error #100. The IG professional account
+    is read by its id: GET /{ig-user-id}?fields=id,username."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    refused = requests.get(f"{box.graph_url}/me", params={"fields": "user_id,username"}, headers=auth, timeout=5)
+    error = refused.json()["error"]
+    assert refused.status_code == 400 and error["code"] == 100
+    assert "nonexisting field (user_id) on node type (User)" in error["message"]
+    person = requests.get(f"{box.graph_url}/me", params={"fields": "id,name"}, headers=auth, timeout=5).json()
+    assert person["id"] != IG_ID and person["name"]
+    user = requests.get(f"{box.graph_url}/{IG_ID}", params={"fields": "id,username"}, headers=auth, timeout=5).json()
+    assert user == {"id": IG_ID, "username": "brand"}
+    other = box.add_account("EAAGsomeone-else", ig_user_id="17841400000000999", username="other")
+    assert requests.get(f"{box.graph_url}/{other['ig_user_id']}", params={"fields": "id,username"}, headers=auth,
+                        timeout=5).json()["error"]["code"] == 100  # not an account this token acts for

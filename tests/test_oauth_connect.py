@@ -155,6 +155,27 @@ def test_instagram_connect_records_instagram_login_and_every_call_goes_to_graph_
                      ("me", "graph.instagram.com")]
 
 
+def test_facebook_login_account_tests_ok_by_reading_its_ig_user_on_graph_facebook_com(api, env, boxes):
+    """An account set up with Facebook Login tokens (graph.facebook.com): there /me is the Facebook
+    user, with no user_id, so test connection reads the IG user by the account's own id
+    (GET /{ig-user-id}?fields=id,username) instead of failing."""
+    from shared import services
+
+    ig = boxes["instagram"]
+    ig.reset()
+    token = "EAAGfacebook-login-" + pysecrets.token_hex(6)
+    user = ig.add_account(token, ig_user_id="17841400000004242", username="fb_brand")  # a Facebook Login token
+    account_id = _add(api, env, "instagram", platform_account_id=user["ig_user_id"])
+    services.secrets().add_version(f"instagram-account-{account_id}",
+                                   json.dumps({"access_token": token, "refresh_token": ""}))
+    tested = api.post(f"/accounts/{account_id}/test", headers=bearer(env)).get_json()
+    assert tested["result"] == "ok", tested
+    assert tested["identity"]["platform_account_id"] == user["ig_user_id"]
+    assert tested["identity"]["handle"] == "fb_brand"
+    assert [(e["endpoint"], e["host"], e["status"]) for e in ig.requests_log] == [
+        ("ig_user", "graph.facebook.com", 200)]
+
+
 def test_a_second_connect_adds_a_new_secret_version(api, env, people):
     account_id = _add(api, env, "x")
     assert _callback(api, _consent(api, env, account_id)).status_code == 200

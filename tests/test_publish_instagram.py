@@ -455,6 +455,49 @@ def test_client_keeps_the_graph_contract_on_every_call(account, ig):
     assert TOKEN not in json.dumps(log)
 
 
+# ---- AI disclosure: is_ai_generated (Meta's Instagram changelog, 2026-06-22, "AI Info Label") ---------
+def _ai_made(content, *names: str):
+    """The item with the named media recorded as made by our AI generation (as the generator stores
+    its image), pending approval again."""
+    from shared import services
+    from shared.content.service import reopen_for_approval
+
+    media = [m.model_copy(update={"ai_generated": True}) if m.name in names else m for m in content.media]
+    return reopen_for_approval(services.repository(), content.id, expected_hash=content.content_hash,
+                               reason="our AI made it", media=media)
+
+
+def test_container_of_ai_made_media_carries_is_ai_generated_and_the_teams_does_not(account, ig):
+    team = _draft("IMAGE", images=_images(1))
+    _deliver(_approved(account, team))
+    [create] = _params(ig, "media")
+    assert "is_ai_generated" not in create
+    ig.reset()
+    ig.add_account(TOKEN, LONG, ig_user_id=IG_ID, username="brand")
+    uri = upload_object("in/gen.jpg", jpeg_bytes(1080, 1080), "image/jpeg")
+    ours = _ai_made(_draft("IMAGE", images=[uri]), "in/gen.jpg")
+    post_id = _approved(account, ours)
+    _deliver(post_id)
+    post = _post(post_id)
+    assert post.status == "published", post.fail_reason
+    [create] = _params(ig, "media")
+    assert create["is_ai_generated"] == "true"
+    assert ig.posts[post.platform_ids["media_id"]]["is_ai_generated"] is True
+
+
+def test_carousel_with_an_ai_made_image_is_labelled_on_the_carousel_container_only(account, ig):
+    uris = _images(2) + [upload_object("in/gen.jpg", jpeg_bytes(1080, 1080), "image/jpeg")]
+    content = _ai_made(_draft("CAROUSEL", images=uris), "in/gen.jpg")
+    post_id = _approved(account, content)
+    _deliver(post_id)
+    post = _post(post_id)
+    assert post.status == "published", post.fail_reason
+    *items, parent = _params(ig, "media")
+    assert len(items) == 3 and not any("is_ai_generated" in item for item in items)
+    assert parent["media_type"] == "CAROUSEL" and parent["is_ai_generated"] == "true"
+    assert ig.posts[post.platform_ids["media_id"]]["is_ai_generated"] is True
+
+
 # ---- tokens --------------------------------------------------------------------------------
 IG_TOKEN, IG_LONG = "IGAApipeline-access-token", "IGAApipeline-long-lived-token"
 

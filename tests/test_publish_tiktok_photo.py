@@ -255,3 +255,68 @@ def test_metrics_of_a_photo_post_follow_what_the_video_query_answers(env, photos
     photos_verified.video_query_lists_photos = True
     [counted] = _metrics(post)
     assert counted.platform_post_id == post.platform_ids["video_id"] and counted.views is not None
+
+
+def test_unaudited_app_fails_a_photo_post_once_flags_the_account_and_then_refuses_public(env, photos_verified):
+    """Photo posts follow the unaudited-app rule as video posts do: TikTok's refusal
+    (unaudited_client_can_only_post_to_private_accounts) fails the post once with its own class and
+    flags the account; a non-SELF_ONLY photo post is then refused before approval, and the review
+    card tells the approver."""
+    from shared import services
+    from shared.errors import ValidationError
+    from shared.platforms.registry import adapter_for
+
+    sandbox = photos_verified
+    sandbox.audited = False
+    try:
+        uris, _ = _images(1)
+        content = _generate(uris)  # PUBLIC_TO_EVERYONE
+        [due] = approve(env, content)
+        assert _deliver(due.id).status_code == 200  # acked: retrying cannot help
+        post = _post(content.id)
+        assert post.status == "failed" and post.fail_class == "unaudited_app"
+        assert "Unaudited clients can only post to a private account" in post.fail_reason
+        assert _deliver(due.id, message_id="dup").status_code == 200
+        assert sandbox.count("content_init") == 1 and sandbox.posts == {}
+        account = services.repository().get_account(ACCOUNT)
+        assert "unaudited_client_can_only_post_to_private_accounts" in account["tiktok_unaudited_app"]["message"]
+        with pytest.raises(ValidationError) as refused:
+            _generate(uris[:1] * 2)
+        assert refused.value.field == "targets.privacy_level" and "SELF_ONLY" in refused.value.limit
+        # SELF_ONLY to a private account is what such an app may do: the card says why, and it posts.
+        sandbox.add_creator(env["access_token"], creator_username="brand_main", private_account=True)
+        own = _generate(uris, _target(privacy_level="SELF_ONLY"))
+        card = dict(adapter_for("tiktok").preview(own, own.targets[0], account).fields)
+        assert card["TikTok audit"].startswith("not audited") and "Unaudited clients" in card["TikTok audit"]
+        [mine] = approve(env, own)
+        assert _deliver(mine.id, message_id="own").status_code == 200
+        assert services.repository().get_post(mine.id).status == "processing"
+        assert sandbox.count("content_init", 200) == 1
+    finally:
+        sandbox.audited = True
+        sandbox.add_creator(env["access_token"], creator_username="brand_main", private_account=False)
+
+
+def test_photo_post_remembers_the_creators_privacy_options_and_they_bound_the_next_approval(env, photos_verified):
+    """creator_info's privacy_level_options, kept on the account at a photo post's publish as at a
+    video's, refuse a level the creator does not offer before approval, naming the field."""
+    from shared import services
+    from shared.errors import ValidationError
+
+    sandbox = photos_verified
+    sandbox.add_creator(env["access_token"], creator_username="brand_main",
+                        privacy_level_options=["FOLLOWER_OF_CREATOR", "SELF_ONLY"])
+    uris, _ = _images(1)
+    content = _generate(uris)  # PUBLIC_TO_EVERYONE: not known yet, the fresh creator_info refuses it
+    [due] = approve(env, content)
+    _deliver(due.id)
+    assert _post(content.id).status == "failed" and sandbox.count("content_init") == 0
+    creator = services.repository().get_account(ACCOUNT)["tiktok_creator"]
+    assert creator["privacy_level_options"] == ["FOLLOWER_OF_CREATOR", "SELF_ONLY"]
+    with pytest.raises(ValidationError) as refused:
+        _generate(uris * 2)
+    assert refused.value.field == "targets.privacy_level" and "FOLLOWER_OF_CREATOR" in refused.value.limit
+    ok = _generate(uris, _target(privacy_level="FOLLOWER_OF_CREATOR"))
+    [approved] = approve(env, ok)
+    _deliver(approved.id, message_id="ok")
+    assert _post(ok.id).status == "processing" and sandbox.count("content_init") == 1

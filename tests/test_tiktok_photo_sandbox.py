@@ -225,3 +225,23 @@ def test_video_query_leaves_photo_posts_out_unless_told_otherwise(box, media_hos
     assert query() == []
     box.video_query_lists_photos = True
     assert query() == [{"id": str(post_id)}]
+
+
+def test_unaudited_app_may_only_post_self_only_photos_to_private_accounts(media_host):
+    """The photo init refuses an unaudited app as the video init does (Direct Post reference, error
+    codes: 403 unaudited_client_can_only_post_to_private_accounts); an inbox upload is the creator's
+    own to finish in TikTok, so it is not refused."""
+    sb = TikTokSandbox(creators={TOKEN: {"creator_username": "photo"}}, verified_url_prefixes=[media_host + "/media/"],
+                       enforce_rate_limits=False, audited=False)
+    sb.start()
+    try:
+        _refused(_init(sb, _body(media_host)), 403, "unaudited_client_can_only_post_to_private_accounts")  # public account
+        sb.add_creator(TOKEN, creator_username="photo", private_account=True)
+        public = _init(sb, _body(media_host, **{"post_info.privacy_level": "PUBLIC_TO_EVERYONE"}))
+        _refused(public, 403, "unaudited_client_can_only_post_to_private_accounts")
+        assert sb.posts == {} and sb.count("content_init", 403) == 2
+        assert _init(sb, _body(media_host)).status_code == 200  # SELF_ONLY to a private account
+        sb.add_creator(TOKEN, creator_username="photo", private_account=False, scopes=["video.publish", "video.upload"])
+        assert _init(sb, _body(media_host, post_mode="MEDIA_UPLOAD")).status_code == 200
+    finally:
+        sb.stop()

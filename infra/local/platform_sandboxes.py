@@ -59,7 +59,9 @@ def _tiktok(ctx: dict) -> LocalPlatform:
     from infra.local.sandboxes.tiktok import TikTokSandbox
 
     access, refresh = _tokens("tt")
-    box = TikTokSandbox(status_fetches_before_complete=1)
+    # Photo posts: TikTok pulls the images from their signed URLs, which must lie under a URL prefix
+    # verified for the app (403 url_ownership_unverified otherwise): here, the storage emulator's.
+    box = TikTokSandbox(status_fetches_before_complete=1, verified_url_prefixes=[ctx["storage_url"] + "/"])
     box.add_creator(access, creator_username="postgate_demo", creator_nickname="Postgate Demo")
     box.add_refresh_token(refresh, access)
     box.start()
@@ -67,13 +69,13 @@ def _tiktok(ctx: dict) -> LocalPlatform:
         "tiktok", box, "tiktok-demo", {"handle": "postgate_demo"},
         _app_credentials({"access_token": access, "refresh_token": refresh}),
         {"POSTGATE_TIKTOK_BASE_URL": box.base_url, "POSTGATE_TIKTOK_CHUNK_BYTES": str(5 * 1024 * 1024),
-         "POSTGATE_TIKTOK_RATE_LIMIT_WAIT_SECONDS": "1", "POSTGATE_TIKTOK_AUTHORIZE_URL": box.base_url + "/v2/auth/authorize/"},
+         "POSTGATE_TIKTOK_RATE_LIMIT_WAIT_SECONDS": "1", "POSTGATE_TIKTOK_AUTHORIZE_URL": box.base_url + "/v2/auth/authorize/",
+         **ctx["signed_urls"]},
         {"account_id": "tiktok-demo", "privacy_level": "PUBLIC_TO_EVERYONE"}, [access, refresh], "postgate_demo")
 
 
 def _instagram(ctx: dict) -> LocalPlatform:
     from infra.local.sandboxes.instagram import InstagramSandbox
-    from infra.local.signing_key import write_local_signing_key
 
     access, refresh = _tokens("ig")
     box = InstagramSandbox(status_checks_before_finished=1)
@@ -81,14 +83,12 @@ def _instagram(ctx: dict) -> LocalPlatform:
     # Connected through Business Login for Instagram, as `postgate accounts connect` does: its tokens
     # are valid on graph.instagram.com only, and the login is recorded on the account and its secret.
     ids = box.add_account(access, refresh, username="postgate_demo", login="instagram")
-    key_file = write_local_signing_key(Path(ctx["workdir"]) / "url-signing-key.json", ctx["project"])
     return LocalPlatform(
         "instagram", box, "instagram-demo",
         {"handle": ids["username"], "platform_account_id": ids["ig_user_id"], "instagram_login": "instagram"},
         _app_credentials({"access_token": access, "refresh_token": refresh, "login": "instagram"}),
         {**box.settings, "POSTGATE_INSTAGRAM_CONTAINER_POLL_SECONDS": "0.2",
-         "POSTGATE_INSTAGRAM_CONTAINER_WAIT_SECONDS": "20", "POSTGATE_SIGNED_URL_ENDPOINT": ctx["storage_url"],
-         "POSTGATE_URL_SIGNING_KEY_FILE": str(key_file)},
+         "POSTGATE_INSTAGRAM_CONTAINER_WAIT_SECONDS": "20", **ctx["signed_urls"]},
         {"account_id": "instagram-demo", "instagram_media_type": "IMAGE",
          "alt_text": "A steel bottle on a mossy rock"}, [access, refresh], ids["ig_user_id"])
 
@@ -147,7 +147,13 @@ STARTERS: dict[str, Callable[[dict], LocalPlatform]] = {
 
 def start_platforms(*, workdir: Path, project: str, storage_url: str) -> dict[str, LocalPlatform]:
     started: dict[str, LocalPlatform] = {}
-    ctx = {"workdir": workdir, "project": project, "storage_url": storage_url}
+    from infra.local.signing_key import write_local_signing_key
+
+    # V4 signed URLs of the media bucket, for every platform that fetches media by URL (Instagram,
+    # TikTok photo posts), whichever of them run: one throwaway key, the storage emulator's address.
+    key_file = write_local_signing_key(Path(workdir) / "url-signing-key.json", project)
+    ctx = {"workdir": workdir, "project": project, "storage_url": storage_url,
+           "signed_urls": {"POSTGATE_SIGNED_URL_ENDPOINT": storage_url, "POSTGATE_URL_SIGNING_KEY_FILE": str(key_file)}}
     try:
         for platform, start in STARTERS.items():
             started[platform] = start(ctx)

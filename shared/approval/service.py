@@ -155,7 +155,8 @@ def _cards(repo: Repository, content: ContentItem) -> list[dict]:
         card = adapter_for(platform).preview(content, target, account)
         handle = account.get("handle")
         # The media this target carries decides the disclosure, as at publish (shared/content/disclosure.py).
-        disclosure = ("AI-generated media", review_line(platform, pages.platform_name(platform), card.media))
+        disclosure = ("AI-generated media", review_line(platform, pages.platform_name(platform), card.media,
+                                                            unavailable=card.ai_field_unavailable))
         cards.append({
             "platform": platform, "platform_name": pages.platform_name(platform), "account_id": target.account_id,
             "handle": f"@{str(handle).lstrip('@')}" if handle else target.account_id,

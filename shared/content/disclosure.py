@@ -13,10 +13,16 @@ from typing import Iterable
 
 from shared.content.model import MediaRef
 
-# The field each platform's API has for it; other platforms (Instagram, X, LinkedIn) have none.
+# The field each platform's API has for it; X and LinkedIn have none.
 # TikTok: post_info.is_aigc, https://developers.tiktok.com/doc/content-posting-api-reference-direct-post
+#   (video posts only: the photo post's post_info has no such field,
+#   https://developers.tiktok.com/doc/content-posting-api-reference-photo-post)
 # YouTube: status.containsSyntheticMedia, https://developers.google.com/youtube/v3/docs/videos#status.containsSyntheticMedia
-DISCLOSURE_FIELDS = {"tiktok": "is_aigc", "youtube": "containsSyntheticMedia"}
+# Instagram: is_ai_generated on POST /{ig-user-id}/media (the carousel container, not its items), both logins,
+#   https://developers.facebook.com/documentation/instagram-platform/changelog (June 22, 2026, "AI Info Label");
+#   facebook_business IGUser.create_media param_types. Sent only when true (Meta's default is no label).
+DISCLOSURE_FIELDS = {"tiktok": "is_aigc", "youtube": "containsSyntheticMedia", "instagram": "is_ai_generated"}
+SENT_WHEN_FALSE = {"tiktok", "youtube"}  # these send the field on every post, false included
 
 
 def ai_generated(media: Iterable[MediaRef | None]) -> bool:
@@ -24,14 +30,20 @@ def ai_generated(media: Iterable[MediaRef | None]) -> bool:
     return any(m is not None and m.ai_generated for m in media)
 
 
-def review_line(platform: str, platform_name: str, media: Iterable[MediaRef]) -> str:
-    """What the approver reads on a target's card: is AI media published there, and is it disclosed."""
+def review_line(platform: str, platform_name: str, media: Iterable[MediaRef], *, unavailable: str | None = None) -> str:
+    """What the approver reads on a target's card: is AI media published there, and is it disclosed.
+    `unavailable`: why this post cannot carry the platform's field (the card says, e.g. a TikTok photo post)."""
+    field = None if unavailable else DISCLOSURE_FIELDS.get(platform)
     if not ai_generated(media):
-        return "none in this post" + (f" ({DISCLOSURE_FIELDS[platform]} false)" if platform in DISCLOSURE_FIELDS else "")
+        return "none in this post" + (f" ({field} false)" if field and platform in SENT_WHEN_FALSE else "")
+    if unavailable:
+        return f"yes: not disclosed by a platform field ({unavailable}); say so in the text if needed"
     if platform == "tiktok":
         return "yes: disclosed to TikTok (is_aigc), TikTok labels the post AI-generated"
     if platform == "youtube":
         return "yes: YouTube: contains synthetic media (containsSyntheticMedia)"
+    if platform == "instagram":
+        return "yes: disclosed to Instagram (is_ai_generated), Instagram shows its AI info label"
     return f"yes: not disclosed by a platform field ({platform_name} has none); say so in the text if needed"
 
 

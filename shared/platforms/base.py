@@ -129,6 +129,8 @@ class ReviewCard:
     fields: list[tuple[str, str]]
     media: list[MediaRef]
     text_label: str = "Text"
+    # Why this post cannot carry the platform's AI disclosure field, when it cannot (disclosure.review_line).
+    ai_field_unavailable: str | None = None
 
 
 def on_off(enabled: bool) -> str:

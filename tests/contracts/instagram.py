@@ -137,6 +137,9 @@ def _create_media_problems(form: dict[str, str]) -> list[str]:
         problems.append("media_type=VIDEO is only for carousel items (single videos are REELS)")
     if kind == "STORIES" and sum(1 for key in rules["stories_take_one_of"] if form.get(key)) != 1:
         problems.append("a story container takes image_url or video_url, exactly one")
+    label = rules["ai_label_not_on_carousel_items"]
+    if form.get("is_carousel_item") == "true" and label["param"] in form:
+        problems.append(f"{label['param']} goes on the carousel container, not on its items ({label['_source'].split(' ')[0]})")
     return problems
 
 
@@ -187,7 +190,11 @@ def _graph(exchange: Exchange, method: str, segments: list[str], params: dict[st
         return Verdict(f"instagram.{owner.rsplit('.', 1)[1]}.{name}", problems, response_checked=checked)
     if len(segments) == 1 and GRAPH_ID.match(segments[0]) and method == "GET":
         asked = {f.strip() for f in params.get("fields", "").split(",") if f.strip()}
-        node = CONTAINER if asked and asked <= _fields(CONTAINER) else media
+        # A numeric id is a container, an IG user (Facebook Login's identity read, GET /{ig-user-id}
+        # [developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user]) or a
+        # media; the path cannot tell them apart, so the asked fields pick the node whose Field list holds them.
+        node = (CONTAINER if asked and asked <= _fields(CONTAINER) else
+                user if asked and asked <= _fields(user) else media)
         problems = _requested_fields(params, node) + _params_problems(params, _edge(node, "api_get"))
         if ok:
             problems += _answer_problems(answer, node)

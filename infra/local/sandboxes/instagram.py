@@ -59,12 +59,14 @@ LONG_LIVED_SECONDS = 60 * 86400
 VIDEO_TYPES = {"video/mp4", "video/quicktime"}
 MEDIA_PARAMS = {"image_url", "video_url", "media_type", "caption", "alt_text", "is_carousel_item", "children",
                 "share_to_feed", "cover_url", "thumb_offset", "audio_name", "user_tags", "location_id",
-                "collaborators", "product_tags", "trial_params", "upload_type", "access_token"}
+                "collaborators", "product_tags", "trial_params", "upload_type", "is_ai_generated", "access_token"}
 CONTAINER_FIELDS = {"id", "status_code", "status", "copyright_check_status"}
 MEDIA_FIELDS = {"id", "media_type", "media_product_type", "permalink", "shortcode", "timestamp", "caption",
-                "username", "children", "like_count", "comments_count", "alt_text", "is_shared_to_feed", "owner"}
+                "username", "children", "like_count", "comments_count", "alt_text", "is_shared_to_feed", "owner", "is_ai_generated"}
+IG_USER_FIELDS = {"id", "username", "name"}  # of IGUser's fields, the ones the sandbox serves
 SECRET_PARAMS = {"access_token", "client_secret", "fb_exchange_token"}
 ENDPOINTS = {"publishing_limit", "media", "media_list", "stories", "container_status", "media_publish", "media_read", "me",
+             "ig_user",
              "fb_token", "ig_refresh", "authorize", "ig_code", "ig_exchange", "insights", "batch"}
 # Graph batch requests: at most 50 operations per batch [developers.facebook.com/docs/graph-api/batch-requests].
 # The error for a longer batch is not documented (unverified): (#100) with Meta's usual wording here.
@@ -254,7 +256,9 @@ class InstagramSandbox(SandboxServer):
             raise ValueError("login must be facebook or instagram")
         with self._lock:
             uid = ig_user_id or next((t["user"] for tok, t in self._tokens.items() if tok == access_token), None) or _graph_id()
-            user = self._users.setdefault(uid, {"id": uid, "username": username or f"sandbox_ig_{len(self._users) + 1}"})
+            # fb_user_id: the Facebook user a Facebook Login token belongs to (what /me is on graph.facebook.com).
+            user = self._users.setdefault(uid, {"id": uid, "username": username or f"sandbox_ig_{len(self._users) + 1}",
+                                                "fb_user_id": _graph_id()})
             if username:
                 user["username"] = username
             now = self._clock()
@@ -363,7 +367,7 @@ class InstagramSandbox(SandboxServer):
                 "id": media_id, "owner": user, "username": self._users[user]["username"], "container_id": None,
                 "media_type": "VIDEO" if media_type == "REELS" else "IMAGE",
                 "media_product_type": {"REELS": "REELS", "STORIES": "STORY"}.get(media_type, "FEED"), "caption": "",
-                "alt_text": None,
+                "alt_text": None, "is_ai_generated": False,
                 "is_shared_to_feed": True, "children": [], "permalink": f"https://www.instagram.com/p/{media_id}/",
                 "shortcode": media_id,
                 "timestamp": datetime.fromtimestamp(published, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000"),
@@ -521,6 +525,8 @@ class InstagramSandbox(SandboxServer):
             with self._lock:
                 if rest[0] in self._media:
                     return "media_read", rest
+                if rest[0] in self._users:
+                    return "ig_user", rest
             return "container_status", rest
         raise GraphError(2500, f"Unknown path components: /{'/'.join(rest)}")
 
@@ -718,6 +724,9 @@ class InstagramSandbox(SandboxServer):
         media_type = params.get("media_type")
         carousel_item = bool(self._bool(params, "is_carousel_item"))
         share_to_feed = self._bool(params, "share_to_feed")
+        # The AI info label (Meta's Instagram changelog, 2026-06-22): any container, a carousel's on the
+        # carousel container only.
+        ai_label = self._bool(params, "is_ai_generated")
         image_url, video_url = params.get("image_url"), params.get("video_url")
         caption = params.get("caption")
         if params.get("upload_type"):
@@ -729,6 +738,8 @@ class InstagramSandbox(SandboxServer):
                 raise GraphError(100, f"media_type {media_type} is not valid for a carousel item", subcode=2207023)
             if caption is not None or share_to_feed is not None:
                 raise GraphError(100, "caption and share_to_feed are not supported on carousel items")
+            if ai_label is not None:
+                raise GraphError(100, "is_ai_generated is set on the carousel container only, not on its items")
             if media_type == "VIDEO":
                 kind, url, want = "CAROUSEL_ITEM_VIDEO", self._require(video_url, "video_url"), "video"
                 if image_url:
@@ -781,7 +792,7 @@ class InstagramSandbox(SandboxServer):
             self._containers[cid] = {
                 "id": cid, "owner": user, "kind": kind, "status_code": "IN_PROGRESS", "status": "In Progress",
                 "caption": caption, "alt_text": params.get("alt_text"), "share_to_feed": share_to_feed,
-                "children": children, "media": fetched, "media_id": None, "created_at": self._clock(),
+                "is_ai_generated": bool(ai_label), "children": children, "media": fetched, "media_id": None, "created_at": self._clock(),
                 "_gets": 0, "_fault": fault,
             }
             return {"id": cid}
@@ -965,7 +976,7 @@ class InstagramSandbox(SandboxServer):
                 "id": media_id, "owner": user, "username": self._users[user]["username"], "container_id": cid,
                 "media_type": media_type,
                 "media_product_type": {"REELS": "REELS", "STORIES": "STORY"}.get(c["kind"], "FEED"),
-                "caption": c["caption"], "alt_text": c["alt_text"],
+                "caption": c["caption"], "alt_text": c["alt_text"], "is_ai_generated": c["is_ai_generated"],
                 "is_shared_to_feed": c["share_to_feed"] is not False and not story,
                 "children": [{"id": ch, "media_type": "VIDEO" if self._containers[ch]["kind"].endswith("VIDEO") else "IMAGE"}
                              for ch in c["children"]],
@@ -1104,15 +1115,32 @@ class InstagramSandbox(SandboxServer):
                     "body": json.dumps(error)}
 
     def _h_me(self, request: Request, parts: list[str], params: dict) -> dict:
-        """GET /me?fields=user_id,username: the token's user (the Facebook user for Facebook Login;
-        the IG professional account here, `user_id` being the id that publishing uses)."""
+        """GET /me: the token's user. On graph.instagram.com (Instagram Login) the IG professional
+        account, `user_id` being the id publishing uses [developers.facebook.com/docs/instagram-platform/
+        instagram-api-with-instagram-login/get-started]; on graph.facebook.com (Facebook Login) the
+        Facebook user, a User node without user_id or username: asking for them is error #100
+        (nonexisting field), as Meta answers."""
         user = self._auth(request, params)
-        fields = self._fields(params, {"id", "user_id", "username", "name", "account_type"}, "User")
         with self._lock:
-            found = self._users.get(user, {"id": user, "username": ""})
+            found = self._users.get(user, {"id": user, "username": "", "fb_user_id": user})
+        if request.environ.get("sandbox.host", FB_GRAPH) == FB_GRAPH:
+            fields = self._fields(params, {"id", "name"}, "User")
+            full = {"id": found["fb_user_id"], "name": f"Sandbox person of {found['username']}"}
+            return {"id": found["fb_user_id"], **{f: full[f] for f in fields}}
+        fields = self._fields(params, {"id", "user_id", "username", "name", "account_type"}, "User")
         full = {"id": user, "user_id": user, "username": found["username"], "name": found["username"],
                 "account_type": "BUSINESS"}
         return {"id": user, **{f: full[f] for f in fields}}
+
+    def _h_ig_user(self, request: Request, parts: list[str], params: dict) -> dict:
+        """GET /<IG_USER_ID>?fields=id,username: the IG professional account, read with a token that
+        may act for it [developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user]."""
+        user = self._own_user(request, params, parts[0])
+        fields = self._fields(params, IG_USER_FIELDS, "IGUser") or ["id"]
+        with self._lock:
+            found = self._users[user]
+        full = {"id": user, "username": found["username"], "name": found["username"]}
+        return {"id": user, **{f: full[f] for f in fields if f in full}}
 
     def _h_authorize(self, request: Request, parts: list[str], params: dict):
         try:

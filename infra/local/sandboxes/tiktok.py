@@ -419,9 +419,7 @@ class TikTokSandbox(SandboxServer):
             creator = self._creators[username]
             post_info = self._check_post_info(payload.get("post_info"), creator)
             source_info = self._check_source_info(payload.get("source_info"))
-            if not self.audited and not (self._private.get(username) and post_info["privacy_level"] == "SELF_ONLY"):
-                raise ApiError(403, "unaudited_client_can_only_post_to_private_accounts",
-                               "Unaudited clients can only post to a private account.")
+            self._check_audit(username, post_info["privacy_level"])
             inits, now = self._inits[username], self._clock()
             while inits and now - inits[0] >= CAP_WINDOW:
                 inits.popleft()
@@ -445,6 +443,12 @@ class TikTokSandbox(SandboxServer):
             # Build the URL from the Host the client used, so it also works behind a port mapping.
             upload_url = f"{request.host_url.rstrip('/')}/upload/?upload_id={upload_id}&upload_token={post['_upload_token']}"
             return self._json({"publish_id": pid, "upload_url": upload_url})
+
+    def _check_audit(self, username: str, privacy_level: str | None) -> None:
+        """An unaudited app may post only SELF_ONLY to a private account, videos and photos alike."""
+        if not self.audited and not (self._private.get(username) and privacy_level == "SELF_ONLY"):
+            raise ApiError(403, "unaudited_client_can_only_post_to_private_accounts",
+                           "Unaudited clients can only post to a private account.")
 
     def _pop_fail(self) -> str | None:
         return self._fail_queue.popleft() if self._fail_queue else None
@@ -737,6 +741,8 @@ class TikTokSandbox(SandboxServer):
         except tiktok_photo.Refusal as refusal:
             raise ApiError(*refusal.args) from None
         with self._lock:
+            if checked["post_mode"] == "DIRECT_POST":  # an inbox upload is finished by the creator in TikTok
+                self._check_audit(username, checked["post_info"].get("privacy_level"))
             inits, now = self._inits[username], self._clock()
             while inits and now - inits[0] >= CAP_WINDOW:
                 inits.popleft()

@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timedelta
 
 from shared.analytics.model import MetricsRefused, PlatformMetrics
+from shared.content.disclosure import ai_generated
 from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import (AmbiguousError, AuthError, CapReached, ConfigError, PermanentError, PostgateError,
                            TransientError, ValidationError)
@@ -292,24 +293,33 @@ def _signed_url(ctx: PublishContext, media: MediaRef) -> str:
                                       endpoint=config.signed_url_endpoint, key_file=config.url_signing_key_file)
 
 
+def _ai_label(media: list[MediaRef]) -> dict[str, str]:
+    """is_ai_generated=true on a container whose media our AI generation made, so Instagram shows its
+    AI info label (shared/content/disclosure.py); left out otherwise, Meta's default being no label."""
+    return {"is_ai_generated": "true"} if ai_generated(media) else {}
+
+
 def _create_containers(ctx: PublishContext, client: InstagramClient, ig_id: str) -> dict[str, str]:
     content, target, retry = ctx.content, ctx.post.target, ctx.retry
     caption = content.text()
     kind = target.instagram_media_type
     if kind == "IMAGE":
-        fields = {"image_url": _signed_url(ctx, _images(content)[0]), "caption": caption}
+        image = _images(content)[0]
+        fields = {"image_url": _signed_url(ctx, image), "caption": caption, **_ai_label([image])}
         if target.alt_text:
             fields["alt_text"] = target.alt_text
         ids = {"container_id": retry(lambda: client.create_container(ig_id, fields))}
     elif kind == "REELS":
-        fields = {"media_type": "REELS", "video_url": _signed_url(ctx, _video(content)), "caption": caption,
-                  "share_to_feed": "true" if target.share_to_feed else "false"}
+        video = _video(content)
+        fields = {"media_type": "REELS", "video_url": _signed_url(ctx, video), "caption": caption,
+                  "share_to_feed": "true" if target.share_to_feed else "false", **_ai_label([video])}
         ids = {"container_id": retry(lambda: client.create_container(ig_id, fields))}
     elif kind == "STORIES":
         media = story_media(content)
         if media.kind == "video":
             check_story_duration(media, ctx.media_store)
-        fields = {"media_type": "STORIES", f"{media.kind}_url": _signed_url(ctx, media)}  # no caption: not shown
+        fields = {"media_type": "STORIES", f"{media.kind}_url": _signed_url(ctx, media),  # no caption: not shown
+                  **_ai_label([media])}
         ids = {"container_id": retry(lambda: client.create_container(ig_id, fields))}
     else:
         children: list[str] = []
@@ -317,7 +327,9 @@ def _create_containers(ctx: PublishContext, client: InstagramClient, ig_id: str)
             fields = {"is_carousel_item": "true", "image_url": _signed_url(ctx, image)}
             children.append(retry(lambda fields=fields: client.create_container(ig_id, fields)))
             ctx.save_platform_ids({"children": ",".join(children)})
-        parent = {"media_type": "CAROUSEL", "children": ",".join(children), "caption": caption}
+        # The label goes on the carousel container only, never on its items (Meta's changelog, 2026-06-22).
+        parent = {"media_type": "CAROUSEL", "children": ",".join(children), "caption": caption,
+                  **_ai_label(_images(content))}
         ids = {"children": ",".join(children), "container_id": retry(lambda: client.create_container(ig_id, parent))}
     ctx.save_platform_ids(ids)
     return ids
@@ -540,11 +552,19 @@ def exchange_code(code: str, *, client_id: str, client_secret: str, redirect_uri
 
 
 def identity(tokens, config, account: dict) -> dict:
-    """GET /me?fields=user_id,username on the login's host: {platform_account_id: IG user id,
-    handle: username, instagram_login}. Connect writes these onto the account, so the login is
-    recorded there."""
+    """{platform_account_id: IG user id, handle: username, instagram_login}, asked the way each login
+    documents it. Instagram Login: GET /me?fields=user_id,username on graph.instagram.com (/me is the
+    professional account there). Facebook Login: /me on graph.facebook.com is the Facebook user, with no
+    user_id, so the account's own IG user id is read: GET /{ig-user-id}?fields=id,username
+    [developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user]. Connect
+    writes these onto the account, so the login is recorded there."""
     login = login_tokens.login_of(account, tokens, config.instagram_default_login)
-    me = InstagramClient(tokens, base_url=login_tokens.base_url_for(login, config),
-                         timeout=config.http_timeout_seconds).me()
+    client = InstagramClient(tokens, base_url=login_tokens.base_url_for(login, config),
+                             timeout=config.http_timeout_seconds)
+    if login == "facebook":
+        user = client.ig_user(_ig_user_id(account))
+        return {"platform_account_id": str(user["id"]), "handle": user.get("username") or None,
+                login_tokens.ACCOUNT_FIELD: login}
+    me = client.me()
     return {"platform_account_id": str(me.get("user_id") or me["id"]), "handle": me.get("username") or None,
             login_tokens.ACCOUNT_FIELD: login}

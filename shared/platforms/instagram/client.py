@@ -197,6 +197,15 @@ class InstagramClient:
             raise TransientError("instagram me answered without an id")
         return data
 
+    def ig_user(self, ig_user_id: str) -> dict:
+        """GET /{ig-user-id}?fields=id,username: the professional account itself (Facebook Login, where
+        /me is the Facebook user and has no user_id) [developers.facebook.com/docs/instagram-platform/
+        instagram-graph-api/reference/ig-user]."""
+        data = self._call("GET", f"/{ig_user_id}", endpoint="ig_user", params={"fields": "id,username"})
+        if not data.get("id"):
+            raise TransientError("instagram ig user answered without an id")
+        return data
+
     # -- publishing -------------------------------------------------------------------------
     def publishing_limit(self, ig_user_id: str) -> PublishingLimit:
         data = self._call("GET", f"/{ig_user_id}/content_publishing_limit", endpoint="publishing_limit",

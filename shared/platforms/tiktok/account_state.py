@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from shared.errors import PermanentError, ValidationError
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_event
 
@@ -38,6 +39,38 @@ def offered_privacy_levels(account: dict | None) -> list[str] | None:
     creator = (account or {}).get(CREATOR_FIELD)
     options = creator.get("privacy_level_options") if isinstance(creator, dict) else None
     return [str(o) for o in options] if isinstance(options, list) else None
+
+
+def check_privacy(privacy_level: str | None, account: dict | None) -> None:
+    """What the account's record allows, before approval (no platform call): one of the creator's
+    offered levels, and SELF_ONLY only once TikTok refused the app as unaudited. Video and photo
+    posts alike (the photo post reference defers to creator_info and the same error codes)."""
+    offered = offered_privacy_levels(account)
+    if offered is not None and privacy_level not in offered:
+        raise ValidationError(f"privacy level {privacy_level!r} is not one this TikTok creator offers "
+                              f"(creator_info: {', '.join(offered) or 'none'})", field="targets.privacy_level",
+                              limit="one of the creator's privacy_level_options: " + ", ".join(offered))
+    if unaudited(account) and privacy_level != "SELF_ONLY":
+        raise ValidationError("TikTok has not audited this app yet, so it may only post SELF_ONLY (\"Only me\") to a "
+                              "private account", field="targets.privacy_level",
+                              limit="SELF_ONLY until TikTok audits the app")
+
+
+class UnauditedApp(PermanentError):
+    """TikTok refused the post because the app has not passed its audit: never retried."""
+
+    fail_class = FAIL_CLASS
+
+
+def refused_unaudited(ctx, exc: PermanentError) -> None:
+    """A publish TikTok refused with UNAUDITED_CODE (video or photo init): flag the account once so
+    approvers see it, and fail the post with its own class. `ctx`: the PublishContext."""
+    message = str(exc)
+    if ctx.repo is not None and not unaudited(ctx.account):
+        mark_unaudited(ctx.repo.db, ctx.post.account_id, message)
+    raise UnauditedApp(f"{message} (TikTok has not audited this app: it may only post SELF_ONLY to a private "
+                       f"account; the account is flagged so approvers see it)",
+                       platform_code=exc.platform_code) from None
 
 
 def mark_unaudited(db, account_id: str, message: str, now: datetime | None = None) -> None:

@@ -4,6 +4,7 @@ chunk got no clear answer (reconcile); token refresh."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime, timedelta
 
@@ -38,21 +39,13 @@ METRICS_FIELDS = ("id", "view_count", "like_count", "comment_count", "share_coun
 
 def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
     if photo.post_type(content, target) == "PHOTO":
-        return photo.validate(content, target)
+        return photo.validate(content, target, account)
     if target.privacy_level is None:
         raise ValidationError("TikTok needs an explicit privacy_level (no default is allowed)",
                               field="targets.privacy_level", limit="one of the creator's privacy_level_options")
     if len(content.text().encode("utf-16-le")) // 2 > CAPTION_LIMIT:
         raise ValidationError("caption too long for TikTok", field="caption", limit=f"{CAPTION_LIMIT} UTF-16 code units")
-    offered = account_state.offered_privacy_levels(account)
-    if offered is not None and target.privacy_level not in offered:
-        raise ValidationError(f"privacy level {target.privacy_level!r} is not one this TikTok creator offers "
-                              f"(creator_info: {', '.join(offered) or 'none'})", field="targets.privacy_level",
-                              limit="one of the creator's privacy_level_options: " + ", ".join(offered))
-    if account_state.unaudited(account) and target.privacy_level != "SELF_ONLY":
-        raise ValidationError("TikTok has not audited this app yet, so it may only post SELF_ONLY (\"Only me\") to a "
-                              "private account", field="targets.privacy_level",
-                              limit="SELF_ONLY until TikTok audits the app")
+    account_state.check_privacy(target.privacy_level, account)
     if target.brand_content_toggle and target.privacy_level == "SELF_ONLY":
         raise ValidationError("branded content cannot be SELF_ONLY on TikTok", field="targets.privacy_level",
                               limit="not SELF_ONLY with brand_content_toggle")
@@ -113,13 +106,22 @@ _AUDIENCE = {"PUBLIC_TO_EVERYONE": "Everyone", "MUTUAL_FOLLOW_FRIENDS": "Friends
 
 def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCard:
     if photo.post_type(content, target) == "PHOTO":
-        return photo.preview(content, target, audience=_AUDIENCE.get(str(target.privacy_level), str(target.privacy_level)),
-                             aigc=is_aigc(content))
+        card = photo.preview(content, target, audience=_AUDIENCE.get(str(target.privacy_level), str(target.privacy_level)),
+                             aigc=is_aigc(content, photo.photos(content)))
+        return dataclasses.replace(card, fields=[*card.fields, *_account_fields(account)])
     # The creator's own disabled toggles can only turn these off further at publish time.
     fields = [("Who can watch", _AUDIENCE.get(str(target.privacy_level), str(target.privacy_level))), ("Comments", on_off(not target.disable_comment)),
               ("Duet", on_off(not target.disable_duet)), ("Stitch", on_off(not target.disable_stitch))]
     if target.brand_content_toggle or target.brand_organic_toggle:
         fields.append(("Promotion", "branded content" if target.brand_content_toggle else "your own brand"))
+    fields.extend(_account_fields(account))
+    video = [m for m in content.media if m.kind == "video"][:1]
+    return ReviewCard(text=content.text(), fields=fields, media=video, text_label="Caption")
+
+
+def _account_fields(account: dict) -> list[tuple[str, str]]:
+    """What TikTok told us about the account that bounds any post to it (video or photo)."""
+    fields = []
     offered = account_state.offered_privacy_levels(account)
     if offered is not None:
         fields.append(("Audiences the creator offers", ", ".join(_AUDIENCE.get(o, o) for o in offered) or "none"))
@@ -127,8 +129,7 @@ def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCa
     if flag:
         fields.append(("TikTok audit", "not audited: TikTok only takes \"Only me\" (SELF_ONLY) posts to a private "
                                        f"account from this app; it refused one with: {flag.get('message', '')}"))
-    video = [m for m in content.media if m.kind == "video"][:1]
-    return ReviewCard(text=content.text(), fields=fields, media=video, text_label="Caption")
+    return fields
 
 
 def publish(ctx: PublishContext) -> PublishResult:
@@ -158,7 +159,7 @@ def publish(ctx: PublishContext) -> PublishResult:
         init = retry(lambda: client.init_video(post_info, plan))
     except PermanentError as exc:
         if exc.platform_code == account_state.UNAUDITED_CODE:
-            _refused_unaudited(ctx, exc)
+            account_state.refused_unaudited(ctx, exc)
         raise
     # The upload handle goes with the publish id: a last chunk without a clear answer is resumed on
     # it while it lives (upload_* ids are never logged).
@@ -168,21 +169,6 @@ def publish(ctx: PublishContext) -> PublishResult:
     chunks = ctx.media_store.iter_ranges(video, plan.ranges())
     upload_all(client, init.upload_url, plan, chunks, video.content_type, retry)
     return PublishResult(platform_ids={"publish_id": init.publish_id})
-
-
-class UnauditedApp(PermanentError):
-    """TikTok refused the post because the app has not passed its audit: never retried."""
-
-    fail_class = account_state.FAIL_CLASS
-
-
-def _refused_unaudited(ctx: PublishContext, exc: PermanentError) -> None:
-    message = str(exc)
-    if ctx.repo is not None and not account_state.unaudited(ctx.account):
-        account_state.mark_unaudited(ctx.repo.db, ctx.post.account_id, message)
-    raise UnauditedApp(f"{message} (TikTok has not audited this app: it may only post SELF_ONLY to a private "
-                       f"account; the account is flagged so approvers see it)",
-                       platform_code=exc.platform_code) from None
 
 
 def _resume_upload(ctx: PublishContext, client: TikTokClient, video: MediaRef) -> PublishResult | None:

@@ -20,7 +20,7 @@ import logging
 from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import AmbiguousError, PermanentError, TransientError, ValidationError
 from shared.platforms.base import PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult, on_off
-from shared.platforms.tiktok import image_size, status
+from shared.platforms.tiktok import account_state, image_size, status
 from shared.platforms.tiktok.client import CreatorInfo, RateLimited, TikTokClient
 from shared.runtime.logging import log_event
 
@@ -36,6 +36,8 @@ PHOTO_TYPES = ("image/jpeg", "image/webp")
 MAX_PHOTO_BYTES = 20 * 1024 * 1024
 MAX_LONG_SIDE, MAX_SHORT_SIDE = 1920, 1080
 COVER_INDEX = 0  # the first image, in the brief's order
+# The photo post's post_info defines no is_aigc (the video post's does): nothing to send.
+NO_AIGC = "TikTok photo posts have no is_aigc field"
 
 
 def post_type(content: ContentItem | None, target: TargetSpec) -> str:
@@ -56,10 +58,11 @@ def _utf16(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def validate(content: ContentItem, target: TargetSpec) -> None:
+def validate(content: ContentItem, target: TargetSpec, account: dict | None = None) -> None:
     if target.privacy_level is None:
         raise ValidationError("TikTok needs an explicit privacy_level (no default is allowed)",
                               field="targets.privacy_level", limit="one of the creator's privacy_level_options")
+    account_state.check_privacy(target.privacy_level, account)
     if target.brand_content_toggle and target.privacy_level == "SELF_ONLY":
         raise ValidationError("branded content cannot be SELF_ONLY on TikTok", field="targets.privacy_level",
                               limit="not SELF_ONLY with brand_content_toggle")
@@ -93,7 +96,8 @@ def preview(content: ContentItem, target: TargetSpec, *, audience: str, aigc: bo
               ("AI-generated label", "not available for TikTok photo posts" if aigc else "no")]
     if target.brand_content_toggle or target.brand_organic_toggle:
         fields.append(("Promotion", "branded content" if target.brand_content_toggle else "your own brand"))
-    return ReviewCard(text=content.text(), fields=fields, media=images, text_label="Description")
+    return ReviewCard(text=content.text(), fields=fields, media=images, text_label="Description",
+                      ai_field_unavailable=NO_AIGC)
 
 
 def build_post_info(content: ContentItem, target: TargetSpec, creator: CreatorInfo) -> dict:
@@ -144,8 +148,10 @@ def publish(ctx: PublishContext, client: PhotoClient) -> PublishResult:
     posts asynchronously: the poll takes it from the saved publish_id (PROCESSING_DOWNLOAD ->
     PUBLISH_COMPLETE, or FAILED with TikTok's fail_reason)."""
     content, target, config = ctx.content, ctx.post.target, ctx.config
-    validate(content, target)
+    validate(content, target)  # the account's record is not applied here: a fresh creator_info follows
     creator = ctx.retry(client.creator_info)
+    if ctx.repo is not None:
+        account_state.remember_creator(ctx.repo.db, ctx.post.account_id, ctx.account, creator)
     post_info = build_post_info(content, target, creator)
     images = photos(content)
     check_dimensions(images, ctx.media_store)
@@ -153,7 +159,12 @@ def publish(ctx: PublishContext, client: PhotoClient) -> PublishResult:
                                        endpoint=config.signed_url_endpoint, key_file=config.url_signing_key_file)
             for image in images]
     ctx.mark_create_sent()
-    publish_id = ctx.retry(lambda: client.init_photo(post_info, urls, COVER_INDEX))
+    try:
+        publish_id = ctx.retry(lambda: client.init_photo(post_info, urls, COVER_INDEX))
+    except PermanentError as exc:
+        if exc.platform_code == account_state.UNAUDITED_CODE:
+            account_state.refused_unaudited(ctx, exc)
+        raise
     ctx.save_platform_ids({"publish_id": publish_id})
     return PublishResult(platform_ids={"publish_id": publish_id})
 
