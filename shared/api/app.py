@@ -9,10 +9,10 @@ from __future__ import annotations
 import importlib
 import logging
 
+from shared.api.body import MAX_BODY_BYTES
 from shared.api.errors import COMMON_ERRORS, ApiError, loc_to_field
 
 log = logging.getLogger("postgate.api")
-MAX_BODY_BYTES = 1024 * 1024  # a bulk of 100 posts with long captions fits
 ROUTE_MODULES = ("accounts", "posts", "campaigns", "approvals", "events", "youtube_metadata", "analytics")
 # Reached without a bearer token: the API's description, and the OAuth callback (the platform
 # redirects a browser there; the `state` it carries is what authenticates it).
@@ -36,7 +36,7 @@ def create_app():
         doc_ui=False,
     )
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.json.sort_keys = False
+    app.json = _strict_json(app)  # every route's body goes through shared.api.body.strict_loads
 
     @app.get("/openapi.json", doc_ui=False)
     def openapi_document():
@@ -93,6 +93,21 @@ def create_app():
         return response
 
     return app
+
+
+def _strict_json(app):
+    """The app's JSON provider: answers unsorted; request bodies parsed by strict_loads."""
+    from flask.json.provider import DefaultJSONProvider
+
+    from shared.api.body import strict_loads
+
+    class StrictJson(DefaultJSONProvider):
+        sort_keys = False
+
+        def loads(self, s, **kwargs):
+            return strict_loads(s)
+
+    return StrictJson(app)
 
 
 _documents: dict[int, dict] = {}
@@ -223,23 +238,18 @@ def dispatch(request):
     import io
     import json
 
+    from shared.api.body import BodyTooLarge, read_bounded
     from shared.runtime.web import api_headers, unread_body_answer
 
     app = get_app()
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        return unread_body_answer(json.dumps({"detail": f"request body over {MAX_BODY_BYTES} bytes", "field": "body"}),
-                                  413, {**api_headers(), "Content-Type": "application/json"})
-    # functions-framework reads the body again after we answer (read_request): read it once here
-    # (bounded) and hand the API app its own copy of the stream.
-    request.max_content_length = MAX_BODY_BYTES
+    # Read the body once here, bounded whatever Content-Length or Transfer-Encoding say
+    # (functions-framework reads it again after we answer: it gets the same bytes).
     try:
-        body = request.get_data(cache=True)
-    except Exception:  # noqa: BLE001 - werkzeug's RequestEntityTooLarge for a chunked body over the limit
-        return unread_body_answer(json.dumps({"detail": f"request body over {MAX_BODY_BYTES} bytes", "field": "body"}),
+        body = read_bounded(request.environ, MAX_BODY_BYTES)
+    except BodyTooLarge as exc:
+        return unread_body_answer(json.dumps({"detail": str(exc), "field": "body"}),
                                   413, {**api_headers(), "Content-Type": "application/json"})
     environ = dict(request.environ)
     environ["wsgi.input"] = io.BytesIO(body)
-    environ["CONTENT_LENGTH"] = str(len(body))
-    environ.pop("HTTP_TRANSFER_ENCODING", None)
     with app.request_context(environ):
         return app.full_dispatch_request()
