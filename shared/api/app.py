@@ -57,6 +57,10 @@ def create_app():
         # Routes a browser opens from a short-lived signed link (no Authorization header possible).
         app.config.setdefault("VIEW_LINK_AUTH", {}).update(getattr(module, "VIEW_LINK_AUTHENTICATORS", {}))
 
+    from shared.api.throttle import FailureThrottle
+
+    app.extensions["postgate_auth_failures"] = FailureThrottle()
+    app.extensions["postgate_google_certs"] = {}
     app.before_request(_authenticate_and_count)
 
     @app.errorhandler(ApiError)
@@ -191,8 +195,9 @@ def _authenticate_and_count():
     import flask
 
     from shared import services
-    from shared.api.auth import API_USERS, authenticate
+    from shared.api.auth import API_USERS, authenticate, roles_from_record
     from shared.api.rate_limit import count_request
+    from shared.api.throttle import client_address
     from shared.runtime.clock import utcnow
     from shared.runtime.config import get_config
 
@@ -200,18 +205,32 @@ def _authenticate_and_count():
         return None
     config = get_config()
     repo = services.repository()
+    app = flask.current_app
 
     def roles_of(email: str) -> list[str]:
         snap = repo.db.collection(API_USERS).document(email).get()
-        return list((snap.to_dict() or {}).get("roles", [])) if snap.exists else []
+        return roles_from_record(email, snap.to_dict() if snap.exists else None)
 
-    view_link = flask.current_app.config.get("VIEW_LINK_AUTH", {}).get(flask.request.endpoint)
+    view_link = app.config.get("VIEW_LINK_AUTH", {}).get(flask.request.endpoint)
     principal = view_link(flask.request) if view_link else None
     if principal is None:
-        principal = authenticate(flask.request.headers.get("Authorization"),
-                                 key_loader=lambda: services.secrets().access(config.api_jwt_secret),
-                                 audience=config.api_audience, roles_of=roles_of,
-                                 google_certs_url=config.api_google_certs_url)
+        client = client_address(flask.request)
+        throttle = app.extensions["postgate_auth_failures"]
+        held = throttle.retry_after(client)  # failing too often: no certificate fetch for this one
+        try:
+            principal = authenticate(flask.request.headers.get("Authorization"),
+                                     key_loader=lambda: services.secrets().access(config.api_jwt_secret),
+                                     audience=config.api_audience, roles_of=roles_of,
+                                     google_certs=_google_certs(app, config.api_google_certs_url),
+                                     may_fetch_certs=held is None)
+        except ApiError as exc:
+            if exc.status != 401:
+                raise
+            throttle.failed(client)
+            if held is not None:
+                raise ApiError(429, f"too many failed authentications; try again in {held} s",
+                               field="Authorization", headers={"Retry-After": str(held)}) from None
+            raise
     if not principal.roles:
         raise ApiError(403, f"{principal.user} has no role in Postgate (editor or approver)")
     flask.g.principal = principal
@@ -220,6 +239,17 @@ def _authenticate_and_count():
         raise ApiError(429, f"more than {config.api_requests_per_minute} requests in a minute; "
                             f"try again in {verdict.retry_after} s", headers={"Retry-After": str(verdict.retry_after)})
     return None
+
+
+def _google_certs(app, url: str):
+    """This instance's cache of Google's certificates for `url` (kept on the app: one per instance)."""
+    from shared.api.google_certs import GoogleCerts
+
+    sets = app.extensions["postgate_google_certs"]
+    certs = sets.get(url)
+    if certs is None:
+        certs = sets.setdefault(url, GoogleCerts(url))  # two first requests at once keep one set
+    return certs
 
 
 _app = None
