@@ -263,6 +263,27 @@ def get_app():
     return _app
 
 
+def framework_errors_as_json() -> None:
+    """functions-framework answers a path its own route does not match (one with a newline in it)
+    with Flask's HTML 404 before our app sees it: make those answers JSON too. Call from main.py,
+    which functions-framework imports inside its app's context."""
+    import flask
+    from werkzeug.exceptions import HTTPException
+
+    from shared.runtime.web import api_headers
+
+    if not flask.has_app_context():
+        return
+
+    def _json(exc: HTTPException):
+        response = _error_response(exc.code or 500, exc.description or exc.name)
+        for name, value in api_headers().items():
+            response.headers.setdefault(name, value)
+        return response
+
+    flask.current_app.register_error_handler(HTTPException, _json)
+
+
 def dispatch(request):
     """Run the API app on a request functions-framework received (streamed answers keep streaming)."""
     import io
