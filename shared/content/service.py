@@ -181,6 +181,8 @@ def check_caption(caption: str) -> str:
 OWN_COPY_GENERATOR = "own-copy"  # ContentItem.generator of text written by people, used verbatim
 # Longest text any platform takes (YouTube's description); each platform's own rule is checked per target.
 CAPTION_MAX_CHARS = 5000
+# No control characters but tab, line feed and carriage return (check_caption also refuses invisible-only text).
+CAPTION_PATTERN = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
 
 
 class OwnCopy(BaseModel):
@@ -189,7 +191,8 @@ class OwnCopy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     campaign: str = Field(pattern=CAMPAIGN_ID_PATTERN, max_length=CAMPAIGN_ID_MAX, description="campaign id")
-    caption: str = Field(min_length=1, max_length=CAPTION_MAX_CHARS, description="posted verbatim")
+    caption: str = Field(min_length=1, max_length=CAPTION_MAX_CHARS, pattern=CAPTION_PATTERN,
+                         description="posted verbatim; not only spaces or invisible characters")
     hashtags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list, max_length=30)
     video: GsUri | None = Field(default=None, description="gs://bucket/object of the video to post")
     images: list[GsUri] = Field(default_factory=list, max_length=10, description="gs:// images, in carousel order")

@@ -18,7 +18,7 @@ from shared.api.models import BulkOut, CalendarDay, CalendarOut, ContentOut, Pos
 from shared.api.schemas import PageQuery, page_fields
 from shared.content.model import Brief, GsUri, Platform
 from shared.campaigns.model import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
-from shared.content.service import CAPTION_MAX_CHARS, CopyRefused, OwnCopy, check_caption, clean_hashtags, utc_or_refuse
+from shared.content.service import CAPTION_MAX_CHARS, CAPTION_PATTERN, CopyRefused, OwnCopy, check_caption, clean_hashtags, utc_or_refuse
 from shared.posts.model import PostStatus
 from shared.posts.schedule import PlannedTime
 
@@ -88,7 +88,8 @@ class PostPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    caption: str | None = Field(default=None, min_length=1, max_length=CAPTION_MAX_CHARS)
+    caption: str | None = Field(default=None, min_length=1, max_length=CAPTION_MAX_CHARS, pattern=CAPTION_PATTERN,
+                                description="not only spaces or invisible characters")
     hashtags: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(default=None, max_length=30)
     video: GsUri | None = None
     images: list[GsUri] | None = Field(default=None, max_length=10)
