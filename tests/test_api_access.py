@@ -172,6 +172,7 @@ class CertEndpoint:
         self.pem_cert = pem_cert
         self.fetches = 0
         self.down = False
+        self.delay = 0.0
 
     def __call__(self, environ, start_response):
         import json as _json
@@ -179,6 +180,7 @@ class CertEndpoint:
         from werkzeug.wrappers import Response
 
         self.fetches += 1
+        time.sleep(self.delay)
         if self.down:
             return Response("unavailable", status=503)(environ, start_response)
         return Response(_json.dumps({"kid-1": self.pem_cert}), mimetype="application/json",
@@ -243,6 +245,58 @@ def test_googles_certificates_are_fetched_once_while_their_max_age_lasts(counted
     genuine = client.get("/campaigns", headers=_id_token(google_certs))
     assert genuine.status_code == 200, genuine.get_json()
     assert endpoint.fetches == 1
+
+
+def test_concurrent_forged_tokens_wait_for_the_one_fetch_in_flight(counted_certs, google_certs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests as _requests
+
+    import shared.api.app as api_app
+    from tests.browser import serve_function
+
+    endpoint, _ = counted_certs
+    endpoint.delay = 1.0
+    api_app._app = None
+    with serve_function("functions/api/main.py", "api") as served, ThreadPoolExecutor(10) as pool:
+        forged = [_forged(google_certs, kid=f"kid-{i}") for i in range(10)]
+        statuses = list(pool.map(lambda h: _requests.get(served.url + "/campaigns", headers=h, timeout=30).status_code,
+                                 forged))
+    assert statuses == [401] * 10
+    assert endpoint.fetches == 1
+
+
+def test_certificates_are_fetched_again_when_max_age_less_age_has_passed_and_failures_back_off(google_certs):
+    import requests as _requests
+
+    from shared.api.google_certs import FAILURE_BACKOFF, CertsUnavailable, GoogleCerts
+    from tests.browser import Served
+
+    endpoint = CertEndpoint(_requests.get(google_certs["url"], timeout=10).json()["kid-1"])
+    now = [1000.0]
+    with Served(endpoint) as served:
+        certs = GoogleCerts(served.url + "/certs", clock=lambda: now[0])
+        assert set(certs.for_kid("kid-1")) == {"kid-1"} and endpoint.fetches == 1
+        now[0] += 10
+        certs.for_kid("never-seen")  # a made-up kid does not fetch again (for UNKNOWN_KID_REFETCH)
+        now[0] += 20000 - 100 - 11  # max-age 20000 less Age 100
+        certs.for_kid("kid-1")
+        assert endpoint.fetches == 1
+        now[0] += 2
+        certs.for_kid("kid-1")
+        assert endpoint.fetches == 2
+        endpoint.down = True
+        now[0] += 20000
+        assert set(certs.for_kid("kid-1")) == {"kid-1"}  # the last set, while Google's is unreachable
+        now[0] += FAILURE_BACKOFF - 1
+        certs.for_kid("kid-1")
+        assert endpoint.fetches == 3
+        fresh = GoogleCerts(served.url + "/certs", clock=lambda: now[0])
+        with pytest.raises(CertsUnavailable):
+            fresh.for_kid("kid-1")
+        with pytest.raises(CertsUnavailable):
+            fresh.for_kid("kid-1")
+        assert endpoint.fetches == 4
 
 
 def test_repeated_authentication_failures_from_one_address_are_429_and_good_tokens_still_pass(api, env):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 
 from shared.api.body import MAX_BODY_BYTES
 from shared.api.errors import COMMON_ERRORS, ApiError, loc_to_field
@@ -253,13 +254,17 @@ def _google_certs(app, url: str):
 
 
 _app = None
+_app_lock = threading.Lock()
 
 
 def get_app():
-    """One app per instance (routes and the OpenAPI document are built once, at the first request)."""
+    """One app per instance (routes and the OpenAPI document are built once, at the first request;
+    requests arriving together at a cold start share it, and so its caches)."""
     global _app
     if _app is None:
-        _app = create_app()
+        with _app_lock:
+            if _app is None:
+                _app = create_app()
     return _app
 
 
