@@ -24,19 +24,41 @@ SIGNING_SECRET = "approval-signing-key"
 API_JWT_SECRET = "api-jwt-key"
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    # Open before any fixture is set up: a module's stack (e.g. the end-to-end tests') publishes
+    # while its fixture is built for the first test, and those requests are checked with that test.
+    if not item.get_closest_marker("sandbox_probe"):
+        item.stash[_CONTRACT_RECORDER] = recorder = recording()
+        item.stash[_CONTRACT_EXCHANGES] = recorder.__enter__()
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item):
+    yield
+    recorder = item.stash.get(_CONTRACT_RECORDER, None)
+    if recorder is not None:
+        recorder.__exit__(None, None, None)
+
+
+_CONTRACT_RECORDER = pytest.StashKey()
+_CONTRACT_EXCHANGES = pytest.StashKey()
+
+
 @pytest.fixture(autouse=True)
 def platform_contracts(request):
-    """Every request a sandbox receives during the test, and its answer, checked against the
-    platform's own document (tests/contracts/): a departure fails the test. Tests that send
-    malformed requests on purpose are marked `sandbox_probe`."""
-    if request.node.get_closest_marker("sandbox_probe"):
-        yield
+    """Every request a sandbox receives during the test (its fixtures' set-up included), and its
+    answer, checked against the platform's own document (tests/contracts/): a departure fails the
+    test. Tests that send malformed requests on purpose are marked `sandbox_probe`."""
+    yield
+    exchanges = request.node.stash.get(_CONTRACT_EXCHANGES, None)
+    if exchanges is None:
         return
     from tests.contracts import check_exchanges
 
-    with recording() as exchanges:
-        yield
     problems = check_exchanges(list(exchanges))
+    exchanges.clear()
     if problems:
         pytest.fail("requests or answers departing from the platform's document:\n" + "\n".join(problems[:20]),
                     pytrace=False)

@@ -252,3 +252,13 @@ def decodable_jpeg(width: int = 1080, height: int = 1080) -> bytes:
         scan,
         b"\xff\xd9",
     ])
+
+
+def timed_mp4(seconds: float, payload: int = 64 * 1024) -> bytes:
+    """An MP4 whose movie header says it runs `seconds` (any length), then `payload` bytes of mdat:
+    what a duration check reads, without real frames (playable_mp4 is at most 16 frames)."""
+    mvhd = _full_box(b"mvhd", 0, 0, struct.pack(">IIIIIH", 0, 0, 1000, round(seconds * 1000), 0x10000, 0x100),
+                     bytes(10), struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000), bytes(24),
+                     struct.pack(">I", 2))
+    return _box(b"ftyp", b"isom", struct.pack(">I", 512), b"isomiso2avc1mp41") + _box(b"moov", mvhd) + \
+        _box(b"mdat", bytes(payload))

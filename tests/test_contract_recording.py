@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import types
 
+import pytest
 import requests
 
 from infra.local.sandboxes.recording import recording
 from infra.local.sandboxes.tiktok import TikTokSandbox
 from tests import contracts
 from tests.contracts import Verdict, check_exchanges
+
+# These send made-up requests (no token, stray paths) to test the recorder itself, not a client.
+pytestmark = pytest.mark.sandbox_probe
 
 
 def test_exchanges_are_recorded_with_bodies_and_answers_and_the_sandbox_still_reads_the_body():

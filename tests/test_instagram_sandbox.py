@@ -20,7 +20,7 @@ from werkzeug.wrappers import Request, Response
 from infra.local.sandboxes.instagram import InstagramSandbox, jpeg_size
 from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError
 from shared.platforms.instagram.client import InstagramClient, NotReady, classify
-from shared.platforms.instagram.login_tokens import login_kind, refresh
+from shared.platforms.instagram.login_tokens import login_of, refresh
 from tests.conftest import jpeg_bytes
 
 # Probes the sandbox with malformed requests on purpose: not contract-checked (tests/contracts).
@@ -135,6 +135,78 @@ def test_carousel_parent_finishes_with_its_children_and_counts_once_against_the_
     post = box.posts[media_id]
     assert post["media_type"] == "CAROUSEL_ALBUM" and [c["id"] for c in post["children"]] == children
     assert client.publishing_limit(IG_ID).quota_usage == 1
+
+
+# ---- stories ----------------------------------------------------------------------------------
+def test_image_story_is_full_screen_has_no_caption_and_is_listed_on_the_stories_edge_only(box, ids, put):
+    from tests.media_samples import decodable_jpeg
+
+    client = _client(box)
+    portrait = put("s.jpg", decodable_jpeg(1080, 1920))  # 9:16: fine for a story, outside the feed's range
+    feed = requests.post(f"{box.graph_url}/{IG_ID}/media", data={"image_url": portrait},
+                         headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert feed.json()["error"]["error_subcode"] == 2207009
+    cid = client.create_container(IG_ID, {"media_type": "STORIES", "image_url": portrait})
+    assert _finish(client, cid) == "FINISHED"
+    media_id = client.publish(IG_ID, cid)
+    story = box.posts[media_id]
+    assert (story["media_type"], story["media_product_type"], story["caption"]) == ("IMAGE", "STORY", None)
+    assert "/stories/brand/" in story["permalink"]
+    since = datetime.now(timezone.utc) - timedelta(minutes=5)
+    assert client.media_since(IG_ID, since, ["id"], max_pages=1).items == []
+    [listed] = client.media_since(IG_ID, since, ["id", "media_product_type"], max_pages=1, edge="stories").items
+    assert listed["id"] == media_id and listed["media_product_type"] == "STORY"
+
+
+@pytest.mark.parametrize("fields,subcode_or_word", [
+    ({"caption": "Hello"}, "caption"),
+    ({"image_url": "both", "video_url": "both"}, 2207023),
+    ({}, 2207023),
+    ({"share_to_feed": "true"}, "image_url or video_url only"),
+])
+def test_story_container_refuses_a_caption_and_anything_but_one_media_url(box, ids, put, fields, subcode_or_word):
+    data = {"media_type": "STORIES", "image_url": put("s1.jpg", jpeg_bytes(1080, 1920)), **fields}
+    if fields.get("image_url") == "both":
+        data.update(image_url=put("s2.jpg", jpeg_bytes()), video_url=put("s2.mp4", b"\0" * 64, "video/mp4"))
+    if fields == {}:
+        data.pop("image_url")
+    error = requests.post(f"{box.graph_url}/{IG_ID}/media", data=data, headers={"Authorization": f"Bearer {TOKEN}"},
+                          timeout=10).json()["error"]
+    assert (error.get("error_subcode") == subcode_or_word if isinstance(subcode_or_word, int)
+            else subcode_or_word in error["message"]), error
+
+
+@pytest.mark.parametrize("seconds,accepted", [(2.9, False), (3, True), (60, True), (61, False)])
+def test_story_video_runs_3_to_60_seconds(box, ids, put, seconds, accepted):
+    from tests.media_samples import timed_mp4
+
+    video = put(f"story-{seconds}.mp4", timed_mp4(seconds), "video/mp4")
+    answer = requests.post(f"{box.graph_url}/{IG_ID}/media", data={"media_type": "STORIES", "video_url": video},
+                           headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).json()
+    assert ("id" in answer) is accepted, answer
+    if not accepted:
+        assert answer["error"]["error_subcode"] == 2207026 and "3-60 s" in answer["error"]["message"]
+
+
+def test_story_insights_have_no_likes_and_end_after_24_hours():
+    now = [1_800_000_000.0]
+    sandbox = InstagramSandbox(clock=lambda: now[0])
+    sandbox.start()
+    try:
+        sandbox.add_account(TOKEN, LONG, ig_user_id=IG_ID)
+        story, feed = sandbox.add_media(TOKEN, media_type="STORIES"), sandbox.add_media(TOKEN)
+        now[0] += 3600
+        client = InstagramClient(TOKEN, base_url=sandbox.graph_url, timeout=5)
+        [ok] = client.insights_batch([story], ["views", "reach", "shares"])
+        assert ok.ok and {row["name"] for row in ok.body["data"]} == {"views", "reach", "shares"}
+        answers = client.insights_batch([story, feed], ["likes"], per_media={feed: ("replies",)})
+        assert [a.body["error"]["code"] for a in answers] == [100, 100]
+        assert "likes" in answers[0].body["error"]["message"] and "replies" in answers[1].body["error"]["message"]
+        now[0] += 86400
+        [gone] = client.insights_batch([story], ["views"])
+        assert not gone.ok and gone.body["error"]["error_subcode"] == 33
+    finally:
+        sandbox.stop()
 
 
 @pytest.mark.parametrize("count", [1, 11])
@@ -505,42 +577,71 @@ def test_fb_exchange_token_lengthens_a_short_lived_token_but_not_a_long_lived_on
     assert long["access_token"] == LONG and long["expires_in"] < 59 * 86400  # nothing gained
 
 
+IG_TOKEN, IG_LONG = "IGAAsandbox-instagram-login-token", "IGAAsandbox-instagram-login-long"
+
+
 def test_facebook_login_keeps_a_working_token_and_never_exchanges_it(box, ids):
     tokens = {"access_token": TOKEN, "refresh_token": LONG, "client_id": "app-1", "client_secret": "app-secret",
               "expires_at": box.token_expires_at(TOKEN)}
-    fresh = refresh(box.graph_url, tokens, timeout=5)
+    fresh = refresh(tokens, login="facebook", base_url=box.graph_url, timeout=5)
     assert fresh["access_token"] == TOKEN and fresh["refresh_token"] == ""  # nothing left to refresh with
     assert fresh["reconnect_by"].startswith("20")
     assert box.count("fb_token") == 0 and box.count("me", 200) == 1
-    assert [e["auth"] for e in box.requests_log] == ["header"]
+    assert [(e["auth"], e["host"]) for e in box.requests_log] == [("header", "graph.facebook.com")]
 
 
 def test_facebook_login_rejected_token_asks_for_a_reconnect(box, ids):
     box.revoke_token(TOKEN)
     with pytest.raises(AuthError, match="reconnect") as err:
-        refresh(box.graph_url, {"access_token": TOKEN, "refresh_token": LONG}, timeout=5)
+        refresh({"access_token": TOKEN, "refresh_token": LONG}, login="facebook", base_url=box.graph_url, timeout=5)
     assert err.value.platform_code == "190/460" and box.count("fb_token") == 0
 
 
 def test_instagram_login_refresh_uses_ig_refresh_token_on_the_unversioned_endpoint(box, ids):
-    tokens = {"login": "instagram", "access_token": TOKEN, "refresh_token": LONG}
-    fresh = refresh(box.graph_url, tokens, timeout=5)
+    box.add_account(IG_TOKEN, IG_LONG, ig_user_id=IG_ID, login="instagram")
+    tokens = {"login": "instagram", "access_token": IG_TOKEN, "refresh_token": IG_LONG}
+    fresh = refresh(tokens, login="instagram", base_url=box.ig_graph_url, timeout=5)
     assert box.is_token_valid(fresh["access_token"]) and fresh["refresh_token"] == fresh["access_token"]
-    assert fresh["expires_in"] == 60 * 86400
+    assert box.token_login(fresh["access_token"]) == "instagram" and fresh["expires_in"] == 60 * 86400
     [call] = [e for e in box.requests_log if e["endpoint"] == "ig_refresh"]
     assert call["path"] == "/refresh_access_token" and call["params"] == {"grant_type": "ig_refresh_token"}
+    assert call["host"] == "graph.instagram.com"
     with pytest.raises(AuthError):  # just issued: not 24 h old yet
-        refresh(box.graph_url, {"login": "instagram", "refresh_token": fresh["access_token"]}, timeout=5)
-    box.expire_token(LONG)
+        refresh({"refresh_token": fresh["access_token"]}, login="instagram", base_url=box.ig_graph_url, timeout=5)
+    box.expire_token(IG_LONG)
     with pytest.raises(AuthError, match="190/463"):
-        refresh(box.graph_url, tokens, timeout=5)
-    assert LONG not in json.dumps(box.requests_log) and box.count("fb_token") == 0
+        refresh(tokens, login="instagram", base_url=box.ig_graph_url, timeout=5)
+    assert IG_LONG not in json.dumps(box.requests_log) and box.count("fb_token") == 0
 
 
-def test_login_kind_follows_the_host_unless_the_secret_says():
-    assert login_kind({}, "https://graph.facebook.com/v25.0") == "facebook"
-    assert login_kind({}, "https://graph.instagram.com/v25.0") == "instagram"
-    assert login_kind({"login": "instagram"}, "http://127.0.0.1:9/v25.0") == "instagram"
+def test_each_graph_host_takes_its_own_logins_tokens_only(box, ids):
+    """Meta: Instagram Login tokens on graph.instagram.com, Facebook Login tokens on graph.facebook.com;
+    a token on the other host is one Meta cannot parse (190)."""
+    box.add_account(IG_TOKEN, IG_LONG, ig_user_id=IG_ID, login="instagram")
+    assert InstagramClient(IG_TOKEN, base_url=box.ig_graph_url, timeout=5).me()["user_id"] == IG_ID
+    assert InstagramClient(TOKEN, base_url=box.graph_url, timeout=5).me()["user_id"] == IG_ID
+    for token, wrong in ((IG_TOKEN, box.graph_url), (TOKEN, box.ig_graph_url)):
+        answer = requests.get(f"{wrong}/me", params={"fields": "user_id"}, headers={"Authorization": f"Bearer {token}"},
+                              timeout=5)
+        error = answer.json()["error"]
+        assert answer.status_code == 400 and (error["code"], error["type"]) == (190, "OAuthException")
+    # The token endpoints are host-bound too: no ig_refresh_token on graph.facebook.com, and a
+    # Facebook Login token is not refreshed on graph.instagram.com.
+    assert requests.get(box.url("graph.facebook.com") + "/refresh_access_token",
+                        params={"grant_type": "ig_refresh_token", "access_token": IG_LONG}, timeout=5).status_code == 400
+    with pytest.raises(AuthError, match="190"):
+        refresh({"access_token": TOKEN, "refresh_token": LONG}, login="instagram", base_url=box.ig_graph_url, timeout=5)
+    assert box.token_login(TOKEN) == "facebook" and box.count("ig_refresh", 200) == 0
+
+
+def test_login_of_prefers_the_tokens_record_then_the_accounts_then_the_default():
+    assert login_of({}, {}, "facebook") == "facebook"
+    assert login_of({}, {}, "instagram") == "instagram"
+    assert login_of({"instagram_login": "instagram"}, {}, "facebook") == "instagram"
+    assert login_of({"instagram_login": "facebook"}, {"login": "instagram"}, "facebook") == "instagram"
+    from shared.publishing.credentials import StaticToken
+    assert login_of(None, StaticToken("t", {"login": "instagram"}), "facebook") == "instagram"
+    assert login_of({"instagram_login": "instagram"}, StaticToken("t"), "facebook") == "instagram"
 
 
 def test_reset_keeps_accounts(box, ids, put):

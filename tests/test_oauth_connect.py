@@ -37,9 +37,7 @@ def boxes(sandbox):
         box.oauth.register_client(CLIENTS[platform]["client_id"], CLIENTS[platform]["client_secret"], [REDIRECT_URI])
     ig, x, yt, li = (started[p] for p in ("instagram", "x", "youtube", "linkedin"))
     env = {"POSTGATE_TIKTOK_AUTHORIZE_URL": sandbox.base_url + "/v2/auth/authorize/",
-           "POSTGATE_INSTAGRAM_BASE_URL": ig.graph_url, "POSTGATE_INSTAGRAM_AUTHORIZE_URL": ig.base_url + "/oauth/authorize",
-           "POSTGATE_INSTAGRAM_TOKEN_URL": ig.base_url + "/oauth/access_token",
-           "POSTGATE_INSTAGRAM_EXCHANGE_URL": ig.base_url + "/access_token",
+           **ig.settings,  # graph.facebook.com and graph.instagram.com apart, the consent page, the code exchange
            "POSTGATE_X_BASE_URL": x.base_url, "POSTGATE_X_AUTHORIZE_URL": x.base_url + "/i/oauth2/authorize",
            "POSTGATE_YOUTUBE_BASE_URL": yt.base_url, "POSTGATE_YOUTUBE_OAUTH_URL": yt.token_url,
            "POSTGATE_YOUTUBE_AUTHORIZE_URL": yt.base_url + "/o/oauth2/v2/auth",
@@ -134,6 +132,27 @@ def test_connect_round_trip_stores_tokens_and_the_account_then_tests_ok(api, env
     tested = api.post(f"/accounts/{account_id}/test", headers=bearer(env)).get_json()
     assert tested["result"] == "ok", tested
     assert tested["identity"]["platform_account_id"] == people[platform]
+
+
+def test_instagram_connect_records_instagram_login_and_every_call_goes_to_graph_instagram_com(api, env, people, boxes):
+    """Business Login for Instagram hands out Instagram User tokens, which Meta serves on
+    graph.instagram.com only: who signed in, the test call and the refresh all go there, and the
+    login is recorded on the account and beside the token."""
+    from shared import services
+
+    ig = boxes["instagram"]
+    ig.reset()
+    account_id = _add(api, env, "instagram")
+    assert _callback(api, _consent(api, env, account_id)).status_code == 200
+    [tokens] = _secret_versions(env, f"instagram-account-{account_id}")
+    assert tokens["login"] == "instagram" and ig.token_login(tokens["access_token"]) == "instagram"
+    record = services.repository().db.collection("accounts").document(account_id).get().to_dict()
+    assert record["instagram_login"] == "instagram"
+    assert api.post(f"/accounts/{account_id}/test", headers=bearer(env)).get_json()["result"] == "ok"
+    calls = [(e["endpoint"], e["host"]) for e in ig.requests_log]
+    assert calls == [("authorize", "www.instagram.com"), ("ig_code", "api.instagram.com"),
+                     ("ig_exchange", "graph.instagram.com"), ("me", "graph.instagram.com"),
+                     ("me", "graph.instagram.com")]
 
 
 def test_a_second_connect_adds_a_new_secret_version(api, env, people):

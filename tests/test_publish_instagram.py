@@ -34,7 +34,7 @@ def ig(stack_env, tmp_path_factory):
     box.start()
     key = write_local_signing_key(tmp_path_factory.mktemp("ig-signing") / "key.json", "test-project")
     settings = {
-        "POSTGATE_INSTAGRAM_BASE_URL": box.graph_url,
+        **box.settings,  # graph.facebook.com and graph.instagram.com, each serving its own login's tokens
         "POSTGATE_INSTAGRAM_CONTAINER_POLL_SECONDS": "0",
         "POSTGATE_INSTAGRAM_CONTAINER_WAIT_SECONDS": "2",
         "POSTGATE_SIGNED_URL_ENDPOINT": os.environ["STORAGE_EMULATOR_HOST"],
@@ -157,6 +157,52 @@ def test_carousel_is_published_from_the_images_in_order(account, ig):
     assert media["media_type"] == "CAROUSEL_ALBUM" and [c["id"] for c in media["children"]] == children
     assert [f["url_path"].rsplit("/", 1)[-1] for f in ig.fetches] == [f"ig-{i}-1080x1080.jpg" for i in range(3)]
     assert ig.count("media") == 4 and ig.count("media_publish") == 1
+
+
+def test_image_story_is_published_full_screen_without_a_caption(account, ig):
+    content = _draft("STORIES", images=_images(1, 1080, 1920))
+    post_id = _approved(account, content)
+    assert _deliver(post_id).status_code == 200
+    post = _post(post_id)
+    assert post.status == "published", post.fail_reason
+    story = ig.posts[post.platform_ids["media_id"]]
+    assert (story["media_type"], story["media_product_type"], story["caption"]) == ("IMAGE", "STORY", None)
+    [create] = _params(ig, "media")
+    assert set(create) == {"media_type", "image_url"} and create["media_type"] == "STORIES"
+    assert post.share_url == story["permalink"]
+
+
+def test_video_story_is_published_from_the_video(account, ig):
+    from tests.media_samples import timed_mp4
+
+    video = upload_object("in/story.mp4", timed_mp4(15), "video/mp4")
+    post_id = _approved(account, _draft("STORIES", video=video, images=_images(2)))  # the video wins over images
+    _deliver(post_id)
+    post = _post(post_id)
+    assert post.status == "published", post.fail_reason
+    story = ig.posts[post.platform_ids["media_id"]]
+    assert (story["media_type"], story["media_product_type"]) == ("VIDEO", "STORY")
+    assert set(_params(ig, "media")[0]) == {"media_type", "video_url"}
+
+
+def test_story_video_longer_than_60_seconds_fails_before_any_container(account, ig):
+    from tests.media_samples import timed_mp4
+
+    post_id = _approved(account, _draft("STORIES", video=upload_object("in/long.mp4", timed_mp4(75), "video/mp4")))
+    _deliver(post_id)
+    post = _post(post_id)
+    assert post.status == "failed" and "75.0 s" in post.fail_reason and "3-60" in post.fail_reason
+    assert ig.count("media") == 0 and ig.posts == {}
+
+
+def test_review_card_of_a_story_says_no_caption_is_shown(account, ig):
+    from shared.platforms.instagram.adapter import preview
+
+    content = _draft("STORIES", images=_images(1, 1080, 1920))
+    card = preview(content, content.targets[0], {"platform_account_id": IG_ID})
+    assert card.text_label == "Caption" and "no caption" in card.text and content.text() not in card.text
+    assert card.fields == [("Post type", "story from the image (visible for 24 hours)")]
+    assert [m.uri for m in card.media] == [m.uri for m in content.media]
 
 
 def test_slow_container_is_handed_to_the_status_poll_which_publishes_it_once(account, ig, monkeypatch):
@@ -410,22 +456,57 @@ def test_client_keeps_the_graph_contract_on_every_call(account, ig):
 
 
 # ---- tokens --------------------------------------------------------------------------------
-def _instagram_login(account_env, ig, **secret):
-    register_account(ACCOUNT, "instagram", {"access_token": TOKEN, "refresh_token": LONG, "login": "instagram",
-                                            **CLIENT, **secret}, platform_account_id=IG_ID, handle="brand")
+IG_TOKEN, IG_LONG = "IGAApipeline-access-token", "IGAApipeline-long-lived-token"
+
+
+def _instagram_login(account_env, ig, *, record_on_account: bool = True, **secret):
+    """The account as connect leaves it after Business Login for Instagram: tokens valid on
+    graph.instagram.com only, the login recorded in the secret and on the account."""
+    ig.add_account(IG_TOKEN, IG_LONG, ig_user_id=IG_ID, username="brand", login="instagram")
+    fields = {"instagram_login": "instagram"} if record_on_account else {}
+    register_account(ACCOUNT, "instagram", {"access_token": IG_TOKEN, "refresh_token": IG_LONG, "login": "instagram",
+                                            **CLIENT, **secret}, platform_account_id=IG_ID, handle="brand", **fields)
+
+
+def _hosts(ig) -> set[str]:
+    return {e["host"] for e in ig.requests_log}
+
+
+@pytest.mark.parametrize("recorded", ["account and secret", "account only", "secret only"])
+def test_instagram_login_account_publishes_on_graph_instagram_com(account, ig, recorded):
+    from shared import services
+
+    _instagram_login(account, ig, record_on_account=recorded != "secret only")
+    if recorded == "account only":  # e.g. an operator replaced the secret by hand with the bare tokens
+        services.secrets().add_version(SECRET, json.dumps({"access_token": IG_TOKEN, "refresh_token": IG_LONG, **CLIENT}))
+    post_id = _approved(account, _draft("IMAGE", images=_images(1)))
+    assert _deliver(post_id).status_code == 200
+    post = _post(post_id)
+    assert post.status == "published", post.fail_reason
+    assert _hosts(ig) == {"graph.instagram.com"} and all(e["status"] == 200 for e in ig.requests_log)
+    assert [e["endpoint"] for e in ig.requests_log] == ["publishing_limit", "media", "container_status",
+                                                        "container_status", "media_publish", "media_read"]
+
+
+def test_facebook_login_account_and_one_without_a_recorded_login_publish_on_graph_facebook_com(account, ig):
+    post_id = _approved(account, _draft("IMAGE", images=_images(1)))  # the `account` fixture records no login
+    _deliver(post_id)
+    assert _post(post_id).status == "published" and _hosts(ig) == {"graph.facebook.com"}
 
 
 def test_instagram_login_rejected_token_is_refreshed_with_ig_refresh_token_and_written_back(account, ig):
     from shared import services
 
     _instagram_login(account, ig)
-    ig.revoke_token(TOKEN)  # 190 / 460: the session was invalidated
+    ig.revoke_token(IG_TOKEN)  # 190 / 460: the session was invalidated
     post_id = _approved(account, _draft("IMAGE", images=_images(1)))
     assert _deliver(post_id).status_code == 200
     assert _post(post_id).status == "published"
     assert ig.count("ig_refresh", 200) == 1 and ig.count("fb_token") == 0
+    assert _hosts(ig) == {"graph.instagram.com"}
     stored = json.loads(services.secrets().access(SECRET))
-    assert stored["access_token"] not in (TOKEN, LONG) and ig.is_token_valid(stored["access_token"])
+    assert stored["access_token"] not in (IG_TOKEN, IG_LONG) and ig.is_token_valid(stored["access_token"])
+    assert stored["login"] == "instagram"
     assert stored["refresh_token"] == stored["access_token"] and stored["expires_at"] > 0
     assert stored["client_id"] == CLIENT["client_id"]  # the rest of the secret is kept
     # The next post uses the stored token straight away: no second refresh.
@@ -442,9 +523,10 @@ def test_instagram_login_token_is_refreshed_a_week_before_it_expires(account, ig
     post_id = _approved(account, _draft("IMAGE", images=_images(1)))
     _deliver(post_id)
     assert _post(post_id).status == "published"
-    assert [e["endpoint"] for e in ig.requests_log][:2] == ["ig_refresh", "publishing_limit"]
+    assert [(e["endpoint"], e["host"]) for e in ig.requests_log][:2] == [("ig_refresh", "graph.instagram.com"),
+                                                                         ("publishing_limit", "graph.instagram.com")]
     stored = json.loads(services.secrets().access(SECRET))
-    assert stored["access_token"] != TOKEN and stored["expires_at"] > time.time() + 50 * 86400
+    assert stored["access_token"] != IG_TOKEN and stored["expires_at"] > time.time() + 50 * 86400
 
 
 def test_facebook_login_token_near_expiry_is_kept_not_exchanged_and_reconnect_is_asked_for(account, ig):
@@ -483,7 +565,7 @@ def test_token_that_cannot_be_refreshed_fails_the_post_asking_to_reconnect(accou
 
 # ---- validation at generation ----------------------------------------------------------------
 @pytest.mark.parametrize("media_type,kwargs,field,limit", [
-    (None, {"images": 1}, "targets.instagram_media_type", "IMAGE, REELS, CAROUSEL"),
+    (None, {"images": 1}, "targets.instagram_media_type", "IMAGE, REELS, CAROUSEL, STORIES"),
     ("IMAGE", {"images": 1, "hashtags": ["a", "b", "c", "d", "e", "f"]}, "hashtags", "5 hashtags"),
     ("IMAGE", {"images": 1, "caption_extra": "#g #h #i #j #k"}, "hashtags", "5 hashtags"),
     ("IMAGE", {"images": 2}, "images", "exactly 1 JPEG image"),
@@ -491,6 +573,9 @@ def test_token_that_cannot_be_refreshed_fails_the_post_asking_to_reconnect(accou
     ("CAROUSEL", {"images": 1}, "images", "2-10 items"),
     ("REELS", {"images": 1}, "video", "MP4 or MOV"),
     ("REELS", {"video": True, "alt_text": "x"}, "targets.alt_text", "IMAGE"),
+    ("STORIES", {"images": 2}, "images", "1 JPEG image or 1 MP4/MOV video"),
+    ("STORIES", {"images": 1, "alt_text": "x"}, "targets.alt_text", "IMAGE"),
+    ("STORIES", {"png": True}, "images", "image/jpeg"),
     ("IMAGE", {"images": 1, "hashtags": [f"{'x' * 450}{i}" for i in range(5)]}, "caption", "2200 characters"),
 ])
 def test_generation_refuses_what_instagram_would_refuse(account, ig, media_type, kwargs, field, limit):

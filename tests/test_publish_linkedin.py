@@ -171,6 +171,7 @@ def test_every_call_carries_the_version_and_restli_headers_and_commentary_is_esc
     assert all(e["status"] < 400 for e in linkedin.requests_log)
 
 
+@pytest.mark.sandbox_probe  # sends a sunset LinkedIn-Version on purpose: the contract check would (rightly) refuse it
 def test_sunset_version_fails_the_post_naming_the_setting_to_change(li, linkedin, monkeypatch):
     from shared import services
 

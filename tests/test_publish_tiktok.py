@@ -139,7 +139,8 @@ def test_lost_answer_to_the_last_chunk_is_unconfirmed_and_the_chunk_is_never_sen
     assert _deliver(due.id).status_code == 200
     post = _post(draft.id)
     assert post.status == "processing" and post.unconfirmed
-    assert post.platform_ids == {"publish_id": next(iter(sandbox.posts))}
+    assert post.platform_ids["publish_id"] == next(iter(sandbox.posts))
+    assert post.platform_ids["upload_url"].startswith(sandbox.base_url + "/upload/")  # the resume handle
     assert sandbox.count("upload") == 1 and sandbox.count("video_init") == 1
 
 
@@ -251,3 +252,63 @@ def test_message_without_post_id_is_acked(env, sandbox, logs):
     client = function_client("functions/publish_tiktok/main.py", "publish_tiktok")
     assert client.post("/", json=pubsub_envelope({"hello": "world"})).status_code == 200
     assert any("post_id" in e.get("error", "") for e in logs.entries)
+
+
+def test_unaudited_app_fails_the_post_once_as_unaudited_app_flags_the_account_and_then_refuses_public(draft, env, sandbox):
+    """Issue 16 item 6: an app TikTok has not audited may only post SELF_ONLY to private accounts
+    (Direct Post reference: 403 unaudited_client_can_only_post_to_private_accounts). The first such
+    refusal fails the post with a class of its own and TikTok's message, never retried, and flags the
+    account; from then on a non-SELF_ONLY privacy is refused before approval, naming the field."""
+    from shared import entrypoints, services
+    from shared.errors import ValidationError
+
+    sandbox.audited = False
+    try:
+        [due] = approve(env, draft)  # PUBLIC_TO_EVERYONE
+        assert _deliver(due.id).status_code == 200  # acked: retrying cannot help
+        post = _post(draft.id)
+        assert post.status == "failed" and post.fail_class == "unaudited_app"
+        assert "Unaudited clients can only post to a private account" in post.fail_reason
+        assert _deliver(due.id, message_id="dup").status_code == 200
+        assert sandbox.count("video_init") == 1 and sandbox.posts == {}
+        flag = services.repository().get_account(ACCOUNT)["tiktok_unaudited_app"]
+        assert "unaudited_client_can_only_post_to_private_accounts" in flag["message"]
+        with pytest.raises(ValidationError) as refused:
+            entrypoints.generate(brief(upload_video(name="in/second.mp4")))
+        assert refused.value.field == "targets.privacy_level" and "SELF_ONLY" in refused.value.limit
+        # SELF_ONLY to a private account is what such an app may do: it goes through.
+        sandbox.add_creator(env["access_token"], creator_username="brand_main", private_account=True)
+        own = entrypoints.generate(brief(upload_video(name="in/third.mp4"),
+                                         targets=[{"account_id": ACCOUNT, "privacy_level": "SELF_ONLY"}]))
+        [mine] = approve(env, own)
+        assert _deliver(mine.id, message_id="own").status_code == 200
+        assert services.repository().get_post(mine.id).status == "processing"
+    finally:
+        sandbox.audited = True
+        sandbox.add_creator(env["access_token"], creator_username="brand_main", private_account=False)
+
+
+def test_privacy_level_outside_the_creators_options_is_refused_at_approval_naming_the_field(draft, env, sandbox):
+    """creator_info's privacy_level_options (kept on the account at each publish) bound what may be
+    approved: a level the creator does not offer is refused before approval, not after."""
+    from shared import services
+    from shared.approval.service import apply_decision
+    from tests.conftest import issue_link
+
+    sandbox.add_creator(env["access_token"], creator_username="brand_main",
+                        privacy_level_options=["FOLLOWER_OF_CREATOR", "SELF_ONLY"])
+    from shared import entrypoints
+    from shared.errors import ValidationError
+
+    repo = services.repository()
+    [due] = approve(env, draft)  # not known yet: the publisher's fresh creator_info refuses it
+    _deliver(due.id)
+    assert _post(draft.id).status == "failed" and sandbox.count("video_init") == 0
+    assert repo.get_account(ACCOUNT)["tiktok_creator"]["privacy_level_options"] == ["FOLLOWER_OF_CREATOR", "SELF_ONLY"]
+    with pytest.raises(ValidationError) as refused:
+        entrypoints.generate(brief(upload_video(name="in/again.mp4")))
+    assert refused.value.field == "targets.privacy_level" and "FOLLOWER_OF_CREATOR" in refused.value.limit
+    ok = entrypoints.generate(brief(upload_video(name="in/ok.mp4"),
+                                    targets=[{"account_id": ACCOUNT, "privacy_level": "FOLLOWER_OF_CREATOR"}]))
+    result = apply_decision(repo, env["signing_key"], issue_link(env, ok, "approve"), "approve")
+    assert result.decision == "approved"

@@ -151,6 +151,23 @@ def test_requested_privacy_is_set_after_processing_and_private_needs_no_update(y
     assert yt.count("update") == updates
 
 
+def test_privacy_change_keeps_the_status_the_channel_owner_set_while_it_processed(yt):
+    """videos.update part=status replaces the whole part: the privacy change reads the status and
+    writes every mutable field back, so the owner's Studio edits in between are not reset."""
+    post = publish(generate())
+    video_id = post.platform_ids["video_id"]
+    poll()  # still processing
+    owner = {"embeddable": False, "license": "creativeCommon", "publicStatsViewable": False}
+    yt.edit_video(video_id, status=owner)
+    poll()
+    assert post_of(post.content_id).status == "published"
+    status = yt.posts[video_id]["status"]
+    assert status["privacyStatus"] == "public" and {k: status[k] for k in owner} == owner
+    [update] = yt.posts[video_id]["updates"]
+    assert update["status"] == {"privacyStatus": "public", "selfDeclaredMadeForKids": False,
+                                "containsSyntheticMedia": False, **owner}
+
+
 def test_video_youtube_keeps_private_after_the_update_fails_saying_so_and_keeps_its_id(yt, monkeypatch):
     """The update is answered 200 but the privacy read back is still private (YouTube restricts some
     uploads to private): the post is not live for its audience, so it is not recorded as published."""
@@ -267,6 +284,48 @@ def test_exhausted_quota_parks_the_post_until_midnight_pacific_without_calling_y
     pacific = ZoneInfo("America/Los_Angeles")
     midnight = datetime.combine(datetime.now(pacific).date() + timedelta(days=1), datetime.min.time(), tzinfo=pacific)
     assert abs((post.next_attempt_at - midnight).total_seconds()) < 30  # the quota resets at midnight PT
+
+
+def test_uploads_draw_on_their_own_daily_bucket_whose_size_is_a_setting(yt, monkeypatch):
+    """Since 2026-06-01 videos.insert has a quota bucket of its own (by default 100 calls a day, 1
+    per call, raised by Google bucket by bucket) and no longer spends 1,600 general units each
+    (developers.google.com/youtube/v3/revision_history): three uploads leave a 200-unit general
+    bucket to the status polls, and the upload past the upload bucket waits for midnight Pacific
+    without calling YouTube while the polls (videos.list, videos.update) go on."""
+    from shared import services
+
+    monkeypatch.setenv("POSTGATE_YOUTUBE_DAILY_UPLOADS", "3")
+    monkeypatch.setenv("POSTGATE_YOUTUBE_DAILY_QUOTA", "200")  # not even one upload at the old 1,600 units
+    monkeypatch.setattr(yt, "insert_daily_calls", 3)
+    monkeypatch.setattr(yt, "daily_quota", 200)
+    services.reset()
+    posts = [publish(generate(targets=[target(title=f"Launch {i}")])) for i in range(3)]
+    assert [p.status for p in posts] == ["processing"] * 3 and quota_used() == {"insert": 3, "general": 0}
+    content = generate(targets=[target(title="One too many")])
+    [due] = approve_env(content)
+    assert deliver(due.id).status_code == 200
+    parked = post_of(content.id)
+    assert parked.status == "queued" and parked.next_attempt_at is not None
+    assert yt.count("insert") == 3  # refused by our own count: YouTube was not asked
+    poll(), poll()
+    assert [post_of(p.content_id).status for p in posts] == ["published"] * 3
+    assert quota_used() == {"insert": 3, "general": 3 * (2 + 50 + 1)}  # list, list, update, list-back per post
+
+
+def test_upload_bucket_is_charged_apart_from_the_general_units(env):
+    from shared import services
+    from shared.errors import CapReached
+    from shared.platforms.youtube.quota import charge, usage
+
+    db = services.repository().db
+    for _ in range(150):  # a project Google granted 150 uploads a day
+        charge(db, "videos.insert", daily_quota=10_000, daily_uploads=150, key="granted")
+    with pytest.raises(CapReached) as info:
+        charge(db, "videos.insert", daily_quota=10_000, daily_uploads=150, key="granted")
+    assert info.value.platform_code == "quotaExceeded" and "insert bucket (150/day)" in str(info.value)
+    assert charge(db, "videos.update", daily_quota=10_000, daily_uploads=150, key="granted") == 50
+    assert charge(db, "videos.list", daily_quota=10_000, daily_uploads=150, key="granted") == 51
+    assert usage(db, key="granted") == {"insert": 150, "general": 51}
 
 
 def test_quota_exceeded_answer_from_youtube_parks_the_post(yt):

@@ -23,6 +23,8 @@ def _unknown_publish(account_env, ig, fault: dict, media_type: str = "IMAGE") ->
     ig.inject("media_publish", **fault)
     if media_type == "REELS":
         content = _draft("REELS", video=upload_video(64 * 1024, "in/reconcile.mp4"))
+    elif media_type == "STORIES":
+        content = _draft("STORIES", images=_story_image())
     else:
         content = _draft(media_type, images=_images(2 if media_type == "CAROUSEL" else 1))
     post_id = _approved(account_env, content)
@@ -32,13 +34,19 @@ def _unknown_publish(account_env, ig, fault: dict, media_type: str = "IMAGE") ->
     return post_id
 
 
+def _story_image() -> list[str]:
+    from tests.conftest import jpeg_bytes, upload_object
+
+    return [upload_object("in/story-1080x1920.jpg", jpeg_bytes(1080, 1920), "image/jpeg")]
+
+
 @pytest.fixture
 def counts(ig):
     """media_publish and container-create calls so far; reconcile must add none."""
     return lambda: (ig.count("media_publish"), ig.count("media"))
 
 
-@pytest.mark.parametrize("media_type", ["IMAGE", "REELS", "CAROUSEL"])
+@pytest.mark.parametrize("media_type", ["IMAGE", "REELS", "CAROUSEL", "STORIES"])
 def test_a_lost_publish_answer_is_found_with_its_media_id_and_permalink(account, ig, counts, media_type):
     post_id = _unknown_publish(account, ig, {"kind": "lost_response"}, media_type)
     before = counts()
@@ -109,3 +117,29 @@ def test_an_expired_container_is_not_called_absent_when_the_same_caption_went_ou
     client.publish(IG_ID, other)
     result = _reconcile(post_id)
     assert result.state == "pending" and "a person should check" in result.detail
+
+
+def test_a_lost_story_is_found_on_the_stories_edge_by_type_and_time(account, ig, counts):
+    """A story has no caption to match and is not in the media edge: it is looked for in /stories."""
+    post_id = _unknown_publish(account, ig, {"kind": "lost_response"}, "STORIES")
+    result = _reconcile(post_id)
+    [media_id] = ig.posts
+    assert result.state == "published" and result.platform_ids == {"media_id": media_id}
+    assert ig.count("stories", 200) == 1 and ig.count("media_list") == 0
+
+
+def test_a_story_among_several_since_the_call_is_published_without_a_media_id(account, ig, counts):
+    from shared.platforms.instagram.client import InstagramClient
+    from tests.test_publish_instagram import IG_ID, TOKEN
+
+    post_id = _unknown_publish(account, ig, {"kind": "lost_response"}, "STORIES")
+    image_url = ig.requests_log[[e["endpoint"] for e in ig.requests_log].index("media")]["params"]["image_url"]
+    client = InstagramClient(TOKEN, base_url=ig.graph_url)  # another story of the account, e.g. from the app
+    other = client.create_container(IG_ID, {"media_type": "STORIES", "image_url": image_url})
+    client.container_status(other)
+    client.container_status(other)
+    client.publish(IG_ID, other)
+    before = counts()
+    result = _reconcile(post_id)
+    assert result.state == "published" and result.platform_ids == {} and "2 stories" in result.detail
+    assert counts() == before

@@ -55,7 +55,7 @@ def test_review_shows_each_target_as_its_platform_will_carry_it(env):
     cards = _cards(page)
     assert set(cards) == {"tiktok", "instagram", "x", "youtube", "linkedin"}
     assert re.search(r"Who can watch</dt><dd>Friends", cards["tiktok"]) and re.search(r"Duet</dt><dd>off", cards["tiktok"])
-    assert re.search(r"Comments</dt><dd>on", cards["tiktok"]) and "AI-generated label" in cards["tiktok"]
+    assert re.search(r"Comments</dt><dd>on", cards["tiktok"]) and "AI-generated media" in cards["tiktok"]
     assert "reel" in cards["instagram"] and "Reels tab only" in cards["instagram"]
     assert re.search(r"Length</dt><dd>\d+ of 280", cards["x"])
     assert "Cold for 24 hours" in cards["youtube"] and "bottle, steel" in cards["youtube"]
@@ -120,3 +120,31 @@ def test_approval_recaps_where_and_when_each_post_goes(env):
     for line in ("TikTok · @brand_main", "Instagram · @brand.ig", "X · @brand_x", "YouTube · @BrandTube", "LinkedIn · @brand-li"):
         assert line in recap
     assert recap.count("scheduled for Mon 02 Jun 2031, 16:30 Europe/Berlin (Mon 02 Jun 14:30 UTC)") == 5
+
+
+def test_approver_is_told_before_approving_that_tiktok_has_not_audited_the_app(env, api):
+    """Issue 16 item 6: once TikTok refused a post because the app is unaudited, the account carries
+    the flag. Opening a non-SELF_ONLY post for review already says it can't be approved, naming the
+    field; a SELF_ONLY post's card tells the approver what TikTok takes from this app; the API's
+    account view shows the flag."""
+    from shared import entrypoints, services
+    from shared.platforms.tiktok.account_state import mark_unaudited
+    from tests.conftest import bearer, brief
+
+    public = entrypoints.generate(brief(upload_video()))  # PUBLIC_TO_EVERYONE, before TikTok refused anything
+    mark_unaudited(services.repository().db, ACCOUNT, "tiktok video_init: unaudited_client_can_only_post_to_private_"
+                                                      "accounts: Unaudited clients can only post to a private account.")
+    refused = _http().post("/", data={"token": issue_link(env, public, "approve"), "step": "review"})
+    text = html.unescape(refused.get_data(as_text=True))
+    assert refused.status_code == 422 and "targets.privacy_level" in text and "SELF_ONLY" in text
+    assert services.repository().get_content(public.id).status == "pending_approval"
+    own = entrypoints.generate(brief(upload_video(name="in/own.mp4"),
+                                     targets=[{"account_id": ACCOUNT, "privacy_level": "SELF_ONLY"}]))
+    review = _http().post("/", data={"token": issue_link(env, own, "approve"), "step": "review"})
+    page = review.get_data(as_text=True)
+    assert review.status_code == 200, page
+    card = _cards(page)["tiktok"]
+    assert re.search(r"TikTok audit</dt><dd>not audited", card) and "private account" in card
+    assert "Unaudited clients can only post to a private account" in card
+    view = api.get(f"/accounts/{ACCOUNT}", headers=bearer(env)).get_json()
+    assert view["unaudited_app"] is True and "private account" in view["unaudited_app_reason"]

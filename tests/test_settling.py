@@ -118,7 +118,7 @@ def test_a_permanent_status_check_refusal_ends_the_post_at_once(draft, env, sand
     from tests.test_status_poll import _publish
 
     post_id = _publish(draft, env)
-    sandbox.inject("status", "error", count=50, http_status=400, code="invalid_params")
+    sandbox.inject("status", "error", count=50, http_status=400, code="invalid_param")
     _repo().update_fields(post_id, next_check_at=utcnow() - timedelta(seconds=1))
     _poll()
     post = _repo().get_post(post_id)

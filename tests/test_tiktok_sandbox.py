@@ -174,7 +174,7 @@ def test_init_success_shape(sb):
 def test_init_requires_json_content_type(sb):
     body = json.dumps({"post_info": {"privacy_level": "SELF_ONLY"}, "source_info": file_source(1000)})
     r = post(sb, INIT, data=body, headers={"Content-Type": "text/plain"})
-    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_params"
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_param"
     ok = post(sb, INIT, data=body, headers={"Content-Type": "application/json; charset=UTF-8"})
     assert ok.status_code == 200
 
@@ -192,6 +192,22 @@ def test_privacy_level_required_and_must_be_offered(make_sandbox):
     r = init(sb, privacy="PUBLIC_TO_EVERYONE")
     assert r.status_code == 403 and r.json()["error"]["code"] == "privacy_level_option_mismatch"
     assert init(sb, privacy="SELF_ONLY").status_code == 200
+
+
+def test_unaudited_app_may_only_post_self_only_to_private_accounts(make_sandbox):
+    """Direct Post reference, error codes: 403 unaudited_client_can_only_post_to_private_accounts,
+    "The publish attempt will be blocked when calling /publish/video/init/"."""
+    sb = make_sandbox(audited=False)
+    refused = init(sb, privacy="SELF_ONLY")  # alice's account is public
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "unaudited_client_can_only_post_to_private_accounts"
+    sb.add_creator(ALICE, creator_username="alice", private_account=True)
+    assert init(sb, privacy="PUBLIC_TO_EVERYONE").json()["error"]["code"] == \
+        "unaudited_client_can_only_post_to_private_accounts"
+    assert init(sb, privacy="SELF_ONLY").status_code == 200
+    assert "private_account" not in post(sb, CREATOR).json()["data"]  # not part of creator_info's answer
+    r = requests.post(sb.base_url + "/_sandbox/app", json={"audited": True}, timeout=10)
+    assert r.status_code == 200 and init(sb, privacy="PUBLIC_TO_EVERYONE").status_code == 200
 
 
 def test_brand_content_cannot_be_self_only(sb):
@@ -231,7 +247,7 @@ def test_file_upload_chunk_rules(make_sandbox, source, field):
         assert r.status_code == 200, r.text
     else:
         assert r.status_code == 400, r.text
-        assert r.json()["error"]["code"] == "invalid_params"
+        assert r.json()["error"]["code"] == "invalid_param"
         assert field in r.json()["error"]["message"]
 
 
@@ -272,8 +288,40 @@ def test_chunked_upload_end_to_end(make_sandbox):
     assert [s["status"] for s in seen] == ["PROCESSING_UPLOAD", "PROCESSING_UPLOAD", "PUBLISH_COMPLETE"]
     assert seen[2]["uploaded_bytes"] == len(video)
     ids = seen[2]["publicaly_available_post_id"]
-    assert len(ids) == 1 and ids[0].isdigit() and ids[0] == sb.posts[pid]["video_id"]
+    # list<int64> in the status reference: JSON numbers, 19 digits (past a double's exact range)
+    assert len(ids) == 1 and isinstance(ids[0], int) and str(ids[0]) == sb.posts[pid]["video_id"]
+    assert ids[0] > 2 ** 53 and f"[{ids[0]}]" in fetch(sb, pid).text
     assert sb.posts[pid]["share_url"] == f"https://www.tiktok.com/@alice/video/{ids[0]}"
+
+
+def test_chunk_answers_say_how_many_bytes_tiktok_holds(make_sandbox):
+    """Media transfer guide: upload answers carry `Content-Range: bytes 0-{UPLOADED_BYTES}/{TOTAL_BYTE_LENGTH}`."""
+    sb = make_sandbox()
+    video = os.urandom(11 * MiB + 123)
+    url = init(sb, source=file_source(len(video), 5 * MiB)).json()["data"]["upload_url"]
+    first = put_chunk(url, video[:5 * MiB], 0, len(video))
+    assert first.status_code == 206 and first.headers["Content-Range"] == f"bytes 0-{5 * MiB}/{len(video)}"
+    skipped = put_chunk(url, video[10 * MiB:], 10 * MiB, len(video))  # not where the upload stands
+    assert skipped.status_code == 416 and skipped.headers["Content-Range"] == f"bytes 0-{5 * MiB}/{len(video)}"
+    last = put_chunk(url, video[5 * MiB:], 5 * MiB, len(video))
+    assert last.status_code == 201 and last.headers["Content-Range"] == f"bytes 0-{len(video)}/{len(video)}"
+
+
+def test_a_resumed_put_of_the_missing_range_completes_the_upload(make_sandbox):
+    """The last chunk's PUT failed (5xx before anything was stored): the same upload_url takes the
+    missing range, starting where the upload stands, while it lives; no second init."""
+    sb = make_sandbox()
+    video = os.urandom(11 * MiB)
+    d = init(sb, source=file_source(len(video), 5 * MiB)).json()["data"]
+    assert put_chunk(d["upload_url"], video[:5 * MiB], 0, len(video)).status_code == 206
+    sb.inject("upload", "server_error")
+    assert put_chunk(d["upload_url"], video[5 * MiB:], 5 * MiB, len(video)).status_code == 500
+    status = fetch(sb, d["publish_id"]).json()["data"]
+    assert status["status"] == "PROCESSING_UPLOAD" and status["uploaded_bytes"] == 5 * MiB
+    held = status["uploaded_bytes"]
+    again = put_chunk(d["upload_url"], video[held:], held, len(video))
+    assert again.status_code == 201 and sb.posts[d["publish_id"]]["sha256"] == hashlib.sha256(video).hexdigest()
+    assert sb.count("video_init") == 1
 
 
 def test_video_over_64_mb_goes_in_two_chunks_with_the_remainder_in_the_last(make_sandbox):
@@ -289,8 +337,9 @@ def test_video_over_64_mb_goes_in_two_chunks_with_the_remainder_in_the_last(make
 
 def test_upload_needs_the_exact_url_credential(sb):
     url = init(sb).json()["data"]["upload_url"]
-    assert put_chunk(re.sub(r"upload_token=[^&]+", "upload_token=wrong", url), b"x" * 1000, 0, 1000).status_code == 403
-    assert put_chunk(url.split("&")[0], b"x" * 1000, 0, 1000).status_code == 403
+    # 404: "TikTok cannot find a valid upload task given the upload_url" (media transfer guide)
+    assert put_chunk(re.sub(r"upload_token=[^&]+", "upload_token=wrong", url), b"x" * 1000, 0, 1000).status_code == 404
+    assert put_chunk(url.split("&")[0], b"x" * 1000, 0, 1000).status_code == 404
     assert put_chunk(url, b"x" * 1000, 0, 1000).status_code == 201
 
 
@@ -413,11 +462,11 @@ def test_injected_fail_publish(make_sandbox):
 
 def test_video_query_fields_and_ownership(sb):
     _, status = published(sb, title="first post")
-    vid = status["publicaly_available_post_id"][0]
+    vid = str(status["publicaly_available_post_id"][0])  # video query ids are strings
     _, bob_status = published(sb, token=BOB)
     sb.set_video_metrics(vid, view_count=42, like_count=7)
     r = post(sb, QUERY + "?fields=id,view_count,like_count,share_url,title,bogus",
-             body={"filters": {"video_ids": [vid, bob_status["publicaly_available_post_id"][0]]}})
+             body={"filters": {"video_ids": [vid, str(bob_status["publicaly_available_post_id"][0])]}})
     assert r.status_code == 200 and r.json()["error"]["code"] == "ok"
     assert r.json()["data"]["videos"] == [{"id": vid, "view_count": 42, "like_count": 7, "title": "first post",
                                            "share_url": f"https://www.tiktok.com/@alice/video/{vid}"}]
@@ -425,7 +474,7 @@ def test_video_query_fields_and_ownership(sb):
 
 def test_video_query_limits(sb):
     r = post(sb, QUERY + "?fields=id", body={"filters": {"video_ids": [str(i) for i in range(21)]}})
-    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_params"
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_param"
     assert post(sb, QUERY + "?fields=id", body={"filters": {"video_ids": ["1"] * 20}}).status_code == 200
     r = post(sb, QUERY, body={"filters": {"video_ids": ["1"]}})
     assert r.status_code == 400 and "fields" in r.json()["error"]["message"]
@@ -513,7 +562,7 @@ def test_lost_response_on_init_creates_the_publish_and_drops_the_answer(sb):
 def test_status_fetch_and_video_query_need_their_scopes(make_sandbox):
     sb = make_sandbox()
     _, status = published(sb)
-    vid = status["publicaly_available_post_id"][0]
+    vid = str(status["publicaly_available_post_id"][0])
     pid = init(sb).json()["data"]["publish_id"]
     sb.add_creator("tok-upload-only", creator_username="alice", scopes=["video.upload"])  # the same user, re-consented
     assert fetch(sb, pid, token="tok-upload-only").status_code == 200  # video.upload is enough for status

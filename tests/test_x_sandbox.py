@@ -165,6 +165,37 @@ def test_get_post_returns_it_or_a_not_found_partial_error(sb):
     assert call(sb, "GET", f"/2/tweets/{tid}").json()["data"]["text"] == "look me up"
     missing = call(sb, "GET", "/2/tweets/123")
     assert missing.status_code == 200 and missing.json()["errors"][0]["title"] == "Not Found Error"
+    assert missing.json()["errors"][0]["type"] == "https://api.x.com/2/problems/resource-not-found"
+
+
+# X's OpenAPI document 2.167 (xdevplatform/docs openapi.json, Aug 2026) names the post field selection
+# `post.fields`, answers `edit_history_post_ids` and `public_metrics.repost_count`, and puts problem
+# types on api.x.com; `tweet.fields` is no longer a parameter of these operations.
+def test_post_reads_take_post_fields_and_refuse_the_retired_tweet_fields(sb):
+    tid = tweet(sb, {"text": "renamed fields"}).json()["data"]["id"]
+    me = call(sb, "GET", "/2/users/me").json()["data"]["id"]
+    for path, params in ((f"/2/tweets/{tid}", {}), ("/2/tweets", {"ids": tid}), (f"/2/users/{me}/tweets", {})):
+        ok = call(sb, "GET", path, params={**params, "post.fields": "created_at,public_metrics"})
+        assert ok.status_code == 200, path
+        post = ok.json()["data"] if path.endswith(tid) else ok.json()["data"][0]
+        assert post["edit_history_post_ids"] == [tid] and "edit_history_tweet_ids" not in post
+        assert set(post["public_metrics"]) == {"repost_count", "reply_count", "like_count", "quote_count",
+                                               "bookmark_count", "impression_count"}
+        old = call(sb, "GET", path, params={**params, "tweet.fields": "created_at"})
+        assert old.status_code == 400 and old.json()["type"] == "https://api.x.com/2/problems/invalid-request", path
+        assert old.json()["errors"][0]["parameters"] == {"tweet.fields": []}
+    created = tweet(sb, {"text": "created answer"}).json()["data"]
+    assert created["edit_history_post_ids"] == [created["id"]]
+    by_author = call(sb, "GET", f"/2/tweets/{tid}", params={"expansions": "author_id"}).json()["data"]
+    assert by_author["author_id"] == me  # author_id is an expansion, no longer a post field
+
+
+def test_problem_types_are_on_api_x_com(make_sandbox):
+    sb = make_sandbox(user_daily_cap=1)
+    assert tweet(sb, {"text": "x" * 300}).json()["type"] == "https://api.x.com/2/problems/invalid-request"
+    tweet(sb, {"text": "one"})
+    capped = tweet(sb, {"text": "two"})
+    assert capped.status_code == 429 and capped.json()["type"] == "https://api.x.com/2/problems/usage-capped"
 
 
 # ---- media upload ----
@@ -246,7 +277,7 @@ def test_injected_processing_failure_reports_the_error(sb):
     append(sb, media_id, 0, b"v" * 20)
     call(sb, "POST", f"/2/media/upload/{media_id}/finalize")
     info = call(sb, "GET", "/2/media/upload", params={"command": "STATUS", "media_id": media_id}).json()["data"]["processing_info"]
-    assert info["state"] == "failed" and info["error"]["message"] == "Unsupported video format"
+    assert info == {"state": "failed", "progress_percent": 12}  # OpenAPI 2.167: processing_info has no error object
 
 
 def test_a_post_takes_four_images_or_one_video(sb):
@@ -323,6 +354,22 @@ def test_client_classifies_the_24h_user_cap_as_cap_reached(make_sandbox, clock):
     with pytest.raises(CapReached) as info:
         client.create_post("three", [])
     assert info.value.retry_after == pytest.approx(86400, abs=1) and info.value.platform_code == "usage-capped"
+
+
+@pytest.mark.parametrize("host", ["api.x.com", "api.twitter.com"])
+def test_client_maps_problem_types_on_either_host(sb, clock, host):
+    """X moved its problem types to api.x.com (OpenAPI 2.167); answers may still carry api.twitter.com."""
+    client = XClient(ALICE, base_url=sb.base_url, clock=clock)
+    sb.inject("create_post", "error", http_status=429, title="UsageCapExceeded", detail="Usage cap exceeded",
+              type=f"https://{host}/2/problems/usage-capped")
+    with pytest.raises(CapReached) as capped:
+        client.create_post("capped", [])
+    assert capped.value.platform_code == "usage-capped"
+    sb.inject("get_post", "error", http_status=400, title="Invalid Request", detail="bad id",
+              type=f"https://{host}/2/problems/invalid-request")
+    with pytest.raises(PermanentError) as invalid:
+        client.get_post("1")
+    assert invalid.value.platform_code == "invalid-request"
 
 
 def test_client_classifies_5xx_401_and_403(sb):
@@ -440,7 +487,7 @@ def test_timeline_is_newest_first_paged_and_bounded_by_start_time(sb, clock):
     start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock.now))
     ids = [tweet(sb, {"text": f"in the window {i}"}).json()["data"]["id"] for i in range(7)]
     tweet(sb, {"text": "bob's, not alice's"}, BOB)
-    first = _timeline(sb, me, start_time=start, max_results=5, **{"tweet.fields": "created_at"})
+    first = _timeline(sb, me, start_time=start, max_results=5, **{"post.fields": "created_at"})
     assert first.status_code == 200 and first.headers["x-rate-limit-limit"] == "900"
     body = first.json()
     assert [p["id"] for p in body["data"]] == ids[::-1][:5] and body["meta"]["result_count"] == 5
@@ -455,7 +502,8 @@ def test_timeline_is_newest_first_paged_and_bounded_by_start_time(sb, clock):
 def test_timeline_refuses_what_x_refuses(sb):
     me = call(sb, "GET", "/2/users/me").json()["data"]["id"]
     for params in ({"max_results": 4}, {"max_results": 101}, {"start_time": "2026-01-01T00:00:00.000Z"},
-                   {"start_time": "2026-01-01"}, {"tweet.fields": "text,colour"}, {"count": 10},
+                   {"start_time": "2026-01-01"}, {"post.fields": "text,colour"}, {"count": 10},
+                   {"tweet.fields": "created_at"}, {"post.fields": "author_id"}, {"expansions": "edit_history_tweet_ids"},
                    {"pagination_token": "not-a-token"}):
         r = _timeline(sb, me, **params)
         assert r.status_code == 400 and r.json()["type"].endswith("/invalid-request"), params
@@ -469,7 +517,7 @@ def test_timeline_gives_the_text_back_rewritten_as_x_does(sb):
     media_id = uploaded_image(sb)
     sent = "Salt & <pepper> at https://example.com/menu and example.org"
     tweet(sb, {"text": sent, "media": {"media_ids": [media_id]}})
-    [post] = _timeline(sb, me, **{"tweet.fields": "attachments,entities"}).json()["data"]
+    [post] = _timeline(sb, me, **{"post.fields": "attachments,entities"}).json()["data"]
     assert "&amp;" in post["text"] and "&lt;pepper&gt;" in post["text"] and "https://example.com" not in post["text"]
     urls = post["entities"]["urls"]
     assert [u["expanded_url"] for u in urls[:2]] == ["https://example.com/menu", "http://example.org"]

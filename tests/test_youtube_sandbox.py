@@ -266,9 +266,31 @@ def test_update_replaces_the_status_part_and_requires_privacy(sb, client):
     with pytest.raises(PermanentError) as info:
         client.update_status(vid, {"selfDeclaredMadeForKids": False})
     assert info.value.platform_code == "invalidVideoMetadata"
+    sb.edit_video(vid, status={"embeddable": False, "license": "creativeCommon", "publicStatsViewable": False})
     client.update_status(vid, {"privacyStatus": "unlisted", "selfDeclaredMadeForKids": False, "containsSyntheticMedia": True})
-    assert sb.posts[vid]["status"]["privacyStatus"] == "unlisted"
-    assert sb.posts[vid]["status"]["uploadStatus"] == "uploaded"  # server-owned fields survive
+    status = sb.posts[vid]["status"]
+    assert status["privacyStatus"] == "unlisted"
+    assert status["uploadStatus"] == "uploaded"  # server-owned fields survive
+    # mutable fields the body left out revert to their defaults, as YouTube documents
+    assert (status["embeddable"], status["license"], status["publicStatsViewable"]) == (True, "youtube", True)
+    with pytest.raises(PermanentError):
+        client.update_status(vid, {"privacyStatus": "unlisted", "license": "gpl"})
+
+
+def test_update_needs_a_scope_that_can_edit_videos_not_just_upload(sb, client):
+    """videos.update accepts youtube, youtube.force-ssl or youtubepartner (its discovery `scopes`):
+    a token granted youtube.upload and youtube.readonly uploads and lists but cannot update."""
+    narrow = "ya29.upload-and-read-only"
+    sb.add_account(narrow, channel_id=sb.ids["channel_id"], scopes=(
+        "https://www.googleapis.com/auth/youtube.upload", "https://www.googleapis.com/auth/youtube.readonly"))
+    yt = YouTubeClient(narrow, base_url=sb.base_url, timeout=10)
+    data = video_bytes(GRANULE)
+    vid = upload(yt, yt.start_session(resource(), len(data), "video/mp4"), data)["id"]
+    assert yt.list_videos([vid], parts="status")
+    with pytest.raises(PermanentError) as info:
+        yt.update_status(vid, {"privacyStatus": "public"})
+    assert info.value.platform_code == "insufficientPermissions"
+    client.update_status(vid, {"privacyStatus": "public"})  # the default token also carries youtube.force-ssl
 
 
 def test_uploads_can_stay_private_whatever_the_update_asks():
@@ -319,7 +341,12 @@ def test_sandbox_charges_quota_and_refuses_past_it(sb, client):
     client.start_session(resource(), SIZE, "video/mp4")
     with pytest.raises(CapReached):
         client.start_session(resource(), SIZE, "video/mp4")
-    assert sb.quota_used["insert"] == 2
+    assert sb.quota_used == {"insert": 2, "general": 0}  # uploads no longer spend general units
+    client.list_videos(["x"])  # the general bucket is untouched by the uploads
+    assert sb.quota_used == {"insert": 2, "general": 1}
+    sb.daily_quota = 50
+    with pytest.raises(CapReached):
+        client.update_status("x", {"privacyStatus": "public"})  # 50 units: 1 + 50 > 50
 
 
 def test_token_refresh_does_not_rotate_the_refresh_token(sb):

@@ -78,17 +78,17 @@ def _instagram(ctx: dict) -> LocalPlatform:
     access, refresh = _tokens("ig")
     box = InstagramSandbox(status_checks_before_finished=1)
     box.start()
-    ids = box.add_account(access, refresh, username="postgate_demo")
+    # Connected through Business Login for Instagram, as `postgate accounts connect` does: its tokens
+    # are valid on graph.instagram.com only, and the login is recorded on the account and its secret.
+    ids = box.add_account(access, refresh, username="postgate_demo", login="instagram")
     key_file = write_local_signing_key(Path(ctx["workdir"]) / "url-signing-key.json", ctx["project"])
     return LocalPlatform(
-        "instagram", box, "instagram-demo", {"handle": ids["username"], "platform_account_id": ids["ig_user_id"]},
-        _app_credentials({"access_token": access, "refresh_token": refresh}),
-        {"POSTGATE_INSTAGRAM_BASE_URL": f"{box.base_url}/v25.0", "POSTGATE_INSTAGRAM_CONTAINER_POLL_SECONDS": "0.2",
+        "instagram", box, "instagram-demo",
+        {"handle": ids["username"], "platform_account_id": ids["ig_user_id"], "instagram_login": "instagram"},
+        _app_credentials({"access_token": access, "refresh_token": refresh, "login": "instagram"}),
+        {**box.settings, "POSTGATE_INSTAGRAM_CONTAINER_POLL_SECONDS": "0.2",
          "POSTGATE_INSTAGRAM_CONTAINER_WAIT_SECONDS": "20", "POSTGATE_SIGNED_URL_ENDPOINT": ctx["storage_url"],
-         "POSTGATE_URL_SIGNING_KEY_FILE": str(key_file),
-         "POSTGATE_INSTAGRAM_AUTHORIZE_URL": box.base_url + "/oauth/authorize",
-         "POSTGATE_INSTAGRAM_TOKEN_URL": box.base_url + "/oauth/access_token",
-         "POSTGATE_INSTAGRAM_EXCHANGE_URL": box.base_url + "/access_token"},
+         "POSTGATE_URL_SIGNING_KEY_FILE": str(key_file)},
         {"account_id": "instagram-demo", "instagram_media_type": "IMAGE",
          "alt_text": "A steel bottle on a mossy rock"}, [access, refresh], ids["ig_user_id"])
 

@@ -65,6 +65,7 @@ PLATFORMS = ("tiktok", "instagram", "x", "youtube", "linkedin")
 VIDEO_BYTES = 600_000  # three YouTube chunks of 256 KiB, one TikTok / X / LinkedIn chunk
 APPROVER = "lead@example.com"
 HTTP_TIMEOUT_SECONDS = 5.0
+SETTLE_BUDGET_MINUTES = 20.0  # issue 16 item 9: every platform settles within this under the soak's faults
 POSTS_PER_ACCOUNT = 25  # well under every platform's per-account day (Instagram 100, LinkedIn 150, ...)
 NOT_FINAL = ["draft", "pending_approval", "approved", "scheduled", "queued", "publishing", "processing"]
 # When a post in each state is next due for dispatch or the poll (a post with none of these is stuck).
@@ -864,11 +865,16 @@ class Soak:
 
     # ---- report ----
     def report(self, verdicts, by_platform, total_seconds: float) -> bool:
-        from infra.local.soak_report import FAILING, fail_classes, table
+        from infra.local.soak_report import FAILING, fail_classes, settle_table, table
 
         bad = any(v.bad() for v in verdicts)
         self.out("")
         self.out(table(verdicts))
+        self.out("\napproval to final state, production minutes (the soak's clock):")
+        self.out(settle_table(verdicts, SETTLE_BUDGET_MINUTES))
+        for v in verdicts:
+            if v.slowest and v.slowest["minutes"] > SETTLE_BUDGET_MINUTES:
+                self.out(f"  slowest {v.platform}: {json.dumps(v.slowest, default=str)}")
         self.out(f"\nwall time {total_seconds:.1f}s (publishing + settling {self.pipeline_seconds:.1f}s); "
                  f"{self.args.posts / max(self.pipeline_seconds, 1e-9):.2f} posts/s through publishing")
         self.out("\nfaults injected (endpoint:kind x count; left = queued but never hit):")
@@ -906,6 +912,8 @@ class Soak:
             "cpu": self.cpu, "verdicts": [{**{k: getattr(v, k) for k in ("platform", "posts", "published", "failed",
                                                                           "on_platform", "stray", "log_rows",
                                                                           "wall_seconds", *FAILING)},
+                                           "settle_minutes": sorted(round(m, 2) for m in v.settle_minutes),
+                                           "slowest": v.slowest,
                                            "examples": v.examples} for v in verdicts],
         }
         (self.workdir / "report.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")

@@ -134,7 +134,7 @@ def _candidates(platform: str, long_seconds: float) -> tuple[list[FaultSpec], st
             F("creator_info", "server_error"), F("video_init", "server_error"), F("upload", "server_error"),
             F("status", "server_error"),
             F("upload", "server_error", {"after_accept": True}),
-            F("video_init", "error", {"http_status": 400, "code": "invalid_params", "message": "injected refusal"}),
+            F("video_init", "error", {"http_status": 400, "code": "invalid_param", "message": "injected refusal"}),
             F("upload", "slow", short), F("video_init", "slow", long), F("status", "slow", long),
             F("status", "fail_publish", {"fail_reason": "internal"}),
             F("status", "fail_publish", {"fail_reason": "file_format_check_failed"}),
@@ -296,11 +296,12 @@ def start_platforms(*, accounts_per_platform: int, posts_per_account: int, workd
         key_file = write_local_signing_key(Path(workdir) / "url-signing-key.json", project)
         accounts = []
         for n in range(accounts_per_platform):
-            tok = _tokens("ig")
-            ids = box.add_account(tok["access_token"], tok["refresh_token"], username=f"soak_ig_{n}")
+            login = ("instagram", "facebook")[n % 2]  # both logins, each on its own host
+            tok = {**_tokens("ig"), "login": login}
+            ids = box.add_account(tok["access_token"], tok["refresh_token"], username=f"soak_ig_{n}", login=login)
             accounts.append(_account("instagram", n, tok, limits, handle=ids["username"],
-                                     platform_account_id=ids["ig_user_id"]))
-        add("instagram", instagram, box, {"POSTGATE_INSTAGRAM_BASE_URL": f"{box.base_url}/v25.0",
+                                     platform_account_id=ids["ig_user_id"], instagram_login=login))
+        add("instagram", instagram, box, {**box.settings,
                                           "POSTGATE_INSTAGRAM_CONTAINER_POLL_SECONDS": "0.05",
                                           "POSTGATE_INSTAGRAM_CONTAINER_WAIT_SECONDS": "20",
                                           "POSTGATE_SIGNED_URL_ENDPOINT": storage_url,

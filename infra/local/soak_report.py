@@ -40,6 +40,10 @@ class PlatformVerdict:
     log_rows: int = 0
     log_repeats: int = 0
     wall_seconds: float = 0.0
+    # Approval to final state per settled post, in production minutes (the soak's virtual clock: the
+    # post's own timestamps), and the post that took longest.
+    settle_minutes: list[float] = field(default_factory=list)
+    slowest: dict | None = None
     examples: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
 
     @property
@@ -104,6 +108,11 @@ def judge(platform: str, posts: list, live: list[tuple[str, str]], index_to_post
                 v.examples[name].append(_example(post, ids))
         if post.status in FINAL and post.history:
             last_final = max(last_final, to_real(post.history[-1].at))
+            if post.approved_at is not None:
+                minutes = (post.history[-1].at - post.approved_at).total_seconds() / 60
+                v.settle_minutes.append(minutes)
+                if v.slowest is None or minutes > v.slowest["minutes"]:
+                    v.slowest = {"minutes": round(minutes, 1), **_example(post, ids)}
     v.wall_seconds = max(last_final - started, 0.0)
     return v
 
@@ -131,6 +140,29 @@ def table(verdicts: list[PlatformVerdict]) -> str:
     line = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
     rule = "-" * len(line(head))
     return "\n".join([line(head), rule, *(line(r) for r in rows[:-1]), rule, line(rows[-1])])
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(rank) - 1]
+
+
+def settle_table(verdicts: list[PlatformVerdict], budget_minutes: float) -> str:
+    """Approval to final state (published / failed / ...) in production minutes, per platform."""
+    head = ["platform", "settled", "p50 min", "p95 min", "max min", f"over {budget_minutes:g} min"]
+    rows = []
+    for v in verdicts:
+        m = v.settle_minutes
+        if not m:
+            rows.append([v.platform, 0, "-", "-", "-", "-"])
+            continue
+        rows.append([v.platform, len(m), f"{percentile(m, 50):.1f}", f"{percentile(m, 95):.1f}", f"{max(m):.1f}",
+                     sum(x > budget_minutes for x in m)])
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    line = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    return "\n".join([line(head), "-" * len(line(head)), *(line(r) for r in rows)])
 
 
 def fail_classes(posts: list) -> Counter:

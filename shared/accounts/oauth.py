@@ -182,7 +182,9 @@ def finish_connect(db, secrets, config, *, state: str | None, code: str | None, 
                                       config=config, http=http)
         for key in ("access_token", "refresh_token"):
             register_secret(fresh.get(key))
-        who = adapter.identity(StaticToken(fresh["access_token"]), config, account)
+        # The fields kept beside the token travel with it: Instagram's `login` picks the host /me is asked on.
+        kept = {k: fresh[k] for k in _KEPT if fresh.get(k) is not None}
+        who = adapter.identity(StaticToken(fresh["access_token"], kept), config, account)
     except TransientError as exc:
         raise ConnectError(502, f"{name} did not answer the sign-in ({exc}); start again") from None
     except (PermanentError, AuthError, ConfigError) as exc:

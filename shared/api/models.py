@@ -63,6 +63,7 @@ class MediaOut(BaseModel):
     content_type: str
     size: int
     generation: int | None = None
+    ai_generated: bool = False  # made by our AI generation: disclosed to TikTok and YouTube when posted there
 
 
 class ContentOut(BaseModel):
@@ -90,7 +91,8 @@ class ContentOut(BaseModel):
         approval = content.approval if content.approval and content.approval.decision == "approved" else None
         return cls(id=content.id, campaign=content.campaign, caption=content.caption, hashtags=content.hashtags,
                    text=content.text(), media=[MediaOut(kind=m.kind, uri=m.uri, content_type=m.content_type, size=m.size,
-                                                        generation=m.generation) for m in content.media],
+                                                        generation=m.generation, ai_generated=m.ai_generated)
+                                               for m in content.media],
                    targets=content.targets, publish_at=content.publish_at, requested_by=content.requested_by,
                    generator=content.generator, version=content.version, content_hash=content.content_hash,
                    status=content.status, approved_by=approval.decided_by if approval else None,

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 from shared.approval import pages
 from shared.approval.notifiers import ApprovalRequest
 from shared.approval.tokens import LinkClaims, TokenRefused, issue_token, verify_token
+from shared.content.disclosure import review_line
 from shared.content.model import Approval, ContentItem
 from shared.errors import MediaChanged, ValidationError
 from shared.posts.model import Post, post_id_for
@@ -153,10 +154,12 @@ def _cards(repo: Repository, content: ContentItem) -> list[dict]:
         platform = account.get("platform", "?")
         card = adapter_for(platform).preview(content, target, account)
         handle = account.get("handle")
+        # The media this target carries decides the disclosure, as at publish (shared/content/disclosure.py).
+        disclosure = ("AI-generated media", review_line(platform, pages.platform_name(platform), card.media))
         cards.append({
             "platform": platform, "platform_name": pages.platform_name(platform), "account_id": target.account_id,
             "handle": f"@{str(handle).lstrip('@')}" if handle else target.account_id,
-            "text": card.text, "text_label": card.text_label, "fields": card.fields,
+            "text": card.text, "text_label": card.text_label, "fields": [*card.fields, disclosure],
             "media": ", ".join(labels[position[id(m)]] for m in card.media if id(m) in position),
         })
     return cards

@@ -32,9 +32,13 @@ class TargetSpec(_Strict):
     disable_stitch: bool = False
     brand_content_toggle: bool = False
     brand_organic_toggle: bool = False
+    # TikTok: a video post, or a photo post of the images (PULL_FROM_URL, up to 35). None: the video
+    # when the content has one, else the images.
+    tiktok_post_type: Literal["VIDEO", "PHOTO"] | None = None
 
-    # Instagram: which kind of post (an image, a reel from the video, or a carousel of the images).
-    instagram_media_type: Literal["IMAGE", "REELS", "CAROUSEL"] | None = None
+    # Instagram: which kind of post (an image, a reel from the video, a carousel of the images, or a
+    # story from the video, else from the one image; a story shows no caption).
+    instagram_media_type: Literal["IMAGE", "REELS", "CAROUSEL", "STORIES"] | None = None
     share_to_feed: bool = True
     # Instagram image / LinkedIn image alt text.
     alt_text: str | None = Field(default=None, max_length=1000)
@@ -129,6 +133,9 @@ class MediaRef(BaseModel):
     generation: int | None = None
     crc32c: str | None = None  # base64, as Cloud Storage reports it
     md5_hash: str | None = None  # base64; absent for composite objects
+    # Made by our AI generation (create_draft stores the generator's image with this set), never
+    # guessed from who wrote the text: TikTok and YouTube are told per post (shared/content/disclosure.py).
+    ai_generated: bool = False
 
     @property
     def uri(self) -> str:
@@ -192,9 +199,21 @@ def content_hash(
     canonical = {
         "caption": caption,
         "hashtags": hashtags,
-        "media": [m.model_dump(mode="json") for m in media],
-        "targets": [t.model_dump(mode="json") for t in targets],
+        "media": [_media_canonical(m) for m in media],
+        "targets": [_target_for_hash(t) for t in targets],
         "publish_at": publish_at.isoformat() if publish_at else None,
     }
     blob = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _media_canonical(media: MediaRef) -> dict:
+    """`ai_generated` counts only when set: media stored before the field existed (all of it not
+    AI-generated) keeps the hash its approval was bound to."""
+    return media.model_dump(mode="json", exclude=None if media.ai_generated else {"ai_generated"})
+
+
+def _target_for_hash(target: TargetSpec) -> dict:
+    """A target as hashed. tiktok_post_type came later: left unset it stays out, so the hashes (and
+    approvals) of content stored before it existed still match; set, it is covered like any choice."""
+    return target.model_dump(mode="json", exclude={"tiktok_post_type"} if target.tiktok_post_type is None else None)

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.content.disclosure import carry_ai_flags
 from shared.content.generation import ContentGenerator
 from shared.campaigns.model import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
 from shared.content.model import Brief, ContentItem, GsUri, MediaRef, TargetSpec, content_hash
@@ -88,7 +89,7 @@ def create_draft(brief: Brief, *, generator: ContentGenerator, repo: Repository,
         if draft.image is not None:
             ext = _EXTENSIONS.get(draft.image.mime_type, "bin")
             generated = MediaRef(kind="image", bucket=media_bucket, name=f"generated/{content_id}/image.{ext}",
-                                 content_type=draft.image.mime_type, size=len(draft.image.data))
+                                 content_type=draft.image.mime_type, size=len(draft.image.data), ai_generated=True)
         now = utcnow()
 
         def build(media_refs: list[MediaRef]) -> ContentItem:
@@ -103,7 +104,8 @@ def create_draft(brief: Brief, *, generator: ContentGenerator, repo: Repository,
         # Validate before anything is stored: a refused brief leaves no object and no document behind.
         validate_for_targets(build(media + ([generated] if generated else [])), accounts)
         if generated is not None:
-            media.append(media_store.put(generated.bucket, generated.name, draft.image.data, generated.content_type, "image"))
+            stored = media_store.put(generated.bucket, generated.name, draft.image.data, generated.content_type, "image")
+            media.append(stored.model_copy(update={"ai_generated": True}))  # our AI made it: disclosed where a platform asks
         content = build(media)
         posts = _posts_for(content, accounts)
         created = repo.create_content(content, posts)
@@ -476,6 +478,7 @@ def void_for_changed_media(repo: Repository, content: ContentItem, media_store, 
     gone = [ref.uri for ref, now in zip(content.media, live) if now is None]
     if gone:
         return None, f"approved media {', '.join(gone)} was deleted; upload it again and request a new approval"
+    live = carry_ai_flags(live, content.media)
     return reopen_for_approval(repo, content.id, expected_hash=content.content_hash, reason=reason, media=live), None
 
 

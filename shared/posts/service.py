@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from typing import Callable
 
+from shared.content.disclosure import carry_ai_flags
 from shared.content.model import ContentItem, MediaRef
 from shared.errors import IllegalTransition, ValidationError
 from shared.posts.model import Post, Transition
@@ -281,7 +282,7 @@ def _edited_media(content: ContentItem, edit: PostEdit, media_store, media_bucke
         videos = [describe(edit.video, "video", "video", media_store, media_bucket)]
     if edit.images is not None:
         images = [describe(uri, "image", f"images[{i}]", media_store, media_bucket) for i, uri in enumerate(edit.images)]
-    return videos + images
+    return carry_ai_flags(videos + images, content.media)
 
 
 # -- delete ---------------------------------------------------------------------------------------

@@ -72,6 +72,10 @@ class AccountTokens:
             return self.refresh(tokens["access_token"])
         return tokens["access_token"]
 
+    def stored(self, key: str):
+        """A field kept in the account's secret beside the tokens (e.g. Instagram's `login`)."""
+        return (self._tokens or self._load()).get(key)
+
     def refresh(self, rejected: str) -> str:
         holder = uuid.uuid4().hex
         lease_name = f"token-refresh--{self.account_id}"
@@ -148,11 +152,15 @@ class AccountTokens:
 class StaticToken:
     """A TokenSource for a bare access token: nothing to refresh with."""
 
-    def __init__(self, token: str):
+    def __init__(self, token: str, stored: dict | None = None):
         self._token = token
+        self._stored = dict(stored or {})  # what would be kept beside it in a secret (e.g. `login`)
 
     def current(self) -> str:
         return self._token
+
+    def stored(self, key: str):
+        return self._stored.get(key)
 
     def refresh(self, rejected: str) -> str:
         raise AuthError("the access token was rejected and there is no refresh token; reconnect the account")

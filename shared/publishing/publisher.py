@@ -106,8 +106,8 @@ def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store
         except AuthError as exc:
             mark_needs_reconnect(repo.db, post.account_id, str(exc))
             return _fail(repo, post, attempt, str(exc), "auth")
-        except (PermanentError, ValidationError, ConfigError) as exc:
-            return _fail(repo, post, attempt, str(exc), type(exc).__name__)
+        except (PermanentError, ValidationError, ConfigError) as exc:  # an adapter may name the class (e.g. unaudited_app)
+            return _fail(repo, post, attempt, str(exc), getattr(exc, "fail_class", None) or type(exc).__name__)
         except Exception as exc:  # noqa: BLE001 - our bug or an unclassified error: never leave the claim behind
             log.exception("publishing attempt crashed")
             current = repo.get_post(post.id)

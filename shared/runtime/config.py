@@ -33,7 +33,9 @@ _ENV = {
     "POSTGATE_SMTP_FROM": "smtp_from",
     "POSTGATE_SMTP_PASSWORD_SECRET": "smtp_password_secret",
     "POSTGATE_TIKTOK_BASE_URL": "tiktok_base_url",
-    "POSTGATE_INSTAGRAM_BASE_URL": "instagram_base_url",
+    "POSTGATE_INSTAGRAM_FB_LOGIN_BASE_URL": "instagram_fb_login_base_url",
+    "POSTGATE_INSTAGRAM_IG_LOGIN_BASE_URL": "instagram_ig_login_base_url",
+    "POSTGATE_INSTAGRAM_DEFAULT_LOGIN": "instagram_default_login",
     "POSTGATE_INSTAGRAM_CONTAINER_POLL_SECONDS": "instagram_container_poll_seconds",
     "POSTGATE_INSTAGRAM_CONTAINER_WAIT_SECONDS": "instagram_container_wait_seconds",
     "POSTGATE_X_BASE_URL": "x_base_url",
@@ -42,6 +44,7 @@ _ENV = {
     "POSTGATE_YOUTUBE_OAUTH_URL": "youtube_oauth_url",
     "POSTGATE_YOUTUBE_CHUNK_BYTES": "youtube_chunk_bytes",
     "POSTGATE_YOUTUBE_DAILY_QUOTA": "youtube_daily_quota",
+    "POSTGATE_YOUTUBE_DAILY_UPLOADS": "youtube_daily_uploads",
     "POSTGATE_LINKEDIN_BASE_URL": "linkedin_base_url",
     "POSTGATE_LINKEDIN_OAUTH_URL": "linkedin_oauth_url",
     "POSTGATE_LINKEDIN_VERSION": "linkedin_version",
@@ -113,7 +116,14 @@ class Config(BaseModel):
     smtp_password_secret: str | None = None
 
     tiktok_base_url: str = "https://open.tiktokapis.com"
-    instagram_base_url: str = "https://graph.facebook.com/v25.0"
+    # The Graph API host follows the login an account's token comes from [developers.facebook.com/docs/
+    # instagram-platform/overview]: Facebook Login tokens on graph.facebook.com, Instagram Login (Business
+    # Login for Instagram) tokens on graph.instagram.com. Both with the version.
+    instagram_fb_login_base_url: str = Field(default="https://graph.facebook.com/v25.0", pattern=r"^https?://")
+    instagram_ig_login_base_url: str = Field(default="https://graph.instagram.com/v25.0", pattern=r"^https?://")
+    # The login of an account that recorded none (hand-made before logins were recorded): see
+    # shared/platforms/instagram/login_tokens.py login_of.
+    instagram_default_login: Literal["facebook", "instagram"] = "facebook"
     # Containers are polled about once a minute for at most five minutes (platforms.md 2.1).
     instagram_container_poll_seconds: float = Field(default=60.0, ge=0)
     instagram_container_wait_seconds: float = Field(default=300.0, ge=0)
@@ -123,7 +133,8 @@ class Config(BaseModel):
     youtube_base_url: str = "https://www.googleapis.com"
     youtube_oauth_url: str = "https://oauth2.googleapis.com/token"
     youtube_chunk_bytes: int = Field(default=8 * 1024 * 1024, ge=256 * 1024, multiple_of=256 * 1024)
-    youtube_daily_quota: int = Field(default=10000, gt=0)
+    youtube_daily_quota: int = Field(default=10000, gt=0)  # units of the general bucket (all but videos.insert)
+    youtube_daily_uploads: int = Field(default=100, gt=0)  # videos.insert calls: a bucket of its own since 2026-06
     linkedin_base_url: str = "https://api.linkedin.com"
     linkedin_oauth_url: str = "https://www.linkedin.com/oauth/v2/accessToken"
     # 202511 was sunset 2026-11-16; 202607 is the newest version confirmed released (supported >= 1 year).
@@ -193,6 +204,12 @@ class Config(BaseModel):
 def load_config(environ: Mapping[str, str] | None = None) -> Config:
     """Build Config from environment variables; a missing or bad one raises ConfigError naming it."""
     env = os.environ if environ is None else environ
+    if env.get("POSTGATE_INSTAGRAM_BASE_URL", "") != "":
+        # One host for every account sent Instagram Login tokens to graph.facebook.com (issue 16):
+        # refuse it loudly rather than ignore a setting the operator believes is used.
+        raise ConfigError("invalid configuration: POSTGATE_INSTAGRAM_BASE_URL was replaced by "
+                          "POSTGATE_INSTAGRAM_FB_LOGIN_BASE_URL (graph.facebook.com) and "
+                          "POSTGATE_INSTAGRAM_IG_LOGIN_BASE_URL (graph.instagram.com); each account's login picks one")
     values = {field: env[var] for var, field in _ENV.items() if env.get(var, "") != ""}
     if "project" not in values and env.get("POSTGATE_PROJECT"):
         values["project"] = env["POSTGATE_PROJECT"]

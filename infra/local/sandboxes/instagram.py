@@ -9,6 +9,13 @@ answer is lost. Like Meta's servers it FETCHES the media URL it is given: it mus
 unexpired V4 signed Cloud Storage URL, and the bytes are checked (JPEG, <= 8 MiB, aspect ratio
 4:5..1.91:1 from the SOF header; reels must be video).
 
+Meta serves the two logins on different hosts, and so does this sandbox: one listening server per
+host it plays (HOSTS), sharing state. Instagram Login tokens (Business Login for Instagram) are
+valid on graph.instagram.com only, Facebook Login tokens on graph.facebook.com only; a token shown
+to the other host is answered as Meta answers a token it cannot parse (190), so a call sent to the
+wrong host fails [developers.facebook.com/docs/instagram-platform/overview]. The consent page
+(www.instagram.com) and the code exchange (api.instagram.com) have their own servers too.
+
 Container processing advances per status request (`status_checks_before_finished`), never on
 wall-clock time, so tests stay fast. Token values are never logged or kept in snapshots.
 """
@@ -28,6 +35,7 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
@@ -36,7 +44,11 @@ import requests
 from werkzeug.wrappers import Request, Response
 
 from infra.local.sandboxes.engagement import engagement
-from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, SandboxServer, redirect_response, refusal_page
+from werkzeug.serving import make_server
+
+from infra.local.sandboxes.recording import recording_app
+from infra.local.sandboxes.server import (AuthorizationServer, OAuthRefusal, SandboxServer, _QuietHandler,
+                                          redirect_response, refusal_page)
 
 MiB = 1024 * 1024
 MAX_IMAGE_BYTES = 8 * MiB
@@ -52,13 +64,25 @@ CONTAINER_FIELDS = {"id", "status_code", "status", "copyright_check_status"}
 MEDIA_FIELDS = {"id", "media_type", "media_product_type", "permalink", "shortcode", "timestamp", "caption",
                 "username", "children", "like_count", "comments_count", "alt_text", "is_shared_to_feed", "owner"}
 SECRET_PARAMS = {"access_token", "client_secret", "fb_exchange_token"}
-ENDPOINTS = {"publishing_limit", "media", "media_list", "container_status", "media_publish", "media_read", "me",
+ENDPOINTS = {"publishing_limit", "media", "media_list", "stories", "container_status", "media_publish", "media_read", "me",
              "fb_token", "ig_refresh", "authorize", "ig_code", "ig_exchange", "insights", "batch"}
 # Graph batch requests: at most 50 operations per batch [developers.facebook.com/docs/graph-api/batch-requests].
 # The error for a longer batch is not documented (unverified): (#100) with Meta's usual wording here.
 BATCH_MAX = 50
 # GET /<media>/insights?metric= (platforms.md 2.5): the current metrics, and the ones removed in 2025-04,
 # whose request fails as a whole.
+# Stories [developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media]:
+# media_type=STORIES with image_url or video_url, not both; images as for feed posts (JPEG, 8 MiB) but
+# full-screen, so the feed's aspect-ratio range does not apply (9:16 recommended); video MP4/MOV of
+# 3-60 s and at most 100 MB. No caption is shown on a story; this sandbox refuses one (whether Meta
+# refuses or ignores it is unverified). A story leaves the /stories edge and its insights after 24 h.
+STORY_VIDEO_MAX_BYTES = 100 * 1000 * 1000
+STORY_VIDEO_SECONDS = (3.0, 60.0)
+STORY_LIFETIME = 86400.0
+# Story insights [developers.facebook.com/docs/instagram-platform/reference/instagram-media/insights]:
+# no likes, comments or saved; navigation and replies are stories' own.
+STORY_METRICS = {"views", "reach", "shares", "total_interactions", "follows", "profile_visits", "profile_activity",
+                 "navigation", "replies"}
 INSIGHT_METRICS = {"views", "reach", "likes", "comments", "shares", "saved", "total_interactions", "follows",
                    "profile_visits", "profile_activity", "ig_reels_avg_watch_time", "ig_reels_video_view_total_time"}
 REMOVED_METRICS = {"impressions", "plays", "video_views", "clips_replays_count", "ig_reels_aggregated_all_plays_count"}
@@ -70,6 +94,9 @@ REMOVED_METRICS = {"impressions", "plays", "video_views", "clips_replays_count",
 # [developers.facebook.com/documentation/instagram-platform/instagram-api-with-instagram-login/business-login;
 # .../reference/oauth-authorize; .../reference/access_token].
 AUTHORIZATION_CODE_TTL = 3600.0
+FB_GRAPH, IG_GRAPH, IG_API, IG_WWW = "graph.facebook.com", "graph.instagram.com", "api.instagram.com", "www.instagram.com"
+HOSTS = (FB_GRAPH, IG_GRAPH, IG_API, IG_WWW)
+GRAPH_LOGIN = {FB_GRAPH: "facebook", IG_GRAPH: "instagram"}  # whose tokens each Graph host takes
 FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "container_error", "container_expired", "lost_response"}
 LOST_RESPONSE_VIA = {"drop", "server_error", "timeout"}
 SHORT_LIVED_SECONDS = 3600
@@ -134,6 +161,47 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+_SANDBOXES: "weakref.WeakSet[InstagramSandbox]" = weakref.WeakSet()
+
+
+def token_login(token: str) -> str | None:
+    """Which login issued `token` in any sandbox of this process ("facebook" | "instagram"), or None:
+    the contract checks ask it whether a token went to its login's host."""
+    for sandbox in list(_SANDBOXES):
+        with sandbox._lock:
+            info = sandbox._tokens.get(token)
+        if info is not None:
+            return info.get("login", "facebook")
+    return None
+
+
+def mp4_seconds(data: bytes) -> float | None:
+    """Duration from the moov/mvhd box of an MP4 / QuickTime file held in memory, or None."""
+    def boxes(start: int, end: int):
+        i = start
+        while i + 8 <= end:
+            size, kind = struct.unpack(">I4s", data[i:i + 8])
+            head = 8
+            if size == 1 and i + 16 <= end:
+                size, head = struct.unpack(">Q", data[i + 8:i + 16])[0], 16
+            elif size == 0:
+                size = end - i
+            if size < head:
+                return
+            yield kind, i + head, min(i + size, end)
+            i += size
+    for kind, start, end in boxes(0, len(data)):
+        if kind == b"moov":
+            for inner, body, stop in boxes(start, end):
+                if inner == b"mvhd" and stop - body >= 20:
+                    if data[body] == 1 and stop - body >= 32:
+                        timescale, duration = struct.unpack(">IQ", data[body + 20:body + 32])
+                    else:
+                        timescale, duration = struct.unpack(">II", data[body + 12:body + 20])
+                    return duration / timescale if timescale else None
+    return None
+
+
 class InstagramSandbox(SandboxServer):
     _thread_name = "instagram-sandbox"
 
@@ -157,9 +225,11 @@ class InstagramSandbox(SandboxServer):
         self._tokens: dict[str, dict] = {}    # token -> {"user", "issued_at", "expires_at", "revoked"}
         self.oauth = AuthorizationServer(code_ttl=AUTHORIZATION_CODE_TTL, pkce="ignored", scope_separator=",",
                                          clock=clock)
-        self._server = self._thread = None
+        self._servers: dict[str, tuple[Any, threading.Thread]] = {}
+        self._urls: dict[str, str] = {}
         self._base_url = ""
         self._clear_state()
+        _SANDBOXES.add(self)
 
     def _clear_state(self) -> None:
         self._containers: dict[str, dict] = {}
@@ -175,10 +245,13 @@ class InstagramSandbox(SandboxServer):
     # ---- Python control API ----
     def add_account(self, access_token: str, refresh_token: str | None = None, *, ig_user_id: str | None = None,
                     username: str | None = None, token_age_seconds: float = 2 * 86400,
-                    expires_in: float = LONG_LIVED_SECONDS) -> dict[str, str]:
+                    expires_in: float = LONG_LIVED_SECONDS, login: str = "facebook") -> dict[str, str]:
         """An Instagram professional account and its long-lived token(s). `refresh_token` is a
         second long-lived token of the same user. `expires_in` counts from when the token was
-        issued, `token_age_seconds` ago. Returns {"ig_user_id", "username"}."""
+        issued, `token_age_seconds` ago. `login`: which login issued the tokens, "facebook"
+        (valid on graph.facebook.com) or "instagram" (graph.instagram.com). Returns {"ig_user_id", "username"}."""
+        if login not in ("facebook", "instagram"):
+            raise ValueError("login must be facebook or instagram")
         with self._lock:
             uid = ig_user_id or next((t["user"] for tok, t in self._tokens.items() if tok == access_token), None) or _graph_id()
             user = self._users.setdefault(uid, {"id": uid, "username": username or f"sandbox_ig_{len(self._users) + 1}"})
@@ -188,7 +261,7 @@ class InstagramSandbox(SandboxServer):
             for token in filter(None, (access_token, refresh_token)):
                 self._tokens[token] = {"user": uid, "issued_at": now - token_age_seconds,
                                        "expires_at": now - token_age_seconds + expires_in, "revoked": False,
-                                       "long_lived": True}
+                                       "long_lived": True, "login": login}
             return {"ig_user_id": uid, "username": user["username"]}
 
     def add_short_lived_token(self, token: str, ig_user_id: str) -> None:
@@ -196,7 +269,12 @@ class InstagramSandbox(SandboxServer):
         with self._lock:
             now = self._clock()
             self._tokens[token] = {"user": ig_user_id, "issued_at": now, "expires_at": now + SHORT_LIVED_SECONDS,
-                                   "revoked": False, "long_lived": False}
+                                   "revoked": False, "long_lived": False, "login": "facebook"}
+
+    def token_login(self, token: str) -> str:
+        """Which login issued the token: "facebook" or "instagram"."""
+        with self._lock:
+            return self._tokens[token]["login"]
 
     def token_expires_at(self, token: str) -> float:
         with self._lock:
@@ -275,8 +353,8 @@ class InstagramSandbox(SandboxServer):
 
     # ---- metrics (media insights, fetched in Graph batch requests) ----
     def add_media(self, access_token: str, *, age_seconds: float = 0.0, media_type: str = "IMAGE") -> str:
-        """A media the token's account published `age_seconds` ago (IMAGE or REELS); returns its id.
-        Its insights grow with the sandbox clock from then on."""
+        """A media the token's account published `age_seconds` ago (IMAGE, REELS or STORIES, an image
+        story); returns its id. Its insights grow with the sandbox clock from then on."""
         with self._lock:
             user = self._tokens[access_token]["user"]
             media_id = _graph_id()
@@ -284,7 +362,8 @@ class InstagramSandbox(SandboxServer):
             self._media[media_id] = {
                 "id": media_id, "owner": user, "username": self._users[user]["username"], "container_id": None,
                 "media_type": "VIDEO" if media_type == "REELS" else "IMAGE",
-                "media_product_type": "REELS" if media_type == "REELS" else "FEED", "caption": "", "alt_text": None,
+                "media_product_type": {"REELS": "REELS", "STORIES": "STORY"}.get(media_type, "FEED"), "caption": "",
+                "alt_text": None,
                 "is_shared_to_feed": True, "children": [], "permalink": f"https://www.instagram.com/p/{media_id}/",
                 "shortcode": media_id,
                 "timestamp": datetime.fromtimestamp(published, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000"),
@@ -345,23 +424,74 @@ class InstagramSandbox(SandboxServer):
             return copy.deepcopy(self._fetches)
 
     # ---- server lifecycle ----
+    def start(self) -> str:
+        """One listening server per host (HOSTS), all serving this sandbox's state; each request
+        knows the host it reached (environ["sandbox.host"]). Returns graph.facebook.com's URL."""
+        for host in HOSTS:
+            def app(environ, start_response, host=host):
+                environ["sandbox.host"] = host
+                return self._wsgi(environ, start_response)
+            server = make_server(self.host, self.port if host == FB_GRAPH else 0,
+                                 recording_app(app, sandbox="instagram", host=lambda host=host: host),
+                                 threaded=True, request_handler=_QuietHandler)
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                      name=f"{self._thread_name}-{host}", daemon=True)
+            thread.start()
+            self._servers[host] = (server, thread)
+            self._urls[host] = f"http://{self.host}:{server.server_port}"
+        self.port = self._servers[FB_GRAPH][0].server_port
+        self._base_url = self._urls[FB_GRAPH]
+        return self._base_url
+
+    def stop(self) -> None:
+        for server, thread in self._servers.values():
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+        self._servers.clear()
+
+    def url(self, host: str) -> str:
+        """Where the server playing `host` listens (no version prefix)."""
+        return self._urls[host]
+
     @property
     def graph_url(self) -> str:
-        """What POSTGATE_INSTAGRAM_BASE_URL should be: the base URL plus the version prefix."""
-        return f"{self._base_url}/{self.api_version}"
+        """graph.facebook.com with the version prefix: where Facebook Login tokens are valid."""
+        return f"{self._urls[FB_GRAPH]}/{self.api_version}"
+
+    @property
+    def ig_graph_url(self) -> str:
+        """graph.instagram.com with the version prefix: where Instagram Login tokens are valid."""
+        return f"{self._urls[IG_GRAPH]}/{self.api_version}"
+
+    def graph_url_for(self, login: str) -> str:
+        return self.ig_graph_url if login == "instagram" else self.graph_url
+
+    @property
+    def settings(self) -> dict[str, str]:
+        """The POSTGATE_INSTAGRAM_* settings that point Postgate at this sandbox's hosts."""
+        return {"POSTGATE_INSTAGRAM_FB_LOGIN_BASE_URL": self.graph_url,
+                "POSTGATE_INSTAGRAM_IG_LOGIN_BASE_URL": self.ig_graph_url,
+                "POSTGATE_INSTAGRAM_AUTHORIZE_URL": self._urls[IG_WWW] + "/oauth/authorize",
+                "POSTGATE_INSTAGRAM_TOKEN_URL": self._urls[IG_API] + "/oauth/access_token",
+                "POSTGATE_INSTAGRAM_EXCHANGE_URL": self._urls[IG_GRAPH] + "/access_token"}
 
     # ---- request plumbing ----
     def _route(self, request: Request) -> tuple[str, list[str]]:
+        host = request.environ.get("sandbox.host", FB_GRAPH)
         path = request.path.rstrip("/")
-        if path == "/refresh_access_token":
+        # Business Login for Instagram's unversioned endpoints, each on its own host.
+        if host == IG_WWW:
+            if path == "/oauth/authorize":
+                return "authorize", []
+            raise GraphError(2500, f"Unknown path {path} on {IG_WWW}")
+        if host == IG_API:
+            if path == "/oauth/access_token":
+                return "ig_code", []
+            raise GraphError(2500, f"Unknown path {path} on {IG_API}")
+        if host == IG_GRAPH and path == "/refresh_access_token":
             return "ig_refresh", []
-        # Unversioned Instagram Login endpoints (www.instagram.com, api.instagram.com and
-        # graph.instagram.com in production; one host here).
-        if path == "/oauth/authorize":
-            return "authorize", []
-        if path == "/oauth/access_token":
-            return "ig_code", []
-        if path == "/access_token":
+        if host == IG_GRAPH and path == "/access_token":
             return "ig_exchange", []
         parts = [p for p in path.split("/") if p]
         if not parts or not re.fullmatch(r"v\d+\.\d+", parts[0]):
@@ -375,9 +505,7 @@ class InstagramSandbox(SandboxServer):
             return "batch", []
         if len(rest) == 2 and rest[1] == "insights":
             return "insights", rest
-        if rest == ["refresh_access_token"]:
-            return "ig_refresh", []
-        if rest == ["oauth", "access_token"]:
+        if rest == ["oauth", "access_token"] and host == FB_GRAPH:
             return "fb_token", []
         if len(rest) == 2 and rest[1] == "content_publishing_limit":
             return "publishing_limit", rest
@@ -385,6 +513,8 @@ class InstagramSandbox(SandboxServer):
             return ("media_list" if request.method == "GET" else "media"), rest
         if len(rest) == 2 and rest[1] == "media_publish":
             return "media_publish", rest
+        if len(rest) == 2 and rest[1] == "stories":
+            return "stories", rest
         if rest == ["me"]:
             return "me", []
         if len(rest) == 1:
@@ -433,6 +563,7 @@ class InstagramSandbox(SandboxServer):
     def _log_request(self, endpoint: str, request: Request, params: dict, *, status: int, code: str) -> None:
         with self._lock:
             self._log.append({"endpoint": endpoint, "method": request.method, "path": request.path,
+                              "host": request.environ.get("sandbox.host", FB_GRAPH),
                               "status": status, "error_code": code,
                               "params": {k: v for k, v in params.items() if k not in SECRET_PARAMS},
                               "content_type": request.mimetype or None,
@@ -523,7 +654,7 @@ class InstagramSandbox(SandboxServer):
             raise GraphError(104, "An access token is required to request this resource.")
         with self._lock:
             info = self._tokens.get(token)
-            if info is None:
+            if info is None or not self._host_takes(request, info):
                 raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
             if info["revoked"]:
                 raise GraphError(190, "Error validating access token: The session has been invalidated because the "
@@ -532,6 +663,13 @@ class InstagramSandbox(SandboxServer):
             if info["expires_at"] <= self._clock():
                 raise GraphError(190, "Error validating access token: Session has expired.", subcode=463)
             return info["user"]
+
+    @staticmethod
+    def _host_takes(request: Request, info: dict) -> bool:
+        """graph.instagram.com knows Instagram Login tokens only, graph.facebook.com Facebook Login
+        ones only: to the other host such a token is one it cannot parse."""
+        wanted = GRAPH_LOGIN.get(request.environ.get("sandbox.host", FB_GRAPH))
+        return wanted is None or info.get("login", "facebook") == wanted
 
     def _own_user(self, request: Request, params: dict, ig_id: str) -> str:
         user = self._auth(request, params)
@@ -610,6 +748,14 @@ class InstagramSandbox(SandboxServer):
             kind, url, want = "REELS", self._require(video_url, "video_url"), "video"
             if image_url or params.get("alt_text"):
                 raise GraphError(100, "A reel takes video_url (no image_url, no alt_text)")
+        elif media_type == "STORIES":
+            if bool(image_url) == bool(video_url):
+                raise GraphError(100, "A story takes image_url or video_url (one of them)", subcode=2207023)
+            if caption is not None:
+                raise GraphError(100, "(#100) Param caption is not supported for stories: a story shows no caption")
+            if params.get("alt_text") or share_to_feed is not None or params.get("children"):
+                raise GraphError(100, "A story takes image_url or video_url only")
+            kind, url, want = "STORIES", image_url or video_url, "story_image" if image_url else "story_video"
         elif media_type == "CAROUSEL":
             kind, url, want = "CAROUSEL", None, None
             if image_url or video_url or params.get("alt_text") or share_to_feed is not None:
@@ -705,7 +851,7 @@ class InstagramSandbox(SandboxServer):
         if response.status_code != 200:
             raise GraphError(9004, f"The media could not be fetched from this URI (HTTP {response.status_code})",
                              subcode=2207052)
-        if want == "image":
+        if want in ("image", "story_image"):
             if len(data) > MAX_IMAGE_BYTES:
                 raise GraphError(36000, "The image size is too large.", subcode=2207004,
                                  user_msg="The image is too large to download. It should be less than 8 MiB.")
@@ -713,13 +859,24 @@ class InstagramSandbox(SandboxServer):
             if size is None:
                 raise GraphError(100, "Only JPEG images are supported (the bytes are not a JPEG)", subcode=2207023)
             width, height = size
-            if not height or not MIN_RATIO - 1e-9 <= width / height <= MAX_RATIO + 1e-9:
+            if want == "image" and (not height or not MIN_RATIO - 1e-9 <= width / height <= MAX_RATIO + 1e-9):
                 raise GraphError(36003, f"The aspect ratio {width}x{height} is not supported.", subcode=2207009,
                                  user_msg="The submitted image with aspect ratio is not supported: use 4:5 to 1.91:1.")
             return {"kind": "image", "bytes": len(data), "width": width, "height": height}
         if content_type not in VIDEO_TYPES:
             raise GraphError(352, f"The video format is not supported ({content_type or 'no Content-Type'}); "
                                   "use MP4 or MOV", subcode=2207026)
+        if want == "story_video":
+            if len(data) > STORY_VIDEO_MAX_BYTES:
+                raise GraphError(352, "The story video is larger than 100 MB", subcode=2207026)
+            seconds = mp4_seconds(data)
+            low, high = STORY_VIDEO_SECONDS
+            if seconds is None:
+                raise GraphError(352, "The video format is not supported (no MP4 movie header)", subcode=2207026)
+            if not low <= seconds <= high:  # the error Meta gives is unverified
+                raise GraphError(352, f"The story video is {seconds:.1f} s long; stories take {low:.0f}-{high:.0f} s",
+                                 subcode=2207026)
+            return {"kind": "video", "bytes": len(data), "content_type": content_type, "seconds": seconds}
         return {"kind": "video", "bytes": len(data), "content_type": content_type}
 
     def _advance(self, c: dict) -> None:
@@ -801,15 +958,19 @@ class InstagramSandbox(SandboxServer):
                                           "Content Publishing API.")
             media_id = _graph_id()
             shortcode = secrets.token_urlsafe(8).replace("-", "A").replace("_", "B")
-            media_type = {"IMAGE": "IMAGE", "REELS": "VIDEO", "CAROUSEL": "CAROUSEL_ALBUM"}[c["kind"]]
+            story = c["kind"] == "STORIES"
+            media_type = ("VIDEO" if story and c["media"]["kind"] == "video" else
+                          {"IMAGE": "IMAGE", "REELS": "VIDEO", "CAROUSEL": "CAROUSEL_ALBUM", "STORIES": "IMAGE"}[c["kind"]])
             self._media[media_id] = {
                 "id": media_id, "owner": user, "username": self._users[user]["username"], "container_id": cid,
-                "media_type": media_type, "media_product_type": "REELS" if c["kind"] == "REELS" else "FEED",
+                "media_type": media_type,
+                "media_product_type": {"REELS": "REELS", "STORIES": "STORY"}.get(c["kind"], "FEED"),
                 "caption": c["caption"], "alt_text": c["alt_text"],
-                "is_shared_to_feed": c["share_to_feed"] is not False,
+                "is_shared_to_feed": c["share_to_feed"] is not False and not story,
                 "children": [{"id": ch, "media_type": "VIDEO" if self._containers[ch]["kind"].endswith("VIDEO") else "IMAGE"}
                              for ch in c["children"]],
-                "permalink": f"https://www.instagram.com/{'reel' if c['kind'] == 'REELS' else 'p'}/{shortcode}/",
+                "permalink": (f"https://www.instagram.com/stories/{self._users[user]['username']}/{media_id}/" if story
+                              else f"https://www.instagram.com/{'reel' if c['kind'] == 'REELS' else 'p'}/{shortcode}/"),
                 "shortcode": shortcode,
                 "timestamp": datetime.fromtimestamp(self._clock(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000"),
                 "like_count": 0, "comments_count": 0,
@@ -830,8 +991,9 @@ class InstagramSandbox(SandboxServer):
                 raise GraphError(100, f"Unsupported get request. Object with ID '{parts[0]}' does not exist", subcode=33)
             return self._media_view(m, fields)
 
-    def _h_media_list(self, request: Request, parts: list[str], params: dict) -> dict:
-        """GET /<IG_ID>/media: the account's media, newest first, cursor-paged (`limit`, `after`)."""
+    def _h_media_list(self, request: Request, parts: list[str], params: dict, *, stories: bool = False) -> dict:
+        """GET /<IG_ID>/media: the account's media, newest first, cursor-paged (`limit`, `after`);
+        stories are not on this edge. `stories`: GET /<IG_ID>/stories, the stories still up (24 h)."""
         user = self._own_user(request, params, parts[0])
         fields = self._fields(params, MEDIA_FIELDS, "IGMedia") or ["id"]
         try:
@@ -841,8 +1003,11 @@ class InstagramSandbox(SandboxServer):
         if not 1 <= limit <= MEDIA_PAGE_MAX:
             raise GraphError(100, f"Param limit must be between 1 and {MEDIA_PAGE_MAX}")
         with self._lock:
+            now = self._clock()
             newest_first = [m for m in reversed(self._media.values()) if m["owner"] == user
-                            and not self._unlisted.get(m["id"])]
+                            and not self._unlisted.get(m["id"])
+                            and (m["media_product_type"] == "STORY") == stories
+                            and (not stories or now - self._published_clock.get(m["id"], now) < STORY_LIFETIME)]
             for media_id in list(self._unlisted):
                 self._unlisted[media_id] -= 1
                 if self._unlisted[media_id] <= 0:
@@ -859,9 +1024,12 @@ class InstagramSandbox(SandboxServer):
             if page:
                 body["paging"] = {"cursors": {"before": self._cursor(page[0]["id"]), "after": self._cursor(page[-1]["id"])}}
                 if start + limit < len(newest_first):
-                    body["paging"]["next"] = (f"{self.graph_url}/{user}/media?fields={','.join(fields)}&limit={limit}"
+                    body["paging"]["next"] = (f"{request.host_url.rstrip('/')}/{self.api_version}/{user}/{'stories' if stories else 'media'}?fields={','.join(fields)}&limit={limit}"
                                               f"&after={self._cursor(page[-1]['id'])}")
             return body
+
+    def _h_stories(self, request: Request, parts: list[str], params: dict) -> dict:
+        return self._h_media_list(request, parts, params, stories=True)
 
     def _h_insights(self, request: Request, parts: list[str], params: dict) -> dict:
         """GET /<media>/insights?metric=a,b: lifetime values, {data: [{name, period, values: [{value}],
@@ -876,14 +1044,22 @@ class InstagramSandbox(SandboxServer):
         if removed:
             raise GraphError(100, f"(#100) The Media Insights API does not support the {removed[0]} metric for this "
                                   "media product type (deprecated in v22.0; use views)")
-        unknown = [m for m in metrics if m not in INSIGHT_METRICS]
+        unknown = [m for m in metrics if m not in INSIGHT_METRICS | STORY_METRICS]
         if unknown:
             raise GraphError(100, f"(#100) metric[0] must be one of the following values: {', '.join(sorted(INSIGHT_METRICS))}")
         with self._lock:
             m = self._media.get(media_id)
-            if m is None or m["owner"] != user:
+            expired_story = (m is not None and m["media_product_type"] == "STORY"
+                             and self._clock() - self._published_clock.get(media_id, 0.0) >= STORY_LIFETIME)
+            if m is None or m["owner"] != user or expired_story:  # Meta's answer for an expired story is unverified
                 raise GraphError(100, f"Unsupported get request. Object with ID '{media_id}' does not exist, cannot be "
                                       "loaded due to missing permissions, or does not support this operation", subcode=33)
+            story = m["media_product_type"] == "STORY"
+            wrong = [name for name in metrics
+                     if (name not in STORY_METRICS if story else name in ("navigation", "replies"))]
+            if wrong:
+                raise GraphError(100, f"(#100) The Media Insights API does not support the {wrong[0]} metric for this "
+                                      f"media product type ({m['media_product_type']})")
             values = self._insight_values(media_id)
         return {"data": [{"name": name, "period": "lifetime", "values": [{"value": values.get(name, 0)}],
                           "title": name.replace("_", " ").capitalize(), "description": f"Lifetime {name} of the media",
@@ -960,7 +1136,8 @@ class InstagramSandbox(SandboxServer):
             token = "IGAA" + secrets.token_urlsafe(40).replace("-", "x").replace("_", "y")
             now = self._clock()
             self._tokens[token] = {"user": grant["user"], "issued_at": now, "expires_at": now + SHORT_LIVED_SECONDS,
-                                   "revoked": False, "long_lived": False, "client_id": params.get("client_id")}
+                                   "revoked": False, "long_lived": False, "client_id": params.get("client_id"),
+                                   "login": "instagram"}
         return {"data": [{"access_token": token, "user_id": grant["user"], "permissions": ",".join(grant["scopes"])}]}
 
     def _h_ig_exchange(self, request: Request, parts: list[str], params: dict) -> dict:
@@ -972,7 +1149,7 @@ class InstagramSandbox(SandboxServer):
         if not short or not secret:
             raise GraphError(100, "access_token and client_secret are required")
         with self._lock:
-            user = self._valid_token_user(short)
+            user = self._valid_token_user(request, short)
             info = self._tokens[short]
             client = info.get("client_id")
             if client is not None:
@@ -982,7 +1159,7 @@ class InstagramSandbox(SandboxServer):
                     raise GraphError(1, "Error validating client secret.") from None
             if info.get("long_lived", True):
                 raise GraphError(100, "the access token is already long-lived")
-            return {"access_token": self._issue(user), "token_type": "bearer", "expires_in": LONG_LIVED_SECONDS}
+            return {"access_token": self._issue(user, "instagram"), "token_type": "bearer", "expires_in": LONG_LIVED_SECONDS}
 
     @staticmethod
     def _cursor(media_id: str) -> str:
@@ -1020,16 +1197,17 @@ class InstagramSandbox(SandboxServer):
             if not secrets.compare_digest(self._clients[client_id].encode(), secret.encode()):
                 raise GraphError(1, "Error validating client secret.")
 
-    def _issue(self, user: str) -> str:
-        token = "EAAG" + secrets.token_urlsafe(48).replace("-", "x").replace("_", "y")
+    def _issue(self, user: str, login: str) -> str:
+        # Meta's tokens look like this (EAA... from Facebook Login, IGAA... from Instagram Login); nothing relies on it.
+        token = ("IGAA" if login == "instagram" else "EAAG") + secrets.token_urlsafe(48).replace("-", "x").replace("_", "y")
         now = self._clock()
         self._tokens[token] = {"user": user, "issued_at": now, "expires_at": now + LONG_LIVED_SECONDS, "revoked": False,
-                               "long_lived": True}
+                               "long_lived": True, "login": login}
         return token
 
-    def _valid_token_user(self, token: str) -> str:
+    def _valid_token_user(self, request: Request, token: str) -> str:
         info = self._tokens.get(token)
-        if info is None:
+        if info is None or not self._host_takes(request, info):
             raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
         if info["revoked"]:
             raise GraphError(190, "Error validating access token: The session has been invalidated.", subcode=460)
@@ -1051,12 +1229,13 @@ class InstagramSandbox(SandboxServer):
         if not exchange:
             raise GraphError(100, "Missing fb_exchange_token parameter.")
         with self._lock:
-            user = self._valid_token_user(exchange)
+            user = self._valid_token_user(request, exchange)
             info = self._tokens[exchange]
             if info.get("long_lived", True):
                 return {"access_token": exchange, "token_type": "bearer",
                         "expires_in": int(info["expires_at"] - self._clock())}
-            return {"access_token": self._issue(user), "token_type": "bearer", "expires_in": LONG_LIVED_SECONDS - 56}
+            return {"access_token": self._issue(user, "facebook"), "token_type": "bearer",
+                    "expires_in": LONG_LIVED_SECONDS - 56}
 
     def _h_ig_refresh(self, request: Request, parts: list[str], params: dict) -> dict:
         """GET /refresh_access_token?grant_type=ig_refresh_token&access_token=<long-lived>."""
@@ -1066,10 +1245,10 @@ class InstagramSandbox(SandboxServer):
         if not token:
             raise GraphError(100, "Missing access_token parameter.")
         with self._lock:
-            user = self._valid_token_user(token)
+            user = self._valid_token_user(request, token)
             if self._clock() - self._tokens[token]["issued_at"] < 86400:
                 raise GraphError(100, "The access token must be at least 24 hours old to be refreshed")
-            return {"access_token": self._issue(user), "token_type": "bearer", "expires_in": LONG_LIVED_SECONDS,
+            return {"access_token": self._issue(user, "instagram"), "token_type": "bearer", "expires_in": LONG_LIVED_SECONDS,
                     "permissions": "instagram_business_basic,instagram_business_content_publish"}
 
     # ---- HTTP control surface for a sandbox running as its own process ----
@@ -1110,7 +1289,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    print(json.dumps({"ready": sandbox.start(), "graph_url": sandbox.graph_url, "accounts": accounts}), flush=True)
+    print(json.dumps({"ready": sandbox.start(), "graph_url": sandbox.graph_url, "settings": sandbox.settings,
+                      "accounts": accounts}), flush=True)
     while not stop.wait(0.5):
         pass
     sandbox.stop()

@@ -18,6 +18,9 @@ from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl
 
 BODY_LIMIT = 1024 * 1024  # bodies are kept up to this many bytes (video chunks are counted, not kept)
+# A multipart body is kept whole up to this size: its part headers and fields come after the media
+# bytes it may carry (X's APPEND segments are at most 5 MiB).
+MULTIPART_LIMIT = 8 * 1024 * 1024
 DROPPED_REASON = "Connection Dropped"  # the status reason of sandboxes' dropped_answer()
 
 
@@ -37,6 +40,9 @@ class Exchange:
     response_headers: dict[str, str] = field(default_factory=dict)  # lower-case names
     response_body: bytes = b""
     dropped: bool = False  # the connection was closed without an answer: the client saw none
+    # The request target exactly as sent (path and query still percent-encoded): `path` and `query`
+    # are decoded, so only this shows whether e.g. a URN in a path or in Rest.li's List(...) was encoded.
+    raw_uri: str = ""
 
     @property
     def content_type(self) -> str:
@@ -114,16 +120,21 @@ def recording_app(app: Callable, *, sandbox: str, host: Callable[[], str]) -> Ca
         exchange = Exchange(
             sandbox=sandbox, host=host(), method=environ["REQUEST_METHOD"], path=environ.get("PATH_INFO", ""),
             query=parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True),
-            headers=_request_headers(environ), body=body[:BODY_LIMIT], body_size=len(body),
+            headers=_request_headers(environ), body=body[:_kept(environ)], body_size=len(body),
             status=int(status_line.split()[0]),
             response_headers={k.lower(): v for k, v in answer.get("headers", [])},
-            response_body=response[:BODY_LIMIT], dropped=DROPPED_REASON in status_line)
+            response_body=response[:BODY_LIMIT], dropped=DROPPED_REASON in status_line,
+            raw_uri=environ.get("RAW_URI") or environ.get("REQUEST_URI") or "")
         with _lock:
             for exchanges in _open:
                 exchanges.append(exchange)
         return [response]
 
     return wsgi
+
+
+def _kept(environ: dict) -> int:
+    return MULTIPART_LIMIT if environ.get("CONTENT_TYPE", "").lower().startswith("multipart/") else BODY_LIMIT
 
 
 def _read_body(environ: dict) -> bytes:

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
+from infra.local.sandboxes import tiktok_photo
 from infra.local.sandboxes.engagement import engagement
 from infra.local.sandboxes.server import (AuthorizationServer, OAuthRefusal, SandboxServer, dropped_answer,
                                           redirect_response, refusal_page)
@@ -36,7 +37,7 @@ MiB = 1024 * 1024
 MIN_CHUNK, MAX_CHUNK, MAX_LAST_CHUNK = 5 * MiB, 64 * MiB, 128 * MiB
 MAX_VIDEO, MAX_CHUNKS, TITLE_MAX_UTF16 = 4 * 1024 * MiB, 1000, 2200
 UPLOAD_URL_TTL, CAP_WINDOW, RATE_WINDOW = 3600.0, 86400.0, 60.0
-RATE_LIMITS = {"creator_info": 20, "video_init": 6, "status": 30, "video_query": 600, "user_info": 600}
+RATE_LIMITS = {"creator_info": 20, "video_init": 6, "content_init": 6, "status": 30, "video_query": 600, "user_info": 600}
 PRIVACY_LEVELS = ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"]
 VIDEO_MIMETYPES = {"video/mp4", "video/quicktime", "video/webm"}
 VIDEO_FIELDS = {"id", "create_time", "cover_image_url", "share_url", "video_description", "duration",
@@ -45,6 +46,7 @@ VIDEO_FIELDS = {"id", "create_time", "cover_image_url", "share_url", "video_desc
 ROUTES = {  # path -> (endpoint name, method)
     "/v2/post/publish/creator_info/query/": ("creator_info", "POST"),
     "/v2/post/publish/video/init/": ("video_init", "POST"),
+    "/v2/post/publish/content/init/": ("content_init", "POST"),  # photo posts (tiktok_photo.py)
     "/upload/": ("upload", "PUT"),
     "/v2/post/publish/status/fetch/": ("status", "POST"),
     "/v2/video/query/": ("video_query", "POST"),
@@ -63,6 +65,7 @@ FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "fail_publish", "l
 DEFAULT_SCOPES = ("user.info.basic", "video.publish", "video.upload", "video.list")
 # Any one of these scopes lets a token call the endpoint (TikTok API reference, "Scope" per endpoint).
 SCOPES_NEEDED = {"creator_info": {"video.publish"}, "video_init": {"video.publish"},
+                 "content_init": {"video.publish", "video.upload"},  # which one: by post_mode
                  "status": {"video.publish", "video.upload"}, "video_query": {"video.list"},
                  "user_info": {"user.info.basic"}}
 _RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
@@ -82,18 +85,25 @@ def _log_id() -> str:
     return time.strftime("%Y%m%d%H%M%S", time.gmtime()) + secrets.token_hex(9).upper()
 
 
+def _progress_range(post: dict) -> str:
+    return f"bytes 0-{post['uploaded_bytes']}/{post['source_info']['video_size']}"
+
+
 def _numeric_id() -> str:
     return str(7_000_000_000_000_000_000 + secrets.randbelow(10**18))
 
 
 class TikTokSandbox(SandboxServer):
     _thread_name = "tiktok-sandbox"
+    # Whether the video query answers for photo posts: TikTok documents it for videos only.
+    video_query_lists_photos = False
+    photo_pull_timeout = 10.0
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, creators: dict[str, dict] | None = None,
                  enforce_rate_limits: bool = True, status_fetches_before_complete: int = 1,
                  daily_post_cap: int = 15, verified_url_prefixes: list[str] | tuple[str, ...] = (),
                  clients: dict[str, str] | None = None, refresh_tokens: dict[str, str] | None = None,
-                 status_fetches_before_public_id: int = 0, post_ids_as_int: bool = False,
+                 status_fetches_before_public_id: int = 0, post_ids_as_int: bool = True, audited: bool = True,
                  clock: Callable[[], float] = time.monotonic):
         self.host, self.port = host, port
         self.enforce_rate_limits = enforce_rate_limits
@@ -101,7 +111,12 @@ class TikTokSandbox(SandboxServer):
         self.status_fetches_before_public_id = status_fetches_before_public_id
         self.daily_post_cap = daily_post_cap
         self.verified_url_prefixes = tuple(verified_url_prefixes)
-        self.post_ids_as_int = post_ids_as_int  # the real API may send int64 ids; clients should cope
+        # publicaly_available_post_id is list<int64> in the status reference: JSON numbers of up to 19
+        # digits, past a double's exact range (False sends strings, as some client code expects).
+        self.post_ids_as_int = post_ids_as_int
+        # An app TikTok has not audited may only post SELF_ONLY to private accounts; init refuses the
+        # rest with unaudited_client_can_only_post_to_private_accounts (Direct Post reference, error codes).
+        self.audited = audited
         self._clients = clients
         self._clock = clock
         self._lock = threading.RLock()
@@ -110,6 +125,7 @@ class TikTokSandbox(SandboxServer):
         self._open_ids: dict[str, str] = {}
         self._refresh: dict[str, str] = {}         # refresh token -> username
         self._scopes: dict[str, set[str]] = {}     # username -> scopes the user granted the app
+        self._private: dict[str, bool] = {}         # username -> the TikTok account is private
         self._server = self._thread = None
         self._base_url = ""
         # Login Kit: scopes come comma-separated; PKCE is for mobile and desktop apps, checked when sent.
@@ -134,8 +150,9 @@ class TikTokSandbox(SandboxServer):
 
     # ---- Python control API ----
     def add_creator(self, access_token: str, *, scopes: list[str] | tuple[str, ...] | None = None,
-                    **creator_info_overrides: Any) -> None:
-        """A creator the token acts for; `scopes` are what the user granted (default: all we use)."""
+                    private_account: bool | None = None, **creator_info_overrides: Any) -> None:
+        """A creator the token acts for; `scopes` are what the user granted (default: all we use);
+        `private_account`: the TikTok account is private (not part of creator_info's answer)."""
         with self._lock:
             username = creator_info_overrides.get("creator_username")
             if username is None:
@@ -154,6 +171,8 @@ class TikTokSandbox(SandboxServer):
             if scopes is not None or username not in self._scopes:
                 self._scopes[username] = set(DEFAULT_SCOPES if scopes is None else scopes)
             self._tokens[access_token] = username
+            if private_account is not None or username not in self._private:
+                self._private[username] = bool(private_account)
 
     def add_refresh_token(self, refresh_token: str, access_token: str) -> None:
         with self._lock:
@@ -285,7 +304,7 @@ class TikTokSandbox(SandboxServer):
         except _Drop:
             return self._drop(environ, start_response, request, endpoint)
         except ApiError as e:
-            response = self._error(endpoint, e)
+            response = self._error(endpoint, e, request)
         except Exception:  # a sandbox bug must surface as a 500, never hang the client
             traceback.print_exc(file=sys.stderr)
             response = self._error(endpoint, ApiError(500, "internal_error", "sandbox crashed"))
@@ -333,9 +352,12 @@ class TikTokSandbox(SandboxServer):
         return ApiError(int(fault["http_status"]), str(fault["code"]), str(fault.get("message", "injected error")))
 
     @staticmethod
-    def _error(endpoint: str, e: ApiError) -> Response:
+    def _error(endpoint: str, e: ApiError, request: Request | None = None) -> Response:
         if endpoint == "upload":  # upload replies carry no JSON body; the status code is the signal
             response = Response(b"", status=e.status, headers={"X-Sandbox-Error": f"{e.code}: {e.message}"})
+            post = getattr(request, "upload_post", None) if request is not None else None
+            if post is not None and e.status != 403:  # where the upload stands (not for an expired URL)
+                response.headers["Content-Range"] = _progress_range(post)
         elif endpoint == "token":  # OAuth endpoints use the OAuth error struct, not {error:{code}}
             response = Response(json.dumps({"error": e.code, "error_description": e.message, "log_id": _log_id()}),
                                 status=e.status, mimetype="application/json")
@@ -375,13 +397,13 @@ class TikTokSandbox(SandboxServer):
     @staticmethod
     def _json_body(request: Request, body: bytes) -> dict:
         if request.mimetype != "application/json":
-            raise ApiError(400, "invalid_params", "Content-Type must be application/json")
+            raise ApiError(400, "invalid_param", "Content-Type must be application/json")
         try:
             parsed = json.loads(body.decode("utf-8") or "null")
         except (UnicodeDecodeError, ValueError):
-            raise ApiError(400, "invalid_params", "request body is not valid JSON") from None
+            raise ApiError(400, "invalid_param", "request body is not valid JSON") from None
         if not isinstance(parsed, dict):
-            raise ApiError(400, "invalid_params", "request body must be a JSON object")
+            raise ApiError(400, "invalid_param", "request body must be a JSON object")
         return parsed
 
     # ---- endpoint handlers ----
@@ -397,6 +419,9 @@ class TikTokSandbox(SandboxServer):
             creator = self._creators[username]
             post_info = self._check_post_info(payload.get("post_info"), creator)
             source_info = self._check_source_info(payload.get("source_info"))
+            if not self.audited and not (self._private.get(username) and post_info["privacy_level"] == "SELF_ONLY"):
+                raise ApiError(403, "unaudited_client_can_only_post_to_private_accounts",
+                               "Unaudited clients can only post to a private account.")
             inits, now = self._inits[username], self._clock()
             while inits and now - inits[0] >= CAP_WINDOW:
                 inits.popleft()
@@ -427,70 +452,70 @@ class TikTokSandbox(SandboxServer):
     @staticmethod
     def _check_post_info(post_info: Any, creator: dict) -> dict:
         if not isinstance(post_info, dict):
-            raise ApiError(400, "invalid_params", "post_info is required and must be an object")
+            raise ApiError(400, "invalid_param", "post_info is required and must be an object")
         title = post_info.get("title", "")
         if not isinstance(title, str):
-            raise ApiError(400, "invalid_params", "post_info.title must be a string")
+            raise ApiError(400, "invalid_param", "post_info.title must be a string")
         if len(title.encode("utf-16-le")) // 2 > TITLE_MAX_UTF16:
-            raise ApiError(400, "invalid_params", f"post_info.title exceeds {TITLE_MAX_UTF16} UTF-16 code units")
+            raise ApiError(400, "invalid_param", f"post_info.title exceeds {TITLE_MAX_UTF16} UTF-16 code units")
         privacy = post_info.get("privacy_level")
         if not isinstance(privacy, str) or not privacy:
-            raise ApiError(400, "invalid_params", "post_info.privacy_level is required")
+            raise ApiError(400, "invalid_param", "post_info.privacy_level is required")
         if privacy not in creator["privacy_level_options"]:
             raise ApiError(403, "privacy_level_option_mismatch",
                            "post_info.privacy_level is not in the creator's privacy_level_options")
         for field in ("disable_duet", "disable_stitch", "disable_comment", "brand_content_toggle",
                       "brand_organic_toggle", "is_aigc"):
             if field in post_info and not isinstance(post_info[field], bool):
-                raise ApiError(400, "invalid_params", f"post_info.{field} must be a boolean")
+                raise ApiError(400, "invalid_param", f"post_info.{field} must be a boolean")
         ts = post_info.get("video_cover_timestamp_ms", 0)
         if isinstance(ts, bool) or not isinstance(ts, int) or ts < 0:
-            raise ApiError(400, "invalid_params", "post_info.video_cover_timestamp_ms must be a non-negative int")
+            raise ApiError(400, "invalid_param", "post_info.video_cover_timestamp_ms must be a non-negative int")
         for kind in ("comment", "duet", "stitch"):
             if creator.get(f"{kind}_disabled") and post_info.get(f"disable_{kind}") is not True:
-                raise ApiError(400, "invalid_params",
+                raise ApiError(400, "invalid_param",
                                f"post_info.disable_{kind} must be true: the creator has {kind}_disabled")
         if post_info.get("brand_content_toggle") and privacy == "SELF_ONLY":
-            raise ApiError(400, "invalid_params", "post_info.brand_content_toggle cannot be used with SELF_ONLY")
+            raise ApiError(400, "invalid_param", "post_info.brand_content_toggle cannot be used with SELF_ONLY")
         return copy.deepcopy(post_info)
 
     def _check_source_info(self, source_info: Any) -> dict:
         if not isinstance(source_info, dict):
-            raise ApiError(400, "invalid_params", "source_info is required and must be an object")
+            raise ApiError(400, "invalid_param", "source_info is required and must be an object")
         source = source_info.get("source")
         if source == "PULL_FROM_URL":
             url = source_info.get("video_url")
             if not isinstance(url, str) or not url.startswith("https://"):
-                raise ApiError(400, "invalid_params", "source_info.video_url must be an https URL")
+                raise ApiError(400, "invalid_param", "source_info.video_url must be an https URL")
             if not any(url.startswith(p) for p in self.verified_url_prefixes):
                 raise ApiError(403, "url_ownership_unverified", "source_info.video_url prefix is not verified")
             return {"source": source, "video_url": url}
         if source != "FILE_UPLOAD":
-            raise ApiError(400, "invalid_params", "source_info.source must be FILE_UPLOAD or PULL_FROM_URL")
+            raise ApiError(400, "invalid_param", "source_info.source must be FILE_UPLOAD or PULL_FROM_URL")
         for field in ("video_size", "chunk_size", "total_chunk_count"):
             value = source_info.get(field)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ApiError(400, "invalid_params", f"source_info.{field} is required and must be a positive int")
+                raise ApiError(400, "invalid_param", f"source_info.{field} is required and must be a positive int")
         size, chunk, count = source_info["video_size"], source_info["chunk_size"], source_info["total_chunk_count"]
         if size > MAX_VIDEO:
-            raise ApiError(400, "invalid_params", "source_info.video_size exceeds 4 GB")
+            raise ApiError(400, "invalid_param", "source_info.video_size exceeds 4 GB")
         if size < MIN_CHUNK:  # small files go up whole, as one chunk
             if chunk != size:
-                raise ApiError(400, "invalid_params", "source_info.chunk_size must equal video_size below 5 MB")
+                raise ApiError(400, "invalid_param", "source_info.chunk_size must equal video_size below 5 MB")
             if count != 1:
-                raise ApiError(400, "invalid_params", "source_info.total_chunk_count must be 1 below 5 MB")
+                raise ApiError(400, "invalid_param", "source_info.total_chunk_count must be 1 below 5 MB")
         else:
             if not MIN_CHUNK <= chunk <= MAX_CHUNK:
-                raise ApiError(400, "invalid_params", "source_info.chunk_size must be between 5 MB and 64 MB")
+                raise ApiError(400, "invalid_param", "source_info.chunk_size must be between 5 MB and 64 MB")
             if size > MAX_CHUNK and count < 2:
-                raise ApiError(400, "invalid_params", "videos over 64 MB must be uploaded in multiple chunks")
+                raise ApiError(400, "invalid_param", "videos over 64 MB must be uploaded in multiple chunks")
             if count != size // chunk:
-                raise ApiError(400, "invalid_params",
+                raise ApiError(400, "invalid_param",
                                f"source_info.total_chunk_count must be floor(video_size/chunk_size) = {size // chunk}")
             if not 1 <= count <= MAX_CHUNKS:
-                raise ApiError(400, "invalid_params", "source_info.total_chunk_count must be 1..1000")
+                raise ApiError(400, "invalid_param", "source_info.total_chunk_count must be 1..1000")
             if chunk + size % chunk > MAX_LAST_CHUNK:
-                raise ApiError(400, "invalid_params", "source_info.chunk_size leaves a last chunk over 128 MB")
+                raise ApiError(400, "invalid_param", "source_info.chunk_size leaves a last chunk over 128 MB")
         return {"source": source, "video_size": size, "chunk_size": chunk, "total_chunk_count": count}
 
     def _h_upload(self, request: Request, body: bytes, truncated: bool) -> Response:
@@ -499,7 +524,8 @@ class TikTokSandbox(SandboxServer):
         with self._lock:
             post = self._posts.get(self._uploads.get(upload_id, ""))
             if post is None or not secrets.compare_digest(upload_token.encode(), post["_upload_token"].encode()):
-                raise ApiError(403, "upload_url_invalid", "unknown upload_id or wrong upload_token")
+                raise ApiError(404, "upload_task_not_found", "no valid upload task for this upload_url")
+            request.upload_post = post  # every answer from here on says how many bytes TikTok holds
             if self._clock() > post["_upload_expires"]:
                 raise ApiError(403, "upload_url_expired", "the upload_url expired 1 h after init")
             if request.mimetype not in VIDEO_MIMETYPES:
@@ -521,10 +547,13 @@ class TikTokSandbox(SandboxServer):
                 raise ApiError(416, "range_not_satisfiable", "Content-Range is outside the video")
             resend = (first, last) in post["_accepted"]  # e.g. after a 5xx whose chunk was in fact stored
             if not resend and first != post["uploaded_bytes"]:
+                # 416: "Content-Range does not reflect the actual upload progress" (media transfer guide).
                 raise ApiError(416, "range_not_satisfiable",
                                f"chunk must start at byte {post['uploaded_bytes']}, got {first}")
-            index = first // chunk
-            expected_last = size - 1 if index == count - 1 else first + chunk - 1
+            # The chunk holding `first`; a resumed PUT may start inside it (at the bytes TikTok holds)
+            # and must then run to that chunk's end.
+            index = min(first // chunk, count - 1)
+            expected_last = size - 1 if index == count - 1 else (index + 1) * chunk - 1
             if last != expected_last:
                 raise ApiError(400, "invalid_file_upload",
                                f"chunk {index} must cover bytes {first}-{expected_last}, got {first}-{last}")
@@ -533,22 +562,29 @@ class TikTokSandbox(SandboxServer):
             if truncated or len(body) != request.content_length:
                 raise ApiError(400, "invalid_file_upload", "body length does not match Content-Length")
             if resend:  # a chunk before the last, sent again after a lost answer: counted once
-                return Response(b"", status=206)
+                return self._upload_answer(post, 206)
             post["_sha"].update(body)
             post["_accepted"].add((first, last))
             post["uploaded_bytes"] = last + 1
-            post["chunks_received"] += 1
+            if last == expected_last:
+                post["chunks_received"] += 1
             if post["uploaded_bytes"] < size:
-                return Response(b"", status=206)
+                return self._upload_answer(post, 206)
             post["upload_complete"] = True
             post["_pending_fail"] = self._pop_fail()
-            return Response(b"", status=201)
+            return self._upload_answer(post, 201)
+
+    @staticmethod
+    def _upload_answer(post: dict, status: int) -> Response:
+        """206 / 201 with the header the media transfer guide documents on upload answers:
+        `Content-Range: bytes 0-{UPLOADED_BYTES}/{TOTAL_BYTE_LENGTH}` (the number of bytes held)."""
+        return Response(b"", status=status, headers={"Content-Range": _progress_range(post)})
 
     def _h_status(self, request: Request, body: bytes, truncated: bool) -> Response:
         username = self._auth(request, "status")
         pid = self._json_body(request, body).get("publish_id")
         if not isinstance(pid, str) or not pid:
-            raise ApiError(400, "invalid_params", "publish_id is required")
+            raise ApiError(400, "invalid_param", "publish_id is required")
         with self._lock:
             post = self._posts.get(pid)
             if post is None:
@@ -580,6 +616,9 @@ class TikTokSandbox(SandboxServer):
         if post["_pending_fail"]:
             post["status"], post["fail_reason"] = "FAILED", post["_pending_fail"]
             return
+        if post.get("post_mode") == "MEDIA_UPLOAD":  # the creator finishes it in TikTok's app
+            post["status"] = "SEND_TO_USER_INBOX"
+            return
         post["status"], post["video_id"], post["create_time"] = "PUBLISH_COMPLETE", _numeric_id(), int(time.time())
         self._published[post["video_id"]] = self._clock()
         post["share_url"] = f"https://www.tiktok.com/@{post['creator_username']}/video/{post['video_id']}"
@@ -588,13 +627,13 @@ class TikTokSandbox(SandboxServer):
         username = self._auth(request, "video_query")
         fields = [f.strip() for f in request.args.get("fields", "").split(",") if f.strip()]
         if not fields:
-            raise ApiError(400, "invalid_params", "the fields query parameter is required")
+            raise ApiError(400, "invalid_param", "the fields query parameter is required")
         filters = self._json_body(request, body).get("filters")
         ids = filters.get("video_ids") if isinstance(filters, dict) else None
         if not isinstance(ids, list) or not ids or not all(isinstance(i, (str, int)) for i in ids):
-            raise ApiError(400, "invalid_params", "filters.video_ids must be a non-empty list of ids")
+            raise ApiError(400, "invalid_param", "filters.video_ids must be a non-empty list of ids")
         if len(ids) > 20:
-            raise ApiError(400, "invalid_params", "filters.video_ids accepts at most 20 ids")
+            raise ApiError(400, "invalid_param", "filters.video_ids accepts at most 20 ids")
         wanted = {str(i) for i in ids}
         with self._lock:
             videos = []
@@ -602,7 +641,8 @@ class TikTokSandbox(SandboxServer):
                 vid = post["video_id"]
                 # Ids that are not this creator's live videos are left out of the answer, not refused.
                 if (vid in wanted and post["creator_username"] == username and post["status"] == "PUBLISH_COMPLETE"
-                        and not post.get("deleted")):
+                        and not post.get("deleted")
+                        and (post.get("media_type") != "PHOTO" or self.video_query_lists_photos)):
                     full = self._video_object(post)
                     videos.append({f: full[f] for f in fields if f in full})
             return self._json({"videos": videos})
@@ -673,16 +713,49 @@ class TikTokSandbox(SandboxServer):
         username = self._auth(request, "user_info")
         fields = [f.strip() for f in request.args.get("fields", "").split(",") if f.strip()]
         if not fields:
-            raise ApiError(400, "invalid_params", "the fields query parameter is required")
+            raise ApiError(400, "invalid_param", "the fields query parameter is required")
         unknown = [f for f in fields if f not in USER_INFO_FIELDS]
         if unknown:
-            raise ApiError(400, "invalid_params", f"unknown or unauthorized field {unknown[0]!r}")
+            raise ApiError(400, "invalid_param", f"unknown or unauthorized field {unknown[0]!r}")
         with self._lock:
             creator = self._creators[username]
             full = {"open_id": self._open_ids[username], "union_id": "u-" + self._open_ids[username],
                     "avatar_url": creator["creator_avatar_url"], "avatar_url_100": creator["creator_avatar_url"],
                     "avatar_large_url": creator["creator_avatar_url"], "display_name": creator["creator_nickname"]}
         return self._json({"user": {f: full[f] for f in fields}})
+
+    def _h_content_init(self, request: Request, body: bytes, truncated: bool) -> Response:
+        """POST /v2/post/publish/content/init/ (photo posts; rules in tiktok_photo.py). The images are
+        pulled before the answer (here, not in the background, so tests are deterministic); what the
+        pull found shows only in the status fetch: PROCESSING_DOWNLOAD, then PUBLISH_COMPLETE or FAILED."""
+        username = self._auth(request, "content_init")
+        payload = self._json_body(request, body)
+        try:
+            with self._lock:
+                checked = tiktok_photo.check_init(payload, self._creators[username], self._scopes[username],
+                                                  self.verified_url_prefixes)
+        except tiktok_photo.Refusal as refusal:
+            raise ApiError(*refusal.args) from None
+        with self._lock:
+            inits, now = self._inits[username], self._clock()
+            while inits and now - inits[0] >= CAP_WINDOW:
+                inits.popleft()
+            if len(inits) >= self.daily_post_cap:
+                raise ApiError(403, "spam_risk_too_many_posts", "The creator has reached the daily post cap.")
+            inits.append(now)
+        fail, found, blobs = tiktok_photo.pull(checked["source_info"]["photo_images"], timeout=self.photo_pull_timeout)
+        with self._lock:
+            pid = "p_pub_url~v2-1." + _numeric_id()
+            sha = hashlib.sha256()
+            for blob in blobs:
+                sha.update(blob)
+            self._posts[pid] = {**checked, "publish_id": pid, "creator_username": username, "photos": found,
+                                "uploaded_bytes": 0, "chunks_received": 0, "upload_complete": True,
+                                "status": "PROCESSING_DOWNLOAD", "fail_reason": None, "video_id": None,
+                                "share_url": None, "create_time": None, "_sha": sha, "_accepted": set(),
+                                "_fetches_after_upload": 0, "_complete_fetches": 0,
+                                "_pending_fail": fail or self._pop_fail()}
+            return self._json({"publish_id": pid})
 
     # ---- HTTP control surface for a sandbox running as its own process ----
     def _control(self, request: Request) -> Response:
@@ -702,6 +775,8 @@ class TikTokSandbox(SandboxServer):
                 self.add_creator(token, **payload)
                 if refresh:
                     self.add_refresh_token(refresh, token)
+            elif request.path == "/_sandbox/app":
+                self.audited = bool(payload["audited"])
             elif request.path == "/_sandbox/metrics":
                 self.set_video_metrics(payload.pop("video_id"), **payload)
             else:
@@ -721,11 +796,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--daily-post-cap", type=int, default=15)
     parser.add_argument("--no-rate-limits", action="store_true")
     parser.add_argument("--verified-url-prefix", action="append", default=[])
+    parser.add_argument("--unaudited", action="store_true", help="an app TikTok has not audited (SELF_ONLY, private accounts)")
     args = parser.parse_args(argv)
     sandbox = TikTokSandbox(args.host, args.port, creators={t: {} for t in args.token},
                             enforce_rate_limits=not args.no_rate_limits,
                             status_fetches_before_complete=args.status_fetches_before_complete,
-                            daily_post_cap=args.daily_post_cap, verified_url_prefixes=args.verified_url_prefix)
+                            daily_post_cap=args.daily_post_cap, verified_url_prefixes=args.verified_url_prefix,
+                            audited=not args.unaudited)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

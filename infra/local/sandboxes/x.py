@@ -59,7 +59,7 @@ CATEGORIES = {
     "amplify_video": ({"video/mp4", "video/quicktime"}, 512 * MiB, True),
 }
 OTHER_CATEGORIES = {"dm_image", "dm_gif", "dm_video", "subtitles"}
-POST_FIELDS = {"text", "media", "reply", "quote_tweet_id", "poll", "reply_settings", "made_with_ai",
+CREATE_FIELDS = {"text", "media", "reply", "quote_tweet_id", "poll", "reply_settings", "made_with_ai",
                "paid_partnership", "community_id", "share_with_followers", "nullcast", "edit_options",
                "for_super_followers_only", "geo", "direct_message_deep_link"}
 # endpoint -> (requests per 15-minute window per user) [docs.x.com/x-api/fundamentals/rate-limits]
@@ -68,7 +68,12 @@ RATE_LIMITS = {"create_post": 100, "get_post": 900, "media_initialize": 1875, "m
                "posts_lookup": 5000}  # GET /2/tweets: 5,000 per 15 min per user (platforms.md 3.1)
 # GET /2/tweets?ids= takes 1..100 ids (platforms.md 0, 3.1) [github.com/xdevplatform/docs openapi.json]
 LOOKUP_MAX_IDS = 100
-LOOKUP_PARAMS = {"ids", "tweet.fields", "expansions", "media.fields", "poll.fields", "user.fields", "place.fields"}
+# X's OpenAPI document 2.167 (https://api.x.com/2/openapi.json, Aug 2026) renamed the post field
+# selection `tweet.fields` to `post.fields` on GET /2/tweets, /2/tweets/:id and /2/users/:id/tweets;
+# the old name is no longer a parameter of those operations, so it is refused like any unknown one.
+FIELDS_PARAM = "post.fields"
+FIELD_PARAMS = {FIELDS_PARAM, "expansions", "media.fields", "poll.fields", "user.fields", "place.fields"}
+LOOKUP_PARAMS = {"ids"} | FIELD_PARAMS
 RATE_WINDOW = 900.0
 DAY = 86400.0
 APP_DAILY_POSTS = 10_000  # POST /2/tweets per 24 h per app [docs.x.com/x-api/fundamentals/rate-limits]
@@ -79,20 +84,20 @@ ENDPOINTS = set(RATE_LIMITS) | {"token", "authorize"}
 # .../authorization-code]. The code is short-lived; 30 s per the user-access-token guide (unverified here).
 AUTHORIZATION_CODE_TTL = 30.0
 FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "fail_processing", "lost_response"}
-PROBLEM = "https://api.twitter.com/2/problems/"
+PROBLEM = "https://api.x.com/2/problems/"  # problem types moved from api.twitter.com in OpenAPI 2.167
 # GET /2/users/:id/tweets [docs.x.com/x-api/posts/user-posts-timeline-by-user-id]
 TIMELINE_MAX_POSTS = 3200  # only the most recent 3,200 posts are reachable
-TIMELINE_PARAMS = {"since_id", "until_id", "max_results", "pagination_token", "exclude", "start_time", "end_time",
-                   "tweet.fields", "expansions", "media.fields", "poll.fields", "user.fields", "place.fields"}
-TWEET_FIELDS = {"article", "attachments", "author_id", "card_uri", "community_id", "context_annotations",
-                "conversation_id", "created_at", "display_text_range", "edit_controls", "edit_history_tweet_ids",
-                "entities", "geo", "id", "in_reply_to_user_id", "lang", "media_metadata", "non_public_metrics",
-                "note_tweet", "organic_metrics", "possibly_sensitive", "promoted_metrics", "public_metrics",
-                "referenced_tweets", "reply_settings", "scopes", "source", "text", "withheld"}
+TIMELINE_PARAMS = {"since_id", "until_id", "max_results", "pagination_token", "exclude", "start_time", "end_time"} | FIELD_PARAMS
+# The post.fields and expansions enums of OpenAPI 2.167 (author_id is an expansion only now).
+POST_FIELDS = {"article", "article_title", "attachments", "card_uri", "community_id", "context_annotations",
+               "conversation_id", "created_at", "display_text_range", "edit_controls", "entities", "geo", "id", "lang",
+               "matched_media_notes", "media_metadata", "non_public_metrics", "note_post", "note_request_suggestions",
+               "organic_metrics", "paid_partnership", "possibly_sensitive", "promoted_metrics", "public_metrics",
+               "reply_settings", "scopes", "source", "suggested_source_links", "suggested_source_links_with_counts",
+               "text", "withheld"}
 EXPANSIONS = {"article.cover_media", "article.media_entities", "attachments.media_keys", "attachments.media_source_tweet",
-              "attachments.poll_ids", "author_id", "edit_history_tweet_ids", "entities.mentions.username",
-              "geo.place_id", "in_reply_to_user_id", "entities.note.mentions.username", "referenced_tweets.id",
-              "referenced_tweets.id.author_id"}
+              "attachments.poll_ids", "author_id", "edit_history_post_ids", "entities.mentions.username",
+              "geo.place_id", "in_reply_to_user_id", "referenced_posts", "username"}
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")  # second granularity; no milliseconds
 _MEDIA_PATH = re.compile(r"^/2/media/upload/(\d+)/(append|finalize)$")
 _TWEET_PATH = re.compile(r"^/2/tweets/(\d+)$")
@@ -114,6 +119,20 @@ def _invalid(detail: str, parameter: str | None = None) -> ApiError:
     errors = [{"parameters": {parameter: []} if parameter else {}, "message": detail}]
     return ApiError(400, "Invalid Request", "One or more parameters to your request was invalid.",
                     PROBLEM + "invalid-request", errors=errors)
+
+
+def _check_list(args: Any, name: str, allowed: set[str]) -> set[str]:
+    """A comma-separated list parameter whose values must come from `allowed`."""
+    values = [v for v in args.get(name, "").split(",") if v]
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise _invalid(f"The `{name}` query parameter value [{bad[0]}] is not one of {sorted(allowed)}", name)
+    return set(values)
+
+
+def _field_selection(args: Any) -> tuple[set[str], set[str]]:
+    """(post.fields, expansions) asked for, each checked against the document's enum."""
+    return _check_list(args, FIELDS_PARAM, POST_FIELDS), _check_list(args, "expansions", EXPANSIONS)
 
 
 def _snowflake() -> str:
@@ -157,6 +176,7 @@ def render_text(text: str, media_keys: list[str], status_url: str) -> tuple[str,
 
 class XSandbox(SandboxServer):
     _thread_name = "x-sandbox"
+    contract_host = "api.x.com"  # the host the document serves (servers[0].url)
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, enforce_rate_limits: bool = True,
                  posts_per_window: int = 100, user_daily_cap: int | None = None,
@@ -210,7 +230,7 @@ class XSandbox(SandboxServer):
                 self._refresh[refresh_token] = (uid, client_id)
             return {"user_id": uid, "username": user["username"]}
 
-    # ---- metrics (GET /2/tweets?ids=&tweet.fields=public_metrics) ----
+    # ---- metrics (GET /2/tweets?ids=&post.fields=public_metrics) ----
     def add_post(self, access_token: str, text: str | None = None, *, age_seconds: float = 0.0) -> str:
         """A text post the token's user made `age_seconds` ago; returns its id. Its public_metrics
         grow with the sandbox clock from then on."""
@@ -251,7 +271,8 @@ class XSandbox(SandboxServer):
         """Faults, consumed one per request to `endpoint`:
         rate_limit (429 with headers; reset_in=seconds, default 0; daily=True for the 24 h user cap,
         daily="app" for the app's), server_error (503), error (http_status=, title=, detail=, type=),
-        slow (seconds=), fail_processing (endpoint media_finalize; the media ends `failed` with message=),
+        slow (seconds=), fail_processing (endpoint media_finalize; the media ends `failed`; message= is kept
+        in the sandbox only: X's v2 answer gives no reason),
         lost_response: the request is carried out (a post is stored), then the caller gets what X
         answers on an internal error, 503 Service Unavailable (http_status= to change it), or with
         how="drop" no answer at all (the connection is closed).
@@ -322,7 +343,7 @@ class XSandbox(SandboxServer):
         try:
             body, truncated = self._read_body(request)  # always drain, so error replies are not resets
             if endpoint == "unknown":
-                raise ApiError(404, "Not Found Error", f"no such endpoint: {request.path}", PROBLEM + "resource-not-found")
+                raise ApiError(404, "Not Found", f"no such endpoint: {request.path}")
             if request.method != method:
                 if endpoint == "media_status" and request.method == "POST":
                     raise _invalid("command-style uploads (command=INIT|APPEND|FINALIZE) are retired: use "
@@ -614,8 +635,9 @@ class XSandbox(SandboxServer):
             info["check_after_secs"] = self.check_after_secs
             info["progress_percent"] = 0 if media["state"] == "pending" else 50
         elif media["state"] == "failed":
+            # OpenAPI 2.167 closes processing_info to state, check_after_secs and progress_percent: a
+            # failed media says no reason (the v1.1 `error` object is not part of the v2 answer).
             info["progress_percent"] = 12
-            info["error"] = {"code": 1, "name": "InvalidMedia", "message": media["_fail"]}
         else:
             info["progress_percent"] = 100
         return info
@@ -641,7 +663,7 @@ class XSandbox(SandboxServer):
     # ---- posts ----
     def _h_create_post(self, request: Request, body: bytes, truncated: bool, user: str) -> Response:
         form = self._json_body(request, body)
-        unknown = set(form) - POST_FIELDS
+        unknown = set(form) - CREATE_FIELDS
         if unknown:
             raise _invalid(f"unknown fields: {sorted(unknown)}", sorted(unknown)[0])
         text = form.get("text", "")
@@ -683,7 +705,7 @@ class XSandbox(SandboxServer):
                 self._app_day().append(self._clock())
             tweet_id = self._store_post(user, text, media_ids, kinds, weighted,
                                         {k: v for k, v in form.items() if k not in ("text", "media")}, self._clock())
-        return self._json({"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}}, status=201)
+        return self._json({"data": {"id": tweet_id, "text": text, "edit_history_post_ids": [tweet_id]}}, status=201)
 
     def _store_post(self, user: str, text: str, media_ids: list[str], kinds: list[str], weighted: int,
                     other_fields: dict, now: float) -> str:
@@ -716,11 +738,7 @@ class XSandbox(SandboxServer):
         bad = [i for i in ids if not (i.isdigit() and len(i) <= 19)]
         if bad:
             raise _invalid(f"The `ids` query parameter value [{bad[0]}] does not match ^[0-9]{{1,19}}$", "ids")
-        fields = {f for f in args.get("tweet.fields", "").split(",") if f}
-        wrong = sorted(fields - TWEET_FIELDS)
-        if wrong:
-            raise _invalid(f"The `tweet.fields` query parameter value [{wrong[0]}] is not one of {sorted(TWEET_FIELDS)}",
-                           "tweet.fields")
+        fields, expansions = _field_selection(args)
         data, errors = [], []
         with self._lock:
             for tweet_id in dict.fromkeys(ids):
@@ -730,10 +748,7 @@ class XSandbox(SandboxServer):
                                    "title": "Not Found Error", "resource_type": "tweet", "parameter": "ids",
                                    "resource_id": tweet_id, "type": PROBLEM + "resource-not-found"})
                     continue
-                item = self._public_post(post, fields)
-                if "public_metrics" in fields:
-                    item["public_metrics"] = self._public_metrics(post)
-                data.append(item)
+                data.append(self._public_post(post, fields, expansions))
         out: dict[str, Any] = {}
         if data:  # X leaves `data` out when nothing was found
             out["data"] = data
@@ -743,23 +758,27 @@ class XSandbox(SandboxServer):
 
     def _public_metrics(self, post: dict) -> dict[str, int]:
         live = engagement(post["id"], self._clock() - post["created_epoch"])
-        return {"retweet_count": live.shares, "reply_count": live.comments, "like_count": live.likes,
+        return {"repost_count": live.shares, "reply_count": live.comments, "like_count": live.likes,
                 "quote_count": live.quotes, "bookmark_count": live.saves, "impression_count": live.views}
 
     def _h_get_post(self, request: Request, body: bytes, truncated: bool, user: str, tweet_id: str) -> Response:
+        unknown = sorted(set(request.args) - FIELD_PARAMS)
+        if unknown:
+            raise _invalid(f"The query parameter [{unknown[0]}] is not one of {sorted(FIELD_PARAMS)}", unknown[0])
+        fields, expansions = _field_selection(request.args)
         with self._lock:
             post = self._posts.get(tweet_id)
             if post is None:  # X answers 200 with a partial error for a missing post
                 return self._json({"errors": [{"value": tweet_id, "detail": f"Could not find tweet with id: [{tweet_id}].",
                                                "title": "Not Found Error", "resource_type": "tweet", "parameter": "id",
                                                "resource_id": tweet_id, "type": PROBLEM + "resource-not-found"}]})
-            fields = {f for f in request.args.get("tweet.fields", "").split(",") if f}
-            return self._json({"data": self._public_post(post, fields)})
+            return self._json({"data": self._public_post(post, fields, expansions)})
 
-    def _public_post(self, post: dict, fields: set[str]) -> dict:
-        """A post as X returns it: id, text (rewritten as X shows it), edit history, and the asked-for fields."""
-        data = {"id": post["id"], "text": post["rendered_text"], "edit_history_tweet_ids": [post["id"]]}
-        if "author_id" in fields:
+    def _public_post(self, post: dict, fields: set[str], expansions: set[str] = frozenset()) -> dict:
+        """A post as X returns it: id, text (rewritten as X shows it), edit history, and the asked-for
+        fields (author_id comes with the author_id expansion)."""
+        data = {"id": post["id"], "text": post["rendered_text"], "edit_history_post_ids": [post["id"]]}
+        if "author_id" in expansions:
             data["author_id"] = post["author_id"]
         if "created_at" in fields:
             data["created_at"] = post["created_at"]
@@ -767,6 +786,8 @@ class XSandbox(SandboxServer):
             data["attachments"] = {"media_keys": [self._media[m]["media_key"] for m in post["media_ids"]]}
         if "entities" in fields and post["url_entities"]:
             data["entities"] = {"urls": copy.deepcopy(post["url_entities"])}
+        if "public_metrics" in fields:
+            data["public_metrics"] = self._public_metrics(post)
         return data
 
     def _h_users_me(self, request: Request, body: bytes, truncated: bool, user: str) -> Response:
@@ -794,17 +815,12 @@ class XSandbox(SandboxServer):
                 if not _TIMESTAMP.match(args[name]):
                     raise _invalid(f"Invalid '{name}':'{args[name]}'. '{name}' must be YYYY-MM-DDTHH:mm:ssZ", name)
                 bounds[name] = float(calendar.timegm(time.strptime(args[name], "%Y-%m-%dT%H:%M:%SZ")))
-        for name, allowed in (("tweet.fields", TWEET_FIELDS), ("expansions", EXPANSIONS),
-                              ("exclude", {"retweets", "replies"})):
-            values = [v for v in args.get(name, "").split(",") if v]
-            bad = [v for v in values if v not in allowed]
-            if bad:
-                raise _invalid(f"The `{name}` query parameter value [{bad[0]}] is not one of {sorted(allowed)}", name)
+        fields, expansions = _field_selection(args)
+        _check_list(args, "exclude", {"retweets", "replies"})
         for name in ("since_id", "until_id"):
             if name in args and not args[name].isdigit():
                 raise _invalid(f"The `{name}` query parameter value [{args[name]}] is not a valid id", name)
         offset = self._page_offset(args.get("pagination_token"))
-        fields = {f for f in args.get("tweet.fields", "").split(",") if f}
         with self._lock:
             if author_id not in self._users:
                 return self._json({"errors": [{"value": author_id, "detail": f"Could not find user with id: [{author_id}].",
@@ -818,7 +834,7 @@ class XSandbox(SandboxServer):
                      and ("since_id" not in args or int(p["id"]) > int(args["since_id"]))
                      and ("until_id" not in args or int(p["id"]) < int(args["until_id"]))]
             page = posts[offset:offset + max_results]
-            data = [self._public_post(p, fields) for p in page]
+            data = [self._public_post(p, fields, expansions) for p in page]
             media = [{"media_key": self._media[m]["media_key"], "type": self._media_type(m)}
                      for p in page for m in p["media_ids"]]
         meta: dict[str, Any] = {"result_count": len(page)}
@@ -829,7 +845,7 @@ class XSandbox(SandboxServer):
         out: dict[str, Any] = {"meta": meta}
         if data:  # X leaves `data` out of an empty page
             out["data"] = data
-        if media and "attachments.media_keys" in args.get("expansions", ""):
+        if media and "attachments.media_keys" in expansions:
             out["includes"] = {"media": media}
         return self._json(out)
 

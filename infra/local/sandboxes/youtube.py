@@ -5,7 +5,8 @@ Real HTTP on localhost so the real client is exercised end to end: the resumable
 with Content-Range, every chunk but the last a multiple of 256 KiB, 308 + Range, status queries
 with `bytes */N`, 404 for an unknown session), video resource field rules (title, description,
 tags, privacy, publishAt), processing progressions advanced per videos.list request (never by wall
-clock), videos.update of the snippet and status parts (each replaced whole), quota buckets
+clock), videos.update of the snippet and status parts (each replaced whole: a mutable status field the body
+leaves out reverts to its default), quota buckets
 (quotaExceeded), Google's error shape
 {"error": {"code", "message", "errors": [{"domain", "reason", "message"}]}}, injected faults
 (including an upload that stores only part of a chunk and then drops or 5xx's, and `lost_response`:
@@ -48,6 +49,11 @@ CATEGORIES = {"1", "2", "10", "15", "17", "19", "20", "22", "23", "24", "25", "2
 SNIPPET_FIELDS = {"title", "description", "tags", "categoryId", "defaultLanguage", "defaultAudioLanguage"}
 STATUS_FIELDS = {"privacyStatus", "publishAt", "selfDeclaredMadeForKids", "containsSyntheticMedia", "embeddable",
                  "license", "publicStatsViewable"}
+# What a mutable status field becomes when an insert or an update of the status part leaves it out: the
+# update replaces every mutable property of the part, and one the body omits reverts to its default
+# (developers.google.com/youtube/v3/docs/videos/update, `part`; defaults: developers.google.com/youtube/v3/docs/videos).
+STATUS_DEFAULTS = {"embeddable": True, "license": "youtube", "publicStatsViewable": True, "containsSyntheticMedia": False}
+LICENSES = {"youtube", "creativeCommon"}
 RESOURCE_PARTS = {"snippet", "status", "recordingDetails", "localizations"}
 LIST_PARTS = {"id", "snippet", "status", "processingDetails", "contentDetails", "statistics"}
 UPDATE_PARTS = {"snippet", "status"}
@@ -64,6 +70,21 @@ ENDPOINTS = {"insert", "upload", "list", "update", "token", "authorize", "channe
 # grant_type=authorization_code and code_verifier [developers.google.com/identity/protocols/oauth2/web-server].
 # A code's lifetime is not documented (unverified): 10 minutes here.
 AUTHORIZATION_CODE_TTL = 600.0
+# The scopes each method accepts (the `scopes` of its discovery-document method; the "Authorization"
+# section of developers.google.com/youtube/v3/docs/videos/update, .../videos/insert, .../videos/list,
+# .../channels/list). youtube.upload alone cannot call videos.update: Google answers 403
+# insufficientPermissions.
+_YT = "https://www.googleapis.com/auth/"
+SCOPES_ACCEPTED = {
+    "insert": {_YT + "youtube", _YT + "youtube.force-ssl", _YT + "youtube.upload", _YT + "youtubepartner"},
+    "upload": {_YT + "youtube", _YT + "youtube.force-ssl", _YT + "youtube.upload", _YT + "youtubepartner"},
+    "update": {_YT + "youtube", _YT + "youtube.force-ssl", _YT + "youtubepartner"},
+    "list": {_YT + "youtube", _YT + "youtube.force-ssl", _YT + "youtube.readonly", _YT + "youtubepartner"},
+    "channels": {_YT + "youtube", _YT + "youtube.force-ssl", _YT + "youtube.readonly", _YT + "youtubepartner",
+                 _YT + "youtubepartner-channel-audit"},
+}
+# What a token registered with add_account() carries unless told otherwise: upload, edit and read.
+DEFAULT_SCOPES = (_YT + "youtube.upload", _YT + "youtube.force-ssl")
 CHANNEL_PARTS = {"id", "snippet", "contentDetails", "statistics", "status", "brandingSettings"}
 FAULT_KINDS = {"rate_limit", "server_error", "error", "slow", "quota", "interrupt", "fail_processing", "lost_response"}
 UPLOAD_PATH = "/upload/youtube/v3/videos"
@@ -93,6 +114,7 @@ def tags_length(tags: list[str]) -> int:
 
 class YouTubeSandbox(SandboxServer):
     _thread_name = "youtube-sandbox"
+    contract_host = "www.googleapis.com"  # also plays oauth2.googleapis.com (/token) and accounts.google.com
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, list_requests_before_processed: int = 1,
                  daily_quota: int = 10_000, insert_daily_calls: int = 100, channel_upload_cap: int | None = None,
@@ -110,6 +132,7 @@ class YouTubeSandbox(SandboxServer):
         self._lock = threading.RLock()
         self._tokens: dict[str, str] = {}   # access token -> channel id
         self._refresh: dict[str, str] = {}  # refresh token -> channel id
+        self._scopes: dict[str, frozenset[str]] = {}  # access or refresh token -> the scopes granted with it
         self._channels: dict[str, dict] = {}
         self.oauth = AuthorizationServer(code_ttl=AUTHORIZATION_CODE_TTL, pkce="optional", clock=clock)
         self._server = self._thread = None
@@ -128,14 +151,16 @@ class YouTubeSandbox(SandboxServer):
 
     # ---- Python control API ----
     def add_account(self, access_token: str, refresh_token: str | None = None, *, channel_id: str | None = None,
-                    title: str | None = None) -> dict:
-        """A channel the token authorizes (youtube.upload scope). Returns its platform ids."""
+                    title: str | None = None, scopes: tuple[str, ...] = DEFAULT_SCOPES) -> dict:
+        """A channel the token authorizes (with `scopes`). Returns its platform ids."""
         with self._lock:
             channel_id = channel_id or "UC" + secrets.token_urlsafe(16)[:22].replace("-", "x").replace("_", "y")
             self._channels.setdefault(channel_id, {"id": channel_id, "title": title or f"Sandbox channel {len(self._channels) + 1}"})
             self._tokens[access_token] = channel_id
+            self._scopes[access_token] = frozenset(scopes)
             if refresh_token:
                 self._refresh[refresh_token] = channel_id
+                self._scopes[refresh_token] = frozenset(scopes)
             return {"channel_id": channel_id}
 
     def expire_token(self, access_token: str) -> None:
@@ -210,7 +235,7 @@ class YouTubeSandbox(SandboxServer):
             vid = _video_id()
             self._videos[vid] = {
                 "id": vid, "channel_id": channel, "snippet": {"title": title, "categoryId": "22"},
-                "status": {"privacyStatus": privacy, "uploadStatus": "processed"}, "size": 0,
+                "status": {**STATUS_DEFAULTS, "privacyStatus": privacy, "uploadStatus": "processed"}, "size": 0,
                 "sha256": hashlib.sha256(b"").hexdigest(), "chunks": [], "list_requests": 0, "updates": [],
                 "_fail": None, "processingDetails": {"processingStatus": "succeeded"}}
             self._published[vid] = self._clock() - age_seconds
@@ -385,9 +410,13 @@ class YouTubeSandbox(SandboxServer):
         token = header[7:].strip() if header[:7].lower() == "bearer " else ""
         with self._lock:
             channel = self._tokens.get(token) if token else None
+            granted = self._scopes.get(token, frozenset())
         if channel is None:
             raise ApiError(401, "authError" if token else "required",
                            "Request had invalid authentication credentials. Expected OAuth 2 access token.", "global")
+        accepted = SCOPES_ACCEPTED.get(self._route(request))
+        if accepted is not None and not granted & accepted:
+            raise ApiError(403, "insufficientPermissions", "Request had insufficient authentication scopes.", "global")
         return channel
 
     def _charge(self, endpoint: str) -> None:
@@ -498,6 +527,8 @@ class YouTubeSandbox(SandboxServer):
         for flag in ("selfDeclaredMadeForKids", "containsSyntheticMedia", "embeddable", "publicStatsViewable"):
             if flag in status and not isinstance(status[flag], bool):
                 raise ApiError(400, "invalidVideoMetadata", f"status.{flag} must be a boolean", "youtube.video")
+        if "license" in status and status["license"] not in LICENSES:
+            raise ApiError(400, "invalidVideoMetadata", f"status.license must be one of {sorted(LICENSES)}", "youtube.video")
         if "publishAt" in status:
             value = status["publishAt"]
             if not isinstance(value, str) or not _ISO_RE.match(value):
@@ -606,7 +637,7 @@ class YouTubeSandbox(SandboxServer):
         vid = _video_id()
         data = bytes(session["_data"])
         resource = session["resource"]
-        status = dict(resource.get("status", {}))
+        status = {**STATUS_DEFAULTS, **resource.get("status", {})}
         status.setdefault("privacyStatus", "public")
         fail = self._fail_queue.popleft() if self._fail_queue else None
         self._videos[vid] = {
@@ -719,7 +750,7 @@ class YouTubeSandbox(SandboxServer):
                 video["snippet"] = copy.deepcopy(snippet)  # omitted fields (description, tags) are deleted
             if status is not None:
                 keep = {k: v for k, v in video["status"].items() if k in ("uploadStatus", "failureReason", "rejectionReason")}
-                video["status"] = {**copy.deepcopy(status), **keep}
+                video["status"] = {**STATUS_DEFAULTS, **copy.deepcopy(status), **keep}  # omitted: the default
                 if self.uploads_stay_private:  # accepted, and quietly not applied
                     video["status"]["privacyStatus"] = "private"
             video["updates"].append({part: copy.deepcopy(resource[part]) for part in sorted(parts)})
@@ -752,9 +783,9 @@ class YouTubeSandbox(SandboxServer):
                 raise ApiError(400, "invalid_grant", "Token has been expired or revoked.")
             access = "ya29." + secrets.token_urlsafe(32)
             self._tokens[access] = channel  # no rotation: the refresh token stays valid and is not returned
+            scopes = self._scopes[access] = self._scopes.get(form.get("refresh_token", ""), frozenset())
         return self._json({"access_token": access, "expires_in": 3599, "token_type": "Bearer",
-                           "scope": "https://www.googleapis.com/auth/youtube.upload "
-                                    "https://www.googleapis.com/auth/youtube.readonly"})
+                           "scope": " ".join(sorted(scopes))})
 
     def _authorization_code(self, form: dict) -> Response:
         try:
@@ -768,10 +799,12 @@ class YouTubeSandbox(SandboxServer):
         with self._lock:
             access = "ya29." + secrets.token_urlsafe(32)
             self._tokens[access] = channel
+            self._scopes[access] = frozenset(grant["scopes"])
             out = {"access_token": access, "expires_in": 3599, "token_type": "Bearer", "scope": " ".join(grant["scopes"])}
             if grant.get("offline"):  # a refresh token only for access_type=offline
                 refresh = "1//" + secrets.token_urlsafe(40)
                 self._refresh[refresh] = channel
+                self._scopes[refresh] = frozenset(grant["scopes"])
                 out["refresh_token"] = refresh
         return self._json(out)
 

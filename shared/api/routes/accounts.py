@@ -74,6 +74,10 @@ class Account(BaseModel):
     status: Literal["connected", "needs_reconnect", "not_connected"]
     status_reason: str | None = None
     dry_run: bool = Field(default=False, description="posts stop before any platform call")
+    unaudited_app: bool = Field(default=False, description="TikTok refused a post because the app has not passed "
+                                                          "TikTok's audit: only SELF_ONLY posts to a private account "
+                                                          "are accepted (other privacy levels are refused at validation)")
+    unaudited_app_reason: str | None = Field(default=None, description="TikTok's refusal that set unaudited_app")
     connected_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -84,12 +88,16 @@ class Account(BaseModel):
         from shared.platforms.registry import adapter_for
         from shared.publishing.limits import limits_for
 
+        from shared.platforms.tiktok.account_state import unaudited
+
         limits = limits_for(record, adapter_for(record["platform"]).DEFAULT_LIMITS)
+        flag = unaudited(record)
         return cls(id=account_id, platform=record["platform"], handle=str(record.get("handle") or account_id),
                    platform_account_id=record.get("platform_account_id") or None,
                    limits=[LimitOut(name=l.name, max_count=l.max_count, window_seconds=l.window_seconds) for l in limits],
                    limits_custom=bool(record.get("limits")), status=effective_status(record),
                    status_reason=record.get("status_reason"), dry_run=record.get("dry_run") is True,
+                   unaudited_app=flag is not None, unaudited_app_reason=(flag or {}).get("message"),
                    connected_at=record.get("connected_at"),
                    created_at=record.get("created_at"), updated_at=record.get("updated_at"))
 

@@ -24,6 +24,7 @@ from shared.platforms.instagram import login_tokens, lookup
 from shared.platforms.instagram.client import (CAP_RETRY_SECONDS, BatchAnswer, ContainerStatus, InstagramClient,
                                               classify, exchange_authorization_code, is_throttle)
 from shared.platforms.metrics import check_batch, ids_to_fetch, in_post_order
+from shared.platforms.tiktok.duration import mp4_duration_seconds  # an MP4 header reader, not TikTok-specific
 from shared.runtime.clock import utcnow
 
 CAPTION_LIMIT = 2200       # characters (platforms.md 2.3)
@@ -33,7 +34,16 @@ CAROUSEL_MIN, CAROUSEL_MAX = 2, 10
 IMAGE_MAX_BYTES = 8 * 1024 * 1024
 IMAGE_TYPES = ("image/jpeg",)
 VIDEO_TYPES = ("video/mp4", "video/quicktime")
-MEDIA_TYPES = ("IMAGE", "REELS", "CAROUSEL")
+MEDIA_TYPES = ("IMAGE", "REELS", "CAROUSEL", "STORIES")
+# Stories [developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media]:
+# media_type=STORIES with image_url (JPEG, the image rules) or video_url (MP4/MOV, 3-60 s, at most
+# 100 MB); no stickers; they expire after 24 h. Instagram shows no caption on a story, so none is
+# sent: the review page says so, and the caption's limits do not apply to it.
+STORY_VIDEO_MAX_BYTES = 100 * 1024 * 1024
+STORY_VIDEO_SECONDS = (3.0, 60.0)
+# A story's insights last 24 h [developers.facebook.com/docs/instagram-platform/reference/instagram-media/
+# insights]; after that Meta has none to give, so a story is not asked about again.
+STORY_INSIGHTS_FOR = timedelta(hours=24)
 # The docs disagree on 100 vs 50 API posts per 24 h; we keep to the lower number and also read
 # content_publishing_limit live before each post.
 # How long a media_publish may still be taking effect after it was sent: past this, a container
@@ -43,9 +53,12 @@ DEFAULT_LIMITS = [Limit("posts_per_day", 50, 86400)]
 # A Graph batch carries at most 50 operations [developers.facebook.com/docs/graph-api/batch-requests];
 # each is one media's insights, so 50 media per call (each still counts as a call against the limits).
 METRICS_BATCH_SIZE = 50
-# The current media metrics (platforms.md 2.5): impressions, plays and video_views are gone (2025-04)
-# and asking for them fails the request, so views stands for them; Instagram has no impressions now.
+# The current media metrics [developers.facebook.com/docs/instagram-platform/reference/instagram-media/
+# insights]: impressions, plays and video_views are gone (2025-04) and asking for them fails the request,
+# so views stands for them; Instagram has no impressions now. A story has no likes, comments or saves
+# (asking for a metric its media type lacks fails that operation).
 INSIGHT_METRICS = ("views", "reach", "likes", "comments", "shares", "saved")
+STORY_INSIGHT_METRICS = ("views", "reach", "shares")
 # A throttle without X-Business-Use-Case-Usage says no wait: the platform-level window is a rolling hour.
 THROTTLE_WAIT_SECONDS = 3600.0
 # Long-lived tokens last 60 days and cannot be refreshed once expired: refresh a week ahead.
@@ -75,8 +88,18 @@ def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
     kind = target.instagram_media_type
     if kind not in MEDIA_TYPES:
         raise ValidationError("Instagram needs targets.instagram_media_type", field="targets.instagram_media_type",
-                              limit="one of IMAGE, REELS, CAROUSEL")
-    text = content.text()
+                              limit="one of IMAGE, REELS, CAROUSEL, STORIES")
+    if kind == "STORIES":
+        _validate_story(content, target)
+    else:
+        _validate_caption(content.text())
+        _validate_post_media(content, target, kind)
+    if not str(account.get("platform_account_id") or "").strip():
+        raise ValidationError("the Instagram account has no IG user id", field="account.platform_account_id",
+                              limit="the account's Instagram user id")
+
+
+def _validate_caption(text: str) -> None:
     if len(text) > CAPTION_LIMIT:
         raise ValidationError(f"caption is {len(text)} characters, too long for Instagram", field="caption",
                               limit=f"{CAPTION_LIMIT} characters (caption + hashtags)")
@@ -88,6 +111,9 @@ def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
     if len(mentions) > MENTION_LIMIT:
         raise ValidationError(f"{len(mentions)} @-mentions; Instagram allows {MENTION_LIMIT}", field="caption",
                               limit=f"{MENTION_LIMIT} @-mentions")
+
+
+def _validate_post_media(content: ContentItem, target: TargetSpec, kind: str) -> None:
     if target.alt_text and kind != "IMAGE":
         raise ValidationError("Instagram takes alt text on image posts only", field="targets.alt_text",
                               limit="instagram_media_type IMAGE")
@@ -100,12 +126,7 @@ def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
                               field="images", limit=f"{CAROUSEL_MIN}-{CAROUSEL_MAX} items")
     if kind in ("IMAGE", "CAROUSEL"):
         for image in images:
-            if image.content_type not in IMAGE_TYPES:
-                raise ValidationError(f"Instagram takes JPEG images only, not {image.content_type} ({image.uri})",
-                                      field="images", limit="image/jpeg")
-            if image.size > IMAGE_MAX_BYTES:
-                raise ValidationError(f"{image.uri} is {image.size} bytes, too large for Instagram", field="images",
-                                      limit="8 MiB per image")
+            _validate_image(image)
     if kind == "REELS":
         video = _video(content)
         if video is None:
@@ -113,14 +134,66 @@ def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
         if video.content_type not in VIDEO_TYPES:
             raise ValidationError(f"Instagram reels take MP4 or MOV, not {video.content_type}", field="video",
                                   limit=", ".join(VIDEO_TYPES))
-    if not str(account.get("platform_account_id") or "").strip():
-        raise ValidationError("the Instagram account has no IG user id", field="account.platform_account_id",
-                              limit="the account's Instagram user id")
+
+
+def _validate_image(image: MediaRef) -> None:
+    if image.content_type not in IMAGE_TYPES:
+        raise ValidationError(f"Instagram takes JPEG images only, not {image.content_type} ({image.uri})",
+                              field="images", limit="image/jpeg")
+    if image.size > IMAGE_MAX_BYTES:
+        raise ValidationError(f"{image.uri} is {image.size} bytes, too large for Instagram", field="images",
+                              limit="8 MiB per image")
+
+
+def story_media(content: ContentItem) -> MediaRef | None:
+    """What a story carries: the video when the content has one, else its only image."""
+    video = _video(content)
+    if video is not None:
+        return video
+    images = _images(content)
+    return images[0] if len(images) == 1 else None
+
+
+def _validate_story(content: ContentItem, target: TargetSpec) -> None:
+    if target.alt_text:
+        raise ValidationError("Instagram takes alt text on image posts only", field="targets.alt_text",
+                              limit="instagram_media_type IMAGE")
+    media = story_media(content)
+    if media is None:
+        raise ValidationError(f"an Instagram story carries the video or exactly one image, got "
+                              f"{len(_images(content))} images and no video", field="images",
+                              limit="1 JPEG image or 1 MP4/MOV video")
+    if media.kind == "image":
+        _validate_image(media)
+        return
+    if media.content_type not in VIDEO_TYPES:
+        raise ValidationError(f"Instagram stories take MP4 or MOV, not {media.content_type}", field="video",
+                              limit=", ".join(VIDEO_TYPES))
+    if media.size > STORY_VIDEO_MAX_BYTES:
+        raise ValidationError(f"the video is {media.size} bytes, too large for an Instagram story", field="video",
+                              limit="100 MB per story video")
+
+
+def check_story_duration(video: MediaRef, media_store) -> None:
+    """Meta takes story videos of 3 to 60 seconds. The duration is known only at publish time (it is
+    read from the approved generation's MP4 header); unreadable: Meta's own check decides."""
+    seconds = mp4_duration_seconds(lambda first, last: media_store.read_range(video, first, last), video.size)
+    low, high = STORY_VIDEO_SECONDS
+    if seconds is not None and not low <= seconds <= high:
+        raise ValidationError(f"the video is {seconds:.1f} s long; an Instagram story video runs {low:.0f}-{high:.0f} s",
+                              field="video", limit=f"{low:.0f}-{high:.0f} seconds")
 
 
 # -- wiring ----------------------------------------------------------------------------------
 def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCard:
     kind = target.instagram_media_type or ""
+    if kind == "STORIES":
+        media = [m for m in [story_media(content)] if m is not None]
+        kind_of = media[0].kind if media else "image"
+        # Instagram shows no caption on a story and none is sent: the approver sees that instead of the text.
+        return ReviewCard(text="(none: Instagram shows no caption on a story, so the caption is not posted)",
+                          fields=[("Post type", f"story from the {kind_of} (visible for 24 hours)")], media=media,
+                          text_label="Caption")
     media = {"IMAGE": _images(content)[:1], "CAROUSEL": _images(content),
              "REELS": [v for v in [_video(content)] if v is not None]}.get(kind, [])
     fields = [("Post type", {"IMAGE": "image", "CAROUSEL": f"carousel of {len(media)} images, in this order",
@@ -132,12 +205,19 @@ def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCa
     return ReviewCard(text=content.text(), fields=fields, media=media, text_label="Caption")
 
 
-def client_for(tokens, config) -> InstagramClient:
-    return InstagramClient(tokens, base_url=config.instagram_base_url, timeout=config.http_timeout_seconds)
+def client_for(tokens, config, account: dict | None) -> InstagramClient:
+    """A client on the host of the account's login: Instagram Login tokens are valid on
+    graph.instagram.com only, Facebook Login tokens on graph.facebook.com only."""
+    login = login_tokens.login_of(account, tokens, config.instagram_default_login)
+    return InstagramClient(tokens, base_url=login_tokens.base_url_for(login, config),
+                           timeout=config.http_timeout_seconds)
 
 
 def refresh_tokens(tokens: dict, *, config, http=None) -> dict:
-    return login_tokens.refresh(config.instagram_base_url, tokens, timeout=config.http_timeout_seconds, http=http)
+    # Only the secret reaches here; connect keeps the login in it (login_tokens.login_of).
+    login = login_tokens.login_of(None, tokens, config.instagram_default_login)
+    return login_tokens.refresh(tokens, login=login, base_url=login_tokens.base_url_for(login, config),
+                                timeout=config.http_timeout_seconds, http=http)
 
 
 def _ig_user_id(account: dict) -> str:
@@ -225,6 +305,12 @@ def _create_containers(ctx: PublishContext, client: InstagramClient, ig_id: str)
         fields = {"media_type": "REELS", "video_url": _signed_url(ctx, _video(content)), "caption": caption,
                   "share_to_feed": "true" if target.share_to_feed else "false"}
         ids = {"container_id": retry(lambda: client.create_container(ig_id, fields))}
+    elif kind == "STORIES":
+        media = story_media(content)
+        if media.kind == "video":
+            check_story_duration(media, ctx.media_store)
+        fields = {"media_type": "STORIES", f"{media.kind}_url": _signed_url(ctx, media)}  # no caption: not shown
+        ids = {"container_id": retry(lambda: client.create_container(ig_id, fields))}
     else:
         children: list[str] = []
         for image in _images(content):
@@ -241,7 +327,7 @@ def _create_containers(ctx: PublishContext, client: InstagramClient, ig_id: str)
 def publish(ctx: PublishContext) -> PublishResult:
     validate(ctx.content, ctx.post.target, ctx.account)
     ig_id = _ig_user_id(ctx.account)
-    client = client_for(ctx.tokens, ctx.config)
+    client = client_for(ctx.tokens, ctx.config, ctx.account)
     limit = ctx.retry(lambda: client.publishing_limit(ig_id))
     if limit.quota_total is not None and limit.quota_usage >= limit.quota_total:
         raise CapReached(f"instagram publishing cap reached ({limit.quota_usage}/{limit.quota_total} in 24 h)",
@@ -265,7 +351,7 @@ def publish(ctx: PublishContext) -> PublishResult:
 def check_status(ctx: StatusContext) -> StatusResult:
     """For a container left IN_PROGRESS by publish: FINISHED -> media_publish; PUBLISHED -> its media."""
     ids = ctx.post.platform_ids
-    client = client_for(ctx.tokens, ctx.config)
+    client = client_for(ctx.tokens, ctx.config, ctx.account)
     if ids.get("media_id"):
         return StatusResult("published", share_url=_permalink(client, ids["media_id"], _once), detail="PUBLISHED")
     container_id = ids.get("container_id")
@@ -298,7 +384,7 @@ def reconcile(ctx: StatusContext) -> StatusResult:
     """Settle a media_publish whose outcome is unknown, by reading: the container's status, then the
     account's recent media for what was sent. Never publishes (see the module docstring)."""
     ids = ctx.post.platform_ids
-    client = client_for(ctx.tokens, ctx.config)
+    client = client_for(ctx.tokens, ctx.config, ctx.account)
     if ids.get("media_id"):  # the answer arrived and was saved before the attempt ended
         return StatusResult("published", share_url=_permalink(client, ids["media_id"], _once), detail="PUBLISHED")
     container_id = ids.get("container_id")
@@ -313,11 +399,20 @@ def fetch_metrics(ctx: MetricsContext) -> list[PlatformMetrics | MetricsRefused]
     words; a throttle, on the batch or on any operation in it, parks the whole batch until Meta's
     estimated_time_to_regain_access (further calls would only deepen it)."""
     check_batch("instagram", ctx.posts, METRICS_BATCH_SIZE)
-    ids = ids_to_fetch(ctx.posts, "media_id")
     answers: dict[str, PlatformMetrics | MetricsRefused] = {}
+    now = ctx.now or utcnow()
+    stories = {p.platform_ids["media_id"]: p for p in ctx.posts
+               if p.target.instagram_media_type == "STORIES" and p.platform_ids.get("media_id")}
+    for media_id, post in stories.items():
+        if post.published_at is not None and now - post.published_at > STORY_INSIGHTS_FOR:
+            # Meta keeps a story's insights for 24 h: nothing to ask, and the last numbers stay.
+            answers[media_id] = MetricsRefused(platform_post_id=media_id, reason="an Instagram story's insights are "
+                                               "kept for 24 hours only; the numbers from while it was up stay")
+    ids = [media_id for media_id in ids_to_fetch(ctx.posts, "media_id") if media_id not in answers]
     if ids:
         try:
-            results = client_for(ctx.tokens, ctx.config).insights_batch(ids, INSIGHT_METRICS)
+            results = client_for(ctx.tokens, ctx.config, ctx.account).insights_batch(
+                ids, INSIGHT_METRICS, per_media={media_id: STORY_INSIGHT_METRICS for media_id in stories})
         except TransientError as exc:
             if is_throttle(exc):
                 raise _throttled(exc) from None
@@ -370,6 +465,10 @@ def _settle_from_container(ctx: StatusContext, client: InstagramClient, status: 
         return _pending(f"container {code}: not published")
     sighting = _sighting(ctx, client)
     if code == "PUBLISHED":
+        if sighting.ambiguous:
+            # Live for sure (the container says so), but several stories since the call could be it.
+            return StatusResult("published", detail=f"container PUBLISHED; {len(sighting.matches)} stories since the "
+                                                    "publish call, so its media id is not known")
         if sighting.matches:
             media = sighting.matches[0]  # the first one after our call; later look-alikes are not ours
             return StatusResult("published", platform_ids={"media_id": str(media["id"])},
@@ -441,6 +540,11 @@ def exchange_code(code: str, *, client_id: str, client_secret: str, redirect_uri
 
 
 def identity(tokens, config, account: dict) -> dict:
-    """GET /me?fields=user_id,username: {platform_account_id: IG user id, handle: username}."""
-    me = client_for(tokens, config).me()
-    return {"platform_account_id": str(me.get("user_id") or me["id"]), "handle": me.get("username") or None}
+    """GET /me?fields=user_id,username on the login's host: {platform_account_id: IG user id,
+    handle: username, instagram_login}. Connect writes these onto the account, so the login is
+    recorded there."""
+    login = login_tokens.login_of(account, tokens, config.instagram_default_login)
+    me = InstagramClient(tokens, base_url=login_tokens.base_url_for(login, config),
+                         timeout=config.http_timeout_seconds).me()
+    return {"platform_account_id": str(me.get("user_id") or me["id"]), "handle": me.get("username") or None,
+            login_tokens.ACCOUNT_FIELD: login}

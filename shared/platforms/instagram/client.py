@@ -229,15 +229,18 @@ class InstagramClient:
     def media(self, media_id: str, fields: list[str]) -> dict:
         return self._call("GET", f"/{media_id}", endpoint="media_read", params={"fields": ",".join(fields)})
 
-    def insights_batch(self, media_ids: list[str], metrics: list[str] | tuple[str, ...]) -> list[BatchAnswer | None]:
+    def insights_batch(self, media_ids: list[str], metrics: list[str] | tuple[str, ...], *,
+                       per_media: dict[str, tuple[str, ...]] | None = None) -> list[BatchAnswer | None]:
         """GET /<media>/insights?metric=... for each media id, all in ONE Graph batch request (POST to
         the versioned root with `batch`, at most 50 operations) [developers.facebook.com/docs/graph-api/
         batch-requests]. One answer per id, in order: a failed operation does not fail the batch, it
         answers its own error; None where Meta did not complete an operation. The batch itself can
         fail as a whole (a throttle, a bad token): that raises like any call. An operation refused for
         the token (190) is the token's fault, so it raises AuthError here and the token is refreshed
-        once, as for any call."""
-        operations = json.dumps([{"method": "GET", "relative_url": f"{media_id}/insights?metric={','.join(metrics)}"}
+        once, as for any call. `per_media`: other metrics for some ids (a story lacks likes and saves)."""
+        per_media = per_media or {}
+        operations = json.dumps([{"method": "GET", "relative_url":
+                                  f"{media_id}/insights?metric={','.join(per_media.get(media_id, metrics))}"}
                                  for media_id in media_ids])
 
         def once(token: str) -> list[BatchAnswer | None]:
@@ -265,14 +268,16 @@ class InstagramClient:
 
         return with_fresh_token(self._tokens, once)
 
-    def media_since(self, ig_user_id: str, since: datetime, fields: list[str], *, max_pages: int) -> MediaListing:
+    def media_since(self, ig_user_id: str, since: datetime, fields: list[str], *, max_pages: int,
+                    edge: str = "media") -> MediaListing:
         """The account's media published at or after `since` (GET /<IG_ID>/media, newest first,
         cursor-paged, at most `max_pages` pages). The edge has no time filter we rely on, so paging
-        stops at the first older item; `complete` says nothing newer was left unread."""
+        stops at the first older item; `complete` says nothing newer was left unread. `edge`
+        "stories": the account's stories, which the media edge does not list (only live ones: 24 h)."""
         params = {"fields": ",".join(sorted({*fields, "timestamp"})), "limit": str(MEDIA_PAGE_SIZE)}
         items: list[dict] = []
         for _ in range(max_pages):
-            page = self._call("GET", f"/{ig_user_id}/media", endpoint="media_list", params=params)
+            page = self._call("GET", f"/{ig_user_id}/{edge}", endpoint=f"{edge}_list", params=params)
             for item in page.get("data") or []:
                 published = parse_timestamp(item.get("timestamp")) if isinstance(item, dict) else None
                 if published is None:

@@ -14,9 +14,10 @@ exchanged, and then "the person will have to go through the login flow again"
 works and keep it, stop asking for early refreshes (the answer drops the refresh token), and warn
 that the account must be reconnected before it expires. A token Meta has rejected means reconnect.
 
-The secret may say which login it is in `login` ("instagram" | "facebook"); otherwise the host of
-the configured base URL decides. Tokens travel as query parameters only where Meta's documented
-shape requires it, and are never logged.
+Which login a token comes from decides the host of every call made with it (login_of): Meta
+serves Instagram Login tokens on graph.instagram.com only and Facebook Login tokens on
+graph.facebook.com only [developers.facebook.com/docs/instagram-platform/overview]. Tokens travel
+as query parameters only where Meta's documented shape requires it, and are never logged.
 """
 
 from __future__ import annotations
@@ -35,19 +36,46 @@ from shared.runtime.logging import log_event
 log = logging.getLogger(__name__)
 
 
-def login_kind(tokens: dict, base_url: str) -> str:
-    """Which login the account's token comes from: "instagram" (Instagram Login, graph.instagram.com)
-    or "facebook" (Facebook Login, graph.facebook.com). The secret may say so in `login`."""
-    explicit = str(tokens.get("login") or "").lower()
-    if explicit in ("instagram", "facebook"):
-        return explicit
-    return "instagram" if urlsplit(base_url).hostname == "graph.instagram.com" else "facebook"
+LOGINS = ("instagram", "facebook")
+ACCOUNT_FIELD = "instagram_login"  # the account document's record of it (written by connect)
 
 
-def refresh(base_url: str, tokens: dict, *, timeout: float = 30.0, http: requests.Session | None = None) -> dict:
-    """New tokens for the account, as base.py's refresh_tokens contract describes."""
+def login_of(account: dict | None, tokens, default: str) -> str:
+    """Which login the account's token comes from: "instagram" (Business Login for Instagram,
+    graph.instagram.com) or "facebook" (Facebook Login for Business, graph.facebook.com).
+
+    The token's own record first: `login` in the account's secret, written together with the token
+    by connect (so a reconnect through another login cannot be contradicted by an older note); then
+    the account document's `instagram_login` (connect writes it too; it survives an operator
+    replacing the secret by hand with the bare tokens); then `default`
+    (POSTGATE_INSTAGRAM_DEFAULT_LOGIN, "facebook"): an account with neither was set up by hand
+    before logins were recorded, and until now every call of such an account went to
+    graph.facebook.com, so any that works today keeps working. A wrong guess fails closed: Meta
+    answers 190, the refresh fails and the account is marked for reconnecting (nothing is posted),
+    and connecting records the login. `tokens`: the secret's dict, or a TokenSource that can read it
+    (`stored`, publishing/credentials.py)."""
+    if isinstance(tokens, dict):
+        recorded = tokens.get("login")
+    else:
+        stored = getattr(tokens, "stored", None)
+        recorded = stored("login") if callable(stored) else None
+    for value in (recorded, (account or {}).get(ACCOUNT_FIELD), default):
+        if str(value or "").lower() in LOGINS:
+            return str(value).lower()
+    return "facebook"
+
+
+def base_url_for(login: str, config) -> str:
+    """The versioned Graph API base for tokens of `login`."""
+    return config.instagram_ig_login_base_url if login == "instagram" else config.instagram_fb_login_base_url
+
+
+def refresh(tokens: dict, *, login: str, base_url: str, timeout: float = 30.0,
+            http: requests.Session | None = None) -> dict:
+    """New tokens for the account, as base.py's refresh_tokens contract describes. `base_url`: the
+    versioned Graph base of `login`'s host (base_url_for)."""
     http = http or requests.Session()
-    if login_kind(tokens, base_url) == "instagram":
+    if login == "instagram":
         return _refresh_instagram_login(base_url, tokens, timeout, http)
     return _keep_facebook_login(base_url, tokens, timeout, http)
 

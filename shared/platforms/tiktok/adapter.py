@@ -5,18 +5,22 @@ chunk got no clear answer (reconcile); token refresh."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from shared.analytics.model import MetricsRefused, PlatformMetrics
+from shared.content.disclosure import ai_generated
 from shared.content.model import ContentItem, MediaRef, TargetSpec
-from shared.errors import CapReached, ValidationError
+from shared.errors import CapReached, PermanentError, ValidationError
 from shared.platforms.base import (Limit, MetricsContext, PublishContext, PublishResult, ReviewCard, StatusContext,
                                    StatusResult, on_off)
 from shared.platforms.metrics import check_batch, ids_to_fetch, in_post_order
-from shared.platforms.tiktok import status
-from shared.platforms.tiktok.chunking import plan_chunks
+from shared.platforms.tiktok import account_state, status
+from shared.platforms.tiktok.chunking import ChunkPlan, plan_chunks
 from shared.platforms.tiktok.client import (CreatorInfo, RateLimited, TikTokClient, exchange_authorization_code,
                                             refresh_user_tokens, upload_all)
+from shared.runtime.clock import utcnow
 from shared.platforms.tiktok.duration import mp4_duration_seconds
+from shared.platforms.tiktok import photo
 from shared.posts.model import Post
 from shared.runtime.logging import log_event
 
@@ -33,11 +37,22 @@ METRICS_FIELDS = ("id", "view_count", "like_count", "comment_count", "share_coun
 
 
 def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
+    if photo.post_type(content, target) == "PHOTO":
+        return photo.validate(content, target)
     if target.privacy_level is None:
         raise ValidationError("TikTok needs an explicit privacy_level (no default is allowed)",
                               field="targets.privacy_level", limit="one of the creator's privacy_level_options")
     if len(content.text().encode("utf-16-le")) // 2 > CAPTION_LIMIT:
         raise ValidationError("caption too long for TikTok", field="caption", limit=f"{CAPTION_LIMIT} UTF-16 code units")
+    offered = account_state.offered_privacy_levels(account)
+    if offered is not None and target.privacy_level not in offered:
+        raise ValidationError(f"privacy level {target.privacy_level!r} is not one this TikTok creator offers "
+                              f"(creator_info: {', '.join(offered) or 'none'})", field="targets.privacy_level",
+                              limit="one of the creator's privacy_level_options: " + ", ".join(offered))
+    if account_state.unaudited(account) and target.privacy_level != "SELF_ONLY":
+        raise ValidationError("TikTok has not audited this app yet, so it may only post SELF_ONLY (\"Only me\") to a "
+                              "private account", field="targets.privacy_level",
+                              limit="SELF_ONLY until TikTok audits the app")
     if target.brand_content_toggle and target.privacy_level == "SELF_ONLY":
         raise ValidationError("branded content cannot be SELF_ONLY on TikTok", field="targets.privacy_level",
                               limit="not SELF_ONLY with brand_content_toggle")
@@ -80,9 +95,15 @@ def build_post_info(content: ContentItem, post: Post, creator) -> dict:
     }
 
 
-def is_aigc(content: ContentItem) -> bool:
-    """TikTok's AI-generated content label: set when a generated image is part of the post."""
-    return content.generator != "offline-template-v1" and any(m.kind == "image" for m in content.media)
+def is_aigc(content: ContentItem, media: list[MediaRef] | None = None) -> bool:
+    """TikTok's AI-generated content label: set when media the post carries was made by our AI
+    generation (a fact on each MediaRef, not the generator's name: AI-written text is not AI media).
+    `media`: what the post carries; by default its video, or its images when it has no video
+    (TikTok posts one video or photos, never both)."""
+    if media is None:
+        videos = [m for m in content.media if m.kind == "video"][:1]
+        media = videos or [m for m in content.media if m.kind == "image"]
+    return ai_generated(media)
 
 
 # TikTok's own words for the privacy options (its UX guidelines ask apps to show them this way).
@@ -91,12 +112,21 @@ _AUDIENCE = {"PUBLIC_TO_EVERYONE": "Everyone", "MUTUAL_FOLLOW_FRIENDS": "Friends
 
 
 def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCard:
+    if photo.post_type(content, target) == "PHOTO":
+        return photo.preview(content, target, audience=_AUDIENCE.get(str(target.privacy_level), str(target.privacy_level)),
+                             aigc=is_aigc(content))
     # The creator's own disabled toggles can only turn these off further at publish time.
     fields = [("Who can watch", _AUDIENCE.get(str(target.privacy_level), str(target.privacy_level))), ("Comments", on_off(not target.disable_comment)),
-              ("Duet", on_off(not target.disable_duet)), ("Stitch", on_off(not target.disable_stitch)),
-              ("AI-generated label", "yes" if is_aigc(content) else "no")]
+              ("Duet", on_off(not target.disable_duet)), ("Stitch", on_off(not target.disable_stitch))]
     if target.brand_content_toggle or target.brand_organic_toggle:
         fields.append(("Promotion", "branded content" if target.brand_content_toggle else "your own brand"))
+    offered = account_state.offered_privacy_levels(account)
+    if offered is not None:
+        fields.append(("Audiences the creator offers", ", ".join(_AUDIENCE.get(o, o) for o in offered) or "none"))
+    flag = account_state.unaudited(account)
+    if flag:
+        fields.append(("TikTok audit", "not audited: TikTok only takes \"Only me\" (SELF_ONLY) posts to a private "
+                                       f"account from this app; it refused one with: {flag.get('message', '')}"))
     video = [m for m in content.media if m.kind == "video"][:1]
     return ReviewCard(text=content.text(), fields=fields, media=video, text_label="Caption")
 
@@ -106,21 +136,95 @@ def publish(ctx: PublishContext) -> PublishResult:
     init answers, before the (slow) upload; TikTok confirms asynchronously, so the poll takes it from
     here. No clear answer to the last chunk raises AmbiguousError (the publish id is already saved):
     reconcile settles it with the status fetch, and init is never called again for it."""
+    if photo.post_type(ctx.content, ctx.post.target) == "PHOTO":
+        return photo.publish(ctx, photo.client_for(ctx.tokens, ctx.config))
     content, config, retry = ctx.content, ctx.config, ctx.retry
     video = next((m for m in content.media if m.kind == "video"), None)
     if video is None:
         raise ValidationError("TikTok posts need a video", field="video", limit="a gs:// video object")
     client = client_for(ctx.tokens, config)
+    resumed = _resume_upload(ctx, client, video)
+    if resumed is not None:
+        return resumed
     creator = retry(client.creator_info)
+    if ctx.repo is not None:
+        account_state.remember_creator(ctx.repo.db, ctx.post.account_id, ctx.account, creator)
     post_info = build_post_info(content, ctx.post, creator)
     check_duration(video, creator, ctx.media_store)
     plan = plan_chunks(video.size, config.tiktok_chunk_bytes)
     ctx.mark_create_sent()
-    init = retry(lambda: client.init_video(post_info, plan))
-    ctx.save_platform_ids({"publish_id": init.publish_id})
+    issued = utcnow()  # before the call: TikTok's hour starts when it issues the URL
+    try:
+        init = retry(lambda: client.init_video(post_info, plan))
+    except PermanentError as exc:
+        if exc.platform_code == account_state.UNAUDITED_CODE:
+            _refused_unaudited(ctx, exc)
+        raise
+    # The upload handle goes with the publish id: a last chunk without a clear answer is resumed on
+    # it while it lives (upload_* ids are never logged).
+    ctx.save_platform_ids({"publish_id": init.publish_id, "upload_url": init.upload_url or "",
+                           "upload_expires_at": (issued + status.UPLOAD_URL_TTL).isoformat(),
+                           "upload_plan": f"{plan.video_size}/{plan.chunk_size}/{plan.total_chunk_count}"})
     chunks = ctx.media_store.iter_ranges(video, plan.ranges())
     upload_all(client, init.upload_url, plan, chunks, video.content_type, retry)
     return PublishResult(platform_ids={"publish_id": init.publish_id})
+
+
+class UnauditedApp(PermanentError):
+    """TikTok refused the post because the app has not passed its audit: never retried."""
+
+    fail_class = account_state.FAIL_CLASS
+
+
+def _refused_unaudited(ctx: PublishContext, exc: PermanentError) -> None:
+    message = str(exc)
+    if ctx.repo is not None and not account_state.unaudited(ctx.account):
+        account_state.mark_unaudited(ctx.repo.db, ctx.post.account_id, message)
+    raise UnauditedApp(f"{message} (TikTok has not audited this app: it may only post SELF_ONLY to a private "
+                       f"account; the account is flagged so approvers see it)",
+                       platform_code=exc.platform_code) from None
+
+
+def _resume_upload(ctx: PublishContext, client: TikTokClient, video: MediaRef) -> PublishResult | None:
+    """An earlier attempt's publish that TikTok holds only part of (reconcile found it so and kept its
+    upload handle): send the missing bytes on the same upload_url, as the media transfer guide allows,
+    instead of a new init (which would be a second publish). None: nothing to resume, start afresh."""
+    ids = ctx.post.platform_ids
+    publish_id, upload_url = ids.get("publish_id"), ids.get("upload_url")
+    plan = _saved_plan(ids.get("upload_plan"), video)
+    expires = _parse_time(ids.get("upload_expires_at"))
+    if not (publish_id and upload_url and plan and expires):
+        return None
+    if utcnow() >= expires - status.RESUME_MARGIN:
+        return None  # too close to its expiry to finish: that publish stays incomplete, never a post
+    found = ctx.retry(lambda: client.fetch_status(publish_id))
+    held = found.uploaded_bytes
+    if found.status == "PROCESSING_UPLOAD" and held is not None and held < video.size:
+        ranges = plan.ranges_from(held)
+        ctx.mark_create_sent()  # the bytes that follow can complete the post
+        log_event(log, logging.INFO, "tiktok upload resumed", held=held, total=video.size, chunks=len(ranges))
+        chunks = ctx.media_store.iter_ranges(video, ranges)
+        upload_all(client, upload_url, plan, chunks, video.content_type, ctx.retry, ranges=ranges)
+        return PublishResult(platform_ids={"publish_id": publish_id})
+    if found.status in ("PROCESSING_UPLOAD", "PUBLISH_COMPLETE"):  # every byte arrived after all: the poll settles it
+        ctx.mark_create_sent()
+        return PublishResult(platform_ids={"publish_id": publish_id})
+    return None  # FAILED (or an unknown word): nothing live from it, so a new publish
+
+
+def _saved_plan(value: str | None, video: MediaRef) -> ChunkPlan | None:
+    try:
+        size, chunk, count = (int(part) for part in (value or "").split("/"))
+    except ValueError:
+        return None
+    return ChunkPlan(size, chunk, count) if size == video.size else None
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 def check_duration(video: MediaRef, creator: CreatorInfo, media_store) -> None:
@@ -143,7 +247,10 @@ def check_status(ctx: StatusContext) -> StatusResult:
 
 def reconcile(ctx: StatusContext) -> StatusResult:
     """A publish whose last chunk got no clear answer: TikTok's status of its publish_id says whether
-    it posted (published), is still working (pending) or provably posted nothing (absent)."""
+    it posted (published), is still working (pending) or provably posted nothing (absent). A photo
+    post's init can post by itself, so photo.reconcile reads a missing publish_id differently."""
+    if photo.post_type(ctx.content, ctx.post.target) == "PHOTO":
+        return photo.reconcile(ctx, client_for(ctx.tokens, ctx.config))
     return status.settle(ctx, client_for(ctx.tokens, ctx.config), unconfirmed=True)
 
 
@@ -169,7 +276,8 @@ def fetch_metrics(ctx: MetricsContext) -> list[PlatformMetrics | MetricsRefused]
     return in_post_order(ctx.posts, "video_id", answers, fallback_key="publish_id",
                          no_id=lambda post: "no public video id: TikTok gives one only to a public post, after "
                                             f"moderation (privacy {post.target.privacy_level})",
-                         not_answered="TikTok's video query did not return it (deleted, or not this creator's video)")
+                         not_answered="TikTok's video query did not return it (deleted, not this creator's video, or a "
+                                      "photo post: TikTok documents the query for videos only)")
 
 
 def _count(item: dict, field: str) -> int | None:

@@ -28,6 +28,17 @@ class ChunkPlan:
             out.append((first, last))
         return out
 
+    def ranges_from(self, held: int) -> list[tuple[int, int]]:
+        """What is left once TikTok holds the first `held` bytes: the rest of the chunk they end in
+        (a PUT must start where the upload stands: 416 otherwise, per the media transfer guide),
+        then the planned chunks after it."""
+        out = []
+        for first, last in self.ranges():
+            if last < held:
+                continue
+            out.append((max(first, held), last))
+        return out
+
 
 def plan_chunks(video_size: int, preferred_chunk: int) -> ChunkPlan:
     """Under 5 MB one chunk; otherwise floor(size / chunk) chunks with the remainder in the last.

@@ -11,8 +11,11 @@ before the last; a lost answer to the last chunk is not (AmbiguousError: the sta
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 import requests
@@ -68,6 +71,39 @@ class InitResult:
 
 
 @dataclass(frozen=True)
+class ChunkAnswer:
+    """A PUT's answer: 206 (more expected) or 201 (every byte held), and the bytes TikTok says it holds
+    (its `Content-Range: bytes 0-{UPLOADED_BYTES}/{TOTAL}` answer header; None when absent)."""
+    status: int
+    uploaded_bytes: int | None = None
+
+
+_PROGRESS_RE = re.compile(r"^\s*bytes\s+0-(\d+)/(\d+)\s*$")
+
+
+def uploaded_from_header(value: str | None) -> int | None:
+    """The media transfer guide: "The response header includes ... the number of bytes uploaded:
+    Content-Range: bytes 0-{UPLOADED_BYTES}/{TOTAL_BYTE_LENGTH}"."""
+    match = _PROGRESS_RE.match(value or "")
+    return int(match.group(1)) if match else None
+
+
+def exact_id(value) -> str | None:
+    """An int64 id as its exact decimal string. The status reference types publicaly_available_post_id
+    as int64: 19-digit JSON numbers that a double cannot hold, so answers are parsed with integers
+    kept whole (and any fraction as Decimal), and an id written as a string is taken as it is."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        return str(int(value)) if value == value.to_integral_value() else None
+    if isinstance(value, str) and value.strip().isdigit():
+        return value.strip()
+    return None
+
+
+@dataclass(frozen=True)
 class PublishStatus:
     status: str
     fail_reason: str | None
@@ -108,9 +144,11 @@ class TikTokClient:
         return self._check(response, endpoint)
 
     def _check(self, response: requests.Response, endpoint: str) -> dict:
-        try:
-            payload = response.json()
+        try:  # never through a float: int64 ids must stay exact (see exact_id)
+            payload = json.loads(response.content or b"null", parse_float=Decimal)
         except ValueError:
+            payload = {}
+        if not isinstance(payload, dict):
             payload = {}
         error = payload.get("error") or {}
         code = error.get("code") or ("ok" if response.ok else f"http_{response.status_code}")
@@ -186,8 +224,9 @@ class TikTokClient:
         return PublishStatus(
             status=data.get("status", ""),
             fail_reason=data.get("fail_reason") or None,
-            public_post_ids=[str(i) for i in data.get("publicaly_available_post_id") or []],  # sic: API spelling
-            uploaded_bytes=data.get("uploaded_bytes"),
+            # sic: the API's spelling; list<int64> in the reference (strings are read too)
+            public_post_ids=[i for i in (exact_id(v) for v in data.get("publicaly_available_post_id") or []) if i],
+            uploaded_bytes=int(data["uploaded_bytes"]) if data.get("uploaded_bytes") is not None else None,
         )
 
     def query_videos(self, video_ids: list[str], fields: Iterable[str]) -> list[dict]:
@@ -199,7 +238,7 @@ class TikTokClient:
 
     # -- upload ----------------------------------------------------------------------------
     def upload_chunk(self, upload_url: str, first: int, last: int, total: int, data: bytes, content_type: str, *,
-                     last_chunk: bool = False) -> int:
+                     last_chunk: bool = False) -> ChunkAnswer:
         """PUT one chunk exactly as given (the upload URL is used whole, query string included).
         No clear answer to the last chunk is AmbiguousError: TikTok may hold every byte and be posting."""
         try:
@@ -218,10 +257,16 @@ class TikTokClient:
                 raise AmbiguousError(f"tiktok upload: the last chunk ({first}-{last}) got no answer; TikTok may have "
                                      f"every byte") from None
             raise TransientError(f"tiktok upload: chunk {first}-{last} not acknowledged") from None
+        uploaded = uploaded_from_header(response.headers.get("Content-Range"))
         log_event(log, logging.INFO, "tiktok chunk", endpoint="upload", http_status=response.status_code,
-                  first=first, last=last, total=total)
+                  first=first, last=last, total=total, uploaded_bytes=uploaded)
         if response.status_code in (201, 206):
-            return response.status_code
+            return ChunkAnswer(response.status_code, uploaded)
+        if response.status_code == 416 and last_chunk:
+            # "Content-Range does not reflect the actual upload progress": TikTok holds other bytes
+            # than we thought (e.g. an earlier PUT landed after all); the status fetch settles it.
+            raise AmbiguousError(f"tiktok upload: HTTP 416 on the last chunk ({first}-{last}); TikTok holds "
+                                 f"{uploaded if uploaded is not None else 'an unknown number of'} bytes")
         if response.status_code >= 500:
             if last_chunk:  # a 5xx may come after the bytes were stored (the answer, not the upload, failed)
                 raise AmbiguousError(f"tiktok upload: HTTP {response.status_code} on the last chunk ({first}-{last}); "
@@ -232,19 +277,26 @@ class TikTokClient:
 
 
 def upload_all(client: TikTokClient, upload_url: str, plan: ChunkPlan, chunks: Iterator[bytes], content_type: str,
-               retry) -> None:
-    """Send each chunk in order. `retry` re-sends a chunk before the last after a 5xx or a lost
-    answer; the last goes once (retry leaves AmbiguousError alone): TikTok refuses chunks once the
-    upload is complete, and a new init could be a second post."""
-    ranges = plan.ranges()
+               retry, *, ranges: list[tuple[int, int]] | None = None) -> None:
+    """Send each chunk in order (`ranges`: what is left to send, default the whole plan; `chunks`
+    yields their bytes). `retry` re-sends a chunk before the last after a 5xx or a lost answer; the
+    last goes once (retry leaves AmbiguousError alone): TikTok refuses chunks once the upload is
+    complete, and a new init could be a second post. A resumed upload (the status fetch said how
+    many bytes TikTok holds) goes to the same upload_url, so it can only complete that publish."""
+    ranges = plan.ranges() if ranges is None else ranges
     for index, ((first, last), data) in enumerate(zip(ranges, chunks)):
         last_chunk = index == len(ranges) - 1
-        status = retry(lambda: client.upload_chunk(upload_url, first, last, plan.video_size, data, content_type,
+        answer = retry(lambda: client.upload_chunk(upload_url, first, last, plan.video_size, data, content_type,
                                                    last_chunk=last_chunk))
-        if status == 201 and not last_chunk:
+        if answer.status == 201 and not last_chunk:
             raise AmbiguousError(f"tiktok upload: HTTP 201 (all received) after chunk {first}-{last}, before the last one")
-        if status != 201 and last_chunk:
-            raise PermanentError(f"tiktok upload ended with HTTP {status}, expected 201 after the last chunk")
+        if answer.status != 201 and last_chunk:
+            raise PermanentError(f"tiktok upload ended with HTTP {answer.status}, expected 201 after the last chunk")
+        if answer.uploaded_bytes is not None and answer.uploaded_bytes < last and not last_chunk:
+            # TikTok says it holds less than we sent: the next chunk would be refused (416). (`< last`
+            # reads the header either way: a byte count, as the guide says, or an inclusive last byte.)
+            raise TransientError(f"tiktok upload: after chunk {first}-{last} TikTok holds {answer.uploaded_bytes} "
+                                 f"bytes; starting the upload again")
 
 
 def refresh_user_tokens(token_url: str, tokens: dict, *, timeout: float = 30.0, http: requests.Session | None = None) -> dict:

@@ -10,7 +10,7 @@ app's access away is an AuthError (reconnect the account), not the post's failur
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from shared.errors import AuthError
 from shared.platforms.base import StatusContext, StatusResult
@@ -22,6 +22,9 @@ from shared.runtime.clock import utcnow
 # margin covers clocks that disagree. Past this, bytes that TikTok lacks can never arrive.
 UPLOAD_URL_TTL = timedelta(hours=1)
 CLOCK_MARGIN = timedelta(minutes=5)
+# A resume starts only with this much of the URL's hour left (clocks that disagree, and the time
+# to send the missing bytes); closer to the expiry the post waits it out and then starts afresh.
+RESUME_MARGIN = timedelta(minutes=5)
 
 
 def settle(ctx: StatusContext, client: TikTokClient, *, unconfirmed: bool) -> StatusResult:
@@ -37,8 +40,17 @@ def settle(ctx: StatusContext, client: TikTokClient, *, unconfirmed: bool) -> St
         return _complete(ctx, client, status)
     if status.status == "FAILED":
         return _failed(status)
-    if unconfirmed and _upload_abandoned(ctx, status):
-        return StatusResult("absent", detail="upload_incomplete")
+    if unconfirmed and _missing_bytes(ctx, status):
+        ids, now = ctx.post.platform_ids, ctx.now or utcnow()
+        expires = _saved_expiry(ctx)
+        if ids.get("upload_url") and expires is not None and now < expires - RESUME_MARGIN:
+            # The media transfer guide lets the missing bytes go to the same upload_url while it lives:
+            # the post goes back to the publisher with its handle, which re-sends them (no new init,
+            # so no second publish) instead of waiting out the URL's hour.
+            keep = {k: ids[k] for k in ("publish_id", "upload_url", "upload_expires_at", "upload_plan") if k in ids}
+            return StatusResult("absent", platform_ids=keep, detail="upload_incomplete_resumable")
+        if expires is not None and now >= expires + CLOCK_MARGIN:
+            return StatusResult("absent", detail="upload_incomplete")
     return StatusResult("pending", detail=status.status)
 
 
@@ -81,11 +93,23 @@ def _failed(status: PublishStatus) -> StatusResult:
     return StatusResult("failed", fail_reason=reason, fail_class="platform", detail=status.status)
 
 
-def _upload_abandoned(ctx: StatusContext, status: PublishStatus) -> bool:
-    """Still PROCESSING_UPLOAD without every byte, and the upload_url has expired: the missing bytes
-    can never arrive, so this publish will never be a post."""
+def _missing_bytes(ctx: StatusContext, status: PublishStatus) -> bool:
+    """Still PROCESSING_UPLOAD and TikTok holds fewer bytes than the file: no post yet. Once the
+    upload_url has expired the missing bytes can never arrive, so this publish will never be a post."""
     video = next((m for m in ctx.content.media if m.kind == "video"), None) if ctx.content else None
-    sent = ctx.post.create_sent_at
-    if status.status != "PROCESSING_UPLOAD" or video is None or status.uploaded_bytes is None or sent is None:
+    if status.status != "PROCESSING_UPLOAD" or video is None or status.uploaded_bytes is None:
         return False
-    return status.uploaded_bytes < video.size and (ctx.now or utcnow()) >= sent + UPLOAD_URL_TTL + CLOCK_MARGIN
+    return status.uploaded_bytes < video.size
+
+
+def _saved_expiry(ctx: StatusContext) -> datetime | None:
+    """When the upload_url expires: saved with it at init, else (a publish saved before that was
+    recorded) an hour after the create call was sent, which came before init."""
+    saved = ctx.post.platform_ids.get("upload_expires_at")
+    if saved:
+        try:
+            return datetime.fromisoformat(saved)
+        except ValueError:
+            pass
+    sent = ctx.post.create_sent_at
+    return sent + UPLOAD_URL_TTL if sent is not None else None

@@ -180,7 +180,8 @@ def _x_metrics(item: dict) -> PlatformMetrics:
     def count(*names: str) -> int | None:
         return next((int(m[n]) for n in names if m.get(n) is not None), None)
 
-    reposts, quotes = count("retweet_count", "repost_count"), count("quote_count")  # openapi also says repost_count
+    # X's OpenAPI 2.167 names reposts repost_count; answers shaped by the earlier documents say retweet_count.
+    reposts, quotes = count("repost_count", "retweet_count"), count("quote_count")
     shares = None if reposts is None and quotes is None else (reposts or 0) + (quotes or 0)
     impressions = count("impression_count")
     return PlatformMetrics(platform_post_id=str(item["id"]), views=impressions, impressions=impressions,

@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TIMELINE_PAGE_SIZE = 100  # max_results is 5..100 on GET /2/users/:id/tweets
+# The field-selection parameter of GET /2/tweets, /2/tweets/:id and /2/users/:id/tweets. X's OpenAPI
+# document (https://api.x.com/2/openapi.json, 2.167, Aug 2026) renamed `tweet.fields` to `post.fields`
+# and no longer lists author_id as a post field; answers name `edit_history_post_ids` and
+# `public_metrics.repost_count` (earlier documents: edit_history_tweet_ids, retweet_count).
+FIELDS_PARAM = "post.fields"
 # What reconcile reads of each post: created_at for the window, attachments for the media ids,
 # entities to undo X's rewriting of the text (t.co links, the media link).
 TIMELINE_FIELDS = "created_at,attachments,entities"
@@ -174,23 +179,23 @@ class XClient:
         """GET /2/users/:id/tweets, newest first, posts created at or after `start_time` (second
         granularity, no milliseconds); the whole payload ({data?, meta{result_count, next_token?}})."""
         params = {"start_time": start_time.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  "max_results": TIMELINE_PAGE_SIZE, "tweet.fields": TIMELINE_FIELDS, "exclude": "retweets,replies"}
+                  "max_results": TIMELINE_PAGE_SIZE, FIELDS_PARAM: TIMELINE_FIELDS, "exclude": "retweets,replies"}
         if pagination_token:
             params["pagination_token"] = pagination_token
         return self._call("GET", f"/2/users/{user_id}/tweets", endpoint="user_posts", params=params)
 
     def posts_public_metrics(self, tweet_ids: list[str]) -> dict:
-        """GET /2/tweets?ids=<1..100>&tweet.fields=public_metrics (platforms.md 3.4): the whole payload,
+        """GET /2/tweets?ids=<1..100>&post.fields=public_metrics (platforms.md 3.4): the whole payload,
         {data?: [{id, text, public_metrics}], errors?: [{resource_id, title, detail, ...}]}. Ids X
         cannot return (deleted, protected, never existed) come back as `errors` beside `data`, not as
         a failed request. The id count is the caller's to keep within 100: X refuses more with a 400."""
         return self._call("GET", "/2/tweets", endpoint="posts_lookup",
-                          params={"ids": ",".join(tweet_ids), "tweet.fields": "public_metrics"})
+                          params={"ids": ",".join(tweet_ids), FIELDS_PARAM: "public_metrics"})
 
     def get_post(self, tweet_id: str) -> dict | None:
         """The post, or None when X reports it not found (a partial error on a 200)."""
         payload = self._call("GET", f"/2/tweets/{tweet_id}", endpoint="get_post",
-                             params={"tweet.fields": "author_id,created_at"})
+                             params={FIELDS_PARAM: "created_at"})
         return payload.get("data") or None
 
 

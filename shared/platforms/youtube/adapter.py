@@ -221,8 +221,11 @@ def _count(stats: dict, field: str) -> int | None:
 # -- connecting an account (shared/accounts): the consent page, the code exchange, who it is ----------
 # Google's web server flow: access_type=offline (and prompt=consent, so a reconnect gets a new refresh
 # token too), PKCE S256 supported [developers.google.com/identity/protocols/oauth2/web-server].
-# youtube.readonly is what channels.list mine=true and the stats calls need (platforms.md 4.6).
-OAUTH_SCOPES = ("https://www.googleapis.com/auth/youtube.upload", "https://www.googleapis.com/auth/youtube.readonly")
+# youtube.upload covers videos.insert only; videos.update (the privacy set after processing, the
+# metadata sync) accepts youtube, youtube.force-ssl or youtubepartner, and youtube.force-ssl also
+# covers videos.list and channels.list (the `scopes` of each method in Google's discovery document;
+# developers.google.com/youtube/v3/docs/videos/update, "Authorization").
+OAUTH_SCOPES = ("https://www.googleapis.com/auth/youtube.upload", "https://www.googleapis.com/auth/youtube.force-ssl")
 
 
 def authorization_request(config, account: dict) -> dict:

@@ -1,10 +1,16 @@
 """YouTube Data API quota, accounted per call in Firestore before the call is made (platforms.md 4.2).
 
 The quota belongs to the Google Cloud project of the OAuth client, not to a channel, and resets at
-midnight Pacific Time. Since 2026-06 videos.insert has its own bucket of 100 calls a day; the other
-methods we call draw on the general bucket (default 10,000 units). Invalid and failed requests cost
-too, so every attempt is charged, retries included. One document per quota key and Pacific day,
-`youtube_quota/{key}--{YYYY-MM-DD}`, charged in a transaction: concurrent instances never overspend.
+midnight Pacific Time. An upload no longer costs 1,600 units of the general bucket: on 2025-12-04
+Google cut it to about 100 units, and since 2026-06-01 videos.insert draws on a bucket of its own,
+by default 100 calls a day at 1 per call; every other method we call (videos.list 1, channels.list 1,
+videos.update 50) draws on the general bucket, by default 10,000 units a day
+[https://developers.google.com/youtube/v3/revision_history;
+https://developers.google.com/youtube/v3/determine_quota_cost]. Google raises each bucket apart on
+request, so each limit is a setting (POSTGATE_YOUTUBE_DAILY_UPLOADS, POSTGATE_YOUTUBE_DAILY_QUOTA).
+Invalid and failed requests cost too, so every attempt is charged, retries included. One document per
+quota key and Pacific day, `youtube_quota/{key}--{YYYY-MM-DD}`, charged in a transaction: concurrent
+instances never overspend.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from shared.runtime.clock import utcnow
 
 QUOTA_COLLECTION = "youtube_quota"
 PACIFIC = ZoneInfo("America/Los_Angeles")
-INSERT_DAILY_CALLS = 100
+INSERT_DAILY_CALLS = 100  # Google's default for the videos.insert bucket
 # method -> (bucket, cost)
 COSTS: dict[str, tuple[str, int]] = {
     "videos.insert": ("insert", 1),
@@ -39,17 +45,18 @@ def seconds_until_pacific_midnight(now: datetime | None = None) -> float:
     return max((midnight.astimezone(timezone.utc) - local.astimezone(timezone.utc)).total_seconds(), 1.0)
 
 
-def bucket_limits(daily_quota: int) -> dict[str, int]:
-    return {"general": int(daily_quota), "insert": INSERT_DAILY_CALLS}
+def bucket_limits(daily_quota: int, daily_uploads: int = INSERT_DAILY_CALLS) -> dict[str, int]:
+    return {"general": int(daily_quota), "insert": int(daily_uploads)}
 
 
-def charge(db, method: str, *, daily_quota: int, key: str = "default", now: datetime | None = None) -> int:
+def charge(db, method: str, *, daily_quota: int, daily_uploads: int = INSERT_DAILY_CALLS, key: str = "default",
+           now: datetime | None = None) -> int:
     """Spend `method`'s cost, or raise CapReached (retry_after = until midnight PT) without spending.
     Returns the bucket's usage after the charge."""
     from google.cloud import firestore
 
     bucket, cost = COSTS[method]
-    limit = bucket_limits(daily_quota)[bucket]
+    limit = bucket_limits(daily_quota, daily_uploads)[bucket]
     now = now or utcnow()
     day = pacific_day(now)
     ref = db.collection(QUOTA_COLLECTION).document(f"{key}--{day}")
@@ -114,4 +121,5 @@ def quota_key(account: dict) -> str:
 def charge_call(ctx, method: str) -> None:
     """Charge one call made for a publish or a status check (ctx: PublishContext / StatusContext)."""
     if ctx.repo is not None:
-        charge(ctx.repo.db, method, daily_quota=ctx.config.youtube_daily_quota, key=quota_key(ctx.account))
+        charge(ctx.repo.db, method, daily_quota=ctx.config.youtube_daily_quota,
+               daily_uploads=ctx.config.youtube_daily_uploads, key=quota_key(ctx.account))

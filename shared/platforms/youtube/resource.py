@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from shared.content.disclosure import ai_generated
 from shared.content.model import ContentItem, TargetSpec
 
 OFFLINE_GENERATOR = "offline-template-v1"
@@ -16,6 +17,12 @@ def scheduled_release(content: ContentItem, target: TargetSpec, now: datetime) -
         return None
     at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
     return at if at > now else None
+
+
+def contains_synthetic_media(content: ContentItem) -> bool:
+    """status.containsSyntheticMedia: the uploaded video was made by our AI generation (a fact on its
+    MediaRef; an AI-written description or a generated image beside the video doesn't make it so)."""
+    return ai_generated(m for m in content.media if m.kind == "video")
 
 
 def status_part(privacy: str, *, made_for_kids: bool, synthetic: bool, publish_at: datetime | None = None) -> dict:
@@ -32,5 +39,5 @@ def build_resource(content: ContentItem, target: TargetSpec, *, now: datetime) -
         snippet["tags"] = list(target.tags)
     return {"snippet": snippet,
             "status": status_part("private", made_for_kids=target.made_for_kids,
-                                  synthetic=content.generator != OFFLINE_GENERATOR,
+                                  synthetic=contains_synthetic_media(content),
                                   publish_at=scheduled_release(content, target, now))}

@@ -11,9 +11,9 @@ videos.update and read back, because YouTube can keep a video private whatever t
 from __future__ import annotations
 
 from shared.platforms.base import StatusContext, StatusResult
-from shared.platforms.youtube.client import SessionExpired, YouTubeClient
+from shared.platforms.youtube.client import WRITABLE_STATUS, SessionExpired, YouTubeClient
 from shared.platforms.youtube.quota import charge_call
-from shared.platforms.youtube.resource import OFFLINE_GENERATOR, status_part
+from shared.platforms.youtube.resource import contains_synthetic_media, status_part
 
 
 def settle(ctx: StatusContext, client: YouTubeClient, *, unconfirmed: bool) -> StatusResult:
@@ -73,8 +73,7 @@ def _check_video(ctx: StatusContext, client: YouTubeClient, video_id: str, *, fo
     scheduled = ctx.post.platform_ids.get("scheduled_release")
     if not scheduled and wanted != "private" and status.get("privacyStatus") != wanted:
         charge_call(ctx, "videos.update")
-        client.update_status(video_id, status_part(wanted, made_for_kids=target.made_for_kids,
-                                                   synthetic=_synthetic(ctx, status)))
+        client.update_status(video_id, _status_with_privacy(ctx, status, wanted))
         kept = _privacy_now(ctx, client, video_id)
         if kept != wanted:
             return StatusResult("failed", platform_ids=found, detail=f"kept_{kept}", fail_class="platform",
@@ -83,6 +82,17 @@ def _check_video(ctx: StatusContext, client: YouTubeClient, video_id: str, *, fo
                                             f"Studio once YouTube allows it; do not publish it again")
     return StatusResult("published", platform_ids=found, share_url=f"https://www.youtube.com/watch?v={video_id}",
                         detail="scheduled" if scheduled else wanted)
+
+
+def _status_with_privacy(ctx: StatusContext, status: dict, wanted: str) -> dict:
+    """The status part as just read with only the privacy changed: videos.update replaces the whole
+    part, so every mutable field the channel owner may have set since the upload (embeddable,
+    license, publicStatsViewable, ...) is sent back as it is, or it would revert to its default."""
+    current = {k: v for k, v in status.items() if k in WRITABLE_STATUS}
+    if wanted != "private":
+        current.pop("publishAt", None)  # a release time is only valid on a private video
+    made_for_kids = current.get("selfDeclaredMadeForKids", ctx.post.target.made_for_kids)
+    return {**current, **status_part(wanted, made_for_kids=bool(made_for_kids), synthetic=_synthetic(ctx, status))}
 
 
 def _privacy_now(ctx: StatusContext, client: YouTubeClient, video_id: str) -> str:
@@ -97,4 +107,4 @@ def _synthetic(ctx: StatusContext, status: dict) -> bool:
     if "containsSyntheticMedia" in status:
         return bool(status["containsSyntheticMedia"])
     content = ctx.content or (ctx.repo.get_content(ctx.post.content_id) if ctx.repo is not None else None)
-    return bool(content and content.generator != OFFLINE_GENERATOR)
+    return bool(content and contains_synthetic_media(content))

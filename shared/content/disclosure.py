@@ -1,0 +1,43 @@
+"""AI disclosure: whether the media a post publishes came from our AI generation, and where each
+platform takes that. A fact recorded per media object (MediaRef.ai_generated), never guessed from
+the generator's name: an AI-written caption is not AI media, and a video the team filmed is not
+synthetic because a generated image sits beside it in the content item.
+
+Only the media a platform publishes counts: a TikTok video post or a YouTube upload carries the
+video, not the content's images.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from shared.content.model import MediaRef
+
+# The field each platform's API has for it; other platforms (Instagram, X, LinkedIn) have none.
+# TikTok: post_info.is_aigc, https://developers.tiktok.com/doc/content-posting-api-reference-direct-post
+# YouTube: status.containsSyntheticMedia, https://developers.google.com/youtube/v3/docs/videos#status.containsSyntheticMedia
+DISCLOSURE_FIELDS = {"tiktok": "is_aigc", "youtube": "containsSyntheticMedia"}
+
+
+def ai_generated(media: Iterable[MediaRef | None]) -> bool:
+    """True when any of the media a post publishes was made by our AI generation."""
+    return any(m is not None and m.ai_generated for m in media)
+
+
+def review_line(platform: str, platform_name: str, media: Iterable[MediaRef]) -> str:
+    """What the approver reads on a target's card: is AI media published there, and is it disclosed."""
+    if not ai_generated(media):
+        return "none in this post" + (f" ({DISCLOSURE_FIELDS[platform]} false)" if platform in DISCLOSURE_FIELDS else "")
+    if platform == "tiktok":
+        return "yes: disclosed to TikTok (is_aigc), TikTok labels the post AI-generated"
+    if platform == "youtube":
+        return "yes: YouTube: contains synthetic media (containsSyntheticMedia)"
+    return f"yes: not disclosed by a platform field ({platform_name} has none); say so in the text if needed"
+
+
+def carry_ai_flags(media: list[MediaRef], before: list[MediaRef]) -> list[MediaRef]:
+    """The flags of `before` on the refs of `media` that name the same object: an edit that names a
+    generated image again, or its live generation after a change, is still our AI's image."""
+    flagged = {(m.bucket, m.name) for m in before if m.ai_generated}
+    return [m.model_copy(update={"ai_generated": True}) if (m.bucket, m.name) in flagged and not m.ai_generated else m
+            for m in media]

@@ -1,0 +1,59 @@
+"""What TikTok told us about an account, kept on its Firestore `accounts` document so validation, the
+review page and the API can say it before anyone approves (they make no platform call).
+
+- `tiktok_unaudited_app` {at, message}: TikTok refused a post with
+  `unaudited_client_can_only_post_to_private_accounts`: the app has not passed TikTok's audit, so it
+  may only post SELF_ONLY to a private account
+  [https://developers.tiktok.com/doc/content-posting-api-reference-direct-post, error codes]. Set on the
+  first such refusal; an operator removes the field once TikTok has audited the app.
+- `tiktok_creator` {username, nickname, privacy_level_options, checked_at}: the creator's answer to
+  creator_info/query at its latest publish; privacy_level must be one of those options
+  [https://developers.tiktok.com/doc/content-posting-api-reference-query-creator-info].
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from shared.runtime.clock import utcnow
+from shared.runtime.logging import log_event
+
+log = logging.getLogger(__name__)
+
+UNAUDITED_CODE = "unaudited_client_can_only_post_to_private_accounts"
+UNAUDITED_FIELD = "tiktok_unaudited_app"
+CREATOR_FIELD = "tiktok_creator"
+FAIL_CLASS = "unaudited_app"
+
+
+def unaudited(account: dict | None) -> dict | None:
+    """{at, message} when TikTok refused this account's post because the app is unaudited."""
+    flag = (account or {}).get(UNAUDITED_FIELD)
+    return flag if isinstance(flag, dict) else None
+
+
+def offered_privacy_levels(account: dict | None) -> list[str] | None:
+    """The creator's privacy_level_options at its latest creator_info (None: never asked yet)."""
+    creator = (account or {}).get(CREATOR_FIELD)
+    options = creator.get("privacy_level_options") if isinstance(creator, dict) else None
+    return [str(o) for o in options] if isinstance(options, list) else None
+
+
+def mark_unaudited(db, account_id: str, message: str, now: datetime | None = None) -> None:
+    db.collection("accounts").document(account_id).set(
+        {UNAUDITED_FIELD: {"at": now or utcnow(), "message": message}}, merge=True)
+    # One ERROR line a person acts on: the app needs TikTok's audit (or SELF_ONLY posts to a private account).
+    log_event(log, logging.ERROR, "tiktok app not audited: only SELF_ONLY posts to private accounts",
+              account_id=account_id, reason=message)
+
+
+def remember_creator(db, account_id: str, account: dict, creator, now: datetime | None = None) -> None:
+    """Keep the creator's options for the review page and validation; written only when they changed."""
+    known = account.get(CREATOR_FIELD) if isinstance(account.get(CREATOR_FIELD), dict) else {}
+    fresh = {"username": creator.username, "nickname": creator.nickname,
+             "privacy_level_options": list(creator.privacy_level_options)}
+    if {k: known.get(k) for k in fresh} == fresh:
+        return
+    db.collection("accounts").document(account_id).set({CREATOR_FIELD: {**fresh, "checked_at": now or utcnow()}},
+                                                       merge=True)
