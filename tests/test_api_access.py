@@ -161,3 +161,192 @@ def test_google_id_token_signed_by_another_key_is_401(google_api, google_certs):
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
     answer = google_api.get("/campaigns", headers=_id_token({**google_certs, "key": other}))
     assert answer.status_code == 401
+
+
+# --- Google's certificates: cached, and forged tokens cannot make us fetch them -------------------------
+
+class CertEndpoint:
+    """A certificate endpoint that counts its fetches and can be taken down."""
+
+    def __init__(self, pem_cert: str):
+        self.pem_cert = pem_cert
+        self.fetches = 0
+        self.down = False
+        self.delay = 0.0
+
+    def __call__(self, environ, start_response):
+        import json as _json
+
+        from werkzeug.wrappers import Response
+
+        self.fetches += 1
+        time.sleep(self.delay)
+        if self.down:
+            return Response("unavailable", status=503)(environ, start_response)
+        return Response(_json.dumps({"kid-1": self.pem_cert}), mimetype="application/json",
+                        headers={"Cache-Control": "public, max-age=20000, must-revalidate, no-transform",
+                                 "Age": "100"})(environ, start_response)
+
+
+@pytest.fixture
+def counted_certs(google_certs, env, monkeypatch):
+    """The api function using a certificate endpoint of its own that counts fetches (same key as
+    google_certs, so its tokens verify)."""
+    from cryptography import x509  # noqa: F401 - the fixture's certificate is reused as is
+    import requests as _requests
+
+    from shared import services
+    from tests.browser import Served
+
+    pem_cert = _requests.get(google_certs["url"], timeout=10).json()["kid-1"]
+    endpoint = CertEndpoint(pem_cert)
+    with Served(endpoint) as served:
+        monkeypatch.setenv("POSTGATE_API_GOOGLE_CERTS_URL", served.url + "/oauth2/v1/certs")
+        services.reset()
+        import shared.api.app as api_app
+
+        api_app._app = None
+        services.repository().db.collection("api_users").document("lead@example.com").set({"roles": ["approver"]})
+        from tests.conftest import function_client
+
+        yield endpoint, function_client("functions/api/main.py", "api", "http")
+    monkeypatch.undo()
+    services.reset()
+
+
+def _forged(certs, kid: str = "kid-1", **claims) -> dict[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from google.auth import crypt, jwt as google_jwt
+
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    now = int(time.time())
+    payload = {"iss": "https://accounts.google.com", "aud": "postgate-api", "sub": "1", "email": "lead@example.com",
+               "email_verified": True, "iat": now, "exp": now + 600, **claims}
+    return {"Authorization": "Bearer " + google_jwt.encode(crypt.RSASigner.from_string(other, key_id=kid), payload,
+                                                           key_id=kid).decode()}
+
+
+def test_forged_tokens_while_googles_certificates_are_unreachable_are_401_after_one_fetch(counted_certs, google_certs):
+    endpoint, client = counted_certs
+    endpoint.down = True
+    answers = [client.get("/campaigns", headers=_forged(google_certs, kid=f"kid-{i % 3}")) for i in range(13)]
+    assert [a.status_code for a in answers] == [401] * 13, [a.get_json() for a in answers]
+    assert all(a.get_json()["field"] == "Authorization" for a in answers)
+    assert endpoint.fetches <= 1
+
+
+def test_googles_certificates_are_fetched_once_while_their_max_age_lasts(counted_certs, google_certs):
+    endpoint, client = counted_certs
+    forged = [client.get("/campaigns", headers=_forged(google_certs, kid=kid))
+              for kid in ["kid-1"] * 7 + [f"made-up-{i}" for i in range(6)]]
+    assert [a.status_code for a in forged] == [401] * 13
+    genuine = client.get("/campaigns", headers=_id_token(google_certs))
+    assert genuine.status_code == 200, genuine.get_json()
+    assert endpoint.fetches == 1
+
+
+def test_concurrent_forged_tokens_wait_for_the_one_fetch_in_flight(counted_certs, google_certs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests as _requests
+
+    import shared.api.app as api_app
+    from tests.browser import serve_function
+
+    endpoint, _ = counted_certs
+    endpoint.delay = 1.0
+    api_app._app = None
+    with serve_function("functions/api/main.py", "api") as served, ThreadPoolExecutor(10) as pool:
+        forged = [_forged(google_certs, kid=f"kid-{i}") for i in range(10)]
+        statuses = list(pool.map(lambda h: _requests.get(served.url + "/campaigns", headers=h, timeout=30).status_code,
+                                 forged))
+    assert statuses == [401] * 10
+    assert endpoint.fetches == 1
+
+
+def test_certificates_are_fetched_again_when_max_age_less_age_has_passed_and_failures_back_off(google_certs):
+    import requests as _requests
+
+    from shared.api.google_certs import FAILURE_BACKOFF, CertsUnavailable, GoogleCerts
+    from tests.browser import Served
+
+    endpoint = CertEndpoint(_requests.get(google_certs["url"], timeout=10).json()["kid-1"])
+    now = [1000.0]
+    with Served(endpoint) as served:
+        certs = GoogleCerts(served.url + "/certs", clock=lambda: now[0])
+        assert set(certs.for_kid("kid-1")) == {"kid-1"} and endpoint.fetches == 1
+        now[0] += 10
+        certs.for_kid("never-seen")  # a made-up kid does not fetch again (for UNKNOWN_KID_REFETCH)
+        now[0] += 20000 - 100 - 11  # max-age 20000 less Age 100
+        certs.for_kid("kid-1")
+        assert endpoint.fetches == 1
+        now[0] += 2
+        certs.for_kid("kid-1")
+        assert endpoint.fetches == 2
+        endpoint.down = True
+        now[0] += 20000
+        assert set(certs.for_kid("kid-1")) == {"kid-1"}  # the last set, while Google's is unreachable
+        now[0] += FAILURE_BACKOFF - 1
+        certs.for_kid("kid-1")
+        assert endpoint.fetches == 3
+        fresh = GoogleCerts(served.url + "/certs", clock=lambda: now[0])
+        with pytest.raises(CertsUnavailable):
+            fresh.for_kid("kid-1")
+        with pytest.raises(CertsUnavailable):
+            fresh.for_kid("kid-1")
+        assert endpoint.fetches == 4
+
+
+def test_repeated_authentication_failures_from_one_address_are_429_and_good_tokens_still_pass(api, env):
+    forged = bearer({"api_jwt_key": "not-the-key" * 4})
+    statuses = [api.get("/campaigns", headers=forged).status_code for _ in range(25)]
+    assert statuses[:20] == [401] * 20 and set(statuses[20:]) == {429}, statuses
+    held = api.get("/campaigns", headers=forged)
+    assert held.status_code == 429 and 1 <= int(held.headers["Retry-After"]) <= 60
+    assert held.get_json()["field"] == "Authorization"
+    assert api.get("/campaigns", headers=bearer(env)).status_code == 200
+    # Another address is counted apart.
+    other = api.get("/campaigns", headers={**forged, "X-Forwarded-For": "203.0.113.9"})
+    assert other.status_code == 401
+
+
+# --- malformed role records and identities ------------------------------------------------------------
+
+@pytest.mark.parametrize("roles", [None, "approver", ["approver", 7], {"approver": True}])
+def test_an_api_users_record_with_malformed_roles_is_403_saying_so(google_api, google_certs, roles):
+    from shared import services
+
+    services.repository().db.collection("api_users").document("lead@example.com").set({"roles": roles})
+    answer = google_api.get("/campaigns", headers=_id_token(google_certs))
+    assert answer.status_code == 403, answer.get_json()
+    assert "malformed" in answer.get_json()["detail"]
+
+
+def test_google_e_mail_is_compared_lower_case_without_spaces(google_api, google_certs):
+    answer = google_api.get("/campaigns", headers=_id_token(google_certs, email="  Lead@Example.COM "))
+    assert answer.status_code == 200, answer.get_json()
+
+
+@pytest.mark.parametrize("verified", ["true", 1, "True"])
+def test_email_verified_must_be_the_boolean_true(google_api, google_certs, verified):
+    answer = google_api.get("/campaigns", headers=_id_token(google_certs, email_verified=verified))
+    assert answer.status_code == 401, answer.get_json()
+
+
+def test_one_rate_limit_per_person_however_the_address_is_spelled(env, monkeypatch):
+    from shared import services
+    import shared.api.app as api_app
+    from tests.conftest import function_client
+
+    _fresh_window()
+    monkeypatch.setenv("POSTGATE_API_REQUESTS_PER_MINUTE", "3")
+    services.reset()
+    api_app._app = None
+    client = function_client("functions/api/main.py", "api", "http")
+    spellings = ["busy@example.com", "Busy@Example.com", " BUSY@example.com ", "busy@EXAMPLE.com"]
+    statuses = [client.get("/campaigns", headers=bearer(env, user=u)).status_code for u in spellings]
+    assert statuses == [200, 200, 200, 429]
+    monkeypatch.undo()
+    services.reset()

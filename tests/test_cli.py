@@ -19,6 +19,10 @@ from shared.cli.main import main, target_arg
 from tests.browser import Served, serve_function
 from tests.conftest import ACCOUNT, bearer
 
+# June 1st next year: a post may be planned at most 731 days ahead, and Berlin is on summer time then.
+DAY1 = date(date.today().year + 1, 6, 1)
+DAY2, DAY3 = DAY1 + timedelta(days=1), DAY1 + timedelta(days=2)
+
 
 def cli(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
@@ -262,7 +266,7 @@ def as_user(env, url: str, user: str = "editor@example.com", roles: tuple[str, .
     return ["--api", url, "--token", token]
 
 
-def create_own_copy(capsys, env, url: str, at: str = "2030-06-01T23:30:00Z", caption: str = "Cold for 24 hours.") -> dict:
+def create_own_copy(capsys, env, url: str, at: str = f"{DAY1}T23:30:00Z", caption: str = "Cold for 24 hours.") -> dict:
     from tests.conftest import upload_video
 
     code, out, err = cli(capsys, *as_user(env, url), "--json", "posts", "create", "--campaign", "launch",
@@ -285,27 +289,27 @@ def test_json_output_is_the_apis_json(capsys, env, api_url):
     assert code == 0
     page = json.loads(out)
     assert [a["id"] for a in page["items"]] == [ACCOUNT] and page["total"] == 1
-    code, out, _ = cli(capsys, *as_user(env, api_url), "--json", "calendar", "--from", "2030-06-01", "--to", "2030-06-02")
+    code, out, _ = cli(capsys, *as_user(env, api_url), "--json", "calendar", "--from", str(DAY1), "--to", str(DAY2))
     assert code == 0
     assert json.loads(out)["tz"] == "UTC"
 
 
 def test_own_copy_appears_in_the_calendar_under_its_local_day(capsys, env, api_url):
-    content = create_own_copy(capsys, env, api_url, at="2030-06-01T23:30:00Z")
+    content = create_own_copy(capsys, env, api_url, at=f"{DAY1}T23:30:00Z")
     assert content["status"] == "pending_approval" and content["text"].startswith("Cold for 24 hours.")
     post_id = content["posts"][0]["id"]
 
-    code, out, err = cli(capsys, *as_user(env, api_url), "calendar", "--from", "2030-06-01", "--to", "2030-06-02",
+    code, out, err = cli(capsys, *as_user(env, api_url), "calendar", "--from", str(DAY1), "--to", str(DAY2),
                          "--tz", "Europe/Berlin")
     assert code == 0, err
-    assert "== 2030-06-01" not in out  # 23:30 UTC is already the 2nd in Berlin
-    day = out.split("== 2030-06-02 Sun ==", 1)[1]
+    assert f"== {DAY1}" not in out  # 23:30 UTC is already the 2nd in Berlin
+    day = out.split(f"== {DAY2} {DAY2:%a} ==", 1)[1]
     row = next(line for line in day.splitlines() if post_id in line)
     assert row.startswith("01:30 CEST") and ACCOUNT in row and "pending_approval" in row
 
-    code, out, _ = cli(capsys, *as_user(env, api_url), "calendar", "--from", "2030-06-01", "--to", "2030-06-02")
+    code, out, _ = cli(capsys, *as_user(env, api_url), "calendar", "--from", str(DAY1), "--to", str(DAY2))
     assert code == 0
-    assert post_id in out.split("== 2030-06-01 Sat ==", 1)[1] and "23:30 UTC" in out
+    assert post_id in out.split(f"== {DAY1} {DAY1:%a} ==", 1)[1] and "23:30 UTC" in out
 
 
 def test_created_content_is_shown_with_its_posts_and_how_to_approve(capsys, env, api_url):
@@ -313,9 +317,9 @@ def test_created_content_is_shown_with_its_posts_and_how_to_approve(capsys, env,
 
     code, out, err = cli(capsys, *as_user(env, api_url), "posts", "create", "--campaign", "launch",
                          "--caption", "Cold for 24 hours.", "--video", upload_video(),
-                         "--target", f"{ACCOUNT}:privacy_level=SELF_ONLY", "--at", "2030-06-02T09:00", "--tz", "Europe/Berlin")
+                         "--target", f"{ACCOUNT}:privacy_level=SELF_ONLY", "--at", f"{DAY2}T09:00", "--tz", "Europe/Berlin")
     assert code == 0, err
-    assert "2030-06-02 09:00 CEST" in out  # a time without an offset is read in --tz
+    assert f"{DAY2} 09:00 CEST" in out  # a time without an offset is read in --tz
     assert "pending_approval" in out and "postgate approvals decide" in out
 
 
@@ -381,16 +385,16 @@ def test_list_commands_show_the_range_and_total(capsys, env, api_url):
     assert out.rstrip().endswith("showing 2-3 of 3 posts")
     code, out, _ = cli(capsys, *as_user(env, api_url), "posts", "list", "--q", "25 hours")
     assert out.rstrip().endswith("showing 1-1 of 1 posts") and "Cold for 25 hours." in out
-    # All three go out at 2030-06-01 23:30 UTC: the 2nd from midnight in Berlin, not from midnight UTC.
+    # All three go out at DAY1 23:30 UTC: the 2nd from midnight in Berlin, not from midnight UTC.
     code, out, err = cli(capsys, *as_user(env, api_url), "--tz", "Europe/Berlin", "posts", "list",
-                         "--from", "2030-06-02", "--to", "2030-06-03")
+                         "--from", str(DAY2), "--to", str(DAY3))
     assert code == 0, err
     assert out.rstrip().endswith("showing 1-3 of 3 posts")
-    code, out, _ = cli(capsys, *as_user(env, api_url), "posts", "list", "--from", "2030-06-02", "--to", "2030-06-03")
+    code, out, _ = cli(capsys, *as_user(env, api_url), "posts", "list", "--from", str(DAY2), "--to", str(DAY3))
     assert out.strip() == "no posts"
 
     code, out, err = cli(capsys, *as_user(env, api_url), "campaigns", "create", "launch", "--name", "Launch",
-                         "--starts-on", "2030-06-01")
+                         "--starts-on", str(DAY1))
     assert code == 0, err
     code, out, _ = cli(capsys, *as_user(env, api_url), "campaigns", "list")
     assert "Launch" in out and out.rstrip().endswith("showing 1-1 of 1 campaigns")

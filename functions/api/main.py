@@ -2,8 +2,10 @@
 
 import functions_framework
 
-from shared.api.app import dispatch
+from shared.api.app import dispatch, framework_errors_as_json
 from shared.runtime.handlers import ensure_logging
+
+framework_errors_as_json()
 
 
 @functions_framework.http

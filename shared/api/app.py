@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 
+from shared.api.body import MAX_BODY_BYTES
 from shared.api.errors import COMMON_ERRORS, ApiError, loc_to_field
 
 log = logging.getLogger("postgate.api")
-MAX_BODY_BYTES = 1024 * 1024  # a bulk of 100 posts with long captions fits
 ROUTE_MODULES = ("accounts", "posts", "campaigns", "approvals", "events", "youtube_metadata", "analytics")
 # Reached without a bearer token: the API's description, and the OAuth callback (the platform
 # redirects a browser there; the `state` it carries is what authenticates it).
@@ -36,7 +37,7 @@ def create_app():
         doc_ui=False,
     )
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.json.sort_keys = False
+    app.json = _strict_json(app)  # every route's body goes through shared.api.body.strict_loads
 
     @app.get("/openapi.json", doc_ui=False)
     def openapi_document():
@@ -57,6 +58,10 @@ def create_app():
         # Routes a browser opens from a short-lived signed link (no Authorization header possible).
         app.config.setdefault("VIEW_LINK_AUTH", {}).update(getattr(module, "VIEW_LINK_AUTHENTICATORS", {}))
 
+    from shared.api.throttle import FailureThrottle
+
+    app.extensions["postgate_auth_failures"] = FailureThrottle()
+    app.extensions["postgate_google_certs"] = {}
     app.before_request(_authenticate_and_count)
 
     @app.errorhandler(ApiError)
@@ -93,6 +98,21 @@ def create_app():
         return response
 
     return app
+
+
+def _strict_json(app):
+    """The app's JSON provider: answers unsorted; request bodies parsed by strict_loads."""
+    from flask.json.provider import DefaultJSONProvider
+
+    from shared.api.body import strict_loads
+
+    class StrictJson(DefaultJSONProvider):
+        sort_keys = False
+
+        def loads(self, s, **kwargs):
+            return strict_loads(s)
+
+    return StrictJson(app)
 
 
 _documents: dict[int, dict] = {}
@@ -176,8 +196,9 @@ def _authenticate_and_count():
     import flask
 
     from shared import services
-    from shared.api.auth import API_USERS, authenticate
+    from shared.api.auth import API_USERS, authenticate, roles_from_record
     from shared.api.rate_limit import count_request
+    from shared.api.throttle import client_address
     from shared.runtime.clock import utcnow
     from shared.runtime.config import get_config
 
@@ -185,18 +206,32 @@ def _authenticate_and_count():
         return None
     config = get_config()
     repo = services.repository()
+    app = flask.current_app
 
     def roles_of(email: str) -> list[str]:
         snap = repo.db.collection(API_USERS).document(email).get()
-        return list((snap.to_dict() or {}).get("roles", [])) if snap.exists else []
+        return roles_from_record(email, snap.to_dict() if snap.exists else None)
 
-    view_link = flask.current_app.config.get("VIEW_LINK_AUTH", {}).get(flask.request.endpoint)
+    view_link = app.config.get("VIEW_LINK_AUTH", {}).get(flask.request.endpoint)
     principal = view_link(flask.request) if view_link else None
     if principal is None:
-        principal = authenticate(flask.request.headers.get("Authorization"),
-                                 key_loader=lambda: services.secrets().access(config.api_jwt_secret),
-                                 audience=config.api_audience, roles_of=roles_of,
-                                 google_certs_url=config.api_google_certs_url)
+        client = client_address(flask.request)
+        throttle = app.extensions["postgate_auth_failures"]
+        held = throttle.retry_after(client)  # failing too often: no certificate fetch for this one
+        try:
+            principal = authenticate(flask.request.headers.get("Authorization"),
+                                     key_loader=lambda: services.secrets().access(config.api_jwt_secret),
+                                     audience=config.api_audience, roles_of=roles_of,
+                                     google_certs=_google_certs(app, config.api_google_certs_url),
+                                     may_fetch_certs=held is None)
+        except ApiError as exc:
+            if exc.status != 401:
+                raise
+            throttle.failed(client)
+            if held is not None:
+                raise ApiError(429, f"too many failed authentications; try again in {held} s",
+                               field="Authorization", headers={"Retry-After": str(held)}) from None
+            raise
     if not principal.roles:
         raise ApiError(403, f"{principal.user} has no role in Postgate (editor or approver)")
     flask.g.principal = principal
@@ -207,15 +242,51 @@ def _authenticate_and_count():
     return None
 
 
+def _google_certs(app, url: str):
+    """This instance's cache of Google's certificates for `url` (kept on the app: one per instance)."""
+    from shared.api.google_certs import GoogleCerts
+
+    sets = app.extensions["postgate_google_certs"]
+    certs = sets.get(url)
+    if certs is None:
+        certs = sets.setdefault(url, GoogleCerts(url))  # two first requests at once keep one set
+    return certs
+
+
 _app = None
+_app_lock = threading.Lock()
 
 
 def get_app():
-    """One app per instance (routes and the OpenAPI document are built once, at the first request)."""
+    """One app per instance (routes and the OpenAPI document are built once, at the first request;
+    requests arriving together at a cold start share it, and so its caches)."""
     global _app
     if _app is None:
-        _app = create_app()
+        with _app_lock:
+            if _app is None:
+                _app = create_app()
     return _app
+
+
+def framework_errors_as_json() -> None:
+    """functions-framework answers a path its own route does not match (one with a newline in it)
+    with Flask's HTML 404 before our app sees it: make those answers JSON too. Call from main.py,
+    which functions-framework imports inside its app's context."""
+    import flask
+    from werkzeug.exceptions import HTTPException
+
+    from shared.runtime.web import api_headers
+
+    if not flask.has_app_context():
+        return
+
+    def _json(exc: HTTPException):
+        response = _error_response(exc.code or 500, exc.description or exc.name)
+        for name, value in api_headers().items():
+            response.headers.setdefault(name, value)
+        return response
+
+    flask.current_app.register_error_handler(HTTPException, _json)
 
 
 def dispatch(request):
@@ -223,23 +294,18 @@ def dispatch(request):
     import io
     import json
 
+    from shared.api.body import BodyTooLarge, read_bounded
     from shared.runtime.web import api_headers, unread_body_answer
 
     app = get_app()
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        return unread_body_answer(json.dumps({"detail": f"request body over {MAX_BODY_BYTES} bytes", "field": "body"}),
-                                  413, {**api_headers(), "Content-Type": "application/json"})
-    # functions-framework reads the body again after we answer (read_request): read it once here
-    # (bounded) and hand the API app its own copy of the stream.
-    request.max_content_length = MAX_BODY_BYTES
+    # Read the body once here, bounded whatever Content-Length or Transfer-Encoding say
+    # (functions-framework reads it again after we answer: it gets the same bytes).
     try:
-        body = request.get_data(cache=True)
-    except Exception:  # noqa: BLE001 - werkzeug's RequestEntityTooLarge for a chunked body over the limit
-        return unread_body_answer(json.dumps({"detail": f"request body over {MAX_BODY_BYTES} bytes", "field": "body"}),
+        body = read_bounded(request.environ, MAX_BODY_BYTES)
+    except BodyTooLarge as exc:
+        return unread_body_answer(json.dumps({"detail": str(exc), "field": "body"}),
                                   413, {**api_headers(), "Content-Type": "application/json"})
     environ = dict(request.environ)
     environ["wsgi.input"] = io.BytesIO(body)
-    environ["CONTENT_LENGTH"] = str(len(body))
-    environ.pop("HTTP_TRANSFER_ENCODING", None)
     with app.request_context(environ):
         return app.full_dispatch_request()

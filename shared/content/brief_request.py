@@ -80,7 +80,7 @@ def _json_object(raw: bytes) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise RequestRefused(400, "the body is not UTF-8", field="body", limit="UTF-8 JSON") from None
-    deep = _first_too_deep(text)
+    deep = first_too_deep(text)
     if deep is not None:
         raise RequestRefused(400, f"JSON nested more than {MAX_JSON_DEPTH} levels deep at {deep or 'the top'}",
                              field=deep or "body", limit=f"max_depth={MAX_JSON_DEPTH}")
@@ -94,7 +94,7 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     return payload
 
 
-def _first_too_deep(text: str) -> str | None:
+def first_too_deep(text: str) -> str | None:
     """Path of the first array or object opened deeper than MAX_JSON_DEPTH, or None.
 
     One pass over the tokens with an explicit stack, so no nesting can exhaust Python's recursion

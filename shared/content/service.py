@@ -13,10 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from shared.content.disclosure import carry_ai_flags
 from shared.content.generation import ContentGenerator
+from shared.campaigns.model import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
 from shared.content.model import Brief, ContentItem, GsUri, MediaRef, TargetSpec, content_hash
 from shared.errors import ValidationError
 from shared.posts.model import Post, post_id_for
 from shared.posts.repository import Repository
+from shared.posts.schedule import PlannedTime, check_planned_time
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
 
@@ -141,12 +143,39 @@ def utc_or_refuse(moment: datetime | None) -> datetime | None:
 
 
 def clean_hashtags(tags: list[str]) -> list[str]:
-    """Without the leading '#'; blank ones dropped; whitespace inside one is an error (ValueError)."""
+    """Without the leading '#'; blank ones dropped; whitespace or a control character inside one is
+    an error (ValueError)."""
     cleaned = [t.strip().lstrip("#") for t in tags if t.strip().lstrip("#")]
     for tag in cleaned:
         if any(ch.isspace() for ch in tag):
             raise ValueError(f"hashtag {tag!r} contains whitespace")
+        if _control(tag):
+            raise ValueError(f"hashtag {tag!r} contains a control character")
     return cleaned
+
+
+# Characters that print nothing: a caption of only these (and spaces) is blank to a reader.
+_INVISIBLE = {"Cf", "Zs", "Zl", "Zp", "Mn", "Me"}
+
+
+def _control(text: str) -> str | None:
+    """The first control character other than tab, line feed and carriage return (NUL among them)."""
+    import unicodedata
+
+    return next((ch for ch in text if ch not in "\t\n\r" and unicodedata.category(ch) == "Cc"), None)
+
+
+def check_caption(caption: str) -> str:
+    """A caption a person can read: no control characters (NUL...) and not blank, where zero-width
+    and other invisible characters count as blank. ValueError saying which."""
+    import unicodedata
+
+    bad = _control(caption)
+    if bad is not None:
+        raise ValueError(f"caption contains the control character U+{ord(bad):04X}")
+    if all(ch.isspace() or unicodedata.category(ch) in _INVISIBLE for ch in caption):
+        raise ValueError("caption is blank (only spaces or invisible characters)")
+    return caption
 
 
 # -- the team's own copy ---------------------------------------------------------------------
@@ -154,6 +183,8 @@ def clean_hashtags(tags: list[str]) -> list[str]:
 OWN_COPY_GENERATOR = "own-copy"  # ContentItem.generator of text written by people, used verbatim
 # Longest text any platform takes (YouTube's description); each platform's own rule is checked per target.
 CAPTION_MAX_CHARS = 5000
+# No control characters but tab, line feed and carriage return (check_caption also refuses invisible-only text).
+CAPTION_PATTERN = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
 
 
 class OwnCopy(BaseModel):
@@ -161,32 +192,27 @@ class OwnCopy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    campaign: str = Field(min_length=1, max_length=120, description="campaign id")
-    caption: str = Field(min_length=1, max_length=CAPTION_MAX_CHARS, description="posted verbatim")
+    campaign: str = Field(pattern=CAMPAIGN_ID_PATTERN, max_length=CAMPAIGN_ID_MAX, description="campaign id")
+    caption: str = Field(min_length=1, max_length=CAPTION_MAX_CHARS, pattern=CAPTION_PATTERN,
+                         description="posted verbatim; not only spaces or invisible characters")
     hashtags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list, max_length=30)
     video: GsUri | None = Field(default=None, description="gs://bucket/object of the video to post")
     images: list[GsUri] = Field(default_factory=list, max_length=10, description="gs:// images, in carousel order")
     targets: list[TargetSpec] = Field(min_length=1, max_length=50)
-    publish_at: datetime | None = Field(default=None, description="when to publish (UTC if no offset); none = on approval")
+    publish_at: PlannedTime | None = Field(default=None, description="when to publish (UTC if no offset; from now to "
+                                                                   "731 days ahead); none = on approval")
     requested_by: str | None = Field(default=None, min_length=3, max_length=200,
                                      description="who to tell about the decision (default: the caller)")
 
     @field_validator("caption")
     @classmethod
     def _not_blank(cls, caption: str) -> str:
-        if not caption.strip():
-            raise ValueError("caption is blank")
-        return caption
+        return check_caption(caption)
 
     @field_validator("hashtags")
     @classmethod
     def _clean_tags(cls, tags: list[str]) -> list[str]:
         return clean_hashtags(tags)
-
-    @field_validator("publish_at")
-    @classmethod
-    def _utc(cls, moment: datetime | None) -> datetime | None:
-        return utc_or_refuse(moment)
 
     @model_validator(mode="after")
     def _each_account_once(self) -> "OwnCopy":
@@ -286,6 +312,11 @@ def prepare_copy(copy: OwnCopy, *, content_id: str, requested_by: str, repo: Rep
         except ValidationError as exc:
             problems.append(_problem(field, exc, "media"))
     now = utcnow()
+    if copy.publish_at is not None:
+        try:
+            check_planned_time(copy.publish_at, now=now, field="publish_at")
+        except ValidationError as exc:
+            problems.append(_problem("publish_at", exc, "planned_time"))
     content = ContentItem(
         id=content_id, campaign=copy.campaign, caption=copy.caption, hashtags=copy.hashtags, media=media,
         targets=copy.targets, publish_at=copy.publish_at, requested_by=copy.requested_by or requested_by,

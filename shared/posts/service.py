@@ -22,6 +22,7 @@ from shared.content.model import ContentItem, MediaRef
 from shared.errors import IllegalTransition, ValidationError
 from shared.posts.model import Post, Transition
 from shared.posts.repository import Repository, run_with_contention_retry
+from shared.posts.schedule import PAST_GRACE, PLAN_HORIZON, check_planned_time  # noqa: F401 - PAST_GRACE re-exported
 from shared.posts.state_machine import transition
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
@@ -38,9 +39,7 @@ CLAIMED = frozenset({"publishing", "processing"})
 DELETABLE = OPEN | {"rejected", "cancelled"}
 # Counted against an account's posts-per-day cap when planned for, or published on, that day.
 COUNTED_FOR_CAP = frozenset({"approved", "scheduled", "queued", "publishing", "processing", "published"})
-# "Now" as sent by a client is a little in the past when it arrives.
-PAST_GRACE = timedelta(seconds=60)
-RESCHEDULE_HORIZON = timedelta(days=731)
+RESCHEDULE_HORIZON = PLAN_HORIZON  # the one rule: shared/posts/schedule.py
 DAY_SECONDS = 86400
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _FAR = datetime(9999, 1, 1, tzinfo=timezone.utc)
@@ -199,20 +198,11 @@ def reschedule_post(repo: Repository, post_id: str, scheduled_at: datetime, *, b
     """A new time for a post not yet claimed by a publisher; the approval is kept (time is not part
     of what is approved per post). Refused in the past (422), over the account's daily cap (422),
     once claimed or done (409)."""
-    from shared.content.service import as_utc
-
     now = now or utcnow()
     post = repo.get_post(post_id)
     if post is None:
         return None
-    moment = as_utc(scheduled_at)
-    if moment < now - PAST_GRACE:
-        raise ValidationError(f"scheduled_at {moment.isoformat()} is in the past", field="scheduled_at",
-                              limit="now or later")
-    if moment > now + RESCHEDULE_HORIZON:
-        raise ValidationError(f"scheduled_at {moment.isoformat()} is too far ahead", field="scheduled_at",
-                              limit=f"at most {RESCHEDULE_HORIZON.days} days ahead")
-    moment = max(moment, now)
+    moment = max(check_planned_time(scheduled_at, now=now, field="scheduled_at"), now)
     if post.status not in OPEN:
         raise _refusal(post, "rescheduled")
     _check_daily_cap(repo, post, moment)
@@ -253,6 +243,8 @@ def edit_post(repo: Repository, post_id: str, edit: PostEdit, *, by: str, media_
     asked again (`ask_approval`). A time change alone is this post's reschedule: approval kept."""
     from shared.content.service import CopyRefused, check_targets, describe_media, reopen_for_approval
 
+    if edit.scheduled_at is not None:  # judged before anything changes
+        check_planned_time(edit.scheduled_at, now=utcnow(), field="scheduled_at")
     post = repo.get_post(post_id)
     if post is None:
         return None

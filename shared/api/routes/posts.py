@@ -6,6 +6,7 @@ post's history."""
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from datetime import datetime
 from typing import Annotated
 
@@ -16,15 +17,21 @@ from shared.api.errors import ApiError, not_found
 from shared.api.models import BulkOut, CalendarDay, CalendarOut, ContentOut, PostOut, PostPage
 from shared.api.schemas import PageQuery, page_fields
 from shared.content.model import Brief, GsUri, Platform
-from shared.content.service import CAPTION_MAX_CHARS, CopyRefused, OwnCopy, clean_hashtags, utc_or_refuse
+from shared.campaigns.model import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
+from shared.content.service import CAPTION_MAX_CHARS, CAPTION_PATTERN, CopyRefused, OwnCopy, check_caption, clean_hashtags, utc_or_refuse
 from shared.posts.model import PostStatus
+from shared.posts.schedule import PlannedTime
 
 blueprint = APIBlueprint("posts", __name__, abp_tags=[Tag(name="posts")], abp_security=[{"bearer": []}])
 
 # Firestore document ids: no "/", not "." or "..", not __x__ (the leading character rules those out).
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,299}$"
 MAX_CALENDAR_DAYS = 92
-UtcDatetime = Annotated[datetime, AfterValidator(utc_or_refuse)]
+UtcDatetime = Annotated[datetime, AfterValidator(utc_or_refuse)]  # a list's range (any time); plans are PlannedTime
+CampaignId = Annotated[str, Field(pattern=CAMPAIGN_ID_PATTERN, max_length=CAMPAIGN_ID_MAX, description="campaign id")]
+# Canonical IANA zone names; not the tz database's placeholders that name no place.
+TIME_ZONES = sorted(zoneinfo.available_timezones() - {"Factory", "posixrules", "localtime"})
+_ZONE_SET = frozenset(TIME_ZONES)
 
 
 # -- request models -------------------------------------------------------------------------------
@@ -45,8 +52,9 @@ class IdempotencyHeader(BaseModel):
 class GenerateIn(Brief):
     """A brief for AI drafts; `requested_by` defaults to the caller."""
 
+    campaign: CampaignId
     requested_by: str | None = Field(default=None, min_length=3, max_length=200)
-    publish_at: UtcDatetime | None = None
+    publish_at: PlannedTime | None = Field(default=None, description="from now to 731 days ahead; none = on approval")
 
 
 class BulkIn(BaseModel):
@@ -61,7 +69,7 @@ class PostListQuery(PageQuery):
     status: PostStatus | None = None
     platform: Platform | None = None
     account_id: str | None = Field(default=None, pattern=ID_PATTERN, max_length=300)
-    campaign: str | None = Field(default=None, min_length=1, max_length=120)
+    campaign: CampaignId | None = None
     from_: UtcDatetime | None = Field(default=None, alias="from",
                                       description="posts at or after (scheduled_at, else created_at when unscheduled)")
     to: UtcDatetime | None = Field(default=None, description="posts before this time (exclusive)")
@@ -80,18 +88,17 @@ class PostPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    caption: str | None = Field(default=None, min_length=1, max_length=CAPTION_MAX_CHARS)
+    caption: str | None = Field(default=None, min_length=1, max_length=CAPTION_MAX_CHARS, pattern=CAPTION_PATTERN,
+                                description="not only spaces or invisible characters")
     hashtags: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(default=None, max_length=30)
     video: GsUri | None = None
     images: list[GsUri] | None = Field(default=None, max_length=10)
-    scheduled_at: UtcDatetime | None = None
+    scheduled_at: PlannedTime | None = Field(default=None, description="from now to 731 days ahead")
 
     @field_validator("caption")
     @classmethod
     def _not_blank(cls, caption: str | None) -> str | None:
-        if caption is not None and not caption.strip():
-            raise ValueError("caption is blank")
-        return caption
+        return check_caption(caption) if caption is not None else None
 
     @field_validator("hashtags")
     @classmethod
@@ -102,7 +109,8 @@ class PostPatch(BaseModel):
 class RescheduleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    scheduled_at: UtcDatetime = Field(description="the new time; now (or a moment ago) means publish soon")
+    scheduled_at: PlannedTime = Field(description="the new time, at most 731 days ahead; now (or a moment ago) "
+                                                  "means publish soon")
 
 
 class CalendarQuery(BaseModel):
@@ -110,10 +118,18 @@ class CalendarQuery(BaseModel):
 
     from_: dt.date = Field(alias="from", ge=dt.date(1970, 1, 2), le=dt.date(9998, 12, 31))
     to: dt.date = Field(ge=dt.date(1970, 1, 2), le=dt.date(9998, 12, 31))
-    tz: str = Field(default="UTC", min_length=1, max_length=64, description="IANA time zone, e.g. Europe/Berlin")
+    tz: str = Field(default="UTC", min_length=1, max_length=64, description="IANA time zone, e.g. Europe/Berlin",
+                    json_schema_extra={"enum": TIME_ZONES})
     platform: Platform | None = None
     account_id: str | None = Field(default=None, pattern=ID_PATTERN, max_length=300)
-    campaign: str | None = Field(default=None, min_length=1, max_length=120)
+    campaign: CampaignId | None = None
+
+    @field_validator("tz")
+    @classmethod
+    def _known_zone(cls, tz: str) -> str:
+        if tz not in _ZONE_SET:
+            raise ValueError(f"{tz!r} is not an IANA time zone name (e.g. Europe/Berlin)")
+        return tz
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -160,7 +176,12 @@ def generate_posts(body: GenerateIn, header: IdempotencyHeader):
     """AI drafts from a brief, one post per target, sent for approval."""
     from shared import entrypoints
 
+    from shared.posts.schedule import check_planned_time
+    from shared.runtime.clock import utcnow
+
     user = _editor()
+    if body.publish_at is not None:
+        check_planned_time(body.publish_at, now=utcnow(), field="publish_at")
     payload = body.model_dump(mode="json")
     payload["requested_by"] = body.requested_by or user
     content = entrypoints.generate(payload, idempotency_key=header.idempotency_key)
