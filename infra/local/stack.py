@@ -61,7 +61,8 @@ class LocalStack:
                 [str(Path(sys.executable).with_name("functions-framework")), "--target", fn.entry_point,
                  "--source", str(REPO / fn.source / "main.py"), "--signature-type", signature,
                  "--host", "127.0.0.1", "--port", str(port)],
-                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+                # as many request threads as the function's declared concurrency (as deployed)
+                cwd=REPO, env={**env, **({"THREADS": str(fn.concurrency)} if fn.concurrency > 1 else {})}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         from shared import services
         from shared.runtime.clients import bigquery_client
         from infra.local.provision import provision
