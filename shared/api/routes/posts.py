@@ -148,6 +148,15 @@ def _repo():
     return services.repository()
 
 
+def _one_change_at_a_time(post_id: str):
+    """Changes of a post and its siblings (one content item) queue one at a time per instance;
+    busy beyond that: 503 with Retry-After (shared/api/contention.py)."""
+    from shared.api.contention import one_change_at_a_time
+    from shared.posts.model import content_id_of
+
+    return one_change_at_a_time(content_id_of(post_id))
+
+
 def _content_out(content) -> dict:
     return ContentOut.of(content, _repo().posts_for_content(content.id)).model_dump(mode="json")
 
@@ -297,8 +306,9 @@ def update_post(path: PostPath, body: PostPatch):
     edit = PostEdit(caption=body.caption, hashtags=body.hashtags, video=body.video, images=body.images,
                     scheduled_at=body.scheduled_at)
     try:
-        post = edit_post(_repo(), path.post_id, edit, by=user, media_store=services.media_store(),
-                         media_bucket=get_config().media_bucket, ask_approval=_ask_approval)
+        with _one_change_at_a_time(path.post_id):
+            post = edit_post(_repo(), path.post_id, edit, by=user, media_store=services.media_store(),
+                             media_bucket=get_config().media_bucket, ask_approval=_ask_approval)
     except CopyRefused as refused:
         return _refused(refused)
     if post is None:
@@ -312,7 +322,9 @@ def delete_post(path: PostPath):
     from shared.posts.service import delete_post as delete
 
     user = _editor()
-    if not delete(_repo(), path.post_id, by=user):
+    with _one_change_at_a_time(path.post_id):
+        deleted = delete(_repo(), path.post_id, by=user)
+    if not deleted:
         raise not_found("post", path.post_id)
     return "", 204
 
@@ -323,7 +335,8 @@ def cancel_post(path: PostPath):
     from shared.posts.service import cancel_post as cancel
 
     user = _editor()
-    post = cancel(_repo(), path.post_id, by=user)
+    with _one_change_at_a_time(path.post_id):
+        post = cancel(_repo(), path.post_id, by=user)
     if post is None:
         raise not_found("post", path.post_id)
     return _post_out(post)
@@ -336,7 +349,8 @@ def reschedule_post(path: PostPath, body: RescheduleIn):
     from shared.posts.service import reschedule_post as reschedule
 
     user = _editor()
-    post = reschedule(_repo(), path.post_id, body.scheduled_at, by=user)
+    with _one_change_at_a_time(path.post_id):
+        post = reschedule(_repo(), path.post_id, body.scheduled_at, by=user)
     if post is None:
         raise not_found("post", path.post_id)
     return _post_out(post)
