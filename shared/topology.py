@@ -55,6 +55,9 @@ class Function(_Model):
     memory: str
     max_instances: int = Field(ge=1)
     timeout_seconds: int = Field(ge=1, le=3600)
+    # Requests one instance serves at once (Cloud Run's max_instance_request_concurrency, which needs a
+    # whole CPU; locally gunicorn's request threads). None: the platform's default (1 deployed).
+    concurrency: int | None = Field(default=None, ge=1, le=1000)
     access: Access = Access()
 
 

@@ -39,14 +39,18 @@ def _free_port() -> int:
 @pytest.fixture
 def served(env):
     """The api function in its own process, as `infra/local/stack.py` starts it (gunicorn, one
-    worker, functions-framework's default request threads)."""
+    worker, the topology's concurrency as its request threads)."""
+    from infra.local.stack import function_process_env
+    from shared.topology import get_topology
+
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [str(Path(sys.executable).with_name("functions-framework")), "--target", "api",
          "--source", str(REPO / "functions/api/main.py"), "--signature-type", "http",
          "--host", "127.0.0.1", "--port", str(port)],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO), **function_process_env(get_topology().functions["api"])},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 60

@@ -143,6 +143,9 @@ resource "google_cloudfunctions2_function" "function" {
     service_account_email          = google_service_account.function[each.key].email
     all_traffic_on_latest_revision = true
     environment_variables          = merge(var.function_environment, local.function_environment)
+    # Requests one instance serves at once (the topology's concurrency); more than one needs a whole CPU.
+    max_instance_request_concurrency = each.value.concurrency
+    available_cpu                    = try(each.value.concurrency > 1, false) ? "1" : null
   }
 
   depends_on = [

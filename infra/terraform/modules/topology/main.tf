@@ -33,6 +33,7 @@ locals {
       memory             = lookup(var.memory_overrides, name, fn.memory)
       max_instances      = lookup(var.max_instances_overrides, name, fn.max_instances)
       timeout_seconds    = fn.timeout_seconds
+      concurrency        = try(fn.concurrency, null)
       service_account_id = "${local.prefix}-${name}"
       # Pub/Sub pushes count as internal traffic, so only HTTP functions are reachable from outside.
       ingress = fn.trigger.type == "http" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
