@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import copy
 import io
 import json
 import signal
@@ -138,9 +139,18 @@ class Sandbox(SandboxServer):
     dropped_code: Any = "connection_dropped"
     dropped_status: Any = None
 
-    _lock: threading.RLock
+    # A fault kind the handler carries out itself -> the handler's keyword argument that gets it.
+    handler_faults: dict[str, str] = {}
+    metrics_endpoint = ""  # the endpoint the platform's metrics are read from
+
     _log: list[dict]
     _faults: FaultQueue
+
+    def __init__(self, host: str, port: int, *, clock: Callable[[], float], clients: dict[str, str] | None):
+        self.host, self.port = host, port
+        self._clients = clients  # client id -> secret; None: any client
+        self._clock = clock
+        self._lock = threading.RLock()
 
     # ---- state -----------------------------------------------------------------------------
     def _clear_state(self) -> None:
@@ -161,6 +171,26 @@ class Sandbox(SandboxServer):
     @property
     def posts(self) -> dict:
         return {}
+
+    def _snapshot(self, records: dict, *, private: bool = False) -> dict:
+        """A deep copy of `records` (id -> record) taken under the lock; without `private`, the
+        records' "_" fields (tokens, bytes, counters) are left out."""
+        with self._lock:
+            return {key: {f: copy.deepcopy(v) for f, v in record.items() if private or not f.startswith("_")}
+                    for key, record in records.items()}
+
+    # ---- metrics -----------------------------------------------------------------------------
+    def metrics_of(self, post_id: str) -> dict:
+        """What the platform's metrics endpoint answers for the post right now."""
+        with self._lock:
+            return self._metrics_now(str(post_id))
+
+    def _metrics_now(self, post_id: str) -> dict:
+        raise NotImplementedError
+
+    def metrics_calls(self, status: int | None = None) -> int:
+        """Metrics requests received (any outcome, or only those answered with `status`)."""
+        return self.count(self.metrics_endpoint, status)
 
     # ---- faults ----------------------------------------------------------------------------
     def inject(self, endpoint: str, kind: str, count: int = 1, **params: Any) -> None:
@@ -204,8 +234,12 @@ class Sandbox(SandboxServer):
             return self._faults.take(call.endpoint)
 
     def _claim_fault(self, call: Call, fault: dict) -> dict | None:
-        """A fault the handler carries out itself goes into call.args (return None)."""
-        return fault
+        """A fault the handler carries out itself (handler_faults) goes into call.args."""
+        name = self.handler_faults.get(fault["kind"])
+        if name is None:
+            return fault
+        call.args[name] = fault
+        return None
 
     def _fault_error(self, call: Call, fault: dict) -> Exception:
         raise NotImplementedError

@@ -204,13 +204,13 @@ def mp4_seconds(data: bytes) -> float | None:
 class InstagramSandbox(Sandbox):
     _thread_name = "instagram-sandbox"
     ENDPOINTS, FAULT_KINDS, error_type, ok_code = ENDPOINTS, FAULT_KINDS, GraphError, "ok"
-    dropped_status, dropped_code = 0, "dropped"
+    dropped_status, dropped_code, metrics_endpoint = 0, "dropped", "batch"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, api_version: str = "v25.0",
                  status_checks_before_finished: int = 1, quota_total: int = 100, max_hashtags: int = 30,
                  clients: dict[str, str] | None = None, require_signed_urls: bool = True,
                  fetch_timeout: float = 10.0, clock: Callable[[], float] = time.time):
-        self.host, self.port = host, port
+        super().__init__(host, port, clock=clock, clients=clients)
         self.api_version = api_version
         self.status_checks_before_finished = status_checks_before_finished
         # Media lists are eventually consistent: a new media stays out of this many list requests.
@@ -219,9 +219,6 @@ class InstagramSandbox(Sandbox):
         self.max_hashtags = max_hashtags  # the API docs still say 30 (the 5-per-post product limit is unverified)
         self.require_signed_urls = require_signed_urls
         self.fetch_timeout = fetch_timeout
-        self._clients = clients
-        self._clock = clock
-        self._lock = threading.RLock()
         self._users: dict[str, dict] = {}     # ig user id -> {"id", "username"}
         self._tokens: dict[str, dict] = {}    # token -> {"user", "issued_at", "expires_at", "revoked"}
         self.oauth = AuthorizationServer(code_ttl=AUTHORIZATION_CODE_TTL, pkce="ignored", scope_separator=",",
@@ -373,16 +370,7 @@ class InstagramSandbox(Sandbox):
         with self._lock:
             self._media.pop(media_id, None)
 
-    def metrics_of(self, media_id: str) -> dict[str, int]:
-        """The media's lifetime insights right now, by metric name."""
-        with self._lock:
-            return self._insight_values(media_id)
-
-    def metrics_calls(self, status: int | None = None) -> int:
-        """Graph batch requests received (any outcome, or only those answered with `status`)."""
-        return self.count("batch", status)
-
-    def _insight_values(self, media_id: str) -> dict[str, int]:
+    def _metrics_now(self, media_id: str) -> dict[str, int]:
         live = engagement(media_id, self._clock() - self._published_clock.get(media_id, self._clock()))
         values = {"views": live.views, "reach": live.reach, "likes": live.likes, "comments": live.comments,
                   "shares": live.shares, "saved": live.saves}
@@ -400,14 +388,11 @@ class InstagramSandbox(Sandbox):
     @property
     def posts(self) -> dict[str, dict]:
         """Published media by IG media id."""
-        with self._lock:
-            return copy.deepcopy(self._media)
+        return self._snapshot(self._media, private=True)
 
     @property
     def containers(self) -> dict[str, dict]:
-        with self._lock:
-            return {cid: {k: copy.deepcopy(v) for k, v in c.items() if not k.startswith("_")}
-                    for cid, c in self._containers.items()}
+        return self._snapshot(self._containers)
 
     @property
     def fetches(self) -> list[dict]:
@@ -1019,7 +1004,7 @@ class InstagramSandbox(Sandbox):
             if wrong:
                 raise GraphError(100, f"(#100) The Media Insights API does not support the {wrong[0]} metric for this "
                                       f"media product type ({m['media_product_type']})")
-            values = self._insight_values(media_id)
+            values = self._metrics_now(media_id)
         return {"data": [{"name": name, "period": "lifetime", "values": [{"value": values.get(name, 0)}],
                           "title": name.replace("_", " ").capitalize(), "description": f"Lifetime {name} of the media",
                           "id": f"{media_id}/insights/{name}/lifetime"} for name in metrics]}

@@ -16,7 +16,6 @@ import json
 import re
 import secrets
 import sys
-import threading
 import time
 from typing import Any, Callable
 from urllib.parse import parse_qs, quote, unquote
@@ -131,7 +130,7 @@ def parse_little(text: str) -> tuple[str, bool, list[str], list[str]]:
 class LinkedInSandbox(Sandbox):
     _thread_name = "linkedin-sandbox"
     ENDPOINTS, FAULT_KINDS, error_type = ENDPOINTS, FAULT_KINDS, ApiError
-    dropped_code = "CONNECTION_DROPPED"
+    dropped_code, metrics_endpoint = "CONNECTION_DROPPED", "share_statistics"
 
     """In-memory LinkedIn. Versions <= `sunset_through` answer 426; versions after `latest_version`
     do not exist yet (400). Media become AVAILABLE after `status_checks_before_available` status
@@ -146,7 +145,7 @@ class LinkedInSandbox(Sandbox):
                  clock: Callable[[], float] = time.time):
         if unescaped_reserved not in ("truncate", "reject"):
             raise ValueError("unescaped_reserved must be 'truncate' (like LinkedIn) or 'reject'")
-        self.host, self.port = host, port
+        super().__init__(host, port, clock=clock, clients=clients)
         self.latest_version, self.sunset_through = latest_version, sunset_through
         self.status_checks_before_available = status_checks_before_available
         self.part_bytes = part_bytes
@@ -156,9 +155,6 @@ class LinkedInSandbox(Sandbox):
         self.rotate_refresh_tokens = rotate_refresh_tokens
         # r_member_social (reading a member's posts) is a private permission most apps lack.
         self.member_post_reads = member_post_reads
-        self._clients = clients
-        self._clock = clock
-        self._lock = threading.RLock()
         self._members: dict[str, dict] = {}        # person urn -> {organizations: set}
         self._tokens: dict[str, str] = {}           # access token -> person urn
         self._refresh: dict[str, dict] = {}         # refresh token -> {person, expires_at, client_id}
@@ -217,14 +213,8 @@ class LinkedInSandbox(Sandbox):
         with self._lock:
             self._posts.pop(post_urn, None)
 
-    def metrics_of(self, post_urn: str) -> dict[str, Any]:
-        """The post's lifetime totalShareStatistics right now."""
-        with self._lock:
-            return self._share_statistics(self._posts[post_urn])
-
-    def metrics_calls(self, status: int | None = None) -> int:
-        """organizationalEntityShareStatistics requests received (any outcome, or only `status`)."""
-        return self.count("share_statistics", status)
+    def _metrics_now(self, post_urn: str) -> dict[str, Any]:
+        return self._share_statistics(self._posts[post_urn])
 
     def _share_statistics(self, post: dict) -> dict[str, Any]:
         live = engagement(post["id"], self._clock() - post["createdAt"] / 1000)
@@ -274,18 +264,15 @@ class LinkedInSandbox(Sandbox):
 
     @property
     def posts(self) -> dict[str, dict]:
-        with self._lock:
-            return copy.deepcopy(self._posts)
+        return self._snapshot(self._posts, private=True)
 
     @property
     def images(self) -> dict[str, dict]:
-        with self._lock:
-            return {k: {f: copy.deepcopy(v) for f, v in img.items() if not f.startswith("_")} for k, img in self._images.items()}
+        return self._snapshot(self._images)
 
     @property
     def videos(self) -> dict[str, dict]:
-        with self._lock:
-            return {k: {f: copy.deepcopy(v) for f, v in vid.items() if not f.startswith("_")} for k, vid in self._videos.items()}
+        return self._snapshot(self._videos)
 
     # ---- server lifecycle ----
     @property

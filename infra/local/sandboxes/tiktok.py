@@ -17,7 +17,6 @@ import json
 import re
 import secrets
 import sys
-import threading
 import time
 from typing import Any, Callable
 from urllib.parse import parse_qs
@@ -87,6 +86,7 @@ def _numeric_id() -> str:
 
 class TikTokSandbox(Sandbox):
     _thread_name = "tiktok-sandbox"
+    metrics_endpoint = "video_query"
     ENDPOINTS, FAULT_KINDS, error_type, ok_code = ENDPOINTS, FAULT_KINDS, ApiError, "ok"
     # Whether the video query answers for photo posts: TikTok documents it for videos only.
     video_query_lists_photos = False
@@ -98,7 +98,7 @@ class TikTokSandbox(Sandbox):
                  clients: dict[str, str] | None = None, refresh_tokens: dict[str, str] | None = None,
                  status_fetches_before_public_id: int = 0, post_ids_as_int: bool = True, audited: bool = True,
                  clock: Callable[[], float] = time.monotonic):
-        self.host, self.port = host, port
+        super().__init__(host, port, clock=clock, clients=clients)
         self.enforce_rate_limits = enforce_rate_limits
         self.status_fetches_before_complete = status_fetches_before_complete
         self.status_fetches_before_public_id = status_fetches_before_public_id
@@ -110,9 +110,6 @@ class TikTokSandbox(Sandbox):
         # An app TikTok has not audited may only post SELF_ONLY to private accounts; init refuses the
         # rest with unaudited_client_can_only_post_to_private_accounts (Direct Post reference, error codes).
         self.audited = audited
-        self._clients = clients
-        self._clock = clock
-        self._lock = threading.RLock()
         self._tokens: dict[str, str] = {}          # access token -> creator username
         self._creators: dict[str, dict] = {}       # username -> creator_info
         self._open_ids: dict[str, str] = {}
@@ -212,16 +209,7 @@ class TikTokSandbox(Sandbox):
                 if post["video_id"] == str(video_id):
                     post["deleted"] = True
 
-    def metrics_of(self, video_id: str) -> dict[str, int]:
-        """The counts the video query answers for the video right now."""
-        with self._lock:
-            return self._counts(str(video_id))
-
-    def metrics_calls(self, status: int | None = None) -> int:
-        """Video queries received (any outcome, or only those answered with `status`)."""
-        return self.count("video_query", status)
-
-    def _counts(self, vid: str) -> dict[str, int]:
+    def _metrics_now(self, vid: str) -> dict[str, int]:
         live = engagement(vid, self._clock() - self._published.get(vid, self._clock()))
         counts = {"view_count": live.views, "like_count": live.likes, "comment_count": live.comments,
                   "share_count": live.shares}
@@ -343,12 +331,7 @@ class TikTokSandbox(Sandbox):
             post_info = self._check_post_info(payload.get("post_info"), creator)
             source_info = self._check_source_info(payload.get("source_info"))
             self._check_audit(username, post_info["privacy_level"])
-            inits, now = self._inits[username], self._clock()
-            while inits and now - inits[0] >= CAP_WINDOW:
-                inits.popleft()
-            if len(inits) >= self.daily_post_cap:
-                raise ApiError(403, "spam_risk_too_many_posts", "The creator has reached the daily post cap.")
-            inits.append(now)
+            now = self._count_init(username)
             pull = source_info["source"] == "PULL_FROM_URL"
             pid = ("v_pub_url~v2-1." if pull else "v_pub_file~v2-1.") + _numeric_id()
             post = {"publish_id": pid, "creator_username": username, "post_info": post_info,
@@ -372,6 +355,16 @@ class TikTokSandbox(Sandbox):
         if not self.audited and not (self._private.get(username) and privacy_level == "SELF_ONLY"):
             raise ApiError(403, "unaudited_client_can_only_post_to_private_accounts",
                            "Unaudited clients can only post to a private account.")
+
+    def _count_init(self, username: str) -> float:
+        """The creator's posts in the last 24 h, this one included, stay within the daily cap; returns now."""
+        inits, now = self._inits[username], self._clock()
+        while inits and now - inits[0] >= CAP_WINDOW:
+            inits.popleft()
+        if len(inits) >= self.daily_post_cap:
+            raise ApiError(403, "spam_risk_too_many_posts", "The creator has reached the daily post cap.")
+        inits.append(now)
+        return now
 
     def _pop_fail(self) -> str | None:
         return self._fail_queue.popleft() if self._fail_queue else None
@@ -582,7 +575,7 @@ class TikTokSandbox(Sandbox):
                 "cover_image_url": f"https://p16-sign.tiktokcdn.com/sandbox/{vid}.jpeg",
                 "embed_link": f"https://www.tiktok.com/player/v1/{vid}",
                 "embed_html": f'<blockquote class="tiktok-embed" data-video-id="{vid}"></blockquote>',
-                **self._counts(vid)}
+                **self._metrics_now(vid)}
         full.update(self._metrics.get(vid, {}))
         return full
 
@@ -666,12 +659,7 @@ class TikTokSandbox(Sandbox):
         with self._lock:
             if checked["post_mode"] == "DIRECT_POST":  # an inbox upload is finished by the creator in TikTok
                 self._check_audit(username, checked["post_info"].get("privacy_level"))
-            inits, now = self._inits[username], self._clock()
-            while inits and now - inits[0] >= CAP_WINDOW:
-                inits.popleft()
-            if len(inits) >= self.daily_post_cap:
-                raise ApiError(403, "spam_risk_too_many_posts", "The creator has reached the daily post cap.")
-            inits.append(now)
+            self._count_init(username)
         fail, found, blobs = tiktok_photo.pull(checked["source_info"]["photo_images"], timeout=self.photo_pull_timeout)
         with self._lock:
             pid = "p_pub_url~v2-1." + _numeric_id()

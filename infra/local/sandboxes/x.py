@@ -29,7 +29,6 @@ import json
 import re
 import secrets
 import sys
-import threading
 import time
 import unicodedata
 from typing import Any, Callable
@@ -174,6 +173,7 @@ class XSandbox(Sandbox):
     _thread_name = "x-sandbox"
     ENDPOINTS, FAULT_KINDS, error_type = ENDPOINTS, FAULT_KINDS, ApiError
     log_code_key, dropped_code = "error", "connection dropped"
+    handler_faults, metrics_endpoint = {"fail_processing": "fail_processing"}, "posts_lookup"
     contract_host = "api.x.com"  # the host the document serves (servers[0].url)
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, enforce_rate_limits: bool = True,
@@ -182,7 +182,7 @@ class XSandbox(Sandbox):
                  status_checks_before_succeeded: int = 1, check_after_secs: int = 1,
                  clients: dict[str, str] | None = None, max_segment_bytes: int = MAX_SEGMENT_BYTES,
                  clock: Callable[[], float] = time.time):
-        self.host, self.port = host, port
+        super().__init__(host, port, clock=clock, clients=clients)
         self.enforce_rate_limits = enforce_rate_limits
         self.posts_per_window = posts_per_window
         self.user_daily_cap = user_daily_cap          # None: no 24 h user cap headers
@@ -190,9 +190,6 @@ class XSandbox(Sandbox):
         self.status_checks_before_succeeded = status_checks_before_succeeded
         self.check_after_secs = check_after_secs
         self.max_segment_bytes = max_segment_bytes
-        self._clients = clients                       # client_id -> secret (confidential); None: any client
-        self._clock = clock
-        self._lock = threading.RLock()
         self._tokens: dict[str, str] = {}             # access token -> user id
         self._refresh: dict[str, tuple[str, str | None]] = {}  # refresh token -> (user id, client id)
         self._users: dict[str, dict] = {}             # user id -> {id, username}
@@ -239,15 +236,6 @@ class XSandbox(Sandbox):
         with self._lock:
             self._posts.pop(str(tweet_id), None)
 
-    def metrics_of(self, tweet_id: str) -> dict[str, int]:
-        """The public_metrics a lookup answers for the post right now."""
-        with self._lock:
-            return self._public_metrics(self._posts[str(tweet_id)])
-
-    def metrics_calls(self, status: int | None = None) -> int:
-        """GET /2/tweets lookups received (any outcome, or only those answered with `status`)."""
-        return self.count("posts_lookup", status)
-
     def expire_token(self, access_token: str) -> None:
         """The access token stops working (as after its 2 h lifetime): the next call gets a 401."""
         with self._lock:
@@ -281,14 +269,11 @@ class XSandbox(Sandbox):
 
     @property
     def posts(self) -> dict[str, dict]:
-        with self._lock:
-            return copy.deepcopy(self._posts)
+        return self._snapshot(self._posts, private=True)
 
     @property
     def media(self) -> dict[str, dict]:
-        with self._lock:
-            return {mid: {k: copy.deepcopy(v) for k, v in m.items() if not k.startswith("_")}
-                    for mid, m in self._media.items()}
+        return self._snapshot(self._media)
 
     # ---- request plumbing ----
     def _route(self, call: Call) -> Route:
@@ -322,12 +307,6 @@ class XSandbox(Sandbox):
 
     def _admit(self, call: Call) -> None:
         call.args["user"] = None if call.endpoint in ("token", "authorize") else self._auth(call.request)
-
-    def _claim_fault(self, call: Call, fault: dict) -> dict | None:
-        if fault["kind"] == "fail_processing":
-            call.args["fail_processing"] = fault
-            return None
-        return fault
 
     def _before_handler(self, call: Call) -> None:
         if call.endpoint not in ("token", "authorize"):
@@ -684,6 +663,9 @@ class XSandbox(Sandbox):
         if errors:
             out["errors"] = errors
         return self._json(out)
+
+    def _metrics_now(self, tweet_id: str) -> dict[str, int]:
+        return self._public_metrics(self._posts[tweet_id])
 
     def _public_metrics(self, post: dict) -> dict[str, int]:
         live = engagement(post["id"], self._clock() - post["created_epoch"])

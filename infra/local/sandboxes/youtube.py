@@ -26,7 +26,6 @@ import json
 import re
 import secrets
 import sys
-import threading
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -110,22 +109,20 @@ class YouTubeSandbox(Sandbox):
     _thread_name = "youtube-sandbox"
     ENDPOINTS, FAULT_KINDS, error_type = ENDPOINTS, FAULT_KINDS, ApiError
     log_code_key, ok_code = "reason", "ok"
+    handler_faults = {"interrupt": "interrupt"}
     contract_host = "www.googleapis.com"  # also plays oauth2.googleapis.com (/token) and accounts.google.com
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, list_requests_before_processed: int = 1,
                  daily_quota: int = 10_000, insert_daily_calls: int = 100, channel_upload_cap: int | None = None,
                  clients: dict[str, str] | None = None, require_explicit_privacy: bool = True,
                  uploads_stay_private: bool = False, clock: Callable[[], float] = time.time):
-        self.host, self.port = host, port
+        super().__init__(host, port, clock=clock, clients=clients)
         self.list_requests_before_processed = list_requests_before_processed
         self.daily_quota, self.insert_daily_calls = daily_quota, insert_daily_calls
         self.channel_upload_cap = channel_upload_cap
         # The API defaults an omitted privacyStatus to public (2026-11); we never want that, so say so loudly.
         self.require_explicit_privacy = require_explicit_privacy
         self.uploads_stay_private = uploads_stay_private
-        self._clients = clients
-        self._clock = clock
-        self._lock = threading.RLock()
         self._tokens: dict[str, str] = {}   # access token -> channel id
         self._refresh: dict[str, str] = {}  # refresh token -> channel id
         self._scopes: dict[str, frozenset[str]] = {}  # access or refresh token -> the scopes granted with it
@@ -228,18 +225,13 @@ class YouTubeSandbox(Sandbox):
         with self._lock:
             self._videos.pop(video_id, None)
 
-    def metrics_of(self, video_id: str) -> dict[str, str]:
-        """The statistics part videos.list answers for the video right now (counts are strings)."""
-        with self._lock:
-            return self._statistics(video_id)
-
     def metrics_calls(self, status: int | None = None) -> int:
         """videos.list requests that asked for part=statistics (any outcome, or only `status`)."""
         with self._lock:
             return sum(1 for e in self._log if e["endpoint"] == "list" and "statistics" in e.get("part", "")
                        and status in (None, e["status"]))
 
-    def _statistics(self, video_id: str) -> dict[str, str]:
+    def _metrics_now(self, video_id: str) -> dict[str, str]:
         live = engagement(video_id, self._clock() - self._published.get(video_id, self._clock()))
         # dislikeCount is private since 2021-12 and favoriteCount is always 0 (deprecated).
         return {"viewCount": str(live.views), "likeCount": str(live.likes), "favoriteCount": "0",
@@ -253,18 +245,11 @@ class YouTubeSandbox(Sandbox):
     @property
     def posts(self) -> dict[str, dict]:
         """Completed uploads by video id: resource, status, sha256 of the bytes, chunk log."""
-        with self._lock:
-            return {vid: self._public(v) for vid, v in self._videos.items()}
+        return self._snapshot(self._videos)
 
     @property
     def sessions(self) -> dict[str, dict]:
-        with self._lock:
-            return {sid: {k: copy.deepcopy(v) for k, v in s.items() if not k.startswith("_")}
-                    for sid, s in self._sessions.items()}
-
-    @staticmethod
-    def _public(v: dict) -> dict:
-        return {k: copy.deepcopy(val) for k, val in v.items() if not k.startswith("_")}
+        return self._snapshot(self._sessions)
 
     # ---- server lifecycle ----
     @property
@@ -305,12 +290,6 @@ class YouTubeSandbox(Sandbox):
         # An interrupt waits for a chunk that carries bytes (a status query passes it by).
         with self._lock:
             return self._faults.take(call.endpoint, lambda fault: fault["kind"] != "interrupt" or bool(call.body))
-
-    def _claim_fault(self, call: Call, fault: dict) -> dict | None:
-        if fault["kind"] == "interrupt":
-            call.args["interrupt"] = fault
-            return None
-        return fault
 
     def _handle(self, call: Call) -> Response:
         return getattr(self, "_h_" + call.endpoint)(call.request, call.body, call.truncated, call.log, **call.args)
@@ -611,7 +590,7 @@ class YouTubeSandbox(Sandbox):
         if "processingDetails" in parts:
             out["processingDetails"] = copy.deepcopy(video.get("processingDetails") or {"processingStatus": "processing"})
         if "statistics" in parts:
-            out["statistics"] = self._statistics(video["id"])
+            out["statistics"] = self._metrics_now(video["id"])
         return out
 
     # ---- videos.list: processing advances per request ----
