@@ -35,7 +35,8 @@ def test_every_sandbox_has_the_same_control_paths(case):
     answer = requests.post(url + "accounts", json={"access_token": "tok-control"}, timeout=10)
     assert answer.status_code == 200 and answer.json()["ok"] is True and ids <= answer.json().keys()
     for path in ("inject", "faults"):
-        answer = requests.post(url + path, json={"endpoint": endpoint, "kind": "error", "count": 1, **error}, timeout=10)
+        fault = {"endpoint": endpoint, "kind": "error", "count": 1, **error}
+        answer = requests.post(url + path, json=fault, timeout=10)
         assert answer.status_code == 200, answer.text
     assert sandbox.pending_faults() == 2
     refused = requests.post(url + "inject", json={"endpoint": "no-such-endpoint", "kind": "slow", "seconds": 0},

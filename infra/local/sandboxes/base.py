@@ -24,6 +24,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
+from urllib.parse import parse_qs
 
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
@@ -91,10 +92,26 @@ def json_object(body: bytes, refuse: Callable[[str], Exception]) -> dict:
     return parsed
 
 
+def form_fields(request: Request, body: bytes, refuse: Callable[[str], Exception]) -> dict[str, str]:
+    """An application/x-www-form-urlencoded body (first value of each field), or `refuse(message)` raised."""
+    if request.mimetype != "application/x-www-form-urlencoded":
+        raise refuse("Content-Type must be application/x-www-form-urlencoded")
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+
+
 def json_response(data: Any, status: int = 200, code: Any = None, **kwargs: Any) -> Response:
     response = Response(json.dumps(data), status=status, mimetype="application/json", **kwargs)
     response.sandbox_code = code
     return response
+
+
+def lost_answer(params: dict, name: str, ways: dict[str, str], default: str, refusal: str) -> None:
+    """Set params["lose"] (drop, error or timeout) from the platform's own lost_response parameter
+    `name`, whose values `ways` maps; any other value is refused with `refusal`."""
+    way = params.get(name, default)
+    if way not in ways:
+        raise ValueError(refusal)
+    params["lose"] = ways[way]
 
 
 class FaultQueue:
@@ -123,6 +140,22 @@ class FaultQueue:
 
     def pending(self) -> int:
         return sum(int(f["left"]) for queue in self._queues.values() for f in queue)
+
+
+class snapshot:
+    """A sandbox's records (id -> record) as a read-only property, deep-copied under its lock and
+    shown by GET /_sandbox/state; without `private`, the records' "_" fields are left out."""
+
+    def __init__(self, attr: str, *, private: bool = False, doc: str = ""):
+        self.attr, self.private, self.__doc__ = attr, private, doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, sandbox: Any, owner: type | None = None) -> Any:
+        if sandbox is None:
+            return self
+        return sandbox._snapshot(getattr(sandbox, self.attr), private=self.private)
 
 
 class Sandbox(SandboxServer):
@@ -165,8 +198,9 @@ class Sandbox(SandboxServer):
             self._clear_state()
 
     def state(self) -> dict:
-        """What GET /_sandbox/state shows besides the request log."""
-        return {"posts": self.posts}
+        """What GET /_sandbox/state shows besides the request log: posts and every snapshot."""
+        views = {name for cls in type(self).__mro__ for name, value in vars(cls).items() if isinstance(value, snapshot)}
+        return {"posts": self.posts, **{name: getattr(self, name) for name in sorted(views)}}
 
     @property
     def posts(self) -> dict:
@@ -327,8 +361,9 @@ class Sandbox(SandboxServer):
 
     # ---- HTTP control surface, for a sandbox running as its own process ------------------------
     def controls(self) -> dict[str, Callable[[dict], dict | None]]:
-        """The platform's control paths besides state, reset and inject: name -> fn(payload)."""
-        return {}
+        """The control paths besides state, reset and inject: name -> fn(payload). accounts registers
+        an account with its tokens (the platform's add_account) and answers its ids."""
+        return {"accounts": lambda p: self.add_account(p.pop("access_token"), p.pop("refresh_token", None), **p)}
 
     def _control(self, request: Request) -> Response:
         name = request.path[len(CONTROL_PREFIX):]
@@ -340,7 +375,8 @@ class Sandbox(SandboxServer):
             payload = json.loads(request.get_data() or b"{}")
             result: dict | None = None
             if name in ("inject", "faults"):
-                self.inject(payload.pop("endpoint", ""), payload.pop("kind", ""), int(payload.pop("count", 1)), **payload)
+                endpoint, kind, count = payload.pop("endpoint", ""), payload.pop("kind", ""), payload.pop("count", 1)
+                self.inject(endpoint, kind, int(count), **payload)
             elif name == "reset":
                 self.reset()
             elif name in self.controls():

@@ -41,7 +41,7 @@ from werkzeug.wrappers import Request, Response
 
 from werkzeug.serving import make_server
 
-from infra.local.sandboxes.base import Call, Route, Sandbox, serve
+from infra.local.sandboxes.base import Call, Route, Sandbox, serve, snapshot
 from infra.local.sandboxes.engagement import engagement
 from infra.local.sandboxes.recording import recording_app
 from infra.local.sandboxes.server import (AuthorizationServer, OAuthRefusal, _QuietHandler, redirect_response,
@@ -385,14 +385,8 @@ class InstagramSandbox(Sandbox):
                 raise ValueError("a published container does not expire")
             c["status_code"], c["status"] = "EXPIRED", "Expired: the container was not published within 24 hours"
 
-    @property
-    def posts(self) -> dict[str, dict]:
-        """Published media by IG media id."""
-        return self._snapshot(self._media, private=True)
-
-    @property
-    def containers(self) -> dict[str, dict]:
-        return self._snapshot(self._containers)
+    posts = snapshot("_media", private=True, doc="Published media by IG media id.")
+    containers = snapshot("_containers")
 
     @property
     def fetches(self) -> list[dict]:
@@ -458,7 +452,8 @@ class InstagramSandbox(Sandbox):
         request = call.request
         request.graph_params = self._params(request)
         endpoint, parts = self._endpoint(request)
-        expected = "POST" if endpoint in ("media", "media_publish", "ig_code", "batch") else "GET"  # media_list: GET .../media
+        # media_list is GET .../media
+        expected = "POST" if endpoint in ("media", "media_publish", "ig_code", "batch") else "GET"
         return Route(endpoint, expected, {"parts": parts, "params": request.graph_params})
 
     def _endpoint(self, request: Request) -> tuple[str, list[str]]:
@@ -1213,13 +1208,6 @@ class InstagramSandbox(Sandbox):
             return {"access_token": self._issue(user, "instagram"), "token_type": "bearer", "expires_in": LONG_LIVED_SECONDS,
                     "permissions": "instagram_business_basic,instagram_business_content_publish"}
 
-    # ---- HTTP control surface (/_sandbox/...) besides state, reset and inject ----
-    def state(self) -> dict:
-        return {"posts": self.posts, "containers": self.containers}
-
-    def controls(self) -> dict:
-        return {"accounts": lambda p: self.add_account(p.pop("access_token"), p.pop("refresh_token", None), **p)}
-
 
 def main(argv: list[str] | None = None) -> int:
     def options(parser) -> None:
@@ -1227,8 +1215,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--quota-total", type=int, default=100)
 
     def build(args) -> InstagramSandbox:
-        sandbox = InstagramSandbox(args.host, args.port, status_checks_before_finished=args.status_checks_before_finished,
-                                   quota_total=args.quota_total)
+        sandbox = InstagramSandbox(args.host, args.port, quota_total=args.quota_total,
+                                   status_checks_before_finished=args.status_checks_before_finished)
         accounts.extend(sandbox.add_account(t) for t in args.token)
         return sandbox
 

@@ -18,11 +18,12 @@ import secrets
 import sys
 import time
 from typing import Any, Callable
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import quote, unquote
 
 from werkzeug.wrappers import Request, Response
 
-from infra.local.sandboxes.base import Call, Route, Sandbox, bearer_token, json_object, serve
+from infra.local.sandboxes.base import (Call, Route, Sandbox, bearer_token, form_fields, json_object, lost_answer, serve,
+                                        snapshot)
 from infra.local.sandboxes.engagement import engagement
 from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, redirect_response, refusal_page
 
@@ -248,9 +249,8 @@ class LinkedInSandbox(Sandbox):
         if kind == "fail_processing" and endpoint not in ("videos_get", "images_get"):
             raise ValueError("fail_processing applies to videos_get or images_get")
         if kind == "lost_response":
-            if params.get("how", "error") not in ("error", "drop"):
-                raise ValueError("lost_response takes how='error' (LinkedIn's 500) or how='drop' (no answer)")
-            params["lose"] = params.get("how", "error")
+            lost_answer(params, "how", {"error": "error", "drop": "drop"}, "error",
+                        "lost_response takes how='error' (LinkedIn's 500) or how='drop' (no answer)")
         return {"kind": kind, **params}
 
     def _place_fault(self, endpoint: str, fault: dict, count: int) -> dict | None:
@@ -262,17 +262,9 @@ class LinkedInSandbox(Sandbox):
     def _pending_platform_faults(self) -> int:
         return sum(self._processing_failures.values())
 
-    @property
-    def posts(self) -> dict[str, dict]:
-        return self._snapshot(self._posts, private=True)
-
-    @property
-    def images(self) -> dict[str, dict]:
-        return self._snapshot(self._images)
-
-    @property
-    def videos(self) -> dict[str, dict]:
-        return self._snapshot(self._videos)
+    posts = snapshot("_posts", private=True)
+    images = snapshot("_images")
+    videos = snapshot("_videos")
 
     # ---- server lifecycle ----
     @property
@@ -761,9 +753,7 @@ class LinkedInSandbox(Sandbox):
 
     # ---- OAuth ----
     def _h_token(self, request: Request, body: bytes, truncated: bool, urn: None) -> Response:
-        if request.mimetype != "application/x-www-form-urlencoded":
-            raise ApiError(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
-        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        form = form_fields(request, body, lambda message: ApiError(400, "invalid_request", message))
         if form.get("grant_type") == "authorization_code":
             return self._authorization_code(form)
         if form.get("grant_type") != "refresh_token":
@@ -794,12 +784,7 @@ class LinkedInSandbox(Sandbox):
         return self._json(out)
 
     def _authorization_code(self, form: dict) -> Response:
-        try:
-            grant = self.oauth.redeem(code=form.get("code", ""), client_id=form.get("client_id", ""),
-                                      client_secret=form.get("client_secret", ""), redirect_uri=form.get("redirect_uri"),
-                                      code_verifier=None)
-        except OAuthRefusal as refusal:
-            raise ApiError(refusal.status, refusal.error, refusal.description) from None
+        grant = self.oauth.redeem_form(form, lambda r: ApiError(r.status, r.error, r.description), verifier=False)
         person = grant["user"]
         with self._lock:
             access = "AQV" + secrets.token_urlsafe(40)
@@ -827,13 +812,6 @@ class LinkedInSandbox(Sandbox):
         return self._json({"sub": member_id, "name": name, "given_name": given, "family_name": family,
                            "picture": f"https://media.licdn.com/sandbox/{member_id}.jpg",
                            "locale": {"country": "US", "language": "en"}})
-
-    # ---- HTTP control surface (/_sandbox/...) besides state, reset and inject ----
-    def state(self) -> dict:
-        return {"posts": self.posts, "images": self.images, "videos": self.videos}
-
-    def controls(self) -> dict:
-        return {"accounts": lambda p: self.add_account(p.pop("access_token"), p.pop("refresh_token", None), **p)}
 
 
 def _endpoint(name: str, urn: str | None) -> Route:

@@ -19,12 +19,11 @@ import secrets
 import sys
 import time
 from typing import Any, Callable
-from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Request, Response
 
 from infra.local.sandboxes import tiktok_photo
-from infra.local.sandboxes.base import Call, Route, Sandbox, bearer_token, json_object, serve
+from infra.local.sandboxes.base import Call, Route, Sandbox, bearer_token, form_fields, json_object, lost_answer, serve
 from infra.local.sandboxes.engagement import engagement
 from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, redirect_response, refusal_page
 
@@ -225,9 +224,10 @@ class TikTokSandbox(Sandbox):
         if kind == "error" and not {"http_status", "code"} <= params.keys():
             raise ValueError("error faults need http_status=... and code=...")
         if kind == "lost_response":
-            if endpoint not in ("video_init", "upload") or params.get("respond", "drop") not in ("drop", "server_error"):
-                raise ValueError("lost_response applies to video_init or upload, with respond='drop' or 'server_error'")
-            params["lose"] = "drop" if params.get("respond", "drop") == "drop" else "error"
+            refusal = "lost_response applies to video_init or upload, with respond='drop' or 'server_error'"
+            if endpoint not in ("video_init", "upload"):
+                raise ValueError(refusal)
+            lost_answer(params, "respond", {"drop": "drop", "server_error": "error"}, "drop", refusal)
         return {"kind": kind, **params}
 
     def _place_fault(self, endpoint: str, fault: dict, count: int) -> dict | None:
@@ -580,9 +580,7 @@ class TikTokSandbox(Sandbox):
         return full
 
     def _h_token(self, request: Request, body: bytes, truncated: bool) -> Response:
-        if request.mimetype != "application/x-www-form-urlencoded":
-            raise ApiError(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
-        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        form = form_fields(request, body, lambda message: ApiError(400, "invalid_request", message))
         key, secret = form.get("client_key", ""), form.get("client_secret", "")
         if not key or not secret:
             raise ApiError(400, "invalid_request", "client_key and client_secret are required")

@@ -32,12 +32,12 @@ import sys
 import time
 import unicodedata
 from typing import Any, Callable
-from urllib.parse import parse_qs
 
 from twitter_text import extract_urls_with_indices, parse_tweet
 from werkzeug.wrappers import Request, Response
 
-from infra.local.sandboxes.base import Call, Route, Sandbox, bearer_token, json_object, serve
+from infra.local.sandboxes.base import (Call, Route, Sandbox, bearer_token, form_fields, json_object, lost_answer, serve,
+                                        snapshot)
 from infra.local.sandboxes.engagement import engagement
 from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, redirect_response, refusal_page
 
@@ -262,18 +262,12 @@ class XSandbox(Sandbox):
         if kind == "fail_processing" and endpoint != "media_finalize":
             raise ValueError("fail_processing applies to endpoint='media_finalize'")
         if kind == "lost_response":
-            if params.get("how", "error") not in ("error", "drop"):
-                raise ValueError("lost_response takes how='error' (X's 5xx) or how='drop' (no answer)")
-            params["lose"] = params.get("how", "error")
+            lost_answer(params, "how", {"error": "error", "drop": "drop"}, "error",
+                        "lost_response takes how='error' (X's 5xx) or how='drop' (no answer)")
         return {"kind": kind, **params}
 
-    @property
-    def posts(self) -> dict[str, dict]:
-        return self._snapshot(self._posts, private=True)
-
-    @property
-    def media(self) -> dict[str, dict]:
-        return self._snapshot(self._media)
+    posts = snapshot("_posts", private=True)
+    media = snapshot("_media")
 
     # ---- request plumbing ----
     def _route(self, call: Call) -> Route:
@@ -777,9 +771,7 @@ class XSandbox(Sandbox):
 
     # ---- OAuth 2.0 refresh (single-use, rotating refresh tokens) ----
     def _h_token(self, request: Request, body: bytes, truncated: bool, user: None) -> Response:
-        if request.mimetype != "application/x-www-form-urlencoded":
-            raise ApiError(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
-        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        form = form_fields(request, body, lambda message: ApiError(400, "invalid_request", message))
         if form.get("grant_type") == "authorization_code":
             return self._authorization_code(request, form)
         if form.get("grant_type") != "refresh_token":
@@ -837,13 +829,6 @@ class XSandbox(Sandbox):
                                                           required=("response_type", "redirect_uri", "scope", "state")))
         except OAuthRefusal as refusal:
             return refusal_page(refusal)
-
-    # ---- HTTP control surface (/_sandbox/...) besides state, reset and inject ----
-    def state(self) -> dict:
-        return {"posts": self.posts, "media": self.media}
-
-    def controls(self) -> dict:
-        return {"accounts": lambda p: self.add_account(p.pop("access_token"), p.pop("refresh_token", None), **p)}
 
 
 def main(argv: list[str] | None = None) -> int:

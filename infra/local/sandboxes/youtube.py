@@ -29,11 +29,10 @@ import sys
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable
-from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Request, Response
 
-from infra.local.sandboxes.base import Call, Drop, Route, Sandbox, bearer_token, serve
+from infra.local.sandboxes.base import Call, Drop, Route, Sandbox, bearer_token, form_fields, serve, snapshot
 from infra.local.sandboxes.engagement import engagement
 from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, redirect_response, refusal_page
 
@@ -242,14 +241,8 @@ class YouTubeSandbox(Sandbox):
         with self._lock:
             return dict(self._quota_used)
 
-    @property
-    def posts(self) -> dict[str, dict]:
-        """Completed uploads by video id: resource, status, sha256 of the bytes, chunk log."""
-        return self._snapshot(self._videos)
-
-    @property
-    def sessions(self) -> dict[str, dict]:
-        return self._snapshot(self._sessions)
+    posts = snapshot("_videos", doc="Completed uploads by video id: resource, status, sha256 of the bytes, chunk log.")
+    sessions = snapshot("_sessions")
 
     # ---- server lifecycle ----
     @property
@@ -693,9 +686,7 @@ class YouTubeSandbox(Sandbox):
 
     # ---- OAuth token endpoint ----
     def _h_token(self, request: Request, body: bytes, truncated: bool, entry: dict) -> Response:
-        if request.mimetype != "application/x-www-form-urlencoded":
-            raise ApiError(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
-        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        form = form_fields(request, body, lambda message: ApiError(400, "invalid_request", message))
         client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
         if not client_id or not secret:
             raise ApiError(401, "invalid_client", "The OAuth client was not found.")
@@ -716,13 +707,8 @@ class YouTubeSandbox(Sandbox):
                            "scope": " ".join(sorted(scopes))})
 
     def _authorization_code(self, form: dict) -> Response:
-        try:
-            grant = self.oauth.redeem(code=form.get("code", ""), client_id=form.get("client_id", ""),
-                                      client_secret=form.get("client_secret", ""), redirect_uri=form.get("redirect_uri"),
-                                      code_verifier=form.get("code_verifier"))
-        except OAuthRefusal as refusal:
-            # Google answers a bad, used or expired code (or verifier) with invalid_grant "Bad Request".
-            raise ApiError(refusal.status, refusal.error, refusal.description) from None
+        # Google answers a bad, used or expired code (or verifier) with invalid_grant "Bad Request".
+        grant = self.oauth.redeem_form(form, lambda r: ApiError(r.status, r.error, r.description))
         channel = grant["user"]
         with self._lock:
             access = "ya29." + secrets.token_urlsafe(32)
@@ -775,18 +761,18 @@ class YouTubeSandbox(Sandbox):
 
     # ---- HTTP control surface (/_sandbox/...) besides state, reset and inject ----
     def state(self) -> dict:
-        return {"posts": self.posts, "sessions": self.sessions, "quota_used": self.quota_used}
+        return {**super().state(), "quota_used": self.quota_used}
 
     def controls(self) -> dict:
-        return {"accounts": lambda p: self.add_account(p.pop("access_token"), p.pop("refresh_token", None), **p),
-                "quota": lambda p: self.set_quota_used(**p)}
+        return {**super().controls(), "quota": lambda p: self.set_quota_used(**p)}
 
 def main(argv: list[str] | None = None) -> int:
     def options(parser) -> None:
         parser.add_argument("--list-requests-before-processed", type=int, default=1)
 
     def build(args) -> YouTubeSandbox:
-        sandbox = YouTubeSandbox(args.host, args.port, list_requests_before_processed=args.list_requests_before_processed)
+        sandbox = YouTubeSandbox(args.host, args.port,
+                                 list_requests_before_processed=args.list_requests_before_processed)
         channels.extend(sandbox.add_account(token)["channel_id"] for token in args.token)
         return sandbox
 
