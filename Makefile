@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BQ_VENV := .venv-bq
 LINT_VENV := .venv-lint
+LOAD_VENV := .venv-load
 TERRAFORM ?= terraform
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: venv browser demo test lint emulators-check soak bench smoke clean
+.PHONY: venv browser demo test lint emulators-check soak bench loadtest smoke clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,12 @@ $(BQ_VENV)/.installed:
 $(LINT_VENV)/.installed:
 	$(PYTHON) -m venv $(LINT_VENV)
 	$(LINT_VENV)/bin/pip install -q --disable-pip-version-check checkov==3.3.30
+	touch $@
+
+# locust pins gevent, Flask and friends of its own: its own venv too (infra/local/loadtest_locust.py imports no project code).
+$(LOAD_VENV)/.installed:
+	$(PYTHON) -m venv $(LOAD_VENV)
+	$(LOAD_VENV)/bin/pip install -q --disable-pip-version-check locust==2.47.0
 	touch $@
 
 # The `postgate` operator CLI (shared/cli) as a command in the venv: a launcher that runs this checkout's code.
@@ -82,6 +89,14 @@ BENCH_ARGS ?=
 bench: venv
 	$(PY) -m infra.local.bench --posts 100 1000 $(BENCH_ARGS)
 
+# Benchmark, not part of `make test`: 20 locust users for 60 s against the api of the local stack (127.0.0.1 only):
+# list, calendar, campaigns, create, approve, reschedule one hot post, 50 live-status streams held, one user
+# sending 20 parallel changes to the hot post; prints count, errors and p50/p95/p99 per operation and the other
+# users' latency. More options: LOADTEST_ARGS="--seconds 120 --users 20 --streams 50".
+LOADTEST_ARGS ?=
+loadtest: venv $(LOAD_VENV)/.installed
+	$(PY) -m infra.local.loadtest $(LOADTEST_ARGS)
+
 # Post-deploy smoke check of a deployed project; publishes nothing (README "Deploy to GCP", 7. Smoke check after a deploy):
 # `make smoke PROJECT=my-project REGION=europe-west1`; more options: SMOKE_ARGS="--url api=https://..." (see --help).
 SMOKE_ARGS ?=
@@ -90,4 +105,4 @@ smoke: $(VENV)/.installed
 	$(PY) -m infra.smoke --project "$(PROJECT)" --region "$(REGION)" $(SMOKE_ARGS)
 
 clean:
-	rm -rf $(VENV) $(BQ_VENV) $(LINT_VENV) .pytest_cache infra/terraform/.build
+	rm -rf $(VENV) $(BQ_VENV) $(LINT_VENV) $(LOAD_VENV) .pytest_cache infra/terraform/.build

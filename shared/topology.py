@@ -55,7 +55,17 @@ class Function(_Model):
     memory: str
     max_instances: int = Field(ge=1)
     timeout_seconds: int = Field(ge=1, le=3600)
+    # Requests one instance serves at once (Cloud Run's max_instance_request_concurrency); the
+    # instance runs as many request threads (THREADS). Above 1 Cloud Run needs at least one vCPU.
+    concurrency: int = Field(default=1, ge=1, le=1000)
+    cpu: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?$")
     access: Access = Access()
+
+    @model_validator(mode="after")
+    def _concurrency_has_a_cpu(self) -> "Function":
+        if self.concurrency > 1 and float(self.cpu or 0) < 1:
+            raise ValueError(f"concurrency {self.concurrency} needs cpu of at least 1 (Cloud Run functions)")
+        return self
 
 
 class RetryPolicy(_Model):

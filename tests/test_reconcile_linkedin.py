@@ -131,3 +131,30 @@ def test_a_member_whose_posts_cannot_be_listed_stays_pending_never_absent(li, li
     [urn] = linkedin.posts
     assert _reconcile(post, now=later).platform_ids == {"post_urn": urn}
     assert linkedin.count("posts_create") == 1
+
+
+def test_the_poll_looks_again_when_absence_becomes_provable_not_a_backoff_later(li, linkedin):
+    """A late check in the backoff (5 minutes apart) would settle an unknown create up to 5 minutes
+    after the margin ran out: the poll looks again right when the answer becomes conclusive."""
+    from shared import services
+    from shared.platforms.linkedin.adapter import ABSENT_AFTER
+    from shared.publishing.status_poll import poll_once
+    from shared.runtime.config import get_config
+
+    content, due = _publish()
+    linkedin.inject("posts_create", "server_error")
+    _deliver(due.id)
+    post = _post(content.id)
+    repo = services.repository()
+    repo.update_fields(post.id, check_count=12)  # deep in the backoff: the next look would be 5 minutes away
+    early = post.create_sent_at + ABSENT_AFTER - timedelta(minutes=2)
+    config = get_config().model_copy(update={"poll_first_check_seconds": 10.0, "poll_max_interval_seconds": 300.0})
+    poll = lambda now: poll_once(repo=repo, config=config, secrets=services.secrets(),  # noqa: E731
+                                 bq=services.bigquery(), now=now)
+    first = poll(early)
+    assert first.waiting == 1
+    next_check = _post(content.id).next_check_at
+    assert next_check <= post.create_sent_at + ABSENT_AFTER + timedelta(seconds=2)
+    assert next_check >= early + timedelta(minutes=1)  # not sooner than needed either
+    assert poll(next_check).requeued == 1  # absent, proven at the margin: published again within minutes
+    assert _post(content.id).status == "queued" and linkedin.count("posts_create") == 1

@@ -249,6 +249,12 @@ def test_every_function_is_a_gen2_python311_function_with_its_declared_settings(
         assert service["available_memory"] == declared.memory
         assert service["max_instance_count"] == declared.max_instances
         assert service["timeout_seconds"] == declared.timeout_seconds
+        assert service["max_instance_request_concurrency"] == declared.concurrency
+        assert service["available_cpu"] == declared.cpu
+        # functions-framework runs as many request threads as the instance takes requests
+        threads = {"THREADS": str(declared.concurrency)} if declared.concurrency > 1 else {}
+        assert service["environment_variables"] == (
+            f"${{merge(var.function_environment, local.function_environment, {json.dumps(threads)})}}")
         assert service["service_account_email"] == f'${{google_service_account.function["{name}"].email}}'
         assert "event_trigger" not in fn  # Pub/Sub reaches it through google_pubsub_subscription.push
         expected_ingress = "ALLOW_ALL" if declared.trigger.type == "http" else "ALLOW_INTERNAL_ONLY"

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Callable
 
 FINAL = {"published", "failed", "rejected", "cancelled"}
+CAP_WAIT = "platform cap reached"  # the publisher's reason when it releases a post until a platform's cap resets
 FAILING = ("doubles", "lost", "failed_but_live", "unsettled", "extra_rows")
 
 
@@ -43,6 +44,9 @@ class PlatformVerdict:
     # Approval to final state per settled post, in production minutes (the soak's virtual clock: the
     # post's own timestamps), and the post that took longest.
     settle_minutes: list[float] = field(default_factory=list)
+    # Of those, the minutes of posts that waited out a platform's own cap or quota (X's usage cap,
+    # YouTube's daily quota, ...): the platform, not Postgate, sets when they may go out.
+    cap_wait_minutes: list[float] = field(default_factory=list)
     slowest: dict | None = None
     examples: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
 
@@ -111,6 +115,8 @@ def judge(platform: str, posts: list, live: list[tuple[str, str]], index_to_post
             if post.approved_at is not None:
                 minutes = (post.history[-1].at - post.approved_at).total_seconds() / 60
                 v.settle_minutes.append(minutes)
+                if any(CAP_WAIT in (step.reason or "") for step in post.history):
+                    v.cap_wait_minutes.append(minutes)
                 if v.slowest is None or minutes > v.slowest["minutes"]:
                     v.slowest = {"minutes": round(minutes, 1), **_example(post, ids)}
     v.wall_seconds = max(last_final - started, 0.0)
@@ -151,15 +157,20 @@ def percentile(values: list[float], q: float) -> float:
 
 def settle_table(verdicts: list[PlatformVerdict], budget_minutes: float) -> str:
     """Approval to final state (published / failed / ...) in production minutes, per platform."""
-    head = ["platform", "settled", "p50 min", "p95 min", "max min", f"over {budget_minutes:g} min"]
+    head = ["platform", "settled", "p50 min", "p95 min", "max min", f"over {budget_minutes:g} min",
+            "of which platform cap waits", "max without cap waits"]
     rows = []
     for v in verdicts:
         m = v.settle_minutes
         if not m:
-            rows.append([v.platform, 0, "-", "-", "-", "-"])
+            rows.append([v.platform, 0, "-", "-", "-", "-", "-", "-"])
             continue
+        rest = list(m)
+        for minutes in v.cap_wait_minutes:
+            rest.remove(minutes)
         rows.append([v.platform, len(m), f"{percentile(m, 50):.1f}", f"{percentile(m, 95):.1f}", f"{max(m):.1f}",
-                     sum(x > budget_minutes for x in m)])
+                     sum(x > budget_minutes for x in m), sum(x > budget_minutes for x in v.cap_wait_minutes),
+                     f"{max(rest):.1f}" if rest else "-"])
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     line = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
     return "\n".join([line(head), "-" * len(line(head)), *(line(r) for r in rows)])

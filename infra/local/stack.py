@@ -61,7 +61,8 @@ class LocalStack:
                 [str(Path(sys.executable).with_name("functions-framework")), "--target", fn.entry_point,
                  "--source", str(REPO / fn.source / "main.py"), "--signature-type", signature,
                  "--host", "127.0.0.1", "--port", str(port)],
-                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+                cwd=REPO, env={**env, **function_process_env(fn)}, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True))
         from shared import services
         from shared.runtime.clients import bigquery_client
         from infra.local.provision import provision
@@ -196,3 +197,9 @@ class LocalStack:
     def outbox(self, content_id: str) -> dict:
         path = next((self.workdir / "outbox").glob(f"{content_id}--*.json"))
         return json.loads(path.read_text(encoding="utf-8"))
+
+
+def function_process_env(fn) -> dict[str, str]:
+    """functions-framework serves with gunicorn: its request threads are the function's declared
+    concurrency (THREADS), as deployed; undeclared, functions-framework's own default."""
+    return {"THREADS": str(fn.concurrency)} if fn.concurrency > 1 else {}

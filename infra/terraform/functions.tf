@@ -136,13 +136,15 @@ resource "google_cloudfunctions2_function" "function" {
   # Pub/Sub-fed functions have no event_trigger: google_pubsub_subscription.push delivers to them
   # with the retry and dead-letter settings the topology declares, which Eventarc cannot express.
   service_config {
-    available_memory               = each.value.memory
-    max_instance_count             = each.value.max_instances
-    timeout_seconds                = each.value.timeout_seconds
-    ingress_settings               = each.value.ingress
-    service_account_email          = google_service_account.function[each.key].email
-    all_traffic_on_latest_revision = true
-    environment_variables          = merge(var.function_environment, local.function_environment)
+    available_memory                 = each.value.memory
+    max_instance_count               = each.value.max_instances
+    timeout_seconds                  = each.value.timeout_seconds
+    max_instance_request_concurrency = each.value.concurrency
+    available_cpu                    = each.value.cpu
+    ingress_settings                 = each.value.ingress
+    service_account_email            = google_service_account.function[each.key].email
+    all_traffic_on_latest_revision   = true
+    environment_variables            = merge(var.function_environment, local.function_environment, each.value.environment)
   }
 
   depends_on = [

@@ -396,5 +396,7 @@ def dispatch(request):
                                   413, {**api_headers(), "Content-Type": "application/json"})
     environ = dict(request.environ)
     environ["wsgi.input"] = io.BytesIO(body)
-    with app.request_context(environ):
+    from shared.api.contention import request_budget
+
+    with app.request_context(environ), request_budget():  # transactions retry briefly: answer fast
         return app.full_dispatch_request()

@@ -17,7 +17,7 @@ from shared.campaigns.model import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
 from shared.content.model import HASHTAG_PATTERN, Brief, ContentItem, GsUri, MediaRef, TargetSpec, content_hash
 from shared.errors import ValidationError
 from shared.posts.model import Post, post_id_for
-from shared.posts.repository import Repository
+from shared.posts.repository import Repository, new_transaction, run_with_contention_retry
 from shared.posts.schedule import PlannedTime, check_planned_time
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
@@ -464,7 +464,7 @@ def reopen_for_approval(repo: Repository, content_id: str, *, expected_hash: str
             transaction.set(repo.post_ref(post.id), _dump(post))
         return new
 
-    reopened = _run(repo.db.transaction())
+    reopened = run_with_contention_retry(lambda: _run(new_transaction(repo.db)))
     if reopened is not None:
         log_event(log, logging.WARNING, "approval voided; content goes back to its approver", reason=reason,
                   correlation_id=content_id, version=reopened.version)

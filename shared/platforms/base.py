@@ -37,7 +37,7 @@ functions with these signatures (see registry.py):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Literal, Protocol
 
 from shared.content.model import ContentItem, MediaRef, TargetSpec
@@ -118,6 +118,9 @@ class StatusResult:
     fail_class: str | None = None  # transient | platform | ...
     detail: str | None = None  # the platform's own status word, for logs
     next_check_seconds: float | None = None  # the platform's hint (e.g. X check_after_secs)
+    # Pending only until then: in this many seconds the platform's answer can prove the post absent
+    # (a reconcile's margin running out), so the poll's backoff must not look later than that.
+    conclusive_in_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,13 @@ class ReviewCard:
     text_label: str = "Text"
     # Why this post cannot carry the platform's AI disclosure field, when it cannot (disclosure.review_line).
     ai_field_unavailable: str | None = None
+
+
+def seconds_until_conclusive(sent_at: datetime | None, now: datetime, margin: timedelta) -> float | None:
+    """Seconds until `margin` has passed since the create was sent (None when it was never sent)."""
+    if sent_at is None:
+        return None
+    return max((sent_at + margin - now).total_seconds(), 0.0)
 
 
 def on_off(enabled: bool) -> str:

@@ -3,8 +3,9 @@
 A real-time listener (`Query.on_snapshot`) on the item's posts hands each snapshot to the stream
 through a queue: first one event per post with its current state, then one each time a post's
 status changes. Comment lines keep idle connections (and proxies) open and let the server notice
-a client that left. The stream ends with `event: end` once every post is final, or at the time
-limit; the listener is always unsubscribed when the stream stops, the client's leaving included.
+a client that left. The stream ends with `event: end` once every post is final, when nothing
+changed for `idle_seconds`, or at the time limit; the listener is always unsubscribed when the
+stream stops, the client's leaving included.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def sse_comment(text: str) -> str:
 
 
 def content_events(db, content_id: str, *, stream_seconds: float, heartbeat_seconds: float = HEARTBEAT_SECONDS,
-                   clock: Callable[[], float] = time.monotonic) -> Iterator[str]:
+                   idle_seconds: float | None = None, clock: Callable[[], float] = time.monotonic) -> Iterator[str]:
     """The SSE text of one content item's post changes, as they happen (a generator: the listener
     is started at the first `next()` and unsubscribed when it finishes or is closed)."""
     from google.cloud.firestore_v1.base_query import FieldFilter
@@ -68,6 +69,8 @@ def content_events(db, content_id: str, *, stream_seconds: float, heartbeat_seco
     started = clock()
     deadline = started + stream_seconds
     next_heartbeat = started + heartbeat_seconds
+    idle_seconds = stream_seconds if idle_seconds is None else idle_seconds
+    idle_until = started + idle_seconds  # moved on by each post event
     last_status: dict[str, str] = {}
     sent: dict[str, int] = {}
     reason = "client left"
@@ -80,8 +83,12 @@ def content_events(db, content_id: str, *, stream_seconds: float, heartbeat_seco
                 reason = "time limit"
                 yield sse_message("end", {"content_id": content_id, "reason": reason})
                 return
+            if now >= idle_until:
+                reason = "idle"  # a watcher with nothing to see gives its request thread back
+                yield sse_message("end", {"content_id": content_id, "reason": reason})
+                return
             try:
-                docs = snapshots.get(timeout=max(0.0, min(deadline, next_heartbeat) - now))
+                docs = snapshots.get(timeout=max(0.0, min(deadline, idle_until, next_heartbeat) - now))
             except queue.Empty:
                 if clock() >= next_heartbeat:
                     next_heartbeat = clock() + heartbeat_seconds
@@ -93,6 +100,7 @@ def content_events(db, content_id: str, *, stream_seconds: float, heartbeat_seco
                     continue  # a change of other fields (poll times, leases): nothing to show
                 last_status[state.post_id] = state.status
                 sent[state.post_id] = sent.get(state.post_id, 0) + 1
+                idle_until = clock() + idle_seconds
                 yield sse_message("post", asdict(state), f"{state.post_id}:{sent[state.post_id]}")
             if all(s.status in TERMINAL for s in states):
                 reason = "all posts final" if states else "no posts"

@@ -87,3 +87,8 @@ class Post(BaseModel):
 def post_id_for(content_id: str, account_id: str) -> str:
     """Deterministic id: a redelivered 'generate' can never create a second post for a target."""
     return f"{content_id}--{account_id}"
+
+
+def content_id_of(post_id: str) -> str:
+    """The content item a post id names (content ids never contain "--")."""
+    return post_id.split("--", 1)[0]

@@ -4,9 +4,11 @@ re-reads the document, checks the expected state and applies one state-machine t
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Iterator
 
 from shared.content.model import ContentItem
 from shared.posts.model import Post, PostStatus
@@ -92,7 +94,7 @@ class Repository:
                 transaction.set(ref, _dump(after))
             return before, after
 
-        return run_with_contention_retry(lambda: _run(self.db.transaction()))
+        return run_with_contention_retry(lambda: _run(new_transaction(self.db)))
 
     def move_post(self, post_id: str, expected: set[str], to: PostStatus, *, reason: str | None = None, **changes) -> Post | None:
         """Transition only if the post is still in one of `expected`; None if it moved on meanwhile."""
@@ -225,6 +227,45 @@ class Repository:
 CONTENTION_ATTEMPTS = 8
 
 
+class ContentionBudget:
+    """A caller that must answer fast (an API request) caps its transactions' retries: at most
+    `attempts` runs per transaction, each run one Firestore attempt, and no retry starts once
+    `seconds` have passed since its first transaction began (the emulator alone holds a waiting
+    lock about 2 s). Background functions keep the longer default."""
+
+    def __init__(self, attempts: int, seconds: float):
+        self.attempts = attempts
+        self.seconds = seconds
+        self._deadline: float | None = None
+
+    def time_left(self) -> bool:
+        import time
+
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self.seconds
+        return time.monotonic() < self._deadline
+
+
+_BUDGET: ContextVar[ContentionBudget | None] = ContextVar("contention_budget", default=None)
+
+
+@contextmanager
+def contention_budget(attempts: int, seconds: float) -> Iterator[ContentionBudget]:
+    """Transactions run inside (this thread or context) retry within this budget."""
+    budget = ContentionBudget(attempts, seconds)
+    token = _BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _BUDGET.reset(token)
+
+
+def new_transaction(db):
+    """A new transaction; under a budget Firestore's own commit retry is off (the budget's loop,
+    run_with_contention_retry, decides whether another attempt fits)."""
+    return db.transaction(max_attempts=1) if _BUDGET.get() is not None else db.transaction()
+
+
 def _contention_errors() -> tuple[type[Exception], ...]:
     try:
         from google.api_core import exceptions as gexc
@@ -243,17 +284,22 @@ def is_contention(exc: BaseException) -> bool:
 
 
 def run_with_contention_retry(run: Callable[[], object]):
-    """Run a Firestore transaction, retrying contention with backoff; the last error is raised."""
+    """Run a Firestore transaction, retrying contention with backoff (within the caller's
+    ContentionBudget, if any); the last error is raised."""
     import random
     import time
 
-    for attempt in range(CONTENTION_ATTEMPTS):
+    budget = _BUDGET.get()
+    attempts = budget.attempts if budget is not None else CONTENTION_ATTEMPTS
+    if budget is not None:
+        budget.time_left()  # the budget's clock starts with its first transaction
+    for attempt in range(attempts):
         try:
             return run()
         except CONTENTION_ERRORS as exc:
             if not is_contention(exc):
                 raise  # not contention: a real bug
-            if attempt == CONTENTION_ATTEMPTS - 1:
+            if attempt == attempts - 1 or (budget is not None and not budget.time_left()):
                 raise
             time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0))
 

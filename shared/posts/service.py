@@ -21,7 +21,7 @@ from shared.content.disclosure import carry_ai_flags
 from shared.content.model import ContentItem, MediaRef
 from shared.errors import IllegalTransition, ValidationError
 from shared.posts.model import Post, Transition
-from shared.posts.repository import Repository, run_with_contention_retry
+from shared.posts.repository import Repository, new_transaction, run_with_contention_retry
 from shared.posts.schedule import PAST_GRACE, PLAN_HORIZON, check_planned_time  # noqa: F401 - PAST_GRACE re-exported
 from shared.posts.state_machine import transition
 from shared.runtime.clock import utcnow
@@ -315,7 +315,7 @@ def delete_post(repo: Repository, post_id: str, *, by: str) -> bool:
             transaction.delete(repo.content_ref(content.id))
         return post
 
-    deleted = run_with_contention_retry(lambda: _run(repo.db.transaction()))
+    deleted = run_with_contention_retry(lambda: _run(new_transaction(repo.db)))
     if deleted is None:
         return False
     with log_context(correlation_id=deleted.content_id, post_id=deleted.id, platform=deleted.platform):

@@ -152,6 +152,9 @@ def _check_again_or_give_up(post: Post, *, repo: Repository, config, now: dateti
         changes: dict = {}
     else:
         delay = result.next_check_seconds if result.next_check_seconds is not None else next_check_delay(config, post.check_count)
+        if result.conclusive_in_seconds is not None:
+            # Settle when the answer becomes conclusive, not up to a backoff interval later.
+            delay = max(min(delay, result.conclusive_in_seconds + 1.0), 1.0)
         changes = {"platform_ids": {**post.platform_ids, **result.platform_ids}} if result.platform_ids else {}
         summary.waiting += 1
         log_event(log, logging.INFO, "post still processing" if not post.unconfirmed else "post not found yet",

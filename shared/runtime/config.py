@@ -71,6 +71,10 @@ _ENV = {
     "POSTGATE_API_AUDIENCE": "api_audience",
     "POSTGATE_API_REQUESTS_PER_MINUTE": "api_requests_per_minute",
     "POSTGATE_API_STREAM_SECONDS": "api_stream_seconds",
+    "POSTGATE_API_STREAM_IDLE_SECONDS": "api_stream_idle_seconds",
+    "POSTGATE_API_STREAM_HEARTBEAT_SECONDS": "api_stream_heartbeat_seconds",
+    "POSTGATE_API_STREAMS_PER_INSTANCE": "api_streams_per_instance",
+    "POSTGATE_API_STREAMS_PER_USER": "api_streams_per_user",
     "POSTGATE_API_GOOGLE_CERTS_URL": "api_google_certs_url",
     "POSTGATE_OAUTH_CLIENTS_SECRET": "oauth_clients_secret",
     "POSTGATE_OAUTH_STATE_TTL_SECONDS": "oauth_state_ttl_seconds",
@@ -174,6 +178,13 @@ class Config(BaseModel):
     api_google_certs_url: str = Field(default="https://www.googleapis.com/oauth2/v1/certs", pattern=r"^https?://")
     # A live-status stream ends after this long; clients reconnect (EventSource does by itself).
     api_stream_seconds: float = Field(default=300.0, gt=0)
+    # ... and sooner when nothing changed for this long; a comment line every heartbeat keeps idle
+    # proxies from cutting it and lets the server notice a client that left (shared/api/streams.py).
+    api_stream_idle_seconds: float = Field(default=120.0, gt=0)
+    api_stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    # Open streams an instance and a user may hold; unset: half the instance's request threads (THREADS).
+    api_streams_per_instance: int | None = Field(default=None, ge=1)
+    api_streams_per_user: int = Field(default=5, ge=1)
     # One secret holding every platform's OAuth app credentials: {"<platform>": {"client_id", "client_secret"}}.
     oauth_clients_secret: str = "oauth-clients"
     # Connecting an account (shared/accounts/oauth.py): how long an authorize link's `state` lasts,

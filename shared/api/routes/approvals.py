@@ -10,6 +10,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.api.app import current_principal
+from shared.api.contention import one_change_at_a_time
 from shared.api.errors import ApiError, conflict, not_found
 from shared.api.models import PostOut
 
@@ -169,8 +170,9 @@ def decide(path: ContentPath, body: DecisionIn):
     config = get_config()
     env = service.ReviewEnv(media_store=services.media_store(), config=config,
                             request_approval=lambda c: entrypoints.request_approval(config, c))
-    result = service.decide_via_api(repo, content.id, body.action, body.content_hash, principal.user, env,
-                                    reason=body.reason)
+    with one_change_at_a_time(content.id):  # busy: 503 with Retry-After (shared/api/contention.py)
+        result = service.decide_via_api(repo, content.id, body.action, body.content_hash, principal.user, env,
+                                        reason=body.reason)
     if result.decision is None:
         stale = body.content_hash != content.content_hash
         raise ApiError(result.status, result.message or "nothing was recorded",

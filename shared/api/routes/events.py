@@ -12,24 +12,61 @@ blueprint = APIBlueprint("events", __name__, abp_tags=[Tag(name="live status")],
 _EVENT_STREAM = {
     "description": "Server-Sent Events: `event: post` (id `<post_id>:<n>`, data {post_id, status, platform, "
                    "account_id, share_url, fail_reason, at}) for each post's current state and then each status "
-                   "change; comment heartbeats about every 15 s; `event: end` when every post is final or at the "
-                   "time limit.",
+                   "change; comment heartbeats about every 15 s; `event: end` when every post is final, after "
+                   "2 minutes without a change, or at the time limit. A user may hold a few streams at once "
+                   "(more: 429) and an instance a bounded number (more: 503), both with Retry-After.",
     "content": {"text/event-stream": {"schema": {"type": "string"}}},
 }
 
 
 @blueprint.get("/contents/<content_id>/events", responses={200: _EVENT_STREAM})
 def content_events(path: ContentPath):
-    """Watch a content item's posts move (fed by a Firestore listener, not polling)."""
+    """Watch a content item's posts move (fed by a Firestore listener, not polling). Streams are
+    bounded per user (429) and per instance (503), see shared/api/streams.py."""
     import flask
 
     from shared import services
+    from shared.api.app import current_principal
     from shared.posts.live_status import content_events as stream
     from shared.runtime.config import get_config
 
     repo = services.repository()
     if repo.get_content(path.content_id) is None:
         raise not_found("content", path.content_id)
-    events = stream(repo.db, path.content_id, stream_seconds=get_config().api_stream_seconds)
-    return flask.Response(flask.stream_with_context(events), status=200, content_type="text/event-stream",
-                          headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    config = get_config()
+    release = _slots(config).acquire(current_principal().user)
+    try:
+        events = stream(repo.db, path.content_id, stream_seconds=config.api_stream_seconds,
+                        heartbeat_seconds=config.api_stream_heartbeat_seconds,
+                        idle_seconds=config.api_stream_idle_seconds)
+        response = flask.Response(flask.stream_with_context(_releasing(events, release)), status=200,
+                                  content_type="text/event-stream",
+                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    except BaseException:
+        release()
+        raise
+    response.call_on_close(release)  # also when the body was never read (the client left at once)
+    return response
+
+
+def _releasing(events, release):
+    """The stream's text; its slot is given back as soon as it ends, whichever way."""
+    try:
+        yield from events
+    finally:
+        events.close()
+        release()
+
+
+def _slots(config):
+    """This instance's stream counts (kept on the app: one per instance)."""
+    import flask
+
+    from shared.api.streams import StreamSlots, request_threads
+
+    extensions = flask.current_app.extensions
+    slots = extensions.get("postgate_streams")
+    if slots is None:
+        per_instance = config.api_streams_per_instance or max(1, request_threads() // 2)
+        slots = extensions.setdefault("postgate_streams", StreamSlots(per_instance, config.api_streams_per_user))
+    return slots

@@ -57,7 +57,11 @@ class ContentPath(BaseModel):
 
 class IdempotencyHeader(BaseModel):
     idempotency_key: str | None = Field(default=None, alias="Idempotency-Key", min_length=1, max_length=200,
-                                        description="the same key returns the same item(s) instead of new ones")
+                                        description="per user and operation: the same key and body return the "
+                                                    "same item(s) instead of new ones; the same key with another "
+                                                    "body is a 422; while the first request with it is still "
+                                                    "working the others wait for its result (409 with "
+                                                    "Retry-After if it takes over 3 s)")
 
 
 class GenerateIn(Brief):
@@ -162,6 +166,22 @@ def _repo():
     return services.repository()
 
 
+def _one_change_at_a_time(post_id: str):
+    """Changes of a post and its siblings (one content item) queue one at a time per instance;
+    busy beyond that: 503 with Retry-After (shared/api/contention.py)."""
+    from shared.api.contention import one_change_at_a_time
+    from shared.posts.model import content_id_of
+
+    return one_change_at_a_time(content_id_of(post_id))
+
+
+def _idempotent(user: str, operation: str, header: IdempotencyHeader, body):
+    """Idempotency-Key per user and operation, bound to the body (shared/api/idempotency.py)."""
+    from shared.api.idempotency import idempotent
+
+    return idempotent(_repo().db, user=user, operation=operation, key=header.idempotency_key, body=body)
+
+
 def _content_out(content) -> dict:
     return ContentOut.of(content, _repo().posts_for_content(content.id)).model_dump(mode="json")
 
@@ -198,7 +218,8 @@ def generate_posts(body: GenerateIn, header: IdempotencyHeader):
         check_planned_time(body.publish_at, now=utcnow(), field="publish_at")
     payload = body.model_dump(mode="json")
     payload["requested_by"] = body.requested_by or user
-    content = entrypoints.generate(payload, idempotency_key=header.idempotency_key)
+    with _idempotent(user, "posts.generate", header, body) as key:
+        content = entrypoints.generate(payload, idempotency_key=key)
     return _content_out(content), 201
 
 
@@ -211,9 +232,10 @@ def create_post(body: OwnCopy, header: IdempotencyHeader):
 
     user = _editor()
     try:
-        content, created = create_from_copy(body, requested_by=user, repo=_repo(), media_store=services.media_store(),
-                                            media_bucket=get_config().media_bucket,
-                                            idempotency_key=header.idempotency_key)
+        with _idempotent(user, "posts.create", header, body) as key:
+            content, created = create_from_copy(body, requested_by=user, repo=_repo(),
+                                                media_store=services.media_store(),
+                                                media_bucket=get_config().media_bucket, idempotency_key=key)
     except CopyRefused as refused:
         return _refused(refused)
     if created:
@@ -230,8 +252,9 @@ def create_posts_in_bulk(body: BulkIn, header: IdempotencyHeader):
 
     user = _editor()
     try:
-        made = create_copies(body.items, requested_by=user, repo=_repo(), media_store=services.media_store(),
-                             media_bucket=get_config().media_bucket, idempotency_key=header.idempotency_key)
+        with _idempotent(user, "posts.bulk", header, body) as key:
+            made = create_copies(body.items, requested_by=user, repo=_repo(), media_store=services.media_store(),
+                                 media_bucket=get_config().media_bucket, idempotency_key=key)
     except CopyRefused as refused:
         return _refused(refused)
     for content, created in made:
@@ -311,8 +334,9 @@ def update_post(path: PostPath, body: PostPatch):
     edit = PostEdit(caption=body.caption, hashtags=body.hashtags, video=body.video, images=body.images,
                     scheduled_at=body.scheduled_at)
     try:
-        post = edit_post(_repo(), path.post_id, edit, by=user, media_store=services.media_store(),
-                         media_bucket=get_config().media_bucket, ask_approval=_ask_approval)
+        with _one_change_at_a_time(path.post_id):
+            post = edit_post(_repo(), path.post_id, edit, by=user, media_store=services.media_store(),
+                             media_bucket=get_config().media_bucket, ask_approval=_ask_approval)
     except CopyRefused as refused:
         return _refused(refused)
     if post is None:
@@ -326,7 +350,9 @@ def delete_post(path: PostPath):
     from shared.posts.service import delete_post as delete
 
     user = _editor()
-    if not delete(_repo(), path.post_id, by=user):
+    with _one_change_at_a_time(path.post_id):
+        deleted = delete(_repo(), path.post_id, by=user)
+    if not deleted:
         raise not_found("post", path.post_id)
     return "", 204
 
@@ -337,7 +363,8 @@ def cancel_post(path: PostPath):
     from shared.posts.service import cancel_post as cancel
 
     user = _editor()
-    post = cancel(_repo(), path.post_id, by=user)
+    with _one_change_at_a_time(path.post_id):
+        post = cancel(_repo(), path.post_id, by=user)
     if post is None:
         raise not_found("post", path.post_id)
     return _post_out(post)
@@ -350,7 +377,8 @@ def reschedule_post(path: PostPath, body: RescheduleIn):
     from shared.posts.service import reschedule_post as reschedule
 
     user = _editor()
-    post = reschedule(_repo(), path.post_id, body.scheduled_at, by=user)
+    with _one_change_at_a_time(path.post_id):
+        post = reschedule(_repo(), path.post_id, body.scheduled_at, by=user)
     if post is None:
         raise not_found("post", path.post_id)
     return _post_out(post)

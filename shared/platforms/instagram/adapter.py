@@ -20,7 +20,7 @@ from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import (AmbiguousError, AuthError, CapReached, ConfigError, PermanentError, PostgateError,
                            TransientError, ValidationError)
 from shared.platforms.base import (Limit, MetricsContext, PublishContext, PublishResult, ReviewCard, StatusContext,
-                                   StatusResult)
+                                   StatusResult, seconds_until_conclusive)
 from shared.platforms.instagram import login_tokens, lookup
 from shared.platforms.instagram.client import (CAP_RETRY_SECONDS, BatchAnswer, ContainerStatus, InstagramClient,
                                               classify, exchange_authorization_code, is_throttle)
@@ -474,7 +474,9 @@ def _settle_from_container(ctx: StatusContext, client: InstagramClient, status: 
         return StatusResult("absent", detail=f"container still FINISHED {now - sent_at} after media_publish was sent")
     if code in ("IN_PROGRESS", "FINISHED"):
         # Not published (yet). A media with the same caption would be somebody else's.
-        return _pending(f"container {code}: not published")
+        return StatusResult("pending", detail=f"container {code}: not published",
+                            conclusive_in_seconds=seconds_until_conclusive(sent_at, now, FINISHED_PROVES_UNPUBLISHED_AFTER)
+                            if code == "FINISHED" else None)
     sighting = _sighting(ctx, client)
     if code == "PUBLISHED":
         if sighting.ambiguous:

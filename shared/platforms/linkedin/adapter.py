@@ -17,7 +17,7 @@ from shared.analytics.model import MetricsRefused, PlatformMetrics
 from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError, ValidationError
 from shared.platforms.base import (Limit, MetricsContext, PublishContext, PublishResult, ReviewCard, StatusContext,
-                                   StatusResult)
+                                   StatusResult, seconds_until_conclusive)
 from shared.platforms.linkedin.client import (DuplicatePost, LinkedInClient, RateLimited, exchange_authorization_code,
                                              refresh_member_tokens)
 from shared.platforms.metrics import check_batch, ids_to_fetch, in_post_order
@@ -248,8 +248,10 @@ def reconcile(ctx: StatusContext) -> StatusResult:
         return StatusResult("pending", detail=f"cannot list the author's posts: {exc}")
     if search.post is not None:
         return _reconciled(search.post, search.post["id"], detail="found among the author's posts")
-    if not search.complete or sent_at is None or (ctx.now or utcnow()) - sent_at < ABSENT_AFTER:
-        return StatusResult("pending", detail="not among the author's posts yet")
+    now = ctx.now or utcnow()
+    if not search.complete or sent_at is None or now - sent_at < ABSENT_AFTER:
+        return StatusResult("pending", detail="not among the author's posts yet",
+                            conclusive_in_seconds=seconds_until_conclusive(sent_at, now, ABSENT_AFTER))
     return StatusResult("absent", detail=f"not among the author's posts {ABSENT_AFTER} after the create was sent")
 
 

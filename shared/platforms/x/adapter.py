@@ -13,7 +13,7 @@ from shared.analytics.model import MetricsRefused, PlatformMetrics
 from shared.content.model import MediaRef
 from shared.errors import CapReached, PermanentError, TransientError
 from shared.platforms.base import (Limit, MetricsContext, PublishContext, PublishResult, ReviewCard, StatusContext,
-                                   StatusResult)
+                                   StatusResult, seconds_until_conclusive)
 from shared.platforms.metrics import check_batch, ids_to_fetch, in_post_order
 from shared.platforms.x.client import (DuplicateContent, RateLimited, XClient, exchange_authorization_code,
                                        refresh_user_tokens)
@@ -142,7 +142,8 @@ def reconcile(ctx: StatusContext) -> StatusResult:
                             share_url=share_url(ctx.account, tweet_id))
     now = ctx.now or utcnow()
     if not search.complete or sent_at is None or now - sent_at < ABSENT_AFTER:
-        return StatusResult("pending", detail="not on the account's timeline yet")
+        return StatusResult("pending", detail="not on the account's timeline yet",
+                            conclusive_in_seconds=seconds_until_conclusive(sent_at, now, ABSENT_AFTER))
     if refused_as_duplicate:
         reason = "X refused the post as duplicate content and no post from this approval is on the timeline"
         return StatusResult("failed", fail_reason=reason, fail_class="platform", detail="duplicate")

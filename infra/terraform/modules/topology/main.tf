@@ -36,6 +36,10 @@ locals {
       service_account_id = "${local.prefix}-${name}"
       # Pub/Sub pushes count as internal traffic, so only HTTP functions are reachable from outside.
       ingress = fn.trigger.type == "http" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+      # Requests an instance serves at once; functions-framework runs as many request threads (THREADS).
+      concurrency = try(fn.concurrency, 1)
+      cpu         = try(fn.cpu, null)
+      environment = { for k, v in { THREADS = tostring(try(fn.concurrency, 1)) } : k => v if try(fn.concurrency, 1) > 1 }
     }
   }
 
