@@ -1,7 +1,7 @@
 """A change to a published YouTube video's title, description, tags or privacy (Firestore
 `metadata_changes`), and the rules a change must meet before anyone is asked to approve it.
 
-The limits are YouTube's (platforms.md 4.3; https://developers.google.com/youtube/v3/docs/videos):
+The limits are YouTube's (docs/platforms.md#youtube-endpoints; https://developers.google.com/youtube/v3/docs/videos):
 title 1-100 characters without < or >, description at most 5000 UTF-8 bytes without < or >, tags at
 most 500 characters in total as YouTube counts them, privacy private | unlisted | public.
 """
