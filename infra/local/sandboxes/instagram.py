@@ -1,4 +1,4 @@
-"""Contract-faithful Instagram Graph API content-publishing sandbox (shared/platforms.md §2).
+"""Contract-faithful Instagram Graph API content-publishing sandbox (docs/platforms.md#instagram).
 
 Real HTTP on localhost so the real client is exercised end to end: media containers (image,
 reel, carousel children and parent), the container status progression, media_publish (once per
@@ -68,8 +68,8 @@ ENDPOINTS = {"publishing_limit", "media", "media_list", "stories", "container_st
 # Graph batch requests: at most 50 operations per batch [developers.facebook.com/docs/graph-api/batch-requests].
 # The error for a longer batch is not documented (unverified): (#100) with Meta's usual wording here.
 BATCH_MAX = 50
-# GET /<media>/insights?metric= (platforms.md 2.5): the current metrics, and the ones removed in 2025-04,
-# whose request fails as a whole.
+# GET /<media>/insights?metric= (docs/platforms.md#instagram-analytics): the current metrics, and the ones
+# removed in 2025-04, whose request fails as a whole.
 # Stories [developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media]:
 # media_type=STORIES with image_url or video_url, not both; images as for feed posts (JPEG, 8 MiB) but
 # full-screen, so the feed's aspect-ratio range does not apply (9:16 recommended); video MP4/MOV of

@@ -1,4 +1,4 @@
-"""Contract-faithful LinkedIn Posts API sandbox (versioned /rest, shared/platforms.md §5).
+"""Contract-faithful LinkedIn Posts API sandbox (versioned /rest, docs/platforms.md#linkedin).
 
 Real HTTP on localhost so the real client is exercised end to end: the version and Rest.li
 headers, image and multi-part video uploads with ETags, media status progressions (advanced
@@ -29,7 +29,7 @@ from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, redi
 
 MiB = 1024 * 1024
 COMMENTARY_MAX = 3000
-DEFAULT_PART_BYTES = 4 * MiB  # parts of about 4 MB (platforms.md 5.2)
+DEFAULT_PART_BYTES = 4 * MiB  # parts of about 4 MB (docs/platforms.md#linkedin-endpoints)
 VISIBILITIES = {"PUBLIC", "CONNECTIONS", "LOGGED_IN"}
 LIFECYCLE_STATES = {"PUBLISHED", "DRAFT"}
 POST_FIELDS = {"author", "commentary", "visibility", "distribution", "content", "lifecycleState",
@@ -84,7 +84,7 @@ def parse_little(text: str) -> tuple[str, bool, list[str], list[str]]:
     """Render little text as LinkedIn would: (visible text, truncated?, hashtags, mentions).
 
     An unescaped reserved character that starts no template makes LinkedIn drop the rest of the
-    commentary silently (platforms.md 5.3); that is what `truncated` reports."""
+    commentary silently (docs/platforms.md#linkedin-endpoints); that is what `truncated` reports."""
     out: list[str] = []
     tags: list[str] = []
     mentions: list[str] = []
@@ -790,7 +790,8 @@ class LinkedInSandbox(Sandbox):
             access = "AQV" + secrets.token_urlsafe(40)
             self._tokens[access] = person
             out = {"access_token": access, "expires_in": self.access_token_ttl, "scope": ",".join(grant["scopes"])}
-            # Programmatic refresh tokens only for approved partners (platforms.md 5.6); the sandbox issues one.
+            # Programmatic refresh tokens only for approved partners (docs/platforms.md#linkedin-tokens);
+            # the sandbox issues one.
             refresh = "AQX" + secrets.token_urlsafe(40)
             self._refresh[refresh] = {"person": person, "client_id": form.get("client_id"),
                                       "expires_at": self._clock() + self.refresh_token_ttl}

@@ -1,4 +1,4 @@
-"""Contract-faithful TikTok Content Posting API v2 sandbox (shared/platforms.md §1).
+"""Contract-faithful TikTok Content Posting API v2 sandbox (docs/platforms.md#tiktok).
 
 Real HTTP on localhost so the real client is exercised end to end: auth and scopes, the chunked
 upload byte rules, status progression, rate limits and injected faults. State is kept in

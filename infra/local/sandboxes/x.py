@@ -1,4 +1,4 @@
-"""Contract-faithful X API v2 sandbox (shared/platforms.md §3).
+"""Contract-faithful X API v2 sandbox (docs/platforms.md#x).
 
 Real HTTP on localhost so the real client is exercised end to end: bearer auth, the dedicated
 v2 chunked media upload (initialize / {id}/append / {id}/finalize / STATUS), POST /2/tweets with
@@ -60,8 +60,8 @@ CREATE_FIELDS = {"text", "media", "reply", "quote_tweet_id", "poll", "reply_sett
 # endpoint -> (requests per 15-minute window per user) [docs.x.com/x-api/fundamentals/rate-limits]
 RATE_LIMITS = {"create_post": 100, "get_post": 900, "media_initialize": 1875, "media_append": 1875,
                "media_finalize": 1875, "media_status": 1000, "user_posts": 900, "users_me": 75,
-               "posts_lookup": 5000}  # GET /2/tweets: 5,000 per 15 min per user (platforms.md 3.1)
-# GET /2/tweets?ids= takes 1..100 ids (platforms.md 0, 3.1) [github.com/xdevplatform/docs openapi.json]
+               "posts_lookup": 5000}  # GET /2/tweets: 5,000 per 15 min per user (docs/platforms.md#x-limits)
+# GET /2/tweets?ids= takes 1..100 ids (docs/platforms.md#x-analytics) [github.com/xdevplatform/docs openapi.json]
 LOOKUP_MAX_IDS = 100
 # X's OpenAPI document 2.167 (https://api.x.com/2/openapi.json, Aug 2026) renamed the post field
 # selection `tweet.fields` to `post.fields` on GET /2/tweets, /2/tweets/:id and /2/users/:id/tweets;
@@ -626,7 +626,7 @@ class XSandbox(Sandbox):
             "rendered_text": rendered, "url_entities": url_entities, "other_fields": other_fields}
         return tweet_id
 
-    # ---- GET /2/tweets: posts lookup with public_metrics (platforms.md 3.4) ----
+    # ---- GET /2/tweets: posts lookup with public_metrics (docs/platforms.md#x-analytics) ----
     def _h_posts_lookup(self, request: Request, body: bytes, truncated: bool, user: str) -> Response:
         """1..100 ids; what X cannot return comes back in `errors` beside `data` (a 200 either way)."""
         args = request.args

@@ -1,4 +1,4 @@
-"""Contract-faithful YouTube Data API v3 sandbox (shared/platforms.md §4).
+"""Contract-faithful YouTube Data API v3 sandbox (docs/platforms.md#youtube).
 
 Real HTTP on localhost so the real client is exercised end to end: the resumable upload protocol
 (session start with X-Upload-* headers and the video resource, Location session URI, PUT chunks
