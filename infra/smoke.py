@@ -24,9 +24,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, timedelta
 
 import requests
 
@@ -142,7 +142,7 @@ class SmokeCheck:
         self.out = out
         self.results: list[StepResult] = []
         self.http = requests.Session()
-        run_id = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]
         self.account_id = f"smoke-dry-run-{run_id}"
         self.caption = f"Postgate smoke check {run_id}: a dry run, never published."
         self.api_token: str | None = None
@@ -279,7 +279,7 @@ class SmokeCheck:
         from shared.approval.tokens import issue_token
 
         token, _ = issue_token(self.signing_key, content_id=self.content["id"], content_hash=self.content["content_hash"],
-                               action="approve", expires_at=datetime.now(timezone.utc) + timedelta(minutes=15),
+                               action="approve", expires_at=datetime.now(UTC) + timedelta(minutes=15),
                                recipient=self.approver)
         return token
 

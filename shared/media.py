@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from shared.content.model import MediaRef
 from shared.errors import MediaChanged
@@ -61,7 +61,7 @@ class MediaStore:
             raise MediaChanged(f"{media.uri} generation {media.generation} is no longer available (replaced or "
                                f"deleted after approval)", uri=media.uri, vanished=True) from None
         if len(data) != last - first + 1:
-            raise IOError(f"{media.uri}: asked for {last - first + 1} bytes at {first}, got {len(data)}")
+            raise OSError(f"{media.uri}: asked for {last - first + 1} bytes at {first}, got {len(data)}")
         return data
 
     def iter_ranges(self, media: MediaRef, ranges: list[tuple[int, int]]) -> Iterator[bytes]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.errors import BadMessage
@@ -42,4 +42,4 @@ def decode_cloud_event(event) -> tuple[dict[str, Any], dict[str, str], datetime 
 def message_age_seconds(published: datetime | None) -> float:
     if published is None:
         return 0.0
-    return (datetime.now(timezone.utc) - published).total_seconds()
+    return (datetime.now(UTC) - published).total_seconds()

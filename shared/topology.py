@@ -62,7 +62,7 @@ class Function(_Model):
     access: Access = Access()
 
     @model_validator(mode="after")
-    def _concurrency_has_a_cpu(self) -> "Function":
+    def _concurrency_has_a_cpu(self) -> Function:
         if self.concurrency > 1 and float(self.cpu or 0) < 1:
             raise ValueError(f"concurrency {self.concurrency} needs cpu of at least 1 (Cloud Run functions)")
         return self
@@ -168,7 +168,7 @@ class Topology(_Model):
     firestore: Firestore = Firestore()
 
     @model_validator(mode="after")
-    def _references_resolve(self) -> "Topology":
+    def _references_resolve(self) -> Topology:
         problems = []
         for name, fn in self.functions.items():
             if len(f"{self.project_prefix}-{name}") > _SERVICE_ACCOUNT_ID_MAX:

@@ -97,7 +97,7 @@ class Served:
         self._server.server_close()
         self._thread.join(timeout=10)
 
-    def __enter__(self) -> "Served":
+    def __enter__(self) -> Served:
         return self
 
     def __exit__(self, *exc) -> None:

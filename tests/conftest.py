@@ -6,14 +6,16 @@ import io
 import json
 import os
 import secrets as pysecrets
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 
 from infra.local.emulators import start_emulators
-from infra.local.sandboxes.recording import recording
 from infra.local.sample_media import jpeg_bytes  # noqa: F401 - tests import it from here
-from infra.local.sandboxes.tiktok import DEFAULT_SCOPES as TIKTOK_SCOPES, TikTokSandbox
+from infra.local.sandboxes.recording import recording
+from infra.local.sandboxes.tiktok import DEFAULT_SCOPES as TIKTOK_SCOPES
+from infra.local.sandboxes.tiktok import TikTokSandbox
 
 pytest_plugins = ["tests.browser"]  # the `chromium` and `browser` fixtures
 PROJECT = "test-project"
@@ -120,9 +122,9 @@ def stack_env(emulators, sandbox, tmp_path_factory):
         "POSTGATE_URL_SIGNING_KEY_FILE": str(url_signing_key),
     }
     os.environ.update(env)
+    from infra.local.provision import provision
     from shared import services
     from shared.runtime.clients import bigquery_client
-    from infra.local.provision import provision
 
     services.reset()
     provision(PROJECT, media_bucket=MEDIA_BUCKET, bq=bigquery_client(PROJECT, emulators.bigquery_url))
@@ -232,12 +234,12 @@ def snapshot_state() -> dict:
 
 def pubsub_envelope(payload, message_id: str = "1") -> dict:
     import base64
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     return {"subscription": f"projects/{PROJECT}/subscriptions/s",
             "message": {"data": base64.b64encode(data).decode(), "messageId": message_id,
-                        "publishTime": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"), "attributes": {}}}
+                        "publishTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"), "attributes": {}}}
 
 
 def function_client(source: str, target: str, signature: str = "cloudevent"):

@@ -95,9 +95,9 @@ def test_a_waiting_post_goes_out_once_a_slot_frees(env, sandbox):
 
 def test_a_transient_failure_gives_the_slot_back(env, sandbox):
     from shared import entrypoints, services
+    from shared.platforms.base import Limit
     from shared.publishing import limits
     from shared.publishing.publisher import publish_post
-    from shared.platforms.base import Limit
     from shared.runtime.config import get_config
 
     _set_cap(1)

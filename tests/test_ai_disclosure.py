@@ -8,10 +8,21 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC
 
 from shared.content.model import GeneratedDraft, GeneratedImage
-from tests.conftest import (ACCOUNT, MEDIA_BUCKET, approve, function_client, generic_brief, issue_link, jpeg_bytes,
-                            register_account, upload_object, upload_video)
+from tests.conftest import (
+    ACCOUNT,
+    MEDIA_BUCKET,
+    approve,
+    function_client,
+    generic_brief,
+    issue_link,
+    jpeg_bytes,
+    register_account,
+    upload_object,
+    upload_video,
+)
 from tests.test_publish_tiktok import _deliver as deliver_tiktok
 from tests.test_publish_youtube import VIDEO_SIZE, yt, yt_sandbox  # noqa: F401 - the YouTube sandbox fixtures
 from tests.test_publish_youtube import deliver as deliver_youtube
@@ -129,12 +140,12 @@ _OLD_DOC = {
 
 
 def test_content_stored_before_the_flag_loads_unflagged_with_its_approved_hash(env):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from shared import services
 
-    doc = {**_OLD_DOC, "publish_at": datetime(2031, 6, 2, 14, 30, tzinfo=timezone.utc),
-           "created_at": datetime(2030, 1, 1, tzinfo=timezone.utc), "updated_at": datetime(2030, 1, 1, tzinfo=timezone.utc)}
+    doc = {**_OLD_DOC, "publish_at": datetime(2031, 6, 2, 14, 30, tzinfo=UTC),
+           "created_at": datetime(2030, 1, 1, tzinfo=UTC), "updated_at": datetime(2030, 1, 1, tzinfo=UTC)}
     repo = services.repository()
     repo.content_ref("c-old").set(doc)
     content = repo.get_content("c-old")

@@ -5,7 +5,7 @@ disconnected account holds up nobody else. Real emulators and the TikTok sandbox
 from __future__ import annotations
 
 import secrets as pysecrets
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 
@@ -182,12 +182,12 @@ def test_young_posts_every_run_then_daily_then_weekly_then_never(env, sandbox):
 
 
 def test_schedule_boundaries():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from shared.analytics.selection import EARLY, next_pull_at
 
     config = _config(analytics_young_age_hours=48, analytics_daily_until_days=30, analytics_max_age_days=365)
-    run = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    run = datetime(2026, 11, 1, tzinfo=UTC)
     assert next_pull_at(run - timedelta(hours=47), run, config) == run + EARLY
     assert next_pull_at(run - timedelta(hours=48), run, config) == run + timedelta(days=1) - EARLY
     assert next_pull_at(run - timedelta(days=30), run, config) == run + timedelta(days=7) - EARLY

@@ -93,7 +93,7 @@ def google_certs():
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-google-signer")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
             .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
@@ -109,7 +109,8 @@ def google_certs():
 
 
 def _id_token(certs, **claims) -> dict[str, str]:
-    from google.auth import crypt, jwt as google_jwt
+    from google.auth import crypt
+    from google.auth import jwt as google_jwt
 
     now = int(time.time())
     payload = {"iss": "https://accounts.google.com", "aud": "postgate-api", "sub": "1234567890",
@@ -192,8 +193,8 @@ class CertEndpoint:
 def counted_certs(google_certs, env, monkeypatch):
     """The api function using a certificate endpoint of its own that counts fetches (same key as
     google_certs, so its tokens verify)."""
-    from cryptography import x509  # noqa: F401 - the fixture's certificate is reused as is
     import requests as _requests
+    from cryptography import x509  # noqa: F401 - the fixture's certificate is reused as is
 
     from shared import services
     from tests.browser import Served
@@ -217,7 +218,8 @@ def counted_certs(google_certs, env, monkeypatch):
 def _forged(certs, kid: str = "kid-1", **claims) -> dict[str, str]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
-    from google.auth import crypt, jwt as google_jwt
+    from google.auth import crypt
+    from google.auth import jwt as google_jwt
 
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
@@ -336,8 +338,8 @@ def test_email_verified_must_be_the_boolean_true(google_api, google_certs, verif
 
 
 def test_one_rate_limit_per_person_however_the_address_is_spelled(env, monkeypatch):
-    from shared import services
     import shared.api.app as api_app
+    from shared import services
     from tests.conftest import function_client
 
     _fresh_window()

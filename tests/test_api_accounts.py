@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import pytest
-
 from tests.conftest import ACCOUNT, approve, bearer, brief, upload_video
 
 EDITOR = "editor@example.com"

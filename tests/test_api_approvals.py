@@ -3,8 +3,7 @@ bound to the version they read, exactly as a signed link's; asking again; the de
 
 from __future__ import annotations
 
-
-from tests.conftest import approve, bearer, snapshot_state, upload_video, drain_messages
+from tests.conftest import approve, bearer, drain_messages, snapshot_state, upload_video
 
 APPROVER = "approver@example.com"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from tests.conftest import ACCOUNT, bearer, register_account, upload_video
 
@@ -15,7 +15,7 @@ def _copy(video: str, **overrides) -> dict:
 
 
 def _future_day(days: int = 10) -> date:
-    return (datetime.now(timezone.utc) + timedelta(days=days)).date()
+    return (datetime.now(UTC) + timedelta(days=days)).date()
 
 
 def _calendar(api, env, **query):
@@ -30,7 +30,7 @@ def _by_day(calendar: dict) -> dict[str, list[str]]:
 
 def test_a_post_at_2330_utc_is_on_the_next_day_in_berlin(api, env):
     day = _future_day()
-    late = datetime.combine(day, datetime.min.time(), timezone.utc) + timedelta(hours=23, minutes=30)
+    late = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=23, minutes=30)
     made = api.post("/posts", json=_copy(upload_video(), publish_at=late.isoformat()), headers=bearer(env)).get_json()
     nxt = day + timedelta(days=1)
 
@@ -51,7 +51,7 @@ def test_posts_within_a_day_are_in_time_order_and_filters_apply(api, env):
     register_account("tiktok-second", "tiktok", {"access_token": "act.second"}, handle="second")
     video = upload_video()
     day = _future_day(20)
-    at = lambda h: (datetime.combine(day, datetime.min.time(), timezone.utc) + timedelta(hours=h)).isoformat()  # noqa: E731
+    at = lambda h: (datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=h)).isoformat()  # noqa: E731
     late = api.post("/posts", json=_copy(video, publish_at=at(15), campaign="summer"), headers=bearer(env)).get_json()
     early = api.post("/posts", json=_copy(video, publish_at=at(9), targets=[
         {"account_id": "tiktok-second", "privacy_level": "SELF_ONLY"}]), headers=bearer(env)).get_json()
@@ -66,7 +66,7 @@ def test_posts_within_a_day_are_in_time_order_and_filters_apply(api, env):
     assert _by_day(_calendar(api, env, **{"from": day.isoformat(), "to": day.isoformat(), "platform": "x"})) == {
         day.isoformat(): []}
     # A post without a planned time is on the day it was created.
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     assert unscheduled["id"] in _by_day(_calendar(api, env, **{"from": today.isoformat(), "to": today.isoformat()}))[
         today.isoformat()]
 

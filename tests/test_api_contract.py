@@ -24,9 +24,13 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, seed, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, negative_data_rejection,
-                                               positive_data_acceptance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    positive_data_acceptance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.browser import serve_function
 from tests.conftest import bearer
@@ -131,7 +135,7 @@ def _planned_times(body: dict) -> None:
     """publish_at / scheduled_at: from now (a minute's grace) to 731 days ahead."""
     for name in ("publish_at", "scheduled_at"):
         if isinstance(body.get(name), str):
-            when = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1 + len(body[name]) % 700)
+            when = dt.datetime.now(dt.UTC) + dt.timedelta(days=1 + len(body[name]) % 700)
             body[name] = when.isoformat()
 
 

@@ -65,7 +65,6 @@ def test_deeply_nested_json_is_400_not_a_crash(api, env, path, depth):
 @pytest.fixture
 def served(env):
     import shared.api.app as api_app
-
     from tests.browser import serve_function
 
     api_app._app = None

@@ -10,8 +10,17 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import (ACCOUNT, ACCOUNT_SECRET, approve, bearer, brief, function_client, pubsub_envelope, drain_messages,
-                            upload_video)
+from tests.conftest import (
+    ACCOUNT,
+    ACCOUNT_SECRET,
+    approve,
+    bearer,
+    brief,
+    drain_messages,
+    function_client,
+    pubsub_envelope,
+    upload_video,
+)
 
 EDITOR = "editor@example.com"
 

@@ -13,8 +13,18 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.conftest import (MEDIA_BUCKET, PROJECT, approve, brief, function_client, issue_link, pubsub_envelope, drain_messages,
-                            snapshot_state, upload_video)
+from tests.conftest import (
+    MEDIA_BUCKET,
+    PROJECT,
+    approve,
+    brief,
+    drain_messages,
+    function_client,
+    issue_link,
+    pubsub_envelope,
+    snapshot_state,
+    upload_video,
+)
 
 
 def _http():

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
@@ -37,7 +37,7 @@ def _rows(campaign: str = CAMPAIGN) -> list[dict]:
     for post, platform in POSTS.items():
         for day_index, day in enumerate(DAYS):
             for snap, (h, m, s) in enumerate(SNAPSHOT_TIMES):
-                at = datetime(day.year, day.month, day.day, h, m, s, tzinfo=timezone.utc)
+                at = datetime(day.year, day.month, day.day, h, m, s, tzinfo=UTC)
                 rows.append({"snapshot_id": f"{campaign}-{post}-{day}-{snap}", "post_id": f"{campaign}-{post}",
                              "content_id": f"c-{post}", "campaign": campaign, "platform": platform,
                              "account_id": f"{platform}-main", "platform_post_id": f"pp-{post}",
@@ -294,7 +294,7 @@ def test_view_link_opens_the_page_without_a_bearer(analytics_api, env, metrics):
     link = r.get_json()
     assert link["url"].startswith(f"http://api.test/campaigns/{CAMPAIGN}/analytics/page?from=2030-03-01&to=2030-03-03&view=")
     expires = datetime.fromisoformat(link["expires_at"])
-    assert timedelta(minutes=14) < expires - datetime.now(timezone.utc) <= timedelta(minutes=15)
+    assert timedelta(minutes=14) < expires - datetime.now(UTC) <= timedelta(minutes=15)
     page = analytics_api.get(link["url"].removeprefix("http://api.test"))
     assert page.status_code == 200 and "Campaign spring-launch" in page.get_data(as_text=True)
     assert page.headers["Content-Security-Policy"].startswith("default-src 'none'; style-src")
@@ -334,8 +334,8 @@ def test_view_token_of_another_campaign_expired_or_forged_is_refused(analytics_a
 
 @pytest.fixture
 def served_api(env, monkeypatch):
-    from tests.browser import serve_function
     import shared.api.app as api_app
+    from tests.browser import serve_function
 
     api_app._app = None
     with serve_function("functions/api/main.py", "api") as served:
@@ -391,7 +391,8 @@ def test_terraform_creates_each_declared_view_with_the_sql_provisioning_uses(tmp
         pytest.skip("terraform binary not on PATH: cannot evaluate module.topology")
     from infra.local.provision import view_query
     from shared.topology import get_topology
-    from tests.test_terraform import PROJECT as TF_PROJECT, _evaluate_module, _parse_root_module
+    from tests.test_terraform import PROJECT as TF_PROJECT
+    from tests.test_terraform import _evaluate_module, _parse_root_module
 
     views = _evaluate_module(tmp_path)["views"]
     topology = get_topology()

@@ -10,7 +10,7 @@ import requests
 
 from tests.browser import console_messages, serve_function, set_viewport
 from tests.conftest import bearer
-from tests.test_campaign_analytics import (CAMPAIGN, _insert, _rows, expected_day_cells)
+from tests.test_campaign_analytics import CAMPAIGN, _insert, _rows, expected_day_cells
 
 WIDTHS = [pytest.param(1280, 800, False, id="desktop-1280px"), pytest.param(390, 844, True, id="phone-390px")]
 RANGE = {"from": "2030-03-01", "to": "2030-03-03"}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import jwt
@@ -324,7 +324,7 @@ def test_created_content_is_shown_with_its_posts_and_how_to_approve(capsys, env,
 
 
 def test_approve_then_reschedule_and_cancel_print_the_new_state(capsys, env, api_url):
-    content = create_own_copy(capsys, env, api_url, at=(datetime.now(timezone.utc) + timedelta(days=30)).isoformat())
+    content = create_own_copy(capsys, env, api_url, at=(datetime.now(UTC) + timedelta(days=30)).isoformat())
     post_id = content["posts"][0]["id"]
     approver = as_user(env, api_url, user="lead@example.com", roles=("approver",))
     code, out, err = cli(capsys, *approver, "approvals", "decide", content["id"], "approve", "--hash", content["content_hash"])
@@ -339,7 +339,7 @@ def test_approve_then_reschedule_and_cancel_print_the_new_state(capsys, env, api
     assert out.strip() == (f"post {post_id} rescheduled: now scheduled, scheduled {new_day.isoformat()} 09:15 "
                            f"{local.tzname()} (tiktok {ACCOUNT})")
     assert Client(api_url, as_user(env, api_url)[3]).get(f"/posts/{post_id}")["scheduled_at"].startswith(
-        local.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M"))
+        local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M"))
 
     code, out, err = cli(capsys, *as_user(env, api_url), "posts", "cancel", post_id)
     assert code == 0, err

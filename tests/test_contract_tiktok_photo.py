@@ -70,9 +70,17 @@ def test_a_body_not_sent_as_json_utf8_and_an_answer_without_publish_id_are_probl
 
 def test_what_our_client_sends_passes(env, sandbox):
     """A real photo publish, recorded: every content/init request our client made meets the rules."""
-    from tests.conftest import ACCOUNT, MEDIA_BUCKET, approve, function_client, generic_brief, jpeg_bytes, \
-        pubsub_envelope, upload_object
     from shared import entrypoints
+    from tests.conftest import (
+        ACCOUNT,
+        MEDIA_BUCKET,
+        approve,
+        function_client,
+        generic_brief,
+        jpeg_bytes,
+        pubsub_envelope,
+        upload_object,
+    )
 
     saved = sandbox.verified_url_prefixes
     sandbox.verified_url_prefixes = (env["POSTGATE_SIGNED_URL_ENDPOINT"].rstrip("/") + f"/{MEDIA_BUCKET}/",)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -26,7 +26,7 @@ def slug(heading: str) -> str:
     return text.replace(" ", "-")
 
 
-@lru_cache(maxsize=None)
+@cache
 def anchors(path: Path) -> frozenset[str]:
     """The anchors GitHub gives the headings of a Markdown file (a repeated slug gets -1, -2, ...)."""
     text = _FENCE.sub("", path.read_text(encoding="utf-8"))

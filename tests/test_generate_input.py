@@ -9,7 +9,16 @@ import json
 import pytest
 
 from shared.content.brief_request import MAX_BODY_BYTES, MAX_IDEMPOTENCY_KEY_CHARS, MAX_JSON_DEPTH
-from tests.conftest import ACCOUNT, MEDIA_BUCKET, PROJECT, brief, function_client, jpeg_bytes, pubsub_envelope, upload_video
+from tests.conftest import (
+    ACCOUNT,
+    MEDIA_BUCKET,
+    PROJECT,
+    brief,
+    function_client,
+    jpeg_bytes,
+    pubsub_envelope,
+    upload_video,
+)
 
 OTHER_BUCKET = "not-the-media-bucket"
 TARGET = {"account_id": ACCOUNT, "privacy_level": "PUBLIC_TO_EVERYONE"}

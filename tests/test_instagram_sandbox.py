@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -152,7 +152,7 @@ def test_image_story_is_full_screen_has_no_caption_and_is_listed_on_the_stories_
     story = box.posts[media_id]
     assert (story["media_type"], story["media_product_type"], story["caption"]) == ("IMAGE", "STORY", None)
     assert "/stories/brand/" in story["permalink"]
-    since = datetime.now(timezone.utc) - timedelta(minutes=5)
+    since = datetime.now(UTC) - timedelta(minutes=5)
     assert client.media_since(IG_ID, since, ["id"], max_pages=1).items == []
     [listed] = client.media_since(IG_ID, since, ["id", "media_product_type"], max_pages=1, edge="stories").items
     assert listed["id"] == media_id and listed["media_product_type"] == "STORY"
@@ -241,7 +241,7 @@ def test_expired_signed_url_is_refused(box, ids, put):
     url = put("old.jpg", jpeg_bytes())
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
-    query["X-Goog-Date"] = (datetime.now(timezone.utc) - timedelta(hours=2)).strftime("%Y%m%dT%H%M%SZ")
+    query["X-Goog-Date"] = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y%m%dT%H%M%SZ")
     with pytest.raises(PermanentError, match="expired") as err:
         _client(box).create_container(IG_ID, {"image_url": urlunsplit(parts._replace(query=urlencode(query)))})
     assert err.value.platform_code == "9004/2207052"
@@ -493,10 +493,10 @@ def test_media_list_is_newest_first_cursor_paged_and_read_back_by_time(box, ids,
     assert set(first["data"][0]) == {"id", "caption", "timestamp", "permalink", "media_type"}
     rest = requests.get(first["paging"]["next"], headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).json()
     assert [m["id"] for m in rest["data"]] == published[:1] and "next" not in rest["paging"]
-    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    since = datetime.now(UTC) - timedelta(minutes=1)
     listing = client.media_since(IG_ID, since, ["id", "caption"], max_pages=4)
     assert [m["id"] for m in listing.items] == published[::-1] and listing.complete
-    assert client.media_since(IG_ID, datetime.now(timezone.utc) + timedelta(minutes=1), ["id"], max_pages=4).items == []
+    assert client.media_since(IG_ID, datetime.now(UTC) + timedelta(minutes=1), ["id"], max_pages=4).items == []
 
 
 def test_media_list_reports_when_its_page_budget_ran_out(box, ids, put, monkeypatch):
@@ -506,7 +506,7 @@ def test_media_list_reports_when_its_page_budget_ran_out(box, ids, put, monkeypa
     client = _client(box)
     for i in range(3):
         client.publish(IG_ID, _finished_container(box, put, f"b{i}.jpg", f"Budget {i}"))
-    listing = client.media_since(IG_ID, datetime.now(timezone.utc) - timedelta(minutes=1), ["id"], max_pages=2)
+    listing = client.media_since(IG_ID, datetime.now(UTC) - timedelta(minutes=1), ["id"], max_pages=2)
     assert len(listing.items) == 2 and not listing.complete
 
 
@@ -514,7 +514,7 @@ def test_a_new_media_can_lag_behind_the_list(box, ids, put):
     box.listing_lag = 1
     client = _client(box)
     media_id = client.publish(IG_ID, _finished_container(box, put))
-    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    since = datetime.now(UTC) - timedelta(minutes=1)
     assert client.media_since(IG_ID, since, ["id"], max_pages=1).items == []
     assert [m["id"] for m in client.media_since(IG_ID, since, ["id"], max_pages=1).items] == [media_id]
     box.listing_lag = 0
@@ -538,7 +538,7 @@ def test_lookup_matches_what_was_sent_on_caption_and_the_type_it_reads_back_as(b
                                                       "video_url": put("m.mp4", b"\0" * 64, "video/mp4")})
     _finish(client, reel_container)
     reel = client.publish(IG_ID, reel_container)
-    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    since = datetime.now(UTC) - timedelta(minutes=1)
 
     def found(caption, media_type, product=None):
         expected = lookup.Expected(caption=caption, media_type=media_type, product_type=product, since=since)

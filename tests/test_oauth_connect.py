@@ -3,7 +3,6 @@ testing the connection afterwards."""
 
 from __future__ import annotations
 
-import io
 import json
 import secrets as pysecrets
 from urllib.parse import parse_qs, urlsplit

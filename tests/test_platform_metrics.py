@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets as pysecrets
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -49,7 +49,7 @@ def _config(**urls) -> Config:
 
 
 def _post(platform: str, account_id: str, platform_ids: dict[str, str], **target) -> Post:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return Post(id=f"content-{pysecrets.token_hex(4)}--{account_id}", content_id="content", account_id=account_id,
                 platform=platform, campaign="Launch", status="published", content_hash="hash",
                 target=TargetSpec(account_id=account_id, **target), platform_ids=platform_ids, created_at=now,
@@ -280,7 +280,7 @@ class LinkedIn(Harness):
 
     def rate_limit(self) -> float:
         self.sandbox.inject("share_statistics", "rate_limit")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() + 86400
         return midnight - now.timestamp()  # LinkedIn's daily limits reset at midnight UTC
 
@@ -445,7 +445,7 @@ def test_instagram_story_asks_for_story_metrics_and_after_24_hours_is_not_asked(
     feed = instagram.posts(1)[0]
     story_id = instagram.sandbox.add_media(instagram.access, age_seconds=3600, media_type="STORIES")
     story = _post("instagram", "acct", {"media_id": story_id}, instagram_media_type="STORIES")
-    story = story.model_copy(update={"published_at": datetime.now(timezone.utc) - timedelta(hours=1)})
+    story = story.model_copy(update={"published_at": datetime.now(UTC) - timedelta(hours=1)})
     numbers, feed_numbers = instagram.fetch([story, feed])
     live = instagram.sandbox.metrics_of(story_id)
     assert numbers == PlatformMetrics(platform_post_id=story_id, views=live["views"], reach=live["reach"],
@@ -454,7 +454,7 @@ def test_instagram_story_asks_for_story_metrics_and_after_24_hours_is_not_asked(
     [batch] = [e for e in instagram.sandbox.requests_log if e["endpoint"] == "batch"]
     metrics = [op["relative_url"].split("=", 1)[1] for op in json.loads(batch["params"]["batch"])]
     assert metrics == ["views,reach,shares", "views,reach,likes,comments,shares,saved"]
-    gone = story.model_copy(update={"published_at": datetime.now(timezone.utc) - timedelta(hours=25)})
+    gone = story.model_copy(update={"published_at": datetime.now(UTC) - timedelta(hours=25)})
     [refused] = instagram.fetch([gone])
     assert refused.platform_post_id == story_id and "24 hours" in refused.reason
     assert instagram.sandbox.metrics_calls() == 1  # nothing asked about the expired story

@@ -13,8 +13,16 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import (approve, function_client, generic_brief, jpeg_bytes, pubsub_envelope, register_account,
-                            upload_object, upload_video)
+from tests.conftest import (
+    approve,
+    function_client,
+    generic_brief,
+    jpeg_bytes,
+    pubsub_envelope,
+    register_account,
+    upload_object,
+    upload_video,
+)
 
 ACCOUNT = "ig-main"
 IG_ID = "17841400000000077"

@@ -12,8 +12,16 @@ import time
 import pytest
 
 from infra.local.sandboxes.linkedin import LinkedInSandbox
-from tests.conftest import (approve, function_client, generic_brief, jpeg_bytes, pubsub_envelope, register_account,
-                            upload_object, upload_video)
+from tests.conftest import (
+    approve,
+    function_client,
+    generic_brief,
+    jpeg_bytes,
+    pubsub_envelope,
+    register_account,
+    upload_object,
+    upload_video,
+)
 
 ACCOUNT = "li-brand"
 ACCESS = "AQV-linkedin-access"

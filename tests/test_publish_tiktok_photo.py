@@ -7,12 +7,22 @@ offers no lookup without the publish_id, so the post waits and ends unconfirmed,
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import (ACCOUNT, MEDIA_BUCKET, approve, function_client, generic_brief, jpeg_bytes,
-                            pubsub_envelope, reconcile, upload_object, upload_video)
+from tests.conftest import (
+    ACCOUNT,
+    MEDIA_BUCKET,
+    approve,
+    function_client,
+    generic_brief,
+    jpeg_bytes,
+    pubsub_envelope,
+    reconcile,
+    upload_object,
+    upload_video,
+)
 
 
 @pytest.fixture
@@ -62,7 +72,7 @@ def _poll(at: datetime | None = None):
 
     _TICKS[0] += 1
     return poll_once(repo=services.repository(), config=get_config(), secrets=services.secrets(), bq=services.bigquery(),
-                     now=at or datetime.now(timezone.utc) + timedelta(seconds=10 * _TICKS[0]))
+                     now=at or datetime.now(UTC) + timedelta(seconds=10 * _TICKS[0]))
 
 
 def _metrics(post):
@@ -73,7 +83,7 @@ def _metrics(post):
     from shared.runtime.config import get_config
 
     ctx = status_context(post, repo=services.repository(), config=get_config(), secrets=services.secrets(),
-                         now=datetime.now(timezone.utc))
+                         now=datetime.now(UTC))
     return adapter_for("tiktok").fetch_metrics(MetricsContext(posts=[post], account=ctx.account, tokens=ctx.tokens,
                                                               config=ctx.config))
 

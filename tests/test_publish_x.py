@@ -14,8 +14,16 @@ import time
 import pytest
 
 from infra.local.sandboxes.x import XSandbox
-from tests.conftest import (approve, function_client, generic_brief, jpeg_bytes, pubsub_envelope, register_account,
-                            upload_object, upload_video)
+from tests.conftest import (
+    approve,
+    function_client,
+    generic_brief,
+    jpeg_bytes,
+    pubsub_envelope,
+    register_account,
+    upload_object,
+    upload_video,
+)
 
 ACCOUNT = "x-main"
 HANDLE = "brand_x"

@@ -8,14 +8,24 @@ import hashlib
 import json
 import os
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from infra.local.sandboxes.youtube import GRANULE, YouTubeSandbox
-from tests.conftest import (MEDIA_BUCKET, PROJECT, approve, function_client, generic_brief, jpeg_bytes, pubsub_envelope,
-                            register_account, upload_object, upload_video)
+from tests.conftest import (
+    MEDIA_BUCKET,
+    PROJECT,
+    approve,
+    function_client,
+    generic_brief,
+    jpeg_bytes,
+    pubsub_envelope,
+    register_account,
+    upload_object,
+    upload_video,
+)
 
 ACCOUNT = "yt-main"
 SECRET = f"youtube-account-{ACCOUNT}"
@@ -88,7 +98,7 @@ def poll():
 
     _TICKS[0] += 1  # each tick a little later than the last, so the post's next check is due (no sleeping)
     return poll_once(repo=services.repository(), config=get_config(), secrets=services.secrets(), bq=services.bigquery(),
-                     now=datetime.now(timezone.utc) + timedelta(seconds=10 * _TICKS[0]))
+                     now=datetime.now(UTC) + timedelta(seconds=10 * _TICKS[0]))
 
 
 _TICKS = [0]
@@ -185,7 +195,7 @@ def test_video_youtube_keeps_private_after_the_update_fails_saying_so_and_keeps_
 def test_video_sent_before_its_publish_time_is_a_youtube_scheduled_release(yt):
     from shared import services
 
-    at = (datetime.now(timezone.utc) + timedelta(days=2)).replace(microsecond=0)
+    at = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
     content = generate(publish_at=at.isoformat())
     assert approve_env(content) == []  # scheduled, not due yet
     post = post_of(content.id)
@@ -449,7 +459,7 @@ def test_expired_access_token_is_refreshed_once_and_written_back(yt):
     stored = json.loads(services.secrets().access(SECRET))
     assert stored["access_token"] != ACCESS and stored["access_token"].startswith("ya29.")
     assert stored["refresh_token"] == REFRESH  # Google does not rotate it: the old one is kept
-    assert stored["expires_at"] > datetime.now(timezone.utc).timestamp()
+    assert stored["expires_at"] > datetime.now(UTC).timestamp()
     poll(), poll()
     assert post_of(post.content_id).status == "published" and yt.count("token") == 1
 

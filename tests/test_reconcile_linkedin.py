@@ -11,8 +11,18 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import approve, jpeg_bytes, reconcile, upload_object
-from tests.test_publish_linkedin import (_APPROVAL_ENV, ACCESS, ACCOUNT, _approval_env, _deliver, _generate,  # noqa: F401
-                                         _post, _publish, li, linkedin)  # fixtures: _approval_env, li, linkedin
+from tests.test_publish_linkedin import (  # noqa: F401
+    _APPROVAL_ENV,
+    ACCESS,
+    ACCOUNT,
+    _approval_env,
+    _deliver,
+    _generate,
+    _post,  # fixtures: _approval_env, li, linkedin
+    _publish,
+    li,
+    linkedin,
+)
 
 
 def _reconcile(post, *, now=None):

@@ -7,7 +7,7 @@ Each test drives the real publish function against the sandbox, then either the 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -38,7 +38,7 @@ def _poll(at: datetime | None = None):
 
     _TICKS[0] += 1  # each tick a little later than the last, so the post's next check is due (no sleeping)
     return poll_once(repo=services.repository(), config=get_config(), secrets=services.secrets(), bq=services.bigquery(),
-                     now=at or datetime.now(timezone.utc) + timedelta(seconds=10 * _TICKS[0]))
+                     now=at or datetime.now(UTC) + timedelta(seconds=10 * _TICKS[0]))
 
 
 def _reconcile(post, now: datetime | None = None):
@@ -86,10 +86,10 @@ def test_creator_over_the_daily_cap_is_published_again_and_waits_for_the_cap(dra
     post = _post(draft.id)
     assert post.status == "queued" and post.platform_ids == {} and post.fail_reason is None
     # It waits out TikTok's cap (about a day) before trying again: a redelivery now makes no call.
-    assert post.next_attempt_at - datetime.now(timezone.utc) > timedelta(hours=23)
+    assert post.next_attempt_at - datetime.now(UTC) > timedelta(hours=23)
     _deliver(due.id, "again")
     post = _post(draft.id)
-    assert post.status == "queued" and post.next_attempt_at - datetime.now(timezone.utc) > timedelta(hours=23)
+    assert post.status == "queued" and post.next_attempt_at - datetime.now(UTC) > timedelta(hours=23)
     assert sandbox.count("video_init") == 1 and _completed(sandbox) == []
 
 
@@ -135,7 +135,7 @@ def test_reconcile_of_an_upload_missing_bytes_hands_back_its_upload_url_while_it
     post = _post(draft.id)
     assert post.unconfirmed and sandbox.count("upload") == 1
     calls = sandbox.count("video_init")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     result = _reconcile(post, now=now)
     assert result.state == "absent" and result.detail == "upload_incomplete_resumable"
     assert result.platform_ids["publish_id"] == post.platform_ids["publish_id"]

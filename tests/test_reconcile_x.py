@@ -10,8 +10,7 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import approve, jpeg_bytes, reconcile, upload_object
-from tests.test_publish_x import (HANDLE, _deliver, _generate, _poll, _post, _publish, x,  # noqa: F401 - fixtures
-                                  x_sandbox)
+from tests.test_publish_x import HANDLE, _deliver, _generate, _poll, _post, _publish, x, x_sandbox  # noqa: F401 - fixtures
 
 
 def _reconcile(post, *, now=None):

@@ -8,8 +8,17 @@ from __future__ import annotations
 
 from infra.local.sandboxes.youtube import GRANULE
 from tests.conftest import reconcile
-from tests.test_publish_youtube import (VIDEO_SIZE, approve_env, deliver, generate, object_sha, poll, post_of,  # noqa: F401
-                                        yt, yt_sandbox)
+from tests.test_publish_youtube import (  # noqa: F401
+    VIDEO_SIZE,
+    approve_env,
+    deliver,
+    generate,
+    object_sha,
+    poll,
+    post_of,
+    yt,
+    yt_sandbox,
+)
 
 FINAL_CHUNK = 4  # VIDEO_SIZE goes in five chunks of 256 KiB, the last short: four pass before the final one
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -151,7 +151,7 @@ def test_malformed_report_loads_exactly_the_good_rows_and_lists_each_refused_lin
     assert record["load_job_id"] == f"report_{hashlib.md5(data).hexdigest()}_{generation}"
     assert record["moved_to"] == "processed/cms/2026-11.csv"
 
-    utc = timezone.utc
+    utc = UTC
     assert _report_rows() == [
         {"report_file": uri, "line": 2, "video_id": "dQw4w9WgXcQ", "title": "Launch day, part 1",
          "channel": "Brand Channel", "privacy": "public", "claimed_status": "Claimed", "policy": "Monetize",
@@ -291,7 +291,7 @@ def test_objects_outside_incoming_and_other_events_are_ignored(env):
     from google.cloud.pubsub_v1.types import PubsubMessage
 
     _bucket().blob("processed/old.csv").upload_from_string(_fixture("youtube_cms_clean.csv"))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for attributes in ({"eventType": "OBJECT_FINALIZE", "objectId": "processed/old.csv"},
                        {"eventType": "OBJECT_FINALIZE", "objectId": "failed/old.csv"},
                        {"eventType": "OBJECT_DELETE", "objectId": "incoming/x.csv"},
@@ -327,7 +327,7 @@ def test_a_load_job_id_runs_once(env):
     from shared.reports.loader import load_rows
 
     row = {"report_file": "gs://b/incoming/x.csv", "line": 2, "video_id": "oNcEoNlY001", "views": 1,
-           "loaded_at": datetime.now(timezone.utc)}
+           "loaded_at": datetime.now(UTC)}
     job_id = f"report_once_{uuid.uuid4().hex}"
     first = load_rows(services.bigquery(), PROJECT, "youtube_report_rows", [row], job_id)
     again = load_rows(services.bigquery(), PROJECT, "youtube_report_rows", [row, row], job_id)
@@ -386,13 +386,13 @@ def test_a_dropped_report_reaches_the_function_through_the_bucket_notification(r
 # --- reading the CSV (no emulator) ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("raw, expected", [
-    ("2026-11-25", datetime(2026, 11, 25, tzinfo=timezone.utc)),
-    ("2026-11-25T14:30:00Z", datetime(2026, 11, 25, 14, 30, tzinfo=timezone.utc)),
-    ("2026-11-25T14:30:00.250+01:00", datetime(2026, 11, 25, 13, 30, 0, 250000, tzinfo=timezone.utc)),
-    ("2026-11-25 14:30", datetime(2026, 11, 25, 14, 30, tzinfo=timezone.utc)),
-    ("Nov 25, 2026", datetime(2026, 11, 25, tzinfo=timezone.utc)),
-    ("November 5, 2026", datetime(2026, 11, 5, tzinfo=timezone.utc)),
-    ("Sept 5, 2026", datetime(2026, 9, 5, tzinfo=timezone.utc)),
+    ("2026-11-25", datetime(2026, 11, 25, tzinfo=UTC)),
+    ("2026-11-25T14:30:00Z", datetime(2026, 11, 25, 14, 30, tzinfo=UTC)),
+    ("2026-11-25T14:30:00.250+01:00", datetime(2026, 11, 25, 13, 30, 0, 250000, tzinfo=UTC)),
+    ("2026-11-25 14:30", datetime(2026, 11, 25, 14, 30, tzinfo=UTC)),
+    ("Nov 25, 2026", datetime(2026, 11, 25, tzinfo=UTC)),
+    ("November 5, 2026", datetime(2026, 11, 5, tzinfo=UTC)),
+    ("Sept 5, 2026", datetime(2026, 9, 5, tzinfo=UTC)),
     ("Feb 29, 2026", None), ("25/11/2026", None), ("11/25/2026", None), ("2026-11-25T25:00:00Z", None),
     ("Nov 25 2026", None), ("yesterday", None),
 ])

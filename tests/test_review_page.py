@@ -6,12 +6,21 @@ from __future__ import annotations
 import html
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from tests.conftest import (ACCOUNT, function_client, generic_brief, issue_link, jpeg_bytes, register_account,
-                            snapshot_state, upload_object, upload_video)
+from tests.conftest import (
+    ACCOUNT,
+    function_client,
+    generic_brief,
+    issue_link,
+    jpeg_bytes,
+    register_account,
+    snapshot_state,
+    upload_object,
+    upload_video,
+)
 
-PUBLISH_AT = datetime(2031, 6, 2, 14, 30, tzinfo=timezone.utc)
+PUBLISH_AT = datetime(2031, 6, 2, 14, 30, tzinfo=UTC)
 
 
 def _http():

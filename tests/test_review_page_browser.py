@@ -5,7 +5,7 @@ time zone, and the button they press is the decision recorded in Firestore."""
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,7 +16,7 @@ from tests.media_samples import decodable_jpeg, playable_mp4
 APPROVER = "lead@example.com"  # POSTGATE_APPROVERS in the test environment
 NEW_YORK = "America/New_York"
 # 11:30 UTC is 7:30 in New York (EDT): the same digits whether the page writes 12- or 24-hour time.
-PUBLISH_AT = datetime(2030, 7, 1, 11, 30, tzinfo=timezone.utc)
+PUBLISH_AT = datetime(2030, 7, 1, 11, 30, tzinfo=UTC)
 WIDTHS = [pytest.param(1280, 800, False, id="desktop-1280px"), pytest.param(390, 844, True, id="phone-390px")]
 
 _MEDIA = """return {

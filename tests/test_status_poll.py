@@ -16,10 +16,10 @@ def _publish(draft, env):
 
 def _tick():
     """One scheduler tick, with every processing post's next check made due (no sleeping)."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
     from shared import services
     from shared.runtime.clock import utcnow
-
-    from google.cloud.firestore_v1.base_query import FieldFilter
 
     repo = services.repository()
     for snap in repo.db.collection("posts").where(filter=FieldFilter("status", "==", "processing")).stream():
@@ -93,7 +93,6 @@ def test_post_still_processing_at_the_deadline_fails_as_timed_out(draft, env, sa
 
 
 def test_checks_back_off_between_polls(draft, env, sandbox, monkeypatch):
-    from shared import services
     from shared.publishing.status_poll import next_check_delay
     from shared.runtime.config import load_config
 

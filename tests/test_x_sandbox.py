@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -529,7 +529,7 @@ def test_timeline_gives_the_text_back_rewritten_as_x_does(sb):
 def test_reconcile_search_matches_the_exact_text_and_media_through_xs_rewriting(sb, clock):
     client = XClient(ALICE, base_url=sb.base_url, clock=clock)
     me = client.me()["id"]
-    start = datetime.fromtimestamp(clock.now - 120, timezone.utc)
+    start = datetime.fromtimestamp(clock.now - 120, UTC)
     media_id = uploaded_image(sb)
     sent = "Salt & <pepper> at https://example.com/menu and example.org #Launch"
     tweet(sb, {"text": sent, "media": {"media_ids": [media_id]}})

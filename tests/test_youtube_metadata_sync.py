@@ -8,15 +8,24 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from infra.local.sandboxes.youtube import GRANULE, YouTubeSandbox
-from tests.conftest import (PROJECT, approve, bearer, function_client, generic_brief, pubsub_envelope, register_account, drain_messages,
-                            upload_video)
+from tests.conftest import (
+    PROJECT,
+    approve,
+    bearer,
+    drain_messages,
+    function_client,
+    generic_brief,
+    pubsub_envelope,
+    register_account,
+    upload_video,
+)
 
 ACCOUNT = "yt-main"
 SECRET = f"youtube-account-{ACCOUNT}"
@@ -73,7 +82,7 @@ def published(yt, env):
     assert client.post("/", json=pubsub_envelope({"post_id": due.id})).status_code == 200
     for tick in (1, 2):
         poll_once(repo=services.repository(), config=get_config(), secrets=services.secrets(), bq=services.bigquery(),
-                  now=datetime.now(timezone.utc) + timedelta(seconds=10 * tick))
+                  now=datetime.now(UTC) + timedelta(seconds=10 * tick))
     post = services.repository().get_post(due.id)
     assert post.status == "published"
     drain_messages()
@@ -333,7 +342,7 @@ def _poll(minutes: float = 0.0):
     from shared.runtime.config import get_config
 
     return poll_once(repo=services.repository(), config=get_config(), secrets=services.secrets(),
-                     bq=services.bigquery(), now=datetime.now(timezone.utc) + timedelta(minutes=minutes))
+                     bq=services.bigquery(), now=datetime.now(UTC) + timedelta(minutes=minutes))
 
 
 def _approved_without_applying(change: dict):
@@ -460,7 +469,7 @@ def test_a_dead_appliers_lease_is_taken_over_only_once_it_runs_out(published, ap
     yt.edit_video(video_id, snippet={"description": "Sent just before the crash"})
     services.repository().db.collection(CHANGES).document(change["id"]).update({
         "status": "applying", "apply_claim": "dead-applier", "update_attempts": 1,
-        "apply_due_at": datetime.now(timezone.utc) + timedelta(minutes=5)})
+        "apply_due_at": datetime.now(UTC) + timedelta(minutes=5)})
     _poll()
     assert _change(change["id"]).status == "applying"  # the lease is still live
     _poll(minutes=6)

@@ -13,8 +13,13 @@ import requests
 
 from infra.local.sandboxes.youtube import GRANULE, YouTubeSandbox
 from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError
-from shared.platforms.youtube.client import (SessionExpired, YouTubeClient, classify, refresh_user_tokens,
-                                             upload_resumable)
+from shared.platforms.youtube.client import (
+    SessionExpired,
+    YouTubeClient,
+    classify,
+    refresh_user_tokens,
+    upload_resumable,
+)
 from shared.platforms.youtube.quota import seconds_until_pacific_midnight
 
 # Probes the sandbox with malformed requests on purpose: not contract-checked (tests/contracts).

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -75,7 +75,7 @@ def run(stack: LocalStack, out=print, timeout: float = 120.0) -> dict:
         raise RuntimeError("no approval request arrived in the outbox")
     out(f"approval    link sent to {request['recipient']}")
     operator = OperatorCli(stack)
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     calendar = ["calendar", "--from", today.isoformat(), "--to", (today + timedelta(days=6)).isoformat()]
     operator.run(*calendar, out=out)
     decision = approve_via_link(request["approve_url"])

@@ -13,7 +13,7 @@ import argparse
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,7 +64,7 @@ def _plan(stack, args) -> dict:
     video = stack.upload_video("loadtest/clip.mp4", 2 * 1024 * 1024)
     account = stack.platforms["tiktok"].account_id
     hammer = {"editor": token("hammer@example.com", "editor"), "approver": token("hammer-lead@example.com", "approver")}
-    in_a_week = (datetime.now(timezone.utc) + timedelta(days=7)).replace(microsecond=0).isoformat()
+    in_a_week = (datetime.now(UTC) + timedelta(days=7)).replace(microsecond=0).isoformat()
     created = requests.post(f"{host}/posts", timeout=30, headers={"Authorization": f"Bearer {hammer['editor']}"},
                             json=_own_copy(video, account, "The hot post", in_a_week))
     created.raise_for_status()

@@ -15,7 +15,7 @@ import random
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import gevent
@@ -44,7 +44,7 @@ def _auth(token: str) -> dict:
 
 
 def _future(days_from: int = 2, days_to: int = 600) -> str:
-    when = datetime.now(timezone.utc) + timedelta(days=random.randint(days_from, days_to),
+    when = datetime.now(UTC) + timedelta(days=random.randint(days_from, days_to),
                                                   minutes=random.randint(0, 1439))
     return when.replace(microsecond=0).isoformat()
 
@@ -71,7 +71,7 @@ class TeamUser(HttpUser):
 
     @task(3)
     def calendar(self):
-        today = datetime.now(timezone.utc).date()
+        today = datetime.now(UTC).date()
         self.client.get(f"/calendar?from={today}&to={today + timedelta(days=30)}&tz=Europe/Berlin",
                         headers=self.editor, name="GET /calendar")
 

@@ -8,9 +8,10 @@ account, and how the demo brief targets it. Tokens are random per run.
 from __future__ import annotations
 
 import secrets as pysecrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass

@@ -53,9 +53,8 @@ def provision(project: str, *, media_bucket: str, function_urls: dict[str, str] 
         except AlreadyExists:
             pass
 
-    from shared.runtime.clients import storage_client
-
     from infra.local.emulators import local_bucket_name
+    from shared.runtime.clients import storage_client
 
     gcs = storage_client(project)
     # The media bucket under the caller's name; every other topology bucket as Terraform names it.

@@ -51,11 +51,11 @@ import threading
 import time
 import traceback
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 from infra.local.soak_platforms import MARKER, SoakPlatform, marker, start_platforms, stop_platforms
 
@@ -87,7 +87,7 @@ class VirtualClock:
         return time.time() + self.offset
 
     def utcnow(self) -> datetime:
-        return datetime.fromtimestamp(self.time(), timezone.utc)
+        return datetime.fromtimestamp(self.time(), UTC)
 
     def advance_to(self, when: datetime) -> None:
         real = time.time()
@@ -177,7 +177,7 @@ class SandboxMeter:
         self.requests = 0
         self.seconds = 0.0
 
-    def wrap(self, box, profile: "ThreadProfiles") -> None:
+    def wrap(self, box, profile: ThreadProfiles) -> None:
         inner = box._wsgi  # the sandbox's WSGI app; start() serves whatever the instance holds
 
         def wsgi(environ, start_response):
@@ -503,12 +503,12 @@ class Soak:
             os.environ.pop(name, None)  # production timings: the virtual clock makes them cheap
         os.environ.update(env)
 
+        from infra.local.provision import provision
+        from infra.local.sample_media import jpeg_bytes
         from shared import services
         from shared.runtime import handlers
         from shared.runtime.clients import bigquery_client, storage_client
         from shared.runtime.logging import configure_logging
-        from infra.local.provision import provision
-        from infra.local.sample_media import jpeg_bytes
 
         self._log_file = open(self.log_path, "w", encoding="utf-8")
         configure_logging(stream=self._log_file)
@@ -625,9 +625,9 @@ class Soak:
         reads anyway). With `drain`, repeat each until a run leaves a batch unfilled (several Scheduler
         ticks' worth). Returns (sent, checked)."""
         from shared import services
-        from shared.pubsub import publish_json
         from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS, dispatch_due
         from shared.publishing.status_poll import poll_once
+        from shared.pubsub import publish_json
         from shared.topology import get_topology
 
         config, topology, repo = self.config, get_topology(), services.repository()
@@ -840,11 +840,10 @@ class Soak:
 
     # ---- counting ----
     def count(self):
+        from infra.local.soak_report import judge
         from shared import services
         from shared.posts.model import Post
         from shared.topology import get_topology
-
-        from infra.local.soak_report import judge
 
         with self.phases("count: firestore"):
             posts = [Post.model_validate(d.to_dict()) for d in services.repository().db.collection("posts").stream()]

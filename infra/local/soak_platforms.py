@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import re
 import secrets as pysecrets
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 MARKER = re.compile(r"soakp(\d{5,})")
 

@@ -17,9 +17,9 @@ Per platform:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
 
 FINAL = {"published", "failed", "rejected", "cancelled"}
 CAP_WAIT = "platform cap reached"  # the publisher's reason when it releases a post until a platform's cap resets

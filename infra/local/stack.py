@@ -40,7 +40,7 @@ class LocalStack:
         self.timings: dict[str, float] = {}
 
     # -- lifecycle ----------------------------------------------------------------------
-    def start(self) -> "LocalStack":
+    def start(self) -> LocalStack:
         t0 = time.monotonic()
         self.emulators = start_emulators(self.project, log_dir=self.workdir / "emulator-logs")
         self.timings["emulators_ready_s"] = round(time.monotonic() - t0, 2)
@@ -63,9 +63,9 @@ class LocalStack:
                  "--host", "127.0.0.1", "--port", str(port)],
                 cwd=REPO, env={**env, **function_process_env(fn)}, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True))
+        from infra.local.provision import provision
         from shared import services
         from shared.runtime.clients import bigquery_client
-        from infra.local.provision import provision
 
         os.environ.update({k: v for k, v in env.items() if k.startswith(("POSTGATE_", "GOOGLE_CLOUD_PROJECT"))})
         services.reset()
@@ -161,7 +161,7 @@ class LocalStack:
             self.emulators.stop()
             self.emulators = None
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -29,7 +29,6 @@ from shared.errors import AuthError, ConfigError, PermanentError, PostgateError,
 from shared.platforms.registry import adapter_for
 from shared.publishing.credentials import StaticToken
 from shared.runtime.logging import log_event, register_secret
-
 from shared.secrets import SecretNotFound
 
 log = logging.getLogger(__name__)

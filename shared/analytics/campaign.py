@@ -12,7 +12,7 @@ shared/analytics/model.py engagement_rate, the formula the view applies in SQL.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from pydantic import BaseModel, Field
 
@@ -79,7 +79,7 @@ def campaign_numbers(bq, project: str, campaign: str, start: date, end: date) ->
               bigquery.ScalarQueryParameter("start_at", "TIMESTAMP", _midnight(start)),
               bigquery.ScalarQueryParameter("end_before", "TIMESTAMP", _midnight(end + timedelta(days=1)))]
     config = bigquery.QueryJobConfig(query_parameters=params)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     daily_job = bq.query(_daily_sql(dataset), job_config=config)
     totals_job = bq.query(_totals_sql(dataset), job_config=config)
     days = [DayNumbers(**_numbers(row), date=row["day"], platform=row["platform"])
@@ -92,12 +92,12 @@ def campaign_numbers(bq, project: str, campaign: str, start: date, end: date) ->
         totals.append(PlatformTotals(**numbers, platform=row["platform"], as_of=row["as_of"]))
     log_event(log, logging.INFO, "campaign numbers read", campaign=campaign, start=start.isoformat(),
               end=end.isoformat(), day_rows=len(days), platforms=len(totals),
-              ms=int((datetime.now(timezone.utc) - started).total_seconds() * 1000))
+              ms=int((datetime.now(UTC) - started).total_seconds() * 1000))
     return CampaignNumbers(campaign=campaign, from_=start, to=end, days=days, totals=totals)
 
 
 def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=timezone.utc)
+    return datetime.combine(day, time(0), tzinfo=UTC)
 
 
 def _numbers(row) -> dict:

@@ -14,9 +14,10 @@ invocation grows with the history (the function has 300 s and one instance).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from shared.analytics import runs, selection
 from shared.errors import BadMessage

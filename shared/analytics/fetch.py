@@ -27,7 +27,15 @@ from typing import Any
 
 from shared.analytics import runs, selection, writer
 from shared.analytics.model import MetricsRefused, PlatformMetrics
-from shared.errors import AuthError, BadMessage, CapReached, ConfigError, PermanentError, TransientError, ValidationError
+from shared.errors import (
+    AuthError,
+    BadMessage,
+    CapReached,
+    ConfigError,
+    PermanentError,
+    TransientError,
+    ValidationError,
+)
 from shared.platforms.base import MetricsContext
 from shared.posts.model import Post
 from shared.publishing import leases

@@ -15,7 +15,7 @@ finds them with everything else.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 POSTS = "posts"
 STATE = "analytics_state"
@@ -27,7 +27,7 @@ EARLY = timedelta(minutes=5)
 # that is still committing a post with an earlier published_at cannot slip behind the cursor.
 BACKFILL_SETTLE = timedelta(hours=1)
 BACKFILL_PAGE = 1000
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def next_pull_at(published_at: datetime | None, run_at: datetime, config) -> datetime | None:

@@ -11,8 +11,8 @@ partly: a refused change ran no transaction, or one that did not commit.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from shared.api.errors import ApiError
 

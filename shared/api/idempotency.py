@@ -20,9 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Iterator
 
 from shared.api.errors import ApiError
 
@@ -51,12 +51,12 @@ def idempotent(db, *, user: str, operation: str, key: str | None, body) -> Itera
         return
     from shared.runtime.clock import utcnow
 
-    record_id = hashlib.sha256(f"{operation}\n{user}\n{key}".encode("utf-8")).hexdigest()
+    record_id = hashlib.sha256(f"{operation}\n{user}\n{key}".encode()).hexdigest()
     digest = fingerprint(body)
     ref = db.collection(COLLECTION).document(record_id)
     owner = _claim(db, ref, operation, digest)
     try:
-        yield hashlib.sha256(f"{record_id}\n{digest}".encode("utf-8")).hexdigest()
+        yield hashlib.sha256(f"{record_id}\n{digest}".encode()).hexdigest()
     except BaseException:
         if owner:
             ref.delete()

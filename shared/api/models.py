@@ -43,7 +43,7 @@ class PostOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, post: Post, content: ContentItem | None = None) -> "PostOut":
+    def of(cls, post: Post, content: ContentItem | None = None) -> PostOut:
         data = post.model_dump(include=set(cls.model_fields) - {"caption", "history"})
         data["history"] = [t.model_dump() for t in post.history]
         data["caption"] = content.text() if content is not None else None
@@ -87,7 +87,7 @@ class ContentOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, content: ContentItem, posts: list[Post] = ()) -> "ContentOut":
+    def of(cls, content: ContentItem, posts: list[Post] = ()) -> ContentOut:
         approval = content.approval if content.approval and content.approval.decision == "approved" else None
         return cls(id=content.id, campaign=content.campaign, caption=content.caption, hashtags=content.hashtags,
                    text=content.text(), media=[MediaOut(kind=m.kind, uri=m.uri, content_type=m.content_type, size=m.size,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -144,8 +144,8 @@ def when_text(at: datetime | None, zone: ZoneInfo) -> str:
     """The approver's local time with UTC beside it (the two agree on the instant, not the wall clock)."""
     if at is None:
         return "As soon as it is approved."
-    at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
-    local, utc = at.astimezone(zone), at.astimezone(timezone.utc)
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    local, utc = at.astimezone(zone), at.astimezone(UTC)
     if zone.key == "UTC":
         return f"{utc:%a %d %b %Y, %H:%M} UTC"
     return f"{local:%a %d %b %Y, %H:%M} {zone.key} ({utc:%a %d %b %H:%M} UTC)"

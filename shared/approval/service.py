@@ -11,9 +11,9 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
 from urllib.parse import urlencode
 
 from shared.approval import pages
@@ -23,8 +23,14 @@ from shared.content.disclosure import review_line
 from shared.content.model import Approval, ContentItem
 from shared.errors import MediaChanged, ValidationError
 from shared.posts.model import Post, post_id_for
-from shared.posts.repository import (APPROVALS, CONTENTION_ERRORS, Repository, _dump, is_contention,
-                                     run_with_contention_retry)
+from shared.posts.repository import (
+    APPROVALS,
+    CONTENTION_ERRORS,
+    Repository,
+    _dump,
+    is_contention,
+    run_with_contention_retry,
+)
 from shared.posts.state_machine import transition
 from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS
 from shared.runtime.clock import utcnow

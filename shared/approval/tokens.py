@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from itsdangerous import BadData, BadSignature, URLSafeSerializer
@@ -45,7 +45,7 @@ def _serializer(key: str) -> URLSafeSerializer:
 
 def issue_token(key: str, *, content_id: str, content_hash: str, action: Action, expires_at: datetime,
                 recipient: str, token_id: str | None = None) -> tuple[str, LinkClaims]:
-    claims = LinkClaims(content_id, content_hash, action, expires_at.astimezone(timezone.utc),
+    claims = LinkClaims(content_id, content_hash, action, expires_at.astimezone(UTC),
                         token_id or uuid.uuid4().hex, recipient)
     token = _serializer(key).dumps({
         "c": claims.content_id, "h": claims.content_hash, "a": claims.action,
@@ -62,7 +62,7 @@ def verify_token(key: str, token: str, *, now: datetime, action: str | None = No
         data = _serializer(key).loads(token)
         claims = LinkClaims(
             content_id=str(data["c"]), content_hash=str(data["h"]), action=data["a"],
-            expires_at=datetime.fromtimestamp(int(data["e"]), timezone.utc), token_id=str(data["j"]),
+            expires_at=datetime.fromtimestamp(int(data["e"]), UTC), token_id=str(data["j"]),
             recipient=str(data["r"]),
         )
     except (BadData, KeyError, TypeError, ValueError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from tabulate import tabulate
@@ -59,7 +59,7 @@ def format_time(value, tz: ZoneInfo, *, with_date: bool = True) -> str:
     if moment is None:
         return str(value)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     local = moment.astimezone(tz)
     return local.strftime("%Y-%m-%d %H:%M %Z" if with_date else "%H:%M %Z")
 

@@ -9,7 +9,7 @@ video, not the content's images.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from shared.content.model import MediaRef
 

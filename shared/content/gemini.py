@@ -67,7 +67,7 @@ class GeminiGenerator:
         self._client_obj: Any = None
 
     @classmethod
-    def from_config(cls, config) -> "GeminiGenerator":
+    def from_config(cls, config) -> GeminiGenerator:
         """Build from Config. Gemini API mode reads the key from the secret store; Vertex uses ADC."""
         api_key = None
         if not config.gemini_use_vertex:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.campaigns.model import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
 from shared.content.disclosure import carry_ai_flags
 from shared.content.generation import ContentGenerator
-from shared.campaigns.model import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
 from shared.content.model import HASHTAG_PATTERN, Brief, ContentItem, GsUri, MediaRef, TargetSpec, content_hash
 from shared.errors import ValidationError
 from shared.posts.model import Post, post_id_for
@@ -118,7 +117,7 @@ def as_utc(moment: datetime | None) -> datetime | None:
     covers publish_at's text: stored in another offset, the hash would no longer match itself."""
     if moment is None:
         return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _posts_for(content: ContentItem, accounts: dict[str, dict]) -> list[Post]:
@@ -216,7 +215,7 @@ class OwnCopy(BaseModel):
         return clean_hashtags(tags)
 
     @model_validator(mode="after")
-    def _each_account_once(self) -> "OwnCopy":
+    def _each_account_once(self) -> OwnCopy:
         from pydantic import ValidationError as PydanticError
         from pydantic_core import InitErrorDetails, PydanticCustomError
 

@@ -36,11 +36,12 @@ functions with these signatures (see registry.py):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from shared.content.model import ContentItem, MediaRef, TargetSpec
+from shared.content.model import ContentItem, MediaRef
 from shared.posts.model import Post
 
 

@@ -7,7 +7,7 @@ platform's answer does not mention is refused with the platform's silence as the
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from shared.analytics.model import MetricsRefused, PlatformMetrics
 from shared.posts.model import Post

@@ -6,7 +6,7 @@ so a post at 23:30 UTC is on the next day in Europe/Berlin.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from shared.content.model import ContentItem
 from shared.posts.model import Post
@@ -17,8 +17,8 @@ from shared.posts.service import posts_between, when
 def calendar(repo: Repository, first: date, last: date, zone,
              equals: dict[str, str]) -> tuple[list[tuple[date, list[Post]]], dict[str, ContentItem]]:
     """Every local day from `first` to `last` (inclusive) in `zone`, with its posts in time order."""
-    start = datetime.combine(first, time(), zone).astimezone(timezone.utc)
-    end = datetime.combine(last + timedelta(days=1), time(), zone).astimezone(timezone.utc)
+    start = datetime.combine(first, time(), zone).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC)
     posts = posts_between(repo, equals, start, end)
     days: dict[date, list[Post]] = {first + timedelta(days=i): [] for i in range((last - first).days + 1)}
     for post in sorted(posts, key=lambda p: (when(p), p.id)):

@@ -14,9 +14,9 @@ import json
 import logging
 import queue
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Callable, Iterator
 
 from shared.posts.repository import POSTS
 from shared.posts.state_machine import TERMINAL
@@ -39,7 +39,7 @@ class PostState:
     at: str  # when the post last changed, ISO 8601
 
     @classmethod
-    def of(cls, doc: dict) -> "PostState":
+    def of(cls, doc: dict) -> PostState:
         at = doc.get("updated_at")
         return cls(post_id=doc["id"], status=doc["status"], platform=doc.get("platform", ""),
                    account_id=doc.get("account_id", ""), share_url=doc.get("share_url"),

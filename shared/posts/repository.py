@@ -4,11 +4,11 @@ re-reads the document, checks the expected state and applies one state-machine t
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Iterator
 
 from shared.content.model import ContentItem
 from shared.posts.model import Post, PostStatus

@@ -13,9 +13,9 @@ planned time (it went, or goes, out as soon as it is approved).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, time, timedelta
 
 from shared.content.disclosure import carry_ai_flags
 from shared.content.model import ContentItem, MediaRef
@@ -41,8 +41,8 @@ DELETABLE = OPEN | {"rejected", "cancelled"}
 COUNTED_FOR_CAP = frozenset({"approved", "scheduled", "queued", "publishing", "processing", "published"})
 RESCHEDULE_HORIZON = PLAN_HORIZON  # the one rule: shared/posts/schedule.py
 DAY_SECONDS = 86400
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_FAR = datetime(9999, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FAR = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def when(post: Post) -> datetime:
@@ -169,7 +169,7 @@ def _check_daily_cap(repo: Repository, post: Post, moment: datetime) -> None:
     cap = daily_cap(repo.get_account(post.account_id))
     if cap is None:
         return
-    day_start = datetime.combine(moment.astimezone(timezone.utc).date(), time(), timezone.utc)
+    day_start = datetime.combine(moment.astimezone(UTC).date(), time(), UTC)
     day_end = day_start + timedelta(days=1)
     equals = {"account_id": post.account_id}
     bound = cap + LIST_SCAN_LIMIT

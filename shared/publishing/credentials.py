@@ -15,7 +15,7 @@ import json
 import logging
 import time
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 from shared.errors import AuthError, ConfigError, TransientError
 from shared.publishing import leases

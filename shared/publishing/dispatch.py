@@ -10,9 +10,9 @@ send harmless and clears `redispatch_at`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
 
 from shared.posts.model import Post
 from shared.posts.repository import Repository, recover_expired_lease

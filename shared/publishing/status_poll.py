@@ -11,8 +11,8 @@ from shared.platforms.base import StatusContext, StatusResult, loggable_ids
 from shared.platforms.registry import adapter_for
 from shared.posts.model import Post
 from shared.posts.repository import Repository
-from shared.publishing.publish_log import claim_publish_log, write_publish_log
 from shared.publishing.credentials import mark_needs_reconnect
+from shared.publishing.publish_log import claim_publish_log, write_publish_log
 from shared.publishing.publisher import account_tokens
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event

@@ -22,9 +22,10 @@ import base64
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from shared.errors import BadMessage, PermanentError
 from shared.reports.loader import job_id_for, load_rows

@@ -11,8 +11,9 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from shared.errors import PermanentError, TransientError
 from shared.topology import get_topology

@@ -64,7 +64,7 @@ class ReportSummary:
         }
 
     @classmethod
-    def from_firestore(cls, doc: dict[str, Any]) -> "ReportSummary":
+    def from_firestore(cls, doc: dict[str, Any]) -> ReportSummary:
         return cls(report_file=doc["file"], file_md5=doc["file_md5"], generation=int(doc["generation"]),
                    outcome=doc["outcome"], rows_read=doc.get("rows_read", 0), rows_loaded=doc.get("rows_loaded", 0),
                    rows_refused=doc.get("rows_refused", 0), refused=list(doc.get("refused") or []),

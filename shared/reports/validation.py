@@ -32,7 +32,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 # Canonical column key -> the header name reports use (and reasons quote).
 COLUMNS = {
@@ -210,14 +210,14 @@ def parse_published_time(raw: str) -> datetime | None:
     """A UTC datetime for the accepted formats (see the module docstring), None for anything else."""
     try:
         if _ISO_DATE.match(raw):
-            return datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+            return datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=UTC)
         if _ISO_DATETIME.match(raw):
             when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-            return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+            return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
         match = _MONTH_DATE.match(raw)
         if match and match.group(1).lower() in _MONTHS:
             return datetime(int(match.group(3)), _MONTHS[match.group(1).lower()], int(match.group(2)),
-                            tzinfo=timezone.utc)
+                            tzinfo=UTC)
     except ValueError:  # Feb 30, month 13, hour 25
         return None
     return None

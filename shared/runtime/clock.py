@@ -1,7 +1,7 @@
 """One place for 'now', always timezone-aware UTC."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from shared.errors import BadMessage, ConfigError, PermanentError, TransientError, ValidationError
 from shared.pubsub import decode_cloud_event, message_age_seconds

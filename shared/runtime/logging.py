@@ -14,8 +14,9 @@ import logging
 import re
 import sys
 import threading
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 _correlation: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("postgate_log_context", default={})
 _secrets: set[str] = set()
@@ -71,7 +72,7 @@ class JsonFormatter(logging.Formatter):
         entry: dict[str, Any] = {
             "severity": _SEVERITY.get(record.levelno, "DEFAULT"),
             "message": record.getMessage(),
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "logger": record.name,
         }
         context = _correlation.get()

@@ -5,7 +5,7 @@ into a logged 500 page instead of a stack trace."""
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from shared.runtime.logging import log_event
 

@@ -104,7 +104,7 @@ class MetadataChangeRequest(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _at_least_one(self) -> "MetadataChangeRequest":
+    def _at_least_one(self) -> MetadataChangeRequest:
         if all(getattr(self, name) is None for name in FIELDS):
             raise ValueError("give at least one of title, description, tags, privacy")
         return self
@@ -164,7 +164,7 @@ def values_of(video: dict) -> MetadataValues:
                           tags=list(snippet.get("tags") or []), privacy=status.get("privacyStatus"))
 
 
-def expected_after(change: "MetadataChange") -> MetadataValues:
+def expected_after(change: MetadataChange) -> MetadataValues:
     """All four fields as they should read once the change is applied."""
     return change.before.model_copy(update=change.proposed.given())
 

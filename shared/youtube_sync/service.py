@@ -23,16 +23,27 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable
 
 from shared.errors import AuthError, ConfigError, PermanentError, TransientError, ValidationError
 from shared.posts.repository import APPROVALS, Repository, run_with_contention_retry
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event, register_secret
-from shared.youtube_sync.model import (AUDIT, CHANGES, FIELDS, FINAL_STATUSES, ID_PREFIX, MetadataChange,
-                                       MetadataChangeRequest, MetadataValues, change_hash, changed_fields,
-                                       expected_after, values_of)
+from shared.youtube_sync.model import (
+    AUDIT,
+    CHANGES,
+    FIELDS,
+    FINAL_STATUSES,
+    ID_PREFIX,
+    MetadataChange,
+    MetadataChangeRequest,
+    MetadataValues,
+    change_hash,
+    changed_fields,
+    expected_after,
+    values_of,
+)
 
 log = logging.getLogger(__name__)
 AUDIT_TABLE = "youtube_metadata_audit"

@@ -26,7 +26,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -46,7 +46,7 @@ LIMIT_ROW = "contentpublishinglimitresponse.ContentPublishingLimitResponse"
 PAGING = set(SPEC["paging_params"]["names"])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cls(path: str):
     module, name = path.rsplit(".", 1)
     return getattr(importlib.import_module(f"facebook_business.adobjects.{module}"), name)
@@ -56,7 +56,7 @@ def _fields(path: str) -> set[str]:
     return {v for k, v in vars(_cls(path).Field).items() if not k.startswith("_") and isinstance(v, str)}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _edge(path: str, method_name: str) -> tuple[str, str, dict[str, str], dict[str, set[str]]]:
     """(HTTP method, endpoint, param_types, enums) of an SDK method, read from the FacebookRequest
     it builds (pending=True: nothing is sent)."""

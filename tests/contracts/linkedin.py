@@ -11,7 +11,7 @@ instructions, statuses, statistics); errors against LinkedIn's error shape.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from urllib.parse import unquote
 
 from infra.local.sandboxes.recording import Exchange
@@ -31,7 +31,7 @@ def check(exchange: Exchange, *, today: date | None = None) -> Verdict:
                        [f"{exchange.method} {exchange.path} is not an operation LinkedIn documents (or Postgate uses)"])
     operation, check_request, check_answer = route
     problems: list[str] = []
-    check_request(exchange, problems, today or datetime.now(timezone.utc).date())
+    check_request(exchange, problems, today or datetime.now(UTC).date())
     answered = False
     if not exchange.dropped:
         answered = _check_answer(exchange, check_answer, problems)

@@ -9,12 +9,15 @@ are added or changed in one place. Control endpoints of the sandbox are not plat
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from infra.local.sandboxes.recording import Exchange
 from tests.contracts import Verdict
 from tests.contracts.specs import tiktok_rules as R
-from tests.contracts.tiktok_photo import OPERATION as PHOTO_INIT_OPERATION, PATH as PHOTO_INIT_PATH, check_photo_init
+from tests.contracts.tiktok_photo import OPERATION as PHOTO_INIT_OPERATION
+from tests.contracts.tiktok_photo import PATH as PHOTO_INIT_PATH
+from tests.contracts.tiktok_photo import check_photo_init
 
 UPLOAD_PATH = "/upload/"  # the sandbox's stand-in for the opaque upload_url (open-upload.tiktokapis.com/...)
 _RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")

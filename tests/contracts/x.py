@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from functools import lru_cache
+from functools import cache
 
 import jsonschema_rs
 from werkzeug.formparser import parse_form_data
@@ -64,7 +64,7 @@ _ROUTES = [(spec["method"], _template(spec["path"]), name) for name, spec in SPE
 _OTHER = [(method, _template(path), name) for (method, path), name in SPEC.OTHER_OPERATIONS.items()]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(schema_json: str) -> jsonschema_rs.Validator:
     schema = json.loads(schema_json)
     return jsonschema_rs.Draft7Validator({"allOf": [schema], "components": {"schemas": SPEC.SCHEMAS}},

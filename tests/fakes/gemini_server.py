@@ -105,7 +105,7 @@ class FakeGeminiServer:
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    def start(self) -> "FakeGeminiServer":
+    def start(self) -> FakeGeminiServer:
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
         self._server.daemon_threads = True  # a deliberately slow handler must not block stop()
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-gemini", daemon=True)
@@ -123,7 +123,7 @@ class FakeGeminiServer:
         assert self._server is not None, "server not started"
         return f"http://127.0.0.1:{self._server.server_port}"
 
-    def __enter__(self) -> "FakeGeminiServer":
+    def __enter__(self) -> FakeGeminiServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -32,20 +32,25 @@ import sys
 import threading
 import time
 import weakref
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
-from werkzeug.wrappers import Request, Response
-
 from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
 from infra.local.sandboxes.base import Call, Route, Sandbox, serve, snapshot
 from infra.local.sandboxes.engagement import engagement
 from infra.local.sandboxes.recording import recording_app
-from infra.local.sandboxes.server import (AuthorizationServer, OAuthRefusal, _QuietHandler, redirect_response,
-                                          refusal_page)
+from infra.local.sandboxes.server import (
+    AuthorizationServer,
+    OAuthRefusal,
+    _QuietHandler,
+    redirect_response,
+    refusal_page,
+)
 
 MiB = 1024 * 1024
 MAX_IMAGE_BYTES = 8 * MiB
@@ -160,7 +165,7 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-_SANDBOXES: "weakref.WeakSet[InstagramSandbox]" = weakref.WeakSet()
+_SANDBOXES: weakref.WeakSet[InstagramSandbox] = weakref.WeakSet()
 
 
 def token_login(token: str) -> str | None:
@@ -360,7 +365,7 @@ class InstagramSandbox(Sandbox):
                 "alt_text": None, "is_ai_generated": False,
                 "is_shared_to_feed": True, "children": [], "permalink": f"https://www.instagram.com/p/{media_id}/",
                 "shortcode": media_id,
-                "timestamp": datetime.fromtimestamp(published, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+                "timestamp": datetime.fromtimestamp(published, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000"),
                 "like_count": 0, "comments_count": 0}
             self._published_clock[media_id] = published
             return media_id
@@ -762,7 +767,7 @@ class InstagramSandbox(Sandbox):
             problem = "X-Goog-Signature is not hex"
         else:
             try:
-                signed_at = datetime.strptime(q["X-Goog-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
+                signed_at = datetime.strptime(q["X-Goog-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
                 expires = int(q["X-Goog-Expires"])
             except ValueError:
                 signed_at, expires = 0.0, -1
@@ -911,7 +916,7 @@ class InstagramSandbox(Sandbox):
                 "permalink": (f"https://www.instagram.com/stories/{self._users[user]['username']}/{media_id}/" if story
                               else f"https://www.instagram.com/{'reel' if c['kind'] == 'REELS' else 'p'}/{shortcode}/"),
                 "shortcode": shortcode,
-                "timestamp": datetime.fromtimestamp(self._clock(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+                "timestamp": datetime.fromtimestamp(self._clock(), UTC).strftime("%Y-%m-%dT%H:%M:%S+0000"),
                 "like_count": 0, "comments_count": 0,
             }
             c["status_code"], c["status"], c["media_id"] = "PUBLISHED", "Published: Media has been published.", media_id

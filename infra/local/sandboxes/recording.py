@@ -13,8 +13,9 @@ import contextlib
 import io
 import json
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import parse_qsl
 
 BODY_LIMIT = 1024 * 1024  # bodies are kept up to this many bytes (video chunks are counted, not kept)

@@ -31,13 +31,23 @@ import secrets
 import sys
 import time
 import unicodedata
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from twitter_text import extract_urls_with_indices, parse_tweet
 from werkzeug.wrappers import Request, Response
 
-from infra.local.sandboxes.base import (Call, Route, Sandbox, bearer_token, form_fields, json_object, lost_answer, serve,
-                                        snapshot)
+from infra.local.sandboxes.base import (
+    Call,
+    Route,
+    Sandbox,
+    bearer_token,
+    form_fields,
+    json_object,
+    lost_answer,
+    serve,
+    snapshot,
+)
 from infra.local.sandboxes.engagement import engagement
 from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, redirect_response, refusal_page
 

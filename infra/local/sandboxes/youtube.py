@@ -27,8 +27,9 @@ import re
 import secrets
 import sys
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
@@ -577,7 +578,7 @@ class YouTubeSandbox(Sandbox):
         out: dict[str, Any] = {"kind": "youtube#video", "etag": hashlib.md5(video["id"].encode()).hexdigest(), "id": video["id"]}
         if "snippet" in parts:
             out["snippet"] = {**copy.deepcopy(video["snippet"]), "channelId": video["channel_id"],
-                              "publishedAt": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+                              "publishedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
         if "status" in parts:
             out["status"] = copy.deepcopy(video["status"])
         if "processingDetails" in parts:

@@ -85,12 +85,11 @@ class Account(BaseModel):
     updated_at: datetime | None = None
 
     @classmethod
-    def of(cls, account_id: str, record: dict) -> "Account":
+    def of(cls, account_id: str, record: dict) -> Account:
         from shared.accounts.service import effective_status
         from shared.platforms.registry import adapter_for
-        from shared.publishing.limits import limits_for
-
         from shared.platforms.tiktok.account_state import unaudited
+        from shared.publishing.limits import limits_for
 
         limits = limits_for(record, adapter_for(record["platform"]).DEFAULT_LIMITS)
         flag = unaudited(record)

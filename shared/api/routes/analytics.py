@@ -144,7 +144,7 @@ def mint_view_token(key: str, audience: str, *, user: str, roles: list[str], cam
     token = jwt.encode({"sub": user, "roles": roles, "aud": audience + _VIEW_AUDIENCE_SUFFIX, "iss": ISSUER,
                         "iat": now, "exp": now + ttl_seconds, "purpose": _VIEW_PURPOSE, "campaign": campaign},
                        key, algorithm="HS256")
-    return token, dt.datetime.fromtimestamp(now + ttl_seconds, dt.timezone.utc)
+    return token, dt.datetime.fromtimestamp(now + ttl_seconds, dt.UTC)
 
 
 def principal_from_view_token(token: str, *, key: str, audience: str, campaign: str):

@@ -39,7 +39,7 @@ class ApprovalOut(BaseModel):
     via: Literal["link", "api"] = Field(description="a signed link or the content API")
 
     @classmethod
-    def of(cls, approval) -> "ApprovalOut":
+    def of(cls, approval) -> ApprovalOut:
         from shared.approval.service import API_TOKEN_PREFIX
 
         return cls(decision=approval.decision, decided_by=approval.decided_by, decided_at=approval.decided_at,

@@ -16,7 +16,7 @@ from shared.api.app import current_principal
 from shared.api.errors import ApiError, conflict, not_found
 from shared.api.models import PostOut, PostPage
 from shared.api.schemas import PageQuery, omittable, page_fields
-from shared.campaigns.model import (CAMPAIGN_ID_PATTERN, DESCRIPTION_MAX, NAME_MAX, Campaign, CampaignStatus)
+from shared.campaigns.model import CAMPAIGN_ID_PATTERN, DESCRIPTION_MAX, NAME_MAX, Campaign, CampaignStatus
 
 blueprint = APIBlueprint("campaigns", __name__, abp_tags=[Tag(name="campaigns")], abp_security=[{"bearer": []}])
 

@@ -5,7 +5,6 @@ post's history."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import zoneinfo
 from datetime import datetime
@@ -16,10 +15,18 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from shared.api.errors import ApiError, not_found
 from shared.api.models import BulkOut, CalendarDay, CalendarOut, ContentOut, PostOut, PostPage
-from shared.api.schemas import Day, PageQuery, at_least_one_of, omittable, page_fields
-from shared.content.model import HASHTAG_PATTERN, Brief, GsUri, Platform
+from shared.api.schemas import Day, PageQuery, at_least_one_of, page_fields
 from shared.campaigns.model import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
-from shared.content.service import CAPTION_MAX_CHARS, CAPTION_PATTERN, CopyRefused, OwnCopy, check_caption, clean_hashtags, utc_or_refuse
+from shared.content.model import HASHTAG_PATTERN, Brief, GsUri, Platform
+from shared.content.service import (
+    CAPTION_MAX_CHARS,
+    CAPTION_PATTERN,
+    CopyRefused,
+    OwnCopy,
+    check_caption,
+    clean_hashtags,
+    utc_or_refuse,
+)
 from shared.posts.model import PostStatus
 from shared.posts.schedule import PlannedTime
 
@@ -92,7 +99,7 @@ class PostListQuery(PageQuery):
                           description="case-insensitive text in the caption or hashtags")
 
     @model_validator(mode="after")
-    def _ordered(self) -> "PostListQuery":
+    def _ordered(self) -> PostListQuery:
         if self.from_ and self.to and self.to < self.from_:
             raise ValueError("`to` is before `from`")
         return self
@@ -209,7 +216,6 @@ def _ask_approval(content) -> None:
 def generate_posts(body: GenerateIn, header: IdempotencyHeader):
     """AI drafts from a brief, one post per target, sent for approval."""
     from shared import entrypoints
-
     from shared.posts.schedule import check_planned_time
     from shared.runtime.clock import utcnow
 
@@ -269,7 +275,8 @@ def create_posts_in_bulk(body: BulkIn, header: IdempotencyHeader):
 def list_posts(query: PostListQuery):
     """Newest first. from/to compare a post's scheduled_at, or its created_at when it has no planned
     time; with from/to or q at most 2000 posts per query are searched (a wider search is a 422)."""
-    from shared.posts.service import PostFilter, list_posts as list_matching
+    from shared.posts.service import PostFilter
+    from shared.posts.service import list_posts as list_matching
 
     flt = PostFilter(status=query.status, platform=query.platform, account_id=query.account_id,
                      campaign=query.campaign, start=query.from_, end=query.to, q=query.q)

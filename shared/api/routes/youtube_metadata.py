@@ -6,8 +6,9 @@ translate HTTP to that service and its refusals to statuses.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field

@@ -17,13 +17,36 @@ from datetime import datetime, timedelta
 from shared.analytics.model import MetricsRefused, PlatformMetrics
 from shared.content.disclosure import ai_generated
 from shared.content.model import ContentItem, MediaRef, TargetSpec
-from shared.errors import (AmbiguousError, AuthError, CapReached, ConfigError, PermanentError, PostgateError,
-                           TransientError, ValidationError)
-from shared.platforms.base import (Limit, MetricsContext, PublishContext, PublishResult, ReviewCard, StatusContext,
-                                   StatusResult, seconds_until_conclusive)
+from shared.errors import (
+    AmbiguousError,
+    AuthError,
+    CapReached,
+    ConfigError,
+    PermanentError,
+    PostgateError,
+    TransientError,
+    ValidationError,
+)
+from shared.platforms.base import (
+    Limit,
+    MetricsContext,
+    PublishContext,
+    PublishResult,
+    ReviewCard,
+    StatusContext,
+    StatusResult,
+    seconds_until_conclusive,
+)
 from shared.platforms.instagram import login_tokens, lookup
-from shared.platforms.instagram.client import (CAP_RETRY_SECONDS, BatchAnswer, ContainerStatus, InstagramClient,
-                                              classify, exchange_authorization_code, is_throttle)
+from shared.platforms.instagram.client import (
+    CAP_RETRY_SECONDS,
+    BatchAnswer,
+    ContainerStatus,
+    InstagramClient,
+    classify,
+    exchange_authorization_code,
+    is_throttle,
+)
 from shared.platforms.metrics import check_batch, ids_to_fetch, in_post_order
 from shared.platforms.tiktok.duration import mp4_duration_seconds  # an MP4 header reader, not TikTok-specific
 from shared.runtime.clock import utcnow

@@ -150,7 +150,7 @@ def _never_sent(exc: requests.RequestException) -> bool:
 
 
 class InstagramClient:
-    def __init__(self, tokens: "str | TokenSource", *, base_url: str, timeout: float = 30.0,
+    def __init__(self, tokens: str | TokenSource, *, base_url: str, timeout: float = 30.0,
                  session: requests.Session | None = None):
         self._tokens = StaticToken(tokens) if isinstance(tokens, str) else tokens
         self._base = base_url.rstrip("/")

@@ -23,13 +23,13 @@ as query parameters only where Meta's documented shape requires it, and are neve
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import requests
 
 from shared.errors import AuthError
-from shared.platforms.instagram.client import RATE_LIMIT_CODES, code_pair, classify
+from shared.platforms.instagram.client import RATE_LIMIT_CODES, classify, code_pair
 from shared.platforms.token_endpoint import call_token_endpoint
 from shared.runtime.logging import log_event
 
@@ -126,6 +126,6 @@ def _get(http: requests.Session, url: str, params: dict, timeout: float, kind: s
 
 def _expiry(expires_at) -> str | None:
     try:
-        return datetime.fromtimestamp(float(expires_at), timezone.utc).isoformat() if expires_at else None
+        return datetime.fromtimestamp(float(expires_at), UTC).isoformat() if expires_at else None
     except (TypeError, ValueError, OverflowError):
         return None

@@ -16,13 +16,26 @@ from datetime import datetime, timedelta
 from shared.analytics.model import MetricsRefused, PlatformMetrics
 from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError, ValidationError
-from shared.platforms.base import (Limit, MetricsContext, PublishContext, PublishResult, ReviewCard, StatusContext,
-                                   StatusResult, seconds_until_conclusive)
-from shared.platforms.linkedin.client import (DuplicatePost, LinkedInClient, RateLimited, exchange_authorization_code,
-                                             refresh_member_tokens)
-from shared.platforms.metrics import check_batch, ids_to_fetch, in_post_order
+from shared.platforms.base import (
+    Limit,
+    MetricsContext,
+    PublishContext,
+    PublishResult,
+    ReviewCard,
+    StatusContext,
+    StatusResult,
+    seconds_until_conclusive,
+)
+from shared.platforms.linkedin.client import (
+    DuplicatePost,
+    LinkedInClient,
+    RateLimited,
+    exchange_authorization_code,
+    refresh_member_tokens,
+)
 from shared.platforms.linkedin.commentary import COMMENTARY_LIMIT, build_commentary
 from shared.platforms.linkedin.reconcile import find_sent_post
+from shared.platforms.metrics import check_batch, ids_to_fetch, in_post_order
 from shared.posts.model import Post
 from shared.runtime.clock import utcnow
 

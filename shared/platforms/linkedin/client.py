@@ -81,7 +81,7 @@ def _sent_before_failing(exc: requests.RequestException) -> bool:
 
 
 class LinkedInClient:
-    def __init__(self, tokens: "str | TokenSource", *, base_url: str, version: str, timeout: float = 30.0,
+    def __init__(self, tokens: str | TokenSource, *, base_url: str, version: str, timeout: float = 30.0,
                  session: requests.Session | None = None):
         self._tokens = StaticToken(tokens) if isinstance(tokens, str) else tokens
         self._base = base_url.rstrip("/")

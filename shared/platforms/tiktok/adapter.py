@@ -6,23 +6,36 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from shared.analytics.model import MetricsRefused, PlatformMetrics
 from shared.content.disclosure import ai_generated
 from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import CapReached, PermanentError, ValidationError
-from shared.platforms.base import (Limit, MetricsContext, PublishContext, PublishResult, ReviewCard, StatusContext,
-                                   StatusResult, on_off)
+from shared.platforms.base import (
+    Limit,
+    MetricsContext,
+    PublishContext,
+    PublishResult,
+    ReviewCard,
+    StatusContext,
+    StatusResult,
+    on_off,
+)
 from shared.platforms.metrics import check_batch, ids_to_fetch, in_post_order
-from shared.platforms.tiktok import account_state, status
+from shared.platforms.tiktok import account_state, photo, status
 from shared.platforms.tiktok.chunking import ChunkPlan, plan_chunks
-from shared.platforms.tiktok.client import (CreatorInfo, RateLimited, TikTokClient, exchange_authorization_code,
-                                            refresh_user_tokens, upload_all)
-from shared.runtime.clock import utcnow
+from shared.platforms.tiktok.client import (
+    CreatorInfo,
+    RateLimited,
+    TikTokClient,
+    exchange_authorization_code,
+    refresh_user_tokens,
+    upload_all,
+)
 from shared.platforms.tiktok.duration import mp4_duration_seconds
-from shared.platforms.tiktok import photo
 from shared.posts.model import Post
+from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_event
 
 log = logging.getLogger(__name__)

@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -112,7 +113,7 @@ class PublishStatus:
 
 
 class TikTokClient:
-    def __init__(self, tokens: "str | TokenSource", *, base_url: str, timeout: float = 30.0,
+    def __init__(self, tokens: str | TokenSource, *, base_url: str, timeout: float = 30.0,
                  rate_limit_wait: float = 60.0, session: requests.Session | None = None):
         self._tokens = StaticToken(tokens) if isinstance(tokens, str) else tokens
         self._base = base_url.rstrip("/")

@@ -11,7 +11,7 @@ video at all) has no readable duration: the answer is None and TikTok's own chec
 from __future__ import annotations
 
 import struct
-from typing import Callable
+from collections.abc import Callable
 
 _MAX_BOXES = 64  # top-level boxes walked before giving up (real files have a handful)
 _MVHD_READ = 32  # version/flags + the v1 times, timescale and duration fit in this many bytes

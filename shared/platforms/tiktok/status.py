@@ -14,8 +14,14 @@ from datetime import datetime, timedelta
 
 from shared.errors import AuthError
 from shared.platforms.base import StatusContext, StatusResult
-from shared.platforms.tiktok.client import (AUTH_FAIL_REASONS, CAP_FAIL_REASONS, CAP_WAIT_SECONDS,
-                                            TRANSIENT_FAIL_REASONS, PublishStatus, TikTokClient)
+from shared.platforms.tiktok.client import (
+    AUTH_FAIL_REASONS,
+    CAP_FAIL_REASONS,
+    CAP_WAIT_SECONDS,
+    TRANSIENT_FAIL_REASONS,
+    PublishStatus,
+    TikTokClient,
+)
 from shared.runtime.clock import utcnow
 
 # The upload_url lives 1 h after init (docs/platforms.md#tiktok-endpoints); init came after create_sent_at, and the

@@ -12,14 +12,26 @@ from datetime import timedelta
 from shared.analytics.model import MetricsRefused, PlatformMetrics
 from shared.content.model import MediaRef
 from shared.errors import CapReached, PermanentError, TransientError
-from shared.platforms.base import (Limit, MetricsContext, PublishContext, PublishResult, ReviewCard, StatusContext,
-                                   StatusResult, seconds_until_conclusive)
+from shared.platforms.base import (
+    Limit,
+    MetricsContext,
+    PublishContext,
+    PublishResult,
+    ReviewCard,
+    StatusContext,
+    StatusResult,
+    seconds_until_conclusive,
+)
 from shared.platforms.metrics import check_batch, ids_to_fetch, in_post_order
-from shared.platforms.x.client import (DuplicateContent, RateLimited, XClient, exchange_authorization_code,
-                                       refresh_user_tokens)
+from shared.platforms.x.client import (
+    DuplicateContent,
+    RateLimited,
+    XClient,
+    exchange_authorization_code,
+    refresh_user_tokens,
+)
 from shared.platforms.x.reconcile import find_sent_post
-from shared.platforms.x.validation import (MAX_WEIGHTED_LENGTH, media_plan, post_text, validate,  # noqa: F401
-                                           weighted_length)
+from shared.platforms.x.validation import MAX_WEIGHTED_LENGTH, media_plan, post_text, validate, weighted_length  # noqa: F401
 from shared.runtime.clock import utcnow
 
 MAX_SEGMENTS = 1000  # segment_index 0..999

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -71,7 +72,7 @@ def _processing(data: dict) -> Processing | None:
 
 
 class XClient:
-    def __init__(self, tokens: "str | TokenSource", *, base_url: str, timeout: float = 30.0,
+    def __init__(self, tokens: str | TokenSource, *, base_url: str, timeout: float = 30.0,
                  session: requests.Session | None = None, clock: Callable[[], float] = time.time):
         self._tokens = StaticToken(tokens) if isinstance(tokens, str) else tokens
         self._base = base_url.rstrip("/")
@@ -178,7 +179,7 @@ class XClient:
     def user_posts(self, user_id: str, *, start_time: datetime, pagination_token: str | None = None) -> dict:
         """GET /2/users/:id/tweets, newest first, posts created at or after `start_time` (second
         granularity, no milliseconds); the whole payload ({data?, meta{result_count, next_token?}})."""
-        params = {"start_time": start_time.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        params = {"start_time": start_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                   "max_results": TIMELINE_PAGE_SIZE, FIELDS_PARAM: TIMELINE_FIELDS, "exclude": "retweets,replies"}
         if pagination_token:
             params["pagination_token"] = pagination_token

@@ -8,7 +8,7 @@ first; when both are used up the post waits for the later reset.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from shared.errors import CapReached, TransientError
 

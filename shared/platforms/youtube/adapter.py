@@ -12,12 +12,25 @@ from __future__ import annotations
 from shared.analytics.model import MetricsRefused, PlatformMetrics
 from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import CapReached, TransientError, ValidationError
-from shared.platforms.base import (Limit, MetricsContext, PublishContext, PublishResult, ReviewCard, StatusContext,
-                                   StatusResult)
+from shared.platforms.base import (
+    Limit,
+    MetricsContext,
+    PublishContext,
+    PublishResult,
+    ReviewCard,
+    StatusContext,
+    StatusResult,
+)
 from shared.platforms.metrics import check_batch, ids_to_fetch, in_post_order
 from shared.platforms.youtube import settle
-from shared.platforms.youtube.client import (SessionExpired, UploadProgress, YouTubeClient, exchange_authorization_code,
-                                             refresh_user_tokens, upload_resumable)
+from shared.platforms.youtube.client import (
+    SessionExpired,
+    UploadProgress,
+    YouTubeClient,
+    exchange_authorization_code,
+    refresh_user_tokens,
+    upload_resumable,
+)
 from shared.platforms.youtube.quota import charge_call
 from shared.platforms.youtube.resource import build_resource, scheduled_release
 from shared.runtime.clock import utcnow

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -97,7 +98,7 @@ def _retry_after(response: requests.Response) -> float | None:
 
 
 class YouTubeClient:
-    def __init__(self, tokens: "str | TokenSource", *, base_url: str, timeout: float = 30.0,
+    def __init__(self, tokens: str | TokenSource, *, base_url: str, timeout: float = 30.0,
                  session: requests.Session | None = None):
         self._tokens = StaticToken(tokens) if isinstance(tokens, str) else tokens
         self._base = base_url.rstrip("/")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from shared.errors import CapReached, TransientError
@@ -42,7 +42,7 @@ def pacific_day(now: datetime | None = None) -> str:
 def seconds_until_pacific_midnight(now: datetime | None = None) -> float:
     local = (now or utcnow()).astimezone(PACIFIC)
     midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), tzinfo=PACIFIC)
-    return max((midnight.astimezone(timezone.utc) - local.astimezone(timezone.utc)).total_seconds(), 1.0)
+    return max((midnight.astimezone(UTC) - local.astimezone(UTC)).total_seconds(), 1.0)
 
 
 def bucket_limits(daily_quota: int, daily_uploads: int = INSERT_DAILY_CALLS) -> dict[str, int]:

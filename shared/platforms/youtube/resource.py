@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from shared.content.disclosure import ai_generated
 from shared.content.model import ContentItem, TargetSpec
@@ -15,7 +15,7 @@ def scheduled_release(content: ContentItem, target: TargetSpec, now: datetime) -
     at = content.publish_at
     if at is None or target.youtube_privacy != "public":
         return None
-    at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
     return at if at > now else None
 
 
@@ -28,7 +28,7 @@ def contains_synthetic_media(content: ContentItem) -> bool:
 def status_part(privacy: str, *, made_for_kids: bool, synthetic: bool, publish_at: datetime | None = None) -> dict:
     status = {"privacyStatus": privacy, "selfDeclaredMadeForKids": made_for_kids, "containsSyntheticMedia": synthetic}
     if publish_at is not None:
-        status["publishAt"] = publish_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        status["publishAt"] = publish_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return status
 
 
