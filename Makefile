@@ -63,6 +63,7 @@ test: venv browser
 # Offline checks: no provider is downloaded. --skip-download keeps checkov from calling home.
 lint: $(VENV)/.installed $(LINT_VENV)/.installed
 	$(PY) -c "from shared.topology import load_topology; load_topology()"
+	$(PY) -m ruff check shared functions infra tests
 	@if command -v $(TERRAFORM) >/dev/null; then \
 		$(TERRAFORM) fmt -check -recursive infra/terraform && echo "terraform fmt: ok"; \
 	else \
