@@ -60,7 +60,7 @@ def served(env):
                 break
             except requests.ConnectionError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the api function did not start")
+                    raise RuntimeError("the api function did not start") from None
                 time.sleep(0.1)
         yield url
     finally:

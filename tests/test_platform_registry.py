@@ -29,7 +29,7 @@ def test_adapter_has_the_contract(platform):
     for name in ("validate", "publish", "check_status", "refresh_tokens"):
         assert callable(getattr(adapter, name)), name
     assert list(inspect.signature(adapter.validate).parameters) == ["content", "target", "account"]
-    assert adapter.DEFAULT_LIMITS and all(l.max_count > 0 and l.window_seconds > 0 for l in adapter.DEFAULT_LIMITS)
+    assert adapter.DEFAULT_LIMITS and all(lim.max_count > 0 and lim.window_seconds > 0 for lim in adapter.DEFAULT_LIMITS)
 
 
 def test_unknown_platform_is_a_config_error():

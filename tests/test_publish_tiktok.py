@@ -83,7 +83,7 @@ def test_edit_through_the_app_voids_the_approval(draft, env, sandbox):
 
 def test_same_message_delivered_three_times_makes_one_post(draft, env, sandbox):
     [due] = approve(env, draft)
-    for attempt in range(3):
+    for _attempt in range(3):
         assert _deliver(due.id, message_id="same").status_code == 200
     assert sandbox.count("video_init") == 1
     assert len(sandbox.posts) == 1

@@ -121,7 +121,7 @@ def test_a_broken_function_fails_its_steps_and_the_run_still_cleans_up(local_sta
     assert check.run() == 1
     outcome = {line[6:40].strip(): line.split()[0] for line in lines[:-1]}
     assert outcome["post created for it"] == "PASS"
-    assert outcome["link: shell page"] == "FAIL" and "HTTP 405" in next(l for l in lines if "link: shell page" in l)
+    assert outcome["link: shell page"] == "FAIL" and "HTTP 405" in next(line for line in lines if "link: shell page" in line)
     assert outcome["link: review page"] == outcome["link: approve"] == outcome["publisher stopped before platform"] == "SKIP"
     assert outcome["cleanup: post deleted"] == outcome["cleanup: account deleted"] == "PASS"
     assert lines[-1].startswith("smoke: ") and "1 failed" in lines[-1] and "first failure: link: shell page" in lines[-1]

@@ -143,7 +143,8 @@ def table(verdicts: list[PlatformVerdict]) -> str:
                  f"{total.extra_rows:+d}" if total.extra_rows else "0", f"{total.wall_seconds:.1f}",
                  f"{total.posts_per_second:.2f}"])
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
-    line = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    def line(r):
+        return "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
     rule = "-" * len(line(head))
     return "\n".join([line(head), rule, *(line(r) for r in rows[:-1]), rule, line(rows[-1])])
 
@@ -172,7 +173,8 @@ def settle_table(verdicts: list[PlatformVerdict], budget_minutes: float) -> str:
                      sum(x > budget_minutes for x in m), sum(x > budget_minutes for x in v.cap_wait_minutes),
                      f"{max(rest):.1f}" if rest else "-"])
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
-    line = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    def line(r):
+        return "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
     return "\n".join([line(head), "-" * len(line(head)), *(line(r) for r in rows)])
 
 

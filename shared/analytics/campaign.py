@@ -104,7 +104,7 @@ def _numbers(row) -> dict:
     out = {"posts": int(row["posts"])}
     for name in METRICS:
         out[name] = None if row[name] is None else int(row[name])
-    if "engagement_rate" in row.keys():
+    if "engagement_rate" in row.keys():  # noqa: SIM118 - a BigQuery Row: `in row` would search its values
         out["engagement_rate"] = None if row["engagement_rate"] is None else float(row["engagement_rate"])
     return out
 

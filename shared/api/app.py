@@ -142,7 +142,7 @@ def _document(app) -> dict:
     schemas.pop("ValidationErrorModel", None)
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
     for path, item in doc.get("paths", {}).items():
-        for method, operation in item.items():
+        for _method, operation in item.items():
             responses = operation.setdefault("responses", {})
             for status in COMMON_ERRORS:
                 if path in PUBLIC_PATHS and status in (401, 403, 429):

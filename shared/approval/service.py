@@ -14,11 +14,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from shared.approval import pages
 from shared.approval.notifiers import ApprovalRequest
-from shared.approval.tokens import LinkClaims, TokenRefused, issue_token, verify_token
+from shared.approval.tokens import Action, LinkClaims, TokenRefused, issue_token, verify_token
 from shared.content.disclosure import review_line
 from shared.content.model import Approval, ContentItem
 from shared.errors import MediaChanged, ValidationError
@@ -35,6 +36,10 @@ from shared.posts.state_machine import transition
 from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event, register_secret
+
+if TYPE_CHECKING:  # annotations only: importing the config module at runtime costs cold start
+    from shared.media import MediaStore
+    from shared.runtime.config import Config
 
 log = logging.getLogger(__name__)
 DEFAULT_APPROVER = "marketing-lead"
@@ -89,8 +94,8 @@ class ReviewEnv:
     """What showing or deciding needs beyond Firestore: media (previews, the generation check),
     the runtime config, and how to ask the approver again when approved media changed."""
 
-    media_store: object
-    config: object
+    media_store: MediaStore
+    config: Config
     request_approval: Callable[[ContentItem], None]
 
 
@@ -124,6 +129,7 @@ def render_review(repo: Repository, signing_key: str, token: str, env: ReviewEnv
         problem = _why_not_decidable(claims, content, used=_token_used(repo, claims))
         if problem:
             return _refused(409, "Nothing to decide", problem)
+        assert content is not None  # _why_not_decidable refuses a missing content item
         media_problem = _media_problem(repo, content, env, may_reask=may_reask)
         if media_problem:
             return media_problem
@@ -133,7 +139,7 @@ def render_review(repo: Repository, signing_key: str, token: str, env: ReviewEnv
                 return refusal
         register_secret(token)
         # The page offers the other choice too; its token is minted for the same person and expiry.
-        other_action = "reject" if claims.action == "approve" else "approve"
+        other_action: Action = "reject" if claims.action == "approve" else "approve"
         other_token, _ = issue_token(signing_key, content_id=claims.content_id, content_hash=claims.content_hash,
                                      action=other_action, expires_at=claims.expires_at, recipient=claims.recipient)
         register_secret(other_token)
@@ -270,7 +276,7 @@ def apply_decision(repo: Repository, signing_key: str, token: str, action: str, 
     return _decide(repo, claims, env, reason=reason, tz=tz, now=now)
 
 
-def decide_via_api(repo: Repository, content_id: str, action: str, content_hash: str, decided_by: str,
+def decide_via_api(repo: Repository, content_id: str, action: Action, content_hash: str, decided_by: str,
                    env: ReviewEnv | None = None, *, reason: str | None = None, now: datetime | None = None) -> PageResult:
     """An approver's decision through the content API: recorded exactly as a link's (same checks,
     same lock, same transaction), by the authenticated caller, bound to the `content_hash` they
@@ -291,6 +297,7 @@ def _decide(repo: Repository, claims: LinkClaims, env: ReviewEnv | None, *, reas
         if problem:
             log_event(log, logging.WARNING, "approval decision refused", reason=problem)
             return _refused(409, "Nothing to decide", problem)
+        assert content is not None  # _why_not_decidable refuses a missing content item
         if claims.action == "approve":
             refusal = _platform_refusal(repo, content)
             if refusal:

@@ -78,6 +78,7 @@ def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store
             if post.status == "queued":
                 repo.move_post(post.id, {"queued"}, "failed", reason=problem, fail_reason=problem, fail_class="approval")
             return PublishOutcome("refused", problem)
+        assert content is not None  # approval_problem refuses a missing content item
         try:
             media_store.verify(content.media)  # invariant 1: the approved generations, byte for byte
         except MediaChanged as changed:
@@ -91,6 +92,8 @@ def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store
             log_event(log, logging.INFO, "publish skipped", reason=claim.reason, status=claim.post.status if claim.post else None)
             return PublishOutcome("skipped", claim.reason)
         post = claim.post
+        # a granted claim carries the post it moved to publishing, with the new attempt id
+        assert post is not None and post.attempt_id is not None
         attempt = post.attempt_id
         log_event(log, logging.INFO, "publish claimed", attempt=post.attempt_count)
         adapter = adapter_for(post.platform)
@@ -99,6 +102,7 @@ def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store
         # Invariant 4: a post over the account's cap waits in `queued`; dispatch resends it when a slot frees.
         reservation = limits.reserve(repo.db, post.account_id, limits.limits_for(account, adapter.DEFAULT_LIMITS), post.id)
         if not reservation.granted:
+            assert reservation.retry_at is not None  # a refused reservation says when a slot frees
             delay = max((reservation.retry_at - utcnow()).total_seconds(), 1.0)
             return _release(repo, post, attempt, f"account limit {reservation.limit} reached", delay=delay, retry=False)
         try:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-_correlation: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("postgate_log_context", default={})
+_correlation: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("postgate_log_context", default={})  # noqa: B039 - never mutated: log_context sets a merged copy
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
 _REDACTED = "[REDACTED]"

@@ -510,8 +510,7 @@ def _check_token(exchange: Exchange) -> Verdict:
                 problems.append(f"token_type {answer.get('token_type')!r}, documented: Bearer")
             for scope in sorted(set(str(answer.get("scope", "")).split()) - _known_scopes()):
                 problems.append(f"token answer scope {scope!r} is not a scope of the YouTube Data API")
-    elif exchange.status >= 400:
-        if not isinstance(answer, dict) or answer.get("error") not in TOKEN_ERRORS:
-            problems.append(f"token error answer {answer!r}: expected {{error, error_description}} with a documented "
-                            f"error code")
+    elif exchange.status >= 400 and (not isinstance(answer, dict) or answer.get("error") not in TOKEN_ERRORS):
+        problems.append(f"token error answer {answer!r}: expected {{error, error_description}} with a documented "
+                        f"error code")
     return Verdict("google.oauth2.token", problems, response_checked=checked)

@@ -95,7 +95,7 @@ class Account(BaseModel):
         flag = unaudited(record)
         return cls(id=account_id, platform=record["platform"], handle=str(record.get("handle") or account_id),
                    platform_account_id=record.get("platform_account_id") or None,
-                   limits=[LimitOut(name=l.name, max_count=l.max_count, window_seconds=l.window_seconds) for l in limits],
+                   limits=[LimitOut(name=lim.name, max_count=lim.max_count, window_seconds=lim.window_seconds) for lim in limits],
                    limits_custom=bool(record.get("limits")), status=effective_status(record),
                    status_reason=record.get("status_reason"), dry_run=record.get("dry_run") is True,
                    unaudited_app=flag is not None, unaudited_app_reason=(flag or {}).get("message"),

@@ -76,7 +76,7 @@ def _sent_before_failing(exc: requests.RequestException) -> bool:
         return False
     if isinstance(exc, requests.ConnectionError):
         reason = getattr(exc.args[0], "reason", None) if exc.args else None
-        return not type(reason).__name__ == "NewConnectionError"
+        return type(reason).__name__ != "NewConnectionError"
     return isinstance(exc, requests.Timeout)
 
 
