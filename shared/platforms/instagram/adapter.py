@@ -10,6 +10,7 @@ reconcile settles it by looking the media up, never by publishing again.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from datetime import datetime, timedelta
@@ -334,11 +335,13 @@ def _create_containers(ctx: PublishContext, client: InstagramClient, ig_id: str)
         ids = {"container_id": retry(lambda: client.create_container(ig_id, fields))}
     elif kind == "REELS":
         video = _video(content)
+        assert video is not None  # validate() refused a reel without a video
         fields = {"media_type": "REELS", "video_url": _signed_url(ctx, video), "caption": caption,
                   "share_to_feed": "true" if target.share_to_feed else "false", **_ai_label([video])}
         ids = {"container_id": retry(lambda: client.create_container(ig_id, fields))}
     elif kind == "STORIES":
         media = story_media(content)
+        assert media is not None  # validate() refused a story with neither one video nor one image
         if media.kind == "video":
             check_story_duration(media, ctx.media_store)
         fields = {"media_type": "STORIES", f"{media.kind}_url": _signed_url(ctx, media),  # no caption: not shown
@@ -348,7 +351,7 @@ def _create_containers(ctx: PublishContext, client: InstagramClient, ig_id: str)
         children: list[str] = []
         for image in _images(content):
             fields = {"is_carousel_item": "true", "image_url": _signed_url(ctx, image)}
-            children.append(retry(lambda fields=fields: client.create_container(ig_id, fields)))
+            children.append(retry(functools.partial(client.create_container, ig_id, fields)))
             ctx.save_platform_ids({"children": ",".join(children)})
         # The label goes on the carousel container only, never on its items (Meta's changelog, 2026-06-22).
         parent = {"media_type": "CAROUSEL", "children": ",".join(children), "caption": caption,

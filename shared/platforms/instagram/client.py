@@ -14,7 +14,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
@@ -99,13 +99,19 @@ def regain_seconds(headers) -> float | None:
     return minutes * 60.0 if minutes > 0 else None
 
 
+def error_object(payload: dict) -> dict:
+    """The Graph answer's `error` object, or {} when there is none (or it is not an object)."""
+    error = payload.get("error")
+    return error if isinstance(error, dict) else {}
+
+
 def classify(status: int, payload: dict, headers, endpoint: str, *, creates: bool = False) -> Exception:
     """The error a failed Graph answer means (see docs/platforms.md#error-classes-all-platforms).
 
     `creates`: the call publishes (media_publish). A throttle, the cap, "not ready" and an auth
     refusal are answered before anything is done, so they keep their class; a server-side failure
     (5xx, code -1/1/2, `is_transient`) may come after the post went out, so it is ambiguous."""
-    error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
+    error = error_object(payload)
     code, subcode = code_pair(error)
     label = f"{code}/{subcode}" if subcode else (str(code) if code is not None else f"http_{status}")
     reason = error.get("error_user_msg") or error.get("message") or f"HTTP {status}"
@@ -132,7 +138,7 @@ def classify(status: int, payload: dict, headers, endpoint: str, *, creates: boo
     return PermanentError(message, platform_code=label)
 
 
-def is_throttle(exc: Exception) -> bool:
+def is_throttle(exc: Exception) -> TypeGuard[TransientError]:
     """A TransientError that classify() made of an app / user / page / custom / Business Use Case
     throttle (4, 17, 32, 613, 800xx); its retry_after is Meta's estimated_time_to_regain_access, if sent."""
     if not isinstance(exc, TransientError) or not exc.platform_code:
@@ -180,7 +186,7 @@ class InstagramClient:
         except ValueError:
             payload = {}
         payload = payload if isinstance(payload, dict) else {}
-        error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
+        error = error_object(payload)
         code, subcode = code_pair(error)
         log_event(log, logging.INFO, "instagram call", endpoint=endpoint, http_status=response.status_code,
                   error_code=f"{code}/{subcode}" if error else "ok", fbtrace_id=error.get("fbtrace_id"))
@@ -312,8 +318,8 @@ def _batch_answer(item) -> BatchAnswer | None:
         body = {}
     headers = {str(h.get("name")): str(h.get("value")) for h in item.get("headers") or [] if isinstance(h, dict)}
     try:
-        code = int(item.get("code"))
-    except (TypeError, ValueError):
+        code = int(item["code"])
+    except (KeyError, TypeError, ValueError):
         code = 0
     return BatchAnswer(code=code, headers=headers, body=body if isinstance(body, dict) else {})
 
@@ -359,7 +365,7 @@ def _oauth_call(http: requests.Session, method: str, url: str, timeout: float, w
         return payload
     if response.status_code >= 500:
         raise TransientError(f"instagram {what}: HTTP {response.status_code}")
-    error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
+    error = error_object(payload)
     message = error.get("message") or payload.get("error_message") or f"HTTP {response.status_code}"
     raise PermanentError(f"instagram refused the {what} ({message})",
                          platform_code=str(error.get("code") or payload.get("error_type") or response.status_code))

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import requests
 
 from shared.errors import AuthError
-from shared.platforms.instagram.client import RATE_LIMIT_CODES, classify, code_pair
+from shared.platforms.instagram.client import RATE_LIMIT_CODES, classify, code_pair, error_object
 from shared.platforms.token_endpoint import call_token_endpoint
 from shared.runtime.logging import log_event
 
@@ -116,7 +116,7 @@ def _get(http: requests.Session, url: str, params: dict, timeout: float, kind: s
     if response.ok and "error" not in payload:
         return payload
     error = classify(response.status_code, payload, response.headers, f"token refresh ({kind} login)")
-    code, _ = code_pair(payload.get("error") if isinstance(payload.get("error"), dict) else {})
+    code, _ = code_pair(error_object(payload))
     # Only a server-side hiccup or a throttle is worth retrying; any other refusal (code 1 / 101
     # bad client, 100 token too young, 190 expired or revoked) means a person must reconnect.
     if response.status_code >= 500 or code in RATE_LIMIT_CODES:

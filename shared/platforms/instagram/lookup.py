@@ -15,7 +15,7 @@ story is named only when it is the one candidate (`unique`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from shared.content.model import ContentItem, TargetSpec
 from shared.platforms.instagram.client import InstagramClient, parse_timestamp
@@ -56,10 +56,14 @@ def expected_media(content: ContentItem, target: TargetSpec, sent_at: datetime) 
                     since=sent_at - CLOCK_SLACK)
 
 
+_UNDATED = datetime.max.replace(tzinfo=UTC)
+
+
 def find(client: InstagramClient, ig_user_id: str, expected: Expected) -> Sighting:
     listing = client.media_since(ig_user_id, expected.since, FIELDS, max_pages=MAX_PAGES, edge=expected.edge)
     matches = [item for item in listing.items if _is_expected(item, expected)]
-    matches.sort(key=lambda item: parse_timestamp(item.get("timestamp")))
+    # An item without a readable timestamp sorts last (comparing None with a datetime would raise).
+    matches.sort(key=lambda item: parse_timestamp(item.get("timestamp")) or _UNDATED)
     return Sighting(matches=matches, complete=listing.complete, ambiguous=expected.unique and len(matches) > 1)
 
 

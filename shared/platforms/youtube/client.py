@@ -303,7 +303,8 @@ def upload_resumable(client: YouTubeClient, session_uri: str, *, total: int, chu
                     exc = again
             log_event(log, logging.WARNING, "youtube upload resumed", resume_from=progress.next_offset,
                       complete=progress.complete, interruptions=interruptions)
-        if progress.complete:
+        assert progress is not None  # the loop above ends only with the session's answer
+        if progress.video is not None:  # complete
             return progress.video
         if progress.next_offset > total:
             raise PermanentError(f"youtube upload: session reports {progress.next_offset} bytes stored of {total}",
