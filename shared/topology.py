@@ -194,18 +194,18 @@ class Topology(_Model):
         for name, sub in self.subscriptions.items():
             if sub.topic not in self.topics:
                 problems.append(f"subscription {name}: unknown topic {sub.topic}")
-            fn = self.functions.get(sub.push_function)
-            if fn is None or fn.trigger.topic != sub.topic:
+            pusher = self.functions.get(sub.push_function)
+            if pusher is None or pusher.trigger.topic != sub.topic:
                 problems.append(f"subscription {name}: push_function {sub.push_function} is not triggered by {sub.topic}")
         for name, sch in self.schedules.items():
             if sch.topic not in self.topics:
                 problems.append(f"schedule {name}: unknown topic {sch.topic}")
-        for name, bucket in self.storage.buckets.items():
-            if bucket.notify and bucket.notify.topic not in self.topics:
-                problems.append(f"bucket {name}: notifies unknown topic {bucket.notify.topic}")
-        for name, table in self.bigquery.tables.items():
-            columns = {c.name for c in table.schema_}
-            for field in [table.partition_field, *table.clustering]:
+        for name, bucket_spec in self.storage.buckets.items():
+            if bucket_spec.notify and bucket_spec.notify.topic not in self.topics:
+                problems.append(f"bucket {name}: notifies unknown topic {bucket_spec.notify.topic}")
+        for name, table_spec in self.bigquery.tables.items():
+            columns = {c.name for c in table_spec.schema_}
+            for field in [table_spec.partition_field, *table_spec.clustering]:
                 if field not in columns:
                     problems.append(f"table {name}: {field} is not a column")
         if problems:

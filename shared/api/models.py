@@ -4,6 +4,7 @@ and events resources). Built from the stored models; never carries tokens or sec
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -87,7 +88,7 @@ class ContentOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, content: ContentItem, posts: list[Post] = ()) -> ContentOut:
+    def of(cls, content: ContentItem, posts: Sequence[Post] = ()) -> ContentOut:
         approval = content.approval if content.approval and content.approval.decision == "approved" else None
         return cls(id=content.id, campaign=content.campaign, caption=content.caption, hashtags=content.hashtags,
                    text=content.text(), media=[MediaOut(kind=m.kind, uri=m.uri, content_type=m.content_type, size=m.size,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
 CampaignStatus = Literal["planned", "active", "paused", "completed", "archived"]
-CAMPAIGN_STATUSES: tuple[str, ...] = CampaignStatus.__args__
+CAMPAIGN_STATUSES: tuple[str, ...] = get_args(CampaignStatus)
 # A Firestore document id that is also safe in a URL path: no "/", not "." or "..", not `__x__`.
 CAMPAIGN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 CAMPAIGN_ID_MAX = 128

@@ -177,6 +177,7 @@ class Client:
 def parse_sse(lines) -> Iterator[SseEvent]:
     """Events from the lines of a text/event-stream (the WHATWG rules: `field: value` lines, a blank
     line ends an event, `:` starts a comment, several `data:` lines join with newlines)."""
+    data: list[str]
     event, data, event_id, seen = "message", [], None, False
     for raw in lines:
         line = raw.decode("utf-8") if isinstance(raw, bytes) else raw

@@ -83,7 +83,9 @@ def mark_unaudited(db, account_id: str, message: str, now: datetime | None = Non
 
 def remember_creator(db, account_id: str, account: dict, creator, now: datetime | None = None) -> None:
     """Keep the creator's options for the review page and validation; written only when they changed."""
-    known = account.get(CREATOR_FIELD) if isinstance(account.get(CREATOR_FIELD), dict) else {}
+    known = account.get(CREATOR_FIELD)
+    if not isinstance(known, dict):
+        known = {}
     fresh = {"username": creator.username, "nickname": creator.nickname,
              "privacy_level_options": list(creator.privacy_level_options)}
     if {k: known.get(k) for k in fresh} == fresh:

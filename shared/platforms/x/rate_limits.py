@@ -22,9 +22,11 @@ _APP_DAY = "x-app-limit-24hour"
 
 def seconds_until(reset_epoch: str | None, now: float, *, missing: float) -> float:
     """Seconds until an X reset epoch; `missing` when there is none, the floor when it is past."""
+    if reset_epoch is None:
+        return missing
     try:
         wait = float(reset_epoch) - now
-    except (TypeError, ValueError):
+    except ValueError:
         return missing
     return wait if wait > 0 else RATE_LIMIT_FLOOR_SECONDS
 

@@ -34,7 +34,7 @@ def status_part(privacy: str, *, made_for_kids: bool, synthetic: bool, publish_a
 
 def build_resource(content: ContentItem, target: TargetSpec, *, now: datetime) -> dict:
     """Always private first (and always explicit: omitted means public since 2026-11)."""
-    snippet = {"title": target.title, "description": content.text(), "categoryId": target.youtube_category_id}
+    snippet: dict[str, object] = {"title": target.title, "description": content.text(), "categoryId": target.youtube_category_id}
     if target.tags:
         snippet["tags"] = list(target.tags)
     return {"snippet": snippet,
