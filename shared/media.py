@@ -94,7 +94,8 @@ class MediaStore:
 
             credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
             credentials.refresh(Request())
-            options["service_account_email"] = credentials.service_account_email
+            # On Cloud Run these are compute-engine credentials, which name their service account.
+            options["service_account_email"] = credentials.service_account_email  # type: ignore[attr-defined]
             options["access_token"] = credentials.token
         return blob.generate_signed_url(**options)
 

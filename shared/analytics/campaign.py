@@ -101,7 +101,7 @@ def _midnight(day: date) -> datetime:
 
 
 def _numbers(row) -> dict:
-    out = {"posts": int(row["posts"])}
+    out: dict[str, int | float | None] = {"posts": int(row["posts"])}
     for name in METRICS:
         out[name] = None if row[name] is None else int(row[name])
     if "engagement_rate" in row.keys():  # noqa: SIM118 - a BigQuery Row: `in row` would search its values

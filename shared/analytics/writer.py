@@ -81,7 +81,7 @@ def write_rows(bq, project: str, rows: list[dict], run_started_at: datetime) -> 
 def post_update(result: PlatformMetrics | MetricsRefused, *, run_id: str, fetched_at: datetime,
                 next_at: datetime | None) -> dict:
     """Fields written on the post. A refusal keeps the last good numbers and says why."""
-    update = {"metrics_next_at": next_at, "metrics_run_id": run_id, "metrics_checked_at": fetched_at}
+    update: dict[str, object] = {"metrics_next_at": next_at, "metrics_run_id": run_id, "metrics_checked_at": fetched_at}
     if isinstance(result, PlatformMetrics):
         update.update({"metrics": latest_metrics(result), "metrics_fetched_at": fetched_at, "metrics_refused": None})
     else:

@@ -133,7 +133,7 @@ class AccountTokens:
     def refresh_if_expiring(self, seconds: float) -> bool:
         if not self.expires_within(seconds):
             return False
-        self.refresh(self._tokens["access_token"])
+        self.refresh((self._tokens or self._load())["access_token"])
         return True
 
     def _account_ref(self):

@@ -60,7 +60,7 @@ def dispatch_due(*, repo: Repository, send: Callable[[Post], None], batch_size: 
                 return None  # someone else moved it meanwhile
 
             before, after = repo.change_post(post.id, decide)
-            if after is None:
+            if before is None or after is None:  # gone, or nothing to change
                 continue
             if before.status == "scheduled":
                 summary.released += 1

@@ -30,7 +30,7 @@ def publisher_client():
 
 @lru_cache(maxsize=4)
 def storage_client(project: str):
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[attr-defined]  # google-cloud-storage has no py.typed marker
 
     if os.environ.get("STORAGE_EMULATOR_HOST"):
         from google.auth.credentials import AnonymousCredentials

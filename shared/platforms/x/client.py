@@ -200,19 +200,25 @@ class XClient:
         return payload.get("data") or None
 
 
+def _errors(payload: dict) -> list:
+    """The v1-style `errors` list of an answer, or [] when there is none (or it is not a list)."""
+    errors = payload.get("errors")
+    return errors if isinstance(errors, list) else []
+
+
 def _is_duplicate(status: int, payload: dict) -> bool:
     """X's duplicate refusal: 403 "You are not allowed to create a Tweet with duplicate content."
     (v1-style bodies say code 187 "Status is a duplicate.")."""
     if status != 403:
         return False
-    errors = payload.get("errors") if isinstance(payload.get("errors"), list) else []
+    errors = _errors(payload)
     texts = [str(payload.get("detail") or "")] + [str(e.get("message") or "") for e in errors if isinstance(e, dict)]
     return any("duplicate" in t.lower() for t in texts) or any(isinstance(e, dict) and e.get("code") == 187 for e in errors)
 
 
 def _problem(payload: dict, status: int, endpoint: str) -> tuple[str, str]:
     """(platform code, message) from an RFC 7807 problem or a v1-style {errors:[{code,message}]} body."""
-    errors = payload.get("errors") if isinstance(payload.get("errors"), list) else []
+    errors = _errors(payload)
     if payload.get("title") or payload.get("detail"):
         kind = str(payload.get("type") or "about:blank")
         code = kind.rsplit("/", 1)[-1] if kind != "about:blank" else str(payload.get("title") or status)
