@@ -120,10 +120,12 @@ def _fan_out(db, *, config, run_id: str, run_at: datetime, cursor: dict | None, 
         if summary.pages >= page_budget:
             _continue_later(send_tick, run_id, {"account_id": account_id}, summary)
             return
+        assert isinstance(platform, str)  # an unknown or missing platform was skipped above
         size = message_size(config.analytics_batch_max_posts, adapter_for(platform).METRICS_BATCH_SIZE)
         sent_before = summary.messages
         while True:
             if summary.pages >= page_budget:
+                assert after is not None  # spent before the first page returned above; a full page set it
                 _continue_later(send_tick, run_id, {"account_id": account_id, "after_at": after[0].isoformat(),
                                                     "after_id": after[1]}, summary)
                 return

@@ -253,7 +253,7 @@ def _error_response(status: int, detail: str, *, field: str | None = None, heade
                     errors: list | None = None):
     import flask
 
-    body = {"detail": detail, "field": field}
+    body: dict[str, object] = {"detail": detail, "field": field}
     if errors is not None:
         body["errors"] = errors
     response = flask.jsonify(body)

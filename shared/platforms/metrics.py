@@ -7,7 +7,7 @@ platform's answer does not mention is refused with the platform's silence as the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from shared.analytics.model import MetricsRefused, PlatformMetrics
 from shared.posts.model import Post
@@ -26,7 +26,7 @@ def ids_to_fetch(posts: Sequence[Post], key: str) -> list[str]:
     return list(dict.fromkeys(p.platform_ids[key] for p in posts if p.platform_ids.get(key)))
 
 
-def in_post_order(posts: Sequence[Post], key: str, answers: dict[str, Answer], *, no_id: str | Callable[[Post], str],
+def in_post_order(posts: Sequence[Post], key: str, answers: Mapping[str, Answer], *, no_id: str | Callable[[Post], str],
                   not_answered: str, fallback_key: str | None = None) -> list[Answer]:
     """One answer per post: the platform's for its id, else a refusal saying why there is none.
     `no_id`: the reason for a post without the id (a callable gets the post); the refusal then names

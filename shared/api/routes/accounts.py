@@ -18,7 +18,7 @@ from shared.api.schemas import PageQuery, page_fields
 
 # Security per operation, not per blueprint: the OAuth callback is public (its `state` authenticates it).
 blueprint = APIBlueprint("accounts", __name__, abp_tags=[Tag(name="accounts")])
-BEARER = [{"bearer": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 Platform = Literal["tiktok", "instagram", "x", "youtube", "linkedin"]
 

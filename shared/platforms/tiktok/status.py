@@ -53,7 +53,7 @@ def settle(ctx: StatusContext, client: TikTokClient, *, unconfirmed: bool) -> St
             # The media transfer guide lets the missing bytes go to the same upload_url while it lives:
             # the post goes back to the publisher with its handle, which re-sends them (no new init,
             # so no second publish) instead of waiting out the URL's hour.
-            keep = {k: ids[k] for k in ("publish_id", "upload_url", "upload_expires_at", "upload_plan") if k in ids}
+            keep: dict[str, str] = {k: ids[k] for k in ("publish_id", "upload_url", "upload_expires_at", "upload_plan") if k in ids}
             return StatusResult("absent", platform_ids=keep, detail="upload_incomplete_resumable")
         if expires is not None and now >= expires + CLOCK_MARGIN:
             return StatusResult("absent", detail="upload_incomplete")

@@ -127,14 +127,15 @@ def publish(ctx: PublishContext) -> PublishResult:
     video = _video(content)
     client = client_for(ctx.tokens, config)
     ids, progress = _saved_session(ctx, client, video)
-    if progress is not None and progress.complete:  # the earlier attempt's video exists after all
-        return _uploaded(ctx, ids, progress.video)
+    if ids is not None and progress is not None and progress.video is not None:
+        return _uploaded(ctx, ids, progress.video)  # complete: the earlier attempt's video exists after all
     for attempt in range(2):  # a second session only after a 404 before any video id existed
         if ids is None:
             ids = _start_session(ctx, client, video)
             start = 0
         else:
             ctx.mark_create_sent()  # resuming: the bytes that follow can complete the video
+            assert progress is not None  # _saved_session gives both or neither
             start = progress.next_offset
         try:
             uploaded = upload_resumable(client, ids["upload_session"], total=video.size, start=start,
@@ -146,6 +147,7 @@ def publish(ctx: PublishContext) -> PublishResult:
             if attempt:
                 raise
             ids = None
+    assert ids is not None  # the loop breaks only after an upload through a session
     return _uploaded(ctx, ids, uploaded)
 
 

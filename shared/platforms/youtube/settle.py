@@ -42,6 +42,7 @@ def settle(ctx: StatusContext, client: YouTubeClient, *, unconfirmed: bool) -> S
         return StatusResult("failed", fail_class="transient", detail="upload_incomplete",
                             fail_reason=f"upload interrupted at {stored} of {size} bytes; no video was created, "
                                         f"publish again")
+    assert progress is not None and progress.video is not None  # not complete returned above
     video_id = str(progress.video["id"])
     return _check_video(ctx, client, video_id, found={"video_id": video_id})
 
