@@ -35,7 +35,7 @@ def request_approval(config, content) -> None:
     from shared.topology import get_topology
 
     with log_context(correlation_id=content.id):
-        topic = get_topology().functions["approval-notify"].trigger.topic
+        topic = get_topology().trigger_topic("approval-notify")
         publish_json(config.project, topic, {"content_id": content.id, "content_hash": content.content_hash},
                      correlation_id=content.id)
 
@@ -136,7 +136,7 @@ def after_decision(config, result) -> None:
         content_id = result.content.id
         with log_context(correlation_id=content_id):
             try:
-                publish_json(config.project, topology.functions["approval-notify"].trigger.topic,
+                publish_json(config.project, topology.trigger_topic("approval-notify"),
                              {"content_id": content_id, "content_hash": result.content.content_hash,
                               "decision": "rejected"}, correlation_id=content_id)
             except Exception as exc:  # noqa: BLE001 - the decision stands; only the notice is lost
@@ -202,8 +202,8 @@ def pull_metrics(payload: dict[str, Any], message_id: str | None = None):
 
     config = get_config()
     topology = get_topology()
-    work_topic = topology.functions["analytics-fetch"].trigger.topic
-    tick_topic = topology.functions["analytics-pull"].trigger.topic
+    work_topic = topology.trigger_topic("analytics-fetch")
+    tick_topic = topology.trigger_topic("analytics-pull")
     return pull(services.repository().db, config=config, payload=payload, message_id=message_id,
                 send_work=lambda message: publish_json(config.project, work_topic, message,
                                                        correlation_id=message["run_id"]),

@@ -215,6 +215,13 @@ class Topology(_Model):
     def dead_letter_topic(self, topic: str) -> str:
         return topic + self.dead_letter.suffix
 
+    def trigger_topic(self, function: str) -> str:
+        """The topic a Pub/Sub-triggered function listens on (what to publish to, to reach it)."""
+        topic = self.functions[function].trigger.topic
+        if topic is None:
+            raise KeyError(f"function {function!r} is not triggered by a topic")
+        return topic
+
     def publish_topic(self, platform: str) -> str:
         for name, topic in self.topics.items():
             if topic.platform == platform:

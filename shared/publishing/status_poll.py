@@ -151,6 +151,7 @@ def _check_again_or_give_up(post: Post, *, repo: Repository, config, now: dateti
                   error_type=type(error).__name__, next_check_in=delay)
         changes: dict = {}
     else:
+        assert result is not None  # a check either answered or raised `error`
         delay = result.next_check_seconds if result.next_check_seconds is not None else next_check_delay(config, post.check_count)
         if result.conclusive_in_seconds is not None:
             # Settle when the answer becomes conclusive, not up to a backoff interval later.

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from shared.approval import pages
 from shared.approval.service import PageResult, _verify
-from shared.approval.tokens import TokenRefused, issue_token, verify_token
+from shared.approval.tokens import Action, TokenRefused, issue_token, verify_token
 from shared.posts.repository import APPROVALS, Repository
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event, register_secret
@@ -70,8 +70,9 @@ def review(repo: Repository, signing_key: str, token: str, now: datetime | None 
         problem = service.why_not_decidable(change, claims.content_hash, used=_used(repo, claims.token_id))
         if problem:
             return PageResult(409, pages.result_page("Nothing to decide", problem))
+        assert change is not None  # why_not_decidable refuses a missing change
         register_secret(token)
-        other = "reject" if claims.action == "approve" else "approve"
+        other: Action = "reject" if claims.action == "approve" else "approve"
         other_token, _ = issue_token(signing_key, content_id=claims.content_id, content_hash=claims.content_hash,
                                      action=other, expires_at=claims.expires_at, recipient=claims.recipient)
         register_secret(other_token)

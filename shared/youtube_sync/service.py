@@ -234,7 +234,8 @@ def settle_decision(repo: Repository, config, secrets, bq, change: MetadataChang
         if change.status == "approved":
             change = apply_approved(repo, config, secrets, change.id, now=now) or get_change(repo, change.id) or change
         else:
-            change = _finish(repo, change, outcome="rejected", status="rejected")
+            # _finish gives None only to an applier that lost its lease; a rejected change holds none
+            change = _finish(repo, change, outcome="rejected", status="rejected") or change
         if change.status in FINAL_STATUSES:
             _audit_and_tell(repo, bq, config, change, publish)
         return change
@@ -644,7 +645,7 @@ def publisher(config) -> Publish:
     from shared.pubsub import publish_json
     from shared.topology import get_topology
 
-    topic = get_topology().functions["approval-notify"].trigger.topic
+    topic = get_topology().trigger_topic("approval-notify")
 
     def publish(payload: dict) -> None:
         publish_json(config.project, topic, payload, correlation_id=payload["metadata_change_id"])
