@@ -64,6 +64,7 @@ test: venv browser
 lint: $(VENV)/.installed $(LINT_VENV)/.installed
 	$(PY) -c "from shared.topology import load_topology; load_topology()"
 	$(PY) -m ruff check shared functions infra tests
+	$(PY) -m mypy
 	@if command -v $(TERRAFORM) >/dev/null; then \
 		$(TERRAFORM) fmt -check -recursive infra/terraform && echo "terraform fmt: ok"; \
 	else \

@@ -247,7 +247,7 @@ def _record(db, summary: FetchSummary, message_id: str, *, final: bool) -> None:
     outcome = {f"{summary.outcome}_messages": 1} if final and summary.outcome != "done" else {}
     runs.add_to_run(db, summary.run_id, fetched=summary.fetched, refused=summary.refused,
                     failed=summary.failed if final else 0, calls=summary.calls, messages_done=1 if final else 0,
-                    retried=0 if final else 1, **outcome)
+                    retried=0 if final else 1, **outcome)  # type: ignore[arg-type]  # "<outcome>_messages", never set_fields
     log_event(log, logging.INFO if final else logging.WARNING,
               "analytics fetch done" if final else "analytics fetch will be retried", message_id=message_id,
               outcome=summary.outcome, posts=summary.posts, fetched=summary.fetched, refused=summary.refused,

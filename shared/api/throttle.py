@@ -34,7 +34,7 @@ class _Bucket:
 
 
 class FailureThrottle:
-    def __init__(self, per_client=PER_CLIENT, overall=GLOBAL, *, clock=time.monotonic):
+    def __init__(self, per_client=PER_CLIENT, overall=GLOBAL, *, clock=time.monotonic) -> None:
         self._per_client = per_client
         self._overall = overall
         self._clock = clock

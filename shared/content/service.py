@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, overload
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -49,7 +50,7 @@ def account_or_none(repo: Repository, account_id: str) -> dict | None:
     return repo.get_account(account_id)
 
 
-def validate_for_targets(content: ContentItem, accounts: dict[str, dict | None]) -> None:
+def validate_for_targets(content: ContentItem, accounts: Mapping[str, dict | None]) -> None:
     """Each target's platform rules, before anyone is asked to approve (a person never approves a refusal).
     Raises ValidationError naming the target, the field and the limit."""
     from shared.platforms.registry import adapter_for
@@ -75,8 +76,8 @@ def create_draft(brief: Brief, *, generator: ContentGenerator, repo: Repository,
         if existing is not None:
             log_event(log, logging.INFO, "brief already turned into content; not generating again")
             return existing, False
-        accounts = {t.account_id: account_or_none(repo, t.account_id) for t in brief.targets}
-        accounts = {k: v for k, v in accounts.items() if v is not None}
+        found = {t.account_id: account_or_none(repo, t.account_id) for t in brief.targets}
+        accounts = {k: v for k, v in found.items() if v is not None}
         media: list[MediaRef] = []
         uris = ([("video", "video", brief.video)] if brief.video else []) + [
             (f"images[{i}]", "image", uri) for i, uri in enumerate(brief.images)]
@@ -102,16 +103,22 @@ def create_draft(brief: Brief, *, generator: ContentGenerator, repo: Repository,
 
         # Validate before anything is stored: a refused brief leaves no object and no document behind.
         validate_for_targets(build(media + ([generated] if generated else [])), accounts)
-        if generated is not None:
+        if generated is not None and draft.image is not None:  # generated is set exactly when there is an image
             stored = media_store.put(generated.bucket, generated.name, draft.image.data, generated.content_type, "image")
             media.append(stored.model_copy(update={"ai_generated": True}))  # our AI made it: disclosed where a platform asks
         content = build(media)
         posts = _posts_for(content, accounts)
         created = repo.create_content(content, posts)
         log_event(log, logging.INFO, "content drafted", posts=len(posts), generator=draft.generator, created=created)
-        return (content if created else repo.get_content(content_id)), created
+        kept = content if created else repo.get_content(content_id)
+        assert kept is not None  # create_content stored nothing only because the item already exists
+        return kept, created
 
 
+@overload
+def as_utc(moment: datetime) -> datetime: ...
+@overload
+def as_utc(moment: None) -> None: ...
 def as_utc(moment: datetime | None) -> datetime | None:
     """UTC (a naive time is read as UTC). Firestore gives times back in UTC, and the content hash
     covers publish_at's text: stored in another offset, the hash would no longer match itself."""
@@ -132,6 +139,10 @@ def _posts_for(content: ContentItem, accounts: dict[str, dict]) -> list[Post]:
     ]
 
 
+@overload
+def utc_or_refuse(moment: datetime) -> datetime: ...
+@overload
+def utc_or_refuse(moment: None) -> None: ...
 def utc_or_refuse(moment: datetime | None) -> datetime | None:
     """as_utc for request validators: a time that has no UTC equivalent (year 1 at +14:00) is a
     ValueError (pydantic makes it a 400 naming the field), not an OverflowError."""
@@ -385,7 +396,9 @@ def create_copies(copies: list[OwnCopy], *, requested_by: str, repo: Repository,
                           requested_by=content.requested_by)
             out.append((content, True))
         else:
-            out.append((existing[i], False))
+            stored_before = existing[i]
+            assert stored_before is not None  # not prepared above: it was stored already
+            out.append((stored_before, False))
     return out
 
 

@@ -326,14 +326,15 @@ def claim_for_publishing(repo: Repository, post_id: str, lease_seconds: int, now
     outcome: dict[str, str] = {}
 
     def decide(post: Post) -> Post | None:
-        lease = {"attempt_id": attempt_id, "lease_until": now + timedelta(seconds=lease_seconds)}
+        lease_until = now + timedelta(seconds=lease_seconds)
+        lease = {"attempt_id": attempt_id, "lease_until": lease_until}
         if post.status == "queued":
             if post.next_attempt_at and post.next_attempt_at > now:
                 outcome["reason"] = f"not due until {post.next_attempt_at.isoformat()}"
                 return None
             outcome["reason"] = "claimed"
             return transition(post, "publishing", attempt_count=post.attempt_count + 1, next_attempt_at=None,
-                              redispatch_at=None, **lease)
+                              redispatch_at=None, attempt_id=attempt_id, lease_until=lease_until)
         if post.status == "publishing" and post.lease_until and post.lease_until < now:
             if post.create_sent_at is None:
                 outcome["reason"] = "claimed after expired lease"

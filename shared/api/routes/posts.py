@@ -75,7 +75,8 @@ class GenerateIn(Brief):
     """A brief for AI drafts; `requested_by` defaults to the caller."""
 
     campaign: CampaignId
-    requested_by: str | None = Field(default=None, min_length=3, max_length=200)
+    # Optional here, unlike Brief's: the route fills it in from the caller before it becomes a Brief.
+    requested_by: str | None = Field(default=None, min_length=3, max_length=200)  # type: ignore[assignment]
     publish_at: PlannedTime | None = Field(default=None, description="from now to 731 days ahead; none = on approval")
 
 
@@ -144,7 +145,7 @@ class CalendarQuery(BaseModel):
     from_: Day = Field(alias="from", description="first local day")
     to: Day = Field(description=f"last local day, inclusive: on or after `from`, at most {MAX_CALENDAR_DAYS} days in all")
     tz: str = Field(default="UTC", min_length=1, max_length=64, description="IANA time zone, e.g. Europe/Berlin",
-                    json_schema_extra={"enum": TIME_ZONES})
+                    json_schema_extra={"enum": [*TIME_ZONES]})
     platform: Platform | None = None
     account_id: str | None = Field(default=None, pattern=ID_PATTERN, max_length=300)
     campaign: CampaignId | None = None
