@@ -8,7 +8,7 @@ TERRAFORM ?= terraform
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: venv browser demo test lint emulators-check soak bench loadtest smoke clean
+.PHONY: venv browser demo test test-fast lint emulators-check soak bench loadtest smoke clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ browser:
 
 test: venv browser
 	$(PY) -m pytest -q tests
+
+# The quick loop: every test that needs no emulator, local stack or Chromium (tests/conftest.py marks the rest `stack`).
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not stack" tests
 
 # Offline checks: no provider is downloaded. --skip-download keeps checkov from calling home.
 lint: $(VENV)/.installed $(LINT_VENV)/.installed

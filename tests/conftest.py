@@ -24,6 +24,18 @@ SIGNING_SECRET = "approval-signing-key"
 API_JWT_SECRET = "api-jwt-key"
 
 
+# Session fixtures that start the emulators, the local stack or Chromium: a test whose fixture closure
+# reaches one is marked `stack`, so `pytest -m "not stack"` (`make test-fast`) runs only the rest.
+# Tests that start a stack themselves (running_local_stack, a served function) carry the mark explicitly.
+STACK_FIXTURES = frozenset({"emulators", "stack_env", "env", "chromium", "browser"})
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if STACK_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.stack)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item):
     # Open before any fixture is set up: a module's stack (e.g. the end-to-end tests') publishes

@@ -186,7 +186,12 @@ def test_schedule_boundaries():
 
     from shared.analytics.selection import EARLY, next_pull_at
 
-    config = _config(analytics_young_age_hours=48, analytics_daily_until_days=30, analytics_max_age_days=365)
+    from shared.runtime.config import load_config
+
+    # Its own environment: no fixture here, so nothing else has set the process's.
+    config = load_config({"GOOGLE_CLOUD_PROJECT": PROJECT, "POSTGATE_MEDIA_BUCKET": "test-media",
+                          "POSTGATE_APPROVAL_BASE_URL": "http://approval.test"}).model_copy(
+        update=dict(analytics_young_age_hours=48, analytics_daily_until_days=30, analytics_max_age_days=365))
     run = datetime(2026, 11, 1, tzinfo=timezone.utc)
     assert next_pull_at(run - timedelta(hours=47), run, config) == run + EARLY
     assert next_pull_at(run - timedelta(hours=48), run, config) == run + timedelta(days=1) - EARLY
