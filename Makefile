@@ -105,7 +105,7 @@ LOADTEST_ARGS ?=
 loadtest: venv $(LOAD_VENV)/.installed
 	$(PY) -m infra.local.loadtest $(LOADTEST_ARGS)
 
-# Post-deploy smoke check of a deployed project; publishes nothing (README "Deploy to GCP", 7. Smoke check after a deploy):
+# Post-deploy smoke check of a deployed project; publishes nothing (docs/deploy.md#7-smoke-check-after-a-deploy):
 # `make smoke PROJECT=my-project REGION=europe-west1`; more options: SMOKE_ARGS="--url api=https://..." (see --help).
 SMOKE_ARGS ?=
 smoke: $(VENV)/.installed

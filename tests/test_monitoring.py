@@ -20,11 +20,11 @@ import hcl2
 import pytest
 
 from shared.topology import load_topology
+from tests.test_doc_links import link_problem
 from tests.test_terraform import ROOT, TERRAFORM_DIR, _block, _clean, _parse_root_module, _render
 
 MODULES = TERRAFORM_DIR / "modules"
 SHARED = ROOT / "shared"
-README = ROOT / "README.md"
 
 pytestmark = pytest.mark.skipif(shutil.which("terraform") is None,
                                 reason="terraform binary not on PATH: cannot evaluate module.monitoring")
@@ -110,10 +110,6 @@ def _logged(message: str) -> dict[Path, set[str]]:
         if levels:
             found[path] = levels
     return found
-
-
-def _readme_headings() -> set[str]:
-    return {m.group(1).strip() for m in re.finditer(r"^#{2,4} (.+)$", README.read_text(encoding="utf-8"), re.M)}
 
 
 # --- log-based metrics ---------------------------------------------------------------------------------
@@ -246,19 +242,19 @@ def test_failed_unconfirmed_reconnect_and_quota_events_each_have_an_alert_on_the
             assert field.removeprefix("metric.label.") in labels
 
 
-def test_every_alert_documents_what_to_check_and_a_readme_section_that_exists(resources, monitoring):
-    headings = _readme_headings()
-    assert "Operations: alerts" in headings
+def test_every_alert_documents_what_to_check_and_a_docs_section_that_exists(resources, monitoring):
+    assert (ROOT / "docs" / "runbook.md").exists()
     documented = {**{f"log {k}": a for k, a in monitoring["log_alerts"].items()},
                   **{f"dead-letter {k}": a for k, a in monitoring["dead_letter_alerts"].items()}}
     for name, alert in documented.items():
         text = alert["documentation"]
         assert "Check" in text, f"{name}: nothing to check"
-        (line,) = [line for line in text.splitlines() if line.startswith("README.md sections:")]
-        sections = re.findall(r'"([^"]+)"', line)
-        assert sections, f"{name}: names no README section"
-        missing = [s for s in sections if s not in headings]
-        assert not missing, f"{name}: README.md has no section {missing}"
+        (line,) = [line for line in text.splitlines() if line.startswith("Docs (in the repository):")]
+        sections = re.findall(r"(docs/[\w-]+\.md#[\w-]+)", line)
+        assert sections, f"{name}: names no docs/ section"
+        assert any(s.startswith("docs/runbook.md#") for s in sections), f"{name}: names no runbook section"
+        missing = [s for s in sections if link_problem(ROOT / "README.md", s)]
+        assert not missing, f"{name}: no such file or section {missing}"
     for address in ("google_monitoring_alert_policy.log_event", "google_monitoring_alert_policy.dead_letter"):
         doc = _block(resources[address], "documentation")
         assert (doc["content"], doc["mime_type"]) == ("${each.value.documentation}", "text/markdown")

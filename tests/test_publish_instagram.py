@@ -397,7 +397,7 @@ def test_container_processing_error_fails_the_post_with_the_status_reason(accoun
 
 
 def test_spam_block_at_publish_is_looked_up_and_found_when_the_media_went_out(account, ig):
-    # 4 / 2207051: "the media may already be published" (platforms.md 2.4)
+    # 4 / 2207051: "the media may already be published" (docs/platforms.md#instagram-errors)
     ig.inject("media_publish", "error", code=4, subcode=2207051,
               message="We restrict certain activity to protect our community.", after_accept=True)
     post_id = _approved(account, _draft("CAROUSEL", images=_images(2)))

@@ -667,8 +667,8 @@ def test_the_first_function_build_waits_for_the_build_account_grants_to_settle(r
     assert providers["time"]["source"] == "hashicorp/time"
 
 
-def _readme_section(title: str) -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+def _deploy_doc_section(title: str) -> str:
+    text = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
     start = text.index(title)
     following = re.search(r"^#{2,3} ", text[start + len(title):], re.M)
     return text[start:start + len(title) + following.start()] if following else text[start:]
@@ -676,7 +676,7 @@ def _readme_section(title: str) -> str:
 
 def test_service_accounts_wait_for_the_apis_and_the_bootstrap_enables_iam(resources):
     """On a fresh project creating a service account races google_project_service unless it waits for it,
-    and the IAM API must be on before the first apply (README bootstrap) and enabled by Terraform."""
+    and the IAM API must be on before the first apply (docs/deploy.md bootstrap) and enabled by Terraform."""
     accounts = [address for address in resources if address.startswith("google_service_account.")]
     assert {"google_service_account.function", "google_service_account.function_builder",
             "google_service_account.pubsub_push"} <= set(accounts)
@@ -685,7 +685,7 @@ def test_service_accounts_wait_for_the_apis_and_the_bootstrap_enables_iam(resour
             f"{address} does not wait for the API enablement")
 
     assert "iam.googleapis.com" in _parse_root_module()[1]["required_apis"]
-    bootstrap = _readme_section("### 1. Bootstrap")
+    bootstrap = _deploy_doc_section("## 1. Bootstrap")
     enable = re.search(r"gcloud services enable ((?:[^\n]*\\\n)*[^\n]*)", bootstrap)
     assert enable and "iam.googleapis.com" in enable.group(1).split()
 
@@ -719,8 +719,8 @@ def test_cloud_build_runs_as_a_named_account_that_may_write_its_logs():
     assert account, f"cloudbuild.yaml names no service account: {build.get('serviceAccount')!r}"
     assert build["options"]["logging"] == "CLOUD_LOGGING_ONLY"
 
-    cloud_build = _readme_section("### 5. Cloud Build keeps it current")
-    assert account.group(1) in cloud_build, "README does not say how to create the build's account"
+    cloud_build = _deploy_doc_section("## 5. Cloud Build keeps it current")
+    assert account.group(1) in cloud_build, "docs/deploy.md does not say how to create the build's account"
     roles = cloud_build[cloud_build.index("2. "):cloud_build.index("3. ")]
     assert "Logs Writer" in roles and "logging.logWriter" in roles
 

@@ -1,6 +1,6 @@
 """Tests of the TikTok sandbox itself, over real HTTP with plain `requests`.
 
-They prove the sandbox enforces platforms.md §1, so client tests against it mean something.
+They prove the sandbox enforces docs/platforms.md#tiktok, so client tests against it mean something.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The X sandbox enforces platforms.md §3 over real HTTP, and the X client keeps to it.
+"""The X sandbox enforces docs/platforms.md#x over real HTTP, and the X client keeps to it.
 No emulators: plain `requests` and the client against a sandbox on localhost."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The YouTube sandbox enforces platforms.md §4, and our client keeps that contract (no emulators).
+"""The YouTube sandbox enforces docs/platforms.md#youtube, and our client keeps that contract (no emulators).
 
 Raw `requests` calls prove the sandbox refuses what YouTube refuses; client calls prove the
 resumable upload resumes from exactly the byte the session reports after an interrupted chunk.

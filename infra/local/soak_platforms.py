@@ -74,13 +74,7 @@ class SoakPlatform:
 
     def pending_faults(self) -> int:
         """Injected faults not consumed yet (still queued in the sandbox)."""
-        box = self.sandbox
-        with box._lock:
-            left = sum(int(f.get("left", 1)) for q in box._faults.values() for f in q)
-            for name in ("_fail_queue", "_container_faults"):
-                left += len(getattr(box, name, ()) or ())
-            left += sum(getattr(box, "_processing_failures", {}).values())
-        return left
+        return self.sandbox.pending_faults()
 
 
 # -- post variants: the target each one needs and the media it carries ---------------------------------

@@ -1,6 +1,6 @@
 # Production failures reach a person: log-based metrics for the events Postgate logs (modules/monitoring
 # says which, from the code's exact messages), alert policies on them and on every dead-letter topic's
-# inspection subscription, the notification channels they go to, and one dashboard. README "Operations: alerts".
+# inspection subscription, the notification channels they go to, and one dashboard. docs/runbook.md.
 
 module "monitoring" {
   source             = "./modules/monitoring"

@@ -64,7 +64,7 @@ variable "public_access" {
   # "all_users" grants roles/run.invoker to allUsers on each public function's Cloud Run service, which
   # organisations enforcing Domain Restricted Sharing (iam.allowedPolicyMemberDomains) refuse;
   # "invoker_iam_disabled" turns Cloud Run's invoker IAM check off on those services instead (no allUsers
-  # binding) and needs gcloud where Terraform runs (functions.tf, README "Deploy to GCP").
+  # binding) and needs gcloud where Terraform runs (functions.tf, docs/deploy.md#1-bootstrap-once-per-project).
   description = "How the functions the topology marks public (approval-http, api) take requests without a Google identity: \"all_users\" (an allUsers invoker binding) or \"invoker_iam_disabled\" (Cloud Run's invoker IAM check off, for organisations enforcing Domain Restricted Sharing)."
   type        = string
   default     = "all_users"

@@ -24,7 +24,7 @@ terraform {
     }
   }
 
-  # Partial configuration: `terraform init -backend-config="bucket=<state bucket>"` (see README).
+  # Partial configuration: `terraform init -backend-config="bucket=<state bucket>"` (see docs/deploy.md#3-first-apply).
   backend "gcs" {
     prefix = "postgate"
   }

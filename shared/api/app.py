@@ -97,6 +97,10 @@ def create_app():
 
         for name, value in api_headers().items():
             response.headers.setdefault(name, value)
+        if "Allow" in response.headers:  # OPTIONS and 405: Werkzeug's list mixes in /posts/{post_id}'s methods
+            methods = documented_methods(_document(app), flask.request.path)
+            if methods is not None:
+                response.headers["Allow"] = ", ".join(methods)
         return response
 
     return app
@@ -147,8 +151,93 @@ def _document(app) -> dict:
                     continue
                 responses[str(status)] = {"description": _REASONS.get(status, "error"), **error}
             responses.setdefault("500", {"description": "our bug (logged)", **error})
+    _add_links(doc)
     _documents[id(app)] = doc
     return doc
+
+
+# OpenAPI links: what a create answers names the item the next calls take (stateful testing chains
+# them; a reader sees where an id goes). (path, method, status) -> {link: (target path, method, {param: where})}.
+_CONTENT = "$response.body#/id"
+_FIRST_POST = "$response.body#/posts/0/id"
+_CONTENT_LINKS = {
+    "GetContent": ("/contents/{content_id}", "get", {"content_id": _CONTENT}),
+    "GetApprovals": ("/contents/{content_id}/approvals", "get", {"content_id": _CONTENT}),
+    "RequestApprovalAgain": ("/contents/{content_id}/approval-requests", "post", {"content_id": _CONTENT}),
+    "Decide": ("/contents/{content_id}/decision", "post", {"content_id": _CONTENT}),
+    "WatchEvents": ("/contents/{content_id}/events", "get", {"content_id": _CONTENT}),
+    "GetPost": ("/posts/{post_id}", "get", {"post_id": _FIRST_POST}),
+    "UpdatePost": ("/posts/{post_id}", "patch", {"post_id": _FIRST_POST}),
+    "ReschedulePost": ("/posts/{post_id}/reschedule", "post", {"post_id": _FIRST_POST}),
+    "CancelPost": ("/posts/{post_id}/cancel", "post", {"post_id": _FIRST_POST}),
+    "DeletePost": ("/posts/{post_id}", "delete", {"post_id": _FIRST_POST}),
+}
+
+
+def _first_item(links: dict) -> dict:
+    return {name: (path, method, {k: v.replace("#/", "#/items/0/") for k, v in params.items()})
+            for name, (path, method, params) in links.items()}
+
+
+def _by_id(prefix: str, param: str, operations: list[tuple[str, str, str]]) -> dict:
+    return {name: (prefix + suffix, method, {param: "$response.body#/id"}) for name, suffix, method in operations}
+
+
+LINKS = {
+    ("/posts", "post", "201"): _CONTENT_LINKS,
+    ("/posts/generate", "post", "201"): _CONTENT_LINKS,
+    ("/posts/bulk", "post", "201"): _first_item(_CONTENT_LINKS),
+    ("/campaigns", "post", "201"): _by_id("/campaigns/{campaign_id}", "campaign_id", [
+        ("GetCampaign", "", "get"), ("UpdateCampaign", "", "patch"), ("DeleteCampaign", "", "delete"),
+        ("CampaignPosts", "/posts", "get"), ("CampaignAnalytics", "/analytics", "get")]),
+    ("/accounts", "post", "201"): _by_id("/accounts/{account_id}", "account_id", [
+        ("GetAccount", "", "get"), ("UpdateAccount", "", "patch"), ("DeleteAccount", "", "delete"),
+        ("TestConnection", "/test", "post"), ("Connect", "/connect", "post")]),
+    ("/youtube/videos/{post_id}/metadata-changes", "post", "202"): _by_id(
+        "/youtube/metadata-changes/{change_id}", "change_id", [("GetChange", "", "get"), ("DecideChange", "/decision", "post")]),
+}
+
+
+def _add_links(doc: dict) -> None:
+    paths = doc.get("paths", {})
+    for (path, method, status), links in LINKS.items():
+        response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        response["links"] = {name: {"operationId": paths[target][target_method]["operationId"], "parameters": params}
+                             for name, (target, target_method, params) in links.items()
+                             if target_method in paths.get(target, {})}
+
+
+def documented_methods(doc: dict, path: str) -> list[str] | None:
+    """The methods the document gives `path` (a concrete request path), upper case with HEAD beside
+    GET and OPTIONS; None when no documented path matches. A concrete segment wins over a template,
+    as OpenAPI matches (`/posts/bulk` is not `/posts/{post_id}`)."""
+    segments = path.strip("/").split("/")
+    best = None
+    for template, item in doc.get("paths", {}).items():
+        parts = template.strip("/").split("/")
+        if len(parts) != len(segments):
+            continue
+        rank = []
+        for part, segment in zip(parts, segments):
+            if part.startswith("{") and part.endswith("}"):
+                if not segment:
+                    break
+                rank.append(1)
+            elif part == segment:
+                rank.append(0)
+            else:
+                break
+        else:
+            if best is None or rank < best[0]:
+                best = (rank, item)
+    if best is None:
+        return None
+    methods = [m.upper() for m in best[1] if m in ("get", "put", "post", "delete", "patch")]
+    if "GET" in methods:
+        methods.append("HEAD")
+    return methods + ["OPTIONS"]
 
 
 _REASONS = {400: "bad input (the field is named)", 401: "no or invalid bearer token", 403: "not allowed for this role",

@@ -1,8 +1,12 @@
-"""Models shared by several resources: pagination."""
+"""Models shared by several resources: pagination, and types that state their rules in the OpenAPI document."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import datetime as dt
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 MAX_PAGE = 100
 
@@ -18,3 +22,44 @@ def page_fields(items: list, total: int, query: PageQuery) -> dict:
     """The body of a list answer: `{"items", "total", "skip", "limit"}` (each resource declares its own
     concrete `<Resource>Page` model so the OpenAPI document names it)."""
     return {"items": items, "total": total, "skip": query.skip, "limit": query.limit}
+
+
+# -- rules stated in the OpenAPI document as the API enforces them ------------------------------
+
+# A day from 1970-01-02 to 9998-12-31 as YYYY-MM-DD (a local day there still has a UTC start and end
+# inside the datetime range in every zone): the range is the pattern, so the document states it.
+DAY_PATTERN = (r"^(1970-(01-(0[2-9]|[12][0-9]|3[01])|(0[2-9]|1[0-2])-[0-9]{2})"
+               r"|(197[1-9]|19[89][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-[0-9]{2}-[0-9]{2})$")
+_DAY = re.compile(DAY_PATTERN)
+
+
+def _day_text(value):
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or not _DAY.fullmatch(value):
+        raise ValueError("a day from 1970-01-02 to 9998-12-31 as YYYY-MM-DD")
+    return value
+
+
+# A `date` whose document says exactly what is taken (format, pattern, so the range).
+Day = Annotated[dt.date, BeforeValidator(_day_text),
+                WithJsonSchema({"type": "string", "format": "date", "pattern": DAY_PATTERN})]
+
+
+def _drop_default(schema: dict) -> None:
+    schema.pop("default", None)
+
+
+def omittable(**kwargs):
+    """A field that may be left out but not sent as null (its schema has no null): a `str` field
+    with this default stays None when absent and refuses an explicit null (400 naming it)."""
+    return Field(default=None, json_schema_extra=_drop_default, **kwargs)
+
+
+def at_least_one_of(*names: str):
+    """`json_schema_extra` of a body that needs at least one of `names` with a value (not null):
+    the document states the rule the route checks."""
+    def extra(schema: dict) -> None:
+        schema["minProperties"] = 1
+        schema["anyOf"] = [{"required": [name], "properties": {name: {"not": {"type": "null"}}}} for name in names]
+    return extra

@@ -3,7 +3,7 @@
 The google-genai SDK is imported lazily (on the first `generate`), because importing it
 costs noticeable cold-start time and most instances run the offline generator.
 
-Error mapping (see platforms.md section 6.3):
+Error mapping (see docs/platforms.md#gemini-image-generation):
   429 RESOURCE_EXHAUSTED, 408, 5xx / UNAVAILABLE, network errors, timeouts -> TransientError
   404 NOT_FOUND (model id unknown or shut down)                          -> ConfigError
   other 4xx (INVALID_ARGUMENT, bad API key, PERMISSION_DENIED, ...)       -> PermanentError

@@ -61,7 +61,13 @@ def _gs_uri(value: str) -> str:
 
 
 # gs:// + bucket name (at most 222 characters) + / + object name (at most 1024 bytes).
-GsUri = Annotated[str, Field(max_length=5 + 222 + 1 + 1024), AfterValidator(_gs_uri)]
+# A hashtag as the validators take it (after trimming and a leading #: no whitespace, and in
+# posted copy no control character), stated in the document as a pattern.
+BRIEF_HASHTAG_PATTERN = r"^\s*#*[^\s\x1C-\x1F\x85]*\s*$"
+HASHTAG_PATTERN = r"^\s*#*[^\s\x00-\x1F\x7F-\x9F]*\s*$"
+# The document states the rule as a pattern: gs://, a "/" after it, not ending in "/".
+GsUri = Annotated[str, Field(max_length=5 + 222 + 1 + 1024, json_schema_extra={"pattern": r"^gs://[\s\S]*/[\s\S]*[^/]$"}),
+                  AfterValidator(_gs_uri)]
 
 
 class Brief(_Strict):
@@ -72,7 +78,8 @@ class Brief(_Strict):
     audience: str | None = Field(default=None, max_length=300)
     tone: str = Field(default="friendly", max_length=60)
     call_to_action: str | None = Field(default=None, max_length=200)
-    hashtags: list[Annotated[str, Field(max_length=500)]] = Field(default_factory=list, max_length=30)
+    hashtags: list[Annotated[str, Field(max_length=500, json_schema_extra={"pattern": BRIEF_HASHTAG_PATTERN})]] = Field(
+        default_factory=list, max_length=30, description="no whitespace inside one (a leading # is dropped)")
     language: str = Field(default="en", min_length=2, max_length=10)
     video: GsUri | None = Field(default=None, description="gs://bucket/object of the video to post")
     images: list[GsUri] = Field(default_factory=list, max_length=10, description="gs:// images, in carousel order")

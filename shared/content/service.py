@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from shared.content.disclosure import carry_ai_flags
 from shared.content.generation import ContentGenerator
 from shared.campaigns.model import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
-from shared.content.model import Brief, ContentItem, GsUri, MediaRef, TargetSpec, content_hash
+from shared.content.model import HASHTAG_PATTERN, Brief, ContentItem, GsUri, MediaRef, TargetSpec, content_hash
 from shared.errors import ValidationError
 from shared.posts.model import Post, post_id_for
 from shared.posts.repository import Repository, new_transaction, run_with_contention_retry
@@ -195,7 +195,8 @@ class OwnCopy(BaseModel):
     campaign: str = Field(pattern=CAMPAIGN_ID_PATTERN, max_length=CAMPAIGN_ID_MAX, description="campaign id")
     caption: str = Field(min_length=1, max_length=CAPTION_MAX_CHARS, pattern=CAPTION_PATTERN,
                          description="posted verbatim; not only spaces or invisible characters")
-    hashtags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list, max_length=30)
+    hashtags: list[Annotated[str, Field(min_length=1, max_length=100, json_schema_extra={"pattern": HASHTAG_PATTERN})]] = Field(
+        default_factory=list, max_length=30)
     video: GsUri | None = Field(default=None, description="gs://bucket/object of the video to post")
     images: list[GsUri] = Field(default_factory=list, max_length=10, description="gs:// images, in carousel order")
     targets: list[TargetSpec] = Field(min_length=1, max_length=50)

@@ -24,7 +24,8 @@ from shared.runtime.logging import log_event
 log = logging.getLogger(__name__)
 DEFAULT_REFRESH_AHEAD_SECONDS = 60  # refresh a token this close to expiry before using it
 # Platforms whose refresh token is spent by its first use (a new one comes in the reply): a lost
-# reply may leave the account with no working refresh token (platforms.md: TikTok, X).
+# reply may leave the account with no working refresh token
+# (docs/platforms.md#tiktok-tokens, docs/platforms.md#x-tokens).
 ROTATING_REFRESH_TOKEN_PLATFORMS = frozenset({"tiktok", "x"})
 NEEDS_RECONNECT = "needs_reconnect"
 

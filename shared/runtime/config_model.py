@@ -47,7 +47,7 @@ class Config(BaseModel):
     # The login of an account that recorded none (hand-made before logins were recorded): see
     # shared/platforms/instagram/login_tokens.py login_of.
     instagram_default_login: Literal["facebook", "instagram"] = "facebook"
-    # Containers are polled about once a minute for at most five minutes (platforms.md 2.1).
+    # Containers are polled about once a minute for at most five minutes (docs/platforms.md#instagram-endpoints).
     instagram_container_poll_seconds: float = Field(default=60.0, ge=0)
     instagram_container_wait_seconds: float = Field(default=300.0, ge=0)
     x_base_url: str = "https://api.x.com"

@@ -1,7 +1,7 @@
 """A change to a published YouTube video's title, description, tags or privacy (Firestore
 `metadata_changes`), and the rules a change must meet before anyone is asked to approve it.
 
-The limits are YouTube's (platforms.md 4.3; https://developers.google.com/youtube/v3/docs/videos):
+The limits are YouTube's (docs/platforms.md#youtube-endpoints; https://developers.google.com/youtube/v3/docs/videos):
 title 1-100 characters without < or >, description at most 5000 UTF-8 bytes without < or >, tags at
 most 500 characters in total as YouTube counts them, privacy private | unlisted | public.
 """
@@ -30,7 +30,7 @@ FINAL_STATUSES = ("applied", "failed", "rejected")  # decided for good: these ge
 # What happened in the end: applied; refused because the video changed on YouTube since the request
 # (conflict); the platform refused or kept a value (failed); the approver said no (rejected).
 Outcome = Literal["applied", "conflict", "failed", "rejected"]
-Tag = Annotated[str, Field(min_length=1, max_length=500)]
+Tag = Annotated[str, Field(min_length=1, max_length=500, json_schema_extra={"pattern": r"^[^<>,]*[^<>,\s][^<>,]*$"})]
 
 
 class MetadataValues(BaseModel):
@@ -56,12 +56,17 @@ def _no_angle_brackets(value: str, what: str) -> str:
 class MetadataChangeRequest(BaseModel):
     """POST body: the fields to change (at least one), each within YouTube's limits."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The document states the rules below as patterns, and "at least one field with a value".
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "minProperties": 1,
+        "anyOf": [{"required": [name], "properties": {name: {"not": {"type": "null"}}}} for name in FIELDS]})
 
     title: str | None = Field(default=None, min_length=1, max_length=TITLE_MAX_CHARS,
-                              description=f"1-{TITLE_MAX_CHARS} characters, no < or >")
+                              description=f"1-{TITLE_MAX_CHARS} characters, not blank, no < or >",
+                              json_schema_extra={"pattern": r"^[^<>]*[^<>\s][^<>]*$"})
     description: str | None = Field(default=None, max_length=DESCRIPTION_MAX_BYTES,
-                                    description=f"at most {DESCRIPTION_MAX_BYTES} UTF-8 bytes, no < or >")
+                                    description=f"at most {DESCRIPTION_MAX_BYTES} UTF-8 bytes, no < or >",
+                                    json_schema_extra={"pattern": r"^[^<>]*$"})
     tags: list[Tag] | None = Field(default=None, max_length=100,
                                    description=f"at most {TAGS_MAX_CHARS} characters in total (commas and the quotes "
                                                "around a tag with a space count); no < > or ,")

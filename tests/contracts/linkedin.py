@@ -23,6 +23,8 @@ _ASSET_PATH = re.compile(r"^/rest/(posts|images|videos)/([^/]+)$")
 
 def check(exchange: Exchange, *, today: date | None = None) -> Verdict:
     """`today`: the day the version's support is judged on (default: now, UTC)."""
+    if exchange.path.startswith("/_sandbox/"):  # the sandbox's own control paths, not LinkedIn's API
+        return Verdict(None, [])
     route = _route(exchange)
     if route is None:
         return Verdict(f"linkedin.unknown {exchange.method} {exchange.path}",

@@ -108,6 +108,8 @@ def methods() -> dict[str, dict]:
 
 def check(exchange: Exchange) -> Verdict:
     path = exchange.path
+    if path.startswith("/_sandbox/"):  # the sandbox's own control paths, not YouTube's API
+        return Verdict(None, [])
     if path == TOKEN_PATH:
         return _check_token(exchange)
     if path == AUTHORIZE_PATH:

@@ -1,4 +1,4 @@
-"""Contract-faithful Instagram Graph API content-publishing sandbox (shared/platforms.md §2).
+"""Contract-faithful Instagram Graph API content-publishing sandbox (docs/platforms.md#instagram).
 
 Real HTTP on localhost so the real client is exercised end to end: media containers (image,
 reel, carousel children and parent), the container status progression, media_publish (once per
@@ -21,20 +21,16 @@ wall-clock time, so tests stay fast. Token values are never logged or kept in sn
 """
 from __future__ import annotations
 
-import argparse
 import base64
 import collections
 import copy
 import json
 import re
 import secrets
-import signal
-import socket
 import struct
 import sys
 import threading
 import time
-import traceback
 import weakref
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -43,12 +39,13 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 from werkzeug.wrappers import Request, Response
 
-from infra.local.sandboxes.engagement import engagement
 from werkzeug.serving import make_server
 
+from infra.local.sandboxes.base import Call, Route, Sandbox, serve, snapshot
+from infra.local.sandboxes.engagement import engagement
 from infra.local.sandboxes.recording import recording_app
-from infra.local.sandboxes.server import (AuthorizationServer, OAuthRefusal, SandboxServer, _QuietHandler,
-                                          redirect_response, refusal_page)
+from infra.local.sandboxes.server import (AuthorizationServer, OAuthRefusal, _QuietHandler, redirect_response,
+                                          refusal_page)
 
 MiB = 1024 * 1024
 MAX_IMAGE_BYTES = 8 * MiB
@@ -71,8 +68,8 @@ ENDPOINTS = {"publishing_limit", "media", "media_list", "stories", "container_st
 # Graph batch requests: at most 50 operations per batch [developers.facebook.com/docs/graph-api/batch-requests].
 # The error for a longer batch is not documented (unverified): (#100) with Meta's usual wording here.
 BATCH_MAX = 50
-# GET /<media>/insights?metric= (platforms.md 2.5): the current metrics, and the ones removed in 2025-04,
-# whose request fails as a whole.
+# GET /<media>/insights?metric= (docs/platforms.md#instagram-analytics): the current metrics, and the ones
+# removed in 2025-04, whose request fails as a whole.
 # Stories [developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media]:
 # media_type=STORIES with image_url or video_url, not both; images as for feed posts (JPEG, 8 MiB) but
 # full-screen, so the feed's aspect-ratio range does not apply (9:16 recommended); video MP4/MOV of
@@ -204,14 +201,16 @@ def mp4_seconds(data: bytes) -> float | None:
     return None
 
 
-class InstagramSandbox(SandboxServer):
+class InstagramSandbox(Sandbox):
     _thread_name = "instagram-sandbox"
+    ENDPOINTS, FAULT_KINDS, error_type, ok_code = ENDPOINTS, FAULT_KINDS, GraphError, "ok"
+    dropped_status, dropped_code, metrics_endpoint = 0, "dropped", "batch"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, api_version: str = "v25.0",
                  status_checks_before_finished: int = 1, quota_total: int = 100, max_hashtags: int = 30,
                  clients: dict[str, str] | None = None, require_signed_urls: bool = True,
                  fetch_timeout: float = 10.0, clock: Callable[[], float] = time.time):
-        self.host, self.port = host, port
+        super().__init__(host, port, clock=clock, clients=clients)
         self.api_version = api_version
         self.status_checks_before_finished = status_checks_before_finished
         # Media lists are eventually consistent: a new media stays out of this many list requests.
@@ -220,9 +219,6 @@ class InstagramSandbox(SandboxServer):
         self.max_hashtags = max_hashtags  # the API docs still say 30 (the 5-per-post product limit is unverified)
         self.require_signed_urls = require_signed_urls
         self.fetch_timeout = fetch_timeout
-        self._clients = clients
-        self._clock = clock
-        self._lock = threading.RLock()
         self._users: dict[str, dict] = {}     # ig user id -> {"id", "username"}
         self._tokens: dict[str, dict] = {}    # token -> {"user", "issued_at", "expires_at", "revoked"}
         self.oauth = AuthorizationServer(code_ttl=AUTHORIZATION_CODE_TTL, pkce="ignored", scope_separator=",",
@@ -230,15 +226,13 @@ class InstagramSandbox(SandboxServer):
         self._servers: dict[str, tuple[Any, threading.Thread]] = {}
         self._urls: dict[str, str] = {}
         self._base_url = ""
-        self._clear_state()
+        self.reset()
         _SANDBOXES.add(self)
 
     def _clear_state(self) -> None:
         self._containers: dict[str, dict] = {}
         self._media: dict[str, dict] = {}
         self._published_at: dict[str, list[float]] = collections.defaultdict(list)
-        self._log: list[dict] = []
-        self._faults: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._container_faults: collections.deque = collections.deque()
         self._unlisted: dict[str, int] = {}   # media id -> list requests it still stays out of
         self._fetches: list[dict] = []
@@ -318,26 +312,19 @@ class InstagramSandbox(SandboxServer):
             self._published_at[ig_user_id] = window
             return len(window)
 
-    def inject(self, endpoint: str, kind: str, count: int = 1, **params: Any) -> None:
-        """Queue faults. rate_limit(code=4|17|32|613|80002, regain_minutes=...), server_error,
-        error(code=..., subcode=..., message=..., http_status=400, is_transient=False), slow(seconds=...);
-        `after_accept=True` processes the request and then answers with the error (a lost reply).
+    def _fault(self, endpoint: str, kind: str, params: dict) -> dict:
+        """rate_limit(code=4|17|32|613|80002, regain_minutes=...), server_error,
+        error(code=..., subcode=..., message=..., http_status=400, is_transient=False).
         container_error(subcode=...) / container_expired (endpoint "media"): the next created
         container ends in ERROR / EXPIRED instead of FINISHED.
         lost_response(via="drop" | "server_error" | "timeout", seconds=...) on "media" or
         "media_publish": the call is done (the container made, the media published), then the
         answer is lost: the connection is closed without a reply, a 500 comes back, or the reply
         is held `seconds` (longer than the client waits)."""
-        if endpoint not in ENDPOINTS:
-            raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {sorted(ENDPOINTS)}")
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
         if kind in ("container_error", "container_expired") and endpoint != "media":
             raise ValueError(f"{kind} faults apply to endpoint 'media'")
         if kind == "error" and "code" not in params:
             raise ValueError("error faults need code=... (and usually subcode=..., message=...)")
-        if kind == "slow" and "seconds" not in params:
-            raise ValueError("slow faults need seconds=...")
         if kind == "lost_response":
             if endpoint not in ("media", "media_publish"):
                 raise ValueError("lost_response faults apply to the calls that create: 'media', 'media_publish'")
@@ -346,14 +333,17 @@ class InstagramSandbox(SandboxServer):
                 raise ValueError(f"lost_response via must be one of {sorted(LOST_RESPONSE_VIA)}")
             if params["via"] == "timeout" and "seconds" not in params:
                 raise ValueError("lost_response via='timeout' needs seconds=... (longer than the client's timeout)")
-        if int(count) < 1:
-            raise ValueError("count must be >= 1")
-        with self._lock:
-            if kind in ("container_error", "container_expired"):
-                for _ in range(int(count)):
-                    self._container_faults.append({"kind": kind, **params})
-            else:
-                self._faults[endpoint].append({"kind": kind, "left": int(count), **params})
+            params["lose"] = {"server_error": "error"}.get(params["via"], params["via"])
+        return {"kind": kind, **params}
+
+    def _place_fault(self, endpoint: str, fault: dict, count: int) -> dict | None:
+        if fault["kind"] in ("container_error", "container_expired"):
+            self._container_faults.extend(dict(fault) for _ in range(count))
+            return None
+        return fault
+
+    def _pending_platform_faults(self) -> int:
+        return len(self._container_faults)
 
     # ---- metrics (media insights, fetched in Graph batch requests) ----
     def add_media(self, access_token: str, *, age_seconds: float = 0.0, media_type: str = "IMAGE") -> str:
@@ -380,16 +370,7 @@ class InstagramSandbox(SandboxServer):
         with self._lock:
             self._media.pop(media_id, None)
 
-    def metrics_of(self, media_id: str) -> dict[str, int]:
-        """The media's lifetime insights right now, by metric name."""
-        with self._lock:
-            return self._insight_values(media_id)
-
-    def metrics_calls(self, status: int | None = None) -> int:
-        """Graph batch requests received (any outcome, or only those answered with `status`)."""
-        return self.count("batch", status)
-
-    def _insight_values(self, media_id: str) -> dict[str, int]:
+    def _metrics_now(self, media_id: str) -> dict[str, int]:
         live = engagement(media_id, self._clock() - self._published_clock.get(media_id, self._clock()))
         values = {"views": live.views, "reach": live.reach, "likes": live.likes, "comments": live.comments,
                   "shares": live.shares, "saved": live.saves}
@@ -404,22 +385,8 @@ class InstagramSandbox(SandboxServer):
                 raise ValueError("a published container does not expire")
             c["status_code"], c["status"] = "EXPIRED", "Expired: the container was not published within 24 hours"
 
-    def reset(self) -> None:
-        """Forget containers, media, logs and faults; registered accounts and tokens stay."""
-        with self._lock:
-            self._clear_state()
-
-    @property
-    def posts(self) -> dict[str, dict]:
-        """Published media by IG media id."""
-        with self._lock:
-            return copy.deepcopy(self._media)
-
-    @property
-    def containers(self) -> dict[str, dict]:
-        with self._lock:
-            return {cid: {k: copy.deepcopy(v) for k, v in c.items() if not k.startswith("_")}
-                    for cid, c in self._containers.items()}
+    posts = snapshot("_media", private=True, doc="Published media by IG media id.")
+    containers = snapshot("_containers")
 
     @property
     def fetches(self) -> list[dict]:
@@ -481,7 +448,15 @@ class InstagramSandbox(SandboxServer):
                 "POSTGATE_INSTAGRAM_EXCHANGE_URL": self._urls[IG_GRAPH] + "/access_token"}
 
     # ---- request plumbing ----
-    def _route(self, request: Request) -> tuple[str, list[str]]:
+    def _route(self, call: Call) -> Route:
+        request = call.request
+        request.graph_params = self._params(request)
+        endpoint, parts = self._endpoint(request)
+        # media_list is GET .../media
+        expected = "POST" if endpoint in ("media", "media_publish", "ig_code", "batch") else "GET"
+        return Route(endpoint, expected, {"parts": parts, "params": request.graph_params})
+
+    def _endpoint(self, request: Request) -> tuple[str, list[str]]:
         host = request.environ.get("sandbox.host", FB_GRAPH)
         path = request.path.rstrip("/")
         # Business Login for Instagram's unversioned endpoints, each on its own host.
@@ -530,63 +505,25 @@ class InstagramSandbox(SandboxServer):
             return "container_status", rest
         raise GraphError(2500, f"Unknown path components: /{'/'.join(rest)}")
 
-    def _wsgi(self, environ: dict, start_response: Callable) -> Any:
-        request = Request(environ)
-        if request.path.startswith("/_sandbox/"):
-            return self._control(request)(environ, start_response)
-        endpoint, params = "unknown", {}
-        try:
-            params = self._params(request)
-            endpoint, parts = self._route(request)
-            expected = "POST" if endpoint in ("media", "media_publish", "ig_code", "batch") else "GET"  # media_list is GET .../media
-            if request.method != expected:
-                raise GraphError(100, f"Unsupported {request.method.lower()} request on this endpoint; use {expected}")
-            fault = self._take_fault(endpoint)
-            if fault and fault["kind"] == "slow":
-                time.sleep(float(fault["seconds"]))  # outside the lock: other requests keep flowing
-                fault = None
-            if fault and fault["kind"] != "lost_response" and not fault.get("after_accept"):
-                raise self._fault_error(fault)
-            body = getattr(self, "_h_" + endpoint)(request, parts, params)
-            if fault and fault["kind"] == "lost_response":
-                self._lose_response(environ, fault)
-                if fault["via"] == "drop":
-                    self._log_request(endpoint, request, params, status=0, code="dropped")
-                    start_response("200 OK", [])  # never reaches the client: the server sees a broken pipe
-                    return []
-            elif fault:  # processed, but the caller sees an error: the "reply was lost" case
-                raise self._fault_error(fault)
-            response = body if isinstance(body, Response) else Response(json.dumps(body), mimetype="application/json")
-            response.sandbox_code = "ok"
-        except GraphError as e:
-            response = self._error(e)
-        except Exception:  # a sandbox bug must surface as a 500, never hang the client
-            traceback.print_exc(file=sys.stderr)
-            response = self._error(GraphError(1, "An unknown error has occurred.", status=500, is_transient=True))
-        self._log_request(endpoint, request, params, status=response.status_code, code=response.sandbox_code)
-        return response(environ, start_response)
+    def _wrong_method(self, call: Call, expected: str) -> GraphError:
+        return GraphError(100, f"Unsupported {call.request.method.lower()} request on this endpoint; use {expected}")
 
-    def _log_request(self, endpoint: str, request: Request, params: dict, *, status: int, code: str) -> None:
-        with self._lock:
-            self._log.append({"endpoint": endpoint, "method": request.method, "path": request.path,
-                              "host": request.environ.get("sandbox.host", FB_GRAPH),
-                              "status": status, "error_code": code,
-                              "params": {k: v for k, v in params.items() if k not in SECRET_PARAMS},
-                              "content_type": request.mimetype or None,
-                              "auth": "header" if request.headers.get("Authorization") else
-                                      ("param" if "access_token" in params else "none")})
+    def _handle(self, call: Call) -> Response:
+        body = getattr(self, "_h_" + call.endpoint)(call.request, call.args["parts"], call.args["params"])
+        response = body if isinstance(body, Response) else Response(json.dumps(body), mimetype="application/json")
+        response.sandbox_code = "ok"
+        return response
 
-    def _lose_response(self, environ: dict, fault: dict) -> None:
-        """The work is done; now the caller must not learn of it."""
-        if fault["via"] == "drop":
-            connection = environ.get("werkzeug.socket")
-            if connection is not None:
-                connection.shutdown(socket.SHUT_RDWR)  # no status line, no body: the client sees a reset
-        elif fault["via"] == "timeout":
-            time.sleep(float(fault["seconds"]))
-        else:
-            raise GraphError(2, "An unexpected error has occurred. Please retry your request later.", status=500,
-                             is_transient=True)
+    def _crash(self) -> GraphError:
+        return GraphError(1, "An unknown error has occurred.", status=500, is_transient=True)
+
+    def _log_fields(self, call: Call) -> dict:
+        request, params = call.request, getattr(call.request, "graph_params", {})
+        return {"host": request.environ.get("sandbox.host", FB_GRAPH),
+                "params": {k: v for k, v in params.items() if k not in SECRET_PARAMS},
+                "content_type": request.mimetype or None,
+                "auth": "header" if request.headers.get("Authorization") else
+                        ("param" if "access_token" in params else "none")}
 
     @staticmethod
     def _params(request: Request) -> dict[str, Any]:
@@ -608,19 +545,7 @@ class InstagramSandbox(SandboxServer):
                 raise GraphError(100, f"Unsupported Content-Type {request.mimetype!r}: send form fields or JSON")
         return params
 
-    def _take_fault(self, endpoint: str) -> dict | None:
-        with self._lock:
-            queue = self._faults.get(endpoint)
-            if not queue:
-                return None
-            fault = queue[0]
-            fault["left"] -= 1
-            if fault["left"] <= 0:
-                queue.popleft()
-            return dict(fault)
-
-    @staticmethod
-    def _fault_error(fault: dict) -> GraphError:
+    def _fault_error(self, call: Call | None, fault: dict) -> GraphError:
         if fault["kind"] == "rate_limit":
             code = int(fault.get("code", 4))
             headers = {}
@@ -630,15 +555,18 @@ class InstagramSandbox(SandboxServer):
                     "estimated_time_to_regain_access": int(fault["regain_minutes"])}]})
             return GraphError(code, RATE_LIMIT_MESSAGES.get(code, f"(#{code}) Rate limit reached"),
                               subcode=fault.get("subcode"), is_transient=True, headers=headers)
-        if fault["kind"] == "server_error":
+        if fault["kind"] in ("server_error", "lost_response"):
             return GraphError(2, "An unexpected error has occurred. Please retry your request later.", status=500,
                               is_transient=True)
         return GraphError(int(fault["code"]), str(fault.get("message", "injected error")), subcode=fault.get("subcode"),
                           status=int(fault.get("http_status", 400)), is_transient=bool(fault.get("is_transient", False)),
                           user_msg=fault.get("user_msg"))
 
+    def _error(self, call: Call, e: GraphError) -> Response:
+        return self._render(e)
+
     @staticmethod
-    def _error(e: GraphError) -> Response:
+    def _render(e: GraphError) -> Response:
         error: dict[str, Any] = {"message": e.message, "type": e.error_type, "code": e.code}
         if e.subcode:
             error["error_subcode"] = e.subcode
@@ -1071,7 +999,7 @@ class InstagramSandbox(SandboxServer):
             if wrong:
                 raise GraphError(100, f"(#100) The Media Insights API does not support the {wrong[0]} metric for this "
                                       f"media product type ({m['media_product_type']})")
-            values = self._insight_values(media_id)
+            values = self._metrics_now(media_id)
         return {"data": [{"name": name, "period": "lifetime", "values": [{"value": values.get(name, 0)}],
                           "title": name.replace("_", " ").capitalize(), "description": f"Lifetime {name} of the media",
                           "id": f"{media_id}/insights/{name}/lifetime"} for name in metrics]}
@@ -1104,13 +1032,14 @@ class InstagramSandbox(SandboxServer):
                 segments = segments[1:]
             if len(segments) != 2 or segments[1] != "insights":
                 raise GraphError(2500, f"Unknown path components: /{'/'.join(segments)} (the sandbox batches insights)")
-            fault = self._take_fault("insights")
+            with self._lock:
+                fault = self._faults.take("insights")
             if fault and fault["kind"] != "slow":
-                raise self._fault_error(fault)
+                raise self._fault_error(None, fault)
             body = self._insights(user, segments[0], dict(parse_qsl(query, keep_blank_values=True)))
             return {"code": 200, "headers": headers, "body": json.dumps(body)}
         except GraphError as e:
-            error = json.loads(self._error(e).get_data())
+            error = json.loads(self._render(e).get_data())
             return {"code": e.status, "headers": headers + [{"name": k, "value": v} for k, v in e.headers.items()],
                     "body": json.dumps(error)}
 
@@ -1279,50 +1208,23 @@ class InstagramSandbox(SandboxServer):
             return {"access_token": self._issue(user, "instagram"), "token_type": "bearer", "expires_in": LONG_LIVED_SECONDS,
                     "permissions": "instagram_business_basic,instagram_business_content_publish"}
 
-    # ---- HTTP control surface for a sandbox running as its own process ----
-    def _control(self, request: Request) -> Response:
-        try:
-            payload = json.loads(request.get_data() or b"{}") if request.method == "POST" else {}
-            if request.path == "/_sandbox/state" and request.method == "GET":
-                return Response(json.dumps({"posts": self.posts, "containers": self.containers,
-                                            "requests": self.requests_log}), mimetype="application/json")
-            if request.method != "POST":
-                raise ValueError("control endpoints other than /_sandbox/state are POST")
-            if request.path == "/_sandbox/faults":
-                self.inject(payload.pop("endpoint", ""), payload.pop("kind", ""), int(payload.pop("count", 1)), **payload)
-            elif request.path == "/_sandbox/reset":
-                self.reset()
-            elif request.path == "/_sandbox/accounts":
-                ids = self.add_account(payload.pop("access_token"), payload.pop("refresh_token", None), **payload)
-                return Response(json.dumps({"ok": True, **ids}), mimetype="application/json")
-            else:
-                return Response(json.dumps({"ok": False, "error": "unknown control path"}), status=404,
-                                mimetype="application/json")
-        except (ValueError, KeyError, TypeError) as e:
-            return Response(json.dumps({"ok": False, "error": str(e)}), status=400, mimetype="application/json")
-        return Response(json.dumps({"ok": True}), mimetype="application/json")
-
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Instagram Graph API content-publishing sandbox")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9101)
-    parser.add_argument("--token", action="append", default=[], help="valid long-lived access token (repeatable)")
-    parser.add_argument("--status-checks-before-finished", type=int, default=1)
-    parser.add_argument("--quota-total", type=int, default=100)
-    args = parser.parse_args(argv)
-    sandbox = InstagramSandbox(args.host, args.port, status_checks_before_finished=args.status_checks_before_finished,
-                               quota_total=args.quota_total)
-    accounts = [sandbox.add_account(t) for t in args.token]
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    print(json.dumps({"ready": sandbox.start(), "graph_url": sandbox.graph_url, "settings": sandbox.settings,
-                      "accounts": accounts}), flush=True)
-    while not stop.wait(0.5):
-        pass
-    sandbox.stop()
-    return 0
+    def options(parser) -> None:
+        parser.add_argument("--status-checks-before-finished", type=int, default=1)
+        parser.add_argument("--quota-total", type=int, default=100)
+
+    def build(args) -> InstagramSandbox:
+        sandbox = InstagramSandbox(args.host, args.port, quota_total=args.quota_total,
+                                   status_checks_before_finished=args.status_checks_before_finished)
+        accounts.extend(sandbox.add_account(t) for t in args.token)
+        return sandbox
+
+    accounts: list[dict] = []
+    return serve(argv, description="Instagram Graph API content-publishing sandbox", port=9101, build=build,
+                 options=options, token_help="valid long-lived access token",
+                 ready=lambda sandbox: {"graph_url": sandbox.graph_url, "settings": sandbox.settings,
+                                        "accounts": accounts})
 
 
 if __name__ == "__main__":

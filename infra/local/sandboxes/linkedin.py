@@ -1,4 +1,4 @@
-"""Contract-faithful LinkedIn Posts API sandbox (versioned /rest, shared/platforms.md §5).
+"""Contract-faithful LinkedIn Posts API sandbox (versioned /rest, docs/platforms.md#linkedin).
 
 Real HTTP on localhost so the real client is exercised end to end: the version and Rest.li
 headers, image and multi-part video uploads with ETags, media status progressions (advanced
@@ -16,22 +16,20 @@ import json
 import re
 import secrets
 import sys
-import threading
 import time
-import traceback
 from typing import Any, Callable
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import quote, unquote
 
-from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
+from infra.local.sandboxes.base import (Call, Route, Sandbox, bearer_token, form_fields, json_object, lost_answer, serve,
+                                        snapshot)
 from infra.local.sandboxes.engagement import engagement
-from infra.local.sandboxes.server import (AuthorizationServer, OAuthRefusal, SandboxServer, drop_connection,
-                                          redirect_response, refusal_page)
+from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, redirect_response, refusal_page
 
 MiB = 1024 * 1024
 COMMENTARY_MAX = 3000
-DEFAULT_PART_BYTES = 4 * MiB  # parts of about 4 MB (platforms.md 5.2)
+DEFAULT_PART_BYTES = 4 * MiB  # parts of about 4 MB (docs/platforms.md#linkedin-endpoints)
 VISIBILITIES = {"PUBLIC", "CONNECTIONS", "LOGGED_IN"}
 LIFECYCLE_STATES = {"PUBLISHED", "DRAFT"}
 POST_FIELDS = {"author", "commentary", "visibility", "distribution", "content", "lifecycleState",
@@ -86,7 +84,7 @@ def parse_little(text: str) -> tuple[str, bool, list[str], list[str]]:
     """Render little text as LinkedIn would: (visible text, truncated?, hashtags, mentions).
 
     An unescaped reserved character that starts no template makes LinkedIn drop the rest of the
-    commentary silently (platforms.md 5.3); that is what `truncated` reports."""
+    commentary silently (docs/platforms.md#linkedin-endpoints); that is what `truncated` reports."""
     out: list[str] = []
     tags: list[str] = []
     mentions: list[str] = []
@@ -130,8 +128,10 @@ def parse_little(text: str) -> tuple[str, bool, list[str], list[str]]:
     return "".join(out), False, tags, mentions
 
 
-class LinkedInSandbox(SandboxServer):
+class LinkedInSandbox(Sandbox):
     _thread_name = "linkedin-sandbox"
+    ENDPOINTS, FAULT_KINDS, error_type = ENDPOINTS, FAULT_KINDS, ApiError
+    dropped_code, metrics_endpoint = "CONNECTION_DROPPED", "share_statistics"
 
     """In-memory LinkedIn. Versions <= `sunset_through` answer 426; versions after `latest_version`
     do not exist yet (400). Media become AVAILABLE after `status_checks_before_available` status
@@ -146,7 +146,7 @@ class LinkedInSandbox(SandboxServer):
                  clock: Callable[[], float] = time.time):
         if unescaped_reserved not in ("truncate", "reject"):
             raise ValueError("unescaped_reserved must be 'truncate' (like LinkedIn) or 'reject'")
-        self.host, self.port = host, port
+        super().__init__(host, port, clock=clock, clients=clients)
         self.latest_version, self.sunset_through = latest_version, sunset_through
         self.status_checks_before_available = status_checks_before_available
         self.part_bytes = part_bytes
@@ -156,24 +156,17 @@ class LinkedInSandbox(SandboxServer):
         self.rotate_refresh_tokens = rotate_refresh_tokens
         # r_member_social (reading a member's posts) is a private permission most apps lack.
         self.member_post_reads = member_post_reads
-        self._clients = clients
-        self._clock = clock
-        self._lock = threading.RLock()
         self._members: dict[str, dict] = {}        # person urn -> {organizations: set}
         self._tokens: dict[str, str] = {}           # access token -> person urn
         self._refresh: dict[str, dict] = {}         # refresh token -> {person, expires_at, client_id}
         self.oauth = AuthorizationServer(code_ttl=AUTHORIZATION_CODE_TTL, pkce="ignored",
                                          denial_error="user_cancelled_authorize", clock=clock)
-        self._server = self._thread = None
-        self._base_url = ""
-        self._clear_state()
+        self.reset()
 
     def _clear_state(self) -> None:
         self._posts: dict[str, dict] = {}
         self._images: dict[str, dict] = {}
         self._videos: dict[str, dict] = {}
-        self._log: list[dict] = []
-        self._faults: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._processing_failures: dict[str, int] = collections.defaultdict(int)
         self._daily: dict[tuple[str, str], int] = collections.defaultdict(int)
 
@@ -221,14 +214,8 @@ class LinkedInSandbox(SandboxServer):
         with self._lock:
             self._posts.pop(post_urn, None)
 
-    def metrics_of(self, post_urn: str) -> dict[str, Any]:
-        """The post's lifetime totalShareStatistics right now."""
-        with self._lock:
-            return self._share_statistics(self._posts[post_urn])
-
-    def metrics_calls(self, status: int | None = None) -> int:
-        """organizationalEntityShareStatistics requests received (any outcome, or only `status`)."""
-        return self.count("share_statistics", status)
+    def _metrics_now(self, post_urn: str) -> dict[str, Any]:
+        return self._share_statistics(self._posts[post_urn])
 
     def _share_statistics(self, post: dict) -> dict[str, Any]:
         live = engagement(post["id"], self._clock() - post["createdAt"] / 1000)
@@ -252,51 +239,32 @@ class LinkedInSandbox(SandboxServer):
         with self._lock:
             self._tokens.pop(access_token, None)
 
-    def inject(self, endpoint: str, kind: str, count: int = 1, **params: Any) -> None:
-        """Faults, consumed one per request to `endpoint`: rate_limit (429), server_error (500, or
-        http_status=), error (http_status=, code=, message=, service_error_code=), slow (seconds=; the
-        request is still carried out), fail_processing (videos_get / images_get), lost_response (the
-        request is carried out, e.g. the post stored, then the caller gets LinkedIn's 500, or with
-        how="drop" no answer at all). after_accept=True on other kinds: processed, then that error."""
-        if endpoint not in ENDPOINTS:
-            raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {sorted(ENDPOINTS)}")
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+    def _fault(self, endpoint: str, kind: str, params: dict) -> dict:
+        """rate_limit (429), server_error (500, or http_status=), error (http_status=, code=, message=,
+        service_error_code=), fail_processing (videos_get / images_get), lost_response (the request is
+        carried out, e.g. the post stored, then the caller gets LinkedIn's 500, or with how="drop" no
+        answer at all)."""
         if kind == "error" and not {"http_status", "code"} <= params.keys():
             raise ValueError("error faults need http_status=... and code=... (message=, service_error_code= optional)")
-        if kind == "slow" and "seconds" not in params:
-            raise ValueError("slow faults need seconds=...")
         if kind == "fail_processing" and endpoint not in ("videos_get", "images_get"):
             raise ValueError("fail_processing applies to videos_get or images_get")
-        if kind == "lost_response" and params.get("how", "error") not in ("error", "drop"):
-            raise ValueError("lost_response takes how='error' (LinkedIn's 500) or how='drop' (no answer)")
-        if int(count) < 1:
-            raise ValueError("count must be >= 1")
-        with self._lock:
-            if kind == "fail_processing":
-                self._processing_failures[endpoint] += int(count)
-            else:
-                self._faults[endpoint].append({"kind": kind, "left": int(count), **params})
+        if kind == "lost_response":
+            lost_answer(params, "how", {"error": "error", "drop": "drop"}, "error",
+                        "lost_response takes how='error' (LinkedIn's 500) or how='drop' (no answer)")
+        return {"kind": kind, **params}
 
-    def reset(self) -> None:
-        """Forget posts, media, faults and the log; registered accounts and tokens stay."""
-        with self._lock:
-            self._clear_state()
+    def _place_fault(self, endpoint: str, fault: dict, count: int) -> dict | None:
+        if fault["kind"] == "fail_processing":
+            self._processing_failures[endpoint] += count
+            return None
+        return fault
 
-    @property
-    def posts(self) -> dict[str, dict]:
-        with self._lock:
-            return copy.deepcopy(self._posts)
+    def _pending_platform_faults(self) -> int:
+        return sum(self._processing_failures.values())
 
-    @property
-    def images(self) -> dict[str, dict]:
-        with self._lock:
-            return {k: {f: copy.deepcopy(v) for f, v in img.items() if not f.startswith("_")} for k, img in self._images.items()}
-
-    @property
-    def videos(self) -> dict[str, dict]:
-        with self._lock:
-            return {k: {f: copy.deepcopy(v) for f, v in vid.items() if not f.startswith("_")} for k, vid in self._videos.items()}
+    posts = snapshot("_posts", private=True)
+    images = snapshot("_images")
+    videos = snapshot("_videos")
 
     # ---- server lifecycle ----
     @property
@@ -304,21 +272,22 @@ class LinkedInSandbox(SandboxServer):
         return self._base_url + "/oauth/v2/accessToken"
 
     # ---- request plumbing ----
-    def _route(self, request: Request) -> tuple[str, str | None]:
-        """(endpoint name, URN from the path or None). Path URNs must arrive URL-encoded."""
+    def _route(self, call: Call) -> Route:
+        """The endpoint and the URN from the path (or None). Path URNs must arrive URL-encoded."""
+        request = call.request
         path, method, action = request.path, request.method, request.args.get("action")
         raw_path = (request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or path).split("?")[0]
         for prefix, kind in (("/rest/posts", "posts"), ("/rest/images", "images"), ("/rest/videos", "videos")):
             if path == prefix and method == "GET" and kind == "posts":
-                return "posts_find", None
+                return _endpoint("posts_find", None)
             if path == prefix and method == "POST":
                 if kind == "posts":
-                    return "posts_create", None
+                    return _endpoint("posts_create", None)
                 if action in ("initializeUpload", "finalizeUpload"):
                     name = f"{kind}_init" if action == "initializeUpload" else f"{kind}_finalize"
                     if name == "images_finalize":
                         raise ApiError(400, "ILLEGAL_ARGUMENT", "images have no finalizeUpload action", 100)
-                    return name, None
+                    return _endpoint(name, None)
                 raise ApiError(400, "ILLEGAL_ARGUMENT", f"unknown or missing action {action!r}", 100)
             if path.startswith(prefix + "/"):
                 raw = raw_path[len(prefix) + 1:]
@@ -326,86 +295,41 @@ class LinkedInSandbox(SandboxServer):
                 if ":" in raw:  # sent as urn:li:... instead of urn%3Ali%3A...
                     raise ApiError(400, "ILLEGAL_ARGUMENT", f"the URN in the path must be URL-encoded: {raw}", 100)
                 if method == "GET":
-                    return f"{kind}_get", urn
+                    return _endpoint(f"{kind}_get", urn)
                 if method == "DELETE" and kind == "posts":
-                    return "posts_delete", urn
+                    return _endpoint("posts_delete", urn)
                 raise ApiError(405, "METHOD_NOT_ALLOWED", f"{method} is not supported on {prefix}/{{urn}}", 100)
         if path == "/rest/organizationalEntityShareStatistics" and method == "GET":
-            return "share_statistics", None
+            return _endpoint("share_statistics", None)
         if path.startswith("/dms-uploads/image/") and method == "PUT":
-            return "image_upload", path.rsplit("/", 1)[-1]
+            return _endpoint("image_upload", path.rsplit("/", 1)[-1])
         if path.startswith("/dms-uploads/video/") and method == "PUT":
-            return "video_upload", path[len("/dms-uploads/video/"):]
+            return _endpoint("video_upload", path[len("/dms-uploads/video/"):])
         if path == "/oauth/v2/accessToken" and method == "POST":
-            return "token", None
+            return _endpoint("token", None)
         if path == "/oauth/v2/authorization" and method == "GET":  # www.linkedin.com; one host here
-            return "authorize", None
+            return _endpoint("authorize", None)
         if path == "/v2/userinfo" and method == "GET":
-            return "userinfo", None
+            return _endpoint("userinfo", None)
         raise ApiError(404, "NOT_FOUND", f"no such resource: {method} {path}", 100)
 
-    def _wsgi(self, environ: dict, start_response: Callable) -> Any:
-        request = Request(environ)
-        endpoint, dropped = "unknown", False
-        try:
-            body, truncated = self._read_body(request)
-            endpoint, urn = self._route(request)
-            fault = self._take_fault(endpoint)
-            if fault and fault["kind"] == "slow":
-                time.sleep(float(fault["seconds"]))  # outside the lock; the request is still processed
-                fault = None
-            lost = fault if fault and fault["kind"] == "lost_response" else None
-            if fault and not fault.get("after_accept") and not lost:
-                raise self._fault_error(fault)
-            if endpoint not in ("token", "authorize", "userinfo") and not endpoint.endswith("_upload"):
-                self._check_headers(request, write=request.method in ("POST", "PUT"))
-            response = getattr(self, "_h_" + endpoint)(request, body, truncated, urn)
-            if lost and lost.get("how") == "drop":
-                dropped = True
-            elif fault:  # processed, but the caller sees an error: the lost-response case
-                raise self._fault_error(fault)
-        except ApiError as e:
-            response = self._error(endpoint, e)
-        except Exception:  # a sandbox bug must surface as a 500, never hang the client
-            traceback.print_exc(file=sys.stderr)
-            response = self._error(endpoint, ApiError(500, "INTERNAL_SERVER_ERROR", "sandbox crashed"))
-        with self._lock:
-            self._log.append({"endpoint": endpoint, "method": request.method, "path": request.path,
-                              "status": None if dropped else response.status_code,
-                              "error_code": "CONNECTION_DROPPED" if dropped else getattr(response, "sandbox_code", None),
-                              "linkedin_version": request.headers.get("Linkedin-Version"),
-                              "restli_protocol": request.headers.get("X-Restli-Protocol-Version"),
-                              "restli_method": request.headers.get("X-RestLi-Method"),
-                              "content_type": request.headers.get("Content-Type")})
-        if dropped:
-            drop_connection(environ)
-        return response(environ, start_response)
+    def _before_handler(self, call: Call) -> None:
+        if call.endpoint not in ("token", "authorize", "userinfo") and not call.endpoint.endswith("_upload"):
+            self._check_headers(call.request, write=call.request.method in ("POST", "PUT"))
 
-    @staticmethod
-    def _read_body(request: Request) -> tuple[bytes, bool]:
-        parts, stream = [], request.stream
-        try:
-            while True:
-                piece = stream.read(MiB)
-                if not piece:
-                    return b"".join(parts), False
-                parts.append(piece)
-        except ClientDisconnected:
-            return b"".join(parts), True
+    def _handle(self, call: Call) -> Response:
+        return getattr(self, "_h_" + call.endpoint)(call.request, call.body, call.truncated, call.args["urn"])
 
-    def _take_fault(self, endpoint: str) -> dict | None:
-        with self._lock:
-            queue = self._faults.get(endpoint)
-            if not queue:
-                return None
-            fault = queue[0]
-            fault["left"] -= 1
-            if fault["left"] <= 0:
-                queue.popleft()
-            return dict(fault)
+    def _log_fields(self, call: Call) -> dict:
+        headers = call.request.headers
+        return {"linkedin_version": headers.get("Linkedin-Version"),
+                "restli_protocol": headers.get("X-Restli-Protocol-Version"),
+                "restli_method": headers.get("X-RestLi-Method"), "content_type": headers.get("Content-Type")}
 
-    @staticmethod
-    def _fault_error(fault: dict) -> ApiError:
+    def _crash(self) -> ApiError:
+        return ApiError(500, "INTERNAL_SERVER_ERROR", "sandbox crashed")
+
+    def _fault_error(self, call: Call, fault: dict) -> ApiError:
         if fault["kind"] == "rate_limit":
             return ApiError(429, "TOO_MANY_REQUESTS",
                             "Resource level throttle DAY limit for calls to this resource is reached.", 101)
@@ -416,9 +340,8 @@ class LinkedInSandbox(SandboxServer):
         return ApiError(int(fault["http_status"]), str(fault["code"]), str(fault.get("message", "injected error")),
                         fault.get("service_error_code"))
 
-    @staticmethod
-    def _error(endpoint: str, e: ApiError) -> Response:
-        if endpoint == "token":  # OAuth answers use the OAuth error struct
+    def _error(self, call: Call, e: ApiError) -> Response:
+        if call.endpoint == "token":  # OAuth answers use the OAuth error struct
             body = {"error": e.code, "error_description": e.message}
         elif e.body is not None:
             body = e.body
@@ -453,8 +376,7 @@ class LinkedInSandbox(SandboxServer):
             raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json", 100)
 
     def _auth(self, request: Request) -> str:
-        header = request.headers.get("Authorization", "")
-        token = header[7:].strip() if header[:7] == "Bearer " else ""
+        token = bearer_token(request, exact_case=True)
         with self._lock:
             person = self._tokens.get(token) if token else None
         if person is None:
@@ -463,13 +385,7 @@ class LinkedInSandbox(SandboxServer):
 
     @staticmethod
     def _json_body(body: bytes) -> dict:
-        try:
-            parsed = json.loads(body.decode("utf-8") or "null")
-        except (UnicodeDecodeError, ValueError):
-            raise ApiError(400, "ILLEGAL_ARGUMENT", "request body is not valid JSON", 100) from None
-        if not isinstance(parsed, dict):
-            raise ApiError(400, "ILLEGAL_ARGUMENT", "request body must be a JSON object", 100)
-        return parsed
+        return json_object(body, lambda message: ApiError(400, "ILLEGAL_ARGUMENT", message, 100))
 
     def _may_act_as(self, person: str, owner: Any, what: str) -> str:
         if not isinstance(owner, str) or not _URN_AUTHOR.match(owner):
@@ -837,9 +753,7 @@ class LinkedInSandbox(SandboxServer):
 
     # ---- OAuth ----
     def _h_token(self, request: Request, body: bytes, truncated: bool, urn: None) -> Response:
-        if request.mimetype != "application/x-www-form-urlencoded":
-            raise ApiError(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
-        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        form = form_fields(request, body, lambda message: ApiError(400, "invalid_request", message))
         if form.get("grant_type") == "authorization_code":
             return self._authorization_code(form)
         if form.get("grant_type") != "refresh_token":
@@ -870,18 +784,14 @@ class LinkedInSandbox(SandboxServer):
         return self._json(out)
 
     def _authorization_code(self, form: dict) -> Response:
-        try:
-            grant = self.oauth.redeem(code=form.get("code", ""), client_id=form.get("client_id", ""),
-                                      client_secret=form.get("client_secret", ""), redirect_uri=form.get("redirect_uri"),
-                                      code_verifier=None)
-        except OAuthRefusal as refusal:
-            raise ApiError(refusal.status, refusal.error, refusal.description) from None
+        grant = self.oauth.redeem_form(form, lambda r: ApiError(r.status, r.error, r.description), verifier=False)
         person = grant["user"]
         with self._lock:
             access = "AQV" + secrets.token_urlsafe(40)
             self._tokens[access] = person
             out = {"access_token": access, "expires_in": self.access_token_ttl, "scope": ",".join(grant["scopes"])}
-            # Programmatic refresh tokens only for approved partners (platforms.md 5.6); the sandbox issues one.
+            # Programmatic refresh tokens only for approved partners (docs/platforms.md#linkedin-tokens);
+            # the sandbox issues one.
             refresh = "AQX" + secrets.token_urlsafe(40)
             self._refresh[refresh] = {"person": person, "client_id": form.get("client_id"),
                                       "expires_at": self._clock() + self.refresh_token_ttl}
@@ -903,3 +813,22 @@ class LinkedInSandbox(SandboxServer):
         return self._json({"sub": member_id, "name": name, "given_name": given, "family_name": family,
                            "picture": f"https://media.licdn.com/sandbox/{member_id}.jpg",
                            "locale": {"country": "US", "language": "en"}})
+
+
+def _endpoint(name: str, urn: str | None) -> Route:
+    return Route(name, args={"urn": urn})
+
+
+def main(argv: list[str] | None = None) -> int:
+    def build(args) -> LinkedInSandbox:
+        sandbox = LinkedInSandbox(args.host, args.port)
+        accounts.extend(sandbox.add_account(token, organization_id="auto") for token in args.token)
+        return sandbox
+
+    accounts: list[dict] = []
+    return serve(argv, description="LinkedIn Posts API sandbox", port=9105, build=build,
+                 ready=lambda sandbox: {"accounts": accounts})
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -223,6 +223,17 @@ class AuthorizationServer:
             return {"user": grant["user"], "scopes": list(grant["scopes"]), **grant["extra"]}
 
 
+    def redeem_form(self, form: dict, refuse: Callable[[OAuthRefusal], Exception], *, verifier: bool = True) -> dict:
+        """`redeem` for a token request whose form carries the client's id and secret; a refusal is
+        raised as `refuse(refusal)`, the platform's error. `verifier`: the platform reads code_verifier."""
+        try:
+            return self.redeem(code=form.get("code", ""), client_id=form.get("client_id", ""),
+                               client_secret=form.get("client_secret", ""), redirect_uri=form.get("redirect_uri"),
+                               code_verifier=form.get("code_verifier") if verifier else None)
+        except OAuthRefusal as refusal:
+            raise refuse(refusal) from None
+
+
 def hmac_equal(a: str, b: str) -> bool:
     import hmac
 

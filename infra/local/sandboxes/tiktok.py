@@ -1,4 +1,4 @@
-"""Contract-faithful TikTok Content Posting API v2 sandbox (shared/platforms.md §1).
+"""Contract-faithful TikTok Content Posting API v2 sandbox (docs/platforms.md#tiktok).
 
 Real HTTP on localhost so the real client is exercised end to end: auth and scopes, the chunked
 upload byte rules, status progression, rate limits and injected faults. State is kept in
@@ -10,28 +10,22 @@ lost answer (`lost_response`) is a dropped connection or a 500 after the request
 """
 from __future__ import annotations
 
-import argparse
 import collections
 import copy
 import hashlib
 import json
 import re
 import secrets
-import signal
 import sys
-import threading
 import time
-import traceback
 from typing import Any, Callable
-from urllib.parse import parse_qs
 
-from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
 from infra.local.sandboxes import tiktok_photo
+from infra.local.sandboxes.base import Call, Route, Sandbox, bearer_token, form_fields, json_object, lost_answer, serve
 from infra.local.sandboxes.engagement import engagement
-from infra.local.sandboxes.server import (AuthorizationServer, OAuthRefusal, SandboxServer, dropped_answer,
-                                          redirect_response, refusal_page)
+from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, redirect_response, refusal_page
 
 MiB = 1024 * 1024
 MIN_CHUNK, MAX_CHUNK, MAX_LAST_CHUNK = 5 * MiB, 64 * MiB, 128 * MiB
@@ -77,10 +71,6 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-class _Drop(Exception):
-    """Close the connection without an answer (a reply lost on the way back)."""
-
-
 def _log_id() -> str:
     return time.strftime("%Y%m%d%H%M%S", time.gmtime()) + secrets.token_hex(9).upper()
 
@@ -93,8 +83,10 @@ def _numeric_id() -> str:
     return str(7_000_000_000_000_000_000 + secrets.randbelow(10**18))
 
 
-class TikTokSandbox(SandboxServer):
+class TikTokSandbox(Sandbox):
     _thread_name = "tiktok-sandbox"
+    metrics_endpoint = "video_query"
+    ENDPOINTS, FAULT_KINDS, error_type, ok_code = ENDPOINTS, FAULT_KINDS, ApiError, "ok"
     # Whether the video query answers for photo posts: TikTok documents it for videos only.
     video_query_lists_photos = False
     photo_pull_timeout = 10.0
@@ -105,7 +97,7 @@ class TikTokSandbox(SandboxServer):
                  clients: dict[str, str] | None = None, refresh_tokens: dict[str, str] | None = None,
                  status_fetches_before_public_id: int = 0, post_ids_as_int: bool = True, audited: bool = True,
                  clock: Callable[[], float] = time.monotonic):
-        self.host, self.port = host, port
+        super().__init__(host, port, clock=clock, clients=clients)
         self.enforce_rate_limits = enforce_rate_limits
         self.status_fetches_before_complete = status_fetches_before_complete
         self.status_fetches_before_public_id = status_fetches_before_public_id
@@ -117,21 +109,16 @@ class TikTokSandbox(SandboxServer):
         # An app TikTok has not audited may only post SELF_ONLY to private accounts; init refuses the
         # rest with unaudited_client_can_only_post_to_private_accounts (Direct Post reference, error codes).
         self.audited = audited
-        self._clients = clients
-        self._clock = clock
-        self._lock = threading.RLock()
         self._tokens: dict[str, str] = {}          # access token -> creator username
         self._creators: dict[str, dict] = {}       # username -> creator_info
         self._open_ids: dict[str, str] = {}
         self._refresh: dict[str, str] = {}         # refresh token -> username
         self._scopes: dict[str, set[str]] = {}     # username -> scopes the user granted the app
         self._private: dict[str, bool] = {}         # username -> the TikTok account is private
-        self._server = self._thread = None
-        self._base_url = ""
         # Login Kit: scopes come comma-separated; PKCE is for mobile and desktop apps, checked when sent.
         self.oauth = AuthorizationServer(code_ttl=AUTHORIZATION_CODE_TTL, pkce="optional", scope_separator=",",
                                          client_param="client_key")
-        self._clear_state()
+        self.reset()
         for token, overrides in (creators or {}).items():
             self.add_creator(token, **(overrides or {}))
         for rt, at in (refresh_tokens or {}).items():
@@ -140,8 +127,6 @@ class TikTokSandbox(SandboxServer):
     def _clear_state(self) -> None:
         self._posts: dict[str, dict] = {}
         self._uploads: dict[str, str] = {}         # upload_id -> publish_id
-        self._log: list[dict] = []
-        self._faults: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._fail_queue: collections.deque = collections.deque()
         self._windows: dict[tuple[str, str], collections.deque] = collections.defaultdict(collections.deque)
         self._inits: dict[str, collections.deque] = collections.defaultdict(collections.deque)
@@ -223,47 +208,36 @@ class TikTokSandbox(SandboxServer):
                 if post["video_id"] == str(video_id):
                     post["deleted"] = True
 
-    def metrics_of(self, video_id: str) -> dict[str, int]:
-        """The counts the video query answers for the video right now."""
-        with self._lock:
-            return self._counts(str(video_id))
-
-    def metrics_calls(self, status: int | None = None) -> int:
-        """Video queries received (any outcome, or only those answered with `status`)."""
-        return self.count("video_query", status)
-
-    def _counts(self, vid: str) -> dict[str, int]:
+    def _metrics_now(self, vid: str) -> dict[str, int]:
         live = engagement(vid, self._clock() - self._published.get(vid, self._clock()))
         counts = {"view_count": live.views, "like_count": live.likes, "comment_count": live.comments,
                   "share_count": live.shares}
         counts.update({k: v for k, v in self._metrics.get(vid, {}).items() if k in counts})
         return counts
 
-    def inject(self, endpoint: str, kind: str, count: int = 1, **params: Any) -> None:
-        if endpoint not in ENDPOINTS:
-            raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {sorted(ENDPOINTS)}")
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+    def _fault(self, endpoint: str, kind: str, params: dict) -> dict:
+        """rate_limit (429), server_error (500), error (http_status=, code=, message=), fail_publish
+        (endpoint status, fail_reason=: the next finished post fails), lost_response (video_init or
+        upload: carried out, then respond="drop" closes the connection or "server_error" answers 500)."""
         if kind == "fail_publish" and (endpoint != "status" or "fail_reason" not in params):
             raise ValueError("fail_publish needs endpoint='status' and fail_reason=...")
         if kind == "error" and not {"http_status", "code"} <= params.keys():
             raise ValueError("error faults need http_status=... and code=...")
-        if kind == "slow" and "seconds" not in params:
-            raise ValueError("slow faults need seconds=...")
-        if kind == "lost_response" and (endpoint not in ("video_init", "upload")
-                                        or params.get("respond", "drop") not in ("drop", "server_error")):
-            raise ValueError("lost_response applies to video_init or upload, with respond='drop' or 'server_error'")
-        if int(count) < 1:
-            raise ValueError("count must be >= 1")
-        with self._lock:
-            if kind == "fail_publish":
-                self._fail_queue.extend([str(params["fail_reason"])] * int(count))
-            else:
-                self._faults[endpoint].append({"kind": kind, "left": int(count), **params})
+        if kind == "lost_response":
+            refusal = "lost_response applies to video_init or upload, with respond='drop' or 'server_error'"
+            if endpoint not in ("video_init", "upload"):
+                raise ValueError(refusal)
+            lost_answer(params, "respond", {"drop": "drop", "server_error": "error"}, "drop", refusal)
+        return {"kind": kind, **params}
 
-    def reset(self) -> None:
-        with self._lock:
-            self._clear_state()
+    def _place_fault(self, endpoint: str, fault: dict, count: int) -> dict | None:
+        if fault["kind"] == "fail_publish":
+            self._fail_queue.extend([str(fault["fail_reason"])] * count)
+            return None
+        return fault
+
+    def _pending_platform_faults(self) -> int:
+        return len(self._fail_queue)
 
     @property
     def posts(self) -> dict[str, dict]:
@@ -276,89 +250,33 @@ class TikTokSandbox(SandboxServer):
         out["sha256"] = p["_sha"].hexdigest() if p["upload_complete"] else None
         return out
 
-    # ---- server lifecycle ----
     # ---- request plumbing ----
-    def _wsgi(self, environ: dict, start_response: Callable) -> Any:
-        request = Request(environ)
-        if request.path.startswith("/_sandbox/"):
-            return self._control(request)(environ, start_response)
-        route = ROUTES.get(request.path)
-        endpoint = route[0] if route else "unknown"
-        try:
-            body, truncated = self._read_body(request)  # always drain, so error replies are not resets
-            if route is None:
-                raise ApiError(404, "not_found", f"no such endpoint: {request.path}")
-            if request.method != route[1]:
-                raise ApiError(405, "method_not_allowed", f"{request.path} expects {route[1]}")
-            fault = self._take_fault(endpoint)
-            if fault and fault["kind"] == "slow":
-                time.sleep(float(fault["seconds"]))  # outside the lock: other requests keep flowing
-                fault = None
-            if fault and not fault.get("after_accept") and fault["kind"] != "lost_response":
-                raise self._fault_error(fault)
-            response = getattr(self, "_h_" + endpoint)(request, body, truncated)
-            if fault and fault["kind"] == "lost_response" and fault.get("respond", "drop") == "drop":
-                raise _Drop()
-            if fault:  # processed, but the caller sees an error: the "response was lost" case
-                raise self._fault_error(fault)
-        except _Drop:
-            return self._drop(environ, start_response, request, endpoint)
-        except ApiError as e:
-            response = self._error(endpoint, e, request)
-        except Exception:  # a sandbox bug must surface as a 500, never hang the client
-            traceback.print_exc(file=sys.stderr)
-            response = self._error(endpoint, ApiError(500, "internal_error", "sandbox crashed"))
-        with self._lock:
-            self._log.append({"endpoint": endpoint, "method": request.method, "path": request.path,
-                              "status": response.status_code,
-                              "error_code": getattr(response, "sandbox_code", "ok")})
-        return response(environ, start_response)
+    def _route(self, call: Call) -> Route:
+        route = ROUTES.get(call.request.path)
+        if route is None:
+            raise ApiError(404, "not_found", f"no such endpoint: {call.request.path}")
+        return Route(*route)
 
-    def _drop(self, environ: dict, start_response: Callable, request: Request, endpoint: str) -> list:
-        with self._lock:
-            self._log.append({"endpoint": endpoint, "method": request.method, "path": request.path,
-                              "status": None, "error_code": "connection_dropped"})
-        return dropped_answer(environ, start_response)
+    def _wrong_method(self, call: Call, expected: str) -> ApiError:
+        return ApiError(405, "method_not_allowed", f"{call.request.path} expects {expected}")
 
-    @staticmethod
-    def _read_body(request: Request) -> tuple[bytes, bool]:
-        parts, stream = [], request.stream
-        try:
-            while True:
-                piece = stream.read(MiB)
-                if not piece:
-                    return b"".join(parts), False
-                parts.append(piece)
-        except ClientDisconnected:
-            return b"".join(parts), True
+    def _crash(self) -> ApiError:
+        return ApiError(500, "internal_error", "sandbox crashed")
 
-    def _take_fault(self, endpoint: str) -> dict | None:
-        with self._lock:
-            queue = self._faults.get(endpoint)
-            if not queue:
-                return None
-            fault = queue[0]
-            fault["left"] -= 1
-            if fault["left"] <= 0:
-                queue.popleft()
-            return dict(fault)
-
-    @staticmethod
-    def _fault_error(fault: dict) -> ApiError:
+    def _fault_error(self, call: Call, fault: dict) -> ApiError:
         if fault["kind"] == "rate_limit":
             return ApiError(429, "rate_limit_exceeded", "Rate limit exceeded (injected)")
         if fault["kind"] in ("server_error", "lost_response"):
             return ApiError(500, "internal_error", "Internal error (injected)")
         return ApiError(int(fault["http_status"]), str(fault["code"]), str(fault.get("message", "injected error")))
 
-    @staticmethod
-    def _error(endpoint: str, e: ApiError, request: Request | None = None) -> Response:
-        if endpoint == "upload":  # upload replies carry no JSON body; the status code is the signal
+    def _error(self, call: Call, e: ApiError) -> Response:
+        if call.endpoint == "upload":  # upload replies carry no JSON body; the status code is the signal
             response = Response(b"", status=e.status, headers={"X-Sandbox-Error": f"{e.code}: {e.message}"})
-            post = getattr(request, "upload_post", None) if request is not None else None
+            post = getattr(call.request, "upload_post", None)
             if post is not None and e.status != 403:  # where the upload stands (not for an expired URL)
                 response.headers["Content-Range"] = _progress_range(post)
-        elif endpoint == "token":  # OAuth endpoints use the OAuth error struct, not {error:{code}}
+        elif call.endpoint == "token":  # OAuth endpoints use the OAuth error struct, not {error:{code}}
             response = Response(json.dumps({"error": e.code, "error_description": e.message, "log_id": _log_id()}),
                                 status=e.status, mimetype="application/json")
         else:
@@ -374,8 +292,7 @@ class TikTokSandbox(SandboxServer):
         return response
 
     def _auth(self, request: Request, endpoint: str) -> str:
-        header = request.headers.get("Authorization", "")
-        token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        token = bearer_token(request)
         with self._lock:
             username = self._tokens.get(token) if token else None
             if username is None:
@@ -398,13 +315,7 @@ class TikTokSandbox(SandboxServer):
     def _json_body(request: Request, body: bytes) -> dict:
         if request.mimetype != "application/json":
             raise ApiError(400, "invalid_param", "Content-Type must be application/json")
-        try:
-            parsed = json.loads(body.decode("utf-8") or "null")
-        except (UnicodeDecodeError, ValueError):
-            raise ApiError(400, "invalid_param", "request body is not valid JSON") from None
-        if not isinstance(parsed, dict):
-            raise ApiError(400, "invalid_param", "request body must be a JSON object")
-        return parsed
+        return json_object(body, lambda message: ApiError(400, "invalid_param", message))
 
     # ---- endpoint handlers ----
     def _h_creator_info(self, request: Request, body: bytes, truncated: bool) -> Response:
@@ -420,12 +331,7 @@ class TikTokSandbox(SandboxServer):
             post_info = self._check_post_info(payload.get("post_info"), creator)
             source_info = self._check_source_info(payload.get("source_info"))
             self._check_audit(username, post_info["privacy_level"])
-            inits, now = self._inits[username], self._clock()
-            while inits and now - inits[0] >= CAP_WINDOW:
-                inits.popleft()
-            if len(inits) >= self.daily_post_cap:
-                raise ApiError(403, "spam_risk_too_many_posts", "The creator has reached the daily post cap.")
-            inits.append(now)
+            now = self._count_init(username)
             pull = source_info["source"] == "PULL_FROM_URL"
             pid = ("v_pub_url~v2-1." if pull else "v_pub_file~v2-1.") + _numeric_id()
             post = {"publish_id": pid, "creator_username": username, "post_info": post_info,
@@ -449,6 +355,16 @@ class TikTokSandbox(SandboxServer):
         if not self.audited and not (self._private.get(username) and privacy_level == "SELF_ONLY"):
             raise ApiError(403, "unaudited_client_can_only_post_to_private_accounts",
                            "Unaudited clients can only post to a private account.")
+
+    def _count_init(self, username: str) -> float:
+        """The creator's posts in the last 24 h, this one included, stay within the daily cap; returns now."""
+        inits, now = self._inits[username], self._clock()
+        while inits and now - inits[0] >= CAP_WINDOW:
+            inits.popleft()
+        if len(inits) >= self.daily_post_cap:
+            raise ApiError(403, "spam_risk_too_many_posts", "The creator has reached the daily post cap.")
+        inits.append(now)
+        return now
 
     def _pop_fail(self) -> str | None:
         return self._fail_queue.popleft() if self._fail_queue else None
@@ -659,14 +575,12 @@ class TikTokSandbox(SandboxServer):
                 "cover_image_url": f"https://p16-sign.tiktokcdn.com/sandbox/{vid}.jpeg",
                 "embed_link": f"https://www.tiktok.com/player/v1/{vid}",
                 "embed_html": f'<blockquote class="tiktok-embed" data-video-id="{vid}"></blockquote>',
-                **self._counts(vid)}
+                **self._metrics_now(vid)}
         full.update(self._metrics.get(vid, {}))
         return full
 
     def _h_token(self, request: Request, body: bytes, truncated: bool) -> Response:
-        if request.mimetype != "application/x-www-form-urlencoded":
-            raise ApiError(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
-        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        form = form_fields(request, body, lambda message: ApiError(400, "invalid_request", message))
         key, secret = form.get("client_key", ""), form.get("client_secret", "")
         if not key or not secret:
             raise ApiError(400, "invalid_request", "client_key and client_secret are required")
@@ -743,12 +657,7 @@ class TikTokSandbox(SandboxServer):
         with self._lock:
             if checked["post_mode"] == "DIRECT_POST":  # an inbox upload is finished by the creator in TikTok
                 self._check_audit(username, checked["post_info"].get("privacy_level"))
-            inits, now = self._inits[username], self._clock()
-            while inits and now - inits[0] >= CAP_WINDOW:
-                inits.popleft()
-            if len(inits) >= self.daily_post_cap:
-                raise ApiError(403, "spam_risk_too_many_posts", "The creator has reached the daily post cap.")
-            inits.append(now)
+            self._count_init(username)
         fail, found, blobs = tiktok_photo.pull(checked["source_info"]["photo_images"], timeout=self.photo_pull_timeout)
         with self._lock:
             pid = "p_pub_url~v2-1." + _numeric_id()
@@ -763,60 +672,36 @@ class TikTokSandbox(SandboxServer):
                                 "_pending_fail": fail or self._pop_fail()}
             return self._json({"publish_id": pid})
 
-    # ---- HTTP control surface for a sandbox running as its own process ----
-    def _control(self, request: Request) -> Response:
-        try:
-            payload = json.loads(request.get_data() or b"{}") if request.method == "POST" else {}
-            if request.path == "/_sandbox/state" and request.method == "GET":
-                return Response(json.dumps({"posts": self.posts, "requests": self.requests_log}),
-                                mimetype="application/json")
-            if request.method != "POST":
-                raise ValueError("control endpoints other than /_sandbox/state are POST")
-            if request.path == "/_sandbox/faults":
-                self.inject(payload.pop("endpoint", ""), payload.pop("kind", ""), int(payload.pop("count", 1)), **payload)
-            elif request.path == "/_sandbox/reset":
-                self.reset()
-            elif request.path == "/_sandbox/creators":
-                token, refresh = payload.pop("access_token"), payload.pop("refresh_token", None)
-                self.add_creator(token, **payload)
-                if refresh:
-                    self.add_refresh_token(refresh, token)
-            elif request.path == "/_sandbox/app":
-                self.audited = bool(payload["audited"])
-            elif request.path == "/_sandbox/metrics":
-                self.set_video_metrics(payload.pop("video_id"), **payload)
-            else:
-                return Response(json.dumps({"ok": False, "error": "unknown control path"}), status=404,
-                                mimetype="application/json")
-        except (ValueError, KeyError, TypeError) as e:
-            return Response(json.dumps({"ok": False, "error": str(e)}), status=400, mimetype="application/json")
-        return Response(json.dumps({"ok": True}), mimetype="application/json")
+    # ---- HTTP control surface (/_sandbox/...) besides state, reset and inject ----
+    def controls(self) -> dict:
+        return {"accounts": self._control_creator, "creators": self._control_creator,
+                "app": lambda payload: setattr(self, "audited", bool(payload["audited"])),
+                "metrics": lambda payload: self.set_video_metrics(payload.pop("video_id"), **payload)}
+
+    def _control_creator(self, payload: dict) -> None:
+        token, refresh = payload.pop("access_token"), payload.pop("refresh_token", None)
+        self.add_creator(token, **payload)
+        if refresh:
+            self.add_refresh_token(refresh, token)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="TikTok Content Posting API v2 sandbox")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9100)
-    parser.add_argument("--token", action="append", default=[], help="valid bearer access token (repeatable)")
-    parser.add_argument("--status-fetches-before-complete", type=int, default=1)
-    parser.add_argument("--daily-post-cap", type=int, default=15)
-    parser.add_argument("--no-rate-limits", action="store_true")
-    parser.add_argument("--verified-url-prefix", action="append", default=[])
-    parser.add_argument("--unaudited", action="store_true", help="an app TikTok has not audited (SELF_ONLY, private accounts)")
-    args = parser.parse_args(argv)
-    sandbox = TikTokSandbox(args.host, args.port, creators={t: {} for t in args.token},
-                            enforce_rate_limits=not args.no_rate_limits,
-                            status_fetches_before_complete=args.status_fetches_before_complete,
-                            daily_post_cap=args.daily_post_cap, verified_url_prefixes=args.verified_url_prefix,
-                            audited=not args.unaudited)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    print(json.dumps({"ready": sandbox.start()}), flush=True)
-    while not stop.wait(0.5):
-        pass
-    sandbox.stop()
-    return 0
+    def options(parser) -> None:
+        parser.add_argument("--status-fetches-before-complete", type=int, default=1)
+        parser.add_argument("--daily-post-cap", type=int, default=15)
+        parser.add_argument("--no-rate-limits", action="store_true")
+        parser.add_argument("--verified-url-prefix", action="append", default=[])
+        parser.add_argument("--unaudited", action="store_true",
+                            help="an app TikTok has not audited (SELF_ONLY, private accounts)")
+
+    def build(args) -> TikTokSandbox:
+        return TikTokSandbox(args.host, args.port, creators={t: {} for t in args.token},
+                             enforce_rate_limits=not args.no_rate_limits,
+                             status_fetches_before_complete=args.status_fetches_before_complete,
+                             daily_post_cap=args.daily_post_cap, verified_url_prefixes=args.verified_url_prefix,
+                             audited=not args.unaudited)
+
+    return serve(argv, description="TikTok Content Posting API v2 sandbox", port=9100, build=build, options=options)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Contract-faithful X API v2 sandbox (shared/platforms.md §3).
+"""Contract-faithful X API v2 sandbox (docs/platforms.md#x).
 
 Real HTTP on localhost so the real client is exercised end to end: bearer auth, the dedicated
 v2 chunked media upload (initialize / {id}/append / {id}/finalize / STATUS), POST /2/tweets with
@@ -18,7 +18,6 @@ Python port (PyPI twitter-text-parser).
 """
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import calendar
@@ -29,22 +28,18 @@ import io
 import json
 import re
 import secrets
-import signal
 import sys
-import threading
 import time
-import traceback
 import unicodedata
 from typing import Any, Callable
-from urllib.parse import parse_qs
 
 from twitter_text import extract_urls_with_indices, parse_tweet
-from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
+from infra.local.sandboxes.base import (Call, Route, Sandbox, bearer_token, form_fields, json_object, lost_answer, serve,
+                                        snapshot)
 from infra.local.sandboxes.engagement import engagement
 from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, redirect_response, refusal_page
-from infra.local.sandboxes.server import SandboxServer, drop_connection
 
 MiB = 1024 * 1024
 MAX_TOTAL_BYTES = 17_179_869_184
@@ -65,8 +60,8 @@ CREATE_FIELDS = {"text", "media", "reply", "quote_tweet_id", "poll", "reply_sett
 # endpoint -> (requests per 15-minute window per user) [docs.x.com/x-api/fundamentals/rate-limits]
 RATE_LIMITS = {"create_post": 100, "get_post": 900, "media_initialize": 1875, "media_append": 1875,
                "media_finalize": 1875, "media_status": 1000, "user_posts": 900, "users_me": 75,
-               "posts_lookup": 5000}  # GET /2/tweets: 5,000 per 15 min per user (platforms.md 3.1)
-# GET /2/tweets?ids= takes 1..100 ids (platforms.md 0, 3.1) [github.com/xdevplatform/docs openapi.json]
+               "posts_lookup": 5000}  # GET /2/tweets: 5,000 per 15 min per user (docs/platforms.md#x-limits)
+# GET /2/tweets?ids= takes 1..100 ids (docs/platforms.md#x-analytics) [github.com/xdevplatform/docs openapi.json]
 LOOKUP_MAX_IDS = 100
 # X's OpenAPI document 2.167 (https://api.x.com/2/openapi.json, Aug 2026) renamed the post field
 # selection `tweet.fields` to `post.fields` on GET /2/tweets, /2/tweets/:id and /2/users/:id/tweets;
@@ -174,8 +169,11 @@ def render_text(text: str, media_keys: list[str], status_url: str) -> tuple[str,
     return rendered, entities
 
 
-class XSandbox(SandboxServer):
+class XSandbox(Sandbox):
     _thread_name = "x-sandbox"
+    ENDPOINTS, FAULT_KINDS, error_type = ENDPOINTS, FAULT_KINDS, ApiError
+    log_code_key, dropped_code = "error", "connection dropped"
+    handler_faults, metrics_endpoint = {"fail_processing": "fail_processing"}, "posts_lookup"
     contract_host = "api.x.com"  # the host the document serves (servers[0].url)
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, enforce_rate_limits: bool = True,
@@ -184,7 +182,7 @@ class XSandbox(SandboxServer):
                  status_checks_before_succeeded: int = 1, check_after_secs: int = 1,
                  clients: dict[str, str] | None = None, max_segment_bytes: int = MAX_SEGMENT_BYTES,
                  clock: Callable[[], float] = time.time):
-        self.host, self.port = host, port
+        super().__init__(host, port, clock=clock, clients=clients)
         self.enforce_rate_limits = enforce_rate_limits
         self.posts_per_window = posts_per_window
         self.user_daily_cap = user_daily_cap          # None: no 24 h user cap headers
@@ -192,22 +190,15 @@ class XSandbox(SandboxServer):
         self.status_checks_before_succeeded = status_checks_before_succeeded
         self.check_after_secs = check_after_secs
         self.max_segment_bytes = max_segment_bytes
-        self._clients = clients                       # client_id -> secret (confidential); None: any client
-        self._clock = clock
-        self._lock = threading.RLock()
         self._tokens: dict[str, str] = {}             # access token -> user id
         self._refresh: dict[str, tuple[str, str | None]] = {}  # refresh token -> (user id, client id)
         self._users: dict[str, dict] = {}             # user id -> {id, username}
         self.oauth = AuthorizationServer(code_ttl=AUTHORIZATION_CODE_TTL, pkce="required", clock=clock)
-        self._server = self._thread = None
-        self._base_url = ""
-        self._clear_state()
+        self.reset()
 
     def _clear_state(self) -> None:
         self._posts: dict[str, dict] = {}
         self._media: dict[str, dict] = {}
-        self._log: list[dict] = []
-        self._faults: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._windows: dict[tuple[str, str], collections.deque] = collections.defaultdict(collections.deque)
         self._daily: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._app_daily: collections.deque = collections.deque()
@@ -245,15 +236,6 @@ class XSandbox(SandboxServer):
         with self._lock:
             self._posts.pop(str(tweet_id), None)
 
-    def metrics_of(self, tweet_id: str) -> dict[str, int]:
-        """The public_metrics a lookup answers for the post right now."""
-        with self._lock:
-            return self._public_metrics(self._posts[str(tweet_id)])
-
-    def metrics_calls(self, status: int | None = None) -> int:
-        """GET /2/tweets lookups received (any outcome, or only those answered with `status`)."""
-        return self.count("posts_lookup", status)
-
     def expire_token(self, access_token: str) -> None:
         """The access token stops working (as after its 2 h lifetime): the next call gets a 401."""
         with self._lock:
@@ -267,147 +249,74 @@ class XSandbox(SandboxServer):
             for token in [t for t, entry in self._refresh.items() if entry[0] == user_id]:
                 del self._refresh[token]
 
-    def inject(self, endpoint: str, kind: str, count: int = 1, **params: Any) -> None:
-        """Faults, consumed one per request to `endpoint`:
-        rate_limit (429 with headers; reset_in=seconds, default 0; daily=True for the 24 h user cap,
+    def _fault(self, endpoint: str, kind: str, params: dict) -> dict:
+        """rate_limit (429 with headers; reset_in=seconds, default 0; daily=True for the 24 h user cap,
         daily="app" for the app's), server_error (503), error (http_status=, title=, detail=, type=),
-        slow (seconds=), fail_processing (endpoint media_finalize; the media ends `failed`; message= is kept
+        fail_processing (endpoint media_finalize; the media ends `failed`; message= is kept
         in the sandbox only: X's v2 answer gives no reason),
         lost_response: the request is carried out (a post is stored), then the caller gets what X
         answers on an internal error, 503 Service Unavailable (http_status= to change it), or with
-        how="drop" no answer at all (the connection is closed).
-        after_accept=True on any other kind: processed first, then that error is answered."""
-        if endpoint not in ENDPOINTS:
-            raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {sorted(ENDPOINTS)}")
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+        how="drop" no answer at all (the connection is closed)."""
         if kind == "error" and not {"http_status", "detail"} <= params.keys():
             raise ValueError("error faults need http_status=... and detail=...")
-        if kind == "slow" and "seconds" not in params:
-            raise ValueError("slow faults need seconds=...")
         if kind == "fail_processing" and endpoint != "media_finalize":
             raise ValueError("fail_processing applies to endpoint='media_finalize'")
-        if kind == "lost_response" and params.get("how", "error") not in ("error", "drop"):
-            raise ValueError("lost_response takes how='error' (X's 5xx) or how='drop' (no answer)")
-        if int(count) < 1:
-            raise ValueError("count must be >= 1")
-        with self._lock:
-            self._faults[endpoint].append({"kind": kind, "left": int(count), **params})
+        if kind == "lost_response":
+            lost_answer(params, "how", {"error": "error", "drop": "drop"}, "error",
+                        "lost_response takes how='error' (X's 5xx) or how='drop' (no answer)")
+        return {"kind": kind, **params}
 
-    def reset(self) -> None:
-        """Forget posts, media, logs, faults and windows; registered accounts and tokens stay."""
-        with self._lock:
-            self._clear_state()
+    posts = snapshot("_posts", private=True)
+    media = snapshot("_media")
 
-    @property
-    def posts(self) -> dict[str, dict]:
-        with self._lock:
-            return copy.deepcopy(self._posts)
-
-    @property
-    def media(self) -> dict[str, dict]:
-        with self._lock:
-            return {mid: {k: copy.deepcopy(v) for k, v in m.items() if not k.startswith("_")}
-                    for mid, m in self._media.items()}
-
-    # ---- server lifecycle ----
     # ---- request plumbing ----
-    def _route(self, request: Request) -> tuple[str, str, dict]:
-        path, kw = request.path, {}
+    def _route(self, call: Call) -> Route:
+        path, method = call.request.path, call.request.method
         if path == "/2/tweets":
-            return ("posts_lookup", "GET", kw) if request.method == "GET" else ("create_post", "POST", kw)
+            return Route("posts_lookup", "GET") if method == "GET" else Route("create_post", "POST")
         if m := _TWEET_PATH.match(path):
-            return "get_post", "GET", {"tweet_id": m.group(1)}
+            return Route("get_post", "GET", {"tweet_id": m.group(1)})
         if m := _USER_POSTS_PATH.match(path):
-            return "user_posts", "GET", {"author_id": m.group(1)}
+            return Route("user_posts", "GET", {"author_id": m.group(1)})
         if path == "/2/users/me":
-            return "users_me", "GET", kw
+            return Route("users_me", "GET")
         if path == "/2/media/upload/initialize":
-            return "media_initialize", "POST", kw
+            return Route("media_initialize", "POST")
         if m := _MEDIA_PATH.match(path):
-            return "media_" + m.group(2), "POST", {"media_id": m.group(1)}
+            return Route("media_" + m.group(2), "POST", {"media_id": m.group(1)})
         if path == "/2/media/upload":
-            return "media_status", "GET", kw
+            return Route("media_status", "GET")
         if path == "/2/oauth2/token":
-            return "token", "POST", kw
+            return Route("token", "POST")
         if path == "/i/oauth2/authorize":  # x.com in production; one host here
-            return "authorize", "GET", kw
-        return "unknown", "", kw
+            return Route("authorize", "GET")
+        raise ApiError(404, "Not Found", f"no such endpoint: {path}")
 
-    def _wsgi(self, environ: dict, start_response: Callable) -> Any:
-        request = Request(environ)
-        if request.path.startswith("/_sandbox/"):
-            return self._control(request)(environ, start_response)
-        endpoint, method, kwargs = self._route(request)
-        user, dropped = None, False
-        try:
-            body, truncated = self._read_body(request)  # always drain, so error replies are not resets
-            if endpoint == "unknown":
-                raise ApiError(404, "Not Found", f"no such endpoint: {request.path}")
-            if request.method != method:
-                if endpoint == "media_status" and request.method == "POST":
-                    raise _invalid("command-style uploads (command=INIT|APPEND|FINALIZE) are retired: use "
-                                   "/2/media/upload/initialize, /2/media/upload/{id}/append, /2/media/upload/{id}/finalize",
-                                   "command")
-                raise ApiError(405, "Method Not Allowed", f"{request.path} expects {method}")
-            if endpoint not in ("token", "authorize"):
-                user = self._auth(request)
-            fault = self._take_fault(endpoint)
-            if fault and fault["kind"] == "slow":
-                time.sleep(float(fault["seconds"]))  # outside the lock: other requests keep flowing
-                fault = None
-            if fault and fault["kind"] == "fail_processing":
-                kwargs["fail_processing"], fault = fault, None
-            lost = fault if fault and fault["kind"] == "lost_response" else None
-            if fault and not fault.get("after_accept") and not lost:
-                raise self._fault_error(fault, user, endpoint)
-            if endpoint not in ("token", "authorize"):
-                self._count_request(user, endpoint)
-            response = getattr(self, "_h_" + endpoint)(request, body, truncated, user, **kwargs)
-            if lost and lost.get("how") == "drop":
-                dropped = True
-            elif fault:  # processed, but the caller sees an error: the "response was lost" case
-                raise self._fault_error(fault, user, endpoint)
-        except ApiError as e:
-            response = self._error(endpoint, e)
-        except Exception:  # a sandbox bug must surface as a 500, never hang the client
-            traceback.print_exc(file=sys.stderr)
-            response = self._error(endpoint, ApiError(500, "Internal Server Error", "sandbox crashed"))
-        if user is not None and endpoint in RATE_LIMITS:
-            for k, v in self._rate_headers(user, endpoint).items():
+    def _wrong_method(self, call: Call, expected: str) -> ApiError:
+        if call.endpoint == "media_status" and call.request.method == "POST":
+            return _invalid("command-style uploads (command=INIT|APPEND|FINALIZE) are retired: use "
+                            "/2/media/upload/initialize, /2/media/upload/{id}/append, /2/media/upload/{id}/finalize",
+                            "command")
+        return ApiError(405, "Method Not Allowed", f"{call.request.path} expects {expected}")
+
+    def _admit(self, call: Call) -> None:
+        call.args["user"] = None if call.endpoint in ("token", "authorize") else self._auth(call.request)
+
+    def _before_handler(self, call: Call) -> None:
+        if call.endpoint not in ("token", "authorize"):
+            self._count_request(call.args["user"], call.endpoint)
+
+    def _finish_answer(self, call: Call, response: Response) -> None:
+        user = call.args.get("user")
+        if user is not None and call.endpoint in RATE_LIMITS:
+            for k, v in self._rate_headers(user, call.endpoint).items():
                 response.headers.setdefault(k, v)
-        with self._lock:
-            self._log.append({"endpoint": endpoint, "method": request.method, "path": request.path,
-                              "status": None if dropped else response.status_code,
-                              "error": "connection dropped" if dropped else getattr(response, "sandbox_error", None)})
-        if dropped:
-            drop_connection(environ)
-        return response(environ, start_response)
 
-    @staticmethod
-    def _read_body(request: Request) -> tuple[bytes, bool]:
-        parts, stream = [], request.stream
-        try:
-            while True:
-                piece = stream.read(MiB)
-                if not piece:
-                    return b"".join(parts), False
-                parts.append(piece)
-        except ClientDisconnected:
-            return b"".join(parts), True
+    def _crash(self) -> ApiError:
+        return ApiError(500, "Internal Server Error", "sandbox crashed")
 
-    def _take_fault(self, endpoint: str) -> dict | None:
-        with self._lock:
-            queue = self._faults.get(endpoint)
-            if not queue:
-                return None
-            fault = queue[0]
-            fault["left"] -= 1
-            if fault["left"] <= 0:
-                queue.popleft()
-            return dict(fault)
-
-    def _fault_error(self, fault: dict, user: str | None, endpoint: str) -> ApiError:
+    def _fault_error(self, call: Call, fault: dict) -> ApiError:
+        endpoint = call.endpoint
         if fault["kind"] == "rate_limit":
             reset = int(self._clock() + float(fault.get("reset_in", 0)))
             if fault.get("daily") == "app":  # the 15-minute headers look healthy on this one
@@ -431,8 +340,8 @@ class XSandbox(SandboxServer):
         return ApiError(int(fault["http_status"]), str(fault.get("title", "Forbidden")), str(fault["detail"]),
                         str(fault.get("type", "about:blank")))
 
-    @staticmethod
-    def _error(endpoint: str, e: ApiError) -> Response:
+    def _error(self, call: Call, e: ApiError) -> Response:
+        endpoint = call.endpoint
         if endpoint == "token":  # OAuth endpoints answer with the OAuth error struct
             body: dict = {"error": e.title, "error_description": e.detail}
         else:
@@ -441,7 +350,7 @@ class XSandbox(SandboxServer):
                 body["errors"] = e.errors
         response = Response(json.dumps(body), status=e.status, headers=e.headers,
                             mimetype="application/json" if endpoint == "token" else "application/problem+json")
-        response.sandbox_error = e.title if endpoint == "token" else (e.type if e.type != "about:blank" else e.title)
+        response.sandbox_code = e.title if endpoint == "token" else (e.type if e.type != "about:blank" else e.title)
         return response
 
     @staticmethod
@@ -449,8 +358,7 @@ class XSandbox(SandboxServer):
         return Response(json.dumps(data), status=status, mimetype="application/json")
 
     def _auth(self, request: Request) -> str:
-        header = request.headers.get("Authorization", "")
-        token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        token = bearer_token(request)
         with self._lock:
             user = self._tokens.get(token) if token else None
         if user is None:
@@ -522,13 +430,7 @@ class XSandbox(SandboxServer):
     def _json_body(request: Request, body: bytes) -> dict:
         if request.mimetype != "application/json":
             raise ApiError(415, "Unsupported Media Type", "Content-Type must be application/json")
-        try:
-            parsed = json.loads(body.decode("utf-8") or "null")
-        except (UnicodeDecodeError, ValueError):
-            raise _invalid("request body is not valid JSON") from None
-        if not isinstance(parsed, dict):
-            raise _invalid("request body must be a JSON object")
-        return parsed
+        return json_object(body, _invalid)
 
     def _owned_media(self, media_id: str, user: str) -> dict:
         media = self._media.get(media_id)
@@ -724,7 +626,7 @@ class XSandbox(SandboxServer):
             "rendered_text": rendered, "url_entities": url_entities, "other_fields": other_fields}
         return tweet_id
 
-    # ---- GET /2/tweets: posts lookup with public_metrics (platforms.md 3.4) ----
+    # ---- GET /2/tweets: posts lookup with public_metrics (docs/platforms.md#x-analytics) ----
     def _h_posts_lookup(self, request: Request, body: bytes, truncated: bool, user: str) -> Response:
         """1..100 ids; what X cannot return comes back in `errors` beside `data` (a 200 either way)."""
         args = request.args
@@ -755,6 +657,9 @@ class XSandbox(SandboxServer):
         if errors:
             out["errors"] = errors
         return self._json(out)
+
+    def _metrics_now(self, tweet_id: str) -> dict[str, int]:
+        return self._public_metrics(self._posts[tweet_id])
 
     def _public_metrics(self, post: dict) -> dict[str, int]:
         live = engagement(post["id"], self._clock() - post["created_epoch"])
@@ -866,9 +771,7 @@ class XSandbox(SandboxServer):
 
     # ---- OAuth 2.0 refresh (single-use, rotating refresh tokens) ----
     def _h_token(self, request: Request, body: bytes, truncated: bool, user: None) -> Response:
-        if request.mimetype != "application/x-www-form-urlencoded":
-            raise ApiError(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
-        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        form = form_fields(request, body, lambda message: ApiError(400, "invalid_request", message))
         if form.get("grant_type") == "authorization_code":
             return self._authorization_code(request, form)
         if form.get("grant_type") != "refresh_token":
@@ -927,50 +830,22 @@ class XSandbox(SandboxServer):
         except OAuthRefusal as refusal:
             return refusal_page(refusal)
 
-    # ---- HTTP control surface for a sandbox running as its own process ----
-    def _control(self, request: Request) -> Response:
-        try:
-            payload = json.loads(request.get_data() or b"{}") if request.method == "POST" else {}
-            result: Any = {"ok": True}
-            if request.path == "/_sandbox/state" and request.method == "GET":
-                return self._json({"posts": self.posts, "media": self.media, "requests": self.requests_log})
-            if request.method != "POST":
-                raise ValueError("control endpoints other than /_sandbox/state are POST")
-            if request.path == "/_sandbox/faults":
-                self.inject(payload.pop("endpoint", ""), payload.pop("kind", ""), int(payload.pop("count", 1)), **payload)
-            elif request.path == "/_sandbox/reset":
-                self.reset()
-            elif request.path == "/_sandbox/accounts":
-                result = self.add_account(payload.pop("access_token"), payload.pop("refresh_token", None), **payload)
-            else:
-                return self._json({"ok": False, "error": "unknown control path"}, status=404)
-        except (ValueError, KeyError, TypeError) as e:
-            return self._json({"ok": False, "error": str(e)}, status=400)
-        return self._json(result)
-
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="X API v2 sandbox")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9102)
-    parser.add_argument("--token", action="append", default=[], help="valid bearer access token (repeatable)")
-    parser.add_argument("--status-checks-before-succeeded", type=int, default=1)
-    parser.add_argument("--check-after-secs", type=int, default=1)
-    parser.add_argument("--no-rate-limits", action="store_true")
-    args = parser.parse_args(argv)
-    sandbox = XSandbox(args.host, args.port, enforce_rate_limits=not args.no_rate_limits,
-                       status_checks_before_succeeded=args.status_checks_before_succeeded,
-                       check_after_secs=args.check_after_secs)
-    for token in args.token:
-        sandbox.add_account(token)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    print(json.dumps({"ready": sandbox.start()}), flush=True)
-    while not stop.wait(0.5):
-        pass
-    sandbox.stop()
-    return 0
+    def options(parser) -> None:
+        parser.add_argument("--status-checks-before-succeeded", type=int, default=1)
+        parser.add_argument("--check-after-secs", type=int, default=1)
+        parser.add_argument("--no-rate-limits", action="store_true")
+
+    def build(args) -> XSandbox:
+        sandbox = XSandbox(args.host, args.port, enforce_rate_limits=not args.no_rate_limits,
+                           status_checks_before_succeeded=args.status_checks_before_succeeded,
+                           check_after_secs=args.check_after_secs)
+        for token in args.token:
+            sandbox.add_account(token)
+        return sandbox
+
+    return serve(argv, description="X API v2 sandbox", port=9102, build=build, options=options)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Contract-faithful YouTube Data API v3 sandbox (shared/platforms.md §4).
+"""Contract-faithful YouTube Data API v3 sandbox (docs/platforms.md#youtube).
 
 Real HTTP on localhost so the real client is exercised end to end: the resumable upload protocol
 (session start with X-Upload-* headers and the video resource, Location session URI, PUT chunks
@@ -26,19 +26,15 @@ import json
 import re
 import secrets
 import sys
-import threading
 import time
-import traceback
 from datetime import datetime, timezone
 from typing import Any, Callable
-from urllib.parse import parse_qs
 
-from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
+from infra.local.sandboxes.base import Call, Drop, Route, Sandbox, bearer_token, form_fields, serve, snapshot
 from infra.local.sandboxes.engagement import engagement
-from infra.local.sandboxes.server import (AuthorizationServer, OAuthRefusal, SandboxServer, dropped_answer,
-                                          redirect_response, refusal_page)
+from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, redirect_response, refusal_page
 
 KiB, MiB = 1024, 1024 * 1024
 GRANULE = 256 * KiB
@@ -100,10 +96,6 @@ class ApiError(Exception):
         self.status, self.reason, self.message, self.domain = status, reason, message, domain
 
 
-class _Drop(Exception):
-    """Close the connection without an answer (the interrupted-upload case)."""
-
-
 def _video_id() -> str:
     return secrets.token_urlsafe(8)[:11].replace("-", "x").replace("_", "y")
 
@@ -112,38 +104,34 @@ def tags_length(tags: list[str]) -> int:
     return sum(len(t) + (2 if " " in t else 0) for t in tags) + max(len(tags) - 1, 0)
 
 
-class YouTubeSandbox(SandboxServer):
+class YouTubeSandbox(Sandbox):
     _thread_name = "youtube-sandbox"
+    ENDPOINTS, FAULT_KINDS, error_type = ENDPOINTS, FAULT_KINDS, ApiError
+    log_code_key, ok_code = "reason", "ok"
+    handler_faults = {"interrupt": "interrupt"}
     contract_host = "www.googleapis.com"  # also plays oauth2.googleapis.com (/token) and accounts.google.com
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, list_requests_before_processed: int = 1,
                  daily_quota: int = 10_000, insert_daily_calls: int = 100, channel_upload_cap: int | None = None,
                  clients: dict[str, str] | None = None, require_explicit_privacy: bool = True,
                  uploads_stay_private: bool = False, clock: Callable[[], float] = time.time):
-        self.host, self.port = host, port
+        super().__init__(host, port, clock=clock, clients=clients)
         self.list_requests_before_processed = list_requests_before_processed
         self.daily_quota, self.insert_daily_calls = daily_quota, insert_daily_calls
         self.channel_upload_cap = channel_upload_cap
         # The API defaults an omitted privacyStatus to public (2026-11); we never want that, so say so loudly.
         self.require_explicit_privacy = require_explicit_privacy
         self.uploads_stay_private = uploads_stay_private
-        self._clients = clients
-        self._clock = clock
-        self._lock = threading.RLock()
         self._tokens: dict[str, str] = {}   # access token -> channel id
         self._refresh: dict[str, str] = {}  # refresh token -> channel id
         self._scopes: dict[str, frozenset[str]] = {}  # access or refresh token -> the scopes granted with it
         self._channels: dict[str, dict] = {}
         self.oauth = AuthorizationServer(code_ttl=AUTHORIZATION_CODE_TTL, pkce="optional", clock=clock)
-        self._server = self._thread = None
-        self._base_url = ""
-        self._clear_state()
+        self.reset()
 
     def _clear_state(self) -> None:
         self._sessions: dict[str, dict] = {}
         self._videos: dict[str, dict] = {}
-        self._log: list[dict] = []
-        self._faults: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._fail_queue: collections.deque = collections.deque()
         self._quota_used = {"general": 0, "insert": 0}
         self._uploads_by_channel: collections.Counter = collections.Counter()
@@ -175,22 +163,16 @@ class YouTubeSandbox(SandboxServer):
                 for token in [t for t, channel in table.items() if channel == channel_id]:
                     del table[token]
 
-    def inject(self, endpoint: str, kind: str, count: int = 1, **params: Any) -> None:
-        """Queue a fault for the next `count` requests to `endpoint` (after `skip=N` more pass through).
-
-        rate_limit (403 rateLimitExceeded; http_status=429 and reason=... allowed), server_error
-        (503 backendError), quota (403 quotaExceeded), error (http_status=..., reason=..., message=...),
-        slow (seconds=...), interrupt (upload only: store `store_bytes` of the chunk (default half,
-        rounded down to 256 KiB granules unless exact=True; "all" = the whole chunk, completing the
-        upload if it was the last), then respond="drop" (close the connection
-        without an answer, the default) or "server_error"), lost_response (upload only: interrupt
-        with store_bytes="all": the chunk is stored, the answer dropped or a 503), fail_processing
-        (upload only: the next completed upload ends with failure_reason=... or rejection_reason=...).
-        """
-        if endpoint not in ENDPOINTS:
-            raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {sorted(ENDPOINTS)}")
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+    def _fault(self, endpoint: str, kind: str, params: dict) -> dict:
+        """Faults (after `skip=N` more requests pass through): rate_limit (403 rateLimitExceeded;
+        http_status=429 and reason=... allowed), server_error (503 backendError), quota (403
+        quotaExceeded), error (http_status=..., reason=..., message=...), interrupt (upload only: store
+        `store_bytes` of the chunk (default half, rounded down to 256 KiB granules unless exact=True;
+        "all" = the whole chunk, completing the upload if it was the last), then respond="drop" (close
+        the connection without an answer, the default) or "server_error"), lost_response (upload only:
+        interrupt with store_bytes="all": the chunk is stored, the answer dropped or a 503),
+        fail_processing (upload only: the next completed upload ends with failure_reason=... or
+        rejection_reason=...)."""
         if kind in ("interrupt", "fail_processing", "lost_response") and endpoint != "upload":
             raise ValueError(f"{kind} faults apply to endpoint='upload'")
         if kind == "fail_processing":
@@ -199,24 +181,20 @@ class YouTubeSandbox(SandboxServer):
                 raise ValueError("fail_processing needs one of failure_reason=<documented> / rejection_reason=<documented>")
         if kind == "error" and not ({"http_status"} <= params.keys() and ({"reason", "code"} & params.keys())):
             raise ValueError("error faults need http_status=... and reason=...")
-        if kind == "slow" and "seconds" not in params:
-            raise ValueError("slow faults need seconds=...")
         if kind in ("interrupt", "lost_response") and params.get("respond", "drop") not in ("drop", "server_error"):
             raise ValueError(f"{kind} respond must be 'drop' or 'server_error'")
-        if int(count) < 1:
-            raise ValueError("count must be >= 1")
-        with self._lock:
-            if kind == "fail_processing":
-                self._fail_queue.extend([dict(params)] * int(count))
-            elif kind == "lost_response":
-                self._faults[endpoint].append({**params, "kind": "interrupt", "store_bytes": "all", "left": int(count)})
-            else:
-                self._faults[endpoint].append({"kind": kind, "left": int(count), **params})
+        if kind == "lost_response":  # the upload handler loses the answer, after storing the whole chunk
+            return {**params, "kind": "interrupt", "store_bytes": "all"}
+        return {"kind": kind, **params}
 
-    def reset(self) -> None:
-        """Forget videos, sessions, faults, log and quota use; registered accounts stay."""
-        with self._lock:
-            self._clear_state()
+    def _place_fault(self, endpoint: str, fault: dict, count: int) -> dict | None:
+        if fault["kind"] == "fail_processing":
+            self._fail_queue.extend([{k: v for k, v in fault.items() if k != "kind"}] * count)
+            return None
+        return fault
+
+    def _pending_platform_faults(self) -> int:
+        return len(self._fail_queue)
 
     def set_quota_used(self, general: int | None = None, insert: int | None = None) -> None:
         with self._lock:
@@ -246,18 +224,13 @@ class YouTubeSandbox(SandboxServer):
         with self._lock:
             self._videos.pop(video_id, None)
 
-    def metrics_of(self, video_id: str) -> dict[str, str]:
-        """The statistics part videos.list answers for the video right now (counts are strings)."""
-        with self._lock:
-            return self._statistics(video_id)
-
     def metrics_calls(self, status: int | None = None) -> int:
         """videos.list requests that asked for part=statistics (any outcome, or only `status`)."""
         with self._lock:
             return sum(1 for e in self._log if e["endpoint"] == "list" and "statistics" in e.get("part", "")
                        and status in (None, e["status"]))
 
-    def _statistics(self, video_id: str) -> dict[str, str]:
+    def _metrics_now(self, video_id: str) -> dict[str, str]:
         live = engagement(video_id, self._clock() - self._published.get(video_id, self._clock()))
         # dislikeCount is private since 2021-12 and favoriteCount is always 0 (deprecated).
         return {"viewCount": str(live.views), "likeCount": str(live.likes), "favoriteCount": "0",
@@ -268,21 +241,8 @@ class YouTubeSandbox(SandboxServer):
         with self._lock:
             return dict(self._quota_used)
 
-    @property
-    def posts(self) -> dict[str, dict]:
-        """Completed uploads by video id: resource, status, sha256 of the bytes, chunk log."""
-        with self._lock:
-            return {vid: self._public(v) for vid, v in self._videos.items()}
-
-    @property
-    def sessions(self) -> dict[str, dict]:
-        with self._lock:
-            return {sid: {k: copy.deepcopy(v) for k, v in s.items() if not k.startswith("_")}
-                    for sid, s in self._sessions.items()}
-
-    @staticmethod
-    def _public(v: dict) -> dict:
-        return {k: copy.deepcopy(val) for k, val in v.items() if not k.startswith("_")}
+    posts = snapshot("_videos", doc="Completed uploads by video id: resource, status, sha256 of the bytes, chunk log.")
+    sessions = snapshot("_sessions")
 
     # ---- server lifecycle ----
     @property
@@ -290,7 +250,8 @@ class YouTubeSandbox(SandboxServer):
         return self._base_url + "/token"
 
     # ---- request plumbing ----
-    def _route(self, request: Request) -> str:
+    @staticmethod
+    def _endpoint(request: Request) -> str:
         if request.path == UPLOAD_PATH:
             return "upload" if request.method == "PUT" else "insert"
         if request.path == VIDEOS_PATH:
@@ -303,72 +264,33 @@ class YouTubeSandbox(SandboxServer):
             return "channels"
         return "unknown"
 
-    def _wsgi(self, environ: dict, start_response: Callable) -> Any:
-        request = Request(environ)
-        endpoint = self._route(request)
-        entry: dict[str, Any] = {"endpoint": endpoint, "method": request.method, "path": request.path}
-        if endpoint == "list":  # statistics reads are told apart from status polls by their part
-            entry["part"] = request.args.get("part", "")
-        try:
-            body, truncated = self._read_body(request)  # always drain, so error replies are not resets
-            if endpoint == "unknown":
-                raise ApiError(404, "notFound", f"no such endpoint: {request.method} {request.path}", "global")
-            expected = {"insert": "POST", "upload": "PUT", "list": "GET", "update": "PUT", "token": "POST",
-                        "authorize": "GET", "channels": "GET"}[endpoint]
-            if request.method != expected:
-                raise ApiError(405, "methodNotAllowed", f"{request.path} expects {expected}", "global")
-            # An interrupt waits for a chunk that carries bytes (a status query passes it by).
-            fault = self._take_fault(endpoint, chunk=bool(body))
-            if fault and fault["kind"] == "slow":
-                time.sleep(float(fault["seconds"]))
-                fault = None
-            if fault and fault["kind"] == "interrupt":
-                response = self._h_upload(request, body, truncated, entry, interrupt=fault)
-            else:
-                if fault:
-                    raise self._fault_error(fault)
-                response = getattr(self, "_h_" + endpoint)(request, body, truncated, entry)
-        except _Drop:
-            with self._lock:
-                self._log.append({**entry, "status": None, "reason": "connection_dropped"})
-            return dropped_answer(environ, start_response)
-        except ApiError as e:
-            response = self._error(endpoint, e)
-        except Exception:  # a sandbox bug must surface as a 500, never hang the client
-            traceback.print_exc(file=sys.stderr)
-            response = self._error(endpoint, ApiError(500, "backendError", "sandbox crashed", "global"))
+    def _route(self, call: Call) -> Route:
+        request = call.request
+        endpoint = self._endpoint(request)
+        if endpoint == "unknown":
+            raise ApiError(404, "notFound", f"no such endpoint: {request.method} {request.path}", "global")
+        return Route(endpoint, {"insert": "POST", "upload": "PUT", "list": "GET", "update": "PUT", "token": "POST",
+                                "authorize": "GET", "channels": "GET"}[endpoint])
+
+    def _wrong_method(self, call: Call, expected: str) -> ApiError:
+        return ApiError(405, "methodNotAllowed", f"{call.request.path} expects {expected}", "global")
+
+    def _log_fields(self, call: Call) -> dict:
+        # statistics reads are told apart from status polls by their part
+        return {"part": call.request.args.get("part", "")} if call.endpoint == "list" else {}
+
+    def _take_fault(self, call: Call) -> dict | None:
+        # An interrupt waits for a chunk that carries bytes (a status query passes it by).
         with self._lock:
-            self._log.append({**entry, "status": response.status_code, "reason": getattr(response, "sandbox_reason", "ok")})
-        return response(environ, start_response)
+            return self._faults.take(call.endpoint, lambda fault: fault["kind"] != "interrupt" or bool(call.body))
 
-    @staticmethod
-    def _read_body(request: Request) -> tuple[bytes, bool]:
-        parts, stream = [], request.stream
-        try:
-            while True:
-                piece = stream.read(MiB)
-                if not piece:
-                    return b"".join(parts), False
-                parts.append(piece)
-        except ClientDisconnected:
-            return b"".join(parts), True
+    def _handle(self, call: Call) -> Response:
+        return getattr(self, "_h_" + call.endpoint)(call.request, call.body, call.truncated, call.log, **call.args)
 
-    def _take_fault(self, endpoint: str, chunk: bool = True) -> dict | None:
-        with self._lock:
-            queue = self._faults.get(endpoint)
-            if not queue or (queue[0]["kind"] == "interrupt" and not chunk):
-                return None
-            fault = queue[0]
-            if fault.get("skip", 0) > 0:  # let this many requests through first
-                fault["skip"] -= 1
-                return None
-            fault["left"] -= 1
-            if fault["left"] <= 0:
-                queue.popleft()
-            return dict(fault)
+    def _crash(self) -> ApiError:
+        return ApiError(500, "backendError", "sandbox crashed", "global")
 
-    @staticmethod
-    def _fault_error(fault: dict) -> ApiError:
+    def _fault_error(self, call: Call, fault: dict) -> ApiError:
         kind = fault["kind"]
         if kind == "rate_limit":
             return ApiError(int(fault.get("http_status", 403)), fault.get("reason", "rateLimitExceeded"),
@@ -382,8 +304,8 @@ class YouTubeSandbox(SandboxServer):
         return ApiError(int(fault["http_status"]), str(fault.get("reason") or fault.get("code")),
                         str(fault.get("message", "injected error")), str(fault.get("domain", "youtube.api")))
 
-    @staticmethod
-    def _error(endpoint: str, e: ApiError) -> Response:
+    def _error(self, call: Call, e: ApiError) -> Response:
+        endpoint = call.endpoint
         if endpoint == "token":  # OAuth endpoints answer {"error": "...", "error_description": "..."}
             body = {"error": e.reason, "error_description": e.message}
         else:
@@ -396,25 +318,24 @@ class YouTubeSandbox(SandboxServer):
         response = Response(json.dumps(body), status=e.status, mimetype="application/json")
         if e.status == 401 and endpoint != "token":
             response.headers["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/", error="invalid_token"'
-        response.sandbox_reason = e.reason
+        response.sandbox_code = e.reason
         return response
 
     @staticmethod
     def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response:
         response = Response(json.dumps(data), status=status, mimetype="application/json", headers=headers or {})
-        response.sandbox_reason = "ok"
+        response.sandbox_code = "ok"
         return response
 
     def _auth(self, request: Request) -> str:
-        header = request.headers.get("Authorization", "")
-        token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        token = bearer_token(request)
         with self._lock:
             channel = self._tokens.get(token) if token else None
             granted = self._scopes.get(token, frozenset())
         if channel is None:
             raise ApiError(401, "authError" if token else "required",
                            "Request had invalid authentication credentials. Expected OAuth 2 access token.", "global")
-        accepted = SCOPES_ACCEPTED.get(self._route(request))
+        accepted = SCOPES_ACCEPTED.get(self._endpoint(request))
         if accepted is not None and not granted & accepted:
             raise ApiError(403, "insufficientPermissions", "Request had insufficient authentication scopes.", "global")
         return channel
@@ -601,7 +522,7 @@ class YouTubeSandbox(SandboxServer):
                 if session["stored"] == total:
                     self._complete(session)
                 if interrupt.get("respond", "drop") == "drop":
-                    raise _Drop()
+                    raise Drop()
                 raise ApiError(503, "backendError", "Backend Error (injected after storing the chunk)", "global")
             if interrupt is not None:
                 keep = interrupt.get("store_bytes")
@@ -612,7 +533,7 @@ class YouTubeSandbox(SandboxServer):
                 self._store(session, body[:keep], first)
                 entry["interrupted_after"] = keep
                 if interrupt.get("respond", "drop") == "drop":
-                    raise _Drop()
+                    raise Drop()
                 raise ApiError(503, "backendError", "Backend Error (injected mid-chunk)", "global")
             self._store(session, body, first)
             if session["stored"] < total:
@@ -630,7 +551,7 @@ class YouTubeSandbox(SandboxServer):
             return self._json(self._resource(self._videos[session["video_id"]], {"id", "snippet", "status"}), status=200)
         headers = {"Range": f"bytes=0-{session['stored'] - 1}"} if session["stored"] else {}
         response = Response(b"", status=308, headers=headers)
-        response.sandbox_reason = "resume_incomplete"
+        response.sandbox_code = "resume_incomplete"
         return response
 
     def _complete(self, session: dict) -> Response:
@@ -662,7 +583,7 @@ class YouTubeSandbox(SandboxServer):
         if "processingDetails" in parts:
             out["processingDetails"] = copy.deepcopy(video.get("processingDetails") or {"processingStatus": "processing"})
         if "statistics" in parts:
-            out["statistics"] = self._statistics(video["id"])
+            out["statistics"] = self._metrics_now(video["id"])
         return out
 
     # ---- videos.list: processing advances per request ----
@@ -765,9 +686,7 @@ class YouTubeSandbox(SandboxServer):
 
     # ---- OAuth token endpoint ----
     def _h_token(self, request: Request, body: bytes, truncated: bool, entry: dict) -> Response:
-        if request.mimetype != "application/x-www-form-urlencoded":
-            raise ApiError(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
-        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        form = form_fields(request, body, lambda message: ApiError(400, "invalid_request", message))
         client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
         if not client_id or not secret:
             raise ApiError(401, "invalid_client", "The OAuth client was not found.")
@@ -788,13 +707,8 @@ class YouTubeSandbox(SandboxServer):
                            "scope": " ".join(sorted(scopes))})
 
     def _authorization_code(self, form: dict) -> Response:
-        try:
-            grant = self.oauth.redeem(code=form.get("code", ""), client_id=form.get("client_id", ""),
-                                      client_secret=form.get("client_secret", ""), redirect_uri=form.get("redirect_uri"),
-                                      code_verifier=form.get("code_verifier"))
-        except OAuthRefusal as refusal:
-            # Google answers a bad, used or expired code (or verifier) with invalid_grant "Bad Request".
-            raise ApiError(refusal.status, refusal.error, refusal.description) from None
+        # Google answers a bad, used or expired code (or verifier) with invalid_grant "Bad Request".
+        grant = self.oauth.redeem_form(form, lambda r: ApiError(r.status, r.error, r.description))
         channel = grant["user"]
         with self._lock:
             access = "ya29." + secrets.token_urlsafe(32)
@@ -845,26 +759,26 @@ class YouTubeSandbox(SandboxServer):
                     s["_expired"] = True
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-    import signal
+    # ---- HTTP control surface (/_sandbox/...) besides state, reset and inject ----
+    def state(self) -> dict:
+        return {**super().state(), "quota_used": self.quota_used}
 
-    parser = argparse.ArgumentParser(description="YouTube Data API v3 sandbox")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9104)
-    parser.add_argument("--token", action="append", default=[], help="valid bearer access token (repeatable)")
-    parser.add_argument("--list-requests-before-processed", type=int, default=1)
-    args = parser.parse_args(argv)
-    sandbox = YouTubeSandbox(args.host, args.port, list_requests_before_processed=args.list_requests_before_processed)
-    channels = [sandbox.add_account(token)["channel_id"] for token in args.token]
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    print(json.dumps({"ready": sandbox.start(), "channels": channels}), flush=True)
-    while not stop.wait(0.5):
-        pass
-    sandbox.stop()
-    return 0
+    def controls(self) -> dict:
+        return {**super().controls(), "quota": lambda p: self.set_quota_used(**p)}
+
+def main(argv: list[str] | None = None) -> int:
+    def options(parser) -> None:
+        parser.add_argument("--list-requests-before-processed", type=int, default=1)
+
+    def build(args) -> YouTubeSandbox:
+        sandbox = YouTubeSandbox(args.host, args.port,
+                                 list_requests_before_processed=args.list_requests_before_processed)
+        channels.extend(sandbox.add_account(token)["channel_id"] for token in args.token)
+        return sandbox
+
+    channels: list[str] = []
+    return serve(argv, description="YouTube Data API v3 sandbox", port=9104, build=build, options=options,
+                 ready=lambda sandbox: {"channels": channels})
 
 
 if __name__ == "__main__":

@@ -36,7 +36,8 @@ class AccountCreate(BaseModel):
     platform_account_id: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9:._-]+$",
                                             description="the platform's id (filled in by connect when omitted; a "
                                                         "LinkedIn organization's urn:li:organization:<id> must be given)")
-    limits: list[LimitSpec] | None = Field(default=None, max_length=10, description="posting caps (default: the platform's)")
+    limits: list[LimitSpec] | None = Field(default=None, max_length=10,
+                                           description="posting caps, each name once (default: the platform's)")
     dry_run: bool = Field(default=False, description="its posts stop before any platform call and end cancelled "
                                                      "(the post-deploy smoke check's accounts)")
 
@@ -45,7 +46,8 @@ class AccountPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     handle: str | None = Field(default=None, min_length=1, max_length=100)
-    limits: list[LimitSpec] | None = Field(default=None, max_length=10, description="[] restores the platform's defaults")
+    limits: list[LimitSpec] | None = Field(default=None, max_length=10,
+                                           description="each name once; [] restores the platform's defaults")
 
 
 class AccountListQuery(PageQuery):
@@ -134,7 +136,7 @@ class CallbackQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")  # platforms add their own (scope, scopes, authuser, prompt...)
 
     code: str | None = Field(default=None, max_length=4000)
-    state: str | None = Field(default=None, max_length=200)
+    state: str = Field(min_length=1, max_length=200, description="the state connect issued (every answer carries it)")
     error: str | None = Field(default=None, max_length=200)
     error_description: str | None = Field(default=None, max_length=2000)
 

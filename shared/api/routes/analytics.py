@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.analytics.campaign import MAX_RANGE_DAYS, CampaignNumbers
 from shared.api.errors import ApiError, not_found
+from shared.api.schemas import Day
 from shared.campaigns.model import CAMPAIGN_ID_PATTERN
 
 log = logging.getLogger("postgate.api.analytics")
@@ -32,7 +33,6 @@ VIEW_LINK_SECONDS = 15 * 60
 _VIEW_AUDIENCE_SUFFIX = "#view"
 _VIEW_PURPOSE = "campaign-analytics-page"
 _PAGE_ENDPOINT = "analytics.campaign_analytics_page"
-_DAY_BOUNDS = {"ge": dt.date(1970, 1, 2), "le": dt.date(9998, 12, 31)}
 
 
 class AnalyticsPath(BaseModel):
@@ -42,9 +42,8 @@ class AnalyticsPath(BaseModel):
 class RangeQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: dt.date = Field(alias="from", description="first UTC day (YYYY-MM-DD)", **_DAY_BOUNDS)
-    to: dt.date = Field(description=f"last UTC day, inclusive (at most {MAX_RANGE_DAYS} days after from)",
-                        **_DAY_BOUNDS)
+    from_: Day = Field(alias="from", description="first UTC day (YYYY-MM-DD)")
+    to: Day = Field(description=f"last UTC day, inclusive: on or after `from`, at most {MAX_RANGE_DAYS} days in all")
 
 
 class PageQuery(RangeQuery):

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.api.app import current_principal
 from shared.api.errors import ApiError, conflict, not_found
 from shared.api.models import PostOut, PostPage
-from shared.api.schemas import PageQuery, page_fields
+from shared.api.schemas import PageQuery, omittable, page_fields
 from shared.campaigns.model import (CAMPAIGN_ID_PATTERN, DESCRIPTION_MAX, NAME_MAX, Campaign, CampaignStatus)
 
 blueprint = APIBlueprint("campaigns", __name__, abp_tags=[Tag(name="campaigns")], abp_security=[{"bearer": []}])
@@ -46,11 +46,11 @@ class CampaignPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
+    name: str = omittable(min_length=1, max_length=NAME_MAX, description="not null")
     description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
-    status: CampaignStatus | None = None
+    status: CampaignStatus = omittable(description="not null")
     starts_on: date | None = None
-    ends_on: date | None = None
+    ends_on: date | None = Field(default=None, description="on or after starts_on (the one sent or the stored one)")
 
 
 class CampaignPage(BaseModel):

@@ -6,17 +6,18 @@ post's history."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from datetime import datetime
 from typing import Annotated
 
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from shared.api.errors import ApiError, not_found
 from shared.api.models import BulkOut, CalendarDay, CalendarOut, ContentOut, PostOut, PostPage
-from shared.api.schemas import PageQuery, page_fields
-from shared.content.model import Brief, GsUri, Platform
+from shared.api.schemas import Day, PageQuery, at_least_one_of, omittable, page_fields
+from shared.content.model import HASHTAG_PATTERN, Brief, GsUri, Platform
 from shared.campaigns.model import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
 from shared.content.service import CAPTION_MAX_CHARS, CAPTION_PATTERN, CopyRefused, OwnCopy, check_caption, clean_hashtags, utc_or_refuse
 from shared.posts.model import PostStatus
@@ -27,7 +28,17 @@ blueprint = APIBlueprint("posts", __name__, abp_tags=[Tag(name="posts")], abp_se
 # Firestore document ids: no "/", not "." or "..", not __x__ (the leading character rules those out).
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,299}$"
 MAX_CALENDAR_DAYS = 92
-UtcDatetime = Annotated[datetime, AfterValidator(utc_or_refuse)]  # a list's range (any time); plans are PlannedTime
+
+
+def _date_time_text(value):
+    """Date-time text, as the document's format says; not a number pydantic would read as seconds
+    since 1970 ("+0.0")."""
+    if isinstance(value, str) and not re.match(r"[0-9]{4}-", value):
+        raise ValueError("must be an ISO 8601 date-time text, e.g. 2030-01-31T09:00:00Z")
+    return value
+
+
+UtcDatetime = Annotated[datetime, BeforeValidator(_date_time_text), AfterValidator(utc_or_refuse)]  # a list's range
 CampaignId = Annotated[str, Field(pattern=CAMPAIGN_ID_PATTERN, max_length=CAMPAIGN_ID_MAX, description="campaign id")]
 # Canonical IANA zone names; not the tz database's placeholders that name no place.
 TIME_ZONES = sorted(zoneinfo.available_timezones() - {"Factory", "posixrules", "localtime"})
@@ -76,7 +87,7 @@ class PostListQuery(PageQuery):
     campaign: CampaignId | None = None
     from_: UtcDatetime | None = Field(default=None, alias="from",
                                       description="posts at or after (scheduled_at, else created_at when unscheduled)")
-    to: UtcDatetime | None = Field(default=None, description="posts before this time (exclusive)")
+    to: UtcDatetime | None = Field(default=None, description="posts before this time (exclusive); not before `from`")
     q: str | None = Field(default=None, min_length=1, max_length=200,
                           description="case-insensitive text in the caption or hashtags")
 
@@ -88,13 +99,16 @@ class PostListQuery(PageQuery):
 
 
 class PostPatch(BaseModel):
-    """Text or media edits void the approval and ask the approver again; a time change alone keeps it."""
+    """Text or media edits void the approval and ask the approver again; a time change alone keeps it.
+    At least one field with a value."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=at_least_one_of(
+        "caption", "hashtags", "video", "images", "scheduled_at"))
 
     caption: str | None = Field(default=None, min_length=1, max_length=CAPTION_MAX_CHARS, pattern=CAPTION_PATTERN,
                                 description="not only spaces or invisible characters")
-    hashtags: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(default=None, max_length=30)
+    hashtags: list[Annotated[str, Field(min_length=1, max_length=100, json_schema_extra={"pattern": HASHTAG_PATTERN})]] | None = Field(
+        default=None, max_length=30)
     video: GsUri | None = None
     images: list[GsUri] | None = Field(default=None, max_length=10)
     scheduled_at: PlannedTime | None = Field(default=None, description="from now to 731 days ahead")
@@ -120,8 +134,8 @@ class RescheduleIn(BaseModel):
 class CalendarQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: dt.date = Field(alias="from", ge=dt.date(1970, 1, 2), le=dt.date(9998, 12, 31))
-    to: dt.date = Field(ge=dt.date(1970, 1, 2), le=dt.date(9998, 12, 31))
+    from_: Day = Field(alias="from", description="first local day")
+    to: Day = Field(description=f"last local day, inclusive: on or after `from`, at most {MAX_CALENDAR_DAYS} days in all")
     tz: str = Field(default="UTC", min_length=1, max_length=64, description="IANA time zone, e.g. Europe/Berlin",
                     json_schema_extra={"enum": TIME_ZONES})
     platform: Platform | None = None

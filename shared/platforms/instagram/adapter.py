@@ -28,7 +28,7 @@ from shared.platforms.metrics import check_batch, ids_to_fetch, in_post_order
 from shared.platforms.tiktok.duration import mp4_duration_seconds  # an MP4 header reader, not TikTok-specific
 from shared.runtime.clock import utcnow
 
-CAPTION_LIMIT = 2200       # characters (platforms.md 2.3)
+CAPTION_LIMIT = 2200       # characters (docs/platforms.md#instagram-limits)
 HASHTAG_LIMIT = 5          # CHANGED 2025-12: 5 per post; the API docs still say 30
 MENTION_LIMIT = 20
 CAROUSEL_MIN, CAROUSEL_MAX = 2, 10
@@ -64,7 +64,7 @@ STORY_INSIGHT_METRICS = ("views", "reach", "shares")
 THROTTLE_WAIT_SECONDS = 3600.0
 # Long-lived tokens last 60 days and cannot be refreshed once expired: refresh a week ahead.
 REFRESH_AHEAD_SECONDS = 7 * 86400
-# Container status sub-reasons after which a fresh container may work (platforms.md 2.4).
+# Container status sub-reasons after which a fresh container may work (docs/platforms.md#instagram-errors).
 _RENEWABLE = {2207001, 2207003, 2207008, 2207020, 2207032, 2207053}
 _HASHTAG_RE = re.compile(r"(?<![\w&])#(\w+)")
 _MENTION_RE = re.compile(r"(?<![\w.])@([\w.]+)")

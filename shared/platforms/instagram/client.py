@@ -3,7 +3,7 @@ https://graph.facebook.com/v25.0) is configurable so tests point it at the sandb
 
 The token travels in the Authorization header, never in a URL we build. Errors come as
 {error:{message,type,code,error_subcode,is_transient,fbtrace_id}} and are classified per
-shared/platforms.md section 0 and 2.4. media_publish is the one call that creates a post: once it
+docs/platforms.md#instagram-errors. media_publish is the one call that creates a post: once it
 has been sent, an answer that does not say what happened (timeout, dropped connection, 5xx, a
 server-side error) is an AmbiguousError, never a TransientError that would invite a re-send.
 """
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RATE_LIMIT_CODES = {4, 17, 32, 613}  # app / user / page / custom throttles (platforms.md 2.4)
+RATE_LIMIT_CODES = {4, 17, 32, 613}  # app / user / page / custom throttles (docs/platforms.md#instagram-errors)
 BUC_CODES = range(80000, 80010)      # Business Use Case throttles
 TRANSIENT = {(-1, 2207001), (-1, 2207032), (-2, 2207003), (24, 2207008), (1, None), (2, None)}
 NEW_CONTAINER = {(-1, 2207053), (-2, 2207020)}  # the container is spoiled: start again with a new one
@@ -100,7 +100,7 @@ def regain_seconds(headers) -> float | None:
 
 
 def classify(status: int, payload: dict, headers, endpoint: str, *, creates: bool = False) -> Exception:
-    """The error a failed Graph answer means (see platforms.md section 0 for the classes).
+    """The error a failed Graph answer means (see docs/platforms.md#error-classes-all-platforms).
 
     `creates`: the call publishes (media_publish). A throttle, the cap, "not ready" and an auth
     refusal are answered before anything is done, so they keep their class; a server-side failure

@@ -32,7 +32,7 @@ VIDEO_TYPES = ("video/mp4",)
 # LinkedIn does not publish its per-member daily limit (a third-party figure says 150); stay well under.
 DEFAULT_LIMITS = [Limit("posts_per_day", 100, 86400)]
 # organizationalEntityShareStatistics takes a List(...) of post URNs, but LinkedIn documents no maximum
-# (platforms.md 5.5: unverified). 20 is our conservative pick: the smallest batch any of the five
+# (docs/platforms.md#linkedin-analytics). 20 is our conservative pick: the smallest batch any of the five
 # platforms documents (TikTok's), and it keeps the GET URL near 1 KB (about 40 characters per encoded
 # URN), far from any URL length limit; a too-large list would fail the whole call, a small one only
 # costs calls.
@@ -312,7 +312,8 @@ def _seconds_until_utc_midnight(now: datetime | None = None) -> float:
 # -- connecting an account (shared/accounts): the consent page, the code exchange, who it is ----------
 # 3-legged OAuth for web apps (no PKCE), scopes space-delimited; openid profile for /v2/userinfo;
 # an organization account also needs w_organization_social (and r_organization_social to find its
-# posts) [learn.microsoft.com/linkedin/shared/authentication/authorization-code-flow; platforms.md 5.2].
+# posts) [learn.microsoft.com/linkedin/shared/authentication/authorization-code-flow;
+# docs/platforms.md#linkedin-endpoints].
 MEMBER_SCOPES = ("openid", "profile", "w_member_social")
 ORGANIZATION_SCOPES = ("w_organization_social", "r_organization_social")
 

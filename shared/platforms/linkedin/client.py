@@ -2,7 +2,7 @@
 config so tests point it at the sandbox.
 
 Every /rest call sends the Bearer token, `LinkedIn-Version: YYYYMM` and
-`X-Restli-Protocol-Version: 2.0.0` (platforms.md 5.1). Errors arrive as
+`X-Restli-Protocol-Version: 2.0.0` (docs/platforms.md#linkedin). Errors arrive as
 {status, serviceErrorCode, code, message} (or, for duplicates, with errorDetails.inputErrors)
 and are classified here: 401 AuthError, 426 PermanentError naming the version setting,
 429 and 5xx TransientError (LinkedIn sends no Retry-After), other 4xx PermanentError.
@@ -38,7 +38,7 @@ _DUPLICATE_OF = re.compile(r"duplicate of (urn:li:(?:share|ugcPost):[0-9]+)")
 
 class RateLimited(TransientError):
     """429: a per-application or per-member daily limit; LinkedIn resets them at midnight UTC and
-    sends no Retry-After or rate-limit headers (platforms.md 5.4)."""
+    sends no Retry-After or rate-limit headers (docs/platforms.md#linkedin-limits-and-errors)."""
 
 
 class DuplicatePost(AmbiguousError):
@@ -109,7 +109,8 @@ class LinkedInClient:
                                           headers={**self._headers(token, write=body is not None), **extra})
         except requests.RequestException as exc:
             if creates and _sent_before_failing(exc):
-                # No idempotency key on POST /rest/posts: the post may exist (platforms.md section 0).
+                # No idempotency key on POST /rest/posts: the post may exist
+                # (docs/platforms.md#linkedin-unknown-outcomes).
                 raise AmbiguousError(f"linkedin {endpoint}: no answer after the request was sent "
                                      f"({type(exc).__name__}); the post may exist, check before posting again") from None
             raise TransientError(f"linkedin {endpoint}: {type(exc).__name__}") from None
@@ -295,7 +296,8 @@ class LinkedInClient:
 def refresh_member_tokens(oauth_url: str, tokens: dict, *, timeout: float = 30.0,
                           http: requests.Session | None = None) -> dict:
     """POST the OAuth endpoint (grant_type=refresh_token). The refresh token's lifetime counts from the
-    first authorization and never slides, so its absolute expiry is kept with the tokens (platforms.md 5.6)."""
+    first authorization and never slides, so its absolute expiry is kept with the tokens
+    (docs/platforms.md#linkedin-tokens)."""
     import time
 
     http = http or requests.Session()

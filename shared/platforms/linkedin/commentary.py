@@ -1,4 +1,4 @@
-"""The post text in LinkedIn's little text format (platforms.md 5.3).
+"""The post text in LinkedIn's little text format (docs/platforms.md#linkedin-endpoints).
 
 Reserved characters must be backslash-escaped in plain text, or LinkedIn silently cuts the
 commentary at the first unescaped one. Escape the person's text first, then add templates.

@@ -27,11 +27,11 @@ from shared.runtime.logging import log_event
 
 log = logging.getLogger(__name__)
 
-CAPTION_LIMIT = 2200  # UTF-16 code units (platforms.md 1.2)
+CAPTION_LIMIT = 2200  # UTF-16 code units (docs/platforms.md#tiktok-limits)
 VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/webm")
-# About 15 Direct Posts per creator per 24 h across all clients (platforms.md 1.6); we stay under it.
+# About 15 Direct Posts per creator per 24 h across all clients (docs/platforms.md#tiktok-limits); we stay under it.
 DEFAULT_LIMITS = [Limit("posts_per_day", 15, 86400)]
-# POST /v2/video/query/ takes up to 20 video ids per request (platforms.md 1.8;
+# POST /v2/video/query/ takes up to 20 video ids per request (docs/platforms.md#tiktok-analytics;
 # developers.tiktok.com/doc/tiktok-api-v2-video-query).
 METRICS_BATCH_SIZE = 20
 METRICS_FIELDS = ("id", "view_count", "like_count", "comment_count", "share_count")
@@ -245,7 +245,7 @@ def fetch_metrics(ctx: MetricsContext) -> list[PlatformMetrics | MetricsRefused]
     publicaly_available_post_id, kept as platform_ids["video_id"]); a post without one (SELF_ONLY
     posts never get one) is refused without a call. TikTok leaves out of its answer any id that is
     not one of this creator's videos (deleted, or never theirs). TikTok has no saves, reach or
-    impressions in this API (platforms.md 1.8), so those stay None."""
+    impressions in this API (docs/platforms.md#tiktok-analytics), so those stay None."""
     check_batch("tiktok", ctx.posts, METRICS_BATCH_SIZE)
     ids = ids_to_fetch(ctx.posts, "video_id")
     answers: dict[str, PlatformMetrics] = {}

@@ -1,4 +1,4 @@
-"""TikTok FILE_UPLOAD chunk plan (platforms.md 1.3)."""
+"""TikTok FILE_UPLOAD chunk plan (docs/platforms.md#tiktok-chunk-rules)."""
 
 from __future__ import annotations
 

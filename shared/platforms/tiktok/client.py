@@ -34,11 +34,11 @@ log = logging.getLogger(__name__)
 _AUTH_CODES = {"access_token_invalid"}
 _SCOPE_CODES = {"scope_not_authorized", "scope_permission_missed"}
 _TRANSIENT_CODES = {"internal_error", "rate_limit_exceeded"}
-# Caps: the post must wait, not fail (platforms.md section 0).
+# Caps: the post must wait, not fail (docs/platforms.md#error-classes-all-platforms).
 _CAP_CODES = {"spam_risk_too_many_posts", "spam_risk_too_many_pending_share", "reached_active_user_cap"}
 TRANSIENT_FAIL_REASONS = {"internal", "video_pull_failed", "photo_pull_failed"}
-# status fail_reason values that are not the post's fault (platforms.md 1.4): the creator's daily cap
-# (wait, then post again) and a creator who took the app's access away (reconnect the account).
+# status fail_reason values that are not the post's fault (docs/platforms.md#tiktok-status-and-errors):
+# the creator's daily cap (wait, then post again) and a creator who took the app's access away (reconnect the account).
 CAP_FAIL_REASONS = {"spam_risk_too_many_posts", "spam_risk_too_many_pending_share", "reached_active_user_cap"}
 AUTH_FAIL_REASONS = {"auth_removed"}
 CAP_WAIT_SECONDS = 24 * 3600.0  # the creator's cap is per 24 h; TikTok says no exact reset time
@@ -300,7 +300,8 @@ def upload_all(client: TikTokClient, upload_url: str, plan: ChunkPlan, chunks: I
 
 
 def refresh_user_tokens(token_url: str, tokens: dict, *, timeout: float = 30.0, http: requests.Session | None = None) -> dict:
-    """POST /v2/oauth/token/ (grant_type=refresh_token). TikTok rotates the refresh token (platforms.md 1.7)."""
+    """POST /v2/oauth/token/ (grant_type=refresh_token). TikTok rotates the refresh token
+    (docs/platforms.md#tiktok-tokens)."""
     http = http or requests.Session()
     form = {"client_key": tokens.get("client_id") or tokens.get("client_key", ""),
             "client_secret": tokens.get("client_secret", ""), "grant_type": "refresh_token",

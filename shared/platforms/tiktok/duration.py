@@ -1,7 +1,7 @@
 """A video's duration from its MP4 / QuickTime header (the `mvhd` box), read in a few small ranges.
 
 TikTok's guidelines ask the app to block a video longer than the creator's
-`max_video_post_duration_sec` before posting it (platforms.md 1.1). Nothing upstream records a
+`max_video_post_duration_sec` before posting it (docs/platforms.md#tiktok-endpoints). Nothing upstream records a
 duration (a MediaRef has size and checksums only), so the publisher reads it here, from the approved
 generation, before init. Anything that is not an ISO base media file (WebM, or bytes that are not a
 video at all) has no readable duration: the answer is None and TikTok's own check

@@ -1,5 +1,5 @@
-"""What TikTok's status fetch says about one publish (platforms.md 1.4), read the same way for the
-poll of a known publish and for a publish whose last chunk got no clear answer. Never creates.
+"""What TikTok's status fetch says about one publish (docs/platforms.md#tiktok-status-and-errors), read the
+same way for the poll of a known publish and for a publish whose last chunk got no clear answer. Never creates.
 
 `settle` returns published / pending / failed, or `absent` when TikTok's answer proves nothing was
 posted from this publish and posting again is the cure: TikTok failed it on its side (`internal`),
@@ -18,7 +18,7 @@ from shared.platforms.tiktok.client import (AUTH_FAIL_REASONS, CAP_FAIL_REASONS,
                                             TRANSIENT_FAIL_REASONS, PublishStatus, TikTokClient)
 from shared.runtime.clock import utcnow
 
-# The upload_url lives 1 h after init (platforms.md 1.2); init came after create_sent_at, and the
+# The upload_url lives 1 h after init (docs/platforms.md#tiktok-endpoints); init came after create_sent_at, and the
 # margin covers clocks that disagree. Past this, bytes that TikTok lacks can never arrive.
 UPLOAD_URL_TTL = timedelta(hours=1)
 CLOCK_MARGIN = timedelta(minutes=5)

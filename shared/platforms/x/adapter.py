@@ -24,7 +24,7 @@ from shared.runtime.clock import utcnow
 
 MAX_SEGMENTS = 1000  # segment_index 0..999
 _CATEGORY = {"images": "tweet_image", "gif": "tweet_gif", "video": "tweet_video"}
-# POST /2/tweets: 100 per 15 minutes per user (platforms.md 3.1); X reports the live numbers in headers.
+# POST /2/tweets: 100 per 15 minutes per user (docs/platforms.md#x-limits); X reports the live numbers in headers.
 DEFAULT_LIMITS = [Limit("posts_per_15_minutes", 100, 900)]
 # Our clock and X's disagree a little: the timeline is read from this much before the create was sent.
 CLOCK_SKEW = timedelta(minutes=2)
@@ -34,7 +34,7 @@ CLOCK_SKEW = timedelta(minutes=2)
 ABSENT_AFTER = timedelta(minutes=15)
 # platform_ids marker: X refused the create as duplicate content (see reconcile()).
 REFUSED_AS_DUPLICATE = "create_refused"
-# GET /2/tweets takes 1-100 ids (platforms.md 0, 3.1; github.com/xdevplatform/docs openapi.json).
+# GET /2/tweets takes 1-100 ids (docs/platforms.md#x-analytics; github.com/xdevplatform/docs openapi.json).
 METRICS_BATCH_SIZE = 100
 
 
@@ -191,7 +191,7 @@ def _x_metrics(item: dict) -> PlatformMetrics:
 
 
 # -- connecting an account (shared/accounts): the consent page, the code exchange, who it is ----------
-# OAuth 2.0 with PKCE (required); a refresh token only with offline.access (platforms.md 3.5).
+# OAuth 2.0 with PKCE (required); a refresh token only with offline.access (docs/platforms.md#x-tokens).
 OAUTH_SCOPES = ("tweet.read", "tweet.write", "users.read", "media.write", "offline.access")
 
 

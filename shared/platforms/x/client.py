@@ -1,6 +1,6 @@
 """A real X API v2 client. Base URL is configurable so tests point it at the sandbox.
 
-Errors are RFC 7807 problems {title, detail, type, status} (platforms.md 3.3) and are classified:
+Errors are RFC 7807 problems {title, detail, type, status} (docs/platforms.md#x-errors) and are classified:
 401 -> AuthError (refresh once); 429 -> TransientError until x-rate-limit-reset, or CapReached
 until the 24 h reset when the daily user or app cap is used up (rate_limits.py); 5xx ->
 TransientError; other 4xx -> PermanentError with the problem's detail.
@@ -96,7 +96,7 @@ class XClient:
             raise TransientError(f"x {endpoint}: connection failed ({type(exc).__name__})") from None
         except requests.Timeout as exc:
             if creates and not isinstance(exc, requests.ConnectTimeout):
-                # The post may exist: never re-post blindly (platforms.md section 0).
+                # The post may exist: never re-post blindly (docs/platforms.md#x-unknown-outcomes).
                 raise AmbiguousError(f"x {endpoint}: no answer within {self._timeout}s after the request was sent; "
                                      "check the account's recent posts before posting again") from None
             raise TransientError(f"x {endpoint}: timed out") from None
@@ -136,7 +136,7 @@ class XClient:
             raise TransientError(message, platform_code=code)
         raise PermanentError(message, platform_code=code)
 
-    # -- media upload (dedicated v2 endpoints, platforms.md 3.1) --------------------------------
+    # -- media upload (dedicated v2 endpoints, docs/platforms.md#x-endpoints) --------------------------------
     def initialize_upload(self, total_bytes: int, media_type: str, media_category: str) -> str:
         body = {"total_bytes": total_bytes, "media_type": media_type, "media_category": media_category}
         data = self._call("POST", "/2/media/upload/initialize", endpoint="media_initialize", json=body).get("data") or {}
@@ -185,7 +185,7 @@ class XClient:
         return self._call("GET", f"/2/users/{user_id}/tweets", endpoint="user_posts", params=params)
 
     def posts_public_metrics(self, tweet_ids: list[str]) -> dict:
-        """GET /2/tweets?ids=<1..100>&post.fields=public_metrics (platforms.md 3.4): the whole payload,
+        """GET /2/tweets?ids=<1..100>&post.fields=public_metrics (docs/platforms.md#x-analytics): the whole payload,
         {data?: [{id, text, public_metrics}], errors?: [{resource_id, title, detail, ...}]}. Ids X
         cannot return (deleted, protected, never existed) come back as `errors` beside `data`, not as
         a failed request. The id count is the caller's to keep within 100: X refuses more with a 400."""
@@ -228,7 +228,7 @@ def _problem(payload: dict, status: int, endpoint: str) -> tuple[str, str]:
 
 def refresh_user_tokens(token_url: str, tokens: dict, *, timeout: float = 30.0, http: requests.Session | None = None) -> dict:
     """POST /2/oauth2/token (grant_type=refresh_token). X refresh tokens are single-use: the answer
-    carries a new one, which the caller must persist before using the access token (platforms.md 3.5)."""
+    carries a new one, which the caller must persist before using the access token (docs/platforms.md#x-tokens)."""
     http = http or requests.Session()
     client_id, client_secret = tokens.get("client_id", ""), tokens.get("client_secret")
     form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": client_id}
@@ -249,7 +249,7 @@ def exchange_authorization_code(token_url: str, *, client_id: str, client_secret
                                 redirect_uri: str, code_verifier: str, timeout: float = 30.0,
                                 http: requests.Session | None = None) -> dict:
     """POST /2/oauth2/token with grant_type=authorization_code and the PKCE code_verifier; a
-    confidential client authenticates with HTTP Basic client_id:client_secret (platforms.md 3.5)."""
+    confidential client authenticates with HTTP Basic client_id:client_secret (docs/platforms.md#x-tokens)."""
     http = http or requests.Session()
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
             "code_verifier": code_verifier, "client_id": client_id}

@@ -1,4 +1,4 @@
-"""How long an X 429 tells us to wait (platforms.md 3.3).
+"""How long an X 429 tells us to wait (docs/platforms.md#x-limits).
 
 X sends no Retry-After. It sends reset epochs: `x-rate-limit-reset` for the 15-minute window, and
 `x-user-limit-24hour-*` / `x-app-limit-24hour-*` for the daily caps of the user and of our app.

@@ -1,4 +1,4 @@
-"""What X would refuse, checked before anyone approves (platforms.md 3.1 media limits, 3.2 counting).
+"""What X would refuse, checked before anyone approves (docs/platforms.md#x-endpoints: media limits, counting).
 
 Weighted length uses twitter-text config v3 (X's own counting library, Python port on PyPI as
 twitter-text-parser): NFC first, 280 weighted, every URL 23, CJK / kana / hangul / emoji 2.

@@ -1,1 +1,1 @@
-"""YouTube Data API v3: resumable video upload, processing status, privacy, quota (platforms.md section 4)."""
+"""YouTube Data API v3: resumable video upload, processing status, privacy, quota (docs/platforms.md#youtube)."""

@@ -25,13 +25,14 @@ from shared.runtime.clock import utcnow
 TITLE_MAX_CHARS = 100
 DESCRIPTION_MAX_BYTES = 5000
 TAGS_MAX_CHARS = 500
-# videos.insert has its own bucket of 100 calls a day per API project (platforms.md 4.2); the
+# videos.insert has its own bucket of 100 calls a day per API project (docs/platforms.md#youtube-quota); the
 # per-channel upload cap is not published, so the account cap stays well under the bucket.
 DEFAULT_LIMITS = [Limit("uploads_per_day", 50, 86400)]
-# videos.list takes at most 50 ids in `id` (maxResults 0-50) for 1 quota unit (platforms.md 4.2;
+# videos.list takes at most 50 ids in `id` (maxResults 0-50) for 1 quota unit (docs/platforms.md#youtube-analytics;
 # developers.google.com/youtube/v3/docs/videos/list).
 METRICS_BATCH_SIZE = 50
-# rateLimitExceeded / userRateLimitExceeded come with no reset time (platforms.md 4.5): look again after this.
+# rateLimitExceeded / userRateLimitExceeded come with no reset time (docs/platforms.md#youtube-errors):
+# look again after this.
 RATE_LIMIT_WAIT_SECONDS = 60.0
 _RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
 

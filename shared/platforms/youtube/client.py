@@ -1,7 +1,7 @@
 """A real YouTube Data API v3 client over `requests`: resumable upload, videos.list, videos.update,
 token refresh. The base URL comes from config so tests point it at the sandbox.
 
-Errors follow platforms.md 4.5: quotaExceeded -> CapReached until midnight PT, uploadLimitExceeded ->
+Errors follow docs/platforms.md#youtube-errors: quotaExceeded -> CapReached until midnight PT, uploadLimitExceeded ->
 CapReached for about a day, rate limits / 5xx -> TransientError, 401 -> AuthError (refreshed once by
 with_fresh_token), anything else -> PermanentError carrying Google's reason.
 """
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-UPLOAD_GRANULE = 256 * 1024  # every chunk but the last is a multiple of this (platforms.md 4.1)
+UPLOAD_GRANULE = 256 * 1024  # every chunk but the last is a multiple of this (docs/platforms.md#youtube-endpoints)
 UPLOAD_PATH = "/upload/youtube/v3/videos"
 VIDEOS_PATH = "/youtube/v3/videos"
 _RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}

@@ -1,4 +1,4 @@
-"""YouTube Data API quota, accounted per call in Firestore before the call is made (platforms.md 4.2).
+"""YouTube Data API quota, accounted per call in Firestore before the call is made (docs/platforms.md#youtube-quota).
 
 The quota belongs to the Google Cloud project of the OAuth client, not to a channel, and resets at
 midnight Pacific Time. An upload no longer costs 1,600 units of the general bucket: on 2025-12-04

@@ -1,4 +1,4 @@
-"""The video resource Postgate sends to YouTube (platforms.md 4.3): snippet and status parts."""
+"""The video resource Postgate sends to YouTube (docs/platforms.md#youtube-endpoints): snippet and status parts."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""After the upload (platforms.md 4.1, 4.4): the poll of a post in `processing`, and the lookup of an
-upload whose final chunk got no clear answer (reconcile). Nothing here uploads or starts a session.
+"""After the upload (docs/platforms.md#youtube-unknown-outcomes, docs/platforms.md#youtube-endpoints): the
+poll of a post in `processing`, and the lookup of an upload whose final chunk got no clear answer
+(reconcile). Nothing here uploads or starts a session.
 
 Without a video id, the saved session URI answers whether the upload finished: `bytes */N` on it
 gives the video (200/201) or how much was stored (308). A video counts as published once YouTube

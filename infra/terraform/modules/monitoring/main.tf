@@ -45,7 +45,7 @@ locals {
       value_field  = null
       unit         = "1"
     }
-    # Empty until "post published" carries approval_to_publish_seconds (see README "Dashboard").
+    # Empty until "post published" carries approval_to_publish_seconds (see docs/runbook.md#dashboard).
     publish_latency = {
       display_name = "Postgate: approval to publish latency"
       description  = "approval_to_publish_seconds of INFO \"post published\": from the post's approval to the platform confirming it."
@@ -68,7 +68,7 @@ locals {
 
   metric_types = { for key, metric in local.log_metrics : key => "logging.googleapis.com/user/${var.prefix}/${key}" }
 
-  alerts_readme = "README.md sections:"
+  alerts_docs = "Docs (in the repository):"
 
   # Alert policies on the log-based metrics: any matching line in 5 minutes opens an incident per group.
   log_alerts = {
@@ -79,7 +79,7 @@ locals {
       documentation = join("\n", [
         "A post on $${metric.label.platform} ended `failed` (fail_class `$${metric.label.fail_class}`): it will not be published unless someone acts.",
         "Check: Logs Explorer, `jsonPayload.message=\"post failed\"` for the post_id, reason and correlation_id; `postgate posts show <post_id>`. auth: reconnect the account; media_changed / approval: the content needs approving again; platform / ValidationError: the platform refused the post as it is.",
-        "${local.alerts_readme} \"A post failed\", \"Unknown outcomes, and every post reaching a final state\"",
+        "${local.alerts_docs} docs/runbook.md#a-post-failed, docs/design.md#unknown-outcomes-and-every-post-reaching-a-final-state",
       ])
     }
     post_unconfirmed = {
@@ -89,7 +89,7 @@ locals {
       documentation = join("\n", [
         "A post on $${metric.label.platform} (account $${metric.label.account_id}) may be live or not: its create call's outcome was unknown and the status poll did not find it on the platform by the deadline.",
         "Check the account on the platform for this post BEFORE publishing it again (a second publish may double it). Logs Explorer: `jsonPayload.message=\"post failed\" AND jsonPayload.fail_class=\"unconfirmed\"` gives the post_id and the platform ids.",
-        "${local.alerts_readme} \"A post could not be confirmed\", \"Unknown outcomes, and every post reaching a final state\"",
+        "${local.alerts_docs} docs/runbook.md#a-post-could-not-be-confirmed, docs/design.md#unknown-outcomes-and-every-post-reaching-a-final-state",
       ])
     }
     account_needs_reconnect = {
@@ -99,7 +99,7 @@ locals {
       documentation = join("\n", [
         "Account $${metric.label.account_id} ($${metric.label.platform}) is marked `needs_reconnect`: the platform refused its token. Its posts fail (fail_class auth) until it is connected again.",
         "Check: the reason in Logs Explorer (`jsonPayload.message=\"account needs reconnecting\"`), then `postgate accounts connect <account_id>` signed in as the brand account, and `postgate accounts test <account_id>`.",
-        "${local.alerts_readme} \"An account needs reconnecting\", \"4. Connecting a platform account\"",
+        "${local.alerts_docs} docs/runbook.md#an-account-needs-reconnecting, docs/deploy.md#4-connecting-a-platform-account",
       ])
     }
     youtube_quota_exhausted = {
@@ -109,7 +109,7 @@ locals {
       documentation = join("\n", [
         "YouTube's daily API units are used up: YouTube posts wait in `queued` and status checks wait until midnight Pacific Time, when the quota resets. Nothing is lost.",
         "Check: the `YouTube quota used` dashboard chart and the Firestore document `youtube_quota/<quota key>--<Pacific day>`; the `insert` bucket allows POSTGATE_YOUTUBE_DAILY_UPLOADS videos.insert calls a day (100 by default), the `general` one POSTGATE_YOUTUBE_DAILY_QUOTA units (videos.update costs 50); if it happens often, ask Google for more quota in the bucket that ran out and raise the matching setting.",
-        "${local.alerts_readme} \"YouTube quota exhausted\"",
+        "${local.alerts_docs} docs/runbook.md#youtube-quota-exhausted",
       ])
     }
   }
@@ -122,7 +122,7 @@ locals {
       documentation = join("\n", [
         "Messages of topic `${dl.source_topic}` ran out of delivery attempts and wait in `${dl.inspection_subscription}`: the function behind `${dl.source_topic}` kept failing on them.",
         "Check: `gcloud pubsub subscriptions pull ${dl.inspection_subscription} --limit=10` (without --auto-ack) for the messages, and the function's ERROR lines in Logs Explorer around the time they arrived. Ack them once handled; the alert closes when the subscription is empty.",
-        "${local.alerts_readme} \"Messages dead-lettered\", \"5. Cloud Build keeps it current\"",
+        "${local.alerts_docs} docs/runbook.md#messages-dead-lettered, docs/deploy.md#5-cloud-build-keeps-it-current",
       ])
     }
   }
@@ -240,7 +240,7 @@ locals {
       }
     },
     {
-      # Google counts units in the project of the OAuth client that calls YouTube (README "Dashboard").
+      # Google counts units in the project of the OAuth client that calls YouTube (docs/runbook.md#dashboard).
       title = "YouTube quota used"
       xyChart = {
         dataSets = [
