@@ -8,7 +8,7 @@ TERRAFORM ?= terraform
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: venv browser demo test lint emulators-check soak bench loadtest smoke clean
+.PHONY: venv browser demo test test-fast lint emulators-check soak bench loadtest smoke clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ browser:
 test: venv browser
 	$(PY) -m pytest -q tests
 
+# The quick loop: every test that needs no emulator, local stack or Chromium (tests/conftest.py marks the rest `stack`).
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not stack" tests
+
 # Offline checks: no provider is downloaded. --skip-download keeps checkov from calling home.
 lint: $(VENV)/.installed $(LINT_VENV)/.installed
 	$(PY) -c "from shared.topology import load_topology; load_topology()"
@@ -87,9 +91,13 @@ soak: venv
 # Benchmark of one whole analytics pull (fan-out + every work message) over N published posts across the
 # five sandboxes: metrics calls per platform against ceil(N_p / batch size), wall time, post_metrics rows,
 # Firestore reads and writes per post. Exits 1 if a platform needs more calls than the minimum.
+# Then the cold start of every function: its entry module's import time next to a bare `import functions_framework`
+# (infra/local/coldstart.py; prints only, COLDSTART_ARGS="--max-ratio 1.15" makes it a gate).
 BENCH_ARGS ?=
+COLDSTART_ARGS ?=
 bench: venv
 	$(PY) -m infra.local.bench --posts 100 1000 $(BENCH_ARGS)
+	$(PY) -m infra.local.coldstart $(COLDSTART_ARGS)
 
 # Benchmark, not part of `make test`: 20 locust users for 60 s against the api of the local stack (127.0.0.1 only):
 # list, calendar, campaigns, create, approve, reschedule one hot post, 50 live-status streams held, one user

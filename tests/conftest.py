@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import secrets as pysecrets
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
 
@@ -24,6 +29,18 @@ ACCOUNT = "tiktok-main"
 ACCOUNT_SECRET = "tiktok-account-tiktok-main"
 SIGNING_SECRET = "approval-signing-key"
 API_JWT_SECRET = "api-jwt-key"
+
+
+# Session fixtures that start the emulators, the local stack or Chromium: a test whose fixture closure
+# reaches one is marked `stack`, so `pytest -m "not stack"` (`make test-fast`) runs only the rest.
+# Tests that start a stack themselves (running_local_stack, a served function) carry the mark explicitly.
+STACK_FIXTURES = frozenset({"emulators", "stack_env", "env", "chromium", "browser"})
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if STACK_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.stack)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -332,6 +349,40 @@ def drain_messages(subscription: str = "approval-notify") -> list[dict]:
             return messages
         messages += [json.loads(m.message.data) for m in pulled.received_messages]
         sub.acknowledge(subscription=path, ack_ids=[m.ack_id for m in pulled.received_messages])
+
+
+@contextlib.contextmanager
+def served_api_process(log_path: Path, **env: str) -> Iterator[str]:
+    """The api function in its own process, started as the local stack starts it (gunicorn, the
+    topology's concurrency as request threads unless `env` sets THREADS); its base URL once /health answers."""
+    import requests
+
+    from infra.local.stack import REPO, start_function
+    from shared.topology import get_topology
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = start_function(get_topology().functions["api"], port, {**os.environ, "PYTHONPATH": str(REPO), **env},
+                          open(log_path, "ab"))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(url + "/health", timeout=5)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"the api function did not start: {log_path.read_text()[-2000:]}") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def running_local_stack(project: str):

@@ -185,8 +185,12 @@ def test_schedule_boundaries():
     from datetime import datetime
 
     from shared.analytics.selection import EARLY, next_pull_at
+    from shared.runtime.config import load_config
 
-    config = _config(analytics_young_age_hours=48, analytics_daily_until_days=30, analytics_max_age_days=365)
+    # Its own environment: no fixture here, so nothing else has set the process's.
+    config = load_config({"GOOGLE_CLOUD_PROJECT": PROJECT, "POSTGATE_MEDIA_BUCKET": "test-media",
+                          "POSTGATE_APPROVAL_BASE_URL": "http://approval.test"}).model_copy(
+        update=dict(analytics_young_age_hours=48, analytics_daily_until_days=30, analytics_max_age_days=365))
     run = datetime(2026, 11, 1, tzinfo=UTC)
     assert next_pull_at(run - timedelta(hours=47), run, config) == run + EARLY
     assert next_pull_at(run - timedelta(hours=48), run, config) == run + timedelta(days=1) - EARLY

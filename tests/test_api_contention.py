@@ -8,67 +8,27 @@ a fixed number of request threads), over real HTTP.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import ACCOUNT, bearer, upload_video
+from tests.conftest import ACCOUNT, bearer, served_api_process, upload_video
 
-REPO = Path(__file__).resolve().parents[1]
 STORM = 20
 # Generous: the target (well under 2 s for other users) belongs to `make loadtest`; on today's code
 # these answers took 10-75 s.
 EACH_WITHIN = 10.0
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def served(env):
+def served(env, tmp_path):
     """The api function in its own process, as `infra/local/stack.py` starts it (gunicorn, one
     worker, the topology's concurrency as its request threads)."""
-    from infra.local.stack import function_process_env
-    from shared.topology import get_topology
-
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("functions-framework")), "--target", "api",
-         "--source", str(REPO / "functions/api/main.py"), "--signature-type", "http",
-         "--host", "127.0.0.1", "--port", str(port)],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO), **function_process_env(get_topology().functions["api"])},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(url + "/health", timeout=2)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the api function did not start") from None
-                time.sleep(0.1)
+    with served_api_process(tmp_path / "api.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _later(**delta) -> str:

@@ -218,6 +218,7 @@ def test_linked_calls_keep_the_contract(api_schema, served_api, auth):
     assert CASES["stateful"] > 0
 
 
+@pytest.mark.stack  # counts the cases the phases above sent on the stack: nothing to count without them
 def test_each_phase_ran_cases(capsys):
     """How many generated requests each phase sent (printed; a phase that sent none is a failure)."""
     with capsys.disabled():

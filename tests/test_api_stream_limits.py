@@ -6,52 +6,24 @@ streams send heartbeats, end when idle, and give their slot and listener back wh
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import bearer
+from tests.conftest import bearer, served_api_process
 
-REPO = Path(__file__).resolve().parents[1]
 THREADS = 6  # so 3 streams per instance (half); 2 per user below
 
 
 @pytest.fixture
 def served_api(env, tmp_path):
     """The api function under the functions-framework command (gunicorn), as the local stack runs it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     log_path = tmp_path / "api.log"
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("functions-framework")), "--target", "api",
-         "--source", str(REPO / "functions/api/main.py"), "--host", "127.0.0.1", "--port", str(port)],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "THREADS": str(THREADS),
-                       "POSTGATE_API_STREAMS_PER_USER": "2", "POSTGATE_API_STREAM_HEARTBEAT_SECONDS": "0.3"},
-        stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(url + "/health", timeout=5)
-                break
-            except requests.RequestException:
-                assert time.monotonic() < deadline and proc.poll() is None, log_path.read_text()
-                time.sleep(0.1)
+    with served_api_process(log_path, THREADS=str(THREADS), POSTGATE_API_STREAMS_PER_USER="2",
+                            POSTGATE_API_STREAM_HEARTBEAT_SECONDS="0.3") as url:
         yield url, log_path
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _open(url: str, content_id: str, headers: dict) -> requests.Response:

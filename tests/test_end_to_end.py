@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+pytestmark = pytest.mark.stack  # its own local stack (not a session fixture the conftest hook sees)
+
 
 @pytest.fixture(scope="module")
 def local_stack():

@@ -15,14 +15,13 @@ from tests.conftest import (
     ACCOUNT,
     MEDIA_BUCKET,
     approve,
-    function_client,
     generic_brief,
     jpeg_bytes,
-    pubsub_envelope,
     reconcile,
     upload_object,
     upload_video,
 )
+from tests.test_reconcile_tiktok import _deliver, _poll, _post  # the same publish delivery, post read and poll tick
 
 
 @pytest.fixture
@@ -48,31 +47,6 @@ def _generate(images: list[str], target: dict | None = None, video: str | None =
     from shared import entrypoints
 
     return entrypoints.generate(generic_brief([target or _target()], images=images, video=video))
-
-
-def _deliver(post_id: str, message_id: str = "1"):
-    client = function_client("functions/publish_tiktok/main.py", "publish_tiktok")
-    return client.post("/", json=pubsub_envelope({"post_id": post_id}, message_id))
-
-
-def _post(content_id: str):
-    from shared import services
-
-    [post] = services.repository().posts_for_content(content_id)
-    return post
-
-
-_TICKS = [0]
-
-
-def _poll(at: datetime | None = None):
-    from shared import services
-    from shared.publishing.status_poll import poll_once
-    from shared.runtime.config import get_config
-
-    _TICKS[0] += 1
-    return poll_once(repo=services.repository(), config=get_config(), secrets=services.secrets(), bq=services.bigquery(),
-                     now=at or datetime.now(UTC) + timedelta(seconds=10 * _TICKS[0]))
 
 
 def _metrics(post):

@@ -79,6 +79,7 @@ def _platform_creates(stack) -> dict[str, list]:
             for platform, local in stack.platforms.items()}
 
 
+@pytest.mark.stack  # the module's own local stack
 def test_make_smoke_passes_every_step_against_the_local_stack_and_publishes_nothing(local_stack):
     from shared import services
 
@@ -108,6 +109,7 @@ def test_make_smoke_passes_every_step_against_the_local_stack_and_publishes_noth
     assert [e for e in logged if e.get("severity") in ("ERROR", "CRITICAL")] == []
 
 
+@pytest.mark.stack  # the module's own local stack
 def test_a_broken_function_fails_its_steps_and_the_run_still_cleans_up(local_stack):
     from infra.smoke import SmokeCheck, secret_store
     from shared import services

@@ -55,14 +55,7 @@ class LocalStack:
         register_oauth_app(self.platforms, self.function_urls["api"] + "/accounts/oauth/callback")
         env = self.function_env()
         for (name, fn), port in zip(topo.functions.items(), ports):
-            signature = "http" if fn.trigger.type == "http" else "cloudevent"
-            log = open(self.workdir / f"fn-{name}.log", "ab")
-            self._procs.append(subprocess.Popen(
-                [str(Path(sys.executable).with_name("functions-framework")), "--target", fn.entry_point,
-                 "--source", str(REPO / fn.source / "main.py"), "--signature-type", signature,
-                 "--host", "127.0.0.1", "--port", str(port)],
-                cwd=REPO, env={**env, **function_process_env(fn)}, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True))
+            self._procs.append(start_function(fn, port, env, open(self.workdir / f"fn-{name}.log", "ab")))
         from infra.local.provision import provision
         from shared import services
         from shared.runtime.clients import bigquery_client
@@ -197,6 +190,18 @@ class LocalStack:
     def outbox(self, content_id: str) -> dict:
         path = next((self.workdir / "outbox").glob(f"{content_id}--*.json"))
         return json.loads(path.read_text(encoding="utf-8"))
+
+
+def start_function(fn, port: int, env: dict[str, str], log) -> subprocess.Popen:
+    """One function under the functions-framework command (gunicorn), as deployed: its declared
+    concurrency as request threads (`env` may override THREADS), output to `log`."""
+    signature = "http" if fn.trigger.type == "http" else "cloudevent"
+    return subprocess.Popen(
+        [str(Path(sys.executable).with_name("functions-framework")), "--target", fn.entry_point,
+         "--source", str(REPO / fn.source / "main.py"), "--signature-type", signature,
+         "--host", "127.0.0.1", "--port", str(port)],
+        cwd=REPO, env={**function_process_env(fn), **env}, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True)
 
 
 def function_process_env(fn) -> dict[str, str]:

@@ -11,7 +11,7 @@ import logging
 import threading
 
 from shared.api.body import MAX_BODY_BYTES
-from shared.api.errors import COMMON_ERRORS, ApiError, loc_to_field
+from shared.api.errors import ApiError, loc_to_field
 
 log = logging.getLogger("postgate.api")
 ROUTE_MODULES = ("accounts", "posts", "campaigns", "approvals", "events", "youtube_metadata", "analytics")
@@ -24,6 +24,8 @@ def create_app():
     import flask
     from flask_openapi3 import Info, OpenAPI
     from werkzeug.exceptions import HTTPException
+
+    from shared.api.error_body import COMMON_ERRORS
 
     app = OpenAPI(
         "postgate-api",
@@ -129,7 +131,7 @@ def _document(app) -> dict:
     that needs it."""
     import copy
 
-    from shared.api.errors import ErrorBody
+    from shared.api.error_body import COMMON_ERRORS, ErrorBody
 
     if id(app) in _documents:
         return _documents[id(app)]

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import Environment, select_autoescape
+from jinja2 import Environment, Template, select_autoescape
 
 _env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
 
@@ -66,8 +66,22 @@ _BASE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <body><h1>{{ title }}</h1>{% block body %}{% endblock %}</body></html>"""
 
 
-def _page(body: str):
-    return _env.from_string(_BASE.replace("{% block body %}{% endblock %}", body))
+class _Template:
+    """A page template compiled on its first render, not at import: compiling them all is ~10 ms of
+    every approval function's cold start, and most requests render one page or none."""
+
+    def __init__(self, source: str):
+        self._source = source
+        self._compiled: Template | None = None
+
+    def render(self, **context) -> str:
+        if self._compiled is None:  # two threads may both compile it once: harmless
+            self._compiled = _env.from_string(self._source)
+        return self._compiled.render(**context)
+
+
+def _page(body: str) -> _Template:
+    return _Template(_BASE.replace("{% block body %}{% endblock %}", body))
 
 
 _SHELL = _page("""<p id="status">Opening the post for review…</p>
