@@ -32,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from shared.content.service import check_caption
 from tests.browser import serve_function
 from tests.conftest import bearer
 
@@ -124,6 +125,7 @@ def _as_documented(ctx, case):
             if isinstance(item, dict):
                 _planned_times(item)
                 _real_targets(item)
+                _visible_caption(item)
         if method in ("post", "patch") and path.startswith("/accounts") and isinstance(body.get("limits"), list):
             body["limits"] = list({limit["name"]: limit for limit in body["limits"]}.values())  # each name once
         if path.startswith("/campaigns"):
@@ -137,6 +139,17 @@ def _planned_times(body: dict) -> None:
         if isinstance(body.get(name), str):
             when = dt.datetime.now(dt.UTC) + dt.timedelta(days=1 + len(body[name]) % 700)
             body[name] = when.isoformat()
+
+
+def _visible_caption(body: dict) -> None:
+    """caption: not only spaces or invisible characters (Unicode categories a pattern cannot name)."""
+    caption = body.get("caption")
+    if isinstance(caption, str):
+        try:
+            check_caption(caption)
+        except ValueError as exc:
+            if "blank" in str(exc):
+                body["caption"] = caption + "Visible"
 
 
 def _real_targets(body: dict) -> None:
@@ -212,8 +225,11 @@ def test_linked_calls_keep_the_contract(api_schema, served_api, auth):
             CASES["stateful"] += 1
             case.validate_response(response, checks=CHECKS + _acceptance(case))
 
+    # Derandomized (the same scenarios each run: CI cannot be red by the draw) and no shrinking:
+    # replaying a failing run against a server whose state has moved on draws different steps
+    # (hypothesis then reports FlakyStrategyDefinition instead of the failure).
     Workflow.run(settings=settings(max_examples=STATEFUL_SCENARIOS, stateful_step_count=STATEFUL_STEPS,
-                                   deadline=None, database=None, derandomize=False,
+                                   deadline=None, database=None, derandomize=True, phases=[Phase.generate],
                                    suppress_health_check=list(HealthCheck)))
     assert CASES["stateful"] > 0
 

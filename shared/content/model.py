@@ -7,7 +7,16 @@ import json
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 Platform = Literal["tiktok", "instagram", "x", "youtube", "linkedin"]
@@ -65,27 +74,41 @@ def _gs_uri(value: str) -> str:
 # posted copy no control character), stated in the document as a pattern.
 BRIEF_HASHTAG_PATTERN = r"^\s*#*[^\s\x1C-\x1F\x85]*\s*$"
 HASHTAG_PATTERN = r"^\s*#*[^\s\x00-\x1F\x7F-\x9F]*\s*$"
-# The document states the rule as a pattern: gs://, a "/" after it, not ending in "/".
-GsUri = Annotated[str, Field(max_length=5 + 222 + 1 + 1024, json_schema_extra={"pattern": r"^gs://[\s\S]*/[\s\S]*[^/]$"}),
+# The document states the rule as a pattern: gs://, a "/" after it, not ending in "/". Surrounding
+# whitespace is stripped in every model that takes one, so the pattern allows it around the URI and
+# asks the object name to end in something else. Whitespace is spelled out as pydantic strips it
+# (Unicode White_Space): `\s` means other sets in Python and in JSON Schema's ECMA regexes.
+_WS_CHARS = "\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+_WS = f"[{_WS_CHARS}]"
+GsUri = Annotated[str, StringConstraints(strip_whitespace=True),
+                  Field(max_length=5 + 222 + 1 + 1024,
+                        json_schema_extra={"pattern": rf"^{_WS}*gs://[\s\S]*/[\s\S]*[^/{_WS_CHARS}]{_WS}*$"}),
                   AfterValidator(_gs_uri)]
+
+def stripped_min_length(n: int) -> dict:
+    """The schema of "at least n characters once surrounding whitespace is stripped" (models that
+    strip whitespace count after stripping; minLength alone would count it)."""
+    visible = f"[^{_WS_CHARS}]"
+    return {"pattern": visible if n <= 1 else f"{visible}[\\s\\S]{{{n - 2},}}{visible}"}
+
 
 
 class Brief(_Strict):
     """What the marketing team asks for."""
 
-    campaign: str = Field(min_length=1, max_length=120)
-    topic: str = Field(min_length=3, max_length=1000)
+    campaign: str = Field(min_length=1, max_length=120, json_schema_extra=stripped_min_length(1))
+    topic: str = Field(min_length=3, max_length=1000, json_schema_extra=stripped_min_length(3))
     audience: str | None = Field(default=None, max_length=300)
     tone: str = Field(default="friendly", max_length=60)
     call_to_action: str | None = Field(default=None, max_length=200)
     hashtags: list[Annotated[str, Field(max_length=500, json_schema_extra={"pattern": BRIEF_HASHTAG_PATTERN})]] = Field(
         default_factory=list, max_length=30, description="no whitespace inside one (a leading # is dropped)")
-    language: str = Field(default="en", min_length=2, max_length=10)
+    language: str = Field(default="en", min_length=2, max_length=10, json_schema_extra=stripped_min_length(2))
     video: GsUri | None = Field(default=None, description="gs://bucket/object of the video to post")
     images: list[GsUri] = Field(default_factory=list, max_length=10, description="gs:// images, in carousel order")
     targets: list[TargetSpec] = Field(min_length=1, max_length=50)
     publish_at: datetime | None = None
-    requested_by: str = Field(min_length=3, max_length=200)
+    requested_by: str = Field(min_length=3, max_length=200, json_schema_extra=stripped_min_length(3))
 
     @field_validator("hashtags")
     @classmethod
