@@ -12,8 +12,8 @@ import logging
 from dataclasses import dataclass, field
 
 from shared.errors import AuthError, ConfigError, PermanentError, TransientError
+from shared.platforms.credentials import (ROTATING_REFRESH_TOKEN_PLATFORMS, AccountTokens, mark_needs_reconnect)
 from shared.platforms.registry import adapter_for
-from shared.publishing.credentials import (ROTATING_REFRESH_TOKEN_PLATFORMS, AccountTokens, mark_needs_reconnect)
 from shared.runtime.logging import log_event
 
 log = logging.getLogger(__name__)

@@ -26,8 +26,8 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from shared.errors import AuthError, ConfigError, PermanentError, PostgateError, TransientError
+from shared.platforms.credentials import StaticToken
 from shared.platforms.registry import adapter_for
-from shared.publishing.credentials import StaticToken
 from shared.runtime.logging import log_event, register_secret
 
 from shared.secrets import SecretNotFound

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from shared.analytics import runs, selection
 from shared.errors import BadMessage
-from shared.publishing.credentials import NEEDS_RECONNECT
+from shared.platforms.credentials import NEEDS_RECONNECT
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
 

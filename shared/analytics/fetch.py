@@ -29,10 +29,10 @@ from shared.analytics import runs, selection, writer
 from shared.analytics.model import MetricsRefused, PlatformMetrics
 from shared.errors import AuthError, BadMessage, CapReached, ConfigError, PermanentError, TransientError, ValidationError
 from shared.platforms.base import MetricsContext
+from shared.platforms.credentials import NEEDS_RECONNECT, mark_needs_reconnect
 from shared.posts.model import Post
-from shared.publishing import leases
-from shared.publishing.credentials import NEEDS_RECONNECT, mark_needs_reconnect
 from shared.runtime.clock import utcnow
+from shared.runtime import leases
 from shared.runtime.logging import log_context, log_event
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import unicodedata
+import uuid
 
-from datetime import datetime, timezone
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -19,7 +20,7 @@ from shared.errors import ValidationError
 from shared.posts.model import Post, post_id_for
 from shared.posts.repository import Repository, new_transaction, run_with_contention_retry
 from shared.posts.schedule import PlannedTime, check_planned_time
-from shared.runtime.clock import utcnow
+from shared.runtime.clock import as_utc, utcnow
 from shared.runtime.logging import log_context, log_event
 
 log = logging.getLogger(__name__)
@@ -113,14 +114,6 @@ def create_draft(brief: Brief, *, generator: ContentGenerator, repo: Repository,
         return (content if created else repo.get_content(content_id)), created
 
 
-def as_utc(moment: datetime | None) -> datetime | None:
-    """UTC (a naive time is read as UTC). Firestore gives times back in UTC, and the content hash
-    covers publish_at's text: stored in another offset, the hash would no longer match itself."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
-
-
 def _posts_for(content: ContentItem, accounts: dict[str, dict]) -> list[Post]:
     """One post per target, awaiting approval. `scheduled_at` carries the planned time from the
     start, so lists and the calendar show a post on its day before it is approved."""
@@ -131,15 +124,6 @@ def _posts_for(content: ContentItem, accounts: dict[str, dict]) -> list[Post]:
              created_at=content.created_at, updated_at=content.updated_at)
         for t in content.targets
     ]
-
-
-def utc_or_refuse(moment: datetime | None) -> datetime | None:
-    """as_utc for request validators: a time that has no UTC equivalent (year 1 at +14:00) is a
-    ValueError (pydantic makes it a 400 naming the field), not an OverflowError."""
-    try:
-        return as_utc(moment)
-    except OverflowError:
-        raise ValueError("time out of range") from None
 
 
 def clean_hashtags(tags: list[str]) -> list[str]:
@@ -160,16 +144,12 @@ _INVISIBLE = {"Cf", "Zs", "Zl", "Zp", "Mn", "Me"}
 
 def _control(text: str) -> str | None:
     """The first control character other than tab, line feed and carriage return (NUL among them)."""
-    import unicodedata
-
     return next((ch for ch in text if ch not in "\t\n\r" and unicodedata.category(ch) == "Cc"), None)
 
 
 def check_caption(caption: str) -> str:
     """A caption a person can read: no control characters (NUL...) and not blank, where zero-width
     and other invisible characters count as blank. ValueError saying which."""
-    import unicodedata
-
     bad = _control(caption)
     if bad is not None:
         raise ValueError(f"caption contains the control character U+{ord(bad):04X}")
@@ -242,8 +222,6 @@ class CopyRefused(ValidationError):
 
 def copy_content_id(idempotency_key: str | None) -> str:
     """With an Idempotency-Key the same request always names the same item; without one, a new item."""
-    import uuid
-
     if idempotency_key:
         return "c-" + hashlib.sha256(("own-copy:" + idempotency_key).encode("utf-8")).hexdigest()[:20]
     return "c-" + uuid.uuid4().hex[:20]

@@ -15,12 +15,12 @@ from shared.content.model import ContentItem
 from shared.errors import (AmbiguousError, AuthError, CapReached, ConfigError, MediaChanged, PermanentError,
                            TransientError, ValidationError)
 from shared.platforms.base import PublishContext, PublishResult, loggable_ids
+from shared.platforms.credentials import (DEFAULT_REFRESH_AHEAD_SECONDS, ROTATING_REFRESH_TOKEN_PLATFORMS, AccountTokens,
+                                         mark_needs_reconnect)
 from shared.platforms.registry import adapter_for
 from shared.posts.model import Post
 from shared.posts.repository import Repository, claim_for_publishing, unconfirmed
 from shared.publishing import limits
-from shared.publishing.credentials import (DEFAULT_REFRESH_AHEAD_SECONDS, ROTATING_REFRESH_TOKEN_PLATFORMS, AccountTokens,
-                                          mark_needs_reconnect)
 from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS
 from shared.publishing.retry import make_retry
 from shared.runtime.clock import utcnow

@@ -10,6 +10,7 @@ import re
 import zoneinfo
 from datetime import datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -19,9 +20,10 @@ from shared.api.models import BulkOut, CalendarDay, CalendarOut, ContentOut, Pos
 from shared.api.schemas import Day, PageQuery, at_least_one_of, omittable, page_fields
 from shared.content.model import HASHTAG_PATTERN, Brief, GsUri, Platform
 from shared.campaigns.model import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
-from shared.content.service import CAPTION_MAX_CHARS, CAPTION_PATTERN, CopyRefused, OwnCopy, check_caption, clean_hashtags, utc_or_refuse
+from shared.content.service import CAPTION_MAX_CHARS, CAPTION_PATTERN, CopyRefused, OwnCopy, check_caption, clean_hashtags
 from shared.posts.model import PostStatus
 from shared.posts.schedule import PlannedTime
+from shared.runtime.clock import utc_or_refuse
 
 blueprint = APIBlueprint("posts", __name__, abp_tags=[Tag(name="posts")], abp_security=[{"bearer": []}])
 
@@ -297,8 +299,6 @@ def get_content(path: ContentPath):
 @blueprint.get("/calendar", responses={200: CalendarOut})
 def get_calendar(query: CalendarQuery):
     """Posts from `from` to `to` (inclusive, at most 92 days) grouped by local date in `tz`."""
-    from zoneinfo import ZoneInfo
-
     from shared.posts.calendar import calendar
 
     try:

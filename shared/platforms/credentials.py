@@ -18,7 +18,7 @@ import uuid
 from typing import Callable
 
 from shared.errors import AuthError, ConfigError, TransientError
-from shared.publishing import leases
+from shared.runtime import leases
 from shared.runtime.logging import log_event
 
 log = logging.getLogger(__name__)
