@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Callable, Iterator
 
 import requests
@@ -224,8 +225,6 @@ def _retry_after(response: requests.Response, *, default: float) -> float:
 
 
 def _reason(status: int) -> str:
-    from http import HTTPStatus
-
     try:
         return HTTPStatus(status).phrase
     except ValueError:

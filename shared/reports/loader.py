@@ -12,6 +12,7 @@ import io
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Iterable
 
 from shared.errors import PermanentError, TransientError
@@ -95,8 +96,6 @@ def _job_error(job) -> str | None:
 
 
 def _json_value(value):
-    from datetime import datetime
-
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
