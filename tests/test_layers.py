@@ -57,7 +57,7 @@ def _imports(module: str, path: Path):
 
 def _all_imports():
     for module, path in MODULES.items():
-        for line, target, lazy in _imports(module, path):
+        for line, target, lazy in sorted(set(_imports(module, path))):  # `from m import a, b`: one row
             yield module, path, line, target, lazy
 
 
