@@ -17,9 +17,12 @@ from shared.content.generation import ContentGenerator
 from shared.campaigns.model import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
 from shared.content.model import HASHTAG_PATTERN, Brief, ContentItem, GsUri, MediaRef, TargetSpec, content_hash
 from shared.errors import ValidationError
+from shared.media import parse_gs_uri
+from shared.platforms.registry import adapter_for
 from shared.posts.model import Post, post_id_for
 from shared.posts.repository import Repository, new_transaction, run_with_contention_retry
 from shared.posts.schedule import PlannedTime, check_planned_time
+from shared.posts.state_machine import transition
 from shared.runtime.clock import as_utc, utcnow
 from shared.runtime.logging import log_context, log_event
 
@@ -34,8 +37,6 @@ def content_id_for(brief: Brief, idempotency_key: str | None) -> str:
 
 
 def _require_media_bucket(uri: str, field: str, media_bucket: str) -> None:
-    from shared.media import parse_gs_uri
-
     bucket, _ = parse_gs_uri(uri)
     if bucket != media_bucket:
         raise ValidationError(f"{field} is in bucket {bucket!r}; media must be in the media bucket", field=field,
@@ -54,8 +55,6 @@ def account_or_none(repo: Repository, account_id: str) -> dict | None:
 def validate_for_targets(content: ContentItem, accounts: dict[str, dict | None]) -> None:
     """Each target's platform rules, before anyone is asked to approve (a person never approves a refusal).
     Raises ValidationError naming the target, the field and the limit."""
-    from shared.platforms.registry import adapter_for
-
     for target in content.targets:
         account = accounts.get(target.account_id)
         if account is None:
@@ -257,8 +256,6 @@ def target_field(index: int, field: str | None) -> str:
 
 def check_targets(content: ContentItem, accounts: dict[str, dict | None]) -> list[dict]:
     """Each target's account exists and its platform would take this content; every problem, by field."""
-    from shared.platforms.registry import adapter_for
-
     problems = []
     for index, target in enumerate(content.targets):
         account = accounts.get(target.account_id)
@@ -402,7 +399,6 @@ def reopen_for_approval(repo: Repository, content_id: str, *, expected_hash: str
     from google.cloud import firestore
 
     from shared.posts.repository import _dump
-    from shared.posts.state_machine import transition
 
     ref = repo.content_ref(content_id)
 
