@@ -174,9 +174,13 @@ def poll():
 def poll_owed_work():
     """What the status poll also settles each tick: YouTube metadata changes a crash or an unanswered
     update left approved, and owed audit rows. Passed down so the pipeline never imports a feature."""
-    from shared.youtube_sync.service import settle_owed_changes
+    return (_settle_owed_youtube_changes,)
 
-    return (settle_owed_changes,)
+
+def _settle_owed_youtube_changes(**tick):
+    from shared.youtube_sync.service import settle_owed_changes  # loaded when the tick gets there, as before
+
+    return settle_owed_changes(**tick)
 
 
 def refresh_tokens():
