@@ -105,3 +105,27 @@ def test_the_layer_table_is_what_the_design_doc_shows(capsys):
     lazy_shared = sum(1 for *_, target, lazy in _all_imports() if lazy and target.startswith("shared"))
     with capsys.disabled():
         print(f"\nshared-module imports inside functions: {lazy_shared}")
+
+
+def test_no_two_shared_modules_import_each_other_at_any_depth():
+    """Same-layer imports are allowed, but never in a circle (counting imports inside functions)."""
+    graph: dict[str, set[str]] = {module: set() for module in MODULES}
+    for module, _, _, target, _ in _all_imports():
+        if target in MODULES and target != module:
+            graph[module].add(target)
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    cycles = []
+
+    def walk(module, path):
+        state[module] = 1
+        for target in sorted(graph[module]):
+            if state.get(target) == 1:
+                cycles.append(" -> ".join(path[path.index(target):] + [target]))
+            elif target not in state:
+                walk(target, path + [target])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            walk(module, [module])
+    assert cycles == [], "import cycles:\n" + "\n".join(cycles)
