@@ -167,7 +167,20 @@ def publish(payload: dict[str, Any]):
 def poll():
     from shared.publishing.status_poll import poll_once
 
-    return poll_once(repo=services.repository(), config=get_config(), secrets=services.secrets(), bq=services.bigquery())
+    return poll_once(repo=services.repository(), config=get_config(), secrets=services.secrets(), bq=services.bigquery(),
+                     owed_work=poll_owed_work())
+
+
+def poll_owed_work():
+    """What the status poll also settles each tick: YouTube metadata changes a crash or an unanswered
+    update left approved, and owed audit rows. Passed down so the pipeline never imports a feature."""
+    return (_settle_owed_youtube_changes,)
+
+
+def _settle_owed_youtube_changes(**tick):
+    from shared.youtube_sync.service import settle_owed_changes  # loaded when the tick gets there, as before
+
+    return settle_owed_changes(**tick)
 
 
 def refresh_tokens():

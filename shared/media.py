@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 from shared.content.model import MediaRef
 from shared.errors import MediaChanged
@@ -76,8 +77,6 @@ class MediaStore:
         locally. Without it, as in Cloud Functions whose credentials hold no private key, it is
         signed through IAM signBlob as the function's own service account.
         """
-        from datetime import timedelta
-
         blob = self._client.bucket(media.bucket).blob(media.name)
         options: dict = {"version": "v4", "expiration": timedelta(seconds=ttl_seconds), "method": "GET"}
         if media.generation is not None:

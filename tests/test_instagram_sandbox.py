@@ -639,7 +639,7 @@ def test_login_of_prefers_the_tokens_record_then_the_accounts_then_the_default()
     assert login_of({}, {}, "instagram") == "instagram"
     assert login_of({"instagram_login": "instagram"}, {}, "facebook") == "instagram"
     assert login_of({"instagram_login": "facebook"}, {"login": "instagram"}, "facebook") == "instagram"
-    from shared.publishing.credentials import StaticToken
+    from shared.platforms.credentials import StaticToken
     assert login_of(None, StaticToken("t", {"login": "instagram"}), "facebook") == "instagram"
     assert login_of({"instagram_login": "instagram"}, StaticToken("t"), "facebook") == "instagram"
 

@@ -21,9 +21,9 @@ from shared.analytics.model import MetricsRefused, PlatformMetrics
 from shared.content.model import TargetSpec
 from shared.errors import CapReached, PermanentError
 from shared.platforms.base import MetricsContext
+from shared.platforms.credentials import StaticToken
 from shared.platforms.registry import PLATFORMS, adapter_for
 from shared.posts.model import Post
-from shared.publishing.credentials import StaticToken
 from shared.runtime.config import Config
 
 CLIENT = {"client_id": "postgate-metrics", "client_secret": "metrics-client-secret"}

@@ -92,13 +92,13 @@ def post_of(content_id: str):
 
 
 def poll():
-    from shared import services
+    from shared import entrypoints, services
     from shared.publishing.status_poll import poll_once
     from shared.runtime.config import get_config
 
     _TICKS[0] += 1  # each tick a little later than the last, so the post's next check is due (no sleeping)
     return poll_once(repo=services.repository(), config=get_config(), secrets=services.secrets(), bq=services.bigquery(),
-                     now=datetime.now(UTC) + timedelta(seconds=10 * _TICKS[0]))
+                     now=datetime.now(UTC) + timedelta(seconds=10 * _TICKS[0]), owed_work=entrypoints.poll_owed_work())
 
 
 _TICKS = [0]

@@ -104,8 +104,8 @@ def test_a_token_near_its_expiry_is_refreshed_before_use(env, sandbox):
     import time
 
     from shared import services
+    from shared.platforms.credentials import AccountTokens
     from shared.platforms.registry import adapter_for
-    from shared.publishing.credentials import AccountTokens
     from shared.runtime.config import get_config
 
     _stale_account(env, sandbox)

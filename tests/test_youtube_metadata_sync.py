@@ -82,7 +82,7 @@ def published(yt, env):
     assert client.post("/", json=pubsub_envelope({"post_id": due.id})).status_code == 200
     for tick in (1, 2):
         poll_once(repo=services.repository(), config=get_config(), secrets=services.secrets(), bq=services.bigquery(),
-                  now=datetime.now(UTC) + timedelta(seconds=10 * tick))
+                  now=datetime.now(UTC) + timedelta(seconds=10 * tick), owed_work=entrypoints.poll_owed_work())
     post = services.repository().get_post(due.id)
     assert post.status == "published"
     drain_messages()
@@ -337,12 +337,13 @@ def test_the_audit_row_is_written_once_when_the_write_is_retried(published, api,
 # ---- unknown outcomes, crashed appliers and owed audit rows (settled by the status poll) ----------
 def _poll(minutes: float = 0.0):
     """One status-poll tick as if `minutes` had passed (retry times and leases are read against it)."""
-    from shared import services
+    from shared import entrypoints, services
     from shared.publishing.status_poll import poll_once
     from shared.runtime.config import get_config
 
     return poll_once(repo=services.repository(), config=get_config(), secrets=services.secrets(),
-                     bq=services.bigquery(), now=datetime.now(UTC) + timedelta(minutes=minutes))
+                     bq=services.bigquery(), now=datetime.now(UTC) + timedelta(minutes=minutes),
+                     owed_work=entrypoints.poll_owed_work())
 
 
 def _approved_without_applying(change: dict):

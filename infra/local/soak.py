@@ -624,7 +624,7 @@ class Soak:
         """dispatch, then the status poll, at `now` (None: the soak clock's now, which is what the code
         reads anyway). With `drain`, repeat each until a run leaves a batch unfilled (several Scheduler
         ticks' worth). Returns (sent, checked)."""
-        from shared import services
+        from shared import entrypoints, services
         from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS, dispatch_due
         from shared.publishing.status_poll import poll_once
         from shared.pubsub import publish_json
@@ -656,7 +656,8 @@ class Soak:
         for _ in range(200 if drain else 1):
             with self.phases("status poll ticks"):
                 try:
-                    p = poll_once(repo=repo, config=config, secrets=services.secrets(), bq=services.bigquery(), now=now)
+                    p = poll_once(repo=repo, config=config, secrets=services.secrets(), bq=services.bigquery(), now=now,
+                                  owed_work=entrypoints.poll_owed_work())
                 except Exception as exc:  # noqa: BLE001
                     self._tick_error("poll", exc)
                     break

@@ -12,9 +12,10 @@ import logging
 from dataclasses import dataclass, field
 
 from shared.errors import AuthError, ConfigError, PermanentError, TransientError
+from shared.platforms.credentials import ROTATING_REFRESH_TOKEN_PLATFORMS, AccountTokens, mark_needs_reconnect
 from shared.platforms.registry import adapter_for
-from shared.publishing.credentials import ROTATING_REFRESH_TOKEN_PLATFORMS, AccountTokens, mark_needs_reconnect
 from shared.runtime.logging import log_event
+from shared.secrets import SecretNotFound
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,6 @@ class ConnectionResult:
 
 
 def test_connection(account_id: str, account: dict, *, secrets, db, config) -> ConnectionResult:
-    from shared.secrets import SecretNotFound
-
     platform = account["platform"]
     adapter = adapter_for(platform)
     try:

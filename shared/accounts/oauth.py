@@ -26,8 +26,9 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from shared.errors import AuthError, ConfigError, PermanentError, PostgateError, TransientError
+from shared.platforms.credentials import StaticToken
 from shared.platforms.registry import adapter_for
-from shared.publishing.credentials import StaticToken
+from shared.posts.repository import run_with_contention_retry
 from shared.runtime.logging import log_event, register_secret
 from shared.secrets import SecretNotFound
 
@@ -83,8 +84,6 @@ def _pkce_pair() -> tuple[str, str]:
 
 def app_credentials(secrets, config, platform: str) -> dict:
     """{"client_id", "client_secret"} of Postgate's app on `platform`, from the oauth-clients secret."""
-    from shared.secrets import SecretNotFound
-
     try:
         raw = secrets.access(config.oauth_clients_secret)
     except SecretNotFound:
@@ -125,8 +124,6 @@ def start_connect(db, secrets, config, *, account_id: str, account: dict, user: 
 def _spend_state(db, state: str, now: datetime) -> dict:
     """The stored request behind `state`, marked used in the same transaction (single use)."""
     from google.cloud import firestore
-
-    from shared.posts.repository import run_with_contention_retry
 
     ref = db.collection(OAUTH_STATES).document(_state_id(state))
 

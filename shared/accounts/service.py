@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.errors import PostgateError
 from shared.platforms.base import Limit
 from shared.platforms.registry import PLATFORMS
+from shared.posts.model import Post
 from shared.runtime.logging import log_event
 
 log = logging.getLogger(__name__)
@@ -151,8 +152,6 @@ def delete_account(repo, account_id: str, *, force: bool, by: str) -> Deleted:
     """Refuse (409) while posts are on their way, unless `force`: then cancel the unclaimed ones;
     a post a publisher has claimed refuses even a forced delete."""
     from google.cloud.firestore_v1.base_query import FieldFilter
-
-    from shared.posts.model import Post
 
     account = require_account(repo.db, account_id)
     posts = [Post.model_validate(d.to_dict()) for d in

@@ -21,7 +21,8 @@ from typing import Any
 
 from shared.analytics import runs, selection
 from shared.errors import BadMessage
-from shared.publishing.credentials import NEEDS_RECONNECT
+from shared.platforms.credentials import NEEDS_RECONNECT
+from shared.platforms.registry import PLATFORMS, adapter_for
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
 
@@ -91,8 +92,6 @@ def pull(db, *, config, payload: dict[str, Any], send_work: Callable[[dict], Any
 
 def _fan_out(db, *, config, run_id: str, run_at: datetime, cursor: dict | None, send_work, send_tick, page_budget: int,
              summary: PullSummary) -> None:
-    from shared.platforms.registry import PLATFORMS, adapter_for
-
     parked = runs.parked_accounts(db, run_at)
     accounts = sorted(((snap.id, snap.to_dict() or {}) for snap in
                        db.collection("accounts").select(["platform", "status"]).stream()), key=lambda a: a[0])

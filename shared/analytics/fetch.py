@@ -37,9 +37,11 @@ from shared.errors import (
     ValidationError,
 )
 from shared.platforms.base import MetricsContext
+from shared.platforms.credentials import NEEDS_RECONNECT, mark_needs_reconnect
+from shared.platforms.registry import PLATFORMS, adapter_for
 from shared.posts.model import Post
-from shared.publishing import leases
-from shared.publishing.credentials import NEEDS_RECONNECT, mark_needs_reconnect
+from shared.publishing.publisher import account_tokens
+from shared.runtime import leases
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
 
@@ -74,8 +76,6 @@ class FetchSummary:
 
 
 def parse_work(payload: dict[str, Any]) -> WorkMessage:
-    from shared.platforms.registry import PLATFORMS
-
     try:
         run_id, platform, account_id, post_ids = (payload["run_id"], payload["platform"], payload["account_id"],
                                                   payload["post_ids"])
@@ -120,9 +120,6 @@ def fetch_work(payload: dict[str, Any], *, repo, config, secrets, bq, message_id
 
 
 def _fetch(work: WorkMessage, *, repo, config, secrets, bq, now: datetime, clock, summary: FetchSummary) -> None:
-    from shared.platforms.registry import adapter_for
-    from shared.publishing.publisher import account_tokens
-
     db = repo.db
     account = repo.get_account(work.account_id)
     if account is None or account.get("platform") != work.platform:

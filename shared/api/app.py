@@ -6,7 +6,10 @@ Errors are `{"detail", "field"}` JSON; an unexpected exception is logged and ans
 
 from __future__ import annotations
 
+import copy
 import importlib
+import io
+import json
 import logging
 import threading
 
@@ -129,8 +132,6 @@ def _document(app) -> dict:
     (ErrorBody for each status in COMMON_ERRORS; flask-openapi3 would otherwise describe a 400 as
     its own list of pydantic errors and leave the rest out), and the bearer scheme on each operation
     that needs it."""
-    import copy
-
     from shared.api.error_body import COMMON_ERRORS, ErrorBody
 
     if id(app) in _documents:
@@ -382,9 +383,6 @@ def framework_errors_as_json() -> None:
 
 def dispatch(request):
     """Run the API app on a request functions-framework received (streamed answers keep streaming)."""
-    import io
-    import json
-
     from shared.api.body import BodyTooLarge, read_bounded
     from shared.runtime.web import api_headers, unread_body_answer
 

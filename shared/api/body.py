@@ -10,6 +10,7 @@ field (or the body), never a RecursionError or a silent last-value-wins.
 
 from __future__ import annotations
 
+import io
 import json
 
 from shared.api.errors import ApiError
@@ -30,8 +31,6 @@ def read_bounded(environ: dict, limit: int = MAX_BODY_BYTES) -> bytes:
     """The whole body from the WSGI environ, at most `limit` bytes; BodyTooLarge beyond. The environ's
     input is replaced by the bytes read, so whatever reads the body later (functions-framework does,
     after the answer) reads this copy and never the socket again."""
-    import io
-
     stream = environ.get("wsgi.input")
     chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
     try:

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import sys
+import time
 from datetime import date, datetime
 from functools import cached_property
 from urllib.parse import quote
@@ -137,8 +138,6 @@ def _when(ctx: Context, value: str | None) -> str | None:
 # -- token --------------------------------------------------------------------------------
 
 def cmd_token(ctx: Context) -> int:
-    import time
-
     from shared.api.auth import issue_api_token
     from shared.errors import ConfigError
 

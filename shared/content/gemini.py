@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from typing import Any
 
 from shared.content.model import Brief, GeneratedDraft, GeneratedImage
@@ -346,8 +347,6 @@ def _is_network_error(exc: Exception) -> bool:
 
 
 def _optional_module(name: str):
-    import sys
-
     module = sys.modules.get(name)
     if module is not None:
         return module

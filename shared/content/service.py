@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import unicodedata
+import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Annotated, overload
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -16,10 +17,13 @@ from shared.content.disclosure import carry_ai_flags
 from shared.content.generation import ContentGenerator
 from shared.content.model import HASHTAG_PATTERN, Brief, ContentItem, GsUri, MediaRef, TargetSpec, content_hash
 from shared.errors import ValidationError
+from shared.media import parse_gs_uri
+from shared.platforms.registry import adapter_for
 from shared.posts.model import Post, post_id_for
 from shared.posts.repository import Repository, new_transaction, run_with_contention_retry
 from shared.posts.schedule import PlannedTime, check_planned_time
-from shared.runtime.clock import utcnow
+from shared.posts.state_machine import transition
+from shared.runtime.clock import as_utc, utcnow
 from shared.runtime.logging import log_context, log_event
 
 log = logging.getLogger(__name__)
@@ -33,8 +37,6 @@ def content_id_for(brief: Brief, idempotency_key: str | None) -> str:
 
 
 def _require_media_bucket(uri: str, field: str, media_bucket: str) -> None:
-    from shared.media import parse_gs_uri
-
     bucket, _ = parse_gs_uri(uri)
     if bucket != media_bucket:
         raise ValidationError(f"{field} is in bucket {bucket!r}; media must be in the media bucket", field=field,
@@ -53,8 +55,6 @@ def account_or_none(repo: Repository, account_id: str) -> dict | None:
 def validate_for_targets(content: ContentItem, accounts: Mapping[str, dict | None]) -> None:
     """Each target's platform rules, before anyone is asked to approve (a person never approves a refusal).
     Raises ValidationError naming the target, the field and the limit."""
-    from shared.platforms.registry import adapter_for
-
     for target in content.targets:
         account = accounts.get(target.account_id)
         if account is None:
@@ -115,18 +115,6 @@ def create_draft(brief: Brief, *, generator: ContentGenerator, repo: Repository,
         return kept, created
 
 
-@overload
-def as_utc(moment: datetime) -> datetime: ...
-@overload
-def as_utc(moment: None) -> None: ...
-def as_utc(moment: datetime | None) -> datetime | None:
-    """UTC (a naive time is read as UTC). Firestore gives times back in UTC, and the content hash
-    covers publish_at's text: stored in another offset, the hash would no longer match itself."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _posts_for(content: ContentItem, accounts: dict[str, dict]) -> list[Post]:
     """One post per target, awaiting approval. `scheduled_at` carries the planned time from the
     start, so lists and the calendar show a post on its day before it is approved."""
@@ -137,19 +125,6 @@ def _posts_for(content: ContentItem, accounts: dict[str, dict]) -> list[Post]:
              created_at=content.created_at, updated_at=content.updated_at)
         for t in content.targets
     ]
-
-
-@overload
-def utc_or_refuse(moment: datetime) -> datetime: ...
-@overload
-def utc_or_refuse(moment: None) -> None: ...
-def utc_or_refuse(moment: datetime | None) -> datetime | None:
-    """as_utc for request validators: a time that has no UTC equivalent (year 1 at +14:00) is a
-    ValueError (pydantic makes it a 400 naming the field), not an OverflowError."""
-    try:
-        return as_utc(moment)
-    except OverflowError:
-        raise ValueError("time out of range") from None
 
 
 def clean_hashtags(tags: list[str]) -> list[str]:
@@ -170,16 +145,12 @@ _INVISIBLE = {"Cf", "Zs", "Zl", "Zp", "Mn", "Me"}
 
 def _control(text: str) -> str | None:
     """The first control character other than tab, line feed and carriage return (NUL among them)."""
-    import unicodedata
-
     return next((ch for ch in text if ch not in "\t\n\r" and unicodedata.category(ch) == "Cc"), None)
 
 
 def check_caption(caption: str) -> str:
     """A caption a person can read: no control characters (NUL...) and not blank, where zero-width
     and other invisible characters count as blank. ValueError saying which."""
-    import unicodedata
-
     bad = _control(caption)
     if bad is not None:
         raise ValueError(f"caption contains the control character U+{ord(bad):04X}")
@@ -252,8 +223,6 @@ class CopyRefused(ValidationError):
 
 def copy_content_id(idempotency_key: str | None) -> str:
     """With an Idempotency-Key the same request always names the same item; without one, a new item."""
-    import uuid
-
     if idempotency_key:
         return "c-" + hashlib.sha256(("own-copy:" + idempotency_key).encode("utf-8")).hexdigest()[:20]
     return "c-" + uuid.uuid4().hex[:20]
@@ -289,8 +258,6 @@ def target_field(index: int, field: str | None) -> str:
 
 def check_targets(content: ContentItem, accounts: dict[str, dict | None]) -> list[dict]:
     """Each target's account exists and its platform would take this content; every problem, by field."""
-    from shared.platforms.registry import adapter_for
-
     problems = []
     for index, target in enumerate(content.targets):
         account = accounts.get(target.account_id)
@@ -436,7 +403,6 @@ def reopen_for_approval(repo: Repository, content_id: str, *, expected_hash: str
     from google.cloud import firestore
 
     from shared.posts.repository import _dump
-    from shared.posts.state_machine import transition
 
     ref = repo.content_ref(content_id)
 

@@ -46,7 +46,7 @@ from shared.posts.model import Post
 
 
 class TokenSource(Protocol):
-    """An account's access token, refreshed at most once per rejection (see publishing/credentials.py)."""
+    """An account's access token, refreshed at most once per rejection (see platforms/credentials.py)."""
 
     def current(self) -> str:
         """The access token to send now."""

@@ -3,6 +3,8 @@ re-reads the document, checks the expected state and applies one state-machine t
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -239,8 +241,6 @@ class ContentionBudget:
         self._deadline: float | None = None
 
     def time_left(self) -> bool:
-        import time
-
         if self._deadline is None:
             self._deadline = time.monotonic() + self.seconds
         return time.monotonic() < self._deadline
@@ -286,9 +286,6 @@ def is_contention(exc: BaseException) -> bool:
 def run_with_contention_retry(run: Callable[[], object]):
     """Run a Firestore transaction, retrying contention with backoff (within the caller's
     ContentionBudget, if any); the last error is raised."""
-    import random
-    import time
-
     budget = _BUDGET.get()
     attempts = budget.attempts if budget is not None else CONTENTION_ATTEMPTS
     if budget is not None:

@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
 from shared.errors import ValidationError
+from shared.runtime.clock import as_utc, utc_or_refuse
 
 PAST_GRACE = timedelta(seconds=60)
 PLAN_HORIZON = timedelta(days=731)
@@ -27,8 +28,6 @@ def _text_only(value):
 
 
 def _utc(moment: datetime) -> datetime:
-    from shared.content.service import utc_or_refuse
-
     return utc_or_refuse(moment)
 
 
@@ -38,8 +37,6 @@ PlannedTime = Annotated[datetime, BeforeValidator(_text_only), AfterValidator(_u
 
 def check_planned_time(moment: datetime, *, now: datetime, field: str) -> datetime:
     """`moment` in UTC, or ValidationError (422) naming `field` when it is in the past or too far ahead."""
-    from shared.content.service import as_utc
-
     moment = as_utc(moment)
     if moment < now - PAST_GRACE:
         raise ValidationError(f"{field} {moment.isoformat()} is in the past", field=field, limit="now or later")

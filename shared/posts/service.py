@@ -19,11 +19,14 @@ from datetime import UTC, datetime, time, timedelta
 
 from shared.content.disclosure import carry_ai_flags
 from shared.content.model import ContentItem, MediaRef
+from shared.content.service import CopyRefused, check_targets, describe_media, reopen_for_approval
 from shared.errors import IllegalTransition, ValidationError
-from shared.posts.model import Post, Transition
+from shared.platforms.registry import adapter_for
+from shared.posts.model import Post, Transition, post_id_for
 from shared.posts.repository import Repository, new_transaction, run_with_contention_retry
 from shared.posts.schedule import PAST_GRACE, PLAN_HORIZON, check_planned_time  # noqa: F401 - PAST_GRACE re-exported
 from shared.posts.state_machine import transition
+from shared.publishing.limits import limits_for
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
 
@@ -149,9 +152,6 @@ def cancel_post(repo: Repository, post_id: str, *, by: str) -> Post | None:
 def daily_cap(account: dict | None) -> int | None:
     """The account's posts-per-day cap: its limits (account `limits`, else the platform's defaults)
     with a one-day window. None when it has none (e.g. X counts per 15 minutes)."""
-    from shared.platforms.registry import adapter_for
-    from shared.publishing.limits import limits_for
-
     if not account:
         return None
     try:
@@ -241,8 +241,6 @@ def edit_post(repo: Repository, post_id: str, edit: PostEdit, *, by: str, media_
     """Text and media belong to the content item, so an edit changes every post of it: a new
     version, the approval voided, its unclaimed posts back to pending_approval, and the approver
     asked again (`ask_approval`). A time change alone is this post's reschedule: approval kept."""
-    from shared.content.service import CopyRefused, check_targets, describe_media, reopen_for_approval
-
     if edit.scheduled_at is not None:  # judged before anything changes
         check_planned_time(edit.scheduled_at, now=utcnow(), field="scheduled_at")
     post = repo.get_post(post_id)
@@ -291,8 +289,6 @@ def delete_post(repo: Repository, post_id: str, *, by: str) -> bool:
     """Remove a post that never reached a platform, in one transaction; the content item goes too
     when this was its last post. False if there is no such post; IllegalTransition (409) otherwise."""
     from google.cloud import firestore
-
-    from shared.posts.model import post_id_for
 
     ref = repo.post_ref(post_id)
 

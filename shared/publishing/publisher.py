@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from shared.content.model import ContentItem
+from shared.content.service import void_for_changed_media
 from shared.errors import (
     AmbiguousError,
     AuthError,
@@ -23,16 +24,17 @@ from shared.errors import (
     ValidationError,
 )
 from shared.platforms.base import PublishContext, PublishResult, loggable_ids
-from shared.platforms.registry import adapter_for
-from shared.posts.model import Post
-from shared.posts.repository import Repository, claim_for_publishing, unconfirmed
-from shared.publishing import limits
-from shared.publishing.credentials import (
+from shared.platforms.credentials import (
     DEFAULT_REFRESH_AHEAD_SECONDS,
     ROTATING_REFRESH_TOKEN_PLATFORMS,
     AccountTokens,
     mark_needs_reconnect,
 )
+from shared.platforms.registry import adapter_for
+from shared.posts.model import Post
+from shared.posts.repository import Repository, claim_for_publishing, unconfirmed
+from shared.posts.state_machine import transition
+from shared.publishing import limits
 from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS
 from shared.publishing.retry import make_retry
 from shared.runtime.clock import utcnow
@@ -160,9 +162,6 @@ def _media_changed(repo: Repository, post: Post, content: ContentItem, reason: s
                    request_approval: Callable[[ContentItem], None], *, attempt: str | None) -> PublishOutcome:
     """Refuse the post: its approval is void. A replaced object goes back to the approver as a new
     version; a deleted one fails the post naming it."""
-    from shared.content.service import void_for_changed_media
-    from shared.posts.state_machine import transition
-
     if attempt is not None:  # hand the claim back first: only unclaimed posts go back for approval
         repo.change_post(post.id, lambda current: transition(current, "queued", reason=reason, attempt_id=None,
                                                              lease_until=None, create_sent_at=None, platform_ids={})
@@ -214,8 +213,6 @@ def _release(repo: Repository, post: Post, attempt: str, reason: str, *, delay: 
     def decide(current: Post):
         if current.attempt_id != attempt or current.status != "publishing":
             return None
-        from shared.posts.state_machine import transition
-
         abandoned = dict(current.platform_ids)
         note = f"{reason}" + (f" (abandoned incomplete upload {abandoned})" if abandoned else "")
         # Pub/Sub redelivers a retry=True release; redispatch_at covers a message that runs out of deliveries.
@@ -244,8 +241,6 @@ def _fail(repo: Repository, post: Post, attempt: str, reason: str, fail_class: s
     def decide(current: Post):
         if current.attempt_id != attempt or current.status != "publishing":
             return None
-        from shared.posts.state_machine import transition
-
         return transition(current, "failed", reason=reason, fail_reason=reason, fail_class=fail_class)
 
     repo.change_post(post.id, decide)

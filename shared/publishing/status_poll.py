@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from shared.errors import AuthError, CapReached, ConfigError, PermanentError, TransientError, ValidationError
 from shared.platforms.base import StatusContext, StatusResult, loggable_ids
+from shared.platforms.credentials import mark_needs_reconnect
 from shared.platforms.registry import adapter_for
 from shared.posts.model import Post
 from shared.posts.repository import Repository
-from shared.publishing.credentials import mark_needs_reconnect
 from shared.publishing.publish_log import claim_publish_log, write_publish_log
 from shared.publishing.publisher import account_tokens
 from shared.runtime.clock import utcnow
@@ -36,7 +37,10 @@ def next_check_delay(config, check_count: int) -> float:
     return min(config.poll_first_check_seconds * (2 ** check_count), config.poll_max_interval_seconds) or 1.0
 
 
-def poll_once(*, repo: Repository, config, secrets, bq, now: datetime | None = None) -> PollSummary:
+def poll_once(*, repo: Repository, config, secrets, bq, now: datetime | None = None,
+              owed_work: Sequence[Callable[..., object]] = ()) -> PollSummary:
+    """`owed_work`: the higher layers' share of the tick (e.g. YouTube metadata changes a crash left
+    approved), each called as f(repo=, config=, secrets=, bq=, now=) and never raising."""
     now = now or utcnow()
     summary = PollSummary()
     for post in repo.posts_due_for_check(now, config.poll_batch_size):
@@ -57,9 +61,8 @@ def poll_once(*, repo: Repository, config, secrets, bq, now: datetime | None = N
                 summary.errors += 1
                 _check_again_or_give_up(post, repo=repo, config=config, now=now, summary=summary, error=exc)
     _write_owed_publish_log_rows(repo, config, bq, now, summary)
-    # YouTube metadata changes a crash or an unanswered update left approved, and owed audit rows (never raises).
-    from shared.youtube_sync.service import settle_owed_changes
-    settle_owed_changes(repo=repo, config=config, secrets=secrets, bq=bq, now=now)
+    for work in owed_work:
+        work(repo=repo, config=config, secrets=secrets, bq=bq, now=now)
     log_event(log, logging.INFO, "status poll done", checked=summary.checked, published=summary.published,
               failed=summary.failed, waiting=summary.waiting, errors=summary.errors, logged=summary.logged,
               requeued=summary.requeued)

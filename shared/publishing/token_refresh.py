@@ -12,9 +12,9 @@ import logging
 from dataclasses import dataclass, field
 
 from shared.errors import AuthError
+from shared.platforms.credentials import DEFAULT_REFRESH_AHEAD_SECONDS
 from shared.platforms.registry import adapter_for
 from shared.posts.repository import ACCOUNTS, Repository
-from shared.publishing.credentials import DEFAULT_REFRESH_AHEAD_SECONDS
 from shared.publishing.publisher import account_tokens
 from shared.runtime.logging import log_context, log_event
 

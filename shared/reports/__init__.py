@@ -6,13 +6,12 @@ id, summary.py is the processing summary, ingest.py puts them together for one s
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 
 def ingest_notification(payload: dict[str, Any], attributes: dict[str, str]):
     """The report-ingest function: one Cloud Storage notification (Pub/Sub attributes + object resource)."""
-    import logging
-
     from shared import services
     from shared.reports.ingest import ingest_report, report_object
     from shared.runtime.clients import storage_client

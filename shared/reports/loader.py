@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from shared.errors import PermanentError, TransientError
@@ -96,8 +97,6 @@ def _job_error(job) -> str | None:
 
 
 def _json_value(value):
-    from datetime import datetime
-
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")

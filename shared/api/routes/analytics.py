@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from urllib.parse import quote, urlencode
 
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
@@ -125,8 +126,6 @@ def campaign_analytics_link(path: AnalyticsPath, query: RangeQuery):
     token, expires_at = mint_view_token(services.secrets().access(config.api_jwt_secret), config.api_audience,
                                         user=principal.user, roles=sorted(principal.roles), campaign=path.campaign_id)
     base = (config.api_base_url or flask.request.host_url).rstrip("/")
-    from urllib.parse import quote, urlencode
-
     url = (f"{base}/campaigns/{quote(path.campaign_id, safe='')}/analytics/page?"
            + urlencode({"from": query.from_.isoformat(), "to": query.to.isoformat(), "view": token}))
     return ViewLinkOut(url=url, expires_at=expires_at).model_dump(mode="json")

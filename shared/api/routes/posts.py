@@ -9,6 +9,7 @@ import re
 import zoneinfo
 from datetime import datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -25,10 +26,10 @@ from shared.content.service import (
     OwnCopy,
     check_caption,
     clean_hashtags,
-    utc_or_refuse,
 )
 from shared.posts.model import PostStatus
 from shared.posts.schedule import PlannedTime
+from shared.runtime.clock import utc_or_refuse
 
 blueprint = APIBlueprint("posts", __name__, abp_tags=[Tag(name="posts")], abp_security=[{"bearer": []}])
 
@@ -305,8 +306,6 @@ def get_content(path: ContentPath):
 @blueprint.get("/calendar", responses={200: CalendarOut})
 def get_calendar(query: CalendarQuery):
     """Posts from `from` to `to` (inclusive, at most 92 days) grouped by local date in `tz`."""
-    from zoneinfo import ZoneInfo
-
     from shared.posts.calendar import calendar
 
     try:

@@ -20,8 +20,8 @@ import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError
+from shared.platforms.credentials import StaticToken, with_fresh_token
 from shared.platforms.token_endpoint import call_token_endpoint
-from shared.publishing.credentials import StaticToken, with_fresh_token
 from shared.runtime.logging import log_event, register_secret
 
 if TYPE_CHECKING:

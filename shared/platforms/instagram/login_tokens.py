@@ -53,7 +53,7 @@ def login_of(account: dict | None, tokens, default: str) -> str:
     graph.facebook.com, so any that works today keeps working. A wrong guess fails closed: Meta
     answers 190, the refresh fails and the account is marked for reconnecting (nothing is posted),
     and connecting records the login. `tokens`: the secret's dict, or a TokenSource that can read it
-    (`stored`, publishing/credentials.py)."""
+    (`stored`, platforms/credentials.py)."""
     if isinstance(tokens, dict):
         recorded = tokens.get("login")
     else:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -24,8 +25,8 @@ from urllib.parse import quote
 import requests
 
 from shared.errors import AmbiguousError, AuthError, PermanentError, TransientError
+from shared.platforms.credentials import StaticToken, with_fresh_token
 from shared.platforms.token_endpoint import post_token_form
-from shared.publishing.credentials import StaticToken, with_fresh_token
 from shared.runtime.logging import log_event
 
 if TYPE_CHECKING:
@@ -298,8 +299,6 @@ def refresh_member_tokens(oauth_url: str, tokens: dict, *, timeout: float = 30.0
     """POST the OAuth endpoint (grant_type=refresh_token). The refresh token's lifetime counts from the
     first authorization and never slides, so its absolute expiry is kept with the tokens
     (docs/platforms.md#linkedin-tokens)."""
-    import time
-
     http = http or requests.Session()
     form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
             "client_id": tokens.get("client_id", ""), "client_secret": tokens.get("client_secret", "")}
@@ -323,8 +322,6 @@ def exchange_authorization_code(oauth_url: str, *, client_id: str, client_secret
                                 timeout: float = 30.0, http: requests.Session | None = None) -> dict:
     """POST /oauth/v2/accessToken with grant_type=authorization_code, the client credentials in the
     form and the same redirect_uri as the authorization request."""
-    import time
-
     http = http or requests.Session()
     form = {"grant_type": "authorization_code", "code": code, "client_id": client_id, "client_secret": client_secret,
             "redirect_uri": redirect_uri}

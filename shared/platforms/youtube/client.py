@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 import requests
 
 from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError
+from shared.platforms.credentials import StaticToken, with_fresh_token
 from shared.platforms.token_endpoint import post_token_form
 from shared.platforms.youtube.quota import seconds_until_pacific_midnight
-from shared.publishing.credentials import StaticToken, with_fresh_token
 from shared.runtime.logging import log_event
 
 if TYPE_CHECKING:

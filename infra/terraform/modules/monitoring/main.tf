@@ -31,7 +31,7 @@ locals {
     }
     account_needs_reconnect = {
       display_name = "Postgate: accounts needing reconnection"
-      description  = "ERROR \"account needs reconnecting\" (shared/publishing/credentials.py mark_needs_reconnect)."
+      description  = "ERROR \"account needs reconnecting\" (shared/platforms/credentials.py mark_needs_reconnect)."
       filter       = "${local.run_logs} AND severity=ERROR AND jsonPayload.message=\"account needs reconnecting\""
       labels       = { platform = "jsonPayload.platform", account_id = "jsonPayload.account_id" }
       value_field  = null

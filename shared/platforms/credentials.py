@@ -18,7 +18,8 @@ import uuid
 from collections.abc import Callable
 
 from shared.errors import AuthError, ConfigError, TransientError
-from shared.publishing import leases
+from shared.runtime import leases
+from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_event
 
 log = logging.getLogger(__name__)
@@ -179,8 +180,6 @@ def with_fresh_token(tokens, call: Callable[[str], object]):
 def mark_needs_reconnect(db, account_id: str, reason: str) -> None:
     """Visible on the account in Firestore, and one ERROR line (alerting keys on it): which account,
     and what a person must do. A later good refresh clears it."""
-    from shared.runtime.clock import utcnow
-
     db.collection("accounts").document(account_id).set(
         {"status": NEEDS_RECONNECT, "status_reason": reason, "status_at": utcnow()}, merge=True)
     log_event(log, logging.ERROR, "account needs reconnecting", account_id=account_id, reason=reason)

@@ -1,0 +1,131 @@
+"""Layering (issue 18): every import in shared/, at the top of a module or inside a function, goes
+to the importer's own layer or a lower one (shared/layers.py, docs/design.md#layers). Imports inside
+functions are allowed only for the documented cold-start exceptions (ALLOWED_LAZY) or, for shared
+modules, where moving them to the top would cost cold start or close a cycle; their count is reported."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from shared.layers import LAYERS, layer_of
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO / "shared"
+
+# Third-party imports that may stay inside functions: heavy to load, so a function's cold start
+# does not pay for them until first use (tests/test_coldstart.py). Prefix match on the module name.
+ALLOWED_LAZY = ("google", "googleapiclient", "flask", "flask_openapi3", "werkzeug", "pydantic", "jinja2", "jwt",
+                "requests")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+MODULES = {_module_name(p): p for p in sorted(SHARED.rglob("*.py"))}
+
+
+def _imports(module: str, path: Path):
+    """(line, imported module, inside a function) for every import statement in `path`; `from x
+    import y` names module x.y when y is a module, else x."""
+    tree = ast.parse(path.read_text(), str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+
+    def visit(node, in_function):
+        for child in ast.iter_child_nodes(node):
+            inner = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            if isinstance(child, ast.Import):
+                for alias in child.names:
+                    yield child.lineno, alias.name, in_function
+            elif isinstance(child, ast.ImportFrom):
+                if child.level:
+                    base = package.split(".")[: len(package.split(".")) - (child.level - 1)]
+                    source = ".".join(base + ([child.module] if child.module else []))
+                else:
+                    source = child.module or ""
+                for alias in child.names:
+                    candidate = f"{source}.{alias.name}"
+                    yield child.lineno, candidate if candidate in MODULES else source, in_function
+            yield from visit(child, inner)
+
+    yield from visit(tree, False)
+
+
+def _all_imports():
+    for module, path in MODULES.items():
+        for line, target, lazy in sorted(set(_imports(module, path))):  # `from m import a, b`: one row
+            yield module, path, line, target, lazy
+
+
+def test_every_shared_module_has_a_layer():
+    unplaced = []
+    for module in MODULES:
+        try:
+            layer_of(module)
+        except KeyError:
+            unplaced.append(module)
+    assert unplaced == [], f"add these to shared/layers.py: {unplaced}"
+
+
+def test_no_import_reaches_a_higher_layer():
+    offending = []
+    for module, path, line, target, lazy in _all_imports():
+        if not (target == "shared" or target.startswith("shared.")):
+            continue
+        (mine, my_name), (theirs, their_name) = layer_of(module), layer_of(target)
+        if theirs > mine:
+            where = "inside a function" if lazy else "at the top"
+            offending.append(f"{path.relative_to(REPO)}:{line} {module} ({my_name}) -> {target} ({their_name}), {where}")
+    assert offending == [], "imports against the layer order (docs/design.md#layers):\n" + "\n".join(offending)
+
+
+def test_third_party_imports_inside_functions_are_only_the_cold_start_exceptions():
+    offending = []
+    for _module, path, line, target, lazy in _all_imports():
+        if not lazy or target == "shared" or target.startswith("shared.") or target == "__future__":
+            continue
+        top = target.split(".")[0]
+        if top in ALLOWED_LAZY or target.startswith(ALLOWED_LAZY):
+            continue
+        offending.append(f"{path.relative_to(REPO)}:{line} {target}")
+    assert offending == [], "third-party imports inside functions that are not cold-start exceptions:\n" + "\n".join(offending)
+
+
+def test_the_layer_table_is_what_the_design_doc_shows(capsys):
+    design = (REPO / "docs" / "design.md").read_text()
+    section = design.split("## Layers", 1)[1].split("\n## ", 1)[0]
+    for name, prefixes in LAYERS:
+        assert f"**{name}**" in section, f"docs/design.md#layers does not name layer {name}"
+        for prefix in prefixes:
+            assert f"`{prefix}`" in section, f"docs/design.md#layers does not place {prefix}"
+    lazy_shared = sum(1 for *_, target, lazy in _all_imports() if lazy and target.startswith("shared"))
+    with capsys.disabled():
+        print(f"\nshared-module imports inside functions: {lazy_shared}")
+
+
+def test_no_two_shared_modules_import_each_other_at_any_depth():
+    """Same-layer imports are allowed, but never in a circle (counting imports inside functions)."""
+    graph: dict[str, set[str]] = {module: set() for module in MODULES}
+    for module, _, _, target, _ in _all_imports():
+        if target in MODULES and target != module:
+            graph[module].add(target)
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    cycles = []
+
+    def walk(module, path):
+        state[module] = 1
+        for target in sorted(graph[module]):
+            if state.get(target) == 1:
+                cycles.append(" -> ".join(path[path.index(target):] + [target]))
+            elif target not in state:
+                walk(target, path + [target])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            walk(module, [module])
+    assert cycles == [], "import cycles:\n" + "\n".join(cycles)
