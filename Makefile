@@ -69,6 +69,7 @@ lint: $(VENV)/.installed $(LINT_VENV)/.installed
 	$(PY) -c "from shared.topology import load_topology; load_topology()"
 	$(PY) -m ruff check shared functions infra tests
 	$(PY) -m mypy
+	$(PY) -m pytest -q tests/test_layers.py  # the written layer order (docs/design.md#layers)
 	@if command -v $(TERRAFORM) >/dev/null; then \
 		$(TERRAFORM) fmt -check -recursive infra/terraform && echo "terraform fmt: ok"; \
 	else \
