@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -108,6 +109,20 @@ def _save_full_page_screenshot(driver, path) -> None:
     print(f"screenshot: {path}")
 
 
+def _assert_accessible(driver) -> None:
+    """axe-core (the copy axe-selenium-python ships) finds no serious or critical violation. It is run
+    through DevTools, which the page's CSP does not govern."""
+    import axe_selenium_python
+
+    script = (Path(axe_selenium_python.__file__).parent / "node_modules/axe-core/axe.min.js").read_text()
+    driver.execute_script(script)
+    driver.set_script_timeout(30)
+    result = driver.execute_async_script("const done = arguments[arguments.length - 1]; axe.run().then(done);")
+    serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
+               if v["impact"] in ("serious", "critical")]
+    assert not serious, serious
+
+
 def _assert_no_policy_or_script_errors(driver) -> None:
     errors = console_errors(driver)
     assert not [e for e in errors if "Content Security Policy" in e or "Uncaught" in e], errors
@@ -145,6 +160,7 @@ def test_approver_sees_post_media_and_local_schedule_then_approves(review_env, b
     assert " ".join(content.text().split()) in text
     assert "7:30" in text and "11:30" in text and "UTC" in text, text  # New York time, with UTC beside it
     _assert_no_policy_or_script_errors(browser)
+    _assert_accessible(browser)
     _save_full_page_screenshot(browser, tmp_path / f"review-{width}px.png")
 
     _press(browser, "approve")
@@ -153,6 +169,7 @@ def test_approver_sees_post_media_and_local_schedule_then_approves(review_env, b
     recap = _page_text(browser)
     assert "tiktok" in recap.lower() and ("brand_main" in recap or ACCOUNT in recap), recap
     _assert_no_policy_or_script_errors(browser)
+    _assert_accessible(browser)
     decided = services.repository().get_content(content.id)
     assert decided.status == "approved"
     assert decided.approval.decision == "approved" and decided.approval.decided_by == APPROVER
