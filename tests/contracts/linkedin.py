@@ -258,27 +258,29 @@ def _owner(value, where: str, source: str, problems: list[str]) -> None:
         problems.append(f"{where}.owner must be a person or organization URN, got {value!r} [{source}]")
 
 
-def _images_init(x: Exchange, problems: list[str], today: date) -> None:
+def _wrapped_request(x: Exchange, problems: list[str], today: date, key: str, fields, source: str) -> dict | None:
+    """A versioned upload call whose body is `{key: {...}}` with only `fields` inside: the inner object."""
     _versioned(x, problems, today, body=True)
     body = _json_object(x, problems)
-    problems += _unknown(body, {"initializeUploadRequest"}, "the body", R.IMAGES_API)
-    req = body.get("initializeUploadRequest")
+    problems += _unknown(body, {key}, "the body", source)
+    req = body.get(key)
     if not isinstance(req, dict):
-        problems.append(f"initializeUploadRequest is required [{R.IMAGES_API}]")
-        return
-    problems += _unknown(req, R.IMAGE_INIT_FIELDS, "initializeUploadRequest", R.IMAGES_API)
-    _owner(req.get("owner"), "initializeUploadRequest", R.IMAGES_API, problems)
+        problems.append(f"{key} is required [{source}]")
+        return None
+    problems += _unknown(req, fields, key, source)
+    return req
+
+
+def _images_init(x: Exchange, problems: list[str], today: date) -> None:
+    req = _wrapped_request(x, problems, today, "initializeUploadRequest", R.IMAGE_INIT_FIELDS, R.IMAGES_API)
+    if req is not None:
+        _owner(req.get("owner"), "initializeUploadRequest", R.IMAGES_API, problems)
 
 
 def _videos_init(x: Exchange, problems: list[str], today: date) -> None:
-    _versioned(x, problems, today, body=True)
-    body = _json_object(x, problems)
-    problems += _unknown(body, {"initializeUploadRequest"}, "the body", R.VIDEOS_API)
-    req = body.get("initializeUploadRequest")
-    if not isinstance(req, dict):
-        problems.append(f"initializeUploadRequest is required [{R.VIDEOS_API}]")
+    req = _wrapped_request(x, problems, today, "initializeUploadRequest", R.VIDEO_INIT_FIELDS, R.VIDEOS_API)
+    if req is None:
         return
-    problems += _unknown(req, R.VIDEO_INIT_FIELDS, "initializeUploadRequest", R.VIDEOS_API)
     missing = [f for f in R.VIDEO_INIT_REQUIRED if f not in req]
     if missing:
         problems.append(f"initializeUploadRequest lacks {', '.join(missing)} [{R.VIDEOS_API}]")
@@ -292,14 +294,9 @@ def _videos_init(x: Exchange, problems: list[str], today: date) -> None:
 
 
 def _videos_finalize(x: Exchange, problems: list[str], today: date) -> None:
-    _versioned(x, problems, today, body=True)
-    body = _json_object(x, problems)
-    problems += _unknown(body, {"finalizeUploadRequest"}, "the body", R.VIDEOS_API)
-    req = body.get("finalizeUploadRequest")
-    if not isinstance(req, dict):
-        problems.append(f"finalizeUploadRequest is required [{R.VIDEOS_API}]")
+    req = _wrapped_request(x, problems, today, "finalizeUploadRequest", R.VIDEO_FINALIZE_FIELDS, R.VIDEOS_API)
+    if req is None:
         return
-    problems += _unknown(req, R.VIDEO_FINALIZE_FIELDS, "finalizeUploadRequest", R.VIDEOS_API)
     missing = sorted(R.VIDEO_FINALIZE_FIELDS - set(req))
     if missing:
         problems.append(f"finalizeUploadRequest lacks {', '.join(missing)} [{R.VIDEOS_API}]")

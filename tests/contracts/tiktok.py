@@ -248,14 +248,20 @@ def _status(ex: Exchange, problems: list[str]) -> bool:
     return not ex.dropped
 
 
-def _video_query(ex: Exchange, problems: list[str]) -> bool:
-    _bearer(ex, problems)
+def _fields_param(ex: Exchange, problems: list[str], known, kind: str, page: str, object_page: str) -> list[str]:
+    """The comma-separated `fields` query parameter: required, and only the object's documented fields."""
     fields = [f for f in ex.params().get("fields", "").split(",") if f]
     if not fields:
-        problems.append(f"the fields query parameter is required [{R.VIDEO_QUERY}]")
-    unknown = [f for f in fields if f not in R.VIDEO_FIELDS]
+        problems.append(f"the fields query parameter is required [{page}]")
+    unknown = [f for f in fields if f not in known]
     if unknown:
-        problems.append(f"fields {unknown} are not video object fields [{R.VIDEO_OBJECT}]")
+        problems.append(f"fields {unknown} are not {kind} object fields [{object_page}]")
+    return fields
+
+
+def _video_query(ex: Exchange, problems: list[str]) -> bool:
+    _bearer(ex, problems)
+    fields = _fields_param(ex, problems, R.VIDEO_FIELDS, "video", R.VIDEO_QUERY, R.VIDEO_OBJECT)
     body = _json_body(ex, problems, R.VIDEO_QUERY)
     filters = body.get("filters")
     ids = filters.get("video_ids") if isinstance(filters, dict) else None
@@ -279,12 +285,7 @@ def _video_query(ex: Exchange, problems: list[str]) -> bool:
 
 def _user_info(ex: Exchange, problems: list[str]) -> bool:
     _bearer(ex, problems)
-    fields = [f for f in ex.params().get("fields", "").split(",") if f]
-    if not fields:
-        problems.append(f"the fields query parameter is required [{R.USER_INFO}]")
-    unknown = [f for f in fields if f not in R.USER_FIELDS]
-    if unknown:
-        problems.append(f"fields {unknown} are not user object fields [{R.USER_INFO}]")
+    fields = _fields_param(ex, problems, R.USER_FIELDS, "user", R.USER_INFO, R.USER_INFO)
     data = _envelope(ex, problems, R.USER_INFO)
     if data is not None:
         user = data.get("user")
