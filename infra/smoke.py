@@ -311,7 +311,7 @@ class SmokeCheck:
         return f"POST approve -> 200; content approved by {self.approver}"
 
     def wait_dry_run_stop(self) -> str:
-        from shared.posts.state_machine import TERMINAL
+        from shared.model.state_machine import TERMINAL
         from shared.publishing.publisher import DRY_RUN_REASON
 
         deadline = time.monotonic() + self.settle_timeout

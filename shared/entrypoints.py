@@ -31,7 +31,7 @@ def generate(brief_payload: dict[str, Any], idempotency_key: str | None = None):
 
 def request_approval(config, content) -> None:
     """Ask the approvers about this exact version (content-created; approval-notify sends the links)."""
-    from shared.pubsub import publish_json
+    from shared.runtime.pubsub import publish_json
     from shared.topology import get_topology
 
     with log_context(correlation_id=content.id):
@@ -128,7 +128,7 @@ def after_decision(config, result) -> None:
     """Once a decision is committed (link or API): due posts go to their platforms' publish topics,
     and a rejection is told to whoever asked for the approval, with the reason. Neither can undo
     the decision: a lost message leaves the post queued for dispatch, a lost notice is logged."""
-    from shared.pubsub import publish_json
+    from shared.runtime.pubsub import publish_json
     from shared.topology import get_topology
 
     topology = get_topology()
@@ -192,7 +192,7 @@ def refresh_tokens():
 def dispatch():
     """Send scheduled posts that are due and parked posts whose wait is over to their platform topics."""
     from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS, dispatch_due
-    from shared.pubsub import publish_json
+    from shared.runtime.pubsub import publish_json
     from shared.topology import get_topology
 
     config = get_config()
@@ -210,7 +210,7 @@ def pull_metrics(payload: dict[str, Any], message_id: str | None = None):
     """analytics-pull: a Scheduler tick (or a continuation of a big run) -> analytics-work messages,
     one account and at most analytics_batch_max_posts posts each."""
     from shared.analytics.fanout import pull
-    from shared.pubsub import publish_json
+    from shared.runtime.pubsub import publish_json
     from shared.topology import get_topology
 
     config = get_config()

@@ -9,8 +9,8 @@ from shared.runtime.config import get_config
 
 @lru_cache(maxsize=1)
 def repository():
-    from shared.posts.repository import Repository
     from shared.runtime.clients import firestore_client
+    from shared.stores.posts import Repository
 
     return Repository(firestore_client(get_config().project))
 
@@ -24,7 +24,7 @@ def secrets():
 
 @lru_cache(maxsize=1)
 def media_store():
-    from shared.media import MediaStore
+    from shared.stores.media import MediaStore
 
     return MediaStore(get_config().project)
 

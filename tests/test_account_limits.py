@@ -15,7 +15,7 @@ BURST = 200
 def _clone_queued_posts(template, count: int) -> list[str]:
     """`count` approved, queued posts of the same approved content, all for one account."""
     from shared import services
-    from shared.posts.repository import _dump
+    from shared.stores.posts import _dump
 
     db = services.repository().db
     ids = [f"{template.id}-burst-{i:03d}" for i in range(count)]

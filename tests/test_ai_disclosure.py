@@ -10,7 +10,7 @@ import html
 import re
 from datetime import UTC
 
-from shared.content.model import GeneratedDraft, GeneratedImage
+from shared.model.content import GeneratedDraft, GeneratedImage
 from tests.conftest import (
     ACCOUNT,
     MEDIA_BUCKET,

@@ -201,7 +201,7 @@ def test_schedule_boundaries():
 
 # -- the fetch ------------------------------------------------------------------------------------------
 def test_latest_metrics_on_the_post_rows_in_bigquery_and_a_summary(env, sandbox, logs):
-    from shared.analytics.model import PlatformMetrics, engagement_rate
+    from shared.model.analytics import PlatformMetrics, engagement_rate
 
     ids = _seed(sandbox, env["access_token"], 25, scheduled=True)
     sandbox.set_video_metrics(_post(ids[0])["platform_ids"]["video_id"], view_count=1000, like_count=30,

@@ -119,7 +119,7 @@ def test_delete_is_refused_while_posts_are_scheduled_and_force_cancels_them(api,
 
 def test_forced_delete_still_refuses_while_a_publisher_holds_a_post(api, env):
     from shared import services
-    from shared.posts.repository import claim_for_publishing
+    from shared.stores.posts import claim_for_publishing
 
     [post] = _scheduled_posts(env)
     repo = services.repository()

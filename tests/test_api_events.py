@@ -170,7 +170,7 @@ def _wait_until(predicate, timeout: float = 10.0) -> bool:
 
 def test_heartbeats_then_end_at_the_time_limit_and_the_listener_is_released(env, draft):
     from shared import services
-    from shared.posts.live_status import content_events
+    from shared.stores.live_status import content_events
 
     baseline = _listener_threads()
     started = time.monotonic()
@@ -185,7 +185,7 @@ def test_heartbeats_then_end_at_the_time_limit_and_the_listener_is_released(env,
 
 def test_client_leaving_unsubscribes_the_listener(env, draft):
     from shared import services
-    from shared.posts.live_status import content_events
+    from shared.stores.live_status import content_events
 
     baseline = _listener_threads()
     stream = content_events(services.repository().db, draft.id, stream_seconds=60)

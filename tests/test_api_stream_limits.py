@@ -102,7 +102,7 @@ def test_a_stream_with_nothing_to_report_ends_when_idle_and_releases_its_listene
     import threading
 
     from shared import services
-    from shared.posts.live_status import content_events
+    from shared.stores.live_status import content_events
 
     def listeners() -> int:
         return sum(1 for t in threading.enumerate() if t.name == "Thread-ConsumeBidirectionalStream" and t.is_alive())

@@ -1,6 +1,6 @@
 """Campaign numbers from BigQuery post_metrics: per UTC day and platform each post counts once, with
 its last snapshot of the day; totals take each post's last snapshot in the range; the engagement rate
-is shared/analytics/model.py's formula; the API, its view links and the CLI serve the same numbers."""
+is shared/model/analytics.py's formula; the API, its view links and the CLI serve the same numbers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from shared.analytics.model import PlatformMetrics, engagement_rate
+from shared.model.analytics import PlatformMetrics, engagement_rate
 from tests.conftest import PROJECT, bearer
 
 CAMPAIGN = "spring-launch"

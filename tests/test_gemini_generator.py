@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from shared.content.gemini import GeminiGenerator
-from shared.content.model import Brief
 from shared.errors import ConfigError, PermanentError, TransientError
+from shared.model.content import Brief
 from shared.runtime.config import Config
 from tests.fakes.gemini_server import FakeGeminiServer, tiny_png
 

@@ -107,25 +107,59 @@ def test_the_layer_table_is_what_the_design_doc_shows(capsys):
         print(f"\nshared-module imports inside functions: {lazy_shared}")
 
 
+def _cycles(graph: dict[str, set[str]]) -> list[str]:
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    cycles = []
+
+    def walk(node, path):
+        state[node] = 1
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                cycles.append(" -> ".join(path[path.index(target):] + [target]))
+            elif target not in state:
+                walk(target, path + [target])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            walk(node, [node])
+    return cycles
+
+
 def test_no_two_shared_modules_import_each_other_at_any_depth():
     """Same-layer imports are allowed, but never in a circle (counting imports inside functions)."""
     graph: dict[str, set[str]] = {module: set() for module in MODULES}
     for module, _, _, target, _ in _all_imports():
         if target in MODULES and target != module:
             graph[module].add(target)
-    state: dict[str, int] = {}  # 1: on the current path, 2: done
-    cycles = []
-
-    def walk(module, path):
-        state[module] = 1
-        for target in sorted(graph[module]):
-            if state.get(target) == 1:
-                cycles.append(" -> ".join(path[path.index(target):] + [target]))
-            elif target not in state:
-                walk(target, path + [target])
-        state[module] = 2
-
-    for module in sorted(graph):
-        if module not in state:
-            walk(module, [module])
+    cycles = _cycles(graph)
     assert cycles == [], "import cycles:\n" + "\n".join(cycles)
+
+
+def _package(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
+def test_packages_form_no_cycle():
+    """shared.<package> as a whole: no package imports one that imports it back, at any depth."""
+    graph: dict[str, set[str]] = {_package(module): set() for module in MODULES}
+    examples: dict[tuple[str, str], str] = {}
+    for module, path, line, target, _ in _all_imports():
+        if target in MODULES and _package(target) != _package(module):
+            graph[_package(module)].add(_package(target))
+            examples.setdefault((_package(module), _package(target)), f"{path.relative_to(REPO)}:{line}")
+    cycles = _cycles(graph)
+    detail = []
+    for cycle in cycles:
+        hops = cycle.split(" -> ")
+        detail.append(cycle + "  (" + ", ".join(examples[(a, b)] for a, b in zip(hops, hops[1:])) + ")")
+    assert cycles == [], "package cycles:\n" + "\n".join(detail)
+
+
+def test_each_package_sits_in_one_layer():
+    layers: dict[str, set[str]] = {}
+    for module in MODULES:
+        if module.count(".") >= 1:
+            layers.setdefault(_package(module), set()).add(layer_of(module)[1])
+    mixed = {package: sorted(names) for package, names in layers.items() if len(names) > 1}
+    assert mixed == {}, f"packages spanning layers: {mixed}"

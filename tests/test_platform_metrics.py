@@ -17,13 +17,13 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from shared.analytics.model import MetricsRefused, PlatformMetrics
-from shared.content.model import TargetSpec
 from shared.errors import CapReached, PermanentError
+from shared.model.analytics import MetricsRefused, PlatformMetrics
+from shared.model.content import TargetSpec
+from shared.model.post import Post
 from shared.platforms.base import MetricsContext
 from shared.platforms.credentials import StaticToken
 from shared.platforms.registry import PLATFORMS, adapter_for
-from shared.posts.model import Post
 from shared.runtime.config import Config
 
 CLIENT = {"client_id": "postgate-metrics", "client_secret": "metrics-client-secret"}

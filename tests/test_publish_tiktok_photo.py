@@ -106,7 +106,7 @@ def test_a_target_can_ask_for_a_photo_post_when_the_content_also_has_a_video(env
 
 
 def test_post_type_is_covered_by_the_approval_and_old_hashes_still_match():
-    from shared.content.model import TargetSpec, content_hash
+    from shared.model.content import TargetSpec, content_hash
 
     plain = TargetSpec(account_id=ACCOUNT, privacy_level="SELF_ONLY")
     before = content_hash("c", [], [], [plain], None)

@@ -26,8 +26,8 @@ def _queued_posts(env, n: int) -> list:
 
 def _claimed_and_abandoned(env, *, create_sent: bool):
     """A post whose publishing attempt died after its claim (its lease has run out)."""
-    from shared.posts.repository import claim_for_publishing
     from shared.runtime.clock import utcnow
+    from shared.stores.posts import claim_for_publishing
 
     [post] = _queued_posts(env, 1)
     claim = claim_for_publishing(_repo(), post.id, lease_seconds=60)
@@ -72,7 +72,7 @@ def test_an_attempt_that_died_after_the_create_call_is_looked_up_never_created_a
 
 
 def test_a_duplicate_delivery_after_a_dead_attempt_does_not_create_again(env, sandbox):
-    from shared.posts.repository import claim_for_publishing
+    from shared.stores.posts import claim_for_publishing
 
     post_id = _claimed_and_abandoned(env, create_sent=True)
     claim = claim_for_publishing(_repo(), post_id, lease_seconds=60)

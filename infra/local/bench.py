@@ -42,8 +42,8 @@ def published_post_doc(*, post_id: str, account_id: str, platform: str, platform
                        target: dict | None = None) -> dict:
     """A `posts/{id}` document as the publisher and status poll leave a published post (plus
     `metrics_next_at = published_at`, the field the publisher is to write, when `scheduled`)."""
-    from shared.content.model import TargetSpec
-    from shared.posts.model import Post
+    from shared.model.content import TargetSpec
+    from shared.model.post import Post
 
     post = Post(id=post_id, content_id=f"content-{post_id}", account_id=account_id, platform=platform,
                 campaign=campaign, status="published", content_hash="bench", target=TargetSpec(**(target or {

@@ -117,7 +117,7 @@ def _pull_metrics(stack: LocalStack, content_id: str, expected: int, timeout: fl
     """One analytics pull, as the hourly Scheduler tick starts it (analytics-pull fans out, analytics-fetch
     writes post_metrics); the number of this content's snapshot rows once every post has one."""
     from shared import services
-    from shared.pubsub import publish_json
+    from shared.runtime.pubsub import publish_json
     from shared.topology import get_topology
 
     publish_json(stack.project, get_topology().schedules["analytics-tick"].topic, {"tick": "analytics"})

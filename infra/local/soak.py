@@ -516,10 +516,10 @@ class Soak:
         services.reset()
         with self.phases("setup: provision"):
             provision(PROJECT, media_bucket=MEDIA_BUCKET, bq=bigquery_client(PROJECT, self.emulators.bigquery_url))
-        import shared.posts.repository
         import shared.publishing.publisher
+        import shared.stores.posts
 
-        if shared.posts.repository.utcnow != CLOCK.utcnow or shared.publishing.publisher.utcnow != CLOCK.utcnow:
+        if shared.stores.posts.utcnow != CLOCK.utcnow or shared.publishing.publisher.utcnow != CLOCK.utcnow:
             raise RuntimeError("a shared module bound the real clock before the soak's clock was installed")
         repo = services.repository()
         for p in self.platforms.values():
@@ -627,7 +627,7 @@ class Soak:
         from shared import entrypoints, services
         from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS, dispatch_due
         from shared.publishing.status_poll import poll_once
-        from shared.pubsub import publish_json
+        from shared.runtime.pubsub import publish_json
         from shared.topology import get_topology
 
         config, topology, repo = self.config, get_topology(), services.repository()
@@ -843,7 +843,7 @@ class Soak:
     def count(self):
         from infra.local.soak_report import judge
         from shared import services
-        from shared.posts.model import Post
+        from shared.model.post import Post
         from shared.topology import get_topology
 
         with self.phases("count: firestore"):

@@ -120,7 +120,7 @@ class LocalStack:
             raise RuntimeError(f"functions not serving after {timeout}s: {sorted(pending)}; see {self.workdir}")
 
     def _tick_schedules(self) -> None:
-        from shared.pubsub import publish_json
+        from shared.runtime.pubsub import publish_json
 
         topo = get_topology()
         next_due = {name: 0.0 for name in topo.schedules}

@@ -28,9 +28,9 @@ from urllib.parse import urlencode
 from shared.errors import AuthError, ConfigError, PermanentError, PostgateError, TransientError
 from shared.platforms.credentials import StaticToken
 from shared.platforms.registry import adapter_for
-from shared.posts.repository import run_with_contention_retry
 from shared.runtime.logging import log_event, register_secret
 from shared.secrets import SecretNotFound
+from shared.stores.posts import run_with_contention_retry
 
 log = logging.getLogger(__name__)
 

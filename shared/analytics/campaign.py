@@ -6,7 +6,7 @@ so a day's row says where the campaign stood at the end of that day, not what ha
 
 Totals for a date range are each post's last snapshot in the range, summed per platform: adding the
 days up would count a post once per day it was fetched. Their engagement rate comes from
-shared/analytics/model.py engagement_rate, the formula the view applies in SQL.
+shared/model/analytics.py engagement_rate, the formula the view applies in SQL.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from pydantic import BaseModel, Field
 
-from shared.analytics.model import PlatformMetrics, engagement_rate
+from shared.model.analytics import PlatformMetrics, engagement_rate
 from shared.runtime.logging import log_event
 from shared.topology import get_topology
 

@@ -26,7 +26,6 @@ from datetime import datetime
 from typing import Any
 
 from shared.analytics import runs, selection, writer
-from shared.analytics.model import MetricsRefused, PlatformMetrics
 from shared.errors import (
     AuthError,
     BadMessage,
@@ -36,10 +35,11 @@ from shared.errors import (
     TransientError,
     ValidationError,
 )
+from shared.model.analytics import MetricsRefused, PlatformMetrics
+from shared.model.post import Post
 from shared.platforms.base import MetricsContext
 from shared.platforms.credentials import NEEDS_RECONNECT, mark_needs_reconnect
 from shared.platforms.registry import PLATFORMS, adapter_for
-from shared.posts.model import Post
 from shared.publishing.publisher import account_tokens
 from shared.runtime import leases
 from shared.runtime.clock import utcnow

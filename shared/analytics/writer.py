@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from shared.analytics.model import MetricsRefused, PlatformMetrics, engagement_rate
+from shared.model.analytics import MetricsRefused, PlatformMetrics, engagement_rate
 from shared.topology import get_topology
 
 TABLE = "post_metrics"

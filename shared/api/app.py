@@ -247,7 +247,7 @@ _REASONS = {400: "bad input (the field is named)", 401: "no or invalid bearer to
 
 
 def _is_contention(exc: BaseException) -> bool:
-    from shared.posts.repository import is_contention
+    from shared.stores.posts import is_contention
 
     return is_contention(exc)
 

@@ -3,7 +3,7 @@
 Changes of one item (a content item and its posts) run one at a time per instance: one more may
 wait its turn briefly, and any beyond that are answered 503 with Retry-After at once instead of
 each holding a request thread while their transactions lock each other out. Every API request's
-transactions retry within a small budget (shared.posts.repository.ContentionBudget), so contention
+transactions retry within a small budget (shared.stores.posts.ContentionBudget), so contention
 from other instances or background functions ends in a 503 within seconds too. Nothing is applied
 partly: a refused change ran no transaction, or one that did not commit.
 """
@@ -79,6 +79,6 @@ def one_change_at_a_time(key: str):
 
 def request_budget():
     """The retry budget of every transaction one API request runs."""
-    from shared.posts.repository import contention_budget
+    from shared.stores.posts import contention_budget
 
     return contention_budget(API_TRANSACTION_ATTEMPTS, API_TRANSACTION_SECONDS)

@@ -9,8 +9,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.content.model import ContentItem, TargetSpec
-from shared.posts.model import Post
+from shared.model.content import ContentItem, TargetSpec
+from shared.model.post import Post
 
 
 class TransitionOut(BaseModel):

@@ -20,11 +20,15 @@ from urllib.parse import urlencode
 from shared.approval import pages
 from shared.approval.notifiers import ApprovalRequest
 from shared.approval.tokens import Action, LinkClaims, TokenRefused, issue_token, verify_token
-from shared.content.disclosure import review_line
-from shared.content.model import Approval, ContentItem
 from shared.errors import MediaChanged, ValidationError
-from shared.posts.model import Post, post_id_for
-from shared.posts.repository import (
+from shared.model.content import Approval, ContentItem
+from shared.model.disclosure import review_line
+from shared.model.post import Post, post_id_for
+from shared.model.state_machine import transition
+from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS
+from shared.runtime.clock import utcnow
+from shared.runtime.logging import log_context, log_event, register_secret
+from shared.stores.posts import (
     APPROVALS,
     CONTENTION_ERRORS,
     Repository,
@@ -32,14 +36,10 @@ from shared.posts.repository import (
     is_contention,
     run_with_contention_retry,
 )
-from shared.posts.state_machine import transition
-from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS
-from shared.runtime.clock import utcnow
-from shared.runtime.logging import log_context, log_event, register_secret
 
 if TYPE_CHECKING:  # annotations only: importing the config module at runtime costs cold start
-    from shared.media import MediaStore
     from shared.runtime.config import Config
+    from shared.stores.media import MediaStore
 
 log = logging.getLogger(__name__)
 DEFAULT_APPROVER = "marketing-lead"
@@ -166,7 +166,7 @@ def _cards(repo: Repository, content: ContentItem) -> list[dict]:
         platform = account.get("platform", "?")
         card = adapter_for(platform).preview(content, target, account)
         handle = account.get("handle")
-        # The media this target carries decides the disclosure, as at publish (shared/content/disclosure.py).
+        # The media this target carries decides the disclosure, as at publish (shared/model/disclosure.py).
         disclosure = ("AI-generated media", review_line(platform, pages.platform_name(platform), card.media,
                                                             unavailable=card.ai_field_unavailable))
         cards.append({

@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime
 
-from shared.campaigns.model import Campaign, slug_of
 from shared.errors import PostgateError, ValidationError
-from shared.posts.model import Post
-from shared.posts.repository import POSTS, Repository, run_with_contention_retry
+from shared.model.campaign import Campaign, slug_of
+from shared.model.post import Post
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_event
+from shared.stores.posts import POSTS, Repository, run_with_contention_retry
 
 log = logging.getLogger(__name__)
 CAMPAIGNS = "campaigns"

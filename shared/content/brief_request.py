@@ -49,7 +49,7 @@ def parse_brief(payload: dict[str, Any]):
     """The Brief, or ValidationError naming the first bad field and listing every problem."""
     from pydantic import ValidationError as PydanticError
 
-    from shared.content.model import Brief
+    from shared.model.content import Brief
 
     try:
         return Brief.model_validate(payload)

@@ -19,8 +19,8 @@ import re
 import sys
 from typing import Any
 
-from shared.content.model import Brief, GeneratedDraft, GeneratedImage
 from shared.errors import ConfigError, PermanentError, TransientError
+from shared.model.content import Brief, GeneratedDraft, GeneratedImage
 
 # google-genai 3.x talks to the Gemini API's `v1` by default. The image-generation docs and
 # the REST contract Postgate was written against use `v1beta`, so the version is pinned here

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from shared.content.model import Brief, GeneratedDraft
+from shared.model.content import Brief, GeneratedDraft
 
 
 class ContentGenerator(Protocol):

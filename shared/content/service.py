@@ -12,19 +12,19 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.campaigns.model import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
-from shared.content.disclosure import carry_ai_flags
 from shared.content.generation import ContentGenerator
-from shared.content.model import HASHTAG_PATTERN, Brief, ContentItem, GsUri, MediaRef, TargetSpec, content_hash
 from shared.errors import ValidationError
-from shared.media import parse_gs_uri
+from shared.model.campaign import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
+from shared.model.content import HASHTAG_PATTERN, Brief, ContentItem, GsUri, MediaRef, TargetSpec, content_hash
+from shared.model.disclosure import carry_ai_flags
+from shared.model.post import Post, post_id_for
+from shared.model.schedule import PlannedTime, check_planned_time
+from shared.model.state_machine import transition
 from shared.platforms.registry import adapter_for
-from shared.posts.model import Post, post_id_for
-from shared.posts.repository import Repository, new_transaction, run_with_contention_retry
-from shared.posts.schedule import PlannedTime, check_planned_time
-from shared.posts.state_machine import transition
 from shared.runtime.clock import as_utc, utcnow
 from shared.runtime.logging import log_context, log_event
+from shared.stores.media import parse_gs_uri
+from shared.stores.posts import Repository, new_transaction, run_with_contention_retry
 
 log = logging.getLogger(__name__)
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
@@ -372,7 +372,7 @@ def create_copies(copies: list[OwnCopy], *, requested_by: str, repo: Repository,
 def _write_all(repo: Repository, items: list[tuple[ContentItem, list[Post]]]) -> None:
     from google.api_core.exceptions import AlreadyExists
 
-    from shared.posts.repository import _dump
+    from shared.stores.posts import _dump
 
     batch = repo.db.batch()
     for content, posts in items:
@@ -402,7 +402,7 @@ def reopen_for_approval(repo: Repository, content_id: str, *, expected_hash: str
     """
     from google.cloud import firestore
 
-    from shared.posts.repository import _dump
+    from shared.stores.posts import _dump
 
     ref = repo.content_ref(content_id)
 

@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from shared.content.model import ContentItem, MediaRef
-from shared.posts.model import Post
+from shared.model.content import ContentItem, MediaRef
+from shared.model.post import Post
 
 
 class TokenSource(Protocol):
@@ -70,12 +70,12 @@ class PublishContext:
     content: ContentItem
     account: dict
     tokens: TokenSource
-    media_store: Any  # shared.media.MediaStore
+    media_store: Any  # shared.stores.media.MediaStore
     config: Any  # shared.runtime.config.Config
     retry: Callable[[Callable[[], Any]], Any]  # in-process retry of TransientError
     mark_create_sent: Callable[[], None]
     save_platform_ids: Callable[[dict[str, str]], None]
-    repo: Any = None  # shared.posts.repository.Repository, for platform bookkeeping (e.g. quota)
+    repo: Any = None  # shared.stores.posts.Repository, for platform bookkeeping (e.g. quota)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from shared.analytics.model import MetricsRefused, PlatformMetrics
-from shared.posts.model import Post
+from shared.model.analytics import MetricsRefused, PlatformMetrics
+from shared.model.post import Post
 
 Answer = PlatformMetrics | MetricsRefused
 

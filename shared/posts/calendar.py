@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from shared.content.model import ContentItem
-from shared.posts.model import Post
-from shared.posts.repository import Repository
+from shared.model.content import ContentItem
+from shared.model.post import Post
 from shared.posts.service import posts_between, when
+from shared.stores.posts import Repository
 
 
 def calendar(repo: Repository, first: date, last: date, zone,

@@ -17,18 +17,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
-from shared.content.disclosure import carry_ai_flags
-from shared.content.model import ContentItem, MediaRef
 from shared.content.service import CopyRefused, check_targets, describe_media, reopen_for_approval
 from shared.errors import IllegalTransition, ValidationError
+from shared.model.content import ContentItem, MediaRef
+from shared.model.disclosure import carry_ai_flags
+from shared.model.post import Post, Transition, post_id_for
+from shared.model.schedule import PAST_GRACE, PLAN_HORIZON, check_planned_time  # noqa: F401 - PAST_GRACE re-exported
+from shared.model.state_machine import transition
 from shared.platforms.registry import adapter_for
-from shared.posts.model import Post, Transition, post_id_for
-from shared.posts.repository import Repository, new_transaction, run_with_contention_retry
-from shared.posts.schedule import PAST_GRACE, PLAN_HORIZON, check_planned_time  # noqa: F401 - PAST_GRACE re-exported
-from shared.posts.state_machine import transition
 from shared.publishing.limits import limits_for
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
+from shared.stores.posts import Repository, new_transaction, run_with_contention_retry
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ CLAIMED = frozenset({"publishing", "processing"})
 DELETABLE = OPEN | {"rejected", "cancelled"}
 # Counted against an account's posts-per-day cap when planned for, or published on, that day.
 COUNTED_FOR_CAP = frozenset({"approved", "scheduled", "queued", "publishing", "processing", "published"})
-RESCHEDULE_HORIZON = PLAN_HORIZON  # the one rule: shared/posts/schedule.py
+RESCHEDULE_HORIZON = PLAN_HORIZON  # the one rule: shared/model/schedule.py
 DAY_SECONDS = 86400
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FAR = datetime(9999, 1, 1, tzinfo=UTC)

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from shared.posts.model import Post
-from shared.posts.repository import Repository, recover_expired_lease
-from shared.posts.state_machine import transition
+from shared.model.post import Post
+from shared.model.state_machine import transition
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
+from shared.stores.posts import Repository, recover_expired_lease
 
 log = logging.getLogger(__name__)
 # A queued post whose publish message may be lost is sent again after this long.

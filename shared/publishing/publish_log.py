@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from shared.posts.model import Post
+from shared.model.post import Post
 from shared.topology import get_topology
 
 CLAIM_SECONDS = 300  # longer than one MERGE takes; a crashed writer's claim lapses after it

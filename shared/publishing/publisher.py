@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from shared.content.model import ContentItem
 from shared.content.service import void_for_changed_media
 from shared.errors import (
     AmbiguousError,
@@ -23,6 +22,9 @@ from shared.errors import (
     TransientError,
     ValidationError,
 )
+from shared.model.content import ContentItem
+from shared.model.post import Post
+from shared.model.state_machine import transition
 from shared.platforms.base import PublishContext, PublishResult, loggable_ids
 from shared.platforms.credentials import (
     DEFAULT_REFRESH_AHEAD_SECONDS,
@@ -31,14 +33,12 @@ from shared.platforms.credentials import (
     mark_needs_reconnect,
 )
 from shared.platforms.registry import adapter_for
-from shared.posts.model import Post
-from shared.posts.repository import Repository, claim_for_publishing, unconfirmed
-from shared.posts.state_machine import transition
 from shared.publishing import limits
 from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS
 from shared.publishing.retry import make_retry
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
+from shared.stores.posts import Repository, claim_for_publishing, unconfirmed
 
 log = logging.getLogger(__name__)
 

@@ -8,15 +8,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from shared.errors import AuthError, CapReached, ConfigError, PermanentError, TransientError, ValidationError
+from shared.model.post import Post
 from shared.platforms.base import StatusContext, StatusResult, loggable_ids
 from shared.platforms.credentials import mark_needs_reconnect
 from shared.platforms.registry import adapter_for
-from shared.posts.model import Post
-from shared.posts.repository import Repository
 from shared.publishing.publish_log import claim_publish_log, write_publish_log
 from shared.publishing.publisher import account_tokens
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
+from shared.stores.posts import Repository
 
 log = logging.getLogger(__name__)
 

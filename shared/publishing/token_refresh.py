@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from shared.errors import AuthError
 from shared.platforms.credentials import DEFAULT_REFRESH_AHEAD_SECONDS
 from shared.platforms.registry import adapter_for
-from shared.posts.repository import ACCOUNTS, Repository
 from shared.publishing.publisher import account_tokens
 from shared.runtime.logging import log_context, log_event
+from shared.stores.posts import ACCOUNTS, Repository
 
 log = logging.getLogger(__name__)
 # Longer than two ticks (6 h): a token is renewed at least once before it can lapse between ticks.

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.errors import BadMessage, ConfigError, PermanentError, TransientError, ValidationError
-from shared.pubsub import decode_cloud_event, message_age_seconds
 from shared.runtime.config import get_config
 from shared.runtime.logging import configure_logging, log_event
+from shared.runtime.pubsub import decode_cloud_event, message_age_seconds
 
 log = logging.getLogger("postgate.handler")
 _configured = False

@@ -10,9 +10,9 @@ from datetime import datetime
 from shared.approval import pages
 from shared.approval.service import PageResult, _verify
 from shared.approval.tokens import Action, TokenRefused, issue_token, verify_token
-from shared.posts.repository import APPROVALS, Repository
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event, register_secret
+from shared.stores.posts import APPROVALS, Repository
 from shared.youtube_sync import service
 from shared.youtube_sync.model import ID_PREFIX, MetadataChange
 

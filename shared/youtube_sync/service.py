@@ -27,9 +27,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from shared.errors import AuthError, ConfigError, PermanentError, TransientError, ValidationError
-from shared.posts.repository import APPROVALS, Repository, run_with_contention_retry
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event, register_secret
+from shared.stores.posts import APPROVALS, Repository, run_with_contention_retry
 from shared.youtube_sync.model import (
     AUDIT,
     CHANGES,
@@ -642,7 +642,7 @@ def _merge_row(bq, project: str, row: dict) -> None:
 # -- asking and telling (approval-notify) --------------------------------------------------------
 def publisher(config) -> Publish:
     """Messages about changes go where content-created messages go: approval-notify sends them."""
-    from shared.pubsub import publish_json
+    from shared.runtime.pubsub import publish_json
     from shared.topology import get_topology
 
     topic = get_topology().trigger_topic("approval-notify")

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.analytics.campaign import MAX_RANGE_DAYS, CampaignNumbers
 from shared.api.errors import ApiError, not_found
 from shared.api.schemas import Day
-from shared.campaigns.model import CAMPAIGN_ID_PATTERN
+from shared.model.campaign import CAMPAIGN_ID_PATTERN
 
 log = logging.getLogger("postgate.api.analytics")
 blueprint = APIBlueprint("analytics", __name__, abp_tags=[Tag(name="analytics")], abp_security=[{"bearer": []}])

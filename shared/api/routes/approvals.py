@@ -67,7 +67,7 @@ class HistoryEntry(BaseModel):
             return raw
         approval = raw.get("approval")
         if isinstance(approval, dict):
-            from shared.content.model import Approval
+            from shared.model.content import Approval
 
             try:
                 approval = ApprovalOut.of(Approval.model_validate(approval))

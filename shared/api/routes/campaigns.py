@@ -16,7 +16,7 @@ from shared.api.app import current_principal
 from shared.api.errors import ApiError, conflict, not_found
 from shared.api.models import PostOut, PostPage
 from shared.api.schemas import PageQuery, omittable, page_fields
-from shared.campaigns.model import CAMPAIGN_ID_PATTERN, DESCRIPTION_MAX, NAME_MAX, Campaign, CampaignStatus
+from shared.model.campaign import CAMPAIGN_ID_PATTERN, DESCRIPTION_MAX, NAME_MAX, Campaign, CampaignStatus
 
 blueprint = APIBlueprint("campaigns", __name__, abp_tags=[Tag(name="campaigns")], abp_security=[{"bearer": []}])
 
@@ -143,7 +143,7 @@ def delete_campaign(path: CampaignPath):
 def campaign_posts(path: CampaignPath, query: PageQuery):
     """Posts naming this campaign, in post id order (a content item's posts together)."""
     from shared.campaigns import service
-    from shared.content.model import ContentItem
+    from shared.model.content import ContentItem
 
     repo = _repo()
     try:

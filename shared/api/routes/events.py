@@ -27,8 +27,8 @@ def content_events(path: ContentPath):
 
     from shared import services
     from shared.api.app import current_principal
-    from shared.posts.live_status import content_events as stream
     from shared.runtime.config import get_config
+    from shared.stores.live_status import content_events as stream
 
     repo = services.repository()
     if repo.get_content(path.content_id) is None:

@@ -17,8 +17,6 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from shared.api.errors import ApiError, not_found
 from shared.api.models import BulkOut, CalendarDay, CalendarOut, ContentOut, PostOut, PostPage
 from shared.api.schemas import Day, PageQuery, at_least_one_of, page_fields
-from shared.campaigns.model import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
-from shared.content.model import HASHTAG_PATTERN, Brief, GsUri, Platform
 from shared.content.service import (
     CAPTION_MAX_CHARS,
     CAPTION_PATTERN,
@@ -27,8 +25,10 @@ from shared.content.service import (
     check_caption,
     clean_hashtags,
 )
-from shared.posts.model import PostStatus
-from shared.posts.schedule import PlannedTime
+from shared.model.campaign import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
+from shared.model.content import HASHTAG_PATTERN, Brief, GsUri, Platform
+from shared.model.post import PostStatus
+from shared.model.schedule import PlannedTime
 from shared.runtime.clock import utc_or_refuse
 
 blueprint = APIBlueprint("posts", __name__, abp_tags=[Tag(name="posts")], abp_security=[{"bearer": []}])
@@ -179,7 +179,7 @@ def _one_change_at_a_time(post_id: str):
     """Changes of a post and its siblings (one content item) queue one at a time per instance;
     busy beyond that: 503 with Retry-After (shared/api/contention.py)."""
     from shared.api.contention import one_change_at_a_time
-    from shared.posts.model import content_id_of
+    from shared.model.post import content_id_of
 
     return one_change_at_a_time(content_id_of(post_id))
 
@@ -218,7 +218,7 @@ def _ask_approval(content) -> None:
 def generate_posts(body: GenerateIn, header: IdempotencyHeader):
     """AI drafts from a brief, one post per target, sent for approval."""
     from shared import entrypoints
-    from shared.posts.schedule import check_planned_time
+    from shared.model.schedule import check_planned_time
     from shared.runtime.clock import utcnow
 
     user = _editor()

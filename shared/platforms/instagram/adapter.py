@@ -15,9 +15,6 @@ import re
 import time
 from datetime import datetime, timedelta
 
-from shared.analytics.model import MetricsRefused, PlatformMetrics
-from shared.content.disclosure import ai_generated
-from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import (
     AmbiguousError,
     AuthError,
@@ -28,6 +25,9 @@ from shared.errors import (
     TransientError,
     ValidationError,
 )
+from shared.model.analytics import MetricsRefused, PlatformMetrics
+from shared.model.content import ContentItem, MediaRef, TargetSpec
+from shared.model.disclosure import ai_generated
 from shared.platforms.base import (
     Limit,
     MetricsContext,
@@ -319,7 +319,7 @@ def _signed_url(ctx: PublishContext, media: MediaRef) -> str:
 
 def _ai_label(media: list[MediaRef]) -> dict[str, str]:
     """is_ai_generated=true on a container whose media our AI generation made, so Instagram shows its
-    AI info label (shared/content/disclosure.py); left out otherwise, Meta's default being no label."""
+    AI info label (shared/model/disclosure.py); left out otherwise, Meta's default being no label."""
     return {"is_ai_generated": "true"} if ai_generated(media) else {}
 
 

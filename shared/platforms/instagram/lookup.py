@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from shared.content.model import ContentItem, TargetSpec
+from shared.model.content import ContentItem, TargetSpec
 from shared.platforms.instagram.client import InstagramClient, parse_timestamp
 
 # Meta's clock and ours differ; a media stamped a little before our record of the call is still ours.

@@ -13,9 +13,10 @@ import re
 import time
 from datetime import datetime, timedelta
 
-from shared.analytics.model import MetricsRefused, PlatformMetrics
-from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError, ValidationError
+from shared.model.analytics import MetricsRefused, PlatformMetrics
+from shared.model.content import ContentItem, MediaRef, TargetSpec
+from shared.model.post import Post
 from shared.platforms.base import (
     Limit,
     MetricsContext,
@@ -36,7 +37,6 @@ from shared.platforms.linkedin.client import (
 from shared.platforms.linkedin.commentary import COMMENTARY_LIMIT, build_commentary
 from shared.platforms.linkedin.reconcile import find_sent_post
 from shared.platforms.metrics import check_batch, ids_to_fetch, in_post_order
-from shared.posts.model import Post
 from shared.runtime.clock import utcnow
 
 AUTHOR_PATTERN = re.compile(r"^urn:li:(person|organization):[A-Za-z0-9_-]+$")

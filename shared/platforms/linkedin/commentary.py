@@ -6,7 +6,7 @@ commentary at the first unescaped one. Escape the person's text first, then add 
 
 from __future__ import annotations
 
-from shared.content.model import ContentItem
+from shared.model.content import ContentItem
 
 RESERVED = frozenset("\\|{}@[]()<>#*_~")
 COMMENTARY_LIMIT = 3000  # characters of the commentary field as sent

@@ -8,10 +8,11 @@ import dataclasses
 import logging
 from datetime import datetime
 
-from shared.analytics.model import MetricsRefused, PlatformMetrics
-from shared.content.disclosure import ai_generated
-from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import CapReached, PermanentError, ValidationError
+from shared.model.analytics import MetricsRefused, PlatformMetrics
+from shared.model.content import ContentItem, MediaRef, TargetSpec
+from shared.model.disclosure import ai_generated
+from shared.model.post import Post
 from shared.platforms.base import (
     Limit,
     MetricsContext,
@@ -34,7 +35,6 @@ from shared.platforms.tiktok.client import (
     upload_all,
 )
 from shared.platforms.tiktok.duration import mp4_duration_seconds
-from shared.posts.model import Post
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_event
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import logging
 
-from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import AmbiguousError, PermanentError, TransientError, ValidationError
+from shared.model.content import ContentItem, MediaRef, TargetSpec
 from shared.platforms.base import PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult, on_off
 from shared.platforms.tiktok import account_state, image_size, status
 from shared.platforms.tiktok.client import CreatorInfo, RateLimited, TikTokClient

@@ -9,9 +9,9 @@ import math
 import time
 from datetime import timedelta
 
-from shared.analytics.model import MetricsRefused, PlatformMetrics
-from shared.content.model import MediaRef
 from shared.errors import CapReached, PermanentError, TransientError
+from shared.model.analytics import MetricsRefused, PlatformMetrics
+from shared.model.content import MediaRef
 from shared.platforms.base import (
     Limit,
     MetricsContext,

@@ -10,8 +10,8 @@ import unicodedata
 
 from twitter_text import parse_tweet
 
-from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import ValidationError
+from shared.model.content import ContentItem, MediaRef, TargetSpec
 
 MAX_WEIGHTED_LENGTH = 280
 MAX_IMAGES = 4

@@ -9,9 +9,9 @@ YouTube as a scheduled release (status.publishAt, private until then).
 
 from __future__ import annotations
 
-from shared.analytics.model import MetricsRefused, PlatformMetrics
-from shared.content.model import ContentItem, MediaRef, TargetSpec
 from shared.errors import CapReached, TransientError, ValidationError
+from shared.model.analytics import MetricsRefused, PlatformMetrics
+from shared.model.content import ContentItem, MediaRef, TargetSpec
 from shared.platforms.base import (
     Limit,
     MetricsContext,

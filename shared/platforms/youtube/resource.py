@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.content.disclosure import ai_generated
-from shared.content.model import ContentItem, TargetSpec
+from shared.model.content import ContentItem, TargetSpec
+from shared.model.disclosure import ai_generated
 
 OFFLINE_GENERATOR = "offline-template-v1"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shared.content.model import MediaRef
+from shared.model.content import MediaRef
 
 # The field each platform's API has for it; X and LinkedIn have none.
 # TikTok: post_info.is_aigc, https://developers.tiktok.com/doc/content-posting-api-reference-direct-post

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.errors import IllegalTransition
-from shared.posts.model import Post, PostStatus, Transition
+from shared.model.post import Post, PostStatus, Transition
 from shared.runtime.clock import utcnow
 
 TRANSITIONS: dict[str, frozenset[str]] = {

@@ -164,7 +164,7 @@ class MediaRef(BaseModel):
     crc32c: str | None = None  # base64, as Cloud Storage reports it
     md5_hash: str | None = None  # base64; absent for composite objects
     # Made by our AI generation (create_draft stores the generator's image with this set), never
-    # guessed from who wrote the text: TikTok and YouTube are told per post (shared/content/disclosure.py).
+    # guessed from who wrote the text: TikTok and YouTube are told per post (shared/model/disclosure.py).
     ai_generated: bool = False
 
     @property

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from shared.content.model import Platform, TargetSpec
+from shared.model.content import Platform, TargetSpec
 
 PostStatus = Literal[
     "draft",

@@ -12,9 +12,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared.content.model import ContentItem
-from shared.posts.model import Post, PostStatus
-from shared.posts.state_machine import TERMINAL, transition
+from shared.model.content import ContentItem
+from shared.model.post import Post, PostStatus
+from shared.model.state_machine import TERMINAL, transition
 from shared.runtime.clock import utcnow
 
 CONTENT = "content"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
-from shared.content.model import MediaRef
 from shared.errors import MediaChanged
+from shared.model.content import MediaRef
 from shared.runtime.clients import storage_client
 
 

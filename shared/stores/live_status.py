@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from shared.posts.repository import POSTS
-from shared.posts.state_machine import TERMINAL
+from shared.model.state_machine import TERMINAL
 from shared.runtime.logging import log_event
+from shared.stores.posts import POSTS
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0
