@@ -270,9 +270,9 @@ def _fake_secrets(monkeypatch, values: dict[str, str]) -> list[str]:
             accessed.append(name)
             return values[name]
 
-    module = pytypes.ModuleType("shared.secrets")
+    module = pytypes.ModuleType("shared.stores.secrets")
     module.secret_store_from_config = lambda config: Store()
-    monkeypatch.setitem(sys.modules, "shared.secrets", module)
+    monkeypatch.setitem(sys.modules, "shared.stores.secrets", module)
     return accessed
 
 

@@ -2,7 +2,8 @@
 
 import functions_framework
 
-from shared.api.app import dispatch, framework_errors_as_json
+from shared import entrypoints
+from shared.api.errors import framework_errors_as_json
 from shared.runtime.handlers import ensure_logging
 
 framework_errors_as_json()
@@ -11,4 +12,4 @@ framework_errors_as_json()
 @functions_framework.http
 def api(request):
     ensure_logging()
-    return dispatch(request)
+    return entrypoints.api(request)

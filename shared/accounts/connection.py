@@ -15,7 +15,7 @@ from shared.errors import AuthError, ConfigError, PermanentError, TransientError
 from shared.platforms.credentials import ROTATING_REFRESH_TOKEN_PLATFORMS, AccountTokens, mark_needs_reconnect
 from shared.platforms.registry import adapter_for
 from shared.runtime.logging import log_event
-from shared.secrets import SecretNotFound
+from shared.stores.secrets import SecretNotFound
 
 log = logging.getLogger(__name__)
 

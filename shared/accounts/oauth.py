@@ -29,8 +29,8 @@ from shared.errors import AuthError, ConfigError, PermanentError, PostgateError,
 from shared.platforms.credentials import StaticToken
 from shared.platforms.registry import adapter_for
 from shared.runtime.logging import log_event, register_secret
-from shared.secrets import SecretNotFound
 from shared.stores.posts import run_with_contention_retry
+from shared.stores.secrets import SecretNotFound
 
 log = logging.getLogger(__name__)
 

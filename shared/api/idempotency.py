@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from shared.api.errors import ApiError
+from shared.runtime.clock import utcnow
 
 COLLECTION = "api_idempotency"
 KEEP = timedelta(hours=24)
@@ -49,8 +50,6 @@ def idempotent(db, *, user: str, operation: str, key: str | None, body) -> Itera
     if key is None:
         yield None
         return
-    from shared.runtime.clock import utcnow
-
     record_id = hashlib.sha256(f"{operation}\n{user}\n{key}".encode()).hexdigest()
     digest = fingerprint(body)
     ref = db.collection(COLLECTION).document(record_id)
@@ -69,8 +68,6 @@ def _claim(db, ref, operation: str, digest: str) -> bool:
     """Returns once this request may run the work: True when it is the first (or takes over from a
     dead one), False when the first finished (the work then finds its items and makes none)."""
     from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
-
-    from shared.runtime.clock import utcnow
 
     deadline = time.monotonic() + WAIT_SECONDS
     while True:

@@ -39,7 +39,7 @@ from shared.stores.posts import (
 
 if TYPE_CHECKING:  # annotations only: importing the config module at runtime costs cold start
     from shared.runtime.config import Config
-    from shared.stores.media import MediaStore
+    from shared.stores.protocols import MediaStore
 
 log = logging.getLogger(__name__)
 DEFAULT_APPROVER = "marketing-lead"

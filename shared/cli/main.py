@@ -159,7 +159,7 @@ def cmd_token(ctx: Context) -> int:
 def _api_jwt_key() -> str:
     """The HS256 key from the secret store the API itself reads (same variables, same secret name)."""
     from shared.errors import ConfigError
-    from shared.secrets import operator_secret_store
+    from shared.stores.secrets import operator_secret_store
 
     name = os.environ.get("POSTGATE_API_JWT_SECRET") or "api-jwt-key"
     store = operator_secret_store(os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("POSTGATE_PROJECT"))

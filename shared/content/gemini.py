@@ -72,7 +72,7 @@ class GeminiGenerator:
         """Build from Config. Gemini API mode reads the key from the secret store; Vertex uses ADC."""
         api_key = None
         if not config.gemini_use_vertex:
-            from shared.secrets import secret_store_from_config  # lazy: only the Gemini path needs it
+            from shared.stores.secrets import secret_store_from_config  # lazy: only the Gemini path needs it
 
             api_key = secret_store_from_config(config).access(config.gemini_api_key_secret)
         return cls(

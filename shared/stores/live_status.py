@@ -14,13 +14,13 @@ import json
 import logging
 import queue
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from shared.model.state_machine import TERMINAL
 from shared.runtime.logging import log_event
-from shared.stores.posts import POSTS
+from shared.stores.posts import POSTS, Repository
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0
@@ -56,14 +56,15 @@ def sse_comment(text: str) -> str:
     return f": {text}\n\n"
 
 
-def content_events(db, content_id: str, *, stream_seconds: float, heartbeat_seconds: float = HEARTBEAT_SECONDS,
-                   idle_seconds: float | None = None, clock: Callable[[], float] = time.monotonic) -> Iterator[str]:
+def content_events(repo: Repository, content_id: str, *, stream_seconds: float,
+                   heartbeat_seconds: float = HEARTBEAT_SECONDS, idle_seconds: float | None = None,
+                   clock: Callable[[], float] = time.monotonic) -> Generator[str, None, None]:
     """The SSE text of one content item's post changes, as they happen (a generator: the listener
     is started at the first `next()` and unsubscribed when it finishes or is closed)."""
     from google.cloud.firestore_v1.base_query import FieldFilter
 
     snapshots: queue.Queue[list[dict]] = queue.Queue()
-    query = db.collection(POSTS).where(filter=FieldFilter("content_id", "==", content_id))
+    query = repo.db.collection(POSTS).where(filter=FieldFilter("content_id", "==", content_id))
     # Runs on the listener's thread: hand over plain dicts, nothing else.
     watch = query.on_snapshot(lambda docs, _changes, _read_time: snapshots.put([d.to_dict() for d in docs]))
     started = clock()

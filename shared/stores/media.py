@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
-from shared.errors import MediaChanged
+from shared.errors import MediaChanged, ValidationError
 from shared.model.content import MediaRef
 from shared.runtime.clients import storage_client
 
@@ -15,14 +15,19 @@ def parse_gs_uri(uri: str) -> tuple[str, str]:
     return bucket, name
 
 
-class MediaStore:
+class CloudStorageMedia:
+    """The media store (shared.stores.protocols.MediaStore) on Cloud Storage. The client is made at
+    first use: a function that never touches media never loads the Storage library."""
+
     def __init__(self, project: str):
-        self._client = storage_client(project)
+        self._project = project
+
+    @property
+    def _client(self):
+        return storage_client(self._project)
 
     def describe(self, uri: str, kind: str, field: str = "video") -> MediaRef:
         """The object's live generation; a missing one is an error the brief's author can fix."""
-        from shared.errors import ValidationError
-
         bucket, name = parse_gs_uri(uri)
         blob = self._client.bucket(bucket).get_blob(name)
         if blob is None:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator, Iterator
+
+import flask
 from flask_openapi3 import APIBlueprint, Tag
 
+from shared.api.auth import current_principal
 from shared.api.errors import not_found
 from shared.api.routes.approvals import ContentPath
+from shared.api.streams import StreamSlots, request_threads
+from shared.runtime.config_model import Config
+from shared.services import get_services
+from shared.stores.live_status import content_events as stream
 
 blueprint = APIBlueprint("events", __name__, abp_tags=[Tag(name="live status")], abp_security=[{"bearer": []}])
 
@@ -23,20 +31,14 @@ _EVENT_STREAM = {
 def content_events(path: ContentPath):
     """Watch a content item's posts move (fed by a Firestore listener, not polling). Streams are
     bounded per user (429) and per instance (503), see shared/api/streams.py."""
-    import flask
-
-    from shared import services
-    from shared.api.app import current_principal
-    from shared.runtime.config import get_config
-    from shared.stores.live_status import content_events as stream
-
-    repo = services.repository()
+    services = get_services()
+    repo = services.repository
     if repo.get_content(path.content_id) is None:
         raise not_found("content", path.content_id)
-    config = get_config()
+    config = services.config
     release = _slots(config).acquire(current_principal().user)
     try:
-        events = stream(repo.db, path.content_id, stream_seconds=config.api_stream_seconds,
+        events = stream(repo, path.content_id, stream_seconds=config.api_stream_seconds,
                         heartbeat_seconds=config.api_stream_heartbeat_seconds,
                         idle_seconds=config.api_stream_idle_seconds)
         response = flask.Response(flask.stream_with_context(_releasing(events, release)), status=200,
@@ -49,7 +51,7 @@ def content_events(path: ContentPath):
     return response
 
 
-def _releasing(events, release):
+def _releasing(events: Generator[str, None, None], release: Callable[[], None]) -> Iterator[str]:
     """The stream's text; its slot is given back as soon as it ends, whichever way."""
     try:
         yield from events
@@ -58,12 +60,8 @@ def _releasing(events, release):
         release()
 
 
-def _slots(config):
+def _slots(config: Config) -> StreamSlots:
     """This instance's stream counts (kept on the app: one per instance)."""
-    import flask
-
-    from shared.api.streams import StreamSlots, request_threads
-
     extensions = flask.current_app.extensions
     slots = extensions.get("postgate_streams")
     if slots is None:
