@@ -17,14 +17,18 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.analytics import runs, selection
 from shared.errors import BadMessage
 from shared.platforms.credentials import NEEDS_RECONNECT
 from shared.platforms.registry import PLATFORMS, adapter_for
 from shared.runtime.clock import utcnow
+from shared.runtime.config_model import Config
 from shared.runtime.logging import log_context, log_event
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
 
 log = logging.getLogger(__name__)
 PAGES_PER_INVOCATION = 40  # 20,000 posts at 500 per page: well inside the function's 300 s
@@ -51,7 +55,7 @@ def message_size(max_posts: int, batch_size: int) -> int:
     return max_posts // batch_size * batch_size
 
 
-def pull(db, *, config, payload: dict[str, Any], send_work: Callable[[dict], Any], send_tick: Callable[[dict], Any],
+def pull(db: firestore.Client, *, config: Config, payload: dict[str, Any], send_work: Callable[[dict], Any], send_tick: Callable[[dict], Any],
          message_id: str | None = None, now: datetime | None = None,
          page_budget: int = PAGES_PER_INVOCATION) -> PullSummary:
     """One invocation of analytics-pull: a new run (a Scheduler tick) or the rest of one (a
@@ -90,7 +94,7 @@ def pull(db, *, config, payload: dict[str, Any], send_work: Callable[[dict], Any
     return summary
 
 
-def _fan_out(db, *, config, run_id: str, run_at: datetime, cursor: dict | None, send_work, send_tick, page_budget: int,
+def _fan_out(db: firestore.Client, *, config: Config, run_id: str, run_at: datetime, cursor: dict | None, send_work, send_tick, page_budget: int,
              summary: PullSummary) -> None:
     parked = runs.parked_accounts(db, run_at)
     accounts = sorted(((snap.id, snap.to_dict() or {}) for snap in

@@ -23,7 +23,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.analytics import runs, selection, writer
 from shared.errors import (
@@ -43,7 +43,13 @@ from shared.platforms.registry import PLATFORMS, adapter_for
 from shared.publishing.publisher import account_tokens
 from shared.runtime import leases
 from shared.runtime.clock import utcnow
+from shared.runtime.config_model import Config
 from shared.runtime.logging import log_context, log_event
+from shared.stores.posts import Repository
+from shared.stores.protocols import SecretStore
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery, firestore
 
 log = logging.getLogger(__name__)
 MAX_POST_IDS = 5000  # the config allows at most this many per message
@@ -92,7 +98,7 @@ def parse_work(payload: dict[str, Any]) -> WorkMessage:
     return WorkMessage(run_id, run_at, platform, account_id, list(dict.fromkeys(post_ids)))
 
 
-def fetch_work(payload: dict[str, Any], *, repo, config, secrets, bq, message_id: str = "",
+def fetch_work(payload: dict[str, Any], *, repo: Repository, config: Config, secrets: SecretStore, bq: bigquery.Client, message_id: str = "",
                now: datetime | None = None) -> FetchSummary:
     work = parse_work(payload)
     started = time.monotonic()
@@ -119,7 +125,7 @@ def fetch_work(payload: dict[str, Any], *, repo, config, secrets, bq, message_id
     return summary
 
 
-def _fetch(work: WorkMessage, *, repo, config, secrets, bq, now: datetime, clock, summary: FetchSummary) -> None:
+def _fetch(work: WorkMessage, *, repo: Repository, config: Config, secrets: SecretStore, bq: bigquery.Client, now: datetime, clock, summary: FetchSummary) -> None:
     db = repo.db
     account = repo.get_account(work.account_id)
     if account is None or account.get("platform") != work.platform:
@@ -156,7 +162,7 @@ def _fetch(work: WorkMessage, *, repo, config, secrets, bq, now: datetime, clock
                           until=until.isoformat(), error=str(exc))
                 break
             except AuthError as exc:
-                mark_needs_reconnect(db, work.account_id, str(exc))
+                mark_needs_reconnect(repo, work.account_id, str(exc))
                 summary.outcome = "needs_reconnect"
                 summary.failed += len(posts) - start
                 break
@@ -175,7 +181,7 @@ def _fetch(work: WorkMessage, *, repo, config, secrets, bq, now: datetime, clock
             raise
 
 
-def _load_posts(db, work: WorkMessage, summary: FetchSummary) -> list[Post]:
+def _load_posts(db: firestore.Client, work: WorkMessage, summary: FetchSummary) -> list[Post]:
     refs = [db.collection("posts").document(post_id) for post_id in work.post_ids]
     found = {snap.id: snap.to_dict() for snap in db.get_all(refs) if snap.exists}
     posts = []
@@ -196,7 +202,7 @@ def _load_posts(db, work: WorkMessage, summary: FetchSummary) -> list[Post]:
     return posts
 
 
-def _collect(chunk: list[Post], results: list, *, work: WorkMessage, config, fetched_at: datetime, rows: list,
+def _collect(chunk: list[Post], results: list, *, work: WorkMessage, config: Config, fetched_at: datetime, rows: list,
              updates: list, summary: FetchSummary) -> None:
     # Empty ids (e.g. X's media_ids on a text post) name nothing: never match an answer by them.
     by_platform_id = {pid: post for post in chunk for pid in post.platform_ids.values() if pid}
@@ -230,7 +236,7 @@ def _collect(chunk: list[Post], results: list, *, work: WorkMessage, config, fet
                                                                                         config))))
 
 
-def _save(db, bq, config, work: WorkMessage, rows: list[dict], updates: list[tuple[str, dict]]) -> None:
+def _save(db: firestore.Client, bq: bigquery.Client, config: Config, work: WorkMessage, rows: list[dict], updates: list[tuple[str, dict]]) -> None:
     """Rows first, then the posts: a crash in between re-fetches on redelivery and the MERGE drops
     the repeated rows; the other order could mark posts done whose rows were never written."""
     try:
@@ -240,7 +246,7 @@ def _save(db, bq, config, work: WorkMessage, rows: list[dict], updates: list[tup
     writer.update_posts(db, updates)
 
 
-def _record(db, summary: FetchSummary, message_id: str, *, final: bool) -> None:
+def _record(db: firestore.Client, summary: FetchSummary, message_id: str, *, final: bool) -> None:
     outcome = {f"{summary.outcome}_messages": 1} if final and summary.outcome != "done" else {}
     runs.add_to_run(db, summary.run_id, fetched=summary.fetched, refused=summary.refused,
                     failed=summary.failed if final else 0, calls=summary.calls, messages_done=1 if final else 0,

@@ -11,6 +11,10 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
 
 RUNS = "analytics_runs"
 PARKED = "analytics_parked"
@@ -24,7 +28,7 @@ def run_id_for(message_id: str | None, now: datetime) -> str:
     return f"run-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
-def open_run(db, run_id: str, now: datetime) -> tuple[dict, bool]:
+def open_run(db: firestore.Client, run_id: str, now: datetime) -> tuple[dict, bool]:
     """(the run document, created now). An existing run keeps its start time: the cut-off of every
     due query and the base of every schedule it writes."""
     from google.api_core.exceptions import AlreadyExists
@@ -38,12 +42,12 @@ def open_run(db, run_id: str, now: datetime) -> tuple[dict, bool]:
         return ref.get().to_dict() or doc, False
 
 
-def get_run(db, run_id: str) -> dict | None:
+def get_run(db: firestore.Client, run_id: str) -> dict | None:
     snap = db.collection(RUNS).document(run_id).get()
     return snap.to_dict() if snap.exists else None
 
 
-def add_to_run(db, run_id: str, *, set_fields: dict | None = None, **counts: int) -> None:
+def add_to_run(db: firestore.Client, run_id: str, *, set_fields: dict | None = None, **counts: int) -> None:
     """Increment the run's counters (and set fields) in one write."""
     from google.cloud import firestore
 
@@ -53,7 +57,7 @@ def add_to_run(db, run_id: str, *, set_fields: dict | None = None, **counts: int
         db.collection(RUNS).document(run_id).set(update, merge=True)
 
 
-def parked_accounts(db, now: datetime) -> dict[str, datetime]:
+def parked_accounts(db: firestore.Client, now: datetime) -> dict[str, datetime]:
     """account id -> until, for accounts whose metrics pulls wait for a platform's reset."""
     from google.cloud.firestore_v1.base_query import FieldFilter
 
@@ -61,13 +65,13 @@ def parked_accounts(db, now: datetime) -> dict[str, datetime]:
     return {snap.id: snap.get("until") for snap in query.stream()}
 
 
-def parked_until(db, account_id: str, now: datetime) -> datetime | None:
+def parked_until(db: firestore.Client, account_id: str, now: datetime) -> datetime | None:
     snap = db.collection(PARKED).document(account_id).get()
     until = snap.get("until") if snap.exists else None
     return until if until and until > now else None
 
 
-def park(db, account_id: str, *, platform: str, run_id: str, reason: str, now: datetime, seconds: float) -> datetime:
+def park(db: firestore.Client, account_id: str, *, platform: str, run_id: str, reason: str, now: datetime, seconds: float) -> datetime:
     until = now + timedelta(seconds=max(seconds, 1.0))
     db.collection(PARKED).document(account_id).set(
         {"until": until, "reason": reason, "platform": platform, "run_id": run_id, "parked_at": now})

@@ -16,6 +16,12 @@ finds them with everything else.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from shared.runtime.config_model import Config
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
 
 POSTS = "posts"
 STATE = "analytics_state"
@@ -30,7 +36,7 @@ BACKFILL_PAGE = 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def next_pull_at(published_at: datetime | None, run_at: datetime, config) -> datetime | None:
+def next_pull_at(published_at: datetime | None, run_at: datetime, config: Config) -> datetime | None:
     """When a post pulled by the run that started at `run_at` is due again; None: never again."""
     published_at = published_at or run_at
     age = run_at - published_at
@@ -46,7 +52,7 @@ def next_pull_at(published_at: datetime | None, run_at: datetime, config) -> dat
     return nxt if nxt - published_at < max_age else None
 
 
-def due_page(db, account_id: str, run_at: datetime, limit: int, after: tuple[datetime, str] | None = None) -> list:
+def due_page(db: firestore.Client, account_id: str, run_at: datetime, limit: int, after: tuple[datetime, str] | None = None) -> list:
     """Up to `limit` of the account's published posts due at `run_at`, in due order, after the cursor
     (metrics_next_at, post id). Only the due time is read back (the fetch loads the posts)."""
     from google.cloud.firestore_v1.base_query import FieldFilter
@@ -64,7 +70,7 @@ def due_page(db, account_id: str, run_at: datetime, limit: int, after: tuple[dat
     return list(query.limit(limit).stream())
 
 
-def backfill_schedules(db, run_at: datetime, config, *, page: int = BACKFILL_PAGE) -> int:
+def backfill_schedules(db: firestore.Client, run_at: datetime, config: Config, *, page: int = BACKFILL_PAGE) -> int:
     """Give published posts that have no `metrics_next_at` yet their first due time (their publish
     time); one bounded page per run, resuming where the last run stopped. Returns how many got one."""
     from google.cloud.firestore_v1.base_query import FieldFilter
@@ -98,7 +104,7 @@ def backfill_schedules(db, run_at: datetime, config, *, page: int = BACKFILL_PAG
                 batch, in_batch = db.batch(), 0
     if docs:
         last = docs[-1]
-        batch.set(state_ref, {"published_at": last.to_dict().get("published_at"), "post_id": last.id,
+        batch.set(state_ref, {"published_at": (last.to_dict() or {}).get("published_at"), "post_id": last.id,
                               "updated_at": run_at}, merge=True)
         batch.commit()
     return scheduled

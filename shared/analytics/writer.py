@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from shared.model.analytics import MetricsRefused, PlatformMetrics, engagement_rate
 from shared.topology import get_topology
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery, firestore
 
 TABLE = "post_metrics"
 METRIC_FIELDS = ("views", "likes", "comments", "shares", "saves", "reach", "impressions")
@@ -52,7 +56,7 @@ def table_id(project: str) -> str:
     return f"{project}.{get_topology().bigquery.dataset}.{TABLE}"
 
 
-def write_rows(bq, project: str, rows: list[dict], run_started_at: datetime) -> None:
+def write_rows(bq: bigquery.Client, project: str, rows: list[dict], run_started_at: datetime) -> None:
     """Insert the rows whose snapshot_id is not in post_metrics yet: one MERGE, rows as one JSON
     parameter (a few parameters, whatever the batch size; BigQuery allows 10,000 per query)."""
     from google.cloud import bigquery
@@ -89,7 +93,7 @@ def post_update(result: PlatformMetrics | MetricsRefused, *, run_id: str, fetche
     return update
 
 
-def update_posts(db, updates: list[tuple[str, dict]]) -> None:
+def update_posts(db: firestore.Client, updates: list[tuple[str, dict]]) -> None:
     """Field updates (never whole documents) in batched commits."""
     for start in range(0, len(updates), FIRESTORE_BATCH):
         batch = db.batch()

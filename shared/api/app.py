@@ -17,19 +17,19 @@ from flask.json.provider import DefaultJSONProvider
 from flask_openapi3 import Info, OpenAPI
 from werkzeug.exceptions import HTTPException
 
-from shared.api.auth import API_USERS, authenticate, roles_from_record
+from shared.api.auth import authenticate, roles_from_record
 from shared.api.body import MAX_BODY_BYTES, BodyTooLarge, read_bounded, strict_loads
 from shared.api.contention import request_budget
 from shared.api.error_body import COMMON_ERRORS, ErrorBody
 from shared.api.errors import ApiError, error_response, loc_to_field
 from shared.api.google_certs import GoogleCerts
-from shared.api.rate_limit import count_request
 from shared.api.routes import accounts, analytics, approvals, campaigns, events, posts, youtube_metadata
 from shared.api.throttle import FailureThrottle, client_address
 from shared.errors import IllegalTransition, ValidationError
 from shared.runtime.logging import log_event
 from shared.runtime.web import api_headers, unread_body_answer
 from shared.services import get_services
+from shared.stores.api_records import api_user_record, count_request
 from shared.stores.posts import is_contention
 
 log = logging.getLogger("postgate.api")
@@ -258,8 +258,7 @@ def _authenticate_and_count():
     app = flask.current_app
 
     def roles_of(email: str) -> list[str]:
-        snap = repo.db.collection(API_USERS).document(email).get()
-        return roles_from_record(email, snap.to_dict() if snap.exists else None)
+        return roles_from_record(email, api_user_record(repo, email))
 
     view_link = app.config.get("VIEW_LINK_AUTH", {}).get(flask.request.endpoint)
     principal = view_link(flask.request) if view_link else None
@@ -284,7 +283,7 @@ def _authenticate_and_count():
     if not principal.roles:
         raise ApiError(403, f"{principal.user} has no role in Postgate (editor or approver)")
     flask.g.principal = principal
-    verdict = count_request(repo.db, principal.user, config.api_requests_per_minute, services.now())
+    verdict = count_request(repo, principal.user, config.api_requests_per_minute, services.now())
     if not verdict.allowed:
         raise ApiError(429, f"more than {config.api_requests_per_minute} requests in a minute; "
                             f"try again in {verdict.retry_after} s", headers={"Retry-After": str(verdict.retry_after)})

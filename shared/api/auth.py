@@ -21,7 +21,6 @@ from shared.api.google_certs import CertsUnavailable
 ROLES = ("editor", "approver")
 # What each role may do; an approver is also an editor.
 _IMPLIES = {"approver": {"approver", "editor"}, "editor": {"editor"}}
-API_USERS = "api_users"  # Firestore: roles of Google identities, {"roles": [...]}, keyed by e-mail
 ISSUER = "postgate"
 _UNAUTHENTICATED = {"WWW-Authenticate": 'Bearer realm="postgate"'}
 

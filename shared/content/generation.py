@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from shared.model.content import Brief, GeneratedDraft
+from shared.runtime.config_model import Config
 
 
 class ContentGenerator(Protocol):
@@ -42,7 +43,7 @@ def _slug(text: str) -> str:
     return "".join(ch for ch in text.title() if ch.isalnum()) or "Postgate"
 
 
-def generator_from_config(config) -> ContentGenerator:
+def generator_from_config(config: Config) -> ContentGenerator:
     """Pick the generator named by POSTGATE_GENERATOR (offline by default)."""
     if config.generator == "gemini":
         from shared.content.gemini import GeminiGenerator  # imported lazily: google-genai is heavy

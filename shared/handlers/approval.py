@@ -44,7 +44,7 @@ def notify_approvers(payload: dict[str, Any]) -> int:
         accounts = {t.account_id: repo.get_account(t.account_id) or {} for t in content.targets}
         notifier = notifier_from_config(config, services.secrets)
         sent = 0
-        for request in approval_requests(config, key, content, accounts):
+        for request in approval_requests(config, key, content, accounts):  # type: ignore[arg-type]  # dict accounts until typed
             notifier.send(request)
             sent += 1
         log_event(log, logging.INFO, "approval requested", recipients=sent)

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from shared.model.post import Post
 from shared.topology import get_topology
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
 
 CLAIM_SECONDS = 300  # longer than one MERGE takes; a crashed writer's claim lapses after it
 
@@ -53,7 +57,7 @@ def claim_publish_log(repo, post_id: str, now: datetime) -> Post | None:
     return after
 
 
-def write_publish_log(bq, project: str, posts: list[Post]) -> None:
+def write_publish_log(bq: bigquery.Client, project: str, posts: list[Post]) -> None:
     """One MERGE for the batch: inserts the rows whose post_id is not in the table yet."""
     from google.cloud import bigquery
 

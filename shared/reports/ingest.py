@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import BadMessage, PermanentError
 from shared.reports.loader import job_id_for, load_rows
@@ -34,6 +34,9 @@ from shared.reports.validation import ReportRow, UnreadableReport, parse_report
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
 from shared.topology import get_topology
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery, firestore
 
 log = logging.getLogger("postgate.reports")
 
@@ -84,7 +87,7 @@ def report_object(payload: dict[str, Any], attributes: dict[str, str]) -> Report
     return ReportObject(bucket, name, generation)
 
 
-def ingest_report(obj: ReportObject, *, storage, bq, db, project: str, max_bytes: int = MAX_REPORT_BYTES,
+def ingest_report(obj: ReportObject, *, storage, bq: bigquery.Client, db: firestore.Client, project: str, max_bytes: int = MAX_REPORT_BYTES,
                   clock: Callable[[], datetime] = utcnow) -> ReportSummary | None:
     """Process one dropped report; None when that generation is no longer there (already moved)."""
     started = time.monotonic()
@@ -129,7 +132,7 @@ def ingest_report(obj: ReportObject, *, storage, bq, db, project: str, max_bytes
             return summary
 
 
-def _process(obj: ReportObject, md5: str, data: bytes | None, size: int | None, load_job_id: str, *, bq,
+def _process(obj: ReportObject, md5: str, data: bytes | None, size: int | None, load_job_id: str, *, bq: bigquery.Client,
              project: str, max_bytes: int, now: datetime, started: float) -> ReportSummary:
     summary = ReportSummary(obj.uri, md5, obj.generation, "failed", processed_at=now)
     if data is None:
@@ -171,7 +174,7 @@ def _row(obj: ReportObject, row: ReportRow, loaded_at: datetime) -> dict[str, An
 
 # --- the claim on the file's content -------------------------------------------------------------------
 
-def _claim(db, md5: str, obj: ReportObject, now: datetime) -> tuple[str, dict[str, Any]]:
+def _claim(db: firestore.Client, md5: str, obj: ReportObject, now: datetime) -> tuple[str, dict[str, Any]]:
     """("new" | "again" | "done" | "duplicate", the claim document).
 
     new: this drop holds the claim now; again: a redelivery of the drop holding it, not finished; done: a
@@ -207,14 +210,14 @@ def _claim(db, md5: str, obj: ReportObject, now: datetime) -> tuple[str, dict[st
     return "new", mine
 
 
-def _record_duplicate(db, md5: str, obj: ReportObject) -> None:
+def _record_duplicate(db: firestore.Client, md5: str, obj: ReportObject) -> None:
     from google.cloud import firestore
 
     db.collection(COLLECTION).document(md5).update(
         {"duplicates": firestore.ArrayUnion([{"file": obj.uri, "generation": obj.generation}])})
 
 
-def _write_summary_row(bq, project: str, summary: ReportSummary) -> None:
+def _write_summary_row(bq: bigquery.Client, project: str, summary: ReportSummary) -> None:
     """One report_loads row per drop: a load job whose id is the drop's, so a redelivery adds nothing."""
     try:
         load_rows(bq, project, SUMMARY_TABLE, [summary.bigquery_row()],

@@ -11,15 +11,19 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from shared.model.content import ContentItem
 from shared.model.post import Post, PostStatus
 from shared.model.state_machine import TERMINAL, transition
 from shared.runtime.clock import utcnow
+from shared.stores.accounts import AccountRecords
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
 
 CONTENT = "content"
 POSTS = "posts"
-ACCOUNTS = "accounts"
 APPROVALS = "approvals"
 
 
@@ -27,10 +31,10 @@ def _dump(model) -> dict:
     return model.model_dump(mode="python")
 
 
-class Repository:
-    """Content, posts and accounts in one Firestore database."""
+class Repository(AccountRecords):
+    """Content, posts and accounts (shared/stores/accounts.py) in one Firestore database."""
 
-    def __init__(self, db):
+    def __init__(self, db: firestore.Client):  # kept as `db` (typed Any: see AccountRecords.db)
         self.db = db
 
     # -- content ---------------------------------------------------------------------------
@@ -183,6 +187,13 @@ class Repository:
             query = query.where(filter=FieldFilter(field, "==", value))
         return query
 
+    def posts_of_account(self, account_id: str) -> list[Post]:
+        """Every post that goes to this account, in any state."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self.db.collection(POSTS).where(filter=FieldFilter("account_id", "==", account_id))
+        return [Post.model_validate(d.to_dict()) for d in query.stream()]
+
     def count_posts(self, equals: dict[str, str]) -> int:
         [[result]] = self._posts_where(equals).count().get()
         return int(result.value)
@@ -214,14 +225,6 @@ class Repository:
             refs = [self.content_ref(i) for i in ids[start:start + 100]]
             found.update((s.id, ContentItem.model_validate(s.to_dict())) for s in self.db.get_all(refs) if s.exists)
         return found
-
-    # -- accounts --------------------------------------------------------------------------
-    def get_account(self, account_id: str) -> dict | None:
-        snap = self.db.collection(ACCOUNTS).document(account_id).get()
-        return snap.to_dict() if snap.exists else None
-
-    def put_account(self, account_id: str, account: dict) -> None:
-        self.db.collection(ACCOUNTS).document(account_id).set(account)
 
 
 # Many instances move posts at once (publishers, the poll, dispatch): a transaction that keeps

@@ -18,10 +18,11 @@ from shared.accounts.service import ACCOUNT_ID_PATTERN, AccountError, LimitSpec,
 from shared.api.auth import current_principal
 from shared.api.errors import ApiError
 from shared.api.schemas import PageQuery, page_fields
+from shared.model.account import Account as AccountRecord
 from shared.platforms.registry import adapter_for
 from shared.platforms.tiktok.account_state import unaudited
-from shared.publishing.limits import limits_for
 from shared.services import get_services
+from shared.stores.posting_caps import limits_for
 
 # Security per operation, not per blueprint: the OAuth callback is public (its `state` authenticates it).
 blueprint = APIBlueprint("accounts", __name__, abp_tags=[Tag(name="accounts")])
@@ -92,7 +93,7 @@ class Account(BaseModel):
     updated_at: datetime | None = None
 
     @classmethod
-    def of(cls, account_id: str, record: dict) -> Account:
+    def of(cls, account_id: str, record: AccountRecord) -> Account:
         limits = limits_for(record, adapter_for(record["platform"]).DEFAULT_LIMITS)
         flag = unaudited(record)
         return cls(id=account_id, platform=record["platform"], handle=str(record.get("handle") or account_id),
@@ -153,9 +154,9 @@ def create_account(body: AccountCreate):
     principal.require("editor")
     services = get_services()
     try:
-        record = service.create_account(services.repository.db, account_id=body.id, platform=body.platform, handle=body.handle,
-                                        platform_account_id=body.platform_account_id, limits=body.limits, now=services.now(),
-                                        by=principal.user, dry_run=body.dry_run)
+        record = service.create_account(services.repository, account_id=body.id, platform=body.platform,
+                                        handle=body.handle, platform_account_id=body.platform_account_id,
+                                        limits=body.limits, now=services.now(), by=principal.user, dry_run=body.dry_run)
     except AccountError as exc:
         raise _refused(exc) from None
     return Account.of(body.id, record).model_dump(mode="json"), 201
@@ -164,7 +165,8 @@ def create_account(body: AccountCreate):
 @blueprint.get("/accounts", security=BEARER, responses={200: AccountPage})
 def list_accounts(query: AccountListQuery):
     services = get_services()
-    rows, total = service.list_accounts(services.repository.db, platform=query.platform, skip=query.skip, limit=query.limit)
+    rows, total = service.list_accounts(services.repository, platform=query.platform, skip=query.skip,
+                                        limit=query.limit)
     page = AccountPage(**page_fields([Account.of(i, r) for i, r in rows], total, query))
     return page.model_dump(mode="json")
 
@@ -173,7 +175,8 @@ def list_accounts(query: AccountListQuery):
 def get_account(path: AccountPath):
     services = get_services()
     try:
-        return Account.of(path.account_id, service.require_account(services.repository.db, path.account_id)).model_dump(mode="json")
+        record = service.require_account(services.repository, path.account_id)
+        return Account.of(path.account_id, record).model_dump(mode="json")
     except AccountError as exc:
         raise _refused(exc) from None
 
@@ -184,8 +187,8 @@ def update_account(path: AccountPath, body: AccountPatch):
     principal.require("editor")
     services = get_services()
     try:
-        record = service.update_account(services.repository.db, path.account_id, handle=body.handle, limits=body.limits, now=services.now(),
-                                        by=principal.user)
+        record = service.update_account(services.repository, path.account_id, handle=body.handle, limits=body.limits,
+                                        now=services.now(), by=principal.user)
     except AccountError as exc:
         raise _refused(exc) from None
     return Account.of(path.account_id, record).model_dump(mode="json")
@@ -212,10 +215,11 @@ def test_connection(path: AccountPath):
     current_principal().require("editor")
     services = get_services()
     try:
-        account = service.require_account(services.repository.db, path.account_id)
+        account = service.require_account(services.repository, path.account_id)
     except AccountError as exc:
         raise _refused(exc) from None
-    outcome = run_test(path.account_id, account, secrets=services.secrets, db=services.repository.db, config=services.config)
+    outcome = run_test(path.account_id, account, secrets=services.secrets, repo=services.repository,
+                       config=services.config)
     return ConnectionTest(account_id=path.account_id, platform=account["platform"], result=outcome.result,
                           detail=outcome.detail, identity={k: str(v) for k, v in outcome.identity.items()} or None
                           ).model_dump(mode="json")
@@ -229,9 +233,10 @@ def connect_account(path: AccountPath, body: ConnectBody):
     principal.require("editor")
     services = get_services()
     try:
-        account = service.require_account(services.repository.db, path.account_id)
-        started = oauth.start_connect(services.repository.db, services.secrets, services.config, account_id=path.account_id, account=account,
-                                      user=principal.user, redirect_after=body.redirect_after, now=services.now())
+        account = service.require_account(services.repository, path.account_id)
+        started = oauth.start_connect(services.repository, services.secrets, services.config,
+                                      account_id=path.account_id, account=account, user=principal.user,
+                                      redirect_after=body.redirect_after, now=services.now())
     except (AccountError, oauth.ConnectError) as exc:
         raise _refused(exc) from None
     return ConnectOut(authorize_url=started.authorize_url, state=started.state,
@@ -246,8 +251,8 @@ def oauth_callback(query: CallbackQuery):
 
     services = get_services()
     try:
-        done = oauth.finish_connect(services.repository.db, services.secrets, services.config, state=query.state, code=query.code, error=query.error,
-                                    now=services.now())
+        done = oauth.finish_connect(services.repository, services.secrets, services.config, state=query.state,
+                                    code=query.code, error=query.error, now=services.now())
     except oauth.ConnectError as exc:
         raise _refused(exc) from None
     back = f'<p><a href="{html.escape(done.redirect_after)}">Back</a></p>' if done.redirect_after else ""

@@ -194,7 +194,7 @@ def _one_change_at_a_time(post_id: str):
 
 def _idempotent(user: str, operation: str, header: IdempotencyHeader, body):
     """Idempotency-Key per user and operation, bound to the body (shared/api/idempotency.py)."""
-    return idempotent(_repo().db, user=user, operation=operation, key=header.idempotency_key, body=body)
+    return idempotent(_repo(), user=user, operation=operation, key=header.idempotency_key, body=body)
 
 
 def _content_out(content: ContentItem) -> dict:

@@ -25,11 +25,11 @@ from shared.errors import (
     TransientError,
     ValidationError,
 )
+from shared.model.account import Limit
 from shared.model.analytics import MetricsRefused, PlatformMetrics
 from shared.model.content import ContentItem, MediaRef, TargetSpec
 from shared.model.disclosure import ai_generated
 from shared.platforms.base import (
-    Limit,
     MetricsContext,
     PublishContext,
     PublishResult,
