@@ -22,14 +22,14 @@ from shared.errors import IllegalTransition, ValidationError
 from shared.model.account import Account
 from shared.model.content import ContentItem, MediaRef
 from shared.model.disclosure import carry_ai_flags
-from shared.model.post import Post, Transition, post_id_for
+from shared.model.post import Post, Transition
 from shared.model.schedule import PAST_GRACE, PLAN_HORIZON, check_planned_time  # noqa: F401 - PAST_GRACE re-exported
 from shared.model.state_machine import transition
 from shared.platforms.registry import adapter_for
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
 from shared.stores.posting_caps import limits_for
-from shared.stores.posts import Repository, new_transaction, run_with_contention_retry
+from shared.stores.posts import Repository
 from shared.stores.protocols import MediaStore
 
 log = logging.getLogger(__name__)
@@ -291,30 +291,13 @@ def _edited_media(content: ContentItem, edit: PostEdit, media_store: MediaStore,
 def delete_post(repo: Repository, post_id: str, *, by: str) -> bool:
     """Remove a post that never reached a platform, in one transaction; the content item goes too
     when this was its last post. False if there is no such post; IllegalTransition (409) otherwise."""
-    from google.cloud import firestore
 
-    ref = repo.post_ref(post_id)
-
-    @firestore.transactional
-    def _run(transaction) -> Post | None:
-        snap = ref.get(transaction=transaction)
-        if not snap.exists:
-            return None
-        post = Post.model_validate(snap.to_dict())
+    def never_reached_a_platform(post: Post) -> None:
         never_sent = post.status == "failed" and post.create_sent_at is None and not post.platform_ids
         if post.status not in DELETABLE and not never_sent:
             raise _refusal(post, "deleted")
-        content = repo.get_content(post.content_id, transaction=transaction)
-        siblings = []
-        if content is not None:
-            refs = [repo.post_ref(post_id_for(content.id, t.account_id)) for t in content.targets]
-            siblings = [s for s in repo.db.get_all(refs, transaction=transaction) if s.exists and s.id != post_id]
-        transaction.delete(ref)
-        if content is not None and not siblings:
-            transaction.delete(repo.content_ref(content.id))
-        return post
 
-    deleted = run_with_contention_retry(lambda: _run(new_transaction(repo.db)))
+    deleted = repo.delete_post(post_id, never_reached_a_platform)
     if deleted is None:
         return False
     with log_context(correlation_id=deleted.content_id, post_id=deleted.id, platform=deleted.platform):

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from shared.model.content import ContentItem
-from shared.model.post import Post, PostStatus
+from shared.model.post import Post, PostStatus, post_id_for
 from shared.model.state_machine import TERMINAL, transition
 from shared.runtime.clock import utcnow
 from shared.stores.accounts import AccountRecords
@@ -99,6 +99,32 @@ class Repository(AccountRecords):
             if after is not None:
                 transaction.set(ref, _dump(after))
             return before, after
+
+        return run_with_contention_retry(lambda: _run(new_transaction(self.db)))
+
+    def delete_post(self, post_id: str, check: Callable[[Post], None]) -> Post | None:
+        """In one transaction: `check(post)` (it raises to refuse), then delete the post, and its
+        content item too when no sibling post is left. The deleted post; None if there is none."""
+        from google.cloud import firestore
+
+        ref = self.post_ref(post_id)
+
+        @firestore.transactional
+        def _run(transaction) -> Post | None:
+            snap = ref.get(transaction=transaction)
+            if not snap.exists:
+                return None
+            post = Post.model_validate(snap.to_dict())
+            check(post)
+            content = self.get_content(post.content_id, transaction=transaction)
+            siblings = []
+            if content is not None:
+                refs = [self.post_ref(post_id_for(content.id, t.account_id)) for t in content.targets]
+                siblings = [s for s in self.db.get_all(refs, transaction=transaction) if s.exists and s.id != post_id]
+            transaction.delete(ref)
+            if content is not None and not siblings:
+                transaction.delete(self.content_ref(content.id))
+            return post
 
         return run_with_contention_retry(lambda: _run(new_transaction(self.db)))
 
