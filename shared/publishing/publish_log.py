@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from shared.model.post import Post
+from shared.stores.posts import Repository
 from shared.topology import get_topology
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def table_id(project: str) -> str:
     return f"{project}.{get_topology().bigquery.dataset}.publish_log"
 
 
-def claim_publish_log(repo, post_id: str, now: datetime) -> Post | None:
+def claim_publish_log(repo: Repository, post_id: str, now: datetime) -> Post | None:
     """Take the write of this post's row for CLAIM_SECONDS; None if it is written or another run holds it."""
 
     def decide(post: Post) -> Post | None:

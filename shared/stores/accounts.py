@@ -57,7 +57,7 @@ class AccountRecords:
         """(id, record) of every account, or of one platform's, in Firestore's order."""
         from google.cloud.firestore_v1.base_query import FieldFilter
 
-        query: Any = self.db.collection(ACCOUNTS)
+        query: firestore.CollectionReference | firestore.Query = self.db.collection(ACCOUNTS)
         if platform:
             query = query.where(filter=FieldFilter("platform", "==", platform))
         for snap in query.stream():

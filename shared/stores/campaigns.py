@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.model.campaign import Campaign
 from shared.model.post import Post
 from shared.stores.posts import POSTS, Repository, run_with_contention_retry
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
 
 CAMPAIGNS = "campaigns"
 _DATE_FIELDS = ("starts_on", "ends_on")
@@ -28,12 +31,13 @@ def _of_doc(data: dict[str, Any] | None) -> Campaign:
     return Campaign.model_validate(data)
 
 
-def _ref(repo: Repository, campaign_id: str) -> Any:
+def _ref(repo: Repository, campaign_id: str) -> firestore.DocumentReference:
     return repo.db.collection(CAMPAIGNS).document(campaign_id)
 
 
-def _count(query: Any) -> int:
-    [[result]] = query.count().get()
+def _count(query: firestore.CollectionReference | firestore.Query) -> int:
+    # google-cloud-firestore's stubs type AggregationQuery.get as unbound and its result as one row
+    [[result]] = query.count().get()  # type: ignore[call-arg, misc]
     return int(result.value)
 
 
@@ -61,7 +65,7 @@ def page_campaigns(repo: Repository, *, status: str | None, skip: int, limit: in
     """A page of campaigns in id order, and how many there are in all."""
     from google.cloud.firestore_v1.base_query import FieldFilter
 
-    query = repo.db.collection(CAMPAIGNS)
+    query: firestore.CollectionReference | firestore.Query = repo.db.collection(CAMPAIGNS)
     if status:
         query = query.where(filter=FieldFilter("status", "==", status))
     page = query.order_by("__name__").offset(skip).limit(limit).get()
@@ -91,7 +95,7 @@ def delete_campaign(repo: Repository, campaign_id: str) -> None:
     _ref(repo, campaign_id).delete()
 
 
-def _posts_query(repo: Repository, campaign_id: str) -> Any:
+def _posts_query(repo: Repository, campaign_id: str) -> firestore.Query:
     from google.cloud.firestore_v1.base_query import FieldFilter
 
     return repo.db.collection(POSTS).where(filter=FieldFilter("campaign", "==", campaign_id))

@@ -289,7 +289,7 @@ def contention_budget(attempts: int, seconds: float) -> Iterator[ContentionBudge
         _BUDGET.reset(token)
 
 
-def new_transaction(db):
+def new_transaction(db: firestore.Client) -> firestore.Transaction:
     """A new transaction; under a budget Firestore's own commit retry is off (the budget's loop,
     run_with_contention_retry, decides whether another attempt fits)."""
     return db.transaction(max_attempts=1) if _BUDGET.get() is not None else db.transaction()
