@@ -20,11 +20,10 @@ from shared.model.analytics import MetricsRefused, PlatformMetrics, engagement_r
 from shared.topology import get_topology
 
 if TYPE_CHECKING:
-    from google.cloud import bigquery, firestore
+    from google.cloud import bigquery
 
 TABLE = "post_metrics"
 METRIC_FIELDS = ("views", "likes", "comments", "shares", "saves", "reach", "impressions")
-FIRESTORE_BATCH = 450  # under Firestore's 500 writes per commit
 
 
 def snapshot_id(post_id: str, run_id: str) -> str:
@@ -91,12 +90,3 @@ def post_update(result: PlatformMetrics | MetricsRefused, *, run_id: str, fetche
     else:
         update["metrics_refused"] = result.reason
     return update
-
-
-def update_posts(db: firestore.Client, updates: list[tuple[str, dict]]) -> None:
-    """Field updates (never whole documents) in batched commits."""
-    for start in range(0, len(updates), FIRESTORE_BATCH):
-        batch = db.batch()
-        for post_id, fields in updates[start:start + FIRESTORE_BATCH]:
-            batch.update(db.collection("posts").document(post_id), fields)
-        batch.commit()

@@ -20,7 +20,7 @@ def pull_metrics(payload: dict[str, Any], message_id: str | None = None) -> Pull
     topology = get_topology()
     work_topic = topology.trigger_topic("analytics-fetch")
     tick_topic = topology.trigger_topic("analytics-pull")
-    return pull(services.repository.db, config=config, payload=payload, message_id=message_id,
+    return pull(services.repository, config=config, payload=payload, message_id=message_id,
                 send_work=lambda message: publish_json(config.project, work_topic, message,
                                                        correlation_id=message["run_id"]),
                 send_tick=lambda message: publish_json(config.project, tick_topic, message,

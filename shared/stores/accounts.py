@@ -63,6 +63,11 @@ class AccountRecords:
         for snap in query.stream():
             yield snap.id, account_of(snap.to_dict() or {}) or {}
 
+    def account_platforms(self) -> Iterator[tuple[str, Account]]:
+        """(id, {platform, status}) of every account: the fields the metrics fan-out reads, no more."""
+        for snap in self.db.collection(ACCOUNTS).select(["platform", "status"]).stream():
+            yield snap.id, account_of(snap.to_dict() or {}) or {}
+
     def update_account(self, account_id: str, fields: Mapping[str, object], *, remove: Iterable[str] = ()) -> None:
         """Change these fields of an existing record and delete the `remove` ones (NotFound if none)."""
         from google.cloud import firestore
