@@ -26,6 +26,6 @@ def ingest_notification(payload: dict[str, Any], attributes: dict[str, str]) -> 
     config = services.config
     try:
         return ingest_report(obj, storage=storage_client(config.project), bq=services.bigquery(),
-                             db=services.repository.db, project=config.project)
+                             repo=services.repository, project=config.project)
     except (ServerError, TooManyRequests, OSError) as exc:  # Storage, Firestore or BigQuery unavailable
         raise TransientError(f"{type(exc).__name__}: {exc}") from None
