@@ -32,10 +32,10 @@ from shared.stores.posts import (
     APPROVALS,
     CONTENTION_ERRORS,
     Repository,
-    _dump,
     is_contention,
     run_with_contention_retry,
 )
+from shared.stores.posts import dump as _dump  # the calls below keep their old name until this file is split
 
 if TYPE_CHECKING:  # annotations only: importing the config module at runtime costs cold start
     from shared.runtime.config import Config
@@ -202,7 +202,7 @@ def _previews(content: ContentItem, env: ReviewEnv) -> list[dict]:
 def _media_problem(repo: Repository, content: ContentItem, env: ReviewEnv, *, may_reask: bool,
                    via_api: bool = False) -> PageResult | None:
     """The media under review must still be the generations this link was issued for."""
-    from shared.content.service import void_for_changed_media
+    from shared.content.versions import void_for_changed_media
 
     try:
         env.media_store.verify(content.media)
@@ -224,7 +224,7 @@ def _media_problem(repo: Repository, content: ContentItem, env: ReviewEnv, *, ma
 
 def _platform_refusal(repo: Repository, content: ContentItem) -> PageResult | None:
     """Platform rules again at approval time (accounts or rules may have changed since generation)."""
-    from shared.content.service import validate_for_targets
+    from shared.content.targets import validate_for_targets
 
     accounts = {t.account_id: repo.get_account(t.account_id) for t in content.targets}
     try:
