@@ -20,7 +20,8 @@ from shared.api.schemas import Day, PageQuery, at_least_one_of, page_fields
 from shared.content.own_copy import CopyRefused, OwnCopy
 from shared.content.text import CAPTION_MAX_CHARS, CAPTION_PATTERN, check_caption, clean_hashtags
 from shared.model.campaign import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
-from shared.model.content import HASHTAG_PATTERN, Brief, GsUri, Platform
+from shared.model.content import HASHTAG_PATTERN, Brief, GsUri
+from shared.model.platform import Platform
 from shared.model.post import PostStatus
 from shared.model.schedule import PlannedTime
 from shared.runtime.clock import utc_or_refuse
