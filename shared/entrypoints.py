@@ -45,7 +45,7 @@ def notify_approvers(payload: dict[str, Any]) -> int:
     from shared.approval.service import approval_requests
 
     if isinstance(payload.get("metadata_change_id"), str):  # a YouTube metadata change, not a content item
-        from shared.youtube_sync.service import notify
+        from shared.youtube_sync.notices import notify
 
         return notify(payload, repo=services.repository(), config=get_config(), secrets=services.secrets())
     content_id = payload.get("content_id")
@@ -178,7 +178,7 @@ def poll_owed_work():
 
 
 def _settle_owed_youtube_changes(**tick):
-    from shared.youtube_sync.service import settle_owed_changes  # loaded when the tick gets there, as before
+    from shared.youtube_sync.owed import settle_owed_changes  # loaded when the tick gets there, as before
 
     return settle_owed_changes(**tick)
 
