@@ -10,7 +10,6 @@ from datetime import datetime
 from shared.approval import pages
 from shared.approval.checks import token_used
 from shared.approval.links import page_tokens, verify_link
-from shared.approval.pages import PageResult
 from shared.approval.refusals import NothingToDecide, TokenRefused
 from shared.approval.tokens import ACTIONS, verify_token
 from shared.runtime.clock import utcnow
@@ -52,7 +51,7 @@ def is_change_link(signing_key: str, token: str | None) -> bool:
 
 
 def answer(method: str, form: dict[str, str], token: str, *, repo: Repository, signing_key: str, config, secrets,
-           bq) -> PageResult:
+           bq) -> pages.PageResult:
     if method != "POST":
         return review(repo, signing_key, token)
     action = form.get("action")
@@ -63,7 +62,7 @@ def answer(method: str, form: dict[str, str], token: str, *, repo: Repository, s
     return decide(repo, signing_key, token, action, config=config, secrets=secrets, bq=bq, reason=form.get("reason"))
 
 
-def review(repo: Repository, signing_key: str, token: str, now: datetime | None = None) -> PageResult:
+def review(repo: Repository, signing_key: str, token: str, now: datetime | None = None) -> pages.PageResult:
     """Read-only: before -> after per field, and both buttons."""
     try:
         claims = verify_link(signing_key, token, now or utcnow())
@@ -79,11 +78,11 @@ def review(repo: Repository, signing_key: str, token: str, now: datetime | None 
         html = _REVIEW.render(title="Review YouTube change", change=change, rows=service.describe(change),
                               unchanged=_unchanged(change), approve_token=tokens["approve"],
                               reject_token=tokens["reject"], expires=pages.when_text(claims.expires_at, pages.zone_or_utc(None)))
-        return PageResult(200, html)
+        return pages.PageResult(200, html)
 
 
 def decide(repo: Repository, signing_key: str, token: str, action: str, *, config, secrets, bq,
-           reason: str | None = None, now: datetime | None = None) -> PageResult:
+           reason: str | None = None, now: datetime | None = None) -> pages.PageResult:
     try:
         claims = verify_link(signing_key, token, now or utcnow(), action)
     except TokenRefused as refused:
@@ -96,7 +95,7 @@ def decide(repo: Repository, signing_key: str, token: str, action: str, *, confi
             return pages.refused(NothingToDecide("not_decidable", decided))
         done = service.settle_decision(repo, config, secrets, bq, decided, publish=service.publisher(config))
         log_event(log, logging.INFO, "metadata change decided by link", outcome=done.outcome)
-        return PageResult(200, _outcome_page(done), decision=done.decision)
+        return pages.PageResult(200, _outcome_page(done), decision=done.decision)
 
 
 def _outcome_page(change: MetadataChange) -> str:
