@@ -4,13 +4,10 @@ approver when a change is requested, and the outcome to the requester once it is
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
-from shared.approval.notifiers import ApprovalRequest, DecisionNotice, notifier_from_config
-from shared.approval.service import DEFAULT_APPROVER, link_for
-from shared.approval.tokens import issue_token
-from shared.runtime.clock import utcnow
-from shared.runtime.logging import log_context, log_event, register_secret
+from shared.approval.links import mint_requests
+from shared.approval.notifiers import DecisionNotice, notifier_from_config
+from shared.runtime.logging import log_context, log_event
 from shared.stores.posts import Repository
 from shared.youtube_sync.model import MetadataChange
 from shared.youtube_sync.service import get_change, preview_text
@@ -36,18 +33,12 @@ def notify(payload: dict, *, repo: Repository, config, secrets) -> int:
                       status=change.status if change else None)
             return 0
         key = secrets.access(config.approval_signing_secret)
-        expires = utcnow() + timedelta(seconds=config.approval_link_ttl_seconds)
         notifier = notifier_from_config(config, secrets)
         sent = 0
-        for recipient in config.approver_list or [DEFAULT_APPROVER]:
-            urls = {}
-            for action in ("approve", "reject"):
-                token, _ = issue_token(key, content_id=change.id, content_hash=change.change_hash, action=action,
-                                       expires_at=expires, recipient=recipient)
-                register_secret(token)
-                urls[action] = link_for(config.approval_base_url, token)
-            notifier.send(ApprovalRequest(change.id, change.campaign, recipient, preview_text(change),
-                                          [f"youtube:{change.account_id}"], urls["approve"], urls["reject"]))
+        for request in mint_requests(config, key, subject_id=change.id, subject_hash=change.change_hash,
+                                     campaign=change.campaign, preview=preview_text(change),
+                                     targets=[f"youtube:{change.account_id}"]):
+            notifier.send(request)
             sent += 1
         log_event(log, logging.INFO, "metadata change approval requested", recipients=sent)
         return sent
