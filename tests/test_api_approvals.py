@@ -73,7 +73,7 @@ def test_second_decision_is_409_and_the_first_stands(api, env, draft):
     assert answer.status_code == 409 and f"approved by {APPROVER}" in answer.get_json()["detail"]
     assert snapshot_state() == before
     # A signed link for the same version is refused too: one decision per version, whichever way it came.
-    from shared.approval.service import apply_decision
+    from shared.approval.link_answers import apply_decision
     from tests.conftest import issue_link
 
     result = apply_decision(services_repo(), env["signing_key"], issue_link(env, draft, "reject"), "reject")
