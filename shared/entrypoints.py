@@ -15,9 +15,8 @@ log = logging.getLogger("postgate")
 
 def generate(brief_payload: dict[str, Any], idempotency_key: str | None = None):
     """Brief -> draft -> content-created message. Returns the ContentItem."""
-    from shared.content.brief_request import parse_brief
+    from shared.content.drafts import create_draft, parse_brief
     from shared.content.generation import generator_from_config
-    from shared.content.service import create_draft
 
     config = get_config()
     brief = parse_brief(brief_payload)

@@ -47,7 +47,7 @@ def test_api_approvers_decision_is_recorded_with_their_identity(api, env, draft)
 
 def test_stale_content_hash_is_409_saying_the_content_changed_and_records_nothing(api, env, draft):
     from shared import services
-    from shared.content.service import edit_content
+    from shared.content.versions import edit_content
 
     edited = edit_content(services.repository(), draft.id, caption="A better caption")
     before = snapshot_state()
@@ -146,7 +146,7 @@ def test_asking_again_sends_a_fresh_request_and_is_recorded(api, env, draft):
 
 def test_history_shows_voided_versions_and_tolerates_unknown_entries(api, env, draft):
     from shared import services
-    from shared.content.service import edit_content
+    from shared.content.versions import edit_content
 
     approve(env, draft)  # through a signed link, by lead@example.com
     edited = edit_content(services.repository(), draft.id, caption="A better caption")

@@ -269,9 +269,10 @@ def table_rows(html: str, table_id: str) -> list[list[str]]:
 
 
 def expected_day_cells(day: dict) -> list[str]:
-    from shared.analytics.page import count_text, platform_name, rate_text
+    from shared.analytics.page import count_text, rate_text
+    from shared.model.platform import display_name
 
-    return [day["date"], platform_name(day["platform"]), count_text(day["posts"]),
+    return [day["date"], display_name(day["platform"]), count_text(day["posts"]),
             *[count_text(day[k]) for k in METRIC_NAMES], rate_text(day["engagement_rate"])]
 
 

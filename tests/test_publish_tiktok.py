@@ -72,7 +72,7 @@ def test_post_edited_after_approval_makes_zero_platform_calls(draft, env, sandbo
 
 def test_edit_through_the_app_voids_the_approval(draft, env, sandbox):
     from shared import services
-    from shared.content.service import edit_content
+    from shared.content.versions import edit_content
 
     [due] = approve(env, draft)
     edited = edit_content(services.repository(), draft.id, caption="New text")

@@ -21,7 +21,8 @@ from shared.approval.refusals import (
     PlatformWouldRefuse,
 )
 from shared.approval.tokens import LinkClaims
-from shared.content.service import validate_for_targets, void_for_changed_media
+from shared.content.targets import validate_for_targets
+from shared.content.versions import void_for_changed_media
 from shared.errors import MediaChanged, ValidationError
 from shared.model.content import ContentItem
 from shared.stores.posts import APPROVALS, Repository

@@ -30,7 +30,7 @@ from shared.stores.posts import (
     APPROVALS,
     CONTENTION_ERRORS,
     Repository,
-    _dump,
+    dump,
     is_contention,
     run_with_contention_retry,
 )
@@ -128,7 +128,7 @@ def _record_decision(repo: Repository, claims: LinkClaims, content: ContentItem,
                             content_hash=current.content_hash, token_id=claims.token_id, reason=reason)
         transaction.set(used_ref, {"content_id": current.id, "action": claims.action, "recipient": claims.recipient,
                                    "used_at": now})
-        transaction.update(content_ref, {"status": decision, "approval": _dump(approval), "updated_at": now})
+        transaction.update(content_ref, {"status": decision, "approval": dump(approval), "updated_at": now})
         due, scheduled = [], []
         for ref in post_refs:
             snap = snaps[ref.path]
@@ -148,7 +148,7 @@ def _record_decision(repo: Repository, claims: LinkClaims, content: ContentItem,
                 else:
                     updated = transition(updated, "queued", redispatch_at=now + timedelta(seconds=LOST_MESSAGE_RESEND_SECONDS))
                     due.append(updated)
-            transaction.set(ref, _dump(updated))
+            transaction.set(ref, dump(updated))
         return decision, due, scheduled
 
     holder = _DecisionLock(repo, claims.content_id)

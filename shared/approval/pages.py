@@ -28,6 +28,7 @@ from shared.approval.refusals import (
     Refusal,
     TokenRefused,
 )
+from shared.model.platform import display_name
 
 if TYPE_CHECKING:  # annotations only: the models load pydantic, which this module's importers leave out
     from shared.model.content import ContentItem
@@ -140,8 +141,6 @@ _RESULT = page_template("""<p>{{ message }}</p>
 {% if recap %}<h2>{{ recap_title }}</h2><ul class="recap">{% for line in recap %}<li>{{ line }}</li>{% endfor %}</ul>{% endif %}
 {% if note %}<p class="muted">{{ note }}</p>{% endif %}""")
 
-_PLATFORM_NAMES = {"tiktok": "TikTok", "instagram": "Instagram", "x": "X", "youtube": "YouTube", "linkedin": "LinkedIn"}
-
 
 @dataclass(frozen=True)
 class Page:
@@ -189,10 +188,6 @@ def size_text(size: int) -> str:
         if size >= scale:
             return f"{size / scale:.1f} {unit}"
     return f"{size} bytes"
-
-
-def platform_name(platform: str) -> str:
-    return _PLATFORM_NAMES.get(platform, platform)
 
 
 def shell_page() -> Page:
@@ -284,7 +279,7 @@ def _decision_page(content: ContentItem, decision: str, reason: str | None, due:
     recap = []
     for post in [*due, *scheduled]:
         handle = accounts.get(post.account_id, {}).get("handle")
-        where = f"{platform_name(post.platform)} · {'@' + str(handle).lstrip('@') if handle else post.account_id}"
+        where = f"{display_name(post.platform)} · {'@' + str(handle).lstrip('@') if handle else post.account_id}"
         when = "publishing now" if post.status == "queued" else f"scheduled for {when_text(post.scheduled_at, zone)}"
         recap.append(f"{where}: {when}")
     message = (f"Approved version {content.version} of the post for campaign “{content.campaign}”. "

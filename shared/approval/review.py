@@ -16,6 +16,7 @@ from shared.approval.links import page_tokens, verify_link
 from shared.approval.tokens import LinkClaims
 from shared.model.content import ContentItem
 from shared.model.disclosure import review_line
+from shared.model.platform import display_name
 from shared.platforms.registry import adapter_for
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context
@@ -65,10 +66,10 @@ def _cards(repo: Repository, content: ContentItem) -> list[dict]:
         card = adapter_for(platform).preview(content, target, account)
         handle = account.get("handle")
         # The media this target carries decides the disclosure, as at publish (shared/model/disclosure.py).
-        disclosure = ("AI-generated media", review_line(platform, pages.platform_name(platform), card.media,
+        disclosure = ("AI-generated media", review_line(platform, display_name(platform), card.media,
                                                             unavailable=card.ai_field_unavailable))
         cards.append({
-            "platform": platform, "platform_name": pages.platform_name(platform), "account_id": target.account_id,
+            "platform": platform, "platform_name": display_name(platform), "account_id": target.account_id,
             "handle": f"@{str(handle).lstrip('@')}" if handle else target.account_id,
             "text": card.text, "text_label": card.text_label, "fields": [*card.fields, disclosure],
             "media": ", ".join(labels[position[id(m)]] for m in card.media if id(m) in position),
