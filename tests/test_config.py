@@ -59,8 +59,15 @@ def test_the_project_falls_back_to_postgate_project():
 
 def test_names_match_exactly_and_a_given_mapping_is_not_mixed_with_the_process_environment(monkeypatch):
     monkeypatch.setenv("POSTGATE_NOTIFIER", "slack")
-    config = load_config({**REQUIRED, "postgate_smtp_port": "25"})
+    config = load_config({**REQUIRED, "postgate_smtp_port": "25", "smtp_host": "mail.example", "SMTP_FROM": "a@b.c"})
     assert config.notifier == "log" and config.smtp_port == 587
+    assert config.smtp_host is None and config.smtp_from is None
+
+
+def test_code_builds_a_config_by_field_name_without_reading_the_environment(monkeypatch):
+    monkeypatch.setenv("POSTGATE_NOTIFIER", "slack")
+    config = Config(project="p", media_bucket="media", approval_base_url="https://a.example", smtp_port=25)
+    assert config.smtp_port == 25 and config.notifier == "log"
 
 
 def test_the_process_environment_is_read_when_no_mapping_is_given(monkeypatch):

@@ -33,7 +33,8 @@ def env_name(field: str) -> str:
 class Config(BaseSettings):
     model_config = SettingsConfigDict(
         frozen=True, extra="forbid", case_sensitive=True, env_ignore_empty=True,
-        alias_generator=AliasGenerator(validation_alias=env_name))
+        alias_generator=AliasGenerator(validation_alias=env_name),
+        validate_by_name=True)  # Config(media_bucket=...) in code and tests, as for any model
 
     project: str = Field(min_length=1, validation_alias=AliasChoices("GOOGLE_CLOUD_PROJECT", "POSTGATE_PROJECT"))
     media_bucket: str = Field(min_length=3)
@@ -160,20 +161,25 @@ class Config(BaseSettings):
         return (init_settings,)
 
     @classmethod
-    def variables(cls) -> dict[str, str]:
-        """Environment variable -> field, every field (the project under its first name)."""
+    def variables(cls, *, every_name: bool = False) -> dict[str, str]:
+        """Environment variable -> field, every field: under its first name (the project's other
+        too with `every_name`)."""
         out: dict[str, str] = {}
         for name, field in cls.model_fields.items():
             alias = field.validation_alias
-            out[str(alias.choices[0] if isinstance(alias, AliasChoices) else alias)] = name
+            choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+            for choice in choices if every_name else choices[:1]:
+                out[str(choice)] = name
         return out
 
 
 class EnvironSource(EnvSettingsSource):
-    """pydantic-settings' environment source reading a given mapping (os.environ or a test's)."""
+    """pydantic-settings' environment source reading a given mapping (os.environ or a test's), and
+    in it only Config's variables: validate_by_name would also read a variable named like a field."""
 
     def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]):
-        self._environ = environ
+        names = Config.variables(every_name=True)
+        self._environ = {var: value for var, value in environ.items() if var in names}
         super().__init__(settings_cls)
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
