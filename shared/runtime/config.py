@@ -91,6 +91,9 @@ _ENV = {
     "POSTGATE_ANALYTICS_YOUNG_AGE_HOURS": "analytics_young_age_hours",
     "POSTGATE_ANALYTICS_DAILY_UNTIL_DAYS": "analytics_daily_until_days",
     "POSTGATE_ANALYTICS_MAX_AGE_DAYS": "analytics_max_age_days",
+    "POSTGATE_CONSOLE_OAUTH_CLIENT_ID": "console_oauth_client_id",
+    "POSTGATE_CONSOLE_SESSION_SECRET": "console_session_secret",
+    "POSTGATE_CONSOLE_LOCAL_SIGN_IN": "console_local_sign_in",
 }
 
 
