@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urljoin
 
 import pytest
 
+from tests.conftest import bearer, brief, upload_video
 from tests.console_support import (
     APPROVER,
     CLIENT_ID,
@@ -21,7 +22,6 @@ from tests.console_support import (
     sign_in_locally,
     stand_in_google_certs,
 )
-from tests.conftest import bearer, brief, upload_video
 
 PAGES = ["/console/queue", "/console/calendar", "/console/compose", "/console/accounts", "/console/campaigns",
          "/console/youtube"]

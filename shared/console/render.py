@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import flask
 
 from shared import services
-from shared.console.session import current_principal, role_name
+from shared.console.session import role_name
 
 WAITING = "pending_approval"
 
@@ -42,10 +42,6 @@ def waiting_count() -> int:
     if "console_waiting" not in flask.g:
         flask.g.console_waiting = services.repository().count_contents(WAITING)
     return flask.g.console_waiting
-
-
-def signed_in() -> bool:
-    return "console_principal" in flask.g and current_principal() is not None
 
 
 def _section() -> str | None:

@@ -18,7 +18,7 @@ import importlib
 import logging
 
 import flask
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect  # type: ignore[import-untyped]  # no py.typed
 from werkzeug.exceptions import HTTPException, NotFound
 
 from shared.api.errors import ApiError

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import string
+from typing import Any
 from urllib.parse import urlsplit
 
 import flask
@@ -33,12 +34,12 @@ def here() -> str:
     return flask.request.script_root + flask.request.path
 
 
-def url(endpoint: str, **values: object) -> str:
+def url(endpoint: str, **values: Any) -> str:
     """The relative URL of an endpoint (`console.queue`, ...) from the current page."""
     return relative(flask.url_for(endpoint, **values), here())
 
 
-def redirect_to(endpoint: str, **values: object):
+def redirect_to(endpoint: str, **values: Any):
     """303 See Other to an endpoint: after a POST the browser GETs the answer page."""
     return flask.redirect(url(endpoint, **values), 303)
 
@@ -58,7 +59,7 @@ def safe_next(value: object, prefix: str) -> str | None:
 
 
 def current_target() -> str:
-    """What to come back to after sign-in: this GET's path and query (None for other methods)."""
+    """What to come back to after sign-in: this request's path and query."""
     request = flask.request
     query = request.query_string.decode("latin-1")
     return here() + (f"?{query}" if query else "")
