@@ -233,6 +233,7 @@ def test_the_sign_in_page_offers_googles_button_with_the_client_id_and_googles_o
     assert "connect-src 'self' https://accounts.google.com/gsi/;" in csp
     assert "frame-src https://accounts.google.com/gsi/;" in csp
     assert page.headers["Cross-Origin-Opener-Policy"] == "same-origin-allow-popups"
+    assert page.headers["Referrer-Policy"] == "strict-origin"  # the origin only, for Google's button frame
 
 
 def test_a_google_id_token_for_the_console_signs_a_user_in_with_their_roles(google_console, google_certs):

@@ -46,7 +46,9 @@ def content_security_policy(*, media_origin: str, google_sign_in: bool = False) 
 def security_headers(*, media_origin: str, google_sign_in: bool = False) -> dict[str, str]:
     return {
         "Content-Security-Policy": content_security_policy(media_origin=media_origin, google_sign_in=google_sign_in),
-        "Referrer-Policy": "no-referrer",
+        # Google's sign-in frame learns the page's origin from the Referer (its docs ask for one); the origin
+        # is all it gets, never the path or query. Everywhere else nothing is referred.
+        "Referrer-Policy": "strict-origin" if google_sign_in else "no-referrer",
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
         # Google's popup reports back to the page that opened it; elsewhere no cross-origin window keeps a handle.
