@@ -3,11 +3,14 @@ CSP, the role check, when local sign-in may be on, fingerprints and ages."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
 
 from shared.console.urls import relative, safe_next
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("value", ["/console/queue", "/console/queue?campaign=launch&account=x", "/console/",
@@ -108,9 +111,11 @@ def test_waiting_age_is_said_in_the_largest_unit_that_fits(seconds, text):
     assert age_text(seconds) == text
 
 
-def test_the_topology_declares_the_console_on_the_api_function():
+def test_the_topology_declares_the_console_where_the_api_function_mounts_it():
+    from shared.console.mount import CONSOLE_PATH
     from shared.topology import load_topology
 
     topology = load_topology()
-    assert topology.route("console") == ("api", "/console/")
+    assert topology.route("console") == ("api", CONSOLE_PATH)
+    assert "shared.console.mount" in (REPO / topology.functions["api"].source / "main.py").read_text()
     assert "console-session-key" in topology.functions["api"].access.secrets
