@@ -23,6 +23,8 @@ def test_next_may_be_any_console_path(value):
                                    "https://evil.example/console/queue", "/console//evil.example",
                                    "/console/../campaigns", "/console/./queue", "/console/queue#frag",
                                    "/console/queue\\x", "/console/\nqueue", "javascript:alert(1)",
+                                   "/console/%2e%2e/campaigns", "/console/.%2E/campaigns", "/console/%2F%2Fevil.example",
+                                   "/console/%5c%5cevil.example",
                                    "/console/" + "a" * 2000])
 def test_next_refuses_anything_else(value):
     assert safe_next(value, "/console") is None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 import string
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import flask
 
@@ -52,8 +52,9 @@ def safe_next(value: object, prefix: str) -> str | None:
     parts = urlsplit(value)
     if parts.scheme or parts.netloc or parts.fragment or not parts.path.startswith(prefix + "/"):
         return None
-    segments = parts.path.split("/")
-    if "" in segments[1:-1] or "." in segments or ".." in segments:  # `//`, `/./`, `/../`
+    # `//`, `/./`, `/../`, and their percent-encoded forms (browsers read `%2e%2e` as `..`)
+    segments = [unquote(segment) for segment in parts.path.split("/")]
+    if "" in segments[1:-1] or any(s in (".", "..") or "/" in s or "\\" in s for s in segments):
         return None
     return value
 
