@@ -15,9 +15,8 @@ log = logging.getLogger("postgate")
 
 def generate(brief_payload: dict[str, Any], idempotency_key: str | None = None):
     """Brief -> draft -> content-created message. Returns the ContentItem."""
-    from shared.content.brief_request import parse_brief
+    from shared.content.drafts import create_draft, parse_brief
     from shared.content.generation import generator_from_config
-    from shared.content.service import create_draft
 
     config = get_config()
     brief = parse_brief(brief_payload)
@@ -41,11 +40,11 @@ def request_approval(config, content) -> None:
 
 
 def notify_approvers(payload: dict[str, Any]) -> int:
+    from shared.approval.links import approval_requests
     from shared.approval.notifiers import notifier_from_config
-    from shared.approval.service import approval_requests
 
     if isinstance(payload.get("metadata_change_id"), str):  # a YouTube metadata change, not a content item
-        from shared.youtube_sync.service import notify
+        from shared.youtube_sync.notices import notify
 
         return notify(payload, repo=services.repository(), config=get_config(), secrets=services.secrets())
     content_id = payload.get("content_id")
@@ -94,32 +93,32 @@ def approval_page(method: str, form: dict[str, str], query_token: str | None = N
     GET ?token= (links sent before tokens moved into the fragment): the review, read-only.
     POST step=review: the review. POST action=approve|reject: the decision.
     """
-    from shared.approval import service
+    from shared.approval import checks, link_answers, pages
     from shared.youtube_sync import links as metadata_links
 
     if method in ("GET", "HEAD") and not query_token:
-        return service.shell()
+        return pages.shell()
     if method not in ("GET", "HEAD", "POST"):
-        return service.PageResult(405, service.pages.result_page("Not allowed", "Use the buttons on the review page."))
+        return pages.not_allowed()
     token = query_token if method != "POST" else form.get("token")
     if not token:
-        return service.PageResult(400, service.pages.result_page("Link not usable", "This link is incomplete: it has no token."))
+        return pages.no_token()
     config = get_config()
     repo = services.repository()
     key = services.secrets().access(config.approval_signing_secret)
     if metadata_links.is_change_link(key, token):  # a YouTube metadata change: its own review and apply
         return metadata_links.answer(method, form, token, repo=repo, signing_key=key, config=config,
                                      secrets=services.secrets(), bq=services.bigquery())
-    env = service.ReviewEnv(media_store=services.media_store(), config=config,
-                            request_approval=lambda content: request_approval(config, content))
+    env = checks.ReviewEnv(media_store=services.media_store(), config=config,
+                           request_approval=lambda content: request_approval(config, content))
     if method != "POST":
-        return service.render_review(repo, key, token, env, may_reask=False)
+        return link_answers.render_review(repo, key, token, env, may_reask=False)
     action = form.get("action")
     if form.get("step") == "review" and not action:
-        return service.render_review(repo, key, token, env, tz=form.get("tz"))
+        return link_answers.render_review(repo, key, token, env, tz=form.get("tz"))
     if action not in ("approve", "reject"):
-        return service.PageResult(400, service.pages.result_page("Link not usable", "Unknown action."))
-    result = service.apply_decision(repo, key, token, action, env, reason=form.get("reason"), tz=form.get("tz"))
+        return pages.unknown_action()
+    result = link_answers.apply_decision(repo, key, token, action, env, reason=form.get("reason"), tz=form.get("tz"))
     after_decision(config, result)
     return result
 
@@ -178,7 +177,7 @@ def poll_owed_work():
 
 
 def _settle_owed_youtube_changes(**tick):
-    from shared.youtube_sync.service import settle_owed_changes  # loaded when the tick gets there, as before
+    from shared.youtube_sync.owed import settle_owed_changes  # loaded when the tick gets there, as before
 
     return settle_owed_changes(**tick)
 

@@ -146,6 +146,12 @@ def secret_store_from_config(config) -> SecretStore:
         return _stores[key]
 
 
+def forget_secret_stores() -> None:
+    """Drop the stores made so far, so the next call builds them from the current config (tests)."""
+    with _stores_lock:
+        _stores.clear()
+
+
 def operator_secret_store(project: str | None, secrets_file: str | None = None) -> SecretStore:
     """The store an operator's tool (the CLI's token, the smoke check) reads, chosen as the functions choose
     theirs: POSTGATE_SECRET_BACKEND, else a secrets file when one is named, else Secret Manager of `project`."""

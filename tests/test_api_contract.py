@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from shared.content.service import check_caption
+from shared.content.text import check_caption
 from tests.browser import serve_function
 from tests.conftest import bearer
 

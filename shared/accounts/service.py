@@ -21,9 +21,9 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import PostgateError
+from shared.model.platform import PLATFORMS
 from shared.model.post import Post
 from shared.platforms.base import Limit
-from shared.platforms.registry import PLATFORMS
 from shared.runtime.logging import log_event
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
-from shared.content.service import CopyRefused, check_targets, describe_media, reopen_for_approval
+from shared.content.own_copy import CopyRefused, check_targets
+from shared.content.targets import describe_media
+from shared.content.versions import reopen_for_approval
 from shared.errors import IllegalTransition, ValidationError
 from shared.model.content import ContentItem, MediaRef
 from shared.model.disclosure import carry_ai_flags

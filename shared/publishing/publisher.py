@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from shared.content.service import void_for_changed_media
+from shared.content.versions import void_for_changed_media
 from shared.errors import (
     AmbiguousError,
     AuthError,

@@ -9,14 +9,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from shared import services
+from shared.errors import TransientError
+from shared.runtime.clients import storage_client
+from shared.runtime.config import get_config
+from shared.runtime.logging import log_event
+
 
 def ingest_notification(payload: dict[str, Any], attributes: dict[str, str]):
     """The report-ingest function: one Cloud Storage notification (Pub/Sub attributes + object resource)."""
-    from shared import services
+    # Imported here, not at the top: ingest reads the topology (PyYAML and pydantic), which the
+    # report-ingest function's import must not pay for (cold start, tests/test_coldstart.py).
     from shared.reports.ingest import ingest_report, report_object
-    from shared.runtime.clients import storage_client
-    from shared.runtime.config import get_config
-    from shared.runtime.logging import log_event
 
     obj = report_object(payload, attributes)
     if obj is None:
@@ -24,8 +28,6 @@ def ingest_notification(payload: dict[str, Any], attributes: dict[str, str]):
                   event_type=attributes.get("eventType"), object=attributes.get("objectId"))
         return None
     from google.api_core.exceptions import ServerError, TooManyRequests
-
-    from shared.errors import TransientError
 
     config = get_config()
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
-from shared.errors import MediaChanged
+from shared.errors import MediaChanged, ValidationError
 from shared.model.content import MediaRef
 from shared.runtime.clients import storage_client
 
@@ -21,8 +21,6 @@ class MediaStore:
 
     def describe(self, uri: str, kind: str, field: str = "video") -> MediaRef:
         """The object's live generation; a missing one is an error the brief's author can fix."""
-        from shared.errors import ValidationError
-
         bucket, name = parse_gs_uri(uri)
         blob = self._client.bucket(bucket).get_blob(name)
         if blob is None:

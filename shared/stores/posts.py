@@ -23,7 +23,8 @@ ACCOUNTS = "accounts"
 APPROVALS = "approvals"
 
 
-def _dump(model) -> dict:
+def dump(model) -> dict:
+    """A model as the document Firestore stores (datetimes stay datetimes)."""
     return model.model_dump(mode="python")
 
 
@@ -39,9 +40,9 @@ class Repository:
         from google.api_core.exceptions import AlreadyExists
 
         batch = self.db.batch()
-        batch.create(self.db.collection(CONTENT).document(content.id), _dump(content))
+        batch.create(self.db.collection(CONTENT).document(content.id), dump(content))
         for post in posts:
-            batch.create(self.db.collection(POSTS).document(post.id), _dump(post))
+            batch.create(self.db.collection(POSTS).document(post.id), dump(post))
         try:
             batch.commit()
         except AlreadyExists:
@@ -109,7 +110,7 @@ class Repository:
             before = Post.model_validate(snap.to_dict())
             after = decide(before)
             if after is not None:
-                transaction.set(ref, _dump(after))
+                transaction.set(ref, dump(after))
             return before, after
 
         return run_with_contention_retry(lambda: _run(new_transaction(self.db)))

@@ -15,12 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.accounts.service import ACCOUNT_ID_PATTERN, AccountError, LimitSpec
 from shared.api.errors import ApiError
 from shared.api.schemas import PageQuery, page_fields
+from shared.model.platform import Platform
 
 # Security per operation, not per blueprint: the OAuth callback is public (its `state` authenticates it).
 blueprint = APIBlueprint("accounts", __name__, abp_tags=[Tag(name="accounts")])
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
-
-Platform = Literal["tiktok", "instagram", "x", "youtube", "linkedin"]
 
 
 class AccountPath(BaseModel):

@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.api.app import current_principal
 from shared.api.contention import one_change_at_a_time
-from shared.api.errors import ApiError, conflict, not_found
+from shared.api.errors import not_found, refusal_error
 from shared.api.models import PostOut
+from shared.approval.refusals import NothingToDecide, Refusal
 
 blueprint = APIBlueprint("approvals", __name__, abp_tags=[Tag(name="approvals")], abp_security=[{"bearer": []}])
 
@@ -40,7 +41,7 @@ class ApprovalOut(BaseModel):
 
     @classmethod
     def of(cls, approval) -> ApprovalOut:
-        from shared.approval.service import API_TOKEN_PREFIX
+        from shared.approval.tokens import API_TOKEN_PREFIX
 
         return cls(decision=approval.decision, decided_by=approval.decided_by, decided_at=approval.decided_at,
                    content_hash=approval.content_hash, reason=approval.reason,
@@ -122,16 +123,17 @@ def _repo():
 def request_approval_again(path: ContentPath):
     """Send the approvers a fresh link for the current version (editor); 409 unless pending approval."""
     from shared import entrypoints
-    from shared.approval.service import record_approval_request
+    from shared.approval.decision import record_approval_request
     from shared.runtime.config import get_config
 
     principal = current_principal()
     principal.require("editor")
-    content, problem = record_approval_request(_repo(), path.content_id, principal.user)
-    if content is None:
-        raise not_found("content", path.content_id)
-    if problem:
-        raise conflict(problem)
+    try:
+        content = record_approval_request(_repo(), path.content_id, principal.user)
+    except NothingToDecide as refused:
+        if refused.reason == "gone":
+            raise not_found("content", path.content_id) from None
+        raise refusal_error(refused) from None
     entrypoints.request_approval(get_config(), content)
     return ApprovalRequestOut(content_id=content.id, content_hash=content.content_hash,
                               version=content.version).model_dump(mode="json"), 202
@@ -158,7 +160,7 @@ def decide(path: ContentPath, body: DecisionIn):
     """Approve or reject (approver), bound to the content_hash you read: 409 if it changed since,
     or if the item was already decided. Approved posts due now go to their platforms at once."""
     from shared import entrypoints, services
-    from shared.approval import service
+    from shared.approval import checks, decision
     from shared.runtime.config import get_config
 
     principal = current_principal()
@@ -168,17 +170,16 @@ def decide(path: ContentPath, body: DecisionIn):
     if content is None:
         raise not_found("content", path.content_id)
     config = get_config()
-    env = service.ReviewEnv(media_store=services.media_store(), config=config,
-                            request_approval=lambda c: entrypoints.request_approval(config, c))
+    env = checks.ReviewEnv(media_store=services.media_store(), config=config,
+                           request_approval=lambda c: entrypoints.request_approval(config, c))
     with one_change_at_a_time(content.id):  # busy: 503 with Retry-After (shared/api/contention.py)
-        result = service.decide_via_api(repo, content.id, body.action, body.content_hash, principal.user, env,
-                                        reason=body.reason)
-    if result.decision is None:
-        stale = body.content_hash != content.content_hash
-        raise ApiError(result.status, result.message or "nothing was recorded",
-                       field="content_hash" if stale and result.status == 409 else None,
-                       headers={"Retry-After": str(result.retry_after)} if result.retry_after else None)
-    entrypoints.after_decision(config, result)
+        try:
+            outcome = decision.decide_via_api(repo, content.id, body.action, body.content_hash, principal.user, env,
+                                             reason=body.reason)
+        except Refusal as refused:
+            stale = body.content_hash != content.content_hash  # the version the caller read is not current
+            raise refusal_error(refused, conflict_field="content_hash" if stale else None) from None
+    entrypoints.after_decision(config, outcome)
     decided = repo.get_content(content.id)
     approval = decided.approval
     posts = repo.posts_for_content(content.id)

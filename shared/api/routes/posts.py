@@ -1,6 +1,6 @@
 """Posts: create (AI draft or the team's own copy, one or in bulk), list, get, edit, delete,
 cancel, reschedule, and the calendar. Routes only translate; shared/posts/service.py and
-shared/content/service.py decide. Every write needs the editor role and names the caller in the
+shared/content/ (drafts, own copy) decide. Every write needs the editor role and names the caller in the
 post's history."""
 
 from __future__ import annotations
@@ -17,16 +17,11 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from shared.api.errors import ApiError, not_found
 from shared.api.models import BulkOut, CalendarDay, CalendarOut, ContentOut, PostOut, PostPage
 from shared.api.schemas import Day, PageQuery, at_least_one_of, page_fields
-from shared.content.service import (
-    CAPTION_MAX_CHARS,
-    CAPTION_PATTERN,
-    CopyRefused,
-    OwnCopy,
-    check_caption,
-    clean_hashtags,
-)
+from shared.content.own_copy import CopyRefused, OwnCopy
+from shared.content.text import CAPTION_MAX_CHARS, CAPTION_PATTERN, check_caption, clean_hashtags
 from shared.model.campaign import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
-from shared.model.content import HASHTAG_PATTERN, Brief, GsUri, Platform
+from shared.model.content import HASHTAG_PATTERN, Brief, GsUri
+from shared.model.platform import Platform
 from shared.model.post import PostStatus
 from shared.model.schedule import PlannedTime
 from shared.runtime.clock import utc_or_refuse
@@ -235,7 +230,7 @@ def generate_posts(body: GenerateIn, header: IdempotencyHeader):
 def create_post(body: OwnCopy, header: IdempotencyHeader):
     """The team's own copy: caption, hashtags and media go out verbatim, after approval like any draft."""
     from shared import services
-    from shared.content.service import create_from_copy
+    from shared.content.own_copy import create_from_copy
     from shared.runtime.config import get_config
 
     user = _editor()
@@ -255,7 +250,7 @@ def create_post(body: OwnCopy, header: IdempotencyHeader):
 def create_posts_in_bulk(body: BulkIn, header: IdempotencyHeader):
     """Up to 100 posts of the team's own copy, all or nothing: any refused item and none is stored."""
     from shared import services
-    from shared.content.service import create_copies
+    from shared.content.own_copy import create_copies
     from shared.runtime.config import get_config
 
     user = _editor()
