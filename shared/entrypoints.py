@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from shared.analytics.fanout import PullSummary
     from shared.analytics.fetch import FetchSummary
-    from shared.approval.service import PageResult
+    from shared.approval.pages import PageResult
     from shared.model.content import ContentItem
     from shared.publishing.dispatch import DispatchSummary
     from shared.publishing.publisher import PublishOutcome

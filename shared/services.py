@@ -22,7 +22,7 @@ from shared.runtime.config_model import Config
 from shared.stores.media import CloudStorageMedia
 from shared.stores.posts import Repository
 from shared.stores.protocols import MediaStore, SecretStore
-from shared.stores.secrets import reset_secret_stores, secret_store_from_config
+from shared.stores.secrets import forget_secret_stores, secret_store_from_config
 
 if TYPE_CHECKING:  # the library itself loads when the factory first runs (cold start)
     from google.cloud import bigquery as bq
@@ -83,4 +83,4 @@ def reset() -> None:
         _current = None
     get_config.cache_clear()
     reset_clients()
-    reset_secret_stores()
+    forget_secret_stores()

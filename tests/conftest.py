@@ -233,7 +233,7 @@ def issue_link(env, content, action: str, *, expires_in: float = 3600, recipient
 def approve(env, content) -> list:
     """Record an approval the way the POST would; returns the posts now due."""
     from shared import services
-    from shared.approval.service import apply_decision
+    from shared.approval.link_answers import apply_decision
 
     result = apply_decision(services.repository(), env["signing_key"], issue_link(env, content, "approve"), "approve")
     assert result.decision == "approved", result.html

@@ -15,14 +15,14 @@ BURST = 200
 def _clone_queued_posts(template, count: int) -> list[str]:
     """`count` approved, queued posts of the same approved content, all for one account."""
     from shared import services
-    from shared.stores.posts import _dump
+    from shared.stores.posts import dump
 
     db = services.repository().db
     ids = [f"{template.id}-burst-{i:03d}" for i in range(count)]
     for start in range(0, count, 400):
         batch = db.batch()
         for post_id in ids[start:start + 400]:
-            batch.set(services.repository().post_ref(post_id), _dump(template.model_copy(update={"id": post_id})))
+            batch.set(services.repository().post_ref(post_id), dump(template.model_copy(update={"id": post_id})))
         batch.commit()
     return ids
 

@@ -45,8 +45,7 @@ class ImageGenerator:
 def _draft(targets: list[dict], *, video: str | None, images: list[str] | None = None):
     """Content from a brief through create_draft with the drawing generator."""
     from shared import services
-    from shared.content.brief_request import parse_brief
-    from shared.content.service import create_draft
+    from shared.content.drafts import create_draft, parse_brief
 
     brief = parse_brief(generic_brief(targets, video=video, images=images))
     content, _ = create_draft(brief, generator=ImageGenerator(), repo=services.repository(),
@@ -57,7 +56,7 @@ def _draft(targets: list[dict], *, video: str | None, images: list[str] | None =
 def _own_copy(targets: list[dict], *, video: str, images: list[str] | None = None):
     """The team's own post: their text, their media."""
     from shared import services
-    from shared.content.service import OwnCopy, create_from_copy
+    from shared.content.own_copy import OwnCopy, create_from_copy
 
     copy = OwnCopy(campaign="Launch", caption="Filmed in our own kitchen.", video=video, images=images or [],
                    targets=targets)
@@ -70,7 +69,7 @@ def _with_ai_video(content):
     """The same item with its video recorded as made by our AI generation (a new version, as a
     generator that makes video would store it), pending approval again."""
     from shared import services
-    from shared.content.service import reopen_for_approval
+    from shared.content.versions import reopen_for_approval
 
     media = [m.model_copy(update={"ai_generated": True}) if m.kind == "video" else m for m in content.media]
     return reopen_for_approval(services.repository(), content.id, expected_hash=content.content_hash,

@@ -47,7 +47,7 @@ def test_api_approvers_decision_is_recorded_with_their_identity(api, env, draft)
 
 def test_stale_content_hash_is_409_saying_the_content_changed_and_records_nothing(api, env, draft):
     from shared import services
-    from shared.content.service import edit_content
+    from shared.content.versions import edit_content
 
     edited = edit_content(services.repository(), draft.id, caption="A better caption")
     before = snapshot_state()
@@ -73,7 +73,7 @@ def test_second_decision_is_409_and_the_first_stands(api, env, draft):
     assert answer.status_code == 409 and f"approved by {APPROVER}" in answer.get_json()["detail"]
     assert snapshot_state() == before
     # A signed link for the same version is refused too: one decision per version, whichever way it came.
-    from shared.approval.service import apply_decision
+    from shared.approval.link_answers import apply_decision
     from tests.conftest import issue_link
 
     result = apply_decision(services_repo(), env["signing_key"], issue_link(env, draft, "reject"), "reject")
@@ -146,7 +146,7 @@ def test_asking_again_sends_a_fresh_request_and_is_recorded(api, env, draft):
 
 def test_history_shows_voided_versions_and_tolerates_unknown_entries(api, env, draft):
     from shared import services
-    from shared.content.service import edit_content
+    from shared.content.versions import edit_content
 
     approve(env, draft)  # through a signed link, by lead@example.com
     edited = edit_content(services.repository(), draft.id, caption="A better caption")

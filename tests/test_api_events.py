@@ -200,3 +200,31 @@ def test_openapi_declares_the_stream_as_text_event_stream(api):
     doc = api.get("/openapi.json").get_json()
     operation = doc["paths"]["/contents/{content_id}/events"]["get"]
     assert operation["responses"]["200"]["content"] == {"text/event-stream": {"schema": {"type": "string"}}}
+
+
+def test_streams_on_one_item_share_one_listener_and_each_sees_every_change(env, draft):
+    """Fifty dashboards on one launch are one Firestore listener in the instance, not fifty: the
+    second stream starts from the latest snapshot, both see a later change, and the listener stays
+    while any stream is open and goes with the last."""
+    from shared import services
+    from shared.stores.live_status import content_events, feeds_for
+
+    repo = services.repository()
+    baseline = _listener_threads()
+    first = content_events(repo, draft.id, stream_seconds=60)
+    second = content_events(repo, draft.id, stream_seconds=60)
+    assert next(first).startswith(": ") and "pending_approval" in next(first)
+    assert next(second).startswith(": ") and "pending_approval" in next(second)
+    assert _listener_threads() == baseline + 1
+    assert feeds_for(repo.db).listeners == 1
+
+    post = repo.posts_for_content(draft.id)[0]
+    repo.db.collection("posts").document(post.id).update({"status": "rejected"})
+    assert '"status":"rejected"' in next(first)
+    assert '"status":"rejected"' in next(second)
+
+    first.close()
+    assert _listener_threads() == baseline + 1  # the other stream still listens
+    second.close()
+    assert _wait_until(lambda: _listener_threads() == baseline)
+    assert feeds_for(repo.db).listeners == 0

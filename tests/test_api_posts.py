@@ -457,7 +457,7 @@ def test_writes_need_a_role_that_may_edit(api, env, draft):
 
 
 def test_pending_post_rescheduled_goes_out_at_its_new_time_once_approved(api, env, draft):
-    """Needs approval/service.py's decision to schedule by the post's own time (see the report)."""
+    """Needs approval/decision.py's decision to schedule by the post's own time (see the report)."""
     [post] = _repo().posts_for_content(draft.id)
     new_time = _later(days=1)
     assert api.post(f"/posts/{post.id}/reschedule", json={"scheduled_at": new_time.isoformat()},

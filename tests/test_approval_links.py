@@ -104,7 +104,7 @@ def test_wrong_action_is_refused(draft, env):
 
 def test_link_for_content_edited_after_it_was_issued_is_refused(draft, env):
     from shared import services
-    from shared.content.service import edit_content
+    from shared.content.versions import edit_content
 
     token = issue_link(env, draft, "approve")
     edit_content(services.repository(), draft.id, caption="Edited after the link went out")

@@ -4,6 +4,8 @@ is shared/model/analytics.py's formula; the API, its view links and the CLI serv
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -269,9 +271,10 @@ def table_rows(html: str, table_id: str) -> list[list[str]]:
 
 
 def expected_day_cells(day: dict) -> list[str]:
-    from shared.analytics.page import count_text, platform_name, rate_text
+    from shared.analytics.page import count_text, rate_text
+    from shared.model.platform import display_name
 
-    return [day["date"], platform_name(day["platform"]), count_text(day["posts"]),
+    return [day["date"], display_name(day["platform"]), count_text(day["posts"]),
             *[count_text(day[k]) for k in METRIC_NAMES], rate_text(day["engagement_rate"])]
 
 
@@ -344,12 +347,15 @@ def served_api(env, monkeypatch):
 
 
 def _cli(capsys, served, env, *argv):
+    """The CLI's own stdout, apart from the in-process api's JSON log lines (its log handler keeps
+    the stream it was given, whichever test configured logging first)."""
     from shared.cli.main import main
 
     token = bearer(env)["Authorization"].removeprefix("Bearer ")
-    code = main(["--api", served.url, "--token", token, *argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["--api", served.url, "--token", token, *argv])
+    return code, printed.getvalue(), capsys.readouterr().err
 
 
 def test_cli_stats_prints_a_table_per_platform_with_totals(capsys, served_api, env, metrics):

@@ -14,8 +14,9 @@ import jwt
 import pytest
 
 from shared.cli import output
+from shared.cli.arguments import target_arg
 from shared.cli.client import Client, parse_sse
-from shared.cli.main import main, target_arg
+from shared.cli.main import main
 from tests.browser import Served, serve_function
 from tests.conftest import ACCOUNT, bearer
 

@@ -85,8 +85,9 @@ def test_dispatch_function_sends_due_posts_to_the_platform_topic(env):
 
 def test_content_a_platform_would_refuse_cannot_be_approved(env):
     from shared import entrypoints, services
-    from shared.approval.service import ReviewEnv, apply_decision, render_review
-    from shared.content.service import edit_content
+    from shared.approval.checks import ReviewEnv
+    from shared.approval.link_answers import apply_decision, render_review
+    from shared.content.versions import edit_content
     from shared.runtime.config import get_config
 
     content = entrypoints.generate(brief(upload_video()))

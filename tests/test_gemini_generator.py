@@ -9,11 +9,11 @@ import json
 import socket
 import subprocess
 import sys
-import types as pytypes
 from pathlib import Path
 
 import pytest
 
+from shared.content import gemini
 from shared.content.gemini import GeminiGenerator
 from shared.errors import ConfigError, PermanentError, TransientError
 from shared.model.content import Brief
@@ -270,9 +270,7 @@ def _fake_secrets(monkeypatch, values: dict[str, str]) -> list[str]:
             accessed.append(name)
             return values[name]
 
-    module = pytypes.ModuleType("shared.stores.secrets")
-    module.secret_store_from_config = lambda config: Store()
-    monkeypatch.setitem(sys.modules, "shared.stores.secrets", module)
+    monkeypatch.setattr(gemini, "secret_store_from_config", lambda config: Store())
     return accessed
 
 

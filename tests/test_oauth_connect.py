@@ -14,9 +14,9 @@ from infra.local.sandboxes.instagram import InstagramSandbox
 from infra.local.sandboxes.linkedin import LinkedInSandbox
 from infra.local.sandboxes.x import XSandbox
 from infra.local.sandboxes.youtube import YouTubeSandbox
+from shared.model.platform import PLATFORMS
 from tests.conftest import bearer
 
-PLATFORMS = ("tiktok", "instagram", "x", "youtube", "linkedin")
 CLIENTS = {p: {"client_id": f"postgate-{p}", "client_secret": f"{p}-app-secret-{pysecrets.token_hex(4)}"} for p in PLATFORMS}
 REDIRECT_URI = "http://api.test/accounts/oauth/callback"  # POSTGATE_API_BASE_URL + the callback path
 

@@ -468,7 +468,7 @@ def _ai_made(content, *names: str):
     """The item with the named media recorded as made by our AI generation (as the generator stores
     its image), pending approval again."""
     from shared import services
-    from shared.content.service import reopen_for_approval
+    from shared.content.versions import reopen_for_approval
 
     media = [m.model_copy(update={"ai_generated": True}) if m.name in names else m for m in content.media]
     return reopen_for_approval(services.repository(), content.id, expected_hash=content.content_hash,

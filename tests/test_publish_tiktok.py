@@ -72,7 +72,7 @@ def test_post_edited_after_approval_makes_zero_platform_calls(draft, env, sandbo
 
 def test_edit_through_the_app_voids_the_approval(draft, env, sandbox):
     from shared import services
-    from shared.content.service import edit_content
+    from shared.content.versions import edit_content
 
     [due] = approve(env, draft)
     edited = edit_content(services.repository(), draft.id, caption="New text")
@@ -292,7 +292,7 @@ def test_privacy_level_outside_the_creators_options_is_refused_at_approval_namin
     """creator_info's privacy_level_options (kept on the account at each publish) bound what may be
     approved: a level the creator does not offer is refused before approval, not after."""
     from shared import services
-    from shared.approval.service import apply_decision
+    from shared.approval.link_answers import apply_decision
     from tests.conftest import issue_link
 
     sandbox.add_creator(env["access_token"], creator_username="brand_main",

@@ -323,7 +323,7 @@ def test_a_change_that_changes_nothing_is_refused(published, api, env, yt):
 
 def test_the_audit_row_is_written_once_when_the_write_is_retried(published, api, env, yt):
     from shared import services
-    from shared.youtube_sync.service import write_audit
+    from shared.youtube_sync.audit import write_audit
 
     post, _ = published
     change = _request(api, env, post.id, privacy="unlisted").get_json()
@@ -418,7 +418,7 @@ def test_an_update_answered_5xx_that_did_not_land_is_sent_again_by_the_next_poll
 
 
 def test_updates_youtube_never_applies_fail_after_the_bounded_attempts(published, api, env, yt):
-    from shared.youtube_sync.service import MAX_UPDATE_ATTEMPTS
+    from shared.youtube_sync.applying import MAX_UPDATE_ATTEMPTS
 
     post, video_id = published
     change = _request(api, env, post.id, title="Never lands").get_json()
@@ -482,7 +482,7 @@ def test_a_dead_appliers_lease_is_taken_over_only_once_it_runs_out(published, ap
 def test_an_owed_audit_row_is_written_by_the_poll_once(published, api, env, yt):
     from shared import services
     from shared.runtime.config import get_config
-    from shared.youtube_sync.service import apply_approved
+    from shared.youtube_sync.applying import apply_approved
 
     post, _ = published
     change = _request(api, env, post.id, title="Audited later").get_json()

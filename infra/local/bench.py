@@ -32,9 +32,10 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from shared.model.platform import PLATFORMS
+
 PROJECT = "postgate-bench"
 MEDIA_BUCKET = "postgate-bench-media"
-PLATFORMS = ("tiktok", "instagram", "x", "youtube", "linkedin")
 
 
 def published_post_doc(*, post_id: str, account_id: str, platform: str, platform_ids: dict[str, str],

@@ -6,6 +6,12 @@ again and again), watchers holding the live-status streams (5 each, reopened whe
 editors; watchers and editors do the team's mix (list, calendar, campaigns, create, approve what
 they created, reschedule the hot post now and then). Headless, stops by itself after the plan's
 seconds, then prints per operation count, errors and p50/p95/p99, and the other users' latency.
+
+The users behave as careful HTTP clients: a request the server dropped before answering (a pooled
+keep-alive connection gunicorn closed after its 2 s idle timeout just as the request went out) is
+sent again once only when that is safe: a GET, or a POST carrying an Idempotency-Key (creating a
+post does). Decisions and reschedules are never resent; their dropped requests stay errors. The
+report counts the resends.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from gevent.pool import Group
 from locust import HttpUser, between, constant, events, task
 from locust.clients import HttpSession
 from locust.env import Environment
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 PLAN = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
 HOST = PLAN["host"]
@@ -36,6 +44,24 @@ _identities = iter(PLAN["users"])
 others_ms: list[float] = []  # every request but the hammer's and the streams' (time to the answer)
 streams = {"open": 0, "most_open": 0, "heartbeats": 0, "ended": 0}
 hammer = {"sent": 0, "answered": 0}
+resent = {"GET": 0, "POST with Idempotency-Key": 0}
+
+
+class ResendDropped(Retry):
+    """One resend of a request whose connection the server closed before any answer (no other
+    retry: statuses and timeouts are the server's answer and are reported as they are)."""
+
+    def increment(self, method=None, *args, **kwargs):
+        retry = super().increment(method, *args, **kwargs)
+        resent["GET" if method == "GET" else "POST with Idempotency-Key"] += 1
+        return retry
+
+
+def _resending(session, methods: frozenset[str]):
+    retry = ResendDropped(total=1, connect=1, read=1, status=0, other=0, redirect=0, allowed_methods=methods,
+                          raise_on_status=False)
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    return session
 stopping = False
 
 
@@ -64,6 +90,10 @@ class TeamUser(HttpUser):
         ident = next(_identities)
         self.editor, self.approver = _auth(ident["editor"]), _auth(ident["approver"])
         self.pending: list[tuple[str, str]] = []
+        _resending(self.client, frozenset({"GET"}))
+        # Only requests with an Idempotency-Key go through this one: resending them is safe.
+        self.keyed = _resending(HttpSession(self.host, self.environment.events.request, self),
+                                frozenset({"GET", "POST"}))
 
     @task(4)
     def list_posts(self):
@@ -84,7 +114,8 @@ class TeamUser(HttpUser):
         body = {"campaign": "load", "caption": f"Load test {random.randint(0, 10**9)}", "hashtags": ["load"],
                 "video": PLAN["video"], "publish_at": _future(),
                 "targets": [{"account_id": PLAN["account"], "privacy_level": "PUBLIC_TO_EVERYONE"}]}
-        answer = self.client.post("/posts", json=body, headers=self.editor, name="POST /posts")
+        key = {"Idempotency-Key": f"load-{random.getrandbits(64):016x}"}
+        answer = self.keyed.post("/posts", json=body, headers={**self.editor, **key}, name="POST /posts")
         if answer.status_code == 201:
             made = answer.json()
             self.pending.append((made["id"], made["content_hash"]))
@@ -187,6 +218,8 @@ def _report(env: Environment, seconds: float) -> None:
           f"{streams['ended']} ended before the stop")
     print(f"hammer: {hammer['sent']} changes of the hot post sent, {hammer['answered']} answered before the stop "
           "(unanswered ones are not in the table)")
+    print(f"dropped before any answer and sent again (safe requests only): {resent['GET']} GET, "
+          f"{resent['POST with Idempotency-Key']} POST with Idempotency-Key")
     if others_ms:
         q = statistics.quantiles(others_ms, n=100, method="inclusive")
         slow = sum(1 for ms in others_ms if ms > 2000)

@@ -58,10 +58,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from infra.local.soak_platforms import MARKER, SoakPlatform, marker, start_platforms, stop_platforms
+from shared.model.platform import PLATFORMS
 
 PROJECT = "postgate-soak"
 MEDIA_BUCKET = "postgate-soak-media"
-PLATFORMS = ("tiktok", "instagram", "x", "youtube", "linkedin")
 VIDEO_BYTES = 600_000  # three YouTube chunks of 256 KiB, one TikTok / X / LinkedIn chunk
 APPROVER = "lead@example.com"
 HTTP_TIMEOUT_SECONDS = 5.0

@@ -21,6 +21,8 @@ from infra.local.platform_sandboxes import LocalPlatform, register_oauth_app, st
 from shared.topology import get_topology
 
 REPO = Path(__file__).resolve().parents[2]
+# Who can sign in to the console locally (its sign-in page lists them; docs/console.md): api_users documents.
+LOCAL_USERS = {"lead@example.com": ["approver"], "editor@example.com": ["editor"]}
 
 
 class LocalStack:
@@ -67,6 +69,8 @@ class LocalStack:
         for local in self.platforms.values():
             services.repository().put_account(local.account_id, {"platform": local.platform, "secret_name": local.secret_name,
                                                                  **local.account})
+        for user, roles in LOCAL_USERS.items():
+            services.repository().db.collection("api_users").document(user).set({"roles": roles})
         self._wait_functions()
         self.timings["stack_ready_s"] = round(time.monotonic() - t0, 2)
         self._ticker = threading.Thread(target=self._tick_schedules, daemon=True)
@@ -86,6 +90,7 @@ class LocalStack:
             "POSTGATE_SECRET_BACKEND": "file",
             "POSTGATE_SECRETS_FILE": str(self.workdir / "secrets.json"),
             "POSTGATE_OUTBOX_DIR": str(self.workdir / "outbox"),
+            "POSTGATE_CONSOLE_LOCAL_SIGN_IN": "true",  # the console's sign-in page lists LOCAL_USERS
             **{k: v for local in self.platforms.values() for k, v in local.env.items()},
             "POSTGATE_POLL_FIRST_CHECK_SECONDS": "1",
             "POSTGATE_POLL_MAX_INTERVAL_SECONDS": "3",
@@ -98,6 +103,7 @@ class LocalStack:
         path.write_text(json.dumps({
             "approval-signing-key": pysecrets.token_hex(32),
             "api-jwt-key": pysecrets.token_hex(32),
+            "console-session-key": pysecrets.token_urlsafe(32),
             **{local.secret_name: json.dumps(local.tokens) for local in self.platforms.values()},
             "oauth-clients": json.dumps({p: local.oauth_client for p, local in self.platforms.items()}),
         }), encoding="utf-8")
@@ -161,6 +167,12 @@ class LocalStack:
         self.stop()
 
     # -- helpers for the demo and tests ---------------------------------------------------
+    @property
+    def console_url(self) -> str:
+        """Where the console answers (the function and path infra/topology.yaml declare for it)."""
+        function, path = get_topology().route("console")
+        return self.function_urls[function] + path
+
     @property
     def sandbox(self):
         """The TikTok sandbox (the primary platform)."""

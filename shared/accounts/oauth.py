@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 
 from shared.errors import AuthError, ConfigError, PermanentError, PostgateError, TransientError
 from shared.model.account import Account
+from shared.model.platform import display_name
 from shared.platforms.credentials import StaticToken
 from shared.platforms.registry import adapter_for
 from shared.runtime.config_model import Config
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 CALLBACK_PATH = "/accounts/oauth/callback"
 # Kept in the secret beside the tokens when the platform sends them (refresh reads some of them).
 _KEPT = ("open_id", "scope", "refresh_expires_in", "refresh_token_expires_at", "user_id", "login")
-_PLATFORM_NAMES = {"tiktok": "TikTok", "instagram": "Instagram", "x": "X", "youtube": "YouTube", "linkedin": "LinkedIn"}
 
 
 class ConnectError(PostgateError):
@@ -145,7 +145,7 @@ def finish_connect(repo: Repository, secrets: SecretStore, config: Config, *, st
         raise ConnectError(400, "the platform's answer carries no state", field="state")
     record = _spend_state(repo, state, now)
     account_id, platform = record["account_id"], record["platform"]
-    name = _PLATFORM_NAMES.get(platform, platform)
+    name = display_name(platform)
     if error:
         shown = "".join(c for c in str(error)[:60] if c.isalnum() or c in "_-.")
         log_event(log, logging.WARNING, "account connect declined", account_id=account_id, platform=platform, error=shown)

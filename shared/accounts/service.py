@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import PostgateError
 from shared.model.account import Account, Limit, LimitRecord
-from shared.platforms.registry import PLATFORMS
+from shared.model.platform import PLATFORMS
 from shared.runtime.logging import log_event
 from shared.stores.posts import Repository
 

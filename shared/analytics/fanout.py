@@ -20,8 +20,9 @@ from datetime import datetime
 from typing import Any
 
 from shared.errors import BadMessage
+from shared.model.platform import PLATFORMS
 from shared.platforms.credentials import NEEDS_RECONNECT
-from shared.platforms.registry import PLATFORMS, adapter_for
+from shared.platforms.registry import adapter_for
 from shared.runtime.clock import utcnow
 from shared.runtime.config_model import Config
 from shared.runtime.logging import log_context, log_event

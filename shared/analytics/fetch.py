@@ -36,10 +36,11 @@ from shared.errors import (
     ValidationError,
 )
 from shared.model.analytics import MetricsRefused, PlatformMetrics
+from shared.model.platform import PLATFORMS
 from shared.model.post import Post
 from shared.platforms.base import MetricsContext
 from shared.platforms.credentials import NEEDS_RECONNECT, mark_needs_reconnect
-from shared.platforms.registry import PLATFORMS, adapter_for
+from shared.platforms.registry import adapter_for
 from shared.publishing.publisher import account_tokens
 from shared.runtime.clock import utcnow
 from shared.runtime.config_model import Config

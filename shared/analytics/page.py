@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from jinja2 import Environment, select_autoescape
 
 from shared.analytics.campaign import METRICS, CampaignNumbers
+from shared.model.platform import display_name
 
 _env = Environment(autoescape=select_autoescape(default=True, default_for_string=True), trim_blocks=True,
                    lstrip_blocks=True)
@@ -24,7 +25,6 @@ _env = Environment(autoescape=select_autoescape(default=True, default_for_string
 _SERIES_STYLE = {"tiktok": ("#0072B2", ""), "instagram": ("#D55E00", "6 3"), "x": ("#009E73", "2 3"),
                  "youtube": ("#CC79A7", "8 3 2 3"), "linkedin": ("#E69F00", "12 4")}
 _FALLBACK_STYLES = [("#56B4E9", "4 2"), ("#000000", "1 2")]
-_PLATFORM_NAMES = {"tiktok": "TikTok", "instagram": "Instagram", "x": "X", "youtube": "YouTube", "linkedin": "LinkedIn"}
 
 # Chart geometry in viewBox units; the SVG scales to the page width.
 _W, _H = 640, 280
@@ -61,10 +61,6 @@ def security_headers() -> dict[str, str]:
            "base-uri 'none'; frame-ancestors 'none'")
     return {"Content-Security-Policy": csp, "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
             "X-Frame-Options": "DENY", "Cache-Control": "no-store", "Content-Type": "text/html; charset=utf-8"}
-
-
-def platform_name(platform: str) -> str:
-    return _PLATFORM_NAMES.get(platform, platform)
 
 
 def count_text(value: int | None) -> str:
@@ -133,11 +129,11 @@ def _chart(ident: str, title: str, numbers: CampaignNumbers, value_of, label_of,
 
     series = []
     for platform in platforms:
-        points = [(x_of(d.date), y_of(value_of(d)), f"{platform_name(platform)}, {d.date.isoformat()}: {label_of(d)}")
+        points = [(x_of(d.date), y_of(value_of(d)), f"{display_name(platform)}, {d.date.isoformat()}: {label_of(d)}")
                   for d in sorted(numbers.days, key=lambda d: d.date) if d.platform == platform and value_of(d) is not None]
         path = " ".join(f"{'M' if i == 0 else 'L'}{x},{y}" for i, (x, y, _) in enumerate(points))
         colour, dash = styles[platform]
-        series.append(Series(platform, platform_name(platform), colour, dash, points, path))
+        series.append(Series(platform, display_name(platform), colour, dash, points, path))
     y_ticks = [(y_of(top * i / 4), axis_label(top * i / 4)) for i in range(5)]
     every = max(1, -(-len(days) // _MAX_X_LABELS))
     x_ticks = [(x_of(day), day.strftime("%b %d")) for day in days[::every]]
@@ -243,5 +239,5 @@ def campaign_page(numbers: CampaignNumbers) -> str:
                lambda d: f"{rate_text(d.engagement_rate)} engagement", lambda v: f"{v * 100:g}%"),
     ]
     return _PAGE.render(numbers=numbers, charts=charts, style=_STYLE, metrics=METRICS,
-                        metric_titles=[m.capitalize() for m in METRICS], name=platform_name, count=count_text,
+                        metric_titles=[m.capitalize() for m in METRICS], name=display_name, count=count_text,
                         rate=rate_text)

@@ -12,11 +12,11 @@ this MERGE (no streaming inserts), so DML never meets a streaming buffer.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from shared.model.analytics import MetricsRefused, PlatformMetrics, engagement_rate
+from shared.runtime.bigquery_merge import PartitionBound, insert_absent
 from shared.topology import get_topology
 
 if TYPE_CHECKING:
@@ -56,29 +56,14 @@ def table_id(project: str) -> str:
 
 
 def write_rows(bq: bigquery.Client, project: str, rows: list[dict], run_started_at: datetime) -> None:
-    """Insert the rows whose snapshot_id is not in post_metrics yet: one MERGE, rows as one JSON
-    parameter (a few parameters, whatever the batch size; BigQuery allows 10,000 per query)."""
-    from google.cloud import bigquery
-
+    """Insert the rows whose snapshot_id is not in post_metrics yet: one MERGE (shared.runtime.bigquery_merge),
+    reading only the partitions at or after the run's start."""
     if not rows:
         return
     schema = get_topology().bigquery.tables[TABLE].schema_
-    columns = [c.name for c in schema]
-    casts = {"STRING": "JSON_VALUE(r, '$.{0}')", "INT64": "CAST(JSON_VALUE(r, '$.{0}') AS INT64)",
-             "FLOAT64": "CAST(JSON_VALUE(r, '$.{0}') AS FLOAT64)", "TIMESTAMP": "TIMESTAMP(JSON_VALUE(r, '$.{0}'))"}
-    selects = ", ".join(casts[c.type].format(c.name) + f" AS {c.name}" for c in schema)
-    payload = json.dumps([{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
-                          for row in rows])
-    sql = (f"MERGE `{table_id(project)}` AS stored "
-           f"USING (SELECT {selects} FROM UNNEST(JSON_QUERY_ARRAY(@rows)) AS r) AS fetched "
-           f"ON stored.snapshot_id = fetched.snapshot_id AND stored.fetched_at >= @run_started_at "
-           f"WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({', '.join('fetched.' + c for c in columns)})")
-    params = [bigquery.ScalarQueryParameter("rows", "STRING", payload),
-              bigquery.ScalarQueryParameter("run_started_at", "TIMESTAMP", run_started_at)]
-    # Bounded: the default retry deadline (10 min) would outlive the function; Pub/Sub redelivers.
-    job = bq.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=params),
-                   retry=bigquery.DEFAULT_RETRY.with_deadline(30))
-    job.result(timeout=120)
+    merge = insert_absent(table_id(project), ["snapshot_id"], schema, rows,
+                          partition=PartitionBound("fetched_at", run_started_at))
+    merge.run(bq, timeout=120)  # on failure Pub/Sub redelivers the work message
 
 
 def post_update(result: PlatformMetrics | MetricsRefused, *, run_id: str, fetched_at: datetime,

@@ -23,6 +23,7 @@ from shared.api.contention import request_budget
 from shared.api.error_body import COMMON_ERRORS, ErrorBody
 from shared.api.errors import ApiError, error_response, loc_to_field
 from shared.api.google_certs import GoogleCerts
+from shared.api.mounts import MOUNTS, OWN_AUTH_BLUEPRINTS
 from shared.api.routes import accounts, analytics, approvals, campaigns, events, posts, youtube_metadata
 from shared.api.throttle import FailureThrottle, client_address
 from shared.errors import IllegalTransition, ValidationError
@@ -70,6 +71,7 @@ def create_app() -> OpenAPI:
     app.extensions["postgate_auth_failures"] = FailureThrottle()
     app.extensions["postgate_google_certs"] = {}
     app.before_request(_authenticate_and_count)
+    app.extensions[OWN_AUTH_BLUEPRINTS] = frozenset(name for mount in MOUNTS.values() for name in mount(app))
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
@@ -252,6 +254,8 @@ def _validation_error(exc):
 def _authenticate_and_count():
     if flask.request.path in PUBLIC_PATHS or flask.request.method == "OPTIONS":
         return None
+    if flask.request.blueprint in flask.current_app.extensions.get(OWN_AUTH_BLUEPRINTS, ()):
+        return None  # a mounted front door (the console: its session cookie) authenticates its own requests
     services = get_services()
     config = services.config
     repo = services.repository

@@ -10,6 +10,7 @@ from __future__ import annotations
 import flask
 from werkzeug.exceptions import HTTPException
 
+from shared.approval.refusals import DecisionBusy, PlatformWouldRefuse, Refusal, TokenRefused
 from shared.runtime.web import api_headers
 
 
@@ -30,6 +31,19 @@ def not_found(what: str, ident: str) -> ApiError:
 
 def conflict(detail: str, *, field: str | None = None) -> ApiError:
     return ApiError(409, detail, field=field)
+
+
+def refusal_error(refused: Refusal, *, conflict_field: str | None = None) -> ApiError:
+    """An approval refusal (shared/approval/refusals.py) as the API answers it: 422 when a platform
+    would refuse the content, 503 with Retry-After when busy, 403 or 410 for an unusable link, else
+    409 naming `conflict_field` (the request field whose stale value the caller should read again)."""
+    if isinstance(refused, PlatformWouldRefuse):
+        return ApiError(422, refused.message)
+    if isinstance(refused, DecisionBusy):
+        return ApiError(503, refused.message, headers={"Retry-After": str(refused.retry_after)})
+    if isinstance(refused, TokenRefused):
+        return ApiError(410 if refused.reason == "expired" else 403, refused.message)
+    return ApiError(409, refused.message, field=conflict_field)
 
 
 def loc_to_field(loc) -> str:

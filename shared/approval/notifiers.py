@@ -17,7 +17,7 @@ from typing import Protocol
 
 import requests
 
-from shared.errors import PermanentError, TransientError
+from shared.errors import ConfigError, PermanentError, TransientError
 from shared.runtime.logging import log_event
 
 log = logging.getLogger(__name__)
@@ -159,8 +159,6 @@ def notifier_from_config(config, secrets) -> Notifier:
         return SlackNotifier(secrets.access(config.slack_webhook_secret))
     if config.notifier == "smtp":
         if not (config.smtp_host and config.smtp_from):
-            from shared.errors import ConfigError
-
             raise ConfigError("POSTGATE_SMTP_HOST and POSTGATE_SMTP_FROM are required when POSTGATE_NOTIFIER=smtp")
         password = secrets.access(config.smtp_password_secret) if config.smtp_password_secret else None
         return SmtpNotifier(config.smtp_host, config.smtp_port, config.smtp_from, password)

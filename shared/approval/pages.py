@@ -1,4 +1,6 @@
-"""HTML pages for the approval link, and the security headers every approval response carries.
+"""The approval link's answers: every HTML page (review, outcome, refusal) with its status, and the
+security headers every approval response carries. The only place approval HTML is made: the
+decision code returns results or raises refusals, and these pages render them.
 
 Autoescaped (generated captions are untrusted text). The one stylesheet and the one script are
 inline and allowed by their SHA-256 in the Content-Security-Policy, so no other script can run.
@@ -8,12 +10,30 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import Environment, Template, select_autoescape
+
+from shared.approval.refusals import (
+    DecisionBusy,
+    MediaChangedSinceShown,
+    MediaGone,
+    NothingToDecide,
+    PlatformWouldRefuse,
+    Refusal,
+    TokenRefused,
+)
+from shared.model.account import Account
+from shared.model.platform import display_name
+
+if TYPE_CHECKING:  # annotations only: the models load pydantic, which this module's importers leave out
+    from shared.model.content import ContentItem
+    from shared.model.post import Post
 
 _env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
 
@@ -66,7 +86,7 @@ _BASE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <body><h1>{{ title }}</h1>{% block body %}{% endblock %}</body></html>"""
 
 
-class _Template:
+class PageTemplate:
     """A page template compiled on its first render, not at import: compiling them all is ~10 ms of
     every approval function's cold start, and most requests render one page or none."""
 
@@ -80,18 +100,19 @@ class _Template:
         return self._compiled.render(**context)
 
 
-def _page(body: str) -> _Template:
-    return _Template(_BASE.replace("{% block body %}{% endblock %}", body))
+def page_template(body: str) -> PageTemplate:
+    """A page with the approval pages' head, style and title; `body` is the Jinja body block."""
+    return PageTemplate(_BASE.replace("{% block body %}{% endblock %}", body))
 
 
-_SHELL = _page("""<p id="status">Opening the post for review…</p>
+_SHELL = page_template("""<p id="status">Opening the post for review…</p>
 <noscript><p class="problem">This page needs JavaScript to read the link (the link keeps its key in the part after
 #, which is never sent to a server). Turn JavaScript on and open the link again.</p></noscript>
 <form id="open-review" method="post"><input type="hidden" name="step" value="review">
 <input type="hidden" name="token" value=""><input type="hidden" name="tz" value=""></form>
 <script>""" + _SCRIPT + """</script>""")
 
-_REVIEW = _page("""
+_REVIEW = page_template("""
 <p class="muted">Campaign <strong>{{ content.campaign }}</strong> · requested by {{ content.requested_by }} ·
 version {{ content.version }}</p>
 <h2>When</h2><p class="when">{{ when }}</p>
@@ -117,11 +138,9 @@ version {{ content.version }}</p>
 <p class="muted">Nothing happens until you press a button. This link expires {{ expires }} and works once.
 Platforms may take a few minutes to process a video after upload.</p>""")
 
-_RESULT = _page("""<p>{{ message }}</p>
+_RESULT = page_template("""<p>{{ message }}</p>
 {% if recap %}<h2>{{ recap_title }}</h2><ul class="recap">{% for line in recap %}<li>{{ line }}</li>{% endfor %}</ul>{% endif %}
 {% if note %}<p class="muted">{{ note }}</p>{% endif %}""")
-
-_PLATFORM_NAMES = {"tiktok": "TikTok", "instagram": "Instagram", "x": "X", "youtube": "YouTube", "linkedin": "LinkedIn"}
 
 
 @dataclass(frozen=True)
@@ -172,10 +191,6 @@ def size_text(size: int) -> str:
     return f"{size} bytes"
 
 
-def platform_name(platform: str) -> str:
-    return _PLATFORM_NAMES.get(platform, platform)
-
-
 def shell_page() -> Page:
     return Page(_SHELL.render(title="Review post"))
 
@@ -188,3 +203,87 @@ def review_page(**context) -> Page:
 def result_page(title: str, message: str, *, recap: list[str] | None = None, recap_title: str = "",
                 note: str | None = None) -> str:
     return _RESULT.render(title=title, message=message, recap=recap or [], recap_title=recap_title, note=note)
+
+
+@dataclass
+class PageResult:
+    """The approval function's answer: status and page, and for a recorded decision what the
+    function does next (publish the due posts, tell the requester of a rejection)."""
+
+    status: int
+    html: str
+    decision: str | None = None
+    due_posts: list[Post] = field(default_factory=list)
+    media_origins: tuple[str, ...] = ()
+    retry_after: int | None = None
+    content: ContentItem | None = None  # the item decided on
+
+
+def shell() -> PageResult:
+    """GET without a token: the page whose script reads the token from the fragment and POSTs it."""
+    return PageResult(200, shell_page().html)
+
+
+def not_allowed() -> PageResult:
+    return PageResult(405, result_page("Not allowed", "Use the buttons on the review page."))
+
+
+def no_token() -> PageResult:
+    return PageResult(400, result_page("Link not usable", "This link is incomplete: it has no token."))
+
+
+def unknown_action() -> PageResult:
+    return PageResult(400, result_page("Link not usable", "Unknown action."))
+
+
+def refused(refusal: Refusal) -> PageResult:
+    """A refusal's page: the status and title its kind calls for, and its own sentence."""
+    if isinstance(refusal, TokenRefused):
+        status, title = (410 if refusal.reason == "expired" else 403), "Link not usable"
+    elif isinstance(refusal, NothingToDecide):
+        status, title = 409, "Nothing to decide"
+    elif isinstance(refusal, MediaGone):
+        status, title = 409, "The media is gone"
+    elif isinstance(refusal, MediaChangedSinceShown):
+        status, title = 409, "The media changed"
+    elif isinstance(refusal, PlatformWouldRefuse):
+        status, title = 422, "Can't be approved as it is"
+    elif isinstance(refusal, DecisionBusy):
+        return PageResult(503, result_page("Busy, nothing recorded", refusal.message), retry_after=refusal.retry_after)
+    else:
+        status, title = 409, "Nothing recorded"
+    return PageResult(status, result_page(title, refusal.message))
+
+
+def review_answer(content: ContentItem, *, cards: list[dict], media: list[dict], approve_token: str,
+                  reject_token: str, expires_at: datetime, tz: str | None) -> PageResult:
+    """The review page, its times in the approver's zone `tz` (UTC when unknown)."""
+    zone = zone_or_utc(tz)
+    page = review_page(content=content, cards=cards, media=media, when=when_text(content.publish_at, zone),
+                       tz=zone.key, approve_token=approve_token, reject_token=reject_token,
+                       expires=when_text(expires_at, zone))
+    return PageResult(200, page.html, media_origins=page.media_origins)
+
+
+def decided_answer(content: ContentItem, decision: str, reason: str | None, due: list[Post], scheduled: list[Post],
+                   accounts: Mapping[str, Account], tz: str | None) -> PageResult:
+    """What was decided, and for an approval where and when each post goes (`accounts` by id)."""
+    return PageResult(200, _decision_page(content, decision, reason, due, scheduled, accounts, zone_or_utc(tz)),
+                      decision=decision, due_posts=due, content=content)
+
+
+def _decision_page(content: ContentItem, decision: str, reason: str | None, due: list[Post], scheduled: list[Post],
+                   accounts: Mapping[str, Account], zone: ZoneInfo) -> str:
+    if decision == "rejected":
+        note = f"Reason recorded for {content.requested_by}: {reason}" if reason else "No reason was given."
+        return result_page("Rejected", "Rejected. Nothing will be published.", note=note)
+    recap = []
+    for post in [*due, *scheduled]:
+        handle = accounts.get(post.account_id, {}).get("handle")
+        where = f"{display_name(post.platform)} · {'@' + str(handle).lstrip('@') if handle else post.account_id}"
+        when = "publishing now" if post.status == "queued" else f"scheduled for {when_text(post.scheduled_at, zone)}"
+        recap.append(f"{where}: {when}")
+    message = (f"Approved version {content.version} of the post for campaign “{content.campaign}”. "
+               f"{len(due)} post(s) are on their way now" + (f", {len(scheduled)} scheduled" if scheduled else "") + ".")
+    return result_page("Approved", message, recap=recap, recap_title="Where and when",
+                       note="Platforms may take a few minutes to process a video. You can close this page.")

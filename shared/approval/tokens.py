@@ -16,9 +16,12 @@ from typing import Literal
 from itsdangerous import BadData, BadSignature, URLSafeSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
 
+from shared.approval.refusals import TokenRefused
+
 Action = Literal["approve", "reject"]
 ACTIONS: tuple[Action, ...] = ("approve", "reject")
 _SALT = "postgate.approval.v1"
+API_TOKEN_PREFIX = "api:"  # token id of a decision made through the content API
 
 
 @dataclass(frozen=True)
@@ -30,13 +33,10 @@ class LinkClaims:
     token_id: str
     recipient: str
 
-
-class TokenRefused(Exception):
-    """The link cannot be used; `reason` is a short code, str(self) a sentence for the page."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
+    @property
+    def via_api(self) -> bool:
+        """Claims made for an API caller's decision, not read from a signed link."""
+        return self.token_id.startswith(API_TOKEN_PREFIX)
 
 
 def _serializer(key: str) -> URLSafeSerializer:

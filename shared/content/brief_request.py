@@ -1,4 +1,5 @@
-"""A brief as it arrives: an HTTP request read within limits, then a payload validated into a Brief.
+"""A brief as it arrives over HTTP: the request read within limits into a JSON payload
+(shared/content/drafts.py validates the payload into a Brief).
 
 Every refusal is a ValidationError naming the field (a readable path such as `targets[0].title`)
 and the rule it broke, raised before anything is generated or stored.
@@ -43,21 +44,6 @@ def read_brief_request(request) -> tuple[dict[str, Any], str | None]:
         raise RequestRefused(400, f"Idempotency-Key is {len(key)} characters long", field="Idempotency-Key",
                              limit=f"max_length={MAX_IDEMPOTENCY_KEY_CHARS}")
     return _json_object(_body(request)), key
-
-
-def parse_brief(payload: dict[str, Any]):
-    """The Brief, or ValidationError naming the first bad field and listing every problem."""
-    from pydantic import ValidationError as PydanticError
-
-    from shared.model.content import Brief
-
-    try:
-        return Brief.model_validate(payload)
-    except PydanticError as exc:
-        errors = exc.errors(include_url=False, include_input=False)
-        problems = "; ".join(f"{_path(e['loc']) or 'body'}: {e['msg']}" for e in errors)
-        raise ValidationError(f"invalid brief: {problems}", field=_path(errors[0]["loc"]) or "body",
-                              limit=_rule(errors[0].get("ctx") or {})) from None
 
 
 def _body(request) -> bytes:
@@ -106,7 +92,7 @@ def first_too_deep(text: str) -> str | None:
         token = match.group()
         if token in ("{", "["):
             if len(stack) == MAX_JSON_DEPTH:
-                return _path(stack)
+                return field_path(stack)
             stack.append(0 if token == "[" else None)
         elif token in ("}", "]"):
             if stack:
@@ -122,7 +108,7 @@ def first_too_deep(text: str) -> str | None:
     return None
 
 
-def _path(loc) -> str:
+def field_path(loc) -> str:
     """("targets", 0, "title") -> "targets[0].title"."""
     path = ""
     for part in loc:
@@ -131,12 +117,3 @@ def _path(loc) -> str:
         elif part is not None:
             path += f".{part}" if path else str(part)
     return path
-
-
-def _rule(ctx: dict[str, Any]) -> str | None:
-    """The rule a pydantic error broke, from its context: "max_length=500", or a custom error's `limit`."""
-    if "limit" in ctx:
-        return str(ctx["limit"])
-    rules = [f"{name}={ctx[name]}" for name in ("min_length", "max_length", "ge", "gt", "le", "lt", "expected")
-             if name in ctx]
-    return ", ".join(rules) or None

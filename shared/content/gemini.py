@@ -22,6 +22,7 @@ from typing import Any
 from shared.errors import ConfigError, PermanentError, TransientError
 from shared.model.content import Brief, GeneratedDraft, GeneratedImage
 from shared.runtime.config_model import Config
+from shared.stores.secrets import secret_store_from_config
 
 # google-genai 3.x talks to the Gemini API's `v1` by default. The image-generation docs and
 # the REST contract Postgate was written against use `v1beta`, so the version is pinned here
@@ -73,8 +74,6 @@ class GeminiGenerator:
         """Build from Config. Gemini API mode reads the key from the secret store; Vertex uses ADC."""
         api_key = None
         if not config.gemini_use_vertex:
-            from shared.stores.secrets import secret_store_from_config  # lazy: only the Gemini path needs it
-
             api_key = secret_store_from_config(config).access(config.gemini_api_key_secret)
         return cls(
             model=config.gemini_model,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from shared.content.gemini import GeminiGenerator  # light: it loads google-genai on first use
 from shared.model.content import Brief, GeneratedDraft
 from shared.runtime.config_model import Config
 
@@ -46,7 +47,5 @@ def _slug(text: str) -> str:
 def generator_from_config(config: Config) -> ContentGenerator:
     """Pick the generator named by POSTGATE_GENERATOR (offline by default)."""
     if config.generator == "gemini":
-        from shared.content.gemini import GeminiGenerator  # imported lazily: google-genai is heavy
-
         return GeminiGenerator.from_config(config)
     return OfflineTemplateGenerator()

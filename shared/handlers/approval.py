@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from shared.approval import service
+from shared.approval import checks, link_answers, pages
+from shared.approval.links import approval_requests
 from shared.approval.notifiers import DecisionNotice, notifier_from_config
-from shared.approval.service import approval_requests
 from shared.errors import BadMessage
 from shared.handlers.messages import after_decision, request_approval
 from shared.model.content import ContentItem
@@ -16,7 +16,7 @@ from shared.runtime.config_model import Config
 from shared.runtime.logging import log_context, log_event
 from shared.services import get_services
 from shared.youtube_sync import links as metadata_links
-from shared.youtube_sync.service import notify
+from shared.youtube_sync.notices import notify
 
 log = logging.getLogger("postgate")
 
@@ -44,7 +44,7 @@ def notify_approvers(payload: dict[str, Any]) -> int:
         accounts = {t.account_id: repo.get_account(t.account_id) or {} for t in content.targets}
         notifier = notifier_from_config(config, services.secrets)
         sent = 0
-        for request in approval_requests(config, key, content, accounts):  # type: ignore[arg-type]  # dict accounts until typed
+        for request in approval_requests(config, key, content, accounts):
             notifier.send(request)
             sent += 1
         log_event(log, logging.INFO, "approval requested", recipients=sent)
@@ -63,7 +63,7 @@ def _tell_requester(config: Config, content: ContentItem | None, payload: dict[s
     return 1
 
 
-def approval_page(method: str, form: dict[str, str], query_token: str | None = None) -> service.PageResult:
+def approval_page(method: str, form: dict[str, str], query_token: str | None = None) -> pages.PageResult:
     """The approval HTTP function: a PageResult. POST publishes due posts after the commit.
 
     GET without a token: the page that reads the token from the link's fragment and POSTs it.
@@ -71,12 +71,12 @@ def approval_page(method: str, form: dict[str, str], query_token: str | None = N
     POST step=review: the review. POST action=approve|reject: the decision.
     """
     if method in ("GET", "HEAD") and not query_token:
-        return service.shell()
+        return pages.shell()
     if method not in ("GET", "HEAD", "POST"):
-        return service.PageResult(405, service.pages.result_page("Not allowed", "Use the buttons on the review page."))
+        return pages.not_allowed()
     token = query_token if method != "POST" else form.get("token")
     if not token:
-        return service.PageResult(400, service.pages.result_page("Link not usable", "This link is incomplete: it has no token."))
+        return pages.no_token()
     services = get_services()
     config = services.config
     repo = services.repository
@@ -84,15 +84,15 @@ def approval_page(method: str, form: dict[str, str], query_token: str | None = N
     if metadata_links.is_change_link(key, token):  # a YouTube metadata change: its own review and apply
         return metadata_links.answer(method, form, token, repo=repo, signing_key=key, config=config,
                                      secrets=services.secrets, bq=services.bigquery())
-    env = service.ReviewEnv(media_store=services.media, config=config,
-                            request_approval=lambda content: request_approval(config, content))
+    env = checks.ReviewEnv(media_store=services.media, config=config,
+                           request_approval=lambda content: request_approval(config, content))
     if method != "POST":
-        return service.render_review(repo, key, token, env, may_reask=False)
+        return link_answers.render_review(repo, key, token, env, may_reask=False)
     action = form.get("action")
     if form.get("step") == "review" and not action:
-        return service.render_review(repo, key, token, env, tz=form.get("tz"))
+        return link_answers.render_review(repo, key, token, env, tz=form.get("tz"))
     if action not in ("approve", "reject"):
-        return service.PageResult(400, service.pages.result_page("Link not usable", "Unknown action."))
-    result = service.apply_decision(repo, key, token, action, env, reason=form.get("reason"), tz=form.get("tz"))
+        return pages.unknown_action()
+    result = link_answers.apply_decision(repo, key, token, action, env, reason=form.get("reason"), tz=form.get("tz"))
     after_decision(config, result)
     return result

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.content.brief_request import parse_brief
+from shared.content.drafts import create_draft, parse_brief
 from shared.content.generation import generator_from_config
-from shared.content.service import create_draft
 from shared.handlers.messages import request_approval
 from shared.model.content import ContentItem
 from shared.services import get_services

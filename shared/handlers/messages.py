@@ -17,12 +17,18 @@ from shared.topology import get_topology
 log = logging.getLogger("postgate")
 
 
-class Decided(Protocol):
-    """What a committed decision (link or API) says: approved or rejected, the item, the posts due now."""
+class CommittedDecision(Protocol):
+    """What a committed decision (a link's page or the API's) says: approved or rejected, the item,
+    the posts due now."""
 
-    decision: str | None
-    content: ContentItem | None
-    due_posts: list[Post]
+    @property
+    def decision(self) -> str | None: ...
+
+    @property
+    def content(self) -> ContentItem | None: ...
+
+    @property
+    def due_posts(self) -> list[Post]: ...
 
 
 def request_approval(config: Config, content: ContentItem) -> None:
@@ -33,7 +39,7 @@ def request_approval(config: Config, content: ContentItem) -> None:
                      correlation_id=content.id)
 
 
-def after_decision(config: Config, result: Decided) -> None:
+def after_decision(config: Config, result: CommittedDecision) -> None:
     """Once a decision is committed (link or API): due posts go to their platforms' publish topics,
     and a rejection is told to whoever asked for the approval, with the reason. Neither can undo
     the decision: a lost message leaves the post queued for dispatch, a lost notice is logged."""

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from shared.publishing.status_poll import PollSummary, poll_once
 from shared.services import get_services
-from shared.youtube_sync.service import settle_owed_changes
+from shared.youtube_sync.owed import settle_owed_changes
 
 
 def poll() -> PollSummary:

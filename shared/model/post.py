@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from shared.model.content import Platform, TargetSpec
+from shared.model.content import TargetSpec
+from shared.model.platform import Platform
 
 PostStatus = Literal[
     "draft",

@@ -6,8 +6,8 @@ import importlib
 from types import ModuleType
 
 from shared.errors import ConfigError
+from shared.model.platform import PLATFORMS
 
-PLATFORMS = ("tiktok", "instagram", "x", "youtube", "linkedin")
 _REQUIRED = ("validate", "publish", "check_status", "reconcile", "refresh_tokens", "preview", "DEFAULT_LIMITS",
              "METRICS_BATCH_SIZE", "fetch_metrics")
 

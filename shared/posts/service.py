@@ -17,7 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
-from shared.content.service import CopyRefused, check_targets, describe_media, reopen_for_approval
+from shared.content.own_copy import CopyRefused, check_targets
+from shared.content.targets import describe_media
+from shared.content.versions import reopen_for_approval
 from shared.errors import IllegalTransition, ValidationError
 from shared.model.account import Account
 from shared.model.content import ContentItem, MediaRef
@@ -259,7 +261,7 @@ def edit_post(repo: Repository, post_id: str, edit: PostEdit, *, by: str, media_
     if (caption, hashtags, media) != (content.caption, content.hashtags, content.media):
         candidate = content.model_copy(update={"caption": caption, "hashtags": hashtags, "media": media})
         accounts = {t.account_id: repo.get_account(t.account_id) for t in content.targets}
-        problems = check_targets(candidate, accounts)  # type: ignore[arg-type]  # takes dict accounts until typed
+        problems = check_targets(candidate, accounts)
         if problems:
             raise CopyRefused(problems)
         reopened = reopen_for_approval(repo, content.id, expected_hash=content.content_hash,

@@ -4,8 +4,9 @@ Two guards make it exactly one, whatever the overlap of poll runs and whether or
 honours insertIds (the emulator ignores them; BigQuery dedupes only best effort):
 - a poll run takes a short Firestore lease on the post before writing (`claim_publish_log`), so
   overlapping runs never write the same post at once;
-- the write is a MERGE on post_id that inserts only rows not already there, so a writer that
-  crashed after the insert and before marking the post leaves nothing to duplicate.
+- the write is a MERGE on post_id that inserts only rows not already there
+  (shared.runtime.bigquery_merge), so a writer that crashed after the insert and before marking
+  the post leaves nothing to duplicate.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from shared.model.post import Post
+from shared.runtime.bigquery_merge import insert_absent
 from shared.stores.posts import Repository
 from shared.topology import get_topology
 
@@ -60,30 +62,7 @@ def claim_publish_log(repo: Repository, post_id: str, now: datetime) -> Post | N
 
 def write_publish_log(bq: bigquery.Client, project: str, posts: list[Post]) -> None:
     """One MERGE for the batch: inserts the rows whose post_id is not in the table yet."""
-    from google.cloud import bigquery
-
     if not posts:
         return
     schema = get_topology().bigquery.tables["publish_log"].schema_
-    columns = [c.name for c in schema]
-    types = {c.name: c.type for c in schema}
-    selects, params = [], []
-    for i, post in enumerate(posts):
-        row = publish_log_row(post)
-        exprs = []
-        for column in columns:
-            name = f"r{i}_{column}"
-            if types[column] == "JSON":
-                exprs.append(f"PARSE_JSON(@{name}) AS {column}")
-                params.append(bigquery.ScalarQueryParameter(name, "STRING", row[column]))
-            else:
-                exprs.append(f"@{name} AS {column}")
-                params.append(bigquery.ScalarQueryParameter(name, types[column], row[column]))
-        selects.append("SELECT " + ", ".join(exprs))
-    sql = (f"MERGE `{table_id(project)}` AS logged USING ({' UNION ALL '.join(selects)}) AS confirmed "
-           f"ON logged.post_id = confirmed.post_id "
-           f"WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({', '.join('confirmed.' + c for c in columns)})")
-    # Bounded: the default retry deadline (10 min) would outlive the tick; the next tick retries.
-    job = bq.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=params),
-                   retry=bigquery.DEFAULT_RETRY.with_deadline(30))
-    job.result(timeout=60)
+    insert_absent(table_id(project), ["post_id"], schema, [publish_log_row(p) for p in posts]).run(bq, timeout=60)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from types import ModuleType
 
-from shared.content.service import void_for_changed_media
+from shared.content.versions import void_for_changed_media
 from shared.errors import (
     AmbiguousError,
     AuthError,

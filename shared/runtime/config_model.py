@@ -1,20 +1,42 @@
-"""The validated configuration model (shared/runtime/config.py reads it from the environment).
+"""The configuration model: one field per environment variable, read and validated by pydantic-settings.
+
+The variable of a field is its name in upper case after `POSTGATE_` (`media_bucket` is
+`POSTGATE_MEDIA_BUCKET`), except the project, which is `GOOGLE_CLOUD_PROJECT` (or `POSTGATE_PROJECT`).
+Names match exactly, an empty variable counts as unset, and a validation error's location is the
+variable's name (the field's validation alias), so a ConfigError names it.
+docs/configuration.md lists every variable (tests/test_config.py compares the two).
 
 A module of its own so that importing shared.runtime.config (every entry module does) does not import
-pydantic and build this model: that is ~70 ms of a cold start, paid only when the config is first read.
+pydantic and pydantic-settings and build this model: that is paid when the config is first read, not
+at a function's import (cold start, tests/test_coldstart.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, AliasGenerator, Field, ValidationError
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
+
+from shared.errors import ConfigError
+
+ENV_PREFIX = "POSTGATE_"
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+def env_name(field: str) -> str:
+    """The environment variable of a field (the project's has its own names: see Config.project)."""
+    return ENV_PREFIX + field.upper()
 
-    project: str = Field(min_length=1)
+
+class Config(BaseSettings):
+    model_config = SettingsConfigDict(
+        frozen=True, extra="forbid", case_sensitive=True, env_ignore_empty=True,
+        alias_generator=AliasGenerator(validation_alias=env_name),
+        validate_by_name=True)  # Config(media_bucket=...) in code and tests, as for any model
+
+    project: str = Field(min_length=1, validation_alias=AliasChoices("GOOGLE_CLOUD_PROJECT", "POSTGATE_PROJECT"))
     media_bucket: str = Field(min_length=3)
     approval_base_url: str = Field(pattern=r"^https?://")
     approval_signing_secret: str = "approval-signing-key"
@@ -126,6 +148,64 @@ class Config(BaseModel):
     analytics_daily_until_days: int = Field(default=30, ge=0)
     analytics_max_age_days: int = Field(default=365, ge=1)
 
+    # The console (shared/console, served by the api function under /console/). Sign in with Google checks
+    # ID tokens against this OAuth client id (their `aud`); unset: no Google sign-in (docs/console.md).
+    console_oauth_client_id: str | None = None
+    # Secret holding the key that signs the console's session cookie and CSRF tokens.
+    console_session_secret: str = "console-session-key"
+    # The local stack's sign-in page listing its users, no password: only with a local secret backend.
+    console_local_sign_in: bool = False
+
     @property
     def approver_list(self) -> list[str]:
         return [a.strip() for a in self.approvers.split(",") if a.strip()]
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only what read_config hands in, read by EnvironSource from os.environ or a test's mapping: no
+        # .env file or secrets directory, and a test's mapping is never mixed with the process's environment.
+        return (init_settings,)
+
+    @classmethod
+    def variables(cls, *, every_name: bool = False) -> dict[str, str]:
+        """Environment variable -> field, every field: under its first name (the project's other
+        too with `every_name`)."""
+        out: dict[str, str] = {}
+        for name, field in cls.model_fields.items():
+            alias = field.validation_alias
+            choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+            for choice in choices if every_name else choices[:1]:
+                out[str(choice)] = name
+        return out
+
+
+class EnvironSource(EnvSettingsSource):
+    """pydantic-settings' environment source reading a given mapping (os.environ or a test's), and
+    in it only Config's variables: validate_by_name would also read a variable named like a field."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]):
+        names = Config.variables(every_name=True)
+        self._environ = {var: value for var, value in environ.items() if var in names}
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
+def read_config(environ: Mapping[str, str]) -> Config:
+    """Config from `environ`; a missing or bad variable raises ConfigError naming it."""
+    if environ.get("POSTGATE_INSTAGRAM_BASE_URL", "") != "":
+        # One host for every account sent Instagram Login tokens to graph.facebook.com (issue 16):
+        # refuse it loudly rather than ignore a setting the operator believes is used.
+        raise ConfigError("invalid configuration: POSTGATE_INSTAGRAM_BASE_URL was replaced by "
+                          "POSTGATE_INSTAGRAM_FB_LOGIN_BASE_URL (graph.facebook.com) and "
+                          "POSTGATE_INSTAGRAM_IG_LOGIN_BASE_URL (graph.instagram.com); each account's login picks one")
+    try:
+        return Config(**EnvironSource(Config, environ)())
+    except ValidationError as exc:
+        # Each error is located by the variable's name (the field's validation alias).
+        problems = [f"{err['loc'][0] if err['loc'] else '?'}: {'missing' if err['type'] == 'missing' else err['msg']}"
+                    for err in exc.errors()]
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

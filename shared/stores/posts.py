@@ -27,7 +27,8 @@ POSTS = "posts"
 APPROVALS = "approvals"
 
 
-def _dump(model) -> dict:
+def dump(model) -> dict:
+    """A model as the document Firestore stores (datetimes stay datetimes)."""
     return model.model_dump(mode="python")
 
 
@@ -43,9 +44,9 @@ class Repository(AccountRecords):
         from google.api_core.exceptions import AlreadyExists
 
         batch = self.db.batch()
-        batch.create(self.db.collection(CONTENT).document(content.id), _dump(content))
+        batch.create(self.db.collection(CONTENT).document(content.id), dump(content))
         for post in posts:
-            batch.create(self.db.collection(POSTS).document(post.id), _dump(post))
+            batch.create(self.db.collection(POSTS).document(post.id), dump(post))
         try:
             batch.commit()
         except AlreadyExists:
@@ -58,6 +59,22 @@ class Repository(AccountRecords):
 
     def content_ref(self, content_id: str):
         return self.db.collection(CONTENT).document(content_id)
+
+    def count_contents(self, status: str) -> int:
+        """How many content items have this status (the console's "waiting for approval" count): one
+        aggregation query, billed as one read per 1000 items counted."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        [[result]] = self.db.collection(CONTENT).where(filter=FieldFilter("status", "==", status)).count().get()
+        return int(result.value)
+
+    def contents_with_status(self, status: str, limit: int) -> list[ContentItem]:
+        """Content items with this status, oldest first, at most `limit`."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (self.db.collection(CONTENT).where(filter=FieldFilter("status", "==", status))
+                 .order_by("created_at").limit(limit))
+        return [ContentItem.model_validate(d.to_dict()) for d in query.get()]
 
     # -- posts -----------------------------------------------------------------------------
     def post_ref(self, post_id: str):
@@ -97,7 +114,7 @@ class Repository(AccountRecords):
             before = Post.model_validate(snap.to_dict())
             after = decide(before)
             if after is not None:
-                transaction.set(ref, _dump(after))
+                transaction.set(ref, dump(after))
             return before, after
 
         return run_with_contention_retry(lambda: _run(new_transaction(self.db)))

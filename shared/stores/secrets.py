@@ -139,8 +139,8 @@ def secret_store_from_config(config: Config) -> SecretStore:
         return _stores[key]
 
 
-def reset_secret_stores() -> None:
-    """Forget the stores made so far (tests that change the environment)."""
+def forget_secret_stores() -> None:
+    """Drop the stores made so far, so the next call builds them from the current config (tests)."""
     with _stores_lock:
         _stores.clear()
 

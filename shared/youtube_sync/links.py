@@ -8,17 +8,19 @@ import logging
 from datetime import datetime
 
 from shared.approval import pages
-from shared.approval.service import PageResult, _verify
-from shared.approval.tokens import Action, TokenRefused, issue_token, verify_token
+from shared.approval.checks import token_used
+from shared.approval.links import page_tokens, verify_link
+from shared.approval.refusals import NothingToDecide, TokenRefused
+from shared.approval.tokens import ACTIONS, verify_token
 from shared.runtime.clock import utcnow
-from shared.runtime.logging import log_context, log_event, register_secret
-from shared.stores.posts import APPROVALS, Repository
+from shared.runtime.logging import log_context, log_event
+from shared.stores.posts import Repository
 from shared.youtube_sync import service
 from shared.youtube_sync.model import ID_PREFIX, MetadataChange
 
 log = logging.getLogger(__name__)
 
-_REVIEW = pages._page("""
+_REVIEW = pages.page_template("""
 <p class="muted">YouTube video <strong>{{ change.video_id }}</strong> · account {{ change.account_id }} ·
 requested by {{ change.requested_by }}</p>
 <h2>What changes</h2>
@@ -49,54 +51,51 @@ def is_change_link(signing_key: str, token: str | None) -> bool:
 
 
 def answer(method: str, form: dict[str, str], token: str, *, repo: Repository, signing_key: str, config, secrets,
-           bq) -> PageResult:
+           bq) -> pages.PageResult:
     if method != "POST":
         return review(repo, signing_key, token)
     action = form.get("action")
     if form.get("step") == "review" and not action:
         return review(repo, signing_key, token)
-    if action not in ("approve", "reject"):
-        return PageResult(400, pages.result_page("Link not usable", "Unknown action."))
+    if action not in ACTIONS:
+        return pages.unknown_action()
     return decide(repo, signing_key, token, action, config=config, secrets=secrets, bq=bq, reason=form.get("reason"))
 
 
-def review(repo: Repository, signing_key: str, token: str, now: datetime | None = None) -> PageResult:
+def review(repo: Repository, signing_key: str, token: str, now: datetime | None = None) -> pages.PageResult:
     """Read-only: before -> after per field, and both buttons."""
-    claims = _verify(signing_key, token, now or utcnow())
-    if isinstance(claims, PageResult):
-        return claims
+    try:
+        claims = verify_link(signing_key, token, now or utcnow())
+    except TokenRefused as refused:
+        return pages.refused(refused)
     with log_context(correlation_id=claims.content_id):
         change = service.get_change(repo, claims.content_id)
-        problem = service.why_not_decidable(change, claims.content_hash, used=_used(repo, claims.token_id))
+        problem = service.why_not_decidable(change, claims.content_hash, used=token_used(repo, claims.token_id))
         if problem:
-            return PageResult(409, pages.result_page("Nothing to decide", problem))
+            return pages.refused(NothingToDecide("not_decidable", problem))
         assert change is not None  # why_not_decidable refuses a missing change
-        register_secret(token)
-        other: Action = "reject" if claims.action == "approve" else "approve"
-        other_token, _ = issue_token(signing_key, content_id=claims.content_id, content_hash=claims.content_hash,
-                                     action=other, expires_at=claims.expires_at, recipient=claims.recipient)
-        register_secret(other_token)
-        tokens = {claims.action: token, other: other_token}
+        tokens = page_tokens(signing_key, token, claims)
         html = _REVIEW.render(title="Review YouTube change", change=change, rows=service.describe(change),
                               unchanged=_unchanged(change), approve_token=tokens["approve"],
                               reject_token=tokens["reject"], expires=pages.when_text(claims.expires_at, pages.zone_or_utc(None)))
-        return PageResult(200, html)
+        return pages.PageResult(200, html)
 
 
 def decide(repo: Repository, signing_key: str, token: str, action: str, *, config, secrets, bq,
-           reason: str | None = None, now: datetime | None = None) -> PageResult:
-    claims = _verify(signing_key, token, now or utcnow(), action)
-    if isinstance(claims, PageResult):
-        return claims
+           reason: str | None = None, now: datetime | None = None) -> pages.PageResult:
+    try:
+        claims = verify_link(signing_key, token, now or utcnow(), action)
+    except TokenRefused as refused:
+        return pages.refused(refused)
     with log_context(correlation_id=claims.content_id):
         decided = service.record_decision(repo, claims.content_id, action=claims.action,
                                           change_hash_claimed=claims.content_hash, decided_by=claims.recipient,
                                           via="link", token_id=claims.token_id, reason=reason)
         if isinstance(decided, str):
-            return PageResult(409, pages.result_page("Nothing to decide", decided))
+            return pages.refused(NothingToDecide("not_decidable", decided))
         done = service.settle_decision(repo, config, secrets, bq, decided, publish=service.publisher(config))
         log_event(log, logging.INFO, "metadata change decided by link", outcome=done.outcome)
-        return PageResult(200, _outcome_page(done), decision=done.decision)
+        return pages.PageResult(200, _outcome_page(done), decision=done.decision)
 
 
 def _outcome_page(change: MetadataChange) -> str:
@@ -120,7 +119,3 @@ def _outcome_page(change: MetadataChange) -> str:
 def _unchanged(change: MetadataChange) -> str:
     given = change.proposed.given()
     return ", ".join(label for name, label in service.LABELS.items() if name not in given)
-
-
-def _used(repo: Repository, token_id: str) -> bool:
-    return repo.db.collection(APPROVALS).document(token_id).get().exists

@@ -17,8 +17,6 @@ from types import ModuleType
 
 from infra.local.sandboxes.recording import Exchange
 
-PLATFORMS = ("tiktok", "instagram", "x", "youtube", "linkedin")
-
 
 @dataclass
 class Verdict:

@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -98,6 +98,14 @@ def form_fields(request: Request, body: bytes, refuse: Callable[[str], Exception
     if request.mimetype != "application/x-www-form-urlencoded":
         raise refuse("Content-Type must be application/x-www-form-urlencoded")
     return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+
+
+def refuse_unknown(given: Iterable[str], allowed: Collection[str], refuse: Callable[[str], Exception]) -> None:
+    """Raise `refuse(name)` for the first name (in sorted order) of `given` that `allowed` does not
+    hold: the parameter or field a platform's refusal names."""
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise refuse(unknown[0])
 
 
 def json_response(data: Any, status: int = 200, code: Any = None, **kwargs: Any) -> Response:

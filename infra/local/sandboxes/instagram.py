@@ -38,19 +38,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from infra.local.sandboxes.base import Call, Route, Sandbox, serve, snapshot
+from infra.local.sandboxes.base import Call, Route, Sandbox, refuse_unknown, serve, snapshot
 from infra.local.sandboxes.engagement import engagement
 from infra.local.sandboxes.recording import recording_app
-from infra.local.sandboxes.server import (
-    AuthorizationServer,
-    OAuthRefusal,
-    _QuietHandler,
-    redirect_response,
-    refusal_page,
-)
+from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, serve_in_thread
 
 MiB = 1024 * 1024
 MAX_IMAGE_BYTES = 8 * MiB
@@ -407,12 +400,9 @@ class InstagramSandbox(Sandbox):
             def app(environ, start_response, host=host):
                 environ["sandbox.host"] = host
                 return self._wsgi(environ, start_response)
-            server = make_server(self.host, self.port if host == FB_GRAPH else 0,
-                                 recording_app(app, sandbox="instagram", host=lambda host=host: host),
-                                 threaded=True, request_handler=_QuietHandler)
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                      name=f"{self._thread_name}-{host}", daemon=True)
-            thread.start()
+            server, thread = serve_in_thread(self.host, self.port if host == FB_GRAPH else 0,
+                                             recording_app(app, sandbox="instagram", host=lambda host=host: host),
+                                             f"{self._thread_name}-{host}")
             self._servers[host] = (server, thread)
             self._urls[host] = f"http://{self.host}:{server.server_port}"
         self.port = self._servers[FB_GRAPH][0].server_port
@@ -651,9 +641,8 @@ class InstagramSandbox(Sandbox):
 
     def _h_media(self, request: Request, parts: list[str], params: dict) -> dict:
         user = self._own_user(request, params, parts[0])
-        unknown = sorted(set(params) - MEDIA_PARAMS)
-        if unknown:
-            raise GraphError(100, f"(#100) Param {unknown[0]} is not a valid parameter for creating IG media")
+        refuse_unknown(params, MEDIA_PARAMS,
+                       lambda name: GraphError(100, f"(#100) Param {name} is not a valid parameter for creating IG media"))
         media_type = params.get("media_type")
         carousel_item = bool(self._bool(params, "is_carousel_item"))
         share_to_feed = self._bool(params, "share_to_feed")
@@ -873,9 +862,8 @@ class InstagramSandbox(Sandbox):
 
     def _h_media_publish(self, request: Request, parts: list[str], params: dict) -> dict:
         user = self._own_user(request, params, parts[0])
-        unknown = sorted(set(params) - {"creation_id", "access_token"})
-        if unknown:
-            raise GraphError(100, f"(#100) Param {unknown[0]} is not a valid parameter for media_publish")
+        refuse_unknown(params, {"creation_id", "access_token"},
+                       lambda name: GraphError(100, f"(#100) Param {name} is not a valid parameter for media_publish"))
         cid = str(params.get("creation_id") or "")
         if not cid:
             raise GraphError(100, "The parameter creation_id is required")
@@ -1077,11 +1065,8 @@ class InstagramSandbox(Sandbox):
         return {"id": user, **{f: full[f] for f in fields if f in full}}
 
     def _h_authorize(self, request: Request, parts: list[str], params: dict):
-        try:
-            location = self.oauth.authorize(request.args.to_dict())
-        except OAuthRefusal as refusal:
-            return refusal_page(refusal)
-        return redirect_response(location + "#_")  # Meta appends #_ to the redirect (not part of the code)
+        # Meta appends #_ to the redirect (not part of the code).
+        return self.oauth.authorize_page(request.args.to_dict(), fragment="#_")
 
     def _h_ig_code(self, request: Request, parts: list[str], params: dict) -> dict:
         """POST /oauth/access_token: code -> a short-lived (1 h) Instagram User token."""

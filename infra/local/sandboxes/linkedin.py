@@ -35,7 +35,7 @@ from infra.local.sandboxes.base import (
     snapshot,
 )
 from infra.local.sandboxes.engagement import engagement
-from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, redirect_response, refusal_page
+from infra.local.sandboxes.server import AuthorizationServer
 
 MiB = 1024 * 1024
 COMMENTARY_MAX = 3000
@@ -404,6 +404,15 @@ class LinkedInSandbox(Sandbox):
             return owner
         raise ApiError(403, "ACCESS_DENIED", f"Not enough permissions to act as {owner} ({what})", 100)
 
+    def _owned(self, person: str, records: dict[str, dict], urn: str, kind: str, owner: str = "owner") -> dict:
+        """The post, image or video `urn` of `records` that `person` may act for: 404 if there is none,
+        403 if its `owner` field names someone else. Under the lock."""
+        record = records.get(urn)
+        if record is None:
+            raise ApiError(404, "NOT_FOUND", f"{kind} {urn} does not exist", 100)
+        self._may_act_as(person, record[owner], f"{kind.lower()} {owner}")
+        return record
+
     # ---- posts ----
     def _h_posts_create(self, request: Request, body: bytes, truncated: bool, urn: None) -> Response:
         person = self._auth(request)
@@ -600,10 +609,7 @@ class LinkedInSandbox(Sandbox):
     def _h_posts_delete(self, request: Request, body: bytes, truncated: bool, urn: str) -> Response:
         person = self._auth(request)
         with self._lock:
-            post = self._posts.get(urn)
-            if post is None:
-                raise ApiError(404, "NOT_FOUND", f"Post {urn} does not exist", 100)
-            self._may_act_as(person, post["author"], "post author")
+            self._owned(person, self._posts, urn, "Post", owner="author")
             del self._posts[urn]
         return Response(b"", status=204)
 
@@ -641,15 +647,17 @@ class LinkedInSandbox(Sandbox):
         return Response(b"", status=201)
 
     def _h_images_get(self, request: Request, body: bytes, truncated: bool, urn: str) -> Response:
+        image = self._checked_asset(request, self._images, urn, "Image", "images_get")
+        return self._json({"id": urn, "owner": image["owner"], "status": image["status"],
+                           "downloadUrl": f"https://media.licdn.com/dms/image/sandbox/{urn.rsplit(':', 1)[-1]}"})
+
+    def _checked_asset(self, request: Request, assets: dict[str, dict], urn: str, kind: str, endpoint: str) -> dict:
+        """GET of an image or video: the member's asset after one more status check (a copy)."""
         person = self._auth(request)
         with self._lock:
-            image = self._images.get(urn)
-            if image is None:
-                raise ApiError(404, "NOT_FOUND", f"Image {urn} does not exist", 100)
-            self._may_act_as(person, image["owner"], "image owner")
-            self._advance(image, "images_get")
-            return self._json({"id": urn, "owner": image["owner"], "status": image["status"],
-                               "downloadUrl": f"https://media.licdn.com/dms/image/sandbox/{urn.rsplit(':', 1)[-1]}"})
+            asset = self._owned(person, assets, urn, kind)
+            self._advance(asset, endpoint)
+            return dict(asset)
 
     def _advance(self, asset: dict, endpoint: str) -> None:
         if asset["status"] != "PROCESSING":
@@ -730,10 +738,7 @@ class LinkedInSandbox(Sandbox):
             raise ApiError(422, "UNPROCESSABLE_ENTITY",
                            "body must be {finalizeUploadRequest: {video, uploadToken, uploadedPartIds}}", 100)
         with self._lock:
-            video = self._videos.get(req["video"])
-            if video is None:
-                raise ApiError(404, "NOT_FOUND", f"Video {req['video']} does not exist", 100)
-            self._may_act_as(person, video["owner"], "video owner")
+            video = self._owned(person, self._videos, req["video"], "Video")
             if req["uploadToken"] != video["_token"]:
                 raise ApiError(400, "ILLEGAL_ARGUMENT", "uploadToken does not match the video", 100)
             issued = [video["_etags"].get(i) for i in range(len(video["_parts"]))]
@@ -748,18 +753,12 @@ class LinkedInSandbox(Sandbox):
         return Response(b"", status=200)
 
     def _h_videos_get(self, request: Request, body: bytes, truncated: bool, urn: str) -> Response:
-        person = self._auth(request)
-        with self._lock:
-            video = self._videos.get(urn)
-            if video is None:
-                raise ApiError(404, "NOT_FOUND", f"Video {urn} does not exist", 100)
-            self._may_act_as(person, video["owner"], "video owner")
-            self._advance(video, "videos_get")
-            out = {"id": urn, "owner": video["owner"], "status": video["status"], "duration": 15000,
-                   "aspectRatioWidth": 16.0, "aspectRatioHeight": 9.0}
-            if video["status"] == "PROCESSING_FAILED":
-                out["processingFailureReason"] = video["processingFailureReason"]
-            return self._json(out)
+        video = self._checked_asset(request, self._videos, urn, "Video", "videos_get")
+        out = {"id": urn, "owner": video["owner"], "status": video["status"], "duration": 15000,
+               "aspectRatioWidth": 16.0, "aspectRatioHeight": 9.0}
+        if video["status"] == "PROCESSING_FAILED":
+            out["processingFailureReason"] = video["processingFailureReason"]
+        return self._json(out)
 
     # ---- OAuth ----
     def _h_token(self, request: Request, body: bytes, truncated: bool, urn: None) -> Response:
@@ -809,10 +808,7 @@ class LinkedInSandbox(Sandbox):
         return self._json(out)
 
     def _h_authorize(self, request: Request, body: bytes, truncated: bool, urn: None) -> Response:
-        try:
-            return redirect_response(self.oauth.authorize(request.args.to_dict()))
-        except OAuthRefusal as refusal:
-            return refusal_page(refusal)
+        return self.oauth.authorize_page(request.args.to_dict())
 
     def _h_userinfo(self, request: Request, body: bytes, truncated: bool, urn: None) -> Response:
         """GET /v2/userinfo (OpenID Connect): the member the token acts for."""

@@ -3,13 +3,21 @@ request log that tests read. Each sandbox supplies `_wsgi`, `_lock`, `_log` and 
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
+import hmac
+import html
+import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Response
 
 from infra.local.sandboxes.recording import recording_app
 
@@ -19,6 +27,15 @@ class _QuietHandler(WSGIRequestHandler):
     # tokens on some endpoints: drop it all.
     def log(self, type: str, message: str, *args: Any) -> None:
         pass
+
+
+def serve_in_thread(host: str, port: int, app: Callable, name: str) -> tuple[BaseWSGIServer, threading.Thread]:
+    """A threaded WSGI server for `app` on host:port (0: a free port), without an access log, serving
+    from a daemon thread named `name`."""
+    server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True)
+    thread.start()
+    return server, thread
 
 
 def drop_connection(environ: dict) -> None:
@@ -62,12 +79,9 @@ class SandboxServer:
 
     def start(self) -> str:
         app = recording_app(self._wsgi, sandbox=self.platform, host=lambda: self.contract_host or self.platform)
-        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=_QuietHandler)
+        self._server, self._thread = serve_in_thread(self.host, self.port, app, self._thread_name)
         self.port = self._server.server_port
         self._base_url = f"http://{self.host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=self._thread_name, daemon=True)
-        self._thread.start()
         return self._base_url
 
     def stop(self) -> None:
@@ -96,6 +110,9 @@ class SandboxServer:
 # short-lived and bound to the client, the redirect URI and the PKCE challenge.
 
 
+AUTHORIZE_REQUIRED = ("response_type", "redirect_uri", "scope")  # what an authorize request must carry
+
+
 class OAuthRefusal(Exception):
     """An authorization or token request the platform refuses: `error` is the RFC 6749 code.
     `redirect`: the refusal goes back to the client's redirect URI (it was verified first);
@@ -107,9 +124,6 @@ class OAuthRefusal(Exception):
 
 
 def pkce_s256(verifier: str) -> str:
-    import base64
-    import hashlib
-
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).decode().rstrip("=")
 
 
@@ -123,8 +137,6 @@ class AuthorizationServer:
     def __init__(self, *, code_ttl: float, pkce: str = "optional", scope_separator: str = " ",
                  client_param: str = "client_id", denial_error: str = "access_denied",
                  clock: Callable[[], float] | None = None):
-        import time
-
         if pkce not in ("required", "optional", "ignored"):
             raise ValueError("pkce must be required, optional or ignored")
         self.code_ttl, self.pkce, self.scope_separator, self.client_param = code_ttl, pkce, scope_separator, client_param
@@ -147,14 +159,20 @@ class AuthorizationServer:
             self._user, self._consent = user, consent
 
     # -- authorize --------------------------------------------------------------------------
-    def authorize(self, args, *, required: tuple[str, ...] = ("response_type", "redirect_uri", "scope"),
-                  extra: dict | None = None) -> str:
+    def authorize_page(self, args, *, required: tuple[str, ...] = AUTHORIZE_REQUIRED, extra: dict | None = None,
+                       fragment: str = "") -> Response:
+        """The authorize page's answer: a redirect to where `authorize` sends the browser (`fragment`
+        appended), or the refusal page when it cannot send the user back."""
+        try:
+            location = self.authorize(args, required=required, extra=extra)
+        except OAuthRefusal as refusal:
+            return refusal_page(refusal)
+        return redirect_response(location + fragment)
+
+    def authorize(self, args, *, required: tuple[str, ...] = AUTHORIZE_REQUIRED, extra: dict | None = None) -> str:
         """The Location the authorize page sends the browser to: the redirect URI with code and
         state, or with error=access_denied when the user declines. Raises OAuthRefusal.
         `extra`: what else the platform remembers with the code (handed back by redeem)."""
-        import secrets as pysecrets
-        from urllib.parse import urlencode
-
         client_id = str(args.get(self.client_param) or "")
         redirect_uri = str(args.get("redirect_uri") or "")
         with self._lock:
@@ -185,7 +203,7 @@ class AuthorizationServer:
         with self._lock:
             if self._user is None or not self._consent:
                 return back(error=self.denial_error, error_description="The user denied the request")
-            code = pysecrets.token_urlsafe(24)
+            code = secrets.token_urlsafe(24)
             scopes = [s for s in str(args.get("scope") or "").replace(",", " ").split() if s] if self.scope_separator == "," \
                 else [s for s in str(args.get("scope") or "").split(self.scope_separator) if s]
             self._codes[code] = {"client_id": client_id, "redirect_uri": redirect_uri, "user": self._user,
@@ -236,22 +254,14 @@ class AuthorizationServer:
 
 
 def hmac_equal(a: str, b: str) -> bool:
-    import hmac
-
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-def redirect_response(location: str):
-    from werkzeug.wrappers import Response
-
+def redirect_response(location: str) -> Response:
     return Response(b"", status=302, headers={"Location": location, "Cache-Control": "no-store"})
 
 
-def refusal_page(refusal: OAuthRefusal):
+def refusal_page(refusal: OAuthRefusal) -> Response:
     """What the authorize page shows when it cannot send the user back (bad client or redirect URI)."""
-    import html
-
-    from werkzeug.wrappers import Response
-
     body = f"<!doctype html><title>Authorization error</title><p>{html.escape(refusal.error)}: {html.escape(refusal.description)}</p>"
     return Response(body, status=refusal.status, mimetype="text/html")

@@ -26,7 +26,7 @@ from werkzeug.wrappers import Request, Response
 from infra.local.sandboxes import tiktok_photo
 from infra.local.sandboxes.base import Call, Route, Sandbox, bearer_token, form_fields, json_object, lost_answer, serve
 from infra.local.sandboxes.engagement import engagement
-from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, redirect_response, refusal_page
+from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, refusal_page
 
 MiB = 1024 * 1024
 MIN_CHUNK, MAX_CHUNK, MAX_LAST_CHUNK = 5 * MiB, 64 * MiB, 128 * MiB
@@ -620,12 +620,9 @@ class TikTokSandbox(Sandbox):
     # ---- Login Kit for Web: the authorize page (auto-consent for the signed-in test creator) ----
     def _h_authorize(self, request: Request, body: bytes, truncated: bool) -> Response:
         args = request.args.to_dict()
-        try:
-            if args.get("client_key") is None:
-                raise OAuthRefusal("invalid_request", "client_key is required")
-            return redirect_response(self.oauth.authorize(args))
-        except OAuthRefusal as refusal:
-            return refusal_page(refusal)
+        if args.get("client_key") is None:
+            return refusal_page(OAuthRefusal("invalid_request", "client_key is required"))
+        return self.oauth.authorize_page(args)
 
     def _h_user_info(self, request: Request, body: bytes, truncated: bool) -> Response:
         """GET /v2/user/info/?fields=...: the token's user (scope user.info.basic)."""

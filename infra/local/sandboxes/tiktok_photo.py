@@ -19,6 +19,7 @@ from typing import Any
 
 import requests
 
+from infra.local.sandboxes.base import refuse_unknown
 from infra.local.sandboxes.instagram import jpeg_size
 
 PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY")
@@ -48,9 +49,7 @@ def _utf16(text: str) -> int:
 
 def check_init(payload: dict, creator: dict, scopes: set[str], verified_prefixes: tuple[str, ...]) -> dict:
     """The request as stored ({media_type, post_mode, post_info, source_info}), or Refusal."""
-    unknown = sorted(set(payload) - TOP_FIELDS)
-    if unknown:
-        raise _bad(f"unknown field {unknown[0]!r}")
+    refuse_unknown(payload, TOP_FIELDS, lambda name: _bad(f"unknown field {name!r}"))
     if payload.get("media_type") != "PHOTO":
         raise _bad("media_type must be PHOTO")
     mode = payload.get("post_mode")
@@ -95,9 +94,7 @@ def _check_post_info(post_info: Any, creator: dict, mode: str) -> dict:
 def _check_source_info(source_info: Any, verified_prefixes: tuple[str, ...]) -> dict:
     if not isinstance(source_info, dict):
         raise _bad("source_info is required and must be an object")
-    unknown = sorted(set(source_info) - SOURCE_INFO_FIELDS)
-    if unknown:
-        raise _bad(f"source_info.{unknown[0]} is not a photo post field")
+    refuse_unknown(source_info, SOURCE_INFO_FIELDS, lambda name: _bad(f"source_info.{name} is not a photo post field"))
     if source_info.get("source") != "PULL_FROM_URL":
         raise _bad("source_info.source must be PULL_FROM_URL (the only source for photos)")
     images = source_info.get("photo_images")

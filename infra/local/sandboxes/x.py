@@ -45,11 +45,12 @@ from infra.local.sandboxes.base import (
     form_fields,
     json_object,
     lost_answer,
+    refuse_unknown,
     serve,
     snapshot,
 )
 from infra.local.sandboxes.engagement import engagement
-from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, redirect_response, refusal_page
+from infra.local.sandboxes.server import AUTHORIZE_REQUIRED, AuthorizationServer, OAuthRefusal
 
 MiB = 1024 * 1024
 MAX_TOTAL_BYTES = 17_179_869_184
@@ -124,6 +125,10 @@ def _invalid(detail: str, parameter: str | None = None) -> ApiError:
     errors = [{"parameters": {parameter: []} if parameter else {}, "message": detail}]
     return ApiError(400, "Invalid Request", "One or more parameters to your request was invalid.",
                     PROBLEM + "invalid-request", errors=errors)
+
+
+def _unknown_parameter(name: str, allowed: set[str]) -> ApiError:
+    return _invalid(f"The query parameter [{name}] is not one of {sorted(allowed)}", name)
 
 
 def _check_list(args: Any, name: str, allowed: set[str]) -> set[str]:
@@ -640,9 +645,7 @@ class XSandbox(Sandbox):
     def _h_posts_lookup(self, request: Request, body: bytes, truncated: bool, user: str) -> Response:
         """1..100 ids; what X cannot return comes back in `errors` beside `data` (a 200 either way)."""
         args = request.args
-        unknown = sorted(set(args) - LOOKUP_PARAMS)
-        if unknown:
-            raise _invalid(f"The query parameter [{unknown[0]}] is not one of {sorted(LOOKUP_PARAMS)}", unknown[0])
+        refuse_unknown(args, LOOKUP_PARAMS, lambda name: _unknown_parameter(name, LOOKUP_PARAMS))
         ids = [i for i in args.get("ids", "").split(",") if i]
         if not 1 <= len(ids) <= LOOKUP_MAX_IDS:
             raise _invalid(f"The number of values in the `ids` query parameter list [{len(ids)}] is not between 1 "
@@ -677,9 +680,7 @@ class XSandbox(Sandbox):
                 "quote_count": live.quotes, "bookmark_count": live.saves, "impression_count": live.views}
 
     def _h_get_post(self, request: Request, body: bytes, truncated: bool, user: str, tweet_id: str) -> Response:
-        unknown = sorted(set(request.args) - FIELD_PARAMS)
-        if unknown:
-            raise _invalid(f"The query parameter [{unknown[0]}] is not one of {sorted(FIELD_PARAMS)}", unknown[0])
+        refuse_unknown(request.args, FIELD_PARAMS, lambda name: _unknown_parameter(name, FIELD_PARAMS))
         fields, expansions = _field_selection(request.args)
         with self._lock:
             post = self._posts.get(tweet_id)
@@ -714,9 +715,7 @@ class XSandbox(Sandbox):
         """GET /2/users/:id/tweets: newest first, at most 3,200 back, 5..100 a page, inclusive
         start_time / end_time in seconds, since_id / until_id exclusive, an opaque next_token."""
         args = request.args
-        unknown = sorted(set(args) - TIMELINE_PARAMS)
-        if unknown:
-            raise _invalid(f"The query parameter [{unknown[0]}] is not one of {sorted(TIMELINE_PARAMS)}", unknown[0])
+        refuse_unknown(args, TIMELINE_PARAMS, lambda name: _unknown_parameter(name, TIMELINE_PARAMS))
         try:
             max_results = int(args.get("max_results", "10"))
         except ValueError:
@@ -834,11 +833,7 @@ class XSandbox(Sandbox):
         return self._json(out)
 
     def _h_authorize(self, request: Request, body: bytes, truncated: bool, user: None) -> Response:
-        try:
-            return redirect_response(self.oauth.authorize(request.args.to_dict(),
-                                                          required=("response_type", "redirect_uri", "scope", "state")))
-        except OAuthRefusal as refusal:
-            return refusal_page(refusal)
+        return self.oauth.authorize_page(request.args.to_dict(), required=(*AUTHORIZE_REQUIRED, "state"))
 
 
 def main(argv: list[str] | None = None) -> int:

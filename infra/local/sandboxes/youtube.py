@@ -35,7 +35,7 @@ from werkzeug.wrappers import Request, Response
 
 from infra.local.sandboxes.base import Call, Drop, Route, Sandbox, bearer_token, form_fields, serve, snapshot
 from infra.local.sandboxes.engagement import engagement
-from infra.local.sandboxes.server import AuthorizationServer, OAuthRefusal, redirect_response, refusal_page
+from infra.local.sandboxes.server import AuthorizationServer
 
 KiB, MiB = 1024, 1024 * 1024
 GRANULE = 256 * KiB
@@ -725,10 +725,7 @@ class YouTubeSandbox(Sandbox):
 
     def _h_authorize(self, request: Request, body: bytes, truncated: bool, entry: dict) -> Response:
         args = request.args.to_dict()
-        try:
-            return redirect_response(self.oauth.authorize(args, extra={"offline": args.get("access_type") == "offline"}))
-        except OAuthRefusal as refusal:
-            return refusal_page(refusal)
+        return self.oauth.authorize_page(args, extra={"offline": args.get("access_type") == "offline"})
 
     def _h_channels(self, request: Request, body: bytes, truncated: bool, entry: dict) -> Response:
         """channels.list part=...&mine=true: the token's channel (1 quota unit)."""

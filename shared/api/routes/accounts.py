@@ -19,6 +19,7 @@ from shared.api.auth import current_principal
 from shared.api.errors import ApiError
 from shared.api.schemas import PageQuery, page_fields
 from shared.model.account import Account as AccountRecord
+from shared.model.platform import Platform
 from shared.platforms.registry import adapter_for
 from shared.platforms.tiktok.account_state import unaudited
 from shared.services import get_services
@@ -27,8 +28,6 @@ from shared.stores.posting_caps import limits_for
 # Security per operation, not per blueprint: the OAuth callback is public (its `state` authenticates it).
 blueprint = APIBlueprint("accounts", __name__, abp_tags=[Tag(name="accounts")])
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
-
-Platform = Literal["tiktok", "instagram", "x", "youtube", "linkedin"]
 
 
 class AccountPath(BaseModel):

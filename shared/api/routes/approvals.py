@@ -11,10 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.api.auth import current_principal
 from shared.api.contention import one_change_at_a_time
-from shared.api.errors import ApiError, conflict, not_found
+from shared.api.errors import not_found, refusal_error
 from shared.api.models import PostOut
-from shared.approval import service
-from shared.approval.service import API_TOKEN_PREFIX, record_approval_request
+from shared.approval import checks, decision
+from shared.approval.decision import record_approval_request
+from shared.approval.refusals import NothingToDecide, Refusal
+from shared.approval.tokens import API_TOKEN_PREFIX
 from shared.handlers.messages import after_decision, request_approval
 from shared.model.content import Approval
 from shared.services import get_services
@@ -119,11 +121,12 @@ def request_approval_again(path: ContentPath):
     principal = current_principal()
     principal.require("editor")
     services = get_services()
-    content, problem = record_approval_request(services.repository, path.content_id, principal.user)
-    if content is None:
-        raise not_found("content", path.content_id)
-    if problem:
-        raise conflict(problem)
+    try:
+        content = record_approval_request(services.repository, path.content_id, principal.user)
+    except NothingToDecide as refused:
+        if refused.reason == "gone":
+            raise not_found("content", path.content_id) from None
+        raise refusal_error(refused) from None
     request_approval(services.config, content)
     return ApprovalRequestOut(content_id=content.id, content_hash=content.content_hash,
                               version=content.version).model_dump(mode="json"), 202
@@ -157,17 +160,16 @@ def decide(path: ContentPath, body: DecisionIn):
     if content is None:
         raise not_found("content", path.content_id)
     config = services.config
-    env = service.ReviewEnv(media_store=services.media, config=config,
-                            request_approval=lambda c: request_approval(config, c))
+    env = checks.ReviewEnv(media_store=services.media, config=config,
+                           request_approval=lambda c: request_approval(config, c))
     with one_change_at_a_time(content.id):  # busy: 503 with Retry-After (shared/api/contention.py)
-        result = service.decide_via_api(repo, content.id, body.action, body.content_hash, principal.user, env,
-                                        reason=body.reason)
-    if result.decision is None:
-        stale = body.content_hash != content.content_hash
-        raise ApiError(result.status, result.message or "nothing was recorded",
-                       field="content_hash" if stale and result.status == 409 else None,
-                       headers={"Retry-After": str(result.retry_after)} if result.retry_after else None)
-    after_decision(config, result)
+        try:
+            outcome = decision.decide_via_api(repo, content.id, body.action, body.content_hash, principal.user, env,
+                                             reason=body.reason)
+        except Refusal as refused:
+            stale = body.content_hash != content.content_hash  # the version the caller read is not current
+            raise refusal_error(refused, conflict_field="content_hash" if stale else None) from None
+    after_decision(config, outcome)
     decided = repo.get_content(content.id)
     approval = decided.approval if decided is not None else None
     assert decided is not None and approval is not None, "an item just decided has its decision"

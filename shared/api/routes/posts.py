@@ -1,6 +1,6 @@
 """Posts: create (AI draft or the team's own copy, one or in bulk), list, get, edit, delete,
 cancel, reschedule, and the calendar. Routes only translate; shared/posts/service.py and
-shared/content/service.py decide. Every write needs the editor role and names the caller in the
+shared/content/ (drafts, own copy) decide. Every write needs the editor role and names the caller in the
 post's history."""
 
 from __future__ import annotations
@@ -20,20 +20,13 @@ from shared.api.errors import ApiError, not_found
 from shared.api.idempotency import idempotent
 from shared.api.models import BulkOut, CalendarDay, CalendarOut, ContentOut, PostOut, PostPage
 from shared.api.schemas import Day, PageQuery, at_least_one_of, page_fields
-from shared.content.service import (
-    CAPTION_MAX_CHARS,
-    CAPTION_PATTERN,
-    CopyRefused,
-    OwnCopy,
-    check_caption,
-    clean_hashtags,
-    create_copies,
-    create_from_copy,
-)
+from shared.content.own_copy import CopyRefused, OwnCopy, create_copies, create_from_copy
+from shared.content.text import CAPTION_MAX_CHARS, CAPTION_PATTERN, check_caption, clean_hashtags
 from shared.handlers.generate import generate
 from shared.handlers.messages import request_approval
 from shared.model.campaign import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
-from shared.model.content import HASHTAG_PATTERN, Brief, ContentItem, GsUri, Platform
+from shared.model.content import HASHTAG_PATTERN, Brief, ContentItem, GsUri
+from shared.model.platform import Platform
 from shared.model.post import Post, PostStatus, content_id_of
 from shared.model.schedule import PlannedTime, check_planned_time
 from shared.posts.calendar import calendar

@@ -47,7 +47,7 @@ class Sighting:
 
 def expected_media(content: ContentItem, target: TargetSpec, sent_at: datetime) -> Expected:
     if target.instagram_media_type == "STORIES":
-        # A story carries the video when there is one, else the image (adapter.story_media).
+        # A story carries the video when there is one, else the image (validation.story_media).
         media_type = "VIDEO" if any(m.kind == "video" for m in content.media) else "IMAGE"
         return Expected(caption=None, media_type=media_type, product_type="STORY", since=sent_at - CLOCK_SLACK,
                         edge="stories", unique=True)

@@ -1,0 +1,103 @@
+"""Insert-if-absent into BigQuery: one MERGE that inserts only the rows whose key is not in the table.
+
+Our append-only tables (publish_log, post_metrics, youtube_metadata_audit) must get each row once
+even when a writer runs twice or dies after its insert. insertIds would not do: BigQuery dedupes
+them best effort only, within about a minute, and the emulator ignores them. A MERGE on the key
+behaves the same on BigQuery and the emulator.
+
+The rows travel as one JSON parameter, unnested and cast column by column in the statement, so a
+batch costs a few query parameters whatever its size (BigQuery allows 10,000 per query) and no
+value is ever written into the SQL text. A partition bound (`stored.<column> >= @partition_since`)
+limits the rows the MERGE reads in the target to recent partitions, for tables whose new rows'
+matches can only be there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple, Protocol
+
+# How each column type is read back from the JSON row `r`; a JSON column's value is JSON text.
+_CASTS = {
+    "STRING": "JSON_VALUE(r, '$.{0}')",
+    "INT64": "CAST(JSON_VALUE(r, '$.{0}') AS INT64)",
+    "FLOAT64": "CAST(JSON_VALUE(r, '$.{0}') AS FLOAT64)",
+    "TIMESTAMP": "TIMESTAMP(JSON_VALUE(r, '$.{0}'))",
+    "JSON": "PARSE_JSON(JSON_VALUE(r, '$.{0}'))",
+}
+QUERY_DEADLINE_SECONDS = 30  # bounded: the default retry deadline (10 min) would outlive a tick or a function
+
+
+class SchemaColumn(Protocol):
+    """A column of a table's schema (shared.topology's Column is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...
+
+
+class QueryParameter(NamedTuple):
+    name: str
+    type: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class PartitionBound:
+    """Read only the target's partitions where `column` >= `since`."""
+
+    column: str
+    since: datetime
+
+
+@dataclass(frozen=True)
+class MergeStatement:
+    sql: str
+    parameters: tuple[QueryParameter, ...]
+
+    def run(self, bq, *, timeout: float) -> None:
+        """Run it and wait up to `timeout` seconds; BigQuery's errors propagate (the caller retries later)."""
+        from google.cloud import bigquery
+
+        params = [bigquery.ScalarQueryParameter(p.name, p.type, p.value) for p in self.parameters]
+        job = bq.query(self.sql, job_config=bigquery.QueryJobConfig(query_parameters=params),
+                       retry=bigquery.DEFAULT_RETRY.with_deadline(QUERY_DEADLINE_SECONDS))
+        job.result(timeout=timeout)
+
+
+def insert_absent(table: str, key: Sequence[str], columns: Sequence[SchemaColumn], rows: Sequence[Mapping[str, Any]],
+                  partition: PartitionBound | None = None) -> MergeStatement:
+    """The MERGE that inserts into `table` (project.dataset.table) each of `rows` whose `key`
+    columns match no stored row. Each row holds a value for every column; datetimes are sent as
+    ISO 8601 text, JSON columns as JSON text."""
+    if not rows:
+        raise ValueError("no rows to insert")
+    names = [c.name for c in columns]
+    missing = [k for k in key if k not in names] + ([partition.column] if partition and partition.column not in names
+                                                     else [])
+    if missing:
+        raise ValueError(f"{', '.join(missing)} not among the columns of {table}")
+    unknown = sorted({c.type for c in columns} - _CASTS.keys())
+    if unknown:
+        raise ValueError(f"no cast for column type {', '.join(unknown)}")
+    selects = ", ".join(_CASTS[c.type].format(c.name) + f" AS {c.name}" for c in columns)
+    payload = json.dumps([{name: _json_value(row[name]) for name in names} for row in rows])
+    on = [f"stored.{k} = incoming.{k}" for k in key]
+    parameters = [QueryParameter("rows", "STRING", payload)]
+    if partition is not None:
+        on.append(f"stored.{partition.column} >= @partition_since")
+        parameters.append(QueryParameter("partition_since", "TIMESTAMP", partition.since))
+    sql = (f"MERGE `{table}` AS stored "
+           f"USING (SELECT {selects} FROM UNNEST(JSON_QUERY_ARRAY(@rows)) AS r) AS incoming "
+           f"ON {' AND '.join(on)} "
+           f"WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES ({', '.join('incoming.' + n for n in names)})")
+    return MergeStatement(sql, tuple(parameters))
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
