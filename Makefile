@@ -1,4 +1,4 @@
-# Postgate: `make demo` runs the pipeline on local emulators; `make test` runs the test suite.
+# Postgate: `make up` runs it locally with demo data (Ctrl-C stops it); `make demo` runs the pipeline once; `make test` runs the test suite.
 PYTHON ?= python3
 VENV := .venv
 BQ_VENV := .venv-bq
@@ -8,7 +8,7 @@ TERRAFORM ?= terraform
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: venv browser demo test test-fast lint emulators-check soak bench loadtest smoke clean
+.PHONY: venv browser up demo test test-fast lint emulators-check soak bench loadtest smoke clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ $(VENV)/bin/postgate: $(VENV)/.installed
 	mv $@.tmp $@
 
 venv: $(VENV)/.installed $(BQ_VENV)/.installed $(VENV)/bin/postgate
+
+# The local stack with demo data (accounts, a campaign, posts in every state) for trying the console, the API
+# and the CLI; prints where everything is and runs until Ctrl-C (docs/local.md).
+up: venv
+	$(PY) -m infra.local.up
 
 demo: venv
 	$(PY) -m infra.local.demo

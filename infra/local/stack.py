@@ -21,13 +21,18 @@ from infra.local.platform_sandboxes import LocalPlatform, register_oauth_app, st
 from shared.topology import get_topology
 
 REPO = Path(__file__).resolve().parents[2]
+# Who can sign in to the console locally (its sign-in page lists them; docs/console.md): api_users documents.
+LOCAL_USERS = {"lead@example.com": ["approver"], "editor@example.com": ["editor"]}
 
 
 class LocalStack:
-    def __init__(self, project: str = "postgate-local", *, workdir: Path | None = None, extra_env: dict | None = None):
+    def __init__(self, project: str = "postgate-local", *, workdir: Path | None = None, extra_env: dict | None = None,
+                 tick_seconds: dict[str, float] | None = None):
         self.project = project
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="postgate-stack-"))
         self.extra_env = extra_env or {}
+        # Schedule name -> seconds between its ticks, instead of the topology's local_interval_seconds.
+        self.tick_seconds = tick_seconds or {}
         self.emulators: Emulators | None = None
         self.platforms: dict[str, LocalPlatform] = {}
         self.function_urls: dict[str, str] = {}
@@ -67,6 +72,8 @@ class LocalStack:
         for local in self.platforms.values():
             services.repository().put_account(local.account_id, {"platform": local.platform, "secret_name": local.secret_name,
                                                                  **local.account})
+        for user, roles in LOCAL_USERS.items():
+            services.repository().db.collection("api_users").document(user).set({"roles": roles})
         self._wait_functions()
         self.timings["stack_ready_s"] = round(time.monotonic() - t0, 2)
         self._ticker = threading.Thread(target=self._tick_schedules, daemon=True)
@@ -86,6 +93,7 @@ class LocalStack:
             "POSTGATE_SECRET_BACKEND": "file",
             "POSTGATE_SECRETS_FILE": str(self.workdir / "secrets.json"),
             "POSTGATE_OUTBOX_DIR": str(self.workdir / "outbox"),
+            "POSTGATE_CONSOLE_LOCAL_SIGN_IN": "true",  # the console's sign-in page lists LOCAL_USERS
             **{k: v for local in self.platforms.values() for k, v in local.env.items()},
             "POSTGATE_POLL_FIRST_CHECK_SECONDS": "1",
             "POSTGATE_POLL_MAX_INTERVAL_SECONDS": "3",
@@ -132,7 +140,7 @@ class LocalStack:
                         publish_json(self.project, schedule.topic, schedule.payload)
                     except Exception:  # noqa: BLE001 - the stand-in scheduler keeps ticking
                         pass
-                    next_due[name] = now + schedule.local_interval_seconds
+                    next_due[name] = now + self.tick_seconds.get(name, schedule.local_interval_seconds)
             self._stop.wait(0.2)
 
     def stop(self) -> None:
