@@ -39,6 +39,7 @@ CAMPAIGN = "spring-launch"
 RECONNECT_ACCOUNT = "youtube-outdoors"  # the account whose owner removed Postgate's access
 LINKEDIN_REFUSAL = {"http_status": 403, "code": "ACCESS_DENIED", "service_error_code": 100,
                     "message": "Not enough permissions to access: partnerApiPostsExternal.CREATE"}
+REJECTION = "We can't promise 'for life': legal approved a 10-year guarantee. Please reword."
 VIDEO_BYTES = 1024 * 1024  # small: one chunk on every platform, so seeding stays quick
 
 
@@ -51,7 +52,6 @@ class Seeded:
     """What the seeding made: ids to look at, and how long it took."""
 
     campaign: str = CAMPAIGN
-    users: dict[str, list[str]] = field(default_factory=dict)
     accounts: list[str] = field(default_factory=list)
     reconnect_account: str = RECONNECT_ACCOUNT
     reconnect_reason: str = ""
@@ -85,7 +85,10 @@ class Seeder:
         self.editor = Api(api, EDITOR, LOCAL_USERS[EDITOR])
         self.approver = Api(api, APPROVER, LOCAL_USERS[APPROVER])
         self.repo = services.repository()
-        self.seeded = Seeded(users=dict(LOCAL_USERS))
+        self.seeded = Seeded()
+        video = stack.upload_video("demo/bottle-24h.mp4", VIDEO_BYTES)
+        image = stack.upload_image("demo/bottle-on-rock.jpg", 1080, 1350)
+        self.media = {"video": video, "images": [image]}
 
     def say(self, line: str) -> None:
         self._out(f"  [{time.monotonic() - self._t0:5.1f}s] {line}")
@@ -164,6 +167,76 @@ class Seeder:
         self.seeded.contents.setdefault(state, []).append(content["id"])
         self.seeded.posts.setdefault(state, []).extend(p.id for p in self.content_posts(content))
 
+    # -- the states, one by one -------------------------------------------------------------------
+    def failed(self) -> None:
+        """LinkedIn refuses the post: the fault is taken by the next post creation, and no other
+        LinkedIn post is in flight until this one has failed."""
+        item = self.own_copy("Spring launch: meet the bottle that keeps drinks cold for 24 hours.",
+                             self.targets("linkedin"), hashtags=["SpringLaunch"])
+        self.stack.platforms["linkedin"].sandbox.inject("posts_create", "error", **LINKEDIN_REFUSAL)
+        self.decide(item, "approve")
+        [post] = self.wait(lambda: self.settled(item, {"failed"}), "the refused LinkedIn post to fail")
+        self.record("failed", item)
+        self.say(f"failed      {post.id} (linkedin): {post.fail_reason}")
+
+    def launch(self) -> dict:
+        """One item to every demo account, approved: the publishers take it from here."""
+        item = self.own_copy("Cold for 24 hours, hot for 12. The Postgate bottle is here. Pre-order today.",
+                             self.targets(*self.stack.platforms), hashtags=["SpringLaunch", "StayCold"], media=self.media)
+        self.decide(item, "approve")
+        self.say(f"approved    {item['id']} -> {len(self.stack.platforms)} platforms; publishing on the sandboxes")
+        return item
+
+    def scheduled(self, at: datetime, caption: str, *platforms: str) -> None:
+        item = self.own_copy(caption, self.targets(*platforms), hashtags=["SpringLaunch"], publish_at=at,
+                             media=self.media)
+        self.decide(item, "approve")
+        self.record("scheduled", item)
+        self.say(f"scheduled   {item['id']} ({', '.join(platforms)}) for {at:%Y-%m-%d %H:%M} UTC")
+
+    def cancelled(self, at: datetime) -> None:
+        item = self.own_copy("Flash sale at midnight!", self.targets("x"), hashtags=["SpringLaunch"], publish_at=at)
+        self.decide(item, "approve")
+        [post] = self.content_posts(item)
+        self.editor.call("POST", f"/posts/{post.id}/cancel")
+        self.record("cancelled", item)
+        self.say(f"cancelled   {post.id} (x), approved then called off by {EDITOR}")
+
+    def rejected(self) -> None:
+        item = self.own_copy("The only bottle you will ever need. Guaranteed for life.", self.targets("instagram"),
+                             hashtags=["SpringLaunch"], media=self.media)
+        self.decide(item, "reject", REJECTION)
+        self.record("rejected", item)
+        self.say(f"rejected    {item['id']} (instagram): {REJECTION}")
+
+    def pending(self, at: datetime) -> None:
+        """Two items for the approval queue: the team's own copy, and an AI draft from a brief."""
+        self.record("pending_approval", self.own_copy(
+            "Behind the scenes: how we test 24 hours of cold.", self.targets("tiktok", "youtube"),
+            hashtags=["SpringLaunch", "BehindTheScenes"], publish_at=at, media=self.media))
+        self.record("pending_approval", self.editor.call("POST", "/posts/generate", 201, json={
+            "campaign": CAMPAIGN, "topic": "Refill stations on every trail we love", "audience": "hikers",
+            "tone": "friendly", "call_to_action": "Find a station near you.", "hashtags": ["SpringLaunch"],
+            "images": self.media["images"], "targets": self.targets("instagram", "x", "linkedin")}))
+        self.say(f"pending     {len(self.seeded.contents['pending_approval'])} items wait for {APPROVER}")
+
+    def published(self, item: dict) -> None:
+        """Wait for every post of `item` to be confirmed and in publish_log, then one analytics pull."""
+        def confirmed():
+            posts = self.settled(item, {"published"})
+            return posts if posts and all(p.publish_log_written for p in posts) else None
+
+        posts = self.wait(confirmed, "every launch post to be published")
+        self.record("published", item)
+        self.say(f"published   {item['id']} on {', '.join(p.platform for p in posts)}")
+        self.seeded.metrics_rows = pull_metrics(self.stack, item["id"], len(posts), self.timeout)
+        self.say(f"analytics   one pull: {self.seeded.metrics_rows} posts with metrics in BigQuery post_metrics")
+
+    # -- helpers ------------------------------------------------------------------------------
+    def targets(self, *platforms: str) -> list[dict]:
+        """The demo accounts' targets (platform options as the demo brief sets them)."""
+        return [self.stack.platforms[p].target for p in platforms]
+
     def wait(self, predicate, what: str):
         found = wait_for(predicate, timeout=self.timeout, interval=0.3)
         if not found:
@@ -171,82 +244,23 @@ class Seeder:
         return found
 
 
-def targets(stack: LocalStack, *platforms: str) -> list[dict]:
-    """The demo accounts' targets (platform options as the demo brief sets them)."""
-    return [stack.platforms[p].target for p in platforms]
-
-
 def seed(stack: LocalStack, out: Callable[[str], None] = print, timeout: float = 90.0) -> Seeded:
     """Seed a started LocalStack; progress lines go to `out`. Raises SeedError naming what did not happen."""
     t0 = time.monotonic()
     s = Seeder(stack, out, timeout)
-    now = datetime.now(UTC)
-    tomorrow_9 = (now + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
-    video = stack.upload_video("demo/bottle-24h.mp4", VIDEO_BYTES)
-    image = stack.upload_image("demo/bottle-on-rock.jpg", 1080, 1350)
-    media = {"video": video, "images": [image]}
-    all_five = targets(stack, *stack.platforms)
-    s.say(f"media       {video}, {image}")
-
+    tomorrow_9 = (datetime.now(UTC) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
     s.campaign()
     s.demo_accounts()
-    s.connect_reconnect_account()
-
-    # failed: LinkedIn refuses the post (the fault is taken by the next post creation, so nothing else is in flight).
-    linkedin = stack.platforms["linkedin"].sandbox
-    refused = s.own_copy("Spring launch: meet the bottle that keeps drinks cold for 24 hours.",
-                         targets(stack, "linkedin"), hashtags=["SpringLaunch"])
-    linkedin.inject("posts_create", "error", **LINKEDIN_REFUSAL)
-    s.decide(refused, "approve")
-    s.wait(lambda: s.settled(refused, {"failed"}), "the refused LinkedIn post to fail")
-    [failed] = s.content_posts(refused)
-    s.record("failed", refused)
-    s.say(f"failed      {failed.id} (linkedin): {failed.fail_reason}")
-
-    # published: all five platforms, through publish and the status poll, then one analytics pull.
-    launch = s.own_copy("Cold for 24 hours, hot for 12. The Postgate bottle is here. Pre-order today.", all_five,
-                        hashtags=["SpringLaunch", "StayCold"], media=media)
-    s.decide(launch, "approve")
-    s.say(f"approved    {launch['id']} -> {len(all_five)} platforms; publishing on the sandboxes")
-
-    # Meanwhile: the rest of the calendar and the queue.
-    for days, caption, platforms in ((0, "Trail-tested: 24 hours on the ridge and still ice-cold.", ("instagram", "x")),
-                                     (2, "Which colour goes with you? Moss, slate or sand.", ("tiktok", "linkedin"))):
-        item = s.own_copy(caption, targets(stack, *platforms), hashtags=["SpringLaunch"],
-                          publish_at=tomorrow_9 + timedelta(days=days), media=media)
-        s.decide(item, "approve")
-        s.record("scheduled", item)
-        s.say(f"scheduled   {item['id']} ({', '.join(platforms)}) for {(tomorrow_9 + timedelta(days=days)):%Y-%m-%d %H:%M} UTC")
-    cancelled = s.own_copy("Flash sale at midnight!", targets(stack, "x"), hashtags=["SpringLaunch"],
-                           publish_at=tomorrow_9 + timedelta(hours=15))
-    s.decide(cancelled, "approve")
-    [to_cancel] = s.content_posts(cancelled)
-    s.editor.call("POST", f"/posts/{to_cancel.id}/cancel")
-    s.record("cancelled", cancelled)
-    s.say(f"cancelled   {to_cancel.id} (x), approved then called off by {EDITOR}")
-    rejected = s.own_copy("The only bottle you will ever need. Guaranteed for life.", targets(stack, "instagram"),
-                          hashtags=["SpringLaunch"], media=media)
-    reason = "We can't promise 'for life': legal approved a 10-year guarantee. Please reword."
-    s.decide(rejected, "reject", reason)
-    s.record("rejected", rejected)
-    s.say(f"rejected    {rejected['id']} (instagram): {reason}")
-    pending = s.own_copy("Behind the scenes: how we test 24 hours of cold.", targets(stack, "tiktok", "youtube"),
-                         hashtags=["SpringLaunch", "BehindTheScenes"], publish_at=tomorrow_9 + timedelta(days=4),
-                         media=media)
-    s.record("pending_approval", pending)
-    drafted = s.editor.call("POST", "/posts/generate", 201, json={
-        "campaign": CAMPAIGN, "topic": "Refill stations on every trail we love", "audience": "hikers",
-        "tone": "friendly", "call_to_action": "Find a station near you.", "hashtags": ["SpringLaunch"],
-        "images": [image], "targets": targets(stack, "instagram", "x", "linkedin")})
-    s.record("pending_approval", drafted)
-    s.say(f"pending     {len(s.seeded.contents['pending_approval'])} items wait for {APPROVER}")
-
+    s.connect_reconnect_account()  # the token refresh flags it while the rest goes on
+    s.failed()
+    launch = s.launch()
+    # While the launch publishes: the calendar and the queue.
+    s.scheduled(tomorrow_9, "Trail-tested: 24 hours on the ridge and still ice-cold.", "instagram", "x")
+    s.scheduled(tomorrow_9 + timedelta(days=2), "Which colour goes with you? Moss, slate or sand.", "tiktok", "linkedin")
+    s.cancelled(tomorrow_9 + timedelta(hours=15))
+    s.rejected()
+    s.pending(tomorrow_9 + timedelta(days=4))
     s.wait_reconnect_flagged()
-    posts = s.wait(lambda: s.settled(launch, {"published"}) if all(
-        p.publish_log_written for p in s.content_posts(launch)) else None, "every launch post to be published")
-    s.record("published", launch)
-    s.say(f"published   {launch['id']} on {', '.join(p.platform for p in posts)}")
-    s.seeded.metrics_rows = pull_metrics(stack, launch["id"], len(posts), timeout)
-    s.say(f"analytics   one pull: {s.seeded.metrics_rows} posts with metrics in BigQuery post_metrics")
+    s.published(launch)
     s.seeded.seconds = round(time.monotonic() - t0, 1)
     return s.seeded
