@@ -93,6 +93,9 @@ def _raise_stopped(signum, frame) -> None:
 
 
 def run(*, seeded_data: bool = True, out: Callable[[str], None] = print) -> int:
+    # Python leaves SIGINT ignored when it starts ignored (a job a shell put in the background): set
+    # it anyway, so SIGINT stops the stack however it was started.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_stopped)
     stack = LocalStack(tick_seconds={"analytics-tick": ANALYTICS_EVERY_S})
     try:
