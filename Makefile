@@ -8,7 +8,7 @@ TERRAFORM ?= terraform
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: venv browser up demo test test-fast lint emulators-check soak bench loadtest smoke clean
+.PHONY: venv browser demo test test-fast lint emulators-check soak bench loadtest smoke clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,7 @@ venv: $(VENV)/.installed $(BQ_VENV)/.installed $(VENV)/bin/postgate
 
 # The local stack with demo data (accounts, a campaign, posts in every state) for trying the console, the API
 # and the CLI; prints where everything is and runs until Ctrl-C (docs/local.md).
+.PHONY: up
 up: venv
 	$(PY) -m infra.local.up
 
