@@ -8,7 +8,7 @@ TERRAFORM ?= terraform
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: venv browser demo test test-fast lint emulators-check soak bench loadtest smoke clean
+.PHONY: venv browser axe demo test test-fast lint emulators-check soak bench loadtest smoke clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -63,7 +63,24 @@ browser:
 	$$SUDO apt-get update -qq && \
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES)
 
-test: venv browser
+# axe-core, the accessibility engine the browser tests inject into Chromium (tests/axe.py), from the npm
+# registry at a pinned version whose tarball must match the registry's integrity hash; unpacked (axe.min.js,
+# its MPL-2.0 LICENSE, package.json) into the git-ignored .cache/axe-core. Not shipped with any function.
+AXE_VERSION := 4.14.1
+AXE_INTEGRITY := sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==
+AXE_DIR := .cache/axe-core
+$(AXE_DIR)/.version-$(AXE_VERSION):
+	rm -rf $(AXE_DIR) && mkdir -p $(AXE_DIR)
+	cd $(AXE_DIR) && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null
+	@got="sha512-$$(openssl dgst -sha512 -binary $(AXE_DIR)/axe-core-$(AXE_VERSION).tgz | base64 -w0)"; \
+	if [ "$$got" != "$(AXE_INTEGRITY)" ]; then echo "axe: axe-core-$(AXE_VERSION).tgz is $$got, expected $(AXE_INTEGRITY)" >&2; exit 1; fi
+	tar -xzf $(AXE_DIR)/axe-core-$(AXE_VERSION).tgz -C $(AXE_DIR) --strip-components=1 \
+		package/axe.min.js package/LICENSE package/package.json
+	rm $(AXE_DIR)/axe-core-$(AXE_VERSION).tgz
+	touch $@
+axe: $(AXE_DIR)/.version-$(AXE_VERSION)
+
+test: venv browser axe
 	$(PY) -m pytest -q tests
 
 # The quick loop: every test that needs no emulator, local stack or Chromium (tests/conftest.py marks the rest `stack`).
@@ -122,4 +139,4 @@ smoke: $(VENV)/.installed
 	$(PY) -m infra.smoke --project "$(PROJECT)" --region "$(REGION)" $(SMOKE_ARGS)
 
 clean:
-	rm -rf $(VENV) $(BQ_VENV) $(LINT_VENV) $(LOAD_VENV) .pytest_cache infra/terraform/.build
+	rm -rf $(VENV) $(BQ_VENV) $(LINT_VENV) $(LOAD_VENV) .pytest_cache infra/terraform/.build .cache

@@ -14,7 +14,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pipeline", ("shared.publishing", "shared.content")),
     ("features", ("shared.accounts", "shared.analytics", "shared.approval", "shared.campaigns",
                   "shared.posts", "shared.reports", "shared.youtube_sync")),
-    ("front doors", ("shared.api", "shared.cli", "shared.entrypoints")),
+    ("front doors", ("shared.api", "shared.cli", "shared.console", "shared.entrypoints")),
 )
 
 

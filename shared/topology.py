@@ -60,6 +60,9 @@ class Function(_Model):
     concurrency: int = Field(default=1, ge=1, le=1000)
     cpu: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?$")
     access: Access = Access()
+    # HTTP front doors served under the function's URL besides its own routes: name -> path prefix
+    # (the console under /console/). Terraform outputs each one's URL; the local stack prints it.
+    routes: dict[str, Annotated[str, Field(pattern=r"^/[a-z0-9-]+/$")]] = {}
 
     @model_validator(mode="after")
     def _concurrency_has_a_cpu(self) -> Function:
@@ -191,6 +194,12 @@ class Topology(_Model):
             for table in fn.access.bigquery_reads:
                 if table not in self.bigquery.tables and table not in self.bigquery.views:
                     problems.append(f"function {name}: reads unknown table or view {table}")
+        served = [route for fn in self.functions.values() for route in fn.routes]
+        for route in sorted({r for r in served if served.count(r) > 1}):
+            problems.append(f"route {route} is served by more than one function")
+        for name, fn in self.functions.items():
+            if fn.routes and fn.trigger.type != "http":
+                problems.append(f"function {name}: routes need an http trigger")
         for name, sub in self.subscriptions.items():
             if sub.topic not in self.topics:
                 problems.append(f"subscription {name}: unknown topic {sub.topic}")
@@ -211,6 +220,13 @@ class Topology(_Model):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def route(self, name: str) -> tuple[str, str]:
+        """(function, path prefix) of a front door declared under a function's routes (e.g. "console")."""
+        for function, spec in self.functions.items():
+            if name in spec.routes:
+                return function, spec.routes[name]
+        raise KeyError(f"no function serves route {name!r} (infra/topology.yaml functions.*.routes)")
 
     def dead_letter_topic(self, topic: str) -> str:
         return topic + self.dead_letter.suffix

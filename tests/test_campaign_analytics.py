@@ -4,6 +4,8 @@ is shared/model/analytics.py's formula; the API, its view links and the CLI serv
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -345,12 +347,15 @@ def served_api(env, monkeypatch):
 
 
 def _cli(capsys, served, env, *argv):
+    """The CLI's own stdout, apart from the in-process api's JSON log lines (its log handler keeps
+    the stream it was given, whichever test configured logging first)."""
     from shared.cli.main import main
 
     token = bearer(env)["Authorization"].removeprefix("Bearer ")
-    code = main(["--api", served.url, "--token", token, *argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["--api", served.url, "--token", token, *argv])
+    return code, printed.getvalue(), capsys.readouterr().err
 
 
 def test_cli_stats_prints_a_table_per_platform_with_totals(capsys, served_api, env, metrics):

@@ -75,3 +75,16 @@ def test_demo_ends_with_one_analytics_pull_and_the_campaign_totals(demo_summary)
     stats = demo_summary["campaign_stats"]
     for platform in ("tiktok", "instagram", "x", "youtube", "linkedin"):
         assert platform in stats, stats
+
+
+def test_the_local_stack_serves_the_console_and_offers_its_users_on_the_sign_in_page(local_stack):
+    import requests
+
+    from infra.local.stack import LOCAL_USERS
+
+    answer = requests.get(local_stack.console_url, allow_redirects=False, timeout=10)
+    assert answer.status_code == 303 and answer.headers["Location"].startswith("sign-in?next=")
+    page = requests.get(local_stack.console_url + "sign-in", timeout=10)
+    assert page.status_code == 200 and "default-src 'none'" in page.headers["Content-Security-Policy"]
+    for user in LOCAL_USERS:
+        assert f'value="{user}"' in page.text

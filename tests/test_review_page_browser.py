@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
+from tests.axe import assert_accessible
 from tests.browser import Served, console_errors, serve_function, set_timezone, set_viewport
 from tests.conftest import ACCOUNT, brief, issue_link, upload_object
 from tests.media_samples import decodable_jpeg, playable_mp4
@@ -110,17 +110,8 @@ def _save_full_page_screenshot(driver, path) -> None:
 
 
 def _assert_accessible(driver) -> None:
-    """axe-core (the copy axe-selenium-python ships) finds no serious or critical violation. It is run
-    through DevTools, which the page's CSP does not govern."""
-    import axe_selenium_python
-
-    script = (Path(axe_selenium_python.__file__).parent / "node_modules/axe-core/axe.min.js").read_text()
-    driver.execute_script(script)
-    driver.set_script_timeout(30)
-    result = driver.execute_async_script("const done = arguments[arguments.length - 1]; axe.run().then(done);")
-    serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
-               if v["impact"] in ("serious", "critical")]
-    assert not serious, serious
+    """axe-core (tests/axe.py: from the npm registry, pinned) finds no serious or critical violation."""
+    assert_accessible(driver)
 
 
 def _assert_no_policy_or_script_errors(driver) -> None:

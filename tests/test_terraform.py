@@ -803,3 +803,40 @@ def test_the_google_providers_are_pinned_to_one_major_version():
         majors = {v[0] for v in candidates if _admits(providers[name]["version"], v)}
         assert majors == {7}, f"{name} {providers[name]['version']!r} admits majors {sorted(majors)}"
     assert providers["google"]["version"] == providers["google-beta"]["version"]
+
+
+# --- the console (docs/console.md) --------------------------------------------------------------------
+
+def test_the_console_url_is_its_functions_url_and_declared_path(expanded, topology):
+    function, path = topology.route("console")
+    assert expanded["console_url"] == f"https://europe-west1-{PROJECT}.cloudfunctions.net/{function}{path}"
+
+
+def _check_variable(workdir: Path, name: str, value) -> None:
+    """Apply variables.tf's real `variable "<name>"` block (its validation included) with this value."""
+    variable = _top_level_block((TERRAFORM_DIR / "variables.tf").read_text(encoding="utf-8"), f'variable "{name}"')
+    (workdir / "main.tf").write_text(variable, encoding="utf-8")
+    (workdir / "empty.tfrc").write_text("", encoding="utf-8")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(workdir), "CHECKPOINT_DISABLE": "1",
+           "TF_CLI_CONFIG_FILE": str(workdir / "empty.tfrc"), "TF_IN_AUTOMATION": "1"}
+    (workdir / "input.tfvars.json").write_text(json.dumps({name: value}), encoding="utf-8")
+    for args in (["init", "-input=false", "-backend=false"],
+                 ["apply", "-input=false", "-auto-approve", "-var-file=input.tfvars.json"]):
+        done = subprocess.run(["terraform", f"-chdir={workdir}", *args], env=env, capture_output=True, text=True,
+                              timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"terraform {args[0]} failed:\n{done.stderr}")
+
+
+def test_a_deployment_cannot_turn_on_the_consoles_local_sign_in(tmp_path):
+    with pytest.raises(RuntimeError, match="for the local stack only"):
+        _check_variable(tmp_path, "function_environment", {"POSTGATE_CONSOLE_LOCAL_SIGN_IN": "true"})
+    (tmp_path / "ok").mkdir()
+    _check_variable(tmp_path / "ok", "function_environment", {"POSTGATE_NOTIFIER": "log"})
+
+
+def test_the_console_oauth_client_id_must_be_a_google_client_id(tmp_path):
+    with pytest.raises(RuntimeError, match="apps.googleusercontent.com"):
+        _check_variable(tmp_path, "console_oauth_client_id", "my-client")
+    (tmp_path / "ok").mkdir()
+    _check_variable(tmp_path / "ok", "console_oauth_client_id", "1234-abc.apps.googleusercontent.com")

@@ -106,6 +106,7 @@ class LocalStack:
         path.write_text(json.dumps({
             "approval-signing-key": pysecrets.token_hex(32),
             "api-jwt-key": pysecrets.token_hex(32),
+            "console-session-key": pysecrets.token_urlsafe(32),
             **{local.secret_name: json.dumps(local.tokens) for local in self.platforms.values()},
             "oauth-clients": json.dumps({p: local.oauth_client for p, local in self.platforms.items()}),
         }), encoding="utf-8")
@@ -169,6 +170,12 @@ class LocalStack:
         self.stop()
 
     # -- helpers for the demo and tests ---------------------------------------------------
+    @property
+    def console_url(self) -> str:
+        """Where the console answers (the function and path infra/topology.yaml declare for it)."""
+        function, path = get_topology().route("console")
+        return self.function_urls[function] + path
+
     @property
     def sandbox(self):
         """The TikTok sandbox (the primary platform)."""

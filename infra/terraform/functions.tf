@@ -28,6 +28,8 @@ locals {
     POSTGATE_APPROVAL_BASE_URL = module.topology.approval_url
     POSTGATE_API_BASE_URL      = module.topology.api_url
     POSTGATE_SECRET_BACKEND    = "secret-manager"
+    # Sign in with Google on the console (shared/console): ID tokens must be issued to this client.
+    POSTGATE_CONSOLE_OAUTH_CLIENT_ID = var.console_oauth_client_id
   }
 }
 

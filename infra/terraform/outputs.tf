@@ -8,6 +8,11 @@ output "api_url" {
   value       = module.topology.api_url
 }
 
+output "console_url" {
+  description = "The console (docs/console.md); its scheme and host are the Authorized JavaScript origin of console_oauth_client_id."
+  value       = module.topology.console_url
+}
+
 output "function_urls" {
   description = "Function name -> Cloud Run URL."
   value       = { for name, fn in google_cloudfunctions2_function.function : name => fn.service_config[0].uri }

@@ -46,6 +46,23 @@ variable "function_environment" {
   description = "Extra environment for every function, e.g. POSTGATE_APPROVERS, POSTGATE_NOTIFIER, POSTGATE_GENERATOR (see shared/runtime/config.py)."
   type        = map(string)
   default     = {}
+
+  validation {
+    # The console's password-less sign-in page is for the local stack only (docs/console.md).
+    condition     = !contains(keys(var.function_environment), "POSTGATE_CONSOLE_LOCAL_SIGN_IN")
+    error_message = "POSTGATE_CONSOLE_LOCAL_SIGN_IN is for the local stack only; a deployment signs people in with Google (console_oauth_client_id)."
+  }
+}
+
+variable "console_oauth_client_id" {
+  description = "OAuth client id (type Web application, <id>.apps.googleusercontent.com) of the console's Sign in with Google; its Authorized JavaScript origin is the api_url's scheme and host (docs/console.md). Empty: nobody can sign in to the console."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.console_oauth_client_id == "" || endswith(var.console_oauth_client_id, ".apps.googleusercontent.com")
+    error_message = "console_oauth_client_id is a Google OAuth client id, ending in .apps.googleusercontent.com."
+  }
 }
 
 variable "http_invokers" {

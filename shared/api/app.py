@@ -12,6 +12,8 @@ import io
 import json
 import logging
 import threading
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from shared.api.body import MAX_BODY_BYTES
 from shared.api.errors import ApiError, loc_to_field
@@ -21,6 +23,11 @@ ROUTE_MODULES = ("accounts", "posts", "campaigns", "approvals", "events", "youtu
 # Reached without a bearer token: the API's description, and the OAuth callback (the platform
 # redirects a browser there; the `state` it carries is what authenticates it).
 PUBLIC_PATHS = {"/openapi.json", "/health", "/accounts/oauth/callback"}
+# Other front doors this function serves (the console), registered by the entry module (functions/api/main.py)
+# so that this package never imports them: name -> mount(app), which adds its routes and returns the names
+# of the blueprints that authenticate their own requests (no bearer token asked for there).
+MOUNTS: dict[str, Callable[[Any], Iterable[str]]] = {}
+OWN_AUTH_BLUEPRINTS = "postgate_own_auth_blueprints"  # app.extensions key: those blueprint names
 
 
 def create_app():
@@ -68,6 +75,7 @@ def create_app():
     app.extensions["postgate_auth_failures"] = FailureThrottle()
     app.extensions["postgate_google_certs"] = {}
     app.before_request(_authenticate_and_count)
+    app.extensions[OWN_AUTH_BLUEPRINTS] = frozenset(name for mount in MOUNTS.values() for name in mount(app))
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
@@ -296,6 +304,8 @@ def _authenticate_and_count():
 
     if flask.request.path in PUBLIC_PATHS or flask.request.method == "OPTIONS":
         return None
+    if flask.request.blueprint in flask.current_app.extensions.get(OWN_AUTH_BLUEPRINTS, ()):
+        return None  # a mounted front door (the console: its session cookie) authenticates its own requests
     config = get_config()
     repo = services.repository()
     app = flask.current_app

@@ -10,7 +10,14 @@ from shared.api.auth import issue_api_token
 from shared.cli import output
 from shared.cli.context import OK, Context, UsageError
 from shared.errors import ConfigError
+from shared.runtime.config_model import Config, env_name
 from shared.secrets import operator_secret_store
+
+
+def _setting(field: str) -> str:
+    """A setting as the functions read it: its variable when set, else the Config model's default
+    (one home for both, so the CLI's token fits the API it is for)."""
+    return os.environ.get(env_name(field)) or str(Config.model_fields[field].default)
 
 
 def cmd_token(ctx: Context) -> int:
@@ -19,7 +26,7 @@ def cmd_token(ctx: Context) -> int:
         key = _api_jwt_key()
     except ConfigError as exc:
         raise UsageError(f"cannot read the API signing key: {exc}") from None
-    audience = os.environ.get("POSTGATE_API_AUDIENCE") or "postgate-api"
+    audience = _setting("api_audience")
     token = issue_api_token(key, args.user, args.role, audience=audience, ttl_seconds=args.ttl)
     if ctx.json:
         expires = datetime.fromtimestamp(int(time.time()) + args.ttl).astimezone(ctx.tz)
@@ -31,7 +38,7 @@ def cmd_token(ctx: Context) -> int:
 
 def _api_jwt_key() -> str:
     """The HS256 key from the secret store the API itself reads (same variables, same secret name)."""
-    name = os.environ.get("POSTGATE_API_JWT_SECRET") or "api-jwt-key"
+    name = _setting("api_jwt_secret")
     store = operator_secret_store(os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("POSTGATE_PROJECT"))
     try:
         return store.access(name)

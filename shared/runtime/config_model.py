@@ -148,6 +148,14 @@ class Config(BaseSettings):
     analytics_daily_until_days: int = Field(default=30, ge=0)
     analytics_max_age_days: int = Field(default=365, ge=1)
 
+    # The console (shared/console, served by the api function under /console/). Sign in with Google checks
+    # ID tokens against this OAuth client id (their `aud`); unset: no Google sign-in (docs/console.md).
+    console_oauth_client_id: str | None = None
+    # Secret holding the key that signs the console's session cookie and CSRF tokens.
+    console_session_secret: str = "console-session-key"
+    # The local stack's sign-in page listing its users, no password: only with a local secret backend.
+    console_local_sign_in: bool = False
+
     @property
     def approver_list(self) -> list[str]:
         return [a.strip() for a in self.approvers.split(",") if a.strip()]

@@ -56,6 +56,22 @@ class Repository:
     def content_ref(self, content_id: str):
         return self.db.collection(CONTENT).document(content_id)
 
+    def count_contents(self, status: str) -> int:
+        """How many content items have this status (the console's "waiting for approval" count): one
+        aggregation query, billed as one read per 1000 items counted."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        [[result]] = self.db.collection(CONTENT).where(filter=FieldFilter("status", "==", status)).count().get()
+        return int(result.value)
+
+    def contents_with_status(self, status: str, limit: int) -> list[ContentItem]:
+        """Content items with this status, oldest first, at most `limit`."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (self.db.collection(CONTENT).where(filter=FieldFilter("status", "==", status))
+                 .order_by("created_at").limit(limit))
+        return [ContentItem.model_validate(d.to_dict()) for d in query.get()]
+
     # -- posts -----------------------------------------------------------------------------
     def post_ref(self, post_id: str):
         return self.db.collection(POSTS).document(post_id)

@@ -94,3 +94,11 @@ output "approval_url" {
   description = "URL of the approval function, known before it exists (gen2 functions answer on cloudfunctions.net)."
   value       = "https://${var.region}-${var.project}.cloudfunctions.net/${var.approval_function}"
 }
+
+output "console_url" {
+  description = "URL of the console: the function that serves it (infra/topology.yaml routes.console) and its path."
+  value = one([
+    for name, fn in local.topology.functions :
+    "https://${var.region}-${var.project}.cloudfunctions.net/${name}${fn.routes.console}" if can(fn.routes.console)
+  ])
+}
