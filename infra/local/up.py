@@ -32,11 +32,6 @@ ROLE_NOTES = {"approver": "approves and rejects, and does all an editor does",
               "editor": "writes, edits, schedules and cancels posts"}
 
 
-def console_url(stack: LocalStack) -> str:
-    """The console, served by the api function under /console/ (infra/topology.yaml)."""
-    return stack.function_urls["api"] + "/console/"
-
-
 def write_cli_env(stack: LocalStack, user: str = APPROVER) -> Path:
     """A file to source for `postgate`: the API URL, a token for `user`, and the secret store that
     `postgate token` mints further tokens from. Readable by its owner only (it holds a token)."""
@@ -62,8 +57,8 @@ def banner(stack: LocalStack, seeded: Seeded | None, cli_env: Path) -> str:
         "Postgate is running on this machine. Ctrl-C stops everything.",
         "",
         f"  API        {api}   (OpenAPI document: {api}/openapi.json)",
-        f"  Console    {console_url(stack)}",
-        "  Sign in    open the console: its local sign-in page lists these users (no password; local stack only)",
+        f"  Console    {stack.console_url}",
+        f"  Sign in    {stack.console_url}sign-in lists these users: pick one (no password; local stack only)",
         *users,
         f"  CLI        . {cli_env}      # POSTGATE_API_URL and a {CLI_TOKEN_HOURS} h token for {APPROVER}",
         f"             {postgate} posts list --campaign spring-launch",
