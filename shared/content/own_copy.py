@@ -88,9 +88,9 @@ def copy_content_id(idempotency_key: str | None) -> str:
     return "c-" + uuid.uuid4().hex[:20]
 
 
-def _problem(field: str, exc: ValidationError | str, kind: str = "value_error") -> dict:
+def _problem(field: str, exc: ValidationError | str, kind: str = "value_error", limit: str | None = None) -> dict:
     message = str(exc)
-    limit = getattr(exc, "limit", None)
+    limit = limit or getattr(exc, "limit", None)
     return {"field": field, "message": message + (f" (limit: {limit})" if limit else ""), "type": kind}
 
 
@@ -122,7 +122,7 @@ def problems_by_target(content: ContentItem, accounts: dict[str, dict | None]) -
         except ValidationError as exc:
             problems.append(_problem(target_field(index, exc.field),
                                      f"{account.get('platform')} account {target.account_id}: {exc}",
-                                     "platform_rule"))
+                                     "platform_rule", limit=exc.limit))  # the rule, so the author can meet it
     return found
 
 

@@ -3,6 +3,8 @@ V4 URLs (a platform fetching an object, a browser uploading one)."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -10,7 +12,9 @@ from datetime import timedelta
 from shared.errors import MediaChanged, ValidationError
 from shared.model.content import MediaRef
 from shared.runtime.clients import storage_client
+from shared.runtime.clock import utcnow
 
+UPLOAD_PREFIX = "uploads/"  # where files people upload from the console land
 # Cloud Storage's request header bounding an upload's size ("min,max" bytes): outside it, 400 and nothing stored.
 CONTENT_LENGTH_RANGE = "x-goog-content-length-range"
 
@@ -86,12 +90,13 @@ class MediaStore:
             options["generation"] = media.generation  # the approved bytes, not whatever the name holds later
         return blob.generate_signed_url(**options, **_signing_options(endpoint, key_file))
 
-    def signed_upload(self, bucket: str, name: str, *, content_type: str, size: int, ttl_seconds: int,
+    def signed_upload(self, bucket: str, *, filename: str, content_type: str, size: int, ttl_seconds: int,
                       endpoint: str | None = None, key_file: str | None = None) -> SignedUpload:
-        """A V4 signed PUT URL a browser uploads one file with, straight to `bucket`/`name`: only a
-        PUT, only until it expires, only with this Content-Type, and only a body of exactly `size`
-        bytes (x-goog-content-length-range; both are signed headers, so the browser must send them
-        as given). Signed as signed_url is (a local key file, else IAM signBlob)."""
+        """A V4 signed PUT URL a browser uploads one file with, straight to a fresh object in `bucket`
+        (upload_name): only a PUT, only until it expires, only with this Content-Type, and only a body
+        of exactly `size` bytes (x-goog-content-length-range; both are signed headers, so the browser
+        must send them as given). Signed as signed_url is (a local key file, else IAM signBlob)."""
+        name = upload_name(filename)
         headers = {"Content-Type": content_type, CONTENT_LENGTH_RANGE: f"{size},{size}"}
         blob = self._client.bucket(bucket).blob(name)
         url = blob.generate_signed_url(version="v4", expiration=timedelta(seconds=ttl_seconds), method="PUT",
@@ -109,6 +114,18 @@ class SignedUpload:
     uri: str
     expires_in_seconds: int
     method: str = "PUT"
+
+
+def upload_name(filename: str) -> str:
+    """A name no object has yet, keeping a readable form of the person's file name:
+    uploads/2030/01/31/<32 hex>/summer-hike.mp4."""
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-")[-100:]
+    if not stem.strip("."):
+        stem = "file"
+    elif stem.startswith("."):
+        stem = "file" + stem  # no hidden-looking names: ".jpg" -> "file.jpg"
+    return f"{UPLOAD_PREFIX}{utcnow():%Y/%m/%d}/{uuid.uuid4().hex}/{stem}"
 
 
 def _signing_options(endpoint: str | None, key_file: str | None) -> dict:
