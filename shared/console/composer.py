@@ -67,11 +67,7 @@ def choices_for(platform: str) -> list[Choice]:
 
 def _choice(name: str) -> Choice:
     spec = TargetSpec.model_fields[name]
-    kinds = [a for a in typing.get_args(spec.annotation) if a is not type(None)] \
-        if isinstance(spec.annotation, types.UnionType) or typing.get_origin(spec.annotation) is typing.Union \
-        else [spec.annotation]
-    [annotation] = kinds
-    max_length = next((m.max_length for m in spec.metadata if isinstance(m, MaxLen)), None)
+    annotation = _without_none(spec.annotation)
     label = LABELS.get(name, name.replace("_", " ").capitalize())
     default = spec.get_default(call_default_factory=True)
     if typing.get_origin(annotation) is Literal:
@@ -80,7 +76,16 @@ def _choice(name: str) -> Choice:
         return Choice(name, label, "checkbox", default=default)
     if typing.get_origin(annotation) is list:
         return Choice(name, label, "list", default=default)
+    max_length = next((m.max_length for m in spec.metadata if isinstance(m, MaxLen)), None)
     return Choice(name, label, "text", default=default, max_length=max_length)
+
+
+def _without_none(annotation: Any) -> Any:
+    """`X | None` -> X (an optional choice is offered as X with a "not chosen")."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        [inner] = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return inner
+    return annotation
 
 
 def option_label(value: str) -> str:
