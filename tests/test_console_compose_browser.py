@@ -134,8 +134,18 @@ def test_compose_check_upload_and_send_for_approval(console_site, browser, width
     assert "Cold all day." in _text(browser, f"item-{content.id}")
     assert content.status == "pending_approval" and content.requested_by == EDITOR
     assert [m.uri for m in content.media] == [uri] and content.publish_at == tomorrow.astimezone(UTC)
+
+    # A brief sent empty: the form comes back (a plain form POST) with each problem at its field.
+    browser.get(console_site.url + "/console/compose?mode=brief")
+    browser.find_element(By.CSS_SELECTOR, 'button[value="send"]').click()
+    _wait_until(browser, lambda d: d.find_elements(By.ID, "error-summary"), "the refused brief")
+    assert "topic" in _text(browser, "f-topic-error").lower() and _text(browser, "f-targets-error")
+    _assert_fits(browser, width, "refused brief")
+    _screenshot(browser, tmp_path, f"compose-brief-refused-{width}")
+    brief = assert_accessible(browser)
     errors = console_errors(browser)
     assert not [e for e in errors if "Content Security Policy" in e or "Uncaught" in e], errors
     print(f"axe-core {axe_version()} at {width} px: composer {len(empty['violations'])} violations "
           f"({len(empty['passes'])} rules passed), with a problem shown {len(refused['violations'])} violations "
-          f"({len(refused['passes'])} rules passed); none serious or critical")
+          f"({len(refused['passes'])} rules passed), refused brief {len(brief['violations'])} violations "
+          f"({len(brief['passes'])} rules passed); none serious or critical")

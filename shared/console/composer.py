@@ -205,7 +205,9 @@ def as_request(form: Form, *, user: str, accounts: Mapping[str, AccountChoice]) 
         errors = exc.errors(include_url=False, include_input=False)
     else:
         return Request(valid, problems, valid, publish_at, zone, _scheduled(publish_at, zone))
-    problems += [place(loc_to_field(e["loc"]) or "body", e["msg"], form, accounts) for e in errors]
+    for error in errors:  # "targets[0].privacy_level: Input should be ...", as the API's 400 names them
+        where = loc_to_field(error["loc"]) or "body"
+        problems.append(place(where, f"{where}: {error['msg']}", form, accounts))
     return Request(None, problems, _without_refused(model, body, errors), publish_at, zone, _scheduled(publish_at, zone))
 
 
