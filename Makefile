@@ -1,4 +1,4 @@
-# Postgate: `make demo` runs the pipeline on local emulators; `make test` runs the test suite.
+# Postgate: `make up` runs it locally with demo data (Ctrl-C stops it); `make demo` runs the pipeline once; `make test` runs the test suite.
 PYTHON ?= python3
 VENV := .venv
 BQ_VENV := .venv-bq
@@ -41,6 +41,12 @@ $(VENV)/bin/postgate: $(VENV)/.installed
 	mv $@.tmp $@
 
 venv: $(VENV)/.installed $(BQ_VENV)/.installed $(VENV)/bin/postgate
+
+# The local stack with demo data (accounts, a campaign, posts in every state) for trying the console, the API
+# and the CLI; prints where everything is and runs until Ctrl-C (docs/local.md).
+.PHONY: up
+up: venv
+	$(PY) -m infra.local.up
 
 demo: venv
 	$(PY) -m infra.local.demo

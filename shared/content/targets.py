@@ -13,6 +13,7 @@ from shared.model.post import Post, post_id_for
 from shared.platforms.registry import adapter_for
 from shared.stores.media import parse_gs_uri
 from shared.stores.posts import Repository
+from shared.stores.protocols import MediaStore
 
 
 def _require_media_bucket(uri: str, field: str, media_bucket: str) -> None:
@@ -58,7 +59,7 @@ def posts_for(content: ContentItem, accounts: dict[str, Account]) -> list[Post]:
     ]
 
 
-def describe_media(uri: str, kind: str, field: str, media_store, media_bucket: str) -> MediaRef:
+def describe_media(uri: str, kind: str, field: str, media_store: MediaStore, media_bucket: str) -> MediaRef:
     """The object at `uri` with its live generation; ValidationError naming `field` when it is outside
     the media bucket, missing or unreadable."""
     from google.api_core.exceptions import GoogleAPICallError

@@ -21,11 +21,14 @@ import weakref
 from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.model.state_machine import TERMINAL
 from shared.runtime.logging import log_event
 from shared.stores.posts import POSTS, Repository
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0
@@ -73,7 +76,7 @@ class _SharedWatch:
 class PostFeeds:
     """The listeners of one Firestore client: one per content item, shared by its streams."""
 
-    def __init__(self, db):
+    def __init__(self, db: firestore.Client):
         self._db = db
         self._lock = threading.Lock()
         self._watches: dict[str, _SharedWatch] = {}
@@ -131,7 +134,7 @@ _FEEDS: weakref.WeakKeyDictionary[Any, PostFeeds] = weakref.WeakKeyDictionary()
 _FEEDS_LOCK = threading.Lock()
 
 
-def feeds_for(db) -> PostFeeds:
+def feeds_for(db: firestore.Client) -> PostFeeds:
     """The one PostFeeds of this Firestore client (its listeners live as long as it does)."""
     with _FEEDS_LOCK:
         feeds = _FEEDS.get(db)

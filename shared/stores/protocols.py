@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from shared.model.content import MediaRef
+from shared.stores.media import SignedUpload
 
 
 class SecretStore(Protocol):
@@ -52,4 +53,9 @@ class MediaStore(Protocol):
     def signed_url(self, media: MediaRef, *, ttl_seconds: int, endpoint: str | None = None,
                    key_file: str | None = None) -> str:
         """A V4 signed GET URL of the approved generation."""
+        ...
+
+    def signed_upload(self, bucket: str, *, filename: str, content_type: str, size: int, ttl_seconds: int,
+                      endpoint: str | None = None, key_file: str | None = None) -> SignedUpload:
+        """A V4 signed PUT URL a browser uploads one file with, to a fresh object in `bucket`."""
         ...

@@ -23,6 +23,7 @@ from shared.model.disclosure import ai_generated
 from shared.platforms.base import PublishContext
 from shared.platforms.instagram.client import ContainerStatus, InstagramClient
 from shared.platforms.instagram.validation import check_story_duration, images_of, story_media, video_of
+from shared.runtime.config_model import Config
 
 # Container status sub-reasons after which a fresh container may work (docs/platforms.md#instagram-errors).
 _RENEWABLE = {2207001, 2207003, 2207008, 2207020, 2207032, 2207053}
@@ -46,7 +47,7 @@ def container_failure(status: ContainerStatus) -> PostgateError:
     return PermanentError(reason, platform_code=code)
 
 
-def wait_for_container(client: InstagramClient, container_id: str, config, retry) -> ContainerStatus:
+def wait_for_container(client: InstagramClient, container_id: str, config: Config, retry) -> ContainerStatus:
     """Poll until the container leaves IN_PROGRESS or the configured wait is spent."""
     poll = config.instagram_container_poll_seconds
     deadline = time.monotonic() + config.instagram_container_wait_seconds
