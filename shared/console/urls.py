@@ -21,9 +21,12 @@ def relative(target: str, here: str) -> str:
     """`target` (a path of this app, maybe with a query) as seen from the page at path `here`."""
     path, sep, query = target.partition("?")
     base = here.rsplit("/", 1)[0] + "/"  # the "directory" the browser resolves against
-    rel = "./" if path == base else posixpath.relpath(path, base)
-    if path.endswith("/") and not rel.endswith("/"):
-        rel += "/"
+    if path.endswith("/"):
+        rel = "./" if path == base else posixpath.relpath(path, base) + "/"
+    else:  # the target's directory, then its name: `posts/a` from `posts/a/cancel` is `../a`, never `.`
+        parent, name = path.rsplit("/", 1)
+        rel_parent = posixpath.relpath(parent + "/", base)
+        rel = name if rel_parent == "." else f"{rel_parent}/{name}"
     if ":" in rel.split("/", 1)[0]:  # a first segment with a colon would read as a scheme
         rel = "./" + rel
     return rel + (sep + query if sep else "")
