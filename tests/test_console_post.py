@@ -98,8 +98,8 @@ def test_the_timeline_tells_approval_retries_an_unknown_outcome_and_the_platform
     page = _text(html)
     assert "Failed (rejected_by_platform): The video is shorter than 3 seconds" in page
     steps = re.findall(r'<li class="step[^"]*" data-status="([a-z_]+)"', html)
-    assert steps == ["approved", "scheduled", "queued", "publishing", "queued", "publishing", "processing", "failed"]
-    order = ["approved by lead@example.com", "scheduled time reached", "TikTok answered 503", "outcome unknown",
+    assert steps == ["draft", "approved", "scheduled", "queued", "publishing", "queued", "publishing", "processing", "failed"]
+    order = ["Written by editor@example.com", "approved by lead@example.com", "scheduled time reached", "TikTok answered 503", "outcome unknown",
              "platform: The video is shorter than 3 seconds"]
     assert [page.index(words) for words in order] == sorted(page.index(words) for words in order)
     # A failed post is final: no forms, and it says why.
@@ -132,6 +132,9 @@ def test_a_published_post_links_to_the_platform_and_shows_its_numbers_and_their_
     assert "Views 2,500" in page and "Likes 50" in page and "Comments 5" in page and "Engagement rate 2.20 %" in page
     chart = html[html.index('<svg class="chart" id="trend-chart"'):html.index("</svg>", html.index('id="trend-chart"'))]
     assert chart.count("<circle") == 5 and 'role="img"' in chart
+    # Under the console's CSP: no inline script or style (the chart's colours come from posts.css).
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
+    assert "<style" not in html and " style=" not in html and not re.search(r" on[a-z]+=", html)
     assert "Views over 5 snapshots: 100 at" in _text(chart) and "2,500 at" in _text(chart)
     assert "/cancel" not in html and "cannot be changed any more" in page
 

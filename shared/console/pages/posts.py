@@ -114,7 +114,7 @@ def _page(post: Post, zone: ZoneInfo, *, status: int = 200, done: str | None = N
         "console/post.html", status=status, title=f"{display_name(post.platform)} post · {status_label(post.status)}",
         post=post, content=content, media=_media(content), platform_name=display_name(post.platform),
         account=account_label(post.account_id, account), status_text=status_label(post.status),
-        standing=_standing(post, zone), steps=_steps(post, zone), zone=zone.key, tz=asked_zone(),
+        standing=_standing(post, zone), steps=_steps(post, content, zone), zone=zone.key, tz=asked_zone(),
         scheduled=when_text(post.scheduled_at, zone) if post.scheduled_at else None,
         published=when_text(post.published_at, zone) if post.published_at else None,
         local_day=local(post.scheduled_at or post.created_at, zone).date(),
@@ -135,8 +135,8 @@ def _standing(post: Post, zone: ZoneInfo) -> str:
     if post.status == "failed":
         kind = f" ({post.fail_class})" if post.fail_class else ""
         return f"Failed{kind}: {post.fail_reason or 'no reason was recorded'}"
-    if post.status == "rejected":
-        why = post.history[-1].reason if post.history and post.history[-1].reason else "rejected by an approver"
+    if post.status in ("rejected", "cancelled"):  # the reason says who (and, for a rejection, why)
+        why = post.history[-1].reason if post.history and post.history[-1].reason else post.status
         return why[:1].upper() + why[1:] + "."
     if post.status == "scheduled" and post.scheduled_at:
         return f"Goes out at {when_text(post.scheduled_at, zone)}."
@@ -147,8 +147,11 @@ def _standing(post: Post, zone: ZoneInfo) -> str:
     return status_label(post.status) + "."
 
 
-def _steps(post: Post, zone: ZoneInfo) -> list[Step]:
-    steps = []
+def _steps(post: Post, content: ContentItem | None, zone: ZoneInfo) -> list[Step]:
+    """The post's creation, then every entry of its history (status changes and notes), oldest first."""
+    by = f" by {content.requested_by}" if content else ""
+    steps = [Step(at=post.created_at.isoformat(), when=when_text(post.created_at, zone), status="draft", label="Created",
+                  text=f"Written{by}", note=False)]
     for t in post.history:
         note = t.from_status == t.to_status
         text = t.reason or ("Changed" if note else STEP_TEXT.get(t.to_status, status_label(t.to_status)))
@@ -163,10 +166,11 @@ def _media(content: ContentItem | None) -> list[str]:
 
 def _metrics(post: Post) -> list[Metric]:
     numbers = post.metrics or {}
-    shown = [Metric(name.capitalize(), count_text(numbers.get(name))) for name in METRICS  # type: ignore[arg-type]
-             if numbers.get(name) is not None]
-    if numbers.get("engagement_rate") is not None:
-        shown.append(Metric("Engagement rate", rate_text(numbers["engagement_rate"])))  # type: ignore[arg-type]
+    shown = [Metric(name.capitalize(), count_text(int(value))) for name in METRICS
+             if (value := numbers.get(name)) is not None]
+    rate = numbers.get("engagement_rate")
+    if rate is not None:
+        shown.append(Metric("Engagement rate", rate_text(float(rate))))
     return shown
 
 

@@ -1,7 +1,7 @@
 /* A post's page, live: listens on the content item's live-status stream (Server-Sent Events, the API's
    stream served under the console's session) and, when this post's status changes, fetches the page
-   again and swaps in its "where it stands" section (status, reasons, timeline, platform link), and the
-   change forms once the post can no longer be changed. What was typed into an open form is kept. */
+   again and swaps in its "where it stands" section (status, reasons, timeline, platform link), its
+   numbers, and the change forms once the post can no longer be changed. What was typed into an open form is kept. */
 (function () {
   "use strict";
 
@@ -53,6 +53,7 @@
       .then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
         swap(doc, "post-live");
+        swap(doc, "post-numbers");
         var actions = doc.getElementById("post-actions");
         if (actions && actions.dataset.open === "false") {
           swap(doc, "post-actions");
@@ -74,6 +75,12 @@
 
   function connect() {
     source = new EventSource(eventsUrl);
+    source.onopen = function () {
+      var live = document.getElementById("post-live");
+      if (live) {
+        live.dataset.live = "open";  // listening (tests wait for it)
+      }
+    };
     source.addEventListener("post", function (event) {
       var data = JSON.parse(event.data);
       if (data.post_id === postId && data.status !== shownStatus()) {
