@@ -96,7 +96,7 @@ def test_each_account_shows_its_status_with_the_reason_dry_run_and_caps(console)
              limits=[{"name": "posts_per_hour", "max_count": 3, "window_seconds": 3600}])
     _signed_in(console)
     page = console.get("/console/accounts")
-    ids = re.findall(r'<li class="account-card[^"]*" id="account-([^"]+)"', _html(page))
+    ids = re.findall(r'<li class="account-card" data-status="\w+" id="account-([^"]+)"', _html(page))
     assert ids == ["tiktok-broken", "tiktok-new", ACCOUNT, "tiktok-smoke"], "those needing someone come first"
 
     broken = _card(page, "tiktok-broken")

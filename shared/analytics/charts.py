@@ -30,7 +30,7 @@ _FALLBACK_STYLES = [("#56B4E9", "4 2"), ("#000000", "1 2")]
 
 # Chart geometry in viewBox units; the SVG scales to the page width.
 _W, _H = 640, 280
-_LEFT, _RIGHT, _TOP, _BOTTOM = 64, 16, 16, 44
+_LEFT, _RIGHT, _TOP, _BOTTOM = 64, 28, 16, 44  # room for half of the last day's label at the right
 _MAX_X_LABELS = 8
 
 STYLESHEET = Path(__file__).resolve().parent / "charts.css"

@@ -16,7 +16,7 @@
     var status = card.querySelector('[data-role="status"]');
     status.className = "status status-" + answer.status;
     status.textContent = answer.status_text;
-    card.className = card.className.replace(/\bstatus-[a-z_]+/, "status-" + answer.status);
+    card.dataset.status = answer.status;
     var reason = card.querySelector('[data-role="reason"]');
     reason.hidden = answer.status !== "needs_reconnect";
     reason.textContent = answer.status_reason || "The platform refused its tokens: connect it again.";
