@@ -124,6 +124,8 @@ def test_accounts_test_in_place_and_connect_through_the_sandboxs_consent_page(co
     _wait_until(browser, lambda d: _text(d, f"#test-{ACCOUNT}").startswith("Works:"), "the test's answer in place")
     assert _text(browser, f"#test-{ACCOUNT}") == "Works: tiktok knows the token as Brand"
     assert browser.current_url == page, "shown in place, the page stayed"
+    assert browser.execute_script("return document.activeElement.closest('form.test-form') !== null"), \
+        "the Test button keeps the focus"
     _assert_no_script_or_csp_error(browser)
 
     browser.find_element("css selector", f"#account-{new} .actions button.primary").click()

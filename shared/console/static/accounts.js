@@ -28,9 +28,11 @@
       return;
     }
     event.preventDefault();
-    var button = form.querySelector("button");
+    if (form.dataset.busy) {
+      return;  // one test at a time per account (not disabled: the button keeps the keyboard's focus)
+    }
+    form.dataset.busy = "yes";
     var result = document.getElementById("test-" + form.dataset.account);
-    button.disabled = true;
     result.className = "test-result";
     result.textContent = "Testing…";
     window.postgate.send(form.action, {method: "POST"}).then(function (response) {
@@ -44,7 +46,7 @@
       result.className = "test-result result-error";
       result.textContent = "The test did not run (" + error.message + "). Reload the page and try again.";
     }).then(function () {
-      button.disabled = false;
+      delete form.dataset.busy;
     });
   });
 })();
