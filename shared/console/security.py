@@ -23,12 +23,14 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def content_security_policy(*, media_origin: str, google_sign_in: bool = False,
+def content_security_policy(*, media_origin: str, google_sign_in: bool = False, media_uploads: bool = False,
                             form_targets: tuple[str, ...] = ()) -> str:
     """`form_targets`: origins a form on the page may end up at through our redirect (the platforms'
     consent pages the accounts page's Connect buttons lead to): browsers hold the redirects that
     follow a form submission to form-action too."""
     script, style, connect, frame = ["'self'"], ["'self'"], ["'self'"], []
+    if media_uploads:  # the composer PUTs files to V4 signed URLs of the media bucket
+        connect.append(media_origin)
     if google_sign_in:
         script.append(GSI_CLIENT)
         style.append(GSI_STYLE)
@@ -49,11 +51,11 @@ def content_security_policy(*, media_origin: str, google_sign_in: bool = False,
     return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives if sources)
 
 
-def security_headers(*, media_origin: str, google_sign_in: bool = False,
+def security_headers(*, media_origin: str, google_sign_in: bool = False, media_uploads: bool = False,
                      form_targets: tuple[str, ...] = ()) -> dict[str, str]:
     return {
         "Content-Security-Policy": content_security_policy(media_origin=media_origin, google_sign_in=google_sign_in,
-                                                           form_targets=form_targets),
+                                                           media_uploads=media_uploads, form_targets=form_targets),
         # Google's sign-in frame learns the page's origin from the Referer (its docs ask for one); the origin
         # is all it gets, never the path or query. Everywhere else nothing is referred.
         "Referrer-Policy": "strict-origin" if google_sign_in else "no-referrer",
