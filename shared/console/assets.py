@@ -1,7 +1,8 @@
-"""The console's static files (shared/console/static), served by the console itself under fingerprinted
-URLs: `static/<digest>/<name>`, where the digest is the file's SHA-256. A URL names one content forever,
-so browsers and proxies may keep it a year; a new deploy changes the digest and so the URL. A page
-still holding an old digest gets the current file, not cached long. Files are read once per instance."""
+"""The console's static files (shared/console/static, and the BORROWED files of other packages), served
+by the console itself under fingerprinted URLs: `static/<digest>/<name>`, where the digest is the
+file's SHA-256. A URL names one content forever, so browsers and proxies may keep it a year; a new
+deploy changes the digest and so the URL. A page still holding an old digest gets the current file,
+not cached long. Files are read once per instance."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ from pathlib import Path
 
 import flask
 
+from shared.analytics.charts import STYLESHEET as CAMPAIGN_CHARTS_CSS
+
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+# Files another package owns, served here as they are under the name on the left: the campaign charts'
+# stylesheet is one file wherever the charts are shown (shared/analytics/charts.py).
+BORROWED = {"campaign-charts.css": CAMPAIGN_CHARTS_CSS}
 DIGEST_CHARS = 16
 LONG_CACHE = "public, max-age=31536000, immutable"
 _TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -37,10 +43,11 @@ def assets() -> dict[str, Asset]:
     if _assets is None:
         with _lock:
             if _assets is None:
+                files = {path.relative_to(STATIC_DIR).as_posix(): path for path in sorted(STATIC_DIR.rglob("*"))
+                         if path.is_file() and path.suffix in _TYPES}
                 found = {}
-                for path in sorted(p for p in STATIC_DIR.rglob("*") if p.is_file() and p.suffix in _TYPES):
+                for name, path in {**files, **BORROWED}.items():
                     body = path.read_bytes()
-                    name = path.relative_to(STATIC_DIR).as_posix()
                     found[name] = Asset(name, hashlib.sha256(body).hexdigest()[:DIGEST_CHARS], body, _TYPES[path.suffix])
                 _assets = found
     return _assets

@@ -24,7 +24,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from shared.api.errors import ApiError
 from shared.console import render, signin
 from shared.console.assets import digest_of, serve
-from shared.console.security import CLOUD_STORAGE, origin_of, security_headers
+from shared.console.security import CLOUD_STORAGE, FORM_TARGETS, origin_of, security_headers
 from shared.console.session import (
     SESSION_LIFETIME,
     configure,
@@ -124,7 +124,8 @@ def _headers(response):
     config = get_config()
     media = origin_of(config.signed_url_endpoint) if config.signed_url_endpoint else CLOUD_STORAGE
     headers = security_headers(media_origin=media, google_sign_in=flask.g.get("console_google_sign_in", False),
-                               media_uploads=flask.g.get("console_media_uploads", False))
+                               media_uploads=flask.g.get("console_media_uploads", False),
+                               form_targets=flask.g.get(FORM_TARGETS, ()))
     response.headers.update(headers)
     response.headers.setdefault("Cache-Control", "no-store")  # pages hold people's work; assets set their own
     return response
