@@ -34,6 +34,8 @@ def test_next_refuses_anything_else(value):
     ("/console/queue", "/console/calendar"), ("/console/queue", "/console/"), ("/console/", "/console/queue"),
     ("/console", "/console/queue"), ("/console/posts/abc", "/console/queue?campaign=a"),
     ("/console/sign-in/local", "/console/static/0123/console.css"), ("/console/queue", "/console/a:b"),
+    ("/console/youtube/ytm-1/decision", "/console/youtube/ytm-1?decided=approve"),
+    ("/console/youtube/ytm-1/decision", "/console/youtube/ytm-1"), ("/console/youtube/new", "/console/youtube"),
 ])
 def test_relative_links_resolve_to_the_target_under_any_prefix(here, target):
     link = relative(target, here)

@@ -22,6 +22,8 @@ def relative(target: str, here: str) -> str:
     path, sep, query = target.partition("?")
     base = here.rsplit("/", 1)[0] + "/"  # the "directory" the browser resolves against
     rel = "./" if path == base else posixpath.relpath(path, base)
+    if rel == ".":  # the page's own "directory" without its slash (a/b from a/b/c): "." would add the slash
+        rel = "../" + posixpath.basename(path)
     if path.endswith("/") and not rel.endswith("/"):
         rel += "/"
     if ":" in rel.split("/", 1)[0]:  # a first segment with a colon would read as a scheme
