@@ -125,9 +125,10 @@ def test_an_approver_approves_on_the_page_and_youtube_gets_the_new_values(consol
     change = _change(change_id)
     assert change.status == "applied" and change.decided_by == APPROVER and change.decided_via == "api"
     text = _text(console.get(f"/console/youtube/{change_id}?decided=approve"))
-    assert "Your decision is recorded: approved." in text and "Applied Applied on YouTube" in text
+    assert "Your decision is recorded: approved." in text and "Applied YouTube holds the new values" in text
     assert f"Approved by {APPROVER}" in text and "Approve and apply" not in text
-    assert "Applied on YouTube" in _text(console.get("/console/youtube"))
+    assert "Title Before Cold all day Proposed Cold all day, hot all night" in text
+    assert "Changes title · YouTube holds the new values" in _text(console.get("/console/youtube"))
 
 
 def test_a_rejection_keeps_its_reason_and_changes_nothing(console, published, yt):
@@ -140,7 +141,7 @@ def test_a_rejection_keeps_its_reason_and_changes_nothing(console, published, yt
     assert change.status == "rejected" and change.reason == "Keep the launch copy"
     assert yt.count("update") == 0 and yt.posts[video_id]["snippet"] == before
     text = _text(console.get(f"/console/youtube/{change_id}"))
-    assert "Rejected Rejected: nothing was changed on YouTube" in text and "Reason Keep the launch copy" in text
+    assert "Rejected nothing was changed on YouTube" in text and "Reason Keep the launch copy" in text
 
 
 def test_an_editor_cannot_decide(console, published, yt):

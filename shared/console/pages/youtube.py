@@ -36,8 +36,9 @@ VIDEOS_OFFERED = 25  # published videos offered in the proposal form, newest fir
 STATUS_TEXT: dict[str, str] = {
     "pending_approval": "Waiting for a decision", "approved": "Approved, being applied", "applying": "Being applied",
     "applied": "Applied", "failed": "Not applied", "rejected": "Rejected", "superseded": "Replaced by a newer change"}
-OUTCOME_TEXT = {"applied": "Applied on YouTube", "conflict": "Not applied: the video changed on YouTube meanwhile",
-                "failed": "Not applied: YouTube refused", "rejected": "Rejected: nothing was changed on YouTube"}
+# What the outcome adds to the status (applied, not applied, rejected) it comes with.
+OUTCOME_TEXT = {"applied": "YouTube holds the new values", "conflict": "the video changed on YouTube meanwhile",
+                "failed": "YouTube refused it", "rejected": "nothing was changed on YouTube"}
 PRIVACY = ("private", "unlisted", "public")
 LIST_FIELDS = ("post_id", "status", "skip", "limit")  # the API's list query (ChangeListQuery)
 
