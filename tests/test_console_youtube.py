@@ -11,8 +11,11 @@ from urllib.parse import urljoin
 
 import pytest
 
+from tests import test_youtube_metadata_sync as youtube_tests
 from tests.console_support import APPROVER, EDITOR, api_client, csrf_of, set_up_console, sign_in_locally
-from tests.test_youtube_metadata_sync import published, yt, yt_sandbox  # noqa: F401  (pytest fixtures)
+
+# The YouTube sandbox and a video published through the pipeline: the metadata sync tests' fixtures.
+yt_sandbox, yt, published = youtube_tests.yt_sandbox, youtube_tests.yt, youtube_tests.published
 
 
 @pytest.fixture
@@ -212,7 +215,7 @@ def test_a_refused_proposal_names_its_field_and_keeps_what_was_typed(console, pu
     assert answer.status_code == 422, _text(answer)[:1500]
     problem = re.search(rf'<p class="field-problem" id="{field}-problem">([^<]*)</p>', html)
     assert problem and words in htmllib.unescape(problem.group(1)), html[-3000:]
-    assert f'aria-invalid="true"' in html and f'href="#{field}"' in html
+    assert 'aria-invalid="true"' in html and f'href="#{field}"' in html
     typed = fields.get(field)
     if field in ("title", "tags") and typed:
         assert f'value="{htmllib.escape(typed)}"' in html  # kept for correcting

@@ -9,13 +9,16 @@ import base64
 
 import pytest
 
+from tests import test_youtube_metadata_sync as youtube_tests
 from tests.axe import assert_accessible, axe_version
 from tests.browser import console_errors, serve_function, set_viewport
 from tests.console_support import APPROVER, set_up_console
-from tests.test_youtube_metadata_sync import published, yt, yt_sandbox  # noqa: F401  (pytest fixtures)
 
 WIDTHS = [pytest.param(1280, 800, False, id="desktop-1280px"), pytest.param(390, 844, True, id="phone-390px")]
 _LAYOUT = "return {innerWidth: window.innerWidth, scrollWidth: document.documentElement.scrollWidth}"
+
+# The YouTube sandbox and a video published through the pipeline: the metadata sync tests' fixtures.
+yt_sandbox, yt, published = youtube_tests.yt_sandbox, youtube_tests.yt, youtube_tests.published
 
 
 @pytest.fixture
