@@ -29,17 +29,22 @@ def console_site(env, monkeypatch):
     monkeypatch.undo()
 
 
-def _wait_for_heading(driver, starts: str) -> None:
+def _wait_for(driver, script: str, what: str) -> None:
+    """Until `script` (JavaScript returning a truthy value) holds on the page."""
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    script = "const h = document.querySelector('h1'); return h ? h.innerText.trim() : ''"
     try:
-        WebDriverWait(driver, 20).until(lambda d: d.execute_script(script).startswith(starts))
+        WebDriverWait(driver, 20).until(lambda d: d.execute_script(script))
     except TimeoutException:
         text = driver.execute_script("return document.body ? document.body.innerText : ''")[:800]
-        pytest.fail(f"gave up waiting for {starts!r}; browser is on {driver.current_url} showing:\n{text}",
+        pytest.fail(f"gave up waiting for {what}; browser is on {driver.current_url} showing:\n{text}",
                     pytrace=False)
+
+
+def _wait_for_heading(driver, starts: str) -> None:
+    _wait_for(driver, f"const h = document.querySelector('h1'); return h && h.innerText.trim().startsWith({starts!r})",
+              repr(starts))
 
 
 def _checked(driver, width: int, page: str, shots) -> dict:
@@ -74,7 +79,7 @@ def test_an_approver_proposes_reviews_and_approves_a_change_in_the_browser(conso
     browser.find_element(By.ID, "title").send_keys("Cold all day <hot> all night")
     browser.find_element(By.ID, "tags").send_keys("bottle, thermos")
     browser.find_element(By.CSS_SELECTOR, "form.proposal button[type=submit]").click()
-    _wait_for_heading(browser, "Propose a YouTube change")
+    _wait_for(browser, "return document.getElementById('title-problem')", "the refusal next to the title")
     problem = browser.find_element(By.ID, "title-problem")
     assert "title must not contain < or >" in problem.text
     assert browser.find_element(By.ID, "title").get_attribute("aria-invalid") == "true"
@@ -90,7 +95,7 @@ def test_an_approver_proposes_reviews_and_approves_a_change_in_the_browser(conso
     review = _checked(browser, width, "review", tmp_path)
 
     browser.find_element(By.CSS_SELECTOR, 'button[value="approve"]').click()
-    _wait_for_heading(browser, "Change to “Cold all day”")
+    _wait_for(browser, "return document.querySelector('.done')", "the decision's confirmation")
     text = _text(browser)
     assert "Your decision is recorded: approved." in text and "YouTube holds the new values" in text, text
     assert yt.posts[video_id]["snippet"]["title"] == "Cold all day, hot all night"
