@@ -7,6 +7,7 @@ is nothing to review.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -51,17 +52,18 @@ def review(repo: Repository, signing_key: str, token: str, env: ReviewEnv, *, ma
         if claims.action == "approve":
             check_platforms(repo, content)
         tokens = page_tokens(signing_key, token, claims)
-        return Review(content=content, claims=claims, cards=_cards(repo, content), previews=_previews(content, env),
-                      approve_token=tokens["approve"], reject_token=tokens["reject"])
+        return Review(content=content, claims=claims, cards=target_cards(repo, content),
+                      previews=_previews(content, env), approve_token=tokens["approve"], reject_token=tokens["reject"])
 
 
-def _cards(repo: Repository, content: ContentItem) -> list[dict]:
-    """Per target, what that platform will carry, built by its adapter from what publish sends."""
+def target_cards(repo: Repository, content: ContentItem, accounts: Mapping[str, dict | None] | None = None) -> list[dict]:
+    """Per target, what that platform will carry, built by its adapter from what publish sends. The
+    targets' accounts are read unless given (the console's composer has them already)."""
     position = {id(m): i for i, m in enumerate(content.media)}
     labels = _media_labels(content)
     cards = []
     for target in content.targets:
-        account = repo.get_account(target.account_id) or {}
+        account = (accounts.get(target.account_id) if accounts is not None else repo.get_account(target.account_id)) or {}
         platform = account.get("platform", "?")
         card = adapter_for(platform).preview(content, target, account)
         handle = account.get("handle")
