@@ -37,6 +37,8 @@ def test_next_refuses_anything_else(value):
     ("/console/campaigns/spring", "/console/campaigns"), ("/console/campaigns/spring", "/console/campaigns?skip=50"),
     ("/console/accounts/x/test", "/console/accounts"), ("/console/campaigns/spring", "/console"),
     ("/console/campaigns/spring", "/console/"),
+    ("/console/youtube/ytm-1/decision", "/console/youtube/ytm-1?decided=approve"),
+    ("/console/youtube/ytm-1/decision", "/console/youtube/ytm-1"), ("/console/youtube/new", "/console/youtube"),
 ])
 def test_relative_links_resolve_to_the_target_under_any_prefix(here, target):
     link = relative(target, here)
