@@ -23,5 +23,18 @@
     return fetch(url, opts);
   }
 
+  /* The browser's time zone, for the times pages show (shared/console/timezone.py reads the cookie; a
+     page's ?tz= wins). Zone names are letters, digits and "/_+-", all fine in a cookie. */
+  function rememberZone() {
+    var zone = "";
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { return; }
+    if (!/^[A-Za-z0-9_+\/-]{1,64}$/.test(zone)) { return; }
+    var cookie = "postgate-tz=" + zone;
+    if (document.cookie.split("; ").indexOf(cookie) === -1) {
+      document.cookie = cookie + "; Path=/; Max-Age=31536000; SameSite=Lax; Secure";
+    }
+  }
+
+  rememberZone();
   window.postgate = {csrfToken: csrfToken, send: send};
 })();
