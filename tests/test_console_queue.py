@@ -215,7 +215,7 @@ def test_approving_from_a_script_answers_json_with_the_items_new_html(console):
                           headers={"X-CSRFToken": form["csrf_token"]})
     body = answer.get_json()
     assert answer.status_code == 200, body
-    assert body["outcome"] == "approved" and body["waiting"] == 0
+    assert body["outcome"] == "approved" and body["waiting"] == 0 and body["summary"] == "Nothing is waiting for approval."
     assert "1 post(s) are on their way now" in body["message"]
     assert f'id="item-{content.id}"' in body["item_html"] and "Approved" in body["item_html"]
     assert 'name="content_hash"' not in body["item_html"]

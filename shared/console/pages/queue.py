@@ -106,9 +106,10 @@ def _queue_answer(filters: Filters, *, status: int = 200, invalid: dict | None =
     items = [_item(content, accounts, zone, now) for content in contents]
     flashed = cast("list[tuple[str, str]]", flask.get_flashed_messages(with_categories=True))
     statuses = [(kind, json.loads(said)) for kind, said in flashed]  # what the last decision answered
-    return render.page("console/queue.html", status=status, title="Approval queue", items=items, total=total,
+    summary = summary_text(total, len(items), filtered=filters.active)
+    return render.page("console/queue.html", status=status, title="Approval queue", items=items, summary=summary,
                        statuses=statuses,
-                       rest=max(0, total - len(items)), filters=filters, account_choices=_account_choices(accounts),
+                       filters=filters, account_choices=_account_choices(accounts),
                        campaign_choices=_campaign_choices(repo, contents, filters), **_item_context(invalid))
 
 
@@ -129,6 +130,17 @@ def _item(content: ContentItem, accounts: Mapping[str, dict], zone: ZoneInfo, no
     media = review.media_previews(content, lambda index, _: url("console.queue_media", content_id=content.id,
                                                                index=index))
     return replace(item, cards=cards, media=media)
+
+
+def summary_text(total: int, shown: int, *, filtered: bool) -> str:
+    """The line above the list: how many wait (in the selection), and how many more than are shown."""
+    where = " in this selection" if filtered else ""
+    if total == 0:
+        return f"Nothing is waiting for approval{where}."
+    text = f"{total} item{'s' if total != 1 else ''} waiting for approval{where}, oldest first."
+    if total > shown:
+        text += f" Showing the oldest {shown}; {total - shown} more wait after them."
+    return text
 
 
 def title_of(content: ContentItem) -> str:
@@ -253,7 +265,13 @@ def _answer(status: int, content_id: str, said: dict, *, kind: str, decided: Con
     if not flask.request.is_json:
         flask.flash(json.dumps({**said, "content_id": content_id}), kind)  # shown once, by the next queue page
         return redirect_to("console.queue", **_filters(_form()).query())
-    body: dict = {"outcome": kind, **said, "waiting": render.waiting_count()}
+    filters = _filters(_form())
+    total = (queue.count_waiting(services.repository(), campaign=filters.campaign, account=filters.account)
+             if filters.active else render.waiting_count())
+    # The page keeps the items it listed, this one decided now unless refused: that many fewer still wait there.
+    listed = min(total, SHOWN - (decided is not None))
+    body: dict = {"outcome": kind, **said, "waiting": render.waiting_count(),
+                  "summary": summary_text(total, listed, filtered=filters.active)}
     item = None
     if decided is not None:
         item = QueueItem(decided, title_of(decided), "", as_utc(decided.created_at), outcome=said)

@@ -5,20 +5,26 @@
 (function () {
   "use strict";
 
-  function announce(text) {
+  /* The status region above the list (polite live region): what the last press did. */
+  function announce(kind, text) {
     var region = document.getElementById("queue-status");
     if (!region) { return; }
-    region.textContent = "";
+    var box = document.createElement("div");
+    box.className = "status status-" + kind;
     var p = document.createElement("p");
     p.textContent = text;
-    region.appendChild(p);
+    box.appendChild(p);
+    region.replaceChildren(box);
   }
 
-  function setWaiting(count) {
+  function setWaiting(count, summary) {
     var badge = document.getElementById("waiting-count");
-    if (!badge || typeof count !== "number") { return; }
-    badge.dataset.count = String(count);
-    badge.firstChild.nodeValue = String(count);
+    if (badge && typeof count === "number") {
+      badge.dataset.count = String(count);
+      badge.firstChild.nodeValue = String(count);
+    }
+    var line = document.getElementById("queue-summary");
+    if (line && summary) { line.textContent = summary; }
   }
 
   function showFieldError(form, field, message) {
@@ -53,7 +59,7 @@
       if (form.elements[name]) { fields[name] = form.elements[name].value; }
     });
     buttons.forEach(function (b) { b.disabled = true; });
-    announce(fields.action === "approve" ? "Approving…" : "Rejecting…");
+    announce("pending", fields.action === "approve" ? "Approving…" : "Rejecting…");
     window.postgate.send(form.getAttribute("action"), {method: "POST", json: fields})
       .then(function (response) {
         return response.json().then(function (body) { return {status: response.status, body: body}; },
@@ -64,16 +70,17 @@
         buttons.forEach(function (b) { b.disabled = false; });
         if (body.item_html) {
           replaceItem(item, body.item_html);
-          announce(body.title + ". " + body.message);
-          setWaiting(body.waiting);
+          announce(body.outcome, body.title + ". " + body.message);
+          setWaiting(body.waiting, body.summary);
         } else if (body.field && showFieldError(form, body.field, body.message)) {
-          announce(body.message);
+          announce("invalid", body.message);
         } else {
-          announce(body.message || ("Not recorded: the console answered HTTP " + answer.status + ". Reload the page."));
+          announce("refused", body.message ||
+                   ("Not recorded: the console answered HTTP " + answer.status + ". Reload the page and try again."));
         }
       }, function () {
         buttons.forEach(function (b) { b.disabled = false; });
-        announce("Not sent: the network failed. Nothing was recorded; try again.");
+        announce("refused", "Not sent: the network failed. Nothing was recorded; try again.");
       });
   }
 
