@@ -301,3 +301,28 @@ def test_an_item_decided_meanwhile_is_refused_saying_by_whom(console, env):
     assert answer.status_code == 409 and "already approved by lead@example.com" in body["message"]
     assert 'name="content_hash"' not in body["item_html"]
     assert snapshot_state() == before
+
+
+# --- reads per request (docs/console.md#reads-per-request-by-design) ------------------------------------
+
+def test_the_queue_reads_what_its_design_says(console):
+    """Documents read per page, counted at the Firestore client's RPC layer (as `make bench` counts them;
+    count aggregations are not documents and are listed in the docs beside these)."""
+    from infra.local.bench import FirestoreMeter
+    from shared import services
+
+    register_account("x-main", "x", {"access_token": "a"}, handle="brand_x")
+    items = [_generate(topic=f"Counted post number {n} for the bottle") for n in range(3)]
+    on_x = _generate(targets=[{"account_id": "x-main"}])
+    sign_in_locally(console)
+    meter = FirestoreMeter(services.repository().db)
+    meter.take()
+    assert len(_listed(_html(console.get("/console/queue")))) == 4
+    roles, contents, accounts, campaigns = 1, 4, 2, 1  # no campaign document: an empty query bills one read
+    assert meter.take()[0] == roles + contents + accounts + campaigns
+    assert _listed(_html(console.get("/console/queue?account=x-main"))) == [on_x.id]
+    assert meter.take()[0] == roles + 1 + 1 + accounts + campaigns  # the account's posts, then get_all of their items
+    assert _listed(_html(console.get("/console/queue?campaign=Launch"))) == [i.id for i in [*items, on_x]]
+    assert meter.take()[0] == roles + contents + accounts + campaigns
+    assert console.get(f"/console/queue/media/{on_x.id}/0").status_code == 302
+    assert meter.take()[0] == roles + 1
