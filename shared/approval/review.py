@@ -58,20 +58,19 @@ def review(repo: Repository, signing_key: str, token: str, env: ReviewEnv, *, ma
         if claims.action == "approve":
             check_platforms(repo, content)
         tokens = page_tokens(signing_key, token, claims)
-        accounts = {t.account_id: repo.get_account(t.account_id) for t in content.targets}
         previews = media_previews(content, lambda _, media: preview_url(media, env.media_store, env.config))
-        return Review(content=content, claims=claims, cards=target_cards(content, accounts), previews=previews,
+        return Review(content=content, claims=claims, cards=target_cards(repo, content), previews=previews,
                       approve_token=tokens["approve"], reject_token=tokens["reject"])
 
 
-def target_cards(content: ContentItem, accounts: Mapping[str, dict | None]) -> list[dict]:
-    """Per target, what that platform will carry, built by its adapter from what publish sends
-    (`accounts`: the targets' account records by id). The review page and the console's queue show these."""
+def target_cards(repo: Repository, content: ContentItem, accounts: Mapping[str, dict | None] | None = None) -> list[dict]:
+    """Per target, what that platform will carry, built by its adapter from what publish sends. The
+    targets' accounts are read unless given (the console's composer and queue have them already)."""
     position = {id(m): i for i, m in enumerate(content.media)}
     labels = _media_labels(content)
     cards = []
     for target in content.targets:
-        account = accounts.get(target.account_id) or {}
+        account = (accounts.get(target.account_id) if accounts is not None else repo.get_account(target.account_id)) or {}
         platform = account.get("platform", "?")
         card = adapter_for(platform).preview(content, target, account)
         handle = account.get("handle")

@@ -21,8 +21,10 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def content_security_policy(*, media_origin: str, google_sign_in: bool = False) -> str:
+def content_security_policy(*, media_origin: str, google_sign_in: bool = False, media_uploads: bool = False) -> str:
     script, style, connect, frame = ["'self'"], ["'self'"], ["'self'"], []
+    if media_uploads:  # the composer PUTs files to V4 signed URLs of the media bucket
+        connect.append(media_origin)
     if google_sign_in:
         script.append(GSI_CLIENT)
         style.append(GSI_STYLE)
@@ -45,9 +47,10 @@ def content_security_policy(*, media_origin: str, google_sign_in: bool = False) 
     return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives if sources)
 
 
-def security_headers(*, media_origin: str, google_sign_in: bool = False) -> dict[str, str]:
+def security_headers(*, media_origin: str, google_sign_in: bool = False, media_uploads: bool = False) -> dict[str, str]:
     return {
-        "Content-Security-Policy": content_security_policy(media_origin=media_origin, google_sign_in=google_sign_in),
+        "Content-Security-Policy": content_security_policy(media_origin=media_origin, google_sign_in=google_sign_in,
+                                                           media_uploads=media_uploads),
         # Google's sign-in frame learns the page's origin from the Referer (its docs ask for one); the origin
         # is all it gets, never the path or query. Everywhere else nothing is referred.
         "Referrer-Policy": "strict-origin" if google_sign_in else "no-referrer",

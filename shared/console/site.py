@@ -123,7 +123,8 @@ def _guard():
 def _headers(response):
     config = get_config()
     media = origin_of(config.signed_url_endpoint) if config.signed_url_endpoint else CLOUD_STORAGE
-    headers = security_headers(media_origin=media, google_sign_in=flask.g.get("console_google_sign_in", False))
+    headers = security_headers(media_origin=media, google_sign_in=flask.g.get("console_google_sign_in", False),
+                               media_uploads=flask.g.get("console_media_uploads", False))
     response.headers.update(headers)
     response.headers.setdefault("Cache-Control", "no-store")  # pages hold people's work; assets set their own
     return response

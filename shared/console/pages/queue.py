@@ -119,12 +119,12 @@ def _item_context(invalid: dict | None = None) -> dict:
             "invalid": invalid or {}, "filters_query": _filters(_form()).query()}
 
 
-def _item(content: ContentItem, accounts: Mapping[str, dict], zone: ZoneInfo, now: datetime) -> QueueItem:
+def _item(content: ContentItem, accounts: Mapping[str, dict | None], zone: ZoneInfo, now: datetime) -> QueueItem:
     created = as_utc(content.created_at)
     item = QueueItem(content, title_of(content), age_text((now - created).total_seconds()), created,
                      when=pages.when_text(content.publish_at, zone))
     try:
-        cards = review.target_cards(content, accounts)
+        cards = review.target_cards(services.repository(), content, accounts)
     except ConfigError as exc:  # a target's account was deleted: the item stays listed, saying so
         return replace(item, problem=f"Its cards can't be shown: {exc}.")
     media = review.media_previews(content, lambda index, _: url("console.queue_media", content_id=content.id,
