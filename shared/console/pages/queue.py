@@ -37,8 +37,8 @@ from shared.approval.refusals import ContentChanged, Refusal
 from shared.campaigns.service import list_campaigns
 from shared.console import render
 from shared.console.session import current_principal, require_role
-from shared.console.timezone import user_zone
 from shared.console.urls import redirect_to, url
+from shared.console.zone import reader_zone
 from shared.errors import ConfigError
 from shared.model.content import ContentItem
 from shared.model.platform import display_name
@@ -102,7 +102,7 @@ def _queue_answer(filters: Filters, *, status: int = 200, invalid: dict | None =
     total = (queue.count_waiting(repo, campaign=filters.campaign, account=filters.account) if filters.active
              else render.waiting_count())
     accounts = dict(list_accounts(repo.db, platform=None, skip=0, limit=ACCOUNTS_LISTED)[0])
-    zone, now = user_zone(), utcnow()
+    zone, now = reader_zone(), utcnow()
     items = [_item(content, accounts, zone, now) for content in contents]
     flashed = cast("list[tuple[str, str]]", flask.get_flashed_messages(with_categories=True))
     statuses = [(kind, json.loads(said)) for kind, said in flashed]  # what the last decision answered
@@ -233,7 +233,7 @@ def decide():
 
 
 def _decided(outcome: decision.Decided):
-    content, zone = outcome.content, user_zone()
+    content, zone = outcome.content, reader_zone()
     if outcome.decision == "rejected":
         said = {"title": "Rejected", "message": pages.REJECTED_MESSAGE,
                 "lines": [pages.rejected_note(content, outcome.reason)]}
@@ -277,7 +277,7 @@ def _answer(status: int, content_id: str, said: dict, *, kind: str, decided: Con
         item = QueueItem(decided, title_of(decided), "", as_utc(decided.created_at), outcome=said)
     elif still is not None and still.status == queue.WAITING:  # shown again as it is now, with why
         accounts = {t.account_id: services.repository().get_account(t.account_id) for t in still.targets}
-        item = replace(_item(still, accounts, user_zone(), utcnow()), notice=said)
+        item = replace(_item(still, accounts, reader_zone(), utcnow()), notice=said)
     elif still is not None:  # decided meanwhile (by someone else)
         item = QueueItem(still, title_of(still), "", as_utc(still.created_at), outcome=said)
     if item is not None:
