@@ -52,7 +52,7 @@ def test_the_csp_has_no_inline_allowance_and_googles_origins_only_when_asked():
 
     plain = content_security_policy(media_origin="http://127.0.0.1:4443")
     assert plain == ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: "
-                     "http://127.0.0.1:4443; media-src http://127.0.0.1:4443; connect-src 'self'; form-action 'self'; "
+                     "http://127.0.0.1:4443; media-src 'self' http://127.0.0.1:4443; connect-src 'self'; form-action 'self'; "
                      "frame-ancestors 'none'; base-uri 'none'")
     google = content_security_policy(media_origin="https://storage.googleapis.com", google_sign_in=True)
     assert "script-src 'self' https://accounts.google.com/gsi/client;" in google

@@ -41,7 +41,9 @@ def content_security_policy(*, media_origin: str, google_sign_in: bool = False, 
         ("script-src", script),
         ("style-src", style),
         ("img-src", ["'self'", "data:", media_origin]),
-        ("media-src", [media_origin]),  # the review cards' videos (signed URLs, like their images)
+        # The review cards' videos, like their images: the console's own redirect (the queue signs a URL only
+        # when the browser asks for the file) to a signed URL at the media origin.
+        ("media-src", ["'self'", media_origin]),
         ("connect-src", connect),
         ("frame-src", frame),
         ("form-action", ["'self'", *sorted(set(form_targets))]),
