@@ -141,6 +141,7 @@ COLDSTART_ARGS ?=
 bench: venv
 	$(PY) -m infra.local.bench --posts 100 1000 $(BENCH_ARGS)
 	$(PY) -m infra.local.coldstart $(COLDSTART_ARGS)
+	$(PY) -m infra.local.console_bench $(CONSOLE_BENCH_ARGS)
 
 # Benchmark, not part of `make test`: 20 locust users for 60 s against the api of the local stack (127.0.0.1 only):
 # list, calendar, campaigns, create, approve, reschedule one hot post, 50 live-status streams held, one user
