@@ -129,6 +129,8 @@ class Bucket(_Model):
     location: str
     delete_after_days: int
     notify: BucketNotification | None = None
+    # The console's pages PUT files to it from the browser (V4 signed URLs): CORS for the console's origin.
+    browser_uploads: bool = False
 
 
 class Storage(_Model):

@@ -840,3 +840,24 @@ def test_the_console_oauth_client_id_must_be_a_google_client_id(tmp_path):
         _check_variable(tmp_path, "console_oauth_client_id", "my-client")
     (tmp_path / "ok").mkdir()
     _check_variable(tmp_path / "ok", "console_oauth_client_id", "1234-abc.apps.googleusercontent.com")
+
+
+def test_only_buckets_taking_browser_uploads_answer_cors_and_only_for_the_consoles_origin(resources, expanded,
+                                                                                          topology):
+    buckets = instances(resources, expanded, "google_storage_bucket.topology")
+    origin = re.match(r"https://[^/]+", expanded["console_url"]).group(0)
+    for name, declared in topology.storage.buckets.items():
+        cors = expanded["buckets"][name]["cors"]
+        if not declared.browser_uploads:
+            assert cors == [], name
+            continue
+        assert cors == [{"origin": [origin], "method": ["PUT"], "max_age_seconds": 3600,
+                         "response_header": ["Content-Type", "x-goog-content-length-range"]}]
+        dynamic = _block(buckets[name], "dynamic")["cors"]
+        assert dynamic["for_each"] == cors  # the bucket's cors blocks are these, one each
+    assert topology.storage.buckets["media"].browser_uploads  # the console's composer uploads there
+
+
+def test_the_api_may_sign_the_composers_upload_urls_and_what_they_upload(topology):
+    access = topology.functions[topology.route("console")[0]].access
+    assert access.sign_urls and access.storage["media"] == "write"

@@ -92,7 +92,7 @@ def run(stack: LocalStack, out=print, timeout: float = 120.0) -> dict:
         states = {p.platform: p.status for p in repo.posts_for_content(content_id)}
         raise RuntimeError(f"posts did not settle within {timeout:.0f} s: {states}")
     operator.run(*calendar, out=out)
-    metrics = _pull_metrics(stack, content_id, len(posts), timeout)
+    metrics = pull_metrics(stack, content_id, len(posts), timeout)
     out(f"analytics   one pull: {metrics} post_metrics rows in BigQuery")
     stats = operator.run("campaigns", "stats", "spring-launch", "--from", today.isoformat(), "--to", today.isoformat(),
                          out=out)
@@ -113,7 +113,7 @@ def run(stack: LocalStack, out=print, timeout: float = 120.0) -> dict:
     }
 
 
-def _pull_metrics(stack: LocalStack, content_id: str, expected: int, timeout: float) -> int:
+def pull_metrics(stack: LocalStack, content_id: str, expected: int, timeout: float) -> int:
     """One analytics pull, as the hourly Scheduler tick starts it (analytics-pull fans out, analytics-fetch
     writes post_metrics); the number of this content's snapshot rows once every post has one."""
     from shared import services

@@ -122,9 +122,11 @@ def start_emulators(project: str = "test-project", *, log_dir: Path | None = Non
         # Multi-project mode (no --project_id) so tests may use any project id; the wipe is per project anyway.
         "firestore": [str(FIRESTORE_BIN), "start", f"--host={host}", f"--port={fs}"],
         # The defaults are https on 0.0.0.0:4443; -public-host/-external-url make signed and upload URLs local.
+        # -cors-headers: the console's composer PUTs files from the browser with this signed header
+        # (fake-gcs answers CORS for any origin; a real bucket names the console's, infra/terraform/data.tf).
         "storage": [str(_fake_gcs_binary()), "-scheme", "http", "-host", host, "-port", str(gcs),
                     "-backend", "memory", "-public-host", f"{host}:{gcs}", "-external-url", f"http://{host}:{gcs}",
-                    *_storage_notification_flags(project)],
+                    "-cors-headers", "x-goog-content-length-range", *_storage_notification_flags(project)],
         "bigquery": [str(bq_python), str(BQ_LAUNCHER), "start", "--rest-port", str(bq), "--grpc-port", str(bq_grpc),
                      "--project", project],
     }

@@ -26,10 +26,13 @@ LOCAL_USERS = {"lead@example.com": ["approver"], "editor@example.com": ["editor"
 
 
 class LocalStack:
-    def __init__(self, project: str = "postgate-local", *, workdir: Path | None = None, extra_env: dict | None = None):
+    def __init__(self, project: str = "postgate-local", *, workdir: Path | None = None, extra_env: dict | None = None,
+                 tick_seconds: dict[str, float] | None = None):
         self.project = project
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="postgate-stack-"))
         self.extra_env = extra_env or {}
+        # Schedule name -> seconds between its ticks, instead of the topology's local_interval_seconds.
+        self.tick_seconds = tick_seconds or {}
         self.emulators: Emulators | None = None
         self.platforms: dict[str, LocalPlatform] = {}
         self.function_urls: dict[str, str] = {}
@@ -138,7 +141,7 @@ class LocalStack:
                         publish_json(self.project, schedule.topic, schedule.payload)
                     except Exception:  # noqa: BLE001 - the stand-in scheduler keeps ticking
                         pass
-                    next_due[name] = now + schedule.local_interval_seconds
+                    next_due[name] = now + self.tick_seconds.get(name, schedule.local_interval_seconds)
             self._stop.wait(0.2)
 
     def stop(self) -> None:

@@ -87,6 +87,17 @@ resource "google_storage_bucket" "topology" {
     }
   }
 
+  # Browser uploads from the console (the bucket's browser_uploads in infra/topology.yaml).
+  dynamic "cors" {
+    for_each = each.value.cors
+    content {
+      origin          = cors.value.origin
+      method          = cors.value.method
+      response_header = cors.value.response_header
+      max_age_seconds = cors.value.max_age_seconds
+    }
+  }
+
   depends_on = [google_project_service.required]
 }
 

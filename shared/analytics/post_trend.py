@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from shared.analytics.page import count_text, nice_max
+from shared.analytics.charts import count_text, nice_max
 from shared.analytics.writer import METRIC_FIELDS, TABLE
 from shared.runtime.logging import log_event
 from shared.topology import get_topology

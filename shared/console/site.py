@@ -24,7 +24,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from shared.api.errors import ApiError
 from shared.console import render, signin
 from shared.console.assets import digest_of, serve
-from shared.console.security import CLOUD_STORAGE, origin_of, security_headers
+from shared.console.security import CLOUD_STORAGE, FORM_TARGETS, origin_of, security_headers
 from shared.console.session import (
     SESSION_LIFETIME,
     configure,
@@ -65,8 +65,8 @@ def install(app, prefix: str) -> str:
     CSRFProtect(app)
     bp = flask.Blueprint(NAME, __name__, url_prefix=prefix, template_folder="templates")
     bp.before_request(_guard)
-    bp.after_request(_headers)
-    bp.context_processor(lambda: {"url": url, "asset": asset_url, "waiting_count": render.waiting_count})
+    bp.after_request(add_headers)
+    bp.context_processor(template_helpers)
     bp.register_error_handler(CSRFError, _csrf_refused)
     bp.register_error_handler(ApiError, _api_error)
     bp.register_error_handler(HTTPException, _http_error)
@@ -87,6 +87,11 @@ def install(app, prefix: str) -> str:
     bp.add_url_rule("/<path:rest>", "not_found", _not_found, methods=sorted(STATE_CHANGING | {"GET"}))
     app.register_blueprint(bp)
     return NAME
+
+
+def template_helpers() -> dict:
+    """What console templates call: url(endpoint), asset(name), waiting_count()."""
+    return {"url": url, "asset": asset_url, "waiting_count": render.waiting_count}
 
 
 def asset_url(name: str) -> str:
@@ -123,10 +128,13 @@ def _guard():
     return None
 
 
-def _headers(response):
+def add_headers(response):
+    """The CSP and the other headers of every console answer (shared/console/security.py)."""
     config = get_config()
     media = origin_of(config.signed_url_endpoint) if config.signed_url_endpoint else CLOUD_STORAGE
-    headers = security_headers(media_origin=media, google_sign_in=flask.g.get("console_google_sign_in", False))
+    headers = security_headers(media_origin=media, google_sign_in=flask.g.get("console_google_sign_in", False),
+                               media_uploads=flask.g.get("console_media_uploads", False),
+                               form_targets=flask.g.get(FORM_TARGETS, ()))
     response.headers.update(headers)
     response.headers.setdefault("Cache-Control", "no-store")  # pages hold people's work; assets set their own
     return response

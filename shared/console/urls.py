@@ -21,12 +21,13 @@ def relative(target: str, here: str) -> str:
     """`target` (a path of this app, maybe with a query) as seen from the page at path `here`."""
     path, sep, query = target.partition("?")
     base = here.rsplit("/", 1)[0] + "/"  # the "directory" the browser resolves against
-    if path.endswith("/"):
-        rel = "./" if path == base else posixpath.relpath(path, base) + "/"
-    else:  # the target's directory, then its name: `posts/a` from `posts/a/cancel` is `../a`, never `.`
-        parent, name = path.rsplit("/", 1)
-        rel_parent = posixpath.relpath(parent + "/", base)
-        rel = name if rel_parent == "." else f"{rel_parent}/{name}"
+    rel = "./" if path == base else posixpath.relpath(path, base)
+    if rel.rsplit("/", 1)[-1] in (".", "..") and not path.endswith("/"):
+        # The target is a "directory" of this page named without its slash (/console/campaigns seen from
+        # /console/campaigns/x): "." would add the slash, so step out and name it.
+        rel = posixpath.normpath(f"{rel}/../{posixpath.basename(path)}")
+    if path.endswith("/") and not rel.endswith("/"):
+        rel += "/"
     if ":" in rel.split("/", 1)[0]:  # a first segment with a colon would read as a scheme
         rel = "./" + rel
     return rel + (sep + query if sep else "")

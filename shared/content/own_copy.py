@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -87,9 +88,9 @@ def copy_content_id(idempotency_key: str | None) -> str:
     return "c-" + uuid.uuid4().hex[:20]
 
 
-def _problem(field: str, exc: ValidationError | str, kind: str = "value_error") -> dict:
+def _problem(field: str, exc: ValidationError | str, kind: str = "value_error", limit: str | None = None) -> dict:
     message = str(exc)
-    limit = getattr(exc, "limit", None)
+    limit = limit or getattr(exc, "limit", None)
     return {"field": field, "message": message + (f" (limit: {limit})" if limit else ""), "type": kind}
 
 
@@ -104,10 +105,13 @@ def target_field(index: int, field: str | None) -> str:
     return field  # content-wide: caption, hashtags, video, images
 
 
-def check_targets(content: ContentItem, accounts: dict[str, dict | None]) -> list[dict]:
-    """Each target's account exists and its platform would take this content; every problem, by field."""
-    problems = []
+def problems_by_target(content: ContentItem, accounts: dict[str, dict | None]) -> list[list[dict]]:
+    """Each target's problems, in target order: its account exists and its platform would take this
+    content (the adapter's own validate); each problem names its field."""
+    found: list[list[dict]] = []
     for index, target in enumerate(content.targets):
+        problems: list[dict] = []
+        found.append(problems)
         account = accounts.get(target.account_id)
         if account is None:
             problems.append(_problem(f"targets[{index}].account_id", f"unknown account {target.account_id!r}",
@@ -118,14 +122,35 @@ def check_targets(content: ContentItem, accounts: dict[str, dict | None]) -> lis
         except ValidationError as exc:
             problems.append(_problem(target_field(index, exc.field),
                                      f"{account.get('platform')} account {target.account_id}: {exc}",
-                                     "platform_rule"))
-    return problems
+                                     "platform_rule", limit=exc.limit))  # the rule, so the author can meet it
+    return found
 
 
-def prepare_copy(copy: OwnCopy, *, content_id: str, requested_by: str, repo: Repository, media_store,
-                 media_bucket: str, accounts: dict[str, dict | None] | None = None) -> tuple[ContentItem, list[Post]]:
-    """The item and its posts for a copy, checked (accounts, media bucket and objects, each target's
-    platform rules) but not stored. Raises CopyRefused listing every problem."""
+def check_targets(content: ContentItem, accounts: dict[str, dict | None]) -> list[dict]:
+    """Each target's account exists and its platform would take this content; every problem, by field."""
+    return [problem for problems in problems_by_target(content, accounts) for problem in problems]
+
+
+@dataclass(frozen=True)
+class CopyCheck:
+    """A copy judged, nothing stored: the item it makes, the problems of the whole item (media,
+    publish_at) and each target's own (account, platform rules) in target order. Targets are judged
+    only once every media object was found: the platforms' rules judge the media too."""
+
+    content: ContentItem
+    accounts: dict[str, dict | None]
+    problems: list[dict]
+    target_problems: list[list[dict]]
+
+    @property
+    def all_problems(self) -> list[dict]:
+        return self.problems + [problem for problems in self.target_problems for problem in problems]
+
+
+def check_copy(copy: OwnCopy, *, content_id: str, requested_by: str, repo: Repository, media_store,
+               media_bucket: str, accounts: dict[str, dict | None] | None = None) -> CopyCheck:
+    """Every check prepare_copy makes (accounts, media bucket and objects, publish_at, each target's
+    platform rules), reported instead of raised: what the console's composer shows while typing."""
     if accounts is None:
         accounts = {t.account_id: account_or_none(repo, t.account_id) for t in copy.targets}
     problems: list[dict] = []
@@ -149,11 +174,20 @@ def prepare_copy(copy: OwnCopy, *, content_id: str, requested_by: str, repo: Rep
         generator=OWN_COPY_GENERATOR,
         content_hash=content_hash(copy.caption, copy.hashtags, media, copy.targets, copy.publish_at),
         created_at=now, updated_at=now)
-    if not problems:  # platform rules judge the media too: only meaningful once every object was found
-        problems += check_targets(content, accounts)
-    if problems:
-        raise CopyRefused(problems)
-    return content, posts_for(content, {k: v for k, v in accounts.items() if v is not None})
+    # platform rules judge the media too: only meaningful once every object was found
+    per_target = problems_by_target(content, accounts) if not problems else [[] for _ in content.targets]
+    return CopyCheck(content, accounts, problems, per_target)
+
+
+def prepare_copy(copy: OwnCopy, *, content_id: str, requested_by: str, repo: Repository, media_store,
+                 media_bucket: str, accounts: dict[str, dict | None] | None = None) -> tuple[ContentItem, list[Post]]:
+    """The item and its posts for a copy, checked (accounts, media bucket and objects, each target's
+    platform rules) but not stored. Raises CopyRefused listing every problem."""
+    checked = check_copy(copy, content_id=content_id, requested_by=requested_by, repo=repo, media_store=media_store,
+                         media_bucket=media_bucket, accounts=accounts)
+    if checked.all_problems:
+        raise CopyRefused(checked.all_problems)
+    return checked.content, posts_for(checked.content, {k: v for k, v in checked.accounts.items() if v is not None})
 
 
 def create_from_copy(copy: OwnCopy, *, requested_by: str, repo: Repository, media_store, media_bucket: str,

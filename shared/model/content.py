@@ -62,6 +62,18 @@ class TargetSpec(_Strict):
     text_only: bool = False
 
 
+# The TargetSpec choices each platform's adapter reads, in the order a form offers them (the console's
+# composer shows a target's own; tests/test_console_compose.py holds this to the fields and platforms).
+TARGET_OPTIONS: dict[str, tuple[str, ...]] = {
+    "tiktok": ("privacy_level", "tiktok_post_type", "title", "disable_comment", "disable_duet", "disable_stitch",
+               "brand_content_toggle", "brand_organic_toggle"),
+    "instagram": ("instagram_media_type", "share_to_feed", "alt_text"),
+    "x": ("text_only",),
+    "youtube": ("title", "youtube_privacy", "tags", "youtube_category_id", "made_for_kids"),
+    "linkedin": ("linkedin_visibility", "title", "alt_text"),
+}
+
+
 def _gs_uri(value: str) -> str:
     if not (value.startswith("gs://") and "/" in value[5:] and not value.endswith("/")):
         raise PydanticCustomError("gs_uri", "must be a gs://bucket/object URI", {"limit": "gs://bucket/object"})

@@ -1,15 +1,16 @@
 """The one rule for when a post may be planned, used by create (one or bulk), AI drafts from the
-API, edit and reschedule alike.
+API and the console's composer, edit and reschedule alike.
 
 As sent: ISO 8601 text (a number such as 0 is not a time) with a UTC equivalent (a naive time is
 UTC) -- a request model's `PlannedTime` field, 400 naming it. Judged: not before now (less a
 minute of grace: "now" as sent is a little in the past when it arrives) and at most
-PLAN_HORIZON ahead -- `check_planned_time`, 422 naming the field.
+PLAN_HORIZON ahead -- `check_planned_time`, 422 naming the field. A wall-clock time a person typed
+in their own time zone (the console) becomes UTC through `planned_time_in_zone` first.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
@@ -43,4 +44,27 @@ def check_planned_time(moment: datetime, *, now: datetime, field: str) -> dateti
     if moment > now + PLAN_HORIZON:
         raise ValidationError(f"{field} {moment.isoformat()} is too far ahead", field=field,
                               limit=f"at most {PLAN_HORIZON.days} days ahead")
+    return moment
+
+
+def planned_time_in_zone(local: str, zone: tzinfo, *, field: str) -> datetime:
+    """A wall-clock time as a person types it ("2030-01-31T09:00", an HTML datetime-local field) in
+    `zone`, as UTC. ValidationError naming `field` when it is not a date and time, carries an offset
+    of its own, or falls in the hour the zone's clocks skip; of a time the zone has twice (clocks
+    turned back) it is the first. Judge the result with check_planned_time."""
+    try:
+        wall = datetime.fromisoformat(local.strip())
+    except ValueError:
+        raise ValidationError(f"{field} {local!r} is not a date and time", field=field,
+                              limit="YYYY-MM-DDTHH:MM") from None
+    if wall.tzinfo is not None:
+        raise ValidationError(f"{field} {local!r} carries its own offset; give the local time alone", field=field,
+                              limit="YYYY-MM-DDTHH:MM")
+    try:
+        moment = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    except OverflowError:
+        raise ValidationError(f"{field} {local!r} is out of range", field=field, limit="YYYY-MM-DDTHH:MM") from None
+    if moment.astimezone(zone).replace(tzinfo=None) != wall:
+        raise ValidationError(f"{field} {wall:%Y-%m-%d %H:%M} does not exist in {zone}: the clocks skip it",
+                              field=field, limit="a time that exists in the time zone")
     return moment

@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.analytics.campaign import MAX_RANGE_DAYS, CampaignNumbers
+from shared.analytics.campaign import MAX_RANGE_DAYS, CampaignNumbers, range_refusal
 from shared.api.errors import ApiError, not_found
 from shared.api.schemas import Day
 from shared.model.campaign import CAMPAIGN_ID_PATTERN
@@ -62,10 +62,9 @@ _HTML_PAGE = {"description": "the campaign page: SVG charts and tables of the sa
 
 
 def _checked_range(query: RangeQuery) -> None:
-    if query.to < query.from_:
-        raise ApiError(400, "`to` is before `from`", field="to")
-    if (query.to - query.from_).days + 1 > MAX_RANGE_DAYS:
-        raise ApiError(400, f"at most {MAX_RANGE_DAYS} days at once", field="to")
+    refused = range_refusal(query.from_, query.to)
+    if refused:
+        raise ApiError(400, refused, field="to")
 
 
 def _numbers(campaign_id: str, query: RangeQuery) -> CampaignNumbers:

@@ -19,7 +19,7 @@ import flask
 from pydantic import ValidationError as RequestRefused
 
 from shared import services
-from shared.analytics.page import count_text, rate_text
+from shared.analytics.charts import count_text, rate_text
 from shared.analytics.post_trend import TrendChart, post_snapshots, trend_chart
 from shared.api.contention import one_change_at_a_time
 from shared.api.errors import ApiError, loc_to_field, not_found

@@ -107,8 +107,19 @@ locals {
       bucket_name       = "${var.project}-${name}"
       location          = bucket.location
       delete_after_days = bucket.delete_after_days
+      # browser_uploads: the console's pages PUT files to V4 signed URLs of this bucket, so the browser
+      # may send them from the console's origin (and only the signed headers the composer sends).
+      cors = try(bucket.browser_uploads, false) ? [{
+        origin          = [local.console_origin]
+        method          = ["PUT"]
+        response_header = ["Content-Type", "x-goog-content-length-range"]
+        max_age_seconds = 3600
+      }] : []
     }
   }
+
+  # Where the console's pages are served from: the scheme and host of console_url.
+  console_origin = "https://${var.region}-${var.project}.cloudfunctions.net"
 
   platforms = compact([for topic in local.topology.topics : try(topic.platform, "")])
 
