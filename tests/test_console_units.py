@@ -34,6 +34,8 @@ def test_next_refuses_anything_else(value):
     ("/console/queue", "/console/calendar"), ("/console/queue", "/console/"), ("/console/", "/console/queue"),
     ("/console", "/console/queue"), ("/console/posts/abc", "/console/queue?campaign=a"),
     ("/console/sign-in/local", "/console/static/0123/console.css"), ("/console/queue", "/console/a:b"),
+    ("/console/posts/abc/cancel", "/console/posts/abc?done=cancelled"), ("/console/posts/abc", "/console/calendar"),
+    ("/console/contents/c1/events", "/console/contents/c1"), ("/console/posts/abc/", "/console/posts/abc"),
     ("/console/campaigns/spring", "/console/campaigns"), ("/console/campaigns/spring", "/console/campaigns?skip=50"),
     ("/console/accounts/x/test", "/console/accounts"), ("/console/campaigns/spring", "/console"),
     ("/console/campaigns/spring", "/console/"),

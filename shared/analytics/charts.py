@@ -78,7 +78,7 @@ def _styles(platforms: list[str]) -> dict[str, tuple[str, str]]:
     return {p: _SERIES_STYLE.get(p) or next(spare, ("#59636e", "")) for p in platforms}
 
 
-def _nice_max(value: float) -> float:
+def nice_max(value: float) -> float:
     """The smallest 1, 2, 2.5 or 5 times a power of ten at or above value (the axis top)."""
     if value <= 0:
         return 1.0
@@ -92,7 +92,7 @@ def _chart(ident: str, title: str, numbers: CampaignNumbers, value_of, label_of,
     platforms = sorted({d.platform for d in numbers.days})
     styles = _styles(platforms)
     values = [value_of(d) for d in numbers.days if value_of(d) is not None]
-    top = _nice_max(max(values, default=0))
+    top = nice_max(max(values, default=0))
     span_x = _W - _RIGHT - _LEFT
 
     def x_of(day: date) -> float:

@@ -44,7 +44,10 @@ log = logging.getLogger("postgate.console")
 NAME = "console"
 # The console's page modules (shared/console/pages/<name>.py, each with `register(bp)`). A section of the
 # navigation whose module does not exist yet shows a "not built yet" page instead.
-PAGE_MODULES = tuple(item.page for item in render.NAV)
+PAGE_MODULES = (
+    *(item.page for item in render.NAV),
+    "posts",  # a post's page, its changes and its live status (shared/console/pages/posts.py)
+)
 # Reached without a session (their POSTs still need the CSRF token).
 PUBLIC_ENDPOINTS = frozenset({"console.sign_in", "console.sign_in_google", "console.sign_in_local", "console.asset"})
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -154,7 +157,9 @@ def _csrf_refused(exc: CSRFError):
 
 def _api_error(exc: ApiError):
     titles = {401: "Not signed in", 403: "Not allowed", 404: "Not found", 409: "Conflict", 429: "Too many requests"}
-    return render.error_page(exc.status, titles.get(exc.status, "Refused"), exc.detail)
+    response = render.error_page(exc.status, titles.get(exc.status, "Refused"), exc.detail)
+    response.headers.update(exc.headers)  # Retry-After on a 429 or 503
+    return response
 
 
 def _http_error(exc: HTTPException):

@@ -244,6 +244,11 @@ class Repository:
         snap = self.db.collection(ACCOUNTS).document(account_id).get()
         return snap.to_dict() if snap.exists else None
 
+    def accounts_by_id(self, account_ids: set[str] | list[str]) -> dict[str, dict]:
+        """Many accounts in one batched read (the calendar's accounts: their handles and caps)."""
+        refs = [self.db.collection(ACCOUNTS).document(i) for i in sorted(set(account_ids))]
+        return {s.id: s.to_dict() for s in self.db.get_all(refs) if s.exists} if refs else {}
+
     def put_account(self, account_id: str, account: dict) -> None:
         self.db.collection(ACCOUNTS).document(account_id).set(account)
 

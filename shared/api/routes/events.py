@@ -23,20 +23,27 @@ _EVENT_STREAM = {
 def content_events(path: ContentPath):
     """Watch a content item's posts move (fed by a Firestore listener, not polling). Streams are
     bounded per user (429) and per instance (503), see shared/api/streams.py."""
-    import flask
-
     from shared import services
     from shared.api.app import current_principal
-    from shared.runtime.config import get_config
-    from shared.stores.live_status import content_events as stream
 
     repo = services.repository()
     if repo.get_content(path.content_id) is None:
         raise not_found("content", path.content_id)
+    return event_stream(repo, path.content_id, current_principal().user)
+
+
+def event_stream(repo, content_id: str, user: str):
+    """The live-status stream of a content item as a response, in one of this instance's stream slots
+    (`user`'s: ApiError 429 or 503 when none is free). The API's route and the console's serve it."""
+    import flask
+
+    from shared.runtime.config import get_config
+    from shared.stores.live_status import content_events as stream
+
     config = get_config()
-    release = _slots(config).acquire(current_principal().user)
+    release = stream_slots(config).acquire(user)
     try:
-        events = stream(repo.db, path.content_id, stream_seconds=config.api_stream_seconds,
+        events = stream(repo.db, content_id, stream_seconds=config.api_stream_seconds,
                         heartbeat_seconds=config.api_stream_heartbeat_seconds,
                         idle_seconds=config.api_stream_idle_seconds)
         response = flask.Response(flask.stream_with_context(_releasing(events, release)), status=200,
@@ -58,8 +65,8 @@ def _releasing(events, release):
         release()
 
 
-def _slots(config):
-    """This instance's stream counts (kept on the app: one per instance)."""
+def stream_slots(config):
+    """This instance's stream counts (kept on the app: one per instance, whichever route opens the stream)."""
     import flask
 
     from shared.api.streams import StreamSlots, request_threads
