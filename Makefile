@@ -8,7 +8,7 @@ TERRAFORM ?= terraform
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: venv browser axe demo test test-fast lint emulators-check soak bench loadtest smoke clean
+.PHONY: venv browser axe swagger-ui demo test test-fast lint emulators-check soak bench loadtest smoke clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,25 @@ $(AXE_DIR)/.version-$(AXE_VERSION):
 	touch $@
 axe: $(AXE_DIR)/.version-$(AXE_VERSION)
 
+# Swagger UI, the API's interactive documentation at /docs (shared/console/api_docs.py): swagger-ui-dist from the
+# npm registry at a pinned version whose tarball must match the registry's integrity hash. Vendored, not cached:
+# its bundle, stylesheet, Apache-2.0 licence, bundled licences and package.json are committed under
+# shared/console/static/swagger-ui, because a function's zip holds shared/ as the checkout has it and nothing is
+# built at deploy time. Run this after changing the pin; on the same pin it writes the same bytes (no git diff).
+SWAGGER_UI_VERSION := 5.36.0
+SWAGGER_UI_INTEGRITY := sha512-Lt6/Kb0gXmLdiabLhvso4VdJP9V7qJWB0zh0gzeXUV3+CMOTzMmvpJRSXN7EAjfwixwmoi9ezDbLHiexC7lA9A==
+SWAGGER_UI_DIR := shared/console/static/swagger-ui
+SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt swagger-ui.css LICENSE package.json
+swagger-ui:
+	rm -rf .cache/swagger-ui && mkdir -p .cache/swagger-ui
+	cd .cache/swagger-ui && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) >/dev/null
+	@got="sha512-$$(openssl dgst -sha512 -binary .cache/swagger-ui/swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz | base64 -w0)"; \
+	if [ "$$got" != "$(SWAGGER_UI_INTEGRITY)" ]; then echo "swagger-ui: swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz is $$got, expected $(SWAGGER_UI_INTEGRITY)" >&2; exit 1; fi
+	rm -rf $(SWAGGER_UI_DIR) && mkdir -p $(SWAGGER_UI_DIR)
+	tar -xzf .cache/swagger-ui/swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz -C $(SWAGGER_UI_DIR) --strip-components=1 \
+		$(addprefix package/,$(SWAGGER_UI_FILES))
+	rm -rf .cache/swagger-ui
+
 test: venv browser axe
 	$(PY) -m pytest -q tests
 
@@ -122,6 +141,7 @@ COLDSTART_ARGS ?=
 bench: venv
 	$(PY) -m infra.local.bench --posts 100 1000 $(BENCH_ARGS)
 	$(PY) -m infra.local.coldstart $(COLDSTART_ARGS)
+	$(PY) -m infra.local.console_bench $(CONSOLE_BENCH_ARGS)
 
 # Benchmark, not part of `make test`: 20 locust users for 60 s against the api of the local stack (127.0.0.1 only):
 # list, calendar, campaigns, create, approve, reschedule one hot post, 50 live-status streams held, one user

@@ -271,7 +271,7 @@ def table_rows(html: str, table_id: str) -> list[list[str]]:
 
 
 def expected_day_cells(day: dict) -> list[str]:
-    from shared.analytics.page import count_text, rate_text
+    from shared.analytics.charts import count_text, rate_text
     from shared.model.platform import display_name
 
     return [day["date"], display_name(day["platform"]), count_text(day["posts"]),

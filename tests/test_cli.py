@@ -7,7 +7,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import jwt
@@ -401,3 +403,23 @@ def test_list_commands_show_the_range_and_total(capsys, env, api_url):
     assert "Launch" in out and out.rstrip().endswith("showing 1-1 of 1 campaigns")
     code, out, _ = cli(capsys, *as_user(env, api_url), "campaigns", "posts", "launch")
     assert out.rstrip().endswith("showing 1-3 of 3 posts")
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`postgate calendar | head`: the CLI stops quietly when its reader has closed the pipe (here
+    closed before the CLI starts, so its first write meets it every time)."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        env = {**os.environ, "PYTHONPATH": str(repo), "POSTGATE_SECRET_BACKEND": "env",
+               "POSTGATE_SECRET_API_JWT_KEY": "k" * 40}  # `postgate token` needs no API: it prints at once
+        done = subprocess.run([sys.executable, "-m", "shared.cli", "token", "--user", "a@example.com", "--role", "editor"],
+                              cwd=repo, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60, env=env)
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
+    assert done.returncode == 141, done.returncode  # 128 + SIGPIPE, as a shell reports a tool stopped by the pipe

@@ -34,6 +34,13 @@ def test_next_refuses_anything_else(value):
     ("/console/queue", "/console/calendar"), ("/console/queue", "/console/"), ("/console/", "/console/queue"),
     ("/console", "/console/queue"), ("/console/posts/abc", "/console/queue?campaign=a"),
     ("/console/sign-in/local", "/console/static/0123/console.css"), ("/console/queue", "/console/a:b"),
+    ("/console/posts/abc/cancel", "/console/posts/abc?done=cancelled"), ("/console/posts/abc", "/console/calendar"),
+    ("/console/contents/c1/events", "/console/contents/c1"), ("/console/posts/abc/", "/console/posts/abc"),
+    ("/console/campaigns/spring", "/console/campaigns"), ("/console/campaigns/spring", "/console/campaigns?skip=50"),
+    ("/console/accounts/x/test", "/console/accounts"), ("/console/campaigns/spring", "/console"),
+    ("/console/campaigns/spring", "/console/"),
+    ("/console/youtube/ytm-1/decision", "/console/youtube/ytm-1?decided=approve"),
+    ("/console/youtube/ytm-1/decision", "/console/youtube/ytm-1"), ("/console/youtube/new", "/console/youtube"),
 ])
 def test_relative_links_resolve_to_the_target_under_any_prefix(here, target):
     link = relative(target, here)
@@ -47,12 +54,15 @@ def test_the_csp_has_no_inline_allowance_and_googles_origins_only_when_asked():
 
     plain = content_security_policy(media_origin="http://127.0.0.1:4443")
     assert plain == ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: "
-                     "http://127.0.0.1:4443; media-src http://127.0.0.1:4443; connect-src 'self'; form-action 'self'; "
+                     "http://127.0.0.1:4443; media-src 'self' http://127.0.0.1:4443; connect-src 'self'; form-action 'self'; "
                      "frame-ancestors 'none'; base-uri 'none'")
     google = content_security_policy(media_origin="https://storage.googleapis.com", google_sign_in=True)
     assert "script-src 'self' https://accounts.google.com/gsi/client;" in google
     assert "frame-src https://accounts.google.com/gsi/;" in google
     assert "unsafe" not in plain + google
+    consent = content_security_policy(media_origin="http://127.0.0.1:4443",
+                                      form_targets=("https://www.tiktok.com", "https://x.com", "https://x.com"))
+    assert "form-action 'self' https://www.tiktok.com https://x.com;" in consent
 
 
 def test_an_editor_may_not_do_what_needs_an_approver_and_an_approver_may_do_both():
@@ -97,12 +107,12 @@ def test_local_sign_in_needs_the_setting_and_a_local_secret_backend(backend, set
 def test_every_static_file_has_a_fingerprint_of_its_content():
     import hashlib
 
-    from shared.console.assets import STATIC_DIR, assets
+    from shared.console.assets import BORROWED, STATIC_DIR, assets
 
     found = assets()
-    assert {"console.css", "console.js", "sign-in.js"} <= set(found)
+    assert {"console.css", "console.js", "sign-in.js", "campaign-charts.css"} <= set(found)
     for name, asset in found.items():
-        assert asset.digest == hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:16]
+        assert asset.digest == hashlib.sha256(BORROWED.get(name, STATIC_DIR / name).read_bytes()).hexdigest()[:16]
 
 
 @pytest.mark.parametrize("seconds, text", [(0, "0 min"), (59 * 60, "59 min"), (3600, "1 h"), (47 * 3600, "47 h"),

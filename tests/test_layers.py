@@ -28,8 +28,9 @@ LAZY_SHARED = {
         "shared.handlers.analytics", "shared.handlers.approval", "shared.handlers.dispatch", "shared.handlers.generate",
         "shared.handlers.publish", "shared.handlers.reports", "shared.handlers.status_poll",
         "shared.handlers.token_refresh", "shared.api.app")},
-    ("shared.console.mount", "shared.console.site"): "the console's blueprint, Flask-WTF and templates load when "
-                                                      "the api function's app is built, at its first request",
+    **{("shared.console.mount", page): "the console's blueprint, Flask-WTF and templates load when the api "
+                                       "function's app is built, at its first request"
+       for page in ("shared.console.site", "shared.console.api_docs")},
 }
 
 

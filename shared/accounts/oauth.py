@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from shared.errors import AuthError, ConfigError, PermanentError, PostgateError, TransientError
 from shared.model.account import Account
@@ -103,7 +103,11 @@ def app_credentials(secrets: SecretStore, config: Config, platform: str) -> dict
 
 
 def start_connect(repo: Repository, secrets: SecretStore, config: Config, *, account_id: str, account: Account,
-                  user: str, redirect_after: str | None, now: datetime) -> ConnectStart:
+                  user: str, redirect_after: str | None, now: datetime, return_to: str | None = None) -> ConnectStart:
+    """`return_to`: a path of this app (the console's accounts page) the callback sends the browser back
+    to with the outcome, instead of answering with its own page (see `returning`)."""
+    if return_to is not None and not _is_app_path(return_to):
+        raise ValueError(f"return_to must be a path of this app, not {return_to!r}")
     platform = account["platform"]
     request = adapter_for(platform).authorization_request(config, account)
     client = app_credentials(secrets, config, platform)
@@ -118,7 +122,7 @@ def start_connect(repo: Repository, secrets: SecretStore, config: Config, *, acc
     repo.put_oauth_state(_state_id(state), {
         "account_id": account_id, "platform": platform, "user": user, "code_verifier": verifier,
         "redirect_uri": params["redirect_uri"], "redirect_after": redirect_after, "created_at": now,
-        "expires_at": expires_at, "used_at": None})
+        "expires_at": expires_at, "used_at": None, "return_to": return_to})
     log_event(log, logging.INFO, "account connect started", account_id=account_id, platform=platform, by=user)
     url = request["url"]
     return ConnectStart(url + ("&" if "?" in url else "?") + urlencode(params), state, expires_at)
@@ -199,3 +203,61 @@ def finish_connect(repo: Repository, secrets: SecretStore, config: Config, *, st
     log_event(log, logging.INFO, "account connected", account_id=account_id, platform=platform,
               by=record.get("user"), platform_account_id=who["platform_account_id"])
     return Connected(account_id, platform, who["platform_account_id"], who.get("name"), record.get("redirect_after"))
+
+
+# -- back to the page that started it -------------------------------------------------------------
+# A connect started from the console comes back to the console: the callback notes the outcome on the
+# state record and sends the browser to `return_to?connect=<state id>`, and the page shows that outcome
+# to the person who started it. The target is stored server-side by our own code, never read from the
+# platform's answer, so the callback cannot be made to redirect anywhere else.
+
+OUTCOME_DETAIL_CHARS = 500
+
+
+@dataclass(frozen=True)
+class ConnectOutcome:
+    account_id: str
+    user: str
+    connected: bool
+    detail: str
+
+
+def _is_app_path(path: str) -> bool:
+    return path.startswith("/") and not path.startswith("//") and "\\" not in path and "?" not in path
+
+
+def connected_text(done: Connected) -> str:
+    """What the callback says when an account is connected."""
+    return f"Postgate can now publish to {done.platform} account {done.name or done.platform_account_id} ({done.account_id})."
+
+
+def returning(repo: Repository, state: str, *, connected: bool, detail: str) -> str | None:
+    """Where the callback sends the browser for a connect a console page started: its `return_to`
+    with `?connect=<state id>`, after noting the outcome on the state record (the first outcome
+    stays: a replayed callback does not overwrite it). None for an API caller's connect, an unknown
+    state, or a state without a stored target: the callback answers as it always has."""
+    record = repo.oauth_state(_state_id(state))
+    if not record or not isinstance(record.get("return_to"), str) or not _is_app_path(record["return_to"]):
+        return None
+    if record.get("outcome") is None:
+        repo.update_oauth_state(_state_id(state), {"outcome": "connected" if connected else "refused",
+                                                   "outcome_detail": detail[:OUTCOME_DETAIL_CHARS]})
+    return f"{record['return_to']}?connect={_state_id(state)}"
+
+
+def outcome_of(repo: Repository, state_id: str) -> ConnectOutcome | None:
+    """The noted outcome of a console-started connect (`state_id` from the `connect` parameter); None
+    when there is none (not an id we issued, or the callback has not run)."""
+    if not (len(state_id) == 64 and all(c in "0123456789abcdef" for c in state_id)):
+        return None
+    record = repo.oauth_state(state_id)
+    if not record or record.get("outcome") not in ("connected", "refused"):
+        return None
+    return ConnectOutcome(str(record.get("account_id")), str(record.get("user")), record["outcome"] == "connected",
+                          str(record.get("outcome_detail") or ""))
+
+
+def authorize_origin(config: Config, account: Account) -> str:
+    """The scheme and host of the platform's consent page for `account` (where Connect sends the browser)."""
+    parts = urlsplit(adapter_for(account["platform"]).authorization_request(config, account)["url"])
+    return f"{parts.scheme}://{parts.netloc}"

@@ -70,6 +70,15 @@ class CampaignNumbers(BaseModel):
     model_config = {"populate_by_name": True}
 
 
+def range_refusal(start: date, end: date) -> str | None:
+    """Why numbers from `start` to `end` cannot be asked for (the end is what to change), or None."""
+    if end < start:
+        return "`to` is before `from`"
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        return f"at most {MAX_RANGE_DAYS} days at once"
+    return None
+
+
 def campaign_numbers(bq: bigquery.Client, project: str, campaign: str, start: date, end: date) -> CampaignNumbers:
     """Days from `start` to `end` (inclusive, UTC) and the totals of that range. Both queries run at once."""
     from google.cloud import bigquery

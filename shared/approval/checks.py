@@ -22,7 +22,7 @@ from shared.approval.refusals import (
 )
 from shared.approval.tokens import LinkClaims
 from shared.content.targets import validate_for_targets
-from shared.content.versions import void_for_changed_media
+from shared.content.versions import changes_since, void_for_changed_media
 from shared.errors import MediaChanged, ValidationError
 from shared.model.content import ContentItem
 from shared.stores.posts import APPROVALS, Repository
@@ -68,7 +68,7 @@ def check_decidable(claims: LinkClaims, content: ContentItem | None, *, used: bo
             message = ("The post was edited after this link was sent, so this link no longer applies. A new approval "
                        "request is needed.")
         raise ContentChanged(message, shown_hash=claims.content_hash, current_hash=content.content_hash,
-                             current_version=content.version)
+                             current_version=content.version, changes=changes_since(content, claims.content_hash))
     return content
 
 

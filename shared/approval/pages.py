@@ -1,6 +1,8 @@
 """The approval link's answers: every HTML page (review, outcome, refusal) with its status, and the
 security headers every approval response carries. The only place approval HTML is made: the
-decision code returns results or raises refusals, and these pages render them.
+decision code returns results or raises refusals, and these pages render them. What a post will
+look like on each platform is a template file (templates/approval/post_preview.html) that the
+console's approval queue renders too.
 
 Autoescaped (generated captions are untrusted text). The one stylesheet and the one script are
 inline and allowed by their SHA-256 in the Content-Security-Policy, so no other script can run.
@@ -13,11 +15,12 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import Environment, Template, select_autoescape
+from jinja2 import Environment, FileSystemLoader, Template, select_autoescape
 
 from shared.approval.refusals import (
     DecisionBusy,
@@ -35,7 +38,11 @@ if TYPE_CHECKING:  # annotations only: the models load pydantic, which this modu
     from shared.model.content import ContentItem
     from shared.model.post import Post
 
-_env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+# The markup shared with the console's approval queue (what a post will look like on each platform)
+# lives in files here: templates/approval/post_preview.html.
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+_env = Environment(loader=FileSystemLoader(TEMPLATES_DIR),
+                   autoescape=select_autoescape(default=True, default_for_string=True))
 
 _STYLE = """
 *{box-sizing:border-box}
@@ -112,21 +119,10 @@ _SHELL = page_template("""<p id="status">Opening the post for review…</p>
 <input type="hidden" name="token" value=""><input type="hidden" name="tz" value=""></form>
 <script>""" + _SCRIPT + """</script>""")
 
-_REVIEW = page_template("""
+_REVIEW = page_template("""{% from "approval/post_preview.html" import post_preview %}
 <p class="muted">Campaign <strong>{{ content.campaign }}</strong> · requested by {{ content.requested_by }} ·
 version {{ content.version }}</p>
-<h2>When</h2><p class="when">{{ when }}</p>
-{% if media %}<h2>Media</h2><p class="muted">The exact files that were submitted for approval.</p>
-<div class="media">{% for m in media %}<figure>
-{% if m.kind == "video" %}<video class="media-preview" controls preload="metadata" playsinline src="{{ m.url }}"></video>
-{% else %}<img class="media-preview" src="{{ m.url }}" alt="{{ m.label }}">{% endif %}
-<figcaption>{{ m.label }} · {{ m.name }} · {{ m.size }} · {{ m.content_type }}</figcaption></figure>{% endfor %}</div>{% endif %}
-<h2>Will be posted to {{ cards|length }} {{ "account" if cards|length == 1 else "accounts" }}</h2>
-{% for c in cards %}<section class="target" data-platform="{{ c.platform }}" data-account="{{ c.account_id }}">
-<h3>{{ c.platform_name }} · {{ c.handle }}</h3>
-<div class="muted">{{ c.text_label }}</div><div class="text">{{ c.text }}</div>
-<dl>{% for label, value in c.fields %}<dt>{{ label }}</dt><dd>{{ value }}</dd>{% endfor %}
-<dt>Media</dt><dd>{{ c.media or "none" }}</dd></dl></section>{% endfor %}
+{{ post_preview(when, media, cards) }}
 <form method="post"><input type="hidden" name="token" value="{{ approve_token }}">
 <input type="hidden" name="tz" value="{{ tz }}">
 <button class="approve" type="submit" name="action" value="approve">Approve and publish</button></form>
@@ -275,15 +271,30 @@ def decided_answer(content: ContentItem, decision: str, reason: str | None, due:
 def _decision_page(content: ContentItem, decision: str, reason: str | None, due: list[Post], scheduled: list[Post],
                    accounts: Mapping[str, Account], zone: ZoneInfo) -> str:
     if decision == "rejected":
-        note = f"Reason recorded for {content.requested_by}: {reason}" if reason else "No reason was given."
-        return result_page("Rejected", "Rejected. Nothing will be published.", note=note)
+        return result_page("Rejected", REJECTED_MESSAGE, note=rejected_note(content, reason))
+    return result_page("Approved", approved_message(content, due, scheduled),
+                       recap=decision_recap(due, scheduled, accounts, zone), recap_title="Where and when",
+                       note="Platforms may take a few minutes to process a video. You can close this page.")
+
+
+REJECTED_MESSAGE = "Rejected. Nothing will be published."
+
+
+def rejected_note(content: ContentItem, reason: str | None) -> str:
+    return f"Reason recorded for {content.requested_by}: {reason}" if reason else "No reason was given."
+
+
+def approved_message(content: ContentItem, due: list[Post], scheduled: list[Post]) -> str:
+    return (f"Approved version {content.version} of the post for campaign “{content.campaign}”. "
+            f"{len(due)} post(s) are on their way now" + (f", {len(scheduled)} scheduled" if scheduled else "") + ".")
+
+
+def decision_recap(due: list[Post], scheduled: list[Post], accounts: Mapping[str, Account], zone: ZoneInfo) -> list[str]:
+    """Where and when each approved post goes, one line each (`accounts` by id)."""
     recap = []
     for post in [*due, *scheduled]:
         handle = accounts.get(post.account_id, {}).get("handle")
         where = f"{display_name(post.platform)} · {'@' + str(handle).lstrip('@') if handle else post.account_id}"
         when = "publishing now" if post.status == "queued" else f"scheduled for {when_text(post.scheduled_at, zone)}"
         recap.append(f"{where}: {when}")
-    message = (f"Approved version {content.version} of the post for campaign “{content.campaign}”. "
-               f"{len(due)} post(s) are on their way now" + (f", {len(scheduled)} scheduled" if scheduled else "") + ".")
-    return result_page("Approved", message, recap=recap, recap_title="Where and when",
-                       note="Platforms may take a few minutes to process a video. You can close this page.")
+    return recap

@@ -46,13 +46,17 @@ class AlreadyDecided(NothingToDecide):
 
 
 class ContentChanged(NothingToDecide):
-    """The content changed since the version the link (or the API caller) was shown."""
+    """The content changed since the version the link (or the API caller) was shown. `changes`:
+    each newer version since the one shown, oldest first, as a sentence (what changed, why, when);
+    empty when the version shown is not in the item's history."""
 
-    def __init__(self, message: str, *, shown_hash: str, current_hash: str, current_version: int):
+    def __init__(self, message: str, *, shown_hash: str, current_hash: str, current_version: int,
+                 changes: tuple[str, ...] = ()):
         super().__init__("content_changed", message)
         self.shown_hash = shown_hash
         self.current_hash = current_hash
         self.current_version = current_version
+        self.changes = changes
 
 
 class MediaChangedSinceShown(Refusal):

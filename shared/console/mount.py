@@ -1,4 +1,5 @@
-"""Adds the console to the API's Flask app (functions/api/main.py registers this in shared.api.mounts.MOUNTS).
+"""Adds the console and the API's documentation page (/docs) to the API's Flask app (functions/api/main.py
+registers this in shared.api.mounts.MOUNTS).
 
 Only the standard library and shared/ load with this module: the blueprint, Flask-WTF and the templates
 load when the app is built, at the function's first request (cold start, tests/test_coldstart.py)."""
@@ -14,8 +15,10 @@ CONSOLE_PATH = "/console/"
 
 
 def mount_console(app: Any) -> list[str]:
-    """Register the console on `app`; the names of the blueprints that authenticate their own requests
-    (by the console's session)."""
+    """Register the console and the API's documentation page (/docs) on `app`; the names of the blueprints
+    that authenticate their own requests: the console by its session; /docs asks for nothing, as the
+    OpenAPI document it shows does not."""
+    from shared.console import api_docs
     from shared.console.site import install
 
-    return [install(app, CONSOLE_PATH.rstrip("/"))]
+    return [install(app, CONSOLE_PATH.rstrip("/")), api_docs.install(app)]

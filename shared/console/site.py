@@ -24,7 +24,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from shared.api.errors import ApiError
 from shared.console import render, signin
 from shared.console.assets import digest_of, serve
-from shared.console.security import CLOUD_STORAGE, origin_of, security_headers
+from shared.console.security import CLOUD_STORAGE, FORM_TARGETS, origin_of, security_headers
 from shared.console.session import (
     SESSION_LIFETIME,
     configure,
@@ -44,7 +44,10 @@ log = logging.getLogger("postgate.console")
 NAME = "console"
 # The console's page modules (shared/console/pages/<name>.py, each with `register(bp)`). A section of the
 # navigation whose module does not exist yet shows a "not built yet" page instead.
-PAGE_MODULES = tuple(item.page for item in render.NAV)
+PAGE_MODULES = (
+    *(item.page for item in render.NAV),
+    "posts",  # a post's page, its changes and its live status (shared/console/pages/posts.py)
+)
 # Reached without a session (their POSTs still need the CSRF token).
 PUBLIC_ENDPOINTS = frozenset({"console.sign_in", "console.sign_in_google", "console.sign_in_local", "console.asset"})
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -62,8 +65,8 @@ def install(app, prefix: str) -> str:
     CSRFProtect(app)
     bp = flask.Blueprint(NAME, __name__, url_prefix=prefix, template_folder="templates")
     bp.before_request(_guard)
-    bp.after_request(_headers)
-    bp.context_processor(lambda: {"url": url, "asset": asset_url, "waiting_count": render.waiting_count})
+    bp.after_request(add_headers)
+    bp.context_processor(template_helpers)
     bp.register_error_handler(CSRFError, _csrf_refused)
     bp.register_error_handler(ApiError, _api_error)
     bp.register_error_handler(HTTPException, _http_error)
@@ -84,6 +87,11 @@ def install(app, prefix: str) -> str:
     bp.add_url_rule("/<path:rest>", "not_found", _not_found, methods=sorted(STATE_CHANGING | {"GET"}))
     app.register_blueprint(bp)
     return NAME
+
+
+def template_helpers() -> dict:
+    """What console templates call: url(endpoint), asset(name), waiting_count()."""
+    return {"url": url, "asset": asset_url, "waiting_count": render.waiting_count}
 
 
 def asset_url(name: str) -> str:
@@ -120,11 +128,13 @@ def _guard():
     return None
 
 
-def _headers(response):
+def add_headers(response):
+    """The CSP and the other headers of every console answer (shared/console/security.py)."""
     config = get_config()
     media = origin_of(config.signed_url_endpoint) if config.signed_url_endpoint else CLOUD_STORAGE
     headers = security_headers(media_origin=media, google_sign_in=flask.g.get("console_google_sign_in", False),
-                               media_uploads=flask.g.get("console_media_uploads", False))
+                               media_uploads=flask.g.get("console_media_uploads", False),
+                               form_targets=flask.g.get(FORM_TARGETS, ()))
     response.headers.update(headers)
     response.headers.setdefault("Cache-Control", "no-store")  # pages hold people's work; assets set their own
     return response
@@ -147,7 +157,9 @@ def _csrf_refused(exc: CSRFError):
 
 def _api_error(exc: ApiError):
     titles = {401: "Not signed in", 403: "Not allowed", 404: "Not found", 409: "Conflict", 429: "Too many requests"}
-    return render.error_page(exc.status, titles.get(exc.status, "Refused"), exc.detail)
+    response = render.error_page(exc.status, titles.get(exc.status, "Refused"), exc.detail)
+    response.headers.update(exc.headers)  # Retry-After on a 429 or 503
+    return response
 
 
 def _http_error(exc: HTTPException):

@@ -22,6 +22,10 @@ def relative(target: str, here: str) -> str:
     path, sep, query = target.partition("?")
     base = here.rsplit("/", 1)[0] + "/"  # the "directory" the browser resolves against
     rel = "./" if path == base else posixpath.relpath(path, base)
+    if rel.rsplit("/", 1)[-1] in (".", "..") and not path.endswith("/"):
+        # The target is a "directory" of this page named without its slash (/console/campaigns seen from
+        # /console/campaigns/x): "." would add the slash, so step out and name it.
+        rel = posixpath.normpath(f"{rel}/../{posixpath.basename(path)}")
     if path.endswith("/") and not rel.endswith("/"):
         rel += "/"
     if ":" in rel.split("/", 1)[0]:  # a first segment with a colon would read as a scheme

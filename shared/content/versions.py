@@ -1,17 +1,19 @@
 """Content versions: a change to an item's text or media makes a new version with a new hash,
-voids its approval (kept in the history) and sends its unclaimed posts back for approval, in one
-transaction (invariant 1)."""
+voids its approval (kept in the history, with what changed) and sends its unclaimed posts back for
+approval, in one transaction (invariant 1). `changes_since` reads that history back as sentences: what
+an approver who was shown an older version needs to hear."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from shared.errors import ValidationError
 from shared.model.content import ContentItem, MediaRef
 from shared.model.disclosure import carry_ai_flags
 from shared.model.post import Post, post_id_for
 from shared.model.state_machine import transition
-from shared.runtime.clock import utcnow
+from shared.runtime.clock import as_utc, utcnow
 from shared.runtime.logging import log_event
 from shared.stores.posts import Repository, dump, new_transaction, run_with_contention_retry
 from shared.stores.protocols import MediaStore
@@ -52,8 +54,9 @@ def reopen_for_approval(repo: Repository, content_id: str, *, expected_hash: str
             "media": media if media is not None else content.media,
         })
         digest = new.current_hash()
+        changed = [name for name in ("caption", "hashtags", "media") if getattr(new, name) != getattr(content, name)]
         voided = {"version": content.version, "content_hash": content.content_hash, "voided_at": now,
-                  "reason": reason, "approval": dump(content.approval) if content.approval else None}
+                  "reason": reason, "changed": changed, "approval": dump(content.approval) if content.approval else None}
         new = new.model_copy(update={"content_hash": digest, "version": content.version + 1, "status": "pending_approval",
                                      "approval": None, "approval_history": [*content.approval_history, voided],
                                      "updated_at": now})
@@ -100,3 +103,22 @@ def edit_content(repo: Repository, content_id: str, *, caption: str | None = Non
     if reopened is None:
         raise ValidationError(f"content {content_id} changed while it was being edited; try again", field="content_id")
     return reopened
+
+
+def changes_since(content: ContentItem, shown_hash: str) -> tuple[str, ...]:
+    """Each version made since the one whose hash is `shown_hash`, oldest first, as a sentence: what
+    changed, why and when ("Version 1 → 2 on 2031-06-02 14:03 UTC: caption changed (edited by ...)").
+    Empty when that version is not in the item's history (never one of its versions)."""
+    voided = [entry for entry in content.approval_history if "voided_at" in entry]
+    start = next((i for i, entry in enumerate(voided) if entry.get("content_hash") == shown_hash), None)
+    if start is None:
+        return ()
+    sentences = []
+    for entry in voided[start:]:
+        version, at = entry.get("version"), entry.get("voided_at")
+        what = " and ".join(entry.get("changed") or []) or "content"
+        when = f" on {as_utc(at):%Y-%m-%d %H:%M} UTC" if isinstance(at, datetime) else ""
+        step = f"Version {version} → {version + 1}" if isinstance(version, int) else "A new version"
+        why = f" ({entry['reason']})" if entry.get("reason") else ""
+        sentences.append(f"{step}{when}: {what} changed{why}.")
+    return tuple(sentences)

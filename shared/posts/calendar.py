@@ -1,16 +1,20 @@
 """The calendar: posts between two local dates, grouped by day in the reader's time zone.
 
 A post is on the local day of its `when()` (scheduled_at, else created_at; see shared/posts/service.py),
-so a post at 23:30 UTC is on the next day in Europe/Berlin.
+so a post at 23:30 UTC is on the next day in Europe/Berlin. A day on which an account has its cap of
+posts is marked (accounts_at_cap).
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from shared.model.account import Account
 from shared.model.content import ContentItem
 from shared.model.post import Post
-from shared.posts.service import posts_between, when
+from shared.posts.service import COUNTED_FOR_CAP, daily_cap, posts_between, when
 from shared.stores.posts import Repository
 
 
@@ -26,3 +30,27 @@ def calendar(repo: Repository, first: date, last: date, zone,
         if local_day in days:
             days[local_day].append(post)
     return list(days.items()), repo.contents_by_id({p.content_id for p in posts})
+
+
+@dataclass(frozen=True)
+class AtCap:
+    """An account with as many posts on one day as its posts-per-day cap allows."""
+
+    account_id: str
+    posts: int
+    cap: int
+
+
+def accounts_at_cap(days: list[tuple[date, list[Post]]], accounts: dict[str, Account]) -> dict[date, list[AtCap]]:
+    """Per day of `days` (calendar()'s), the accounts at their cap on it: posts counted against the cap
+    (COUNTED_FOR_CAP: approved and on, published included) reaching the account's daily cap (daily_cap:
+    its own limits, else its platform's defaults -- the limits the publisher holds with its slots in
+    shared/publishing/limits.py). Days without one are left out."""
+    full: dict[date, list[AtCap]] = {}
+    for day, posts in days:
+        counted = Counter(p.account_id for p in posts if p.status in COUNTED_FOR_CAP)
+        reached = [AtCap(account_id, n, cap) for account_id, n in sorted(counted.items())
+                   if (cap := daily_cap(accounts.get(account_id))) is not None and n >= cap]
+        if reached:
+            full[day] = reached
+    return full

@@ -40,6 +40,11 @@ class AccountRecords:
         snap = self._account_ref(account_id).get()
         return account_of(snap.to_dict()) if snap.exists else None
 
+    def accounts_by_id(self, account_ids: set[str] | list[str]) -> dict[str, Account]:
+        """Many accounts in one batched read (the calendar's accounts: their handles and caps)."""
+        refs = [self._account_ref(i) for i in sorted(set(account_ids))]
+        return {s.id: account_of(s.to_dict() or {}) or {} for s in self.db.get_all(refs) if s.exists} if refs else {}
+
     def put_account(self, account_id: str, account: Account | Mapping[str, Any]) -> None:
         self._account_ref(account_id).set(dict(account))
 
@@ -84,6 +89,13 @@ class AccountRecords:
     # -- OAuth connect states ----------------------------------------------------------------------
     def put_oauth_state(self, state_id: str, record: Mapping[str, object]) -> None:
         self.db.collection(OAUTH_STATES).document(state_id).set(dict(record))
+
+    def oauth_state(self, state_id: str) -> dict[str, Any] | None:
+        snap = self.db.collection(OAUTH_STATES).document(state_id).get()
+        return snap.to_dict() if snap.exists else None
+
+    def update_oauth_state(self, state_id: str, fields: Mapping[str, object]) -> None:
+        self.db.collection(OAUTH_STATES).document(state_id).update(dict(fields))
 
     def spend_oauth_state(self, state_id: str, now: datetime) -> dict[str, Any] | StateRefusal:
         """The stored request, marked used in the same transaction (single use); or why not. One

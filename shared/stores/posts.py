@@ -60,20 +60,23 @@ class Repository(AccountRecords):
     def content_ref(self, content_id: str):
         return self.db.collection(CONTENT).document(content_id)
 
-    def count_contents(self, status: str) -> int:
-        """How many content items have this status (the console's "waiting for approval" count): one
-        aggregation query, billed as one read per 1000 items counted."""
+    def _contents_where(self, status: str, campaign: str | None):
         from google.cloud.firestore_v1.base_query import FieldFilter
 
-        [[result]] = self.db.collection(CONTENT).where(filter=FieldFilter("status", "==", status)).count().get()
+        query = self.db.collection(CONTENT).where(filter=FieldFilter("status", "==", status))
+        if campaign is not None:
+            query = query.where(filter=FieldFilter("campaign", "==", campaign))
+        return query
+
+    def count_contents(self, status: str, campaign: str | None = None) -> int:
+        """How many content items have this status (the console's "waiting for approval" count), in
+        `campaign` when named: one aggregation query, billed as one read per 1000 items counted."""
+        [[result]] = self._contents_where(status, campaign).count().get()
         return int(result.value)
 
-    def contents_with_status(self, status: str, limit: int) -> list[ContentItem]:
-        """Content items with this status, oldest first, at most `limit`."""
-        from google.cloud.firestore_v1.base_query import FieldFilter
-
-        query = (self.db.collection(CONTENT).where(filter=FieldFilter("status", "==", status))
-                 .order_by("created_at").limit(limit))
+    def contents_with_status(self, status: str, limit: int, campaign: str | None = None) -> list[ContentItem]:
+        """Content items with this status (in `campaign` when named), oldest first, at most `limit`."""
+        query = self._contents_where(status, campaign).order_by("created_at").limit(limit)
         return [ContentItem.model_validate(d.to_dict()) for d in query.get()]
 
     # -- posts -----------------------------------------------------------------------------
@@ -240,6 +243,10 @@ class Repository(AccountRecords):
     def count_posts(self, equals: dict[str, str]) -> int:
         [[result]] = self._posts_where(equals).count().get()
         return int(result.value)
+
+    def oldest_posts(self, equals: dict[str, str], limit: int) -> list[Post]:
+        """Oldest first (created_at), at most `limit`."""
+        return [Post.model_validate(d.to_dict()) for d in self._posts_where(equals).order_by("created_at").limit(limit).get()]
 
     def page_posts(self, equals: dict[str, str], skip: int, limit: int) -> list[Post]:
         """Newest first (created_at), one page."""

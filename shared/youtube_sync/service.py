@@ -65,8 +65,10 @@ def get_change(repo: Repository, change_id: str) -> MetadataChange | None:
 
 
 def list_changes(repo: Repository, *, post_id: str | None = None, status: str | None = None, skip: int = 0,
-                 limit: int = 50) -> tuple[list[MetadataChange], int]:
-    """Oldest first (the order they were asked in), with the total that matches."""
+                 limit: int = 50, newest_first: bool = False) -> tuple[list[MetadataChange], int]:
+    """Oldest first (the order they were asked in; the console asks for newest first), with the total
+    that matches."""
+    from google.cloud import firestore
     from google.cloud.firestore_v1.base_query import FieldFilter
 
     query = repo.db.collection(CHANGES)
@@ -75,7 +77,8 @@ def list_changes(repo: Repository, *, post_id: str | None = None, status: str | 
     if status:
         query = query.where(filter=FieldFilter("status", "==", status))
     total = int(query.count().get()[0][0].value)
-    snaps = query.order_by("requested_at").offset(skip).limit(limit).stream()
+    direction = firestore.Query.DESCENDING if newest_first else firestore.Query.ASCENDING
+    snaps = query.order_by("requested_at", direction=direction).offset(skip).limit(limit).stream()
     return [MetadataChange.model_validate(s.to_dict()) for s in snaps], total
 
 

@@ -6,9 +6,11 @@ Never answers tokens. Deleting an account leaves its token secret for the operat
 from __future__ import annotations
 
 import html
+import posixpath
 from datetime import datetime
 from typing import Literal
 
+import flask
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -244,18 +246,35 @@ def connect_account(path: AccountPath, body: ConnectBody):
 
 @blueprint.get("/accounts/oauth/callback",
                responses={200: {"description": "a small page saying the account is connected",
-                                "content": {"text/html": {"schema": {"type": "string"}}}}})
+                                "content": {"text/html": {"schema": {"type": "string"}}}},
+                          303: {"description": "a connect started from the console: back to its accounts page, "
+                                               "which shows the outcome (success or refusal)"}})
 def oauth_callback(query: CallbackQuery):
-    """Where the platform sends the browser back (public: the single-use `state` authenticates it)."""
+    """Where the platform sends the browser back (public: the single-use `state` authenticates it). A
+    connect started from the console goes back to the console's accounts page instead of this answer."""
 
     services = get_services()
     try:
         done = oauth.finish_connect(services.repository, services.secrets, services.config, state=query.state,
                                     code=query.code, error=query.error, now=services.now())
     except oauth.ConnectError as exc:
+        console_page = oauth.returning(services.repository, query.state, connected=False, detail=str(exc))
+        if console_page:
+            return _sent_back(console_page)
         raise _refused(exc) from None
+    said = oauth.connected_text(done)
+    console_page = oauth.returning(services.repository, query.state, connected=True, detail=said)
+    if console_page:
+        return _sent_back(console_page)
     back = f'<p><a href="{html.escape(done.redirect_after)}">Back</a></p>' if done.redirect_after else ""
-    page = (f"<!doctype html><meta charset=utf-8><title>Connected</title>"
-            f"<h1>Connected</h1><p>Postgate can now publish to {html.escape(done.platform)} account "
-            f"{html.escape(done.name or done.platform_account_id)} ({html.escape(done.account_id)}).</p>{back}")
+    page = f"<!doctype html><meta charset=utf-8><title>Connected</title><h1>Connected</h1><p>{html.escape(said)}</p>{back}"
     return page, 200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+
+
+def _sent_back(target: str):
+    """303 to a page of this app that started the connect (the console), relative to the callback's own
+    path so that it resolves behind whatever prefix the browser sees."""
+    path, _, query = target.partition("?")
+    response = flask.redirect(posixpath.relpath(path, posixpath.dirname(flask.request.path)) + "?" + query, 303)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -24,7 +24,7 @@ import jwt
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.analytics.campaign import MAX_RANGE_DAYS, CampaignNumbers, campaign_numbers
+from shared.analytics.campaign import MAX_RANGE_DAYS, CampaignNumbers, campaign_numbers, range_refusal
 from shared.analytics.page import campaign_page, security_headers
 from shared.api.auth import ISSUER, ROLES, Principal, current_principal
 from shared.api.errors import ApiError, not_found
@@ -69,10 +69,9 @@ _HTML_PAGE = {"description": "the campaign page: SVG charts and tables of the sa
 
 
 def _checked_range(query: RangeQuery) -> None:
-    if query.to < query.from_:
-        raise ApiError(400, "`to` is before `from`", field="to")
-    if (query.to - query.from_).days + 1 > MAX_RANGE_DAYS:
-        raise ApiError(400, f"at most {MAX_RANGE_DAYS} days at once", field="to")
+    refused = range_refusal(query.from_, query.to)
+    if refused:
+        raise ApiError(400, refused, field="to")
 
 
 def _numbers(campaign_id: str, query: RangeQuery) -> CampaignNumbers:

@@ -23,5 +23,21 @@
     return fetch(url, opts);
   }
 
+  /* The browser's time zone, for the server to show times in (shared/console/zone.py reads the
+     cookie; a page's `?tz=` overrides it). Set on every page, so it follows the device. */
+  function rememberZone() {
+    var zone = "";
+    try {
+      zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    } catch (e) {
+      return;
+    }
+    var cookie = "postgate-tz=" + zone;  // IANA names are cookie-safe: letters, digits, / _ + -
+    if (/^[A-Za-z0-9_+\/-]+$/.test(zone) && document.cookie.split("; ").indexOf(cookie) < 0) {
+      document.cookie = cookie + "; Path=/; Max-Age=31536000; SameSite=Lax; Secure";
+    }
+  }
+
+  rememberZone();
   window.postgate = {csrfToken: csrfToken, send: send};
 })();
