@@ -118,7 +118,7 @@ def identity_token_source(kind: str) -> Callable[[str], str] | None:
 
 def secret_store(project: str | None, secrets_file: str | None):
     """The store the functions read: a file (local stack), the environment, or Secret Manager."""
-    from shared.secrets import operator_secret_store
+    from shared.stores.secrets import operator_secret_store
 
     return operator_secret_store(project, secrets_file)
 

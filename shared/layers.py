@@ -7,14 +7,14 @@ from __future__ import annotations
 # Lowest first. A module belongs to the layer of the longest prefix below that names it.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("shared", "shared.errors", "shared.topology", "shared.layers")),
-    ("runtime", ("shared.runtime", "shared.secrets")),
+    ("runtime", ("shared.runtime",)),
     ("model", ("shared.model",)),
     ("stores", ("shared.stores", "shared.services")),
     ("platforms", ("shared.platforms",)),
     ("pipeline", ("shared.publishing", "shared.content")),
     ("features", ("shared.accounts", "shared.analytics", "shared.approval", "shared.campaigns",
                   "shared.posts", "shared.reports", "shared.youtube_sync")),
-    ("front doors", ("shared.api", "shared.cli", "shared.console", "shared.entrypoints")),
+    ("front doors", ("shared.api", "shared.cli", "shared.console", "shared.entrypoints", "shared.handlers")),
 )
 
 

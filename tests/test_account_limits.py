@@ -68,9 +68,9 @@ def test_burst_of_200_posts_at_one_account_never_exceeds_the_cap(env, sandbox):
 
 def test_a_waiting_post_goes_out_once_a_slot_frees(env, sandbox):
     from shared import entrypoints, services
-    from shared.publishing import limits
     from shared.publishing.publisher import publish_post
     from shared.runtime.config import get_config
+    from shared.stores import posting_caps as limits
 
     _set_cap(1, window_seconds=3600)
     content = entrypoints.generate(brief(upload_video()))
@@ -95,10 +95,10 @@ def test_a_waiting_post_goes_out_once_a_slot_frees(env, sandbox):
 
 def test_a_transient_failure_gives_the_slot_back(env, sandbox):
     from shared import entrypoints, services
-    from shared.platforms.base import Limit
-    from shared.publishing import limits
+    from shared.model.account import Limit
     from shared.publishing.publisher import publish_post
     from shared.runtime.config import get_config
+    from shared.stores import posting_caps as limits
 
     _set_cap(1)
     content = entrypoints.generate(brief(upload_video()))
@@ -107,4 +107,4 @@ def test_a_transient_failure_gives_the_slot_back(env, sandbox):
     outcome = publish_post(due.id, repo=services.repository(), config=get_config(), secrets=services.secrets(),
                            media_store=services.media_store())
     assert outcome.status == "queued" and outcome.retry
-    assert limits.slots_in_use(services.repository().db, ACCOUNT, Limit("posts_per_day", 1, 86400)) == 0
+    assert limits.slots_in_use(services.repository(), ACCOUNT, Limit("posts_per_day", 1, 86400)) == 0

@@ -53,7 +53,7 @@ def _fan_out(*, now=None, config=None, payload=None, message_id=None, page_budge
     from shared.analytics.fanout import PAGES_PER_INVOCATION, pull
 
     work, ticks = [], []
-    summary = pull(services.repository().db, config=config or _config(), payload=payload or {"tick": "analytics"},
+    summary = pull(services.repository(), config=config or _config(), payload=payload or {"tick": "analytics"},
                    send_work=work.append, send_tick=ticks.append, message_id=message_id, now=now,
                    page_budget=page_budget or PAGES_PER_INVOCATION)
     return summary, work, ticks
@@ -142,14 +142,14 @@ def test_a_redelivered_tick_is_the_same_run_and_sends_nothing_twice(env, sandbox
 
 def test_posts_without_a_schedule_are_backfilled_once_and_pulled(env, sandbox):
     from shared import services
-    from shared.analytics import selection
+    from shared.stores import metrics_due
 
     ids = _seed(sandbox, env["access_token"], 3, scheduled=False)
     summary, work, _ = _fan_out()
     assert summary.backfilled == 3 and sorted(work[0]["post_ids"]) == ids
     assert _post(ids[0])["metrics_next_at"] == _post(ids[0])["published_at"]
     # The backfill resumes after what it saw: the next run reads nothing it already handled.
-    assert selection.backfill_schedules(services.repository().db, summary.started_at + timedelta(minutes=1), _config()) == 0
+    assert metrics_due.backfill_schedules(services.repository(), summary.started_at + timedelta(minutes=1), _config()) == 0
 
 
 # -- the schedule ---------------------------------------------------------------------------------------

@@ -174,7 +174,7 @@ def test_heartbeats_then_end_at_the_time_limit_and_the_listener_is_released(env,
 
     baseline = _listener_threads()
     started = time.monotonic()
-    messages = list(content_events(services.repository().db, draft.id, stream_seconds=1.2, heartbeat_seconds=0.3))
+    messages = list(content_events(services.repository(), draft.id, stream_seconds=1.2, heartbeat_seconds=0.3))
     took = time.monotonic() - started
     assert 1.2 <= took < 5
     assert messages[0].startswith(": ") and messages[1].startswith("event: post\n")
@@ -188,7 +188,7 @@ def test_client_leaving_unsubscribes_the_listener(env, draft):
     from shared.stores.live_status import content_events
 
     baseline = _listener_threads()
-    stream = content_events(services.repository().db, draft.id, stream_seconds=60)
+    stream = content_events(services.repository(), draft.id, stream_seconds=60)
     assert next(stream).startswith(": ")
     assert "pending_approval" in next(stream)
     assert _listener_threads() == baseline + 1
@@ -211,8 +211,8 @@ def test_streams_on_one_item_share_one_listener_and_each_sees_every_change(env, 
 
     repo = services.repository()
     baseline = _listener_threads()
-    first = content_events(repo.db, draft.id, stream_seconds=60)
-    second = content_events(repo.db, draft.id, stream_seconds=60)
+    first = content_events(repo, draft.id, stream_seconds=60)
+    second = content_events(repo, draft.id, stream_seconds=60)
     assert next(first).startswith(": ") and "pending_approval" in next(first)
     assert next(second).startswith(": ") and "pending_approval" in next(second)
     assert _listener_threads() == baseline + 1

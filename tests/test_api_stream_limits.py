@@ -109,7 +109,7 @@ def test_a_stream_with_nothing_to_report_ends_when_idle_and_releases_its_listene
 
     baseline = listeners()
     started = time.monotonic()
-    messages = list(content_events(services.repository().db, draft.id, stream_seconds=60, heartbeat_seconds=0.2,
+    messages = list(content_events(services.repository(), draft.id, stream_seconds=60, heartbeat_seconds=0.2,
                                    idle_seconds=0.8))
     assert 0.8 <= time.monotonic() - started < 5
     assert "pending_approval" in messages[1] and ": heartbeat\n\n" in messages

@@ -130,7 +130,7 @@ def test_window_text_names_the_largest_unit_that_divides_the_window():
 
 def test_connect_sends_the_browser_to_the_consent_page_with_a_state_bound_to_the_user(console, env, sandbox):
     from shared import services
-    from shared.accounts.oauth import OAUTH_STATES
+    from shared.stores.accounts import OAUTH_STATES
 
     _account("tiktok-new", status="not_connected")
     token = _signed_in(console, EDITOR)
@@ -226,7 +226,7 @@ def test_connect_not_set_up_says_which_secret_under_the_account(console):
 
 def test_connect_and_test_need_the_csrf_token_and_change_nothing_without_it(console):
     from shared import services
-    from shared.accounts.oauth import OAUTH_STATES
+    from shared.stores.accounts import OAUTH_STATES
 
     _account("tiktok-broken", status="needs_reconnect", status_reason="revoked")
     _signed_in(console)

@@ -197,8 +197,8 @@ def test_unknown_and_expired_states_are_refused(api, env, people):
     from datetime import timedelta
 
     from shared import services
-    from shared.accounts.oauth import OAUTH_STATES
     from shared.runtime.clock import utcnow
+    from shared.stores.accounts import OAUTH_STATES
 
     unknown = api.get("/accounts/oauth/callback?code=abc&state=not-ours")
     assert unknown.status_code == 400 and unknown.get_json()["field"] == "state"
@@ -213,7 +213,7 @@ def test_unknown_and_expired_states_are_refused(api, env, people):
 
 def test_x_refuses_a_code_redeemed_with_the_wrong_pkce_verifier(api, env, people, boxes):
     from shared import services
-    from shared.accounts.oauth import OAUTH_STATES
+    from shared.stores.accounts import OAUTH_STATES
 
     account_id = _add(api, env, "x")
     started = api.post(f"/accounts/{account_id}/connect", json={}, headers=bearer(env)).get_json()

@@ -314,7 +314,7 @@ def test_a_report_over_the_size_limit_is_refused_unread(notifications):
     obj = ReportObject(REPORTS_BUCKET, "incoming/huge.csv", int(message.attributes["objectGeneration"]))
 
     summary = ingest_report(obj, storage=storage_client(PROJECT), bq=services.bigquery(),
-                            db=services.repository().db, project=PROJECT, max_bytes=len(data) - 1)
+                            repo=services.repository(), project=PROJECT, max_bytes=len(data) - 1)
 
     assert summary.outcome == "failed" and summary.rows_read == 0
     assert summary.reason == f"file is {len(data)} bytes; reports over {len(data) - 1} bytes are refused unread"

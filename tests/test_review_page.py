@@ -141,7 +141,7 @@ def test_approver_is_told_before_approving_that_tiktok_has_not_audited_the_app(e
     from tests.conftest import bearer, brief
 
     public = entrypoints.generate(brief(upload_video()))  # PUBLIC_TO_EVERYONE, before TikTok refused anything
-    mark_unaudited(services.repository().db, ACCOUNT, "tiktok video_init: unaudited_client_can_only_post_to_private_"
+    mark_unaudited(services.repository(), ACCOUNT, "tiktok video_init: unaudited_client_can_only_post_to_private_"
                                                       "accounts: Unaudited clients can only post to a private account.")
     refused = _http().post("/", data={"token": issue_link(env, public, "approve"), "step": "review"})
     text = html.unescape(refused.get_data(as_text=True))

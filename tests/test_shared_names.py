@@ -18,10 +18,8 @@ PLATFORM_HOME = SHARED / "model" / "platform.py"
 # infra/topology.yaml name platforms per function and topic, which is declaration, not a list to derive.)
 CODE_ROOTS = (SHARED, REPO / "functions", REPO / "infra")
 
-# Left to the helper changing this file (issue 18); remove the line once it is fixed.
-ALLOWED_PRIVATE_USES = {
-    ("shared/services.py", "shared.secrets._stores"),  # typed-deps helper: call shared.secrets.forget_secret_stores()
-}
+# Private names used across modules that are allowed anyway (none left).
+ALLOWED_PRIVATE_USES: set[tuple[str, str]] = set()
 
 
 def _private(name: str) -> bool:

@@ -115,7 +115,7 @@ def test_a_token_near_its_expiry_is_refreshed_before_use(env, sandbox):
     adapter = adapter_for("tiktok")
 
     def tokens(ahead: float) -> AccountTokens:
-        return AccountTokens(ACCOUNT, repo.get_account(ACCOUNT), secrets=services.secrets(), db=repo.db,
+        return AccountTokens(ACCOUNT, repo.get_account(ACCOUNT), secrets=services.secrets(), repo=repo,
                              refresh_fn=lambda t: adapter.refresh_tokens(t, config=get_config()),
                              refresh_ahead_seconds=ahead)
 

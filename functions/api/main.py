@@ -3,7 +3,9 @@ and the console's pages under /console/ (infra/topology.yaml routes)."""
 
 import functions_framework
 
-from shared.api.app import MOUNTS, dispatch, framework_errors_as_json
+from shared import entrypoints
+from shared.api.errors import framework_errors_as_json
+from shared.api.mounts import MOUNTS
 from shared.console.mount import mount_console
 from shared.runtime.handlers import ensure_logging
 
@@ -14,4 +16,4 @@ MOUNTS["console"] = mount_console
 @functions_framework.http
 def api(request):
     ensure_logging()
-    return dispatch(request)
+    return entrypoints.api(request)

@@ -6,10 +6,10 @@ objectId, objectGeneration; data: the object resource); the push subscription de
 
 import functions_framework
 
-from shared.reports import ingest_notification
+from shared import entrypoints
 from shared.runtime.handlers import handle_pubsub
 
 
 @functions_framework.cloud_event
 def ingest_report(event):
-    handle_pubsub(event, lambda payload, attributes, message_id: ingest_notification(payload, attributes))
+    handle_pubsub(event, lambda payload, attributes, message_id: entrypoints.ingest_report(payload, attributes))

@@ -170,7 +170,7 @@ def measure(n: int, *, platforms, emulators, workers: int, rng) -> dict:
     work, ticks = [], [{"tick": "analytics"}]
     while ticks:  # the first tick, then any continuation ticks (none at these sizes)
         tick = ticks.pop(0)
-        pull(repo.db, config=config, payload=tick, send_work=work.append, send_tick=ticks.append)
+        pull(repo, config=config, payload=tick, send_work=work.append, send_tick=ticks.append)
     fan_out_seconds = time.perf_counter() - started
     fan_out_reads, fan_out_writes = meter.take()
 

@@ -12,10 +12,14 @@ import logging
 from dataclasses import dataclass, field
 
 from shared.errors import AuthError, ConfigError, PermanentError, TransientError
+from shared.model.account import Account
 from shared.platforms.credentials import ROTATING_REFRESH_TOKEN_PLATFORMS, AccountTokens, mark_needs_reconnect
 from shared.platforms.registry import adapter_for
+from shared.runtime.config_model import Config
 from shared.runtime.logging import log_event
-from shared.secrets import SecretNotFound
+from shared.stores.posts import Repository
+from shared.stores.protocols import SecretStore
+from shared.stores.secrets import SecretNotFound
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +31,12 @@ class ConnectionResult:
     identity: dict = field(default_factory=dict)
 
 
-def test_connection(account_id: str, account: dict, *, secrets, db, config) -> ConnectionResult:
+def test_connection(account_id: str, account: Account, *, secrets: SecretStore, repo: Repository,
+                    config: Config) -> ConnectionResult:
     platform = account["platform"]
     adapter = adapter_for(platform)
     try:
-        tokens = AccountTokens(account_id, account, secrets=secrets, db=db,
+        tokens = AccountTokens(account_id, account, secrets=secrets, repo=repo,
                                refresh_fn=lambda t: adapter.refresh_tokens(t, config=config),
                                refresh_token_rotates=platform in ROTATING_REFRESH_TOKEN_PLATFORMS)
         identity = adapter.identity(tokens, config, account)
@@ -39,21 +44,19 @@ def test_connection(account_id: str, account: dict, *, secrets, db, config) -> C
         return _outcome(account_id, "needs_reconnect", "no tokens are stored for this account; connect it first")
     except AuthError as exc:
         # The refresh (if there was one) is already recorded; a rejection after it is marked here.
-        mark_needs_reconnect(db, account_id, f"test connection: {exc}")
+        mark_needs_reconnect(repo, account_id, f"test connection: {exc}")
         return _outcome(account_id, "needs_reconnect", f"{platform} refused the account's tokens: {exc}")
     except (TransientError, PermanentError, ConfigError) as exc:
         return _outcome(account_id, "error", f"{platform} did not confirm the account: {exc}")
-    _mark_connected(db, account_id, account)
+    _mark_connected(repo, account_id, account)
     return _outcome(account_id, "ok", f"{platform} knows the token as {identity.get('handle') or identity.get('name') or identity['platform_account_id']}",
                     identity)
 
 
-def _mark_connected(db, account_id: str, account: dict) -> None:
+def _mark_connected(repo: Repository, account_id: str, account: Account) -> None:
     """The tokens work: an account marked for reconnecting no longer needs it."""
-    from google.cloud import firestore
-
     if account.get("status") == "needs_reconnect":
-        db.collection("accounts").document(account_id).update({"status": "connected", "status_reason": firestore.DELETE_FIELD})
+        repo.update_account(account_id, {"status": "connected"}, remove=("status_reason",))
 
 
 def _outcome(account_id: str, result: str, detail: str, identity: dict | None = None) -> ConnectionResult:

@@ -23,19 +23,22 @@ import secrets as pysecrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from shared.errors import AuthError, ConfigError, PermanentError, PostgateError, TransientError
+from shared.model.account import Account
 from shared.model.platform import display_name
 from shared.platforms.credentials import StaticToken
 from shared.platforms.registry import adapter_for
+from shared.runtime.config_model import Config
 from shared.runtime.logging import log_event, register_secret
-from shared.secrets import SecretNotFound
-from shared.stores.posts import run_with_contention_retry
+from shared.stores.posts import Repository, run_with_contention_retry
+from shared.stores.protocols import SecretStore
+from shared.stores.secrets import SecretNotFound
 
 log = logging.getLogger(__name__)
 
-OAUTH_STATES = "oauth_states"
 CALLBACK_PATH = "/accounts/oauth/callback"
 # Kept in the secret beside the tokens when the platform sends them (refresh reads some of them).
 _KEPT = ("open_id", "scope", "refresh_expires_in", "refresh_token_expires_at", "user_id", "login")
@@ -66,7 +69,7 @@ class Connected:
     redirect_after: str | None
 
 
-def redirect_uri(config) -> str:
+def redirect_uri(config: Config) -> str:
     if not config.api_base_url:
         raise ConnectError(503, "POSTGATE_API_BASE_URL is not set: the OAuth redirect URI cannot be built")
     return config.api_base_url.rstrip("/") + CALLBACK_PATH
@@ -82,7 +85,7 @@ def _pkce_pair() -> tuple[str, str]:
     return verifier, challenge
 
 
-def app_credentials(secrets, config, platform: str) -> dict:
+def app_credentials(secrets: SecretStore, config: Config, platform: str) -> dict:
     """{"client_id", "client_secret"} of Postgate's app on `platform`, from the oauth-clients secret."""
     try:
         raw = secrets.access(config.oauth_clients_secret)
@@ -99,8 +102,8 @@ def app_credentials(secrets, config, platform: str) -> dict:
     return {"client_id": str(entry["client_id"]), "client_secret": str(entry.get("client_secret") or "")}
 
 
-def start_connect(db, secrets, config, *, account_id: str, account: dict, user: str, redirect_after: str | None,
-                  now: datetime, return_to: str | None = None) -> ConnectStart:
+def start_connect(repo: Repository, secrets: SecretStore, config: Config, *, account_id: str, account: Account,
+                  user: str, redirect_after: str | None, now: datetime, return_to: str | None = None) -> ConnectStart:
     """`return_to`: a path of this app (the console's accounts page) the callback sends the browser back
     to with the outcome, instead of answering with its own page (see `returning`)."""
     if return_to is not None and not _is_app_path(return_to):
@@ -116,7 +119,7 @@ def start_connect(db, secrets, config, *, account_id: str, account: dict, user: 
         verifier, challenge = _pkce_pair()
         params.update(code_challenge=challenge, code_challenge_method="S256")
     expires_at = now + timedelta(seconds=config.oauth_state_ttl_seconds)
-    db.collection(OAUTH_STATES).document(_state_id(state)).set({
+    repo.put_oauth_state(_state_id(state), {
         "account_id": account_id, "platform": platform, "user": user, "code_verifier": verifier,
         "redirect_uri": params["redirect_uri"], "redirect_after": redirect_after, "created_at": now,
         "expires_at": expires_at, "used_at": None, "return_to": return_to})
@@ -125,24 +128,9 @@ def start_connect(db, secrets, config, *, account_id: str, account: dict, user: 
     return ConnectStart(url + ("&" if "?" in url else "?") + urlencode(params), state, expires_at)
 
 
-def _spend_state(db, state: str, now: datetime) -> dict:
+def _spend_state(repo: Repository, state: str, now: datetime) -> dict[str, Any]:
     """The stored request behind `state`, marked used in the same transaction (single use)."""
-    from google.cloud import firestore
-
-    ref = db.collection(OAUTH_STATES).document(_state_id(state))
-
-    @firestore.transactional
-    def spend(transaction) -> dict | str:
-        snap = ref.get(transaction=transaction)
-        if not snap.exists:
-            return "unknown"
-        record = snap.to_dict()
-        if record.get("used_at") is not None:
-            return "used"
-        transaction.update(ref, {"used_at": now})
-        return "expired" if record["expires_at"] <= now else record
-
-    outcome = run_with_contention_retry(lambda: spend(db.transaction()))
+    outcome = run_with_contention_retry(lambda: repo.spend_oauth_state(_state_id(state), now))
     if outcome == "unknown":
         raise ConnectError(400, "this sign-in link is not one Postgate issued; start again from "
                                 "POST /accounts/{id}/connect", field="state")
@@ -151,16 +139,15 @@ def _spend_state(db, state: str, now: datetime) -> dict:
                            field="state")
     if outcome == "expired":
         raise ConnectError(400, "this sign-in link expired; start again from POST /accounts/{id}/connect", field="state")
+    assert isinstance(outcome, dict)  # the refusals are the three strings above
     return outcome
 
 
-def finish_connect(db, secrets, config, *, state: str | None, code: str | None, error: str | None, now: datetime,
-                   http=None) -> Connected:
-    from google.cloud import firestore
-
+def finish_connect(repo: Repository, secrets: SecretStore, config: Config, *, state: str | None, code: str | None,
+                   error: str | None, now: datetime, http=None) -> Connected:
     if not state:
         raise ConnectError(400, "the platform's answer carries no state", field="state")
-    record = _spend_state(db, state, now)
+    record = _spend_state(repo, state, now)
     account_id, platform = record["account_id"], record["platform"]
     name = display_name(platform)
     if error:
@@ -170,10 +157,9 @@ def finish_connect(db, secrets, config, *, state: str | None, code: str | None, 
                                 "nothing was changed", field="error")
     if not code:
         raise ConnectError(400, f"{name} answered without an authorization code", field="code")
-    account = db.collection("accounts").document(account_id).get()
-    if not account.exists:
+    account = repo.get_account(account_id)
+    if account is None:
         raise ConnectError(400, f"account {account_id!r} was deleted while connecting")
-    account = account.to_dict()
     adapter = adapter_for(platform)
     client = app_credentials(secrets, config, platform)
     try:
@@ -207,13 +193,13 @@ def finish_connect(db, secrets, config, *, state: str | None, code: str | None, 
         raise ConnectError(409, f"the secret {secret_name!r} for these tokens does not exist: add "
                                 f"{{platform = \"{platform}\", account_id = \"{account_id}\"}} to `accounts` in "
                                 "terraform.tfvars and apply, then connect again (nothing was stored)") from None
-    changes = {"status": "connected", "status_reason": firestore.DELETE_FIELD, "status_at": now, "connected_at": now,
+    changes = {"status": "connected", "status_at": now, "connected_at": now,
                "connected_by": record.get("user"), "updated_at": now, "secret_name": secret_name,
                "platform_account_id": who["platform_account_id"]}
     changes.update({k: v for k, v in who.items() if k not in ("platform_account_id", "name") and v})
     if who.get("name"):
         changes["platform_name"] = who["name"]
-    db.collection("accounts").document(account_id).update(changes)
+    repo.update_account(account_id, changes, remove=("status_reason",))
     log_event(log, logging.INFO, "account connected", account_id=account_id, platform=platform,
               by=record.get("user"), platform_account_id=who["platform_account_id"])
     return Connected(account_id, platform, who["platform_account_id"], who.get("name"), record.get("redirect_after"))
@@ -245,36 +231,33 @@ def connected_text(done: Connected) -> str:
     return f"Postgate can now publish to {done.platform} account {done.name or done.platform_account_id} ({done.account_id})."
 
 
-def returning(db, state: str, *, connected: bool, detail: str) -> str | None:
+def returning(repo: Repository, state: str, *, connected: bool, detail: str) -> str | None:
     """Where the callback sends the browser for a connect a console page started: its `return_to`
     with `?connect=<state id>`, after noting the outcome on the state record (the first outcome
     stays: a replayed callback does not overwrite it). None for an API caller's connect, an unknown
     state, or a state without a stored target: the callback answers as it always has."""
-    ref = db.collection(OAUTH_STATES).document(_state_id(state))
-    snap = ref.get()
-    record = snap.to_dict() if snap.exists else None
+    record = repo.oauth_state(_state_id(state))
     if not record or not isinstance(record.get("return_to"), str) or not _is_app_path(record["return_to"]):
         return None
     if record.get("outcome") is None:
-        ref.update({"outcome": "connected" if connected else "refused",
-                    "outcome_detail": detail[:OUTCOME_DETAIL_CHARS]})
+        repo.update_oauth_state(_state_id(state), {"outcome": "connected" if connected else "refused",
+                                                   "outcome_detail": detail[:OUTCOME_DETAIL_CHARS]})
     return f"{record['return_to']}?connect={_state_id(state)}"
 
 
-def outcome_of(db, state_id: str) -> ConnectOutcome | None:
+def outcome_of(repo: Repository, state_id: str) -> ConnectOutcome | None:
     """The noted outcome of a console-started connect (`state_id` from the `connect` parameter); None
     when there is none (not an id we issued, or the callback has not run)."""
     if not (len(state_id) == 64 and all(c in "0123456789abcdef" for c in state_id)):
         return None
-    snap = db.collection(OAUTH_STATES).document(state_id).get()
-    record = snap.to_dict() if snap.exists else None
+    record = repo.oauth_state(state_id)
     if not record or record.get("outcome") not in ("connected", "refused"):
         return None
     return ConnectOutcome(str(record.get("account_id")), str(record.get("user")), record["outcome"] == "connected",
                           str(record.get("outcome_detail") or ""))
 
 
-def authorize_origin(config, account: dict) -> str:
+def authorize_origin(config: Config, account: Account) -> str:
     """The scheme and host of the platform's consent page for `account` (where Connect sends the browser)."""
     parts = urlsplit(adapter_for(account["platform"]).authorization_request(config, account)["url"])
     return f"{parts.scheme}://{parts.netloc}"

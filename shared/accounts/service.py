@@ -21,15 +21,13 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import PostgateError
+from shared.model.account import Account, Limit, LimitRecord
 from shared.model.platform import PLATFORMS
-from shared.model.post import Post
-from shared.platforms.base import Limit
 from shared.runtime.logging import log_event
+from shared.stores.posts import Repository
 
 log = logging.getLogger(__name__)
 
-ACCOUNTS = "accounts"
-POSTS = "posts"
 # Also a Secret Manager name part (letters, digits, - and _ only), and a valid Firestore document id.
 ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"
 STATUSES = ("connected", "needs_reconnect", "not_connected")
@@ -50,7 +48,7 @@ class AccountError(PostgateError):
 
 
 class LimitSpec(BaseModel):
-    """One posting cap, as shared/publishing/limits.py enforces it (a `Limit`)."""
+    """One posting cap, as shared/stores/posting_caps.py enforces it (a `Limit`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -66,26 +64,21 @@ def secret_name_for(platform: str, account_id: str) -> str:
     return f"{platform}-account-{account_id}"
 
 
-def _ref(db, account_id: str):
-    return db.collection(ACCOUNTS).document(account_id)
-
-
-def _limits_doc(limits: list[LimitSpec]) -> list[dict]:
+def _limits_doc(limits: list[LimitSpec]) -> list[LimitRecord]:
     names = [spec.name for spec in limits]
     if len(names) != len(set(names)):
         raise AccountError(400, "each limit name may appear once", field="limits")
-    return [spec.model_dump() for spec in limits]
+    return [LimitRecord(name=spec.name, max_count=spec.max_count, window_seconds=spec.window_seconds)
+            for spec in limits]
 
 
-def create_account(db, *, account_id: str, platform: str, handle: str, platform_account_id: str | None,
-                   limits: list[LimitSpec] | None, now: datetime, by: str, dry_run: bool = False) -> dict:
+def create_account(repo: Repository, *, account_id: str, platform: str, handle: str, platform_account_id: str | None,
+                   limits: list[LimitSpec] | None, now: datetime, by: str, dry_run: bool = False) -> Account:
     """A new account, not connected yet (POST /accounts/{id}/connect gets its tokens). 409 if the id is taken.
     `dry_run`: its posts stop before any platform call (shared/publishing/publisher.py; the smoke check's)."""
-    from google.api_core.exceptions import AlreadyExists, Conflict
-
     if platform not in PLATFORMS:
         raise AccountError(400, f"platform must be one of {', '.join(PLATFORMS)}", field="platform")
-    doc = {"platform": platform, "handle": handle, "secret_name": secret_name_for(platform, account_id),
+    doc: Account = {"platform": platform, "handle": handle, "secret_name": secret_name_for(platform, account_id),
            "status": "not_connected", "created_at": now, "updated_at": now, "created_by": by}
     if platform_account_id:
         doc["platform_account_id"] = platform_account_id
@@ -93,52 +86,43 @@ def create_account(db, *, account_id: str, platform: str, handle: str, platform_
         doc["limits"] = _limits_doc(limits)
     if dry_run:
         doc["dry_run"] = True
-    try:
-        _ref(db, account_id).create(doc)  # atomic: two creators of one id cannot both win
-    except (AlreadyExists, Conflict):
-        raise AccountError(409, f"account {account_id!r} already exists", field="id") from None
+    if not repo.create_account(account_id, doc):  # atomic: two creators of one id cannot both win
+        raise AccountError(409, f"account {account_id!r} already exists", field="id")
     log_event(log, logging.INFO, "account created", account_id=account_id, platform=platform, by=by, dry_run=dry_run)
     return doc
 
 
-def get_account(db, account_id: str) -> dict | None:
-    snap = _ref(db, account_id).get()
-    return snap.to_dict() if snap.exists else None
-
-
-def require_account(db, account_id: str) -> dict:
-    account = get_account(db, account_id)
+def require_account(repo: Repository, account_id: str) -> Account:
+    account = repo.get_account(account_id)
     if account is None:
         raise AccountError(404, f"no account {account_id!r}")
     return account
 
 
-def list_accounts(db, *, platform: str | None, skip: int, limit: int) -> tuple[list[tuple[str, dict]], int]:
+def list_accounts(repo: Repository, *, platform: str | None, skip: int,
+                  limit: int) -> tuple[list[tuple[str, Account]], int]:
     """(page of (id, record) ordered by id, total). Accounts are tens, not thousands: one read."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    query = db.collection(ACCOUNTS)
-    if platform:
-        query = query.where(filter=FieldFilter("platform", "==", platform))
-    rows = sorted(((d.id, d.to_dict()) for d in query.stream()), key=lambda row: row[0])
+    rows = sorted(repo.accounts(platform), key=lambda row: row[0])
     return rows[skip:skip + limit], len(rows)
 
 
-def update_account(db, account_id: str, *, handle: str | None, limits: list[LimitSpec] | None, now: datetime,
-                   by: str) -> dict:
+def update_account(repo: Repository, account_id: str, *, handle: str | None, limits: list[LimitSpec] | None,
+                   now: datetime, by: str) -> Account:
     """Change the handle and/or the caps; `limits=[]` goes back to the platform's defaults."""
-    from google.cloud import firestore
-
-    require_account(db, account_id)
-    changes: dict = {"updated_at": now}
+    require_account(repo, account_id)
+    changes: dict[str, object] = {"updated_at": now}
+    removed: list[str] = []
     if handle is not None:
         changes["handle"] = handle
     if limits is not None:
-        changes["limits"] = _limits_doc(limits) if limits else firestore.DELETE_FIELD
-    _ref(db, account_id).update(changes)
+        if limits:
+            changes["limits"] = _limits_doc(limits)
+        else:
+            removed.append("limits")
+    repo.update_account(account_id, changes, remove=removed)
     log_event(log, logging.INFO, "account updated", account_id=account_id, by=by,
-              fields=",".join(sorted(k for k in changes if k != "updated_at")))
-    return require_account(db, account_id)
+              fields=",".join(sorted(k for k in [*changes, *removed] if k != "updated_at")))
+    return require_account(repo, account_id)
 
 
 @dataclass(frozen=True)
@@ -148,14 +132,11 @@ class Deleted:
     cancelled_posts: list[str]
 
 
-def delete_account(repo, account_id: str, *, force: bool, by: str) -> Deleted:
+def delete_account(repo: Repository, account_id: str, *, force: bool, by: str) -> Deleted:
     """Refuse (409) while posts are on their way, unless `force`: then cancel the unclaimed ones;
     a post a publisher has claimed refuses even a forced delete."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    account = require_account(repo.db, account_id)
-    posts = [Post.model_validate(d.to_dict()) for d in
-             repo.db.collection(POSTS).where(filter=FieldFilter("account_id", "==", account_id)).stream()]
+    account = require_account(repo, account_id)
+    posts = repo.posts_of_account(account_id)
     claimed = sorted(p.id for p in posts if p.status in CLAIMED)
     if claimed:
         raise AccountError(409, f"account {account_id!r} has posts a publisher is working on ({', '.join(claimed[:5])}); "
@@ -176,13 +157,13 @@ def delete_account(repo, account_id: str, *, force: bool, by: str) -> Deleted:
                                             f"{len(cancelled)} post(s) were cancelled, the account was kept")
                 continue
             cancelled.append(post.id)
-    _ref(repo.db, account_id).delete()
+    repo.delete_account_record(account_id)
     log_event(log, logging.INFO, "account deleted", account_id=account_id, by=by, forced=force,
               cancelled_posts=len(cancelled), secret_left_for_operator=account.get("secret_name"))
     return Deleted(account_id, str(account.get("secret_name") or ""), cancelled)
 
 
-def effective_status(account: dict) -> str:
+def effective_status(account: Account) -> str:
     """Records written before accounts had a status were connected by hand (tokens pasted in)."""
     status = account.get("status") or "connected"
     return status if status in STATUSES else "connected"

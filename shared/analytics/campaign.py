@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from shared.model.analytics import PlatformMetrics, engagement_rate
 from shared.runtime.logging import log_event
 from shared.topology import get_topology
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
 
 log = logging.getLogger("postgate.analytics")
 
@@ -75,7 +79,7 @@ def range_refusal(start: date, end: date) -> str | None:
     return None
 
 
-def campaign_numbers(bq, project: str, campaign: str, start: date, end: date) -> CampaignNumbers:
+def campaign_numbers(bq: bigquery.Client, project: str, campaign: str, start: date, end: date) -> CampaignNumbers:
     """Days from `start` to `end` (inclusive, UTC) and the totals of that range. Both queries run at once."""
     from google.cloud import bigquery
 

@@ -19,13 +19,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared.analytics import runs, selection
 from shared.errors import BadMessage
 from shared.model.platform import PLATFORMS
 from shared.platforms.credentials import NEEDS_RECONNECT
 from shared.platforms.registry import adapter_for
 from shared.runtime.clock import utcnow
+from shared.runtime.config_model import Config
 from shared.runtime.logging import log_context, log_event
+from shared.stores import analytics_runs as runs
+from shared.stores import metrics_due
+from shared.stores.posts import Repository
 
 log = logging.getLogger(__name__)
 PAGES_PER_INVOCATION = 40  # 20,000 posts at 500 per page: well inside the function's 300 s
@@ -52,7 +55,7 @@ def message_size(max_posts: int, batch_size: int) -> int:
     return max_posts // batch_size * batch_size
 
 
-def pull(db, *, config, payload: dict[str, Any], send_work: Callable[[dict], Any], send_tick: Callable[[dict], Any],
+def pull(repo: Repository, *, config: Config, payload: dict[str, Any], send_work: Callable[[dict], Any], send_tick: Callable[[dict], Any],
          message_id: str | None = None, now: datetime | None = None,
          page_budget: int = PAGES_PER_INVOCATION) -> PullSummary:
     """One invocation of analytics-pull: a new run (a Scheduler tick) or the rest of one (a
@@ -63,12 +66,12 @@ def pull(db, *, config, payload: dict[str, Any], send_work: Callable[[dict], Any
         run_id = payload["run_id"]
         if not isinstance(run_id, str) or not isinstance(cursor, dict) or not isinstance(cursor.get("account_id"), str):
             raise BadMessage("continuation tick needs run_id and cursor.account_id")
-        run = runs.get_run(db, run_id)
+        run = runs.get_run(repo, run_id)
         if run is None:
             raise BadMessage(f"continuation of unknown run {run_id}")
     else:
         run_id = runs.run_id_for(message_id, now)
-        run, created = runs.open_run(db, run_id, now)
+        run, created = runs.open_run(repo, run_id, now)
         if not created and run.get("fanned_out_at"):
             log_event(log, logging.INFO, "analytics run already fanned out; tick redelivery ignored", run_id=run_id)
             return PullSummary(run_id, run["started_at"], done=True)
@@ -77,11 +80,11 @@ def pull(db, *, config, payload: dict[str, Any], send_work: Callable[[dict], Any
     summary = PullSummary(run_id, run_at)
     with log_context(correlation_id=run_id):
         if cursor is None:
-            summary.backfilled = selection.backfill_schedules(db, run_at, config)
-        _fan_out(db, config=config, run_id=run_id, run_at=run_at, cursor=cursor, send_work=send_work,
+            summary.backfilled = metrics_due.backfill_schedules(repo, run_at, config)
+        _fan_out(repo, config=config, run_id=run_id, run_at=run_at, cursor=cursor, send_work=send_work,
                  send_tick=send_tick, page_budget=page_budget, summary=summary)
         finished = {"fanned_out_at": utcnow()} if summary.done else None
-        runs.add_to_run(db, run_id, set_fields=finished, messages=summary.messages, posts=summary.posts,
+        runs.add_to_run(repo, run_id, set_fields=finished, messages=summary.messages, posts=summary.posts,
                         accounts=summary.accounts, skipped_accounts=len(summary.skipped),
                         backfilled=summary.backfilled, invocations=1)
         log_event(log, logging.INFO, "analytics pull fanned out" if summary.done else "analytics pull continues",
@@ -91,11 +94,10 @@ def pull(db, *, config, payload: dict[str, Any], send_work: Callable[[dict], Any
     return summary
 
 
-def _fan_out(db, *, config, run_id: str, run_at: datetime, cursor: dict | None, send_work, send_tick, page_budget: int,
+def _fan_out(repo: Repository, *, config: Config, run_id: str, run_at: datetime, cursor: dict | None, send_work, send_tick, page_budget: int,
              summary: PullSummary) -> None:
-    parked = runs.parked_accounts(db, run_at)
-    accounts = sorted(((snap.id, snap.to_dict() or {}) for snap in
-                       db.collection("accounts").select(["platform", "status"]).stream()), key=lambda a: a[0])
+    parked = runs.parked_accounts(repo, run_at)
+    accounts = sorted(repo.account_platforms(), key=lambda a: a[0])
     resume_account = cursor["account_id"] if cursor else None
     after = _cursor_after(cursor)
     for account_id, account in accounts:
@@ -129,7 +131,7 @@ def _fan_out(db, *, config, run_id: str, run_at: datetime, cursor: dict | None, 
                 _continue_later(send_tick, run_id, {"account_id": account_id, "after_at": after[0].isoformat(),
                                                     "after_id": after[1]}, summary)
                 return
-            page = selection.due_page(db, account_id, run_at, size, after)
+            page = metrics_due.due_page(repo, account_id, run_at, size, after)
             summary.pages += 1
             if page:
                 last = page[-1]

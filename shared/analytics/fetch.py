@@ -23,9 +23,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.analytics import runs, selection, writer
+from shared.analytics import selection, writer
 from shared.errors import (
     AuthError,
     BadMessage,
@@ -42,9 +42,16 @@ from shared.platforms.base import MetricsContext
 from shared.platforms.credentials import NEEDS_RECONNECT, mark_needs_reconnect
 from shared.platforms.registry import adapter_for
 from shared.publishing.publisher import account_tokens
-from shared.runtime import leases
 from shared.runtime.clock import utcnow
+from shared.runtime.config_model import Config
 from shared.runtime.logging import log_context, log_event
+from shared.stores import analytics_runs as runs
+from shared.stores import metrics_due
+from shared.stores.posts import Repository
+from shared.stores.protocols import SecretStore
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
 
 log = logging.getLogger(__name__)
 MAX_POST_IDS = 5000  # the config allows at most this many per message
@@ -93,17 +100,16 @@ def parse_work(payload: dict[str, Any]) -> WorkMessage:
     return WorkMessage(run_id, run_at, platform, account_id, list(dict.fromkeys(post_ids)))
 
 
-def fetch_work(payload: dict[str, Any], *, repo, config, secrets, bq, message_id: str = "",
+def fetch_work(payload: dict[str, Any], *, repo: Repository, config: Config, secrets: SecretStore, bq: bigquery.Client, message_id: str = "",
                now: datetime | None = None) -> FetchSummary:
     work = parse_work(payload)
     started = time.monotonic()
     summary = FetchSummary(work.run_id, work.account_id, work.platform, posts=len(work.post_ids))
     with log_context(correlation_id=work.run_id, account_id=work.account_id, platform=work.platform):
-        db = repo.db
         holder = uuid.uuid4().hex
         lease = "analytics--" + hashlib.sha256("|".join([work.run_id, work.account_id, *work.post_ids])
                                                .encode()).hexdigest()[:32]
-        if not leases.try_acquire(db, lease, holder, LEASE_SECONDS):
+        if not repo.try_lease(lease, holder, LEASE_SECONDS):
             raise TransientError("another delivery of this work message is fetching it")
         try:
             # A fixed `now` (tests move the clock) is also every row's fetched_at.
@@ -111,17 +117,16 @@ def fetch_work(payload: dict[str, Any], *, repo, config, secrets, bq, message_id
                    clock=(lambda: now) if now else utcnow, summary=summary)
         except TransientError:
             summary.duration_seconds = round(time.monotonic() - started, 3)
-            _record(db, summary, message_id, final=False)
+            _record(repo, summary, message_id, final=False)
             raise
         finally:
-            leases.release(db, lease, holder)
+            repo.release_lease(lease, holder)
         summary.duration_seconds = round(time.monotonic() - started, 3)
-        _record(db, summary, message_id, final=True)
+        _record(repo, summary, message_id, final=True)
     return summary
 
 
-def _fetch(work: WorkMessage, *, repo, config, secrets, bq, now: datetime, clock, summary: FetchSummary) -> None:
-    db = repo.db
+def _fetch(work: WorkMessage, *, repo: Repository, config: Config, secrets: SecretStore, bq: bigquery.Client, now: datetime, clock, summary: FetchSummary) -> None:
     account = repo.get_account(work.account_id)
     if account is None or account.get("platform") != work.platform:
         log_event(log, logging.ERROR, "analytics work for an unknown account; dropped")
@@ -130,10 +135,10 @@ def _fetch(work: WorkMessage, *, repo, config, secrets, bq, now: datetime, clock
     if account.get("status") == NEEDS_RECONNECT:
         summary.outcome, summary.failed = "needs_reconnect", summary.posts
         return
-    if runs.parked_until(db, work.account_id, now):  # another message of the run hit the limit first
+    if runs.parked_until(repo, work.account_id, now):  # another message of the run hit the limit first
         summary.outcome, summary.failed = "parked", summary.posts
         return
-    posts = _load_posts(db, work, summary)
+    posts = _load_posts(repo, work, summary)
     if not posts:
         return
     adapter = adapter_for(work.platform)
@@ -149,7 +154,7 @@ def _fetch(work: WorkMessage, *, repo, config, secrets, bq, now: datetime, clock
             try:
                 results = adapter.fetch_metrics(ctx)
             except CapReached as exc:
-                until = runs.park(db, work.account_id, platform=work.platform, run_id=work.run_id, reason=str(exc),
+                until = runs.park(repo, work.account_id, platform=work.platform, run_id=work.run_id, reason=str(exc),
                                   now=now, seconds=exc.retry_after or DEFAULT_PARK_SECONDS)
                 summary.outcome = "parked"
                 summary.failed += len(posts) - start
@@ -157,7 +162,7 @@ def _fetch(work: WorkMessage, *, repo, config, secrets, bq, now: datetime, clock
                           until=until.isoformat(), error=str(exc))
                 break
             except AuthError as exc:
-                mark_needs_reconnect(db, work.account_id, str(exc))
+                mark_needs_reconnect(repo, work.account_id, str(exc))
                 summary.outcome = "needs_reconnect"
                 summary.failed += len(posts) - start
                 break
@@ -170,15 +175,14 @@ def _fetch(work: WorkMessage, *, repo, config, secrets, bq, now: datetime, clock
                      summary=summary)
     finally:  # on a TransientError too: what was fetched is kept, the redelivery skips it
         try:
-            _save(db, bq, config, work, rows, updates)
+            _save(repo, bq, config, work, rows, updates)
         except TransientError:
             summary.fetched = summary.refused = 0  # nothing was kept: the redelivery does it all again
             raise
 
 
-def _load_posts(db, work: WorkMessage, summary: FetchSummary) -> list[Post]:
-    refs = [db.collection("posts").document(post_id) for post_id in work.post_ids]
-    found = {snap.id: snap.to_dict() for snap in db.get_all(refs) if snap.exists}
+def _load_posts(repo: Repository, work: WorkMessage, summary: FetchSummary) -> list[Post]:
+    found = metrics_due.posts_by_id(repo, work.post_ids)
     posts = []
     for post_id in work.post_ids:
         doc = found.get(post_id)
@@ -197,7 +201,7 @@ def _load_posts(db, work: WorkMessage, summary: FetchSummary) -> list[Post]:
     return posts
 
 
-def _collect(chunk: list[Post], results: list, *, work: WorkMessage, config, fetched_at: datetime, rows: list,
+def _collect(chunk: list[Post], results: list, *, work: WorkMessage, config: Config, fetched_at: datetime, rows: list,
              updates: list, summary: FetchSummary) -> None:
     # Empty ids (e.g. X's media_ids on a text post) name nothing: never match an answer by them.
     by_platform_id = {pid: post for post in chunk for pid in post.platform_ids.values() if pid}
@@ -231,19 +235,19 @@ def _collect(chunk: list[Post], results: list, *, work: WorkMessage, config, fet
                                                                                         config))))
 
 
-def _save(db, bq, config, work: WorkMessage, rows: list[dict], updates: list[tuple[str, dict]]) -> None:
+def _save(repo: Repository, bq: bigquery.Client, config: Config, work: WorkMessage, rows: list[dict], updates: list[tuple[str, dict]]) -> None:
     """Rows first, then the posts: a crash in between re-fetches on redelivery and the MERGE drops
     the repeated rows; the other order could mark posts done whose rows were never written."""
     try:
         writer.write_rows(bq, config.project, rows, work.run_at)
     except Exception as exc:  # noqa: BLE001 - any BigQuery failure: redeliver; nothing was marked done
         raise TransientError(f"post_metrics write failed: {type(exc).__name__}: {exc}") from exc
-    writer.update_posts(db, updates)
+    metrics_due.update_posts(repo, updates)
 
 
-def _record(db, summary: FetchSummary, message_id: str, *, final: bool) -> None:
+def _record(repo: Repository, summary: FetchSummary, message_id: str, *, final: bool) -> None:
     outcome = {f"{summary.outcome}_messages": 1} if final and summary.outcome != "done" else {}
-    runs.add_to_run(db, summary.run_id, fetched=summary.fetched, refused=summary.refused,
+    runs.add_to_run(repo, summary.run_id, fetched=summary.fetched, refused=summary.refused,
                     failed=summary.failed if final else 0, calls=summary.calls, messages_done=1 if final else 0,
                     retried=0 if final else 1, **outcome)  # type: ignore[arg-type]  # "<outcome>_messages", never set_fields
     log_event(log, logging.INFO if final else logging.WARNING,

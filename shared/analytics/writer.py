@@ -13,14 +13,17 @@ this MERGE (no streaming inserts), so DML never meets a streaming buffer.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from shared.model.analytics import MetricsRefused, PlatformMetrics, engagement_rate
 from shared.runtime.bigquery_merge import PartitionBound, insert_absent
 from shared.topology import get_topology
 
+if TYPE_CHECKING:
+    from google.cloud import bigquery
+
 TABLE = "post_metrics"
 METRIC_FIELDS = ("views", "likes", "comments", "shares", "saves", "reach", "impressions")
-FIRESTORE_BATCH = 450  # under Firestore's 500 writes per commit
 
 
 def snapshot_id(post_id: str, run_id: str) -> str:
@@ -52,7 +55,7 @@ def table_id(project: str) -> str:
     return f"{project}.{get_topology().bigquery.dataset}.{TABLE}"
 
 
-def write_rows(bq, project: str, rows: list[dict], run_started_at: datetime) -> None:
+def write_rows(bq: bigquery.Client, project: str, rows: list[dict], run_started_at: datetime) -> None:
     """Insert the rows whose snapshot_id is not in post_metrics yet: one MERGE (shared.runtime.bigquery_merge),
     reading only the partitions at or after the run's start."""
     if not rows:
@@ -72,12 +75,3 @@ def post_update(result: PlatformMetrics | MetricsRefused, *, run_id: str, fetche
     else:
         update["metrics_refused"] = result.reason
     return update
-
-
-def update_posts(db, updates: list[tuple[str, dict]]) -> None:
-    """Field updates (never whole documents) in batched commits."""
-    for start in range(0, len(updates), FIRESTORE_BATCH):
-        batch = db.batch()
-        for post_id, fields in updates[start:start + FIRESTORE_BATCH]:
-            batch.update(db.collection("posts").document(post_id), fields)
-        batch.commit()

@@ -7,43 +7,47 @@ Errors are `{"detail", "field"}` JSON; an unexpected exception is logged and ans
 from __future__ import annotations
 
 import copy
-import importlib
 import io
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable
-from typing import Any
 
-from shared.api.body import MAX_BODY_BYTES
-from shared.api.errors import ApiError, loc_to_field
+import flask
+from flask.json.provider import DefaultJSONProvider
+from flask_openapi3 import Info, OpenAPI
+from werkzeug.exceptions import HTTPException
+
+from shared.api.auth import authenticate, roles_from_record
+from shared.api.body import MAX_BODY_BYTES, BodyTooLarge, read_bounded, strict_loads
+from shared.api.contention import request_budget
+from shared.api.error_body import COMMON_ERRORS, ErrorBody
+from shared.api.errors import ApiError, error_response, loc_to_field
+from shared.api.google_certs import GoogleCerts
+from shared.api.mounts import MOUNTS, OWN_AUTH_BLUEPRINTS
+from shared.api.routes import accounts, analytics, approvals, campaigns, events, posts, youtube_metadata
+from shared.api.throttle import FailureThrottle, client_address
+from shared.errors import IllegalTransition, ValidationError
+from shared.runtime.logging import log_event
+from shared.runtime.web import api_headers, unread_body_answer
+from shared.services import get_services
+from shared.stores.api_records import api_user_record, count_request
+from shared.stores.posts import is_contention
 
 log = logging.getLogger("postgate.api")
-ROUTE_MODULES = ("accounts", "posts", "campaigns", "approvals", "events", "youtube_metadata", "analytics")
+ROUTE_MODULES = (accounts, posts, campaigns, approvals, events, youtube_metadata, analytics)
 # Reached without a bearer token: the API's description, and the OAuth callback (the platform
 # redirects a browser there; the `state` it carries is what authenticates it).
 PUBLIC_PATHS = {"/openapi.json", "/health", "/accounts/oauth/callback"}
-# Other front doors this function serves (the console), registered by the entry module (functions/api/main.py)
-# so that this package never imports them: name -> mount(app), which adds its routes and returns the names
-# of the blueprints that authenticate their own requests (no bearer token asked for there).
-MOUNTS: dict[str, Callable[[Any], Iterable[str]]] = {}
-OWN_AUTH_BLUEPRINTS = "postgate_own_auth_blueprints"  # app.extensions key: those blueprint names
 
 
-def create_app():
-    import flask
-    from flask_openapi3 import Info, OpenAPI
-    from werkzeug.exceptions import HTTPException
-
-    from shared.api.error_body import COMMON_ERRORS
-
+def create_app() -> OpenAPI:
     app = OpenAPI(
         "postgate-api",
         info=Info(title="Postgate content API", version="1.0.0",
                   description="Accounts, posts, calendar, campaigns, approvals and live status. "
                               "Errors are {\"detail\": ...}; lists paginate with skip/limit and report total."),
         security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-        responses=COMMON_ERRORS,
+        responses={status: body for status, body in COMMON_ERRORS.items()},  # the type flask-openapi3 takes
         validation_error_status=400,
         validation_error_callback=_validation_error,
         doc_ui=False,
@@ -59,18 +63,10 @@ def create_app():
     def health():
         return {"ok": True}
 
-    for name in ROUTE_MODULES:
-        try:
-            module = importlib.import_module(f"shared.api.routes.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"shared.api.routes.{name}":
-                raise
-            continue  # resource not built yet
+    for module in ROUTE_MODULES:
         app.register_api(module.blueprint)
         # Routes a browser opens from a short-lived signed link (no Authorization header possible).
         app.config.setdefault("VIEW_LINK_AUTH", {}).update(getattr(module, "VIEW_LINK_AUTHENTICATORS", {}))
-
-    from shared.api.throttle import FailureThrottle
 
     app.extensions["postgate_auth_failures"] = FailureThrottle()
     app.extensions["postgate_google_certs"] = {}
@@ -79,33 +75,28 @@ def create_app():
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return _error_response(exc.status, exc.detail, field=exc.field, headers=exc.headers)
+        return error_response(exc.status, exc.detail, field=exc.field, headers=exc.headers)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc):
-        return _error_response(exc.code or 500, exc.description or exc.name,
-                               headers={"Allow": ", ".join(exc.valid_methods)} if getattr(exc, "valid_methods", None) else None)
+        return error_response(exc.code or 500, exc.description or exc.name,
+                              headers={"Allow": ", ".join(exc.valid_methods)} if getattr(exc, "valid_methods", None) else None)
 
     @app.errorhandler(Exception)
     def _crash(exc):
-        from shared.errors import IllegalTransition, ValidationError
-        from shared.runtime.logging import log_event
-
         if isinstance(exc, ValidationError):
-            return _error_response(422, str(exc), field=exc.field)
+            return error_response(422, str(exc), field=exc.field)
         if isinstance(exc, IllegalTransition):
-            return _error_response(409, str(exc))
-        if _is_contention(exc):
-            return _error_response(503, "too many changes to this item at once; nothing was changed, try again",
-                                   headers={"Retry-After": "2"})
+            return error_response(409, str(exc))
+        if is_contention(exc):
+            return error_response(503, "too many changes to this item at once; nothing was changed, try again",
+                                  headers={"Retry-After": "2"})
         log.exception("api request failed")
         log_event(log, logging.ERROR, "answered 500", path=flask.request.path)
-        return _error_response(500, "internal error; nothing was changed")
+        return error_response(500, "internal error; nothing was changed")
 
     @app.after_request
     def _headers(response):
-        from shared.runtime.web import api_headers
-
         for name, value in api_headers().items():
             response.headers.setdefault(name, value)
         if "Allow" in response.headers:  # OPTIONS and 405: Werkzeug's list mixes in /posts/{post_id}'s methods
@@ -119,9 +110,6 @@ def create_app():
 
 def _strict_json(app):
     """The app's JSON provider: answers unsorted; request bodies parsed by strict_loads."""
-    from flask.json.provider import DefaultJSONProvider
-
-    from shared.api.body import strict_loads
 
     class StrictJson(DefaultJSONProvider):
         sort_keys = False
@@ -140,8 +128,6 @@ def _document(app) -> dict:
     (ErrorBody for each status in COMMON_ERRORS; flask-openapi3 would otherwise describe a 400 as
     its own list of pydantic errors and leave the rest out), and the bearer scheme on each operation
     that needs it."""
-    from shared.api.error_body import COMMON_ERRORS, ErrorBody
-
     if id(app) in _documents:
         return _documents[id(app)]
     doc = copy.deepcopy(app.api_doc)
@@ -254,26 +240,6 @@ _REASONS = {400: "bad input (the field is named)", 401: "no or invalid bearer to
             429: "too many requests (see Retry-After)", 503: "busy; nothing changed (see Retry-After)"}
 
 
-def _is_contention(exc: BaseException) -> bool:
-    from shared.stores.posts import is_contention
-
-    return is_contention(exc)
-
-
-def _error_response(status: int, detail: str, *, field: str | None = None, headers: dict | None = None,
-                    errors: list | None = None):
-    import flask
-
-    body: dict[str, object] = {"detail": detail, "field": field}
-    if errors is not None:
-        body["errors"] = errors
-    response = flask.jsonify(body)
-    response.status_code = status
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
-
-
 def _validation_error(exc):
     """A request that does not match its model: 400 naming each field."""
     errors = []
@@ -282,37 +248,21 @@ def _validation_error(exc):
         errors.append({"field": loc_to_field(loc) or "body", "message": err.get("msg", "invalid"),
                        "type": err.get("type", "value_error")})
     first = errors[0] if errors else {"field": "body", "message": "invalid"}
-    return _error_response(400, f"{first['field']}: {first['message']}", field=first["field"], errors=errors)
-
-
-def current_principal():
-    """The authenticated caller of this request (set before the route runs)."""
-    import flask
-
-    return flask.g.principal
+    return error_response(400, f"{first['field']}: {first['message']}", field=first["field"], errors=errors)
 
 
 def _authenticate_and_count():
-    import flask
-
-    from shared import services
-    from shared.api.auth import API_USERS, authenticate, roles_from_record
-    from shared.api.rate_limit import count_request
-    from shared.api.throttle import client_address
-    from shared.runtime.clock import utcnow
-    from shared.runtime.config import get_config
-
     if flask.request.path in PUBLIC_PATHS or flask.request.method == "OPTIONS":
         return None
     if flask.request.blueprint in flask.current_app.extensions.get(OWN_AUTH_BLUEPRINTS, ()):
         return None  # a mounted front door (the console: its session cookie) authenticates its own requests
-    config = get_config()
-    repo = services.repository()
+    services = get_services()
+    config = services.config
+    repo = services.repository
     app = flask.current_app
 
     def roles_of(email: str) -> list[str]:
-        snap = repo.db.collection(API_USERS).document(email).get()
-        return roles_from_record(email, snap.to_dict() if snap.exists else None)
+        return roles_from_record(email, api_user_record(repo, email))
 
     view_link = app.config.get("VIEW_LINK_AUTH", {}).get(flask.request.endpoint)
     principal = view_link(flask.request) if view_link else None
@@ -322,7 +272,7 @@ def _authenticate_and_count():
         held = throttle.retry_after(client)  # failing too often: no certificate fetch for this one
         try:
             principal = authenticate(flask.request.headers.get("Authorization"),
-                                     key_loader=lambda: services.secrets().access(config.api_jwt_secret),
+                                     key_loader=lambda: services.secrets.access(config.api_jwt_secret),
                                      audience=config.api_audience, roles_of=roles_of,
                                      google_certs=_google_certs(app, config.api_google_certs_url),
                                      may_fetch_certs=held is None)
@@ -337,7 +287,7 @@ def _authenticate_and_count():
     if not principal.roles:
         raise ApiError(403, f"{principal.user} has no role in Postgate (editor or approver)")
     flask.g.principal = principal
-    verdict = count_request(repo.db, principal.user, config.api_requests_per_minute, utcnow())
+    verdict = count_request(repo, principal.user, config.api_requests_per_minute, services.now())
     if not verdict.allowed:
         raise ApiError(429, f"more than {config.api_requests_per_minute} requests in a minute; "
                             f"try again in {verdict.retry_after} s", headers={"Retry-After": str(verdict.retry_after)})
@@ -346,8 +296,6 @@ def _authenticate_and_count():
 
 def _google_certs(app, url: str):
     """This instance's cache of Google's certificates for `url` (kept on the app: one per instance)."""
-    from shared.api.google_certs import GoogleCerts
-
     sets = app.extensions["postgate_google_certs"]
     certs = sets.get(url)
     if certs is None:
@@ -370,32 +318,8 @@ def get_app():
     return _app
 
 
-def framework_errors_as_json() -> None:
-    """functions-framework answers a path its own route does not match (one with a newline in it)
-    with Flask's HTML 404 before our app sees it: make those answers JSON too. Call from main.py,
-    which functions-framework imports inside its app's context."""
-    import flask
-    from werkzeug.exceptions import HTTPException
-
-    from shared.runtime.web import api_headers
-
-    if not flask.has_app_context():
-        return
-
-    def _json(exc: HTTPException):
-        response = _error_response(exc.code or 500, exc.description or exc.name)
-        for name, value in api_headers().items():
-            response.headers.setdefault(name, value)
-        return response
-
-    flask.current_app.register_error_handler(HTTPException, _json)
-
-
 def dispatch(request):
     """Run the API app on a request functions-framework received (streamed answers keep streaming)."""
-    from shared.api.body import BodyTooLarge, read_bounded
-    from shared.runtime.web import api_headers, unread_body_answer
-
     app = get_app()
     # Read the body once here, bounded whatever Content-Length or Transfer-Encoding say
     # (functions-framework reads it again after we answer: it gets the same bytes).
@@ -406,7 +330,5 @@ def dispatch(request):
                                   413, {**api_headers(), "Content-Type": "application/json"})
     environ = dict(request.environ)
     environ["wsgi.input"] = io.BytesIO(body)
-    from shared.api.contention import request_budget
-
     with app.request_context(environ), request_budget():  # transactions retry briefly: answer fast
         return app.full_dispatch_request()

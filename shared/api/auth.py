@@ -13,12 +13,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import flask
+
 from shared.api.errors import ApiError
+from shared.api.google_certs import CertsUnavailable
 
 ROLES = ("editor", "approver")
 # What each role may do; an approver is also an editor.
 _IMPLIES = {"approver": {"approver", "editor"}, "editor": {"editor"}}
-API_USERS = "api_users"  # Firestore: roles of Google identities, {"roles": [...]}, keyed by e-mail
 ISSUER = "postgate"
 _UNAUTHENTICATED = {"WWW-Authenticate": 'Bearer realm="postgate"'}
 
@@ -47,6 +49,11 @@ def issue_api_token(key: str, user: str, roles: list[str], *, audience: str = "p
     now = int(time.time())
     return jwt.encode({"sub": user, "roles": list(roles), "aud": audience, "iss": ISSUER, "iat": now,
                        "exp": now + ttl_seconds}, key, algorithm="HS256")
+
+
+def current_principal() -> Principal:
+    """The authenticated caller of this request (shared/api/app.py sets it before the route runs)."""
+    return flask.g.principal
 
 
 GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
@@ -106,8 +113,6 @@ def _google_identity(token: str, header: dict, audience: str, roles_of, google_c
     """A Google-signed ID token (deployed behind IAM): verified against Google's published certificates
     (signature, expiry, audience, issuer); roles from Firestore api_users/<email>."""
     from google.auth import jwt as google_jwt
-
-    from shared.api.google_certs import CertsUnavailable
 
     kid = header.get("kid") if isinstance(header.get("kid"), str) else None
     try:

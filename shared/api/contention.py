@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from shared.api.errors import ApiError
+from shared.stores.posts import contention_budget
 
 # Transactions of one API request: at most this many runs each, no retry after this many seconds.
 API_TRANSACTION_ATTEMPTS = 3
@@ -79,6 +80,4 @@ def one_change_at_a_time(key: str):
 
 def request_budget():
     """The retry budget of every transaction one API request runs."""
-    from shared.stores.posts import contention_budget
-
     return contention_budget(API_TRANSACTION_ATTEMPTS, API_TRANSACTION_SECONDS)

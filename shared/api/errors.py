@@ -1,8 +1,17 @@
-"""API errors: every refusal is `{"detail": ..., "field": ...}` with the status that says why."""
+"""API errors: every refusal is `{"detail": ..., "field": ...}` with the status that says why.
+
+Loaded with the api function's entry module (functions/api/main.py registers
+`framework_errors_as_json` at import), so it imports only what functions-framework has loaded
+already (flask, werkzeug) and the standard library.
+"""
 
 from __future__ import annotations
 
+import flask
+from werkzeug.exceptions import HTTPException
+
 from shared.approval.refusals import DecisionBusy, PlatformWouldRefuse, Refusal, TokenRefused
+from shared.runtime.web import api_headers
 
 
 class ApiError(Exception):
@@ -46,3 +55,31 @@ def loc_to_field(loc) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out
+
+
+def error_response(status: int, detail: str, *, field: str | None = None, headers: dict[str, str] | None = None,
+                   errors: list[dict[str, str]] | None = None) -> flask.Response:
+    body: dict[str, object] = {"detail": detail, "field": field}
+    if errors is not None:
+        body["errors"] = errors
+    response = flask.jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def framework_errors_as_json() -> None:
+    """functions-framework answers a path its own route does not match (one with a newline in it)
+    with Flask's HTML 404 before our app sees it: make those answers JSON too. Call from main.py,
+    which functions-framework imports inside its app's context."""
+    if not flask.has_app_context():
+        return
+
+    def _json(exc: HTTPException):
+        response = error_response(exc.code or 500, exc.description or exc.name)
+        for name, value in api_headers().items():
+            response.headers.setdefault(name, value)
+        return response
+
+    flask.current_app.register_error_handler(HTTPException, _json)

@@ -1,6 +1,6 @@
 """Idempotency-Key on the API's creates: scoped per user and operation, bound to the request body.
 
-The first request with a key records it (Firestore `api_idempotency`: who, which operation, the
+The first request with a key records it (Firestore `api_idempotency`, shared/stores/api_records.py: who, which operation, the
 body's fingerprint, "working") and does the work; the items it creates are named by the key, the
 user, the operation and the body together, so nothing can create them a second time. Afterwards:
 
@@ -24,9 +24,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from shared.api.errors import ApiError
+from pydantic import BaseModel
 
-COLLECTION = "api_idempotency"
+from shared.api.errors import ApiError
+from shared.runtime.clock import utcnow
+from shared.stores.api_records import IdempotencyRecord
+from shared.stores.posts import Repository
+
 KEEP = timedelta(hours=24)
 WAIT_SECONDS = 3.0
 STALE_SECONDS = 120
@@ -34,14 +38,15 @@ RETRY_AFTER_SECONDS = 1
 _POLL_SECONDS = 0.1
 
 
-def fingerprint(body) -> str:
+def fingerprint(body: BaseModel) -> str:
     """The request as validated (a pydantic model): key order and spacing don't change it."""
     canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 @contextmanager
-def idempotent(db, *, user: str, operation: str, key: str | None, body) -> Iterator[str | None]:
+def idempotent(repo: Repository, *, user: str, operation: str, key: str | None,
+               body: BaseModel) -> Iterator[str | None]:
     """The first request with this (user, operation, key) runs the `with` body; the others wait
     for it, then run theirs, which finds its items (module doc). Yields the key the work names its
     items by (None without an Idempotency-Key: nothing is recorded). The first failing (an
@@ -49,53 +54,41 @@ def idempotent(db, *, user: str, operation: str, key: str | None, body) -> Itera
     if key is None:
         yield None
         return
-    from shared.runtime.clock import utcnow
-
     record_id = hashlib.sha256(f"{operation}\n{user}\n{key}".encode()).hexdigest()
     digest = fingerprint(body)
-    ref = db.collection(COLLECTION).document(record_id)
-    owner = _claim(db, ref, operation, digest)
+    record = IdempotencyRecord(repo, record_id)
+    owner = _claim(record, operation, digest)
     try:
         yield hashlib.sha256(f"{record_id}\n{digest}".encode()).hexdigest()
     except BaseException:
         if owner:
-            ref.delete()
+            record.delete()
         raise
     if owner:
-        ref.update({"state": "done", "finished_at": utcnow()})
+        record.update({"state": "done", "finished_at": utcnow()})
 
 
-def _claim(db, ref, operation: str, digest: str) -> bool:
+def _claim(stored: IdempotencyRecord, operation: str, digest: str) -> bool:
     """Returns once this request may run the work: True when it is the first (or takes over from a
     dead one), False when the first finished (the work then finds its items and makes none)."""
-    from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
-
-    from shared.runtime.clock import utcnow
-
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
         now = utcnow()
-        working = {"state": "working", "started_at": now}
-        try:
-            ref.create({"operation": operation, "fingerprint": digest, "expires_at": now + KEEP, **working})
+        working: dict[str, object] = {"state": "working", "started_at": now}
+        if stored.create({"operation": operation, "fingerprint": digest, "expires_at": now + KEEP, **working}):
             return True
-        except AlreadyExists:
-            pass
-        snap = ref.get()
-        if not snap.exists:
+        found = stored.read()
+        if found is None:
             continue  # expired between the two calls
-        record = snap.to_dict()
+        record, update_time = found
         if record.get("fingerprint") != digest:
             raise ApiError(422, "this Idempotency-Key was used with a different request body; a key names one "
                                 "request: send that body again, or use a new key", field="Idempotency-Key")
         if record.get("state") == "done":
             return False
         if (now - record["started_at"]).total_seconds() > STALE_SECONDS:
-            try:  # its instance died mid-way
-                ref.update(working, option=db.write_option(last_update_time=snap.update_time))
+            if stored.take_over(working, update_time):  # its instance died mid-way
                 return True
-            except (FailedPrecondition, NotFound):
-                pass
         if time.monotonic() >= deadline:
             raise ApiError(409, "a request with this Idempotency-Key is still in progress; its result is yours "
                                 f"once it finishes: send it again in {RETRY_AFTER_SECONDS} s",

@@ -1,6 +1,6 @@
 """Failed authentications, rate-limited per instance: per client address and for everyone, each a
 small token bucket. A caller whose token verifies is never held back here (its own rate limit is
-shared/api/rate_limit.py); a failure while the caller's or the global bucket is empty is answered
+shared/stores/api_records.py); a failure while the caller's or the global bucket is empty is answered
 429 with Retry-After instead of 401, and verifying it may not fetch Google's certificates, so a
 flood of forged tokens can neither reach the certificate endpoint nor keep guessing freely.
 

@@ -29,7 +29,7 @@ from shared.stores.posts import APPROVALS, Repository
 
 if TYPE_CHECKING:  # annotations only: importing the config module at runtime costs cold start
     from shared.runtime.config import Config
-    from shared.stores.media import MediaStore
+    from shared.stores.protocols import MediaStore
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from shared.approval.notifiers import ApprovalRequest
 from shared.approval.refusals import TokenRefused
 from shared.approval.tokens import ACTIONS, Action, LinkClaims, issue_token, verify_token
+from shared.model.account import Account
 from shared.model.content import ContentItem
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_event, register_secret
@@ -51,7 +52,7 @@ def mint_requests(config: Config, signing_key: str, *, subject_id: str, subject_
     return requests_out
 
 
-def approval_requests(config: Config, signing_key: str, content: ContentItem, accounts: Mapping[str, dict],
+def approval_requests(config: Config, signing_key: str, content: ContentItem, accounts: Mapping[str, Account],
                       now: datetime | None = None) -> list[ApprovalRequest]:
     """The links for this exact content version, naming each target as platform:account."""
     targets = [f"{accounts.get(t.account_id, {}).get('platform', '?')}:{t.account_id}" for t in content.targets]

@@ -18,7 +18,9 @@ from typing import Protocol
 import requests
 
 from shared.errors import ConfigError, PermanentError, TransientError
+from shared.runtime.config_model import Config
 from shared.runtime.logging import log_event
+from shared.stores.protocols import SecretStore
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +156,7 @@ class SmtpNotifier:
             raise PermanentError(f"smtp refused recipient {recipient}") from None
 
 
-def notifier_from_config(config, secrets) -> Notifier:
+def notifier_from_config(config: Config, secrets: SecretStore) -> Notifier:
     if config.notifier == "slack":
         return SlackNotifier(secrets.access(config.slack_webhook_secret))
     if config.notifier == "smtp":

@@ -31,6 +31,7 @@ from shared.approval.refusals import (
     Refusal,
     TokenRefused,
 )
+from shared.model.account import Account
 from shared.model.platform import display_name
 
 if TYPE_CHECKING:  # annotations only: the models load pydantic, which this module's importers leave out
@@ -261,14 +262,14 @@ def review_answer(content: ContentItem, *, cards: list[dict], media: list[dict],
 
 
 def decided_answer(content: ContentItem, decision: str, reason: str | None, due: list[Post], scheduled: list[Post],
-                   accounts: Mapping[str, dict], tz: str | None) -> PageResult:
+                   accounts: Mapping[str, Account], tz: str | None) -> PageResult:
     """What was decided, and for an approval where and when each post goes (`accounts` by id)."""
     return PageResult(200, _decision_page(content, decision, reason, due, scheduled, accounts, zone_or_utc(tz)),
                       decision=decision, due_posts=due, content=content)
 
 
 def _decision_page(content: ContentItem, decision: str, reason: str | None, due: list[Post], scheduled: list[Post],
-                   accounts: Mapping[str, dict], zone: ZoneInfo) -> str:
+                   accounts: Mapping[str, Account], zone: ZoneInfo) -> str:
     if decision == "rejected":
         return result_page("Rejected", REJECTED_MESSAGE, note=rejected_note(content, reason))
     return result_page("Approved", approved_message(content, due, scheduled),
@@ -288,7 +289,7 @@ def approved_message(content: ContentItem, due: list[Post], scheduled: list[Post
             f"{len(due)} post(s) are on their way now" + (f", {len(scheduled)} scheduled" if scheduled else "") + ".")
 
 
-def decision_recap(due: list[Post], scheduled: list[Post], accounts: Mapping[str, dict], zone: ZoneInfo) -> list[str]:
+def decision_recap(due: list[Post], scheduled: list[Post], accounts: Mapping[str, Account], zone: ZoneInfo) -> list[str]:
     """Where and when each approved post goes, one line each (`accounts` by id)."""
     recap = []
     for post in [*due, *scheduled]:

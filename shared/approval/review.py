@@ -17,6 +17,7 @@ from shared.approval import pages
 from shared.approval.checks import ReviewEnv, check_decidable, check_media, check_platforms, token_used
 from shared.approval.links import page_tokens, verify_link
 from shared.approval.tokens import LinkClaims
+from shared.model.account import Account
 from shared.model.content import ContentItem, MediaRef
 from shared.model.disclosure import review_line
 from shared.model.platform import display_name
@@ -27,7 +28,7 @@ from shared.stores.posts import Repository
 
 if TYPE_CHECKING:  # annotations only
     from shared.runtime.config import Config
-    from shared.stores.media import MediaStore
+    from shared.stores.protocols import MediaStore
 
 # Previews are fetched while the page is open; a short life keeps a forwarded page from leaking media.
 PREVIEW_URL_TTL_SECONDS = 1800
@@ -63,7 +64,7 @@ def review(repo: Repository, signing_key: str, token: str, env: ReviewEnv, *, ma
                       approve_token=tokens["approve"], reject_token=tokens["reject"])
 
 
-def target_cards(repo: Repository, content: ContentItem, accounts: Mapping[str, dict | None] | None = None) -> list[dict]:
+def target_cards(repo: Repository, content: ContentItem, accounts: Mapping[str, Account | None] | None = None) -> list[dict]:
     """Per target, what that platform will carry, built by its adapter from what publish sends. The
     targets' accounts are read unless given (the console's composer and queue have them already)."""
     position = {id(m): i for i, m in enumerate(content.media)}

@@ -11,7 +11,7 @@ from shared.cli import output
 from shared.cli.context import OK, Context, UsageError
 from shared.errors import ConfigError
 from shared.runtime.config_model import Config, env_name
-from shared.secrets import operator_secret_store
+from shared.stores.secrets import operator_secret_store
 
 
 def _setting(field: str) -> str:

@@ -22,6 +22,7 @@ from shared.api.errors import loc_to_field
 from shared.api.routes.posts import TIME_ZONES, GenerateIn
 from shared.content.own_copy import OwnCopy
 from shared.errors import ValidationError
+from shared.model.account import Account
 from shared.model.content import TARGET_OPTIONS, TargetSpec
 from shared.model.platform import display_name
 from shared.model.schedule import check_planned_time, planned_time_in_zone
@@ -102,14 +103,14 @@ class AccountChoice:
     handle: str
     status: str
     choices: list[Choice]
-    record: dict  # the account document, as the services take it
+    record: Account  # the account document, as the services take it
 
     @property
     def platform_name(self) -> str:
         return display_name(self.platform)
 
 
-def account_choices(rows: list[tuple[str, dict]], status_of) -> list[AccountChoice]:
+def account_choices(rows: list[tuple[str, Account]], status_of) -> list[AccountChoice]:
     return [AccountChoice(account_id, str(record.get("platform", "")),
                           "@" + str(record.get("handle") or account_id).lstrip("@"), status_of(record),
                           choices_for(str(record.get("platform", ""))), record) for account_id, record in rows]

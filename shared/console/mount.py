@@ -1,5 +1,5 @@
 """Adds the console and the API's documentation page (/docs) to the API's Flask app (functions/api/main.py
-registers this in shared.api.app.MOUNTS).
+registers this in shared.api.mounts.MOUNTS).
 
 Only the standard library and shared/ load with this module: the blueprint, Flask-WTF and the templates
 load when the app is built, at the function's first request (cold start, tests/test_coldstart.py)."""

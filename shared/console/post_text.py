@@ -8,6 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from shared.console.zone import local
+from shared.model.account import Account
 
 STATUS_LABELS = {
     "draft": "Draft",
@@ -37,7 +38,7 @@ def caption_start(text: str | None, chars: int = CAPTION_START_CHARS) -> str:
     return first if len(first) <= chars else first[: chars - 1].rstrip() + "…"
 
 
-def account_label(account_id: str, account: dict | None) -> str:
+def account_label(account_id: str, account: Account | None) -> str:
     """@handle when the account has one, else its id."""
     handle = (account or {}).get("handle")
     return f"@{handle}" if handle else account_id

@@ -29,10 +29,11 @@ from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
 from shared import services
-from shared.api.auth import API_USERS, ROLES, Principal, identity, roles_from_record
+from shared.api.auth import ROLES, Principal, identity, roles_from_record
 from shared.errors import ConfigError
 from shared.runtime.config import get_config
 from shared.runtime.logging import log_event, register_secret
+from shared.stores.api_records import API_USERS
 
 log = logging.getLogger("postgate.console")
 

@@ -19,7 +19,7 @@ import flask
 import jwt
 
 from shared import services
-from shared.api.auth import API_USERS, ROLES, Principal, authenticate, identity
+from shared.api.auth import ROLES, Principal, authenticate, identity
 from shared.api.errors import ApiError
 from shared.api.google_certs import GoogleCerts
 from shared.api.throttle import client_address
@@ -28,6 +28,7 @@ from shared.console.session import principal_of, roles_of, sign_in, sign_out, si
 from shared.console.urls import redirect_to, relative, safe_next
 from shared.runtime.config import get_config
 from shared.runtime.logging import log_event, register_secret
+from shared.stores.api_records import API_USERS
 
 log = logging.getLogger("postgate.console")
 LOCAL_USERS_SHOWN = 50

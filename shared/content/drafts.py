@@ -19,6 +19,7 @@ from shared.model.content import Brief, ContentItem, MediaRef, content_hash
 from shared.runtime.clock import as_utc, utcnow
 from shared.runtime.logging import log_context, log_event
 from shared.stores.posts import Repository
+from shared.stores.protocols import MediaStore
 
 log = logging.getLogger(__name__)
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
@@ -50,7 +51,7 @@ def content_id_for(brief: Brief, idempotency_key: str | None) -> str:
     return "c-" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:20]
 
 
-def create_draft(brief: Brief, *, generator: ContentGenerator, repo: Repository, media_store, media_bucket: str,
+def create_draft(brief: Brief, *, generator: ContentGenerator, repo: Repository, media_store: MediaStore, media_bucket: str,
                  idempotency_key: str | None = None) -> tuple[ContentItem, bool]:
     """Generate, validate and store. Returns (item, created); created=False on a redelivery."""
     content_id = content_id_for(brief, idempotency_key)

@@ -21,7 +21,8 @@ from typing import Any
 
 from shared.errors import ConfigError, PermanentError, TransientError
 from shared.model.content import Brief, GeneratedDraft, GeneratedImage
-from shared.secrets import secret_store_from_config
+from shared.runtime.config_model import Config
+from shared.stores.secrets import secret_store_from_config
 
 # google-genai 3.x talks to the Gemini API's `v1` by default. The image-generation docs and
 # the REST contract Postgate was written against use `v1beta`, so the version is pinned here
@@ -69,7 +70,7 @@ class GeminiGenerator:
         self._client_obj: Any = None
 
     @classmethod
-    def from_config(cls, config) -> GeminiGenerator:
+    def from_config(cls, config: Config) -> GeminiGenerator:
         """Build from Config. Gemini API mode reads the key from the secret store; Vertex uses ADC."""
         api_key = None
         if not config.gemini_use_vertex:

@@ -6,6 +6,7 @@ from typing import Protocol
 
 from shared.content.gemini import GeminiGenerator  # light: it loads google-genai on first use
 from shared.model.content import Brief, GeneratedDraft
+from shared.runtime.config_model import Config
 
 
 class ContentGenerator(Protocol):
@@ -43,7 +44,7 @@ def _slug(text: str) -> str:
     return "".join(ch for ch in text.title() if ch.isalnum()) or "Postgate"
 
 
-def generator_from_config(config) -> ContentGenerator:
+def generator_from_config(config: Config) -> ContentGenerator:
     """Pick the generator named by POSTGATE_GENERATOR (offline by default)."""
     if config.generator == "gemini":
         return GeminiGenerator.from_config(config)

@@ -17,6 +17,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from shared.content.targets import account_or_none, describe_media, posts_for
 from shared.content.text import CAPTION_MAX_CHARS, CAPTION_PATTERN, check_caption, clean_hashtags
 from shared.errors import ValidationError
+from shared.model.account import Account
 from shared.model.campaign import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
 from shared.model.content import HASHTAG_PATTERN, ContentItem, GsUri, MediaRef, TargetSpec, content_hash
 from shared.model.post import Post
@@ -25,6 +26,7 @@ from shared.platforms.registry import adapter_for
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
 from shared.stores.posts import Repository, dump
+from shared.stores.protocols import MediaStore
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +107,7 @@ def target_field(index: int, field: str | None) -> str:
     return field  # content-wide: caption, hashtags, video, images
 
 
-def problems_by_target(content: ContentItem, accounts: dict[str, dict | None]) -> list[list[dict]]:
+def problems_by_target(content: ContentItem, accounts: dict[str, Account | None]) -> list[list[dict]]:
     """Each target's problems, in target order: its account exists and its platform would take this
     content (the adapter's own validate); each problem names its field."""
     found: list[list[dict]] = []
@@ -126,7 +128,7 @@ def problems_by_target(content: ContentItem, accounts: dict[str, dict | None]) -
     return found
 
 
-def check_targets(content: ContentItem, accounts: dict[str, dict | None]) -> list[dict]:
+def check_targets(content: ContentItem, accounts: dict[str, Account | None]) -> list[dict]:
     """Each target's account exists and its platform would take this content; every problem, by field."""
     return [problem for problems in problems_by_target(content, accounts) for problem in problems]
 
@@ -138,7 +140,7 @@ class CopyCheck:
     only once every media object was found: the platforms' rules judge the media too."""
 
     content: ContentItem
-    accounts: dict[str, dict | None]
+    accounts: dict[str, Account | None]
     problems: list[dict]
     target_problems: list[list[dict]]
 
@@ -147,8 +149,8 @@ class CopyCheck:
         return self.problems + [problem for problems in self.target_problems for problem in problems]
 
 
-def check_copy(copy: OwnCopy, *, content_id: str, requested_by: str, repo: Repository, media_store,
-               media_bucket: str, accounts: dict[str, dict | None] | None = None) -> CopyCheck:
+def check_copy(copy: OwnCopy, *, content_id: str, requested_by: str, repo: Repository, media_store: MediaStore,
+               media_bucket: str, accounts: dict[str, Account | None] | None = None) -> CopyCheck:
     """Every check prepare_copy makes (accounts, media bucket and objects, publish_at, each target's
     platform rules), reported instead of raised: what the console's composer shows while typing."""
     if accounts is None:
@@ -179,8 +181,8 @@ def check_copy(copy: OwnCopy, *, content_id: str, requested_by: str, repo: Repos
     return CopyCheck(content, accounts, problems, per_target)
 
 
-def prepare_copy(copy: OwnCopy, *, content_id: str, requested_by: str, repo: Repository, media_store,
-                 media_bucket: str, accounts: dict[str, dict | None] | None = None) -> tuple[ContentItem, list[Post]]:
+def prepare_copy(copy: OwnCopy, *, content_id: str, requested_by: str, repo: Repository, media_store: MediaStore,
+                 media_bucket: str, accounts: dict[str, Account | None] | None = None) -> tuple[ContentItem, list[Post]]:
     """The item and its posts for a copy, checked (accounts, media bucket and objects, each target's
     platform rules) but not stored. Raises CopyRefused listing every problem."""
     checked = check_copy(copy, content_id=content_id, requested_by=requested_by, repo=repo, media_store=media_store,
@@ -190,7 +192,7 @@ def prepare_copy(copy: OwnCopy, *, content_id: str, requested_by: str, repo: Rep
     return checked.content, posts_for(checked.content, {k: v for k, v in checked.accounts.items() if v is not None})
 
 
-def create_from_copy(copy: OwnCopy, *, requested_by: str, repo: Repository, media_store, media_bucket: str,
+def create_from_copy(copy: OwnCopy, *, requested_by: str, repo: Repository, media_store: MediaStore, media_bucket: str,
                      idempotency_key: str | None = None) -> tuple[ContentItem, bool]:
     """The team's own copy -> content pending approval, like create_draft but with no generator.
     Returns (item, created); created=False when the Idempotency-Key named an existing item."""
@@ -203,7 +205,7 @@ def create_from_copy(copy: OwnCopy, *, requested_by: str, repo: Repository, medi
 MAX_BATCH_WRITES = 500
 
 
-def create_copies(copies: list[OwnCopy], *, requested_by: str, repo: Repository, media_store, media_bucket: str,
+def create_copies(copies: list[OwnCopy], *, requested_by: str, repo: Repository, media_store: MediaStore, media_bucket: str,
                   idempotency_key: str | None = None) -> list[tuple[ContentItem, bool]]:
     """All or nothing: every copy is checked first (CopyRefused lists every problem, fields prefixed
     `items[i].` when there is more than one copy), then all are written in one batch.

@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from shared.errors import ValidationError
+from shared.model.account import Account
 from shared.model.content import ContentItem, MediaRef
 from shared.model.post import Post, post_id_for
 from shared.platforms.registry import adapter_for
 from shared.stores.media import parse_gs_uri
 from shared.stores.posts import Repository
+from shared.stores.protocols import MediaStore
 
 
 def _require_media_bucket(uri: str, field: str, media_bucket: str) -> None:
@@ -21,7 +23,7 @@ def _require_media_bucket(uri: str, field: str, media_bucket: str) -> None:
                               limit=f"gs://{media_bucket}/...")
 
 
-def account_or_none(repo: Repository, account_id: str) -> dict | None:
+def account_or_none(repo: Repository, account_id: str) -> Account | None:
     """The account, or None, also for an id no Firestore document can have ("a/b", "..", "__x__"):
     such a target is an unknown account to its author, not a server error."""
     if ("/" in account_id or account_id in (".", "..") or (account_id.startswith("__") and account_id.endswith("__"))
@@ -30,7 +32,7 @@ def account_or_none(repo: Repository, account_id: str) -> dict | None:
     return repo.get_account(account_id)
 
 
-def validate_for_targets(content: ContentItem, accounts: Mapping[str, dict | None]) -> None:
+def validate_for_targets(content: ContentItem, accounts: Mapping[str, Account | None]) -> None:
     """Each target's platform rules, before anyone is asked to approve (a person never approves a refusal).
     Raises ValidationError naming the target, the field and the limit."""
     for target in content.targets:
@@ -45,7 +47,7 @@ def validate_for_targets(content: ContentItem, accounts: Mapping[str, dict | Non
                                   field=exc.field, limit=exc.limit) from None
 
 
-def posts_for(content: ContentItem, accounts: dict[str, dict]) -> list[Post]:
+def posts_for(content: ContentItem, accounts: dict[str, Account]) -> list[Post]:
     """One post per target, awaiting approval. `scheduled_at` carries the planned time from the
     start, so lists and the calendar show a post on its day before it is approved."""
     return [
@@ -57,7 +59,7 @@ def posts_for(content: ContentItem, accounts: dict[str, dict]) -> list[Post]:
     ]
 
 
-def describe_media(uri: str, kind: str, field: str, media_store, media_bucket: str) -> MediaRef:
+def describe_media(uri: str, kind: str, field: str, media_store: MediaStore, media_bucket: str) -> MediaRef:
     """The object at `uri` with its live generation; ValidationError naming `field` when it is outside
     the media bucket, missing or unreadable."""
     from google.api_core.exceptions import GoogleAPICallError

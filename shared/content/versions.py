@@ -16,6 +16,7 @@ from shared.model.state_machine import transition
 from shared.runtime.clock import as_utc, utcnow
 from shared.runtime.logging import log_event
 from shared.stores.posts import Repository, dump, new_transaction, run_with_contention_retry
+from shared.stores.protocols import MediaStore
 
 log = logging.getLogger(__name__)
 
@@ -80,15 +81,15 @@ def reopen_for_approval(repo: Repository, content_id: str, *, expected_hash: str
     return reopened
 
 
-def void_for_changed_media(repo: Repository, content: ContentItem, media_store, reason: str) -> tuple[ContentItem | None, str | None]:
+def void_for_changed_media(repo: Repository, content: ContentItem, media_store: MediaStore, reason: str) -> tuple[ContentItem | None, str | None]:
     """An approved media object changed: the new version (with the objects' live generations) goes
     back to its approver. Returns (reopened content or None, why it can't be asked again): when an
     object is gone there is nothing to approve, and the caller fails the post naming it."""
-    live = [media_store.current(ref) for ref in content.media]
-    gone = [ref.uri for ref, now in zip(content.media, live) if now is None]
+    current = [media_store.current(ref) for ref in content.media]
+    gone = [ref.uri for ref, now in zip(content.media, current) if now is None]
     if gone:
         return None, f"approved media {', '.join(gone)} was deleted; upload it again and request a new approval"
-    live = carry_ai_flags(live, content.media)
+    live = carry_ai_flags([ref for ref in current if ref is not None], content.media)
     return reopen_for_approval(repo, content.id, expected_hash=content.content_hash, reason=reason, media=live), None
 
 

@@ -3,7 +3,7 @@
 One module per platform, `shared/platforms/<platform>/adapter.py`, exposing module-level
 functions with these signatures (see registry.py):
 
-    validate(content: ContentItem, target: TargetSpec, account: dict) -> None
+    validate(content: ContentItem, target: TargetSpec, account: Account) -> None
         Raise ValidationError(field=..., limit=...) for anything the platform would refuse.
         Pure: no network. Runs at generation, on the review page and again at approval.
     publish(ctx: PublishContext) -> PublishResult
@@ -20,10 +20,10 @@ functions with these signatures (see registry.py):
         `unconfirmed`); `absent` only when the platform's answer proves no post exists from this
         attempt (the post goes back to `queued` and is published again). Never creates anything.
         publish() raises AmbiguousError for an unknown outcome, after saving every id it has.
-    refresh_tokens(tokens: dict, *, config, http) -> dict
+    refresh_tokens(tokens: dict, *, config: Config, http) -> dict
         Exchange tokens["refresh_token"] for new tokens; return {access_token, refresh_token?,
         expires_in?}. A rotated refresh token must be in the answer (it is written back).
-    preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCard
+    preview(content: ContentItem, target: TargetSpec, account: Account) -> ReviewCard
         What this target will carry, for the approver's review page. Pure: built from the same
         functions publish uses, so the page shows what is sent.
     DEFAULT_LIMITS: list[Limit]   posting caps per account (account doc `limits` overrides).
@@ -39,10 +39,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
+from shared.model.account import Account
 from shared.model.content import ContentItem, MediaRef
 from shared.model.post import Post
+from shared.runtime.config_model import Config
+from shared.stores.posts import Repository
+from shared.stores.protocols import MediaStore
+
+T = TypeVar("T")
 
 
 class TokenSource(Protocol):
@@ -55,27 +61,25 @@ class TokenSource(Protocol):
         """The platform rejected `rejected` (401 / expired): return a working token or raise AuthError."""
 
 
-@dataclass(frozen=True)
-class Limit:
-    """At most `max_count` posts per `window_seconds` (sliding) for one account."""
+class Retry(Protocol):
+    """In-process retry of TransientError (shared/publishing/retry.py): `retry(call)` is call()'s value."""
 
-    name: str
-    max_count: int
-    window_seconds: int
+    def __call__(self, call: Callable[[], T], /) -> T:
+        ...
 
 
 @dataclass
 class PublishContext:
     post: Post
     content: ContentItem
-    account: dict
+    account: Account
     tokens: TokenSource
-    media_store: Any  # shared.stores.media.MediaStore
-    config: Any  # shared.runtime.config.Config
-    retry: Callable[[Callable[[], Any]], Any]  # in-process retry of TransientError
+    media_store: MediaStore
+    config: Config
+    retry: Retry
     mark_create_sent: Callable[[], None]
     save_platform_ids: Callable[[dict[str, str]], None]
-    repo: Any = None  # shared.stores.posts.Repository, for platform bookkeeping (e.g. quota)
+    repo: Repository | None = None  # for platform bookkeeping (e.g. quota)
 
 
 @dataclass(frozen=True)
@@ -92,10 +96,10 @@ class PublishResult:
 @dataclass
 class StatusContext:
     post: Post
-    account: dict
+    account: Account
     tokens: TokenSource
-    config: Any
-    repo: Any = None
+    config: Config
+    repo: Repository | None = None
     now: datetime | None = None  # the poll's clock (tests move it)
     content: ContentItem | None = None  # what was sent (reconcile matches text and media on it)
 
@@ -103,10 +107,10 @@ class StatusContext:
 @dataclass
 class MetricsContext:
     posts: list[Post]  # published posts of one account, with their platform ids
-    account: dict
+    account: Account
     tokens: TokenSource
-    config: Any
-    repo: Any = None  # platform bookkeeping (YouTube quota)
+    config: Config
+    repo: Repository | None = None  # platform bookkeeping (YouTube quota)
     now: datetime | None = None
 
 

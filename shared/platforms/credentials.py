@@ -18,9 +18,11 @@ import uuid
 from collections.abc import Callable
 
 from shared.errors import AuthError, ConfigError, TransientError
-from shared.runtime import leases
+from shared.model.account import Account
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_event
+from shared.stores.posts import Repository
+from shared.stores.protocols import SecretStore
 
 log = logging.getLogger(__name__)
 DEFAULT_REFRESH_AHEAD_SECONDS = 60  # refresh a token this close to expiry before using it
@@ -46,7 +48,8 @@ def parse_token_secret(raw: str) -> dict:
 class AccountTokens:
     """TokenSource for one account (see shared/platforms/base.py)."""
 
-    def __init__(self, account_id: str, account: dict, *, secrets, db, refresh_fn: Callable[[dict], dict],
+    def __init__(self, account_id: str, account: Account, *, secrets: SecretStore, repo: Repository,
+                 refresh_fn: Callable[[dict], dict],
                  wait_seconds: float = 20.0, lease_seconds: float = 30.0,
                  refresh_ahead_seconds: float = DEFAULT_REFRESH_AHEAD_SECONDS, refresh_token_rotates: bool = False):
         secret_name = account.get("secret_name")
@@ -55,7 +58,7 @@ class AccountTokens:
         self.account_id = account_id
         self.secret_name = secret_name
         self._secrets = secrets
-        self._db = db
+        self._repo = repo
         self._refresh_fn = refresh_fn
         self._wait = wait_seconds
         self._lease = lease_seconds
@@ -86,14 +89,14 @@ class AccountTokens:
             latest = self._load()
             if latest["access_token"] != rejected:
                 return latest["access_token"]  # another instance rotated it meanwhile
-            if leases.try_acquire(self._db, lease_name, holder, self._lease):
+            if self._repo.try_lease(lease_name, holder, self._lease):
                 try:
                     latest = self._load()  # re-check under the lease
                     if latest["access_token"] != rejected:
                         return latest["access_token"]
                     return self._refresh_now(latest)
                 finally:
-                    leases.release(self._db, lease_name, holder)
+                    self._repo.release_lease(lease_name, holder)
             if time.monotonic() > deadline:
                 raise TransientError(f"account {self.account_id}: token refresh by another instance did not finish")
             time.sleep(0.1)
@@ -137,18 +140,13 @@ class AccountTokens:
         self.refresh((self._tokens or self._load())["access_token"])
         return True
 
-    def _account_ref(self):
-        return self._db.collection("accounts").document(self.account_id)
-
     def _mark_needs_reconnect(self, reason: str) -> None:
-        mark_needs_reconnect(self._db, self.account_id, reason)
+        mark_needs_reconnect(self._repo, self.account_id, reason)
 
     def _clear_needs_reconnect(self) -> None:
-        from google.cloud import firestore
-
-        snap = self._account_ref().get()
-        if snap.exists and snap.to_dict().get("status") == NEEDS_RECONNECT:
-            self._account_ref().update({"status": "connected", "status_reason": firestore.DELETE_FIELD})
+        current = self._repo.get_account(self.account_id)
+        if current is not None and current.get("status") == NEEDS_RECONNECT:
+            self._repo.update_account(self.account_id, {"status": "connected"}, remove=("status_reason",))
 
 
 class StaticToken:
@@ -177,9 +175,8 @@ def with_fresh_token(tokens, call: Callable[[str], object]):
         return call(tokens.refresh(token))
 
 
-def mark_needs_reconnect(db, account_id: str, reason: str) -> None:
+def mark_needs_reconnect(repo: Repository, account_id: str, reason: str) -> None:
     """Visible on the account in Firestore, and one ERROR line (alerting keys on it): which account,
     and what a person must do. A later good refresh clears it."""
-    db.collection("accounts").document(account_id).set(
-        {"status": NEEDS_RECONNECT, "status_reason": reason, "status_at": utcnow()}, merge=True)
+    repo.merge_into_account(account_id, {"status": NEEDS_RECONNECT, "status_reason": reason, "status_at": utcnow()})
     log_event(log, logging.ERROR, "account needs reconnecting", account_id=account_id, reason=reason)

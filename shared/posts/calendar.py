@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from shared.model.account import Account
 from shared.model.content import ContentItem
 from shared.model.post import Post
 from shared.posts.service import COUNTED_FOR_CAP, daily_cap, posts_between, when
@@ -40,7 +41,7 @@ class AtCap:
     cap: int
 
 
-def accounts_at_cap(days: list[tuple[date, list[Post]]], accounts: dict[str, dict]) -> dict[date, list[AtCap]]:
+def accounts_at_cap(days: list[tuple[date, list[Post]]], accounts: dict[str, Account]) -> dict[date, list[AtCap]]:
     """Per day of `days` (calendar()'s), the accounts at their cap on it: posts counted against the cap
     (COUNTED_FOR_CAP: approved and on, published included) reaching the account's daily cap (daily_cap:
     its own limits, else its platform's defaults -- the limits the publisher holds with its slots in

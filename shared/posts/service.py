@@ -21,16 +21,18 @@ from shared.content.own_copy import CopyRefused, check_targets
 from shared.content.targets import describe_media
 from shared.content.versions import reopen_for_approval
 from shared.errors import IllegalTransition, ValidationError
+from shared.model.account import Account
 from shared.model.content import ContentItem, MediaRef
 from shared.model.disclosure import carry_ai_flags
-from shared.model.post import Post, Transition, post_id_for
+from shared.model.post import Post, Transition
 from shared.model.schedule import PAST_GRACE, PLAN_HORIZON, check_planned_time  # noqa: F401 - PAST_GRACE re-exported
 from shared.model.state_machine import transition
 from shared.platforms.registry import adapter_for
-from shared.publishing.limits import limits_for
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
-from shared.stores.posts import Repository, new_transaction, run_with_contention_retry
+from shared.stores.posting_caps import limits_for
+from shared.stores.posts import Repository
+from shared.stores.protocols import MediaStore
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +153,7 @@ def cancel_post(repo: Repository, post_id: str, *, by: str) -> Post | None:
 
 # -- reschedule -----------------------------------------------------------------------------------
 
-def daily_cap(account: dict | None) -> int | None:
+def daily_cap(account: Account | None) -> int | None:
     """The account's posts-per-day cap: its limits (account `limits`, else the platform's defaults)
     with a one-day window. None when it has none (e.g. X counts per 15 minutes)."""
     if not account:
@@ -167,7 +169,7 @@ def daily_cap(account: dict | None) -> int | None:
 def _check_daily_cap(repo: Repository, post: Post, moment: datetime) -> None:
     """422 naming scheduled_at when the account already has its cap of posts planned for, or
     published on, that UTC day. Advisory across concurrent reschedules: the publisher's slot
-    reservation (shared/publishing/limits.py) is what finally holds the cap."""
+    reservation (shared/stores/posting_caps.py) is what finally holds the cap."""
     cap = daily_cap(repo.get_account(post.account_id))
     if cap is None:
         return
@@ -238,7 +240,7 @@ class PostEdit:
     scheduled_at: datetime | None = None
 
 
-def edit_post(repo: Repository, post_id: str, edit: PostEdit, *, by: str, media_store, media_bucket: str,
+def edit_post(repo: Repository, post_id: str, edit: PostEdit, *, by: str, media_store: MediaStore, media_bucket: str,
               ask_approval: Callable[[ContentItem], None]) -> Post | None:
     """Text and media belong to the content item, so an edit changes every post of it: a new
     version, the approval voided, its unclaimed posts back to pending_approval, and the approver
@@ -258,7 +260,8 @@ def edit_post(repo: Repository, post_id: str, edit: PostEdit, *, by: str, media_
     hashtags = edit.hashtags if edit.hashtags is not None else content.hashtags
     if (caption, hashtags, media) != (content.caption, content.hashtags, content.media):
         candidate = content.model_copy(update={"caption": caption, "hashtags": hashtags, "media": media})
-        problems = check_targets(candidate, {t.account_id: repo.get_account(t.account_id) for t in content.targets})
+        accounts = {t.account_id: repo.get_account(t.account_id) for t in content.targets}
+        problems = check_targets(candidate, accounts)
         if problems:
             raise CopyRefused(problems)
         reopened = reopen_for_approval(repo, content.id, expected_hash=content.content_hash,
@@ -273,7 +276,7 @@ def edit_post(repo: Repository, post_id: str, edit: PostEdit, *, by: str, media_
     return repo.get_post(post_id)
 
 
-def _edited_media(content: ContentItem, edit: PostEdit, media_store, media_bucket: str, describe) -> list[MediaRef]:
+def _edited_media(content: ContentItem, edit: PostEdit, media_store: MediaStore, media_bucket: str, describe) -> list[MediaRef]:
     """The item's media with the video and/or the images replaced by the live generation of each
     named object (naming the same unchanged object again changes nothing: the refs are equal)."""
     videos = [m for m in content.media if m.kind == "video"]
@@ -290,30 +293,13 @@ def _edited_media(content: ContentItem, edit: PostEdit, media_store, media_bucke
 def delete_post(repo: Repository, post_id: str, *, by: str) -> bool:
     """Remove a post that never reached a platform, in one transaction; the content item goes too
     when this was its last post. False if there is no such post; IllegalTransition (409) otherwise."""
-    from google.cloud import firestore
 
-    ref = repo.post_ref(post_id)
-
-    @firestore.transactional
-    def _run(transaction) -> Post | None:
-        snap = ref.get(transaction=transaction)
-        if not snap.exists:
-            return None
-        post = Post.model_validate(snap.to_dict())
+    def never_reached_a_platform(post: Post) -> None:
         never_sent = post.status == "failed" and post.create_sent_at is None and not post.platform_ids
         if post.status not in DELETABLE and not never_sent:
             raise _refusal(post, "deleted")
-        content = repo.get_content(post.content_id, transaction=transaction)
-        siblings = []
-        if content is not None:
-            refs = [repo.post_ref(post_id_for(content.id, t.account_id)) for t in content.targets]
-            siblings = [s for s in repo.db.get_all(refs, transaction=transaction) if s.exists and s.id != post_id]
-        transaction.delete(ref)
-        if content is not None and not siblings:
-            transaction.delete(repo.content_ref(content.id))
-        return post
 
-    deleted = run_with_contention_retry(lambda: _run(new_transaction(repo.db)))
+    deleted = repo.delete_post(post_id, never_reached_a_platform)
     if deleted is None:
         return False
     with log_context(correlation_id=deleted.content_id, post_id=deleted.id, platform=deleted.platform):

@@ -13,10 +13,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from shared.model.post import Post
 from shared.runtime.bigquery_merge import insert_absent
+from shared.stores.posts import Repository
 from shared.topology import get_topology
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
 
 CLAIM_SECONDS = 300  # longer than one MERGE takes; a crashed writer's claim lapses after it
 
@@ -41,7 +46,7 @@ def table_id(project: str) -> str:
     return f"{project}.{get_topology().bigquery.dataset}.publish_log"
 
 
-def claim_publish_log(repo, post_id: str, now: datetime) -> Post | None:
+def claim_publish_log(repo: Repository, post_id: str, now: datetime) -> Post | None:
     """Take the write of this post's row for CLAIM_SECONDS; None if it is written or another run holds it."""
 
     def decide(post: Post) -> Post | None:
@@ -55,7 +60,7 @@ def claim_publish_log(repo, post_id: str, now: datetime) -> Post | None:
     return after
 
 
-def write_publish_log(bq, project: str, posts: list[Post]) -> None:
+def write_publish_log(bq: bigquery.Client, project: str, posts: list[Post]) -> None:
     """One MERGE for the batch: inserts the rows whose post_id is not in the table yet."""
     if not posts:
         return

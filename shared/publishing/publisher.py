@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from types import ModuleType
 
 from shared.content.versions import void_for_changed_media
 from shared.errors import (
@@ -22,6 +23,7 @@ from shared.errors import (
     TransientError,
     ValidationError,
 )
+from shared.model.account import Account
 from shared.model.content import ContentItem
 from shared.model.post import Post
 from shared.model.state_machine import transition
@@ -33,12 +35,14 @@ from shared.platforms.credentials import (
     mark_needs_reconnect,
 )
 from shared.platforms.registry import adapter_for
-from shared.publishing import limits
 from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS
 from shared.publishing.retry import make_retry
 from shared.runtime.clock import utcnow
+from shared.runtime.config_model import Config
 from shared.runtime.logging import log_context, log_event
+from shared.stores import posting_caps as limits
 from shared.stores.posts import Repository, claim_for_publishing, unconfirmed
+from shared.stores.protocols import MediaStore, SecretStore
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +69,7 @@ def approval_problem(post: Post, content: ContentItem | None) -> str | None:
     return None
 
 
-def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store,
+def publish_post(post_id: str, *, repo: Repository, config: Config, secrets: SecretStore, media_store: MediaStore,
                  request_approval: Callable[[ContentItem], None] = lambda content: None) -> PublishOutcome:
     """`request_approval(content)` sends a new version to its approver (after an approved object changed)."""
     post = repo.get_post(post_id)
@@ -102,7 +106,7 @@ def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store
         if account is None:
             return _fail(repo, post, attempt, f"account {post.account_id} not found", "ConfigError")
         # Invariant 4: a post over the account's cap waits in `queued`; dispatch resends it when a slot frees.
-        reservation = limits.reserve(repo.db, post.account_id, limits.limits_for(account, adapter.DEFAULT_LIMITS), post.id)
+        reservation = limits.reserve(repo, post.account_id, limits.limits_for(account, adapter.DEFAULT_LIMITS), post.id)
         if not reservation.granted:
             assert reservation.retry_at is not None  # a refused reservation says when a slot frees
             delay = max((reservation.retry_at - utcnow()).total_seconds(), 1.0)
@@ -119,10 +123,10 @@ def publish_post(post_id: str, *, repo: Repository, config, secrets, media_store
             return _unconfirmed(repo, post, attempt, str(exc))
         except MediaChanged as changed:
             # Replaced mid-upload: nothing was created from the new bytes (reads are pinned to the approved generation).
-            limits.release(repo.db, reservation, post.id)
+            limits.release(repo, reservation, post.id)
             return _media_changed(repo, post, content, str(changed), media_store, request_approval, attempt=attempt)
         except AuthError as exc:
-            mark_needs_reconnect(repo.db, post.account_id, str(exc))
+            mark_needs_reconnect(repo, post.account_id, str(exc))
             return _fail(repo, post, attempt, str(exc), "auth")
         except (PermanentError, ValidationError, ConfigError) as exc:  # an adapter may name the class (e.g. unaudited_app)
             return _fail(repo, post, attempt, str(exc), getattr(exc, "fail_class", None) or type(exc).__name__)
@@ -158,7 +162,7 @@ def _stop_dry_run(repo: Repository, post: Post) -> PublishOutcome:
     return PublishOutcome("cancelled" if moved else "skipped", DRY_RUN_REASON)
 
 
-def _media_changed(repo: Repository, post: Post, content: ContentItem, reason: str, media_store,
+def _media_changed(repo: Repository, post: Post, content: ContentItem, reason: str, media_store: MediaStore,
                    request_approval: Callable[[ContentItem], None], *, attempt: str | None) -> PublishOutcome:
     """Refuse the post: its approval is void. A replaced object goes back to the approver as a new
     version; a deleted one fails the post naming it."""
@@ -178,16 +182,17 @@ def _media_changed(repo: Repository, post: Post, content: ContentItem, reason: s
     return PublishOutcome("refused", f"approval void: {reason}")
 
 
-def account_tokens(account_id: str, account: dict, adapter, *, repo: Repository, config, secrets) -> AccountTokens:
+def account_tokens(account_id: str, account: Account, adapter: ModuleType, *, repo: Repository, config: Config,
+                   secrets: SecretStore) -> AccountTokens:
     # Tokens that cannot be refreshed once expired (Meta's) say how far ahead to refresh them.
-    return AccountTokens(account_id, account, secrets=secrets, db=repo.db,
+    return AccountTokens(account_id, account, secrets=secrets, repo=repo,
                          refresh_fn=lambda tokens: adapter.refresh_tokens(tokens, config=config),
                          refresh_ahead_seconds=getattr(adapter, "REFRESH_AHEAD_SECONDS", DEFAULT_REFRESH_AHEAD_SECONDS),
                          refresh_token_rotates=account.get("platform") in ROTATING_REFRESH_TOKEN_PLATFORMS)
 
 
-def _run_platform_flow(post: Post, content: ContentItem, account: dict, adapter, *, repo: Repository, config, secrets,
-                       media_store) -> PublishResult:
+def _run_platform_flow(post: Post, content: ContentItem, account: Account, adapter: ModuleType, *, repo: Repository,
+                       config: Config, secrets: SecretStore, media_store: MediaStore) -> PublishResult:
     retry = make_retry(config.retry_attempts, config.retry_base_seconds, config.max_inprocess_wait_seconds)
 
     def mark_create_sent() -> None:
@@ -222,7 +227,7 @@ def _release(repo: Repository, post: Post, attempt: str, reason: str, *, delay: 
 
     repo.change_post(post.id, decide)
     if reservation is not None:
-        limits.release(repo.db, reservation, post.id)
+        limits.release(repo, reservation, post.id)
     log_event(log, logging.WARNING, "publish attempt released for retry", reason=reason, retry_in_seconds=delay)
     return PublishOutcome("queued", reason, retry=retry)
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from shared.errors import AuthError, CapReached, ConfigError, PermanentError, TransientError, ValidationError
 from shared.model.post import Post
@@ -15,8 +16,13 @@ from shared.platforms.registry import adapter_for
 from shared.publishing.publish_log import claim_publish_log, write_publish_log
 from shared.publishing.publisher import account_tokens
 from shared.runtime.clock import utcnow
+from shared.runtime.config_model import Config
 from shared.runtime.logging import log_context, log_event
 from shared.stores.posts import Repository
+from shared.stores.protocols import SecretStore
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +39,11 @@ class PollSummary:
     details: list[str] = field(default_factory=list)
 
 
-def next_check_delay(config, check_count: int) -> float:
+def next_check_delay(config: Config, check_count: int) -> float:
     return min(config.poll_first_check_seconds * (2 ** check_count), config.poll_max_interval_seconds) or 1.0
 
 
-def poll_once(*, repo: Repository, config, secrets, bq, now: datetime | None = None,
+def poll_once(*, repo: Repository, config: Config, secrets: SecretStore, bq: bigquery.Client, now: datetime | None = None,
               owed_work: Sequence[Callable[..., object]] = ()) -> PollSummary:
     """`owed_work`: the higher layers' share of the tick (e.g. YouTube metadata changes a crash left
     approved), each called as f(repo=, config=, secrets=, bq=, now=) and never raising."""
@@ -50,7 +56,7 @@ def poll_once(*, repo: Repository, config, secrets, bq, now: datetime | None = N
                 _check_one(post, repo=repo, config=config, secrets=secrets, now=now, summary=summary)
             except AuthError as exc:
                 summary.errors += 1
-                mark_needs_reconnect(repo.db, post.account_id, str(exc))  # e.g. TikTok auth_removed, a revoked scope
+                mark_needs_reconnect(repo, post.account_id, str(exc))  # e.g. TikTok auth_removed, a revoked scope
                 _give_up(repo, post, summary, f"the account's access was refused: {exc}", "auth")
             except (PermanentError, ValidationError, ConfigError) as exc:
                 # Retrying cannot help (revoked auth, a missing scope): end now, saying why.
@@ -69,7 +75,7 @@ def poll_once(*, repo: Repository, config, secrets, bq, now: datetime | None = N
     return summary
 
 
-def _write_owed_publish_log_rows(repo: Repository, config, bq, now: datetime, summary: PollSummary) -> None:
+def _write_owed_publish_log_rows(repo: Repository, config: Config, bq: bigquery.Client, now: datetime, summary: PollSummary) -> None:
     """Confirmed publishes not yet in BigQuery (a BigQuery hiccup loses nothing; see publish_log.py)."""
     claimed = [p for p in (claim_publish_log(repo, post.id, now) for post in repo.posts_missing_publish_log(
         config.poll_batch_size)) if p is not None]
@@ -85,7 +91,7 @@ def _write_owed_publish_log_rows(repo: Repository, config, bq, now: datetime, su
     summary.logged += len(claimed)
 
 
-def status_context(post: Post, *, repo: Repository, config, secrets, now: datetime) -> StatusContext:
+def status_context(post: Post, *, repo: Repository, config: Config, secrets: SecretStore, now: datetime) -> StatusContext:
     """What an adapter's check_status / reconcile is handed for one post."""
     account = repo.get_account(post.account_id) or {}
     tokens = account_tokens(post.account_id, account, adapter_for(post.platform), repo=repo, config=config,
@@ -94,7 +100,7 @@ def status_context(post: Post, *, repo: Repository, config, secrets, now: dateti
                          content=repo.get_content(post.content_id))
 
 
-def _check_one(post: Post, *, repo: Repository, config, secrets, now: datetime, summary: PollSummary) -> None:
+def _check_one(post: Post, *, repo: Repository, config: Config, secrets: SecretStore, now: datetime, summary: PollSummary) -> None:
     adapter = adapter_for(post.platform)
     ctx = status_context(post, repo=repo, config=config, secrets=secrets, now=now)
     if post.unconfirmed:
@@ -136,7 +142,7 @@ def _check_one(post: Post, *, repo: Repository, config, secrets, now: datetime, 
     _check_again_or_give_up(post, repo=repo, config=config, now=now, summary=summary, result=result)
 
 
-def _check_again_or_give_up(post: Post, *, repo: Repository, config, now: datetime, summary: PollSummary,
+def _check_again_or_give_up(post: Post, *, repo: Repository, config: Config, now: datetime, summary: PollSummary,
                             result: StatusResult | None = None, error: Exception | None = None) -> None:
     # Our own quota (e.g. YouTube's daily units) says nothing about the post: it never runs the clock out.
     if post.poll_deadline and now >= post.poll_deadline and not isinstance(error, CapReached):

@@ -15,8 +15,10 @@ from shared.errors import AuthError
 from shared.platforms.credentials import DEFAULT_REFRESH_AHEAD_SECONDS
 from shared.platforms.registry import adapter_for
 from shared.publishing.publisher import account_tokens
+from shared.runtime.config_model import Config
 from shared.runtime.logging import log_context, log_event
-from shared.stores.posts import ACCOUNTS, Repository
+from shared.stores.posts import Repository
+from shared.stores.protocols import SecretStore
 
 log = logging.getLogger(__name__)
 # Longer than two ticks (6 h): a token is renewed at least once before it can lapse between ticks.
@@ -32,19 +34,18 @@ class RefreshSummary:
     account_ids: list[str] = field(default_factory=list)
 
 
-def refresh_expiring_tokens(*, repo: Repository, config, secrets) -> RefreshSummary:
+def refresh_expiring_tokens(*, repo: Repository, config: Config, secrets: SecretStore) -> RefreshSummary:
     summary = RefreshSummary()
-    for snap in repo.db.collection(ACCOUNTS).stream():
-        account = snap.to_dict()
-        with log_context(account_id=snap.id, platform=account.get("platform")):
+    for account_id, account in repo.accounts():
+        with log_context(account_id=account_id, platform=account.get("platform")):
             summary.checked += 1
             try:
                 adapter = adapter_for(account.get("platform", ""))
-                tokens = account_tokens(snap.id, account, adapter, repo=repo, config=config, secrets=secrets)
+                tokens = account_tokens(account_id, account, adapter, repo=repo, config=config, secrets=secrets)
                 horizon = max(REFRESH_HORIZON_SECONDS, getattr(adapter, "REFRESH_AHEAD_SECONDS", DEFAULT_REFRESH_AHEAD_SECONDS))
                 if tokens.refresh_if_expiring(horizon):
                     summary.refreshed += 1
-                    summary.account_ids.append(snap.id)
+                    summary.account_ids.append(account_id)
             except AuthError:
                 summary.needs_reconnect += 1  # marked on the account and logged by AccountTokens
             except Exception as exc:  # noqa: BLE001 - one account's trouble never holds up the others

@@ -25,15 +25,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import BadMessage, PermanentError
 from shared.reports.loader import job_id_for, load_rows
-from shared.reports.summary import COLLECTION, REFUSED_KEPT, ReportSummary, outcome_for
+from shared.reports.summary import REFUSED_KEPT, ReportSummary, outcome_for
 from shared.reports.validation import ReportRow, UnreadableReport, parse_report
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
+from shared.stores.posts import Repository
+from shared.stores.report_claims import ReportClaim
 from shared.topology import get_topology
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
 
 log = logging.getLogger("postgate.reports")
 
@@ -84,7 +89,8 @@ def report_object(payload: dict[str, Any], attributes: dict[str, str]) -> Report
     return ReportObject(bucket, name, generation)
 
 
-def ingest_report(obj: ReportObject, *, storage, bq, db, project: str, max_bytes: int = MAX_REPORT_BYTES,
+def ingest_report(obj: ReportObject, *, storage, bq: bigquery.Client, repo: Repository, project: str,
+                  max_bytes: int = MAX_REPORT_BYTES,
                   clock: Callable[[], datetime] = utcnow) -> ReportSummary | None:
     """Process one dropped report; None when that generation is no longer there (already moved)."""
     started = time.monotonic()
@@ -102,13 +108,14 @@ def ingest_report(obj: ReportObject, *, storage, bq, db, project: str, max_bytes
             data = blob.download_as_bytes()
             md5 = hashlib.md5(data).hexdigest()
         with log_context(file_md5=md5):
-            claim, earlier = _claim(db, md5, obj, now)
+            stored = ReportClaim(repo, md5)
+            claim, earlier = _claim(stored, md5, obj, now)
             if claim == "duplicate":
                 summary = ReportSummary(obj.uri, md5, obj.generation, "duplicate", reason=(
                     f"same content as {earlier['file']} (generation {earlier['generation']}), "
                     f"{earlier.get('outcome') or 'being processed'}; not loaded again"),
                     duration_ms=_ms_since(started), processed_at=now)
-                _record_duplicate(db, md5, obj)
+                stored.add_duplicate(obj.uri, obj.generation)
             elif claim == "done":  # a redelivery after the summary was written: only the move may be missing
                 summary = ReportSummary.from_firestore(earlier)
             else:
@@ -116,12 +123,11 @@ def ingest_report(obj: ReportObject, *, storage, bq, db, project: str, max_bytes
                                    max_bytes=max_bytes, now=now, started=started)
             _write_summary_row(bq, project, summary)
             if claim != "duplicate":
-                db.collection(COLLECTION).document(md5).set({**summary.firestore_fields(), "state": "done"},
-                                                            merge=True)
+                stored.finish(summary.firestore_fields())
             to_prefix = FAILED_PREFIX if summary.outcome == "failed" else PROCESSED_PREFIX
             summary.moved_to = move_report(bucket, blob, to_prefix)
             if claim != "duplicate" and summary.moved_to:
-                db.collection(COLLECTION).document(md5).update({"moved_to": summary.moved_to})
+                stored.update({"moved_to": summary.moved_to})
             log_event(log, logging.INFO, "report processed", file=obj.uri, outcome=summary.outcome,
                       rows_read=summary.rows_read, rows_loaded=summary.rows_loaded,
                       rows_refused=summary.rows_refused, reason=summary.reason, load_job_id=summary.load_job_id,
@@ -129,7 +135,7 @@ def ingest_report(obj: ReportObject, *, storage, bq, db, project: str, max_bytes
             return summary
 
 
-def _process(obj: ReportObject, md5: str, data: bytes | None, size: int | None, load_job_id: str, *, bq,
+def _process(obj: ReportObject, md5: str, data: bytes | None, size: int | None, load_job_id: str, *, bq: bigquery.Client,
              project: str, max_bytes: int, now: datetime, started: float) -> ReportSummary:
     summary = ReportSummary(obj.uri, md5, obj.generation, "failed", processed_at=now)
     if data is None:
@@ -171,24 +177,17 @@ def _row(obj: ReportObject, row: ReportRow, loaded_at: datetime) -> dict[str, An
 
 # --- the claim on the file's content -------------------------------------------------------------------
 
-def _claim(db, md5: str, obj: ReportObject, now: datetime) -> tuple[str, dict[str, Any]]:
+def _claim(stored: ReportClaim, md5: str, obj: ReportObject, now: datetime) -> tuple[str, dict[str, Any]]:
     """("new" | "again" | "done" | "duplicate", the claim document).
 
     new: this drop holds the claim now; again: a redelivery of the drop holding it, not finished; done: a
     redelivery of the drop holding it, summary written; duplicate: another drop of the same bytes holds it.
     """
-    from google.api_core.exceptions import AlreadyExists, FailedPrecondition
-
-    ref = db.collection(COLLECTION).document(md5)
     mine = {"file": obj.uri, "file_md5": md5, "generation": obj.generation, "state": "processing",
             "claimed_at": now, "load_job_id": job_id_for("report", md5, obj.generation)}
-    try:
-        ref.create(mine)
+    if stored.create(mine):
         return "new", mine
-    except AlreadyExists:
-        pass
-    snapshot = ref.get()
-    doc = snapshot.to_dict() or {}
+    doc, update_time = stored.read()
     if doc.get("file") == obj.uri and int(doc.get("generation", -1)) == obj.generation:
         return ("done" if doc.get("state") == "done" else "again"), doc
     failed = doc.get("state") == "done" and doc.get("outcome") == "failed"
@@ -198,23 +197,14 @@ def _claim(db, md5: str, obj: ReportObject, now: datetime) -> tuple[str, dict[st
         return "duplicate", doc
     if stale:  # the dead run may have loaded: keep its job id, so a load it finished is found, not repeated
         mine["load_job_id"] = doc.get("load_job_id") or mine["load_job_id"]
-    try:
-        ref.update(mine, option=db.write_option(last_update_time=snapshot.update_time))
-    except FailedPrecondition:  # another drop of the same bytes took it over first
-        return "duplicate", ref.get().to_dict() or doc
+    if not stored.take_over(mine, update_time):  # another drop of the same bytes took it over first
+        return "duplicate", stored.fields() or doc
     log_event(log, logging.INFO, "claim taken over", earlier_file=doc.get("file"),
               earlier_outcome=doc.get("outcome"), earlier_state=doc.get("state"))
     return "new", mine
 
 
-def _record_duplicate(db, md5: str, obj: ReportObject) -> None:
-    from google.cloud import firestore
-
-    db.collection(COLLECTION).document(md5).update(
-        {"duplicates": firestore.ArrayUnion([{"file": obj.uri, "generation": obj.generation}])})
-
-
-def _write_summary_row(bq, project: str, summary: ReportSummary) -> None:
+def _write_summary_row(bq: bigquery.Client, project: str, summary: ReportSummary) -> None:
     """One report_loads row per drop: a load job whose id is the drop's, so a redelivery adds nothing."""
     try:
         load_rows(bq, project, SUMMARY_TABLE, [summary.bigquery_row()],

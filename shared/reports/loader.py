@@ -14,10 +14,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from shared.errors import PermanentError, TransientError
 from shared.topology import get_topology
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
 
 LOAD_TIMEOUT_SECONDS = 300
 _JOB_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -50,7 +53,7 @@ def to_ndjson(rows: Iterable[dict[str, Any]]) -> bytes:
                     for row in rows)
 
 
-def load_rows(bq, project: str, table: str, rows: list[dict[str, Any]], job_id: str) -> LoadResult:
+def load_rows(bq: bigquery.Client, project: str, table: str, rows: list[dict[str, Any]], job_id: str) -> LoadResult:
     """Append `rows` to `table` in one load job named `job_id`; if that job already ran, report it instead.
 
     TransientError when BigQuery could not be reached or the job is still running (retry later);
@@ -82,8 +85,8 @@ def load_rows(bq, project: str, table: str, rows: list[dict[str, Any]], job_id: 
     return LoadResult(job_id, int(job.output_rows or 0), already_done=False)
 
 
-def _earlier_job(bq, job_id: str) -> LoadResult:
-    job = bq.get_job(job_id)
+def _earlier_job(bq: bigquery.Client, job_id: str) -> LoadResult:
+    job = cast("bigquery.LoadJob", bq.get_job(job_id))  # job ids are this module's load jobs
     if job.state != "DONE":
         raise TransientError(f"load job {job_id} is still {job.state}")
     if job.error_result:

@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 Outcome = Literal["loaded", "partially_loaded", "failed", "duplicate"]
 REFUSED_KEPT = 100  # refused rows listed in a summary; rows_refused counts them all
-COLLECTION = "report_loads"
 
 
 @dataclass

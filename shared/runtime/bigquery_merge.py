@@ -18,7 +18,10 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
 
 # How each column type is read back from the JSON row `r`; a JSON column's value is JSON text.
 _CASTS = {
@@ -60,7 +63,7 @@ class MergeStatement:
     sql: str
     parameters: tuple[QueryParameter, ...]
 
-    def run(self, bq, *, timeout: float) -> None:
+    def run(self, bq: bigquery.Client, *, timeout: float) -> None:
         """Run it and wait up to `timeout` seconds; BigQuery's errors propagate (the caller retries later)."""
         from google.cloud import bigquery
 

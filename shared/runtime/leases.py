@@ -8,13 +8,17 @@ holder blocks others for at most `ttl_seconds`.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from shared.runtime.clock import utcnow
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
 
 LEASES = "leases"
 
 
-def try_acquire(db, name: str, holder: str, ttl_seconds: float) -> bool:
+def try_acquire(db: firestore.Client, name: str, holder: str, ttl_seconds: float) -> bool:
     from google.cloud import firestore
 
     ref = db.collection(LEASES).document(name)
@@ -24,7 +28,7 @@ def try_acquire(db, name: str, holder: str, ttl_seconds: float) -> bool:
         snap = ref.get(transaction=transaction)
         now = utcnow()
         if snap.exists:
-            current = snap.to_dict()
+            current = snap.to_dict() or {}
             if current.get("holder") != holder and current.get("until") and current["until"] > now:
                 return False
         transaction.set(ref, {"holder": holder, "until": now + timedelta(seconds=ttl_seconds)})
@@ -33,7 +37,7 @@ def try_acquire(db, name: str, holder: str, ttl_seconds: float) -> bool:
     return _take(db.transaction())
 
 
-def release(db, name: str, holder: str) -> None:
+def release(db: firestore.Client, name: str, holder: str) -> None:
     from google.cloud import firestore
 
     ref = db.collection(LEASES).document(name)
@@ -41,7 +45,7 @@ def release(db, name: str, holder: str) -> None:
     @firestore.transactional
     def _drop(transaction) -> None:
         snap = ref.get(transaction=transaction)
-        if snap.exists and snap.to_dict().get("holder") == holder:
+        if snap.exists and (snap.to_dict() or {}).get("holder") == holder:
             transaction.delete(ref)
 
     _drop(db.transaction())

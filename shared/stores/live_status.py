@@ -18,14 +18,17 @@ import queue
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.model.state_machine import TERMINAL
 from shared.runtime.logging import log_event
-from shared.stores.posts import POSTS
+from shared.stores.posts import POSTS, Repository
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0
@@ -73,7 +76,7 @@ class _SharedWatch:
 class PostFeeds:
     """The listeners of one Firestore client: one per content item, shared by its streams."""
 
-    def __init__(self, db):
+    def __init__(self, db: firestore.Client):
         self._db = db
         self._lock = threading.Lock()
         self._watches: dict[str, _SharedWatch] = {}
@@ -131,7 +134,7 @@ _FEEDS: weakref.WeakKeyDictionary[Any, PostFeeds] = weakref.WeakKeyDictionary()
 _FEEDS_LOCK = threading.Lock()
 
 
-def feeds_for(db) -> PostFeeds:
+def feeds_for(db: firestore.Client) -> PostFeeds:
     """The one PostFeeds of this Firestore client (its listeners live as long as it does)."""
     with _FEEDS_LOCK:
         feeds = _FEEDS.get(db)
@@ -140,11 +143,12 @@ def feeds_for(db) -> PostFeeds:
         return feeds
 
 
-def content_events(db, content_id: str, *, stream_seconds: float, heartbeat_seconds: float = HEARTBEAT_SECONDS,
-                   idle_seconds: float | None = None, clock: Callable[[], float] = time.monotonic) -> Iterator[str]:
+def content_events(repo: Repository, content_id: str, *, stream_seconds: float,
+                   heartbeat_seconds: float = HEARTBEAT_SECONDS, idle_seconds: float | None = None,
+                   clock: Callable[[], float] = time.monotonic) -> Generator[str, None, None]:
     """The SSE text of one content item's post changes, as they happen (a generator: the listener
     is started at the first `next()` and unsubscribed when it finishes or is closed)."""
-    feeds = feeds_for(db)
+    feeds = feeds_for(repo.db)
     snapshots = feeds.subscribe(content_id)
     started = clock()
     deadline = started + stream_seconds

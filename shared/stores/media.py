@@ -24,9 +24,16 @@ def parse_gs_uri(uri: str) -> tuple[str, str]:
     return bucket, name
 
 
-class MediaStore:
+class CloudStorageMedia:
+    """The media store (shared.stores.protocols.MediaStore) on Cloud Storage. The client is made at
+    first use: a function that never touches media never loads the Storage library."""
+
     def __init__(self, project: str):
-        self._client = storage_client(project)
+        self._project = project
+
+    @property
+    def _client(self):
+        return storage_client(self._project)
 
     def describe(self, uri: str, kind: str, field: str = "video") -> MediaRef:
         """The object's live generation; a missing one is an error the brief's author can fix."""

@@ -11,15 +11,19 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from shared.model.content import ContentItem
-from shared.model.post import Post, PostStatus
+from shared.model.post import Post, PostStatus, post_id_for
 from shared.model.state_machine import TERMINAL, transition
 from shared.runtime.clock import utcnow
+from shared.stores.accounts import AccountRecords
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
 
 CONTENT = "content"
 POSTS = "posts"
-ACCOUNTS = "accounts"
 APPROVALS = "approvals"
 
 
@@ -28,10 +32,10 @@ def dump(model) -> dict:
     return model.model_dump(mode="python")
 
 
-class Repository:
-    """Content, posts and accounts in one Firestore database."""
+class Repository(AccountRecords):
+    """Content, posts and accounts (shared/stores/accounts.py) in one Firestore database."""
 
-    def __init__(self, db):
+    def __init__(self, db: firestore.Client):  # kept as `db` (typed Any: see AccountRecords.db)
         self.db = db
 
     # -- content ---------------------------------------------------------------------------
@@ -115,6 +119,32 @@ class Repository:
             if after is not None:
                 transaction.set(ref, dump(after))
             return before, after
+
+        return run_with_contention_retry(lambda: _run(new_transaction(self.db)))
+
+    def delete_post(self, post_id: str, check: Callable[[Post], None]) -> Post | None:
+        """In one transaction: `check(post)` (it raises to refuse), then delete the post, and its
+        content item too when no sibling post is left. The deleted post; None if there is none."""
+        from google.cloud import firestore
+
+        ref = self.post_ref(post_id)
+
+        @firestore.transactional
+        def _run(transaction) -> Post | None:
+            snap = ref.get(transaction=transaction)
+            if not snap.exists:
+                return None
+            post = Post.model_validate(snap.to_dict())
+            check(post)
+            content = self.get_content(post.content_id, transaction=transaction)
+            siblings = []
+            if content is not None:
+                refs = [self.post_ref(post_id_for(content.id, t.account_id)) for t in content.targets]
+                siblings = [s for s in self.db.get_all(refs, transaction=transaction) if s.exists and s.id != post_id]
+            transaction.delete(ref)
+            if content is not None and not siblings:
+                transaction.delete(self.content_ref(content.id))
+            return post
 
         return run_with_contention_retry(lambda: _run(new_transaction(self.db)))
 
@@ -203,6 +233,13 @@ class Repository:
             query = query.where(filter=FieldFilter(field, "==", value))
         return query
 
+    def posts_of_account(self, account_id: str) -> list[Post]:
+        """Every post that goes to this account, in any state."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self.db.collection(POSTS).where(filter=FieldFilter("account_id", "==", account_id))
+        return [Post.model_validate(d.to_dict()) for d in query.stream()]
+
     def count_posts(self, equals: dict[str, str]) -> int:
         [[result]] = self._posts_where(equals).count().get()
         return int(result.value)
@@ -238,19 +275,6 @@ class Repository:
             refs = [self.content_ref(i) for i in ids[start:start + 100]]
             found.update((s.id, ContentItem.model_validate(s.to_dict())) for s in self.db.get_all(refs) if s.exists)
         return found
-
-    # -- accounts --------------------------------------------------------------------------
-    def get_account(self, account_id: str) -> dict | None:
-        snap = self.db.collection(ACCOUNTS).document(account_id).get()
-        return snap.to_dict() if snap.exists else None
-
-    def accounts_by_id(self, account_ids: set[str] | list[str]) -> dict[str, dict]:
-        """Many accounts in one batched read (the calendar's accounts: their handles and caps)."""
-        refs = [self.db.collection(ACCOUNTS).document(i) for i in sorted(set(account_ids))]
-        return {s.id: s.to_dict() for s in self.db.get_all(refs) if s.exists} if refs else {}
-
-    def put_account(self, account_id: str, account: dict) -> None:
-        self.db.collection(ACCOUNTS).document(account_id).set(account)
 
 
 # Many instances move posts at once (publishers, the poll, dispatch): a transaction that keeps
@@ -289,7 +313,7 @@ def contention_budget(attempts: int, seconds: float) -> Iterator[ContentionBudge
         _BUDGET.reset(token)
 
 
-def new_transaction(db):
+def new_transaction(db: firestore.Client) -> firestore.Transaction:
     """A new transaction; under a budget Firestore's own commit retry is off (the budget's loop,
     run_with_contention_retry, decides whether another attempt fits)."""
     return db.transaction(max_attempts=1) if _BUDGET.get() is not None else db.transaction()

@@ -20,14 +20,17 @@ import uuid
 from datetime import datetime, timedelta
 
 from shared.errors import AuthError, ConfigError, PermanentError, TransientError
+from shared.model.account import Account
 from shared.platforms.registry import adapter_for
 from shared.platforms.youtube.adapter import client_for
 from shared.platforms.youtube.client import writable_parts
 from shared.platforms.youtube.quota import charge, quota_key
 from shared.publishing.publisher import account_tokens
 from shared.runtime.clock import utcnow
+from shared.runtime.config_model import Config
 from shared.runtime.logging import log_context, log_event
 from shared.stores.posts import Repository, run_with_contention_retry
+from shared.stores.protocols import SecretStore
 from shared.youtube_sync.model import CHANGES, FIELDS, MetadataChange, MetadataValues, expected_after, values_of
 
 log = logging.getLogger(__name__)
@@ -36,7 +39,7 @@ MAX_UPDATE_ATTEMPTS = 3  # videos.update calls that YouTube did not apply before
 RETRY_BASE_SECONDS, RETRY_MAX_SECONDS = 60, 3600
 
 
-def apply_approved(repo: Repository, config, secrets, change_id: str, *, now: datetime | None = None,
+def apply_approved(repo: Repository, config: Config, secrets: SecretStore, change_id: str, *, now: datetime | None = None,
                    due_only: bool = False) -> MetadataChange | None:
     """Take the lease on an approved change (or one whose applier's lease ran out) and apply or settle
     it. None when another applier holds it or nothing is left to do. `due_only`: the status poll,
@@ -108,7 +111,7 @@ def _classify(change: MetadataChange, current: MetadataValues) -> str:
     return "after" if current == expected_after(change) else "kept"
 
 
-def _apply(repo: Repository, config, secrets, change: MetadataChange, now: datetime) -> MetadataChange | None:
+def _apply(repo: Repository, config: Config, secrets: SecretStore, change: MetadataChange, now: datetime) -> MetadataChange | None:
     account = repo.get_account(change.account_id)
     if account is None:
         return record_outcome(repo, change, outcome="failed", failure_reason=f"account {change.account_id} no longer exists")
@@ -259,12 +262,12 @@ def record_outcome(repo: Repository, change: MetadataChange, *, outcome: str, st
     return change.model_copy(update={**fields, "after": after})
 
 
-def youtube_client(repo: Repository, config, secrets, account_id: str, account: dict, method: str):
+def youtube_client(repo: Repository, config: Config, secrets: SecretStore, account_id: str, account: Account, method: str):
     """The real client for the account: its tokens (refreshed once on a 401), the call charged first."""
     _charge(repo, config, account, method)
     tokens = account_tokens(account_id, account, adapter_for("youtube"), repo=repo, config=config, secrets=secrets)
     return client_for(tokens, config)
 
 
-def _charge(repo: Repository, config, account: dict, method: str) -> None:
+def _charge(repo: Repository, config: Config, account: Account, method: str) -> None:
     charge(repo.db, method, daily_quota=config.youtube_daily_quota, key=quota_key(account))

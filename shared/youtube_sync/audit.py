@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from shared.runtime.bigquery_merge import insert_absent
 from shared.runtime.clock import utcnow
@@ -13,6 +14,9 @@ from shared.runtime.logging import log_event
 from shared.stores.posts import Repository, run_with_contention_retry
 from shared.topology import get_topology
 from shared.youtube_sync.model import AUDIT, CHANGES, FINAL_STATUSES, MetadataChange
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
 
 log = logging.getLogger(__name__)
 AUDIT_TABLE = "youtube_metadata_audit"
@@ -36,7 +40,7 @@ def audit_row(change: MetadataChange, recorded_at: datetime | None = None) -> di
     }
 
 
-def write_audit(repo: Repository, bq, project: str, change: MetadataChange, now: datetime | None = None) -> bool:
+def write_audit(repo: Repository, bq: bigquery.Client, project: str, change: MetadataChange, now: datetime | None = None) -> bool:
     """Firestore `metadata_change_audit/{change id}` and one BigQuery row keyed by the change id.
     One writer at a time (a short claim, as publish_log), and the row goes in by a MERGE on the
     change id, so a writer that died after the insert leaves nothing to double. False when the row
@@ -79,7 +83,7 @@ def _claim_audit(repo: Repository, change_id: str, now: datetime) -> MetadataCha
     return run_with_contention_retry(lambda: _take(repo.db.transaction()))
 
 
-def _merge_row(bq, project: str, row: dict) -> None:
+def _merge_row(bq: bigquery.Client, project: str, row: dict) -> None:
     """The BigQuery emulator ignores insertIds (and BigQuery dedupes them only best effort), so the
     row is inserted by a MERGE on change_id, as publish_log's rows are on post_id."""
     topology = get_topology()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from shared.approval import pages
 from shared.approval.checks import token_used
@@ -13,10 +14,15 @@ from shared.approval.links import page_tokens, verify_link
 from shared.approval.refusals import NothingToDecide, TokenRefused
 from shared.approval.tokens import ACTIONS, verify_token
 from shared.runtime.clock import utcnow
+from shared.runtime.config_model import Config
 from shared.runtime.logging import log_context, log_event
 from shared.stores.posts import Repository
+from shared.stores.protocols import SecretStore
 from shared.youtube_sync import service
 from shared.youtube_sync.model import ID_PREFIX, MetadataChange
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +56,8 @@ def is_change_link(signing_key: str, token: str | None) -> bool:
     return claims.content_id.startswith(ID_PREFIX)
 
 
-def answer(method: str, form: dict[str, str], token: str, *, repo: Repository, signing_key: str, config, secrets,
-           bq) -> pages.PageResult:
+def answer(method: str, form: dict[str, str], token: str, *, repo: Repository, signing_key: str, config: Config, secrets: SecretStore,
+           bq: bigquery.Client) -> pages.PageResult:
     if method != "POST":
         return review(repo, signing_key, token)
     action = form.get("action")
@@ -81,7 +87,7 @@ def review(repo: Repository, signing_key: str, token: str, now: datetime | None 
         return pages.PageResult(200, html)
 
 
-def decide(repo: Repository, signing_key: str, token: str, action: str, *, config, secrets, bq,
+def decide(repo: Repository, signing_key: str, token: str, action: str, *, config: Config, secrets: SecretStore, bq: bigquery.Client,
            reason: str | None = None, now: datetime | None = None) -> pages.PageResult:
     try:
         claims = verify_link(signing_key, token, now or utcnow(), action)

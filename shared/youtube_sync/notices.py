@@ -7,15 +7,17 @@ import logging
 
 from shared.approval.links import mint_requests
 from shared.approval.notifiers import DecisionNotice, notifier_from_config
+from shared.runtime.config_model import Config
 from shared.runtime.logging import log_context, log_event
 from shared.stores.posts import Repository
+from shared.stores.protocols import SecretStore
 from shared.youtube_sync.model import MetadataChange
 from shared.youtube_sync.service import get_change, preview_text
 
 log = logging.getLogger(__name__)
 
 
-def notify(payload: dict, *, repo: Repository, config, secrets) -> int:
+def notify(payload: dict, *, repo: Repository, config: Config, secrets: SecretStore) -> int:
     """approval-notify for a change: the signed links to each approver, or the outcome to the requester."""
     change_id = str(payload.get("metadata_change_id"))
     with log_context(correlation_id=change_id):

@@ -6,20 +6,26 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from shared.runtime.clock import utcnow
+from shared.runtime.config_model import Config
 from shared.runtime.logging import log_context, log_event
 from shared.stores.posts import Repository
+from shared.stores.protocols import SecretStore
 from shared.youtube_sync.applying import apply_approved
 from shared.youtube_sync.audit import write_audit
 from shared.youtube_sync.model import CHANGES, FINAL_STATUSES, MetadataChange
 from shared.youtube_sync.service import Publish, audit_and_tell, publisher
 
+if TYPE_CHECKING:
+    from google.cloud import bigquery
+
 log = logging.getLogger(__name__)
 OWED_BATCH = 20
 
 
-def settle_owed_changes(*, repo: Repository, config, secrets, bq, now: datetime | None = None) -> dict:
+def settle_owed_changes(*, repo: Repository, config: Config, secrets: SecretStore, bq: bigquery.Client, now: datetime | None = None) -> dict:
     """Each status-poll tick: apply approved changes whose deciding request died (after the grace
     period), whose retry is due or whose applier's lease ran out; then write owed audit rows.
     Never raises: a failure here must not stop the tick, and the next tick tries again."""

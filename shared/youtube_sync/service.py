@@ -16,12 +16,15 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from shared.errors import ValidationError
 from shared.runtime.clock import utcnow
+from shared.runtime.config_model import Config
 from shared.runtime.logging import log_context, log_event
 from shared.runtime.pubsub import publish_json
 from shared.stores.posts import APPROVALS, Repository, run_with_contention_retry
+from shared.stores.protocols import SecretStore
 from shared.topology import get_topology
 from shared.youtube_sync.applying import apply_approved, record_outcome, youtube_client
 from shared.youtube_sync.audit import write_audit
@@ -35,6 +38,9 @@ from shared.youtube_sync.model import (
     changed_fields,
     values_of,
 )
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
 
 log = logging.getLogger(__name__)
 REASON_MAX_CHARS = 1000
@@ -96,7 +102,7 @@ def preview_text(change: MetadataChange) -> str:
 
 
 # -- requesting ------------------------------------------------------------------------------------
-def create_change(repo: Repository, config, secrets, *, post_id: str, request: MetadataChangeRequest,
+def create_change(repo: Repository, config: Config, secrets: SecretStore, *, post_id: str, request: MetadataChangeRequest,
                   requested_by: str, publish: Publish, now: datetime | None = None) -> MetadataChange:
     """Read the video's current values, record the change pending approval, supersede older pending
     changes of the same post (their links stop working), and ask the approvers."""
@@ -214,7 +220,7 @@ def record_decision(repo: Repository, change_id: str, *, action: str, change_has
     return outcome
 
 
-def settle_decision(repo: Repository, config, secrets, bq, change: MetadataChange, *, publish: Publish,
+def settle_decision(repo: Repository, config: Config, secrets: SecretStore, bq: bigquery.Client, change: MetadataChange, *, publish: Publish,
                     now: datetime | None = None) -> MetadataChange:
     """After the decision: apply an approved change, then the audit record, then tell the requester.
     An update whose outcome is not settled yet comes back `approved`; the status poll finishes it."""
@@ -229,7 +235,7 @@ def settle_decision(repo: Repository, config, secrets, bq, change: MetadataChang
         return change
 
 
-def audit_and_tell(repo: Repository, bq, config, change: MetadataChange, publish: Publish) -> None:
+def audit_and_tell(repo: Repository, bq: bigquery.Client, config: Config, change: MetadataChange, publish: Publish) -> None:
     """A final change's audit record, then the outcome to the requester (also the status poll's last step)."""
     write_audit(repo, bq, config.project, change)
     try:
@@ -238,7 +244,7 @@ def audit_and_tell(repo: Repository, bq, config, change: MetadataChange, publish
         log_event(log, logging.ERROR, "could not send the metadata change notice", error=str(exc))
 
 
-def decide_via_api(repo: Repository, config, secrets, bq, change_id: str, *, action: str, change_hash_claimed: str,
+def decide_via_api(repo: Repository, config: Config, secrets: SecretStore, bq: bigquery.Client, change_id: str, *, action: str, change_hash_claimed: str,
                    user: str, reason: str | None, publish: Publish) -> MetadataChange:
     if get_change(repo, change_id) is None:
         raise ChangeNotFound(f"no metadata change {change_id!r}")
@@ -250,7 +256,7 @@ def decide_via_api(repo: Repository, config, secrets, bq, change_id: str, *, act
 
 
 # -- asking and telling (approval-notify sends the messages) ---------------------------------------
-def publisher(config) -> Publish:
+def publisher(config: Config) -> Publish:
     """Messages about changes go where content-created messages go: approval-notify sends them."""
     topic = get_topology().trigger_topic("approval-notify")
 

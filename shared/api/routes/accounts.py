@@ -14,10 +14,18 @@ import flask
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.accounts.service import ACCOUNT_ID_PATTERN, AccountError, LimitSpec
+from shared.accounts import oauth, service
+from shared.accounts.connection import test_connection as run_test
+from shared.accounts.service import ACCOUNT_ID_PATTERN, AccountError, LimitSpec, effective_status
+from shared.api.auth import current_principal
 from shared.api.errors import ApiError
 from shared.api.schemas import PageQuery, page_fields
+from shared.model.account import Account as AccountRecord
 from shared.model.platform import Platform
+from shared.platforms.registry import adapter_for
+from shared.platforms.tiktok.account_state import unaudited
+from shared.services import get_services
+from shared.stores.posting_caps import limits_for
 
 # Security per operation, not per blueprint: the OAuth callback is public (its `state` authenticates it).
 blueprint = APIBlueprint("accounts", __name__, abp_tags=[Tag(name="accounts")])
@@ -86,12 +94,7 @@ class Account(BaseModel):
     updated_at: datetime | None = None
 
     @classmethod
-    def of(cls, account_id: str, record: dict) -> Account:
-        from shared.accounts.service import effective_status
-        from shared.platforms.registry import adapter_for
-        from shared.platforms.tiktok.account_state import unaudited
-        from shared.publishing.limits import limits_for
-
+    def of(cls, account_id: str, record: AccountRecord) -> Account:
         limits = limits_for(record, adapter_for(record["platform"]).DEFAULT_LIMITS)
         flag = unaudited(record)
         return cls(id=account_id, platform=record["platform"], handle=str(record.get("handle") or account_id),
@@ -141,31 +144,20 @@ class CallbackQuery(BaseModel):
     error_description: str | None = Field(default=None, max_length=2000)
 
 
-def _deps():
-    from shared import services
-    from shared.runtime.clock import utcnow
-    from shared.runtime.config import get_config
-
-    return services.repository(), services.secrets(), get_config(), utcnow()
-
-
-def _refused(exc) -> ApiError:
+def _refused(exc: AccountError | oauth.ConnectError) -> ApiError:
     return ApiError(exc.status, str(exc), field=exc.field)
 
 
 @blueprint.post("/accounts", security=BEARER, responses={201: Account})
 def create_account(body: AccountCreate):
     """Add an account (not connected yet: POST /accounts/{id}/connect gets its tokens)."""
-    from shared.accounts import service
-    from shared.api.app import current_principal
-
     principal = current_principal()
     principal.require("editor")
-    repo, _, _, now = _deps()
+    services = get_services()
     try:
-        record = service.create_account(repo.db, account_id=body.id, platform=body.platform, handle=body.handle,
-                                        platform_account_id=body.platform_account_id, limits=body.limits, now=now,
-                                        by=principal.user, dry_run=body.dry_run)
+        record = service.create_account(services.repository, account_id=body.id, platform=body.platform,
+                                        handle=body.handle, platform_account_id=body.platform_account_id,
+                                        limits=body.limits, now=services.now(), by=principal.user, dry_run=body.dry_run)
     except AccountError as exc:
         raise _refused(exc) from None
     return Account.of(body.id, record).model_dump(mode="json"), 201
@@ -173,36 +165,31 @@ def create_account(body: AccountCreate):
 
 @blueprint.get("/accounts", security=BEARER, responses={200: AccountPage})
 def list_accounts(query: AccountListQuery):
-    from shared.accounts import service
-
-    repo, _, _, _ = _deps()
-    rows, total = service.list_accounts(repo.db, platform=query.platform, skip=query.skip, limit=query.limit)
+    services = get_services()
+    rows, total = service.list_accounts(services.repository, platform=query.platform, skip=query.skip,
+                                        limit=query.limit)
     page = AccountPage(**page_fields([Account.of(i, r) for i, r in rows], total, query))
     return page.model_dump(mode="json")
 
 
 @blueprint.get("/accounts/<account_id>", security=BEARER, responses={200: Account})
 def get_account(path: AccountPath):
-    from shared.accounts import service
-
-    repo, _, _, _ = _deps()
+    services = get_services()
     try:
-        return Account.of(path.account_id, service.require_account(repo.db, path.account_id)).model_dump(mode="json")
+        record = service.require_account(services.repository, path.account_id)
+        return Account.of(path.account_id, record).model_dump(mode="json")
     except AccountError as exc:
         raise _refused(exc) from None
 
 
 @blueprint.patch("/accounts/<account_id>", security=BEARER, responses={200: Account})
 def update_account(path: AccountPath, body: AccountPatch):
-    from shared.accounts import service
-    from shared.api.app import current_principal
-
     principal = current_principal()
     principal.require("editor")
-    repo, _, _, now = _deps()
+    services = get_services()
     try:
-        record = service.update_account(repo.db, path.account_id, handle=body.handle, limits=body.limits, now=now,
-                                        by=principal.user)
+        record = service.update_account(services.repository, path.account_id, handle=body.handle, limits=body.limits,
+                                        now=services.now(), by=principal.user)
     except AccountError as exc:
         raise _refused(exc) from None
     return Account.of(path.account_id, record).model_dump(mode="json")
@@ -213,14 +200,11 @@ def delete_account(path: AccountPath, query: DeleteQuery):
     """409 while posts for it are approved, scheduled, queued or being published; with force=true
     its unclaimed posts are cancelled (a post a publisher holds still refuses). The token secret is
     left for the operator to destroy."""
-    from shared.accounts import service
-    from shared.api.app import current_principal
-
     principal = current_principal()
     principal.require("editor")
-    repo, _, _, _ = _deps()
+    services = get_services()
     try:
-        service.delete_account(repo, path.account_id, force=query.force, by=principal.user)
+        service.delete_account(services.repository, path.account_id, force=query.force, by=principal.user)
     except AccountError as exc:
         raise _refused(exc) from None
     return "", 204
@@ -229,17 +213,14 @@ def delete_account(path: AccountPath, query: DeleteQuery):
 @blueprint.post("/accounts/<account_id>/test", security=BEARER, responses={200: ConnectionTest})
 def test_connection(path: AccountPath):
     """Ask the platform who the stored tokens belong to (its cheapest identity call, one refresh on 401)."""
-    from shared.accounts import service
-    from shared.accounts.connection import test_connection as run_test
-    from shared.api.app import current_principal
-
     current_principal().require("editor")
-    repo, secrets, config, _ = _deps()
+    services = get_services()
     try:
-        account = service.require_account(repo.db, path.account_id)
+        account = service.require_account(services.repository, path.account_id)
     except AccountError as exc:
         raise _refused(exc) from None
-    outcome = run_test(path.account_id, account, secrets=secrets, db=repo.db, config=config)
+    outcome = run_test(path.account_id, account, secrets=services.secrets, repo=services.repository,
+                       config=services.config)
     return ConnectionTest(account_id=path.account_id, platform=account["platform"], result=outcome.result,
                           detail=outcome.detail, identity={k: str(v) for k, v in outcome.identity.items()} or None
                           ).model_dump(mode="json")
@@ -249,16 +230,14 @@ def test_connection(path: AccountPath):
 def connect_account(path: AccountPath, body: ConnectBody):
     """Start the platform's OAuth consent: open `authorize_url` signed in as the account; the platform
     sends the browser back to /accounts/oauth/callback, which stores the tokens."""
-    from shared.accounts import oauth, service
-    from shared.api.app import current_principal
-
     principal = current_principal()
     principal.require("editor")
-    repo, secrets, config, now = _deps()
+    services = get_services()
     try:
-        account = service.require_account(repo.db, path.account_id)
-        started = oauth.start_connect(repo.db, secrets, config, account_id=path.account_id, account=account,
-                                      user=principal.user, redirect_after=body.redirect_after, now=now)
+        account = service.require_account(services.repository, path.account_id)
+        started = oauth.start_connect(services.repository, services.secrets, services.config,
+                                      account_id=path.account_id, account=account, user=principal.user,
+                                      redirect_after=body.redirect_after, now=services.now())
     except (AccountError, oauth.ConnectError) as exc:
         raise _refused(exc) from None
     return ConnectOut(authorize_url=started.authorize_url, state=started.state,
@@ -273,19 +252,18 @@ def connect_account(path: AccountPath, body: ConnectBody):
 def oauth_callback(query: CallbackQuery):
     """Where the platform sends the browser back (public: the single-use `state` authenticates it). A
     connect started from the console goes back to the console's accounts page instead of this answer."""
-    from shared.accounts import oauth
 
-    repo, secrets, config, now = _deps()
+    services = get_services()
     try:
-        done = oauth.finish_connect(repo.db, secrets, config, state=query.state, code=query.code, error=query.error,
-                                    now=now)
+        done = oauth.finish_connect(services.repository, services.secrets, services.config, state=query.state,
+                                    code=query.code, error=query.error, now=services.now())
     except oauth.ConnectError as exc:
-        console_page = oauth.returning(repo.db, query.state, connected=False, detail=str(exc))
+        console_page = oauth.returning(services.repository, query.state, connected=False, detail=str(exc))
         if console_page:
             return _sent_back(console_page)
         raise _refused(exc) from None
     said = oauth.connected_text(done)
-    console_page = oauth.returning(repo.db, query.state, connected=True, detail=said)
+    console_page = oauth.returning(services.repository, query.state, connected=True, detail=said)
     if console_page:
         return _sent_back(console_page)
     back = f'<p><a href="{html.escape(done.redirect_after)}">Back</a></p>' if done.redirect_after else ""

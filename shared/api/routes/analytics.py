@@ -19,13 +19,20 @@ import logging
 import time
 from urllib.parse import quote, urlencode
 
+import flask
+import jwt
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.analytics.campaign import MAX_RANGE_DAYS, CampaignNumbers, range_refusal
+from shared.analytics.campaign import MAX_RANGE_DAYS, CampaignNumbers, campaign_numbers, range_refusal
+from shared.analytics.page import campaign_page, security_headers
+from shared.api.auth import ISSUER, ROLES, Principal, current_principal
 from shared.api.errors import ApiError, not_found
 from shared.api.schemas import Day
+from shared.campaigns import service
 from shared.model.campaign import CAMPAIGN_ID_PATTERN
+from shared.runtime.logging import log_context
+from shared.services import get_services
 
 log = logging.getLogger("postgate.api.analytics")
 blueprint = APIBlueprint("analytics", __name__, abp_tags=[Tag(name="analytics")], abp_security=[{"bearer": []}])
@@ -68,25 +75,18 @@ def _checked_range(query: RangeQuery) -> None:
 
 
 def _numbers(campaign_id: str, query: RangeQuery) -> CampaignNumbers:
-    from shared import services
-    from shared.analytics.campaign import campaign_numbers
-    from shared.runtime.config import get_config
-    from shared.runtime.logging import log_context
-
     _checked_range(query)
+    services = get_services()
     with log_context(correlation_id=f"campaign:{campaign_id}"):
-        numbers = campaign_numbers(services.bigquery(), get_config().project, campaign_id, query.from_, query.to)
+        numbers = campaign_numbers(services.bigquery(), services.config.project, campaign_id, query.from_, query.to)
     if not numbers.days and not numbers.totals and not _campaign_known(campaign_id):
         raise not_found("campaign", campaign_id)
     return numbers
 
 
 def _campaign_known(campaign_id: str) -> bool:
-    from shared import services
-    from shared.campaigns import service
-
     try:
-        service.campaign_posts(services.repository(), campaign_id, skip=0, limit=1)
+        service.campaign_posts(get_services().repository, campaign_id, skip=0, limit=1)
     except service.CampaignNotFound:
         return False
     return True
@@ -102,10 +102,6 @@ def campaign_analytics(path: AnalyticsPath, query: RangeQuery):
 @blueprint.get("/campaigns/<campaign_id>/analytics/page", responses={200: _HTML_PAGE})
 def campaign_analytics_page(path: AnalyticsPath, query: PageQuery):
     """The same numbers as an HTML page with charts (bearer, or `?view=` from .../analytics/link)."""
-    import flask
-
-    from shared.analytics.page import campaign_page, security_headers
-
     page = campaign_page(_numbers(path.campaign_id, query))
     return flask.Response(page, status=200, headers=security_headers())
 
@@ -113,16 +109,11 @@ def campaign_analytics_page(path: AnalyticsPath, query: PageQuery):
 @blueprint.get("/campaigns/<campaign_id>/analytics/link", responses={200: ViewLinkOut})
 def campaign_analytics_link(path: AnalyticsPath, query: RangeQuery):
     """A link to the page that a browser can open without a bearer header, for VIEW_LINK_SECONDS."""
-    import flask
-
-    from shared import services
-    from shared.api.app import current_principal
-    from shared.runtime.config import get_config
-
     _checked_range(query)
-    config = get_config()
+    services = get_services()
+    config = services.config
     principal = current_principal()
-    token, expires_at = mint_view_token(services.secrets().access(config.api_jwt_secret), config.api_audience,
+    token, expires_at = mint_view_token(services.secrets.access(config.api_jwt_secret), config.api_audience,
                                         user=principal.user, roles=sorted(principal.roles), campaign=path.campaign_id)
     base = (config.api_base_url or flask.request.host_url).rstrip("/")
     url = (f"{base}/campaigns/{quote(path.campaign_id, safe='')}/analytics/page?"
@@ -134,10 +125,6 @@ def campaign_analytics_link(path: AnalyticsPath, query: RangeQuery):
 
 def mint_view_token(key: str, audience: str, *, user: str, roles: list[str], campaign: str,
                     ttl_seconds: int = VIEW_LINK_SECONDS) -> tuple[str, dt.datetime]:
-    import jwt
-
-    from shared.api.auth import ISSUER
-
     now = int(time.time())
     token = jwt.encode({"sub": user, "roles": roles, "aud": audience + _VIEW_AUDIENCE_SUFFIX, "iss": ISSUER,
                         "iat": now, "exp": now + ttl_seconds, "purpose": _VIEW_PURPOSE, "campaign": campaign},
@@ -145,12 +132,8 @@ def mint_view_token(key: str, audience: str, *, user: str, roles: list[str], cam
     return token, dt.datetime.fromtimestamp(now + ttl_seconds, dt.UTC)
 
 
-def principal_from_view_token(token: str, *, key: str, audience: str, campaign: str):
+def principal_from_view_token(token: str, *, key: str, audience: str, campaign: str) -> Principal:
     """Who minted this view token, if it verifies and opens this campaign's page; else 401/403."""
-    import jwt
-
-    from shared.api.auth import ISSUER, ROLES, Principal
-
     try:
         claims = jwt.decode(token, key, algorithms=["HS256"], audience=audience + _VIEW_AUDIENCE_SUFFIX, issuer=ISSUER,
                             options={"require": ["exp", "sub", "aud", "campaign", "purpose"]})
@@ -167,17 +150,15 @@ def principal_from_view_token(token: str, *, key: str, audience: str, campaign: 
     return Principal(str(claims["sub"]), roles)
 
 
-def authenticate_view_link(request):
+def authenticate_view_link(request: flask.Request) -> Principal | None:
     """The page's caller from `?view=` when it has no Authorization header; None otherwise (then
     the bearer header is required as on every route)."""
-    from shared import services
-    from shared.runtime.config import get_config
-
     token = request.args.get("view")
     if not token or request.headers.get("Authorization") or not request.view_args:
         return None
-    config = get_config()
-    return principal_from_view_token(token, key=services.secrets().access(config.api_jwt_secret),
+    services = get_services()
+    config = services.config
+    return principal_from_view_token(token, key=services.secrets.access(config.api_jwt_secret),
                                      audience=config.api_audience, campaign=str(request.view_args.get("campaign_id")))
 
 

@@ -9,11 +9,17 @@ from typing import Any, Literal
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.api.app import current_principal
+from shared.api.auth import current_principal
 from shared.api.contention import one_change_at_a_time
 from shared.api.errors import not_found, refusal_error
 from shared.api.models import PostOut
+from shared.approval import checks, decision
+from shared.approval.decision import record_approval_request
 from shared.approval.refusals import NothingToDecide, Refusal
+from shared.approval.tokens import API_TOKEN_PREFIX
+from shared.handlers.messages import after_decision, request_approval
+from shared.model.content import Approval
+from shared.services import get_services
 
 blueprint = APIBlueprint("approvals", __name__, abp_tags=[Tag(name="approvals")], abp_security=[{"bearer": []}])
 
@@ -40,9 +46,7 @@ class ApprovalOut(BaseModel):
     via: Literal["link", "api"] = Field(description="a signed link or the content API")
 
     @classmethod
-    def of(cls, approval) -> ApprovalOut:
-        from shared.approval.tokens import API_TOKEN_PREFIX
-
+    def of(cls, approval: Approval) -> ApprovalOut:
         return cls(decision=approval.decision, decided_by=approval.decided_by, decided_at=approval.decided_at,
                    content_hash=approval.content_hash, reason=approval.reason,
                    via="api" if approval.token_id.startswith(API_TOKEN_PREFIX) else "link")
@@ -68,8 +72,6 @@ class HistoryEntry(BaseModel):
             return raw
         approval = raw.get("approval")
         if isinstance(approval, dict):
-            from shared.model.content import Approval
-
             try:
                 approval = ApprovalOut.of(Approval.model_validate(approval))
             except ValueError:
@@ -113,28 +115,19 @@ class DecisionOut(BaseModel):
     posts: list[PostOut]
 
 
-def _repo():
-    from shared import services
-
-    return services.repository()
-
-
 @blueprint.post("/contents/<content_id>/approval-requests", responses={202: ApprovalRequestOut})
 def request_approval_again(path: ContentPath):
     """Send the approvers a fresh link for the current version (editor); 409 unless pending approval."""
-    from shared import entrypoints
-    from shared.approval.decision import record_approval_request
-    from shared.runtime.config import get_config
-
     principal = current_principal()
     principal.require("editor")
+    services = get_services()
     try:
-        content = record_approval_request(_repo(), path.content_id, principal.user)
+        content = record_approval_request(services.repository, path.content_id, principal.user)
     except NothingToDecide as refused:
         if refused.reason == "gone":
             raise not_found("content", path.content_id) from None
         raise refusal_error(refused) from None
-    entrypoints.request_approval(get_config(), content)
+    request_approval(services.config, content)
     return ApprovalRequestOut(content_id=content.id, content_hash=content.content_hash,
                               version=content.version).model_dump(mode="json"), 202
 
@@ -142,7 +135,7 @@ def request_approval_again(path: ContentPath):
 @blueprint.get("/contents/<content_id>/approvals", responses={200: ApprovalsOut})
 def approvals_of(path: ContentPath):
     """The decision in force and the item's approval history (voided versions, rejection reasons)."""
-    content = _repo().get_content(path.content_id)
+    content = get_services().repository.get_content(path.content_id)
     if content is None:
         raise not_found("content", path.content_id)
     current = ApprovalOut.of(content.approval) if content.approval else None
@@ -159,19 +152,16 @@ def approvals_of(path: ContentPath):
 def decide(path: ContentPath, body: DecisionIn):
     """Approve or reject (approver), bound to the content_hash you read: 409 if it changed since,
     or if the item was already decided. Approved posts due now go to their platforms at once."""
-    from shared import entrypoints, services
-    from shared.approval import checks, decision
-    from shared.runtime.config import get_config
-
     principal = current_principal()
     principal.require("approver")
-    repo = _repo()
+    services = get_services()
+    repo = services.repository
     content = repo.get_content(path.content_id)
     if content is None:
         raise not_found("content", path.content_id)
-    config = get_config()
-    env = checks.ReviewEnv(media_store=services.media_store(), config=config,
-                           request_approval=lambda c: entrypoints.request_approval(config, c))
+    config = services.config
+    env = checks.ReviewEnv(media_store=services.media, config=config,
+                           request_approval=lambda c: request_approval(config, c))
     with one_change_at_a_time(content.id):  # busy: 503 with Retry-After (shared/api/contention.py)
         try:
             outcome = decision.decide_via_api(repo, content.id, body.action, body.content_hash, principal.user, env,
@@ -179,9 +169,10 @@ def decide(path: ContentPath, body: DecisionIn):
         except Refusal as refused:
             stale = body.content_hash != content.content_hash  # the version the caller read is not current
             raise refusal_error(refused, conflict_field="content_hash" if stale else None) from None
-    entrypoints.after_decision(config, outcome)
+    after_decision(config, outcome)
     decided = repo.get_content(content.id)
-    approval = decided.approval
+    approval = decided.approval if decided is not None else None
+    assert decided is not None and approval is not None, "an item just decided has its decision"
     posts = repo.posts_for_content(content.id)
     return DecisionOut(content_id=decided.id, decision=approval.decision, decided_by=approval.decided_by,
                        decided_at=approval.decided_at, content_hash=approval.content_hash,

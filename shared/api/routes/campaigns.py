@@ -12,11 +12,13 @@ from datetime import date
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.api.app import current_principal
+from shared.api.auth import current_principal
 from shared.api.errors import ApiError, conflict, not_found
 from shared.api.models import PostOut, PostPage
 from shared.api.schemas import PageQuery, omittable, page_fields
+from shared.campaigns import service
 from shared.model.campaign import CAMPAIGN_ID_PATTERN, DESCRIPTION_MAX, NAME_MAX, Campaign, CampaignStatus
+from shared.services import get_services
 
 blueprint = APIBlueprint("campaigns", __name__, abp_tags=[Tag(name="campaigns")], abp_security=[{"bearer": []}])
 
@@ -60,21 +62,13 @@ class CampaignPage(BaseModel):
     limit: int
 
 
-def _repo():
-    from shared import services
-
-    return services.repository()
-
-
 @blueprint.post("/campaigns", responses={201: Campaign})
 def create_campaign(body: CampaignIn):
     """Create a campaign (editor). 409 if the id exists."""
-    from shared.campaigns import service
-
     principal = current_principal()
     principal.require("editor")
     try:
-        campaign = service.create_campaign(_repo(), name=body.name, campaign_id=body.id, description=body.description,
+        campaign = service.create_campaign(get_services().repository, name=body.name, campaign_id=body.id, description=body.description,
                                            status=body.status, starts_on=body.starts_on, ends_on=body.ends_on,
                                            created_by=principal.user)
     except service.CampaignExists as exc:
@@ -85,17 +79,13 @@ def create_campaign(body: CampaignIn):
 @blueprint.get("/campaigns", responses={200: CampaignPage})
 def list_campaigns(query: CampaignQuery):
     """Campaigns in id order, optionally only those in one status."""
-    from shared.campaigns import service
-
-    items, total = service.list_campaigns(_repo(), status=query.status, skip=query.skip, limit=query.limit)
+    items, total = service.list_campaigns(get_services().repository, status=query.status, skip=query.skip, limit=query.limit)
     return CampaignPage(**page_fields(items, total, query)).model_dump(mode="json")
 
 
 @blueprint.get("/campaigns/<campaign_id>", responses={200: Campaign})
 def get_campaign(path: CampaignPath):
-    from shared.campaigns import service
-
-    campaign = service.get_campaign(_repo(), path.campaign_id)
+    campaign = service.get_campaign(get_services().repository, path.campaign_id)
     if campaign is None:
         raise not_found("campaign", path.campaign_id)
     return campaign.model_dump(mode="json")
@@ -104,14 +94,12 @@ def get_campaign(path: CampaignPath):
 @blueprint.patch("/campaigns/<campaign_id>", responses={200: Campaign})
 def update_campaign(path: CampaignPath, body: CampaignPatch):
     """Change name, description, status or dates (editor); ends_on must stay on or after starts_on."""
-    from shared.campaigns import service
-
     current_principal().require("editor")
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     for required in ("name", "status"):
         if required in changes and changes[required] is None:
             raise ApiError(400, f"{required} can't be null", field=required)
-    repo = _repo()
+    repo = get_services().repository
     try:
         if not changes:
             campaign = service.get_campaign(repo, path.campaign_id)
@@ -127,11 +115,9 @@ def update_campaign(path: CampaignPath, body: CampaignPatch):
 @blueprint.delete("/campaigns/<campaign_id>", responses={204: None})
 def delete_campaign(path: CampaignPath):
     """Delete (editor); 409 while posts of it are approved, scheduled or being published."""
-    from shared.campaigns import service
-
     current_principal().require("editor")
     try:
-        service.delete_campaign(_repo(), path.campaign_id)
+        service.delete_campaign(get_services().repository, path.campaign_id)
     except service.CampaignNotFound:
         raise not_found("campaign", path.campaign_id) from None
     except service.CampaignInUse as exc:
@@ -142,15 +128,11 @@ def delete_campaign(path: CampaignPath):
 @blueprint.get("/campaigns/<campaign_id>/posts", responses={200: PostPage})
 def campaign_posts(path: CampaignPath, query: PageQuery):
     """Posts naming this campaign, in post id order (a content item's posts together)."""
-    from shared.campaigns import service
-    from shared.model.content import ContentItem
-
-    repo = _repo()
+    repo = get_services().repository
     try:
         posts, total = service.campaign_posts(repo, path.campaign_id, skip=query.skip, limit=query.limit)
     except service.CampaignNotFound:
         raise not_found("campaign", path.campaign_id) from None
-    refs = [repo.content_ref(cid) for cid in sorted({p.content_id for p in posts})]
-    contents = {s.id: ContentItem.model_validate(s.to_dict()) for s in repo.db.get_all(refs) if s.exists} if refs else {}
+    contents = repo.contents_by_id({p.content_id for p in posts})
     items = [PostOut.of(p, contents.get(p.content_id)) for p in posts]
     return PostPage(**page_fields(items, total, query)).model_dump(mode="json")

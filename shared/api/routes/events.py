@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator, Iterator
+
+import flask
 from flask_openapi3 import APIBlueprint, Tag
 
+from shared.api.auth import current_principal
 from shared.api.errors import not_found
 from shared.api.routes.approvals import ContentPath
+from shared.api.streams import StreamSlots, request_threads
+from shared.runtime.config_model import Config
+from shared.services import get_services
+from shared.stores.live_status import content_events as stream
+from shared.stores.posts import Repository
 
 blueprint = APIBlueprint("events", __name__, abp_tags=[Tag(name="live status")], abp_security=[{"bearer": []}])
 
@@ -23,27 +32,19 @@ _EVENT_STREAM = {
 def content_events(path: ContentPath):
     """Watch a content item's posts move (fed by a Firestore listener, not polling). Streams are
     bounded per user (429) and per instance (503), see shared/api/streams.py."""
-    from shared import services
-    from shared.api.app import current_principal
-
-    repo = services.repository()
+    repo = get_services().repository
     if repo.get_content(path.content_id) is None:
         raise not_found("content", path.content_id)
     return event_stream(repo, path.content_id, current_principal().user)
 
 
-def event_stream(repo, content_id: str, user: str):
+def event_stream(repo: Repository, content_id: str, user: str) -> flask.Response:
     """The live-status stream of a content item as a response, in one of this instance's stream slots
     (`user`'s: ApiError 429 or 503 when none is free). The API's route and the console's serve it."""
-    import flask
-
-    from shared.runtime.config import get_config
-    from shared.stores.live_status import content_events as stream
-
-    config = get_config()
+    config = get_services().config
     release = stream_slots(config).acquire(user)
     try:
-        events = stream(repo.db, content_id, stream_seconds=config.api_stream_seconds,
+        events = stream(repo, content_id, stream_seconds=config.api_stream_seconds,
                         heartbeat_seconds=config.api_stream_heartbeat_seconds,
                         idle_seconds=config.api_stream_idle_seconds)
         response = flask.Response(flask.stream_with_context(_releasing(events, release)), status=200,
@@ -56,7 +57,7 @@ def event_stream(repo, content_id: str, user: str):
     return response
 
 
-def _releasing(events, release):
+def _releasing(events: Generator[str, None, None], release: Callable[[], None]) -> Iterator[str]:
     """The stream's text; its slot is given back as soon as it ends, whichever way."""
     try:
         yield from events
@@ -65,12 +66,8 @@ def _releasing(events, release):
         release()
 
 
-def stream_slots(config):
+def stream_slots(config: Config) -> StreamSlots:
     """This instance's stream counts (kept on the app: one per instance, whichever route opens the stream)."""
-    import flask
-
-    from shared.api.streams import StreamSlots, request_threads
-
     extensions = flask.current_app.extensions
     slots = extensions.get("postgate_streams")
     if slots is None:

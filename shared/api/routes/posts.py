@@ -14,17 +14,30 @@ from zoneinfo import ZoneInfo
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from shared.api.auth import current_principal
+from shared.api.contention import one_change_at_a_time
 from shared.api.errors import ApiError, not_found
+from shared.api.idempotency import idempotent
 from shared.api.models import BulkOut, CalendarDay, CalendarOut, ContentOut, PostOut, PostPage
 from shared.api.schemas import Day, PageQuery, at_least_one_of, page_fields
-from shared.content.own_copy import CopyRefused, OwnCopy
+from shared.content.own_copy import CopyRefused, OwnCopy, create_copies, create_from_copy
 from shared.content.text import CAPTION_MAX_CHARS, CAPTION_PATTERN, check_caption, clean_hashtags
+from shared.handlers.generate import generate
+from shared.handlers.messages import request_approval
 from shared.model.campaign import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
-from shared.model.content import HASHTAG_PATTERN, Brief, GsUri
+from shared.model.content import HASHTAG_PATTERN, Brief, ContentItem, GsUri
 from shared.model.platform import Platform
-from shared.model.post import PostStatus
-from shared.model.schedule import PlannedTime
+from shared.model.post import Post, PostStatus, content_id_of
+from shared.model.schedule import PlannedTime, check_planned_time
+from shared.posts.calendar import calendar
+from shared.posts.service import PostEdit, PostFilter, edit_post
+from shared.posts.service import cancel_post as cancel
+from shared.posts.service import delete_post as delete
+from shared.posts.service import list_posts as list_matching
+from shared.posts.service import reschedule_post as reschedule
 from shared.runtime.clock import utc_or_refuse
+from shared.services import get_services
+from shared.stores.posts import Repository
 
 blueprint = APIBlueprint("posts", __name__, abp_tags=[Tag(name="posts")], abp_security=[{"bearer": []}])
 
@@ -157,40 +170,31 @@ class CalendarQuery(BaseModel):
 # -- helpers --------------------------------------------------------------------------------------
 
 def _editor() -> str:
-    from shared.api.app import current_principal
-
     principal = current_principal()
     principal.require("editor")
     return principal.user
 
 
-def _repo():
-    from shared import services
-
-    return services.repository()
+def _repo() -> Repository:
+    return get_services().repository
 
 
 def _one_change_at_a_time(post_id: str):
     """Changes of a post and its siblings (one content item) queue one at a time per instance;
     busy beyond that: 503 with Retry-After (shared/api/contention.py)."""
-    from shared.api.contention import one_change_at_a_time
-    from shared.model.post import content_id_of
-
     return one_change_at_a_time(content_id_of(post_id))
 
 
 def _idempotent(user: str, operation: str, header: IdempotencyHeader, body):
     """Idempotency-Key per user and operation, bound to the body (shared/api/idempotency.py)."""
-    from shared.api.idempotency import idempotent
-
-    return idempotent(_repo().db, user=user, operation=operation, key=header.idempotency_key, body=body)
+    return idempotent(_repo(), user=user, operation=operation, key=header.idempotency_key, body=body)
 
 
-def _content_out(content) -> dict:
+def _content_out(content: ContentItem) -> dict:
     return ContentOut.of(content, _repo().posts_for_content(content.id)).model_dump(mode="json")
 
 
-def _post_out(post) -> dict:
+def _post_out(post: Post) -> dict:
     return PostOut.of(post, _repo().get_content(post.content_id)).model_dump(mode="json")
 
 
@@ -200,11 +204,8 @@ def _refused(refused: CopyRefused, status: int = 422):
             "errors": refused.problems}, status
 
 
-def _ask_approval(content) -> None:
-    from shared.entrypoints import request_approval
-    from shared.runtime.config import get_config
-
-    request_approval(get_config(), content)
+def _ask_approval(content: ContentItem) -> None:
+    request_approval(get_services().config, content)
 
 
 # -- create ---------------------------------------------------------------------------------------
@@ -212,33 +213,26 @@ def _ask_approval(content) -> None:
 @blueprint.post("/posts/generate", responses={201: ContentOut})
 def generate_posts(body: GenerateIn, header: IdempotencyHeader):
     """AI drafts from a brief, one post per target, sent for approval."""
-    from shared import entrypoints
-    from shared.model.schedule import check_planned_time
-    from shared.runtime.clock import utcnow
-
     user = _editor()
     if body.publish_at is not None:
-        check_planned_time(body.publish_at, now=utcnow(), field="publish_at")
+        check_planned_time(body.publish_at, now=get_services().now(), field="publish_at")
     payload = body.model_dump(mode="json")
     payload["requested_by"] = body.requested_by or user
     with _idempotent(user, "posts.generate", header, body) as key:
-        content = entrypoints.generate(payload, idempotency_key=key)
+        content = generate(payload, idempotency_key=key)
     return _content_out(content), 201
 
 
 @blueprint.post("/posts", responses={201: ContentOut})
 def create_post(body: OwnCopy, header: IdempotencyHeader):
     """The team's own copy: caption, hashtags and media go out verbatim, after approval like any draft."""
-    from shared import services
-    from shared.content.own_copy import create_from_copy
-    from shared.runtime.config import get_config
-
     user = _editor()
+    services = get_services()
     try:
         with _idempotent(user, "posts.create", header, body) as key:
-            content, created = create_from_copy(body, requested_by=user, repo=_repo(),
-                                                media_store=services.media_store(),
-                                                media_bucket=get_config().media_bucket, idempotency_key=key)
+            content, created = create_from_copy(body, requested_by=user, repo=services.repository,
+                                                media_store=services.media,
+                                                media_bucket=services.config.media_bucket, idempotency_key=key)
     except CopyRefused as refused:
         return _refused(refused)
     if created:
@@ -249,15 +243,12 @@ def create_post(body: OwnCopy, header: IdempotencyHeader):
 @blueprint.post("/posts/bulk", responses={201: BulkOut})
 def create_posts_in_bulk(body: BulkIn, header: IdempotencyHeader):
     """Up to 100 posts of the team's own copy, all or nothing: any refused item and none is stored."""
-    from shared import services
-    from shared.content.own_copy import create_copies
-    from shared.runtime.config import get_config
-
     user = _editor()
+    services = get_services()
     try:
         with _idempotent(user, "posts.bulk", header, body) as key:
-            made = create_copies(body.items, requested_by=user, repo=_repo(), media_store=services.media_store(),
-                                 media_bucket=get_config().media_bucket, idempotency_key=key)
+            made = create_copies(body.items, requested_by=user, repo=services.repository, media_store=services.media,
+                                 media_bucket=services.config.media_bucket, idempotency_key=key)
     except CopyRefused as refused:
         return _refused(refused)
     for content, created in made:
@@ -272,9 +263,6 @@ def create_posts_in_bulk(body: BulkIn, header: IdempotencyHeader):
 def list_posts(query: PostListQuery):
     """Newest first. from/to compare a post's scheduled_at, or its created_at when it has no planned
     time; with from/to or q at most 2000 posts per query are searched (a wider search is a 422)."""
-    from shared.posts.service import PostFilter
-    from shared.posts.service import list_posts as list_matching
-
     flt = PostFilter(status=query.status, platform=query.platform, account_id=query.account_id,
                      campaign=query.campaign, start=query.from_, end=query.to, q=query.q)
     found = list_matching(_repo(), flt, skip=query.skip, limit=query.limit)
@@ -301,8 +289,6 @@ def get_content(path: ContentPath):
 @blueprint.get("/calendar", responses={200: CalendarOut})
 def get_calendar(query: CalendarQuery):
     """Posts from `from` to `to` (inclusive, at most 92 days) grouped by local date in `tz`."""
-    from shared.posts.calendar import calendar
-
     try:
         zone = ZoneInfo(query.tz)
     except Exception:  # noqa: BLE001 - unknown name, a path, odd characters: all the caller's to fix
@@ -326,19 +312,16 @@ def get_calendar(query: CalendarQuery):
 def update_post(path: PostPath, body: PostPatch):
     """Caption, hashtags or media: a new version of the content (all its posts), approval asked
     again. scheduled_at alone: this post's new time, approval kept. Claimed or done posts: 409."""
-    from shared import services
-    from shared.posts.service import PostEdit, edit_post
-    from shared.runtime.config import get_config
-
     user = _editor()
+    services = get_services()
     if all(value is None for value in body.model_dump().values()):
         raise ApiError(400, "nothing to change: send caption, hashtags, video, images or scheduled_at", field="body")
     edit = PostEdit(caption=body.caption, hashtags=body.hashtags, video=body.video, images=body.images,
                     scheduled_at=body.scheduled_at)
     try:
         with _one_change_at_a_time(path.post_id):
-            post = edit_post(_repo(), path.post_id, edit, by=user, media_store=services.media_store(),
-                             media_bucket=get_config().media_bucket, ask_approval=_ask_approval)
+            post = edit_post(services.repository, path.post_id, edit, by=user, media_store=services.media,
+                             media_bucket=services.config.media_bucket, ask_approval=_ask_approval)
     except CopyRefused as refused:
         return _refused(refused)
     if post is None:
@@ -349,8 +332,6 @@ def update_post(path: PostPath, body: PostPatch):
 @blueprint.delete("/posts/<post_id>", responses={204: None})
 def delete_post(path: PostPath):
     """Posts that never reached a platform only; the content item goes with its last post."""
-    from shared.posts.service import delete_post as delete
-
     user = _editor()
     with _one_change_at_a_time(path.post_id):
         deleted = delete(_repo(), path.post_id, by=user)
@@ -362,8 +343,6 @@ def delete_post(path: PostPath):
 @blueprint.post("/posts/<post_id>/cancel", responses={200: PostOut})
 def cancel_post(path: PostPath):
     """Any state before a publisher claims the post; claimed (publishing, processing) or done: 409."""
-    from shared.posts.service import cancel_post as cancel
-
     user = _editor()
     with _one_change_at_a_time(path.post_id):
         post = cancel(_repo(), path.post_id, by=user)
@@ -376,8 +355,6 @@ def cancel_post(path: PostPath):
 def reschedule_post(path: PostPath, body: RescheduleIn):
     """A new time; approval kept. Refused (422, scheduled_at) in the past or when the account's
     posts-per-day cap is full that UTC day."""
-    from shared.posts.service import reschedule_post as reschedule
-
     user = _editor()
     with _one_change_at_a_time(path.post_id):
         post = reschedule(_repo(), path.post_id, body.scheduled_at, by=user)

@@ -13,9 +13,14 @@ from typing import Literal, TypeVar
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.api.auth import current_principal
 from shared.api.errors import ApiError
 from shared.api.schemas import PageQuery, page_fields
+from shared.errors import AuthError, CapReached, PermanentError, TransientError
+from shared.services import get_services
+from shared.youtube_sync import service
 from shared.youtube_sync.model import ChangeStatus, MetadataChange, MetadataChangeRequest, MetadataValues, Outcome
+from shared.youtube_sync.service import ChangeConflict, ChangeNotFound
 
 blueprint = APIBlueprint("youtube_metadata", __name__, abp_tags=[Tag(name="youtube")], abp_security=[{"bearer": []}])
 
@@ -85,9 +90,6 @@ class MetadataChangePage(BaseModel):
 
 def _answering(call: Callable[[], T]) -> T:
     """The service's refusals as statuses: 404 unknown, 409 state, 503 YouTube busy, 422 YouTube refused."""
-    from shared.errors import AuthError, CapReached, PermanentError, TransientError
-    from shared.youtube_sync.service import ChangeConflict, ChangeNotFound
-
     try:
         return call()
     except ChangeNotFound as exc:
@@ -106,26 +108,19 @@ def _answering(call: Callable[[], T]) -> T:
 @blueprint.post("/youtube/videos/<post_id>/metadata-changes", responses={202: MetadataChangeOut})
 def request_metadata_change(path: VideoPostPath, body: MetadataChangeRequest):
     """Ask to change a published video's title, description, tags or privacy; approvers get a link."""
-    from shared import services
-    from shared.api.app import current_principal
-    from shared.runtime.config import get_config
-    from shared.youtube_sync import service
-
     principal = current_principal()
     principal.require("editor")
-    config = get_config()
+    services = get_services()
+    config = services.config
     change = _answering(lambda: service.create_change(
-        services.repository(), config, services.secrets(), post_id=path.post_id, request=body,
+        services.repository, config, services.secrets, post_id=path.post_id, request=body,
         requested_by=principal.user, publish=service.publisher(config)))
     return MetadataChangeOut.of(change), 202
 
 
 @blueprint.get("/youtube/metadata-changes/<change_id>", responses={200: MetadataChangeOut})
 def get_metadata_change(path: ChangePath):
-    from shared import services
-    from shared.youtube_sync import service
-
-    change = service.get_change(services.repository(), path.change_id)
+    change = service.get_change(get_services().repository, path.change_id)
     if change is None:
         raise ApiError(404, f"no metadata change {path.change_id!r}")
     return MetadataChangeOut.of(change)
@@ -133,10 +128,7 @@ def get_metadata_change(path: ChangePath):
 
 @blueprint.get("/youtube/metadata-changes", responses={200: MetadataChangePage})
 def list_metadata_changes(query: ChangeListQuery):
-    from shared import services
-    from shared.youtube_sync import service
-
-    changes, total = service.list_changes(services.repository(), post_id=query.post_id, status=query.status,
+    changes, total = service.list_changes(get_services().repository, post_id=query.post_id, status=query.status,
                                           skip=query.skip, limit=query.limit)
     return page_fields([MetadataChangeOut.of(c) for c in changes], total, query)
 
@@ -144,16 +136,12 @@ def list_metadata_changes(query: ChangeListQuery):
 @blueprint.post("/youtube/metadata-changes/<change_id>/decision", responses={200: MetadataChangeOut})
 def decide_metadata_change(path: ChangePath, body: DecisionBody):
     """An approver's decision, bound to the change hash as the signed link is; approval applies it."""
-    from shared import services
-    from shared.api.app import current_principal
-    from shared.runtime.config import get_config
-    from shared.youtube_sync import service
-
     principal = current_principal()
     principal.require("approver")
-    config = get_config()
+    services = get_services()
+    config = services.config
     change = _answering(lambda: service.decide_via_api(
-        services.repository(), config, services.secrets(), services.bigquery(), path.change_id, action=body.action,
+        services.repository, config, services.secrets, services.bigquery(), path.change_id, action=body.action,
         change_hash_claimed=body.change_hash, user=principal.user, reason=body.reason,
         publish=service.publisher(config)))
     return MetadataChangeOut.of(change)

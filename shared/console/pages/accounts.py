@@ -2,7 +2,7 @@
 and why, not connected; dry run), the posting caps publishing applies to it, and Connect and Test.
 
 What each account shows is the API's own answer for it (`Account.of` in shared/api/routes/accounts.py:
-status, reason, caps as shared/publishing/limits.py applies them). Connect and Test call what
+status, reason, caps as shared/stores/posting_caps.py applies them). Connect and Test call what
 POST /accounts/{id}/connect and POST /accounts/{id}/test call, under the API's role rule (editor).
 
 Connect: a POST answered with 303 to the platform's consent page. The platform sends the browser to the
@@ -31,9 +31,11 @@ from shared.console.pages.queue import age_text
 from shared.console.security import FORM_TARGETS
 from shared.console.session import current_principal, require_role
 from shared.console.urls import redirect_to
+from shared.model.account import Account as AccountRecord
 from shared.model.platform import display_name
 from shared.runtime.clock import as_utc, utcnow
 from shared.runtime.config import get_config
+from shared.stores.posts import Repository
 
 SHOWN = 500  # accounts are tens; list_accounts reads them all in one query anyway
 STATUS_TEXT = {"connected": "Connected", "needs_reconnect": "Needs reconnecting", "not_connected": "Not connected"}
@@ -76,14 +78,14 @@ def register(bp: flask.Blueprint) -> None:
 
 def accounts_page(refused: dict[str, str] | None = None, status: int = 200):
     """`refused`: {account id: why Connect was refused}, shown under that account."""
-    db, config = services.repository().db, get_config()
-    records, _ = service.list_accounts(db, platform=None, skip=0, limit=SHOWN)
+    repo, config = services.repository(), get_config()
+    records, _ = service.list_accounts(repo, platform=None, skip=0, limit=SHOWN)
     rows = sorted((_row(account_id, record) for account_id, record in records),
                   key=lambda row: (STATUS_ORDER.get(row.account.status, 9), row.account.id))
     flask.g.setdefault(FORM_TARGETS, tuple(sorted({oauth.authorize_origin(config, r) for _, r in records})))
     tested = flask.session.pop(TESTED, None)
     return render.page("console/accounts.html", status=status, title="Accounts", rows=rows,
-                       may_connect=current_principal().may("editor"), outcome=_connect_outcome(db),
+                       may_connect=current_principal().may("editor"), outcome=_connect_outcome(repo),
                        tested=Tested(**tested) if isinstance(tested, dict) else None, refused=refused or {})
 
 
@@ -93,8 +95,8 @@ def connect(account_id: str):
     _check_account_id(account_id)
     repo, config = services.repository(), get_config()
     try:
-        account = service.require_account(repo.db, account_id)
-        started = oauth.start_connect(repo.db, services.secrets(), config, account_id=account_id, account=account,
+        account = service.require_account(repo, account_id)
+        started = oauth.start_connect(repo, services.secrets(), config, account_id=account_id, account=account,
                                       user=current_principal().user, redirect_after=None, now=utcnow(),
                                       return_to=flask.url_for("console.accounts"))
     except AccountError as exc:
@@ -110,21 +112,21 @@ def test(account_id: str):
     _check_account_id(account_id)
     repo = services.repository()
     try:
-        account = service.require_account(repo.db, account_id)
+        account = service.require_account(repo, account_id)
     except AccountError as exc:
         raise ApiError(exc.status, str(exc), field=exc.field) from None
-    outcome = test_connection(account_id, account, secrets=services.secrets(), db=repo.db, config=get_config())
+    outcome = test_connection(account_id, account, secrets=services.secrets(), repo=repo, config=get_config())
     tested = Tested(account_id, outcome.result, TEST_TEXT.get(outcome.result, outcome.result), outcome.detail)
     if not _wants_json():
         flask.session[TESTED] = asdict(tested)
         return redirect_to("console.accounts", _anchor=f"account-{account_id}")
-    after = Account.of(account_id, service.require_account(repo.db, account_id))  # the test may have marked it
+    after = Account.of(account_id, service.require_account(repo, account_id))  # the test may have marked it
     return flask.jsonify(account_id=account_id, result=tested.result, result_text=tested.result_text,
                          detail=tested.detail, status=after.status, status_text=STATUS_TEXT[after.status],
                          status_reason=after.status_reason)
 
 
-def _row(account_id: str, record: dict) -> Row:
+def _row(account_id: str, record: AccountRecord) -> Row:
     account = Account.of(account_id, record)
     caps = [Cap(limit.max_count, window_text(limit.window_seconds), limit.name) for limit in account.limits]
     ago = age_text((utcnow() - as_utc(account.connected_at)).total_seconds()) if account.connected_at else None
@@ -138,12 +140,12 @@ def window_text(seconds: int) -> str:
     return unit if count == 1 else f"{count} {unit}s"
 
 
-def _connect_outcome(db) -> oauth.ConnectOutcome | None:
+def _connect_outcome(repo: Repository) -> oauth.ConnectOutcome | None:
     """The outcome of the connect this page was sent back from, to the person who started it."""
     state_id = flask.request.args.get("connect")
     if not state_id:
         return None
-    outcome = oauth.outcome_of(db, state_id)
+    outcome = oauth.outcome_of(repo, state_id)
     return outcome if outcome is not None and outcome.user == current_principal().user else None
 
 

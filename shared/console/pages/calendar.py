@@ -19,6 +19,7 @@ from shared.api.errors import ApiError
 from shared.console import render
 from shared.console.post_text import account_label, caption_start, clock_text, status_label
 from shared.console.zone import asked_zone, reader_zone, today
+from shared.model.account import Account
 from shared.model.platform import display_name
 from shared.model.post import Post
 from shared.posts.calendar import accounts_at_cap, calendar
@@ -132,7 +133,7 @@ def _day(text: str | None) -> date | None:
         raise ApiError(400, f"date {text[:20]!r} is not a day (YYYY-MM-DD)", field="date") from None
 
 
-def _day_of(day: date, posts: list[Post], zone: ZoneInfo, contents: dict, accounts: dict[str, dict], full: list,
+def _day_of(day: date, posts: list[Post], zone: ZoneInfo, contents: dict, accounts: dict[str, Account], full: list,
             shown: int | None, now_day: date, *, in_range: bool) -> Day:
     listed = posts if shown is None else posts[:shown]
     cards = [PostCard(post_id=p.id, at=when(p).isoformat(), time=clock_text(when(p), zone), platform=p.platform,

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 from werkzeug.datastructures import MultiDict
 
-from shared import entrypoints, services
+from shared import services
 from shared.accounts.service import effective_status, list_accounts
 from shared.api.errors import ApiError, loc_to_field
 from shared.api.idempotency import idempotent
@@ -42,6 +42,9 @@ from shared.console.urls import redirect_to
 from shared.content.own_copy import CopyRefused, OwnCopy, check_copy, create_from_copy
 from shared.content.targets import account_or_none
 from shared.errors import ValidationError
+from shared.handlers.generate import generate
+from shared.handlers.messages import request_approval
+from shared.model.account import Account
 from shared.runtime.config import get_config
 
 UPLOAD_TTL_SECONDS = 900  # long enough for a large video on a slow line; the URL names one fresh object
@@ -171,16 +174,16 @@ def _send(form: Form, body: BaseModel, accounts: dict[str, AccountChoice], user:
     repo, config = services.repository(), get_config()
     operation = "posts.create" if form.mode == "own" else "posts.generate"
     try:
-        with idempotent(repo.db, user=user, operation=operation, key=form.key, body=body) as key:
+        with idempotent(repo, user=user, operation=operation, key=form.key, body=body) as key:
             if isinstance(body, OwnCopy):
                 content, created = create_from_copy(body, requested_by=user, repo=repo,
                                                     media_store=services.media_store(),
                                                     media_bucket=config.media_bucket, idempotency_key=key)
                 if created:
-                    entrypoints.request_approval(config, content)
+                    request_approval(config, content)
             else:
                 payload = body.model_dump(mode="json")
-                content = entrypoints.generate(payload, idempotency_key=key)  # asks the approvers itself
+                content = generate(payload, idempotency_key=key)  # asks the approvers itself
     except CopyRefused as refused:
         return None, [place(p["field"], p["message"], form, accounts) for p in refused.problems]
     except ValidationError as exc:
@@ -238,7 +241,7 @@ def _judge(form: Form, request: Request, accounts: dict[str, AccountChoice], use
     return Checks(form.mode, problems, targets, request.scheduled, media_pending)
 
 
-def _record_of(accounts: dict[str, AccountChoice], account_id: str) -> dict | None:
+def _record_of(accounts: dict[str, AccountChoice], account_id: str) -> Account | None:
     """The account record _chosen_accounts read (None: no such account)."""
     choice = accounts.get(account_id)
     return choice.record if choice is not None else None
@@ -253,7 +256,7 @@ def _merged(first: list[Problem], second: list[Problem]) -> list[Problem]:
 
 def _all_accounts() -> list[AccountChoice]:
     """Every account (one query: accounts are tens), offered as targets."""
-    rows, _ = list_accounts(services.repository().db, platform=None, skip=0, limit=ACCOUNTS_SHOWN)
+    rows, _ = list_accounts(services.repository(), platform=None, skip=0, limit=ACCOUNTS_SHOWN)
     return account_choices(rows, effective_status)
 
 

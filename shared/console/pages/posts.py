@@ -30,8 +30,8 @@ from shared.console.post_text import account_label, short_when, status_label, wh
 from shared.console.session import current_principal, require_role
 from shared.console.urls import redirect_to
 from shared.console.zone import asked_zone, local, moment_of, reader_zone, zone_named
-from shared.entrypoints import request_approval
 from shared.errors import IllegalTransition, ValidationError
+from shared.handlers.messages import request_approval
 from shared.model.content import ContentItem
 from shared.model.platform import display_name
 from shared.model.post import Post, content_id_of

@@ -5,7 +5,7 @@ shared/approval/review.py). Editors read it; approvers also approve, or reject w
 
 A decision is recorded exactly as the API's (shared/api/routes/approvals.py `decide`): the same
 checks, lock and transaction (shared/approval/decision.py `decide_via_api`), bound to the content hash
-the page showed, then the due posts go to their platforms (`entrypoints.after_decision`). A refusal
+the page showed, then the due posts go to their platforms (`handlers.messages.after_decision`). A refusal
 is rendered from its type (shared/approval/refusals.py): a changed item names what changed.
 
 A form POST is answered 303 back to the queue with a status message (flashed); a script
@@ -27,7 +27,7 @@ import flask
 from pydantic import ValidationError as ModelError
 from werkzeug.exceptions import NotFound
 
-from shared import entrypoints, services
+from shared import services
 from shared.accounts.service import list_accounts
 from shared.api.contention import one_change_at_a_time
 from shared.api.errors import ApiError, loc_to_field, refusal_error
@@ -40,6 +40,8 @@ from shared.console.session import current_principal, require_role
 from shared.console.urls import redirect_to, url
 from shared.console.zone import reader_zone
 from shared.errors import ConfigError
+from shared.handlers.messages import after_decision, request_approval
+from shared.model.account import Account
 from shared.model.content import ContentItem
 from shared.model.platform import display_name
 from shared.runtime.clock import as_utc, utcnow
@@ -101,7 +103,7 @@ def _queue_answer(filters: Filters, *, status: int = 200, invalid: dict | None =
     # Unfiltered, the layout's count of waiting items is the total (one aggregation for both).
     total = (queue.count_waiting(repo, campaign=filters.campaign, account=filters.account) if filters.active
              else render.waiting_count())
-    accounts = dict(list_accounts(repo.db, platform=None, skip=0, limit=ACCOUNTS_LISTED)[0])
+    accounts = dict(list_accounts(repo, platform=None, skip=0, limit=ACCOUNTS_LISTED)[0])
     zone, now = reader_zone(), utcnow()
     items = [_item(content, accounts, zone, now) for content in contents]
     flashed = cast("list[tuple[str, str]]", flask.get_flashed_messages(with_categories=True))
@@ -119,7 +121,7 @@ def _item_context(invalid: dict | None = None) -> dict:
             "invalid": invalid or {}, "filters_query": _filters(_form()).query()}
 
 
-def _item(content: ContentItem, accounts: Mapping[str, dict | None], zone: ZoneInfo, now: datetime) -> QueueItem:
+def _item(content: ContentItem, accounts: Mapping[str, Account | None], zone: ZoneInfo, now: datetime) -> QueueItem:
     created = as_utc(content.created_at)
     item = QueueItem(content, title_of(content), age_text((now - created).total_seconds()), created,
                      when=pages.when_text(content.publish_at, zone))
@@ -167,8 +169,8 @@ def _filters(source: Mapping) -> Filters:
     return Filters(campaign=value("campaign"), account=value("account"))
 
 
-def _account_choices(accounts: Mapping[str, dict]) -> list[tuple[str, str]]:
-    def label(account_id: str, account: dict) -> str:
+def _account_choices(accounts: Mapping[str, Account]) -> list[tuple[str, str]]:
+    def label(account_id: str, account: Account) -> str:
         handle = account.get("handle")
         who = f"@{str(handle).lstrip('@')}" if handle else account_id
         return f"{display_name(str(account.get('platform', '?')))} · {who}"
@@ -216,7 +218,7 @@ def decide():
         raise NotFound(f"There is no content item {content_id}; nothing was recorded.")
     config = get_config()
     env = checks.ReviewEnv(media_store=services.media_store(), config=config,
-                           request_approval=lambda c: entrypoints.request_approval(config, c))
+                           request_approval=lambda c: request_approval(config, c))
     try:
         with one_change_at_a_time(content.id):  # busy: ApiError 503, as the API answers
             outcome = decision.decide_via_api(repo, content.id, asked.action, asked.content_hash, principal.user, env,
@@ -228,7 +230,7 @@ def decide():
             raise
         return _answer(busy.status, content_id, {"title": "Busy, nothing recorded", "message": busy.detail, "lines": []},
                        kind="refused", still=content)
-    entrypoints.after_decision(config, outcome)
+    after_decision(config, outcome)
     return _decided(outcome)
 
 

@@ -16,10 +16,10 @@ login_tokens.py and lookup.py.
 from __future__ import annotations
 
 from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError
+from shared.model.account import Account, Limit
 from shared.model.analytics import MetricsRefused, PlatformMetrics
 from shared.model.content import ContentItem, TargetSpec
 from shared.platforms.base import (
-    Limit,
     MetricsContext,
     PublishContext,
     PublishResult,
@@ -53,6 +53,7 @@ from shared.platforms.instagram.settle import failed, once, record_create_sent, 
 from shared.platforms.instagram.validation import images_of, story_media, validate, video_of
 from shared.platforms.metrics import check_batch, ids_to_fetch, in_post_order
 from shared.runtime.clock import utcnow
+from shared.runtime.config_model import Config
 
 # The docs disagree on 100 vs 50 API posts per 24 h; we keep to the lower number and also read
 # content_publishing_limit live before each post.
@@ -65,7 +66,7 @@ REFRESH_AHEAD_SECONDS = 7 * 86400
 
 
 # -- wiring ----------------------------------------------------------------------------------
-def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCard:
+def preview(content: ContentItem, target: TargetSpec, account: Account) -> ReviewCard:
     kind = target.instagram_media_type or ""
     if kind == "STORIES":
         media = [m for m in [story_media(content)] if m is not None]
@@ -85,7 +86,7 @@ def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCa
     return ReviewCard(text=content.text(), fields=fields, media=media, text_label="Caption")
 
 
-def client_for(tokens, config, account: dict | None) -> InstagramClient:
+def client_for(tokens, config: Config, account: Account | None) -> InstagramClient:
     """A client on the host of the account's login: Instagram Login tokens are valid on
     graph.instagram.com only, Facebook Login tokens on graph.facebook.com only."""
     login = login_tokens.login_of(account, tokens, config.instagram_default_login)
@@ -93,14 +94,14 @@ def client_for(tokens, config, account: dict | None) -> InstagramClient:
                            timeout=config.http_timeout_seconds)
 
 
-def refresh_tokens(tokens: dict, *, config, http=None) -> dict:
+def refresh_tokens(tokens: dict, *, config: Config, http=None) -> dict:
     # Only the secret reaches here; connect keeps the login in it (login_tokens.login_of).
     login = login_tokens.login_of(None, tokens, config.instagram_default_login)
     return login_tokens.refresh(tokens, login=login, base_url=login_tokens.base_url_for(login, config),
                                 timeout=config.http_timeout_seconds, http=http)
 
 
-def _poll_hint(config) -> float | None:
+def _poll_hint(config: Config) -> float | None:
     return config.instagram_container_poll_seconds or None
 
 
@@ -210,19 +211,19 @@ def fetch_metrics(ctx: MetricsContext) -> list[PlatformMetrics | MetricsRefused]
 OAUTH_SCOPES = ("instagram_business_basic", "instagram_business_content_publish")
 
 
-def authorization_request(config, account: dict) -> dict:
+def authorization_request(config: Config, account: Account) -> dict:
     return {"url": config.instagram_authorize_url, "client_param": "client_id", "scope": ",".join(OAUTH_SCOPES),
             "pkce": False, "params": {}}
 
 
 def exchange_code(code: str, *, client_id: str, client_secret: str, redirect_uri: str, code_verifier: str | None,
-                  config, http=None) -> dict:
+                  config: Config, http=None) -> dict:
     return exchange_authorization_code(config.instagram_token_url, config.instagram_exchange_url, client_id=client_id,
                                        client_secret=client_secret, code=code, redirect_uri=redirect_uri,
                                        timeout=config.http_timeout_seconds, http=http)
 
 
-def identity(tokens, config, account: dict) -> dict:
+def identity(tokens, config: Config, account: Account) -> dict:
     """{platform_account_id: IG user id, handle: username, instagram_login}, asked the way each login
     documents it. Instagram Login: GET /me?fields=user_id,username on graph.instagram.com (/me is the
     professional account there). Facebook Login: /me on graph.facebook.com is the Facebook user, with no

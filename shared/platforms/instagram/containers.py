@@ -17,18 +17,20 @@ from shared.errors import (
     PostgateError,
     TransientError,
 )
+from shared.model.account import Account
 from shared.model.content import MediaRef
 from shared.model.disclosure import ai_generated
 from shared.platforms.base import PublishContext
 from shared.platforms.instagram.client import ContainerStatus, InstagramClient
 from shared.platforms.instagram.validation import check_story_duration, images_of, story_media, video_of
+from shared.runtime.config_model import Config
 
 # Container status sub-reasons after which a fresh container may work (docs/platforms.md#instagram-errors).
 _RENEWABLE = {2207001, 2207003, 2207008, 2207020, 2207032, 2207053}
 _SUBCODE_RE = re.compile(r"\b(22\d{5})\b")
 
 
-def ig_user_id(account: dict) -> str:
+def ig_user_id(account: Account) -> str:
     ig_id = str(account.get("platform_account_id") or "").strip()
     if not ig_id:
         raise ConfigError("Instagram account has no platform_account_id (the IG user id)")
@@ -45,7 +47,7 @@ def container_failure(status: ContainerStatus) -> PostgateError:
     return PermanentError(reason, platform_code=code)
 
 
-def wait_for_container(client: InstagramClient, container_id: str, config, retry) -> ContainerStatus:
+def wait_for_container(client: InstagramClient, container_id: str, config: Config, retry) -> ContainerStatus:
     """Poll until the container leaves IN_PROGRESS or the configured wait is spent."""
     poll = config.instagram_container_poll_seconds
     deadline = time.monotonic() + config.instagram_container_wait_seconds

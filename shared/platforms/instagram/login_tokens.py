@@ -29,8 +29,10 @@ from urllib.parse import urlsplit
 import requests
 
 from shared.errors import AuthError
+from shared.model.account import Account
 from shared.platforms.instagram.client import RATE_LIMIT_CODES, classify, code_pair, error_object
 from shared.platforms.token_endpoint import call_token_endpoint
+from shared.runtime.config_model import Config
 from shared.runtime.logging import log_event
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,7 @@ LOGINS = ("instagram", "facebook")
 ACCOUNT_FIELD = "instagram_login"  # the account document's record of it (written by connect)
 
 
-def login_of(account: dict | None, tokens, default: str) -> str:
+def login_of(account: Account | None, tokens, default: str) -> str:
     """Which login the account's token comes from: "instagram" (Business Login for Instagram,
     graph.instagram.com) or "facebook" (Facebook Login for Business, graph.facebook.com).
 
@@ -65,7 +67,7 @@ def login_of(account: dict | None, tokens, default: str) -> str:
     return "facebook"
 
 
-def base_url_for(login: str, config) -> str:
+def base_url_for(login: str, config: Config) -> str:
     """The versioned Graph API base for tokens of `login`."""
     return config.instagram_ig_login_base_url if login == "instagram" else config.instagram_fb_login_base_url
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 
 from shared.errors import ValidationError
+from shared.model.account import Account
 from shared.model.content import ContentItem, MediaRef, TargetSpec
 from shared.platforms.tiktok.duration import mp4_duration_seconds  # an MP4 header reader, not TikTok-specific
+from shared.stores.protocols import MediaStore
 
 CAPTION_LIMIT = 2200       # characters (docs/platforms.md#instagram-limits)
 HASHTAG_LIMIT = 5          # CHANGED 2025-12: 5 per post; the API docs still say 30
@@ -41,7 +43,7 @@ def video_of(content: ContentItem) -> MediaRef | None:
     return next((m for m in content.media if m.kind == "video"), None)
 
 
-def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
+def validate(content: ContentItem, target: TargetSpec, account: Account) -> None:
     kind = target.instagram_media_type
     if kind not in MEDIA_TYPES:
         raise ValidationError("Instagram needs targets.instagram_media_type", field="targets.instagram_media_type",
@@ -131,7 +133,7 @@ def _validate_story(content: ContentItem, target: TargetSpec) -> None:
                               limit="100 MB per story video")
 
 
-def check_story_duration(video: MediaRef, media_store) -> None:
+def check_story_duration(video: MediaRef, media_store: MediaStore) -> None:
     """Meta takes story videos of 3 to 60 seconds. The duration is known only at publish time (it is
     read from the approved generation's MP4 header); unreadable: Meta's own check decides."""
     seconds = mp4_duration_seconds(lambda first, last: media_store.read_range(video, first, last), video.size)

@@ -14,11 +14,11 @@ import time
 from datetime import datetime, timedelta
 
 from shared.errors import AmbiguousError, AuthError, CapReached, PermanentError, TransientError, ValidationError
+from shared.model.account import Account, Limit
 from shared.model.analytics import MetricsRefused, PlatformMetrics
 from shared.model.content import ContentItem, MediaRef, TargetSpec
 from shared.model.post import Post
 from shared.platforms.base import (
-    Limit,
     MetricsContext,
     PublishContext,
     PublishResult,
@@ -38,6 +38,7 @@ from shared.platforms.linkedin.commentary import COMMENTARY_LIMIT, build_comment
 from shared.platforms.linkedin.reconcile import find_sent_post
 from shared.platforms.metrics import check_batch, ids_to_fetch, in_post_order
 from shared.runtime.clock import utcnow
+from shared.runtime.config_model import Config
 
 AUTHOR_PATTERN = re.compile(r"^urn:li:(person|organization):[A-Za-z0-9_-]+$")
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif")
@@ -70,7 +71,7 @@ def _media(content: ContentItem) -> MediaRef | None:
     return video or next((m for m in content.media if m.kind == "image"), None)
 
 
-def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
+def validate(content: ContentItem, target: TargetSpec, account: Account) -> None:
     author = account.get("platform_account_id") or ""
     if not AUTHOR_PATTERN.match(author):
         raise ValidationError(f"LinkedIn account needs its author URN, got {author!r}", field="account.platform_account_id",
@@ -91,7 +92,7 @@ def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
                               limit="only with an image post")
 
 
-def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCard:
+def preview(content: ContentItem, target: TargetSpec, account: Account) -> ReviewCard:
     media = _media(content)
     fields = [("Visibility", {"PUBLIC": "anyone", "CONNECTIONS": "connections only",
                               "LOGGED_IN": "signed-in LinkedIn members"}[target.linkedin_visibility])]
@@ -103,16 +104,16 @@ def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCa
     return ReviewCard(text=content.text(), fields=fields, media=[media] if media else [])
 
 
-def client_for(tokens, config) -> LinkedInClient:
+def client_for(tokens, config: Config) -> LinkedInClient:
     return LinkedInClient(tokens, base_url=config.linkedin_base_url, version=config.linkedin_version,
                           timeout=config.http_timeout_seconds)
 
 
-def refresh_tokens(tokens: dict, *, config, http=None) -> dict:
+def refresh_tokens(tokens: dict, *, config: Config, http=None) -> dict:
     return refresh_member_tokens(config.linkedin_oauth_url, tokens, timeout=config.http_timeout_seconds, http=http)
 
 
-def _wait_until_available(get_status, urn: str, config) -> None:
+def _wait_until_available(get_status, urn: str, config: Config) -> None:
     """Poll the media status (bounded by config). Still PROCESSING at the bound: TransientError, so
     the attempt is released and retried; PROCESSING_FAILED: the media is refused for good."""
     deadline = time.monotonic() + config.linkedin_media_wait_seconds
@@ -331,19 +332,19 @@ MEMBER_SCOPES = ("openid", "profile", "w_member_social")
 ORGANIZATION_SCOPES = ("w_organization_social", "r_organization_social")
 
 
-def authorization_request(config, account: dict) -> dict:
+def authorization_request(config: Config, account: Account) -> dict:
     scopes = MEMBER_SCOPES + (ORGANIZATION_SCOPES if _is_organization(account) else ())
     return {"url": config.linkedin_authorize_url, "client_param": "client_id", "scope": " ".join(scopes),
             "pkce": False, "params": {}}
 
 
 def exchange_code(code: str, *, client_id: str, client_secret: str, redirect_uri: str, code_verifier: str | None,
-                  config, http=None) -> dict:
+                  config: Config, http=None) -> dict:
     return exchange_authorization_code(config.linkedin_oauth_url, client_id=client_id, client_secret=client_secret,
                                        code=code, redirect_uri=redirect_uri, timeout=config.http_timeout_seconds, http=http)
 
 
-def identity(tokens, config, account: dict) -> dict:
+def identity(tokens, config: Config, account: Account) -> dict:
     """GET /v2/userinfo: the member. An organization account keeps its organization URN as author
     (the member is who administers it); a member account's author is the member's person URN."""
     member = client_for(tokens, config).userinfo()
@@ -352,5 +353,5 @@ def identity(tokens, config, account: dict) -> dict:
     return {"platform_account_id": author, "person_urn": person, "name": member.get("name") or None}
 
 
-def _is_organization(account: dict) -> bool:
+def _is_organization(account: Account) -> bool:
     return str(account.get("platform_account_id") or "").startswith("urn:li:organization:")

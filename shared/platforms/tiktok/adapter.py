@@ -9,12 +9,12 @@ import logging
 from datetime import datetime
 
 from shared.errors import CapReached, PermanentError, ValidationError
+from shared.model.account import Account, Limit
 from shared.model.analytics import MetricsRefused, PlatformMetrics
 from shared.model.content import ContentItem, MediaRef, TargetSpec
 from shared.model.disclosure import ai_generated
 from shared.model.post import Post
 from shared.platforms.base import (
-    Limit,
     MetricsContext,
     PublishContext,
     PublishResult,
@@ -36,7 +36,9 @@ from shared.platforms.tiktok.client import (
 )
 from shared.platforms.tiktok.duration import mp4_duration_seconds
 from shared.runtime.clock import utcnow
+from shared.runtime.config_model import Config
 from shared.runtime.logging import log_event
+from shared.stores.protocols import MediaStore
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ METRICS_BATCH_SIZE = 20
 METRICS_FIELDS = ("id", "view_count", "like_count", "comment_count", "share_count")
 
 
-def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
+def validate(content: ContentItem, target: TargetSpec, account: Account) -> None:
     if photo.post_type(content, target) == "PHOTO":
         return photo.validate(content, target, account)
     if target.privacy_level is None:
@@ -69,12 +71,12 @@ def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
         raise ValidationError(f"TikTok does not take {video.content_type}", field="video", limit=", ".join(VIDEO_TYPES))
 
 
-def client_for(tokens, config) -> TikTokClient:
+def client_for(tokens, config: Config) -> TikTokClient:
     return TikTokClient(tokens, base_url=config.tiktok_base_url, timeout=config.http_timeout_seconds,
                         rate_limit_wait=config.tiktok_rate_limit_wait_seconds)
 
 
-def refresh_tokens(tokens: dict, *, config, http=None) -> dict:
+def refresh_tokens(tokens: dict, *, config: Config, http=None) -> dict:
     return refresh_user_tokens(config.tiktok_base_url.rstrip("/") + "/v2/oauth/token/", tokens,
                                timeout=config.http_timeout_seconds, http=http)
 
@@ -117,7 +119,7 @@ _AUDIENCE = {"PUBLIC_TO_EVERYONE": "Everyone", "MUTUAL_FOLLOW_FRIENDS": "Friends
              "SELF_ONLY": "Only me"}
 
 
-def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCard:
+def preview(content: ContentItem, target: TargetSpec, account: Account) -> ReviewCard:
     if photo.post_type(content, target) == "PHOTO":
         card = photo.preview(content, target, audience=_AUDIENCE.get(str(target.privacy_level), str(target.privacy_level)),
                              aigc=is_aigc(content, photo.photos(content)))
@@ -132,7 +134,7 @@ def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCa
     return ReviewCard(text=content.text(), fields=fields, media=video, text_label="Caption")
 
 
-def _account_fields(account: dict) -> list[tuple[str, str]]:
+def _account_fields(account: Account) -> list[tuple[str, str]]:
     """What TikTok told us about the account that bounds any post to it (video or photo)."""
     fields = []
     offered = account_state.offered_privacy_levels(account)
@@ -162,7 +164,7 @@ def publish(ctx: PublishContext) -> PublishResult:
         return resumed
     creator = retry(client.creator_info)
     if ctx.repo is not None:
-        account_state.remember_creator(ctx.repo.db, ctx.post.account_id, ctx.account, creator)
+        account_state.remember_creator(ctx.repo, ctx.post.account_id, ctx.account, creator)
     post_info = build_post_info(content, ctx.post, creator)
     check_duration(video, creator, ctx.media_store)
     plan = plan_chunks(video.size, config.tiktok_chunk_bytes)
@@ -180,6 +182,7 @@ def publish(ctx: PublishContext) -> PublishResult:
                            "upload_expires_at": (issued + status.UPLOAD_URL_TTL).isoformat(),
                            "upload_plan": f"{plan.video_size}/{plan.chunk_size}/{plan.total_chunk_count}"})
     chunks = ctx.media_store.iter_ranges(video, plan.ranges())
+    assert init.upload_url is not None  # a FILE_UPLOAD init always answers one
     upload_all(client, init.upload_url, plan, chunks, video.content_type, retry)
     return PublishResult(platform_ids={"publish_id": init.publish_id})
 
@@ -226,7 +229,7 @@ def _parse_time(value: str | None) -> datetime | None:
         return None
 
 
-def check_duration(video: MediaRef, creator: CreatorInfo, media_store) -> None:
+def check_duration(video: MediaRef, creator: CreatorInfo, media_store: MediaStore) -> None:
     """Refuse a video longer than this creator may post, before init (TikTok's UX guidelines). The
     duration is known only here: nothing records it at generation, and validate() makes no network
     call, so it cannot read the file or the creator's limit."""
@@ -290,19 +293,19 @@ def _count(item: dict, field: str) -> int | None:
 OAUTH_SCOPES = ("user.info.basic", "video.publish", "video.upload", "video.list")
 
 
-def authorization_request(config, account: dict) -> dict:
+def authorization_request(config: Config, account: Account) -> dict:
     return {"url": config.tiktok_authorize_url, "client_param": "client_key", "scope": ",".join(OAUTH_SCOPES),
             "pkce": False, "params": {}}
 
 
 def exchange_code(code: str, *, client_id: str, client_secret: str, redirect_uri: str, code_verifier: str | None,
-                  config, http=None) -> dict:
+                  config: Config, http=None) -> dict:
     return exchange_authorization_code(config.tiktok_base_url.rstrip("/") + "/v2/oauth/token/", client_key=client_id,
                                        client_secret=client_secret, code=code, redirect_uri=redirect_uri,
                                        timeout=config.http_timeout_seconds, http=http)
 
 
-def identity(tokens, config, account: dict) -> dict:
+def identity(tokens, config: Config, account: Account) -> dict:
     """GET /v2/user/info/ (the cheapest call that names the creator): {platform_account_id: open_id, name}."""
     user = client_for(tokens, config).user_info()
     return {"platform_account_id": str(user["open_id"]), "name": user.get("display_name") or None}

@@ -18,11 +18,14 @@ from __future__ import annotations
 import logging
 
 from shared.errors import AmbiguousError, PermanentError, TransientError, ValidationError
+from shared.model.account import Account
 from shared.model.content import ContentItem, MediaRef, TargetSpec
 from shared.platforms.base import PublishContext, PublishResult, ReviewCard, StatusContext, StatusResult, on_off
 from shared.platforms.tiktok import account_state, image_size, status
 from shared.platforms.tiktok.client import CreatorInfo, RateLimited, TikTokClient
+from shared.runtime.config_model import Config
 from shared.runtime.logging import log_event
+from shared.stores.protocols import MediaStore
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +61,7 @@ def _utf16(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def validate(content: ContentItem, target: TargetSpec, account: dict | None = None) -> None:
+def validate(content: ContentItem, target: TargetSpec, account: Account | None = None) -> None:
     if target.privacy_level is None:
         raise ValidationError("TikTok needs an explicit privacy_level (no default is allowed)",
                               field="targets.privacy_level", limit="one of the creator's privacy_level_options")
@@ -151,7 +154,7 @@ def publish(ctx: PublishContext, client: PhotoClient) -> PublishResult:
     validate(content, target)  # the account's record is not applied here: a fresh creator_info follows
     creator = ctx.retry(client.creator_info)
     if ctx.repo is not None:
-        account_state.remember_creator(ctx.repo.db, ctx.post.account_id, ctx.account, creator)
+        account_state.remember_creator(ctx.repo, ctx.post.account_id, ctx.account, creator)
     post_info = build_post_info(content, target, creator)
     images = photos(content)
     check_dimensions(images, ctx.media_store)
@@ -169,7 +172,7 @@ def publish(ctx: PublishContext, client: PhotoClient) -> PublishResult:
     return PublishResult(platform_ids={"publish_id": publish_id})
 
 
-def check_dimensions(images: list[MediaRef], media_store) -> None:
+def check_dimensions(images: list[MediaRef], media_store: MediaStore) -> None:
     """Refuse a picture over 1080p before init: TikTok would only fail the post after pulling it.
     A header we cannot read is left for TikTok to judge."""
     for image in images:
@@ -199,6 +202,6 @@ def reconcile(ctx: StatusContext, client: TikTokClient) -> StatusResult:
                                           "publish_id, so a person should check the creator's profile")
 
 
-def client_for(tokens, config) -> PhotoClient:
+def client_for(tokens, config: Config) -> PhotoClient:
     return PhotoClient(tokens, base_url=config.tiktok_base_url, timeout=config.http_timeout_seconds,
                        rate_limit_wait=config.tiktok_rate_limit_wait_seconds)

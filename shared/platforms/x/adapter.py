@@ -10,10 +10,10 @@ import time
 from datetime import timedelta
 
 from shared.errors import CapReached, PermanentError, TransientError
+from shared.model.account import Account, Limit
 from shared.model.analytics import MetricsRefused, PlatformMetrics
 from shared.model.content import MediaRef
 from shared.platforms.base import (
-    Limit,
     MetricsContext,
     PublishContext,
     PublishResult,
@@ -33,6 +33,7 @@ from shared.platforms.x.client import (
 from shared.platforms.x.reconcile import find_sent_post
 from shared.platforms.x.validation import MAX_WEIGHTED_LENGTH, media_plan, post_text, validate, weighted_length  # noqa: F401
 from shared.runtime.clock import utcnow
+from shared.runtime.config_model import Config
 
 MAX_SEGMENTS = 1000  # segment_index 0..999
 _CATEGORY = {"images": "tweet_image", "gif": "tweet_gif", "video": "tweet_video"}
@@ -50,16 +51,16 @@ REFUSED_AS_DUPLICATE = "create_refused"
 METRICS_BATCH_SIZE = 100
 
 
-def client_for(tokens, config) -> XClient:
+def client_for(tokens, config: Config) -> XClient:
     return XClient(tokens, base_url=config.x_base_url, timeout=config.http_timeout_seconds)
 
 
-def refresh_tokens(tokens: dict, *, config, http=None) -> dict:
+def refresh_tokens(tokens: dict, *, config: Config, http=None) -> dict:
     return refresh_user_tokens(config.x_base_url.rstrip("/") + "/2/oauth2/token", tokens,
                                timeout=config.http_timeout_seconds, http=http)
 
 
-def share_url(account: dict, tweet_id: str) -> str:
+def share_url(account: Account, tweet_id: str) -> str:
     handle = str(account.get("handle") or "i").lstrip("@")
     return f"https://x.com/{handle}/status/{tweet_id}"
 
@@ -83,7 +84,7 @@ def publish(ctx: PublishContext) -> PublishResult:
     return PublishResult(platform_ids=ids, confirmed=True, share_url=share_url(ctx.account, ids["tweet_id"]))
 
 
-def preview(content, target, account: dict) -> ReviewCard:
+def preview(content, target, account: Account) -> ReviewCard:
     text = post_text(content)
     kind, media = media_plan(content, target)
     fields = [("Length", f"{weighted_length(text)} of {MAX_WEIGHTED_LENGTH} (X's weighted count)"),
@@ -207,19 +208,19 @@ def _x_metrics(item: dict) -> PlatformMetrics:
 OAUTH_SCOPES = ("tweet.read", "tweet.write", "users.read", "media.write", "offline.access")
 
 
-def authorization_request(config, account: dict) -> dict:
+def authorization_request(config: Config, account: Account) -> dict:
     return {"url": config.x_authorize_url, "client_param": "client_id", "scope": " ".join(OAUTH_SCOPES),
             "pkce": True, "params": {}}
 
 
 def exchange_code(code: str, *, client_id: str, client_secret: str, redirect_uri: str, code_verifier: str | None,
-                  config, http=None) -> dict:
+                  config: Config, http=None) -> dict:
     return exchange_authorization_code(config.x_base_url.rstrip("/") + "/2/oauth2/token", client_id=client_id,
                                        client_secret=client_secret, code=code, redirect_uri=redirect_uri,
                                        code_verifier=code_verifier or "", timeout=config.http_timeout_seconds, http=http)
 
 
-def identity(tokens, config, account: dict) -> dict:
+def identity(tokens, config: Config, account: Account) -> dict:
     """GET /2/users/me: {platform_account_id: user id, handle: @username, name}."""
     user = client_for(tokens, config).me()
     return {"platform_account_id": str(user["id"]), "handle": user.get("username") or None, "name": user.get("name") or None}

@@ -11,6 +11,7 @@ import unicodedata
 from twitter_text import parse_tweet
 
 from shared.errors import ValidationError
+from shared.model.account import Account
 from shared.model.content import ContentItem, MediaRef, TargetSpec
 
 MAX_WEIGHTED_LENGTH = 280
@@ -64,7 +65,7 @@ def media_plan(content: ContentItem, target: TargetSpec) -> tuple[str, list[Medi
     return "images", images
 
 
-def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
+def validate(content: ContentItem, target: TargetSpec, account: Account) -> None:
     text = post_text(content)
     parsed = parse_tweet(text)
     if parsed.weightedLength > MAX_WEIGHTED_LENGTH:

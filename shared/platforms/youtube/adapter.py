@@ -10,10 +10,10 @@ YouTube as a scheduled release (status.publishAt, private until then).
 from __future__ import annotations
 
 from shared.errors import CapReached, TransientError, ValidationError
+from shared.model.account import Account, Limit
 from shared.model.analytics import MetricsRefused, PlatformMetrics
 from shared.model.content import ContentItem, MediaRef, TargetSpec
 from shared.platforms.base import (
-    Limit,
     MetricsContext,
     PublishContext,
     PublishResult,
@@ -34,6 +34,7 @@ from shared.platforms.youtube.client import (
 from shared.platforms.youtube.quota import charge_call
 from shared.platforms.youtube.resource import build_resource, scheduled_release
 from shared.runtime.clock import utcnow
+from shared.runtime.config_model import Config
 
 TITLE_MAX_CHARS = 100
 DESCRIPTION_MAX_BYTES = 5000
@@ -59,7 +60,7 @@ def _video(content: ContentItem):
     return next((m for m in content.media if m.kind == "video"), None)
 
 
-def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
+def validate(content: ContentItem, target: TargetSpec, account: Account) -> None:
     title = target.title or ""
     if not title.strip():
         raise ValidationError("YouTube needs a title", field="targets.title", limit="required, 1-100 characters")
@@ -96,7 +97,7 @@ def validate(content: ContentItem, target: TargetSpec, account: dict) -> None:
         raise ValidationError("video is empty", field="video", limit="size > 0")
 
 
-def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCard:
+def preview(content: ContentItem, target: TargetSpec, account: Account) -> ReviewCard:
     snippet = build_resource(content, target, now=utcnow())["snippet"]
     release = scheduled_release(content, target, utcnow())
     privacy = str(target.youtube_privacy)
@@ -111,11 +112,11 @@ def preview(content: ContentItem, target: TargetSpec, account: dict) -> ReviewCa
                       text_label="Description")
 
 
-def client_for(tokens, config) -> YouTubeClient:
+def client_for(tokens, config: Config) -> YouTubeClient:
     return YouTubeClient(tokens, base_url=config.youtube_base_url, timeout=config.http_timeout_seconds)
 
 
-def refresh_tokens(tokens: dict, *, config, http=None) -> dict:
+def refresh_tokens(tokens: dict, *, config: Config, http=None) -> dict:
     return refresh_user_tokens(config.youtube_oauth_url, tokens, timeout=config.http_timeout_seconds, http=http)
 
 
@@ -244,19 +245,19 @@ def _count(stats: dict, field: str) -> int | None:
 OAUTH_SCOPES = ("https://www.googleapis.com/auth/youtube.upload", "https://www.googleapis.com/auth/youtube.force-ssl")
 
 
-def authorization_request(config, account: dict) -> dict:
+def authorization_request(config: Config, account: Account) -> dict:
     return {"url": config.youtube_authorize_url, "client_param": "client_id", "scope": " ".join(OAUTH_SCOPES),
             "pkce": True, "params": {"access_type": "offline", "prompt": "consent", "include_granted_scopes": "true"}}
 
 
 def exchange_code(code: str, *, client_id: str, client_secret: str, redirect_uri: str, code_verifier: str | None,
-                  config, http=None) -> dict:
+                  config: Config, http=None) -> dict:
     return exchange_authorization_code(config.youtube_oauth_url, client_id=client_id, client_secret=client_secret,
                                        code=code, redirect_uri=redirect_uri, code_verifier=code_verifier,
                                        timeout=config.http_timeout_seconds, http=http)
 
 
-def identity(tokens, config, account: dict) -> dict:
+def identity(tokens, config: Config, account: Account) -> dict:
     """channels.list part=id,snippet mine=true (1 quota unit): {platform_account_id: channel id, name}."""
     channel = client_for(tokens, config).my_channel()
     return {"platform_account_id": str(channel["id"]), "name": (channel.get("snippet") or {}).get("title") or None}

@@ -19,10 +19,15 @@ import random
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from shared.errors import CapReached, TransientError
+from shared.model.account import Account
 from shared.runtime.clock import utcnow
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
 
 QUOTA_COLLECTION = "youtube_quota"
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -49,7 +54,7 @@ def bucket_limits(daily_quota: int, daily_uploads: int = INSERT_DAILY_CALLS) -> 
     return {"general": int(daily_quota), "insert": int(daily_uploads)}
 
 
-def charge(db, method: str, *, daily_quota: int, daily_uploads: int = INSERT_DAILY_CALLS, key: str = "default",
+def charge(db: firestore.Client, method: str, *, daily_quota: int, daily_uploads: int = INSERT_DAILY_CALLS, key: str = "default",
            now: datetime | None = None) -> int:
     """Spend `method`'s cost, or raise CapReached (retry_after = until midnight PT) without spending.
     Returns the bucket's usage after the charge."""
@@ -107,13 +112,13 @@ def _run_contended(run, attempts: int = 12):
     raise AssertionError("unreachable")
 
 
-def usage(db, *, key: str = "default", now: datetime | None = None) -> dict[str, int]:
+def usage(db: firestore.Client, *, key: str = "default", now: datetime | None = None) -> dict[str, int]:
     snap = db.collection(QUOTA_COLLECTION).document(f"{key}--{pacific_day(now)}").get()
     data = (snap.to_dict() or {}) if snap.exists else {}
     return {"general": int(data.get("general", 0)), "insert": int(data.get("insert", 0))}
 
 
-def quota_key(account: dict) -> str:
+def quota_key(account: Account) -> str:
     """Quota belongs to the API project of the account's OAuth client; accounts sharing one share it."""
     return str(account.get("quota_project") or "default")
 

@@ -10,22 +10,15 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Protocol
 
 from shared.errors import ConfigError
+from shared.runtime.config_model import Config
 from shared.runtime.logging import register_secret
+from shared.stores.protocols import SecretStore
 
 
 class SecretNotFound(ConfigError):
     """The named secret (or version) does not exist."""
-
-
-class SecretStore(Protocol):
-    def access(self, name: str) -> str:
-        """The latest version's value."""
-
-    def add_version(self, name: str, value: str) -> None:
-        """Store a new version (e.g. a rotated refresh token); later reads return it."""
 
 
 class SecretManagerStore:
@@ -130,7 +123,7 @@ _stores: dict[tuple, SecretStore] = {}
 _stores_lock = threading.Lock()
 
 
-def secret_store_from_config(config) -> SecretStore:
+def secret_store_from_config(config: Config) -> SecretStore:
     """The store POSTGATE_SECRET_BACKEND names, created once per instance."""
     key = (config.secret_backend, config.secrets_file, config.project)
     with _stores_lock:

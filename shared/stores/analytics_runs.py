@@ -12,6 +12,8 @@ import hashlib
 import uuid
 from datetime import datetime, timedelta
 
+from shared.stores.posts import Repository
+
 RUNS = "analytics_runs"
 PARKED = "analytics_parked"
 
@@ -24,12 +26,12 @@ def run_id_for(message_id: str | None, now: datetime) -> str:
     return f"run-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
-def open_run(db, run_id: str, now: datetime) -> tuple[dict, bool]:
+def open_run(repo: Repository, run_id: str, now: datetime) -> tuple[dict, bool]:
     """(the run document, created now). An existing run keeps its start time: the cut-off of every
     due query and the base of every schedule it writes."""
     from google.api_core.exceptions import AlreadyExists
 
-    ref = db.collection(RUNS).document(run_id)
+    ref = repo.db.collection(RUNS).document(run_id)
     doc = {"run_id": run_id, "started_at": now, "messages": 0, "posts": 0}
     try:
         ref.create(doc)
@@ -38,37 +40,37 @@ def open_run(db, run_id: str, now: datetime) -> tuple[dict, bool]:
         return ref.get().to_dict() or doc, False
 
 
-def get_run(db, run_id: str) -> dict | None:
-    snap = db.collection(RUNS).document(run_id).get()
+def get_run(repo: Repository, run_id: str) -> dict | None:
+    snap = repo.db.collection(RUNS).document(run_id).get()
     return snap.to_dict() if snap.exists else None
 
 
-def add_to_run(db, run_id: str, *, set_fields: dict | None = None, **counts: int) -> None:
+def add_to_run(repo: Repository, run_id: str, *, set_fields: dict | None = None, **counts: int) -> None:
     """Increment the run's counters (and set fields) in one write."""
     from google.cloud import firestore
 
     update = {name: firestore.Increment(value) for name, value in counts.items() if value}
     update.update(set_fields or {})
     if update:
-        db.collection(RUNS).document(run_id).set(update, merge=True)
+        repo.db.collection(RUNS).document(run_id).set(update, merge=True)
 
 
-def parked_accounts(db, now: datetime) -> dict[str, datetime]:
+def parked_accounts(repo: Repository, now: datetime) -> dict[str, datetime]:
     """account id -> until, for accounts whose metrics pulls wait for a platform's reset."""
     from google.cloud.firestore_v1.base_query import FieldFilter
 
-    query = db.collection(PARKED).where(filter=FieldFilter("until", ">", now))
+    query = repo.db.collection(PARKED).where(filter=FieldFilter("until", ">", now))
     return {snap.id: snap.get("until") for snap in query.stream()}
 
 
-def parked_until(db, account_id: str, now: datetime) -> datetime | None:
-    snap = db.collection(PARKED).document(account_id).get()
+def parked_until(repo: Repository, account_id: str, now: datetime) -> datetime | None:
+    snap = repo.db.collection(PARKED).document(account_id).get()
     until = snap.get("until") if snap.exists else None
     return until if until and until > now else None
 
 
-def park(db, account_id: str, *, platform: str, run_id: str, reason: str, now: datetime, seconds: float) -> datetime:
+def park(repo: Repository, account_id: str, *, platform: str, run_id: str, reason: str, now: datetime, seconds: float) -> datetime:
     until = now + timedelta(seconds=max(seconds, 1.0))
-    db.collection(PARKED).document(account_id).set(
+    repo.db.collection(PARKED).document(account_id).set(
         {"until": until, "reason": reason, "platform": platform, "run_id": run_id, "parked_at": now})
     return until

@@ -13,14 +13,19 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from shared.platforms.base import Limit
+from shared.model.account import Account, Limit
 from shared.runtime.clock import utcnow
+from shared.stores.posts import Repository
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
 
 RATE_LIMITS = "rate_limits"
 
 
-def limits_for(account: dict, defaults: list[Limit]) -> list[Limit]:
+def limits_for(account: Account, defaults: list[Limit]) -> list[Limit]:
     """The account doc's `limits` ([{name, max_count, window_seconds}]) replace the platform defaults."""
     custom = account.get("limits")
     if not custom:
@@ -37,24 +42,26 @@ class Reservation:
     slots: list[str] = field(default_factory=list)  # slot document paths held
 
 
-def _slots(db, account_id: str):
+def _slots(db: firestore.Client, account_id: str):
     return db.collection(RATE_LIMITS).document(account_id).collection("slots")
 
 
-def reserve(db, account_id: str, limits: list[Limit], holder: str, now: datetime | None = None) -> Reservation:
+def reserve(repo: Repository, account_id: str, limits: list[Limit], holder: str,
+            now: datetime | None = None) -> Reservation:
     """Take one slot of every limit for `holder` (a post id), or none at all."""
+    db = repo.db
     now = now or utcnow()
     held: list[str] = []
     for limit in limits:
         path, retry_at = _take_slot(db, account_id, limit, holder, now)
         if path is None:
-            release(db, Reservation(True, slots=held), holder)
+            release(repo, Reservation(True, slots=held), holder)
             return Reservation(False, retry_at=retry_at, limit=limit.name)
         held.append(path)
     return Reservation(True, slots=held)
 
 
-def _take_slot(db, account_id: str, limit: Limit, holder: str, now: datetime) -> tuple[str | None, datetime | None]:
+def _take_slot(db: firestore.Client, account_id: str, limit: Limit, holder: str, now: datetime) -> tuple[str | None, datetime | None]:
     from google.api_core.exceptions import AlreadyExists, Conflict
     from google.cloud import firestore
     from google.cloud.firestore_v1.base_query import FieldFilter
@@ -93,10 +100,11 @@ def _take_slot(db, account_id: str, limit: Limit, holder: str, now: datetime) ->
     return None, (min(fresh) if fresh else now + timedelta(seconds=1))
 
 
-def release(db, reservation: Reservation, holder: str) -> None:
+def release(repo: Repository, reservation: Reservation, holder: str) -> None:
     """Give the slots back (the attempt ended before anything was posted)."""
     from google.cloud import firestore
 
+    db = repo.db
     for path in reservation.slots:
         ref = db.document(path)
 
@@ -109,9 +117,9 @@ def release(db, reservation: Reservation, holder: str) -> None:
         _drop(db.transaction())
 
 
-def slots_in_use(db, account_id: str, limit: Limit, now: datetime | None = None) -> int:
+def slots_in_use(repo: Repository, account_id: str, limit: Limit, now: datetime | None = None) -> int:
     from google.cloud.firestore_v1.base_query import FieldFilter
 
     now = now or utcnow()
-    docs = _slots(db, account_id).where(filter=FieldFilter("limit", "==", limit.name)).stream()
+    docs = _slots(repo.db, account_id).where(filter=FieldFilter("limit", "==", limit.name)).stream()
     return sum(1 for d in docs if d.to_dict()["expires_at"] > now)
