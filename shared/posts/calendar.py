@@ -45,7 +45,7 @@ def accounts_at_cap(days: list[tuple[date, list[Post]]], accounts: dict[str, Acc
     """Per day of `days` (calendar()'s), the accounts at their cap on it: posts counted against the cap
     (COUNTED_FOR_CAP: approved and on, published included) reaching the account's daily cap (daily_cap:
     its own limits, else its platform's defaults -- the limits the publisher holds with its slots in
-    shared/publishing/limits.py). Days without one are left out."""
+    shared/stores/posting_caps.py). Days without one are left out."""
     full: dict[date, list[AtCap]] = {}
     for day, posts in days:
         counted = Counter(p.account_id for p in posts if p.status in COUNTED_FOR_CAP)
