@@ -6,7 +6,6 @@ drawn under the console's CSP."""
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets as pysecrets
 
@@ -15,12 +14,12 @@ import pytest
 from tests.axe import assert_accessible, axe_version
 from tests.browser import console_errors, serve_function, set_viewport
 from tests.conftest import ACCOUNT
+from tests.console_browser import assert_fits, page_heading, save_screenshot, wait_until
 from tests.console_support import EDITOR, set_up_console
 from tests.test_campaign_analytics import CAMPAIGN, _insert, _rows
 
 WIDTHS = [pytest.param(1280, 800, False, id="desktop-1280px"), pytest.param(390, 844, True, id="phone-390px")]
 CLIENT = {"client_id": "postgate-tiktok", "client_secret": "tiktok-app-secret"}
-_LAYOUT = "return {innerWidth: window.innerWidth, scrollWidth: document.documentElement.scrollWidth}"
 _CHARTS = """return [...document.querySelectorAll('.campaign-numbers svg.chart')].map(svg => {
   const box = svg.getBoundingClientRect();
   return {id: svg.id, width: box.width, height: box.height,
@@ -53,47 +52,20 @@ def console_site(env, sandbox, monkeypatch):
     services.reset()
 
 
-def _wait_until(driver, condition, what: str, timeout: float = 20):
-    from selenium.common.exceptions import TimeoutException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    try:
-        return WebDriverWait(driver, timeout).until(condition)
-    except TimeoutException:
-        text = driver.execute_script("return document.body ? document.body.innerText : ''")[:800]
-        pytest.fail(f"gave up waiting for {what}; browser is on {driver.current_url} showing:\n{text}", pytrace=False)
-
-
-def _heading(driver) -> str:
-    return driver.execute_script("const h = document.querySelector('h1'); return h ? h.innerText.trim() : ''")
-
-
 def _text(driver, selector: str) -> str:
     return " ".join(driver.find_element("css selector", selector).text.split())
 
 
 def _sign_in(driver, site, page: str, heading: str, user: str = EDITOR) -> None:
     driver.get(f"{site.url}/console/{page}")
-    _wait_until(driver, lambda d: _heading(d) == "Sign in to Postgate", "the sign-in page")
+    wait_until(driver, lambda d: page_heading(d) == "Sign in to Postgate", "the sign-in page")
     driver.find_element("css selector", f'button[value="{user}"]').click()
-    _wait_until(driver, lambda d: _heading(d) == heading, f"the {page} page")
-
-
-def _assert_fits(driver, width: int, page: str) -> None:
-    layout = driver.execute_script(_LAYOUT)
-    assert layout["innerWidth"] == width, (page, layout)
-    assert layout["scrollWidth"] <= layout["innerWidth"], f"{page} scrolls sideways: {layout}"
+    wait_until(driver, lambda d: page_heading(d) == heading, f"the {page} page")
 
 
 def _assert_no_script_or_csp_error(driver) -> None:
     errors = console_errors(driver)
     assert not [e for e in errors if "Content Security Policy" in e or "Uncaught" in e], errors
-
-
-def _screenshot(driver, path) -> None:
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
-    path.write_bytes(base64.b64decode(shot["data"]))
-    print(f"screenshot: {path}")
 
 
 def _account(account_id: str, **fields) -> None:
@@ -115,13 +87,13 @@ def test_accounts_test_in_place_and_connect_through_the_sandboxs_consent_page(co
     set_viewport(browser, width, height, mobile=mobile)
     _sign_in(browser, console_site, "accounts", "Accounts")
     assert "Needs reconnecting token refresh refused: invalid_grant" in _text(browser, "#account-tiktok-lapsed")
-    _assert_fits(browser, width, "accounts")
-    _screenshot(browser, tmp_path / f"console-accounts-{width}.png")
+    assert_fits(browser, width, "accounts")
+    save_screenshot(browser, tmp_path / f"console-accounts-{width}.png")
     first = assert_accessible(browser)
 
     page = browser.current_url
     browser.find_element("css selector", f"#account-{ACCOUNT} form.test-form button").click()
-    _wait_until(browser, lambda d: _text(d, f"#test-{ACCOUNT}").startswith("Works:"), "the test's answer in place")
+    wait_until(browser, lambda d: _text(d, f"#test-{ACCOUNT}").startswith("Works:"), "the test's answer in place")
     assert _text(browser, f"#test-{ACCOUNT}") == "Works: tiktok knows the token as Brand"
     assert browser.current_url == page, "shown in place, the page stayed"
     assert browser.execute_script("return document.activeElement.closest('form.test-form') !== null"), \
@@ -129,15 +101,15 @@ def test_accounts_test_in_place_and_connect_through_the_sandboxs_consent_page(co
     _assert_no_script_or_csp_error(browser)
 
     browser.find_element("css selector", f"#account-{new} .actions button.primary").click()
-    _wait_until(browser, lambda d: "connect=" in d.current_url and _heading(d) == "Accounts", "the way back")
+    wait_until(browser, lambda d: "connect=" in d.current_url and page_heading(d) == "Accounts", "the way back")
     assert browser.current_url.startswith(console_site.url + "/console/accounts?connect=")
     assert _text(browser, "#connect-outcome") == (f"Connected ({new}): Postgate can now publish to tiktok account "
                                                   f"Browser Creator ({new}).")
     assert _text(browser, f"#account-{new} [data-role=status]") == "Connected"
     record = services.repository().db.collection("accounts").document(new).get().to_dict()
     assert record["status"] == "connected" and record["platform_account_id"] == console_site.creator_open_id
-    _assert_fits(browser, width, "accounts after connecting")
-    _screenshot(browser, tmp_path / f"console-accounts-connected-{width}.png")
+    assert_fits(browser, width, "accounts after connecting")
+    save_screenshot(browser, tmp_path / f"console-accounts-connected-{width}.png")
     after = assert_accessible(browser)
     _assert_no_script_or_csp_error(browser)
     print(f"axe-core {axe_version()} at {width} px: accounts {len(first['violations'])} violations "
@@ -153,24 +125,24 @@ def test_campaign_created_after_a_refusal_at_its_field_then_its_charts_drawn(con
     _insert(_rows())
     set_viewport(browser, width, height, mobile=mobile)
     _sign_in(browser, console_site, "campaigns", "Campaigns")
-    _assert_fits(browser, width, "campaigns (empty)")
+    assert_fits(browser, width, "campaigns (empty)")
     form = browser.find_element(By.CSS_SELECTOR, "form.campaign-form")
     form.find_element(By.NAME, "id").send_keys(CAMPAIGN)
     form.find_element(By.NAME, "name").send_keys("Spring launch")
     for name, day in (("starts_on", "03/03/2030"), ("ends_on", "03/01/2030")):
         form.find_element(By.NAME, name).send_keys(day)
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    _wait_until(browser, lambda d: d.find_elements(By.ID, "new-ends_on-error"), "the refusal at ends_on")
+    wait_until(browser, lambda d: d.find_elements(By.ID, "new-ends_on-error"), "the refusal at ends_on")
     assert _text(browser, "#new-ends_on-error") == "⚠ ends_on 2030-03-01 is before starts_on 2030-03-03" or \
         "is before starts_on" in _text(browser, "#new-ends_on-error")
-    _assert_fits(browser, width, "campaigns with a refusal")
-    _screenshot(browser, tmp_path / f"console-campaigns-refused-{width}.png")
+    assert_fits(browser, width, "campaigns with a refusal")
+    save_screenshot(browser, tmp_path / f"console-campaigns-refused-{width}.png")
     refused = assert_accessible(browser)
 
     ends = browser.find_element(By.ID, "new-ends_on")
     ends.send_keys("03/03/2030")
     browser.find_element(By.CSS_SELECTOR, "form.campaign-form button[type=submit]").click()
-    _wait_until(browser, lambda d: _heading(d) == "Spring launch", "the new campaign's page")
+    wait_until(browser, lambda d: page_heading(d) == "Spring launch", "the new campaign's page")
     browser.get(browser.current_url.split("?")[0] + "?from=2030-03-01&to=2030-03-03")
     charts = browser.execute_script(_CHARTS)
     assert [c["id"] for c in charts] == ["views-chart", "engagement-chart"]
@@ -181,16 +153,16 @@ def test_campaign_created_after_a_refusal_at_its_field_then_its_charts_drawn(con
     collapse = browser.execute_script(
         "return getComputedStyle(document.querySelector('.campaign-numbers table')).borderCollapse")
     assert collapse == "collapse", "the charts' stylesheet applied"
-    _assert_fits(browser, width, "campaign page")
+    assert_fits(browser, width, "campaign page")
     _assert_no_script_or_csp_error(browser)
-    _screenshot(browser, tmp_path / f"console-campaign-{width}.png")
+    save_screenshot(browser, tmp_path / f"console-campaign-{width}.png")
     detail = assert_accessible(browser)
 
     browser.find_element(By.CSS_SELECTOR, "p.crumbs a").click()
-    _wait_until(browser, lambda d: _heading(d) == "Campaigns", "the list")
+    wait_until(browser, lambda d: page_heading(d) == "Campaigns", "the list")
     assert "Spring launch" in _text(browser, f"#campaign-{CAMPAIGN}")
-    _assert_fits(browser, width, "campaigns")
-    _screenshot(browser, tmp_path / f"console-campaigns-{width}.png")
+    assert_fits(browser, width, "campaigns")
+    save_screenshot(browser, tmp_path / f"console-campaigns-{width}.png")
     listed = assert_accessible(browser)
     print(f"axe-core {axe_version()} at {width} px: campaigns with a refusal {len(refused['violations'])} "
           f"violations, campaign page {len(detail['violations'])}, list {len(listed['violations'])}; "

@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 
 from tests.axe import assert_accessible, axe_version
-from tests.browser import console_errors, serve_function, set_viewport
+from tests.browser import console_errors, set_viewport
 from tests.conftest import brief, upload_video
-from tests.console_support import APPROVER, set_up_console
+from tests.console_browser import assert_fits, page_heading, save_screenshot, serve_console, wait_until
+from tests.console_support import APPROVER
 
 WIDTHS = [pytest.param(1280, 800, False, id="desktop-1280px"), pytest.param(390, 844, True, id="phone-390px")]
-_LAYOUT = "return {innerWidth: window.innerWidth, scrollWidth: document.documentElement.scrollWidth}"
 _FOCUSED = """const e = document.activeElement;
 return {tag: e.tagName, name: e.getAttribute('name'), value: e.getAttribute('value'), text: e.innerText || ''}"""
 
@@ -20,25 +20,9 @@ return {tag: e.tagName, name: e.getAttribute('name'), value: e.getAttribute('val
 @pytest.fixture
 def console_site(env, monkeypatch):
     """The api function (console included) on a real port, set up as the local stack sets it up."""
-    set_up_console(monkeypatch)
-    with serve_function("functions/api/main.py", "api") as site:
+    with serve_console(monkeypatch) as site:
         yield site
     monkeypatch.undo()
-
-
-def _wait_until(driver, condition, what: str, timeout: float = 20):
-    from selenium.common.exceptions import TimeoutException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    try:
-        return WebDriverWait(driver, timeout).until(condition)
-    except TimeoutException:
-        text = driver.execute_script("return document.body ? document.body.innerText : ''")[:800]
-        pytest.fail(f"gave up waiting for {what}; browser is on {driver.current_url} showing:\n{text}", pytrace=False)
-
-
-def _heading(driver) -> str:
-    return driver.execute_script("const h = document.querySelector('h1'); return h ? h.innerText.trim() : ''")
 
 
 def _tab_to(driver, wanted, what: str, limit: int = 25) -> dict:
@@ -54,20 +38,6 @@ def _tab_to(driver, wanted, what: str, limit: int = 25) -> dict:
     pytest.fail(f"{limit} presses of Tab never reached {what}", pytrace=False)
 
 
-def _assert_fits(driver, width: int, page: str) -> None:
-    layout = driver.execute_script(_LAYOUT)
-    assert layout["innerWidth"] == width, (page, layout)
-    assert layout["scrollWidth"] <= layout["innerWidth"], f"{page} scrolls sideways: {layout}"
-
-
-def _screenshot(driver, path) -> None:
-    import base64
-
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
-    path.write_bytes(base64.b64decode(shot["data"]))
-    print(f"screenshot: {path}")
-
-
 @pytest.mark.parametrize("width, height, mobile", WIDTHS)
 def test_keyboard_sign_in_lands_on_the_queue_that_fits_the_screen_and_passes_axe(console_site, browser, width, height,
                                                                                  mobile, tmp_path):
@@ -80,21 +50,21 @@ def test_keyboard_sign_in_lands_on_the_queue_that_fits_the_screen_and_passes_axe
                                                       "summer hike through the hills"))
     set_viewport(browser, width, height, mobile=mobile)
     browser.get(console_site.url + "/console/")
-    _wait_until(browser, lambda d: _heading(d) == "Sign in to Postgate", "the sign-in page")
+    wait_until(browser, lambda d: page_heading(d) == "Sign in to Postgate", "the sign-in page")
     assert "/console/sign-in?next=" in browser.current_url
-    _assert_fits(browser, width, "sign-in page")
-    _screenshot(browser, tmp_path / f"console-sign-in-{width}.png")
+    assert_fits(browser, width, "sign-in page")
+    save_screenshot(browser, tmp_path / f"console-sign-in-{width}.png")
     sign_in = assert_accessible(browser)
 
     _tab_to(browser, lambda f: f["tag"] == "BUTTON" and f["value"] == APPROVER, f"the button signing in as {APPROVER}")
     ActionChains(browser).send_keys(Keys.ENTER).perform()
-    _wait_until(browser, lambda d: _heading(d) == "Approval queue", "the approval queue")
+    wait_until(browser, lambda d: page_heading(d) == "Approval queue", "the approval queue")
     assert browser.current_url == console_site.url + "/console/queue"
     page = " ".join(browser.execute_script("return document.body.innerText").split())
     assert APPROVER in page and "approver" in page and "Our bottle keeps drinks cold" in page
     assert browser.execute_script("return document.getElementById('waiting-count').dataset.count") == "1"
-    _assert_fits(browser, width, "queue")
-    _screenshot(browser, tmp_path / f"console-queue-{width}.png")
+    assert_fits(browser, width, "queue")
+    save_screenshot(browser, tmp_path / f"console-queue-{width}.png")
     queue = assert_accessible(browser)
     errors = console_errors(browser)
     assert not [e for e in errors if "Content Security Policy" in e or "Uncaught" in e], errors

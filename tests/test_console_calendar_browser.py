@@ -11,58 +11,29 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.axe import assert_accessible, axe_version
-from tests.browser import console_errors, serve_function, set_timezone, set_viewport
+from tests.browser import console_errors, set_timezone, set_viewport
 from tests.conftest import register_account, upload_video
+from tests.console_browser import assert_fits, page_heading, save_screenshot, serve_console, wait_until
 from tests.console_posts_support import BERLIN, local_moment, make_post, move, schedule
-from tests.console_support import APPROVER, api_client, set_up_console
+from tests.console_support import APPROVER, api_client
 
 WIDTHS = [pytest.param(1280, 800, False, id="desktop-1280px"), pytest.param(390, 844, True, id="phone-390px")]
-_LAYOUT = "return {innerWidth: window.innerWidth, scrollWidth: document.documentElement.scrollWidth}"
 _WORDS = "return document.body ? document.body.innerText : ''"
 
 
 @pytest.fixture
 def console_site(env, monkeypatch):
-    set_up_console(monkeypatch)
-    with serve_function("functions/api/main.py", "api") as site:
+    """The api function (console included) on a real port, set up as the local stack sets it up."""
+    with serve_console(monkeypatch) as site:
         yield site
     monkeypatch.undo()
-
-
-def _wait_until(driver, condition, what: str, timeout: float = 20):
-    from selenium.common.exceptions import TimeoutException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    try:
-        return WebDriverWait(driver, timeout).until(condition)
-    except TimeoutException:
-        pytest.fail(f"gave up waiting for {what}; browser is on {driver.current_url} showing:\n"
-                    f"{driver.execute_script(_WORDS)[:1500]}", pytrace=False)
-
-
-def _heading(driver) -> str:
-    return driver.execute_script("const h = document.querySelector('h1'); return h ? h.innerText.trim() : ''")
-
-
-def _assert_fits(driver, width: int, page: str) -> None:
-    layout = driver.execute_script(_LAYOUT)
-    assert layout["innerWidth"] == width, (page, layout)
-    assert layout["scrollWidth"] <= layout["innerWidth"], f"{page} scrolls sideways at {width} px: {layout}"
-
-
-def _screenshot(driver, path) -> None:
-    import base64
-
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
-    path.write_bytes(base64.b64decode(shot["data"]))
-    print(f"screenshot: {path}")
 
 
 def _sign_in(driver, site, next_path: str) -> None:
     from selenium.webdriver.common.by import By
 
     driver.get(f"{site.url}/console/sign-in?{urlencode({'next': next_path})}")
-    _wait_until(driver, lambda d: _heading(d) == "Sign in to Postgate", "the sign-in page")
+    wait_until(driver, lambda d: page_heading(d) == "Sign in to Postgate", "the sign-in page")
     driver.find_element(By.CSS_SELECTOR, f'button[value="{APPROVER}"]').click()
 
 
@@ -120,33 +91,33 @@ def test_month_week_and_a_post_fit_the_screen_pass_axe_and_a_click_opens_the_pos
     set_viewport(browser, width, height, mobile=mobile)
     set_timezone(browser, "Europe/Berlin")
     _sign_in(browser, console_site, f"/console/calendar?view=month&date={day.isoformat()}")
-    _wait_until(browser, lambda d: _heading(d) == f"{day:%B %Y}", "the month")
+    wait_until(browser, lambda d: page_heading(d) == f"{day:%B %Y}", "the month")
     words = browser.execute_script(_WORDS)
     assert "Times in Europe/Berlin" in words and "Waiting for approval" in words and "Scheduled" in words
     assert "at its cap: 2 of 2 a day" in words
     phone_list = browser.execute_script(
         "return getComputedStyle(document.querySelector('.cal-weekdays')).display === 'none'")
     assert phone_list == mobile  # a phone sees a list of days, a desktop the 7-column grid
-    _assert_fits(browser, width, "month")
-    _screenshot(browser, tmp_path / f"calendar-month-{width}.png")
+    assert_fits(browser, width, "month")
+    save_screenshot(browser, tmp_path / f"calendar-month-{width}.png")
     month = assert_accessible(browser)
 
     browser.find_element(By.LINK_TEXT, "Week").click()
-    _wait_until(browser, lambda d: "view=week" in d.current_url and d.find_elements(By.CSS_SELECTOR, ".cal-week"),
+    wait_until(browser, lambda d: "view=week" in d.current_url and d.find_elements(By.CSS_SELECTOR, ".cal-week"),
                 "the week")
-    _assert_fits(browser, width, "week")
-    _screenshot(browser, tmp_path / f"calendar-week-{width}.png")
+    assert_fits(browser, width, "week")
+    save_screenshot(browser, tmp_path / f"calendar-week-{width}.png")
     week = assert_accessible(browser)
 
     card = browser.find_element(By.CSS_SELECTOR, f'a[data-post-id="{made["scheduled"]}"]')
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", card)
     card.click()
-    _wait_until(browser, lambda d: _heading(d) == "TikTok post on @brand_main", "the post's page")
+    wait_until(browser, lambda d: page_heading(d) == "TikTok post on @brand_main", "the post's page")
     assert browser.current_url.split("?")[0] == f"{console_site.url}/console/posts/{made['scheduled']}"
     words = browser.execute_script(_WORDS)
     assert "approved by lead@example.com" in words and "Goes out at" in words and "Times in Europe/Berlin" in words
-    _assert_fits(browser, width, "post")
-    _screenshot(browser, tmp_path / f"post-{width}.png")
+    assert_fits(browser, width, "post")
+    save_screenshot(browser, tmp_path / f"post-{width}.png")
     post = assert_accessible(browser)
     errors = console_errors(browser)
     assert not [e for e in errors if "Content Security Policy" in e or "Uncaught" in e], errors
@@ -167,16 +138,16 @@ def test_published_and_failed_posts_fit_and_pass_axe(console_site, browser, env,
     set_viewport(browser, width, height, mobile=mobile)
     set_timezone(browser, "Europe/Berlin")
     _sign_in(browser, console_site, "/console/queue")
-    _wait_until(browser, lambda d: _heading(d) == "Approval queue", "the queue")
+    wait_until(browser, lambda d: page_heading(d) == "Approval queue", "the queue")
     for status in ("published", "failed"):
         browser.get(f"{console_site.url}/console/posts/{posts[status].id}")
-        _wait_until(browser, lambda d: _heading(d) == "TikTok post on @brand_main", f"the {status} post's page")
+        wait_until(browser, lambda d: page_heading(d) == "TikTok post on @brand_main", f"the {status} post's page")
         words = browser.execute_script(_WORDS)
         assert {"published": "Open the post on TikTok", "failed": "Video too short"}[status] in words
         if status == "published":
             assert len(browser.find_elements(By.CSS_SELECTOR, "#trend-chart circle")) == 6
-        _assert_fits(browser, width, f"{status} post")
-        _screenshot(browser, tmp_path / f"post-{status}-{width}.png")
+        assert_fits(browser, width, f"{status} post")
+        save_screenshot(browser, tmp_path / f"post-{status}-{width}.png")
         assert_accessible(browser)
 
 
@@ -188,19 +159,19 @@ def test_a_status_change_appears_on_the_open_post_page_without_a_reload(console_
     post_id = made["scheduled"]
     set_viewport(browser, 1280, 800, mobile=False)
     _sign_in(browser, console_site, f"/console/posts/{post_id}")
-    _wait_until(browser, lambda d: _heading(d) == "TikTok post on @brand_main", "the post's page")
+    wait_until(browser, lambda d: page_heading(d) == "TikTok post on @brand_main", "the post's page")
     status = "return document.getElementById('post-status').innerText"
     assert browser.execute_script(status) == "Scheduled"
     browser.execute_script("window.stillTheSamePage = true")
-    _wait_until(browser, lambda d: d.execute_script("return document.getElementById('post-live').dataset.live")
+    wait_until(browser, lambda d: d.execute_script("return document.getElementById('post-live').dataset.live")
                 == "open", "the stream to open")
 
     cancel_post(services.repository(), post_id, by="lead@example.com")
-    _wait_until(browser, lambda d: d.execute_script(status) == "Cancelled", "the page showing the cancellation")
+    wait_until(browser, lambda d: d.execute_script(status) == "Cancelled", "the page showing the cancellation")
     assert browser.execute_script("return window.stillTheSamePage === true"), "the page was reloaded"
     words = browser.execute_script(_WORDS)
     assert "cancelled by lead@example.com" in words and "cannot be changed any more" in words
     assert "Updated: Cancelled." in words
-    _screenshot(browser, tmp_path / "post-live-cancelled.png")
+    save_screenshot(browser, tmp_path / "post-live-cancelled.png")
     errors = console_errors(browser)
     assert not [e for e in errors if "Content Security Policy" in e or "Uncaught" in e], errors

@@ -10,15 +10,15 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.axe import assert_accessible, axe_version
-from tests.browser import console_errors, serve_function, set_timezone, set_viewport
+from tests.browser import console_errors, set_timezone, set_viewport
 from tests.conftest import brief, upload_object, upload_video
-from tests.console_support import APPROVER, set_up_console
+from tests.console_browser import assert_fits, page_heading, save_screenshot, serve_console, wait_until
+from tests.console_support import APPROVER
 from tests.media_samples import decodable_jpeg, playable_mp4
 
 WIDTHS = [pytest.param(1280, 800, False, id="desktop-1280px"), pytest.param(390, 844, True, id="phone-390px")]
 NEW_YORK = "America/New_York"
 PUBLISH_AT = datetime(2030, 7, 1, 11, 30, tzinfo=UTC)  # 7:30 in New York (EDT)
-_LAYOUT = "return {innerWidth: window.innerWidth, scrollWidth: document.documentElement.scrollWidth}"
 _IMAGES = """return [...document.querySelectorAll('img.media-preview')].map(i => ({complete: i.complete,
   naturalWidth: i.naturalWidth, src: i.currentSrc}))"""
 
@@ -26,25 +26,9 @@ _IMAGES = """return [...document.querySelectorAll('img.media-preview')].map(i =>
 @pytest.fixture
 def console_site(env, monkeypatch):
     """The api function (console included) on a real port, set up as the local stack sets it up."""
-    set_up_console(monkeypatch)
-    with serve_function("functions/api/main.py", "api") as site:
+    with serve_console(monkeypatch) as site:
         yield site
     monkeypatch.undo()
-
-
-def _wait_until(driver, condition, what: str, timeout: float = 20):
-    from selenium.common.exceptions import TimeoutException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    try:
-        return WebDriverWait(driver, timeout).until(condition)
-    except TimeoutException:
-        text = driver.execute_script("return document.body ? document.body.innerText : ''")[:1500]
-        pytest.fail(f"gave up waiting for {what}; browser is on {driver.current_url} showing:\n{text}", pytrace=False)
-
-
-def _heading(driver) -> str:
-    return driver.execute_script("const h = document.querySelector('h1'); return h ? h.innerText.trim() : ''")
 
 
 def _item_text(driver, content_id: str) -> str:
@@ -59,20 +43,6 @@ def _press(driver, content_id: str, action: str) -> None:
     button = form.find_element(By.XPATH, "./ancestor::form//button[@type='submit']")
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
     button.click()
-
-
-def _assert_fits(driver, width: int, what: str) -> None:
-    layout = driver.execute_script(_LAYOUT)
-    assert layout["innerWidth"] == width, (what, layout)
-    assert layout["scrollWidth"] <= layout["innerWidth"], f"{what} scrolls sideways: {layout}"
-
-
-def _screenshot(driver, path) -> None:
-    import base64
-
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
-    path.write_bytes(base64.b64decode(shot["data"]))
-    print(f"screenshot: {path}")
 
 
 def _waiting_count(driver) -> str:
@@ -97,9 +67,9 @@ def test_queue_fits_passes_axe_and_decides_in_place(console_site, browser, width
     set_timezone(browser, NEW_YORK)
 
     browser.get(console_site.url + "/console/sign-in?next=/console/queue")
-    _wait_until(browser, lambda d: _heading(d) == "Sign in to Postgate", "the sign-in page")
+    wait_until(browser, lambda d: page_heading(d) == "Sign in to Postgate", "the sign-in page")
     browser.find_element(By.CSS_SELECTOR, f'button[value="{APPROVER}"]').click()
-    _wait_until(browser, lambda d: _heading(d) == "Approval queue", "the approval queue")
+    wait_until(browser, lambda d: page_heading(d) == "Approval queue", "the approval queue")
     url = browser.current_url
     assert url == console_site.url + "/console/queue"
     assert _waiting_count(browser) == "3"
@@ -110,17 +80,17 @@ def test_queue_fits_passes_axe_and_decides_in_place(console_site, browser, width
     assert order == [f"item-{c.id}" for c in (scheduled, to_reject, to_edit)]
     # The image loads through the console's redirect to a signed URL, under the page's CSP.
     browser.execute_script("document.querySelector('img.media-preview').scrollIntoView()")
-    _wait_until(browser, lambda d: all(i["complete"] for i in d.execute_script(_IMAGES)), "the image preview")
+    wait_until(browser, lambda d: all(i["complete"] for i in d.execute_script(_IMAGES)), "the image preview")
     [shown] = browser.execute_script(_IMAGES)
     assert shown["naturalWidth"] > 0 and shown["src"].endswith(f"/console/queue/media/{scheduled.id}/1"), shown
     browser.execute_script("window.scrollTo(0, 0)")
-    _assert_fits(browser, width, "queue")
-    _screenshot(browser, tmp_path / f"console-queue-{width}.png")
+    assert_fits(browser, width, "queue")
+    save_screenshot(browser, tmp_path / f"console-queue-{width}.png")
     before = assert_accessible(browser)
 
     browser.execute_script("window.notReloaded = true")
     _press(browser, scheduled.id, "approve")
-    _wait_until(browser, lambda d: "Approved" in _item_text(d, scheduled.id), "the approved item")
+    wait_until(browser, lambda d: "Approved" in _item_text(d, scheduled.id), "the approved item")
     done = _item_text(browser, scheduled.id)
     assert "1 scheduled" in done and "scheduled for Mon 01 Jul 2030, 07:30 America/New_York" in done, done
     assert _waiting_count(browser) == "2"
@@ -133,13 +103,13 @@ def test_queue_fits_passes_axe_and_decides_in_place(console_site, browser, width
     assert services.repository().get_content(to_reject.id).status == "pending_approval"
     browser.find_element(By.ID, f"reason-{to_reject.id}").send_keys("Wrong bottle colour; use the blue one.")
     _press(browser, to_reject.id, "reject")
-    _wait_until(browser, lambda d: "Rejected" in _item_text(d, to_reject.id), "the rejected item")
+    wait_until(browser, lambda d: "Rejected" in _item_text(d, to_reject.id), "the rejected item")
     assert "Reason recorded for marketing@example.com: Wrong bottle colour" in _item_text(browser, to_reject.id)
     assert services.repository().get_content(to_reject.id).approval.reason == "Wrong bottle colour; use the blue one."
 
     edit_content(services.repository(), to_edit.id, caption="A third post, changed while the page was open.")
     _press(browser, to_edit.id, "approve")
-    _wait_until(browser, lambda d: "Not recorded" in _item_text(d, to_edit.id), "the stale page's refusal")
+    wait_until(browser, lambda d: "Not recorded" in _item_text(d, to_edit.id), "the stale page's refusal")
     refused = _item_text(browser, to_edit.id)
     assert "now version 2" in refused and "Version 1 → 2" in refused and "caption changed" in refused, refused
     assert "changed while the page was open" in refused and "version 2" in refused  # the new version, to decide again
@@ -147,8 +117,8 @@ def test_queue_fits_passes_axe_and_decides_in_place(console_site, browser, width
     assert browser.execute_script("return window.notReloaded === true"), "the page was reloaded"
     assert browser.current_url == url
 
-    _assert_fits(browser, width, "queue after deciding")
-    _screenshot(browser, tmp_path / f"console-queue-decided-{width}.png")
+    assert_fits(browser, width, "queue after deciding")
+    save_screenshot(browser, tmp_path / f"console-queue-decided-{width}.png")
     after = assert_accessible(browser)
     errors = console_errors(browser)
     assert not [e for e in errors if "Content Security Policy" in e or "Uncaught" in e], errors
