@@ -7,6 +7,7 @@ import time
 import pytest
 
 from tests.conftest import bearer
+from tests.console_support import stand_in_google_certs
 
 
 def _fresh_window(min_left: float = 15.0) -> None:
@@ -78,34 +79,10 @@ def test_unknown_path_is_a_json_404(api, env):
 
 @pytest.fixture(scope="module")
 def google_certs():
-    """A stand-in for https://www.googleapis.com/oauth2/v1/certs: an RSA key whose self-signed
-    certificate is published as {kid: PEM}, the format google-auth reads."""
-    import datetime as dt
-    import json as _json
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-    from werkzeug.wrappers import Response
-
-    from tests.browser import Served
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-google-signer")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
-    pem_cert = cert.public_bytes(serialization.Encoding.PEM).decode()
-    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-
-    def app(environ, start_response):
-        return Response(_json.dumps({"kid-1": pem_cert}), mimetype="application/json")(environ, start_response)
-
-    with Served(app) as served:
-        yield {"url": served.url + "/oauth2/v1/certs", "key": pem_key}
+    """A stand-in for https://www.googleapis.com/oauth2/v1/certs (tests/console_support.py): an RSA
+    key whose self-signed certificate is published as {kid: PEM}, the format google-auth reads."""
+    with stand_in_google_certs() as certs:
+        yield certs
 
 
 def _id_token(certs, **claims) -> dict[str, str]:
