@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from infra.forms import page_forms
 from shared.errors import ConfigError
@@ -36,6 +38,22 @@ from shared.errors import ConfigError
 IDENTITY_TOKEN_SOURCES = ("auto", "google", "gcloud", "none")
 DEFAULT_APPROVER = "postgate-smoke-check"
 REQUEST_TIMEOUT_SECONDS = 60  # a cold start of a 1 GiB function takes a while
+
+
+def _session() -> requests.Session:
+    """A session that sends an idempotent request again when a kept-alive connection was dropped under it.
+
+    A server closes an idle kept-alive connection when it likes (gunicorn locally after 2 s, the smoke's own poll
+    interval); a request that went out on it just then fails with RemoteDisconnected though the function is well.
+    Only GET/HEAD/OPTIONS/DELETE are sent again: a POST may have been acted on, and the smoke must not make two.
+    """
+    session = requests.Session()
+    retry = Retry(total=2, connect=2, read=2, status=0, redirect=0, backoff_factor=0.2,
+                  allowed_methods=frozenset({"GET", "HEAD", "OPTIONS", "DELETE"}), raise_on_status=False)
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 @dataclass(frozen=True)
@@ -141,7 +159,7 @@ class SmokeCheck:
         self.poll_interval = poll_interval
         self.out = out
         self.results: list[StepResult] = []
-        self.http = requests.Session()
+        self.http = _session()
         run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]
         self.account_id = f"smoke-dry-run-{run_id}"
         self.caption = f"Postgate smoke check {run_id}: a dry run, never published."

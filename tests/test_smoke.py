@@ -142,3 +142,55 @@ def test_default_urls_are_the_cloudfunctions_addresses_terraform_outputs():
         function_urls(None, None, {})
     with pytest.raises(ValueError, match="publish-x"):
         function_urls("p", "r", {"publish-x": "http://x"})
+
+
+
+def _server_that_drops_the_first_request_of_each_method():
+    """An HTTP/1.1 server that closes the connection without an answer the first time it sees each method, as a
+    server's idle timeout does to a kept-alive connection a request just went out on; afterwards it answers."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    seen: list[str] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                request = conn.recv(65536).decode("latin-1")
+                if not request:
+                    continue
+                method = request.split(" ", 1)[0]
+                seen.append(method)
+                if seen.count(method) == 1:
+                    continue  # closed with no answer: RemoteDisconnected on the client
+                body = b'{"ok": true}'
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, seen
+
+
+def test_the_smoke_sends_a_read_again_when_the_connection_dropped_and_never_a_post():
+    import requests
+
+    from infra.smoke import _session
+
+    listener, seen = _server_that_drops_the_first_request_of_each_method()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/posts/p1"
+    try:
+        session = _session()
+        assert session.get(url, timeout=5).json() == {"ok": True}  # a plain session raises RemoteDisconnected here
+        assert seen == ["GET", "GET"]
+        with pytest.raises(requests.ConnectionError):
+            session.post(url, json={}, timeout=5)  # a POST may have been acted on: never sent twice
+        assert seen == ["GET", "GET", "POST"]
+    finally:
+        listener.close()
