@@ -88,6 +88,7 @@ def schema() -> GraphQLSchema:
     date_time = built.type_map["DateTime"]
     date_time.parse_value = _iso_datetime  # type: ignore[attr-defined]
     date_time.parse_literal = _iso_literal  # type: ignore[attr-defined]
+    date_time.serialize = _iso_datetime  # type: ignore[attr-defined]  # answers carry ISO 8601 too
     return built
 
 
@@ -126,12 +127,12 @@ def prepare(body: bytes) -> GraphQLRequest:
         document = parse(payload["query"])
     except GraphQLError as e:
         raise GraphQLRefusal(400, [_formatted(e, "GRAPHQL_PARSE_FAILED")]) from None
+    over = query_limit_problems(document)  # before validation, as a gateway does: nothing deep is walked twice
+    if over:  # Buffer's query-limit refusals carry no code: the message names the limit
+        raise GraphQLRefusal(400, [error(message) for message in over])
     problems = validate(schema(), document)
     if problems:
         raise GraphQLRefusal(400, [_formatted(e, "GRAPHQL_VALIDATION_FAILED") for e in problems])
-    over = query_limit_problems(document)
-    if over:  # Buffer's query-limit refusals carry no code: the message names the limit
-        raise GraphQLRefusal(400, [error(message) for message in over])
     operation = pick_operation(document, payload.get("operationName"))
     if operation is None:
         raise GraphQLRefusal(400, [error("Unknown or ambiguous operationName", "BAD_REQUEST")])

@@ -60,8 +60,9 @@ class RateWindows:
         with self._lock:
             states = self._states(key, plan)
         pk = base64.b64encode(hashlib.sha256(key.encode()).digest()[:12]).decode()  # the key never leaves
-        out = [("RateLimit", f'"{s.name}";r={s.remaining};t={s.reset}') for s in states]
-        out += [("RateLimit-Policy", f'"{s.name}";q={s.quota};w={s.window};pk=:{pk}:') for s in states]
+        # one field line per name, the windows as a list (the same field as Buffer's three lines)
+        out = [("RateLimit", ", ".join(f'"{s.name}";r={s.remaining};t={s.reset}' for s in states)),
+               ("RateLimit-Policy", ", ".join(f'"{s.name}";q={s.quota};w={s.window};pk=:{pk}:' for s in states))]
         tightest = min(states, key=lambda s: (s.remaining, -s.window))
         reset_at = datetime.fromtimestamp(self._clock() + tightest.reset, UTC)
         out += [("RateLimit-Limit", str(tightest.quota)), ("RateLimit-Remaining", str(tightest.remaining)),
