@@ -208,7 +208,7 @@ def _walk(selection_set: SelectionSetNode, parent: Any, depth: int, fragments: d
             tally.aliases += selection.alias is not None
             field_def = getattr(parent, "fields", {}).get(selection.name.value) if parent is not None else None
             named = get_named_type(field_def.type) if field_def is not None else None
-            leaf = named is None or is_leaf_type(named)
+            leaf = selection.selection_set is None if named is None else is_leaf_type(named)
             tally.cost += (1 if leaf else 2) * NESTING_FACTOR ** (depth - 1)
             if selection.selection_set is not None:
                 _walk(selection.selection_set, named, depth + 1, fragments, tally, seen)
