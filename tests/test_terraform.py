@@ -812,10 +812,13 @@ def test_the_console_url_is_its_functions_url_and_declared_path(expanded, topolo
     assert expanded["console_url"] == f"https://europe-west1-{PROJECT}.cloudfunctions.net/{function}{path}"
 
 
-def _check_variable(workdir: Path, name: str, value) -> None:
-    """Apply variables.tf's real `variable "<name>"` block (its validation included) with this value."""
+def _check_variable(workdir: Path, name: str, value, outputs: dict[str, str] | None = None) -> dict:
+    """Apply variables.tf's real `variable "<name>"` block (its validation included) with this value; with
+    `outputs` (name -> an expression reading the variable), return what Terraform computes for each."""
     variable = _top_level_block((TERRAFORM_DIR / "variables.tf").read_text(encoding="utf-8"), f'variable "{name}"')
-    (workdir / "main.tf").write_text(variable, encoding="utf-8")
+    (workdir / "main.tf").write_text(variable + "".join(f'output "{out}" {{\n  value = {expression}\n}}\n'
+                                                        for out, expression in (outputs or {}).items()),
+                                     encoding="utf-8")
     (workdir / "empty.tfrc").write_text("", encoding="utf-8")
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(workdir), "CHECKPOINT_DISABLE": "1",
            "TF_CLI_CONFIG_FILE": str(workdir / "empty.tfrc"), "TF_IN_AUTOMATION": "1"}
@@ -826,6 +829,11 @@ def _check_variable(workdir: Path, name: str, value) -> None:
                               timeout=120)
         if done.returncode != 0:
             raise RuntimeError(f"terraform {args[0]} failed:\n{done.stderr}")
+    if not outputs:
+        return {}
+    done = subprocess.run(["terraform", f"-chdir={workdir}", "output", "-json"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    return {out: entry["value"] for out, entry in json.loads(done.stdout).items()}
 
 
 def test_a_deployment_cannot_turn_on_the_consoles_local_sign_in(tmp_path):
@@ -861,3 +869,43 @@ def test_only_buckets_taking_browser_uploads_answer_cors_and_only_for_the_consol
 def test_the_api_may_sign_the_composers_upload_urls_and_what_they_upload(topology):
     access = topology.functions[topology.route("console")[0]].access
     assert access.sign_urls and access.storage["media"] == "write"
+
+
+# --- backups (docs/runbook.md#backups-and-restore) ------------------------------------------------------
+
+def test_firestore_is_backed_up_every_day_and_kept_for_the_retention_variable(resources, tmp_path):
+    """One daily backup schedule on the database Terraform manages; its retention is the variable's days as
+    the Duration string Firestore takes ("<seconds>s"), computed by Terraform from the real expression."""
+    schedules = {address: block for address, block in resources.items()
+                 if address.startswith("google_firestore_backup_schedule.")}
+    assert list(schedules) == ["google_firestore_backup_schedule.daily"]
+    schedule = schedules["google_firestore_backup_schedule.daily"]
+    assert schedule["database"] == "${google_firestore_database.default.name}"
+    assert schedule["daily_recurrence"] == [{}] and "weekly_recurrence" not in schedule
+
+    retention = json.dumps(schedule["retention"])  # an HCL template, e.g. "${var.x * 86400}s"
+    for days, seconds in ((14, "1209600s"), (1, "86400s"), (98, "8467200s")):  # 98 days: Firestore's 14 weeks
+        (tmp_path / str(days)).mkdir()
+        computed = _check_variable(tmp_path / str(days), "firestore_backup_retention_days", days,
+                                   outputs={"retention": retention})
+        assert computed == {"retention": seconds}
+    default = _top_level_block((TERRAFORM_DIR / "variables.tf").read_text(encoding="utf-8"),
+                               'variable "firestore_backup_retention_days"')
+    assert re.search(r"^  default\s+= 14$", default, re.M)
+
+
+def test_the_backup_retention_is_refused_outside_what_firestore_keeps(tmp_path):
+    """Firestore keeps a backup at most 14 weeks; a retention of 0, more than 98 days or part of a day is
+    refused at plan time, before Google refuses it halfway through an apply."""
+    for refused in (0, 99, 365, 7.5, -1):
+        (tmp_path / f"refused-{refused}").mkdir()
+        with pytest.raises(RuntimeError, match="from 1 to 98"):
+            _check_variable(tmp_path / f"refused-{refused}", "firestore_backup_retention_days", refused)
+
+
+def test_point_in_time_recovery_stays_on(resources):
+    """PITR keeps every version of the last 7 days readable: the way back from a bad write made today, which
+    a daily backup may not have seen yet (docs/runbook.md#backups-and-restore)."""
+    database = resources["google_firestore_database.default"]
+    assert database["point_in_time_recovery_enablement"] == "POINT_IN_TIME_RECOVERY_ENABLED"
+    assert database["delete_protection_state"] == "DELETE_PROTECTION_ENABLED"

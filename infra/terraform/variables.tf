@@ -116,3 +116,15 @@ variable "alert_notification_channels" {
   type        = list(string)
   default     = []
 }
+
+variable "firestore_backup_retention_days" {
+  description = "How many days each daily Firestore backup is kept before Firestore deletes it: a whole number from 1 to 98 (Firestore keeps a backup for at most 14 weeks). Backups are billed by the storage they hold."
+  type        = number
+  default     = 14
+
+  validation {
+    # Firestore refuses a retention above 14 weeks (the backupSchedules resource's `retention`).
+    condition     = var.firestore_backup_retention_days == floor(var.firestore_backup_retention_days) && var.firestore_backup_retention_days >= 1 && var.firestore_backup_retention_days <= 98
+    error_message = "firestore_backup_retention_days must be a whole number of days from 1 to 98 (Firestore keeps a backup for at most 14 weeks)."
+  }
+}
