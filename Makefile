@@ -123,6 +123,12 @@ lint: $(VENV)/.installed $(LINT_VENV)/.installed
 emulators-check: venv
 	$(PY) -m infra.local.emulators --check
 
+# The backup drill on the local stack, seeded as `make up` seeds it: Firestore exported, wiped, imported, and every
+# document compared field by field with its type; exits 1 on any difference (docs/local.md#the-backup-drill).
+.PHONY: backup-drill
+backup-drill: venv
+	$(PY) -m infra.local.backup_drill
+
 # Benchmark, not part of `make test`: N approved posts over the five platform sandboxes, every publish
 # message delivered three times, ~20 % injected faults; exits 1 on any double, lost, failed-but-live,
 # unsettled post or extra publish_log row. `make soak N=200`; more options: SOAK_ARGS="--seed 7 --workers 32".

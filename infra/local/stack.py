@@ -144,8 +144,12 @@ class LocalStack:
                     next_due[name] = now + self.tick_seconds.get(name, schedule.local_interval_seconds)
             self._stop.wait(0.2)
 
-    def stop(self) -> None:
+    def stop_functions(self) -> None:
+        """Stop the scheduler stand-in and every function, keeping the emulators and sandboxes: nothing
+        writes to Firestore any more (a message still in Pub/Sub finds no function). Idempotent."""
         self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=5)
         for proc in self._procs:
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -157,6 +161,9 @@ class LocalStack:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
         self._procs.clear()
+
+    def stop(self) -> None:
+        self.stop_functions()
         stop_platforms(self.platforms)
         self.platforms = {}
         if self.emulators:
