@@ -125,9 +125,11 @@ emulators-check: venv
 
 # The backup drill on the local stack, seeded as `make up` seeds it: Firestore exported, wiped, imported, and every
 # document compared field by field with its type; exits 1 on any difference (docs/local.md#the-backup-drill).
+# More options: BACKUP_DRILL_ARGS="--copies 100" (the seeded documents copied that many times, for volume).
+BACKUP_DRILL_ARGS ?=
 .PHONY: backup-drill
 backup-drill: venv
-	$(PY) -m infra.local.backup_drill
+	$(PY) -m infra.local.backup_drill $(BACKUP_DRILL_ARGS)
 
 # Benchmark, not part of `make test`: N approved posts over the five platform sandboxes, every publish
 # message delivered three times, ~20 % injected faults; exits 1 on any double, lost, failed-but-live,

@@ -6,81 +6,96 @@ schedule keeps copies and a restore makes a new database from one; the runbook's
 at it. This is the same round trip on the Firestore emulator, where every document can be compared:
 
   1. start the local stack (infra/local/stack.py), seed it through the API and the pipeline as `make up`
-     does (infra/local/seed.py), add `backup_drill_values` (every Firestore value type, a subcollection and a
-     subcollection under a parent that does not exist), then stop the functions so nothing writes any more;
+     does (infra/local/seed.py), stop the functions so nothing writes any more, copy every seeded document
+     --copies times under new ids for volume, and add `backup_drill_values` (every Firestore value type, a
+     subcollection, and a subcollection under a parent that does not exist);
   2. read every document of every collection and subcollection (infra/local/firestore_copy.py);
   3. export the database with the emulator's export endpoint, wipe it, check that nothing is left;
   4. import the export and read every document again;
   5. compare path by path, every field with its type (an integer is not a double, a timestamp keeps every
      digit); print the differences and exit 1 on any, or if the wipe left anything, or if there was nothing.
 
-    python -m infra.local.backup_drill
+    python -m infra.local.backup_drill [--copies 20]
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
+import math
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from infra.local.firestore_copy import Comparison, EmulatorFirestore, FirestoreCopyError, compare, export_size
 
 SHOWN_DIFFERENCES = 20
 EXPORT_NAME = "drill"
+BATCH_WRITES = 500  # Firestore's most writes in one batch
+COPIES = 20  # volume: the seeded documents 20 times more (~1,200 documents)
 VALUES = "backup_drill_values"
 
 
-def value_samples(project: str) -> dict[str, dict]:
-    """Documents holding every kind of value Firestore stores, as typed REST JSON, including the edges an
-    export could lose: 64-bit integer limits, NaN and the infinities, the smallest double, timestamps at both ends of their
-    range and to the microsecond, every byte value, empty maps and arrays, nested maps in arrays."""
-    reference = f"projects/{project}/databases/(default)/documents/accounts/tiktok-demo"
+def value_samples(db: Any) -> dict[str, dict]:
+    """Documents holding every kind of value Firestore stores, written as Postgate writes (the client library
+    from Python values), including the edges an export could lose: the 64-bit integer limits, an integer
+    next to the equal double, -0.0, NaN and the infinities, the smallest double, timestamps at both ends of
+    their range and to the microsecond, every byte value, references, empty maps and arrays, maps in arrays."""
+    from google.cloud.firestore import GeoPoint
+
+    at = datetime(2026, 3, 1, 9, 30, 0, 123456, tzinfo=UTC)
     scalars = {
-        "int_zero": {"integerValue": "0"}, "int_min": {"integerValue": "-9223372036854775808"},
-        "int_max": {"integerValue": "9223372036854775807"}, "double_one": {"doubleValue": 1.0},
-        "double_tenth": {"doubleValue": 0.1},
-        "double_nan": {"doubleValue": "NaN"}, "double_infinity": {"doubleValue": "Infinity"},
-        "double_minus_infinity": {"doubleValue": "-Infinity"}, "double_tiny": {"doubleValue": 5e-324},
-        "true": {"booleanValue": True}, "false": {"booleanValue": False}, "null": {"nullValue": None},
-        "empty_string": {"stringValue": ""}, "unicode": {"stringValue": "Zürich ✓ 東京 🚀 \u0000 end"},
-        "long_string": {"stringValue": "x" * 100_000},
+        "int_zero": 0, "int_min": -(2**63), "int_max": 2**63 - 1, "int_one": 1, "double_one": 1.0,
+        "double_tenth": 0.1, "double_negative_zero": -0.0, "double_nan": math.nan, "double_infinity": math.inf,
+        "double_minus_infinity": -math.inf, "double_tiny": 5e-324, "true": True, "false": False, "null": None,
+        "empty_string": "", "unicode": "Zürich ✓ 東京 🚀 \u0000 end", "long_string": "x" * 100_000,
     }
-    times = {
-        "epoch": {"timestampValue": "1970-01-01T00:00:00Z"},
-        "microseconds": {"timestampValue": "2026-03-01T09:30:00.123456Z"},
-        "earliest": {"timestampValue": "0001-01-01T00:00:00Z"},
-        "latest": {"timestampValue": "9999-12-31T23:59:59.999999Z"},
-    }
+    times = {"epoch": datetime(1970, 1, 1, tzinfo=UTC), "microseconds": at,
+             "earliest": datetime(1, 1, 1, tzinfo=UTC), "latest": datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)}
     others = {
-        "every_byte": {"bytesValue": base64.b64encode(bytes(range(256))).decode()},
-        "empty_bytes": {"bytesValue": ""},
-        "geo_point": {"geoPointValue": {"latitude": 47.3769, "longitude": 8.5417}},
-        "reference": {"referenceValue": reference},
-        "empty_map": {"mapValue": {}}, "empty_array": {"arrayValue": {}},
-        "nested": {"mapValue": {"fields": {"level1": {"mapValue": {"fields": {"level2": {"arrayValue": {"values": [
-            {"integerValue": "1"}, {"doubleValue": 1.0}, {"stringValue": "1"}, {"nullValue": None},
-            {"mapValue": {"fields": {"in_array": {"timestampValue": "2026-03-01T09:30:00.000001Z"}}}}]}}}}}}}},
+        "every_byte": bytes(range(256)), "empty_bytes": b"", "geo_point": GeoPoint(47.3769, 8.5417),
+        "reference": db.document("accounts/tiktok-demo"), "empty_map": {}, "empty_array": [],
+        "nested": {"level1": {"level2": [1, 1.0, "1", None, {"in_array": at + timedelta(microseconds=1)}]}},
     }
     return {
         f"{VALUES}/scalars": scalars,
         f"{VALUES}/times": times,
         f"{VALUES}/others": others,
-        **{f"{VALUES}/others/history/{n}": {"n": {"integerValue": str(n)}, "at": times["microseconds"]}
-           for n in range(1, 4)},
+        **{f"{VALUES}/others/history/{n}": {"n": n, "at": at + timedelta(minutes=n)} for n in range(1, 4)},
         # Only the subcollection exists: its parent is a "missing" document, which an export must still keep.
-        f"{VALUES}/no-parent/children/only-child": {"note": {"stringValue": "the parent document never existed"}},
+        f"{VALUES}/no-parent/children/only-child": {"note": "the parent document never existed"},
     }
 
 
-def write_value_samples(firestore: EmulatorFirestore) -> int:
-    samples = value_samples(firestore.project)
-    for path, fields in samples.items():
-        firestore.write(path, fields)
+def write_value_samples(db: Any) -> int:
+    """Write value_samples() with `db`, a google.cloud.firestore.Client on the emulator."""
+    samples = value_samples(db)
+    for path, values in samples.items():
+        db.document(path).set(values)
     return len(samples)
+
+
+def add_copies(db: Any, firestore: EmulatorFirestore, copies: int) -> int:
+    """Volume: every document there is, `copies` more times with its fields as they are, under a new id
+    (the first document id of its path + "~copy<n>", so a copied parent keeps its subcollections)."""
+    paths = sorted(firestore.read_all().documents)
+    batch, in_batch, written = db.batch(), 0, 0
+    for snapshot in db.get_all([db.document(path) for path in paths]):
+        values = snapshot.to_dict()
+        collection, first_id, *rest = snapshot.reference.path.split("/")
+        for n in range(1, copies + 1):
+            batch.set(db.document("/".join([collection, f"{first_id}~copy{n}", *rest])), values)
+            in_batch += 1
+            if in_batch == BATCH_WRITES:
+                batch.commit()
+                batch, in_batch = db.batch(), 0
+            written += 1
+    if in_batch:
+        batch.commit()
+    return written
 
 
 @dataclass
@@ -117,7 +132,8 @@ def run_drill(firestore: EmulatorFirestore, workdir: Path, out: Callable[[str], 
     out(f"read {result.documents:,} documents in {result.collections:,} collections "
         f"({result.subcollections:,} of them subcollections):")
     for group, (collections, documents) in before.groups().items():
-        out(f"  {group:<32} {documents:>6,} documents" + (f" in {collections:,} collections" if "/" in group else ""))
+        out(f"  {group:<32} {_count(documents, 'document', 6)}"
+            + (f" in {_count(collections, 'collection')}" if "/" in group else ""))
     if not before.documents:
         out("nothing to back up: the database is empty")
         return result
@@ -150,8 +166,9 @@ def run_drill(firestore: EmulatorFirestore, workdir: Path, out: Callable[[str], 
     return result
 
 
-def drill_local_stack(out: Callable[[str], None] = print, timeout: float = 90.0) -> DrillResult:
-    """The whole drill on a fresh local stack seeded as `make up` seeds it; the stack is stopped afterwards."""
+def drill_local_stack(out: Callable[[str], None] = print, timeout: float = 90.0, copies: int = COPIES) -> DrillResult:
+    """The whole drill on a fresh local stack seeded as `make up` seeds it (each seeded document `copies`
+    more times, for volume); the stack is stopped afterwards."""
     from infra.local.seed import seed
     from infra.local.stack import LocalStack
 
@@ -164,9 +181,15 @@ def drill_local_stack(out: Callable[[str], None] = print, timeout: float = 90.0)
         seeded = seed(stack, out=out, timeout=timeout)
         stack.stop_functions()
         out(f"seeded in {seeded.seconds} s; functions stopped: nothing writes to Firestore any more")
+        from shared.runtime.clients import firestore_client
+
         assert stack.emulators is not None
         firestore = EmulatorFirestore(stack.emulators.firestore_host, stack.project)
-        added = write_value_samples(firestore)
+        db = firestore_client(stack.project)
+        if copies:
+            out(f"copied every seeded document {copies} times under new ids: {add_copies(db, firestore, copies):,} "
+                "more documents, for volume")
+        added = write_value_samples(db)
         out(f"added {added} documents to {VALUES}: every Firestore value type, a subcollection, and a "
             "subcollection whose parent does not exist")
         return run_drill(firestore, stack.workdir / "firestore-export", out)
@@ -179,18 +202,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make backup-drill", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for each seeding step")
+    parser.add_argument("--copies", type=int, default=COPIES,
+                        help=f"copy every seeded document this many times under new ids, for volume (default {COPIES})")
     args = parser.parse_args(argv)
 
     def out(line: str) -> None:
         print(line, flush=True)
 
     try:
-        result = drill_local_stack(out, timeout=args.timeout)
+        result = drill_local_stack(out, timeout=args.timeout, copies=args.copies)
     except (FirestoreCopyError, RuntimeError) as exc:  # SeedError, EmulatorError and the stack's are RuntimeErrors
         out(f"backup drill: {type(exc).__name__}: {exc}")
         return 1
     out(result.summary())
     return 0 if result.ok else 1
+
+
+def _count(n: int, noun: str, width: int = 0) -> str:
+    return f"{n:>{width},} {noun}" + ("" if n == 1 else "s")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 """Every document of a Firestore emulator database, read exactly, and the emulator's export, import and wipe.
 
-Used by the backup drill (infra/local/backup_drill.py). Documents are read through the emulator's REST API
-(the Firestore v1 API it serves), which gives each value in Firestore's typed JSON: an integer is
-`{"integerValue": "1"}` and a double `{"doubleValue": 1.0}`, a timestamp is its RFC 3339 text to the last
-digit, bytes are base64. So two reads compare equal only when every value has the same type and the same
-bits, which Python's own equality (1 == 1.0, -0.0 == 0.0, NaN != NaN) would not give.
+Used by the backup drill (infra/local/backup_drill.py). Documents are listed and read over gRPC with the
+Firestore client library's own API client (ListCollectionIds and ListDocuments, the calls behind
+`collections()` and `list_documents()`), and each document's fields are kept in Firestore's typed JSON: an
+integer is `{"integerValue": "1"}` and a double `{"doubleValue": 1.0}`, a timestamp is its RFC 3339 text to
+the last digit, bytes are base64. So two reads compare equal only when every value has the same type and the
+same bits, which Python's own equality (1 == 1.0, -0.0 == 0.0, NaN != NaN) would not give. (The emulator's REST
+routes cannot be used for the walk: they split a path at its first ":", and Postgate's ids hold colons.)
 
-The emulator's own endpoints (under /emulator/v1, no credentials; "Bearer owner" is the emulator's admin
-token for the rest):
+The emulator's own endpoints (HTTP, under /emulator/v1):
   export  POST /emulator/v1/projects/P:export  {"database", "export_directory", "export_name"}: writes
           <directory>/<name>/<name>.overall_export_metadata and the data files beside it, in the format of
           `gcloud firestore export`, on the emulator's own file system;
@@ -15,22 +16,21 @@ token for the rest):
           file>}: loads an export into the running emulator (what `gcloud emulators firestore start
           --import-data=<file>` does at start);
   wipe    DELETE /emulator/v1/projects/P/databases/(default)/documents: every document of the project.
-Only the standard library is used.
 """
 
 from __future__ import annotations
 
 import json
 import urllib.error
-import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DATABASE = "(default)"
 PAGE_SIZE = 300
-ADMIN = {"Authorization": "Bearer owner"}  # the emulator's admin credential: reads bypass security rules
+ADMIN = ("authorization", "Bearer owner")  # the emulator's admin credential: reads bypass security rules
 
 
 class FirestoreCopyError(RuntimeError):
@@ -107,63 +107,44 @@ class EmulatorFirestore:
     def __init__(self, host: str, project: str):
         self.host, self.project = host, project
         self.database = f"projects/{project}/databases/{DATABASE}"
-        self.documents_url = f"http://{host}/v1/{self.database}/documents"
+        self.root = f"{self.database}/documents"
         self.emulator_url = f"http://{host}/emulator/v1/projects/{project}"
+        self._api: Any = None
 
     # -- reading -----------------------------------------------------------------------------------------
     def read_all(self) -> Contents:
         """Every document, walking every collection and subcollection from the root."""
+        from google.cloud.firestore_v1.types import Document
+
         contents = Contents()
-        pending = [""]  # document paths whose collections are still to list; "" is the root
+        pending = [self.root]  # documents (the root first) whose collections are still to list
         while pending:
             parent = pending.pop()
-            for collection_id in self.collection_ids(parent):
-                collection = f"{parent}/{collection_id}" if parent else collection_id
-                for document in self.list_documents(collection):
-                    path = document["name"].removeprefix(f"{self.database}/documents/")
-                    if "createTime" in document:  # else a "missing" document: only the parent of a subcollection
-                        contents.documents[path] = canonical(document.get("fields", {}))
+            for collection_id in self._call("list_collection_ids", parent=parent, page_size=PAGE_SIZE):
+                collection = f"{parent}/{collection_id}".removeprefix(self.root + "/")
+                for document in self._call("list_documents", parent=parent, collection_id=collection_id,
+                                           page_size=PAGE_SIZE, show_missing=True):
+                    if document.create_time:  # else "missing": not a document, only the parent of a subcollection
+                        fields = json.loads(Document.to_json(document)).get("fields", {})
+                        contents.documents[document.name.removeprefix(self.root + "/")] = canonical(fields)
                         contents.collections.add(collection)
-                    pending.append(path)
+                    pending.append(document.name)
         return contents
 
-    def collection_ids(self, document_path: str = "") -> list[str]:
-        url = f"{self.documents_url}/{_quote(document_path)}:listCollectionIds" if document_path else (
-            f"{self.documents_url}:listCollectionIds")
-        ids: list[str] = []
-        token = None
-        while True:
-            page = self._json("POST", url, {"pageSize": PAGE_SIZE, **({"pageToken": token} if token else {})})
-            ids += page.get("collectionIds", [])
-            token = page.get("nextPageToken")
-            if not token:
-                return sorted(ids)
+    def _call(self, method: str, **request) -> Iterator:
+        if self._api is None:
+            import grpc
+            from google.cloud.firestore_v1.services.firestore import FirestoreClient
+            from google.cloud.firestore_v1.services.firestore.transports import FirestoreGrpcTransport
 
-    def list_documents(self, collection_path: str) -> Iterator[dict]:
-        """A collection's documents, with the missing ones that only parent a subcollection (showMissing)."""
-        token = None
-        while True:
-            query = {"pageSize": PAGE_SIZE, "showMissing": "true", **({"pageToken": token} if token else {})}
-            page = self._json("GET", f"{self.documents_url}/{_quote(collection_path)}?"
-                              + urllib.parse.urlencode(query))
-            yield from page.get("documents", [])
-            token = page.get("nextPageToken")
-            if not token:
-                return
-
-    # -- writing (the drill's own documents, and the tests' alterations) ------------------------------------
-    def write(self, path: str, fields: dict) -> None:
-        """Create or replace one document with these typed fields (REST JSON, e.g. {"n": {"integerValue": "1"}})."""
-        self._json("PATCH", f"{self.documents_url}/{_quote(path)}", {"fields": fields})
-
-    def delete(self, path: str) -> None:
-        self._json("DELETE", f"{self.documents_url}/{_quote(path)}")
+            self._api = FirestoreClient(transport=FirestoreGrpcTransport(channel=grpc.insecure_channel(self.host)))
+        return getattr(self._api, method)(request=request, metadata=[ADMIN])  # a pager: it fetches every page
 
     # -- the emulator's export, import and wipe --------------------------------------------------------------
     def export(self, directory: Path, name: str) -> Path:
         """Export every document to `directory`/`name`; returns the export's .overall_export_metadata file."""
         directory.mkdir(parents=True, exist_ok=True)
-        self._json("POST", f"{self.emulator_url}:export",
+        self._post(f"{self.emulator_url}:export",
                    {"database": self.database, "export_directory": str(directory.absolute()), "export_name": name})
         metadata = directory / name / f"{name}.overall_export_metadata"
         if not metadata.is_file():
@@ -171,30 +152,23 @@ class EmulatorFirestore:
         return metadata
 
     def import_export(self, metadata: Path) -> None:
-        self._json("POST", f"{self.emulator_url}:import",
-                   {"database": self.database, "export_directory": str(metadata.absolute())})
+        self._post(f"{self.emulator_url}:import", {"database": self.database,
+                                                   "export_directory": str(metadata.absolute())})
 
     def wipe(self) -> None:
-        self._json("DELETE", f"{self.emulator_url}/databases/{DATABASE}/documents")
+        self._post(f"{self.emulator_url}/databases/{DATABASE}/documents", None, method="DELETE")
 
-    def _json(self, method: str, url: str, body: dict | None = None) -> dict:
+    def _post(self, url: str, body: dict | None, method: str = "POST") -> None:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, method=method,
-                                         headers={**ADMIN, "Content-Type": "application/json"})
+        request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                text = response.read()
+            with urllib.request.urlopen(request, timeout=120):
+                pass
         except urllib.error.HTTPError as exc:
             raise FirestoreCopyError(f"{method} {url} -> HTTP {exc.code}: {exc.read()[:300]!r}") from exc
-        return json.loads(text) if text.strip() else {}
 
 
 def export_size(metadata: Path) -> int:
     """Bytes of an export: its metadata file and the data files in its directory."""
     return sum(f.stat().st_size for f in metadata.parent.rglob("*") if f.is_file())
-
-
-def _quote(path: str) -> str:
-    # Document ids may hold any character but "/": each segment is escaped, the separators kept.
-    return "/".join(urllib.parse.quote(segment, safe="") for segment in path.split("/"))
 
