@@ -31,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from infra.local.firestore_copy import Comparison, EmulatorFirestore, FirestoreCopyError, compare, export_size
+from infra.local.seed import seed
+from infra.local.stack import LocalStack
+from shared.runtime.clients import firestore_client
 
 SHOWN_DIFFERENCES = 20
 EXPORT_NAME = "drill"
@@ -169,9 +172,6 @@ def run_drill(firestore: EmulatorFirestore, workdir: Path, out: Callable[[str], 
 def drill_local_stack(out: Callable[[str], None] = print, timeout: float = 90.0, copies: int = COPIES) -> DrillResult:
     """The whole drill on a fresh local stack seeded as `make up` seeds it (each seeded document `copies`
     more times, for volume); the stack is stopped afterwards."""
-    from infra.local.seed import seed
-    from infra.local.stack import LocalStack
-
     stack = LocalStack(project="postgate-drill")
     try:
         out("starting the local stack (emulators, platform sandboxes, functions)...")
@@ -181,8 +181,6 @@ def drill_local_stack(out: Callable[[str], None] = print, timeout: float = 90.0,
         seeded = seed(stack, out=out, timeout=timeout)
         stack.stop_functions()
         out(f"seeded in {seeded.seconds} s; functions stopped: nothing writes to Firestore any more")
-        from shared.runtime.clients import firestore_client
-
         assert stack.emulators is not None
         firestore = EmulatorFirestore(stack.emulators.firestore_host, stack.project)
         db = firestore_client(stack.project)
