@@ -23,7 +23,7 @@ from shared.platforms.buffer.validation import channel_id, planned_post, validat
 from shared.runtime.config_model import Config
 
 # Networks where Buffer takes an AI label (isAiGenerated in their metadata); elsewhere the card says there is none.
-AI_LABEL_NETWORKS = frozenset({"twitter", "tiktok", "youtube"})
+AI_LABEL_NETWORKS = frozenset({"twitter", "instagram", "tiktok", "youtube"})
 
 
 def preview(content: ContentItem, target: TargetSpec, account: Account) -> ReviewCard:

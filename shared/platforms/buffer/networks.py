@@ -79,7 +79,8 @@ def _instagram(content: ContentItem, target: TargetSpec, network: str) -> Networ
     if kind == "STORIES":
         media = [m for m in [instagram.story_media(content)] if m is not None]
         # Instagram shows no caption on a story: none is sent.
-        return NetworkPost(network, "", media, {"instagram": {"type": "story", "shouldShareToFeed": False}},
+        meta = {"type": "story", "shouldShareToFeed": False, **({"isAiGenerated": True} if ai_generated(media) else {})}
+        return NetworkPost(network, "", media, {"instagram": meta},
                            [("Post type", "story (visible for 24 hours)")], text_label="Caption")
     media = {"IMAGE": instagram.images_of(content)[:1], "CAROUSEL": instagram.images_of(content),
              "REELS": [v for v in [instagram.video_of(content)] if v is not None]}[kind]
@@ -89,7 +90,8 @@ def _instagram(content: ContentItem, target: TargetSpec, network: str) -> Networ
         fields.append(("Also in the feed", "yes" if target.share_to_feed else "no"))
     if kind == "IMAGE":
         fields.append(("Alt text", target.alt_text or "none"))
-    meta = {"type": INSTAGRAM_TYPES[kind], "shouldShareToFeed": target.share_to_feed if kind == "REELS" else True}
+    meta = {"type": INSTAGRAM_TYPES[kind], "shouldShareToFeed": target.share_to_feed if kind == "REELS" else True,
+            **({"isAiGenerated": True} if ai_generated(media) else {})}
     return NetworkPost(network, content.text(), media, {"instagram": meta}, fields,
                        alt_text=target.alt_text if kind == "IMAGE" else None, text_label="Caption")
 
