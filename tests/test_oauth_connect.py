@@ -14,10 +14,14 @@ from infra.local.sandboxes.instagram import InstagramSandbox
 from infra.local.sandboxes.linkedin import LinkedInSandbox
 from infra.local.sandboxes.x import XSandbox
 from infra.local.sandboxes.youtube import YouTubeSandbox
+from shared.accounts.oauth import connects_by_sign_in
 from shared.model.platform import PLATFORMS
 from tests.conftest import bearer
 
-CLIENTS = {p: {"client_id": f"postgate-{p}", "client_secret": f"{p}-app-secret-{pysecrets.token_hex(4)}"} for p in PLATFORMS}
+# The platforms whose accounts connect through a consent page (a Buffer channel posts with its configuration's key).
+SIGN_IN_PLATFORMS = tuple(p for p in PLATFORMS if connects_by_sign_in(p))
+CLIENTS = {p: {"client_id": f"postgate-{p}", "client_secret": f"{p}-app-secret-{pysecrets.token_hex(4)}"}
+           for p in SIGN_IN_PLATFORMS}
 REDIRECT_URI = "http://api.test/accounts/oauth/callback"  # POSTGATE_API_BASE_URL + the callback path
 
 
@@ -108,7 +112,7 @@ def _secret_versions(env, name: str) -> list[dict]:
     return [json.loads(v) for v in (versions if isinstance(versions, list) else [versions])]
 
 
-@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("platform", SIGN_IN_PLATFORMS)
 def test_connect_round_trip_stores_tokens_and_the_account_then_tests_ok(api, env, people, boxes, platform):
     account_id = _add(api, env, platform)
     secret = f"{platform}-account-{account_id}"
@@ -237,7 +241,7 @@ def test_x_authorize_without_a_pkce_challenge_is_sent_back_with_an_error(boxes, 
     assert back["error"] == ["invalid_request"] and back["state"] == ["s1"] and "code" not in back
 
 
-@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("platform", SIGN_IN_PLATFORMS)
 def test_a_redirect_uri_that_is_not_registered_exactly_is_not_redirected_to(boxes, people, platform, api, env):
     account_id = _add(api, env, platform)
     url = api.post(f"/accounts/{account_id}/connect", json={}, headers=bearer(env)).get_json()["authorize_url"]
@@ -290,7 +294,7 @@ def test_linkedin_organization_account_keeps_its_author_and_asks_for_organizatio
     assert record["platform_account_id"] == org and record["person_urn"] == people["linkedin"]
 
 
-@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("platform", SIGN_IN_PLATFORMS)
 def test_connection_needs_reconnect_once_the_platform_revoked_the_app(api, env, people, boxes, platform):
     account_id = _add(api, env, platform)
     assert _callback(api, _consent(api, env, account_id)).status_code == 200
@@ -322,3 +326,14 @@ def test_tokens_never_reach_the_logs(api, env, people, logs):
     assert tokens["access_token"] not in logs.text and tokens["refresh_token"] not in logs.text
     assert CLIENTS["tiktok"]["client_secret"] not in logs.text
     assert any(e.get("message") == "account connected" for e in logs.entries)
+
+
+def test_a_buffer_channel_has_no_consent_page_and_its_connect_says_so(api, env):
+    from shared import services
+
+    assert "buffer" in PLATFORMS and "buffer" not in SIGN_IN_PLATFORMS
+    services.repository().put_account("buffer-x", {"platform": "buffer", "handle": "brand_x", "buffer_service": "twitter",
+                                                   "secret_name": "buffer-config-cfg1", "platform_account_id": "64f0"})
+    answer = api.post("/accounts/buffer-x/connect", json={}, headers=bearer(env))
+    assert answer.status_code == 409 and "Buffer configuration's API key" in answer.get_json()["detail"]
+    assert answer.get_json()["field"] == "platform"
