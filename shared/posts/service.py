@@ -241,12 +241,12 @@ class PostEdit:
 
 
 def edit_post(repo: Repository, post_id: str, edit: PostEdit, *, by: str, media_store: MediaStore, media_bucket: str,
-              ask_approval: Callable[[ContentItem], None]) -> Post | None:
+              ask_approval: Callable[[ContentItem], None], now: datetime | None = None) -> Post | None:
     """Text and media belong to the content item, so an edit changes every post of it: a new
     version, the approval voided, its unclaimed posts back to pending_approval, and the approver
     asked again (`ask_approval`). A time change alone is this post's reschedule: approval kept."""
     if edit.scheduled_at is not None:  # judged before anything changes
-        check_planned_time(edit.scheduled_at, now=utcnow(), field="scheduled_at")
+        check_planned_time(edit.scheduled_at, now=now or utcnow(), field="scheduled_at")
     post = repo.get_post(post_id)
     if post is None:
         return None
@@ -272,7 +272,7 @@ def edit_post(repo: Repository, post_id: str, edit: PostEdit, *, by: str, media_
             log_event(log, logging.INFO, "content edited; approval asked again", by=by, version=reopened.version)
         ask_approval(reopened)
     if edit.scheduled_at is not None:
-        reschedule_post(repo, post_id, edit.scheduled_at, by=by)
+        reschedule_post(repo, post_id, edit.scheduled_at, by=by, now=now)
     return repo.get_post(post_id)
 
 

@@ -232,7 +232,8 @@ def create_post(body: OwnCopy, header: IdempotencyHeader):
         with _idempotent(user, "posts.create", header, body) as key:
             content, created = create_from_copy(body, requested_by=user, repo=services.repository,
                                                 media_store=services.media,
-                                                media_bucket=services.config.media_bucket, idempotency_key=key)
+                                                media_bucket=services.config.media_bucket, idempotency_key=key,
+                                                now=services.now())
     except CopyRefused as refused:
         return _refused(refused)
     if created:
@@ -248,7 +249,7 @@ def create_posts_in_bulk(body: BulkIn, header: IdempotencyHeader):
     try:
         with _idempotent(user, "posts.bulk", header, body) as key:
             made = create_copies(body.items, requested_by=user, repo=services.repository, media_store=services.media,
-                                 media_bucket=services.config.media_bucket, idempotency_key=key)
+                                 media_bucket=services.config.media_bucket, idempotency_key=key, now=services.now())
     except CopyRefused as refused:
         return _refused(refused)
     for content, created in made:
@@ -321,7 +322,7 @@ def update_post(path: PostPath, body: PostPatch):
     try:
         with _one_change_at_a_time(path.post_id):
             post = edit_post(services.repository, path.post_id, edit, by=user, media_store=services.media,
-                             media_bucket=services.config.media_bucket, ask_approval=_ask_approval)
+                             media_bucket=services.config.media_bucket, ask_approval=_ask_approval, now=services.now())
     except CopyRefused as refused:
         return _refused(refused)
     if post is None:
@@ -357,7 +358,7 @@ def reschedule_post(path: PostPath, body: RescheduleIn):
     posts-per-day cap is full that UTC day."""
     user = _editor()
     with _one_change_at_a_time(path.post_id):
-        post = reschedule(_repo(), path.post_id, body.scheduled_at, by=user)
+        post = reschedule(_repo(), path.post_id, body.scheduled_at, by=user, now=get_services().now())
     if post is None:
         raise not_found("post", path.post_id)
     return _post_out(post)
