@@ -17,3 +17,14 @@ DISPLAY_NAMES: dict[str, str] = {"tiktok": "TikTok", "instagram": "Instagram", "
 def display_name(platform: str) -> str:
     """The platform's name as people write it ("youtube" -> "YouTube"); an unknown name as given."""
     return DISPLAY_NAMES.get(platform, platform)
+
+
+# Other names people (and the seed's /api/v1 clients) write for a platform: X was Twitter.
+OTHER_NAMES: dict[str, str] = {"twitter": "x"}
+
+
+def platform_named(name: str) -> str | None:
+    """The platform a written name means ("twitter" -> "x", "x" -> "x"); None for a name we don't post to."""
+    name = name.strip().lower()
+    name = OTHER_NAMES.get(name, name)
+    return name if name in PLATFORMS else None
