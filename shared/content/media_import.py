@@ -127,8 +127,9 @@ def _connection(url: str, field: str, rules: FetchRules, resolver: Resolver):
     import urllib3
 
     for prefix, local in rules.overrides.items():
-        if url.startswith(prefix):
-            target = urlsplit(local.rstrip("/") + url[len(prefix):])
+        base = prefix.rstrip("/")
+        if url == base or url.startswith(base + "/"):  # a whole host or path, not https://example.com.evil.org
+            target = urlsplit(local.rstrip("/") + url[len(base):])
             pool = urllib3.connection_from_url(f"{target.scheme}://{target.netloc}")
             return pool, (target.path or "/") + (f"?{target.query}" if target.query else "")
     parts = urlsplit(url)

@@ -22,6 +22,7 @@ from shared.api.models import BulkOut, CalendarDay, CalendarOut, ContentOut, Pos
 from shared.api.schemas import Day, PageQuery, at_least_one_of, page_fields
 from shared.content.own_copy import CopyRefused, OwnCopy, create_copies, create_from_copy
 from shared.content.text import CAPTION_MAX_CHARS, CAPTION_PATTERN, check_caption, clean_hashtags
+from shared.errors import ValidationError
 from shared.handlers.generate import generate
 from shared.handlers.messages import request_approval
 from shared.model.campaign import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
@@ -29,7 +30,7 @@ from shared.model.content import HASHTAG_PATTERN, Brief, ContentItem, GsUri
 from shared.model.platform import Platform
 from shared.model.post import Post, PostStatus, content_id_of
 from shared.model.schedule import PlannedTime, check_planned_time
-from shared.posts.calendar import calendar
+from shared.posts.calendar import MAX_CALENDAR_DAYS, calendar, check_calendar_range
 from shared.posts.service import PostEdit, PostFilter, edit_post
 from shared.posts.service import cancel_post as cancel
 from shared.posts.service import delete_post as delete
@@ -43,7 +44,6 @@ blueprint = APIBlueprint("posts", __name__, abp_tags=[Tag(name="posts")], abp_se
 
 # Firestore document ids: no "/", not "." or "..", not __x__ (the leading character rules those out).
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,299}$"
-MAX_CALENDAR_DAYS = 92
 
 
 def _date_time_text(value):
@@ -294,10 +294,10 @@ def get_calendar(query: CalendarQuery):
         zone = ZoneInfo(query.tz)
     except Exception:  # noqa: BLE001 - unknown name, a path, odd characters: all the caller's to fix
         raise ApiError(400, f"tz {query.tz!r} is not an IANA time zone name (e.g. Europe/Berlin)", field="tz") from None
-    if query.to < query.from_:
-        raise ApiError(400, "`to` is before `from`", field="to")
-    if (query.to - query.from_).days + 1 > MAX_CALENDAR_DAYS:
-        raise ApiError(400, f"the calendar shows at most {MAX_CALENDAR_DAYS} days at once", field="to")
+    try:
+        check_calendar_range(query.from_, query.to, last_field="to")
+    except ValidationError as exc:
+        raise ApiError(400, "`to` is before `from`" if query.to < query.from_ else str(exc), field="to") from None
     equals = {k: v for k, v in (("platform", query.platform), ("account_id", query.account_id),
                                 ("campaign", query.campaign)) if v}
     days, contents = calendar(_repo(), query.from_, query.to, zone, equals)

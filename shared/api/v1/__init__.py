@@ -10,5 +10,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-# Each resource module, once written, is added here (and imported above this line).
-V1_MODULES: tuple[ModuleType, ...] = ()
+from shared.api.v1 import posts
+
+# Each resource module, once written, is added here (and imported above).
+V1_MODULES: tuple[ModuleType, ...] = (posts,)

@@ -26,6 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.api.auth import current_principal
 from shared.api.errors import ApiError
+from shared.model.account import Account
+from shared.model.platform import platform_named
 from shared.services import get_services
 from shared.stores.posts import Repository
 from shared.stores.seed_numbers import SeedKind, id_of, number_of, numbers_of
@@ -115,6 +117,33 @@ def resolve(kind: SeedKind, ref: int | str, *, field: str | None = None) -> str:
             raise not_found_ref(kind, ref, field)
         return found
     return ref
+
+
+# -- platforms as the seed names them -----------------------------------------------------------------
+# The seed names the network ("twitter"); a Buffer-routed account's network is its channel's service, as
+# Buffer names it. Our names are accepted too ("x").
+BUFFER = "buffer"
+SEED_PLATFORM_NAMES: dict[str, str] = {"x": "twitter"}  # ours -> the seed's, where they differ
+
+
+def seed_platform(account: Account) -> str:
+    """The network an account posts to, as the seed names it."""
+    if account.get("platform") == BUFFER:
+        return str(account.get("buffer_service") or BUFFER)
+    platform = str(account.get("platform") or "")
+    return SEED_PLATFORM_NAMES.get(platform, platform)
+
+
+def same_network(name: str, account: Account) -> bool:
+    """Whether a platform name as sent means the network the account posts to."""
+    wanted = name.strip().lower()
+    return wanted == seed_platform(account) or (platform_named(wanted) or wanted) == (
+        platform_named(seed_platform(account)) or seed_platform(account))
+
+
+def accounts_on(name: str) -> list[str]:
+    """Ids of the accounts posting to the network named `name` (direct or through Buffer)."""
+    return sorted(account_id for account_id, account in repo().accounts(None) if same_network(name, account))
 
 
 def number(kind: SeedKind, record_id: str) -> int:
