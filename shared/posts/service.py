@@ -27,7 +27,7 @@ from shared.model.disclosure import carry_ai_flags
 from shared.model.post import Post, Transition
 from shared.model.schedule import PAST_GRACE, PLAN_HORIZON, check_planned_time  # noqa: F401 - PAST_GRACE re-exported
 from shared.model.state_machine import transition
-from shared.platforms.registry import adapter_for
+from shared.platforms.registry import default_limits
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
 from shared.stores.posting_caps import limits_for
@@ -169,7 +169,7 @@ def daily_cap(account: Account | None) -> int | None:
     if not account:
         return None
     try:
-        defaults = adapter_for(account.get("platform", "")).DEFAULT_LIMITS
+        defaults = default_limits(account)
     except (KeyError, ValueError):
         defaults = []
     caps = [limit.max_count for limit in limits_for(account, defaults) if limit.window_seconds == DAY_SECONDS]

@@ -87,6 +87,11 @@ class Config(BaseSettings):
     # Uploaded images/videos are polled until AVAILABLE before the post is created, at most this long.
     linkedin_media_poll_seconds: float = Field(default=3.0, ge=0)
     linkedin_media_wait_seconds: float = Field(default=120.0, ge=0)
+    # Buffer's GraphQL API (docs/platforms.md#buffer). Buffer fetches a post's media from its URL when
+    # it sends the post (developers.buffer.com/guides/hosting-media.html), so those V4 signed URLs live
+    # the longest a V4 URL may (7 days): far past the status poll's give-up, and Buffer sends at once.
+    buffer_base_url: str = Field(default="https://api.buffer.com", pattern=r"^https?://")
+    buffer_media_url_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=3600, le=7 * 24 * 3600)
     # Instagram fetches media from a V4 signed Cloud Storage URL.
     signed_url_ttl_seconds: int = Field(default=3600, gt=0, le=7 * 24 * 3600)
     signed_url_endpoint: str | None = None  # locally: the storage emulator's URL

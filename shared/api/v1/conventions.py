@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.api.auth import current_principal
 from shared.api.errors import ApiError
 from shared.model.account import Account
-from shared.model.platform import platform_named
+from shared.model.platform import BUFFER_NETWORK_PLATFORMS, platform_named
 from shared.services import get_services
 from shared.stores.posts import Repository
 from shared.stores.seed_numbers import SeedKind, id_of, number_of, numbers_of
@@ -123,7 +123,8 @@ def resolve(kind: SeedKind, ref: int | str, *, field: str | None = None) -> str:
 # The seed names the network ("twitter"); a Buffer-routed account's network is its channel's service, as
 # Buffer names it. Our names are accepted too ("x").
 BUFFER = "buffer"
-SEED_PLATFORM_NAMES: dict[str, str] = {"x": "twitter"}  # ours -> the seed's, where they differ
+# Ours -> the seed's where they differ (x -> twitter): the seed names networks as Buffer does.
+SEED_PLATFORM_NAMES: dict[str, str] = {ours: theirs for theirs, ours in BUFFER_NETWORK_PLATFORMS.items() if ours != theirs}
 
 
 def seed_platform(account: Account) -> str:

@@ -75,6 +75,7 @@ class BufferPost:
     external_link: str | None  # the post's URL on the network, once sent
     error: str | None  # Buffer's publishing error message
     asset_urls: tuple[str, ...]  # each asset's source URL, in order
+    asset_types: tuple[str, ...] = ()  # each asset's type (image | video | document), in order
 
 
 @dataclass(frozen=True)
@@ -115,13 +116,14 @@ def _channel(data: dict) -> BufferChannel:
 
 def to_post(data: dict) -> BufferPost:
     error = data.get("error") or {}
+    assets = [a for a in data.get("assets") or [] if isinstance(a, dict)]
     return BufferPost(
         id=str(data["id"]), status=str(data.get("status") or ""), text=str(data.get("text") or ""),
         channel_id=str(data.get("channelId") or ""), service=data.get("channelService"),
         created_at=parse_time(data.get("createdAt")), due_at=parse_time(data.get("dueAt")),
         sent_at=parse_time(data.get("sentAt")), external_link=data.get("externalLink") or None,
         error=(error.get("message") or None) if isinstance(error, dict) else None,
-        asset_urls=tuple(str(a.get("source") or "") for a in data.get("assets") or [] if isinstance(a, dict)))
+        asset_urls=tuple(str(a.get("source") or "") for a in assets), asset_types=tuple(str(a.get("type") or "") for a in assets))
 
 
 class BufferClient:
