@@ -28,8 +28,9 @@ from typing import Any
 
 from shared.accounts.service import ACCOUNT_ID_PATTERN, AccountError
 from shared.errors import AuthError, PermanentError, TransientError
-from shared.model.account import Account
-from shared.platforms.buffer.client import BufferChannel, BufferClient
+from shared.model.account import Account, buffer_config_secret_name
+from shared.platforms.buffer.client import BufferChannel
+from shared.platforms.buffer.publish import client_for
 from shared.platforms.credentials import mark_needs_reconnect, parse_token_secret
 from shared.runtime.config_model import Config
 from shared.runtime.logging import log_event, register_secret
@@ -52,16 +53,11 @@ class BufferUnavailable(AccountError):
         self.retry_after = retry_after
 
 
-def secret_name_of(config_id: str) -> str:
-    return f"buffer-config-{config_id}"
+secret_name_of = buffer_config_secret_name  # the agreed secret of a configuration (shared/model/account.py)
 
 
 def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def client_for(key: str, config: Config) -> BufferClient:
-    return BufferClient(key, base_url=config.buffer_base_url, timeout=config.http_timeout_seconds)
 
 
 def _failed(exc: Exception, what: str) -> BufferUnavailable:

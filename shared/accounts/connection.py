@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from shared.accounts import buffer_configs
 from shared.errors import AuthError, ConfigError, PermanentError, TransientError
 from shared.model.account import Account
 from shared.platforms.credentials import ROTATING_REFRESH_TOKEN_PLATFORMS, AccountTokens, mark_needs_reconnect
@@ -35,8 +34,6 @@ class ConnectionResult:
 def test_connection(account_id: str, account: Account, *, secrets: SecretStore, repo: Repository,
                     config: Config) -> ConnectionResult:
     platform = account["platform"]
-    if platform == buffer_configs.BUFFER:
-        return _test_buffer_channel(account_id, account, secrets=secrets, repo=repo, config=config)
     adapter = adapter_for(platform)
     try:
         tokens = AccountTokens(account_id, account, secrets=secrets, repo=repo,
@@ -54,27 +51,6 @@ def test_connection(account_id: str, account: Account, *, secrets: SecretStore, 
     _mark_connected(repo, account_id, account)
     return _outcome(account_id, "ok", f"{platform} knows the token as {identity.get('handle') or identity.get('name') or identity['platform_account_id']}",
                     identity)
-
-
-def _test_buffer_channel(account_id: str, account: Account, *, secrets: SecretStore, repo: Repository,
-                         config: Config) -> ConnectionResult:
-    """A Buffer-routed account: Buffer's channel, asked with its configuration's key."""
-    channel_id = str(account.get("platform_account_id") or "")
-    try:
-        channel = buffer_configs.find_channel(secrets, config, str(account.get("buffer_config_id") or ""), channel_id)
-    except buffer_configs.BufferUnavailable as exc:
-        if exc.field == "access_token":
-            mark_needs_reconnect(repo, account_id, f"test connection: {exc}")
-            return _outcome(account_id, "needs_reconnect", str(exc))
-        return _outcome(account_id, "error", str(exc))
-    if channel is None or channel.is_disconnected:
-        why = (f"Buffer has no channel {channel_id} for this key" if channel is None
-               else "Buffer says the channel is disconnected: reconnect it in Buffer")
-        mark_needs_reconnect(repo, account_id, f"test connection: {why}")
-        return _outcome(account_id, "needs_reconnect", why)
-    _mark_connected(repo, account_id, account)
-    return _outcome(account_id, "ok", f"Buffer knows channel {channel.id} as {channel.name} ({channel.service})",
-                    {"platform_account_id": channel.id, "name": channel.name, "service": channel.service})
 
 
 def _mark_connected(repo: Repository, account_id: str, account: Account) -> None:
