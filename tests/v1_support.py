@@ -59,24 +59,39 @@ def example_com() -> Iterator[tuple[str, type[_Media]]]:
 
 
 @contextmanager
-def seed_clock(media_base: str | None = None, *, now: datetime = SEED_NOW) -> Iterator[None]:
-    """The services with their clock at `now` and example.com served from `media_base` (the override
-    POSTGATE_MEDIA_FETCH_OVERRIDES, local stacks and tests only)."""
+def seed_clock(media_base: str | None = None, *, now: datetime = SEED_NOW, **env: str) -> Iterator[None]:
+    """The services with their clock at `now`, example.com served from `media_base` (the override
+    POSTGATE_MEDIA_FETCH_OVERRIDES, local stacks and tests only) and these environment variables set."""
     from shared import services
 
-    saved = os.environ.get("POSTGATE_MEDIA_FETCH_OVERRIDES")
     if media_base:
-        os.environ["POSTGATE_MEDIA_FETCH_OVERRIDES"] = '{"https://example.com": "%s"}' % media_base
+        env["POSTGATE_MEDIA_FETCH_OVERRIDES"] = '{"https://example.com": "%s"}' % media_base
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
     services.reset()
     services.install(dataclasses.replace(services.get_services(), now=lambda: now))
     try:
         yield
     finally:
-        if saved is None:
-            os.environ.pop("POSTGATE_MEDIA_FETCH_OVERRIDES", None)
-        else:
-            os.environ["POSTGATE_MEDIA_FETCH_OVERRIDES"] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         services.reset()
+
+
+@contextmanager
+def buffer_sandbox() -> Iterator:
+    """A Buffer sandbox of its own (keys and channels start empty)."""
+    from infra.local.sandboxes.buffer import BufferSandbox
+
+    sandbox = BufferSandbox()
+    sandbox.start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
 
 
 def number_of(kind: str, record_id: str) -> int:
