@@ -237,3 +237,46 @@ def test_cancel_and_reschedule(seed):
     cancelled = seed.api.post(f"{V1}/posts/1/cancel", headers=seed.headers)
     assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
     assert seed.api.post(f"{V1}/posts/1/cancel", headers=seed.headers).status_code == 409
+
+
+# -- the seed's examples in order, through Buffer ------------------------------------------------------
+
+def test_the_seed_examples_in_order_post_through_buffer_only_after_approval(api, env):
+    """Buffer configuration, the example account (Buffer channel buf_123), campaign 1, the example post:
+    it waits for approval, schedule says so; once approved Postgate hands it to Buffer, once."""
+    from tests.test_api_v1_accounts import CREATE_ACCOUNT
+    from tests.test_api_v1_buffer import CREATE_CONFIG, KEY
+    from tests.v1_support import buffer_sandbox
+
+    with example_com() as (base, _media), buffer_sandbox() as sandbox, \
+            seed_clock(base, POSTGATE_BUFFER_BASE_URL=sandbox.base_url):
+        sandbox.add_api_key(KEY)
+        sandbox.add_api_key("token_123")
+        sandbox.add_channel("token_123", service="twitter", name="@username", channel_id="buf_123")
+        headers = {**bearer(env), "Content-Type": "application/json"}
+        assert api.post(V1 + "/buffer/config", data=CREATE_CONFIG, headers=headers).status_code == 201
+        account = api.post(V1 + "/social-accounts", data=CREATE_ACCOUNT, headers=headers)
+        assert account.status_code == 201 and account.get_json()["id"] == 1, account.get_json()
+        assert api.post("/campaigns", json={"id": "summer-2025", "name": "Summer Campaign 2025"},
+                        headers=bearer(env)).status_code == 201
+        assert number_of("campaign", "summer-2025") == 1
+        post = api.post(V1 + "/posts", data=CREATE_POST, headers=headers)
+        assert post.status_code == 201, post.get_json()
+        assert post.get_json()["postgate_status"] == "pending_approval" and post.get_json()["platform"] == "twitter"
+        waiting = api.post(V1 + "/posts/1/schedule", headers=headers)
+        assert waiting.status_code == 409 and "waiting for approval" in waiting.get_json()["detail"]
+
+        content = _repo().get_content(post.get_json()["content_id"])
+        [due] = approve(env, content)  # at today's clock the example's time has passed: due at once
+        planned = api.post(V1 + "/posts/1/schedule", headers=headers)
+        assert planned.status_code == 200, planned.get_json()
+        assert planned.get_json()["handed_to_buffer"] is False and planned.get_json()["buffer_channel_id"] == "buf_123"
+        assert sandbox.posts == {}  # nothing reaches Buffer before the publisher takes the approved post
+
+        publisher = function_client("functions/publish_buffer/main.py", "publish_buffer")
+        assert publisher.post("/", json=pubsub_envelope({"post_id": due.id})).status_code == 200
+        [sent] = sandbox.posts.values()
+        assert sent["text"] == "Post content #hashtag"
+        handed = api.post(V1 + "/posts/1/schedule", headers=headers)
+        assert handed.status_code == 200 and handed.get_json()["handed_to_buffer"] is True
+        assert handed.get_json()["buffer_post_id"] == sent["id"]

@@ -336,7 +336,7 @@ def schedule_via_buffer(path: PostPathId):
                             "approver has approved exactly its content", field="id")
     if post.status in ("rejected", "cancelled", "failed"):
         raise ApiError(409, f"post {answer['id']} is {post.status}; it will not be sent to Buffer", field="id")
-    buffer_post = post.platform_ids.get("buffer_post_id") or post.platform_ids.get("post_id")
+    buffer_post = post.platform_ids.get("post_id")  # what the Buffer publisher records (createPost's id)
     channel = account.get("platform_account_id")
     if post.status in ("publishing", "processing", "published"):
         detail = f"Buffer has the post (status {post.status})" + (f": {post.share_url}" if post.share_url else "")
