@@ -280,3 +280,29 @@ def test_the_seed_examples_in_order_post_through_buffer_only_after_approval(api,
         handed = api.post(V1 + "/posts/1/schedule", headers=headers)
         assert handed.status_code == 200 and handed.get_json()["handed_to_buffer"] is True
         assert handed.get_json()["buffer_post_id"] == sent["id"]
+
+
+def test_v1_models_have_names_of_their_own():
+    """flask-openapi3 names a component of /openapi.json by its model's class name: a /api/v1 model named
+    like one of our API's would replace that one in the document (a CalendarOut did)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from pydantic import BaseModel
+
+    import shared
+
+    def models(prefix: str) -> set[tuple[str, str]]:
+        """(class name, module) of every pydantic model defined under `prefix`."""
+        found = set()
+        for info in pkgutil.walk_packages(shared.__path__, "shared."):
+            if info.name.startswith(prefix) and not info.name.endswith("__main__"):
+                module = importlib.import_module(info.name)
+                found |= {(n, info.name) for n, v in vars(module).items()
+                          if inspect.isclass(v) and issubclass(v, BaseModel) and v.__module__ == info.name}
+        return found
+
+    v1 = {name for name, module in models("shared.api.v1")}
+    ours = {name for name, module in models("shared.") if not module.startswith("shared.api.v1")}
+    assert sorted(v1 & ours) == []
