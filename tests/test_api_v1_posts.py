@@ -132,6 +132,9 @@ def test_idempotency_key_answers_the_same_post_without_fetching_again(seed):
     again = seed.api.post(V1 + "/posts", data=CREATE_POST, headers=headers)
     assert again.status_code == 201 and again.get_json()["id"] == first["id"]
     assert seed.media.requests == ["/image.jpg"]
+    other = seed.api.post(V1 + "/posts", data=CREATE_POST.replace("Post content", "Other"), headers=headers)
+    # Our API answers this 422; the seed knows 400 for every refusal of what was sent.
+    assert other.status_code == 400 and other.get_json()["field"] == "Idempotency-Key"
 
 
 # -- 9, 10. read and list ---------------------------------------------------------------------------
