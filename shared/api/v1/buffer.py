@@ -16,8 +16,8 @@ from shared.accounts.service import AccountError
 from shared.api.errors import ApiError
 from shared.api.v1.conventions import (
     AccessToken,
+    Deleted,
     Ref,
-    SeedDeleted,
     SeedPage,
     editor,
     now,
@@ -150,7 +150,7 @@ def update_config(path: BufferConfigPath, body: BufferConfigPatch):
     return config_out(config_id, record)
 
 
-@blueprint.delete("/buffer/config/<id>", responses={200: SeedDeleted})
+@blueprint.delete("/buffer/config/<id>", responses={200: Deleted})
 def delete_config(path: BufferConfigPath):
     """Refused (409, naming them) while accounts use it. The key's secret is left for the operator."""
     user = editor()
@@ -159,7 +159,7 @@ def delete_config(path: BufferConfigPath):
         buffer_configs.delete_config(repo(), config_id, by=user)
     except AccountError as exc:
         raise answer_error(exc) from None
-    return SeedDeleted(id=number("buffer_config", config_id), postgate_id=config_id).model_dump(mode="json")
+    return Deleted(id=number("buffer_config", config_id), postgate_id=config_id).model_dump(mode="json")
 
 
 @blueprint.get("/buffer/profiles", responses={200: BufferProfileList})

@@ -85,7 +85,7 @@ class SeedPage(BaseModel):
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="items to return (1 to 100)")
 
 
-class SeedDeleted(BaseModel):
+class Deleted(BaseModel):
     """What a delete answers (the seed's 200): the deleted record's ids."""
 
     id: int

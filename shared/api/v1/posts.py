@@ -20,7 +20,7 @@ from shared.api.routes.posts import IdempotencyHeader
 from shared.api.schemas import Day
 from shared.api.v1.conventions import (
     BUFFER,
-    SeedDeleted,
+    Deleted,
     SeedPage,
     accounts_on,
     editor,
@@ -275,7 +275,7 @@ def update_post(path: SeedPostPath, body: SeedPostPatch):
     return seed_post(edited)
 
 
-@blueprint.delete("/posts/<id>", responses={200: SeedDeleted})
+@blueprint.delete("/posts/<id>", responses={200: Deleted})
 def delete_seed_post(path: SeedPostPath):
     """Only a post that never reached a platform (409 otherwise). Answers the deleted post's id."""
     user = editor()
@@ -284,7 +284,7 @@ def delete_seed_post(path: SeedPostPath):
     with one_change_at_a_time(content_id_of(post.id)):
         if not delete_post(repo(), post.id, by=user):
             raise ApiError(404, f"no post {path.id}")
-    return SeedDeleted(id=number, postgate_id=post.id).model_dump(mode="json")
+    return Deleted(id=number, postgate_id=post.id).model_dump(mode="json")
 
 
 @blueprint.post("/posts/<id>/cancel", responses={200: SeedPostOut})
