@@ -55,7 +55,7 @@ def test_the_example_account_posts_through_buffer_and_its_token_is_never_answere
     assert account["id"] == 1 and account["platform"] == "twitter" and account["account_name"] == "@username"
     assert account["buffer_profile_id"] == "buf_123" and account["postgate_platform"] == "buffer"
     assert account["status"] == "connected" and account["is_active"] is True and account["buffer_config_id"] == 1
-    assert account["created_at"].startswith("2025-12-23T10:0")
+    assert account["created_at"] == "2025-12-23T10:00:00"
     record = _repo().get_account(account["postgate_id"])
     assert record["platform"] == "buffer" and record["platform_account_id"] == "buf_123"
     assert record["buffer_service"] == "twitter" and record["buffer_organization_id"]

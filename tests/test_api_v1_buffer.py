@@ -41,7 +41,7 @@ def test_create_get_update_delete_a_configuration_never_answering_the_key(buffer
     config = created.get_json()
     assert config["id"] == 1 and config["has_access_token"] is True and config["social_account_ids"] == []
     assert config["organizations"] == [{"id": buffer.sandbox.org, "name": "Brand Co"}]
-    assert config["created_at"].startswith("2025-12-23T10:0")
+    assert config["created_at"] == "2025-12-23T10:00:00"
     secret = f"buffer-config-{config['postgate_id']}"
     assert json.loads(_secrets().access(secret)) == {"access_token": KEY}
     got = buffer.api.get(V1 + "/buffer/config/1", headers=buffer.headers)

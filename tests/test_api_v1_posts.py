@@ -42,7 +42,7 @@ def _repo():
 def seed(api, env):
     """Social account 1 (an X account) and campaign 1 exist; the clock is the seed's example moment and
     https://example.com is served locally."""
-    with example_com() as (base, media), seed_clock(base):
+    with example_com() as (base, media), seed_clock(base, running=True):
         register_account("x-brand", "x", {"access_token": "x-token-123456"}, platform_account_id="42",
                          handle="brand")
         made = api.post("/campaigns", json={"id": "summer-2025", "name": "Summer Campaign 2025"}, headers=bearer(env))
