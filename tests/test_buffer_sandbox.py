@@ -150,6 +150,9 @@ def test_unknown_field_and_argument_are_graphql_validation_errors(sb):
                                                      "schedulingType": "automatic", "mediaUrls": ["x"]}})
     assert unknown_input_field.status_code == 400
     assert unknown_input_field.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    zoneless = gql(sb, CREATE, {"input": {"channelId": sb.channel, "text": "x", "mode": "customScheduled",
+                                          "schedulingType": "automatic", "dueAt": "2027-03-10T15:00:00"}})
+    assert zoneless.status_code == 400 and "time zone" in zoneless.json()["errors"][0]["message"]
     assert sb.posts == {}
 
 

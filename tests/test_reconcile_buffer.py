@@ -130,3 +130,51 @@ def test_a_post_is_ours_when_its_text_matches_with_links_as_links(held, ours):
                       due_at=None, sent_at=None, external_link=None, error=None, asset_urls=(), asset_types=())
     assert is_sent_post(post, "c", "Cold all day https://example.com/cold", []) is ours
     assert not is_sent_post(post, "other-channel", held, [])
+
+
+# ---- the pipeline's settling, with Buffer behind it ----
+
+def test_an_attempt_that_died_after_the_create_is_found_by_the_poll_and_never_created_again(buffer):
+    from shared import entrypoints, services
+    from shared.runtime.clock import utcnow
+    from shared.stores.posts import claim_for_publishing
+    from tests.conftest import approve
+
+    content = generate()
+    [due] = approve(buffer.env, content)
+    repo = services.repository()
+    assert claim_for_publishing(repo, due.id, lease_seconds=60).claimed
+    made = post_directly(buffer, content.text())  # the attempt's createPost reached Buffer, then the instance died
+    repo.update_fields(due.id, lease_until=utcnow() - timedelta(seconds=1), create_sent_at=utcnow() - timedelta(seconds=5))
+    assert entrypoints.dispatch().recovered == 1
+    assert stored_post(content.id).unconfirmed
+    poll()
+    done = stored_post(content.id)
+    assert done.status == "published" and done.platform_ids == {"post_id": made} and len(buffer.posts) == 1
+    assert buffer.count("createPost") == 1  # the one the dead attempt sent
+
+
+def test_a_status_read_buffer_fails_is_read_again_later(buffer):
+    content = generate()
+    post = publish(buffer, content)
+    buffer.inject("post", "server_error")
+    poll()
+    waiting = stored_post(content.id)
+    assert waiting.status == "processing" and waiting.check_count == 1
+    due_now(post.id)
+    poll()
+    assert stored_post(content.id).status == "published" and buffer.count("createPost") == 1
+
+
+def test_a_key_refused_during_the_status_check_ends_the_post_asking_to_reconnect(buffer):
+    from shared import services
+
+    content = generate()
+    post = publish(buffer, content)
+    account = services.repository().get_account(ACCOUNT)
+    services.secrets().add_version(account["secret_name"], '{"access_token": "a-revoked-key"}')
+    due_now(post.id)
+    poll()
+    failed = stored_post(content.id)
+    assert failed.status == "failed" and failed.fail_class == "auth" and "refused the API key" in failed.fail_reason
+    assert services.repository().get_account(ACCOUNT)["status"] == "needs_reconnect"

@@ -46,6 +46,7 @@ from shared.cli.posts import (
     cmd_posts_show,
     cmd_posts_watch,
 )
+from shared.model.platform import PLATFORMS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     paging(sub)
     sub = command(accounts, "add", cmd_accounts_add, "register an account (then `connect` it)")
     sub.add_argument("account_id", metavar="ID")
-    sub.add_argument("--platform", required=True, help="tiktok, instagram, x, youtube or linkedin")
+    sub.add_argument("--platform", required=True, help=", ".join(PLATFORMS))
     sub.add_argument("--handle", required=True)
     sub.add_argument("--platform-account-id")
     sub.add_argument("--limits-json", type=json_object_arg, metavar="JSON", help="per-account caps, a JSON object")

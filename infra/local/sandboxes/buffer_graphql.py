@@ -86,9 +86,11 @@ def schema() -> GraphQLSchema:
     """Buffer's schema as restated in buffer_schema.graphql (built once per process)."""
     built = build_schema(SDL_PATH.read_text(encoding="utf-8"))
     date_time = built.type_map["DateTime"]
-    date_time.parse_value = _iso_datetime  # type: ignore[attr-defined]
-    date_time.parse_literal = _iso_literal  # type: ignore[attr-defined]
-    date_time.serialize = _iso_datetime  # type: ignore[attr-defined]  # answers carry ISO 8601 too
+    # graphql-core 3.3 coerces through coerce_*; the parse_* / serialize names are its older spelling
+    for name, check in (("coerce_input_value", _iso_datetime), ("parse_value", _iso_datetime),
+                        ("coerce_input_literal", _iso_literal), ("parse_literal", _iso_literal),
+                        ("coerce_output_value", _iso_datetime), ("serialize", _iso_datetime)):
+        setattr(date_time, name, check)  # answers carry ISO 8601 too
     return built
 
 
