@@ -30,6 +30,14 @@ def display_name(platform: str) -> str:
     return DISPLAY_NAMES.get(platform, platform)
 
 
+def platform_named(name: str) -> str | None:
+    """The platform a written name means, ours or Buffer's (the seed's /api/v1 clients write "twitter" for X,
+    as Buffer does): "twitter" -> "x", "x" -> "x"; None for a network Postgate does not post to itself."""
+    name = name.strip().lower()
+    name = BUFFER_NETWORK_PLATFORMS.get(name, name)
+    return name if name in PLATFORMS else None
+
+
 def network_name(buffer_service: str) -> str:
     """The network behind a Buffer channel as people write it ("twitter" -> "X")."""
     platform = BUFFER_NETWORK_PLATFORMS.get(buffer_service)
