@@ -202,7 +202,7 @@ def mirror(repo: Repository, target: Target, snapshot_id: str) -> bool:
                 return True
             if current.mirrored_revision >= current.revision:
                 return True
-            _merge(target, current)
+            copy_row(target, current)
             stored.mark_mirrored(repo, snapshot_id, current.revision)
         return False
     finally:
@@ -231,7 +231,8 @@ def bigquery_row(snapshot: ManualSnapshot) -> dict[str, Any]:
             "revision": snapshot.revision, "recorded_by": snapshot.updated_by, _DELETED: snapshot.deleted}
 
 
-def _merge(target: Target, snapshot: ManualSnapshot) -> None:
+def copy_row(target: Target, snapshot: ManualSnapshot) -> None:
+    """One MERGE: BigQuery's row becomes this revision unless it holds this one or a later one."""
     schema = get_topology().bigquery.tables[TABLE].schema_
     merge = replace_if_newer(table_id(target.project), ["snapshot_id"], "revision", schema, [bigquery_row(snapshot)],
                              deleted=_DELETED, partition=PartitionBound("fetched_at", snapshot.earliest_measured_at))

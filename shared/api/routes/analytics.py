@@ -23,7 +23,7 @@ from urllib.parse import quote, urlencode
 import flask
 import jwt
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.analytics.campaign import MAX_RANGE_DAYS, CampaignNumbers, campaign_numbers, range_refusal
 from shared.analytics.fanout import pubsub_senders
@@ -133,6 +133,11 @@ class SyncIn(BaseModel):
 
     post_id: str | None = Field(default=None, pattern=ID_PATTERN, max_length=300,
                                 description="pull this published post's numbers; left out: every post's")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_body_is_every_post(cls, data):
+        return {} if data is None else data  # `POST /analytics/sync` with no body at all: every post
 
 
 class SyncOut(BaseModel):
