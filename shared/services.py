@@ -3,7 +3,7 @@ configuration, the Firestore repository, the secret store, the media store, BigQ
 
 `get_services()` builds it at first use from the configuration; the API's route handlers and the
 functions' handlers (shared/handlers) read its attributes. A test or tool that wires its own
-collaborators builds a `Services` itself. `repository()`, `secrets()`, `media_store()` and
+collaborators builds a `Services` itself and `install`s it. `repository()`, `secrets()`, `media_store()` and
 `bigquery()` are shortcuts to the process-wide object for scripts and tests.
 """
 
@@ -58,6 +58,14 @@ def get_services() -> Services:
             if _current is None:
                 _current = Services.from_config(get_config())
     return _current
+
+
+def install(services: Services) -> None:
+    """Use `services` for this process from now on (a test or tool with its own collaborators or
+    clock, e.g. `dataclasses.replace(get_services(), now=...)`); `reset()` forgets it."""
+    global _current
+    with _lock:
+        _current = services
 
 
 def repository() -> Repository:

@@ -14,6 +14,7 @@ account deleted by mistake be re-created and keep publishing.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,8 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.errors import PostgateError
 from shared.model.account import Account, Limit, LimitRecord
 from shared.model.platform import PLATFORMS
-from shared.runtime.logging import log_event
+from shared.runtime.logging import log_event, register_secret
 from shared.stores.posts import Repository
+from shared.stores.protocols import SecretStore
+from shared.stores.secrets import SecretNotFound
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +76,17 @@ def _limits_doc(limits: list[LimitSpec]) -> list[LimitRecord]:
 
 
 def create_account(repo: Repository, *, account_id: str, platform: str, handle: str, platform_account_id: str | None,
-                   limits: list[LimitSpec] | None, now: datetime, by: str, dry_run: bool = False) -> Account:
+                   limits: list[LimitSpec] | None, now: datetime, by: str, dry_run: bool = False,
+                   route: Account | None = None) -> Account:
     """A new account, not connected yet (POST /accounts/{id}/connect gets its tokens). 409 if the id is taken.
-    `dry_run`: its posts stop before any platform call (shared/publishing/publisher.py; the smoke check's)."""
+    `dry_run`: its posts stop before any platform call (shared/publishing/publisher.py; the smoke check's).
+    `route`: the fields of a routed account (a Buffer channel: shared/accounts/buffer_configs.route_fields,
+    its secret the configuration's, its status as the channel is)."""
     if platform not in PLATFORMS:
         raise AccountError(400, f"platform must be one of {', '.join(PLATFORMS)}", field="platform")
     doc: Account = {"platform": platform, "handle": handle, "secret_name": secret_name_for(platform, account_id),
            "status": "not_connected", "created_at": now, "updated_at": now, "created_by": by}
+    doc.update(route or {})
     if platform_account_id:
         doc["platform_account_id"] = platform_account_id
     if limits:
@@ -90,6 +97,25 @@ def create_account(repo: Repository, *, account_id: str, platform: str, handle: 
         raise AccountError(409, f"account {account_id!r} already exists", field="id")
     log_event(log, logging.INFO, "account created", account_id=account_id, platform=platform, by=by, dry_run=dry_run)
     return doc
+
+
+def store_access_token(repo: Repository, secrets: SecretStore, account_id: str, access_token: str, *, now: datetime,
+                       by: str) -> Account:
+    """An access token a person pasted (no OAuth consent here): a new version of the account's token
+    secret, `{"access_token": ...}` as connect stores tokens, and the account connected by hand (a
+    token with no refresh token: when the platform refuses it the account needs reconnecting)."""
+    register_secret(access_token)
+    account = require_account(repo, account_id)
+    secret_name = str(account.get("secret_name") or secret_name_for(str(account.get("platform")), account_id))
+    try:
+        secrets.add_version(secret_name, json.dumps({"access_token": access_token}))
+    except SecretNotFound:
+        raise AccountError(409, f"the secret {secret_name!r} for this account's token does not exist: create it "
+                                "(Terraform `accounts`) and send the token again", field="access_token") from None
+    repo.update_account(account_id, {"status": "connected", "status_at": now, "connected_at": now, "connected_by": by,
+                                     "updated_at": now, "secret_name": secret_name}, remove=("status_reason",))
+    log_event(log, logging.INFO, "account token stored", account_id=account_id, by=by)
+    return require_account(repo, account_id)
 
 
 def require_account(repo: Repository, account_id: str) -> Account:

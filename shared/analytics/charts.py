@@ -27,8 +27,8 @@ _env = Environment(autoescape=select_autoescape(default=True, default_for_string
 
 # Okabe-Ito colours (distinct for the common colour-vision deficiencies), each with a dash pattern.
 _SERIES_STYLE = {"tiktok": ("#0072B2", ""), "instagram": ("#D55E00", "6 3"), "x": ("#009E73", "2 3"),
-                 "youtube": ("#CC79A7", "8 3 2 3"), "linkedin": ("#E69F00", "12 4")}
-_FALLBACK_STYLES = [("#56B4E9", "4 2"), ("#000000", "1 2")]
+                 "youtube": ("#CC79A7", "8 3 2 3"), "linkedin": ("#E69F00", "12 4"), "buffer": ("#56B4E9", "4 2")}
+_FALLBACK_STYLES = [("#000000", "1 2"), ("#000000", "6 2 1 2")]
 
 # Chart geometry in viewBox units; the SVG scales to the page width.
 _W, _H = 640, 280

@@ -35,6 +35,7 @@ from shared.api.routes import (
     youtube_metadata,
 )
 from shared.api.throttle import FailureThrottle, client_address
+from shared.api.v1 import V1_MODULES
 from shared.errors import IllegalTransition, ValidationError
 from shared.runtime.logging import log_event
 from shared.runtime.web import api_headers, unread_body_answer
@@ -43,7 +44,8 @@ from shared.stores.api_records import api_user_record, count_request
 from shared.stores.posts import is_contention
 
 log = logging.getLogger("postgate.api")
-ROUTE_MODULES = (accounts, posts, campaigns, approvals, events, youtube_metadata, analytics, manual_analytics)
+ROUTE_MODULES = (accounts, posts, campaigns, approvals, events, youtube_metadata, analytics, manual_analytics,
+                 *V1_MODULES)
 # Reached without a bearer token: the API's description, and the OAuth callback (the platform
 # redirects a browser there; the `state` it carries is what authenticates it).
 PUBLIC_PATHS = {"/openapi.json", "/health", "/accounts/oauth/callback"}

@@ -23,8 +23,8 @@ from shared.api.routes.posts import TIME_ZONES, GenerateIn
 from shared.content.own_copy import OwnCopy
 from shared.errors import ValidationError
 from shared.model.account import Account
-from shared.model.content import TARGET_OPTIONS, TargetSpec
-from shared.model.platform import display_name
+from shared.model.content import TargetSpec, target_options
+from shared.model.platform import account_platform_name
 from shared.model.schedule import check_planned_time, planned_time_in_zone
 from shared.runtime.clock import utcnow
 
@@ -61,9 +61,10 @@ class Choice:
     max_length: int | None = None
 
 
-def choices_for(platform: str) -> list[Choice]:
-    """The choices the composer offers a target on `platform`, each read off the TargetSpec field."""
-    return [_choice(name) for name in TARGET_OPTIONS.get(platform, ())]
+def choices_for(platform: str, buffer_service: str | None = None) -> list[Choice]:
+    """The choices the composer offers a target on `platform` (a Buffer channel: those of the network
+    behind it), each read off the TargetSpec field."""
+    return [_choice(name) for name in target_options(platform, buffer_service)]
 
 
 def _choice(name: str) -> Choice:
@@ -107,13 +108,14 @@ class AccountChoice:
 
     @property
     def platform_name(self) -> str:
-        return display_name(self.platform)
+        return account_platform_name(self.platform, self.record.get("buffer_service"))
 
 
 def account_choices(rows: list[tuple[str, Account]], status_of) -> list[AccountChoice]:
     return [AccountChoice(account_id, str(record.get("platform", "")),
                           "@" + str(record.get("handle") or account_id).lstrip("@"), status_of(record),
-                          choices_for(str(record.get("platform", ""))), record) for account_id, record in rows]
+                          choices_for(str(record.get("platform", "")), record.get("buffer_service")), record)
+            for account_id, record in rows]
 
 
 @dataclass

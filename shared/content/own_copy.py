@@ -8,6 +8,7 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -150,9 +151,11 @@ class CopyCheck:
 
 
 def check_copy(copy: OwnCopy, *, content_id: str, requested_by: str, repo: Repository, media_store: MediaStore,
-               media_bucket: str, accounts: dict[str, Account | None] | None = None) -> CopyCheck:
+               media_bucket: str, accounts: dict[str, Account | None] | None = None,
+               now: datetime | None = None) -> CopyCheck:
     """Every check prepare_copy makes (accounts, media bucket and objects, publish_at, each target's
-    platform rules), reported instead of raised: what the console's composer shows while typing."""
+    platform rules), reported instead of raised: what the console's composer shows while typing.
+    `now`: the caller's clock (the services' `now`), else the wall clock."""
     if accounts is None:
         accounts = {t.account_id: account_or_none(repo, t.account_id) for t in copy.targets}
     problems: list[dict] = []
@@ -164,7 +167,7 @@ def check_copy(copy: OwnCopy, *, content_id: str, requested_by: str, repo: Repos
             media.append(describe_media(uri, kind, field, media_store, media_bucket))
         except ValidationError as exc:
             problems.append(_problem(field, exc, "media"))
-    now = utcnow()
+    now = now or utcnow()
     if copy.publish_at is not None:
         try:
             check_planned_time(copy.publish_at, now=now, field="publish_at")
@@ -182,22 +185,23 @@ def check_copy(copy: OwnCopy, *, content_id: str, requested_by: str, repo: Repos
 
 
 def prepare_copy(copy: OwnCopy, *, content_id: str, requested_by: str, repo: Repository, media_store: MediaStore,
-                 media_bucket: str, accounts: dict[str, Account | None] | None = None) -> tuple[ContentItem, list[Post]]:
+                 media_bucket: str, accounts: dict[str, Account | None] | None = None,
+                 now: datetime | None = None) -> tuple[ContentItem, list[Post]]:
     """The item and its posts for a copy, checked (accounts, media bucket and objects, each target's
     platform rules) but not stored. Raises CopyRefused listing every problem."""
     checked = check_copy(copy, content_id=content_id, requested_by=requested_by, repo=repo, media_store=media_store,
-                         media_bucket=media_bucket, accounts=accounts)
+                         media_bucket=media_bucket, accounts=accounts, now=now)
     if checked.all_problems:
         raise CopyRefused(checked.all_problems)
     return checked.content, posts_for(checked.content, {k: v for k, v in checked.accounts.items() if v is not None})
 
 
 def create_from_copy(copy: OwnCopy, *, requested_by: str, repo: Repository, media_store: MediaStore, media_bucket: str,
-                     idempotency_key: str | None = None) -> tuple[ContentItem, bool]:
+                     idempotency_key: str | None = None, now: datetime | None = None) -> tuple[ContentItem, bool]:
     """The team's own copy -> content pending approval, like create_draft but with no generator.
     Returns (item, created); created=False when the Idempotency-Key named an existing item."""
     [(content, created)] = create_copies([copy], requested_by=requested_by, repo=repo, media_store=media_store,
-                                         media_bucket=media_bucket, idempotency_key=idempotency_key)
+                                         media_bucket=media_bucket, idempotency_key=idempotency_key, now=now)
     return content, created
 
 
@@ -206,7 +210,7 @@ MAX_BATCH_WRITES = 500
 
 
 def create_copies(copies: list[OwnCopy], *, requested_by: str, repo: Repository, media_store: MediaStore, media_bucket: str,
-                  idempotency_key: str | None = None) -> list[tuple[ContentItem, bool]]:
+                  idempotency_key: str | None = None, now: datetime | None = None) -> list[tuple[ContentItem, bool]]:
     """All or nothing: every copy is checked first (CopyRefused lists every problem, fields prefixed
     `items[i].` when there is more than one copy), then all are written in one batch.
 
@@ -226,7 +230,7 @@ def create_copies(copies: list[OwnCopy], *, requested_by: str, repo: Repository,
             continue
         try:
             prepared[i] = prepare_copy(copy, content_id=ids[i], requested_by=requested_by, repo=repo,
-                                       media_store=media_store, media_bucket=media_bucket, accounts=accounts)
+                                       media_store=media_store, media_bucket=media_bucket, accounts=accounts, now=now)
         except CopyRefused as refused:
             prefix = f"items[{i}]." if many else ""
             problems += [{**p, "field": prefix + p["field"]} for p in refused.problems]

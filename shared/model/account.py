@@ -36,10 +36,21 @@ class LimitRecord(TypedDict):
     window_seconds: int
 
 
+BufferPlan = Literal["free", "essentials", "team"]
+# A Buffer configuration's API key lives in the secret `buffer-config-<config id>` as {"access_token": key};
+# every account of a channel it reaches names that secret (its `secret_name`).
+BUFFER_CONFIG_SECRET_PREFIX = "buffer-config-"
+
+
+def buffer_config_secret_name(config_id: str) -> str:
+    return f"{BUFFER_CONFIG_SECRET_PREFIX}{config_id}"
+
+
 class Account(TypedDict, total=False):
-    platform: str  # tiktok | instagram | x | youtube | linkedin
+    platform: str  # a shared.model.platform.Platform
     handle: str  # the name people know it by
-    platform_account_id: str  # what adapters publish as: TikTok open_id, IG user id, X user id, channel id, author URN
+    # what adapters publish as: TikTok open_id, IG user id, X user id, channel id, author URN, Buffer channel id
+    platform_account_id: str
     platform_name: str  # the platform's display name for it, from connect
     secret_name: str  # the secret holding its tokens (`<platform>-account-<id>`)
     status: str  # an AccountStatus; records from before statuses have none (connected by hand)
@@ -56,6 +67,12 @@ class Account(TypedDict, total=False):
     quota_project: str  # YouTube: the Google Cloud project whose API quota it spends
     tiktok_creator: dict[str, Any]  # creator_info at the latest publish (platforms/tiktok/account_state.py)
     tiktok_unaudited_app: dict[str, Any]  # {at, message}: TikTok refused the app as unaudited
+    # Buffer (platform "buffer"): platform_account_id is the Buffer channel id (the seed API's buffer_profile_id)
+    # and secret_name the Buffer configuration's secret (`buffer-config-<config id>`, {"access_token": key}).
+    buffer_service: str  # the network behind the channel, as Buffer names it: twitter, instagram, linkedin, ...
+    buffer_organization_id: str  # the Buffer organization the channel belongs to
+    buffer_config_id: str  # the Buffer configuration whose API key posts to it
+    buffer_plan: str  # a BufferPlan: the organization's plan, which sets the request limits (caps)
 
 
 def account_of(record: dict[str, Any] | None) -> Account | None:

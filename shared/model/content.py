@@ -71,7 +71,29 @@ TARGET_OPTIONS: dict[str, tuple[str, ...]] = {
     "x": ("text_only",),
     "youtube": ("title", "youtube_privacy", "tags", "youtube_category_id", "made_for_kids"),
     "linkedin": ("linkedin_visibility", "title", "alt_text"),
+    # A Buffer channel: the choices Buffer carries to the network behind it (BUFFER_TARGET_OPTIONS), all of them.
+    "buffer": ("text_only", "instagram_media_type", "share_to_feed", "tiktok_post_type", "title", "youtube_privacy",
+               "youtube_category_id", "made_for_kids", "alt_text"),
 }
+# The choices Buffer's createPost can carry to each network (developers.buffer.com/types/CreatePostInput.md:
+# the assets, their alt text and video title, and the network's metadata); any other choice set on a
+# Buffer target would be approved and never published, so validation refuses it. Networks not named here
+# get BUFFER_OTHER_NETWORK_OPTIONS.
+BUFFER_TARGET_OPTIONS: dict[str, tuple[str, ...]] = {
+    "twitter": ("text_only",),
+    "instagram": ("instagram_media_type", "share_to_feed", "alt_text"),
+    "linkedin": ("title", "alt_text"),
+    "tiktok": ("tiktok_post_type", "title"),
+    "youtube": ("title", "youtube_privacy", "youtube_category_id", "made_for_kids"),
+}
+BUFFER_OTHER_NETWORK_OPTIONS: tuple[str, ...] = ("alt_text",)
+
+
+def target_options(platform: str, buffer_service: str | None = None) -> tuple[str, ...]:
+    """The choices a target on `platform` offers; for a Buffer channel, those of the network behind it."""
+    if platform == "buffer" and buffer_service is not None:
+        return BUFFER_TARGET_OPTIONS.get(buffer_service, BUFFER_OTHER_NETWORK_OPTIONS)
+    return TARGET_OPTIONS.get(platform, ())
 
 
 def _gs_uri(value: str) -> str:

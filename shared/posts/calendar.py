@@ -11,15 +11,28 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from shared.errors import ValidationError
 from shared.model.account import Account
 from shared.model.content import ContentItem
 from shared.model.post import Post
 from shared.posts.service import COUNTED_FOR_CAP, daily_cap, posts_between, when
-from shared.stores.posts import Repository
+from shared.stores.posts import PostEquals, Repository
+
+MAX_CALENDAR_DAYS = 92
+
+
+def check_calendar_range(first: date, last: date, *, last_field: str) -> None:
+    """The one rule for a calendar's days: `last` on or after `first`, at most MAX_CALENDAR_DAYS in all.
+    ValidationError naming `last_field` (the request's name for the last day)."""
+    if last < first:
+        raise ValidationError(f"`{last_field}` is before the first day", field=last_field)
+    if (last - first).days + 1 > MAX_CALENDAR_DAYS:
+        raise ValidationError(f"the calendar shows at most {MAX_CALENDAR_DAYS} days at once", field=last_field,
+                              limit=f"{MAX_CALENDAR_DAYS} days")
 
 
 def calendar(repo: Repository, first: date, last: date, zone,
-             equals: dict[str, str]) -> tuple[list[tuple[date, list[Post]]], dict[str, ContentItem]]:
+             equals: PostEquals) -> tuple[list[tuple[date, list[Post]]], dict[str, ContentItem]]:
     """Every local day from `first` to `last` (inclusive) in `zone`, with its posts in time order."""
     start = datetime.combine(first, time(), zone).astimezone(UTC)
     end = datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC)

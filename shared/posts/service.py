@@ -27,11 +27,11 @@ from shared.model.disclosure import carry_ai_flags
 from shared.model.post import Post, Transition
 from shared.model.schedule import PAST_GRACE, PLAN_HORIZON, check_planned_time  # noqa: F401 - PAST_GRACE re-exported
 from shared.model.state_machine import transition
-from shared.platforms.registry import adapter_for
+from shared.platforms.registry import default_limits
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context, log_event
 from shared.stores.posting_caps import limits_for
-from shared.stores.posts import Repository
+from shared.stores.posts import PostEquals, Repository
 from shared.stores.protocols import MediaStore
 
 log = logging.getLogger(__name__)
@@ -81,10 +81,16 @@ class PostFilter:
     start: datetime | None = None  # when(post) >= start
     end: datetime | None = None  # when(post) < end
     q: str | None = None  # case-insensitive substring of the text as posted (caption and hashtags)
+    statuses: tuple[str, ...] = ()  # any of these (with `status` unset)
+    account_ids: tuple[str, ...] | None = None  # any of these (matched in memory, like q)
 
-    def equals(self) -> dict[str, str]:
-        return {k: v for k, v in (("status", self.status), ("platform", self.platform),
-                                  ("account_id", self.account_id), ("campaign", self.campaign)) if v}
+    def equals(self) -> dict[str, str | list[str]]:
+        found: dict[str, str | list[str]] = {k: v for k, v in (
+            ("status", self.status), ("platform", self.platform), ("account_id", self.account_id),
+            ("campaign", self.campaign)) if v}
+        if self.statuses and not self.status:
+            found["status"] = list(self.statuses)
+        return found
 
 
 @dataclass
@@ -97,7 +103,7 @@ class PostList:
 def list_posts(repo: Repository, flt: PostFilter, *, skip: int, limit: int) -> PostList:
     """Newest first (created_at). Equality filters alone page in Firestore (any size); a date range
     or a text search is assembled from at most LIST_SCAN_LIMIT posts per query."""
-    if flt.start is None and flt.end is None and not flt.q:
+    if flt.start is None and flt.end is None and not flt.q and flt.account_ids is None:
         posts = repo.page_posts(flt.equals(), skip, limit)
         total = repo.count_posts(flt.equals())
         return PostList(posts, total, repo.contents_by_id({p.content_id for p in posts}))
@@ -106,9 +112,13 @@ def list_posts(repo: Repository, flt: PostFilter, *, skip: int, limit: int) -> P
     else:
         posts = repo.page_posts(flt.equals(), 0, LIST_SCAN_LIMIT + 1)
         if len(posts) > LIST_SCAN_LIMIT:
-            raise ValidationError(f"text search looks through at most {LIST_SCAN_LIMIT} posts and more match the "
+            searched = "text search" if flt.q else "a list of accounts"
+            raise ValidationError(f"{searched} looks through at most {LIST_SCAN_LIMIT} posts and more match the "
                                   "other filters; narrow them (status, platform, account_id, campaign, from/to)",
-                                  field="q", limit=f"{LIST_SCAN_LIMIT} posts searched")
+                                  field="q" if flt.q else "platform", limit=f"{LIST_SCAN_LIMIT} posts searched")
+    if flt.account_ids is not None:
+        wanted = set(flt.account_ids)
+        posts = [p for p in posts if p.account_id in wanted]
     contents = repo.contents_by_id({p.content_id for p in posts})
     if flt.q:
         needle = flt.q.casefold()
@@ -118,7 +128,7 @@ def list_posts(repo: Repository, flt: PostFilter, *, skip: int, limit: int) -> P
     return PostList(page, len(posts), {p.content_id: contents[p.content_id] for p in page if p.content_id in contents})
 
 
-def posts_between(repo: Repository, equals: dict[str, str], start: datetime, end: datetime) -> list[Post]:
+def posts_between(repo: Repository, equals: PostEquals, start: datetime, end: datetime) -> list[Post]:
     """Posts whose when() is in [start, end): planned ones by scheduled_at, the rest by created_at."""
     planned = repo.posts_between(equals, "scheduled_at", start, end, LIST_SCAN_LIMIT + 1)
     unplanned = repo.posts_between(equals, "created_at", start, end, LIST_SCAN_LIMIT + 1, unset="scheduled_at")
@@ -159,7 +169,7 @@ def daily_cap(account: Account | None) -> int | None:
     if not account:
         return None
     try:
-        defaults = adapter_for(account.get("platform", "")).DEFAULT_LIMITS
+        defaults = default_limits(account)
     except (KeyError, ValueError):
         defaults = []
     caps = [limit.max_count for limit in limits_for(account, defaults) if limit.window_seconds == DAY_SECONDS]
@@ -241,12 +251,12 @@ class PostEdit:
 
 
 def edit_post(repo: Repository, post_id: str, edit: PostEdit, *, by: str, media_store: MediaStore, media_bucket: str,
-              ask_approval: Callable[[ContentItem], None]) -> Post | None:
+              ask_approval: Callable[[ContentItem], None], now: datetime | None = None) -> Post | None:
     """Text and media belong to the content item, so an edit changes every post of it: a new
     version, the approval voided, its unclaimed posts back to pending_approval, and the approver
     asked again (`ask_approval`). A time change alone is this post's reschedule: approval kept."""
     if edit.scheduled_at is not None:  # judged before anything changes
-        check_planned_time(edit.scheduled_at, now=utcnow(), field="scheduled_at")
+        check_planned_time(edit.scheduled_at, now=now or utcnow(), field="scheduled_at")
     post = repo.get_post(post_id)
     if post is None:
         return None
@@ -272,7 +282,7 @@ def edit_post(repo: Repository, post_id: str, edit: PostEdit, *, by: str, media_
             log_event(log, logging.INFO, "content edited; approval asked again", by=by, version=reopened.version)
         ask_approval(reopened)
     if edit.scheduled_at is not None:
-        reschedule_post(repo, post_id, edit.scheduled_at, by=by)
+        reschedule_post(repo, post_id, edit.scheduled_at, by=by, now=now)
     return repo.get_post(post_id)
 
 

@@ -34,7 +34,7 @@ from shared.platforms.credentials import (
     AccountTokens,
     mark_needs_reconnect,
 )
-from shared.platforms.registry import adapter_for
+from shared.platforms.registry import adapter_for, default_limits
 from shared.publishing.dispatch import LOST_MESSAGE_RESEND_SECONDS
 from shared.publishing.retry import make_retry
 from shared.runtime.clock import utcnow
@@ -106,7 +106,7 @@ def publish_post(post_id: str, *, repo: Repository, config: Config, secrets: Sec
         if account is None:
             return _fail(repo, post, attempt, f"account {post.account_id} not found", "ConfigError")
         # Invariant 4: a post over the account's cap waits in `queued`; dispatch resends it when a slot frees.
-        reservation = limits.reserve(repo, post.account_id, limits.limits_for(account, adapter.DEFAULT_LIMITS), post.id)
+        reservation = limits.reserve(repo, post.account_id, limits.limits_for(account, default_limits(account)), post.id)
         if not reservation.granted:
             assert reservation.retry_at is not None  # a refused reservation says when a slot frees
             delay = max((reservation.retry_at - utcnow()).total_seconds(), 1.0)

@@ -87,6 +87,11 @@ class Config(BaseSettings):
     # Uploaded images/videos are polled until AVAILABLE before the post is created, at most this long.
     linkedin_media_poll_seconds: float = Field(default=3.0, ge=0)
     linkedin_media_wait_seconds: float = Field(default=120.0, ge=0)
+    # Buffer's GraphQL API (docs/platforms.md#buffer). Buffer fetches a post's media from its URL when
+    # it sends the post (developers.buffer.com/guides/hosting-media.html), so those V4 signed URLs live
+    # the longest a V4 URL may (7 days): far past the status poll's give-up, and Buffer sends at once.
+    buffer_base_url: str = Field(default="https://api.buffer.com", pattern=r"^https?://")
+    buffer_media_url_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=3600, le=7 * 24 * 3600)
     # Instagram fetches media from a V4 signed Cloud Storage URL.
     signed_url_ttl_seconds: int = Field(default=3600, gt=0, le=7 * 24 * 3600)
     signed_url_endpoint: str | None = None  # locally: the storage emulator's URL
@@ -126,6 +131,13 @@ class Config(BaseSettings):
     # Open streams an instance and a user may hold; unset: half the instance's request threads (THREADS).
     api_streams_per_instance: int | None = Field(default=None, ge=1)
     api_streams_per_user: int = Field(default=5, ge=1)
+    # /api/v1 posts' media_urls are fetched once into the media bucket (shared/content/media_import.py):
+    # at most this many bytes each, within this many seconds.
+    media_fetch_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    media_fetch_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    # Local stacks and tests only: {"https://example.com": "http://127.0.0.1:8080"} fetches a URL under a
+    # prefix from the local base instead, without the public-address checks. Unset in deployments.
+    media_fetch_overrides: dict[str, str] | None = None
     # One secret holding every platform's OAuth app credentials: {"<platform>": {"client_id", "client_secret"}}.
     oauth_clients_secret: str = "oauth-clients"
     # Connecting an account (shared/accounts/oauth.py): how long an authorize link's `state` lasts,

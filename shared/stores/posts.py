@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 CONTENT = "content"
 POSTS = "posts"
 APPROVALS = "approvals"
+# Field -> value (==) or list of values (any of them), of the posts a list or calendar asks for.
+PostEquals = Mapping[str, str | list[str]]
 
 
 def dump(model) -> dict:
@@ -225,12 +227,14 @@ class Repository(AccountRecords):
     # -- lists and the calendar -----------------------------------------------------------
     # Equality filters (status, platform, account_id, campaign) run in Firestore; deployed, each
     # combination with an order or a range needs a composite index (Firestore names it on first use).
-    def _posts_where(self, equals: dict[str, str]):
+    def _posts_where(self, equals: PostEquals):
+        """A list value is "any of these" (Firestore `in`: at most 30 values, one such field per query)."""
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         query = self.db.collection(POSTS)
         for field, value in equals.items():
-            query = query.where(filter=FieldFilter(field, "==", value))
+            query = query.where(filter=FieldFilter(field, "in", value) if isinstance(value, list)
+                                else FieldFilter(field, "==", value))
         return query
 
     def posts_of_account(self, account_id: str) -> list[Post]:
@@ -240,22 +244,22 @@ class Repository(AccountRecords):
         query = self.db.collection(POSTS).where(filter=FieldFilter("account_id", "==", account_id))
         return [Post.model_validate(d.to_dict()) for d in query.stream()]
 
-    def count_posts(self, equals: dict[str, str]) -> int:
+    def count_posts(self, equals: PostEquals) -> int:
         [[result]] = self._posts_where(equals).count().get()
         return int(result.value)
 
-    def oldest_posts(self, equals: dict[str, str], limit: int) -> list[Post]:
+    def oldest_posts(self, equals: PostEquals, limit: int) -> list[Post]:
         """Oldest first (created_at), at most `limit`."""
         return [Post.model_validate(d.to_dict()) for d in self._posts_where(equals).order_by("created_at").limit(limit).get()]
 
-    def page_posts(self, equals: dict[str, str], skip: int, limit: int) -> list[Post]:
+    def page_posts(self, equals: PostEquals, skip: int, limit: int) -> list[Post]:
         """Newest first (created_at), one page."""
         from google.cloud import firestore
 
         query = self._posts_where(equals).order_by("created_at", direction=firestore.Query.DESCENDING)
         return [Post.model_validate(d.to_dict()) for d in query.offset(skip).limit(limit).get()]
 
-    def posts_between(self, equals: dict[str, str], field: str, start: datetime, end: datetime, limit: int, *,
+    def posts_between(self, equals: PostEquals, field: str, start: datetime, end: datetime, limit: int, *,
                       unset: str | None = None) -> list[Post]:
         """Posts with start <= `field` < end (and `unset` null, when named), at most `limit`."""
         from google.cloud.firestore_v1.base_query import FieldFilter

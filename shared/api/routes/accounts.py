@@ -22,7 +22,7 @@ from shared.api.errors import ApiError
 from shared.api.schemas import PageQuery, page_fields
 from shared.model.account import Account as AccountRecord
 from shared.model.platform import Platform
-from shared.platforms.registry import adapter_for
+from shared.platforms.registry import default_limits
 from shared.platforms.tiktok.account_state import unaudited
 from shared.services import get_services
 from shared.stores.posting_caps import limits_for
@@ -95,7 +95,7 @@ class Account(BaseModel):
 
     @classmethod
     def of(cls, account_id: str, record: AccountRecord) -> Account:
-        limits = limits_for(record, adapter_for(record["platform"]).DEFAULT_LIMITS)
+        limits = limits_for(record, default_limits(record))
         flag = unaudited(record)
         return cls(id=account_id, platform=record["platform"], handle=str(record.get("handle") or account_id),
                    platform_account_id=record.get("platform_account_id") or None,

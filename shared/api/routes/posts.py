@@ -22,6 +22,7 @@ from shared.api.models import BulkOut, CalendarDay, CalendarOut, ContentOut, Pos
 from shared.api.schemas import Day, PageQuery, at_least_one_of, page_fields
 from shared.content.own_copy import CopyRefused, OwnCopy, create_copies, create_from_copy
 from shared.content.text import CAPTION_MAX_CHARS, CAPTION_PATTERN, check_caption, clean_hashtags
+from shared.errors import ValidationError
 from shared.handlers.generate import generate
 from shared.handlers.messages import request_approval
 from shared.model.campaign import CAMPAIGN_ID_MAX, CAMPAIGN_ID_PATTERN
@@ -29,7 +30,7 @@ from shared.model.content import HASHTAG_PATTERN, Brief, ContentItem, GsUri
 from shared.model.platform import Platform
 from shared.model.post import Post, PostStatus, content_id_of
 from shared.model.schedule import PlannedTime, check_planned_time
-from shared.posts.calendar import calendar
+from shared.posts.calendar import MAX_CALENDAR_DAYS, calendar, check_calendar_range
 from shared.posts.service import PostEdit, PostFilter, edit_post
 from shared.posts.service import cancel_post as cancel
 from shared.posts.service import delete_post as delete
@@ -43,7 +44,6 @@ blueprint = APIBlueprint("posts", __name__, abp_tags=[Tag(name="posts")], abp_se
 
 # Firestore document ids: no "/", not "." or "..", not __x__ (the leading character rules those out).
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,299}$"
-MAX_CALENDAR_DAYS = 92
 
 
 def _date_time_text(value):
@@ -232,7 +232,8 @@ def create_post(body: OwnCopy, header: IdempotencyHeader):
         with _idempotent(user, "posts.create", header, body) as key:
             content, created = create_from_copy(body, requested_by=user, repo=services.repository,
                                                 media_store=services.media,
-                                                media_bucket=services.config.media_bucket, idempotency_key=key)
+                                                media_bucket=services.config.media_bucket, idempotency_key=key,
+                                                now=services.now())
     except CopyRefused as refused:
         return _refused(refused)
     if created:
@@ -248,7 +249,7 @@ def create_posts_in_bulk(body: BulkIn, header: IdempotencyHeader):
     try:
         with _idempotent(user, "posts.bulk", header, body) as key:
             made = create_copies(body.items, requested_by=user, repo=services.repository, media_store=services.media,
-                                 media_bucket=services.config.media_bucket, idempotency_key=key)
+                                 media_bucket=services.config.media_bucket, idempotency_key=key, now=services.now())
     except CopyRefused as refused:
         return _refused(refused)
     for content, created in made:
@@ -293,10 +294,10 @@ def get_calendar(query: CalendarQuery):
         zone = ZoneInfo(query.tz)
     except Exception:  # noqa: BLE001 - unknown name, a path, odd characters: all the caller's to fix
         raise ApiError(400, f"tz {query.tz!r} is not an IANA time zone name (e.g. Europe/Berlin)", field="tz") from None
-    if query.to < query.from_:
-        raise ApiError(400, "`to` is before `from`", field="to")
-    if (query.to - query.from_).days + 1 > MAX_CALENDAR_DAYS:
-        raise ApiError(400, f"the calendar shows at most {MAX_CALENDAR_DAYS} days at once", field="to")
+    try:
+        check_calendar_range(query.from_, query.to, last_field="to")
+    except ValidationError as exc:
+        raise ApiError(400, "`to` is before `from`" if query.to < query.from_ else str(exc), field="to") from None
     equals = {k: v for k, v in (("platform", query.platform), ("account_id", query.account_id),
                                 ("campaign", query.campaign)) if v}
     days, contents = calendar(_repo(), query.from_, query.to, zone, equals)
@@ -321,7 +322,7 @@ def update_post(path: PostPath, body: PostPatch):
     try:
         with _one_change_at_a_time(path.post_id):
             post = edit_post(services.repository, path.post_id, edit, by=user, media_store=services.media,
-                             media_bucket=services.config.media_bucket, ask_approval=_ask_approval)
+                             media_bucket=services.config.media_bucket, ask_approval=_ask_approval, now=services.now())
     except CopyRefused as refused:
         return _refused(refused)
     if post is None:
@@ -357,7 +358,7 @@ def reschedule_post(path: PostPath, body: RescheduleIn):
     posts-per-day cap is full that UTC day."""
     user = _editor()
     with _one_change_at_a_time(path.post_id):
-        post = reschedule(_repo(), path.post_id, body.scheduled_at, by=user)
+        post = reschedule(_repo(), path.post_id, body.scheduled_at, by=user, now=get_services().now())
     if post is None:
         raise not_found("post", path.post_id)
     return _post_out(post)

@@ -32,7 +32,7 @@ from shared.console.security import FORM_TARGETS
 from shared.console.session import current_principal, require_role
 from shared.console.urls import redirect_to
 from shared.model.account import Account as AccountRecord
-from shared.model.platform import display_name
+from shared.model.platform import account_platform_name
 from shared.runtime.clock import as_utc, utcnow
 from shared.runtime.config import get_config
 from shared.stores.posts import Repository
@@ -130,7 +130,8 @@ def _row(account_id: str, record: AccountRecord) -> Row:
     account = Account.of(account_id, record)
     caps = [Cap(limit.max_count, window_text(limit.window_seconds), limit.name) for limit in account.limits]
     ago = age_text((utcnow() - as_utc(account.connected_at)).total_seconds()) if account.connected_at else None
-    return Row(account, display_name(account.platform), STATUS_TEXT[account.status], caps, ago)
+    return Row(account, account_platform_name(account.platform, record.get("buffer_service")), STATUS_TEXT[account.status],
+               caps, ago)
 
 
 def window_text(seconds: int) -> str:

@@ -44,6 +44,14 @@ def video_of(content: ContentItem) -> MediaRef | None:
 
 
 def validate(content: ContentItem, target: TargetSpec, account: Account) -> None:
+    validate_post(content, target)
+    if not str(account.get("platform_account_id") or "").strip():
+        raise ValidationError("the Instagram account has no IG user id", field="account.platform_account_id",
+                              limit="the account's Instagram user id")
+
+
+def validate_post(content: ContentItem, target: TargetSpec) -> None:
+    """Instagram's rules for the post itself, whoever sends it (also a Buffer channel's, shared/platforms/buffer)."""
     kind = target.instagram_media_type
     if kind not in MEDIA_TYPES:
         raise ValidationError("Instagram needs targets.instagram_media_type", field="targets.instagram_media_type",
@@ -53,9 +61,6 @@ def validate(content: ContentItem, target: TargetSpec, account: Account) -> None
     else:
         _validate_caption(content.text())
         _validate_post_media(content, target, kind)
-    if not str(account.get("platform_account_id") or "").strip():
-        raise ValidationError("the Instagram account has no IG user id", field="account.platform_account_id",
-                              limit="the account's Instagram user id")
 
 
 def _validate_caption(text: str) -> None:

@@ -65,7 +65,7 @@ def share_url(post_urn: str) -> str:
     return f"https://www.linkedin.com/feed/update/{post_urn}/"
 
 
-def _media(content: ContentItem) -> MediaRef | None:
+def post_media(content: ContentItem) -> MediaRef | None:
     """One media item per post: the video if there is one, else the first image."""
     video = next((m for m in content.media if m.kind == "video"), None)
     return video or next((m for m in content.media if m.kind == "image"), None)
@@ -76,11 +76,16 @@ def validate(content: ContentItem, target: TargetSpec, account: Account) -> None
     if not AUTHOR_PATTERN.match(author):
         raise ValidationError(f"LinkedIn account needs its author URN, got {author!r}", field="account.platform_account_id",
                               limit="urn:li:person:<id> or urn:li:organization:<id>")
+    validate_post(content, target)
+
+
+def validate_post(content: ContentItem, target: TargetSpec) -> None:
+    """LinkedIn's rules for the post itself, whoever sends it (also a Buffer channel's, shared/platforms/buffer)."""
     commentary = build_commentary(content)
     if len(commentary) > COMMENTARY_LIMIT:
         raise ValidationError(f"text too long for LinkedIn ({len(commentary)} characters once escaped for the little "
                               f"text format)", field="caption", limit=f"{COMMENTARY_LIMIT} characters of commentary")
-    media = _media(content)
+    media = post_media(content)
     if media is None:
         return
     allowed = VIDEO_TYPES if media.kind == "video" else IMAGE_TYPES
@@ -93,7 +98,7 @@ def validate(content: ContentItem, target: TargetSpec, account: Account) -> None
 
 
 def preview(content: ContentItem, target: TargetSpec, account: Account) -> ReviewCard:
-    media = _media(content)
+    media = post_media(content)
     fields = [("Visibility", {"PUBLIC": "anyone", "CONNECTIONS": "connections only",
                               "LOGGED_IN": "signed-in LinkedIn members"}[target.linkedin_visibility])]
     if media is not None and media.kind == "image":
@@ -177,7 +182,7 @@ def publish(ctx: PublishContext) -> PublishResult:
     validate(content, target, account)  # the account may have changed since approval
     author = account["platform_account_id"]
     client = client_for(ctx.tokens, ctx.config)
-    media = _media(content)
+    media = post_media(content)
     ids: dict[str, str] = {}
     media_urn = None
     if media is not None:

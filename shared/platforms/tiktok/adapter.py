@@ -58,12 +58,20 @@ def validate(content: ContentItem, target: TargetSpec, account: Account) -> None
     if target.privacy_level is None:
         raise ValidationError("TikTok needs an explicit privacy_level (no default is allowed)",
                               field="targets.privacy_level", limit="one of the creator's privacy_level_options")
-    if len(content.text().encode("utf-16-le")) // 2 > CAPTION_LIMIT:
-        raise ValidationError("caption too long for TikTok", field="caption", limit=f"{CAPTION_LIMIT} UTF-16 code units")
     account_state.check_privacy(target.privacy_level, account)
     if target.brand_content_toggle and target.privacy_level == "SELF_ONLY":
         raise ValidationError("branded content cannot be SELF_ONLY on TikTok", field="targets.privacy_level",
                               limit="not SELF_ONLY with brand_content_toggle")
+    validate_post(content, target)
+
+
+def validate_post(content: ContentItem, target: TargetSpec) -> None:
+    """TikTok's rules for the post's text and media, whoever sends it and however its audience is chosen
+    (also a Buffer channel's, shared/platforms/buffer, where Buffer and the channel's settings choose it)."""
+    if photo.post_type(content, target) == "PHOTO":
+        return photo.validate_post(content, target)
+    if len(content.text().encode("utf-16-le")) // 2 > CAPTION_LIMIT:
+        raise ValidationError("caption too long for TikTok", field="caption", limit=f"{CAPTION_LIMIT} UTF-16 code units")
     video = next((m for m in content.media if m.kind == "video"), None)
     if video is None:
         raise ValidationError("TikTok posts need a video", field="video", limit="a gs:// video object")

@@ -69,6 +69,11 @@ def validate(content: ContentItem, target: TargetSpec, account: Account | None =
     if target.brand_content_toggle and target.privacy_level == "SELF_ONLY":
         raise ValidationError("branded content cannot be SELF_ONLY on TikTok", field="targets.privacy_level",
                               limit="not SELF_ONLY with brand_content_toggle")
+    validate_post(content, target)
+
+
+def validate_post(content: ContentItem, target: TargetSpec) -> None:
+    """The photo post's rules for its text and images, however its audience is chosen."""
     if _utf16(content.text()) > DESCRIPTION_LIMIT:
         raise ValidationError("caption too long for a TikTok photo post", field="caption",
                               limit=f"{DESCRIPTION_LIMIT} UTF-16 code units (the photo post's description)")

@@ -1,0 +1,1 @@
+"""Buffer as a publishing route: a Buffer channel is a Postgate account (docs/platforms.md#buffer)."""
