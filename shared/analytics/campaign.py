@@ -114,6 +114,25 @@ def campaign_numbers(bq: bigquery.Client, project: str, campaign: str, start: da
     return CampaignNumbers(campaign=campaign, from_=start, to=end, days=days, totals=totals)
 
 
+class AllPlatforms(_Numbers):
+    """Every platform together over the range: the platforms' totals summed, with the engagement rate
+    of those sums (a count no platform has stays None)."""
+
+    as_of: datetime | None = None
+
+
+def all_platforms(numbers: CampaignNumbers) -> AllPlatforms:
+    summed: dict[str, int | None] = {}
+    for name in METRICS:
+        values = [getattr(t, name) for t in numbers.totals if getattr(t, name) is not None]
+        summed[name] = sum(values) if values else None
+    rate = engagement_rate(PlatformMetrics(platform_post_id="total", **summed))
+    as_of = max((t.as_of for t in numbers.totals if t.as_of is not None), default=None)
+    return AllPlatforms(posts=sum(t.posts for t in numbers.totals),
+                        manual_posts=sum(t.manual_posts for t in numbers.totals), engagement_rate=rate, as_of=as_of,
+                        **summed)
+
+
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
 
