@@ -158,11 +158,12 @@ def test_refusals_name_the_field_and_store_nothing(api, env):
         ({"post_id": "nope", "views": 1}, 404, "post_id"),
         ({"post_id": "p-draft", "views": 1}, 409, "post_id"),
         ({"post_id": "p-ok", "views": -1}, 400, "views"),
-        ({"post_id": "p-ok", "views": 1000, "likes": 50, "shares": 10, "comments": 5, "engagement_rate": 0.07}, 400,
+        # Rules across fields or against the clock: 422, as our API answers every rule (400 in /api/v1).
+        ({"post_id": "p-ok", "views": 1000, "likes": 50, "shares": 10, "comments": 5, "engagement_rate": 0.07}, 422,
          "engagement_rate"),
-        ({"post_id": "p-ok", "likes": 5, "engagement_rate": 0.05}, 400, "engagement_rate"),  # nothing to check it by
-        ({"post_id": "p-ok", "views": 1, "measured_at": "2999-01-01T00:00:00Z"}, 400, "measured_at"),
-        ({"post_id": "p-ok", "views": 1, "measured_at": "2001-01-01T00:00:00Z"}, 400, "measured_at"),  # before publication
+        ({"post_id": "p-ok", "likes": 5, "engagement_rate": 0.05}, 422, "engagement_rate"),  # nothing to check it by
+        ({"post_id": "p-ok", "views": 1, "measured_at": "2999-01-01T00:00:00Z"}, 422, "measured_at"),
+        ({"post_id": "p-ok", "views": 1, "measured_at": "2001-01-01T00:00:00Z"}, 422, "measured_at"),  # before publication
         ({"post_id": "p-ok", "views": 1, "clicks": 3}, 400, "clicks"),
     ]
     for body, status, field in cases:
@@ -171,7 +172,7 @@ def test_refusals_name_the_field_and_store_nothing(api, env):
     assert api.get("/analytics/manual", headers=bearer(env)).get_json()["total"] == 0 and _rows() == []
     made = _record(api, env, post_id="p-ok", views=100, likes=10).get_json()
     answer = api.patch(f"/analytics/manual/{made['id']}", json={"likes": 20, "engagement_rate": 0.1}, headers=bearer(env))
-    assert answer.status_code == 400 and answer.get_json()["field"] == "engagement_rate"
+    assert answer.status_code == 422 and answer.get_json()["field"] == "engagement_rate"
     answer = api.patch(f"/analytics/manual/{made['id']}", json={"measured_at": None}, headers=bearer(env))
     assert answer.status_code == 400 and answer.get_json()["field"] == "measured_at"
     assert api.get(f"/analytics/manual/{made['id']}", headers=bearer(env)).get_json()["likes"] == 10

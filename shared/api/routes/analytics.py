@@ -128,7 +128,7 @@ def campaign_analytics_link(path: AnalyticsPath, query: RangeQuery):
 
 # -- a pull now ---------------------------------------------------------------------------------
 
-class SyncIn(BaseModel):
+class AnalyticsSyncIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     post_id: str | None = Field(default=None, pattern=ID_PATTERN, max_length=300,
@@ -140,7 +140,7 @@ class SyncIn(BaseModel):
         return {} if data is None else data  # `POST /analytics/sync` with no body at all: every post
 
 
-class SyncOut(BaseModel):
+class AnalyticsSyncOut(BaseModel):
     run_id: str = Field(description="the pull's run (analytics_runs/{run_id} counts what it fetched)")
     scope: str = Field(description='"post" or "all"')
     post_id: str | None = None
@@ -154,7 +154,7 @@ class SyncOut(BaseModel):
     detail: str
 
 
-def start_sync(post_id: str | None, *, user: str) -> SyncOut:
+def start_sync(post_id: str | None, *, user: str) -> AnalyticsSyncOut:
     """Start the pull (one post or all) as this API and /api/v1 both do; 404/409 name `post_id`."""
     services = get_services()
     senders = pubsub_senders(services.config.project)
@@ -173,13 +173,13 @@ def start_sync(post_id: str | None, *, user: str) -> SyncOut:
     detail = (f"a pull of {what} was started; the numbers land in campaign analytics as it finishes"
               if not started.already_running else
               f"a pull of every post was started at {started.started_at.isoformat()}; no other was started")
-    return SyncOut(run_id=started.run_id, scope=started.scope, post_id=started.post_id,
+    return AnalyticsSyncOut(run_id=started.run_id, scope=started.scope, post_id=started.post_id,
                    account_id=started.account_id, platform=started.platform, started_at=started.started_at,
                    requested_by=started.requested_by, already_running=started.already_running, detail=detail)
 
 
-@blueprint.post("/analytics/sync", responses={202: SyncOut})
-def sync_analytics(body: SyncIn):
+@blueprint.post("/analytics/sync", responses={202: AnalyticsSyncOut})
+def sync_analytics(body: AnalyticsSyncIn):
     """Start a metrics pull now (editor): of one published post (`post_id`), or of every post still
     on the pull schedule, due or not. The same path as the hourly pull; answers at once."""
     principal = current_principal()

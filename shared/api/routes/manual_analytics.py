@@ -3,7 +3,7 @@ API), kept as snapshots marked `source: "manual"` beside the pulled ones, so the
 numbers and charts. Record (editor), list, read, change (editor), delete (editor), and the audit
 trail of who recorded, changed and deleted each. Routes only translate; shared/analytics/manual.py
 decides. `engagement_rate` is a fraction (0.065 = 6.5 %), computed from the numbers; one sent
-must agree with them (400 naming it otherwise).
+must agree with them (422 naming it otherwise, like every rule the document states in words).
 """
 
 from __future__ import annotations
@@ -131,8 +131,8 @@ def refused(exc: Exception) -> ApiError:
         return ApiError(409, str(exc), field="post_id")
     if isinstance(exc, manual.SnapshotNotFound):
         return ApiError(404, str(exc))
-    if isinstance(exc, ValidationError):
-        return ApiError(400, str(exc), field=exc.field)
+    if isinstance(exc, ValidationError):  # a rule across fields or against the clock: 422 (400 in /api/v1)
+        return ApiError(422, str(exc), field=exc.field)
     raise exc
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
 from shared.analytics import manual
 from shared.api.errors import ApiError
@@ -23,6 +23,7 @@ from shared.api.idempotency import idempotent
 from shared.api.routes.analytics import start_sync
 from shared.api.routes.manual_analytics import COUNT_MAX, refused, target
 from shared.api.routes.posts import IdempotencyHeader, UtcDatetime
+from shared.api.schemas import omittable
 from shared.api.v1.conventions import (
     BodyRef,
     Ref,
@@ -37,6 +38,7 @@ from shared.api.v1.conventions import (
     seed_time,
     v1_blueprint,
 )
+from shared.api.v1.posts import Deleted
 from shared.errors import ValidationError
 from shared.model.manual_metrics import NOTE_MAX, ManualNumbers, ManualSnapshot
 
@@ -47,7 +49,7 @@ Count = Annotated[int, Field(ge=0, le=COUNT_MAX)]
 Percent = Annotated[float, Field(ge=0, description="a percent: (likes + comments + shares + saves) / views x 100")]
 
 
-class AnalyticsPath(BaseModel):
+class AnalyticsRecordPath(BaseModel):
     id: Ref
 
 
@@ -78,7 +80,7 @@ class SeedAnalyticsPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    post_id: BodyRef | None = None
+    post_id: BodyRef = omittable(description="not null; must stay the record's")
     views: Count | None = None
     likes: Count | None = None
     shares: Count | None = None
@@ -87,11 +89,11 @@ class SeedAnalyticsPatch(BaseModel):
     saves: Count | None = None
     reach: Count | None = None
     impressions: Count | None = None
-    measured_at: UtcDatetime | None = None
+    measured_at: UtcDatetime = omittable(description="not null")
     note: str | None = Field(default=None, max_length=NOTE_MAX)
 
 
-class SyncIn(BaseModel):
+class SeedAnalyticsSyncIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     post_id: BodyRef | None = Field(default=None, description="one post; left out: every post")
@@ -126,7 +128,11 @@ class SeedAnalyticsOut(BaseModel):
     updated_at: str
 
 
-class SyncOut(BaseModel):
+class SeedAnalyticsList(RootModel[list[SeedAnalyticsOut]]):
+    """A JSON array; the total in X-Total-Count."""
+
+
+class SeedAnalyticsSyncOut(BaseModel):
     run_id: str
     scope: str = Field(description='"all" or "post"')
     post_id: int | None
@@ -134,12 +140,6 @@ class SyncOut(BaseModel):
     started_at: str
     already_running: bool
     detail: str
-
-
-class Deleted(BaseModel):
-    id: int
-    postgate_id: str
-    deleted: bool = True
 
 
 def _answers(snapshots: list[ManualSnapshot], mirrored: bool | None = None) -> list[dict]:
@@ -183,7 +183,7 @@ def record_analytics(body: SeedAnalyticsIn, header: IdempotencyHeader):
     return _answers([written.snapshot], written.mirrored)[0], 201
 
 
-@blueprint.get("/analytics", responses={200: SeedAnalyticsOut})
+@blueprint.get("/analytics", responses={200: SeedAnalyticsList})
 def list_analytics(query: AnalyticsListQuery):
     """Recorded analytics, oldest first; a JSON array, the total in X-Total-Count."""
     post_id = resolve("post", query.post_id, field="post_id") if query.post_id else None
@@ -192,7 +192,7 @@ def list_analytics(query: AnalyticsListQuery):
 
 
 @blueprint.get("/analytics/<id>", responses={200: SeedAnalyticsOut})
-def get_analytics(path: AnalyticsPath):
+def get_analytics(path: AnalyticsRecordPath):
     try:
         return _answers([manual.get(repo(), _record_id(path.id))])[0]
     except manual.SnapshotNotFound as exc:
@@ -200,7 +200,7 @@ def get_analytics(path: AnalyticsPath):
 
 
 @blueprint.put("/analytics/<id>", responses={200: SeedAnalyticsOut})
-def update_analytics(path: AnalyticsPath, body: SeedAnalyticsPatch):
+def update_analytics(path: AnalyticsRecordPath, body: SeedAnalyticsPatch):
     """Change the numbers (editor); the audit trail keeps who changed what, and the numbers before."""
     user = editor()
     record_id = _record_id(path.id)
@@ -208,7 +208,7 @@ def update_analytics(path: AnalyticsPath, body: SeedAnalyticsPatch):
     try:
         if "post_id" in sent:
             current = manual.get(repo(), record_id)
-            if body.post_id is None or resolve("post", body.post_id, field="post_id") != current.post_id:
+            if body.post_id is None or resolve("post", body.post_id, field="post_id") != current.post_id:  # null: 400
                 raise ApiError(400, "a record's post can't change: record the numbers for the other post",
                                field="post_id")
         if "measured_at" in sent and body.measured_at is None:
@@ -222,7 +222,7 @@ def update_analytics(path: AnalyticsPath, body: SeedAnalyticsPatch):
 
 
 @blueprint.delete("/analytics/<id>", responses={200: Deleted})
-def delete_analytics(path: AnalyticsPath):
+def delete_analytics(path: AnalyticsRecordPath):
     """Take the numbers out of campaign numbers (editor); who deleted them stays in the audit trail."""
     user = editor()
     record_id = _record_id(path.id)
@@ -233,14 +233,14 @@ def delete_analytics(path: AnalyticsPath):
     return Deleted(id=number("analytics", record_id), postgate_id=record_id).model_dump(mode="json")
 
 
-@blueprint.post("/analytics/sync", responses={202: SyncOut})
-def sync_analytics(body: SyncIn):
+@blueprint.post("/analytics/sync", responses={202: SeedAnalyticsSyncOut})
+def sync_analytics(body: SeedAnalyticsSyncIn):
     """Pull analytics now (editor): every post on the pull schedule, Buffer's included (through its
     adapter), or one published post (`post_id`). Answers at once (202) with the run started."""
     user = editor()
     post_id = resolve("post", body.post_id, field="post_id") if body.post_id is not None else None
     started = start_sync(post_id, user=user)
-    return SyncOut(run_id=started.run_id, scope=started.scope,
+    return SeedAnalyticsSyncOut(run_id=started.run_id, scope=started.scope,
                    post_id=number("post", started.post_id) if started.post_id else None,
                    postgate_post_id=started.post_id, started_at=str(seed_time(started.started_at)),
                    already_running=started.already_running, detail=started.detail).model_dump(mode="json"), 202

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from shared.analytics.campaign import MAX_RANGE_DAYS, CampaignNumbers, all_platforms, campaign_numbers, range_refusal
 from shared.api.errors import ApiError
@@ -36,6 +36,7 @@ from shared.api.v1.conventions import (
     v1_blueprint,
 )
 from shared.api.v1.post_forms import SeedPostOut, seed_posts
+from shared.api.v1.posts import Deleted
 from shared.campaigns import service
 from shared.errors import ValidationError
 from shared.model.campaign import DESCRIPTION_MAX, NAME_MAX, Campaign, CampaignStatus, is_campaign_id
@@ -64,10 +65,15 @@ class NumbersQuery(BaseModel):
                                                            f"end_date, else today); at most {MAX_RANGE_DAYS} days")
 
 
+# The id is a slug of the name (shared/model/campaign.py slug_of): it needs a letter or digit to make one.
+NAME_PATTERN = "[A-Za-z0-9]"
+
+
 class SeedCampaignIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=NAME_MAX)
+    name: str = Field(min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN,
+                      description="with a letter or digit (A-Z, a-z, 0-9): the id is made from it")
     description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
     start_date: Day | None = None
     end_date: Day | None = Field(default=None, description="on or after start_date")
@@ -100,6 +106,14 @@ class SeedCampaignOut(BaseModel):
     updated_at: str
 
 
+class SeedCampaignList(RootModel[list[SeedCampaignOut]]):
+    """A JSON array; the total in X-Total-Count."""
+
+
+class SeedPostList(RootModel[list[SeedPostOut]]):
+    """A JSON array; the total in X-Total-Count."""
+
+
 class SeedNumbers(BaseModel):
     posts: int = Field(description="posts with a snapshot counted")
     manual_posts: int = Field(description="of those, counted with a manually recorded snapshot")
@@ -129,12 +143,6 @@ class SeedCampaignNumbers(SeedNumbers):
     as_of: str | None = Field(description="the newest snapshot counted (UTC)")
     platforms: list[SeedPlatformNumbers]
     days: list[SeedDayNumbers] = Field(description="per UTC day and platform: each post's last snapshot of the day")
-
-
-class Deleted(BaseModel):
-    id: int
-    postgate_id: str
-    deleted: bool = True
 
 
 # -- helpers ------------------------------------------------------------------------------------------
@@ -206,7 +214,7 @@ def create_campaign(body: SeedCampaignIn):
     return _answers([made])[0], 201
 
 
-@blueprint.get("/campaigns", responses={200: SeedCampaignOut})
+@blueprint.get("/campaigns", responses={200: SeedCampaignList})
 def list_campaigns(query: CampaignListQuery):
     """Campaigns in id order, optionally of one status; a JSON array, the total in X-Total-Count."""
     items, total = service.list_campaigns(repo(), status=query.status, skip=query.skip, limit=query.limit)
@@ -275,7 +283,7 @@ def campaign_analytics(path: CampaignPathId, query: NumbersQuery):
                              **_seed_numbers(d)) for d in found.days]).model_dump(mode="json")
 
 
-@blueprint.get("/campaigns/<id>/posts", responses={200: SeedPostOut})
+@blueprint.get("/campaigns/<id>/posts", responses={200: SeedPostList})
 def campaign_posts(path: CampaignPathId, query: SeedPage):
     """The campaign's posts in post id order; a JSON array, the total in X-Total-Count."""
     try:
