@@ -119,6 +119,22 @@ def test_the_page_allows_the_consent_pages_origin_for_its_connect_forms_only(con
     assert "form-action 'self';" in console.get("/console/campaigns").headers["Content-Security-Policy"]
 
 
+def test_a_buffer_channel_shows_the_network_behind_it_its_plans_caps_and_no_sign_in(console, sandbox):
+    _account("buffer-x", platform="buffer", handle="brand_x", secret_name="buffer-config-cfg1",
+             platform_account_id="64f0c0ffee", buffer_service="twitter", buffer_plan="team")
+    _signed_in(console)
+    page = console.get("/console/accounts")
+    card = _card(page, "buffer-x")
+    assert "Buffer · X" in card and "64f0c0ffee" in card
+    assert "At most 125 per day posts_per_day" in card and "At most 25 per 15 minutes" in card
+    assert "Test" in card and "Buffer configuration's API key" in card
+    assert 'action="accounts/buffer-x/connect"' not in _html(page) and 'action="accounts/buffer-x/test"' in _html(page)
+    csp = page.headers["Content-Security-Policy"]
+    assert f"form-action 'self' {sandbox.base_url};" in csp  # the TikTok account's consent page only
+    refused = console.post("/console/accounts/buffer-x/connect", data={"csrf_token": csrf_of(_html(page))})
+    assert refused.status_code == 409 and "no sign-in page" in _card(refused, "buffer-x")
+
+
 def test_window_text_names_the_largest_unit_that_divides_the_window():
     from shared.console.pages.accounts import window_text
 

@@ -89,6 +89,19 @@ def test_the_page_may_put_files_to_the_media_origin_and_nothing_else_may(console
     assert "connect-src 'self';" in queue_csp
 
 
+def test_a_buffer_channel_is_offered_with_the_network_behind_it_and_that_networks_choices(console):
+    from shared import services
+
+    services.repository().put_account("buffer-ig", {"platform": "buffer", "handle": "brand_ig",
+                                                    "secret_name": "buffer-config-cfg1", "buffer_service": "instagram",
+                                                    "platform_account_id": "64f0c0ffee"})
+    html = _html(console.get("/console/compose"))
+    label = re.search(r'<label for="target-buffer-ig">.*?</label>', html, re.S).group(0)
+    assert "Buffer · Instagram" in label and "@brand_ig" in label
+    assert 'name="t.buffer-ig.instagram_media_type"' in html and 'name="t.buffer-ig.share_to_feed"' in html
+    assert 'name="t.buffer-ig.text_only"' not in html and 'name="t.buffer-ig.youtube_privacy"' not in html
+
+
 def test_target_options_come_from_the_model_for_every_platform():
     from shared.console.composer import choices_for
     from shared.model.content import TARGET_OPTIONS, TargetSpec

@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from shared.model.platform import PLATFORMS
+
 pytestmark = pytest.mark.stack  # its own local stack (not a session fixture the conftest hook sees)
 
 
@@ -24,16 +26,18 @@ def demo_summary(local_stack):
     return run(local_stack, out=lambda line: None)
 
 
-def test_one_brief_is_published_on_all_five_platforms_with_publish_log_rows(demo_summary, local_stack):
+def test_one_brief_is_published_on_every_platform_with_publish_log_rows(demo_summary, local_stack):
     posts = demo_summary["posts"]
-    assert set(posts) == {"tiktok", "instagram", "x", "youtube", "linkedin"}
+    assert set(posts) == set(PLATFORMS)  # Buffer too: the X channel of the demo's Buffer organization
     assert {p: v["status"] for p, v in posts.items()} == {p: "published" for p in posts}, demo_summary
     rows = {row["platform"]: row for row in demo_summary["publish_log"]}
-    assert set(rows) == set(posts) and len(demo_summary["publish_log"]) == 5
+    assert set(rows) == set(posts) and len(demo_summary["publish_log"]) == len(PLATFORMS)
     for platform, row in rows.items():
         assert row["post_id"] == posts[platform]["post_id"] and row["share_url"] == posts[platform]["share_url"]
         assert row["approved_by"] == "lead@example.com" and row["campaign"] == "spring-launch"
-    assert len(demo_summary["lines"]) == 5 and all(" published " in line for line in demo_summary["lines"])
+    assert len(demo_summary["lines"]) == len(PLATFORMS) and all(" published " in line for line in demo_summary["lines"])
+    buffer = posts["buffer"]
+    assert buffer["share_url"].startswith("https://x.com/postgate_demo/status/"), buffer  # the network's link
 
 
 def test_each_sandbox_saw_exactly_one_post(demo_summary, local_stack):
@@ -42,8 +46,11 @@ def test_each_sandbox_saw_exactly_one_post(demo_summary, local_stack):
     # TikTok: fully uploaded in the documented chunk layout.
     [post] = local_stack.sandbox.posts.values()
     assert post["upload_complete"] and post["source_info"]["total_chunk_count"] == 2
-    for platform in ("instagram", "x", "youtube", "linkedin"):
-        assert len(local_stack.platforms[platform].sandbox.posts) == 1, platform
+    for platform in PLATFORMS:
+        if platform != "tiktok":
+            assert len(local_stack.platforms[platform].sandbox.posts) == 1, platform
+    [buffer] = local_stack.platforms["buffer"].sandbox.posts.values()
+    assert buffer["mode"] == "shareNow" and [a["type"] for a in buffer["assets"]] == ["video"]  # X's plan: the video
 
 
 def test_no_token_or_secret_appears_in_any_function_log(demo_summary, local_stack):
@@ -71,9 +78,9 @@ def test_upload_session_handles_stay_out_of_logs(demo_summary, local_stack):
 
 
 def test_demo_ends_with_one_analytics_pull_and_the_campaign_totals(demo_summary):
-    assert demo_summary["post_metrics_rows"] == 5
+    assert demo_summary["post_metrics_rows"] == len(PLATFORMS)
     stats = demo_summary["campaign_stats"]
-    for platform in ("tiktok", "instagram", "x", "youtube", "linkedin"):
+    for platform in PLATFORMS:
         assert platform in stats, stats
 
 

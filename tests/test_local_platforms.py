@@ -72,3 +72,25 @@ def test_the_demo_tiktok_account_can_post_photos_from_signed_storage_urls(tiktok
     assert init.status_code == 200, init.text
     publish_id = init.json()["data"]["publish_id"]
     assert tiktok.sandbox.posts[publish_id]["photos"][0]["http_status"] == 200  # TikTok pulled the image
+
+
+@pytest.fixture
+def buffer_only(monkeypatch, tmp_path, storage_url):
+    monkeypatch.setattr(platform_sandboxes, "STARTERS", {"buffer": platform_sandboxes.STARTERS["buffer"]})
+    started = platform_sandboxes.start_platforms(workdir=tmp_path, project="demo", storage_url=storage_url)
+    yield started["buffer"]
+    platform_sandboxes.stop_platforms(started)
+
+
+def test_the_demo_buffer_channel_is_an_account_whose_secret_is_its_buffer_configurations_key(buffer_only, storage_url):
+    from shared.platforms.buffer.client import BufferClient
+
+    local = buffer_only
+    assert local.secret_name == f"buffer-config-{local.account['buffer_config_id']}"
+    assert local.tokens == {"access_token": local.secret_values[0]} and local.oauth_client is None  # no consent page
+    assert local.env["POSTGATE_BUFFER_BASE_URL"] == local.sandbox.base_url
+    assert local.env["POSTGATE_SIGNED_URL_ENDPOINT"] == storage_url  # Buffer fetches the media by signed URL
+    channel = BufferClient(local.tokens["access_token"], base_url=local.sandbox.base_url).channel(
+        local.account["platform_account_id"])
+    assert channel is not None and channel.service == local.account["buffer_service"] == "twitter"
+    assert channel.organization_id == local.account["buffer_organization_id"]

@@ -320,7 +320,7 @@ def test_registry_requires_the_metrics_contract_of_every_adapter():
         assert isinstance(adapter.METRICS_BATCH_SIZE, int) and adapter.METRICS_BATCH_SIZE >= 1
         assert callable(adapter.fetch_metrics)
     assert {n: adapter_for(n).METRICS_BATCH_SIZE for n in PLATFORMS} == {
-        "tiktok": 20, "x": 100, "youtube": 50, "instagram": 50, "linkedin": 20}
+        "tiktok": 20, "x": 100, "youtube": 50, "instagram": 50, "linkedin": 20, "buffer": 30}
 
 
 def test_a_full_batch_is_one_call_with_every_number_mapped(platform):

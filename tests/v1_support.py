@@ -59,8 +59,10 @@ def example_com() -> Iterator[tuple[str, type[_Media]]]:
 
 
 @contextmanager
-def seed_clock(media_base: str | None = None, *, now: datetime = SEED_NOW, **env: str) -> Iterator[None]:
-    """The services with their clock at `now`, example.com served from `media_base` (the override
+def seed_clock(media_base: str | None = None, *, now: datetime = SEED_NOW, running: bool = False,
+               **env: str) -> Iterator[None]:
+    """The services with their clock at `now` (`running`: starting there, so items made one after another
+    keep their order), example.com served from `media_base` (the override
     POSTGATE_MEDIA_FETCH_OVERRIDES, local stacks and tests only) and these environment variables set."""
     from shared import services
 
@@ -69,7 +71,9 @@ def seed_clock(media_base: str | None = None, *, now: datetime = SEED_NOW, **env
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     services.reset()
-    services.install(dataclasses.replace(services.get_services(), now=lambda: now))
+    started = datetime.now(UTC)
+    clock = (lambda: now + (datetime.now(UTC) - started)) if running else (lambda: now)
+    services.install(dataclasses.replace(services.get_services(), now=clock))
     try:
         yield
     finally:

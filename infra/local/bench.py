@@ -32,7 +32,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from shared.model.platform import PLATFORMS
+from infra.local.soak_platforms import SOAK_PLATFORMS
 
 PROJECT = "postgate-bench"
 MEDIA_BUCKET = "postgate-bench-media"
@@ -127,7 +127,7 @@ _IDS = {  # platform -> how a post's platform ids are made from what the sandbox
 def seed(db, platforms, n: int, now: datetime, rng) -> dict[str, int]:
     """n published posts, spread evenly over the platforms (one account each), published between
     2 hours and 60 days ago; returns posts per platform."""
-    per_platform = {name: n // len(PLATFORMS) + (1 if i < n % len(PLATFORMS) else 0) for i, name in enumerate(PLATFORMS)}
+    per_platform = {name: n // len(SOAK_PLATFORMS) + (1 if i < n % len(SOAK_PLATFORMS) else 0) for i, name in enumerate(SOAK_PLATFORMS)}
     docs = []
     for name, count in per_platform.items():
         local = platforms[name]
@@ -186,7 +186,7 @@ def measure(n: int, *, platforms, emulators, workers: int, rng) -> dict:
         f"SELECT platform, COUNT(*) AS n, COUNT(DISTINCT snapshot_id) AS distinct_ids "
         f"FROM `{PROJECT}.{dataset}.post_metrics` GROUP BY platform").result()}
     per = {}
-    for name in PLATFORMS:
+    for name in SOAK_PLATFORMS:
         batch = adapter_for(name).METRICS_BATCH_SIZE
         calls = platforms[name].sandbox.metrics_calls() - calls_before[name]
         minimum = math.ceil(per_platform[name] / batch) if per_platform[name] else 0

@@ -1,4 +1,5 @@
-"""`make demo`: one brief through the whole local pipeline to confirmed posts on all five platforms.
+"""`make demo`: one brief through the whole local pipeline to confirmed posts on every platform (Buffer too:
+one X channel of a Buffer organization, published through the Buffer sandbox).
 
 Starts the stack, submits a brief over HTTP, shows the week's calendar with the operator CLI (`postgate
 calendar`, against the stack's api function), approves the brief through the real signed link (the page's

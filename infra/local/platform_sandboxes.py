@@ -25,15 +25,18 @@ class LocalPlatform:
     target: dict  # this account in the demo brief's `targets`
     secret_values: list[str] = field(default_factory=list)  # must never appear in a log
     oauth_user: Any = None  # who is signed in at the sandbox's consent page (the demo account's owner)
+    secret: str | None = None  # the account's secret when it is not its own (a Buffer configuration's)
 
     @property
-    def oauth_client(self) -> dict[str, str]:
-        """Postgate's app on this platform: its entry in the `oauth-clients` secret."""
+    def oauth_client(self) -> dict[str, str] | None:
+        """Postgate's app on this platform: its entry in the `oauth-clients` secret (None: no sign-in page)."""
+        if "client_id" not in self.tokens:
+            return None
         return {"client_id": self.tokens["client_id"], "client_secret": self.tokens["client_secret"]}
 
     @property
     def secret_name(self) -> str:
-        return f"{self.platform}-account-{self.account_id}"
+        return self.secret or f"{self.platform}-account-{self.account_id}"
 
 
 def _tokens(prefix: str) -> tuple[str, str]:
@@ -51,8 +54,10 @@ def register_oauth_app(platforms: dict[str, LocalPlatform], redirect_uri: str) -
     sign the demo account's owner in there, consenting: `postgate accounts connect` then completes
     against the local stack."""
     for local in platforms.values():
-        local.sandbox.oauth.register_client(local.oauth_client["client_id"], local.oauth_client["client_secret"],
-                                            [redirect_uri])
+        client = local.oauth_client
+        if client is None:  # a Buffer channel posts with its configuration's key: no consent page
+            continue
+        local.sandbox.oauth.register_client(client["client_id"], client["client_secret"], [redirect_uri])
         local.sandbox.oauth.sign_in(local.oauth_user)
 
 
@@ -141,8 +146,30 @@ def _linkedin(ctx: dict) -> LocalPlatform:
         {"account_id": "linkedin-demo", "linkedin_visibility": "PUBLIC"}, [access, refresh], ids["person_urn"])
 
 
+def _buffer(ctx: dict) -> LocalPlatform:
+    """A Buffer organization (Team plan) with one X channel, linked as an account through a Buffer
+    configuration whose secret holds the demo key. Buffer fetches the post's media from V4 signed URLs
+    of the storage emulator, as Instagram does."""
+    from infra.local.sandboxes.buffer import BufferSandbox
+    from shared.model.account import buffer_config_secret_name
+
+    key = f"buffer-key.{pysecrets.token_urlsafe(24)}"
+    box = BufferSandbox()
+    box.start()
+    organization = box.add_api_key(key, plan="team", organization_name="Postgate Demo")
+    channel = box.add_channel(key, service="twitter", name="postgate_demo")
+    config_id = "buffer-demo"
+    return LocalPlatform(
+        "buffer", box, "buffer-demo",
+        {"handle": "postgate_demo", "platform_account_id": channel, "buffer_service": "twitter",
+         "buffer_organization_id": organization, "buffer_config_id": config_id, "buffer_plan": "team"},
+        {"access_token": key}, {"POSTGATE_BUFFER_BASE_URL": box.base_url, **ctx["signed_urls"]},
+        {"account_id": "buffer-demo"}, [key], secret=buffer_config_secret_name(config_id))
+
+
 STARTERS: dict[str, Callable[[dict], LocalPlatform]] = {
     "tiktok": _tiktok, "instagram": _instagram, "x": _x, "youtube": _youtube, "linkedin": _linkedin,
+    "buffer": _buffer,
 }
 
 
@@ -151,7 +178,7 @@ def start_platforms(*, workdir: Path, project: str, storage_url: str) -> dict[st
     from infra.local.signing_key import write_local_signing_key
 
     # V4 signed URLs of the media bucket, for every platform that fetches media by URL (Instagram,
-    # TikTok photo posts), whichever of them run: one throwaway key, the storage emulator's address.
+    # TikTok photo posts, Buffer), whichever of them run: one throwaway key, the storage emulator's address.
     key_file = write_local_signing_key(Path(workdir) / "url-signing-key.json", project)
     ctx = {"workdir": workdir, "project": project, "storage_url": storage_url,
            "signed_urls": {"POSTGATE_SIGNED_URL_ENDPOINT": storage_url, "POSTGATE_URL_SIGNING_KEY_FILE": str(key_file)}}

@@ -57,8 +57,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from infra.local.soak_platforms import MARKER, SoakPlatform, marker, start_platforms, stop_platforms
-from shared.model.platform import PLATFORMS
+from infra.local.soak_platforms import MARKER, SOAK_PLATFORMS, SoakPlatform, marker, start_platforms, stop_platforms
 
 PROJECT = "postgate-soak"
 MEDIA_BUCKET = "postgate-soak-media"
@@ -435,7 +434,7 @@ class Soak:
         self.workdir = Path(tempfile.mkdtemp(prefix="postgate-soak-"))
         self.emulators = None
         self.platforms: dict[str, SoakPlatform] = {}
-        self.meters = {name: SandboxMeter() for name in PLATFORMS}
+        self.meters = {name: SandboxMeter() for name in SOAK_PLATFORMS}
         self.index_to_post: dict[int, str] = {}
         self.posts_by_platform: dict[str, list[str]] = defaultdict(list)
         self.expected_messages = 0  # sent to a publish topic and not pulled yet
@@ -464,7 +463,7 @@ class Soak:
         from infra.local.emulators import start_emulators
 
         args = self.args
-        per_platform = -(-args.posts // len(PLATFORMS))
+        per_platform = -(-args.posts // len(SOAK_PLATFORMS))
         accounts = args.accounts or max(3, -(-per_platform // POSTS_PER_ACCOUNT))
         with self.phases("setup: emulators"):
             self.emulators = start_emulators(PROJECT, log_dir=self.workdir / "emulator-logs")
@@ -545,9 +544,9 @@ class Soak:
 
     # ---- content and approvals ----
     def brief(self, index: int) -> tuple[str, dict]:
-        platform = PLATFORMS[index % len(PLATFORMS)]
+        platform = SOAK_PLATFORMS[index % len(SOAK_PLATFORMS)]
         p = self.platforms[platform]
-        j = index // len(PLATFORMS)
+        j = index // len(SOAK_PLATFORMS)
         account = p.accounts[j % len(p.accounts)]
         variant = p.variants[j % len(p.variants)]
         needs_video, n_images = p.media(variant)
@@ -599,7 +598,7 @@ class Soak:
             self._subscriber = pubsub_v1.SubscriberClient()
         got = 0
         with self.phases("pub/sub pull"):
-            for platform in PLATFORMS:
+            for platform in SOAK_PLATFORMS:
                 path = self._subscriber.subscription_path(PROJECT, f"publish-{platform}")
                 response = self._subscriber.pull(request={"subscription": path, "max_messages": 1000,
                                                           "return_immediately": True}, timeout=10)
@@ -857,7 +856,7 @@ class Soak:
                 f"SELECT platform, COUNT(*) AS n, COUNT(DISTINCT post_id) AS d FROM `{table}` GROUP BY platform").result()}
         verdicts = []
         with self.phases("count: sandboxes"):
-            for name in PLATFORMS:
+            for name in SOAK_PLATFORMS:
                 n, d = rows.get(name, (0, 0))
                 verdicts.append(judge(name, by_platform.get(name, []), self.platforms[name].live(), self.index_to_post,
                                       MARKER, n, d, self.pipeline_started, CLOCK.to_real))
@@ -878,7 +877,7 @@ class Soak:
         self.out(f"\nwall time {total_seconds:.1f}s (publishing + settling {self.pipeline_seconds:.1f}s); "
                  f"{self.args.posts / max(self.pipeline_seconds, 1e-9):.2f} posts/s through publishing")
         self.out("\nfaults injected (endpoint:kind x count; left = queued but never hit):")
-        for name in PLATFORMS:
+        for name in SOAK_PLATFORMS:
             injected = self.faults.injected[name]
             left = self.platforms[name].pending_faults()
             self.out(f"  {name:9} {sum(injected.values())} injected, {left} left: "
@@ -893,7 +892,7 @@ class Soak:
         for line in self.tick_errors:
             self.out(f"  tick error: {line}")
         self.out("\nwhy posts failed:")
-        for name in PLATFORMS:
+        for name in SOAK_PLATFORMS:
             for reason, n in fail_classes(by_platform.get(name, [])).most_common(8):
                 self.out(f"  {name:9} x{n:<4} {reason}")
         self.out("\nwhere the time went (wall seconds; 'summed over workers' overlap each other):")

@@ -108,7 +108,8 @@ class LocalStack:
             "api-jwt-key": pysecrets.token_hex(32),
             "console-session-key": pysecrets.token_urlsafe(32),
             **{local.secret_name: json.dumps(local.tokens) for local in self.platforms.values()},
-            "oauth-clients": json.dumps({p: local.oauth_client for p, local in self.platforms.items()}),
+            "oauth-clients": json.dumps({p: local.oauth_client for p, local in self.platforms.items()
+                                         if local.oauth_client is not None}),
         }), encoding="utf-8")
         path.chmod(0o600)
 

@@ -102,6 +102,12 @@ def app_credentials(secrets: SecretStore, config: Config, platform: str) -> dict
     return {"client_id": str(entry["client_id"]), "client_secret": str(entry.get("client_secret") or "")}
 
 
+def connects_by_sign_in(platform: str) -> bool:
+    """Whether the platform's accounts connect through its OAuth consent page. A Buffer channel does not:
+    it posts with its Buffer configuration's API key."""
+    return hasattr(adapter_for(platform), "authorization_request")
+
+
 def start_connect(repo: Repository, secrets: SecretStore, config: Config, *, account_id: str, account: Account,
                   user: str, redirect_after: str | None, now: datetime, return_to: str | None = None) -> ConnectStart:
     """`return_to`: a path of this app (the console's accounts page) the callback sends the browser back
@@ -109,6 +115,9 @@ def start_connect(repo: Repository, secrets: SecretStore, config: Config, *, acc
     if return_to is not None and not _is_app_path(return_to):
         raise ValueError(f"return_to must be a path of this app, not {return_to!r}")
     platform = account["platform"]
+    if not connects_by_sign_in(platform):
+        raise ConnectError(409, f"{display_name(platform)} accounts have no sign-in page: this one posts with its "
+                                "Buffer configuration's API key (replace the key there, then Test)", field="platform")
     request = adapter_for(platform).authorization_request(config, account)
     client = app_credentials(secrets, config, platform)
     state = pysecrets.token_urlsafe(32)

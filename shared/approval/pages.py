@@ -32,7 +32,7 @@ from shared.approval.refusals import (
     TokenRefused,
 )
 from shared.model.account import Account
-from shared.model.platform import display_name
+from shared.model.platform import account_platform_name
 
 if TYPE_CHECKING:  # annotations only: the models load pydantic, which this module's importers leave out
     from shared.model.content import ContentItem
@@ -293,8 +293,10 @@ def decision_recap(due: list[Post], scheduled: list[Post], accounts: Mapping[str
     """Where and when each approved post goes, one line each (`accounts` by id)."""
     recap = []
     for post in [*due, *scheduled]:
-        handle = accounts.get(post.account_id, {}).get("handle")
-        where = f"{display_name(post.platform)} · {'@' + str(handle).lstrip('@') if handle else post.account_id}"
+        account = accounts.get(post.account_id, {})
+        handle = account.get("handle")
+        platform = account_platform_name(post.platform, account.get("buffer_service"))
+        where = f"{platform} · {'@' + str(handle).lstrip('@') if handle else post.account_id}"
         when = "publishing now" if post.status == "queued" else f"scheduled for {when_text(post.scheduled_at, zone)}"
         recap.append(f"{where}: {when}")
     return recap

@@ -20,7 +20,7 @@ from shared.approval.tokens import LinkClaims
 from shared.model.account import Account
 from shared.model.content import ContentItem, MediaRef
 from shared.model.disclosure import review_line
-from shared.model.platform import display_name
+from shared.model.platform import account_platform_name, display_name
 from shared.platforms.registry import adapter_for
 from shared.runtime.clock import utcnow
 from shared.runtime.logging import log_context
@@ -79,7 +79,8 @@ def target_cards(repo: Repository, content: ContentItem, accounts: Mapping[str, 
         disclosure = ("AI-generated media", review_line(platform, display_name(platform), card.media,
                                                             unavailable=card.ai_field_unavailable))
         cards.append({
-            "platform": platform, "platform_name": display_name(platform), "account_id": target.account_id,
+            "platform": platform, "platform_name": account_platform_name(platform, account.get("buffer_service")),
+            "account_id": target.account_id,
             "handle": f"@{str(handle).lstrip('@')}" if handle else target.account_id,
             "text": card.text, "text_label": card.text_label, "fields": [*card.fields, disclosure],
             "media": ", ".join(labels[position[id(m)]] for m in card.media if id(m) in position),

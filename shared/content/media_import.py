@@ -27,6 +27,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+import urllib3
+
 from shared.errors import ValidationError
 from shared.model.content import MediaRef
 from shared.runtime.logging import log_event
@@ -84,8 +86,6 @@ def import_media(urls: list[str], *, media_store: MediaStore, media_bucket: str,
 
 def fetch(url: str, *, field: str, rules: FetchRules, resolver: Resolver = resolve_host) -> tuple[bytes, str]:
     """(bytes, content type) of what `url` serves, under the module's rules."""
-    import urllib3
-
     deadline = time.monotonic() + rules.timeout_seconds
     current = url
     for _ in range(MAX_REDIRECTS + 1):
@@ -124,8 +124,6 @@ def fetch(url: str, *, field: str, rules: FetchRules, resolver: Resolver = resol
 
 def _connection(url: str, field: str, rules: FetchRules, resolver: Resolver):
     """A connection pool to the checked address of `url`'s host (or to its local override), and the path."""
-    import urllib3
-
     for prefix, local in rules.overrides.items():
         base = prefix.rstrip("/")
         if url == base or url.startswith(base + "/"):  # a whole host or path, not https://example.com.evil.org

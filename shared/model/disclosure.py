@@ -21,7 +21,10 @@ from shared.model.content import MediaRef
 # Instagram: is_ai_generated on POST /{ig-user-id}/media (the carousel container, not its items), both logins,
 #   https://developers.facebook.com/documentation/instagram-platform/changelog (June 22, 2026, "AI Info Label");
 #   facebook_business IGUser.create_media param_types. Sent only when true (Meta's default is no label).
-DISCLOSURE_FIELDS = {"tiktok": "is_aigc", "youtube": "containsSyntheticMedia", "instagram": "is_ai_generated"}
+# Buffer: isAiGenerated in the network's post metadata, where Buffer takes one (developers.buffer.com/types/
+#   PostInputMetaData.md); a post to a network without it says so on its card (ReviewCard.ai_field_unavailable).
+DISCLOSURE_FIELDS = {"tiktok": "is_aigc", "youtube": "containsSyntheticMedia", "instagram": "is_ai_generated",
+                     "buffer": "isAiGenerated"}
 SENT_WHEN_FALSE = {"tiktok", "youtube"}  # these send the field on every post, false included
 
 
@@ -44,6 +47,8 @@ def review_line(platform: str, platform_name: str, media: Iterable[MediaRef], *,
         return "yes: YouTube: contains synthetic media (containsSyntheticMedia)"
     if platform == "instagram":
         return "yes: disclosed to Instagram (is_ai_generated), Instagram shows its AI info label"
+    if field:
+        return f"yes: disclosed to {platform_name} ({field}), which passes the label on"
     return f"yes: not disclosed by a platform field ({platform_name} has none); say so in the text if needed"
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, RootModel, SecretStr
 
 from shared.accounts import buffer_configs, service
 from shared.accounts.connection import test_connection
@@ -25,6 +25,7 @@ from shared.api.errors import ApiError
 from shared.api.v1.buffer import answer_error
 from shared.api.v1.conventions import (
     BUFFER,
+    AccessToken,
     BodyRef,
     Ref,
     SeedPage,
@@ -60,8 +61,7 @@ class SocialAccountIn(BaseModel):
     account_name: str = Field(min_length=1, max_length=100)
     buffer_profile_id: str | None = Field(default=None, min_length=1, max_length=200, pattern=CHANNEL_PATTERN,
                                           description="a Buffer channel id: the account posts through Buffer")
-    access_token: SecretStr | None = Field(default=None, min_length=1, max_length=8000,
-                                           description="kept in the secret store, never returned")
+    access_token: AccessToken | None = Field(default=None, description="kept in the secret store, never returned")
     buffer_config_id: BodyRef | None = Field(default=None, description="ours: the Buffer configuration to use")
 
 
@@ -73,15 +73,15 @@ class SocialAccountPatch(BaseModel):
     platform: str | None = Field(default=None, min_length=1, max_length=40)
     account_name: str | None = Field(default=None, min_length=1, max_length=100)
     buffer_profile_id: str | None = Field(default=None, min_length=1, max_length=200, pattern=CHANNEL_PATTERN)
-    access_token: SecretStr | None = Field(default=None, min_length=1, max_length=8000)
+    access_token: AccessToken | None = None
     buffer_config_id: BodyRef | None = None
 
 
-class AccountPath(BaseModel):
+class SocialAccountPath(BaseModel):
     id: Ref
 
 
-class DeleteQuery(BaseModel):
+class SocialAccountDeleteQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     force: bool = Field(default=False, description="cancel the account's unclaimed posts instead of refusing")
@@ -102,7 +102,11 @@ class SocialAccountOut(BaseModel):
     updated_at: str | None
 
 
-class ConnectionOut(BaseModel):
+class SocialAccountList(RootModel[list[SocialAccountOut]]):
+    """Accounts (the total in X-Total-Count)."""
+
+
+class SocialAccountConnection(BaseModel):
     id: int
     postgate_id: str
     result: str = Field(description="ok | needs_reconnect | error")
@@ -110,7 +114,7 @@ class ConnectionOut(BaseModel):
     identity: dict[str, str] | None = None
 
 
-class SyncOut(BaseModel):
+class SocialAccountSync(BaseModel):
     account: SocialAccountOut
     channel_found: bool
     channel_name: str | None
@@ -118,7 +122,7 @@ class SyncOut(BaseModel):
     is_disconnected: bool | None
 
 
-class Deleted(BaseModel):
+class SocialAccountDeleted(BaseModel):
     id: int
     postgate_id: str
     deleted: bool = True
@@ -246,7 +250,7 @@ def create_social_account(body: SocialAccountIn):
     return account_out(account_id, account), 201
 
 
-@blueprint.get("/social-accounts", responses={200: SocialAccountOut})
+@blueprint.get("/social-accounts", responses={200: SocialAccountList})
 def list_social_accounts(query: SeedPage):
     """In id order; a JSON array, the total in X-Total-Count."""
     rows, total = service.list_accounts(repo(), platform=None, skip=query.skip, limit=query.limit)
@@ -255,12 +259,12 @@ def list_social_accounts(query: SeedPage):
 
 
 @blueprint.get("/social-accounts/<id>", responses={200: SocialAccountOut})
-def get_social_account(path: AccountPath):
+def get_social_account(path: SocialAccountPath):
     return account_out(*_account(path.id))
 
 
 @blueprint.put("/social-accounts/<id>", responses={200: SocialAccountOut})
-def update_social_account(path: AccountPath, body: SocialAccountPatch):
+def update_social_account(path: SocialAccountPath, body: SocialAccountPatch):
     """account_name; access_token (a direct account's new token; for a Buffer account the key of the
     configuration it then uses); buffer_config_id (another configuration reaching the same channel)."""
     user = editor()
@@ -293,8 +297,8 @@ def update_social_account(path: AccountPath, body: SocialAccountPatch):
     return account_out(account_id, account)
 
 
-@blueprint.delete("/social-accounts/<id>", responses={200: Deleted})
-def delete_social_account(path: AccountPath, query: DeleteQuery):
+@blueprint.delete("/social-accounts/<id>", responses={200: SocialAccountDeleted})
+def delete_social_account(path: SocialAccountPath, query: SocialAccountDeleteQuery):
     """409 while its posts are approved, scheduled or being published (force=true cancels the unclaimed ones)."""
     user = editor()
     account_id, _ = _account(path.id)
@@ -303,11 +307,11 @@ def delete_social_account(path: AccountPath, query: DeleteQuery):
         deleted = service.delete_account(repo(), account_id, force=query.force, by=user)
     except AccountError as exc:
         raise answer_error(exc) from None
-    return Deleted(id=seed_id, postgate_id=account_id, cancelled_post_ids=deleted.cancelled_posts).model_dump(mode="json")
+    return SocialAccountDeleted(id=seed_id, postgate_id=account_id, cancelled_post_ids=deleted.cancelled_posts).model_dump(mode="json")
 
 
-@blueprint.post("/social-accounts/<id>/test-connection", responses={200: ConnectionOut})
-def test_social_account(path: AccountPath):
+@blueprint.post("/social-accounts/<id>/test-connection", responses={200: SocialAccountConnection})
+def test_social_account(path: SocialAccountPath):
     """Our connection test: the platform's cheapest identity call with the stored token, or for a Buffer
     account Buffer's channel through the configuration's key. ok | needs_reconnect (marked) | error."""
     editor()
@@ -315,13 +319,13 @@ def test_social_account(path: AccountPath):
     account_id, account = _account(path.id)
     outcome = test_connection(account_id, account, secrets=services.secrets, repo=services.repository,
                               config=services.config)
-    return ConnectionOut(id=number("social_account", account_id), postgate_id=account_id, result=outcome.result,
+    return SocialAccountConnection(id=number("social_account", account_id), postgate_id=account_id, result=outcome.result,
                          detail=outcome.detail,
                          identity={k: str(v) for k, v in outcome.identity.items()} or None).model_dump(mode="json")
 
 
-@blueprint.post("/social-accounts/<id>/sync-buffer", responses={200: SyncOut})
-def sync_social_account(path: AccountPath):
+@blueprint.post("/social-accounts/<id>/sync-buffer", responses={200: SocialAccountSync})
+def sync_social_account(path: SocialAccountPath):
     """Refresh the account from its Buffer channel (name, service, disconnected). A key Buffer refuses
     marks the account needs_reconnect and answers 503 saying so; a non-Buffer account is 409."""
     editor()
@@ -332,6 +336,6 @@ def sync_social_account(path: AccountPath):
                                                        account_id, account, now=now())
     except AccountError as exc:
         raise answer_error(exc) from None
-    return SyncOut(account=SocialAccountOut(**account_out(account_id, account)), channel_found=channel is not None,
+    return SocialAccountSync(account=SocialAccountOut(**account_out(account_id, account)), channel_found=channel is not None,
                    channel_name=channel.name if channel else None, service=channel.service if channel else None,
                    is_disconnected=channel.is_disconnected if channel else None).model_dump(mode="json")

@@ -26,6 +26,7 @@ from shared.api.routes.posts import IdempotencyHeader, UtcDatetime
 from shared.api.schemas import omittable
 from shared.api.v1.conventions import (
     BodyRef,
+    Deleted,
     Ref,
     SeedPage,
     editor,
@@ -38,7 +39,6 @@ from shared.api.v1.conventions import (
     seed_time,
     v1_blueprint,
 )
-from shared.api.v1.posts import Deleted
 from shared.errors import ValidationError
 from shared.model.manual_metrics import NOTE_MAX, ManualNumbers, ManualSnapshot
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from shared.accounts import buffer_configs
 from shared.accounts.service import AccountError
 from shared.api.errors import ApiError
 from shared.api.v1.conventions import (
+    AccessToken,
+    Deleted,
     Ref,
     SeedPage,
     editor,
@@ -32,40 +34,40 @@ from shared.services import get_services
 blueprint = v1_blueprint("buffer", "Buffer")
 
 
-class ConfigIn(BaseModel):
+class BufferConfigIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    access_token: SecretStr = Field(min_length=1, max_length=4000, description="the Buffer API key (never returned)")
+    access_token: AccessToken = Field(description="the Buffer API key (never returned)")
     id: str | None = Field(default=None, pattern=buffer_configs.CONFIG_ID_PATTERN, max_length=100,
                            description="our id for it (default: made up); the secret is buffer-config-<id>")
 
 
-class ConfigPatch(BaseModel):
+class BufferConfigPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    access_token: SecretStr = Field(min_length=1, max_length=4000, description="the new Buffer API key")
+    access_token: AccessToken = Field(description="the new Buffer API key")
 
 
-class ConfigPath(BaseModel):
+class BufferConfigPath(BaseModel):
     id: Ref
 
 
-class Organization(BaseModel):
+class BufferOrganization(BaseModel):
     id: str
     name: str
 
 
-class ConfigOut(BaseModel):
+class BufferConfigOut(BaseModel):
     id: int
     postgate_id: str
     has_access_token: bool = Field(description="the key is kept in the secret store; it is never returned")
-    organizations: list[Organization] = Field(description="the Buffer organizations the key reached when checked")
+    organizations: list[BufferOrganization] = Field(description="the Buffer organizations the key reached when checked")
     social_account_ids: list[int] = Field(description="accounts posting with this configuration")
     created_at: str | None
     updated_at: str | None
 
 
-class ProfileOut(BaseModel):
+class BufferProfileOut(BaseModel):
     id: str = Field(description="the Buffer channel id (an account's buffer_profile_id)")
     name: str
     service: str = Field(description="the network, as Buffer names it (twitter, instagram, ...)")
@@ -77,10 +79,12 @@ class ProfileOut(BaseModel):
     postgate_account_id: str | None
 
 
-class Deleted(BaseModel):
-    id: int
-    postgate_id: str
-    deleted: bool = True
+class BufferConfigList(RootModel[list[BufferConfigOut]]):
+    """Configurations (the total in X-Total-Count)."""
+
+
+class BufferProfileList(RootModel[list[BufferProfileOut]]):
+    """Buffer channels (the total in X-Total-Count)."""
 
 
 def answer_error(exc: AccountError) -> ApiError:
@@ -92,8 +96,8 @@ def answer_error(exc: AccountError) -> ApiError:
 
 def config_out(config_id: str, record: dict) -> dict:
     users = buffer_configs.accounts_using(repo(), config_id)
-    return ConfigOut(id=number("buffer_config", config_id), postgate_id=config_id, has_access_token=True,
-                     organizations=[Organization(**o) for o in record.get("organizations") or []],
+    return BufferConfigOut(id=number("buffer_config", config_id), postgate_id=config_id, has_access_token=True,
+                     organizations=[BufferOrganization(**o) for o in record.get("organizations") or []],
                      social_account_ids=sorted(numbers("social_account", users).values()),
                      created_at=seed_time(record.get("created_at")),
                      updated_at=seed_time(record.get("updated_at"))).model_dump(mode="json")
@@ -103,8 +107,8 @@ def _config_id(ref: str) -> str:
     return resolve("buffer_config", ref)
 
 
-@blueprint.post("/buffer/config", responses={201: ConfigOut})
-def create_config(body: ConfigIn):
+@blueprint.post("/buffer/config", responses={201: BufferConfigOut})
+def create_config(body: BufferConfigIn):
     """Add a Buffer API key (checked with Buffer first: a refused key is 400 naming access_token)."""
     user = editor()
     services = get_services()
@@ -117,14 +121,14 @@ def create_config(body: ConfigIn):
     return config_out(config_id, record), 201
 
 
-@blueprint.get("/buffer/config", responses={200: ConfigOut})
+@blueprint.get("/buffer/config", responses={200: BufferConfigList})
 def list_configs(query: SeedPage):
     rows = buffer_configs.list_configs(repo())
     return page_answer([config_out(i, r) for i, r in rows[query.skip:query.skip + query.limit]], len(rows))
 
 
-@blueprint.get("/buffer/config/<id>", responses={200: ConfigOut})
-def get_config(path: ConfigPath):
+@blueprint.get("/buffer/config/<id>", responses={200: BufferConfigOut})
+def get_config(path: BufferConfigPath):
     config_id = _config_id(path.id)
     try:
         return config_out(config_id, buffer_configs.require_config(repo(), config_id))
@@ -132,8 +136,8 @@ def get_config(path: ConfigPath):
         raise answer_error(exc) from None
 
 
-@blueprint.put("/buffer/config/<id>", responses={200: ConfigOut})
-def update_config(path: ConfigPath, body: ConfigPatch):
+@blueprint.put("/buffer/config/<id>", responses={200: BufferConfigOut})
+def update_config(path: BufferConfigPath, body: BufferConfigPatch):
     """A new key (checked with Buffer first); the accounts using the configuration post with it."""
     user = editor()
     services = get_services()
@@ -147,7 +151,7 @@ def update_config(path: ConfigPath, body: ConfigPatch):
 
 
 @blueprint.delete("/buffer/config/<id>", responses={200: Deleted})
-def delete_config(path: ConfigPath):
+def delete_config(path: BufferConfigPath):
     """Refused (409, naming them) while accounts use it. The key's secret is left for the operator."""
     user = editor()
     config_id = _config_id(path.id)
@@ -158,7 +162,7 @@ def delete_config(path: ConfigPath):
     return Deleted(id=number("buffer_config", config_id), postgate_id=config_id).model_dump(mode="json")
 
 
-@blueprint.get("/buffer/profiles", responses={200: ProfileOut})
+@blueprint.get("/buffer/profiles", responses={200: BufferProfileList})
 def get_profiles(query: SeedPage):
     """Every channel of every Buffer organization the configured keys reach, each with the Postgate
     account linked to it (if any). A JSON array, the total in X-Total-Count."""
@@ -170,7 +174,7 @@ def get_profiles(query: SeedPage):
     config_numbers = numbers("buffer_config", [p.config_id for p in found])
     account_numbers = numbers("social_account", [p.account_id for p in found if p.account_id])
     page = found[query.skip:query.skip + query.limit]
-    return page_answer([ProfileOut(id=p.channel.id, name=p.channel.name, service=p.channel.service,
+    return page_answer([BufferProfileOut(id=p.channel.id, name=p.channel.name, service=p.channel.service,
                                    organization_id=p.channel.organization_id, avatar=p.channel.avatar,
                                    is_disconnected=p.channel.is_disconnected,
                                    buffer_config_id=config_numbers[p.config_id],

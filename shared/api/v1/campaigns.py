@@ -23,6 +23,7 @@ from shared.api.errors import ApiError
 from shared.api.schemas import Day, omittable
 from shared.api.v1.conventions import (
     SEED_PLATFORM_NAMES,
+    Deleted,
     Ref,
     SeedPage,
     editor,
@@ -36,7 +37,6 @@ from shared.api.v1.conventions import (
     v1_blueprint,
 )
 from shared.api.v1.post_forms import SeedPostOut, seed_posts
-from shared.api.v1.posts import Deleted
 from shared.campaigns import service
 from shared.errors import ValidationError
 from shared.model.campaign import DESCRIPTION_MAX, NAME_MAX, Campaign, CampaignStatus, is_campaign_id

@@ -16,13 +16,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated
 
 import flask
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, WithJsonSchema
 
 from shared.api.auth import current_principal
 from shared.api.errors import ApiError
@@ -43,6 +44,20 @@ Ref = Annotated[str, Field(pattern=REF_PATTERN, max_length=300, description="the
 # In a body: the number as the seed sends it (an integer), or our id.
 BodyRef = Annotated[int | Annotated[str, Field(pattern=REF_PATTERN, max_length=300)],
                     Field(description="the record's number (as the seed sends it), or its postgate_id")]
+
+TOKEN_PATTERN = r"^[!-~]+$"  # printable ASCII: it travels in an Authorization header
+
+
+def _printable(token: SecretStr) -> SecretStr:
+    if not re.fullmatch(TOKEN_PATTERN, token.get_secret_value()):
+        raise ValueError("a token is printable ASCII without spaces")
+    return token
+
+
+# An access token or API key as sent: kept in the secret store, never answered (SecretStr keeps it out of reprs).
+AccessToken = Annotated[SecretStr, Field(min_length=1, max_length=8000), AfterValidator(_printable),
+                        WithJsonSchema({"type": "string", "format": "password", "writeOnly": True, "minLength": 1,
+                                        "maxLength": 8000, "pattern": TOKEN_PATTERN})]
 
 # How the seed's kinds are named in answers ("no social account 7").
 _NAMES: dict[str, str] = {"social_account": "social account", "post": "post", "campaign": "campaign",
@@ -68,6 +83,14 @@ class SeedPage(BaseModel):
 
     skip: int = Field(default=0, ge=0, le=100_000, description="items to skip")
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="items to return (1 to 100)")
+
+
+class Deleted(BaseModel):
+    """What a delete answers (the seed's 200): the deleted record's ids."""
+
+    id: int
+    postgate_id: str
+    deleted: bool = True
 
 
 def page_answer(items: list[dict], total: int):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 from pydantic import ValidationError as PydanticError
 
 from shared.api.errors import ApiError, loc_to_field
@@ -91,7 +91,7 @@ class SeedPostIn(BaseModel):
         return urls
 
 
-class PostPathId(BaseModel):
+class SeedPostPath(BaseModel):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,299}$", max_length=300,
                     description="the post's number, or its postgate_id")
 
@@ -218,6 +218,10 @@ class SeedPostOut(BaseModel):
     note: str | None = None
     created_at: str | None
     updated_at: str | None
+
+
+class SeedPostList(RootModel[list[SeedPostOut]]):
+    """A list of posts (the total in X-Total-Count)."""
 
 
 def seed_posts(posts: list[Post], contents: dict[str, ContentItem] | None = None) -> list[dict]:

@@ -20,6 +20,7 @@ from shared.api.routes.posts import IdempotencyHeader
 from shared.api.schemas import Day
 from shared.api.v1.conventions import (
     BUFFER,
+    Deleted,
     SeedPage,
     accounts_on,
     editor,
@@ -33,9 +34,10 @@ from shared.api.v1.conventions import (
 )
 from shared.api.v1.post_forms import (
     SEED_STATUSES,
-    PostPathId,
     SeedPostIn,
+    SeedPostList,
     SeedPostOut,
+    SeedPostPath,
     fetch_media,
     own_copy,
     refused,
@@ -57,7 +59,7 @@ from shared.services import get_services
 blueprint = v1_blueprint("posts", "scheduled posts")
 
 
-class PostListQuery(SeedPage):
+class SeedPostQuery(SeedPage):
     status: str | None = Field(default=None, pattern="^(" + "|".join(SEED_STATUSES) + ")$",
                                description="draft | scheduled | published (also failed, cancelled)")
     platform: str | None = Field(default=None, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_ -]+$")
@@ -78,19 +80,19 @@ class SeedPostPatch(BaseModel):
     campaign_id: int | str | None = Field(default=None, description="must stay the post's")
 
 
-class BulkIn(BaseModel):
+class SeedBulkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     posts: list[SeedPostIn] = Field(min_length=1, max_length=100)
 
 
-class RescheduleIn(BaseModel):
+class SeedRescheduleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     scheduled_time: PlannedTime = Field(description="the new time (UTC when it has no offset)")
 
 
-class CalendarQuery(BaseModel):
+class SeedCalendarQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     start_date: Day
@@ -98,24 +100,18 @@ class CalendarQuery(BaseModel):
     platform: str | None = Field(default=None, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_ -]+$")
 
 
-class CalendarDayOut(BaseModel):
+class SeedCalendarDay(BaseModel):
     date: dt.date
     posts: list[SeedPostOut]
 
 
-class CalendarOut(BaseModel):
+class SeedCalendarOut(BaseModel):
     start_date: dt.date
     end_date: dt.date
-    days: list[CalendarDayOut]
+    days: list[SeedCalendarDay]
 
 
-class Deleted(BaseModel):
-    id: int
-    postgate_id: str
-    deleted: bool = True
-
-
-class ScheduleOut(BaseModel):
+class SeedScheduleOut(BaseModel):
     post: SeedPostOut
     handed_to_buffer: bool = Field(description="Buffer already has the post (createPost was sent)")
     due_at: str | None = Field(description="when Postgate hands it to Buffer (UTC); null: already handed over")
@@ -152,8 +148,8 @@ def create_post(body: SeedPostIn, header: IdempotencyHeader):
     return seed_post(made[0]), 201
 
 
-@blueprint.post("/posts/bulk", responses={201: SeedPostOut})
-def create_posts_in_bulk(body: BulkIn, header: IdempotencyHeader):
+@blueprint.post("/posts/bulk", responses={201: SeedPostList})
+def create_posts_in_bulk(body: SeedBulkIn, header: IdempotencyHeader):
     """Up to 100 posts, all or nothing; each waits for approval. Answers the posts, in order."""
     user = editor()
     services = get_services()
@@ -210,8 +206,8 @@ def _refused_answer(exc: _Refused):
 
 # -- read ---------------------------------------------------------------------------------------------
 
-@blueprint.get("/posts", responses={200: SeedPostOut})
-def list_seed_posts(query: PostListQuery):
+@blueprint.get("/posts", responses={200: SeedPostList})
+def list_seed_posts(query: SeedPostQuery):
     """Newest first; a JSON array, the total in X-Total-Count."""
     account_ids = tuple(accounts_on(query.platform)) if query.platform else None
     campaign = resolve_campaign(query.campaign_id, "campaign_id") if query.campaign_id else None
@@ -224,8 +220,8 @@ def list_seed_posts(query: PostListQuery):
     return page_answer(seed_posts(found.posts, found.contents), found.total)
 
 
-@blueprint.get("/posts/calendar", responses={200: CalendarOut})
-def get_calendar(query: CalendarQuery):
+@blueprint.get("/posts/calendar", responses={200: SeedCalendarOut})
+def get_calendar(query: SeedCalendarQuery):
     """Posts from start_date to end_date (inclusive, UTC days, at most 92), grouped by day."""
     try:
         check_calendar_range(query.start_date, query.end_date, last_field="end_date")
@@ -241,14 +237,14 @@ def get_calendar(query: CalendarQuery):
 
 
 @blueprint.get("/posts/<id>", responses={200: SeedPostOut})
-def get_post(path: PostPathId):
+def get_post(path: SeedPostPath):
     return seed_post(_post(path.id))
 
 
 # -- change -------------------------------------------------------------------------------------------
 
 @blueprint.put("/posts/<id>", responses={200: SeedPostOut})
-def update_post(path: PostPathId, body: SeedPostPatch):
+def update_post(path: SeedPostPath, body: SeedPostPatch):
     """Our edit rules: content or media_urls make a new version and ask for approval again (an approved
     post goes back to waiting); scheduled_time alone keeps the approval. Claimed or finished posts: 409."""
     user = editor()
@@ -280,7 +276,7 @@ def update_post(path: PostPathId, body: SeedPostPatch):
 
 
 @blueprint.delete("/posts/<id>", responses={200: Deleted})
-def delete_seed_post(path: PostPathId):
+def delete_seed_post(path: SeedPostPath):
     """Only a post that never reached a platform (409 otherwise). Answers the deleted post's id."""
     user = editor()
     post = _post(path.id)
@@ -292,7 +288,7 @@ def delete_seed_post(path: PostPathId):
 
 
 @blueprint.post("/posts/<id>/cancel", responses={200: SeedPostOut})
-def cancel_seed_post(path: PostPathId):
+def cancel_seed_post(path: SeedPostPath):
     """Any state before a publisher claims it; claimed or finished: 409."""
     user = editor()
     post = _post(path.id)
@@ -304,7 +300,7 @@ def cancel_seed_post(path: PostPathId):
 
 
 @blueprint.post("/posts/<id>/reschedule", responses={200: SeedPostOut})
-def reschedule_seed_post(path: PostPathId, body: RescheduleIn):
+def reschedule_seed_post(path: SeedPostPath, body: SeedRescheduleIn):
     """A new scheduled_time; the approval is kept. In the past or over the account's daily cap: 400."""
     user = editor()
     post = _post(path.id)
@@ -318,8 +314,8 @@ def reschedule_seed_post(path: PostPathId, body: RescheduleIn):
     return seed_post(moved)
 
 
-@blueprint.post("/posts/<id>/schedule", responses={200: ScheduleOut})
-def schedule_via_buffer(path: PostPathId):
+@blueprint.post("/posts/<id>/schedule", responses={200: SeedScheduleOut})
+def schedule_via_buffer(path: SeedPostPath):
     """What happens with the post through Buffer, and when: an approved post of a Buffer account is handed
     to Buffer (createPost, once) by the publisher when it is due. Nothing is sent early (media URLs
     must stay valid until Buffer sends the post). Refused (409) while it waits for approval, for an
@@ -336,14 +332,14 @@ def schedule_via_buffer(path: PostPathId):
                             "approver has approved exactly its content", field="id")
     if post.status in ("rejected", "cancelled", "failed"):
         raise ApiError(409, f"post {answer['id']} is {post.status}; it will not be sent to Buffer", field="id")
-    buffer_post = post.platform_ids.get("buffer_post_id") or post.platform_ids.get("post_id")
+    buffer_post = post.platform_ids.get("post_id")  # what the Buffer publisher records (createPost's id)
     channel = account.get("platform_account_id")
     if post.status in ("publishing", "processing", "published"):
         detail = f"Buffer has the post (status {post.status})" + (f": {post.share_url}" if post.share_url else "")
-        return ScheduleOut(post=SeedPostOut(**answer), handed_to_buffer=True, due_at=None, buffer_channel_id=channel,
+        return SeedScheduleOut(post=SeedPostOut(**answer), handed_to_buffer=True, due_at=None, buffer_channel_id=channel,
                            buffer_post_id=buffer_post, detail=detail).model_dump(mode="json")
     due = max(post.scheduled_at or now(), now())
-    return ScheduleOut(post=SeedPostOut(**answer), handed_to_buffer=False, due_at=seed_time(due),
+    return SeedScheduleOut(post=SeedPostOut(**answer), handed_to_buffer=False, due_at=seed_time(due),
                        buffer_channel_id=channel,
                        detail=f"approved: Postgate hands it to Buffer (createPost, once) at {seed_time(due)} UTC; "
                               "Buffer then sends it to the network").model_dump(mode="json")

@@ -56,10 +56,11 @@ class Cap:
 @dataclass(frozen=True)
 class Row:
     account: Account
-    platform: str  # display name
+    platform: str  # display name ("Buffer · X" for a Buffer channel)
     status_text: str
     caps: list[Cap]
     connected_ago: str | None
+    connects: bool = True  # through the platform's sign-in page (a Buffer channel: its configuration's key)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ def accounts_page(refused: dict[str, str] | None = None, status: int = 200):
     records, _ = service.list_accounts(repo, platform=None, skip=0, limit=SHOWN)
     rows = sorted((_row(account_id, record) for account_id, record in records),
                   key=lambda row: (STATUS_ORDER.get(row.account.status, 9), row.account.id))
-    flask.g.setdefault(FORM_TARGETS, tuple(sorted({oauth.authorize_origin(config, r) for _, r in records})))
+    flask.g.setdefault(FORM_TARGETS, tuple(sorted({oauth.authorize_origin(config, r) for _, r in records
+                                                   if oauth.connects_by_sign_in(r["platform"])})))
     tested = flask.session.pop(TESTED, None)
     return render.page("console/accounts.html", status=status, title="Accounts", rows=rows,
                        may_connect=current_principal().may("editor"), outcome=_connect_outcome(repo),
@@ -131,7 +133,7 @@ def _row(account_id: str, record: AccountRecord) -> Row:
     caps = [Cap(limit.max_count, window_text(limit.window_seconds), limit.name) for limit in account.limits]
     ago = age_text((utcnow() - as_utc(account.connected_at)).total_seconds()) if account.connected_at else None
     return Row(account, account_platform_name(account.platform, record.get("buffer_service")), STATUS_TEXT[account.status],
-               caps, ago)
+               caps, ago, connects=oauth.connects_by_sign_in(account.platform))
 
 
 def window_text(seconds: int) -> str:

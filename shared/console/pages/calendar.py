@@ -20,7 +20,7 @@ from shared.console import render
 from shared.console.post_text import account_label, caption_start, clock_text, status_label
 from shared.console.zone import asked_zone, reader_zone, today
 from shared.model.account import Account
-from shared.model.platform import display_name
+from shared.model.platform import account_platform_name
 from shared.model.post import Post
 from shared.posts.calendar import accounts_at_cap, calendar
 from shared.posts.service import when
@@ -137,7 +137,8 @@ def _day_of(day: date, posts: list[Post], zone: ZoneInfo, contents: dict, accoun
             shown: int | None, now_day: date, *, in_range: bool) -> Day:
     listed = posts if shown is None else posts[:shown]
     cards = [PostCard(post_id=p.id, at=when(p).isoformat(), time=clock_text(when(p), zone), platform=p.platform,
-                      platform_name=display_name(p.platform), account=account_label(p.account_id, accounts.get(p.account_id)),
+                      platform_name=account_platform_name(p.platform, (accounts.get(p.account_id) or {}).get("buffer_service")),
+                      account=account_label(p.account_id, accounts.get(p.account_id)),
                       status=p.status, status_label=status_label(p.status),
                       caption=caption_start(contents[p.content_id].caption if p.content_id in contents else None))
              for p in listed]

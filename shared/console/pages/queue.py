@@ -43,7 +43,7 @@ from shared.errors import ConfigError
 from shared.handlers.messages import after_decision, request_approval
 from shared.model.account import Account
 from shared.model.content import ContentItem
-from shared.model.platform import display_name
+from shared.model.platform import account_platform_name
 from shared.runtime.clock import as_utc, utcnow
 from shared.runtime.config import get_config
 
@@ -173,7 +173,7 @@ def _account_choices(accounts: Mapping[str, Account]) -> list[tuple[str, str]]:
     def label(account_id: str, account: Account) -> str:
         handle = account.get("handle")
         who = f"@{str(handle).lstrip('@')}" if handle else account_id
-        return f"{display_name(str(account.get('platform', '?')))} · {who}"
+        return f"{account_platform_name(str(account.get('platform', '?')), account.get('buffer_service'))} · {who}"
 
     return sorted(((i, label(i, a)) for i, a in accounts.items()), key=lambda choice: choice[1].lower())
 

@@ -22,9 +22,6 @@ from shared.platforms.buffer.settle import check_status, reconcile  # noqa: F401
 from shared.platforms.buffer.validation import channel_id, planned_post, validate  # noqa: F401 - the adapter contract
 from shared.runtime.config_model import Config
 
-# Networks where Buffer takes an AI label (isAiGenerated in their metadata); elsewhere the card says there is none.
-AI_LABEL_NETWORKS = frozenset({"twitter", "tiktok", "youtube"})
-
 
 def preview(content: ContentItem, target: TargetSpec, account: Account) -> ReviewCard:
     post = planned_post(content, target, account)
@@ -32,7 +29,8 @@ def preview(content: ContentItem, target: TargetSpec, account: Account) -> Revie
     fields = [("Sent through", f"Buffer, to the {network} channel {account.get('handle') or channel_id(account)}"),
               *post.fields,
               ("When", "handed to Buffer at the planned time; Buffer sends it at once (not via its queue)")]
-    unavailable = None if post.network in AI_LABEL_NETWORKS else f"Buffer takes no AI label for {network} posts"
+    # Where Buffer takes the network's AI label (isAiGenerated) it is sent; elsewhere the card says there is none.
+    unavailable = None if post.ai_label else f"Buffer takes no AI label for these {network} posts"
     return ReviewCard(text=post.text or "(none: no caption is posted)", fields=fields, media=post.media,
                       text_label=post.text_label, ai_field_unavailable=unavailable)
 

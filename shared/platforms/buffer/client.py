@@ -146,7 +146,21 @@ class BufferClient:
         return data
 
     def _execute(self, document: str, variables: dict, *, operation: str, creates: bool) -> tuple[Any, list[dict]]:
-        return with_fresh_token(self._tokens, lambda key: self._send(key, document, variables, operation, creates))
+        refused: list[AuthError] = []
+
+        def send(key: str) -> tuple[Any, list[dict]]:
+            try:
+                return self._send(key, document, variables, operation, creates)
+            except AuthError as exc:
+                refused.append(exc)
+                raise
+
+        try:
+            return with_fresh_token(self._tokens, send)
+        except AuthError as exc:
+            if refused and exc is not refused[-1]:  # no other key to try: Buffer's own answer says why
+                raise refused[-1] from None
+            raise
 
     def _send(self, key: str, document: str, variables: dict, operation: str, creates: bool) -> tuple[Any, list[dict]]:
         try:

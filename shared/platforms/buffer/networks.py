@@ -42,6 +42,7 @@ class NetworkPost:
     alt_text: str | None = None  # the one image's alt text
     video_title: str | None = None
     text_label: str = "Text"
+    ai_label: bool = False  # Buffer takes the network's AI label (isAiGenerated) for this post
 
 
 def plan(content: ContentItem, target: TargetSpec, network: str) -> NetworkPost:
@@ -70,7 +71,7 @@ def _twitter(content: ContentItem, target: TargetSpec, network: str) -> NetworkP
     fields = [("Length", f"{x.weighted_length(text)} of {x.MAX_WEIGHTED_LENGTH} (X's weighted count)"),
               ("Media", {"text": "none (text only)", "images": f"{len(media)} image(s)", "gif": "1 GIF",
                          "video": "1 video"}[kind])]
-    return NetworkPost(network, text, media, _ai_flag("twitter", media), fields)
+    return NetworkPost(network, text, media, _ai_flag("twitter", media), fields, ai_label=True)
 
 
 def _instagram(content: ContentItem, target: TargetSpec, network: str) -> NetworkPost:
@@ -79,8 +80,9 @@ def _instagram(content: ContentItem, target: TargetSpec, network: str) -> Networ
     if kind == "STORIES":
         media = [m for m in [instagram.story_media(content)] if m is not None]
         # Instagram shows no caption on a story: none is sent.
-        return NetworkPost(network, "", media, {"instagram": {"type": "story", "shouldShareToFeed": False}},
-                           [("Post type", "story (visible for 24 hours)")], text_label="Caption")
+        meta = {"type": "story", "shouldShareToFeed": False, **({"isAiGenerated": True} if ai_generated(media) else {})}
+        return NetworkPost(network, "", media, {"instagram": meta},
+                           [("Post type", "story (visible for 24 hours)")], text_label="Caption", ai_label=True)
     media = {"IMAGE": instagram.images_of(content)[:1], "CAROUSEL": instagram.images_of(content),
              "REELS": [v for v in [instagram.video_of(content)] if v is not None]}[kind]
     fields = [("Post type", {"IMAGE": "image", "CAROUSEL": f"carousel of {len(media)} images, in this order",
@@ -89,9 +91,10 @@ def _instagram(content: ContentItem, target: TargetSpec, network: str) -> Networ
         fields.append(("Also in the feed", "yes" if target.share_to_feed else "no"))
     if kind == "IMAGE":
         fields.append(("Alt text", target.alt_text or "none"))
-    meta = {"type": INSTAGRAM_TYPES[kind], "shouldShareToFeed": target.share_to_feed if kind == "REELS" else True}
+    meta = {"type": INSTAGRAM_TYPES[kind], "shouldShareToFeed": target.share_to_feed if kind == "REELS" else True,
+            **({"isAiGenerated": True} if ai_generated(media) else {})}
     return NetworkPost(network, content.text(), media, {"instagram": meta}, fields,
-                       alt_text=target.alt_text if kind == "IMAGE" else None, text_label="Caption")
+                       alt_text=target.alt_text if kind == "IMAGE" else None, text_label="Caption", ai_label=True)
 
 
 def _linkedin(content: ContentItem, target: TargetSpec, network: str) -> NetworkPost:
@@ -109,7 +112,8 @@ def _linkedin(content: ContentItem, target: TargetSpec, network: str) -> Network
 
 def _tiktok(content: ContentItem, target: TargetSpec, network: str) -> NetworkPost:
     tiktok.validate_post(content, target)
-    if tiktok_photo.post_type(content, target) == "PHOTO":
+    photo = tiktok_photo.post_type(content, target) == "PHOTO"
+    if photo:
         media = tiktok_photo.photos(content)
         meta: dict = {"title": target.title} if target.title else {}
         fields = [("Post type", f"photo post of {len(media)} image(s), in this order (the first is the cover)"),
@@ -119,7 +123,8 @@ def _tiktok(content: ContentItem, target: TargetSpec, network: str) -> NetworkPo
         meta = {"isAiGenerated": True} if ai_generated(media) else {}  # Buffer: TikTok video posts only
         fields = [("Post type", "video")]
     fields.append(("Who can watch", "as the channel is set in Buffer and TikTok"))
-    return NetworkPost(network, content.text(), media, {"tiktok": meta} if meta else {}, fields, text_label="Caption")
+    return NetworkPost(network, content.text(), media, {"tiktok": meta} if meta else {}, fields, text_label="Caption",
+                       ai_label=not photo)
 
 
 def _youtube(content: ContentItem, target: TargetSpec, network: str) -> NetworkPost:
@@ -129,7 +134,8 @@ def _youtube(content: ContentItem, target: TargetSpec, network: str) -> NetworkP
             "madeForKids": target.made_for_kids, "isAiGenerated": ai_generated(media)}
     fields = [("Title", target.title or ""), ("Privacy", str(target.youtube_privacy)),
               ("Made for kids", "yes" if target.made_for_kids else "no"), ("Category", target.youtube_category_id)]
-    return NetworkPost(network, content.text(), media, {"youtube": meta}, fields, text_label="Description")
+    return NetworkPost(network, content.text(), media, {"youtube": meta}, fields, text_label="Description",
+                       ai_label=True)
 
 
 def _other(content: ContentItem, target: TargetSpec, network: str) -> NetworkPost:
