@@ -7,6 +7,9 @@ so a day's row says where the campaign stood at the end of that day, not what ha
 Totals for a date range are each post's last snapshot in the range, summed per platform: adding the
 days up would count a post once per day it was fetched. Their engagement rate comes from
 shared/model/analytics.py engagement_rate, the formula the view applies in SQL.
+
+Manually recorded snapshots (shared/analytics/manual.py) are rows of the same table, so they count
+like pulled ones; `manual_posts` says how many of the posts counted were counted with one.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from shared.model.analytics import PlatformMetrics, engagement_rate
+from shared.model.manual_metrics import MANUAL
 from shared.runtime.logging import log_event
 from shared.topology import get_topology
 
@@ -34,6 +38,7 @@ _TIMEOUT_SECONDS = 60
 
 class _Numbers(BaseModel):
     posts: int = Field(ge=0, description="posts with a snapshot counted here")
+    manual_posts: int = Field(default=0, ge=0, description="of those, posts counted with a manually recorded snapshot")
     views: int | None = None
     likes: int | None = None
     comments: int | None = None
@@ -109,12 +114,31 @@ def campaign_numbers(bq: bigquery.Client, project: str, campaign: str, start: da
     return CampaignNumbers(campaign=campaign, from_=start, to=end, days=days, totals=totals)
 
 
+class AllPlatforms(_Numbers):
+    """Every platform together over the range: the platforms' totals summed, with the engagement rate
+    of those sums (a count no platform has stays None)."""
+
+    as_of: datetime | None = None
+
+
+def all_platforms(numbers: CampaignNumbers) -> AllPlatforms:
+    summed: dict[str, int | None] = {}
+    for name in METRICS:
+        values = [getattr(t, name) for t in numbers.totals if getattr(t, name) is not None]
+        summed[name] = sum(values) if values else None
+    rate = engagement_rate(PlatformMetrics(platform_post_id="total", **summed))
+    as_of = max((t.as_of for t in numbers.totals if t.as_of is not None), default=None)
+    return AllPlatforms(posts=sum(t.posts for t in numbers.totals),
+                        manual_posts=sum(t.manual_posts for t in numbers.totals), engagement_rate=rate, as_of=as_of,
+                        **summed)
+
+
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
 def _numbers(row) -> dict:
-    out: dict[str, int | float | None] = {"posts": int(row["posts"])}
+    out: dict[str, int | float | None] = {"posts": int(row["posts"]), "manual_posts": int(row["manual_posts"] or 0)}
     for name in METRICS:
         out[name] = None if row[name] is None else int(row[name])
     if "engagement_rate" in row.keys():  # noqa: SIM118 - a BigQuery Row: `in row` would search its values
@@ -123,15 +147,16 @@ def _numbers(row) -> dict:
 
 
 def _daily_sql(dataset: str) -> str:
-    columns = ", ".join(("day", "platform", "posts", *METRICS, "engagement_rate"))
+    columns = ", ".join(("day", "platform", "posts", "manual_posts", *METRICS, "engagement_rate"))
     return (f"SELECT {columns} FROM `{dataset}.{DAILY_VIEW}` "
             "WHERE campaign = @campaign AND day BETWEEN @start_day AND @end_day ORDER BY day, platform")
 
 
 def _totals_sql(dataset: str) -> str:
     sums = ", ".join(f"SUM({name}) AS {name}" for name in METRICS)
-    return (f"SELECT platform, COUNT(*) AS posts, {sums}, MAX(fetched_at) AS as_of FROM ("
-            f"SELECT platform, fetched_at, {', '.join(METRICS)}, "
+    return (f"SELECT platform, COUNT(*) AS posts, COUNTIF(source = '{MANUAL}') AS manual_posts, {sums}, "
+            "MAX(fetched_at) AS as_of FROM ("
+            f"SELECT platform, fetched_at, source, {', '.join(METRICS)}, "
             "ROW_NUMBER() OVER (PARTITION BY post_id ORDER BY fetched_at DESC, snapshot_id DESC) AS recency "
             f"FROM `{dataset}.post_metrics` "
             "WHERE campaign = @campaign AND fetched_at >= @start_at AND fetched_at < @end_before"

@@ -4,7 +4,9 @@ the standalone campaign page (shared/analytics/page.py) and by the console's cam
 one stylesheet (charts.css beside this module) that each serves its own way: the standalone page
 inline under its hash, the console as a static file. No script. Colours are SVG presentation
 attributes (not style attributes, which a strict Content-Security-Policy blocks), and each platform
-also has its own dash pattern and marker so the lines can be told apart without colour.
+also has its own dash pattern and marker so the lines can be told apart without colour. A day that
+counts a manually recorded snapshot (shared/analytics/manual.py) is a hollow point saying so, and
+its posts cell says how many were recorded manually.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class Series:
     name: str
     colour: str
     dash: str
-    points: list[tuple[float, float, str]]  # x, y, point label
+    points: list[tuple[float, float, str, bool]]  # x, y, point label, counts a manual snapshot
     path: str
 
 
@@ -105,19 +107,34 @@ def _chart(ident: str, title: str, numbers: CampaignNumbers, value_of, label_of,
 
     series = []
     for platform in platforms:
-        points = [(x_of(d.date), y_of(value_of(d)), f"{display_name(platform)}, {d.date.isoformat()}: {label_of(d)}")
+        points = [(x_of(d.date), y_of(value_of(d)),
+                   f"{display_name(platform)}, {d.date.isoformat()}: {label_of(d)}{_manual_note(d.manual_posts)}",
+                   d.manual_posts > 0)
                   for d in sorted(numbers.days, key=lambda d: d.date) if d.platform == platform and value_of(d) is not None]
-        path = " ".join(f"{'M' if i == 0 else 'L'}{x},{y}" for i, (x, y, _) in enumerate(points))
+        path = " ".join(f"{'M' if i == 0 else 'L'}{x},{y}" for i, (x, y, _, _) in enumerate(points))
         colour, dash = styles[platform]
         series.append(Series(platform, display_name(platform), colour, dash, points, path))
     y_ticks = [(y_of(top * i / 4), axis_label(top * i / 4)) for i in range(5)]
     every = max(1, -(-len(days) // _MAX_X_LABELS))
     x_ticks = [(x_of(day), day.strftime("%b %d")) for day in days[::every]]
     first, last = days[0].isoformat(), days[-1].isoformat()
-    described = "; ".join(f"{s.name}: {len(s.points)} day{'s' if len(s.points) != 1 else ''}" for s in series)
+    described = "; ".join(f"{s.name}: {len(s.points)} day{'s' if len(s.points) != 1 else ''}"
+                          + (f", {sum(p[3] for p in s.points)} with manually recorded numbers"
+                             if any(p[3] for p in s.points) else "") for s in series)
     description = (f"Line chart of {title.lower()} from {first} to {last}, one line per platform ({described}). "
                    "The table below the charts has every number.") if series else f"No numbers from {first} to {last}."
     return Chart(ident, title, description, series, y_ticks, x_ticks)
+
+
+def _manual_note(manual_posts: int) -> str:
+    if not manual_posts:
+        return ""
+    return f" (includes {manual_posts} manually recorded snapshot{'s' if manual_posts != 1 else ''})"
+
+
+def posts_text(posts: int, manual_posts: int) -> str:
+    """A posts cell: how many posts, and how many of them count a manually recorded snapshot."""
+    return f"{count_text(posts)} ({manual_posts} manual)" if manual_posts else count_text(posts)
 
 
 def _count_unit(value: float) -> str:
@@ -141,6 +158,10 @@ yet.</p>
  x2="27" y2="6" stroke="{{ s.colour }}" stroke-width="3"{% if s.dash %} stroke-dasharray="{{ s.dash }}"{% endif %}/></svg>{{ s.name }}</li>
 {% endfor %}
 </ul>
+{% if any_manual %}
+<p class="muted" id="manual-note">A hollow point includes numbers recorded by hand (not pulled from the platform);
+the tables say how many posts were counted with such a snapshot.</p>
+{% endif %}
 {% for chart in charts %}
 <figure>
 <figcaption id="{{ chart.ident }}-caption">{{ chart.title }}</figcaption>
@@ -159,8 +180,12 @@ yet.</p>
 {% for s in chart.series %}
 <g class="series" data-platform="{{ s.platform }}">
 <path d="{{ s.path }}" fill="none" stroke="{{ s.colour }}" stroke-width="2.5"{% if s.dash %} stroke-dasharray="{{ s.dash }}"{% endif %}/>
-{% for x, y, label in s.points %}
+{% for x, y, label, manual in s.points %}
+{% if manual %}
+<circle class="manual" data-manual="true" cx="{{ x }}" cy="{{ y }}" r="4" fill="#ffffff" stroke="{{ s.colour }}" stroke-width="2"><title>{{ label }}</title></circle>
+{% else %}
 <circle cx="{{ x }}" cy="{{ y }}" r="4" fill="{{ s.colour }}"><title>{{ label }}</title></circle>
+{% endif %}
 {% endfor %}
 </g>
 {% endfor %}
@@ -176,7 +201,7 @@ yet.</p>
 <tbody>
 {% for d in numbers.days %}
 <tr data-date="{{ d.date.isoformat() }}" data-platform="{{ d.platform }}"><td>{{ d.date.isoformat() }}</td>
-<td class="text">{{ name(d.platform) }}</td><td>{{ count(d.posts) }}</td>
+<td class="text">{{ name(d.platform) }}</td><td>{{ posts(d.posts, d.manual_posts) }}</td>
 {% for m in metrics %}<td>{{ count(d[m]) }}</td>{% endfor %}<td>{{ rate(d.engagement_rate) }}</td></tr>
 {% else %}
 <tr><td colspan="{{ metrics|length + 4 }}">No days with numbers.</td></tr>
@@ -192,7 +217,7 @@ yet.</p>
 {% for m in metric_titles %}<th scope="col">{{ m }}</th>{% endfor %}<th scope="col">Engagement</th></tr></thead>
 <tbody>
 {% for t in numbers.totals %}
-<tr data-platform="{{ t.platform }}"><td class="text">{{ name(t.platform) }}</td><td>{{ count(t.posts) }}</td>
+<tr data-platform="{{ t.platform }}"><td class="text">{{ name(t.platform) }}</td><td>{{ posts(t.posts, t.manual_posts) }}</td>
 {% for m in metrics %}<td>{{ count(t[m]) }}</td>{% endfor %}<td>{{ rate(t.engagement_rate) }}</td></tr>
 {% else %}
 <tr><td colspan="{{ metrics|length + 3 }}">No posts with numbers.</td></tr>
@@ -214,4 +239,5 @@ def numbers_html(numbers: CampaignNumbers, *, heading_level: int = 2) -> Markup:
     ]
     return Markup(_FRAGMENT.render(numbers=numbers, charts=charts, wrapper=WRAPPER_CLASS, level=heading_level,
                                    metrics=METRICS, metric_titles=[m.capitalize() for m in METRICS],
-                                   name=display_name, count=count_text, rate=rate_text))
+                                   name=display_name, count=count_text, rate=rate_text, posts=posts_text,
+                                   any_manual=any(d.manual_posts for d in numbers.days)))

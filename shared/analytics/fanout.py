@@ -9,6 +9,10 @@ accounts: a failing or rate-limited account holds up nobody else.
 One invocation reads at most `page_budget` pages; a bigger run hands over to the next invocation
 with a continuation tick carrying the run id and the cursor (account, due time, post id), so no
 invocation grows with the history (the function has 300 s and one instance).
+
+A pull started by hand for all posts (POST /analytics/sync, shared/analytics/sync.py) is a tick
+with `sync_run_id`: the run gets that id and pulls every post still on the schedule (published
+within analytics_max_age_days), due or not; its continuations read that from the run document.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.errors import BadMessage
@@ -26,9 +30,11 @@ from shared.platforms.registry import adapter_for
 from shared.runtime.clock import utcnow
 from shared.runtime.config_model import Config
 from shared.runtime.logging import log_context, log_event
+from shared.runtime.pubsub import publish_json
 from shared.stores import analytics_runs as runs
 from shared.stores import metrics_due
 from shared.stores.posts import Repository
+from shared.topology import get_topology
 
 log = logging.getLogger(__name__)
 PAGES_PER_INVOCATION = 40  # 20,000 posts at 500 per page: well inside the function's 300 s
@@ -46,6 +52,27 @@ class PullSummary:
     skipped: dict[str, str] = field(default_factory=dict)  # account id -> why
     continued: bool = False  # handed the rest of the run to a continuation tick
     done: bool = False
+
+
+@dataclass(frozen=True)
+class Senders:
+    """Where a pull's messages go: work messages to analytics-fetch, ticks to analytics-pull."""
+
+    work: Callable[[dict], Any]
+    tick: Callable[[dict], Any]
+
+
+def pubsub_senders(project: str) -> Senders:
+    """The deployed wiring (the analytics-pull function, and POST /analytics/sync, send through it)."""
+    topology = get_topology()
+    work_topic = topology.trigger_topic("analytics-fetch")
+    tick_topic = topology.trigger_topic("analytics-pull")
+
+    def send(topic: str) -> Callable[[dict], Any]:
+        return lambda message: publish_json(project, topic, message,
+                                            correlation_id=message.get("run_id") or message.get("sync_run_id") or "")
+
+    return Senders(send(work_topic), send(tick_topic))
 
 
 def message_size(max_posts: int, batch_size: int) -> int:
@@ -70,8 +97,10 @@ def pull(repo: Repository, *, config: Config, payload: dict[str, Any], send_work
         if run is None:
             raise BadMessage(f"continuation of unknown run {run_id}")
     else:
-        run_id = runs.run_id_for(message_id, now)
-        run, created = runs.open_run(repo, run_id, now)
+        run_id = payload.get("sync_run_id") or runs.run_id_for(message_id, now)
+        if not isinstance(run_id, str):
+            raise BadMessage("sync_run_id must be a run id")
+        run, created = runs.open_run(repo, run_id, now, every_post="sync_run_id" in payload)
         if not created and run.get("fanned_out_at"):
             log_event(log, logging.INFO, "analytics run already fanned out; tick redelivery ignored", run_id=run_id)
             return PullSummary(run_id, run["started_at"], done=True)
@@ -81,7 +110,9 @@ def pull(repo: Repository, *, config: Config, payload: dict[str, Any], send_work
     with log_context(correlation_id=run_id):
         if cursor is None:
             summary.backfilled = metrics_due.backfill_schedules(repo, run_at, config)
-        _fan_out(repo, config=config, run_id=run_id, run_at=run_at, cursor=cursor, send_work=send_work,
+        # Due by the run's start; a run for every post: due by the end of the schedule (module doc).
+        due_by = run_at + timedelta(days=config.analytics_max_age_days) if run.get("every_post") else run_at
+        _fan_out(repo, config=config, run_id=run_id, run_at=run_at, due_by=due_by, cursor=cursor, send_work=send_work,
                  send_tick=send_tick, page_budget=page_budget, summary=summary)
         finished = {"fanned_out_at": utcnow()} if summary.done else None
         runs.add_to_run(repo, run_id, set_fields=finished, messages=summary.messages, posts=summary.posts,
@@ -94,8 +125,8 @@ def pull(repo: Repository, *, config: Config, payload: dict[str, Any], send_work
     return summary
 
 
-def _fan_out(repo: Repository, *, config: Config, run_id: str, run_at: datetime, cursor: dict | None, send_work, send_tick, page_budget: int,
-             summary: PullSummary) -> None:
+def _fan_out(repo: Repository, *, config: Config, run_id: str, run_at: datetime, due_by: datetime, cursor: dict | None,
+             send_work, send_tick, page_budget: int, summary: PullSummary) -> None:
     parked = runs.parked_accounts(repo, run_at)
     accounts = sorted(repo.account_platforms(), key=lambda a: a[0])
     resume_account = cursor["account_id"] if cursor else None
@@ -131,7 +162,7 @@ def _fan_out(repo: Repository, *, config: Config, run_id: str, run_at: datetime,
                 _continue_later(send_tick, run_id, {"account_id": account_id, "after_at": after[0].isoformat(),
                                                     "after_id": after[1]}, summary)
                 return
-            page = metrics_due.due_page(repo, account_id, run_at, size, after)
+            page = metrics_due.due_page(repo, account_id, due_by, size, after)
             summary.pages += 1
             if page:
                 last = page[-1]

@@ -4,7 +4,8 @@ console's post page.
 
 Counts are lifetime counts as of each snapshot, so the line shows how the post's views (else
 impressions, else reach: the engagement rate's denominator order) grew. The query reads only the
-partitions from the post's publication on and at most TREND_POINTS rows.
+partitions from the post's publication on and at most TREND_POINTS rows. Manually recorded snapshots
+(shared/analytics/manual.py) are rows of the same table: they are points of the line, marked as such.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 
 from shared.analytics.charts import count_text, nice_max
 from shared.analytics.writer import METRIC_FIELDS, TABLE
+from shared.model.manual_metrics import MANUAL
 from shared.runtime.logging import log_event
 from shared.topology import get_topology
 
@@ -33,6 +35,7 @@ _LEFT, _RIGHT, _TOP, _BOTTOM = 56, 12, 12, 32
 class Snapshot:
     fetched_at: datetime
     numbers: dict[str, int | None]
+    manual: bool = False  # recorded by a person, not pulled from the platform
 
 
 def post_snapshots(bq, project: str, post_id: str, since: datetime, limit: int = TREND_POINTS) -> list[Snapshot]:
@@ -40,7 +43,7 @@ def post_snapshots(bq, project: str, post_id: str, since: datetime, limit: int =
     from google.cloud import bigquery
 
     table = f"{project}.{get_topology().bigquery.dataset}.{TABLE}"
-    sql = (f"SELECT fetched_at, {', '.join(METRIC_FIELDS)} FROM `{table}` "
+    sql = (f"SELECT fetched_at, source, {', '.join(METRIC_FIELDS)} FROM `{table}` "
            "WHERE post_id = @post_id AND fetched_at >= @since ORDER BY fetched_at DESC, snapshot_id DESC LIMIT @limit")
     config = bigquery.QueryJobConfig(query_parameters=[
         bigquery.ScalarQueryParameter("post_id", "STRING", post_id),
@@ -51,7 +54,7 @@ def post_snapshots(bq, project: str, post_id: str, since: datetime, limit: int =
     log_event(log, logging.INFO, "post trend read", post_id=post_id, rows=len(rows),
               ms=int((datetime.now(UTC) - started).total_seconds() * 1000))
     snapshots = [Snapshot(row["fetched_at"], {name: None if row[name] is None else int(row[name])
-                                              for name in METRIC_FIELDS}) for row in rows]
+                                              for name in METRIC_FIELDS}, row["source"] == MANUAL) for row in rows]
     return snapshots[::-1]
 
 
@@ -59,7 +62,7 @@ def post_snapshots(bq, project: str, post_id: str, since: datetime, limit: int =
 class TrendChart:
     metric: str
     description: str
-    points: list[tuple[float, float, str]]  # x, y, label
+    points: list[tuple[float, float, str, bool]]  # x, y, label, recorded manually
     path: str
     y_ticks: list[tuple[float, str]]
     x_ticks: list[tuple[float, str, str]]  # x, label, text-anchor
@@ -77,8 +80,8 @@ def trend_chart(snapshots: list[Snapshot], when_text: Callable[[datetime], str])
     metric = next((m for m in TREND_METRICS if any(s.numbers.get(m) is not None for s in snapshots)), None)
     if metric is None:
         return None
-    shown = [(s.fetched_at, value) for s in snapshots if (value := s.numbers.get(metric)) is not None]
-    top = nice_max(max(value for _, value in shown))
+    shown = [(s.fetched_at, value, s.manual) for s in snapshots if (value := s.numbers.get(metric)) is not None]
+    top = nice_max(max(value for _, value, _ in shown))
     first, last = shown[0][0], shown[-1][0]
     span = (last - first).total_seconds()
 
@@ -90,11 +93,13 @@ def trend_chart(snapshots: list[Snapshot], when_text: Callable[[datetime], str])
     def y_of(value: float) -> float:
         return round(_H - _BOTTOM - (_H - _BOTTOM - _TOP) * value / top, 2)
 
-    points = [(x_of(at), y_of(value), f"{when_text(at)}: {count_text(value)} {metric}") for at, value in shown]
-    path = " ".join(f"{'M' if i == 0 else 'L'}{x},{y}" for i, (x, y, _) in enumerate(points))
+    points = [(x_of(at), y_of(value), f"{when_text(at)}: {count_text(value)} {metric}"
+               + (" (recorded manually)" if manual else ""), manual) for at, value, manual in shown]
+    path = " ".join(f"{'M' if i == 0 else 'L'}{x},{y}" for i, (x, y, _, _) in enumerate(points))
     y_ticks = [(y_of(top * i / 2), count_text(int(top * i / 2))) for i in range(3)]
     x_ticks = ([(x_of(first), when_text(first), "start"), (x_of(last), when_text(last), "end")] if span > 0
                else [(x_of(first), when_text(first), "middle")])
     description = (f"{metric.capitalize()} over {len(shown)} snapshot{'s' if len(shown) != 1 else ''}: "
-                   f"{count_text(shown[0][1])} at {when_text(first)}, {count_text(shown[-1][1])} at {when_text(last)}.")
+                   f"{count_text(shown[0][1])} at {when_text(first)}, {count_text(shown[-1][1])} at {when_text(last)}."
+                   + (f" {manual} of them recorded manually." if (manual := sum(m for _, _, m in shown)) else ""))
     return TrendChart(metric, description, points, path, y_ticks, x_ticks)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 TABLE = "post_metrics"
 METRIC_FIELDS = ("views", "likes", "comments", "shares", "saves", "reach", "impressions")
+PULLED = "platform"  # the `source` of a pulled row; manual ones are shared/analytics/manual.py's
 
 
 def snapshot_id(post_id: str, run_id: str) -> str:
@@ -43,6 +44,9 @@ def metrics_row(post, platform_post_id: str, metrics: PlatformMetrics, *, run_id
         "fetched_at": fetched_at,
         **{name: getattr(metrics, name) for name in METRIC_FIELDS},
         "engagement_rate": engagement_rate(metrics),
+        "source": PULLED,
+        "revision": None,
+        "recorded_by": None,
     }
 
 

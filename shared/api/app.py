@@ -24,7 +24,16 @@ from shared.api.error_body import COMMON_ERRORS, ErrorBody
 from shared.api.errors import ApiError, error_response, loc_to_field
 from shared.api.google_certs import GoogleCerts
 from shared.api.mounts import MOUNTS, OWN_AUTH_BLUEPRINTS
-from shared.api.routes import accounts, analytics, approvals, campaigns, events, posts, youtube_metadata
+from shared.api.routes import (
+    accounts,
+    analytics,
+    approvals,
+    campaigns,
+    events,
+    manual_analytics,
+    posts,
+    youtube_metadata,
+)
 from shared.api.throttle import FailureThrottle, client_address
 from shared.api.v1 import V1_MODULES
 from shared.errors import IllegalTransition, ValidationError
@@ -35,7 +44,8 @@ from shared.stores.api_records import api_user_record, count_request
 from shared.stores.posts import is_contention
 
 log = logging.getLogger("postgate.api")
-ROUTE_MODULES = (accounts, posts, campaigns, approvals, events, youtube_metadata, analytics, *V1_MODULES)
+ROUTE_MODULES = (accounts, posts, campaigns, approvals, events, youtube_metadata, analytics, manual_analytics,
+                 *V1_MODULES)
 # Reached without a bearer token: the API's description, and the OAuth callback (the platform
 # redirects a browser there; the `state` it carries is what authenticates it).
 PUBLIC_PATHS = {"/openapi.json", "/health", "/accounts/oauth/callback"}

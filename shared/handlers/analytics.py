@@ -5,26 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.analytics.fanout import PullSummary, pull
+from shared.analytics.fanout import PullSummary, pubsub_senders, pull
 from shared.analytics.fetch import FetchSummary, fetch_work
-from shared.runtime.pubsub import publish_json
+from shared.analytics.manual import Target, mirror_pending
 from shared.services import get_services
-from shared.topology import get_topology
 
 
 def pull_metrics(payload: dict[str, Any], message_id: str | None = None) -> PullSummary:
     """analytics-pull: a Scheduler tick (or a continuation of a big run) -> analytics-work messages,
-    one account and at most analytics_batch_max_posts posts each."""
+    one account and at most analytics_batch_max_posts posts each. A new run first copies the manual
+    snapshots whose BigQuery copy is behind (shared/analytics/manual.py)."""
     services = get_services()
     config = services.config
-    topology = get_topology()
-    work_topic = topology.trigger_topic("analytics-fetch")
-    tick_topic = topology.trigger_topic("analytics-pull")
-    return pull(services.repository, config=config, payload=payload, message_id=message_id,
-                send_work=lambda message: publish_json(config.project, work_topic, message,
-                                                       correlation_id=message["run_id"]),
-                send_tick=lambda message: publish_json(config.project, tick_topic, message,
-                                                       correlation_id=message["run_id"]))
+    if payload.get("run_id") is None:
+        mirror_pending(services.repository, Target(services.bigquery, config.project))
+    senders = pubsub_senders(config.project)
+    return pull(services.repository, config=config, payload=payload, message_id=message_id, send_work=senders.work,
+                send_tick=senders.tick)
 
 
 def fetch_metrics(payload: dict[str, Any], message_id: str = "") -> FetchSummary:

@@ -12,7 +12,7 @@ import hashlib
 import uuid
 from datetime import datetime, timedelta
 
-from shared.stores.posts import Repository
+from shared.stores.posts import Repository, run_with_contention_retry
 
 RUNS = "analytics_runs"
 PARKED = "analytics_parked"
@@ -26,13 +26,14 @@ def run_id_for(message_id: str | None, now: datetime) -> str:
     return f"run-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
-def open_run(repo: Repository, run_id: str, now: datetime) -> tuple[dict, bool]:
+def open_run(repo: Repository, run_id: str, now: datetime, *, every_post: bool = False) -> tuple[dict, bool]:
     """(the run document, created now). An existing run keeps its start time: the cut-off of every
-    due query and the base of every schedule it writes."""
+    due query and the base of every schedule it writes. `every_post`: a run started by hand that
+    pulls every post on the schedule, due or not (shared/analytics/fanout.py)."""
     from google.api_core.exceptions import AlreadyExists
 
     ref = repo.db.collection(RUNS).document(run_id)
-    doc = {"run_id": run_id, "started_at": now, "messages": 0, "posts": 0}
+    doc = {"run_id": run_id, "started_at": now, "messages": 0, "posts": 0, **({"every_post": True} if every_post else {})}
     try:
         ref.create(doc)
         return doc, True
@@ -74,3 +75,36 @@ def park(repo: Repository, account_id: str, *, platform: str, run_id: str, reaso
     repo.db.collection(PARKED).document(account_id).set(
         {"until": until, "reason": reason, "platform": platform, "run_id": run_id, "parked_at": now})
     return until
+
+
+SYNC_ALL = ("analytics_state", "sync_all")  # the last pull of every post started by hand
+
+
+def claim_sync_all(repo: Repository, run_id: str, now: datetime, *, requested_by: str,
+                   interval: timedelta) -> tuple[dict, bool]:
+    """(the pull of every post started by hand within `interval` before `now`, False) if there is
+    one; else this one is recorded as it: (its record, True). A transaction: two callers at once
+    cannot both start one."""
+    from google.cloud import firestore
+
+    ref = repo.db.collection(SYNC_ALL[0]).document(SYNC_ALL[1])
+    mine = {"run_id": run_id, "started_at": now, "requested_by": requested_by}
+
+    @firestore.transactional
+    def _run(transaction) -> tuple[dict, bool]:
+        snap = ref.get(transaction=transaction)
+        last = snap.to_dict() if snap.exists else None
+        if last and last.get("started_at") and last["started_at"] > now - interval:
+            return last, False
+        transaction.set(ref, mine)
+        return mine, True
+
+    return run_with_contention_retry(lambda: _run(repo.db.transaction()))  # type: ignore[no-any-return]
+
+
+def release_sync_all(repo: Repository, run_id: str) -> None:
+    """Forget the claim of `run_id` (its tick could not be sent), so the next request may start one."""
+    ref = repo.db.collection(SYNC_ALL[0]).document(SYNC_ALL[1])
+    snap = ref.get()
+    if snap.exists and (snap.to_dict() or {}).get("run_id") == run_id:
+        ref.delete()

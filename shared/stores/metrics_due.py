@@ -26,16 +26,16 @@ BACKFILL_PAGE = 1000
 FIRESTORE_BATCH = 450  # under Firestore's 500 writes per commit
 
 
-def due_page(repo: Repository, account_id: str, run_at: datetime, limit: int, after: tuple[datetime, str] | None = None) -> list:
-    """Up to `limit` of the account's published posts due at `run_at`, in due order, after the cursor
-    (metrics_next_at, post id). Only the due time is read back (the fetch loads the posts)."""
+def due_page(repo: Repository, account_id: str, due_by: datetime, limit: int, after: tuple[datetime, str] | None = None) -> list:
+    """Up to `limit` of the account's published posts due by `due_by` (a run's start), in due order,
+    after the cursor (metrics_next_at, post id). Only the due time is read back (the fetch loads the posts)."""
     from google.cloud.firestore_v1.base_query import FieldFilter
     from google.cloud.firestore_v1.field_path import FieldPath
 
     query = (repo.db.collection(POSTS)
              .where(filter=FieldFilter("account_id", "==", account_id))
              .where(filter=FieldFilter("status", "==", "published"))
-             .where(filter=FieldFilter("metrics_next_at", "<=", run_at))
+             .where(filter=FieldFilter("metrics_next_at", "<=", due_by))
              .order_by("metrics_next_at").order_by(FieldPath.document_id())
              .select(["metrics_next_at"]))
     if after is not None:

@@ -1,5 +1,6 @@
 """Campaign numbers: per UTC day and platform (JSON), the same as an HTML page with charts, and a
-short-lived link that opens that page in a browser.
+short-lived link that opens that page in a browser; and POST /analytics/sync, which starts a
+metrics pull now, for one post or all (shared/analytics/sync.py).
 
 A browser cannot send a bearer header, so `GET /campaigns/{id}/analytics/link` (bearer) mints a
 view link: the page URL with `?view=<token>`, an HS256 JWT signed with the API key but with its own
@@ -22,12 +23,16 @@ from urllib.parse import quote, urlencode
 import flask
 import jwt
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.analytics.campaign import MAX_RANGE_DAYS, CampaignNumbers, campaign_numbers, range_refusal
+from shared.analytics.fanout import pubsub_senders
+from shared.analytics.manual import PostNotFound, PostNotPublished
 from shared.analytics.page import campaign_page, security_headers
+from shared.analytics.sync import SYNC_ALL_INTERVAL, NothingToPull, sync_all, sync_post
 from shared.api.auth import ISSUER, ROLES, Principal, current_principal
 from shared.api.errors import ApiError, not_found
+from shared.api.routes.posts import ID_PATTERN
 from shared.api.schemas import Day
 from shared.campaigns import service
 from shared.model.campaign import CAMPAIGN_ID_PATTERN
@@ -119,6 +124,67 @@ def campaign_analytics_link(path: AnalyticsPath, query: RangeQuery):
     url = (f"{base}/campaigns/{quote(path.campaign_id, safe='')}/analytics/page?"
            + urlencode({"from": query.from_.isoformat(), "to": query.to.isoformat(), "view": token}))
     return ViewLinkOut(url=url, expires_at=expires_at).model_dump(mode="json")
+
+
+# -- a pull now ---------------------------------------------------------------------------------
+
+class AnalyticsSyncIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    post_id: str | None = Field(default=None, pattern=ID_PATTERN, max_length=300,
+                                description="pull this published post's numbers; left out: every post's")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_body_is_every_post(cls, data):
+        return {} if data is None else data  # `POST /analytics/sync` with no body at all: every post
+
+
+class AnalyticsSyncOut(BaseModel):
+    run_id: str = Field(description="the pull's run (analytics_runs/{run_id} counts what it fetched)")
+    scope: str = Field(description='"post" or "all"')
+    post_id: str | None = None
+    account_id: str | None = None
+    platform: str | None = None
+    started_at: dt.datetime
+    requested_by: str
+    already_running: bool = Field(description="a pull of every post started less than "
+                                              f"{int(SYNC_ALL_INTERVAL.total_seconds() // 60)} minutes ago: "
+                                              "that one is the answer and no other was started")
+    detail: str
+
+
+def start_sync(post_id: str | None, *, user: str) -> AnalyticsSyncOut:
+    """Start the pull (one post or all) as this API and /api/v1 both do; 404/409 name `post_id`."""
+    services = get_services()
+    senders = pubsub_senders(services.config.project)
+    try:
+        if post_id is not None:
+            started = sync_post(services.repository, post_id=post_id, requested_by=user, now=services.now(),
+                                send_work=senders.work)
+        else:
+            started = sync_all(services.repository, requested_by=user, now=services.now(), send_tick=senders.tick)
+    except PostNotFound as exc:
+        raise ApiError(404, str(exc), field="post_id") from None
+    except (PostNotPublished, NothingToPull) as exc:
+        raise ApiError(409, str(exc), field="post_id") from None
+    what = (f"post {post_id}" if post_id is not None
+            else f"every post published in the last {services.config.analytics_max_age_days} days")
+    detail = (f"a pull of {what} was started; the numbers land in campaign analytics as it finishes"
+              if not started.already_running else
+              f"a pull of every post was started at {started.started_at.isoformat()}; no other was started")
+    return AnalyticsSyncOut(run_id=started.run_id, scope=started.scope, post_id=started.post_id,
+                   account_id=started.account_id, platform=started.platform, started_at=started.started_at,
+                   requested_by=started.requested_by, already_running=started.already_running, detail=detail)
+
+
+@blueprint.post("/analytics/sync", responses={202: AnalyticsSyncOut})
+def sync_analytics(body: AnalyticsSyncIn):
+    """Start a metrics pull now (editor): of one published post (`post_id`), or of every post still
+    on the pull schedule, due or not. The same path as the hourly pull; answers at once."""
+    principal = current_principal()
+    principal.require("editor")
+    return start_sync(body.post_id, user=principal.user).model_dump(mode="json"), 202
 
 
 # -- view tokens ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from shared.api.v1 import accounts, buffer, posts
+from shared.api.v1 import accounts, analytics, buffer, campaigns, posts
 
 # Each resource module, once written, is added here (and imported above).
-V1_MODULES: tuple[ModuleType, ...] = (accounts, buffer, posts)
+V1_MODULES: tuple[ModuleType, ...] = (accounts, buffer, posts, analytics, campaigns)
