@@ -909,3 +909,17 @@ def test_point_in_time_recovery_stays_on(resources):
     database = resources["google_firestore_database.default"]
     assert database["point_in_time_recovery_enablement"] == "POINT_IN_TIME_RECOVERY_ENABLED"
     assert database["delete_protection_state"] == "DELETE_PROTECTION_ENABLED"
+
+
+def test_each_buffer_configuration_gets_its_empty_key_secret_and_a_bad_id_is_refused(tmp_path):
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "bad").mkdir()
+    secrets = _evaluate_module(tmp_path / "ok", buffer_configs=["team", "Brand_2"])["secrets"]
+    assert {"buffer-config-team", "buffer-config-Brand_2"} <= set(secrets)
+    with pytest.raises(RuntimeError, match="Buffer configuration id"):
+        _evaluate_module(tmp_path / "bad", buffer_configs=["no spaces"])
+
+
+def test_the_api_may_write_buffer_keys_it_stores(topology):
+    # POST /api/v1/buffer/config adds the key as a version of buffer-config-<id>: "rotate" grants that.
+    assert topology.functions["api"].access.secret_prefixes.get("buffer-config-") == "rotate"

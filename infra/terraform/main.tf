@@ -14,6 +14,7 @@ module "topology" {
   memory_overrides        = var.memory_overrides
   max_instances_overrides = var.max_instances_overrides
   accounts                = var.accounts
+  buffer_configs          = var.buffer_configs
 }
 
 locals {

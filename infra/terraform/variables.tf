@@ -42,6 +42,12 @@ variable "accounts" {
   default = []
 }
 
+variable "buffer_configs" {
+  description = "Buffer configuration ids; each gets an empty secret buffer-config-<id> for its API key (docs/deploy.md)."
+  type        = list(string)
+  default     = []
+}
+
 variable "function_environment" {
   description = "Extra environment for every function, e.g. POSTGATE_APPROVERS, POSTGATE_NOTIFIER, POSTGATE_GENERATOR (see shared/runtime/config.py)."
   type        = map(string)

@@ -126,6 +126,7 @@ locals {
   secrets = toset(concat(
     try(local.topology.secrets, []),
     [for account in var.accounts : "${account.platform}-account-${account.account_id}"],
+    [for id in var.buffer_configs : "buffer-config-${id}"],
   ))
 
   firestore_indexes = {

@@ -39,6 +39,17 @@ variable "accounts" {
   default = []
 }
 
+variable "buffer_configs" {
+  description = "Buffer configuration ids; each gets an empty secret buffer-config-<id> that POST /api/v1/buffer/config (with that id) writes the key to."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.buffer_configs : can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$", id))])
+    error_message = "A Buffer configuration id is letters, digits, _ and - (at most 100, first a letter or digit), as the API takes it."
+  }
+}
+
 variable "approval_function" {
   description = "The public function whose URL goes into approval links."
   type        = string
