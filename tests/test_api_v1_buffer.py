@@ -103,3 +103,28 @@ def test_an_editor_is_needed_and_a_token_is_asked_for(buffer):
     approver_only = buffer.api.post(V1 + "/buffer/config", data=CREATE_CONFIG,
                                     headers={**bearer(buffer.env, roles=()), "Content-Type": "application/json"})
     assert approver_only.status_code == 403
+
+
+def test_the_configurations_plan_sets_its_accounts_caps_and_a_plan_change_reaches_them(buffer):
+    from shared import services
+    from shared.platforms.registry import default_limits
+
+    created = buffer.api.post(V1 + "/buffer/config", json={"access_token": KEY, "plan": "team"}, headers=buffer.headers)
+    assert created.status_code == 201 and created.get_json()["plan"] == "team"
+    linked = buffer.api.post(V1 + "/social-accounts", json={"platform": "twitter", "account_name": "@brand",
+                                                            "buffer_profile_id": buffer.sandbox.tweets},
+                             headers=buffer.headers)
+    assert linked.status_code == 201, linked.get_json()
+    account_id = linked.get_json()["postgate_id"]
+
+    def daily_cap() -> int:
+        account = services.repository().get_account(account_id)
+        return {limit.name: limit.max_count for limit in default_limits(account)}["posts_per_day"]
+
+    assert daily_cap() == 500 // 4  # Team: 500 requests a day, about 4 requests a post
+    changed = buffer.api.put(V1 + "/buffer/config/1", json={"plan": "essentials"}, headers=buffer.headers)
+    assert changed.status_code == 200 and changed.get_json()["plan"] == "essentials"
+    assert daily_cap() == 250 // 4
+    assert buffer.api.put(V1 + "/buffer/config/1", json={"plan": "gold"},
+                          headers=buffer.headers).get_json()["field"] == "plan"
+    assert buffer.api.put(V1 + "/buffer/config/1", json={}, headers=buffer.headers).status_code == 400

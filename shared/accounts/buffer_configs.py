@@ -30,6 +30,7 @@ from shared.accounts.service import ACCOUNT_ID_PATTERN, AccountError
 from shared.errors import AuthError, PermanentError, TransientError
 from shared.model.account import Account, buffer_config_secret_name
 from shared.platforms.buffer.client import BufferChannel
+from shared.platforms.buffer.limits import FALLBACK_PLAN, PLAN_REQUEST_LIMITS
 from shared.platforms.buffer.publish import client_for
 from shared.platforms.credentials import mark_needs_reconnect, parse_token_secret
 from shared.runtime.config_model import Config
@@ -77,9 +78,22 @@ def _organizations(key: str, config: Config) -> list[dict[str, str]]:
 
 # -- configurations ---------------------------------------------------------------------------------
 
+def _checked_plan(plan: str) -> str:
+    if plan not in PLAN_REQUEST_LIMITS:
+        raise AccountError(400, f"plan must be one of {', '.join(PLAN_REQUEST_LIMITS)}", field="plan")
+    return plan
+
+
+def plan_of(record: dict[str, Any]) -> str:
+    """The Buffer plan the configuration's key is on (its request limits are its accounts' caps)."""
+    return str(record.get("plan") or FALLBACK_PLAN)
+
+
 def create_config(repo: Repository, secrets: SecretStore, config: Config, *, key: str, now: datetime, by: str,
-                  config_id: str | None = None) -> tuple[str, dict[str, Any]]:
-    """A new configuration for a key Buffer accepts (the organizations it reaches recorded)."""
+                  config_id: str | None = None, plan: str = FALLBACK_PLAN) -> tuple[str, dict[str, Any]]:
+    """A new configuration for a key Buffer accepts (the organizations it reaches recorded). `plan`: the
+    Buffer plan of the key's organization, which Buffer's API does not report (the caps follow it)."""
+    _checked_plan(plan)
     register_secret(key)
     taken = store.config_with_key_digest(repo, key_digest(key))
     if taken:
@@ -90,7 +104,7 @@ def create_config(repo: Repository, secrets: SecretStore, config: Config, *, key
     organizations = _organizations(key, config)
     _store_key(secrets, config_id, key)
     record = {"secret_name": secret_name_of(config_id), "key_sha256": key_digest(key), "organizations": organizations,
-              "created_at": now, "updated_at": now, "created_by": by}
+              "plan": plan, "created_at": now, "updated_at": now, "created_by": by}
     if not store.create_config(repo, config_id, record):
         raise AccountError(409, f"Buffer configuration {config_id!r} already exists", field="id")
     log_event(log, logging.INFO, "buffer configuration created", config_id=config_id, by=by,
@@ -139,6 +153,18 @@ def replace_key(repo: Repository, secrets: SecretStore, config: Config, config_i
     store.update_config(repo, config_id, {"key_sha256": key_digest(key), "organizations": organizations,
                                           "updated_at": now, "updated_by": by})
     log_event(log, logging.INFO, "buffer configuration key replaced", config_id=config_id, by=by)
+    return require_config(repo, config_id)
+
+
+def set_plan(repo: Repository, config_id: str, plan: str, *, now: datetime, by: str) -> dict[str, Any]:
+    """The key's plan changed (an upgrade, a downgrade): the configuration and every account posting with it
+    take the new plan's caps from their next post."""
+    _checked_plan(plan)
+    require_config(repo, config_id)
+    store.update_config(repo, config_id, {"plan": plan, "updated_at": now, "updated_by": by})
+    for account_id in accounts_using(repo, config_id):
+        repo.update_account(account_id, {"buffer_plan": plan, "updated_at": now})
+    log_event(log, logging.INFO, "buffer configuration plan set", config_id=config_id, plan=plan, by=by)
     return require_config(repo, config_id)
 
 
@@ -200,11 +226,12 @@ def find_channel(secrets: SecretStore, config: Config, config_id: str, channel_i
         raise _failed(exc, f"about channel {channel_id}") from None
 
 
-def route_fields(channel: BufferChannel, config_id: str) -> Account:
-    """The Account fields of a Buffer-routed account for this channel (the agreed record shape)."""
+def route_fields(channel: BufferChannel, config_id: str, plan: str) -> Account:
+    """The Account fields of a Buffer-routed account for this channel (the agreed record shape), its caps
+    those of the configuration's plan."""
     fields: Account = {"platform_account_id": channel.id, "platform_name": channel.name,
                        "buffer_service": channel.service, "buffer_organization_id": channel.organization_id,
-                       "buffer_config_id": config_id, "secret_name": secret_name_of(config_id)}
+                       "buffer_config_id": config_id, "secret_name": secret_name_of(config_id), "buffer_plan": plan}
     return fields
 
 
@@ -228,7 +255,7 @@ def sync_account(repo: Repository, secrets: SecretStore, config: Config, account
     if channel is None:
         changes.update(status="needs_reconnect", status_reason=f"Buffer has no channel {channel_id} for this key")
     else:
-        changes.update({k: v for k, v in route_fields(channel, config_id).items() if k != "secret_name"})
+        changes.update({k: v for k, v in route_fields(channel, config_id, plan_of(require_config(repo, config_id))).items() if k != "secret_name"})
         if channel.is_disconnected:
             changes.update(status="needs_reconnect", status_reason="Buffer says the channel is disconnected: "
                                                                    "reconnect it in Buffer")

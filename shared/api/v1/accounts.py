@@ -200,7 +200,8 @@ def _create_buffer_account(body: SocialAccountIn, user: str) -> tuple[str, Accou
         if account.get("platform_account_id") == channel.id:
             raise AccountError(409, f"Buffer channel {channel.id} is account {number('social_account', account_id)} "
                                     "already", field="buffer_profile_id")
-    route = buffer_configs.route_fields(channel, config_id)
+    route = buffer_configs.route_fields(channel, config_id,
+                                        buffer_configs.plan_of(buffer_configs.require_config(services.repository, config_id)))
     route["status"] = "needs_reconnect" if channel.is_disconnected else "connected"
     route["connected_at"] = now()
     if channel.is_disconnected:
@@ -283,7 +284,8 @@ def update_social_account(path: SocialAccountPath, body: SocialAccountPatch):
         if buffered and (body.access_token is not None or body.buffer_config_id is not None):
             config_id = _configuration(body.buffer_config_id, body.access_token, user)
             channel = _channel(config_id, str(account.get("platform_account_id")), None)
-            services.repository.update_account(account_id, {**buffer_configs.route_fields(channel, config_id),
+            plan = buffer_configs.plan_of(buffer_configs.require_config(services.repository, config_id))
+            services.repository.update_account(account_id, {**buffer_configs.route_fields(channel, config_id, plan),
                                                             "updated_at": now()})
             account = service.require_account(services.repository, account_id)
         elif body.buffer_config_id is not None:

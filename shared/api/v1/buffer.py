@@ -8,6 +8,7 @@ Deleting a configuration that accounts use is refused (409 naming them): see the
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
@@ -32,6 +33,7 @@ from shared.api.v1.conventions import (
 from shared.services import get_services
 
 blueprint = v1_blueprint("buffer", "Buffer")
+BufferPlan = Literal["free", "essentials", "team"]  # developers.buffer.com/guides/api-limits
 
 
 class BufferConfigIn(BaseModel):
@@ -40,12 +42,15 @@ class BufferConfigIn(BaseModel):
     access_token: AccessToken = Field(description="the Buffer API key (never returned)")
     id: str | None = Field(default=None, pattern=buffer_configs.CONFIG_ID_PATTERN, max_length=100,
                            description="our id for it (default: made up); the secret is buffer-config-<id>")
+    plan: BufferPlan = Field(default="free", description="ours: the key's Buffer plan, whose request limits become "
+                                                         "its accounts' posting caps (Buffer's API does not say it)")
 
 
 class BufferConfigPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    access_token: AccessToken = Field(description="the new Buffer API key")
+    access_token: AccessToken | None = Field(default=None, description="the new Buffer API key")
+    plan: BufferPlan | None = Field(default=None, description="ours: the key's Buffer plan (its accounts' caps)")
 
 
 class BufferConfigPath(BaseModel):
@@ -61,6 +66,7 @@ class BufferConfigOut(BaseModel):
     id: int
     postgate_id: str
     has_access_token: bool = Field(description="the key is kept in the secret store; it is never returned")
+    plan: str = Field(description="the key's Buffer plan: its request limits are its accounts' posting caps")
     organizations: list[BufferOrganization] = Field(description="the Buffer organizations the key reached when checked")
     social_account_ids: list[int] = Field(description="accounts posting with this configuration")
     created_at: str | None
@@ -97,6 +103,7 @@ def answer_error(exc: AccountError) -> ApiError:
 def config_out(config_id: str, record: dict) -> dict:
     users = buffer_configs.accounts_using(repo(), config_id)
     return BufferConfigOut(id=number("buffer_config", config_id), postgate_id=config_id, has_access_token=True,
+                     plan=buffer_configs.plan_of(record),
                      organizations=[BufferOrganization(**o) for o in record.get("organizations") or []],
                      social_account_ids=sorted(numbers("social_account", users).values()),
                      created_at=seed_time(record.get("created_at")),
@@ -115,7 +122,7 @@ def create_config(body: BufferConfigIn):
     try:
         config_id, record = buffer_configs.create_config(services.repository, services.secrets, services.config,
                                                          key=body.access_token.get_secret_value(), now=now(), by=user,
-                                                         config_id=body.id)
+                                                         config_id=body.id, plan=body.plan)
     except AccountError as exc:
         raise answer_error(exc) from None
     return config_out(config_id, record), 201
@@ -138,13 +145,19 @@ def get_config(path: BufferConfigPath):
 
 @blueprint.put("/buffer/config/<id>", responses={200: BufferConfigOut})
 def update_config(path: BufferConfigPath, body: BufferConfigPatch):
-    """A new key (checked with Buffer first); the accounts using the configuration post with it."""
+    """A new key (checked with Buffer first) and/or plan; the accounts using the configuration post with them."""
     user = editor()
     services = get_services()
     config_id = _config_id(path.id)
+    if body.access_token is None and body.plan is None:
+        raise ApiError(400, "send access_token, plan or both", field="access_token")
     try:
-        record = buffer_configs.replace_key(services.repository, services.secrets, services.config, config_id,
-                                            key=body.access_token.get_secret_value(), now=now(), by=user)
+        record = buffer_configs.require_config(services.repository, config_id)
+        if body.access_token is not None:
+            record = buffer_configs.replace_key(services.repository, services.secrets, services.config, config_id,
+                                                key=body.access_token.get_secret_value(), now=now(), by=user)
+        if body.plan is not None:
+            record = buffer_configs.set_plan(services.repository, config_id, body.plan, now=now(), by=user)
     except AccountError as exc:
         raise answer_error(exc) from None
     return config_out(config_id, record)
