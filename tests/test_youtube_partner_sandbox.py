@@ -182,3 +182,13 @@ def test_the_contract_check_holds_the_sandbox_s_answers_to_the_document(box, cms
         {"action": "track", "conditions": {"requiredTerritories": {"type": "include", "territories": ["US"]}}}]})
     assert box.count("claims.insert", 200) == 1
     assert PARTNER_SCOPE.endswith("youtubepartner")
+
+
+def test_connecting_a_youtube_account_asks_for_content_id_access_only_when_it_is_on():
+    from shared.platforms.youtube.adapter import authorization_request
+    from shared.runtime.config_model import Config
+
+    base = {"project": "p", "media_bucket": "media", "approval_base_url": "https://a.example"}
+    assert PARTNER_SCOPE not in authorization_request(Config(**base), {"platform": "youtube"})["scope"].split()
+    scopes = authorization_request(Config(**base, youtube_content_id=True), {"platform": "youtube"})["scope"].split()
+    assert PARTNER_SCOPE in scopes and "https://www.googleapis.com/auth/youtube.upload" in scopes

@@ -93,7 +93,7 @@ def content_owner_of(client: ContentIdClient, account_id: str, account: Account,
     except PermanentError as exc:
         if exc.platform_code == "insufficientPermissions":
             raise ChangeConflict(f"account {account_id} was connected without Content ID access (the youtubepartner "
-                                 "scope); reconnect it granting that access", field="account_id") from None
+                                 "scope); set POSTGATE_YOUTUBE_CONTENT_ID=true and reconnect it", field="account_id") from None
         raise
     ids = [owner.id for owner in owners]
     if not ids:
