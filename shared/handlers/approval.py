@@ -1,5 +1,5 @@
 """approval-notify and approval-http: send the signed links for a version, serve the review page and
-record the decision (a YouTube metadata change has its own review and apply)."""
+record the decision (a YouTube metadata change and a Content ID change each have their own review and apply)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from shared.approval import checks, link_answers, pages
 from shared.approval.links import approval_requests
 from shared.approval.notifiers import DecisionNotice, notifier_from_config
+from shared.content_id import links as content_id_links
 from shared.errors import BadMessage
 from shared.handlers.messages import after_decision, request_approval
 from shared.model.content import ContentItem
@@ -25,6 +26,9 @@ def notify_approvers(payload: dict[str, Any]) -> int:
     services = get_services()
     if isinstance(payload.get("metadata_change_id"), str):  # a YouTube metadata change, not a content item
         return notify(payload, repo=services.repository, config=services.config, secrets=services.secrets)
+    if isinstance(payload.get("content_id_change_id"), str):  # a YouTube Content ID change
+        return content_id_links.notify(payload, repo=services.repository, config=services.config,
+                                       secrets=services.secrets)
     content_id = payload.get("content_id")
     if not isinstance(content_id, str):
         raise BadMessage("content.created message without content_id")
@@ -84,6 +88,9 @@ def approval_page(method: str, form: dict[str, str], query_token: str | None = N
     if metadata_links.is_change_link(key, token):  # a YouTube metadata change: its own review and apply
         return metadata_links.answer(method, form, token, repo=repo, signing_key=key, config=config,
                                      secrets=services.secrets, bq=services.bigquery())
+    if content_id_links.is_change_link(key, token):  # a YouTube Content ID change: its own review and apply
+        return content_id_links.answer(method, form, token, repo=repo, signing_key=key, config=config,
+                                       secrets=services.secrets, bq=services.bigquery())
     env = checks.ReviewEnv(media_store=services.media, config=config,
                            request_approval=lambda content: request_approval(config, content))
     if method != "POST":

@@ -80,6 +80,9 @@ class Config(BaseSettings):
     youtube_chunk_bytes: int = Field(default=8 * 1024 * 1024, ge=256 * 1024, multiple_of=256 * 1024)
     youtube_daily_quota: int = Field(default=10000, gt=0)  # units of the general bucket (all but videos.insert)
     youtube_daily_uploads: int = Field(default=100, gt=0)  # videos.insert calls: a bucket of its own since 2026-06
+    # The YouTube Content ID API (youtubePartner v1; docs/platforms.md#youtube-content-id).
+    youtube_partner_base_url: str = Field(default="https://youtubepartner.googleapis.com", pattern=r"^https?://")
+    youtube_content_id: bool = False  # connecting a YouTube account also asks for the youtubepartner scope
     linkedin_base_url: str = "https://api.linkedin.com"
     linkedin_oauth_url: str = "https://www.linkedin.com/oauth/v2/accessToken"
     # 202511 was sunset 2026-11-16; 202607 is the newest version confirmed released (supported >= 1 year).

@@ -24,10 +24,10 @@ import functools
 import importlib.util
 import json
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from infra.local.sandboxes.discovery import DiscoveryDocument
 from infra.local.sandboxes.recording import Exchange
 from tests.contracts import Verdict
 
@@ -75,8 +75,6 @@ TOKEN_ERRORS = {"invalid_request", "invalid_client", "invalid_grant", "unauthori
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 _CONTENT_QUERY = re.compile(r"^bytes \*/(\d+)$")
 _RANGE = re.compile(r"^bytes=0-(\d+)$")
-_INT_BOUNDS = {"int32": (-2 ** 31, 2 ** 31 - 1), "uint32": (0, 2 ** 32 - 1), "int64": (-2 ** 63, 2 ** 63 - 1),
-               "uint64": (0, 2 ** 64 - 1)}
 
 
 def discovery_path() -> Path:
@@ -92,18 +90,13 @@ def discovery() -> dict:
 
 
 @functools.lru_cache(maxsize=1)
+def document() -> DiscoveryDocument:
+    return DiscoveryDocument(discovery())
+
+
 def methods() -> dict[str, dict]:
     """Every method of the document by id (e.g. youtube.videos.update)."""
-    found: dict[str, dict] = {}
-
-    def walk(resources: dict) -> None:
-        for resource in resources.values():
-            for method in resource.get("methods", {}).values():
-                found[method["id"]] = method
-            walk(resource.get("resources", {}))
-
-    walk(discovery()["resources"])
-    return found
+    return document().methods
 
 
 def check(exchange: Exchange) -> Verdict:
@@ -128,30 +121,15 @@ def check(exchange: Exchange) -> Verdict:
 
 # -- matching a request to a method ----------------------------------------------------------------
 def _method_for(http_method: str, path: str, *, upload: bool) -> str | None:
-    root = "/" + discovery()["servicePath"]
-    if not path.startswith(root):
-        return None
-    rest = path[len(root):]
-    for method_id, method in methods().items():
-        if method["httpMethod"] != http_method or (upload and not method.get("supportsMediaUpload")):
-            continue
-        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(method.get("flatPath") or method["path"]))
-        if re.fullmatch(pattern, rest):
-            return method_id
-    return None
+    return document().method_for(http_method, path, upload=upload)
 
 
 def _resource_schema(method: dict) -> dict | None:
-    """The resource a method reads or writes: its request, or the items of its list answer."""
-    if "request" in method:
-        return _schema(method["request"]["$ref"])
-    answer = _schema(method.get("response", {}).get("$ref", ""))
-    items = (answer or {}).get("properties", {}).get("items", {}).get("items", {})
-    return _schema(items.get("$ref", "")) if items else answer
+    return document().resource_schema(method)
 
 
 def _schema(name: str) -> dict | None:
-    return discovery()["schemas"].get(name)
+    return document().schema(name)
 
 
 def _parts(method: dict) -> set[str]:
@@ -181,26 +159,8 @@ def _check_method(exchange: Exchange, method_id: str, *, upload: bool) -> Verdic
 
 
 def _query_problems(exchange: Exchange, method: dict, *, upload: bool, problems: list[str]) -> dict[str, list[str]]:
-    declared = {**discovery()["parameters"], **{k: v for k, v in method.get("parameters", {}).items()
-                                               if v.get("location") == "query"}}
-    params: dict[str, list[str]] = {}
-    for name, value in exchange.query:
-        params.setdefault(name, []).append(value)
-    for name, values in params.items():
-        spec = declared.get(name)
-        if spec is None:
-            problems.append(f"query parameter {name!r} is not defined for {method['id']}")
-            continue
-        if len(values) > 1 and not spec.get("repeated"):
-            problems.append(f"query parameter {name!r} is given {len(values)} times but is not repeated")
-        for value in values:
-            for item in (value.split(",") if spec.get("repeated") else [value]):
-                problem = _scalar_problem(item, spec)
-                if problem:
-                    problems.append(f"query parameter {name}={item!r}: {problem}")
-    for name, spec in method.get("parameters", {}).items():
-        if spec.get("required") and name not in params:
-            problems.append(f"required query parameter {name!r} is missing")
+    params, found = document().query_problems(method, exchange.query)
+    problems.extend(found)
     upload_type = (params.get("uploadType") or [None])[0]
     if upload:
         if upload_type != "resumable":  # the protocols of mediaUpload: resumable (and simple = media/multipart)
@@ -210,24 +170,6 @@ def _query_problems(exchange: Exchange, method: dict, *, upload: bool, problems:
     elif upload_type is not None:
         problems.append(f"uploadType on {method['id']}, which takes no media")
     return params
-
-
-def _scalar_problem(value: str, spec: dict) -> str | None:
-    kind = spec.get("type")
-    if "enum" in spec and value not in spec["enum"]:
-        return f"not one of {spec['enum']}"
-    if kind == "boolean" and value not in ("true", "false"):
-        return "not a boolean (true/false)"
-    if kind == "integer":
-        if not re.fullmatch(r"-?\d+", value):
-            return "not an integer"
-        number = int(value)
-        low, high = _INT_BOUNDS.get(spec.get("format", ""), (None, None))
-        low = int(spec["minimum"]) if "minimum" in spec else low
-        high = int(spec["maximum"]) if "maximum" in spec else high
-        if (low is not None and number < low) or (high is not None and number > high):
-            return f"outside {low}..{high}"
-    return None
 
 
 def _body_problems(exchange: Exchange, method_id: str, method: dict, parts: set[str], problems: list[str]) -> None:
@@ -278,65 +220,11 @@ def _writable(field: str, method_id: str, documented: set[str]) -> bool:
 
 
 def _resolve(prop: dict) -> dict:
-    return _schema(prop["$ref"]) or {} if "$ref" in prop else prop
+    return document().resolve(prop)
 
 
 def _validate(value: Any, schema: dict, where_path: str, problems: list[str], *, where: str) -> None:
-    """`value` against a discovery schema: known fields, types, enums, formats."""
-    schema = _resolve(schema)
-    label = where_path or "(top)"
-    kind = schema.get("type")
-    if kind == "object" or "properties" in schema:
-        if not isinstance(value, dict):
-            problems.append(f"{where}: {label} should be an object, got {type(value).__name__}")
-            return
-        props, extra = schema.get("properties", {}), schema.get("additionalProperties")
-        for key, item in value.items():
-            name = f"{where_path}.{key}" if where_path else key
-            if key in props:
-                _validate(item, props[key], name, problems, where=where)
-            elif extra is not None:
-                _validate(item, extra, name, problems, where=where)
-            else:
-                problems.append(f"{where}: {name} is not a field of {schema.get('id', 'the schema')}")
-        return
-    if kind == "array":
-        if not isinstance(value, list):
-            problems.append(f"{where}: {label} should be an array, got {type(value).__name__}")
-            return
-        for i, item in enumerate(value):
-            _validate(item, schema.get("items", {}), f"{where_path}[{i}]", problems, where=where)
-        return
-    problem = _json_scalar_problem(value, schema)
-    if problem:
-        problems.append(f"{where}: {label}={value!r} {problem}")
-
-
-def _json_scalar_problem(value: Any, schema: dict) -> str | None:
-    kind, fmt = schema.get("type"), schema.get("format", "")
-    if kind == "string":
-        if not isinstance(value, str):
-            return "should be a string"
-        if "enum" in schema and value not in schema["enum"]:
-            return f"is not one of {schema['enum']}"
-        if fmt in ("int64", "uint64") and not re.fullmatch(r"-?\d+" if fmt == "int64" else r"\d+", value):
-            return f"should be a {fmt} in a string"
-        if fmt == "date-time":
-            try:
-                datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                return "should be an RFC 3339 date-time"
-    elif kind == "boolean" and not isinstance(value, bool):
-        return "should be a boolean"
-    elif kind == "integer":
-        if not isinstance(value, int) or isinstance(value, bool):
-            return "should be an integer"
-        low, high = _INT_BOUNDS.get(fmt, (None, None))
-        if (low is not None and value < low) or (high is not None and value > high):
-            return f"is outside {fmt}"
-    elif kind == "number" and (not isinstance(value, (int, float)) or isinstance(value, bool)):
-        return "should be a number"
-    return None
+    document().validate(value, schema, where_path, problems, where=where)
 
 
 # -- answers -------------------------------------------------------------------------------------
@@ -367,19 +255,7 @@ def _answer_problems(exchange: Exchange, method: dict, parts: set[str], problems
 
 
 def _error_problems(exchange: Exchange, problems: list[str]) -> None:
-    body = exchange.response_json()
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        problems.append("an error answer without Google's {\"error\": {...}} body")
-        return
-    if error.get("code") != exchange.status:
-        problems.append(f"error.code {error.get('code')!r} differs from the HTTP status {exchange.status}")
-    if not isinstance(error.get("message"), str):
-        problems.append("error.message is missing")
-    errors = error.get("errors")
-    if not isinstance(errors, list) or not errors or not all(isinstance(e, dict) and isinstance(e.get("reason"), str)
-                                                              and isinstance(e.get("domain"), str) for e in errors):
-        problems.append("error.errors must list {domain, reason, message}")
+    problems.extend(document().error_problems(exchange.status, exchange.response_json()))
 
 
 # -- the resumable upload protocol ---------------------------------------------------------------

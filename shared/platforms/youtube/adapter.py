@@ -31,6 +31,7 @@ from shared.platforms.youtube.client import (
     refresh_user_tokens,
     upload_resumable,
 )
+from shared.platforms.youtube.content_id import PARTNER_SCOPE
 from shared.platforms.youtube.quota import charge_call
 from shared.platforms.youtube.resource import build_resource, scheduled_release
 from shared.runtime.clock import utcnow
@@ -246,7 +247,9 @@ OAUTH_SCOPES = ("https://www.googleapis.com/auth/youtube.upload", "https://www.g
 
 
 def authorization_request(config: Config, account: Account) -> dict:
-    return {"url": config.youtube_authorize_url, "client_param": "client_id", "scope": " ".join(OAUTH_SCOPES),
+    # Content ID (docs/platforms.md#youtube-content-id) needs youtubepartner: asked for only where it is used.
+    scopes = OAUTH_SCOPES + ((PARTNER_SCOPE,) if config.youtube_content_id else ())
+    return {"url": config.youtube_authorize_url, "client_param": "client_id", "scope": " ".join(scopes),
             "pkce": True, "params": {"access_type": "offline", "prompt": "consent", "include_granted_scopes": "true"}}
 
 
