@@ -189,3 +189,34 @@ def test_report_rows_are_joined_by_video_id_latest_report_first(channel):
     assert stored[ids[2]].get("claimed_status") is None and stored[ids[2]].get("report") is None  # no row: "none"
     assert _channel_doc()["version"] != version
     assert refresh(now=later(10)).reports_joined == 0  # joined once: nothing to write the next time
+
+
+def test_the_scheduled_function_imports_every_connected_channel(channel):
+    from tests.conftest import function_client, pubsub_envelope
+
+    ids = channel.add_catalogue_videos(ACCESS, 30)
+    client = function_client("functions/catalogue/main.py", "refresh_catalogue")
+    assert client.post("/", json=pubsub_envelope({"tick": "catalogue"})).status_code == 200
+    assert set(videos()) == set(ids) and _channel_doc()["last_refresh"]["outcome"] == "done"
+
+
+def test_a_long_run_goes_on_in_the_tick_it_publishes(channel):
+    from shared import services
+    from shared.catalogue.refresh import refresh_channels
+    from shared.runtime.config import get_config
+
+    ids = channel.add_catalogue_videos(ACCESS, 120)
+    readings = iter(range(1000))
+    sent: list[dict] = []
+
+    def run(account_ids=None):
+        return refresh_channels(services.repository(), get_config(), services.secrets(), account_ids=account_ids,
+                                bq_factory=None, deadline=2, send_tick=sent.append, clock=lambda: next(readings))
+
+    [first] = run()  # time for one page only
+    assert first.outcome == "continues" and first.pages == 1 and len(videos()) == 50
+    assert sent == [{"accounts": [ACCOUNT], "continues": True}]
+    readings = iter(range(-1000, 0))
+    [rest] = run(sent[0]["accounts"])
+    assert rest.outcome == "done" and rest.run_id == first.run_id and set(videos()) == set(ids)
+    assert len(sent) == 1

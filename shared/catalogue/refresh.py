@@ -264,3 +264,27 @@ def _join_reports(repo: Repository, config: Config, bq_factory: Callable[[], Any
     updates = changed_joins(stored, rows, video_ids)
     store.update_videos(repo, {vid: {**fields, "changed_at": now} for vid, fields in updates.items()})
     return len(updates)
+
+
+def refresh_channels(repo: Repository, config: Config, secrets: SecretStore, *, account_ids: list[str] | None,
+                     bq_factory: Callable[[], Any] | None, deadline: float, send_tick: Callable[[dict], None],
+                     clock: Callable[[], float] = time.monotonic) -> list[RefreshSummary]:
+    """A tick of the catalogue-refresh schedule: each connected YouTube account's channel (or those of
+    `account_ids`, a continuation) in turn until `deadline`; what is left goes on in a new tick."""
+    accounts = [(aid, acc) for aid, acc in repo.accounts("youtube")
+                if (account_ids is None or aid in account_ids) and acc.get("status") != "needs_reconnect"]
+    summaries: list[RefreshSummary] = []
+    left: list[str] = []
+    for n, (account_id, account) in enumerate(accounts):
+        if clock() >= deadline:
+            left.extend(aid for aid, _ in accounts[n:])
+            break
+        summary = refresh_account(repo, config, secrets, account_id, account, bq_factory=bq_factory,
+                                  deadline=deadline, clock=clock)
+        summaries.append(summary)
+        if summary.outcome == "continues":
+            left.append(account_id)
+    if left:
+        send_tick({"accounts": left, "continues": True})
+        log_event(log, logging.INFO, "catalogue refresh continues in a new tick", accounts=left)
+    return summaries
