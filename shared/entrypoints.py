@@ -18,9 +18,9 @@ if TYPE_CHECKING:
     import flask
 
     from shared.analytics.fanout import PullSummary
-    from shared.catalogue.refresh import RefreshSummary
     from shared.analytics.fetch import FetchSummary
     from shared.approval.pages import PageResult
+    from shared.catalogue.refresh import ChannelRefresh
     from shared.model.content import ContentItem
     from shared.publishing.dispatch import DispatchSummary
     from shared.publishing.publisher import PublishOutcome
@@ -93,7 +93,7 @@ def fetch_metrics(payload: dict[str, Any], message_id: str = "") -> FetchSummary
     return handler.fetch_metrics(payload, message_id)
 
 
-def refresh_catalogue(payload: dict[str, Any], message_id: str | None = None) -> list[RefreshSummary]:
+def refresh_catalogue(payload: dict[str, Any], message_id: str | None = None) -> list[ChannelRefresh]:
     from shared.handlers import catalogue as handler
 
     return handler.refresh_catalogue(payload, message_id)

@@ -3,6 +3,7 @@ and a refresh run the way the catalogue-refresh function runs one."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from datetime import UTC, datetime, timedelta
@@ -85,3 +86,17 @@ def videos() -> dict[str, dict]:
 
 def sandbox_calls(box: YouTubeSandbox, endpoint: str) -> list[dict]:
     return [e for e in box.requests_log if e["endpoint"] == endpoint]
+
+
+@contextlib.contextmanager
+def counting_reads(db):
+    """Firestore reads and writes made inside the block (the bench's meter, taken off afterwards)."""
+    from infra.local.bench import FirestoreMeter
+
+    api = db._firestore_api
+    saved = api.batch_get_documents, api.run_query, api.commit
+    meter = FirestoreMeter(db)
+    try:
+        yield meter
+    finally:
+        api.batch_get_documents, api.run_query, api.commit = saved

@@ -6,17 +6,12 @@ the CMS report rows joined by video id."""
 
 from __future__ import annotations
 
-from tests.catalogue_support import (  # noqa: F401 - fixtures
-    ACCESS,
-    ACCOUNT,
-    CHANNEL,
-    catalogue_sandbox,
-    channel,
-    later,
-    refresh,
-    sandbox_calls,
-    videos,
-)
+import uuid
+
+from tests import catalogue_support as support
+from tests.catalogue_support import ACCESS, ACCOUNT, CHANNEL, later, refresh, sandbox_calls, videos
+
+catalogue_sandbox, channel = support.catalogue_sandbox, support.channel
 
 
 def _usage() -> int:
@@ -177,7 +172,7 @@ def test_report_rows_are_joined_by_video_id_latest_report_first(channel):
     load_rows(services.bigquery(), get_config().project, "youtube_report_rows",
               [row(ids[0], "Unclaimed", "Track", -60, "gs://r/incoming/old.csv"),
                row(ids[0], "Claimed", "Monetize", -5, "gs://r/incoming/new.csv"),
-               row(ids[1], "Partially claimed", "Block", -5, "gs://r/incoming/new.csv")], "catalogue-test-rows")
+               row(ids[1], "Partially claimed", "Block", -5, "gs://r/incoming/new.csv")], f"catalogue-test-{uuid.uuid4().hex}")
     version = _channel_doc()["version"]
     summary = refresh(now=later(5))
     assert summary.reports_joined == 2 and summary.videos_written == 0

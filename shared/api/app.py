@@ -24,7 +24,16 @@ from shared.api.error_body import COMMON_ERRORS, ErrorBody
 from shared.api.errors import ApiError, error_response, loc_to_field
 from shared.api.google_certs import GoogleCerts
 from shared.api.mounts import MOUNTS, OWN_AUTH_BLUEPRINTS
-from shared.api.routes import accounts, analytics, approvals, campaigns, events, posts, youtube_metadata
+from shared.api.routes import (
+    accounts,
+    analytics,
+    approvals,
+    campaigns,
+    events,
+    posts,
+    youtube_catalogue,
+    youtube_metadata,
+)
 from shared.api.throttle import FailureThrottle, client_address
 from shared.errors import IllegalTransition, ValidationError
 from shared.runtime.logging import log_event
@@ -34,7 +43,7 @@ from shared.stores.api_records import api_user_record, count_request
 from shared.stores.posts import is_contention
 
 log = logging.getLogger("postgate.api")
-ROUTE_MODULES = (accounts, posts, campaigns, approvals, events, youtube_metadata, analytics)
+ROUTE_MODULES = (accounts, posts, campaigns, approvals, events, youtube_metadata, youtube_catalogue, analytics)
 # Reached without a bearer token: the API's description, and the OAuth callback (the platform
 # redirects a browser there; the `state` it carries is what authenticates it).
 PUBLIC_PATHS = {"/openapi.json", "/health", "/accounts/oauth/callback"}

@@ -52,7 +52,7 @@ PARTS = ("snippet", "contentDetails", "status", "statistics")
 
 
 @dataclass
-class RefreshSummary:
+class ChannelRefresh:
     """What one invocation did for one channel."""
 
     account_id: str
@@ -78,7 +78,7 @@ class RefreshSummary:
 class _Calls:
     """Each YouTube call charged to the account's quota project before it is sent, and counted."""
 
-    def __init__(self, repo: Repository, config: Config, account: Account, summary: RefreshSummary):
+    def __init__(self, repo: Repository, config: Config, account: Account, summary: ChannelRefresh):
         self._repo, self._config, self._key, self.summary = repo, config, quota_key(account), summary
 
     def charge(self, method: str) -> None:
@@ -93,9 +93,9 @@ class _Calls:
 
 def refresh_account(repo: Repository, config: Config, secrets: SecretStore, account_id: str, account: Account, *,
                     bq_factory: Callable[[], Any] | None, deadline: float, clock: Callable[[], float] = time.monotonic,
-                    now: Callable[[], datetime] = utcnow) -> RefreshSummary:
+                    now: Callable[[], datetime] = utcnow) -> ChannelRefresh:
     """Import or refresh the catalogue of the account's channel until done or `deadline` (clock())."""
-    summary = RefreshSummary(account_id, channel_id=account.get("platform_account_id"))
+    summary = ChannelRefresh(account_id, channel_id=account.get("platform_account_id"))
     if not summary.channel_id:
         summary.outcome, summary.error = "failed", "the account has no channel id (connect it again)"
         return summary
@@ -267,13 +267,13 @@ def _join_reports(repo: Repository, config: Config, bq_factory: Callable[[], Any
 
 
 def refresh_channels(repo: Repository, config: Config, secrets: SecretStore, *, account_ids: list[str] | None,
-                     bq_factory: Callable[[], Any] | None, deadline: float, send_tick: Callable[[dict], None],
-                     clock: Callable[[], float] = time.monotonic) -> list[RefreshSummary]:
+                     bq_factory: Callable[[], Any] | None, deadline: float, send_tick: Callable[[dict], object],
+                     clock: Callable[[], float] = time.monotonic) -> list[ChannelRefresh]:
     """A tick of the catalogue-refresh schedule: each connected YouTube account's channel (or those of
     `account_ids`, a continuation) in turn until `deadline`; what is left goes on in a new tick."""
     accounts = [(aid, acc) for aid, acc in repo.accounts("youtube")
                 if (account_ids is None or aid in account_ids) and acc.get("status") != "needs_reconnect"]
-    summaries: list[RefreshSummary] = []
+    summaries: list[ChannelRefresh] = []
     left: list[str] = []
     for n, (account_id, account) in enumerate(accounts):
         if clock() >= deadline:

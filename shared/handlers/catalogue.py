@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from shared.catalogue.refresh import RefreshSummary, refresh_channels
+from shared.catalogue.refresh import ChannelRefresh, refresh_channels
 from shared.errors import BadMessage
 from shared.runtime.pubsub import publish_json
 from shared.services import get_services
@@ -16,7 +16,7 @@ FUNCTION = "catalogue-refresh"
 MARGIN_SECONDS = 90  # left of the function's timeout for the last page, the run's end and the continuation
 
 
-def refresh_catalogue(payload: dict[str, Any], message_id: str | None = None) -> list[RefreshSummary]:
+def refresh_catalogue(payload: dict[str, Any], message_id: str | None = None) -> list[ChannelRefresh]:
     accounts = payload.get("accounts")
     if accounts is not None and not (isinstance(accounts, list) and all(isinstance(a, str) for a in accounts)):
         raise BadMessage("catalogue tick: accounts must be a list of account ids")
