@@ -112,6 +112,19 @@ def test_a_refresh_that_stops_midway_goes_on_from_its_checkpoint_without_duplica
     assert _channel_doc()["refresh"] is None and _channel_doc()["video_count"] == 160
 
 
+def test_a_checkpoint_youtube_refuses_is_dropped_and_the_next_run_starts_over(channel):
+    ids = channel.add_catalogue_videos(ACCESS, 120)
+    channel.inject("list", "server_error", count=1, skip=1)
+    assert refresh().outcome == "waiting"  # checkpoint at page 1
+    channel.inject("playlist_items", "error", http_status=400, reason="invalidPageToken",
+                   message="The request specifies an invalid page token.")
+    refused = refresh(now=later(1))
+    assert refused.outcome == "failed" and "invalidPageToken" in refused.error
+    assert _channel_doc()["refresh"] is None
+    again = refresh(now=later(2))
+    assert again.outcome == "done" and again.run_id != refused.run_id and set(videos()) == set(ids)
+
+
 def test_a_run_whose_process_died_is_taken_over_when_its_lease_runs_out(channel):
     from shared import services
     from shared.catalogue.refresh import LEASE_SECONDS

@@ -58,7 +58,9 @@ class ChannelRefresh:
     account_id: str
     channel_id: str | None = None
     run_id: str | None = None
-    outcome: str = "done"  # done | continues (time up; checkpoint kept) | waiting (quota, YouTube busy) | busy | failed
+    # done | continues (time up; checkpoint kept) | waiting (quota, YouTube busy; kept) | busy | failed (a refusal:
+    # the account's tokens are kept as they are, the checkpoint dropped when YouTube refused a read)
+    outcome: str = "done"
     calls: Counter = field(default_factory=Counter)  # method -> calls sent
     not_modified: Counter = field(default_factory=Counter)  # method -> 304 answers
     units: int = 0
@@ -116,6 +118,9 @@ def refresh_account(repo: Repository, config: Config, secrets: SecretStore, acco
         except (AuthError, ConfigError) as exc:
             summary.outcome, summary.error = "failed", str(exc)
             store.release(repo, run, lease_until=now())
+        except PermanentError as exc:  # YouTube refused a read (a stale page token, a playlist gone): start over
+            summary.outcome, summary.error = "failed", str(exc)
+            store.abandon(repo, run)
         except TransientError as exc:  # YouTube did not answer: the next tick goes on from the checkpoint
             summary.outcome, summary.error = "waiting", str(exc)
             store.release(repo, run, lease_until=now())

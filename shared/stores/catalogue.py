@@ -168,6 +168,22 @@ def release(repo: Repository, run: RefreshRun, *, lease_until: datetime) -> None
     run_with_contention_retry(lambda: _write(repo.db.transaction()))
 
 
+def abandon(repo: Repository, run: RefreshRun) -> None:
+    """Drop the run's checkpoint (while it holds the claim): the next tick starts a new run from the first page."""
+    from google.cloud import firestore
+
+    ref = repo.db.collection(CHANNELS).document(run.channel_id)
+
+    @firestore.transactional
+    def _write(transaction) -> None:
+        snap = ref.get(transaction=transaction)
+        held = (snap.to_dict() or {}).get("refresh") if snap.exists else None
+        if held and held.get("claim") == run.claim:
+            transaction.update(ref, {"refresh": None})
+
+    run_with_contention_retry(lambda: _write(repo.db.transaction()))
+
+
 def update_channel(repo: Repository, channel_id: str, fields: dict[str, Any]) -> None:
     repo.db.collection(CHANNELS).document(channel_id).set(fields, merge=True)
 

@@ -180,7 +180,11 @@ _EVENT_STREAM = {
     "description": "Server-Sent Events: `event: videos` (data {channel_id, count, video_ids: the first 50}) each "
                    "time a refresh writes videos (changed, removed, joined with a report); comment heartbeats; "
                    "`event: end` when idle or at the time limit. The same stream bounds as /contents/{id}/events.",
-    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    # Each Server-Sent Event (as schemathesis and OpenAPI 3.2's sequential media types read the stream).
+    "content": {"text/event-stream": {"schema": {
+        "type": "object", "required": ["data"],
+        "properties": {"event": {"type": "string", "enum": ["videos", "end"]}, "id": {"type": "string"},
+                       "data": {"type": "string", "contentMediaType": "application/json"}}}}},
 }
 
 
