@@ -175,3 +175,20 @@ def test_the_live_stream_names_the_videos_a_refresh_changes(env, four, channel):
         changed = reader.wait_for(lambda m: m.get("event") == "videos")
     assert changed["t"] > refreshed_at
     assert changed["data"] == {"channel_id": CHANNEL, "count": 1, "video_ids": [four["d"]]}
+
+
+def test_an_editor_asks_for_a_refresh_and_the_function_takes_it(api, env, channel):
+    from tests.conftest import drain_messages, function_client, pubsub_envelope
+
+    ids = channel.add_catalogue_videos(ACCESS, 12)
+    drain_messages("catalogue-refresh")
+    answer = api.post(f"/youtube/catalogue/channels/{CHANNEL}/refresh", headers=bearer(env))
+    assert answer.status_code == 202, answer.get_json()
+    assert answer.get_json() == {"channel_id": CHANNEL, "account_id": "yt-catalogue", "requested_by": "editor@example.com"}
+    [tick] = drain_messages("catalogue-refresh")
+    assert tick == {"accounts": ["yt-catalogue"], "requested": True}
+    delivered = function_client("functions/catalogue/main.py", "refresh_catalogue").post("/", json=pubsub_envelope(tick))
+    assert delivered.status_code == 200
+    assert _list(api, env, channel_id=CHANNEL)["total"] == len(ids)
+    missing = api.post(f"/youtube/catalogue/channels/UC{'z' * 22}/refresh", headers=bearer(env))
+    assert missing.status_code == 404 and drain_messages("catalogue-refresh") == []

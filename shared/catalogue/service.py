@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,3 +87,18 @@ def channel(repo: Repository, channel_id: str) -> dict[str, Any] | None:
 
 def channels(repo: Repository) -> list[dict[str, Any]]:
     return sorted(store.list_channels(repo), key=lambda c: (str(c.get("title") or ""), c["channel_id"]))
+
+
+def account_of_channel(repo: Repository, channel_id: str) -> str | None:
+    """The connected YouTube account whose channel this is (the one a refresh reads it with)."""
+    return next((aid for aid, account in repo.accounts("youtube") if account.get("platform_account_id") == channel_id),
+                None)
+
+
+def request_refresh(repo: Repository, channel_id: str, *, send_tick: Callable[[dict], object]) -> str | None:
+    """Ask catalogue-refresh to refresh one channel now (a tick naming its account). The account's id, or
+    None when no connected YouTube account has this channel."""
+    account_id = account_of_channel(repo, channel_id)
+    if account_id is not None:
+        send_tick({"accounts": [account_id], "requested": True})
+    return account_id

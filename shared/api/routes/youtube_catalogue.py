@@ -22,8 +22,10 @@ from shared.api.schemas import PageQuery, page_fields
 from shared.catalogue import service
 from shared.catalogue.search import CatalogueFilter
 from shared.model.catalogue import CatalogueRow, ClaimedStatus, Privacy, SortField, SortOrder
+from shared.runtime.pubsub import publish_json
 from shared.services import get_services
 from shared.stores.catalogue_feed import catalogue_events
+from shared.topology import get_topology
 
 blueprint = APIBlueprint("youtube_catalogue", __name__, abp_tags=[Tag(name="youtube catalogue")],
                          abp_security=[{"bearer": []}])
@@ -214,6 +216,28 @@ def get_catalogue_channel(path: ChannelPath):
     if doc is None:
         raise not_found("catalogue channel", path.channel_id)
     return CatalogueChannelOut.of(doc)
+
+
+class RefreshRequested(BaseModel):
+    channel_id: str
+    account_id: str
+    requested_by: str
+
+
+@blueprint.post("/youtube/catalogue/channels/<channel_id>/refresh", responses={202: RefreshRequested})
+def refresh_catalogue_channel(path: ChannelPath):
+    """Refresh a connected channel's catalogue now (editor): catalogue-refresh takes it at once, going on
+    from a stopped run's checkpoint if there is one. The changes appear on /youtube/catalogue/events."""
+    principal = current_principal()
+    principal.require("editor")
+    services = get_services()
+    project, topic = services.config.project, get_topology().trigger_topic("catalogue-refresh")
+    account_id = service.request_refresh(services.repository, path.channel_id, send_tick=lambda message: publish_json(
+        project, topic, message, correlation_id=f"catalogue:{path.channel_id}"))
+    if account_id is None:
+        raise not_found("connected YouTube channel", path.channel_id)
+    return RefreshRequested(channel_id=path.channel_id, account_id=account_id,
+                            requested_by=principal.user).model_dump(mode="json"), 202
 
 
 @blueprint.get("/youtube/catalogue/events", responses={200: _EVENT_STREAM})
