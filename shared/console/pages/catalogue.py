@@ -53,7 +53,7 @@ def register(bp: flask.Blueprint) -> None:
     bp.add_url_rule("/catalogue/events", "catalogue_events", catalogue_events)
 
 
-def list_page():
+def list_page() -> flask.Response:
     search = Search({k: v.strip() for k, v in flask.request.args.items() if k in FORM_FIELDS and v.strip()}, {})
     query = query_of(search)
     repo = services.repository()
