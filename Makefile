@@ -144,12 +144,15 @@ soak: venv
 # Firestore reads and writes per post. Exits 1 if a platform needs more calls than the minimum.
 # Then the cold start of every function: its entry module's import time next to a bare `import functions_framework`
 # (infra/local/coldstart.py; prints only, COLDSTART_ARGS="--max-ratio 1.15" makes it a gate).
+# Then the YouTube catalogue: quota units and calls of importing a 5,000-video channel and of a refresh where
+# nothing changed, counted against the sandbox (infra/local/catalogue_bench.py; exits 1 off the documented maxima).
 BENCH_ARGS ?=
 COLDSTART_ARGS ?=
 bench: venv
 	$(PY) -m infra.local.bench --posts 100 1000 $(BENCH_ARGS)
 	$(PY) -m infra.local.coldstart $(COLDSTART_ARGS)
 	$(PY) -m infra.local.console_bench $(CONSOLE_BENCH_ARGS)
+	$(PY) -m infra.local.catalogue_bench $(CATALOGUE_BENCH_ARGS)
 
 # Benchmark, not part of `make test`: 20 locust users for 60 s against the api of the local stack (127.0.0.1 only):
 # list, calendar, campaigns, create, approve, reschedule one hot post, 50 live-status streams held, one user

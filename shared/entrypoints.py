@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from shared.analytics.fanout import PullSummary
     from shared.analytics.fetch import FetchSummary
     from shared.approval.pages import PageResult
+    from shared.catalogue.refresh import ChannelRefresh
     from shared.model.content import ContentItem
     from shared.publishing.dispatch import DispatchSummary
     from shared.publishing.publisher import PublishOutcome
@@ -90,6 +91,12 @@ def fetch_metrics(payload: dict[str, Any], message_id: str = "") -> FetchSummary
     from shared.handlers import analytics as handler
 
     return handler.fetch_metrics(payload, message_id)
+
+
+def refresh_catalogue(payload: dict[str, Any], message_id: str | None = None) -> list[ChannelRefresh]:
+    from shared.handlers import catalogue as handler
+
+    return handler.refresh_catalogue(payload, message_id)
 
 
 def ingest_report(payload: dict[str, Any], attributes: dict[str, str]) -> ReportSummary | None:

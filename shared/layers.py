@@ -12,8 +12,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("stores", ("shared.stores", "shared.services")),
     ("platforms", ("shared.platforms",)),
     ("pipeline", ("shared.publishing", "shared.content")),
-    ("features", ("shared.accounts", "shared.analytics", "shared.approval", "shared.campaigns", "shared.content_id",
-                  "shared.posts", "shared.reports", "shared.youtube_sync")),
+    ("features", ("shared.accounts", "shared.analytics", "shared.approval", "shared.campaigns", "shared.catalogue",
+                  "shared.content_id", "shared.posts", "shared.reports", "shared.youtube_sync")),
     ("front doors", ("shared.api", "shared.cli", "shared.console", "shared.entrypoints", "shared.handlers")),
 )
 

@@ -196,7 +196,9 @@ def _real_targets(body: dict) -> None:
 
 
 def _ordered_range(query: dict, path: str) -> None:
-    """`to` not before `from`; a day range at most 92 days (calendar) or 366 (analytics)."""
+    """`to` not before `from`; a day range at most 92 days (calendar) or 366 (analytics); the catalogue's
+    `published_to` after `published_from`."""
+    _published_range(query)
     if path == "/api/v1/posts/calendar":  # the seed's names for the calendar's days
         if isinstance(query.get("start_date"), str) and isinstance(query.get("end_date"), str):
             first, last = sorted((query["start_date"], query["end_date"]))
@@ -214,6 +216,20 @@ def _ordered_range(query: dict, path: str) -> None:
         last = dt.date.fromisoformat(query["to"])
         if (last - first).days >= longest:
             query["to"] = (first + dt.timedelta(days=longest - 1)).isoformat()
+
+
+def _published_range(query: dict) -> None:
+    start, end = query.get("published_from"), query.get("published_to")
+    if not (isinstance(start, str) and isinstance(end, str)):
+        return
+    try:
+        first, last = (dt.datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (start, end))
+        first, last = (t if t.tzinfo else t.replace(tzinfo=dt.UTC) for t in (first, last))  # no offset: UTC
+        if last > first:
+            return
+    except (ValueError, OverflowError, TypeError):
+        return
+    query.pop("published_to")
 
 
 def _campaign_dates(body: dict, *, patch: bool) -> None:

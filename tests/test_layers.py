@@ -25,7 +25,7 @@ LAZY_SHARED = {
     ("shared.runtime.config", "shared.runtime.config_model"):
         "pydantic and pydantic-settings; the model is built when the config is first read",
     **{("shared.entrypoints", handler): BOUNDARY for handler in (
-        "shared.handlers.analytics", "shared.handlers.approval", "shared.handlers.dispatch", "shared.handlers.generate",
+        "shared.handlers.analytics", "shared.handlers.approval", "shared.handlers.catalogue", "shared.handlers.dispatch", "shared.handlers.generate",
         "shared.handlers.publish", "shared.handlers.reports", "shared.handlers.status_poll",
         "shared.handlers.token_refresh", "shared.api.app")},
     **{("shared.console.mount", page): "the console's blueprint, Flask-WTF and templates load when the api "

@@ -232,6 +232,23 @@ class Seeder:
         self.seeded.metrics_rows = pull_metrics(self.stack, item["id"], len(posts), self.timeout)
         self.say(f"analytics   one pull: {self.seeded.metrics_rows} posts with metrics in BigQuery post_metrics")
 
+    def catalogue(self, videos: int = 120) -> None:
+        """The demo channel's whole catalogue: more videos on it than Postgate published, then a refresh
+        asked for through the API (catalogue-refresh imports them; /console/catalogue searches them)."""
+        local = self.stack.platforms["youtube"]
+        local.sandbox.add_catalogue_videos(local.tokens["access_token"], videos)
+        channel = local.account["platform_account_id"]
+        self.editor.call("POST", f"/youtube/catalogue/channels/{channel}/refresh", 202)
+
+        def imported():
+            doc = self.repo.db.collection("catalogue_channels").document(channel).get().to_dict() or {}
+            done = doc.get("last_refresh") or {}
+            return done if done.get("outcome") == "done" and (doc.get("video_count") or 0) >= videos else None
+
+        done = self.wait(imported, "the demo channel's catalogue to be imported")
+        self.say(f"catalogue   {local.account_id}: {done['videos_written']} videos written, {done['units']} quota units; "
+                 "search them at /console/catalogue")
+
     # -- helpers ------------------------------------------------------------------------------
     def targets(self, *platforms: str) -> list[dict]:
         """The demo accounts' targets (platform options as the demo brief sets them)."""
@@ -262,5 +279,6 @@ def seed(stack: LocalStack, out: Callable[[str], None] = print, timeout: float =
     s.pending(tomorrow_9 + timedelta(days=4))
     s.wait_reconnect_flagged()
     s.published(launch)
+    s.catalogue()
     s.seeded.seconds = round(time.monotonic() - t0, 1)
     return s.seeded

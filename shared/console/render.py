@@ -22,7 +22,8 @@ class NavItem:
 
 # The console's sections, in the order the navigation shows them.
 NAV = (NavItem("queue", "Queue"), NavItem("calendar", "Calendar"), NavItem("compose", "Compose"),
-       NavItem("accounts", "Accounts"), NavItem("campaigns", "Campaigns"), NavItem("youtube", "YouTube"))
+       NavItem("accounts", "Accounts"), NavItem("campaigns", "Campaigns"), NavItem("youtube", "YouTube"),
+       NavItem("catalogue", "Catalogue"))
 
 
 def page(template: str, *, status: int = 200, **context: object):

@@ -50,7 +50,8 @@ DOCUMENTED_WRITABLE = {
 DOCUMENTED_WRITABLE["youtube.videos.update"] = DOCUMENTED_WRITABLE["youtube.videos.insert"]
 
 # Methods Postgate's client calls; the consent it asks for must carry a scope each of them accepts.
-CALLED_METHODS = ("youtube.videos.insert", "youtube.videos.list", "youtube.videos.update", "youtube.channels.list")
+CALLED_METHODS = ("youtube.videos.insert", "youtube.videos.list", "youtube.videos.update", "youtube.channels.list",
+                  "youtube.playlistItems.list")
 
 # https://developers.google.com/identity/protocols/oauth2/web-server#creatingclient (authorization
 # parameters), #exchange-authorization-code and #offline (token endpoint requests and answers).
@@ -231,6 +232,9 @@ def _validate(value: Any, schema: dict, where_path: str, problems: list[str], *,
 def _answer_problems(exchange: Exchange, method: dict, parts: set[str], problems: list[str], *, upload: bool) -> bool:
     if exchange.dropped:
         return False
+    if exchange.status == 304:
+        _not_modified_problems(exchange, method, problems)
+        return False
     if exchange.status >= 400:
         _error_problems(exchange, problems)
         return False
@@ -252,6 +256,17 @@ def _answer_problems(exchange: Exchange, method: dict, parts: set[str], problems
             for extra in sorted(set(item) - parts - RESOURCE_META):
                 problems.append(f"answer: part {extra!r} was not asked for (part={','.join(sorted(parts))})")
     return True
+
+
+def _not_modified_problems(exchange: Exchange, method: dict, problems: list[str]) -> None:
+    """A conditional GET answered 304 Not Modified: only to a request that named an etag in If-None-Match,
+    with no body (developers.google.com/youtube/v3/getting-started#etags; RFC 9110 section 15.4.5)."""
+    if method["httpMethod"] != "GET":
+        problems.append(f"304 Not Modified answers a conditional GET, not a {method['httpMethod']}")
+    if not exchange.headers.get("if-none-match", "").strip():
+        problems.append("304 Not Modified to a request without If-None-Match")
+    if exchange.response_body:
+        problems.append(f"304 Not Modified carries a body ({len(exchange.response_body)} bytes)")
 
 
 def _error_problems(exchange: Exchange, problems: list[str]) -> None:

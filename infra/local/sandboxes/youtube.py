@@ -36,6 +36,7 @@ from werkzeug.wrappers import Request, Response
 from infra.local.sandboxes.base import Call, Drop, Route, Sandbox, bearer_token, form_fields, serve, snapshot
 from infra.local.sandboxes.engagement import engagement
 from infra.local.sandboxes.server import AuthorizationServer
+from infra.local.sandboxes.youtube_catalogue import CatalogueSandbox, etag_of
 
 KiB, MiB = 1024, 1024 * 1024
 GRANULE = 256 * KiB
@@ -60,7 +61,7 @@ COSTS = {"insert": ("insert", 1), "list": ("general", 1), "update": ("general", 
 FAILURE_REASONS = {"codec", "conversion", "emptyFile", "invalidFile", "tooSmall", "uploadAborted"}
 REJECTION_REASONS = {"claim", "copyright", "duplicate", "inappropriate", "legal", "length", "termsOfUse", "trademark",
                      "uploaderAccountClosed", "uploaderAccountSuspended"}
-ENDPOINTS = {"insert", "upload", "list", "update", "token", "authorize", "channels"}
+ENDPOINTS = {"insert", "upload", "list", "update", "token", "authorize", "channels", "playlist_items"}
 # Google OAuth 2.0 for web server apps: authorize at accounts.google.com/o/oauth2/v2/auth
 # (access_type=offline for a refresh token; PKCE S256/plain optional), exchange at
 # oauth2.googleapis.com/token with code, client_id, client_secret, redirect_uri,
@@ -79,6 +80,7 @@ SCOPES_ACCEPTED = {
     "list": {_YT + "youtube", _YT + "youtube.force-ssl", _YT + "youtube.readonly", _YT + "youtubepartner"},
     "channels": {_YT + "youtube", _YT + "youtube.force-ssl", _YT + "youtube.readonly", _YT + "youtubepartner",
                  _YT + "youtubepartner-channel-audit"},
+    "playlist_items": {_YT + "youtube", _YT + "youtube.force-ssl", _YT + "youtube.readonly", _YT + "youtubepartner"},
 }
 # What a token registered with add_account() carries unless told otherwise: upload, edit and read.
 DEFAULT_SCOPES = (_YT + "youtube.upload", _YT + "youtube.force-ssl")
@@ -105,7 +107,7 @@ def tags_length(tags: list[str]) -> int:
     return sum(len(t) + (2 if " " in t else 0) for t in tags) + max(len(tags) - 1, 0)
 
 
-class YouTubeSandbox(Sandbox):
+class YouTubeSandbox(CatalogueSandbox, Sandbox):
     _thread_name = "youtube-sandbox"
     ENDPOINTS, FAULT_KINDS, error_type = ENDPOINTS, FAULT_KINDS, ApiError
     log_code_key, ok_code = "reason", "ok"
@@ -263,6 +265,8 @@ class YouTubeSandbox(Sandbox):
             return "authorize"
         if request.path == "/youtube/v3/channels":
             return "channels"
+        if request.path == "/youtube/v3/playlistItems":
+            return "playlist_items"
         return "unknown"
 
     def _route(self, call: Call) -> Route:
@@ -271,14 +275,21 @@ class YouTubeSandbox(Sandbox):
         if endpoint == "unknown":
             raise ApiError(404, "notFound", f"no such endpoint: {request.method} {request.path}", "global")
         return Route(endpoint, {"insert": "POST", "upload": "PUT", "list": "GET", "update": "PUT", "token": "POST",
-                                "authorize": "GET", "channels": "GET"}[endpoint])
+                                "authorize": "GET", "channels": "GET", "playlist_items": "GET"}[endpoint])
 
     def _wrong_method(self, call: Call, expected: str) -> ApiError:
         return ApiError(405, "methodNotAllowed", f"{call.request.path} expects {expected}", "global")
 
     def _log_fields(self, call: Call) -> dict:
-        # statistics reads are told apart from status polls by their part
-        return {"part": call.request.args.get("part", "")} if call.endpoint == "list" else {}
+        # statistics reads are told apart from status polls by their part; catalogue reads by ids and pages
+        args = call.request.args
+        conditional = {"if_none_match": bool(call.request.headers.get("If-None-Match"))}
+        if call.endpoint == "list":
+            return {"part": args.get("part", ""), "ids": len([i for i in args.get("id", "").split(",") if i]),
+                    **conditional}
+        if call.endpoint == "playlist_items":
+            return {"max_results": args.get("maxResults"), "page_token": args.get("pageToken"), **conditional}
+        return conditional if call.endpoint == "channels" else {}
 
     def _take_fault(self, call: Call) -> dict | None:
         # An interrupt waits for a chunk that carries bytes (a status query passes it by).
@@ -574,17 +585,24 @@ class YouTubeSandbox(Sandbox):
         self._published[vid] = self._clock()
         return self._json(self._resource(self._videos[vid], {"id", "snippet", "status"}), status=200)
 
+    def _iso(self, timestamp: float) -> str:
+        return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
     def _resource(self, video: dict, parts: set[str]) -> dict:
-        out: dict[str, Any] = {"kind": "youtube#video", "etag": hashlib.md5(video["id"].encode()).hexdigest(), "id": video["id"]}
+        out: dict[str, Any] = {"kind": "youtube#video", "id": video["id"]}
         if "snippet" in parts:
+            published = self._published.get(video["id"])
             out["snippet"] = {**copy.deepcopy(video["snippet"]), "channelId": video["channel_id"],
-                              "publishedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+                              "publishedAt": self._iso(published if published is not None else self._clock())}
+        if "contentDetails" in parts:
+            out["contentDetails"] = self.video_content_details(video)
         if "status" in parts:
             out["status"] = copy.deepcopy(video["status"])
         if "processingDetails" in parts:
             out["processingDetails"] = copy.deepcopy(video.get("processingDetails") or {"processingStatus": "processing"})
         if "statistics" in parts:
             out["statistics"] = self._metrics_now(video["id"])
+        out["etag"] = etag_of(out)  # changes exactly when what is answered does
         return out
 
     # ---- videos.list: processing advances per request ----
@@ -614,8 +632,8 @@ class YouTubeSandbox(Sandbox):
                 if video["channel_id"] != channel:
                     item.pop("processingDetails", None)  # only the owner sees processingDetails
                 items.append(item)
-        return self._json({"kind": "youtube#videoListResponse", "items": items,
-                           "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)}})
+        return self._conditional(request, {"kind": "youtube#videoListResponse", "items": items,
+                                           "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)}})
 
     def _finish_processing(self, video: dict) -> None:
         fail = video["_fail"]
@@ -728,25 +746,22 @@ class YouTubeSandbox(Sandbox):
         return self.oauth.authorize_page(args, extra={"offline": args.get("access_type") == "offline"})
 
     def _h_channels(self, request: Request, body: bytes, truncated: bool, entry: dict) -> Response:
-        """channels.list part=...&mine=true: the token's channel (1 quota unit)."""
+        """channels.list part=... with mine=true or id=<channel ids> (1 quota unit)."""
         channel_id = self._auth(request)
         parts = {p.strip() for p in request.args.get("part", "").split(",") if p.strip()}
         if not parts:
             raise ApiError(400, "required", "Required parameter: part", "global")
         if parts - CHANNEL_PARTS:
             raise ApiError(400, "unknownPart", f"unknown part {sorted(parts - CHANNEL_PARTS)[0]!r}", "youtube.part")
-        if request.args.get("mine") != "true":
-            raise ApiError(400, "missingRequiredParameter", "the sandbox serves channels.list with mine=true only",
+        ids = [i for i in request.args.get("id", "").split(",") if i]
+        if (request.args.get("mine") == "true") == bool(ids):
+            raise ApiError(400, "missingRequiredParameter", "the sandbox serves channels.list with mine=true or id=...",
                            "youtube.parameter")
         self._charge("list")
         with self._lock:
-            channel = dict(self._channels[channel_id])
-        item: dict[str, Any] = {"kind": "youtube#channel", "etag": hashlib.sha1(channel_id.encode()).hexdigest(),
-                                "id": channel_id}
-        if "snippet" in parts:
-            item["snippet"] = {"title": channel["title"], "description": "", "customUrl": "@" + channel["title"].lower().replace(" ", "")}
-        return self._json({"kind": "youtube#channelListResponse", "pageInfo": {"totalResults": 1, "resultsPerPage": 5},
-                           "items": [item]})
+            items = [self.channel_resource(c, parts) for c in (ids or [channel_id]) if c in self._channels]
+        return self._conditional(request, {"kind": "youtube#channelListResponse",
+                                           "pageInfo": {"totalResults": len(items), "resultsPerPage": 5}, "items": items})
 
     def expire_session(self, video_or_upload_id: str | None = None, *, completed_too: bool = False) -> None:
         """Make an upload session answer 404 (expired); without an id, every open session.

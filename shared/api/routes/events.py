@@ -42,11 +42,18 @@ def event_stream(repo: Repository, content_id: str, user: str) -> flask.Response
     """The live-status stream of a content item as a response, in one of this instance's stream slots
     (`user`'s: ApiError 429 or 503 when none is free). The API's route and the console's serve it."""
     config = get_services().config
+    return stream_response(user, lambda: stream(repo, content_id, stream_seconds=config.api_stream_seconds,
+                                                heartbeat_seconds=config.api_stream_heartbeat_seconds,
+                                                idle_seconds=config.api_stream_idle_seconds))
+
+
+def stream_response(user: str, make_events: Callable[[], Generator[str, None, None]]) -> flask.Response:
+    """A Server-Sent Events stream (`make_events()`'s text) as a response, in one of `user`'s stream slots
+    of this instance (ApiError 429 or 503 when none is free); the slot is given back when it ends."""
+    config = get_services().config
     release = stream_slots(config).acquire(user)
     try:
-        events = stream(repo, content_id, stream_seconds=config.api_stream_seconds,
-                        heartbeat_seconds=config.api_stream_heartbeat_seconds,
-                        idle_seconds=config.api_stream_idle_seconds)
+        events = make_events()
         response = flask.Response(flask.stream_with_context(_releasing(events, release)), status=200,
                                   content_type="text/event-stream",
                                   headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -123,6 +123,27 @@ class YouTubeClient:
 
         return with_fresh_token(self._tokens, once)
 
+    def get_if_changed(self, path: str, *, endpoint: str, params: dict, etag: str | None = None) -> dict | None:
+        """A GET list call sent with `If-None-Match: <etag>` when an etag is given: the answer, or None
+        when YouTube answers 304 Not Modified (what that etag named has not changed)
+        [developers.google.com/youtube/v3/getting-started#etags]."""
+        def once(token: str) -> dict | None:
+            headers = {"Authorization": f"Bearer {token}"}
+            if etag:
+                headers["If-None-Match"] = etag
+            try:
+                response = self._http.get(f"{self._base}{path}", params=params, headers=headers, timeout=self._timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise TransientError(f"youtube {endpoint}: no answer ({type(exc).__name__})") from None
+            self._log(endpoint, response)
+            if response.status_code == 304 and etag:
+                return None
+            if not response.ok:
+                raise classify(response, endpoint)
+            return response.json() if response.content else {}
+
+        return with_fresh_token(self._tokens, once)
+
     def list_videos(self, video_ids: list[str], parts: str = "status,processingDetails") -> list[dict]:
         if not 1 <= len(video_ids) <= 50:
             raise ValueError("videos.list takes 1..50 ids")

@@ -4,7 +4,7 @@ The quota belongs to the Google Cloud project of the OAuth client, not to a chan
 midnight Pacific Time. An upload no longer costs 1,600 units of the general bucket: on 2025-12-04
 Google cut it to about 100 units, and since 2026-06-01 videos.insert draws on a bucket of its own,
 by default 100 calls a day at 1 per call; every other method we call (videos.list 1, channels.list 1,
-videos.update 50) draws on the general bucket, by default 10,000 units a day
+playlistItems.list 1, videos.update 50) draws on the general bucket, by default 10,000 units a day
 [https://developers.google.com/youtube/v3/revision_history;
 https://developers.google.com/youtube/v3/determine_quota_cost]. Google raises each bucket apart on
 request, so each limit is a setting (POSTGATE_YOUTUBE_DAILY_UPLOADS, POSTGATE_YOUTUBE_DAILY_QUOTA).
@@ -37,6 +37,8 @@ COSTS: dict[str, tuple[str, int]] = {
     "videos.insert": ("insert", 1),
     "videos.list": ("general", 1),
     "videos.update": ("general", 50),
+    "channels.list": ("general", 1),
+    "playlistItems.list": ("general", 1),
 }
 
 
