@@ -46,9 +46,9 @@ def numbers_of(repo: Repository, kind: SeedKind, record_ids: Iterable[str]) -> d
         if snap.exists:
             data = snap.to_dict() or {}
             found[str(data["id"])] = int(data["number"])
-    for rid in ordered:
-        if rid not in found:
-            found[rid] = _allocate(repo, kind, rid)
+    missing = [rid for rid in ordered if rid not in found]
+    if missing:
+        found.update(_allocate(repo, kind, missing))
     return {rid: found[rid] for rid in ordered}
 
 
@@ -65,22 +65,31 @@ def id_of(repo: Repository, kind: SeedKind, number: int) -> str | None:
     return str((snap.to_dict() or {})["id"]) if snap.exists else None
 
 
-def _allocate(repo: Repository, kind: SeedKind, record_id: str) -> int:
+def _allocate(repo: Repository, kind: SeedKind, record_ids: list[str]) -> dict[str, int]:
+    """Numbers for records that had none, in one transaction (a first page of 100 new records is one
+    write to the kind's counter, not 100 transactions queueing on it). At most 100 ids: 2 writes each."""
     from google.cloud import firestore
 
     kind_ref = _kind_ref(repo, kind)
-    id_ref = kind_ref.collection("ids").document(_key(record_id))
+    id_refs = {rid: kind_ref.collection("ids").document(_key(rid)) for rid in record_ids}
 
     @firestore.transactional
-    def _run(transaction) -> int:
-        snap = id_ref.get(transaction=transaction)
-        if snap.exists:  # another request numbered it first
-            return int((snap.to_dict() or {})["number"])
+    def _run(transaction) -> dict[str, int]:
+        numbered: dict[str, int] = {}
+        for snap in transaction.get_all(list(id_refs.values())):  # another request may have numbered some first
+            if snap.exists:
+                data = snap.to_dict() or {}
+                numbered[str(data["id"])] = int(data["number"])
         counter = kind_ref.get(transaction=transaction)
         number = int((counter.to_dict() or {}).get("next", 1)) if counter.exists else 1
-        transaction.set(kind_ref, {"next": number + 1})
-        transaction.set(kind_ref.collection("numbers").document(str(number)), {"id": record_id})
-        transaction.set(id_ref, {"id": record_id, "number": number})
-        return number
+        for rid in record_ids:  # in the order given, so a page numbers top down
+            if rid in numbered:
+                continue
+            transaction.set(kind_ref.collection("numbers").document(str(number)), {"id": rid})
+            transaction.set(id_refs[rid], {"id": rid, "number": number})
+            numbered[rid] = number
+            number += 1
+        transaction.set(kind_ref, {"next": number})
+        return numbered
 
-    return int(run_with_contention_retry(lambda: _run(repo.db.transaction())))  # type: ignore[arg-type]
+    return dict(run_with_contention_retry(lambda: _run(repo.db.transaction())))  # type: ignore[arg-type]
