@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from shared.catalogue import service as catalogue
 from shared.catalogue.search import CatalogueFilter
 from shared.errors import ValidationError
+from shared.model.account import Account
 from shared.runtime.clock import utcnow
 from shared.runtime.config_model import Config
 from shared.runtime.logging import log_context, log_event
@@ -105,21 +106,21 @@ def create_bulk(repo: Repository, config: Config, secrets: SecretStore, *, reque
     and the bulk change pending approval, and ask the approvers once."""
     now = now or utcnow()
     video_ids = selected_videos(repo, request)
-    accounts: dict[str, tuple[str, dict]] = {}
+    accounts: dict[str, Account] = {}
     by_account: dict[str, list[str]] = {}
     for video_id in video_ids:
         account_id, account = video_account(repo, video_id)
-        accounts[account_id] = (account_id, dict(account))
+        accounts[account_id] = account
         by_account.setdefault(account_id, []).append(video_id)
     bulk_id = BULK_PREFIX + uuid.uuid4().hex[:20]
     found: list[BulkItem] = []
     unchanged: list[str] = []
     for account_id, ids in sorted(by_account.items()):
-        account = accounts[account_id][1]
-        client = uncharged_client(repo, config, secrets, account_id, account)  # type: ignore[arg-type]
+        account = accounts[account_id]
+        client = uncharged_client(repo, config, secrets, account_id, account)
         for start in range(0, len(ids), READ_BATCH):
             batch = ids[start:start + READ_BATCH]
-            charge_account(repo, config, account, "videos.list", now)  # type: ignore[arg-type]
+            charge_account(repo, config, account, "videos.list", now)
             listed = {v["id"]: v for v in client.list_videos(batch, parts="snippet,status")}
             missing = [v for v in batch if v not in listed]
             if missing:

@@ -95,7 +95,7 @@ class MetadataChangePage(BaseModel):
     limit: int
 
 
-def _answering(call: Callable[[], T]) -> T:
+def answering(call: Callable[[], T]) -> T:
     """The service's refusals as statuses: 404 unknown, 409 state, 503 YouTube busy, 422 YouTube refused."""
     try:
         return call()
@@ -119,7 +119,7 @@ def request_metadata_change(path: VideoPostPath, body: MetadataChangeRequest):
     principal.require("editor")
     services = get_services()
     config = services.config
-    change = _answering(lambda: service.create_change(
+    change = answering(lambda: service.create_change(
         services.repository, config, services.secrets, post_id=path.post_id, request=body,
         requested_by=principal.user, publish=service.publisher(config)))
     return MetadataChangeOut.of(change), 202
@@ -132,7 +132,7 @@ def request_catalogue_video_change(path: CatalogueVideoPath, body: MetadataChang
     principal.require("editor")
     services = get_services()
     config = services.config
-    change = _answering(lambda: service.create_video_change(
+    change = answering(lambda: service.create_video_change(
         services.repository, config, services.secrets, video_id=path.video_id, request=body,
         requested_by=principal.user, publish=service.publisher(config)))
     return MetadataChangeOut.of(change), 202
@@ -161,7 +161,7 @@ def decide_metadata_change(path: ChangePath, body: DecisionBody):
     principal.require("approver")
     services = get_services()
     config = services.config
-    change = _answering(lambda: service.decide_via_api(
+    change = answering(lambda: service.decide_via_api(
         services.repository, config, services.secrets, services.bigquery(), path.change_id, action=body.action,
         change_hash_claimed=body.change_hash, user=principal.user, reason=body.reason,
         publish=service.publisher(config)))
