@@ -311,6 +311,7 @@ def publisher(config: Config) -> Publish:
     topic = get_topology().trigger_topic("approval-notify")
 
     def publish(payload: dict) -> None:
-        publish_json(config.project, topic, payload, correlation_id=payload["metadata_change_id"])
+        publish_json(config.project, topic, payload,
+                     correlation_id=payload.get("metadata_change_id") or payload.get("metadata_bulk_id"))
 
     return publish
