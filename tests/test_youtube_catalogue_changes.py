@@ -239,7 +239,7 @@ def test_a_small_bulk_approved_by_link_applies_at_once_and_a_rejected_one_change
 
     other = api.post("/youtube/metadata-bulk-changes", headers=bearer(env), json={
         "videos": {"video_ids": [a, b]}, "operation": {"remove_tag": "nothing-to-remove"}})
-    assert other.status_code == 400 and other.get_json()["field"] == "operation"
+    assert other.status_code == 422 and other.get_json()["field"] == "operation"
     rejected = api.post("/youtube/metadata-bulk-changes", headers=bearer(env), json={
         "videos": {"video_ids": [a, b]}, "operation": {"add_tag": "never"}}).get_json()
     answer = api.post(f"/youtube/metadata-bulk-changes/{rejected['id']}/decision", headers=_approver(env),
