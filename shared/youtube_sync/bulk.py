@@ -80,6 +80,13 @@ def items(repo: Repository, bulk_id: str, *, status: str | None = None, skip: in
     return [BulkItem.model_validate(s.to_dict()) for s in snaps]
 
 
+def all_items(repo: Repository, bulk_id: str) -> list[BulkItem]:
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    query = repo.db.collection(ITEMS).where(filter=FieldFilter("bulk_id", "==", bulk_id))
+    return [BulkItem.model_validate(s.to_dict()) for s in query.stream()]
+
+
 def preview_text(bulk: BulkChange, shown: list[BulkItem]) -> str:
     lines = [f"YouTube bulk metadata change of {bulk.count} videos requested by {bulk.requested_by}: "
              f"{describe_operation(bulk.operation)}."]

@@ -21,7 +21,8 @@ from shared.runtime.logging import log_context, log_event
 from shared.stores.posts import Repository
 from shared.stores.protocols import SecretStore
 from shared.youtube_sync import bulk as service
-from shared.youtube_sync.bulk_applying import AUDIT_CAMPAIGN, settle_decision
+from shared.youtube_sync.bulk_applying import settle_decision
+from shared.youtube_sync.bulk_audit import AUDIT_CAMPAIGN
 from shared.youtube_sync.bulk_model import BULK_PREFIX, BulkChange
 from shared.youtube_sync.service import LABELS, publisher, shown
 

@@ -312,6 +312,6 @@ def publisher(config: Config) -> Publish:
 
     def publish(payload: dict) -> None:
         publish_json(config.project, topic, payload,
-                     correlation_id=payload.get("metadata_change_id") or payload.get("metadata_bulk_id"))
+                     correlation_id=str(payload.get("metadata_change_id") or payload.get("metadata_bulk_id")))
 
     return publish
