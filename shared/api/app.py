@@ -32,6 +32,7 @@ from shared.api.routes import (
     events,
     manual_analytics,
     posts,
+    youtube_bulk_changes,
     youtube_catalogue,
     youtube_content_id,
     youtube_metadata,
@@ -46,8 +47,8 @@ from shared.stores.api_records import api_user_record, count_request
 from shared.stores.posts import is_contention
 
 log = logging.getLogger("postgate.api")
-ROUTE_MODULES = (accounts, posts, campaigns, approvals, events, youtube_metadata, youtube_catalogue, youtube_content_id,
-                 analytics, manual_analytics, *V1_MODULES)
+ROUTE_MODULES = (accounts, posts, campaigns, approvals, events, youtube_metadata, youtube_bulk_changes, youtube_catalogue,
+                 youtube_content_id, analytics, manual_analytics, *V1_MODULES)
 # Reached without a bearer token: the API's description, and the OAuth callback (the platform
 # redirects a browser there; the `state` it carries is what authenticates it).
 PUBLIC_PATHS = {"/openapi.json", "/health", "/accounts/oauth/callback"}

@@ -16,6 +16,7 @@ from shared.model.content import ContentItem
 from shared.runtime.config_model import Config
 from shared.runtime.logging import log_context, log_event
 from shared.services import get_services
+from shared.youtube_sync import bulk_links
 from shared.youtube_sync import links as metadata_links
 from shared.youtube_sync.notices import notify
 
@@ -26,6 +27,8 @@ def notify_approvers(payload: dict[str, Any]) -> int:
     services = get_services()
     if isinstance(payload.get("metadata_change_id"), str):  # a YouTube metadata change, not a content item
         return notify(payload, repo=services.repository, config=services.config, secrets=services.secrets)
+    if isinstance(payload.get("metadata_bulk_id"), str):  # a YouTube bulk metadata change
+        return bulk_links.notify(payload, repo=services.repository, config=services.config, secrets=services.secrets)
     if isinstance(payload.get("content_id_change_id"), str):  # a YouTube Content ID change
         return content_id_links.notify(payload, repo=services.repository, config=services.config,
                                        secrets=services.secrets)
@@ -88,6 +91,9 @@ def approval_page(method: str, form: dict[str, str], query_token: str | None = N
     if metadata_links.is_change_link(key, token):  # a YouTube metadata change: its own review and apply
         return metadata_links.answer(method, form, token, repo=repo, signing_key=key, config=config,
                                      secrets=services.secrets, bq=services.bigquery())
+    if bulk_links.is_bulk_link(key, token):  # a YouTube bulk metadata change: one approval for every video
+        return bulk_links.answer(method, form, token, repo=repo, signing_key=key, config=config,
+                                 secrets=services.secrets, bq=services.bigquery())
     if content_id_links.is_change_link(key, token):  # a YouTube Content ID change: its own review and apply
         return content_id_links.answer(method, form, token, repo=repo, signing_key=key, config=config,
                                        secrets=services.secrets, bq=services.bigquery())

@@ -1,6 +1,6 @@
 """Applying an approved YouTube metadata change: read-modify-write under a lease, settled even when unanswered.
 
-On approval the video is read again: if any of the four fields differs from `before`, someone
+On approval the video is read again: if any field the approver saw differs from `before`, someone
 edited the video since, and the change is refused as a conflict instead of overwriting their edit.
 Otherwise videos.update gets the whole snippet and status parts back with only the approved fields
 changed (the update replaces both parts).
@@ -31,7 +31,16 @@ from shared.runtime.config_model import Config
 from shared.runtime.logging import log_context, log_event
 from shared.stores.posts import Repository, run_with_contention_retry
 from shared.stores.protocols import SecretStore
-from shared.youtube_sync.model import CHANGES, FIELDS, MetadataChange, MetadataValues, expected_after, values_of
+from shared.youtube_sync.model import (
+    CHANGES,
+    MetadataChange,
+    MetadataValues,
+    classify,
+    compared_fields,
+    moved_fields,
+    to_parts,
+    values_of,
+)
 
 log = logging.getLogger(__name__)
 APPLY_LEASE_SECONDS = 300  # well over a read, an update and a read-back at their HTTP timeouts
@@ -99,16 +108,7 @@ def _held(repo: Repository, change: MetadataChange, fields: dict) -> MetadataCha
 
 
 def _classify(change: MetadataChange, current: MetadataValues) -> str:
-    """before: untouched; after: exactly the approved values; kept: our update with some field kept
-    by YouTube; moved: anything else (someone else edited the video)."""
-    if current == change.before:
-        return "before"
-    proposed = change.proposed.given()
-    if any(getattr(current, n) != getattr(change.before, n) for n in FIELDS if n not in proposed):
-        return "moved"
-    if any(getattr(current, n) not in (v, getattr(change.before, n)) for n, v in proposed.items()):
-        return "moved"
-    return "after" if current == expected_after(change) else "kept"
+    return classify(change.before, change.proposed, current)
 
 
 def _apply(repo: Repository, config: Config, secrets: SecretStore, change: MetadataChange, now: datetime) -> MetadataChange | None:
@@ -134,7 +134,8 @@ def _apply(repo: Repository, config: Config, secrets: SecretStore, change: Metad
     if unsure and state in ("after", "kept"):
         return _settled_by_reading(repo, change, current, state, change.last_error)
     if state != "before":
-        moved = [name for name in FIELDS if getattr(current, name) != getattr(change.before, name)]
+        moved = [n for n in compared_fields(change.before, change.proposed)
+                 if getattr(current, n) != getattr(change.before, n)]
         log_event(log, logging.WARNING, "metadata change refused: the video changed on YouTube", fields=moved)
         return record_outcome(repo, change, outcome="conflict", after=current,
                        failure_reason=f"the video's {', '.join(moved)} changed on YouTube after the change was "
@@ -146,7 +147,7 @@ def _apply(repo: Repository, config: Config, secrets: SecretStore, change: Metad
                                       f"(last: {change.last_error})")
     snippet, status = _merged(*writable_parts(video), change, now)
     try:
-        _charge(repo, config, account, "videos.update")
+        charge_account(repo, config, account, "videos.update")
     except TransientError as exc:
         return _defer(repo, change, now, str(exc), exc.retry_after)
     sending = _held(repo, change, {"update_attempts": change.update_attempts + 1, "updated_at": utcnow()})
@@ -189,8 +190,7 @@ def _read_back(repo: Repository, client, change: MetadataChange, now: datetime, 
         return _settled_by_reading(repo, change, current, state, error)
     if state == "before":  # not applied (yet): send it again on a later run, after reading once more
         return _defer(repo, change, now, f"{error}; the video still has its old values")
-    moved = [name for name in FIELDS if getattr(current, name) not in
-             (getattr(change.before, name), getattr(expected_after(change), name))]
+    moved = moved_fields(change.before, change.proposed, current)
     return record_outcome(repo, change, outcome="conflict", after=current,
                    failure_reason=f"videos.update got no answer and the video's {', '.join(moved)} now differ from "
                                   "both the old and the approved values: it was edited on YouTube meanwhile")
@@ -223,16 +223,12 @@ def _defer(repo: Repository, change: MetadataChange, now: datetime, error: str,
 
 def _merged(snippet: dict, status: dict, change: MetadataChange, now: datetime) -> tuple[dict, dict]:
     """The parts as read, with only the approved fields replaced (the update deletes what is left out)."""
-    proposed = change.proposed
-    snippet, status = dict(snippet), dict(status)
-    if proposed.title is not None:
-        snippet["title"] = proposed.title
-    if proposed.description is not None:
-        snippet["description"] = proposed.description
-    if proposed.tags is not None:
-        snippet["tags"] = list(proposed.tags)
-    if proposed.privacy is not None:
-        status["privacyStatus"] = proposed.privacy
+    return merged_parts(snippet, status, change.proposed, now)
+
+
+def merged_parts(snippet: dict, status: dict, proposed: MetadataValues, now: datetime) -> tuple[dict, dict]:
+    """A video's writable parts as read with the proposed fields set, ready for videos.update."""
+    snippet, status = to_parts(proposed, snippet, status)
     publish_at = status.get("publishAt")
     # A scheduled release is only valid on a private video and only in the future.
     if publish_at and (status.get("privacyStatus") != "private"
@@ -247,6 +243,7 @@ def record_outcome(repo: Repository, change: MetadataChange, *, outcome: str, st
     """Record the outcome. An applier writes it only while it holds the lease (None if it lost it)."""
     now = utcnow()
     status = status or ("applied" if outcome == "applied" else "failed")
+    after = after.seen_by(change.proposed) if after else None
     fields = {"status": status, "outcome": outcome, "after": after.model_dump() if after else None,
               "platform_response": platform_response, "failure_reason": failure_reason, "updated_at": now,
               "apply_due_at": None, "apply_claim": None}
@@ -264,10 +261,16 @@ def record_outcome(repo: Repository, change: MetadataChange, *, outcome: str, st
 
 def youtube_client(repo: Repository, config: Config, secrets: SecretStore, account_id: str, account: Account, method: str):
     """The real client for the account: its tokens (refreshed once on a 401), the call charged first."""
-    _charge(repo, config, account, method)
+    charge_account(repo, config, account, method)
+    return uncharged_client(repo, config, secrets, account_id, account)
+
+
+def uncharged_client(repo: Repository, config: Config, secrets: SecretStore, account_id: str, account: Account):
+    """The client for a caller that charges each call itself (charge_account) before sending it."""
     tokens = account_tokens(account_id, account, adapter_for("youtube"), repo=repo, config=config, secrets=secrets)
     return client_for(tokens, config)
 
 
-def _charge(repo: Repository, config: Config, account: Account, method: str) -> None:
-    charge(repo.db, method, daily_quota=config.youtube_daily_quota, key=quota_key(account))
+def charge_account(repo: Repository, config: Config, account: Account, method: str, now: datetime | None = None) -> None:
+    """Spend `method`'s quota units of the account's API project before the call (CapReached when spent)."""
+    charge(repo.db, method, daily_quota=config.youtube_daily_quota, key=quota_key(account), now=now)

@@ -84,8 +84,12 @@ def _claim_audit(repo: Repository, change_id: str, now: datetime) -> MetadataCha
 
 
 def _merge_row(bq: bigquery.Client, project: str, row: dict) -> None:
-    """The BigQuery emulator ignores insertIds (and BigQuery dedupes them only best effort), so the
-    row is inserted by a MERGE on change_id, as publish_log's rows are on post_id."""
+    merge_rows(bq, project, [row])
+
+
+def merge_rows(bq: bigquery.Client, project: str, rows: list[dict]) -> None:
+    """The BigQuery emulator ignores insertIds (and BigQuery dedupes them only best effort), so rows are
+    inserted by a MERGE on change_id, as publish_log's rows are on post_id: a row written twice is one row."""
     topology = get_topology()
     table = f"{project}.{topology.bigquery.dataset}.{AUDIT_TABLE}"
-    insert_absent(table, ["change_id"], topology.bigquery.tables[AUDIT_TABLE].schema_, [row]).run(bq, timeout=60)
+    insert_absent(table, ["change_id"], topology.bigquery.tables[AUDIT_TABLE].schema_, rows).run(bq, timeout=60)

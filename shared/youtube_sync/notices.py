@@ -15,6 +15,7 @@ from shared.youtube_sync.model import MetadataChange
 from shared.youtube_sync.service import get_change, preview_text
 
 log = logging.getLogger(__name__)
+CATALOGUE_CAMPAIGN = "youtube-catalogue"  # what the approval message names as the campaign of a catalogue change
 
 
 def notify(payload: dict, *, repo: Repository, config: Config, secrets: SecretStore) -> int:
@@ -26,7 +27,7 @@ def notify(payload: dict, *, repo: Repository, config: Config, secrets: SecretSt
             if change is None or change.outcome != payload["outcome"]:
                 return 0
             why = change.failure_reason or change.reason
-            notice = DecisionNotice(change.id, change.campaign, change.requested_by, _outcome_words(change),
+            notice = DecisionNotice(change.id, change.campaign or CATALOGUE_CAMPAIGN, change.requested_by, _outcome_words(change),
                                     change.decided_by or "?", why, preview_text(change))
             notifier_from_config(config, secrets).notify(notice)
             return 1
@@ -38,7 +39,7 @@ def notify(payload: dict, *, repo: Repository, config: Config, secrets: SecretSt
         notifier = notifier_from_config(config, secrets)
         sent = 0
         for request in mint_requests(config, key, subject_id=change.id, subject_hash=change.change_hash,
-                                     campaign=change.campaign, preview=preview_text(change),
+                                     campaign=change.campaign or CATALOGUE_CAMPAIGN, preview=preview_text(change),
                                      targets=[f"youtube:{change.account_id}"]):
             notifier.send(request)
             sent += 1

@@ -18,7 +18,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from shared.catalogue import service as catalogue
 from shared.errors import ValidationError
+from shared.model.account import Account
 from shared.runtime.clock import utcnow
 from shared.runtime.config_model import Config
 from shared.runtime.logging import log_context, log_event
@@ -44,7 +46,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 REASON_MAX_CHARS = 1000
-LABELS = {"title": "Title", "description": "Description", "tags": "Tags", "privacy": "Privacy"}
+LABELS = {"title": "Title", "description": "Description", "tags": "Tags", "privacy": "Privacy",
+          "category_id": "Category", "embeddable": "Embeddable", "public_stats_viewable": "Public stats",
+          "made_for_kids": "Made for kids", "contains_synthetic_media": "Altered or synthetic media"}
 APPLY_GRACE_SECONDS = 120  # the deciding request applies at once; after this the status poll may take over
 
 Publish = Callable[[dict], None]
@@ -65,7 +69,8 @@ def get_change(repo: Repository, change_id: str) -> MetadataChange | None:
 
 
 def list_changes(repo: Repository, *, post_id: str | None = None, status: str | None = None, skip: int = 0,
-                 limit: int = 50, newest_first: bool = False) -> tuple[list[MetadataChange], int]:
+                 limit: int = 50, newest_first: bool = False,
+                 video_id: str | None = None) -> tuple[list[MetadataChange], int]:
     """Oldest first (the order they were asked in; the console asks for newest first), with the total
     that matches."""
     from google.cloud import firestore
@@ -74,6 +79,8 @@ def list_changes(repo: Repository, *, post_id: str | None = None, status: str | 
     query = repo.db.collection(CHANGES)
     if post_id:
         query = query.where(filter=FieldFilter("post_id", "==", post_id))
+    if video_id:
+        query = query.where(filter=FieldFilter("video_id", "==", video_id))
     if status:
         query = query.where(filter=FieldFilter("status", "==", status))
     total = int(query.count().get()[0][0].value)
@@ -84,18 +91,24 @@ def list_changes(repo: Repository, *, post_id: str | None = None, status: str | 
 
 def describe(change: MetadataChange) -> list[tuple[str, str, str]]:
     """(field label, before, after) for each field the change sets."""
-    return [(LABELS[name], _shown(getattr(change.before, name)), _shown(value))
+    return [(LABELS[name], shown(getattr(change.before, name)), shown(value))
             for name, value in change.proposed.given().items()]
 
 
-def _shown(value) -> str:
+def shown(value) -> str:
+    """A field's value as the approver reads it."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, list):
         return ", ".join(value) if value else "(none)"
+    if value is None:
+        return "(not answered)"
     return value if value else "(empty)"
 
 
 def preview_text(change: MetadataChange) -> str:
-    lines = [f"YouTube video {change.video_id} ({change.account_id}, post {change.post_id}): "
+    source = f"post {change.post_id}" if change.post_id else "catalogue video"
+    lines = [f"YouTube video {change.video_id} ({change.account_id}, {source}): "
              f"metadata change requested by {change.requested_by}."]
     lines += [f"{label}: {before!r} -> {after!r}" for label, before, after in describe(change)]
     return "\n".join(lines)
@@ -106,7 +119,6 @@ def create_change(repo: Repository, config: Config, secrets: SecretStore, *, pos
                   requested_by: str, publish: Publish, now: datetime | None = None) -> MetadataChange:
     """Read the video's current values, record the change pending approval, supersede older pending
     changes of the same post (their links stop working), and ask the approvers."""
-    now = now or utcnow()
     post = repo.get_post(post_id)
     if post is None:
         raise ChangeNotFound(f"no post {post_id!r}")
@@ -119,38 +131,76 @@ def create_change(repo: Repository, config: Config, secrets: SecretStore, *, pos
     account = repo.get_account(post.account_id)
     if account is None:
         raise ChangeConflict(f"account {post.account_id} of post {post_id} no longer exists")
-    video = youtube_client(repo, config, secrets, post.account_id, account, "videos.list").get_video(video_id)
+    return _record_change(repo, config, secrets, account_id=post.account_id, account=account, video_id=video_id,
+                          request=request, requested_by=requested_by, publish=publish, now=now,
+                          post={"post_id": post.id, "content_id": post.content_id, "campaign": post.campaign})
+
+
+def create_video_change(repo: Repository, config: Config, secrets: SecretStore, *, video_id: str,
+                        request: MetadataChangeRequest, requested_by: str, publish: Publish,
+                        now: datetime | None = None) -> MetadataChange:
+    """The same for any video of a connected channel's catalogue, named by its id: the channel's account
+    reads it and applies the change; older pending changes of the same video are superseded."""
+    account_id, account = video_account(repo, video_id)
+    return _record_change(repo, config, secrets, account_id=account_id, account=account, video_id=video_id,
+                          request=request, requested_by=requested_by, publish=publish, now=now, post=None)
+
+
+def video_account(repo: Repository, video_id: str) -> tuple[str, Account]:
+    """The connected account of the channel a catalogue video belongs to (ChangeNotFound / ChangeConflict)."""
+    video = catalogue.video(repo, video_id)
+    if video is None:
+        raise ChangeNotFound(f"no catalogue video {video_id!r}; refresh the channel's catalogue first")
+    if video.get("removed"):
+        raise ChangeConflict(f"video {video_id} is no longer on its channel (the last catalogue refresh found it removed)")
+    channel_id = str(video.get("channel_id") or "")
+    account_id = catalogue.account_of_channel(repo, channel_id)
+    account = repo.get_account(account_id) if account_id else None
+    if account_id is None or account is None:
+        raise ChangeConflict(f"no connected YouTube account has channel {channel_id} of video {video_id}; "
+                             "connect it to change its videos")
+    return account_id, account
+
+
+def _record_change(repo: Repository, config: Config, secrets: SecretStore, *, account_id: str, account: Account,
+                   video_id: str, request: MetadataChangeRequest, requested_by: str, publish: Publish,
+                   now: datetime | None, post: dict | None) -> MetadataChange:
+    now = now or utcnow()
+    video = youtube_client(repo, config, secrets, account_id, account, "videos.list").get_video(video_id)
     if video is None:
         raise ChangeConflict(f"YouTube no longer lists video {video_id} on this channel")
-    before, proposed = values_of(video), request.values()
+    proposed = request.values()
+    before = values_of(video).seen_by(proposed)
     if not changed_fields(proposed, before):
         first = next(iter(proposed.given()))
         raise ValidationError("nothing would change: the video already has these values", field=first,
                               limit="a value different from the current one")
     change = MetadataChange(
-        id=ID_PREFIX + uuid.uuid4().hex[:20], post_id=post.id, content_id=post.content_id, campaign=post.campaign,
-        account_id=post.account_id, channel_id=account.get("platform_account_id"), video_id=video_id,
+        id=ID_PREFIX + uuid.uuid4().hex[:20], **(post or {}), account_id=account_id,
+        channel_id=account.get("platform_account_id"), video_id=video_id,
         requested_by=requested_by, requested_at=now, proposed=proposed, before=before,
         change_hash=change_hash(video_id, proposed, before), status="pending_approval", created_at=now, updated_at=now)
     with log_context(correlation_id=change.id):
         repo.db.collection(CHANGES).document(change.id).create(change.model_dump(mode="python"))
         _supersede_older(repo, change, now)
         publish({"metadata_change_id": change.id, "change_hash": change.change_hash})
-        log_event(log, logging.INFO, "youtube metadata change requested", post_id=post.id, video_id=video_id,
+        log_event(log, logging.INFO, "youtube metadata change requested", post_id=change.post_id, video_id=video_id,
                   fields=list(proposed.given()), requested_by=requested_by)
     return change
 
 
 def _supersede_older(repo: Repository, change: MetadataChange, now: datetime) -> None:
-    """Only the newest pending change of a post can be decided: the older one's links become stale."""
+    """Only the newest pending change of a post (of a catalogue video, when no post published it) can be
+    decided: the older one's links become stale."""
     from google.cloud import firestore
     from google.cloud.firestore_v1.base_query import FieldFilter
 
-    older = (repo.db.collection(CHANGES).where(filter=FieldFilter("post_id", "==", change.post_id))
+    key = ("post_id", change.post_id) if change.post_id else ("video_id", change.video_id)
+    older = (repo.db.collection(CHANGES).where(filter=FieldFilter(key[0], "==", key[1]))
              .where(filter=FieldFilter("status", "==", "pending_approval")).stream())
     for snap in older:
-        if snap.id == change.id:
-            continue
+        if snap.id == change.id or (not change.post_id and (snap.to_dict() or {}).get("post_id")):
+            continue  # a catalogue change leaves a pending change of the post that published the video
         ref = snap.reference
 
         @firestore.transactional
@@ -261,6 +311,7 @@ def publisher(config: Config) -> Publish:
     topic = get_topology().trigger_topic("approval-notify")
 
     def publish(payload: dict) -> None:
-        publish_json(config.project, topic, payload, correlation_id=payload["metadata_change_id"])
+        publish_json(config.project, topic, payload,
+                     correlation_id=str(payload.get("metadata_change_id") or payload.get("metadata_bulk_id")))
 
     return publish

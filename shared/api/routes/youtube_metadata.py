@@ -1,4 +1,5 @@
-"""YouTube metadata changes: request one for a published video, read them, decide as an approver.
+"""YouTube metadata changes: request one for a published video or any catalogue video, read them, decide
+as an approver.
 
 The change itself goes through the signed-link approval (shared/youtube_sync); these routes only
 translate HTTP to that service and its refusals to statuses.
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.api.auth import current_principal
 from shared.api.errors import ApiError
+from shared.api.routes.youtube_catalogue import VIDEO_ID
 from shared.api.schemas import PageQuery, page_fields
 from shared.errors import AuthError, CapReached, PermanentError, TransientError
 from shared.services import get_services
@@ -32,12 +34,17 @@ class VideoPostPath(BaseModel):
     post_id: str = Field(min_length=1, max_length=256, pattern=_ID, description="a published YouTube post")
 
 
+class CatalogueVideoPath(BaseModel):
+    video_id: str = Field(pattern=VIDEO_ID, description="a video of a connected channel's catalogue")
+
+
 class ChangePath(BaseModel):
     change_id: str = Field(min_length=1, max_length=128, pattern=_ID)
 
 
 class ChangeListQuery(PageQuery):
     post_id: str | None = Field(default=None, min_length=1, max_length=256, pattern=_ID)
+    video_id: str | None = Field(default=None, pattern=VIDEO_ID)
     status: ChangeStatus | None = None
 
 
@@ -51,9 +58,9 @@ class DecisionBody(BaseModel):
 
 class MetadataChangeOut(BaseModel):
     id: str
-    post_id: str
-    content_id: str
-    campaign: str
+    post_id: str | None = Field(description="the post that published the video; null: a catalogue video")
+    content_id: str | None
+    campaign: str | None
     account_id: str
     channel_id: str | None
     video_id: str
@@ -88,7 +95,7 @@ class MetadataChangePage(BaseModel):
     limit: int
 
 
-def _answering(call: Callable[[], T]) -> T:
+def answering(call: Callable[[], T]) -> T:
     """The service's refusals as statuses: 404 unknown, 409 state, 503 YouTube busy, 422 YouTube refused."""
     try:
         return call()
@@ -112,8 +119,21 @@ def request_metadata_change(path: VideoPostPath, body: MetadataChangeRequest):
     principal.require("editor")
     services = get_services()
     config = services.config
-    change = _answering(lambda: service.create_change(
+    change = answering(lambda: service.create_change(
         services.repository, config, services.secrets, post_id=path.post_id, request=body,
+        requested_by=principal.user, publish=service.publisher(config)))
+    return MetadataChangeOut.of(change), 202
+
+
+@blueprint.post("/youtube/catalogue/videos/<video_id>/metadata-changes", responses={202: MetadataChangeOut})
+def request_catalogue_video_change(path: CatalogueVideoPath, body: MetadataChangeRequest):
+    """Ask to change any catalogue video's metadata (not only one Postgate published); approvers get a link."""
+    principal = current_principal()
+    principal.require("editor")
+    services = get_services()
+    config = services.config
+    change = answering(lambda: service.create_video_change(
+        services.repository, config, services.secrets, video_id=path.video_id, request=body,
         requested_by=principal.user, publish=service.publisher(config)))
     return MetadataChangeOut.of(change), 202
 
@@ -129,6 +149,7 @@ def get_metadata_change(path: ChangePath):
 @blueprint.get("/youtube/metadata-changes", responses={200: MetadataChangePage})
 def list_metadata_changes(query: ChangeListQuery):
     changes, total = service.list_changes(get_services().repository, post_id=query.post_id, status=query.status,
+                                          video_id=query.video_id,
                                           skip=query.skip, limit=query.limit)
     return page_fields([MetadataChangeOut.of(c) for c in changes], total, query)
 
@@ -140,7 +161,7 @@ def decide_metadata_change(path: ChangePath, body: DecisionBody):
     principal.require("approver")
     services = get_services()
     config = services.config
-    change = _answering(lambda: service.decide_via_api(
+    change = answering(lambda: service.decide_via_api(
         services.repository, config, services.secrets, services.bigquery(), path.change_id, action=body.action,
         change_hash_claimed=body.change_hash, user=principal.user, reason=body.reason,
         publish=service.publisher(config)))
