@@ -155,11 +155,12 @@ def test_unknown_content_is_a_json_404_before_any_streaming(api, env):
     assert api.get("/contents/__x__/events", headers=bearer(env)).status_code in (400, 404)
 
 
-def _listener_threads() -> int:
+# Firestore listeners running in this process (one gRPC stream thread each); the catalogue stream tests count them too.
+def listener_threads() -> int:
     return sum(1 for t in threading.enumerate() if t.name == "Thread-ConsumeBidirectionalStream" and t.is_alive())
 
 
-def _wait_until(predicate, timeout: float = 10.0) -> bool:
+def wait_until(predicate, timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -172,7 +173,7 @@ def test_heartbeats_then_end_at_the_time_limit_and_the_listener_is_released(env,
     from shared import services
     from shared.stores.live_status import content_events
 
-    baseline = _listener_threads()
+    baseline = listener_threads()
     started = time.monotonic()
     messages = list(content_events(services.repository(), draft.id, stream_seconds=1.2, heartbeat_seconds=0.3))
     took = time.monotonic() - started
@@ -180,20 +181,20 @@ def test_heartbeats_then_end_at_the_time_limit_and_the_listener_is_released(env,
     assert messages[0].startswith(": ") and messages[1].startswith("event: post\n")
     assert messages.count(": heartbeat\n\n") >= 2
     assert messages[-1] == f'event: end\ndata: {{"content_id":"{draft.id}","reason":"time limit"}}\n\n'
-    assert _wait_until(lambda: _listener_threads() == baseline)
+    assert wait_until(lambda: listener_threads() == baseline)
 
 
 def test_client_leaving_unsubscribes_the_listener(env, draft):
     from shared import services
     from shared.stores.live_status import content_events
 
-    baseline = _listener_threads()
+    baseline = listener_threads()
     stream = content_events(services.repository(), draft.id, stream_seconds=60)
     assert next(stream).startswith(": ")
     assert "pending_approval" in next(stream)
-    assert _listener_threads() == baseline + 1
+    assert listener_threads() == baseline + 1
     stream.close()  # what the server does when the client disconnects (GeneratorExit at the yield)
-    assert _wait_until(lambda: _listener_threads() == baseline)
+    assert wait_until(lambda: listener_threads() == baseline)
 
 
 def test_openapi_declares_the_stream_as_text_event_stream(api):
@@ -210,12 +211,12 @@ def test_streams_on_one_item_share_one_listener_and_each_sees_every_change(env, 
     from shared.stores.live_status import content_events, feeds_for
 
     repo = services.repository()
-    baseline = _listener_threads()
+    baseline = listener_threads()
     first = content_events(repo, draft.id, stream_seconds=60)
     second = content_events(repo, draft.id, stream_seconds=60)
     assert next(first).startswith(": ") and "pending_approval" in next(first)
     assert next(second).startswith(": ") and "pending_approval" in next(second)
-    assert _listener_threads() == baseline + 1
+    assert listener_threads() == baseline + 1
     assert feeds_for(repo.db).listeners == 1
 
     post = repo.posts_for_content(draft.id)[0]
@@ -224,7 +225,7 @@ def test_streams_on_one_item_share_one_listener_and_each_sees_every_change(env, 
     assert '"status":"rejected"' in next(second)
 
     first.close()
-    assert _listener_threads() == baseline + 1  # the other stream still listens
+    assert listener_threads() == baseline + 1  # the other stream still listens
     second.close()
-    assert _wait_until(lambda: _listener_threads() == baseline)
+    assert wait_until(lambda: listener_threads() == baseline)
     assert feeds_for(repo.db).listeners == 0

@@ -177,6 +177,76 @@ def test_the_live_stream_names_the_videos_a_refresh_changes(env, four, channel):
     assert changed["data"] == {"channel_id": CHANNEL, "count": 1, "video_ids": [four["d"]]}
 
 
+def test_streams_on_one_channel_share_one_listener_and_a_late_one_sees_only_what_changed_after_it_opened(
+        env, four, channel):
+    """Fifty pages on one channel are one Firestore listener in the instance, not fifty: both streams see a
+    later refresh's change, the one that joined late is told nothing from before it opened (not the
+    listener's earlier batch, nor a video of a batch whose change is older than the stream), and the
+    listener stays while a stream is open and goes with the last."""
+    import json
+
+    from shared import services
+    from shared.stores.catalogue_feed import catalogue_events, catalogue_feeds_for
+    from tests.test_api_events import listener_threads, wait_until
+
+    def videos_event(stream) -> dict:
+        message = next(m for m in stream if m.startswith("event: videos\n"))
+        return json.loads(message.split("data: ", 1)[1])
+
+    repo = services.repository()
+    baseline = listener_threads()
+    first = catalogue_events(repo, CHANNEL, stream_seconds=60)
+    assert next(first).startswith(": catalogue changes")
+    time.sleep(0.5)  # the listener's first (empty) snapshot
+    channel.edit_video(four["d"], snippet={"title": "Launches of the year, edited", "categoryId": "10"})
+    assert refresh(now=datetime.now(UTC) + timedelta(seconds=5)).videos_written == 1
+    assert videos_event(first)["video_ids"] == [four["d"]]
+    before_second = datetime.now(UTC)
+
+    second = catalogue_events(repo, CHANNEL, stream_seconds=60)
+    assert next(second).startswith(": catalogue changes")
+    assert listener_threads() == baseline + 1  # the old code: one listener per stream
+    assert catalogue_feeds_for(repo.db).listeners == 1
+
+    # A change the shared listener reports after the second stream opened but made before it: the first
+    # stream's own query would have matched it, the second's not.
+    repo.db.collection("catalogue_videos").document(four["c"]).update({"changed_at": before_second})
+    assert videos_event(first)["video_ids"] == [four["c"]]
+    channel.edit_video(four["a"], snippet={"title": "Spring launch teaser, edited", "categoryId": "22"})
+    assert refresh(now=datetime.now(UTC) + timedelta(seconds=10)).videos_written == 1
+    assert videos_event(first) == {"channel_id": CHANNEL, "count": 1, "video_ids": [four["a"]]}
+    assert videos_event(second) == {"channel_id": CHANNEL, "count": 1, "video_ids": [four["a"]]}
+
+    first.close()
+    assert listener_threads() == baseline + 1  # the other stream still listens
+    assert catalogue_feeds_for(repo.db).listeners == 1
+    second.close()
+    assert wait_until(lambda: listener_threads() == baseline)
+    assert catalogue_feeds_for(repo.db).listeners == 0
+
+
+def test_a_stream_opening_on_a_listener_older_than_the_time_limit_starts_a_fresh_one(env, four, channel):
+    """A listener gathers every video changed since it started: one older than a stream's time limit takes
+    no new stream, and goes with the last of its own."""
+    from shared import services
+    from shared.stores.catalogue_feed import catalogue_events, catalogue_feeds_for
+    from tests.test_api_events import listener_threads, wait_until
+
+    repo = services.repository()
+    baseline = listener_threads()
+    old = catalogue_events(repo, None, stream_seconds=0.5)
+    assert next(old).startswith(": catalogue changes of every channel")
+    time.sleep(0.6)  # the stream stays open (and subscribed) until it is read again
+    fresh = catalogue_events(repo, None, stream_seconds=0.5)
+    assert next(fresh).startswith(": catalogue changes of every channel")
+    assert listener_threads() == baseline + 2 and catalogue_feeds_for(repo.db).listeners == 2
+    assert list(old)[-1] == 'event: end\ndata: {"channel_id":null,"reason":"time limit"}\n\n'
+    assert wait_until(lambda: listener_threads() == baseline + 1)
+    assert catalogue_feeds_for(repo.db).listeners == 1
+    fresh.close()
+    assert wait_until(lambda: listener_threads() == baseline)
+
+
 def test_an_editor_asks_for_a_refresh_and_the_function_takes_it(api, env, channel):
     from tests.conftest import drain_messages, function_client, pubsub_envelope
 

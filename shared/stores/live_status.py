@@ -3,9 +3,10 @@
 A real-time listener (`Query.on_snapshot`) on the item's posts hands each snapshot to the stream
 through a queue: first one event per post with its current state, then one each time a post's
 status changes. An instance runs one listener per content item however many streams watch it (a
-team's dashboards on one launch are one listener, not fifty): the first stream starts it, the last
-one to leave stops it, and a stream that joins late starts from the latest snapshot. Comment lines keep idle connections (and proxies) open and let the server notice
-a client that left. The stream ends with `event: end` once every post is final, when nothing
+team's dashboards on one launch are one listener, not fifty; shared/stores/shared_listeners.py): the
+first stream starts it, the last one to leave stops it, and a stream that joins late starts from the
+latest snapshot. Comment lines keep idle connections (and proxies) open and let the server notice a
+client that left. The stream ends with `event: end` once every post is final, when nothing
 changed for `idle_seconds`, or at the time limit; the listener is always unsubscribed when the
 stream stops, the client's leaving included.
 """
@@ -15,17 +16,16 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import threading
 import time
-import weakref
 from collections.abc import Callable, Generator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from shared.model.state_machine import TERMINAL
 from shared.runtime.logging import log_event
 from shared.stores.posts import POSTS, Repository
+from shared.stores.shared_listeners import SharedListeners, Watch, shared_listeners
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -64,83 +64,18 @@ def sse_comment(text: str) -> str:
     return f": {text}\n\n"
 
 
-@dataclass
-class _SharedWatch:
-    """One listener on one content item's posts and the streams it feeds."""
+def _start_posts_listener(db: firestore.Client, content_id: str, deliver: Callable[[list[dict]], None]) -> Watch:
+    from google.cloud.firestore_v1.base_query import FieldFilter
 
-    watch: Any = None
-    subscribers: set[queue.Queue[list[dict]]] = field(default_factory=set)
-    latest: list[dict] | None = None
-
-
-class PostFeeds:
-    """The listeners of one Firestore client: one per content item, shared by its streams."""
-
-    def __init__(self, db: firestore.Client):
-        self._db = db
-        self._lock = threading.Lock()
-        self._watches: dict[str, _SharedWatch] = {}
-
-    @property
-    def listeners(self) -> int:
-        with self._lock:
-            return len(self._watches)
-
-    def subscribe(self, content_id: str) -> queue.Queue[list[dict]]:
-        """A queue that receives every snapshot of the item's posts from now on (the latest one
-        first, when the listener already has it). Give it back with `unsubscribe`."""
-        from google.cloud.firestore_v1.base_query import FieldFilter
-
-        mailbox: queue.Queue[list[dict]] = queue.Queue()
-        with self._lock:
-            shared = self._watches.get(content_id)
-            if shared is not None:
-                shared.subscribers.add(mailbox)
-                if shared.latest is not None:
-                    mailbox.put(shared.latest)
-                return mailbox
-            shared = self._watches[content_id] = _SharedWatch(subscribers={mailbox})
-        query = self._db.collection(POSTS).where(filter=FieldFilter("content_id", "==", content_id))
-        try:
-            # The callback runs on the listener's thread: it hands over plain dicts, nothing else.
-            shared.watch = query.on_snapshot(lambda docs, _changes, _read_time: self._deliver(shared, docs))
-        except BaseException:
-            with self._lock:
-                self._watches.pop(content_id, None)
-            raise
-        return mailbox
-
-    def unsubscribe(self, content_id: str, mailbox: queue.Queue[list[dict]]) -> None:
-        with self._lock:
-            shared = self._watches.get(content_id)
-            if shared is None or mailbox not in shared.subscribers:
-                return
-            shared.subscribers.discard(mailbox)
-            if shared.subscribers:
-                return
-            del self._watches[content_id]
-        if shared.watch is not None:  # outside the lock: closing the RPC may take a moment
-            shared.watch.unsubscribe()
-
-    def _deliver(self, shared: _SharedWatch, docs) -> None:
-        snapshot = [d.to_dict() for d in docs]
-        with self._lock:
-            shared.latest = snapshot
-            for mailbox in shared.subscribers:
-                mailbox.put(snapshot)
+    query = db.collection(POSTS).where(filter=FieldFilter("content_id", "==", content_id))
+    # The callback runs on the listener's thread: it hands over plain dicts, made once for every stream.
+    return query.on_snapshot(lambda docs, _changes, _read_time: deliver([d.to_dict() for d in docs]))
 
 
-_FEEDS: weakref.WeakKeyDictionary[Any, PostFeeds] = weakref.WeakKeyDictionary()
-_FEEDS_LOCK = threading.Lock()
-
-
-def feeds_for(db: firestore.Client) -> PostFeeds:
-    """The one PostFeeds of this Firestore client (its listeners live as long as it does)."""
-    with _FEEDS_LOCK:
-        feeds = _FEEDS.get(db)
-        if feeds is None:
-            feeds = _FEEDS[db] = PostFeeds(db)
-        return feeds
+def feeds_for(db: firestore.Client) -> SharedListeners[list[dict]]:
+    """The post listeners of this Firestore client, one per content item; a stream that joins late gets the
+    latest snapshot first (the statuses as they are)."""
+    return shared_listeners(db, "posts", _start_posts_listener, replay_latest=True)
 
 
 def content_events(repo: Repository, content_id: str, *, stream_seconds: float,
@@ -191,6 +126,6 @@ def content_events(repo: Repository, content_id: str, *, stream_seconds: float,
                 yield sse_message("end", {"content_id": content_id, "reason": reason})
                 return
     finally:
-        feeds.unsubscribe(content_id, snapshots)
+        feeds.unsubscribe(snapshots)
         log_event(log, logging.INFO, "live status stream closed", correlation_id=content_id, reason=reason,
                   events=sum(sent.values()), seconds=round(clock() - started, 1))
