@@ -44,22 +44,3 @@ def _day_text(value):
 # A `date` whose document says exactly what is taken (format, pattern, so the range).
 Day = Annotated[dt.date, BeforeValidator(_day_text),
                 WithJsonSchema({"type": "string", "format": "date", "pattern": DAY_PATTERN})]
-
-
-def _drop_default(schema: dict) -> None:
-    schema.pop("default", None)
-
-
-def omittable(**kwargs):
-    """A field that may be left out but not sent as null (its schema has no null): a `str` field
-    with this default stays None when absent and refuses an explicit null (400 naming it)."""
-    return Field(default=None, json_schema_extra=_drop_default, **kwargs)
-
-
-def at_least_one_of(*names: str):
-    """`json_schema_extra` of a body that needs at least one of `names` with a value (not null):
-    the document states the rule the route checks."""
-    def extra(schema: dict) -> None:
-        schema["minProperties"] = 1
-        schema["anyOf"] = [{"required": [name], "properties": {name: {"not": {"type": "null"}}}} for name in names]
-    return extra

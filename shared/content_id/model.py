@@ -16,6 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.model.schema_rules import exactly_one_of, omittable
+
 CHANGES = "content_id_changes"
 AUDIT = "content_id_change_audit"  # one document per decided change, the same record as the BigQuery row
 AUDIT_TABLE = "youtube_content_id_audit"
@@ -37,11 +39,11 @@ VIDEO_ID = r"^[A-Za-z0-9_-]{11}$"
 class PolicyChoice(BaseModel):
     """Exactly one: a worldwide action, or a saved policy of the content owner."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1, "maxProperties": 1})
+    model_config = ConfigDict(extra="forbid", json_schema_extra=exactly_one_of("action", "saved_policy_id"))
 
-    action: Action | None = Field(default=None, description="monetize, track or block, everywhere")
-    saved_policy_id: str | None = Field(default=None, pattern=_ID, description="a saved policy (GET its list from "
-                                                                                "YouTube Studio or policies.list)")
+    action: Action = omittable(description="monetize, track or block, everywhere")
+    saved_policy_id: str = omittable(pattern=_ID, description="a saved policy (GET its list from YouTube "
+                                                                     "Studio or policies.list)")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> PolicyChoice:

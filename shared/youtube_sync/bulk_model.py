@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.errors import ValidationError
+from shared.model.schema_rules import either_or, exactly_one_of, omittable
 from shared.platforms.youtube.adapter import TAGS_MAX_CHARS, tags_length
 from shared.youtube_sync.model import (
     MetadataChangeRequest,
@@ -39,16 +40,19 @@ ItemStatus = Literal["pending", "applied", "conflict", "failed", "rejected"]
 FINAL_ITEM_STATUSES = ("applied", "conflict", "failed", "rejected")
 
 
+SEARCH_FIELDS = ("channel_id", "q", "category_id", "privacy")
+
+
 class VideoSelection(BaseModel):
     """Which videos: `video_ids`, or a catalogue search (every video it finds, at most MAX_VIDEOS)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=either_or("video_ids", SEARCH_FIELDS))
 
-    video_ids: list[VideoId] | None = Field(default=None, min_length=1, max_length=MAX_VIDEOS)
-    channel_id: str | None = Field(default=None, pattern=r"^UC[A-Za-z0-9_-]{22}$")
-    q: str | None = Field(default=None, min_length=1, max_length=200, description="catalogue text search")
-    category_id: str | None = Field(default=None, pattern=r"^[0-9]{1,4}$")
-    privacy: Privacy | None = None
+    video_ids: list[VideoId] = omittable(min_length=1, max_length=MAX_VIDEOS, schema={"uniqueItems": True})
+    channel_id: str = omittable(pattern=r"^UC[A-Za-z0-9_-]{22}$")
+    q: str = omittable(min_length=1, max_length=200, description="catalogue text search")
+    category_id: str = omittable(pattern=r"^[0-9]{1,4}$")
+    privacy: Privacy = omittable()
 
     @model_validator(mode="after")
     def _one_way(self) -> VideoSelection:
@@ -65,11 +69,11 @@ class VideoSelection(BaseModel):
 class BulkOperation(BaseModel):
     """Exactly one of add_tag, remove_tag, set."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=exactly_one_of("add_tag", "remove_tag", "set"))
 
-    add_tag: Tag | None = None
+    add_tag: Tag | None = None  # exactly_one_of states "not null" in the schema
     remove_tag: Tag | None = None
-    set: MetadataChangeRequest | None = Field(default=None, description="fields set to the same value on every video")
+    set: MetadataChangeRequest = omittable(description="fields set to the same value on every video")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> BulkOperation:

@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.api.auth import current_principal
 from shared.api.errors import ApiError, conflict, not_found
 from shared.api.models import PostOut, PostPage
-from shared.api.schemas import PageQuery, omittable, page_fields
+from shared.api.schemas import PageQuery, page_fields
 from shared.campaigns import service
 from shared.model.campaign import CAMPAIGN_ID_PATTERN, DESCRIPTION_MAX, NAME_MAX, Campaign, CampaignStatus
+from shared.model.schema_rules import omittable
 from shared.services import get_services
 
 blueprint = APIBlueprint("campaigns", __name__, abp_tags=[Tag(name="campaigns")], abp_security=[{"bearer": []}])

@@ -19,9 +19,10 @@ from shared.api.auth import current_principal
 from shared.api.errors import ApiError
 from shared.api.idempotency import idempotent
 from shared.api.routes.posts import ID_PATTERN, IdempotencyHeader, UtcDatetime
-from shared.api.schemas import PageQuery, omittable, page_fields
+from shared.api.schemas import PageQuery, page_fields
 from shared.errors import ValidationError
 from shared.model.manual_metrics import NOTE_MAX, AuditEntry, ManualNumbers, ManualSnapshot
+from shared.model.schema_rules import omittable
 from shared.services import get_services
 
 blueprint = APIBlueprint("manual_analytics", __name__, abp_tags=[Tag(name="analytics")],

@@ -19,7 +19,7 @@ from shared.api.contention import one_change_at_a_time
 from shared.api.errors import ApiError, not_found
 from shared.api.idempotency import idempotent
 from shared.api.models import BulkOut, CalendarDay, CalendarOut, ContentOut, PostOut, PostPage
-from shared.api.schemas import Day, PageQuery, at_least_one_of, page_fields
+from shared.api.schemas import Day, PageQuery, page_fields
 from shared.content.own_copy import CopyRefused, OwnCopy, create_copies, create_from_copy
 from shared.content.text import CAPTION_MAX_CHARS, CAPTION_PATTERN, check_caption, clean_hashtags
 from shared.errors import ValidationError
@@ -30,6 +30,7 @@ from shared.model.content import HASHTAG_PATTERN, Brief, ContentItem, GsUri
 from shared.model.platform import Platform
 from shared.model.post import Post, PostStatus, content_id_of
 from shared.model.schedule import PlannedTime, check_planned_time
+from shared.model.schema_rules import at_least_one_of
 from shared.posts.calendar import MAX_CALENDAR_DAYS, calendar, check_calendar_range
 from shared.posts.service import PostEdit, PostFilter, edit_post
 from shared.posts.service import cancel_post as cancel

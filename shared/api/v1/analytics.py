@@ -23,7 +23,6 @@ from shared.api.idempotency import idempotent
 from shared.api.routes.analytics import start_sync
 from shared.api.routes.manual_analytics import COUNT_MAX, refused, target
 from shared.api.routes.posts import IdempotencyHeader, UtcDatetime
-from shared.api.schemas import omittable
 from shared.api.v1.conventions import (
     BodyRef,
     Deleted,
@@ -41,6 +40,7 @@ from shared.api.v1.conventions import (
 )
 from shared.errors import ValidationError
 from shared.model.manual_metrics import NOTE_MAX, ManualNumbers, ManualSnapshot
+from shared.model.schema_rules import omittable
 
 blueprint = v1_blueprint("analytics", "post analytics")
 

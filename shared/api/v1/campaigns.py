@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from shared.analytics.campaign import MAX_RANGE_DAYS, CampaignNumbers, all_platforms, campaign_numbers, range_refusal
 from shared.api.errors import ApiError
-from shared.api.schemas import Day, omittable
+from shared.api.schemas import Day
 from shared.api.v1.conventions import (
     SEED_PLATFORM_NAMES,
     Deleted,
@@ -40,6 +40,7 @@ from shared.api.v1.post_forms import SeedPostOut, seed_posts
 from shared.campaigns import service
 from shared.errors import ValidationError
 from shared.model.campaign import DESCRIPTION_MAX, NAME_MAX, Campaign, CampaignStatus, is_campaign_id
+from shared.model.schema_rules import omittable
 from shared.services import get_services
 
 blueprint = v1_blueprint("campaigns", "campaigns")
