@@ -45,6 +45,8 @@ OPERATIONS = {"add_tag": "Add a tag", "remove_tag": "Remove a tag", "privacy": "
               "category_id": "Set the category", "flag": "Set a yes/no field"}
 FORM_FIELDS = ("op", "tag", "to_privacy", "to_category", "flag", "flag_value")
 ITEMS_PAGE = 25
+CHOICES = {"operations": OPERATIONS, "bulk_privacies": PRIVACIES, "flags": FLAGS, "labels": LABELS,
+           "bulk_categories": [(c, CATEGORY_NAMES.get(c, c)) for c in ASSIGNABLE_CATEGORY_IDS], "max_videos": MAX_VIDEOS}
 STATUS_TEXT = {"pending_approval": "Waiting for a decision", "approved": "Approved, being applied",
                "applying": "Being applied", "done": "Done", "rejected": "Rejected"}
 ITEM_TEXT = {"pending": "Not applied yet", "applied": "Applied", "conflict": "Edited on YouTube meanwhile: left as it was",
@@ -61,6 +63,7 @@ class BulkForm:
     left_out: list[str]
     values: dict[str, str] = field(default_factory=lambda: {"op": "add_tag"})
     errors: dict[str, str] = field(default_factory=dict)
+    choices: dict[str, Any] = field(default_factory=lambda: CHOICES)
 
 
 def register(bp: flask.Blueprint) -> None:
@@ -86,11 +89,6 @@ def bulk_form(repo: Repository, search: dict[str, str]) -> BulkForm | None:
     return form
 
 
-def form_context() -> dict[str, Any]:
-    return {"operations": OPERATIONS, "bulk_privacies": PRIVACIES, "flags": FLAGS, "labels": LABELS,
-            "bulk_categories": [(c, CATEGORY_NAMES.get(c, c)) for c in ASSIGNABLE_CATEGORY_IDS], "max_videos": MAX_VIDEOS}
-
-
 @require_role("editor")
 def request_bulk():
     posted = flask.request.form
@@ -110,7 +108,8 @@ def request_bulk():
         bulk = service.create_bulk(repo, config, services.secrets(), request=request,
                                    requested_by=current_principal().user, publish=publisher(config))
     except ValidationError as exc:
-        form.errors[form_field(tuple((exc.field or "form").split(".")), form.values)] = str(exc)
+        named = "op" if exc.field == "operation" else form_field(tuple((exc.field or "form").split(".")), form.values)
+        form.errors[named] = str(exc)  # "operation": what it does to these videos, not how it is typed
         return form_page(repo, form, status=422)
     except (ChangeNotFound, ChangeConflict) as exc:
         form.errors["videos"] = str(exc)
@@ -143,8 +142,8 @@ def form_field(loc: tuple, values: dict[str, str]) -> str:
     if loc[0] == "videos":
         return "videos"
     rest = [str(part) for part in loc[1:]]
-    if not rest:
-        return "op"
+    if not rest:  # the operation as a whole: with one tag operation chosen, only its tag can be wrong
+        return "tag" if values.get("op") in ("add_tag", "remove_tag") and values.get("tag") else "op"
     if rest[0] in ("add_tag", "remove_tag"):
         return "tag"
     if rest[0] == "set" and len(rest) > 1:
@@ -160,7 +159,7 @@ def form_page(repo: Repository, form: BulkForm, *, status: int):
     except pydantic.ValidationError:
         form.size = None
     return render.page("console/catalogue_bulk_new.html", status=status, title="Change many videos at once",
-                       bulk=form, **form_context())
+                       bulk=form)
 
 
 # -- a bulk change's page -------------------------------------------------------------------------
