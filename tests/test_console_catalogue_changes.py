@@ -96,6 +96,7 @@ def test_the_form_shows_the_videos_values_and_sends_only_what_changed(console, f
     sign_in_locally(console, EDITOR)
     page = console.get(f"/console/catalogue/videos/{four['a']}")
     html = page.get_data(as_text=True)
+    assert html.count('id="propose-heading"') == 1 and html.index('id="propose"') > html.index("<main")
     shown = _form_values(html)
     assert shown["title"] == "Spring launch teaser" and shown["tags"] == "launch, spring"
     assert shown["privacy"] == "public" and shown["category_id"] == "22" and shown["embeddable"] == "yes"

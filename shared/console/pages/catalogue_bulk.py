@@ -39,6 +39,7 @@ from shared.youtube_sync.model import ASSIGNABLE_CATEGORY_IDS
 from shared.youtube_sync.service import LABELS, ChangeConflict, ChangeNotFound, publisher, shown
 
 SELECTION_FIELDS = ("q", "channel_id", "category_id", "privacy")  # what VideoSelection takes of a search
+SELECTION_TEXT = {"q": "the search", "channel_id": "channel", "category_id": "category", "privacy": "privacy"}
 OTHER_FILTERS = {"claimed_status": "claimed status", "published_from": "published from",
                  "published_to": "published to", "removed": "videos gone from the channel"}
 OPERATIONS = {"add_tag": "Add a tag", "remove_tag": "Remove a tag", "privacy": "Set the privacy",
@@ -226,7 +227,7 @@ def bulk_view(bulk: BulkChange, *, status: int = 200, problem: str | None = None
     return render.page(
         "console/catalogue_bulk.html", status=status, title="Bulk metadata change", bulk=bulk,
         status_text=STATUS_TEXT[bulk.status], operation=service.describe_operation(bulk.operation),
-        selection=", ".join(f"{k} {v}" for k, v in bulk.selection.items() if k != "video_ids")
+        selection=", ".join(f"{SELECTION_TEXT[k]} “{v}”" for k, v in bulk.selection.items() if k in SELECTION_TEXT)
         or f"{len(bulk.selection.get('video_ids') or [])} videos named by id",
         requested=when_text(bulk.requested_at, zone), decided_at=when_text(bulk.decided_at, zone) if bulk.decided_at
         else None, next_run=when_text(out_time(bulk), zone) if out_time(bulk) else None, rows=rows, skip=skip,

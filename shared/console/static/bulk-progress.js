@@ -33,7 +33,7 @@
     var badge = state.querySelector('[data-field="status_text"]');
     if (badge) {
       badge.textContent = answer.status_text;
-      badge.className = "status status-" + answer.status;
+      badge.className = "state-badge state-" + answer.status;
     }
     setField("waiting_for", answer.waiting_for);
     setField("next_run", answer.next_run);
