@@ -90,6 +90,7 @@ def test_proposing_a_change_and_following_a_bulk_change_live(console_site, brows
     assert _figures(browser)["remaining"] == "0"
     wait_until(browser, lambda d: "Finished" in d.find_element(By.ID, "bulk-live").text, "the finished note")
     assert browser.find_element(By.CSS_SELECTOR, '[data-field="status_text"]').text == "Done"
+    assert not browser.find_element(By.ID, "bulk-decision").is_displayed()  # decided elsewhere: no stale forms
     done = _checked(browser, width, "bulk-done", tmp_path)
 
     errors = console_errors(browser)

@@ -38,6 +38,10 @@
     setField("waiting_for", answer.waiting_for);
     setField("next_run", answer.next_run);
     state.dataset.status = answer.status;
+    var decision = document.getElementById("bulk-decision");
+    if (decision && answer.status !== "pending_approval") {
+      decision.hidden = true;  // decided meanwhile (a link, the API, another page): the forms would be refused
+    }
   }
 
   function poll() {
