@@ -47,6 +47,8 @@ NAME = "console"
 PAGE_MODULES = (
     *(item.page for item in render.NAV),
     "posts",  # a post's page, its changes and its live status (shared/console/pages/posts.py)
+    "catalogue_proposal",  # a catalogue video's proposed change (shared/console/pages/catalogue_proposal.py)
+    "catalogue_bulk",  # bulk changes from a catalogue search and their pages (shared/console/pages/catalogue_bulk.py)
 )
 # Reached without a session (their POSTs still need the CSRF token).
 PUBLIC_ENDPOINTS = frozenset({"console.sign_in", "console.sign_in_google", "console.sign_in_local", "console.asset"})

@@ -21,6 +21,12 @@ SortField = Literal["published", "updated", "views"]
 SortOrder = Literal["asc", "desc"]
 PRIVACIES: tuple[Privacy, ...] = ("public", "unlisted", "private")
 SORT_FIELDS: tuple[SortField, ...] = ("published", "updated", "views")
+# YouTube's video categories by id, as people read them (developers.google.com/youtube/v3/docs/videoCategories):
+# the catalogue's filter and the change forms show these names.
+CATEGORY_NAMES = {"1": "Film & Animation", "2": "Autos & Vehicles", "10": "Music", "15": "Pets & Animals",
+                  "17": "Sports", "19": "Travel & Events", "20": "Gaming", "22": "People & Blogs", "23": "Comedy",
+                  "24": "Entertainment", "25": "News & Politics", "26": "Howto & Style", "27": "Education",
+                  "28": "Science & Technology", "29": "Nonprofits & Activism"}
 SEARCH_MAX_WORDS = 10  # words of a search that must all appear
 _NOT_WORD = re.compile(r"[^\w]+")
 _ISO_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")

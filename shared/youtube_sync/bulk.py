@@ -13,7 +13,6 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from shared.catalogue import service as catalogue
 from shared.catalogue.search import CatalogueFilter
@@ -34,14 +33,12 @@ from shared.youtube_sync.bulk_model import (
     BulkChangeRequest,
     BulkItem,
     Progress,
+    VideoSelection,
     bulk_hash,
     item_id,
 )
 from shared.youtube_sync.model import values_of
 from shared.youtube_sync.service import REASON_MAX_CHARS, ChangeConflict, video_account
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 READ_BATCH = 50  # videos.list takes at most 50 ids
@@ -169,15 +166,27 @@ def selected_videos(repo: Repository, request: BulkChangeRequest) -> list[str]:
     wanted = request.videos
     if wanted.video_ids is not None:
         return list(wanted.video_ids)
-    page = catalogue.list_videos(repo, CatalogueFilter(q=wanted.q, channel_id=wanted.channel_id,
-                                                       category_id=wanted.category_id, privacy=wanted.privacy),
-                                 skip=0, limit=MAX_VIDEOS + 1)
+    page = catalogue.list_videos(repo, selection_filter(wanted), skip=0, limit=MAX_VIDEOS + 1)
     if page.total > MAX_VIDEOS:
         raise ValidationError(f"the search finds {page.total} videos; one bulk change takes at most {MAX_VIDEOS}",
                               field="videos", limit=f"at most {MAX_VIDEOS} videos")
     if not page.rows:
         raise ValidationError("the search finds no video in the catalogue", field="videos", limit="at least one video")
     return [row.video_id for row in page.rows]
+
+
+def selection_filter(wanted: VideoSelection) -> CatalogueFilter:
+    """The catalogue search a selection by search names (not by video ids)."""
+    return CatalogueFilter(q=wanted.q, channel_id=wanted.channel_id, category_id=wanted.category_id,
+                           privacy=wanted.privacy)
+
+
+def selection_size(repo: Repository, wanted: VideoSelection) -> int:
+    """How many videos a selection names (a search: as many as the catalogue finds), before the request
+    leaves out those the operation would not change; the console shows it before a bulk change is asked."""
+    if wanted.video_ids is not None:
+        return len(wanted.video_ids)
+    return catalogue.list_videos(repo, selection_filter(wanted), skip=0, limit=0).total
 
 
 # -- deciding --------------------------------------------------------------------------------------

@@ -22,9 +22,10 @@ from shared.api.errors import not_found
 from shared.api.routes.youtube_catalogue import CatalogueQuery, ChannelPath, EventsQuery, VideoPath, catalogue_stream
 from shared.catalogue import service
 from shared.console import render
+from shared.console.pages import catalogue_bulk, catalogue_proposal
 from shared.console.pages.youtube import field_errors
 from shared.console.session import current_principal
-from shared.model.catalogue import PRIVACIES, SORT_FIELDS, CatalogueRow
+from shared.model.catalogue import CATEGORY_NAMES, PRIVACIES, SORT_FIELDS, CatalogueRow
 
 PAGE = 25  # videos per page
 FORM_FIELDS = ("q", "channel_id", "category_id", "privacy", "claimed_status", "published_from", "published_to",
@@ -32,11 +33,7 @@ FORM_FIELDS = ("q", "channel_id", "category_id", "privacy", "claimed_status", "p
 CLAIMED_TEXT = {"claimed": "Claimed", "unclaimed": "Unclaimed", "other": "Other (see the report)",
                 "none": "No report row"}
 SORT_TEXT = {"published": "Published", "updated": "Last changed", "views": "Views"}
-# YouTube's video categories for the catalogue's filter (developers.google.com/youtube/v3/docs/videoCategories).
-CATEGORIES = {"1": "Film & Animation", "2": "Autos & Vehicles", "10": "Music", "15": "Pets & Animals", "17": "Sports",
-              "19": "Travel & Events", "20": "Gaming", "22": "People & Blogs", "23": "Comedy", "24": "Entertainment",
-              "25": "News & Politics", "26": "Howto & Style", "27": "Education", "28": "Science & Technology",
-              "29": "Nonprofits & Activism"}
+CATEGORIES = CATEGORY_NAMES  # the filter's choices
 
 
 @dataclass
@@ -68,7 +65,8 @@ def list_page() -> flask.Response:
                        title="YouTube catalogue", search=search, query=query, rows=rows, total=total,
                        channels=channels, titles=titles, privacies=PRIVACIES, claimed=CLAIMED_TEXT,
                        sorts=[(s, SORT_TEXT[s]) for s in SORT_FIELDS], categories=CATEGORIES, page_size=PAGE,
-                       paging=paging_links(search, query, total))
+                       paging=paging_links(search, query, total),
+                       bulk=catalogue_bulk.bulk_form(repo, search.values) if query is not None else None)
 
 
 def query_of(search: Search) -> CatalogueQuery | None:
@@ -118,7 +116,8 @@ def video_page(video_id: str):
     channel = service.channel(repo, doc["channel_id"]) or {}
     return render.page("console/catalogue_video.html", title=doc.get("title") or video_id, video=doc,
                        channel_title=channel.get("title") or doc["channel_id"], claimed=CLAIMED_TEXT,
-                       category=CATEGORIES.get(str(doc.get("category_id")), doc.get("category_id")))
+                       category=CATEGORIES.get(str(doc.get("category_id")), doc.get("category_id")),
+                       **catalogue_proposal.form_context(repo, doc))
 
 
 def catalogue_events():
