@@ -54,6 +54,6 @@ def either_or(first: str, others: tuple[str, ...]):
     (fields as for exactly_one_of)."""
     def extra(schema: dict) -> None:
         _no_defaults(schema, (first, *others))
-        schema["oneOf"] = [{"required": [first]},
-                           {"anyOf": [{"required": [name]} for name in others], "not": {"required": [first]}}]
+        any_other = {"anyOf": [{"required": [name]} for name in others]}
+        schema["oneOf"] = [{"required": [first], "not": any_other}, {**any_other, "not": {"required": [first]}}]
     return extra

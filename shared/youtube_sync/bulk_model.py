@@ -75,6 +75,14 @@ class BulkOperation(BaseModel):
     remove_tag: Tag | None = None
     set: MetadataChangeRequest = omittable(description="fields set to the same value on every video")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data):
+        nulls = [name for name, value in data.items() if value is None] if isinstance(data, dict) else []
+        if nulls:  # as the schema says: leave a field out, don't send it null
+            raise ValueError(f"{nulls[0]} may be left out but not null")
+        return data
+
     @model_validator(mode="after")
     def _exactly_one(self) -> BulkOperation:
         if sum(v is not None for v in (self.add_tag, self.remove_tag, self.set)) != 1:
