@@ -79,7 +79,9 @@ def test_compose_check_upload_and_send_for_approval(console_site, browser, width
     set_timezone(browser, ZONE)
     browser.get(console_site.url + "/console/sign-in?next=/console/compose")
     browser.find_element(By.CSS_SELECTOR, f'button[value="{EDITOR}"]').click()
-    _wait_until(browser, lambda d: d.current_url.endswith("/console/compose"), "the composer")
+    # The URL changes before the new page's document is there: wait for the composer's form itself.
+    _wait_until(browser, lambda d: d.current_url.endswith("/console/compose") and d.find_elements(By.ID, "f-tz"),
+                "the composer")
     assert browser.find_element(By.ID, "f-tz").get_attribute("value") == ZONE  # the browser's own zone
     assert browser.find_element(By.ID, "upload").is_displayed()  # direct upload: offered once the script runs
     _assert_fits(browser, width, "composer")
