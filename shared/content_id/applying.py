@@ -28,6 +28,7 @@ from shared.publishing.publisher import account_tokens
 from shared.runtime.clock import utcnow
 from shared.runtime.config_model import Config
 from shared.runtime.logging import log_context, log_event
+from shared.stores.change_leases import write_if_held
 from shared.stores.posts import Repository, run_with_contention_retry
 from shared.stores.protocols import SecretStore
 
@@ -92,23 +93,10 @@ def _claim_apply(repo: Repository, change_id: str, now: datetime, *, due_only: b
 
 def _held(repo: Repository, change: ContentIdChange, fields: dict) -> ContentIdChange | None:
     """Write `fields` only while this applier still holds the lease; else None (someone took over)."""
-    from google.cloud import firestore
-
-    ref = repo.db.collection(CHANGES).document(change.id)
-
-    @firestore.transactional
-    def _write(transaction):
-        snap = ref.get(transaction=transaction)
-        stored = snap.to_dict() if snap.exists else {}
-        if stored.get("status") != "applying" or stored.get("apply_claim") != change.apply_claim:
-            return None
-        transaction.update(ref, fields)
+    if write_if_held(repo, CHANGES, change.id, change.apply_claim, fields):
         return change.model_copy(update=fields)
-
-    held = run_with_contention_retry(lambda: _write(repo.db.transaction()))
-    if held is None:
-        log_event(log, logging.WARNING, "content id change lease lost; leaving it to the new holder")
-    return held
+    log_event(log, logging.WARNING, "content id change lease lost; leaving it to the new holder")
+    return None
 
 
 def _claim_view(claim: dict) -> dict:
